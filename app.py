@@ -1,0 +1,254 @@
+"""Routes only: read the request, call the verification service, shape the response.
+
+Domain errors become HTTP responses in one place (``_error_response``); Chalice's own error
+answers (415, 405, ...) are rewritten into the same ``{"error": {...}}`` shape by middleware.
+Everything that costs time (config, AWS clients, the secret, providers) is built on first use
+and cached per container: importing this module does no I/O (``chalice deploy`` imports it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from chalice import Chalice, Response
+
+from chalicelib import errors
+from chalicelib.config import ConfigError
+from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
+
+app = Chalice(app_name="phone-verify")
+app.log.setLevel(logging.INFO)
+log = logging.getLogger("verify")
+
+_JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+_TEXT_HEADERS = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+_SEED_CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
+
+
+# -- lazy, per-container construction -------------------------------------------------------
+
+
+@functools.cache
+def get_service() -> Any:
+    """The VerificationService for this container, built from the environment once."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    from chalicelib.codes import CodeHasher
+    from chalicelib.config import Config
+    from chalicelib.providers import load_provider
+    from chalicelib.server_secret import load_server_secret
+    from chalicelib.service import VerificationService
+    from chalicelib.store import DynamoDBVerificationStore
+
+    config = Config.from_env()
+    # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
+    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    store = DynamoDBVerificationStore(boto3.client("dynamodb", config=aws), config.table_name)
+    provider = load_provider(
+        config.sms_provider,
+        client=boto3.client("sns", config=aws) if config.sms_provider == "sns" else None,
+        sender_id=config.sms_sender,
+    )
+    secret = load_server_secret(config, lambda: boto3.client("ssm", config=aws))
+    return VerificationService(config, store, provider, CodeHasher(secret))
+
+
+# -- error mapping: the one place domain errors become HTTP ----------------------------------
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body), status_code=status, headers={**_JSON_HEADERS, **(headers or {})})
+
+
+def _error_response(error: errors.ServiceError) -> Response:
+    headers = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return _json(error.body(), error.status, headers)
+
+
+def _domain_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        from chalicelib.store import StoreUnavailable
+
+        try:
+            return view(*args, **kwargs)
+        except errors.ServiceError as exc:
+            return _error_response(exc)
+        except StoreUnavailable as exc:
+            log.error("store unavailable: %s", exc)
+            return _error_response(errors.ServiceUnavailable(retry_after=1))
+        except ConfigError as exc:
+            log.error("configuration error: %s", exc)
+            return _error_response(errors.ServiceError())
+
+    return wrapper
+
+
+@app.middleware("http")
+def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice answers some requests itself (415, 405, unhandled errors) with
+    ``{"Code", "Message"}``; give those the contract's shape too."""
+    response = get_response(event)
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = {415: "unsupported_media_type", 405: "method_not_allowed"}.get(
+            response.status_code, "invalid_request" if response.status_code < 500 else "internal_error"
+        )
+        message = body["Message"] if response.status_code < 500 else errors.ServiceError.message
+        response.body = json.dumps({"error": {"code": code, "message": message}})
+        response.headers = {**response.headers, **_JSON_HEADERS}
+    return response
+
+
+# -- the v1 JSON API -------------------------------------------------------------------------
+
+
+def _verification_body(v: Any, now: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "to": v.to,
+        "channel": v.channel,
+        "status": v.status(now),
+        "expires_at": v.expires_at_iso,
+        "send_count": v.send_count,
+        **extra,
+    }
+
+
+@app.route("/v1/verifications", methods=["POST"])
+@_domain_errors
+def start_verification() -> Response:
+    request = parse_start_request(app.current_request.raw_body)
+    service = get_service()
+    verification, created = service.start(request)
+    now = service.now()
+    ready_at = verification.sent_at_ms / 1000 + service.resend_interval
+    body = _verification_body(verification, now, resend_after=max(0, math.ceil(ready_at - now)))
+    return _json(body, 201 if created else 200)
+
+
+@app.route("/v1/verifications/check", methods=["POST"])
+@_domain_errors
+def check_verification() -> Response:
+    verification = get_service().check(parse_check_request(app.current_request.raw_body))
+    return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True})
+
+
+@app.route("/v1/verifications/{verification_id}", methods=["GET"])
+@_domain_errors
+def get_verification(verification_id: str) -> Response:
+    service = get_service()
+    verification = service.get(verification_id)
+    return _json(
+        _verification_body(
+            verification, service.now(), attempts_remaining=verification.attempts_remaining
+        )
+    )
+
+
+@app.route("/v1/verifications/{verification_id}", methods=["DELETE"])
+@_domain_errors
+def cancel_verification(verification_id: str) -> Response:
+    service = get_service()
+    verification = service.cancel(verification_id)
+    return _json(
+        _verification_body(
+            verification, service.now(), attempts_remaining=verification.attempts_remaining
+        )
+    )
+
+
+# -- the seed-compatible routes (form or query parameters, plain-text answers) ---------------
+
+
+def _seed_params() -> dict[str, Any]:
+    request = app.current_request
+    params: dict[str, Any] = dict(request.query_params or {})
+    raw = request.raw_body or b""
+    if raw and len(raw) <= 4096:
+        content_type = (request.headers.get("content-type") or "").lower()
+        if content_type.startswith("application/json"):
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                params.update(body)
+        else:
+            try:
+                form = parse_qs(raw.decode("utf-8"), max_num_fields=10)
+            except (UnicodeDecodeError, ValueError):
+                form = {}
+            params.update({k: v[0] for k, v in form.items()})
+    return params
+
+
+def _seed_number(params: dict[str, Any]) -> str | None:
+    number = params.get("number")
+    if not isinstance(number, str):
+        return None
+    number = number.strip()
+    return number if number.startswith("+") else "+" + number
+
+
+def _text(body: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=body, status_code=status, headers={**_TEXT_HEADERS, **(headers or {})})
+
+
+@app.route("/request-auth", methods=["GET", "POST"], content_types=_SEED_CONTENT_TYPES)
+def seed_request_auth() -> Response:
+    from chalicelib.store import StoreUnavailable
+
+    number = _seed_number(_seed_params())
+    try:
+        if number is None:
+            raise errors.InvalidPhoneNumber()
+        get_service().start(StartRequest(to=number, country=None, channel="sms", locale="en"))
+    except (errors.InvalidPhoneNumber, errors.UnsupportedNumberType, errors.InvalidRequest):
+        return _text("Invalid Phone Number", 400)
+    except errors.ServiceError as exc:
+        if exc.status == 429:
+            return _text("Too Many Requests", 429, {"Retry-After": str(exc.retry_after)})
+        return _text("Error sending code via SMS", 500)
+    except (StoreUnavailable, ConfigError) as exc:
+        log.error("request-auth failed: %s", exc)
+        return _text("Error sending code via SMS", 500)
+    return _text("Your code was sent", 200)
+
+
+@app.route("/validate-auth", methods=["GET", "POST"], content_types=_SEED_CONTENT_TYPES)
+def seed_validate_auth() -> Response:
+    from chalicelib.store import StoreUnavailable
+
+    params = _seed_params()
+    number = _seed_number(params)
+    try:
+        if number is None:
+            raise errors.VerificationNotFound()
+        get_service().check(
+            CheckRequest(code=params.get("auth_code"), to=number, country=None, verification_id=None)
+        )
+    except errors.ServiceError:
+        return _text("Forbidden", 403)
+    except (StoreUnavailable, ConfigError) as exc:
+        log.error("validate-auth failed: %s", exc)
+        return _text("Service Unavailable", 503, {"Retry-After": "1"})
+    return _text("Success!", 200)
+
+
+# -- the web page ----------------------------------------------------------------------------
+
+
+@app.route("/", methods=["GET"])
+def index() -> Response:
+    from chalicelib.web import index_page
+
+    return index_page()

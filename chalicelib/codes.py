@@ -1,0 +1,63 @@
+"""One-time codes: generation, strict parsing of what a user typed, and keyed MACs.
+
+The table never holds a code. It holds ``HMAC(server secret, number key, code)``, so a dump of
+the table cannot be brute-forced offline without the secret, and a code issued for one number
+is worthless for another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from chalicelib.errors import InvalidCodeFormat
+
+_CODE_PATTERNS: dict[int, re.Pattern[str]] = {}
+
+
+def new_code(length: int) -> str:
+    """A uniformly random code of ``length`` ASCII digits, leading zeros kept."""
+    return str(secrets.randbelow(10**length)).zfill(length)
+
+
+def parse_code(raw: object, length: int) -> str:
+    """Accept only a str of exactly ``length`` ASCII digits.
+
+    Never ``int()`` a code: Python reads '１２３４５６', ' 12_34 ' and '+0123' as numbers.
+    ``re.ASCII`` keeps ``[0-9]`` literal; fullmatch refuses the trailing newline ``$`` allows.
+    """
+    pattern = _CODE_PATTERNS.get(length)
+    if pattern is None:
+        pattern = _CODE_PATTERNS[length] = re.compile(f"[0-9]{{{length}}}", re.ASCII)
+    if not isinstance(raw, str) or not pattern.fullmatch(raw):
+        raise InvalidCodeFormat(f"The code must be a string of exactly {length} digits.")
+    return raw
+
+
+class CodeHasher:
+    """Keyed hashes under the server secret, each with its own purpose label."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the server secret is too short")
+        self._secret = secret
+
+    def _mac(self, purpose: bytes, *parts: str) -> bytes:
+        message = b"\x00".join([purpose, *(p.encode("utf-8") for p in parts)])
+        return hmac.new(self._secret, message, hashlib.sha256).digest()
+
+    def number_key(self, e164: str) -> str:
+        """A stable, non-reversible key for a phone number (the table's partition key)."""
+        return self._mac(b"number", e164)[:16].hex()
+
+    def code_mac(self, number_key: str, code: str) -> str:
+        """Bound to the number (via its key); the item holds only the current code's MAC,
+        so a resend or a new verification kills every earlier code."""
+        return self._mac(b"code", number_key, code).hex()
+
+
+def macs_equal(a: str, b: str) -> bool:
+    """Constant-time comparison on equal-length byte strings."""
+    return hmac.compare_digest(a.encode("ascii"), b.encode("ascii"))

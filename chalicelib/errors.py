@@ -1,0 +1,97 @@
+"""The domain's errors. Each carries its stable contract code and HTTP status;
+``app.py`` turns them into responses in one place (``error_response``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base of every error the API reports to a client."""
+
+    status = 500
+    code = "internal_error"
+    message = "Something went wrong on our side."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.extra = extra
+
+    @property
+    def retry_after(self) -> int | None:
+        value = self.extra.get("retry_after")
+        return int(value) if value is not None else None
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+class InvalidRequest(ServiceError):
+    status, code = 400, "invalid_request"
+    message = "The request body is not valid."
+
+
+class InvalidPhoneNumber(ServiceError):
+    status, code = 400, "invalid_phone_number"
+    message = "The phone number is not valid."
+
+
+class UnsupportedNumberType(ServiceError):
+    status, code = 400, "unsupported_number_type"
+    message = "This type of phone number cannot receive verification codes."
+
+
+class UnsupportedChannel(ServiceError):
+    status, code = 400, "unsupported_channel"
+    message = "This channel is not supported."
+
+
+class InvalidCodeFormat(ServiceError):
+    status, code = 400, "invalid_code_format"
+    message = "The code must be a string of digits."
+
+
+class IncorrectCode(ServiceError):
+    status, code = 403, "incorrect_code"
+    message = "The code is incorrect."
+
+
+class VerificationNotFound(ServiceError):
+    status, code = 404, "verification_not_found"
+    message = "No pending verification was found."
+
+
+class NotPending(ServiceError):
+    status, code = 409, "not_pending"
+    message = "The verification is no longer pending."
+
+
+class ResendTooSoon(ServiceError):
+    status, code = 429, "resend_too_soon"
+    message = "A code was sent moments ago; wait before asking for another."
+
+
+class TooManySends(ServiceError):
+    status, code = 429, "too_many_sends"
+    message = "Too many codes were sent for this verification; wait for it to expire."
+
+
+class MaxAttemptsReached(ServiceError):
+    status, code = 429, "max_attempts_reached"
+    message = "Too many incorrect codes; wait for the verification to expire."
+
+
+class DeliveryFailed(ServiceError):
+    status, code = 502, "delivery_failed"
+    message = "The code could not be sent. Try again."
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+    message = "No such resource."
+
+
+class ServiceUnavailable(ServiceError):
+    status, code = 503, "service_unavailable"
+    message = "The service is briefly unavailable. Try again."

@@ -1,0 +1,144 @@
+"""Values that cross layers: the verification record, and the API's request models.
+
+Request parsing is strict: a body is a JSON object of at most 4 KiB with only known fields,
+each of the right type. Anything else is ``invalid_request``, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib.codes import macs_equal
+from chalicelib.errors import InvalidRequest, VerificationNotFound
+
+MAX_BODY_BYTES = 4096
+CHANNELS = ("sms",)  # voice arrives with the provider issue
+
+_ID = re.compile(r"VE[0-9a-f]{48}", re.ASCII)
+_LOCALE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One verification as stored. Its status is derived, never stored:
+
+    approved  the last guess's MAC equals the code's MAC (set by the single check write)
+    canceled  ``canceled_at`` is set
+    expired   ``expires_at`` has passed (DynamoDB TTL deletes days late; reads check it)
+    max_attempts_reached  ``attempts`` reached ``max_attempts`` without approval
+    """
+
+    id: str
+    to: str
+    channel: str
+    code_mac: str
+    created_at: int
+    expires_at: int
+    sent_at_ms: int
+    send_count: int
+    attempts: int
+    max_attempts: int
+    guess_mac: str | None = None
+    canceled_at: int | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.guess_mac is not None and macs_equal(self.guess_mac, self.code_mac)
+
+    def status(self, now: float) -> str:
+        if self.approved:
+            return "approved"
+        if self.canceled_at is not None:
+            return "canceled"
+        if now >= self.expires_at:
+            return "expired"
+        if self.attempts >= self.max_attempts:
+            return "max_attempts_reached"
+        return "pending"
+
+    @property
+    def attempts_remaining(self) -> int:
+        return max(0, self.max_attempts - self.attempts)
+
+    @property
+    def expires_at_iso(self) -> str:
+        return datetime.fromtimestamp(self.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def split_verification_id(raw: object) -> str:
+    """The number key inside an id; an id of the wrong shape is simply not found."""
+    if not isinstance(raw, str) or not _ID.fullmatch(raw):
+        raise VerificationNotFound()
+    return raw[2:34]
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    to: str
+    country: str | None
+    channel: str
+    locale: str
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    code: object  # validated by codes.parse_code, so its error is invalid_code_format
+    to: str | None
+    country: str | None
+    verification_id: str | None
+
+
+def decode_json_object(raw: bytes | None) -> dict[str, Any]:
+    if raw is None or len(raw) == 0:
+        raise InvalidRequest("The request body must be a JSON object.")
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidRequest(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+def _fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown[:5])}.")
+
+
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string.")
+    return value
+
+
+def parse_start_request(raw: bytes | None) -> StartRequest:
+    body = decode_json_object(raw)
+    _fields(body, ("to", "country", "channel", "locale"))
+    to = _optional_str(body, "to")
+    if to is None:
+        raise InvalidRequest("'to' is required.")
+    channel = _optional_str(body, "channel") or "sms"
+    locale = _optional_str(body, "locale") or "en"
+    if not _LOCALE.fullmatch(locale):
+        raise InvalidRequest("'locale' must be a language tag such as \"en\" or \"pt-BR\".")
+    return StartRequest(to, _optional_str(body, "country"), channel, locale)
+
+
+def parse_check_request(raw: bytes | None) -> CheckRequest:
+    body = decode_json_object(raw)
+    _fields(body, ("to", "country", "id", "code"))
+    to = _optional_str(body, "to")
+    verification_id = _optional_str(body, "id")
+    if (to is None) == (verification_id is None):
+        raise InvalidRequest("Give exactly one of 'to' and 'id'.")
+    if "code" not in body:
+        raise InvalidRequest("'code' is required.")
+    return CheckRequest(body["code"], to, _optional_str(body, "country"), verification_id)

@@ -1,0 +1,80 @@
+"""Phone numbers: parsing client input into E.164 and deciding what may receive a code.
+
+phonenumbers loads each region's metadata on first use, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from chalicelib.errors import InvalidPhoneNumber, InvalidRequest, UnsupportedNumberType
+
+# What a person types: ASCII digits and the usual separators. phonenumbers itself would also
+# accept letters (vanity numbers) and non-ASCII digits; a verification API should not.
+_TYPED_NUMBER = re.compile(r"\+?[0-9 ().\-]{2,40}", re.ASCII)
+_REGION = re.compile(r"[A-Za-z]{2}", re.ASCII)
+
+# Types that cannot receive an SMS, or that cost the sender money when they do (toll fraud).
+SMS_REFUSED_TYPES = frozenset(
+    {
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.PREMIUM_RATE,
+        PhoneNumberType.SHARED_COST,
+        PhoneNumberType.TOLL_FREE,
+        PhoneNumberType.UAN,
+        PhoneNumberType.VOICEMAIL,
+        PhoneNumberType.PAGER,
+        PhoneNumberType.UNKNOWN,
+    }
+)
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    e164: str
+    region: str  # ISO 3166 alpha-2 of the number itself, not of the caller's hint
+    number_type: int  # a phonenumbers.PhoneNumberType value
+
+    @property
+    def masked(self) -> str:
+        """For logs: country code and area kept, the subscriber digits hidden (+1415*****71)."""
+        keep_head = min(5, len(self.e164) - 2)
+        return self.e164[:keep_head] + "*" * (len(self.e164) - keep_head - 2) + self.e164[-2:]
+
+
+def parse_region(country: object, default_region: str) -> str:
+    if country is None:
+        return default_region
+    if not isinstance(country, str) or not _REGION.fullmatch(country):
+        raise InvalidRequest("'country' must be an ISO 3166 alpha-2 code such as \"US\".")
+    region = country.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidRequest(f"'country' {region} is not a known region.")
+    return region
+
+
+def parse_phone_number(raw: object, region: str) -> PhoneNumber:
+    """E.164 input, or a national number read in ``region``; raises InvalidPhoneNumber."""
+    if not isinstance(raw, str) or not _TYPED_NUMBER.fullmatch(raw.strip()):
+        raise InvalidPhoneNumber()
+    try:
+        number = phonenumbers.parse(raw.strip(), region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhoneNumber() from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber()
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    number_region = phonenumbers.region_code_for_number(number) or region
+    return PhoneNumber(e164, number_region, phonenumbers.number_type(number))
+
+
+def require_sms_capable(raw: object, region: str) -> PhoneNumber:
+    """Parse, then refuse the number types that must not receive an SMS code."""
+    phone = parse_phone_number(raw, region)
+    if phone.number_type in SMS_REFUSED_TYPES:
+        raise UnsupportedNumberType()
+    return phone

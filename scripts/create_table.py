@@ -1,0 +1,75 @@
+"""Create or update the verifications table, idempotently.
+
+    python scripts/create_table.py [TABLE_NAME]
+
+Uses the ordinary AWS environment (AWS_ENDPOINT_URL_DYNAMODB is respected), so the same
+command targets moto's server, dynalite or AWS. On-demand billing; TTL on ``expires_at``
+where the server supports it (dynalite does not: that is reported, not fatal).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+TTL_ATTRIBUTE = "expires_at"
+
+
+def ensure_table(client: Any, name: str, wait_seconds: float = 30.0) -> list[str]:
+    """Create the table if missing and turn TTL on; returns what it did, one line each."""
+    done: list[str] = []
+    try:
+        client.describe_table(TableName=name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        done.append(f"created table {name}")
+    deadline = time.monotonic() + wait_seconds
+    while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name} did not become ACTIVE")
+        time.sleep(0.2)
+    done.append(_ensure_ttl(client, name))
+    return done
+
+
+def _ensure_ttl(client: Any, name: str) -> str:
+    try:
+        ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("UnknownOperationException", "UnrecognizedClientException"):
+            return "TTL not supported by this server (dynalite): expiry is still checked in code"
+        raise
+    if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName") == TTL_ATTRIBUTE:
+        return f"TTL already on {TTL_ATTRIBUTE}"
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+    return f"TTL enabled on {TTL_ATTRIBUTE}"
+
+
+def main(argv: list[str]) -> int:
+    import boto3
+
+    name = argv[1] if len(argv) > 1 else os.environ.get("OTP_TABLE_NAME")
+    if not name:
+        print("usage: create_table.py TABLE_NAME (or set OTP_TABLE_NAME)", file=sys.stderr)
+        return 2
+    for line in ensure_table(boto3.client("dynamodb"), name):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,100 @@
+"""Shared fixtures: moto-backed AWS, the Chalice test client, a controllable clock."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_STAGE = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["test"]
+TABLE = TEST_STAGE["environment_variables"]["OTP_TABLE_NAME"]
+
+# moto intercepts botocore in-process; an endpoint override would send calls past it.
+for _name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[_name]
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+)
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def stage_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test stage's variables, set for the whole test (not only inside a request)."""
+    for name, value in TEST_STAGE["environment_variables"].items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def aws(stage_env: None) -> Iterator[None]:
+    from moto import mock_aws
+
+    import app as app_module
+
+    with mock_aws():
+        import boto3
+
+        from scripts.create_table import ensure_table
+
+        ensure_table(boto3.client("dynamodb"), TABLE)
+        app_module.get_service.cache_clear()
+        yield
+        app_module.get_service.cache_clear()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def service(aws: None, clock: FakeClock, monkeypatch: pytest.MonkeyPatch):
+    import app as app_module
+
+    svc = app_module.get_service()
+    monkeypatch.setattr(svc, "_clock", clock)
+    return svc
+
+
+@pytest.fixture
+def client(service):
+    from chalice.test import Client
+
+    import app as app_module
+
+    with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def outbox():
+    from chalicelib.providers.console import OUTBOX
+
+    OUTBOX.clear()
+    return OUTBOX
+
+
+def last_code(outbox, length: int = 6) -> str:
+    """The code in the newest console message (the first run of `length` digits)."""
+    import re
+
+    match = re.search(rf"\b[0-9]{{{length}}}\b", outbox[0]["body"], re.ASCII)
+    assert match, outbox[0]["body"]
+    return match.group(0)
