@@ -43,19 +43,22 @@ def ensure_table(client: Any, name: str, wait_seconds: float = 30.0) -> list[str
     return done
 
 
+_NO_TTL = "TTL not supported by this server (dynalite): expiry is still checked in code"
+
+
 def _ensure_ttl(client: Any, name: str) -> str:
     try:
         ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName") == TTL_ATTRIBUTE:
+            return f"TTL already on {TTL_ATTRIBUTE}"
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("UnknownOperationException", "UnrecognizedClientException"):
-            return "TTL not supported by this server (dynalite): expiry is still checked in code"
+        if exc.response["Error"]["Code"] == "UnknownOperationException":
+            return _NO_TTL
         raise
-    if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName") == TTL_ATTRIBUTE:
-        return f"TTL already on {TTL_ATTRIBUTE}"
-    client.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-    )
     return f"TTL enabled on {TTL_ATTRIBUTE}"
 
 

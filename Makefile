@@ -1,0 +1,31 @@
+# Two set-up commands: `make run` and `make test`. Each installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DYNALITE := .deps/node_modules/.bin/dynalite
+STAGE ?= dev
+
+.PHONY: run test table bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+# dynalite: a DynamoDB implementation with per-item locking, for concurrency tests over HTTP.
+$(DYNALITE):
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error dynalite@4.0.0
+
+run: $(STAMP)
+	$(PY) scripts/run_local.py
+
+test: $(STAMP) $(DYNALITE)
+	$(PY) -m pytest -q
+
+# Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
+table: $(STAMP)
+	$(PY) scripts/create_table.py
+
+clean:
+	rm -rf $(VENV) .deps

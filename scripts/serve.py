@@ -1,0 +1,53 @@
+"""Serve the app locally the way `chalice local` does, optionally one process per request.
+
+    python scripts/serve.py --stage local --port 8000 [--forking]
+
+`chalice local` serves requests on threads, but a Chalice app keeps the current request on
+the shared app object, which is safe on Lambda (one request per container at a time) and
+not under threads. ``--forking`` gives every request its own process, the way Lambda gives
+every concurrent request its own container, so concurrency tests measure the store's
+atomicity and not the dev server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socketserver
+import sys
+from http.server import HTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ForkingHTTPServer(socketserver.ForkingMixIn, HTTPServer):
+    max_children = 256
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", default="local")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--forking", action="store_true")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from chalice.cli.factory import CLIFactory
+    from chalice.local import LocalDevServer, ThreadedHTTPServer
+
+    factory = CLIFactory(str(ROOT), environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name=args.stage)
+    app = factory.load_chalice_app(config.environment_variables)
+    server_cls = ForkingHTTPServer if args.forking else ThreadedHTTPServer
+    server = LocalDevServer(app, config, args.host, args.port, server_cls=server_cls)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

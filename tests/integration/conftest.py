@@ -1,0 +1,96 @@
+"""The app served over real HTTP (one process per request, as on Lambda) against dynalite,
+a DynamoDB implementation that locks per item, so concurrency tests measure atomicity."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from scripts.run_local import free_port, wait_for_port
+from tests.conftest import ROOT, TABLE
+
+DYNALITE = ROOT / ".deps" / "node_modules" / ".bin" / "dynalite"
+
+
+class LiveServer:
+    def __init__(self, url: str, log_path: Path) -> None:
+        self.url = url
+        self.log_path = log_path
+        self.session = requests.Session()
+
+    def post(self, path: str, json: dict) -> requests.Response:
+        return requests.post(self.url + path, json=json, timeout=30)
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(self.url + path, timeout=30)
+
+    def last_code(self, e164: str) -> str:
+        """The newest code the console provider printed for ``e164``."""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        codes = re.findall(
+            rf"\[console SMS to {re.escape(e164)}\]\n[^\n]*?\b([0-9]{{6}})\b", text, re.ASCII
+        )
+        assert codes, f"no SMS to {e164} in the server log"
+        return codes[-1]
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not DYNALITE.exists():
+        pytest.fail("dynalite is not installed: run `make test` (it installs it into .deps/)")
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("dynalite") / "dynalite.log", "w")
+    proc = subprocess.Popen([str(DYNALITE), "--port", str(port)], stdout=log, stderr=log)
+    try:
+        wait_for_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        import boto3
+
+        from scripts.create_table import ensure_table
+
+        ensure_table(boto3.client("dynamodb", endpoint_url=endpoint), TABLE)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = open(log_path, "w")
+    env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--stage", "test",
+         "--port", str(port), "--forking"],
+        env=env, stdout=log, stderr=log, cwd=ROOT,
+    )
+    try:
+        wait_for_port(port)
+        yield LiveServer(f"http://127.0.0.1:{port}", log_path)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def dynamodb(dynamodb_endpoint: str):
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=dynamodb_endpoint)
+
+
+def unique_number(seed: int) -> str:
+    """A valid US mobile-or-fixed number per test, so tests do not share items."""
+    return f"+1415555{(int(time.time() * 1000) + seed) % 10000:04d}"

@@ -1,0 +1,68 @@
+"""Atomic single use and attempt counting, proven with concurrent requests over HTTP."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.integration.conftest import unique_number
+
+
+def _numbered_items(dynamodb, table: str, e164: str) -> list[dict]:
+    items = dynamodb.scan(TableName=table)["Items"]  # test-only: the app never scans
+    return [i for i in items if i["to"]["S"] == e164]
+
+
+def test_twenty_concurrent_correct_checks_give_exactly_one_success(live_server):
+    number = unique_number(1)
+    assert live_server.post("/v1/verifications", {"to": number}).status_code == 201
+    code = live_server.last_code(number)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(
+            lambda _: live_server.post("/v1/verifications/check", {"to": number, "code": code}),
+            range(20),
+        ))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 404}, statuses
+
+
+def test_fifty_concurrent_wrong_checks_count_exactly_to_the_limit(live_server, dynamodb):
+    from tests.conftest import TABLE
+
+    number = unique_number(2)
+    assert live_server.post("/v1/verifications", {"to": number}).status_code == 201
+    code = live_server.last_code(number)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        responses = list(pool.map(
+            lambda _: live_server.post("/v1/verifications/check", {"to": number, "code": wrong}),
+            range(50),
+        ))
+    statuses = [r.status_code for r in responses]
+    # A 403 is a guess that reached the comparison; everything else was refused by the
+    # attempt condition before any comparison.
+    assert statuses.count(403) == 5, sorted(statuses)
+    assert statuses.count(429) == 45, sorted(statuses)
+    (item,) = _numbered_items(dynamodb, TABLE, number)
+    assert item["attempts"]["N"] == "5"
+
+    # The limit holds for the right code too.
+    late = live_server.post("/v1/verifications/check", {"to": number, "code": code})
+    assert late.status_code == 429
+    assert late.json()["error"]["code"] == "max_attempts_reached"
+
+
+def test_concurrent_starts_for_one_number_make_one_verification_and_one_sms(live_server):
+    number = unique_number(3)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(
+            lambda _: live_server.post("/v1/verifications", {"to": number}), range(10)
+        ))
+    statuses = sorted(r.status_code for r in responses)
+    # One creates; the others find it live and are refused by the resend interval.
+    assert statuses == [201] + [429] * 9, statuses
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 429} == {"resend_too_soon"}
+    log = live_server.log_path.read_text()
+    assert log.count(f"[console SMS to {number}]") == 1
