@@ -1,0 +1,98 @@
+"""Configuration: validated once, and every error names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.config import Config, ConfigError
+
+BASE = {"OTP_TABLE_NAME": "phone-verify-test", "OTP_SECRET": "s" * 32, "OTP_STAGE": "test"}
+
+
+def test_defaults():
+    config = Config.from_env(BASE)
+    assert (config.code_length, config.ttl_seconds, config.max_check_attempts) == (6, 600, 5)
+    assert (config.max_sends, config.resend_interval_seconds) == (5, 30)
+    assert config.default_region == "US" and config.sms_provider == "console"
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("OTP_CODE_LENGTH", "3"),
+        ("OTP_CODE_LENGTH", "11"),
+        ("OTP_CODE_LENGTH", "six"),
+        ("OTP_CODE_LENGTH", "６"),
+        ("OTP_TTL_SECONDS", "59"),
+        ("OTP_TTL_SECONDS", "3601"),
+        ("OTP_MAX_CHECK_ATTEMPTS", "0"),
+        ("OTP_MAX_SENDS", "-1"),
+        ("OTP_RESEND_INTERVAL_SECONDS", "1.5"),
+        ("OTP_DEFAULT_REGION", "USA"),
+        ("SMS_PROVIDER", "carrier-pigeon"),
+        ("OTP_STAGE", "staging"),
+        ("OTP_TABLE_NAME", "x"),
+        ("OTP_SECRET", "short"),
+        ("OTP_MESSAGE_TEMPLATE", "no code here"),
+        ("OTP_MESSAGE_TEMPLATE", "{code} {code.__class__}"),
+        ("OTP_MESSAGE_TEMPLATE", "{code} {"),
+        ("OTP_WEBOTP_DOMAIN", "https://example.com/"),
+        ("OTP_BRAND_NAME", "B" * 31),
+    ],
+)
+def test_bad_values_fail_naming_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({**BASE, name: value})
+
+
+def test_table_name_is_required():
+    with pytest.raises(ConfigError, match="OTP_TABLE_NAME"):
+        Config.from_env({"OTP_SECRET": "s" * 32})
+
+
+@pytest.mark.parametrize("stage", ["test", "dev", "prod"])
+def test_a_secret_is_required_outside_local(stage):
+    env = {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": stage, "SMS_PROVIDER": "sns"}
+    with pytest.raises(ConfigError, match="OTP_SECRET_PARAMETER"):
+        Config.from_env(env)
+
+
+def test_local_stage_runs_without_a_secret():
+    assert Config.from_env({"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "local"}).secret is None
+
+
+def test_console_provider_is_refused_in_prod():
+    with pytest.raises(ConfigError, match="SMS_PROVIDER"):
+        Config.from_env({**BASE, "OTP_STAGE": "prod", "SMS_PROVIDER": "console"})
+
+
+def test_every_stage_in_chalice_config_is_valid(monkeypatch):
+    from tests.conftest import ROOT
+    import json
+
+    stages = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for name, stage in stages["stages"].items():
+        env = {**stages["environment_variables"], **stage["environment_variables"]}
+        assert Config.from_env(env).stage == name
+
+
+def test_a_bad_value_at_request_time_is_a_contract_500_that_logs_the_variable(
+    aws, monkeypatch, caplog
+):
+    import json as _json
+
+    from chalice.test import Client
+
+    import app as app_module
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("OTP_CODE_LENGTH", "99")
+    app_module.get_service.cache_clear()
+    with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
+        response = c.http.post(
+            "/v1/verifications", headers={"content-type": "application/json"},
+            body=_json.dumps({"to": "+14155552671"}),
+        )
+    assert response.status_code == 500
+    assert _json.loads(response.body)["error"]["code"] == "internal_error"
+    assert "OTP_CODE_LENGTH" in caplog.text and "OTP_CODE_LENGTH" not in response.body.decode()
