@@ -1,0 +1,58 @@
+"""Every answer, Chalice's own included, uses the contract's error shape; import stays cheap."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_unsupported_media_type_uses_the_contract_shape(client):
+    response = client.http.post("/v1/verifications", headers={"content-type": "text/xml"}, body="<to/>")
+    assert response.status_code == 415
+    assert json.loads(response.body)["error"]["code"] == "unsupported_media_type"
+
+
+def test_method_not_allowed_uses_the_contract_shape(client):
+    response = client.http.put("/v1/verifications", headers={"content-type": "application/json"}, body="{}")
+    assert response.status_code == 405
+    assert json.loads(response.body)["error"]["code"] == "method_not_allowed"
+
+
+def test_an_unexpected_failure_is_a_contract_500_without_a_trace(client, service, monkeypatch):
+    def boom(*_a, **_k):
+        raise KeyError("internal detail")
+
+    monkeypatch.setattr(service, "start", boom)
+    response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
+                                body=json.dumps({"to": "+14155552671"}))
+    assert response.status_code == 500
+    body = json.loads(response.body)
+    assert body["error"]["code"] == "internal_error"
+    assert "internal detail" not in response.body.decode() and "Traceback" not in response.body.decode()
+
+
+def test_store_outage_is_503_with_retry_after(client, service, monkeypatch):
+    from chalicelib.store import StoreUnavailable
+
+    def down(*_a, **_k):
+        raise StoreUnavailable("DynamoDB update_item failed: ServiceUnavailable")
+
+    monkeypatch.setattr(service._store, "create", down)
+    response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
+                                body=json.dumps({"to": "+14155552671"}))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert json.loads(response.body)["error"]["code"] == "service_unavailable"
+
+
+def test_importing_the_app_does_no_aws_or_provider_work():
+    """`chalice deploy` imports app.py on the deployer's machine; Lambda pays it on cold start."""
+    probe = (
+        "import sys, app; "
+        "heavy = [m for m in ('boto3', 'botocore', 'phonenumbers', 'chalicelib.providers.sns', "
+        "'chalicelib.service', 'chalicelib.store') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
