@@ -33,7 +33,12 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def _terminate_as_interrupt(signum, frame):  # `kill`/CI stop: clean up like Ctrl-C
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     api_port = int(os.environ.get("PORT", "8000"))
     db_port = free_port()
     env = {
