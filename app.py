@@ -41,22 +41,30 @@ def get_service() -> Any:
 
     from chalicelib.codes import CodeHasher
     from chalicelib.config import Config
-    from chalicelib.providers import load_provider
-    from chalicelib.server_secret import load_server_secret
+    from chalicelib.parameters import load_provider_settings, load_server_secret
+    from chalicelib.providers import ProviderContext
+    from chalicelib.routing import ProviderPool
     from chalicelib.service import VerificationService
     from chalicelib.store import DynamoDBVerificationStore
 
     config = Config.from_env()
     # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
     aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    store = DynamoDBVerificationStore(boto3.client("dynamodb", config=aws), config.table_name)
-    provider = load_provider(
-        config.sms_provider,
-        client=boto3.client("sns", config=aws) if config.sms_provider == "sns" else None,
-        sender_id=config.sms_sender,
-    )
-    secret = load_server_secret(config, lambda: boto3.client("ssm", config=aws))
-    return VerificationService(config, store, provider, CodeHasher(secret))
+    aws_client = functools.cache(lambda service: boto3.client(service, config=aws))
+    store = DynamoDBVerificationStore(aws_client("dynamodb"), config.table_name)
+    secret = load_server_secret(config, lambda: aws_client("ssm"))
+    settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))
+
+    def http_session() -> Any:  # requests is imported only when an HTTP provider sends
+        from chalicelib.providers.http import shared_session
+
+        return shared_session()
+
+    def context(name: str, provider_settings: Any) -> ProviderContext:
+        return ProviderContext(name, provider_settings, config.sms_sender, http_session, aws_client)
+
+    providers = ProviderPool(config, settings, context)
+    return VerificationService(config, store, providers, CodeHasher(secret))
 
 
 # -- error mapping: the one place domain errors become HTTP ----------------------------------

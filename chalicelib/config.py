@@ -5,17 +5,19 @@ Nothing else in the project reads ``os.environ``. Every error names the variable
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
 from typing import Mapping
 
-STAGES = ("local", "test", "dev", "prod")
-PROVIDERS = ("console", "sns")
+from chalicelib.providers import REGISTRY
 
-DEFAULT_TEMPLATE = "Your {brand} verification code is {code}. It expires in {minutes} minutes."
+STAGES = ("local", "test", "dev", "prod")
+
 _TEMPLATE_FIELDS = {"brand", "code", "minutes"}
 _REGION = re.compile(r"[A-Z]{2}", re.ASCII)
+_APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}", re.ASCII)
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.ASCII)
 
 
@@ -27,8 +29,11 @@ class ConfigError(ValueError):
 class Config:
     stage: str
     table_name: str
-    sms_provider: str
+    sms_providers: tuple[str, ...]  # the default chain, in order
+    sms_routes: Mapping[str, tuple[str, ...]]  # region (or "*") -> chain
     sms_sender: str | None
+    sms_credentials_parameter: str | None
+    provider_settings: Mapping[str, Mapping[str, str]]  # from <PREFIX>_<SETTING> variables
     secret: str | None
     secret_parameter: str | None
     code_length: int
@@ -38,8 +43,23 @@ class Config:
     resend_interval_seconds: int
     default_region: str
     brand_name: str
-    message_template: str
+    message_template: str | None  # None: the shipped per-locale templates
     webotp_domain: str | None
+    android_app_hash: str | None = None
+
+    @property
+    def sms_provider(self) -> str:
+        return self.sms_providers[0]
+
+    @property
+    def all_providers(self) -> tuple[str, ...]:
+        names = list(self.sms_providers)
+        for chain in self.sms_routes.values():
+            names += [n for n in chain if n not in names]
+        return tuple(dict.fromkeys(names))
+
+    def chain_for(self, region: str) -> tuple[str, ...]:
+        return self.sms_routes.get(region) or self.sms_routes.get("*") or self.sms_providers
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -60,13 +80,28 @@ class Config:
                 f"OTP_SECRET_PARAMETER (or OTP_SECRET) is required in the {stage!r} stage"
             )
 
-        sms_provider = _choice(env, "SMS_PROVIDER", PROVIDERS, default="console")
-        if sms_provider == "console" and stage == "prod":
+        providers = _chain(_str(env, "SMS_PROVIDER") or "console", "SMS_PROVIDER")
+        routes = _routes(_str(env, "SMS_ROUTES"))
+        used = set(providers).union(*routes.values())
+        if "console" in used and stage == "prod":
             # The console provider writes the message, code included, to the log.
             raise ConfigError("SMS_PROVIDER=console is not allowed in the 'prod' stage")
+        settings = {
+            name: {
+                key[len(REGISTRY[name].env_prefix) + 1 :].lower(): value
+                for key, value in env.items()
+                if key.startswith(REGISTRY[name].env_prefix + "_") and value.strip()
+            }
+            for name in sorted(used)
+        }
 
-        template = _str(env, "OTP_MESSAGE_TEMPLATE") or DEFAULT_TEMPLATE
-        _check_template(template)
+        template = _str(env, "OTP_MESSAGE_TEMPLATE")
+        if template is not None:
+            _check_template(template)
+
+        app_hash = _str(env, "OTP_ANDROID_APP_HASH")
+        if app_hash is not None and not _APP_HASH.fullmatch(app_hash):
+            raise ConfigError("OTP_ANDROID_APP_HASH must be the app's 11-character hash")
 
         webotp = _str(env, "OTP_WEBOTP_DOMAIN")
         if webotp is not None:
@@ -78,15 +113,20 @@ class Config:
         if not _REGION.fullmatch(region):
             raise ConfigError("OTP_DEFAULT_REGION must be an ISO 3166 alpha-2 code such as US")
 
-        brand = _str(env, "OTP_BRAND_NAME") or "Verify"
-        if len(brand) > 30:
-            raise ConfigError("OTP_BRAND_NAME must be at most 30 characters")
+        from chalicelib.messages import MAX_BRAND_LENGTH
 
-        return cls(
+        brand = _str(env, "OTP_BRAND_NAME") or "Verify"
+        if len(brand) > MAX_BRAND_LENGTH:
+            raise ConfigError(f"OTP_BRAND_NAME must be at most {MAX_BRAND_LENGTH} characters")
+
+        config = cls(
             stage=stage,
             table_name=table_name,
-            sms_provider=sms_provider,
+            sms_providers=providers,
+            sms_routes=routes,
             sms_sender=_str(env, "SMS_SENDER"),
+            sms_credentials_parameter=_str(env, "SMS_CREDENTIALS_PARAMETER"),
+            provider_settings=settings,
             secret=secret,
             secret_parameter=secret_parameter,
             code_length=_int(env, "OTP_CODE_LENGTH", 6, 4, 10),
@@ -98,6 +138,26 @@ class Config:
             brand_name=brand,
             message_template=template,
             webotp_domain=webotp,
+            android_app_hash=app_hash,
+        )
+        over = config.composer().check_budget(config.code_length)
+        if over:
+            raise ConfigError(
+                "the SMS would need two segments in locale(s) "
+                f"{', '.join(over)}: shorten OTP_BRAND_NAME, OTP_MESSAGE_TEMPLATE or "
+                "OTP_WEBOTP_DOMAIN, or drop OTP_ANDROID_APP_HASH"
+            )
+        return config
+
+    def composer(self):  # -> MessageComposer
+        from chalicelib.messages import MessageComposer
+
+        return MessageComposer(
+            self.brand_name,
+            self.ttl_seconds,
+            template_override=self.message_template,
+            webotp_domain=self.webotp_domain,
+            android_app_hash=self.android_app_hash,
         )
 
 
@@ -119,6 +179,37 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"{name} must be from {low} to {high}, got {value}")
     return value
+
+
+def _chain(raw: str, name: str) -> tuple[str, ...]:
+    chain = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    if not chain:
+        raise ConfigError(f"{name} must name at least one provider")
+    unknown = [p for p in chain if p not in REGISTRY]
+    if unknown:
+        raise ConfigError(
+            f"{name} names unknown provider(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}"
+        )
+    if len(set(chain)) != len(chain):
+        raise ConfigError(f"{name} names a provider twice")
+    return chain
+
+
+def _routes(raw: str | None) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {}
+    try:
+        routes = json.loads(raw)
+    except ValueError:
+        raise ConfigError('SMS_ROUTES must be a JSON object such as {"JP": "xoxzo", "*": "twilio,sns"}') from None
+    if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
+        raise ConfigError("SMS_ROUTES must map region codes (or \"*\") to provider lists")
+    result = {}
+    for region, chain in routes.items():
+        if region != "*" and not _REGION.fullmatch(region):
+            raise ConfigError(f"SMS_ROUTES key {region!r} must be an ISO 3166 alpha-2 code or \"*\"")
+        result[region] = _chain(chain, f"SMS_ROUTES[{region}]")
+    return result
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -95,3 +95,8 @@ class NotFound(ServiceError):
 class ServiceUnavailable(ServiceError):
     status, code = 503, "service_unavailable"
     message = "The service is briefly unavailable. Try again."
+
+
+class UndeliverableNumber(ServiceError):
+    status, code = 422, "undeliverable_number"
+    message = "This number cannot receive the code (blocked, unsubscribed or unreachable)."

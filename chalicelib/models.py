@@ -16,10 +16,21 @@ from chalicelib.codes import macs_equal
 from chalicelib.errors import InvalidRequest, VerificationNotFound
 
 MAX_BODY_BYTES = 4096
-CHANNELS = ("sms",)  # voice arrives with the provider issue
+CHANNELS = ("sms", "voice")
 
 _ID = re.compile(r"VE[0-9a-f]{48}", re.ASCII)
 _LOCALE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", re.ASCII)
+
+
+@dataclass(frozen=True)
+class SendAttempt:
+    channel: str
+    provider: str
+    at_ms: int
+
+    @property
+    def at_iso(self) -> str:
+        return datetime.fromtimestamp(self.at_ms // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,11 @@ class Verification:
     max_attempts: int
     guess_mac: str | None = None
     canceled_at: int | None = None
+    sends: tuple[SendAttempt, ...] = ()  # one per delivered send, with the provider that took it
+
+    @property
+    def provider(self) -> str | None:
+        return self.sends[-1].provider if self.sends else None
 
     @property
     def approved(self) -> bool:

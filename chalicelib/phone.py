@@ -33,6 +33,21 @@ SMS_REFUSED_TYPES = frozenset(
 )
 
 
+# A call may go to a landline; never to numbers that bill the caller or reach no person.
+VOICE_REFUSED_TYPES = frozenset(
+    {
+        PhoneNumberType.PREMIUM_RATE,
+        PhoneNumberType.SHARED_COST,
+        PhoneNumberType.TOLL_FREE,
+        PhoneNumberType.UAN,
+        PhoneNumberType.VOICEMAIL,
+        PhoneNumberType.PAGER,
+        PhoneNumberType.UNKNOWN,
+    }
+)
+REFUSED_TYPES = {"sms": SMS_REFUSED_TYPES, "voice": VOICE_REFUSED_TYPES}
+
+
 @dataclass(frozen=True)
 class PhoneNumber:
     e164: str
@@ -72,9 +87,12 @@ def parse_phone_number(raw: object, region: str) -> PhoneNumber:
     return PhoneNumber(e164, number_region, phonenumbers.number_type(number))
 
 
-def require_sms_capable(raw: object, region: str) -> PhoneNumber:
-    """Parse, then refuse the number types that must not receive an SMS code."""
+def require_reachable(raw: object, region: str, channel: str = "sms") -> PhoneNumber:
+    """Parse, then refuse the number types that must not receive a code on ``channel``."""
     phone = parse_phone_number(raw, region)
-    if phone.number_type in SMS_REFUSED_TYPES:
-        raise UnsupportedNumberType()
+    if phone.number_type in REFUSED_TYPES[channel]:
+        raise UnsupportedNumberType(
+            "This type of phone number cannot receive verification codes by "
+            + ("SMS." if channel == "sms" else "voice call.")
+        )
     return phone

@@ -6,6 +6,7 @@ outcome means for the client and raises the domain's errors.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import secrets
@@ -18,12 +19,14 @@ from chalicelib.config import Config
 from chalicelib.models import (
     CHANNELS,
     CheckRequest,
+    SendAttempt,
     StartRequest,
     Verification,
     split_verification_id,
 )
-from chalicelib.phone import PhoneNumber, parse_phone_number, parse_region, require_sms_capable
+from chalicelib.phone import PhoneNumber, parse_phone_number, parse_region, require_reachable
 from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.routing import ProviderPool
 from chalicelib.store import ConditionFailed, VerificationStore
 
 log = logging.getLogger("verify")
@@ -38,15 +41,16 @@ class VerificationService:
         self,
         config: Config,
         store: VerificationStore,
-        provider: SmsProvider,
+        providers: ProviderPool,
         hasher: CodeHasher,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
         self._store = store
-        self._provider = provider
+        self._providers = providers
         self._hasher = hasher
         self._clock = clock
+        self._composer = config.composer()
 
     # -- start / resend -------------------------------------------------------------------
 
@@ -57,35 +61,42 @@ class VerificationService:
                 f"Channel {request.channel!r} is not supported; use one of: {', '.join(CHANNELS)}."
             )
         region = parse_region(request.country, self._config.default_region)
-        phone = require_sms_capable(request.to, region)
+        phone = require_reachable(request.to, region, request.channel)
+        chain = self._providers.names(phone.region, request.channel)
+        if not chain:
+            raise errors.UnsupportedChannel(
+                f"No configured provider can reach {phone.region} numbers by {request.channel}."
+            )
         number_key = self._hasher.number_key(phone.e164)
 
         for _ in range(_START_TRIES):
             now = self._clock()
             code = new_code(self._config.code_length)
-            fresh = self._new_verification(phone, number_key, code, now)
+            # The first write names the chain's first provider; a failover corrects it.
+            send = SendAttempt(request.channel, chain[0], int(now * 1000))
+            fresh = self._new_verification(phone, number_key, code, now, send)
             try:
                 self._store.create(number_key, fresh, int(now))
             except ConditionFailed as exc:
                 live = exc.current
                 if live is None or live.status(now) not in ("pending", "max_attempts_reached"):
                     continue  # it stopped being live between the two writes: start again
-                resent = self._resend(number_key, live, code, now)
+                resent = self._resend(number_key, live, code, now, send)
                 if resent is None:
                     continue
-                self._deliver(phone, number_key, code, resent, previous=live)
+                resent = self._deliver(phone, number_key, code, request.locale, resent, previous=live)
                 return resent, False
-            self._deliver(phone, number_key, code, fresh, previous=None)
+            fresh = self._deliver(phone, number_key, code, request.locale, fresh, previous=None)
             return fresh, True
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
     def _new_verification(
-        self, phone: PhoneNumber, number_key: str, code: str, now: float
+        self, phone: PhoneNumber, number_key: str, code: str, now: float, send: SendAttempt
     ) -> Verification:
         return Verification(
             id="VE" + number_key + secrets.token_hex(8),
             to=phone.e164,
-            channel="sms",
+            channel=send.channel,
             code_mac=self._hasher.code_mac(number_key, code),
             created_at=int(now),
             expires_at=int(now) + self._config.ttl_seconds,
@@ -93,19 +104,20 @@ class VerificationService:
             send_count=1,
             attempts=0,
             max_attempts=self._config.max_check_attempts,
+            sends=(send,),
         )
 
     def _resend(
-        self, number_key: str, live: Verification, code: str, now: float
+        self, number_key: str, live: Verification, code: str, now: float, send: SendAttempt
     ) -> Verification | None:
         cfg = self._config
-        wanted = Verification(
-            **{
-                **live.__dict__,
-                "code_mac": self._hasher.code_mac(number_key, code),
-                "sent_at_ms": int(now * 1000),
-                "expires_at": int(now) + cfg.ttl_seconds,
-            }
+        wanted = dataclasses.replace(
+            live,
+            code_mac=self._hasher.code_mac(number_key, code),
+            sent_at_ms=send.at_ms,
+            expires_at=int(now) + cfg.ttl_seconds,
+            channel=send.channel,
+            sends=(*live.sends, send),
         )
         try:
             return self._store.resend(
@@ -134,39 +146,58 @@ class VerificationService:
         phone: PhoneNumber,
         number_key: str,
         code: str,
+        locale: str,
         verification: Verification,
         previous: Verification | None,
-    ) -> None:
-        body = self.compose_message(code)
-        started = time.perf_counter()
-        try:
-            message_id = self._provider.send_sms(phone, body)
-        except BaseException as exc:
-            # Give back the send and the resend interval: nothing half-written blocks a retry.
-            self._store.undo_send(number_key, verification, previous)
-            detail = exc.detail if isinstance(exc, ProviderError) else type(exc).__name__
-            log.warning(
-                "send failed id=%s to=%s provider=%s detail=%s",
-                verification.id, phone.masked, self._provider.name, detail,
+    ) -> Verification:
+        """Try the chain in order with the same code; undo the write if nothing took it."""
+        channel = verification.channel
+        payload = (
+            self._composer.sms(code, locale) if channel == "sms" else self._composer.voice(code, locale)
+        )
+        permanent: ProviderError | None = None
+        for provider in self._providers.chain(phone.region, channel):
+            started = time.perf_counter()
+            try:
+                message_id = self._send(provider, phone, channel, payload)
+            except ProviderError as exc:
+                log.warning(
+                    "send failed id=%s to=%s channel=%s provider=%s permanent=%s detail=%s",
+                    verification.id, phone.masked, channel, provider.name, exc.permanent, exc.detail,
+                )
+                if exc.permanent:
+                    permanent = exc
+                    break
+                continue
+            log.info(
+                "sent id=%s to=%s channel=%s provider=%s message_id=%s send_count=%d latency_ms=%.0f",
+                verification.id, phone.masked, channel, provider.name, message_id,
+                verification.send_count, (time.perf_counter() - started) * 1000,
             )
-            if isinstance(exc, Exception):
-                raise errors.DeliveryFailed() from None
-            raise
-        log.info(
-            "sent id=%s to=%s provider=%s message_id=%s send_count=%d latency_ms=%.0f",
-            verification.id, phone.masked, self._provider.name, message_id,
-            verification.send_count, (time.perf_counter() - started) * 1000,
-        )
+            if provider.name != verification.provider:
+                self._store.record_provider(number_key, verification, provider.name)
+                last = dataclasses.replace(verification.sends[-1], provider=provider.name)
+                verification = dataclasses.replace(
+                    verification, sends=(*verification.sends[:-1], last)
+                )
+            return verification
+        # Give back the send and the resend interval: nothing half-written blocks a retry.
+        self._store.undo_send(number_key, verification, previous)
+        if permanent is not None:
+            raise errors.UndeliverableNumber()
+        raise errors.DeliveryFailed()
 
-    def compose_message(self, code: str) -> str:
-        cfg = self._config
-        text = cfg.message_template.format(
-            brand=cfg.brand_name, code=code, minutes=math.ceil(cfg.ttl_seconds / 60)
-        )
-        if cfg.webotp_domain:
-            # WebOTP: the last line binds the code to the origin that may read it.
-            text += f"\n\n@{cfg.webotp_domain} #{code}"
-        return text
+    @staticmethod
+    def _send(provider: SmsProvider, phone: PhoneNumber, channel: str, payload: object) -> str:
+        try:
+            if channel == "voice":
+                return provider.call(phone, payload)  # type: ignore[arg-type]
+            return provider.send_sms(phone, payload)  # type: ignore[arg-type]
+        except ProviderError:
+            raise
+        except Exception as exc:  # a bug in an adapter must not skip the undo or the failover
+            log.exception("provider %s raised", provider.name)
+            raise ProviderError(provider.name, permanent=False, detail=type(exc).__name__) from None
 
     # -- check ----------------------------------------------------------------------------
 

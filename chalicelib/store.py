@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from chalicelib.models import Verification
+from chalicelib.models import SendAttempt, Verification
 
 _LIVE = (
     "attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(canceled_at)"
@@ -61,6 +61,10 @@ class VerificationStore(abc.ABC):
         """After a failed delivery, put back what ``create``/``resend`` replaced."""
 
     @abc.abstractmethod
+    def record_provider(self, number_key: str, v: Verification, provider: str) -> None:
+        """After a failover, name the provider that actually took the latest send."""
+
+    @abc.abstractmethod
     def record_check(
         self, number_key: str, verification_id: str | None, guess_mac: str, now: int
     ) -> Verification:
@@ -96,7 +100,7 @@ class DynamoDBVerificationStore(VerificationStore):
             number_key,
             "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac,"
             " created_at = :created, expires_at = :expires, sent_at_ms = :sent,"
-            " send_count = :one, attempts = :zero, max_attempts = :max_attempts"
+            " send_count = :one, attempts = :zero, max_attempts = :max_attempts, sends = :sends"
             " REMOVE guess_mac, canceled_at",
             f"NOT ({_LIVE})",
             {
@@ -110,6 +114,7 @@ class DynamoDBVerificationStore(VerificationStore):
                 ":one": 1,
                 ":zero": 0,
                 ":max_attempts": v.max_attempts,
+                ":sends": list(v.sends),
                 ":now": now,
             },
             names={"#to": "to"},
@@ -124,7 +129,8 @@ class DynamoDBVerificationStore(VerificationStore):
         # The attempts counter is left alone: a resend never resets the guessing budget.
         return self._update(
             number_key,
-            "SET code_mac = :code_mac, sent_at_ms = :sent, expires_at = :expires"
+            "SET code_mac = :code_mac, sent_at_ms = :sent, expires_at = :expires,"
+            " channel = :channel, sends = list_append(sends, :send)"
             " ADD send_count :one",
             f"vid = :vid AND {_LIVE} AND attempts < max_attempts"
             " AND send_count < :max_sends AND sent_at_ms <= :min_sent",
@@ -133,6 +139,8 @@ class DynamoDBVerificationStore(VerificationStore):
                 ":code_mac": v.code_mac,
                 ":sent": v.sent_at_ms,
                 ":expires": v.expires_at,
+                ":channel": v.channel,
+                ":send": [v.sends[-1]],
                 ":one": 1,
                 ":max_sends": max_sends,
                 ":min_sent": min_sent_at_ms,
@@ -157,7 +165,9 @@ class DynamoDBVerificationStore(VerificationStore):
             else:
                 self._update(
                     number_key,
-                    "SET code_mac = :old_mac, sent_at_ms = :old_sent, expires_at = :old_expires"
+                    "SET code_mac = :old_mac, sent_at_ms = :old_sent, expires_at = :old_expires,"
+                    " channel = :old_channel"
+                    f" REMOVE sends[{len(failed.sends) - 1}]"
                     " ADD send_count :minus_one",
                     "vid = :vid AND code_mac = :code_mac",
                     {
@@ -166,9 +176,23 @@ class DynamoDBVerificationStore(VerificationStore):
                         ":old_mac": previous.code_mac,
                         ":old_sent": previous.sent_at_ms,
                         ":old_expires": previous.expires_at,
+                        ":old_channel": previous.channel,
                         ":minus_one": -1,
                     },
                 )
+        except ConditionFailed:
+            pass
+
+    def record_provider(self, number_key: str, v: Verification, provider: str) -> None:
+        # Condition: the item still holds this send's code. Only on failover (the first write
+        # named the chain's first provider), so the common path stays one write.
+        try:
+            self._update(
+                number_key,
+                f"SET sends[{len(v.sends) - 1}].provider = :provider",
+                "vid = :vid AND code_mac = :code_mac",
+                {":vid": v.id, ":code_mac": v.code_mac, ":provider": provider},
+            )
         except ConditionFailed:
             pass
 
@@ -251,21 +275,30 @@ class DynamoDBVerificationStore(VerificationStore):
             raise StoreUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from None
 
 
-_NUMBERS = ("created_at", "expires_at", "sent_at_ms", "send_count", "attempts", "max_attempts",
-            "canceled_at")
+def _value(v: Any) -> dict[str, Any]:
+    if isinstance(v, SendAttempt):
+        return {"M": {"channel": {"S": v.channel}, "provider": {"S": v.provider},
+                      "at_ms": {"N": str(v.at_ms)}}}
+    if isinstance(v, list):
+        return {"L": [_value(x) for x in v]}
+    if isinstance(v, int) and not isinstance(v, bool):
+        return {"N": str(v)}
+    return {"S": str(v)}
 
 
-def _marshal(values: dict[str, Any]) -> dict[str, dict[str, str]]:
-    return {
-        k: {"N": str(v)} if isinstance(v, int) and not isinstance(v, bool) else {"S": str(v)}
-        for k, v in values.items()
-    }
+def _marshal(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: _value(v) for k, v in values.items()}
+
+
+def _send_attempt(value: dict[str, Any]) -> SendAttempt:
+    m = value["M"]
+    return SendAttempt(m["channel"]["S"], m["provider"]["S"], int(m["at_ms"]["N"]))
 
 
 def _to_verification(item: dict[str, Any] | None) -> Verification | None:
     if not item or "vid" not in item:
         return None
-    plain = {k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items()}
+    plain = {k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v}
     return Verification(
         id=plain["vid"],
         to=plain["to"],
@@ -279,4 +312,5 @@ def _to_verification(item: dict[str, Any] | None) -> Verification | None:
         max_attempts=plain["max_attempts"],
         guess_mac=plain.get("guess_mac"),
         canceled_at=plain.get("canceled_at"),
+        sends=tuple(_send_attempt(x) for x in item.get("sends", {}).get("L", [])),
     )

@@ -1,22 +1,44 @@
-"""SMS providers behind one small interface, registered by name and imported on first use.
+"""SMS and voice providers behind one small interface, registered by name, imported on use.
 
-A provider sends one message and returns the provider's message id, or raises
-``ProviderError`` saying whether the failure is permanent (this number will never work
-through any provider) or transient (try again, or try another provider).
+A provider sends one message (or places one call) and returns the provider's message id, or
+raises ``ProviderError`` saying whether the failure is permanent (this number will not work,
+through any provider: no failover) or transient (timeout, throttling, 5xx, this provider's
+account or credentials: try the next provider).
 """
 
 from __future__ import annotations
 
 import abc
 import importlib
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
-from chalicelib.phone import PhoneNumber
+if TYPE_CHECKING:  # the configuration imports REGISTRY: keep this module free of imports
+    from chalicelib.messages import SmsMessage, VoiceMessage
+    from chalicelib.phone import PhoneNumber
 
-# name -> "module:Class"; modules load only when a deployment names them (cold start).
-REGISTRY = {
-    "console": "chalicelib.providers.console:ConsoleProvider",
-    "sns": "chalicelib.providers.sns:SnsProvider",
+
+class ProviderSpec(NamedTuple):
+    path: str  # "module:Class", imported only when a deployment names the provider
+    env_prefix: str  # settings come from <PREFIX>_<SETTING> variables, e.g. TWILIO_AUTH_TOKEN
+    voice: bool
+
+
+REGISTRY: dict[str, ProviderSpec] = {
+    "console": ProviderSpec("chalicelib.providers.console:ConsoleProvider", "CONSOLE", True),
+    "sns": ProviderSpec("chalicelib.providers.sns:SnsProvider", "SNS", False),
+    "end-user-messaging": ProviderSpec(
+        "chalicelib.providers.end_user_messaging:EndUserMessagingProvider", "EUM", True
+    ),
+    "twilio": ProviderSpec("chalicelib.providers.twilio:TwilioProvider", "TWILIO", True),
+    "signalwire": ProviderSpec("chalicelib.providers.twilio:SignalWireProvider", "SIGNALWIRE", True),
+    "vonage": ProviderSpec("chalicelib.providers.vonage:VonageProvider", "VONAGE", False),
+    "gatewayapi": ProviderSpec("chalicelib.providers.gatewayapi:GatewayApiProvider", "GATEWAYAPI", False),
+    "xoxzo": ProviderSpec("chalicelib.providers.xoxzo:XoxzoProvider", "XOXZO", True),
+    "restcomm": ProviderSpec("chalicelib.providers.restcomm:RestcommProvider", "RESTCOMM", False),
+    "plivo": ProviderSpec("chalicelib.providers.plivo:PlivoProvider", "PLIVO", False),
+    "messagebird": ProviderSpec("chalicelib.providers.messagebird:MessageBirdProvider", "MESSAGEBIRD", False),
+    "sinch": ProviderSpec("chalicelib.providers.sinch:SinchProvider", "SINCH", False),
 }
 
 
@@ -30,16 +52,49 @@ class ProviderError(Exception):
         self.detail = detail
 
 
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a provider may use: its settings, the default sender, shared clients."""
+
+    name: str
+    settings: Mapping[str, str] = field(default_factory=dict)
+    sender: str | None = None
+    http: Callable[[], Any] | None = None  # -> the container's requests.Session
+    aws: Callable[[str], Any] | None = None  # service name -> boto3 client
+
+    def required(self, key: str) -> str:
+        value = self.settings.get(key)
+        if not value:
+            from chalicelib.config import ConfigError
+
+            prefix = REGISTRY[self.name].env_prefix
+            raise ConfigError(
+                f"provider {self.name!r} needs {prefix}_{key.upper()} "
+                f"(or {key!r} under {self.name!r} in the SMS_CREDENTIALS_PARAMETER JSON)"
+            )
+        return value
+
+    def optional(self, key: str, default: str | None = None) -> str | None:
+        return self.settings.get(key) or default
+
+
 class SmsProvider(abc.ABC):
     name: str
+    supports_voice = False
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
 
     @abc.abstractmethod
-    def send_sms(self, to: PhoneNumber, body: str) -> str:
-        """Send ``body`` to ``to``; return the provider's message id."""
+    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+        """Send ``message`` to ``to``; return the provider's message id."""
+
+    def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
+        """Call ``to`` and speak ``speech``; return the provider's call id."""
+        raise ProviderError(self.name, permanent=False, detail="voice not supported")
 
 
-def load_provider(name: str, **dependencies: Any) -> SmsProvider:
-    """Import and build the provider ``name``; ``dependencies`` are injected clients."""
-    module_name, _, class_name = REGISTRY[name].partition(":")
-    factory: Callable[..., SmsProvider] = getattr(importlib.import_module(module_name), class_name)
-    return factory(**dependencies)
+def load_provider(context: ProviderContext) -> SmsProvider:
+    module_name, _, class_name = REGISTRY[context.name].path.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(context)

@@ -11,8 +11,9 @@ import itertools
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import Any
 
+from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers import SmsProvider
 
@@ -24,15 +25,21 @@ _lock = threading.Lock()
 
 class ConsoleProvider(SmsProvider):
     name = "console"
+    supports_voice = True
 
-    def __init__(self, stream: TextIO | None = None, **_: Any) -> None:
-        self._stream = stream
+    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+        return self._emit(to, "sms", message.text)
 
-    def send_sms(self, to: PhoneNumber, body: str) -> str:
+    def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
+        return self._emit(to, "voice", speech.text)
+
+    def _emit(self, to: PhoneNumber, channel: str, body: str) -> str:
         with _lock:
             message_id = f"console-{next(_ids)}"
-            OUTBOX.appendleft({"id": message_id, "to": to.e164, "body": body, "at": time.time()})
-        stream = self._stream or sys.stderr
-        stream.write(f"\n[console SMS to {to.e164}]\n{body}\n\n")
-        stream.flush()
+            OUTBOX.appendleft(
+                {"id": message_id, "to": to.e164, "channel": channel, "body": body, "at": time.time()}
+            )
+        label = "SMS" if channel == "sms" else "voice call"
+        sys.stderr.write(f"\n[console {label} to {to.e164}]\n{body}\n\n")
+        sys.stderr.flush()
         return message_id

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from chalicelib.codes import parse_code
 from chalicelib.errors import InvalidCodeFormat, InvalidPhoneNumber, InvalidRequest, UnsupportedNumberType
-from chalicelib.phone import parse_phone_number, require_sms_capable
+from chalicelib.phone import parse_phone_number, require_reachable
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -47,7 +47,7 @@ def test_non_strings_are_never_codes(value):
 @settings(max_examples=500, deadline=None)
 def test_phone_parsing_either_gives_e164_or_a_domain_error(raw, region):
     try:
-        phone = require_sms_capable(raw, region)
+        phone = require_reachable(raw, region)
     except (InvalidPhoneNumber, UnsupportedNumberType):
         return
     assert re.fullmatch(r"\+[1-9][0-9]{6,14}", phone.e164, re.ASCII)

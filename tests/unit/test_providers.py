@@ -1,95 +1,400 @@
-"""The SNS provider against moto, the console provider, and the registry."""
+"""Every provider adapter, on the wire: method, URL, auth, encoding, fields, success parsing,
+permanent and transient failures, timeouts. HTTP with `responses`; SNS through moto; End User
+Messaging through botocore's Stubber (moto lacks it)."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
+import requests
+import responses
 from botocore.stub import Stubber
 
+from chalicelib.messages import SmsMessage, VoiceMessage, measure
 from chalicelib.phone import parse_phone_number
-from chalicelib.providers import ProviderError, load_provider
+from chalicelib.providers import REGISTRY, ProviderContext, ProviderError, load_provider
 
 PHONE = parse_phone_number("+14155552671", "US")
+TEXT = measure("Your Verify verification code is 012345. It expires in 10 minutes.")
+UNICODE = measure("Seu código Verify: 012345. Expira em 10 min.")
+SPEECH = VoiceMessage("Your code is: 0, 1, 2, 3, 4, 5. Again, your code is: 0, 1, 2, 3, 4, 5.", "en-US")
 
 
-def test_sns_publishes_a_transactional_sms(aws):
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@dataclass
+class Wire:
+    name: str
+    settings: dict[str, str]
+    url: str
+    auth: str  # the Authorization header
+    encoding: str  # "form" or "json"
+    fields: dict[str, Any]
+    success: tuple[int, Any]
+    message_id: str
+    permanent: tuple[int, Any]
+    transient: tuple[int, Any]
+    unicode_fields: dict[str, Any] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+
+WIRES = [
+    Wire(
+        "twilio", {"account_sid": "AC123", "auth_token": "tw-secret", "from": "+15005550006"},
+        "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json",
+        basic("AC123", "tw-secret"), "form",
+        {"To": "+14155552671", "From": "+15005550006", "Body": TEXT.text},
+        (201, {"sid": "SM0123", "status": "queued"}), "SM0123",
+        (400, {"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}),
+        (503, {"code": 20503, "message": "Service unavailable"}),
+        secrets=("tw-secret",),
+    ),
+    Wire(
+        "signalwire",
+        {"space": "acme", "project_id": "p-1", "api_token": "sw-secret", "from": "+15005550006"},
+        "https://acme.signalwire.com/api/laml/2010-04-01/Accounts/p-1/Messages.json",
+        basic("p-1", "sw-secret"), "form",
+        {"To": "+14155552671", "From": "+15005550006", "Body": TEXT.text},
+        (201, {"sid": "1f2e-uuid"}), "1f2e-uuid",
+        (422, {"errors": [{"code": "21212", "message": "Invalid To"}]}),
+        (401, {"code": 20003, "message": "Authentication failed", "status": 401}),
+        secrets=("sw-secret",),
+    ),
+    Wire(
+        "vonage", {"api_key": "vk", "api_secret": "vonage-secret", "from": "Acme"},
+        "https://rest.nexmo.com/sms/json", "", "form",
+        {"api_key": "vk", "api_secret": "vonage-secret", "from": "Acme", "to": "14155552671", "text": TEXT.text},
+        (200, {"message-count": "1", "messages": [{"to": "14155552671", "message-id": "0A00", "status": "0"}]}),
+        "0A00",
+        (200, {"message-count": "1", "messages": [{"status": "7", "error-text": "Number barred."}]}),
+        (200, {"message-count": "1", "messages": [{"status": "1", "error-text": "Throttled"}]}),
+        unicode_fields={"type": "unicode"},
+        secrets=("vonage-secret",),
+    ),
+    Wire(
+        "gatewayapi", {"token": "gw-token", "sender": "Acme"},
+        "https://gatewayapi.com/rest/mtsms", basic("gw-token", ""), "json",
+        {"sender": "Acme", "message": TEXT.text, "recipients": [{"msisdn": 14155552671}]},
+        (200, {"ids": [421332671], "usage": {"countries": {"US": 1}}}), "421332671",
+        (403, {"code": "0x0217", "message": "Destination country not allowed"}),
+        (401, {"code": "0x0210", "message": "Unauthorized"}),
+        unicode_fields={"encoding": "UCS2"},
+        secrets=("gw-token",),
+    ),
+    Wire(
+        "xoxzo", {"sid": "xsid", "auth_token": "xo-secret", "sender": "Acme"},
+        "https://api.xoxzo.com/sms/messages/", basic("xsid", "xo-secret"), "form",
+        {"message": TEXT.text, "recipient": "+14155552671", "sender": "Acme"},
+        (201, [{"msgid": "msg-77"}]), "msg-77",
+        (400, {"recipient": ["Invalid phone number"]}),
+        (500, {"detail": "error"}),
+        secrets=("xo-secret",),
+    ),
+    Wire(
+        "restcomm",
+        {"base_url": "https://cloud.restcomm.example", "account_sid": "ACrc", "auth_token": "rc-secret",
+         "from": "+15005550006"},
+        "https://cloud.restcomm.example/restcomm/2012-04-24/Accounts/ACrc/SMS/Messages.json",
+        basic("ACrc", "rc-secret"), "form",
+        {"From": "+15005550006", "To": "+14155552671", "Body": TEXT.text},
+        (200, {"sid": "SMrc1", "status": "sending"}), "SMrc1",
+        (400, "To is not a valid phone number"),
+        (403, "SMS_LIMIT_EXCEEDED"),
+        unicode_fields={"Encoding": "UCS-2"},
+        secrets=("rc-secret",),
+    ),
+    Wire(
+        "plivo", {"auth_id": "MAplivo", "auth_token": "pl-secret", "src": "+15005550006"},
+        "https://api.plivo.com/v1/Account/MAplivo/Message/", basic("MAplivo", "pl-secret"), "json",
+        {"src": "+15005550006", "dst": "14155552671", "text": TEXT.text},
+        (202, {"api_id": "a1", "message": "message(s) queued", "message_uuid": ["uuid-1"]}), "uuid-1",
+        (400, {"api_id": "a1", "error": "invalid dst parameter"}),
+        (500, {"api_id": "a1", "error": "internal error"}),
+        secrets=("pl-secret",),
+    ),
+    Wire(
+        "messagebird", {"access_key": "mb-key", "originator": "Acme"},
+        "https://rest.messagebird.com/messages", "AccessKey mb-key", "json",
+        {"originator": "Acme", "recipients": [14155552671], "body": TEXT.text, "datacoding": "plain"},
+        (201, {"id": "mb-id-1", "recipients": {"totalCount": 1}}), "mb-id-1",
+        (422, {"errors": [{"code": 10, "description": "no (correct) recipients found", "parameter": "recipients"}]}),
+        (401, {"errors": [{"code": 2, "description": "Request not allowed (incorrect access_key)"}]}),
+        unicode_fields={"datacoding": "unicode"},
+        secrets=("mb-key",),
+    ),
+    Wire(
+        "sinch", {"service_plan_id": "plan9", "api_token": "si-token", "from": "+15005550006", "region": "eu"},
+        "https://eu.sms.api.sinch.com/xms/v1/plan9/batches", "Bearer si-token", "json",
+        {"from": "+15005550006", "to": ["+14155552671"], "body": TEXT.text},
+        (201, {"id": "01FC66621XXXXX119Z8PMV1QPQ", "to": ["+14155552671"]}), "01FC66621XXXXX119Z8PMV1QPQ",
+        (400, {"code": "syntax_invalid_parameter_format", "text": "Invalid MSISDN in 'to'"}),
+        (429, {"code": "too_many_requests", "text": "slow down"}),
+        secrets=("si-token",),
+    ),
+]
+IDS = [w.name for w in WIRES]
+
+
+def provider_for(wire: Wire):
+    return load_provider(ProviderContext(wire.name, wire.settings, None, requests.Session, None))
+
+
+def sent_fields(call) -> dict[str, Any]:
+    body = call.request.body
+    if isinstance(body, bytes):
+        body = body.decode()
+    if call.request.headers.get("Content-Type", "").startswith("application/json"):
+        return json.loads(body)
+    return {k: v[0] for k, v in parse_qs(body).items()}
+
+
+def reply(wire: Wire, status_body: tuple[int, Any]) -> None:
+    status, body = status_body
+    if isinstance(body, str):
+        responses.add(responses.POST, wire.url, body=body, status=status, content_type="text/plain")
+    else:
+        responses.add(responses.POST, wire.url, json=body, status=status)
+
+
+def test_every_registered_provider_is_covered_here():
+    assert set(REGISTRY) == set(IDS) | {"console", "sns", "end-user-messaging"}
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=IDS)
+@responses.activate
+def test_send_puts_the_documented_request_on_the_wire(wire):
+    reply(wire, wire.success)
+    assert provider_for(wire).send_sms(PHONE, TEXT) == wire.message_id
+    (call,) = responses.calls
+    assert call.request.method == "POST" and call.request.url == wire.url
+    if wire.auth:
+        assert call.request.headers["Authorization"] == wire.auth
+    content_type = call.request.headers["Content-Type"]
+    assert content_type.startswith("application/json" if wire.encoding == "json" else "application/x-www-form-urlencoded")
+    assert sent_fields(call) == wire.fields
+    assert call.request.req_kwargs["timeout"] == (3.05, 5)
+
+
+@pytest.mark.parametrize("wire", [w for w in WIRES if w.unicode_fields], ids=lambda w: w.name)
+@responses.activate
+def test_unicode_messages_are_flagged_as_unicode(wire):
+    reply(wire, wire.success)
+    provider_for(wire).send_sms(PHONE, UNICODE)
+    fields = sent_fields(responses.calls[0])
+    for key, value in wire.unicode_fields.items():
+        assert fields[key] == value
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=IDS)
+@responses.activate
+def test_number_failures_are_permanent(wire):
+    reply(wire, wire.permanent)
+    with pytest.raises(ProviderError) as info:
+        provider_for(wire).send_sms(PHONE, TEXT)
+    assert info.value.permanent is True
+    assert all(secret not in str(info.value) for secret in wire.secrets)
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=IDS)
+@responses.activate
+def test_provider_failures_are_transient(wire):
+    reply(wire, wire.transient)
+    with pytest.raises(ProviderError) as info:
+        provider_for(wire).send_sms(PHONE, TEXT)
+    assert info.value.permanent is False
+    assert all(secret not in str(info.value) for secret in wire.secrets)
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=IDS)
+@responses.activate
+def test_timeouts_are_transient(wire):
+    responses.add(responses.POST, wire.url, body=requests.exceptions.ReadTimeout("slow"))
+    with pytest.raises(ProviderError) as info:
+        provider_for(wire).send_sms(PHONE, TEXT)
+    assert info.value.permanent is False and info.value.detail == "timeout"
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=IDS)
+@responses.activate
+def test_a_5xx_is_transient_whatever_the_body_says(wire):
+    status, body = wire.permanent
+    reply(wire, (500, body))
+    with pytest.raises(ProviderError) as info:
+        provider_for(wire).send_sms(PHONE, TEXT)
+    assert info.value.permanent is False
+
+
+@pytest.mark.parametrize("wire", WIRES, ids=IDS)
+def test_missing_credentials_name_the_variable(wire):
+    from chalicelib.config import ConfigError
+
+    key = next(k for k in wire.settings if k not in ("from", "sender", "originator", "region", "src"))
+    settings = {k: v for k, v in wire.settings.items() if k != key}
+    provider = load_provider(ProviderContext(wire.name, settings, None, requests.Session, None))
+    with pytest.raises(ConfigError, match=f"{REGISTRY[wire.name].env_prefix}_{key.upper()}"):
+        provider.send_sms(PHONE, TEXT)
+
+
+@responses.activate
+def test_gatewayapi_oauth1_signs_the_request():
+    wire = WIRES[IDS.index("gatewayapi")]
+    reply(wire, wire.success)
+    context = ProviderContext("gatewayapi", {"key": "ck", "secret": "cs"}, "Acme", requests.Session, None)
+    load_provider(context).send_sms(PHONE, TEXT)
+    header = responses.calls[0].request.headers["Authorization"]
+    header = header.decode() if isinstance(header, bytes) else header
+    assert header.startswith("OAuth ") and 'oauth_signature_method="HMAC-SHA1"' in header
+    assert 'oauth_consumer_key="ck"' in header and "cs" not in header
+
+
+@responses.activate
+def test_twilio_messaging_service_replaces_from():
+    wire = WIRES[IDS.index("twilio")]
+    reply(wire, wire.success)
+    settings = {"account_sid": "AC123", "auth_token": "t", "messaging_service_sid": "MG9"}
+    load_provider(ProviderContext("twilio", settings, None, requests.Session, None)).send_sms(PHONE, TEXT)
+    fields = sent_fields(responses.calls[0])
+    assert fields["MessagingServiceSid"] == "MG9" and "From" not in fields
+
+
+# -- voice ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["twilio", "signalwire"])
+@responses.activate
+def test_twiml_voice_call_says_the_digits_twice(name):
+    wire = WIRES[IDS.index(name)]
+    calls_url = wire.url.replace("Messages.json", "Calls.json")
+    responses.add(responses.POST, calls_url, json={"sid": "CA1"}, status=201)
+    assert provider_for(wire).call(PHONE, SPEECH) == "CA1"
+    fields = sent_fields(responses.calls[0])
+    assert fields["To"] == "+14155552671" and fields["From"] == "+15005550006"
+    twiml = fields["Twiml"]
+    assert twiml.startswith("<Response><Say") and twiml.count("0, 1, 2, 3, 4, 5") == 4
+    assert 'language="en-US"' in twiml
+
+
+@responses.activate
+def test_xoxzo_voice_is_a_tts_playback():
+    wire = WIRES[IDS.index("xoxzo")]
+    url = "https://api.xoxzo.com/voice/simple/playbacks/"
+    responses.add(responses.POST, url, json=[{"callid": "call-9"}], status=201)
+    settings = {**wire.settings, "caller": "+815012345678"}
+    provider = load_provider(ProviderContext("xoxzo", settings, None, requests.Session, None))
+    assert provider.call(PHONE, SPEECH) == "call-9"
+    fields = sent_fields(responses.calls[0])
+    assert fields == {"caller": "+815012345678", "recipient": "+14155552671", "tts_lang": "en",
+                      "tts_message": SPEECH.text}
+
+
+def _eum(stubbed_client) -> Any:
+    return load_provider(
+        ProviderContext("end-user-messaging", {"voice_origination_identity": "+15005550006"}, "+15005550001",
+                        None, lambda service: stubbed_client)
+    )
+
+
+def test_end_user_messaging_sends_a_transactional_text():
+    client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "send_text_message", {"MessageId": "eum-1"},
+            {"DestinationPhoneNumber": "+14155552671", "MessageBody": TEXT.text,
+             "MessageType": "TRANSACTIONAL", "OriginationIdentity": "+15005550001"},
+        )
+        assert _eum(client).send_sms(PHONE, TEXT) == "eum-1"
+
+
+def test_end_user_messaging_places_a_voice_call():
+    client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "send_voice_message", {"MessageId": "eum-v"},
+            {"DestinationPhoneNumber": "+14155552671", "OriginationIdentity": "+15005550006",
+             "MessageBody": SPEECH.text, "MessageBodyTextType": "TEXT"},
+        )
+        assert _eum(client).call(PHONE, SPEECH) == "eum-v"
+
+
+@pytest.mark.parametrize(
+    "code,permanent",
+    [("ValidationException", True), ("ThrottlingException", False), ("InternalServerException", False),
+     ("ServiceQuotaExceededException", False), ("AccessDeniedException", False)],
+)
+def test_end_user_messaging_failures_are_classified(code, permanent):
+    client = boto3.client("pinpoint-sms-voice-v2", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_client_error("send_text_message", service_error_code=code, http_status_code=400)
+        with pytest.raises(ProviderError) as info:
+            _eum(client).send_sms(PHONE, TEXT)
+    assert info.value.permanent is permanent
+
+
+# -- SNS -----------------------------------------------------------------------------------
+
+
+def _sns(client, sender: str | None = None):
+    return load_provider(ProviderContext("sns", {}, sender, None, lambda service: client))
+
+
+def test_sns_publishes_through_moto(aws):
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sns.models import sns_backends
 
-    provider = load_provider("sns", client=boto3.client("sns"), sender_id="Acme")
-    message_id = provider.send_sms(PHONE, "Your code is 123456")
+    message_id = _sns(boto3.client("sns"), "Acme").send_sms(PHONE, TEXT)
     messages = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages
-    assert messages[message_id] == ("+14155552671", "Your code is 123456")
+    assert messages[message_id] == ("+14155552671", TEXT.text)
 
 
 def test_sns_sends_the_transactional_type_and_sender_id():
     client = boto3.client("sns", region_name="us-east-1")
     with Stubber(client) as stub:
         stub.add_response(
-            "publish",
-            {"MessageId": "m-1"},
-            {
-                "PhoneNumber": "+14155552671",
-                "Message": "hi",
-                "MessageAttributes": {
-                    "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
-                    "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": "Acme"},
-                },
-            },
+            "publish", {"MessageId": "m-1"},
+            {"PhoneNumber": "+14155552671", "Message": "hi",
+             "MessageAttributes": {
+                 "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
+                 "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": "Acme"}}},
         )
-        assert load_provider("sns", client=client, sender_id="Acme").send_sms(PHONE, "hi") == "m-1"
+        assert _sns(client, "Acme").send_sms(PHONE, SmsMessage("hi", "GSM-7", 1)) == "m-1"
 
 
 @pytest.mark.parametrize(
     "code,permanent", [("InvalidParameter", True), ("OptedOut", True), ("Throttling", False),
-                       ("InternalError", False), ("KMSThrottling", False)]
+                       ("InternalError", False), ("AuthorizationError", False)]
 )
 def test_sns_failures_are_classified(code, permanent):
     client = boto3.client("sns", region_name="us-east-1")
     with Stubber(client) as stub:
         stub.add_client_error("publish", service_error_code=code, http_status_code=400)
         with pytest.raises(ProviderError) as info:
-            load_provider("sns", client=client).send_sms(PHONE, "hi")
+            _sns(client).send_sms(PHONE, TEXT)
     assert info.value.permanent is permanent and info.value.detail == code
 
 
-def test_sns_stage_delivers_through_moto(aws, monkeypatch):
-    import json
-
-    from chalice.test import Client
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.sns.models import sns_backends
-
-    import app as app_module
-    from tests.conftest import ROOT
-
-    monkeypatch.setenv("SMS_PROVIDER", "sns")
-    app_module.get_service.cache_clear()
-    assert app_module.get_service()._provider.name == "sns"  # built now, cached for the request
-    with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
-        response = c.http.post(
-            "/v1/verifications", headers={"content-type": "application/json"},
-            body=json.dumps({"to": "+14155552671"}),
-        )
-    assert response.status_code == 201
-    (sent,) = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values()
-    assert sent[0] == "+14155552671" and "verification code is" in sent[1]
-
-
-def test_console_provider_writes_the_message_and_keeps_it():
+def test_console_provider_writes_the_message_and_keeps_it(capsys):
     from chalicelib.providers.console import OUTBOX
 
-    stream = io.StringIO()
-    message_id = load_provider("console", stream=stream).send_sms(PHONE, "Your code is 123456")
-    assert "Your code is 123456" in stream.getvalue()
+    message_id = load_provider(ProviderContext("console")).send_sms(PHONE, TEXT)
+    assert TEXT.text in capsys.readouterr().err
     assert OUTBOX[0]["id"] == message_id and OUTBOX[0]["to"] == "+14155552671"
+
+
+# -- secrets -------------------------------------------------------------------------------
 
 
 def test_secret_comes_from_ssm_securestring(aws):
     from chalicelib.config import Config
-    from chalicelib.server_secret import load_server_secret
+    from chalicelib.parameters import load_server_secret
 
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="x" * 40, Type="SecureString")
@@ -102,7 +407,7 @@ def test_secret_comes_from_ssm_securestring(aws):
 
 def test_missing_ssm_secret_is_a_configuration_error_naming_the_variable(aws):
     from chalicelib.config import Config, ConfigError
-    from chalicelib.server_secret import load_server_secret
+    from chalicelib.parameters import load_server_secret
 
     config = Config.from_env(
         {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns",
@@ -110,3 +415,31 @@ def test_missing_ssm_secret_is_a_configuration_error_naming_the_variable(aws):
     )
     with pytest.raises(ConfigError, match="OTP_SECRET_PARAMETER"):
         load_server_secret(config, lambda: boto3.client("ssm"))
+
+
+def test_provider_credentials_come_from_one_ssm_json_over_the_environment(aws):
+    from chalicelib.config import Config
+    from chalicelib.parameters import load_provider_settings
+
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/pv/creds", Type="SecureString",
+                      Value=json.dumps({"twilio": {"auth_token": "from-ssm"}, "unused": {"x": "y"}}))
+    config = Config.from_env(
+        {"OTP_TABLE_NAME": "t-table", "OTP_SECRET": "s" * 32, "SMS_PROVIDER": "twilio",
+         "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "from-env", "SMS_CREDENTIALS_PARAMETER": "/pv/creds"}
+    )
+    settings = load_provider_settings(config, lambda: ssm)
+    assert settings == {"twilio": {"account_sid": "AC1", "auth_token": "from-ssm"}}
+
+
+def test_bad_credentials_json_is_refused_without_echoing_it(aws):
+    from chalicelib.config import Config, ConfigError
+    from chalicelib.parameters import load_provider_settings
+
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/pv/bad", Type="SecureString", Value="token=hunter2")
+    config = Config.from_env({"OTP_TABLE_NAME": "t-table", "OTP_SECRET": "s" * 32,
+                              "SMS_CREDENTIALS_PARAMETER": "/pv/bad"})
+    with pytest.raises(ConfigError) as info:
+        load_provider_settings(config, lambda: ssm)
+    assert "hunter2" not in str(info.value)

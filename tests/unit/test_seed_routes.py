@@ -59,7 +59,7 @@ def test_send_failure_is_500_error_sending_code(client, service, monkeypatch):
         def send_sms(self, to, body):
             raise ProviderError("failing", permanent=False, detail="HTTP 500")
 
-    monkeypatch.setattr(service, "_provider", Failing())
+    service._providers.replace("console", Failing())
     response = client.http.get("/request-auth?number=14155552671")
     assert response.status_code == 500 and response.body == b"Error sending code via SMS"
 

@@ -104,7 +104,7 @@ def test_mobile_numbers_are_accepted(client, region):
     assert status == 201, body
 
 
-@pytest.mark.parametrize("channel", ["voice", "email", "SMS", "whatsapp"])
+@pytest.mark.parametrize("channel", ["email", "SMS", "whatsapp", "push"])
 def test_other_channels_are_unsupported(client, outbox, channel):
     status, body, _ = start(client, channel=channel)
     assert status == 400 and error_code(body) == "unsupported_channel"
@@ -228,17 +228,17 @@ class FailingProvider:
         self.permanent = permanent
         self.calls = 0
 
-    def send_sms(self, to, body):
+    def send_sms(self, to, message):
         self.calls += 1
         raise ProviderError("failing", permanent=self.permanent, detail="HTTP 503")
 
 
 def test_failed_delivery_is_502_and_leaves_nothing_behind(client, service, outbox, monkeypatch):
-    console = service._provider
-    monkeypatch.setattr(service, "_provider", FailingProvider())
+    console = service._providers.get("console")
+    service._providers.replace("console", FailingProvider())
     status, body, _ = start(client)
     assert status == 502 and error_code(body) == "delivery_failed"
-    monkeypatch.setattr(service, "_provider", console)
+    service._providers.replace("console", console)
     status, body, _ = start(client)  # no resend interval, no used-up send
     assert status == 201 and body["send_count"] == 1
 
@@ -248,16 +248,16 @@ def test_failed_resend_gives_back_the_send_the_interval_and_the_old_code(
 ):
     start(client)
     clock.advance(30)
-    console = service._provider
-    monkeypatch.setattr(service, "_provider", FailingProvider())
+    console = service._providers.get("console")
+    service._providers.replace("console", FailingProvider())
     assert start(client)[0] == 502
-    monkeypatch.setattr(service, "_provider", console)
+    service._providers.replace("console", console)
     status, body, _ = start(client)
     assert status == 200 and body["send_count"] == 2  # the failed send was not counted
     clock.advance(30)
-    monkeypatch.setattr(service, "_provider", FailingProvider())
+    service._providers.replace("console", FailingProvider())
     start(client)
-    monkeypatch.setattr(service, "_provider", console)
+    service._providers.replace("console", console)
     assert check(client, last_code(outbox))[0] == 200  # the code before the failure still works
 
 
@@ -265,9 +265,9 @@ def test_a_provider_bug_is_a_502_not_a_500(client, service, monkeypatch):
     class Broken:
         name = "broken"
 
-        def send_sms(self, to, body):
+        def send_sms(self, to, message):
             raise RuntimeError("bug")
 
-    monkeypatch.setattr(service, "_provider", Broken())
+    service._providers.replace("console", Broken())
     status, body, _ = start(client)
     assert status == 502 and error_code(body) == "delivery_failed"

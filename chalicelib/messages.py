@@ -1,0 +1,145 @@
+"""What the user receives: SMS text per locale that fits one segment, and speech for voice.
+
+SMS length is counted the way the network does: GSM-7 (160 septets in one segment, extension
+characters count two) when every character is in the GSM-7 tables, UCS-2 otherwise (70 code
+units, characters outside the BMP count two). Each locale has a full and a short template; the
+full one is used when it fits one segment, the short one otherwise. A configuration in which
+even the short one would need two segments is refused at start (``check_budget``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+# (full, short). Spanish says "clave" and French drops no accent it needs: both stay in GSM-7,
+# so they get 160 characters; the others need UCS-2 and are kept well under 70.
+SMS_TEMPLATES: dict[str, tuple[str, str]] = {
+    "en": ("Your {brand} verification code is {code}. It expires in {minutes} minutes.",
+           "{brand} code: {code}"),
+    "es": ("Tu clave de verificacion de {brand} es {code}. Vence en {minutes} minutos.",
+           "Clave {brand}: {code}"),
+    "fr": ("Votre code de verification {brand} est {code}. Il expire dans {minutes} minutes.",
+           "Code {brand} : {code}"),
+    "de": ("Ihr {brand} Bestätigungscode lautet {code}. Er läuft in {minutes} Minuten ab.",
+           "{brand} Code: {code}"),
+    "it": ("Il tuo codice di verifica {brand} è {code}. Scade tra {minutes} minuti.",
+           "Codice {brand}: {code}"),
+    "pt": ("Seu código {brand}: {code}. Expira em {minutes} min.",
+           "Código {brand}: {code}"),
+    "ja": ("{brand}の認証コード：{code}（{minutes}分間有効）", "{brand}コード：{code}"),
+    "zh": ("您的{brand}验证码：{code}，{minutes}分钟内有效。", "{brand}验证码：{code}"),
+    "ar": ("رمز التحقق من {brand}: {code}. صالح {minutes} دقيقة.", "رمز {brand}: {code}"),
+    "hi": ("{brand} सत्यापन कोड: {code}। {minutes} मिनट तक मान्य।", "{brand} कोड: {code}"),
+    "ru": ("Код {brand}: {code}. Действует {minutes} мин.", "Код {brand}: {code}"),
+}
+
+# Spoken: the digits one by one, said twice. `language` is the TTS language tag.
+VOICE_TEMPLATES: dict[str, tuple[str, str]] = {
+    "en": ("en-US", "Your {brand} verification code is: {digits}. Again, your code is: {digits}."),
+    "es": ("es-ES", "Su código de verificación de {brand} es: {digits}. Repito: {digits}."),
+    "fr": ("fr-FR", "Votre code de vérification {brand} est : {digits}. Je répète : {digits}."),
+    "de": ("de-DE", "Ihr {brand} Bestätigungscode lautet: {digits}. Noch einmal: {digits}."),
+    "it": ("it-IT", "Il tuo codice di verifica {brand} è: {digits}. Ripeto: {digits}."),
+    "pt": ("pt-BR", "Seu código de verificação {brand} é: {digits}. Repetindo: {digits}."),
+    "ja": ("ja-JP", "{brand}の認証コードは、{digits}、です。もう一度、{digits}。"),
+    "zh": ("zh-CN", "您的{brand}验证码是：{digits}。再说一遍：{digits}。"),
+    "ar": ("ar-SA", "رمز التحقق الخاص بك من {brand} هو: {digits}. أكرر: {digits}."),
+    "hi": ("hi-IN", "आपका {brand} सत्यापन कोड है: {digits}. फिर से: {digits}."),
+    "ru": ("ru-RU", "Ваш код подтверждения {brand}: {digits}. Повторяю: {digits}."),
+}
+
+DEFAULT_LOCALE = "en"
+MAX_BRAND_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    text: str
+    encoding: str  # "GSM-7" or "UCS-2"
+    segments: int
+
+    @property
+    def unicode(self) -> bool:
+        return self.encoding == "UCS-2"
+
+
+@dataclass(frozen=True)
+class VoiceMessage:
+    text: str
+    language: str  # e.g. "en-US"
+
+
+def measure(text: str) -> SmsMessage:
+    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
+        septets = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+        segments = 1 if septets <= 160 else math.ceil(septets / 153)
+        return SmsMessage(text, "GSM-7", segments)
+    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    segments = 1 if units <= 70 else math.ceil(units / 67)
+    return SmsMessage(text, "UCS-2", segments)
+
+
+def base_locale(locale: str | None) -> str:
+    """'pt-BR' -> 'pt'; an unknown locale falls back to English."""
+    language = (locale or DEFAULT_LOCALE).replace("_", "-").split("-")[0].lower()
+    return language if language in SMS_TEMPLATES else DEFAULT_LOCALE
+
+
+class MessageComposer:
+    def __init__(
+        self,
+        brand: str,
+        ttl_seconds: int,
+        template_override: str | None = None,
+        webotp_domain: str | None = None,
+        android_app_hash: str | None = None,
+    ) -> None:
+        self._brand = brand
+        self._minutes = math.ceil(ttl_seconds / 60)
+        self._override = template_override
+        self._webotp_domain = webotp_domain
+        self._app_hash = android_app_hash
+
+    def templates(self, locale: str | None) -> tuple[str, ...]:
+        if self._override:
+            return (self._override,)
+        return SMS_TEMPLATES[base_locale(locale)]
+
+    def sms(self, code: str, locale: str | None = None) -> SmsMessage:
+        message = None
+        for template in self.templates(locale):
+            message = measure(self._render(template, code))
+            if message.segments == 1:
+                return message
+        assert message is not None
+        return message  # check_budget refused this configuration at start; never in practice
+
+    def _render(self, template: str, code: str) -> str:
+        text = template.format(brand=self._brand, code=code, minutes=self._minutes)
+        if self._app_hash:
+            text += f"\n\n{self._app_hash}"  # Android SMS Retriever: the app's 11-char hash
+        if self._webotp_domain:
+            # WebOTP: the last line binds the code to the origin allowed to read it.
+            separator = "\n" if self._app_hash else "\n\n"
+            text += f"{separator}@{self._webotp_domain} #{code}"
+        return text
+
+    def voice(self, code: str, locale: str | None = None) -> VoiceMessage:
+        language, template = VOICE_TEMPLATES[base_locale(locale)]
+        return VoiceMessage(template.format(brand=self._brand, digits=", ".join(code)), language)
+
+    def check_budget(self, code_length: int) -> list[str]:
+        """Locales whose every template needs more than one segment with this configuration."""
+        worst_code = "0" * code_length
+        return [
+            locale
+            for locale in SMS_TEMPLATES
+            if self.sms(worst_code, locale).segments > 1
+        ]

@@ -1,0 +1,41 @@
+"""GatewayAPI: JSON REST with an API token (Basic) or OAuth 1.0a (requests-oauthlib)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.messages import SmsMessage
+from chalicelib.phone import PhoneNumber
+from chalicelib.providers.http import HttpProvider, json_or_none
+
+# 0x0215 MSISDN blacklisted, 0x0217 destination country not allowed. 0x0214 (temporarily
+# blacklisted), auth, credit and IP errors belong to this provider or this moment.
+PERMANENT = {"0x0215", "0x0217"}
+
+
+class GatewayApiProvider(HttpProvider):
+    name = "gatewayapi"
+
+    def _auth(self) -> Any:
+        token = self.context.optional("token")
+        if token or not self.context.optional("key"):
+            return (self.context.required("token"), "")  # the token, or an error naming it
+        from requests_oauthlib import OAuth1  # only when OAuth is configured
+
+        return OAuth1(self.context.required("key"), client_secret=self.context.required("secret"))
+
+    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+        payload: dict[str, Any] = {
+            "sender": self.context.optional("sender", self.context.sender) or "Verify",
+            "message": message.text,
+            "recipients": [{"msisdn": int(to.e164[1:])}],  # an integer, no "+"
+        }
+        if message.unicode:
+            payload["encoding"] = "UCS2"
+        base = self.context.optional("base_url", "https://gatewayapi.com").rstrip("/")
+        response = self._post(f"{base}/rest/mtsms", json=payload, auth=self._auth())
+        body = json_or_none(response)
+        if response.status_code == 200 and isinstance(body, dict) and body.get("ids"):
+            return str(body["ids"][0])
+        code = body.get("code") if isinstance(body, dict) else None
+        raise self._fail(response, code, code in PERMANENT)

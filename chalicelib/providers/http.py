@@ -1,0 +1,55 @@
+"""The HTTP plumbing every HTTP provider shares: one requests.Session per container, short
+timeouts, and one place that turns transport failures into transient ProviderErrors."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from chalicelib.providers import ProviderError, SmsProvider
+
+# (connect, read) seconds. Two providers in a chain stay well inside API Gateway's 29 s.
+TIMEOUT = (3.05, 5)
+
+
+@functools.cache
+def shared_session() -> requests.Session:
+    session = requests.Session()
+    # No automatic retries: a retry on a POST can send a second SMS; failover is our retry.
+    adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=8)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "phone-verify/1"
+    return session
+
+
+class HttpProvider(SmsProvider):
+    """Base of the HTTP providers: ``_post`` and ``_fail``."""
+
+    def _post(self, url: str, **kwargs: Any) -> requests.Response:
+        session = self.context.http() if self.context.http else shared_session()
+        try:
+            return session.post(url, timeout=TIMEOUT, **kwargs)
+        except requests.Timeout:
+            raise ProviderError(self.name, permanent=False, detail="timeout") from None
+        except requests.RequestException as exc:
+            raise ProviderError(self.name, permanent=False, detail=type(exc).__name__) from None
+
+    def _fail(self, response: requests.Response, code: object, permanent: bool) -> ProviderError:
+        """Status first (429 and 5xx are transient whatever the body says), code second."""
+        if response.status_code == 429 or response.status_code >= 500:
+            permanent = False
+        text = response.text[:200].replace("\n", " ")
+        return ProviderError(
+            self.name, permanent=permanent, detail=f"HTTP {response.status_code} code={code} {text}"
+        )
+
+
+def json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
