@@ -155,9 +155,15 @@ def check_verification() -> Response:
 def get_verification(verification_id: str) -> Response:
     service = get_service()
     verification = service.get(verification_id)
+    attempts = [
+        {"channel": s.channel, "provider": s.provider, "sent_at": s.at_iso} for s in verification.sends
+    ]
     return _json(
         _verification_body(
-            verification, service.now(), attempts_remaining=verification.attempts_remaining
+            verification,
+            service.now(),
+            attempts_remaining=verification.attempts_remaining,
+            send_attempts=attempts,
         )
     )
 

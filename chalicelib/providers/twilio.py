@@ -46,8 +46,9 @@ class TwilioProvider(HttpProvider):
 
     def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
         url, auth = self._account()
+        # The speech already says the digits twice; the pause lets the callee lift the phone.
         say = f'<Say language="{escape(speech.language)}">{escape(speech.text)}</Say>'
-        twiml = f'<Response>{say}<Pause length="1"/>{say}</Response>'
+        twiml = f'<Response><Pause length="1"/>{say}</Response>'
         data = {"To": to.e164, **self._sender_fields(voice=True), "Twiml": twiml}
         return self._create(url + "/Calls.json", auth, data)
 

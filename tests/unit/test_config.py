@@ -96,3 +96,37 @@ def test_a_bad_value_at_request_time_is_a_contract_500_that_logs_the_variable(
     assert response.status_code == 500
     assert _json.loads(response.body)["error"]["code"] == "internal_error"
     assert "OTP_CODE_LENGTH" in caplog.text and "OTP_CODE_LENGTH" not in response.body.decode()
+
+
+def test_provider_chain_routes_and_settings():
+    config = Config.from_env({
+        **BASE, "SMS_PROVIDER": "twilio, sns", "SMS_ROUTES": '{"JP": "xoxzo", "*": "twilio,sns"}',
+        "TWILIO_ACCOUNT_SID": "AC1", "XOXZO_SID": "x", "PLIVO_AUTH_ID": "not-used",
+    })
+    assert config.sms_providers == ("twilio", "sns")
+    assert config.chain_for("JP") == ("xoxzo",) and config.chain_for("DK") == ("twilio", "sns")
+    assert config.provider_settings == {"twilio": {"account_sid": "AC1"}, "sns": {}, "xoxzo": {"sid": "x"}}
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("SMS_PROVIDER", "twilio,carrier-pigeon"),
+        ("SMS_PROVIDER", "twilio,twilio"),
+        ("SMS_PROVIDER", ","),
+        ("SMS_ROUTES", "not json"),
+        ("SMS_ROUTES", '{"JPN": "xoxzo"}'),
+        ("SMS_ROUTES", '{"JP": ["xoxzo"]}'),
+        ("SMS_ROUTES[JP]", '{"JP": "nobody"}'),
+        ("OTP_ANDROID_APP_HASH", "short"),
+    ],
+)
+def test_bad_provider_values_fail_naming_the_variable(name, value):
+    variable = name.split("[")[0]
+    with pytest.raises(ConfigError, match=name.replace("[", r"\[").replace("]", r"\]")):
+        Config.from_env({**BASE, variable: value})
+
+
+def test_console_anywhere_in_prod_routes_is_refused():
+    with pytest.raises(ConfigError, match="console"):
+        Config.from_env({**BASE, "OTP_STAGE": "prod", "SMS_PROVIDER": "sns", "SMS_ROUTES": '{"US": "console"}'})
