@@ -15,6 +15,10 @@ class SinchProvider(HttpProvider):
     def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
         plan = self.context.required("service_plan_id")
         region = self.context.optional("region", "us")
+        if region not in REGIONS:
+            from chalicelib.config import ConfigError
+
+            raise ConfigError(f"SINCH_REGION must be one of {', '.join(sorted(REGIONS))}")
         base = self.context.optional("base_url") or f"https://{region}.sms.api.sinch.com"
         payload = {
             "from": self.context.optional("from", self.context.sender) or self.context.required("from"),
