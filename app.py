@@ -41,11 +41,12 @@ def get_service() -> Any:
 
     from chalicelib.codes import CodeHasher
     from chalicelib.config import Config
+    from chalicelib.limits import Limiter
     from chalicelib.parameters import load_provider_settings, load_server_secret
     from chalicelib.providers import ProviderContext
     from chalicelib.routing import ProviderPool
     from chalicelib.service import VerificationService
-    from chalicelib.store import DynamoDBVerificationStore
+    from chalicelib.store import DynamoDBCounterStore, DynamoDBVerificationStore
 
     config = Config.from_env()
     # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
@@ -64,7 +65,8 @@ def get_service() -> Any:
         return ProviderContext(name, provider_settings, config.sms_sender, http_session, aws_client)
 
     providers = ProviderPool(config, settings, context)
-    return VerificationService(config, store, providers, CodeHasher(secret))
+    limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
+    return VerificationService(config, store, providers, CodeHasher(secret), limiter)
 
 
 # -- error mapping: the one place domain errors become HTTP ----------------------------------
@@ -119,6 +121,13 @@ def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response])
 # -- the v1 JSON API -------------------------------------------------------------------------
 
 
+def _client_ip() -> str:
+    """API Gateway's view of the caller, never a header the client controls (X-Forwarded-For)."""
+    identity = (app.current_request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
+
 def _verification_body(v: Any, now: float, **extra: Any) -> dict[str, Any]:
     return {
         "id": v.id,
@@ -136,7 +145,7 @@ def _verification_body(v: Any, now: float, **extra: Any) -> dict[str, Any]:
 def start_verification() -> Response:
     request = parse_start_request(app.current_request.raw_body)
     service = get_service()
-    verification, created = service.start(request)
+    verification, created = service.start(request, _client_ip())
     now = service.now()
     ready_at = verification.sent_at_ms / 1000 + service.resend_interval
     body = _verification_body(verification, now, resend_after=max(0, math.ceil(ready_at - now)))
@@ -146,7 +155,7 @@ def start_verification() -> Response:
 @app.route("/v1/verifications/check", methods=["POST"])
 @_domain_errors
 def check_verification() -> Response:
-    verification = get_service().check(parse_check_request(app.current_request.raw_body))
+    verification = get_service().check(parse_check_request(app.current_request.raw_body), _client_ip())
     return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True})
 
 
@@ -225,7 +234,7 @@ def seed_request_auth() -> Response:
     try:
         if number is None:
             raise errors.InvalidPhoneNumber()
-        get_service().start(StartRequest(to=number, country=None, channel="sms", locale="en"))
+        get_service().start(StartRequest(number, None, "sms", "en"), _client_ip())
     except (errors.InvalidPhoneNumber, errors.UnsupportedNumberType, errors.InvalidRequest):
         return _text("Invalid Phone Number", 400)
     except errors.ServiceError as exc:
@@ -247,9 +256,7 @@ def seed_validate_auth() -> Response:
     try:
         if number is None:
             raise errors.VerificationNotFound()
-        get_service().check(
-            CheckRequest(code=params.get("auth_code"), to=number, country=None, verification_id=None)
-        )
+        get_service().check(CheckRequest(params.get("auth_code"), number, None, None), _client_ip())
     except errors.ServiceError:
         return _text("Forbidden", 403)
     except (StoreUnavailable, ConfigError) as exc:

@@ -46,6 +46,8 @@ class Config:
     message_template: str | None  # None: the shipped per-locale templates
     webotp_domain: str | None
     android_app_hash: str | None = None
+    limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
+    test_numbers: "TestNumbers" = None  # type: ignore[assignment]
 
     @property
     def sms_provider(self) -> str:
@@ -139,6 +141,8 @@ class Config:
             message_template=template,
             webotp_domain=webotp,
             android_app_hash=app_hash,
+            limits=Limits.from_env(env),
+            test_numbers=TestNumbers.from_env(env, stage, _int(env, "OTP_CODE_LENGTH", 6, 4, 10)),
         )
         over = config.composer().check_budget(config.code_length)
         if over:
@@ -234,3 +238,90 @@ def _check_template(template: str) -> None:
         )
     if "code" not in fields:
         raise ConfigError("OTP_MESSAGE_TEMPLATE must contain {code}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Abuse and cost limits (README, "Limits"). 0 turns an optional limit off."""
+
+    verifications_per_number_per_day: int
+    checks_per_number_per_day: int
+    requests_per_ip_per_hour: int
+    checks_per_ip_per_hour: int
+    sends_per_prefix_per_hour: int
+    allowed_countries: frozenset[str]
+    sends_per_country_per_hour: int
+    sends_per_hour: int  # the global budget
+    budget_shards: int
+    breaker_min_sends: int
+    breaker_min_conversion_percent: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Limits":
+        countries = frozenset(
+            c.strip().upper() for c in (_str(env, "OTP_ALLOWED_COUNTRIES") or "").split(",") if c.strip()
+        )
+        for country in countries:
+            if not _REGION.fullmatch(country):
+                raise ConfigError(f"OTP_ALLOWED_COUNTRIES has {country!r}: use ISO codes such as US,GB")
+        return cls(
+            verifications_per_number_per_day=_int(env, "OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY", 10, 1, 1000),
+            checks_per_number_per_day=_int(env, "OTP_MAX_CHECKS_PER_NUMBER_PER_DAY", 10, 1, 1000),
+            requests_per_ip_per_hour=_int(env, "OTP_MAX_REQUESTS_PER_IP_PER_HOUR", 20, 1, 1_000_000),
+            checks_per_ip_per_hour=_int(env, "OTP_MAX_CHECKS_PER_IP_PER_HOUR", 60, 1, 1_000_000),
+            sends_per_prefix_per_hour=_int(env, "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", 20, 1, 1_000_000),
+            allowed_countries=countries,
+            sends_per_country_per_hour=_int(env, "OTP_MAX_SENDS_PER_COUNTRY_PER_HOUR", 0, 0, 999_999),
+            sends_per_hour=_int(env, "OTP_MAX_SENDS_PER_HOUR", 1000, 1, 999_999),
+            budget_shards=_int(env, "OTP_BUDGET_SHARDS", 10, 1, 100),
+            breaker_min_sends=_int(env, "OTP_BREAKER_MIN_SENDS", 50, 1, 999_999),
+            breaker_min_conversion_percent=_int(env, "OTP_BREAKER_MIN_CONVERSION_PERCENT", 20, 0, 100),
+        )
+
+
+@dataclass(frozen=True)
+class TestNumbers:
+    """OTP_TEST_NUMBERS: numbers (or ^regex ranges) with a fixed code, no SMS and no limits,
+    for app-store review and end-to-end tests."""
+
+    exact: Mapping[str, str]
+    ranges: tuple[tuple["re.Pattern[str]", str], ...]
+
+    def code_for(self, e164: str) -> str | None:
+        if e164 in self.exact:
+            return self.exact[e164]
+        for pattern, code in self.ranges:
+            if pattern.fullmatch(e164):
+                return code
+        return None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], stage: str, code_length: int) -> "TestNumbers":
+        raw = _str(env, "OTP_TEST_NUMBERS")
+        if raw is None:
+            return cls({}, ())
+        if stage == "prod" and (_str(env, "OTP_ALLOW_TEST_NUMBERS_IN_PROD") or "").lower() != "true":
+            raise ConfigError(
+                "OTP_TEST_NUMBERS is refused in the 'prod' stage unless OTP_ALLOW_TEST_NUMBERS_IN_PROD=true"
+            )
+        try:
+            numbers = json.loads(raw)
+        except ValueError:
+            numbers = None
+        if not isinstance(numbers, dict):
+            raise ConfigError('OTP_TEST_NUMBERS must be a JSON object such as {"+15005550006": "123456"}')
+        exact: dict[str, str] = {}
+        ranges = []
+        for key, code in numbers.items():
+            if not isinstance(code, str) or not re.fullmatch(f"[0-9]{{{code_length}}}", code, re.ASCII):
+                raise ConfigError(f"OTP_TEST_NUMBERS: the code for {key!r} must be {code_length} digits")
+            if key.startswith("^"):
+                try:
+                    ranges.append((re.compile(key, re.ASCII), code))
+                except re.error:
+                    raise ConfigError(f"OTP_TEST_NUMBERS: {key!r} is not a valid regex") from None
+            elif re.fullmatch(r"\+[1-9][0-9]{6,14}", key, re.ASCII):
+                exact[key] = code
+            else:
+                raise ConfigError(f"OTP_TEST_NUMBERS: {key!r} is neither an E.164 number nor a ^regex")
+        return cls(exact, tuple(ranges))

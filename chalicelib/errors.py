@@ -100,3 +100,54 @@ class ServiceUnavailable(ServiceError):
 class UndeliverableNumber(ServiceError):
     status, code = 422, "undeliverable_number"
     message = "This number cannot receive the code (blocked, unsubscribed or unreachable)."
+
+
+class CountryNotAllowed(ServiceError):
+    status, code = 403, "country_not_allowed"
+    message = "Verification codes cannot be sent to this country."
+
+
+class LimitExceeded(ServiceError):
+    """A rate limit or budget: always 429 with retry_after (and a Retry-After header)."""
+
+    status = 429
+
+
+class TooManyVerifications(LimitExceeded):
+    code = "too_many_verifications"
+    message = "Too many verifications were started for this number today."
+
+
+class TooManyChecks(LimitExceeded):
+    code = "too_many_checks"
+    message = "Too many codes were checked for this number today."
+
+
+class IpRateLimited(LimitExceeded):
+    code = "ip_rate_limited"
+    message = "Too many verification requests from this network. Try again later."
+
+
+class IpCheckRateLimited(LimitExceeded):
+    code = "ip_check_rate_limited"
+    message = "Too many code checks from this network. Try again later."
+
+
+class PrefixRateLimited(LimitExceeded):
+    code = "prefix_rate_limited"
+    message = "Too many codes were sent to numbers like this one. Try again later."
+
+
+class CountryRateLimited(LimitExceeded):
+    code = "country_rate_limited"
+    message = "Too many codes were sent to this country. Try again later."
+
+
+class CountrySuspended(LimitExceeded):
+    code = "country_suspended"
+    message = "Sending to this country is paused after unusual activity. Try again later."
+
+
+class SendBudgetExhausted(LimitExceeded):
+    code = "send_budget_exhausted"
+    message = "The service has reached its sending budget for now. Try again later."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -59,6 +60,21 @@ class PhoneNumber:
         """For logs: country code and area kept, the subscriber digits hidden (+1415*****71)."""
         keep_head = min(5, len(self.e164) - 2)
         return self.e164[:keep_head] + "*" * (len(self.e164) - keep_head - 2) + self.e164[-2:]
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}", re.ASCII)
+
+
+def test_number(raw: object, is_test: Callable[[str], bool]) -> PhoneNumber | None:
+    """A configured test number, taken as typed (it need not be a valid, assigned number)."""
+    if not isinstance(raw, str) or not _E164.fullmatch(raw.strip()) or not is_test(raw.strip()):
+        return None
+    e164 = raw.strip()
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or "ZZ"
+    except phonenumbers.NumberParseException:
+        region = "ZZ"
+    return PhoneNumber(e164, region, PhoneNumberType.MOBILE)
 
 
 def parse_region(country: object, default_region: str) -> str:

@@ -24,10 +24,17 @@ from chalicelib.models import (
     Verification,
     split_verification_id,
 )
-from chalicelib.phone import PhoneNumber, parse_phone_number, parse_region, require_reachable
+from chalicelib.limits import Limiter
+from chalicelib.phone import (
+    PhoneNumber,
+    parse_phone_number,
+    parse_region,
+    require_reachable,
+    test_number,
+)
 from chalicelib.providers import ProviderError, SmsProvider
 from chalicelib.routing import ProviderPool
-from chalicelib.store import ConditionFailed, VerificationStore
+from chalicelib.store import DAY, ConditionFailed, VerificationStore, day_of
 
 log = logging.getLogger("verify")
 
@@ -43,51 +50,77 @@ class VerificationService:
         store: VerificationStore,
         providers: ProviderPool,
         hasher: CodeHasher,
+        limiter: Limiter,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
         self._store = store
         self._providers = providers
         self._hasher = hasher
+        self._limiter = limiter
         self._clock = clock
         self._composer = config.composer()
 
     # -- start / resend -------------------------------------------------------------------
 
-    def start(self, request: StartRequest) -> tuple[Verification, bool]:
-        """Send a code; returns the verification and whether it is new (False: a resend)."""
+    def start(self, request: StartRequest, client_ip: str = "unknown") -> tuple[Verification, bool]:
+        """Send a code; returns the verification and whether it is new (False: a resend).
+
+        Order: input, country, the client IP's request count, the number's item (one live
+        verification, resend interval, sends, starts per day), then the send counters
+        (prefix, country, budget), then the send. A refusal after the item's write undoes it.
+        """
+        cfg = self._config
         if request.channel not in CHANNELS:
             raise errors.UnsupportedChannel(
                 f"Channel {request.channel!r} is not supported; use one of: {', '.join(CHANNELS)}."
             )
-        region = parse_region(request.country, self._config.default_region)
-        phone = require_reachable(request.to, region, request.channel)
+        region = parse_region(request.country, cfg.default_region)
+        phone = test_number(request.to, lambda n: cfg.test_numbers.code_for(n) is not None)
+        fixed_code = cfg.test_numbers.code_for(phone.e164) if phone else None
+        if phone is None:
+            phone = require_reachable(request.to, region, request.channel)
+        self._limiter.allow_country(phone)
         chain = self._providers.names(phone.region, request.channel)
         if not chain:
             raise errors.UnsupportedChannel(
                 f"No configured provider can reach {phone.region} numbers by {request.channel}."
             )
+        if fixed_code is None:
+            self._limiter.request_from_ip(client_ip, self._clock())
         number_key = self._hasher.number_key(phone.e164)
 
         for _ in range(_START_TRIES):
             now = self._clock()
-            code = new_code(self._config.code_length)
+            code = fixed_code or new_code(cfg.code_length)
             # The first write names the chain's first provider; a failover corrects it.
-            send = SendAttempt(request.channel, chain[0], int(now * 1000))
+            send = SendAttempt(request.channel, "test" if fixed_code else chain[0], int(now * 1000))
             fresh = self._new_verification(phone, number_key, code, now, send)
+            max_starts = _UNLIMITED if fixed_code else cfg.limits.verifications_per_number_per_day
             try:
-                self._store.create(number_key, fresh, int(now))
+                self._store.create(number_key, fresh, int(now), max_starts)
+                verification, previous, created = fresh, None, True
             except ConditionFailed as exc:
                 live = exc.current
                 if live is None or live.status(now) not in ("pending", "max_attempts_reached"):
+                    if _starts_used(exc.item, now, max_starts):
+                        raise errors.TooManyVerifications(retry_after=_until_day_end(now)) from None
                     continue  # it stopped being live between the two writes: start again
-                resent = self._resend(number_key, live, code, now, send)
+                resent = self._resend(number_key, live, code, now, send, test=fixed_code is not None)
                 if resent is None:
                     continue
-                resent = self._deliver(phone, number_key, code, request.locale, resent, previous=live)
-                return resent, False
-            fresh = self._deliver(phone, number_key, code, request.locale, fresh, previous=None)
-            return fresh, True
+                verification, previous, created = resent, live, False
+            if fixed_code:
+                log.info("test number id=%s to=%s: no SMS sent, limits skipped",
+                         verification.id, phone.masked)
+                return verification, created
+            try:
+                self._limiter.reserve_send(phone, now)
+            except errors.LimitExceeded:
+                self._store.undo_send(number_key, verification, previous)
+                raise
+            verification = self._deliver(phone, number_key, code, request.locale, verification, previous)
+            return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
     def _new_verification(
@@ -108,7 +141,8 @@ class VerificationService:
         )
 
     def _resend(
-        self, number_key: str, live: Verification, code: str, now: float, send: SendAttempt
+        self, number_key: str, live: Verification, code: str, now: float, send: SendAttempt,
+        test: bool = False,
     ) -> Verification | None:
         cfg = self._config
         wanted = dataclasses.replace(
@@ -124,8 +158,8 @@ class VerificationService:
                 number_key,
                 wanted,
                 now=int(now),
-                min_sent_at_ms=int(now * 1000) - cfg.resend_interval_seconds * 1000,
-                max_sends=cfg.max_sends,
+                min_sent_at_ms=int(now * 1000) - (0 if test else cfg.resend_interval_seconds * 1000),
+                max_sends=_UNLIMITED if test else cfg.max_sends,
             )
         except ConditionFailed as exc:
             current = exc.current
@@ -201,21 +235,28 @@ class VerificationService:
 
     # -- check ----------------------------------------------------------------------------
 
-    def check(self, request: CheckRequest) -> Verification:
+    def check(self, request: CheckRequest, client_ip: str = "unknown") -> Verification:
+        cfg = self._config
         # Format first: a malformed code is refused before it can use up an attempt.
-        code = parse_code(request.code, self._config.code_length)
+        code = parse_code(request.code, cfg.code_length)
+        is_test = False
         if request.verification_id is not None:
             number_key = split_verification_id(request.verification_id)
         else:
-            region = parse_region(request.country, self._config.default_region)
-            phone = parse_phone_number(request.to, region)
+            region = parse_region(request.country, cfg.default_region)
+            phone = test_number(request.to, lambda n: cfg.test_numbers.code_for(n) is not None)
+            is_test = phone is not None
+            phone = phone or parse_phone_number(request.to, region)
             number_key = self._hasher.number_key(phone.e164)
 
         now = self._clock()
+        if not is_test:
+            self._limiter.check_from_ip(client_ip, now)
         guess_mac = self._hasher.code_mac(number_key, code)
+        max_checks = _UNLIMITED if is_test else cfg.limits.checks_per_number_per_day
         try:
             verification = self._store.record_check(
-                number_key, request.verification_id, guess_mac, int(now)
+                number_key, request.verification_id, guess_mac, int(now), max_checks
             )
         except ConditionFailed as exc:
             current = exc.current
@@ -223,14 +264,19 @@ class VerificationService:
                 request.verification_id is not None and current.id != request.verification_id
             ):
                 raise errors.VerificationNotFound() from None
-            if current.status(now) == "max_attempts_reached":
+            status = current.status(now)
+            if status == "max_attempts_reached":
                 raise errors.MaxAttemptsReached(
                     retry_after=_seconds_until(current.expires_at, now)
                 ) from None
+            if status == "pending":  # live and under its attempts: the number's day is used up
+                raise errors.TooManyChecks(retry_after=_until_day_end(now)) from None
             raise errors.VerificationNotFound() from None
 
         if verification.approved:  # hmac.compare_digest of the two MACs
             log.info("approved id=%s attempts=%d", verification.id, verification.attempts)
+            if verification.provider != "test":
+                self._record_approval(verification, now)
             return verification
         log.info(
             "incorrect code id=%s attempts_remaining=%d",
@@ -262,6 +308,27 @@ class VerificationService:
     @property
     def resend_interval(self) -> int:
         return self._config.resend_interval_seconds
+
+
+    def _record_approval(self, verification: Verification, now: float) -> None:
+        """Feeds the conversion breaker; a failure here must not fail the user's check."""
+        try:
+            region = parse_phone_number(verification.to, self._config.default_region).region
+            self._limiter.record_approval(region, now)
+        except Exception:  # noqa: BLE001 - logged, and the approval stands
+            log.exception("could not record the approval for the conversion breaker")
+
+
+_UNLIMITED = 10**9
+
+
+def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:
+    count = (item or {}).get(f"starts_{day_of(int(now))}", {}).get("N")
+    return count is not None and int(count) >= max_starts
+
+
+def _until_day_end(now: float) -> int:
+    return _seconds_until((day_of(int(now)) + 1) * DAY, now)
 
 
 def _seconds_until(moment: float, now: float) -> int:

@@ -1,15 +1,20 @@
-"""Verification storage: an abstract store and its DynamoDB implementation.
+"""Storage: abstract stores and their DynamoDB implementations, on one table.
 
-One item per phone number (``pk = "v#" + keyed hash of the number``), so every rule about a
-number ("one live verification", "resend not too soon", "attempts under the limit") is a
-condition on one item, enforced by DynamoDB in one conditional write. No read-then-write.
+Verifications: one item per phone number (``pk = "v#" + keyed hash of the number``), so every
+rule about a number ("one live verification", "resend not too soon", "attempts under the
+limit", "starts and checks per day") is a condition on one item, enforced by DynamoDB in one
+conditional write. No read-then-write anywhere.
 
 A "live" verification is one that exists, is not canceled, not approved and not expired:
-    attribute_exists(pk) AND expires_at > :now
-    AND attribute_not_exists(canceled_at)
+    attribute_exists(vid) AND code_expires_at > :now AND attribute_not_exists(canceled_at)
     AND (attribute_not_exists(guess_mac) OR guess_mac <> code_mac)
 Approval is derived: the check write stores the MAC of the guess, and the verification is
 approved when that equals the MAC of the code (compared in code with hmac.compare_digest).
+``expires_at`` is the item's TTL: the later of the code's expiry and the end of the day whose
+counters the item holds. TTL only cleans up; every condition and read checks expiry itself.
+
+Counters (``pk = "rl#..."``): fixed-window counts, one item per window, each a single
+conditional ADD (see ``DynamoDBCounterStore``).
 
 Callers never see botocore errors: a failed condition raises ``ConditionFailed`` carrying the
 item as it was (from ReturnValuesOnConditionCheckFailure, or one consistent read where the
@@ -23,18 +28,22 @@ from typing import Any
 
 from chalicelib.models import SendAttempt, Verification
 
+DAY = 86_400
+
 _LIVE = (
-    "attribute_exists(pk) AND expires_at > :now AND attribute_not_exists(canceled_at)"
+    "attribute_exists(vid) AND code_expires_at > :now AND attribute_not_exists(canceled_at)"
     " AND (attribute_not_exists(guess_mac) OR guess_mac <> code_mac)"
 )
 
 
 class ConditionFailed(Exception):
-    """The write's condition did not hold; ``current`` is the item as it was, or None."""
+    """The write's condition did not hold; ``item`` is the raw item as it was (or None) and
+    ``current`` the verification in it, if any."""
 
-    def __init__(self, current: Verification | None) -> None:
+    def __init__(self, item: dict[str, Any] | None) -> None:
         super().__init__("condition failed")
-        self.current = current
+        self.item = item
+        self.current = _to_verification(item)
 
 
 class StoreUnavailable(Exception):
@@ -45,10 +54,14 @@ def number_pk(number_key: str) -> str:
     return "v#" + number_key
 
 
+def day_of(now: int) -> int:
+    return now // DAY
+
+
 class VerificationStore(abc.ABC):
     @abc.abstractmethod
-    def create(self, number_key: str, v: Verification, now: int) -> None:
-        """Store ``v`` unless the number has a live verification."""
+    def create(self, number_key: str, v: Verification, now: int, max_starts_per_day: int) -> None:
+        """Store ``v`` unless the number has a live verification or used its starts today."""
 
     @abc.abstractmethod
     def resend(
@@ -58,7 +71,7 @@ class VerificationStore(abc.ABC):
 
     @abc.abstractmethod
     def undo_send(self, number_key: str, failed: Verification, previous: Verification | None) -> None:
-        """After a failed delivery, put back what ``create``/``resend`` replaced."""
+        """After a failed or refused delivery, put back what ``create``/``resend`` replaced."""
 
     @abc.abstractmethod
     def record_provider(self, number_key: str, v: Verification, provider: str) -> None:
@@ -66,7 +79,8 @@ class VerificationStore(abc.ABC):
 
     @abc.abstractmethod
     def record_check(
-        self, number_key: str, verification_id: str | None, guess_mac: str, now: int
+        self, number_key: str, verification_id: str | None, guess_mac: str, now: int,
+        max_checks_per_day: int,
     ) -> Verification:
         """Count one attempt on the live verification and store the guess; returns the item."""
 
@@ -79,7 +93,30 @@ class VerificationStore(abc.ABC):
         """The number's verification, whatever its state (callers check expiry)."""
 
 
-class DynamoDBVerificationStore(VerificationStore):
+class CounterFull(Exception):
+    """A counter is at its limit (or its window is suspended); ``item`` is its state."""
+
+    def __init__(self, item: dict[str, int | bool]) -> None:
+        super().__init__("counter full")
+        self.item = item
+
+
+class CounterStore(abc.ABC):
+    @abc.abstractmethod
+    def increment(self, key: str, limit: int, expires_at: int) -> dict[str, int]:
+        """Add one to ``key``'s count unless it reached ``limit`` or is suspended; returns the
+        item's counts after the write. Raises CounterFull."""
+
+    @abc.abstractmethod
+    def add(self, key: str, attribute: str, expires_at: int) -> None:
+        """Add one to another count on ``key`` (no limit)."""
+
+    @abc.abstractmethod
+    def suspend(self, key: str, expires_at: int) -> None:
+        """Mark ``key``'s window suspended: ``increment`` refuses until the window ends."""
+
+
+class _DynamoDBTable:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
@@ -88,36 +125,128 @@ class DynamoDBVerificationStore(VerificationStore):
         self._client_error = ClientError
         self._botocore_errors = (BotoCoreError, ClientError)
 
+    def _update(
+        self,
+        pk: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        names: dict[str, str] | None = None,
+        returns: bool = False,
+    ) -> dict[str, Any] | None:
+        params: dict[str, Any] = {
+            "Key": {"pk": {"S": pk}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": _marshal(values),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if names:
+            params["ExpressionAttributeNames"] = names
+        if returns:
+            params["ReturnValues"] = "ALL_NEW"
+        return self._call("update_item", pk=pk, **params).get("Attributes")
+
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        return self._call("get_item", Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
+
+    def _call(self, operation: str, pk: str | None = None, **params: Any) -> dict:
+        try:
+            return getattr(self._client, operation)(TableName=self._table, **params)
+        except self._client_error as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ConditionalCheckFailedException":
+                if "Item" in exc.response:
+                    raise ConditionFailed(exc.response["Item"]) from None
+                # Servers without ReturnValuesOnConditionCheckFailure: one consistent read,
+                # on the failure path only.
+                raise ConditionFailed(self._get(pk) if pk is not None else None) from None
+            raise StoreUnavailable(f"DynamoDB {operation} failed: {error.get('Code')}") from None
+        except self._botocore_errors as exc:
+            raise StoreUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from None
+
+
+class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
+    def increment(self, key: str, limit: int, expires_at: int) -> dict[str, int]:
+        # Condition: under the limit and not suspended. DynamoDB serialises writes on the
+        # item, so N concurrent increments succeed exactly min(N, limit - count) times.
+        try:
+            item = self._update(
+                key,
+                "ADD n :one SET expires_at = :expires",
+                "attribute_not_exists(suspended) AND (attribute_not_exists(n) OR n < :limit)",
+                {":one": 1, ":limit": limit, ":expires": expires_at},
+                returns=True,
+            )
+        except ConditionFailed as exc:
+            raise CounterFull(_counts(exc.item)) from None
+        return _counts(item)
+
+    def add(self, key: str, attribute: str, expires_at: int) -> None:
+        self._call(
+            "update_item",
+            Key={"pk": {"S": key}},
+            UpdateExpression="ADD #a :one SET expires_at = :expires",
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues=_marshal({":one": 1, ":expires": expires_at}),
+        )
+
+    def suspend(self, key: str, expires_at: int) -> None:
+        self._call(
+            "update_item",
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET suspended = :yes, expires_at = :expires",
+            ExpressionAttributeValues=_marshal({":yes": 1, ":expires": expires_at}),
+        )
+
+
+def _counts(item: dict[str, Any] | None) -> dict[str, int]:
+    return {k: int(v["N"]) for k, v in (item or {}).items() if "N" in v}
+
+
+class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
+
     # -- writes ---------------------------------------------------------------------------
 
-    def create(self, number_key: str, v: Verification, now: int) -> None:
-        # Condition: NOT live. Two concurrent first requests for one number both see "no
-        # live item"; DynamoDB serialises the writes on the item and the second one fails
-        # (it now sees the first's live verification) and becomes a resend.
-        # An UpdateItem, not a PutItem, so that other attributes of the number's item
-        # (counters added by later features) survive a new verification.
-        self._update(
+    def create(self, number_key: str, v: Verification, now: int, max_starts_per_day: int) -> None:
+        # Condition: NOT live, and today's starts under the limit. Two concurrent first
+        # requests for one number both see "no live item"; DynamoDB serialises the writes on
+        # the item and the second one fails (it now sees the first's live verification) and
+        # becomes a resend. An UpdateItem, not a PutItem: the number's daily counters survive
+        # a new verification (starting over must not reset them).
+        day = day_of(now)
+        self._write(
             number_key,
             "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac,"
-            " created_at = :created, expires_at = :expires, sent_at_ms = :sent,"
-            " send_count = :one, attempts = :zero, max_attempts = :max_attempts, sends = :sends"
-            " REMOVE guess_mac, canceled_at",
-            f"NOT ({_LIVE})",
+            " created_at = :created, code_expires_at = :code_expires, expires_at = :item_expires,"
+            " sent_at_ms = :sent, send_count = :one, attempts = :zero,"
+            " max_attempts = :max_attempts, sends = :sends"
+            " ADD #starts :one"
+            " REMOVE guess_mac, canceled_at, #old_starts, #old_checks",
+            f"NOT ({_LIVE}) AND (attribute_not_exists(#starts) OR #starts < :max_starts)",
             {
                 ":vid": v.id,
                 ":to": v.to,
                 ":channel": v.channel,
                 ":code_mac": v.code_mac,
                 ":created": v.created_at,
-                ":expires": v.expires_at,
+                ":code_expires": v.expires_at,
+                ":item_expires": max(v.expires_at, (day + 1) * DAY),
                 ":sent": v.sent_at_ms,
                 ":one": 1,
                 ":zero": 0,
                 ":max_attempts": v.max_attempts,
                 ":sends": list(v.sends),
+                ":max_starts": max_starts_per_day,
                 ":now": now,
             },
-            names={"#to": "to"},
+            names={
+                "#to": "to",
+                "#starts": f"starts_{day}",
+                "#old_starts": f"starts_{day - 1}",
+                "#old_checks": f"checks_{day - 1}",
+            },
         )
 
     def resend(
@@ -127,10 +256,10 @@ class DynamoDBVerificationStore(VerificationStore):
         # the send limit and past the resend interval. Concurrent resends race on the item;
         # only the first passes `sent_at_ms <= :min_sent`, so one interval gives one SMS.
         # The attempts counter is left alone: a resend never resets the guessing budget.
-        return self._update(
+        return self._write(
             number_key,
-            "SET code_mac = :code_mac, sent_at_ms = :sent, expires_at = :expires,"
-            " channel = :channel, sends = list_append(sends, :send)"
+            "SET code_mac = :code_mac, sent_at_ms = :sent, code_expires_at = :code_expires,"
+            " expires_at = :item_expires, channel = :channel, sends = list_append(sends, :send)"
             " ADD send_count :one",
             f"vid = :vid AND {_LIVE} AND attempts < max_attempts"
             " AND send_count < :max_sends AND sent_at_ms <= :min_sent",
@@ -138,7 +267,8 @@ class DynamoDBVerificationStore(VerificationStore):
                 ":vid": v.id,
                 ":code_mac": v.code_mac,
                 ":sent": v.sent_at_ms,
-                ":expires": v.expires_at,
+                ":code_expires": v.expires_at,
+                ":item_expires": max(v.expires_at, (day_of(now) + 1) * DAY),
                 ":channel": v.channel,
                 ":send": [v.sends[-1]],
                 ":one": 1,
@@ -154,19 +284,21 @@ class DynamoDBVerificationStore(VerificationStore):
         # since (a concurrent resend that did deliver), leave its state alone.
         try:
             if previous is None or previous.id != failed.id:
-                self._call(
-                    "delete_item",
-                    Key={"pk": {"S": number_pk(number_key)}},
-                    ConditionExpression="vid = :vid AND code_mac = :code_mac",
-                    ExpressionAttributeValues=_marshal(
-                        {":vid": failed.id, ":code_mac": failed.code_mac}
-                    ),
+                # A new verification: remove it and give back the day's start; the item's
+                # other counters stay.
+                self._write(
+                    number_key,
+                    "REMOVE vid, #to, channel, code_mac, created_at, code_expires_at, sent_at_ms,"
+                    " send_count, attempts, max_attempts, sends ADD #starts :minus_one",
+                    "vid = :vid AND code_mac = :code_mac",
+                    {":vid": failed.id, ":code_mac": failed.code_mac, ":minus_one": -1},
+                    names={"#to": "to", "#starts": f"starts_{day_of(failed.created_at)}"},
                 )
             else:
-                self._update(
+                self._write(
                     number_key,
-                    "SET code_mac = :old_mac, sent_at_ms = :old_sent, expires_at = :old_expires,"
-                    " channel = :old_channel"
+                    "SET code_mac = :old_mac, sent_at_ms = :old_sent,"
+                    " code_expires_at = :old_expires, channel = :old_channel"
                     f" REMOVE sends[{len(failed.sends) - 1}]"
                     " ADD send_count :minus_one",
                     "vid = :vid AND code_mac = :code_mac",
@@ -187,7 +319,7 @@ class DynamoDBVerificationStore(VerificationStore):
         # Condition: the item still holds this send's code. Only on failover (the first write
         # named the chain's first provider), so the common path stays one write.
         try:
-            self._update(
+            self._write(
                 number_key,
                 f"SET sends[{len(v.sends) - 1}].provider = :provider",
                 "vid = :vid AND code_mac = :code_mac",
@@ -197,26 +329,39 @@ class DynamoDBVerificationStore(VerificationStore):
             pass
 
     def record_check(
-        self, number_key: str, verification_id: str | None, guess_mac: str, now: int
+        self, number_key: str, verification_id: str | None, guess_mac: str, now: int,
+        max_checks_per_day: int,
     ) -> Verification:
-        # Condition: live and under the attempt limit. The attempt is counted in the same
-        # write that stores the guess, so N concurrent guesses get at most max_attempts
-        # successful writes, hence at most max_attempts comparisons. A correct guess makes
-        # the item approved (guess_mac = code_mac), which the condition then refuses: a code
-        # succeeds once even under 20 concurrent correct submissions.
-        condition = f"{_LIVE} AND attempts < max_attempts"
-        values: dict[str, Any] = {":guess": guess_mac, ":one": 1, ":now": now}
+        # Condition: live, under the verification's attempt limit and under the number's
+        # checks for the day. The attempt is counted in the same write that stores the guess,
+        # so N concurrent guesses get at most max_attempts successful writes, hence at most
+        # max_attempts comparisons. A correct guess makes the item approved (guess_mac =
+        # code_mac), which the condition then refuses: a code succeeds once even under 20
+        # concurrent correct submissions. The day's count lives on the number's item, so a
+        # new verification does not reset it.
+        condition = (
+            f"{_LIVE} AND attempts < max_attempts"
+            " AND (attribute_not_exists(#checks) OR #checks < :max_checks)"
+        )
+        values: dict[str, Any] = {
+            ":guess": guess_mac, ":one": 1, ":now": now, ":max_checks": max_checks_per_day
+        }
         if verification_id is not None:
             condition = "vid = :vid AND " + condition
             values[":vid"] = verification_id
-        return self._update(
-            number_key, "SET guess_mac = :guess ADD attempts :one", condition, values, returns=True
+        return self._write(
+            number_key,
+            "SET guess_mac = :guess ADD attempts :one, #checks :one",
+            condition,
+            values,
+            names={"#checks": f"checks_{day_of(now)}"},
+            returns=True,
         )
 
     def cancel(self, number_key: str, verification_id: str, now: int) -> Verification:
         # Condition: the same verification, live. Cancel and approve race on one item;
         # whichever write lands first makes the other's condition fail.
-        return self._update(
+        return self._write(
             number_key,
             "SET canceled_at = :now",
             f"vid = :vid AND {_LIVE}",
@@ -227,52 +372,12 @@ class DynamoDBVerificationStore(VerificationStore):
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, number_key: str) -> Verification | None:
-        response = self._call(
-            "get_item", Key={"pk": {"S": number_pk(number_key)}}, ConsistentRead=True
-        )
-        return _to_verification(response.get("Item"))
+        return _to_verification(self._get(number_pk(number_key)))
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _update(
-        self,
-        number_key: str,
-        update: str,
-        condition: str,
-        values: dict[str, Any],
-        *,
-        names: dict[str, str] | None = None,
-        returns: bool = False,
-    ) -> Verification:
-        params: dict[str, Any] = {
-            "Key": {"pk": {"S": number_pk(number_key)}},
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
-            "ExpressionAttributeValues": _marshal(values),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        if names:
-            params["ExpressionAttributeNames"] = names
-        if returns:
-            params["ReturnValues"] = "ALL_NEW"
-        response = self._call("update_item", number_key=number_key, **params)
-        return _to_verification(response.get("Attributes"))  # type: ignore[return-value]
-
-    def _call(self, operation: str, number_key: str | None = None, **params: Any) -> dict:
-        try:
-            return getattr(self._client, operation)(TableName=self._table, **params)
-        except self._client_error as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ConditionalCheckFailedException":
-                if "Item" in exc.response:
-                    raise ConditionFailed(_to_verification(exc.response["Item"])) from None
-                # Servers without ReturnValuesOnConditionCheckFailure: one consistent read,
-                # on the failure path only.
-                current = self.get(number_key) if number_key is not None else None
-                raise ConditionFailed(current) from None
-            raise StoreUnavailable(f"DynamoDB {operation} failed: {error.get('Code')}") from None
-        except self._botocore_errors as exc:
-            raise StoreUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from None
+    def _write(self, number_key: str, *args: Any, **kwargs: Any) -> Verification:
+        return _to_verification(self._update(number_pk(number_key), *args, **kwargs))  # type: ignore[return-value]
 
 
 def _value(v: Any) -> dict[str, Any]:
@@ -296,6 +401,7 @@ def _send_attempt(value: dict[str, Any]) -> SendAttempt:
 
 
 def _to_verification(item: dict[str, Any] | None) -> Verification | None:
+    """The verification in a number's item; None for no item, a counter, or a removed one."""
     if not item or "vid" not in item:
         return None
     plain = {k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v}
@@ -305,7 +411,7 @@ def _to_verification(item: dict[str, Any] | None) -> Verification | None:
         channel=plain["channel"],
         code_mac=plain["code_mac"],
         created_at=plain["created_at"],
-        expires_at=plain["expires_at"],
+        expires_at=plain["code_expires_at"],
         sent_at_ms=plain["sent_at_ms"],
         send_count=plain["send_count"],
         attempts=plain["attempts"],

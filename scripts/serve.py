@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class ForkingHTTPServer(socketserver.ForkingMixIn, HTTPServer):
     max_children = 256
+    request_queue_size = 256  # the default 5 resets connections under a concurrent burst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--forking", action="store_true")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set after the stage's variables (tests use it to vary one limit)")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -40,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     factory = CLIFactory(str(ROOT), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
     app = factory.load_chalice_app(config.environment_variables)
+    for assignment in args.env:
+        name, _, value = assignment.partition("=")
+        os.environ[name] = value
+    if args.forking:
+        # Build the service once in the parent (no connection is opened yet), so each forked
+        # request starts warm, like a warm Lambda container.
+        sys.modules["app"].get_service()
     server_cls = ForkingHTTPServer if args.forking else ThreadedHTTPServer
     server = LocalDevServer(app, config, args.host, args.port, server_cls=server_cls)
     try:

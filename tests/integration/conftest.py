@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -64,24 +63,50 @@ def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         log.close()
 
 
+# The integration servers raise the per-IP limits (every request comes from 127.0.0.1) unless a
+# test asks for them; tests use numbers no other test uses.
+RELAXED = {
+    "OTP_MAX_REQUESTS_PER_IP_PER_HOUR": "100000",
+    "OTP_MAX_CHECKS_PER_IP_PER_HOUR": "100000",
+    "OTP_MAX_SENDS_PER_HOUR": "100000",
+}
+
+
 @pytest.fixture(scope="session")
-def live_server(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = open(log_path, "w")
-    env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--stage", "test",
-         "--port", str(port), "--forking"],
-        env=env, stdout=log, stderr=log, cwd=ROOT,
-    )
-    try:
+def serve(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory):
+    """serve(**env) -> a LiveServer for the test stage plus ``env``, one per distinct env."""
+    servers: dict[tuple, LiveServer] = {}
+    procs = []
+
+    def start(**overrides: str) -> LiveServer:
+        env_key = tuple(sorted(overrides.items()))
+        if env_key in servers:
+            return servers[env_key]
+        port = free_port()
+        log_path = tmp_path_factory.mktemp("server") / "server.log"
+        log = open(log_path, "w")
+        env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "PYTHONUNBUFFERED": "1"}
+        assignments = [f"--env={k}={v}" for k, v in {**RELAXED, **overrides}.items()]
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "serve.py"), "--stage", "test",
+             "--port", str(port), "--forking", *assignments],
+            env=env, stdout=log, stderr=log, cwd=ROOT,
+        )
+        procs.append((proc, log))
         wait_for_port(port)
-        yield LiveServer(f"http://127.0.0.1:{port}", log_path)
-    finally:
+        servers[env_key] = LiveServer(f"http://127.0.0.1:{port}", log_path)
+        return servers[env_key]
+
+    yield start
+    for proc, log in procs:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(serve) -> LiveServer:
+    return serve()
 
 
 @pytest.fixture
@@ -92,5 +117,6 @@ def dynamodb(dynamodb_endpoint: str):
 
 
 def unique_number(seed: int) -> str:
-    """A valid US mobile-or-fixed number per test, so tests do not share items."""
-    return f"+1415555{(int(time.time() * 1000) + seed) % 10000:04d}"
+    """A valid US number per seed, each in its own prefix, so tests do not share items or
+    prefix counters (dynalite starts empty for every run)."""
+    return f"+1415{200 + seed % 800:03d}{seed // 800 % 10}000"

@@ -184,8 +184,8 @@ def test_failover_costs_one_extra_write_and_only_then(configured):
     counter = CallCounter(app_module.get_service()._store._client)
     responses.add(responses.POST, TWILIO_SMS, json={"sid": "SM1"}, status=201)
     start(client)
-    assert counter.take() == ["UpdateItem"]
+    assert counter.take().count("UpdateItem v") == 1
     responses.replace(responses.POST, TWILIO_SMS, json={"code": 20503}, status=503)
     responses.add(responses.POST, PLIVO, json={"message_uuid": ["u-1"]}, status=202)
     start(client, to="+14155552672")
-    assert counter.take() == ["UpdateItem", "UpdateItem"]
+    assert counter.take().count("UpdateItem v") == 2

@@ -100,31 +100,42 @@ def test_codes_are_uniform_over_all_digits():
 
 
 class CallCounter:
-    """Counts DynamoDB API calls with botocore's event hooks."""
+    """Counts DynamoDB API calls with botocore's event hooks, naming the item kind:
+    "UpdateItem v" is the number's verification item, "UpdateItem rl#ip" a counter."""
 
     def __init__(self, client) -> None:
         self.calls: list[str] = []
-        client.meta.events.register("before-call.dynamodb", self._record)
+        client.meta.events.register("provide-client-params.dynamodb", self._record)
 
-    def _record(self, model, **_):
-        self.calls.append(model.name)
+    def _record(self, params, model, **_):
+        pk = params.get("Key", {}).get("pk", {}).get("S", "")
+        kind = "v" if pk.startswith("v#") else "#".join(pk.split("#")[:2])
+        self.calls.append(f"{model.name} {kind}")
 
     def take(self) -> list[str]:
         calls, self.calls = self.calls, []
         return calls
 
 
+REQUEST_WRITES = ["UpdateItem rl#ip", "UpdateItem v", "UpdateItem rl#prefix", "UpdateItem rl#country",
+                  "UpdateItem rl#budget"]
+
+
 def test_dynamodb_calls_per_operation(client, service, outbox, clock):
     counter = CallCounter(service._store._client)
     start(client)
-    assert counter.take() == ["UpdateItem"]  # a new verification: one write
+    # a new verification: the IP's count, the number's item (with its day's starts), then
+    # the send counters; no read
+    assert counter.take() == REQUEST_WRITES
     clock.advance(30)
     start(client)
-    # a resend: the create attempt fails its condition and returns the item, then one write
-    assert counter.take() == ["UpdateItem", "UpdateItem"]
+    # a resend: the create attempt fails its condition and returns the live item, then the
+    # resend write
+    assert counter.take() == ["UpdateItem rl#ip", "UpdateItem v", "UpdateItem v", *REQUEST_WRITES[2:]]
     check(client, "000000" if last_code(outbox) != "000000" else "000001")
-    assert counter.take() == ["UpdateItem"]  # a wrong check: one write, no read
+    assert counter.take() == ["UpdateItem rl#ipcheck", "UpdateItem v"]  # wrong: no read
     check(client, last_code(outbox))
-    assert counter.take() == ["UpdateItem"]  # a right check: one write, no read
+    # right: the same two writes, then the approval feeds the country's conversion breaker
+    assert counter.take() == ["UpdateItem rl#ipcheck", "UpdateItem v", "UpdateItem rl#country"]
     check(client, last_code(outbox))
-    assert counter.take() == ["UpdateItem"]  # already approved: the failed write says why
+    assert counter.take() == ["UpdateItem rl#ipcheck", "UpdateItem v"]  # approved: the failed write says why

@@ -1,0 +1,135 @@
+"""Abuse and cost limits on top of the per-verification rules: per client IP, per number
+prefix, per country (with a conversion breaker) and a global hourly send budget.
+
+Every limit is a fixed-window counter: one item per key and window (``rl#<kind>#<key>#<n>``),
+counted by one conditional ADD that refuses at the limit, so limits hold under any
+concurrency. Windows live in the key, so a new window starts at zero without a reset write;
+items expire by TTL an hour after their window. A fixed window admits up to twice the limit
+across a boundary: the price of one write per counter.
+
+The per-number limits (starts and checks per day) live on the number's verification item and
+cost no extra write (see store.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from typing import Callable
+
+from chalicelib import errors
+from chalicelib.config import Limits
+from chalicelib.phone import PhoneNumber
+from chalicelib.store import CounterFull, CounterStore
+
+log = logging.getLogger("verify")
+
+HOUR = 3600
+_NO_LIMIT = 10**12
+
+
+class Limiter:
+    def __init__(
+        self,
+        limits: Limits,
+        counters: CounterStore,
+        choose_shard: Callable[[int], int] = random.randrange,
+    ) -> None:
+        self._limits = limits
+        self._counters = counters
+        self._choose_shard = choose_shard
+
+    # -- per client IP ------------------------------------------------------------------------
+
+    def request_from_ip(self, ip: str, now: float) -> None:
+        self._count("ip", ip, self._limits.requests_per_ip_per_hour, now, errors.IpRateLimited)
+
+    def check_from_ip(self, ip: str, now: float) -> None:
+        self._count("ipcheck", ip, self._limits.checks_per_ip_per_hour, now, errors.IpCheckRateLimited)
+
+    # -- per send -----------------------------------------------------------------------------
+
+    def allow_country(self, phone: PhoneNumber) -> None:
+        allowed = self._limits.allowed_countries
+        if allowed and phone.region not in allowed:
+            raise errors.CountryNotAllowed()
+
+    def reserve_send(self, phone: PhoneNumber, now: float) -> None:
+        """Count one send against the prefix, the country (and its breaker) and the budget.
+
+        Counted before the send, so a refused or failed send still counts: the counters are
+        conservative, never generous."""
+        limits = self._limits
+        # Pumping walks blocks of adjacent numbers: the E.164 number without its last 3 digits.
+        self._count("prefix", phone.e164[:-3], limits.sends_per_prefix_per_hour, now,
+                    errors.PrefixRateLimited)
+        self._country(phone.region, now)
+        self._budget(now)
+
+    def record_approval(self, region: str, now: float) -> None:
+        window, _ = _window(now)
+        self._counters.add(f"rl#country#{region}#{window}", "approvals", _ttl(window))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _count(self, kind: str, key: str, limit: int, now: float, error: type) -> dict[str, int]:
+        window, retry_after = _window(now)
+        try:
+            return self._counters.increment(f"rl#{kind}#{key}#{window}", limit, _ttl(window))
+        except CounterFull:
+            log.warning("limit hit kind=%s limit=%d window=%d", kind, limit, window)
+            raise error(retry_after=retry_after) from None
+
+    def _country(self, region: str, now: float) -> None:
+        limits = self._limits
+        window, retry_after = _window(now)
+        key = f"rl#country#{region}#{window}"
+        limit = limits.sends_per_country_per_hour or _NO_LIMIT
+        try:
+            counts = self._counters.increment(key, limit, _ttl(window))
+        except CounterFull as full:
+            if full.item.get("suspended"):
+                raise errors.CountrySuspended(retry_after=retry_after) from None
+            log.warning("limit hit kind=country region=%s limit=%d", region, limit)
+            raise errors.CountryRateLimited(retry_after=retry_after) from None
+        sends, approvals = counts.get("n", 1) - 1, counts.get("approvals", 0)  # before this send
+        percent = limits.breaker_min_conversion_percent
+        if percent and sends >= limits.breaker_min_sends and approvals * 100 < percent * sends:
+            self._counters.suspend(key, _ttl(window))
+            log.warning(
+                "country suspended region=%s sends=%d approvals=%d conversion=%.1f%% "
+                "threshold=%d%% min_sends=%d until_window_end_in=%ds",
+                region, sends, approvals, 100 * approvals / sends, percent,
+                limits.breaker_min_sends, retry_after,
+            )
+            raise errors.CountrySuspended(retry_after=retry_after)
+
+    def _budget(self, now: float) -> None:
+        """The global hourly budget, split over shards so no one item takes every write
+        (an item takes at most 1,000 writes/s). The shard limits add up to the budget exactly,
+        so the budget is never exceeded. A full shard is followed by one other random shard;
+        near the end of the budget a send may be refused while another shard has room."""
+        budget = self._limits.sends_per_hour
+        shards = min(self._limits.budget_shards, budget)
+        window, retry_after = _window(now)
+        first = self._choose_shard(shards)
+        tries = [first] if shards == 1 else [first, (first + 1 + self._choose_shard(shards - 1)) % shards]
+        for shard in tries:
+            limit = budget // shards + (1 if shard < budget % shards else 0)
+            try:
+                self._counters.increment(f"rl#budget#{window}#{shard}", limit, _ttl(window))
+                return
+            except CounterFull:
+                continue
+        log.warning("limit hit kind=budget budget=%d window=%d", budget, window)
+        raise errors.SendBudgetExhausted(retry_after=retry_after)
+
+
+def _window(now: float) -> tuple[int, int]:
+    window = int(now // HOUR)
+    return window, max(1, math.ceil((window + 1) * HOUR - now))
+
+
+def _ttl(window: int) -> int:
+    return (window + 2) * HOUR

@@ -1,0 +1,46 @@
+"""The pumping scenario: a bot walks 1,000 adjacent numbers from 1,000 IPs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def client_on_dynalite(dynamodb_endpoint, monkeypatch, stage_env):
+    """The app in-process (chalice's test client) on dynalite: fast enough for 1,000 requests."""
+    from chalice.test import Client
+
+    import app as app_module
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
+    app_module.get_service.cache_clear()
+    app_module.get_service()
+    with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as client:
+        yield client
+    app_module.get_service.cache_clear()
+
+
+def test_a_bot_walking_a_prefix_from_rotating_ips_is_stopped(client_on_dynalite, monkeypatch):
+    from chalice.local import LambdaEventConverter
+
+    from chalicelib.providers.console import OUTBOX
+
+    OUTBOX.clear()
+    outcomes: dict[str, int] = {}
+    for i in range(1000):
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", f"10.{i // 250}.{i % 250}.1")
+        response = client_on_dynalite.http.post(
+            "/v1/verifications", headers={"content-type": "application/json"},
+            body=json.dumps({"to": f"+16502530{i:03d}"}),
+        )
+        body = json.loads(response.body)
+        key = str(response.status_code) if response.status_code < 400 else body["error"]["code"]
+        outcomes[key] = outcomes.get(key, 0) + 1
+    sent = sum(1 for m in OUTBOX if m["to"].startswith("+16502530"))
+    print(f"\nbot walked +16502530000..999 from 1,000 IPs: {sent} SMS sent; answers {outcomes}")
+    assert sent == 20
+    assert outcomes == {"201": 20, "prefix_rate_limited": 980}

@@ -1,0 +1,56 @@
+"""Limits hold under concurrency: real HTTP, one process per request, dynalite."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from scripts.create_table import ensure_table
+from tests.integration.conftest import unique_number
+
+
+def _fresh_table(endpoint: str, name: str) -> str:
+    ensure_table(boto3.client("dynamodb", endpoint_url=endpoint), name)
+    return name
+
+
+def _post_all(server, bodies, workers=25):
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda body: server.post("/v1/verifications", body), bodies))
+
+
+def test_100_concurrent_requests_for_one_number_send_one_sms(live_server):
+    number = unique_number(100)
+    responses = _post_all(live_server, [{"to": number}] * 100)
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == 1 and statuses.count(429) == 99, sorted(set(statuses))
+    assert live_server.log_path.read_text().count(f"[console SMS to {number}]") == 1
+
+
+def test_100_concurrent_requests_from_one_ip_get_at_most_the_ip_limit(serve, dynamodb_endpoint):
+    table = _fresh_table(dynamodb_endpoint, "phone-verify-ip-limit")
+    server = serve(OTP_TABLE_NAME=table, OTP_MAX_REQUESTS_PER_IP_PER_HOUR="20")
+    numbers = [unique_number(200 + i) for i in range(100)]
+    responses = _post_all(server, [{"to": n} for n in numbers])
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == 20, sorted(statuses)
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 429} == {"ip_rate_limited"}
+    log = server.log_path.read_text()
+    assert sum(log.count(f"[console SMS to {n}]") for n in numbers) == 20
+
+
+@pytest.mark.parametrize("budget", [50])
+def test_the_global_budget_is_never_exceeded_under_200_concurrent_sends(serve, dynamodb_endpoint, budget):
+    table = _fresh_table(dynamodb_endpoint, "phone-verify-budget")
+    server = serve(OTP_TABLE_NAME=table, OTP_MAX_SENDS_PER_HOUR=str(budget), OTP_BUDGET_SHARDS="10",
+                   OTP_BREAKER_MIN_CONVERSION_PERCENT="0")  # only the budget may refuse here
+    numbers = [unique_number(400 + i) for i in range(200)]
+    responses = _post_all(server, [{"to": n} for n in numbers])
+    statuses = [r.status_code for r in responses]
+    sent = sum(server.log_path.read_text().count(f"[console SMS to {n}]") for n in numbers)
+    print(f"\nbudget {budget}: {statuses.count(201)} sent of 200 concurrent requests")
+    assert sent == statuses.count(201) <= budget
+    assert statuses.count(201) >= budget * 0.8  # sharding may refuse a little early, never late
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 429} == {"send_budget_exhausted"}
