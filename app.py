@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from chalice import Chalice, Response
 
 from chalicelib import errors
-from chalicelib.config import ConfigError
+from chalicelib.config import ConfigError, api_key_required
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
 app = Chalice(app_name="phone-verify")
@@ -28,6 +28,8 @@ log = logging.getLogger("verify")
 _JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 _TEXT_HEADERS = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
 _SEED_CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
+# API Gateway API keys (with a usage plan) for the API routes; the page at / stays open.
+_API_KEY = api_key_required()
 
 
 # -- lazy, per-container construction -------------------------------------------------------
@@ -140,7 +142,7 @@ def _verification_body(v: Any, now: float, **extra: Any) -> dict[str, Any]:
     }
 
 
-@app.route("/v1/verifications", methods=["POST"])
+@app.route("/v1/verifications", methods=["POST"], api_key_required=_API_KEY)
 @_domain_errors
 def start_verification() -> Response:
     request = parse_start_request(app.current_request.raw_body)
@@ -152,14 +154,14 @@ def start_verification() -> Response:
     return _json(body, 201 if created else 200)
 
 
-@app.route("/v1/verifications/check", methods=["POST"])
+@app.route("/v1/verifications/check", methods=["POST"], api_key_required=_API_KEY)
 @_domain_errors
 def check_verification() -> Response:
     verification = get_service().check(parse_check_request(app.current_request.raw_body), _client_ip())
     return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True})
 
 
-@app.route("/v1/verifications/{verification_id}", methods=["GET"])
+@app.route("/v1/verifications/{verification_id}", methods=["GET"], api_key_required=_API_KEY)
 @_domain_errors
 def get_verification(verification_id: str) -> Response:
     service = get_service()
@@ -177,7 +179,7 @@ def get_verification(verification_id: str) -> Response:
     )
 
 
-@app.route("/v1/verifications/{verification_id}", methods=["DELETE"])
+@app.route("/v1/verifications/{verification_id}", methods=["DELETE"], api_key_required=_API_KEY)
 @_domain_errors
 def cancel_verification(verification_id: str) -> Response:
     service = get_service()
@@ -226,7 +228,8 @@ def _text(body: str, status: int, headers: dict[str, str] | None = None) -> Resp
     return Response(body=body, status_code=status, headers={**_TEXT_HEADERS, **(headers or {})})
 
 
-@app.route("/request-auth", methods=["GET", "POST"], content_types=_SEED_CONTENT_TYPES)
+@app.route("/request-auth", methods=["GET", "POST"], content_types=_SEED_CONTENT_TYPES,
+           api_key_required=_API_KEY)
 def seed_request_auth() -> Response:
     from chalicelib.store import StoreUnavailable
 
@@ -247,7 +250,8 @@ def seed_request_auth() -> Response:
     return _text("Your code was sent", 200)
 
 
-@app.route("/validate-auth", methods=["GET", "POST"], content_types=_SEED_CONTENT_TYPES)
+@app.route("/validate-auth", methods=["GET", "POST"], content_types=_SEED_CONTENT_TYPES,
+           api_key_required=_API_KEY)
 def seed_validate_auth() -> Response:
     from chalicelib.store import StoreUnavailable
 

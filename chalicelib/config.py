@@ -21,6 +21,17 @@ _APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}", re.ASCII)
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.ASCII)
 
 
+def api_key_required(environ: Mapping[str, str] | None = None) -> bool:
+    """OTP_API_KEY_REQUIRED: read when app.py is imported, because Chalice fixes a route's
+    API-key setting at definition. `chalice deploy --stage` and `chalice package --stage`
+    import the app with that stage's variables set, so the value is per stage."""
+    env = os.environ if environ is None else environ
+    value = (env.get("OTP_API_KEY_REQUIRED") or "false").strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError(f"OTP_API_KEY_REQUIRED must be true or false, got {value!r}")
+    return value == "true"
+
+
 class ConfigError(ValueError):
     """A configuration value is missing or invalid; the message names the variable."""
 

@@ -56,3 +56,25 @@ def test_importing_the_app_does_no_aws_or_provider_work():
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def _routes_requiring_keys(env_value: str | None) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OTP_API_KEY_REQUIRED"}
+    if env_value is not None:
+        env["OTP_API_KEY_REQUIRED"] = env_value
+    probe = (
+        "import json, app; print(json.dumps({f'{m} {p}': e.api_key_required "
+        "for p, methods in app.app.routes.items() for m, e in methods.items()}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_api_keys_are_required_per_stage_on_the_api_routes_only():
+    assert not any(_routes_requiring_keys(None).values())
+    required = _routes_requiring_keys("true")
+    assert not required.pop("GET /")  # the page stays open
+    assert required and all(required.values())
