@@ -23,6 +23,10 @@ run: $(STAMP)
 test: $(STAMP) $(DYNALITE)
 	$(PY) -m pytest -q
 
+# Benchmarks (not tests): one table of ratios against floors measured in the same run.
+bench: $(STAMP) $(DYNALITE)
+	$(PY) bench/run.py
+
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
 table: $(STAMP)
 	$(PY) scripts/create_table.py

@@ -188,7 +188,7 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     raw = _str(env, name)
     if raw is None:
         return default
-    if not re.fullmatch(r"[0-9]{1,6}", raw, re.ASCII):
+    if not re.fullmatch(r"[0-9]{1,9}", raw, re.ASCII):
         raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
     value = int(raw)
     if not low <= value <= high:

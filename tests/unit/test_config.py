@@ -130,3 +130,10 @@ def test_bad_provider_values_fail_naming_the_variable(name, value):
 def test_console_anywhere_in_prod_routes_is_refused():
     with pytest.raises(ConfigError, match="console"):
         Config.from_env({**BASE, "OTP_STAGE": "prod", "SMS_PROVIDER": "sns", "SMS_ROUTES": '{"US": "console"}'})
+
+
+def test_the_upper_bound_of_a_range_is_accepted():
+    config = Config.from_env({**BASE, "OTP_MAX_REQUESTS_PER_IP_PER_HOUR": "1000000"})
+    assert config.limits.requests_per_ip_per_hour == 1_000_000
+    with pytest.raises(ConfigError, match="OTP_MAX_REQUESTS_PER_IP_PER_HOUR"):
+        Config.from_env({**BASE, "OTP_MAX_REQUESTS_PER_IP_PER_HOUR": "1000001"})

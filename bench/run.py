@@ -1,0 +1,459 @@
+"""`make bench`: what a deployment costs, as ratios against floors measured in the same run.
+
+    python bench/run.py [--smoke]
+
+Prints one table and writes bench/results.json. Each figure is the median of repeated runs
+next to its floor and the ratio, so the figures hold on a noisy machine. --smoke runs every
+section with few repetitions and a small table (the test suite runs it; its numbers mean
+nothing). Sections:
+
+1. cold start: fresh interpreters (bench/cold.py) importing the app and serving a request and
+   a check against moto in-process, versus fresh interpreters making the same DynamoDB calls
+   by hand with boto3; plus what `import app` loads (-X importtime).
+2. warm overhead: request and check through the Lambda handler against dynalite over HTTP,
+   versus the same DynamoDB calls by hand against the same server.
+3. flat at scale: check latency with N pending verifications in the table versus 100, next to
+   the tutorials' design (a Python list searched on every check).
+4. DynamoDB calls and write/read units per operation (botocore event hooks and
+   ReturnConsumedCapacity, on dynalite).
+5. package size: `chalice package` deployment zip versus 1.5 MB.
+6. cost per 1,000 verifications on AWS list prices, next to Twilio Verify's fee.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.events import Context, api_event  # noqa: E402
+from bench import floor  # noqa: E402
+
+# List prices, us-east-1, written down on 2026-11-22 (not fetched: update them when AWS or
+# Twilio change theirs). DynamoDB on-demand after the November 2024 price cut.
+PRICES = {
+    "date": "2026-11-22",
+    "lambda_gb_second_usd": 0.0000166667,  # x86
+    "lambda_request_usd": 0.20 / 1_000_000,
+    "api_gateway_rest_request_usd": 3.50 / 1_000_000,  # first 333 M requests a month
+    "dynamodb_write_unit_usd": 0.625 / 1_000_000,  # on-demand WRU
+    "dynamodb_read_unit_usd": 0.125 / 1_000_000,  # on-demand RRU
+    "twilio_verify_per_verification_usd": 0.05,  # per successful verification, SMS fee extra
+}
+LAMBDA_MEMORY_MB = 512  # .chalice/config.json, dev and prod
+PACKAGE_LIMIT_BYTES = 1_500_000
+
+BENCH_ENV = {
+    "OTP_STAGE": "test",
+    "OTP_SECRET": "bench-secret-0123456789abcdef0123456789",
+    "SMS_PROVIDER": "console",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    # Measure the full path, every limit on, with limits high enough not to refuse.
+    "OTP_MAX_REQUESTS_PER_IP_PER_HOUR": "1000000",
+    "OTP_MAX_CHECKS_PER_IP_PER_HOUR": "1000000",
+    "OTP_MAX_SENDS_PER_HOUR": "999999",
+    "OTP_BREAKER_MIN_CONVERSION_PERCENT": "0",
+}
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+# -- 1. cold start -------------------------------------------------------------------------
+
+
+def cold_start(runs: int, calls_file: Path) -> dict[str, Any]:
+    def one(mode: str) -> float:
+        out = subprocess.run([sys.executable, str(ROOT / "bench" / "cold.py"), mode], cwd=ROOT,
+                             capture_output=True, text=True,
+                             env={**os.environ, "BENCH_CALLS": str(calls_file)})
+        if out.returncode != 0:
+            raise RuntimeError(f"bench/cold.py {mode} failed:\n{out.stderr[-2000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])["ms"] / 1000
+
+    app_runs, floor_runs = [], []
+    for _ in range(runs):  # interleaved, so drift hits both alike
+        app_runs.append(one("app"))
+        floor_runs.append(one("floor"))
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stderr
+    own = []
+    for line in imports.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[0].startswith("import time:") and parts[1].isdigit():
+            own.append((int(parts[1]), parts[2]))
+    total_us = next((cum for cum, name in own if name == "app"), 0)
+    top = sorted(own, key=lambda x: -x[0])[1:9]
+    return {
+        "app_ms": median_ms(app_runs),
+        "floor_ms": median_ms(floor_runs),
+        "ratio": round(statistics.median(app_runs) / statistics.median(floor_runs), 3),
+        "goal_ratio": 1.15,
+        "import_app_ms": round(total_us / 1000, 1),
+        "largest_imports_ms": {name: round(cum / 1000, 1) for cum, name in top},
+    }
+
+
+# -- dynalite ------------------------------------------------------------------------------
+
+
+class Dynalite:
+    def __init__(self) -> None:
+        from scripts.run_local import free_port, wait_for_port
+
+        binary = ROOT / ".deps" / "node_modules" / ".bin" / "dynalite"
+        if not binary.exists():
+            raise SystemExit("dynalite is missing: run `make test` or `make bench` (they install it)")
+        self.port = free_port()
+        self.proc = subprocess.Popen([str(binary), "--port", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client("dynamodb", endpoint_url=self.endpoint)
+
+    def table(self, name: str) -> str:
+        from scripts.create_table import ensure_table
+
+        ensure_table(self.client(), name)
+        return name
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def build_app(endpoint: str, table: str) -> Any:
+    os.environ.update(BENCH_ENV, OTP_TABLE_NAME=table, AWS_ENDPOINT_URL_DYNAMODB=endpoint)
+    import app
+
+    app.get_service.cache_clear()
+    app.get_service()
+    return app
+
+
+def numbers(start: int, count: int) -> list[str]:
+    """Valid US numbers, each in its own prefix (so the prefix limit never binds)."""
+    areas = ("415", "650", "212", "312", "617", "206")
+    return [f"+1{areas[i // 8000 % len(areas)]}{200 + i % 800:03d}{i // 800 % 10}000"
+            for i in range(start, start + count)]
+
+
+def latest_code() -> str:
+    from chalicelib.providers.console import OUTBOX
+
+    return OUTBOX[0]["body"].split(" is ")[1][:6]
+
+
+def call(app: Any, method: str, path: str, body: dict) -> dict:
+    response = app.app(api_event(method, path, body), Context())
+    return response
+
+
+# -- 2. warm overhead ----------------------------------------------------------------------
+
+
+def record_calls(db: Dynalite, calls_file: Path) -> None:
+    """The DynamoDB calls of one request and one right check, for the floors to replay."""
+    app = build_app(db.endpoint, db.table("bench-record"))
+    calls = floor.capture(app.get_service()._store._client)
+    phone = numbers(40_000, 1)[0]
+    assert call(app, "POST", "/v1/verifications", {"to": phone})["statusCode"] == 201
+    request = list(calls)
+    calls.clear()
+    assert call(app, "POST", "/v1/verifications/check", {"to": phone, "code": latest_code()})["statusCode"] == 200
+    floor.save(calls_file, request, list(calls))
+
+
+def warm_overhead(db: Dynalite, runs: int, calls_file: Path) -> dict[str, Any]:
+    table = db.table("bench-warm")
+    app = build_app(db.endpoint, table)
+    recorded = floor.load(calls_file)
+    client = db.client()
+    phones = numbers(0, runs + 10)
+    timings: dict[str, list[float]] = {"request": [], "check": [], "floor_request": [], "floor_check": []}
+    for i, phone in enumerate(phones):
+        t0 = time.perf_counter()
+        assert call(app, "POST", "/v1/verifications", {"to": phone})["statusCode"] == 201
+        t1 = time.perf_counter()
+        code = latest_code()
+        assert call(app, "POST", "/v1/verifications/check", {"to": phone, "code": code})["statusCode"] == 200
+        t2 = time.perf_counter()
+        number_pk = floor.fresh_number_pk()
+        floor.replay(client, recorded["request"], table, number_pk)
+        t3 = time.perf_counter()
+        floor.replay(client, recorded["check"], table, number_pk)
+        t4 = time.perf_counter()
+        if i >= 10:  # warm-up done
+            timings["request"].append(t1 - t0)
+            timings["check"].append(t2 - t1)
+            timings["floor_request"].append(t3 - t2)
+            timings["floor_check"].append(t4 - t3)
+    result = {}
+    for op in ("request", "check"):
+        ours, base = statistics.median(timings[op]), statistics.median(timings["floor_" + op])
+        result[op] = {"app_ms": median_ms(timings[op]), "floor_ms": median_ms(timings["floor_" + op]),
+                      "ratio": round(ours / base, 3), "goal_ratio": 1.3}
+    return result
+
+
+# -- 3. flat at scale ----------------------------------------------------------------------
+
+
+def seed(db: Dynalite, table: str, count: int) -> None:
+    client = db.client()
+
+    def batch(i: int) -> None:
+        items = [{"PutRequest": {"Item": {
+            "pk": {"S": f"v#{secrets.token_hex(16)}"}, "vid": {"S": "VE" + secrets.token_hex(24)},
+            "to": {"S": f"+1555{(i * 25 + j) % 10_000_000:07d}"}, "channel": {"S": "sms"},
+            "code_mac": {"S": secrets.token_hex(32)}, "created_at": {"N": str(int(time.time()))},
+            "code_expires_at": {"N": "2000000000"}, "expires_at": {"N": "2000000000"},
+            "sent_at_ms": {"N": str(int(time.time() * 1000))}, "send_count": {"N": "1"},
+            "attempts": {"N": "0"}, "max_attempts": {"N": "5"},
+        }}} for j in range(min(25, count - i * 25))]
+        client.batch_write_item(RequestItems={table: items})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(batch, range((count + 24) // 25)))
+
+
+def flat_at_scale(db: Dynalite, runs: int, scale: int) -> dict[str, Any]:
+    small, large = db.table("bench-small"), db.table("bench-large")
+    started = time.perf_counter()
+    seed(db, small, 100)
+    seed(db, large, scale)
+    seeded_s = time.perf_counter() - started
+    apps = {}
+    for name, table in (("small", small), ("large", large)):
+        app = build_app(db.endpoint, table)
+        apps[name] = app.get_service()  # kept: each service holds its own table
+    from chalicelib.models import CheckRequest, StartRequest
+
+    timings: dict[str, list[float]] = {"small": [], "large": []}
+    phones = numbers(20_000, runs + 5)
+    for i, phone in enumerate(phones):
+        for name, service in apps.items():  # interleaved
+            service.start(StartRequest(phone, None, "sms", "en"), "198.51.100.9")
+            code = latest_code()
+            t0 = time.perf_counter()
+            service.check(CheckRequest(code, phone, None, None), "198.51.100.9")
+            if i >= 5:
+                timings[name].append(time.perf_counter() - t0)
+
+    # The tutorials' design: every pending code in a list, searched on every check.
+    def list_scan(size: int) -> float:
+        pending = [{"number": f"+1555{i:07d}", "code": f"{i % 10**6:06d}"} for i in range(size)]
+        target = pending[-1]
+        samples = []
+        for _ in range(max(5, runs // 4)):
+            t0 = time.perf_counter()
+            next(e for e in pending if e["number"] == target["number"] and e["code"] == target["code"])
+            samples.append(time.perf_counter() - t0)
+        return statistics.median(samples)
+
+    scan_small, scan_large = list_scan(100), list_scan(scale)
+    return {
+        "pending_small": 100,
+        "pending_large": scale,
+        "seed_seconds": round(seeded_s, 1),
+        "check_small_ms": median_ms(timings["small"]),
+        "check_large_ms": median_ms(timings["large"]),
+        "ratio": round(statistics.median(timings["large"]) / statistics.median(timings["small"]), 3),
+        "goal_ratio": 1.1,
+        "list_scan_small_ms": round(scan_small * 1000, 4),
+        "list_scan_large_ms": round(scan_large * 1000, 4),
+        "list_scan_ratio": round(scan_large / scan_small, 1),
+    }
+
+
+# -- 4. calls and units per operation ------------------------------------------------------
+
+
+class UnitCounter:
+    """Counts calls with botocore's event hooks and asks DynamoDB for the units each used."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: list[dict[str, Any]] = []
+        events = client.meta.events
+        events.register("provide-client-params.dynamodb", self._ask_for_capacity)
+        events.register("after-call.dynamodb", self._record)
+
+    @staticmethod
+    def _ask_for_capacity(params: dict, **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "TOTAL"
+
+    def _record(self, http_response: Any, parsed: dict, model: Any, **_: Any) -> None:
+        capacity = (parsed or {}).get("ConsumedCapacity") or {}
+        failed = parsed.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+        units = capacity.get("CapacityUnits")
+        if units is None and failed:
+            units = 1.0  # a failed conditional write still costs a write unit
+        self.calls.append({"operation": model.name, "units": float(units or 0), "failed": failed})
+
+    def take(self) -> dict[str, Any]:
+        calls, self.calls = self.calls, []
+        writes = [c for c in calls if c["operation"] in ("UpdateItem", "PutItem", "DeleteItem")]
+        reads = [c for c in calls if c["operation"] in ("GetItem", "Query", "Scan")]
+        return {
+            "calls": len(calls),
+            "writes": len(writes),
+            "reads": len(reads),
+            "write_units": sum(c["units"] for c in writes),
+            "read_units": sum(c["units"] for c in reads),
+            "operations": [c["operation"] + (" (condition failed)" if c["failed"] else "") for c in calls],
+        }
+
+
+def calls_per_operation(db: Dynalite) -> dict[str, Any]:
+    table = db.table("bench-units")
+    app = build_app(db.endpoint, table)
+    service = app.get_service()
+    counter = UnitCounter(service._store._client)
+    phone = numbers(30_000, 1)[0]
+    result = {}
+    call(app, "POST", "/v1/verifications", {"to": phone})
+    result["request"] = counter.take()
+    clock = service._clock
+    service._clock = lambda: clock() + 31  # past the resend interval
+    call(app, "POST", "/v1/verifications", {"to": phone})
+    result["resend"] = counter.take()
+    code = latest_code()
+    call(app, "POST", "/v1/verifications/check", {"to": phone, "code": f"{(int(code) + 1) % 10**6:06d}"})
+    result["check_wrong"] = counter.take()
+    call(app, "POST", "/v1/verifications/check", {"to": phone, "code": code})
+    result["check_right"] = counter.take()
+    service._clock = clock
+    return result
+
+
+# -- 5. package size -----------------------------------------------------------------------
+
+
+def package_size() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as out:
+        env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+        subprocess.run([sys.executable, "-m", "chalice", "package", "--stage", "prod", out],
+                       cwd=ROOT, env=env, check=True, capture_output=True)
+        size = (Path(out) / "deployment.zip").stat().st_size
+    return {"bytes": size, "limit_bytes": PACKAGE_LIMIT_BYTES, "ratio": round(size / PACKAGE_LIMIT_BYTES, 3)}
+
+
+# -- 6. cost -------------------------------------------------------------------------------
+
+
+def cost_per_1000(warm: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]:
+    import math
+
+    p = PRICES
+    billed_ms = math.ceil(warm["request"]["app_ms"]) + math.ceil(warm["check"]["app_ms"])
+    lambda_usd = 1000 * (billed_ms / 1000 * LAMBDA_MEMORY_MB / 1024 * p["lambda_gb_second_usd"]
+                         + 2 * p["lambda_request_usd"])
+    api_usd = 1000 * 2 * p["api_gateway_rest_request_usd"]
+    write_units = units["request"]["write_units"] + units["check_right"]["write_units"]
+    read_units = units["request"]["read_units"] + units["check_right"]["read_units"]
+    dynamodb_usd = 1000 * (write_units * p["dynamodb_write_unit_usd"] + read_units * p["dynamodb_read_unit_usd"])
+    total = lambda_usd + api_usd + dynamodb_usd
+    twilio = 1000 * p["twilio_verify_per_verification_usd"]
+    return {
+        "assumes": "one request and one right check per verification, warm Lambda, SMS fee excluded",
+        "lambda_usd": round(lambda_usd, 5),
+        "api_gateway_usd": round(api_usd, 5),
+        "dynamodb_usd": round(dynamodb_usd, 5),
+        "total_usd": round(total, 5),
+        "twilio_verify_usd": twilio,
+        "twilio_over_ours": round(twilio / total, 1),
+        "prices": PRICES,
+    }
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = []
+    c = results["cold_start"]
+    rows.append(("cold start: import + request + check (moto)", f"{c['app_ms']:.1f} ms",
+                 f"{c['floor_ms']:.1f} ms", f"{c['ratio']:.2f}", f"<= {c['goal_ratio']}"))
+    for op in ("request", "check"):
+        w = results["warm"][op]
+        rows.append((f"warm {op} (dynalite over HTTP)", f"{w['app_ms']:.2f} ms", f"{w['floor_ms']:.2f} ms",
+                     f"{w['ratio']:.2f}", f"<= {w['goal_ratio']}"))
+    f = results["flat"]
+    rows.append((f"check with {f['pending_large']:,} pending vs {f['pending_small']}",
+                 f"{f['check_large_ms']:.2f} ms", f"{f['check_small_ms']:.2f} ms", f"{f['ratio']:.2f}",
+                 f"<= {f['goal_ratio']}"))
+    rows.append((f"  list-scan design, same sizes", f"{f['list_scan_large_ms']:.3f} ms",
+                 f"{f['list_scan_small_ms']:.4f} ms", f"{f['list_scan_ratio']:.0f}", "(tutorials)"))
+    for op, u in results["units"].items():
+        rows.append((f"DynamoDB per {op.replace('_', ' ')}", f"{u['writes']} writes, {u['reads']} reads",
+                     "", f"{u['write_units']:g} WRU", f"{u['read_units']:g} RRU"))
+    if "package" in results:
+        pk = results["package"]
+        rows.append(("Lambda package (chalice package)", f"{pk['bytes']:,} B", f"{pk['limit_bytes']:,} B",
+                     f"{pk['ratio']:.2f}", "<= 1.0"))
+    cost = results["cost"]
+    rows.append(("cost per 1,000 verifications (no SMS)", f"${cost['total_usd']:.4f}",
+                 f"Twilio ${cost['twilio_verify_usd']:.2f}", f"1/{cost['twilio_over_ours']:,.0f}",
+                 f"prices {cost['prices']['date']}"))
+    header = ("figure", "ours", "floor", "ratio", "goal")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
+    line = lambda r: "  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="phone-verify benchmarks")
+    parser.add_argument("--smoke", action="store_true", help="few repetitions, small table")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
+    args = parser.parse_args(argv)
+    runs, cold_runs, scale = (10, 2, 1_000) if args.smoke else (200, 11, 100_000)
+
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]
+    os.environ.update(BENCH_ENV)
+    sys.stderr.flush()
+    devnull = open(os.devnull, "w")
+    real_stderr, sys.stderr = sys.stderr, devnull  # the console provider prints every SMS
+
+    results: dict[str, Any] = {"smoke": args.smoke}
+    db = Dynalite()
+    calls_file = Path(tempfile.mkdtemp()) / "calls.json"
+    try:
+        record_calls(db, calls_file)
+        results["cold_start"] = cold_start(cold_runs, calls_file)
+        results["warm"] = warm_overhead(db, runs, calls_file)
+        results["flat"] = flat_at_scale(db, max(10, runs // 4), scale)
+        results["units"] = calls_per_operation(db)
+        if not args.smoke:
+            results["package"] = package_size()
+        results["cost"] = cost_per_1000(results["warm"], results["units"])
+    finally:
+        db.stop()
+        sys.stderr = real_stderr
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(report(results))
+    print(f"\n(details: {args.output})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
