@@ -269,6 +269,24 @@ def seed_validate_auth() -> Response:
     return _text("Success!", 200)
 
 
+# -- the contract ----------------------------------------------------------------------------
+
+
+@functools.cache
+def _openapi_json() -> str:
+    from chalicelib.config import Config
+    from chalicelib.openapi import document
+
+    return json.dumps(document(Config.from_env().code_length, _API_KEY))
+
+
+@app.route("/openapi.json", methods=["GET"])
+@_domain_errors
+def openapi() -> Response:
+    return Response(body=_openapi_json(), status_code=200,
+                    headers={"Content-Type": "application/json", "Cache-Control": "max-age=300"})
+
+
 # -- the web page ----------------------------------------------------------------------------
 
 

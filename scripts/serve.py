@@ -38,7 +38,16 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ROOT))
     from chalice.cli.factory import CLIFactory
-    from chalice.local import LocalDevServer, ThreadedHTTPServer
+    from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+
+    class Handler(ChaliceRequestHandler):
+        # chalice local leaves methods it does not know (TRACE, QUERY, ...) to http.server,
+        # which answers 501 in HTML; hand every method to the app, which answers 405 in the
+        # contract's shape (API Gateway also answers an unknown method with a client error).
+        def __getattr__(self, name: str):
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
 
     factory = CLIFactory(str(ROOT), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
@@ -51,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         # request starts warm, like a warm Lambda container.
         sys.modules["app"].get_service()
     server_cls = ForkingHTTPServer if args.forking else ThreadedHTTPServer
-    server = LocalDevServer(app, config, args.host, args.port, server_cls=server_cls)
+    server = LocalDevServer(app, config, args.host, args.port, handler_cls=Handler, server_cls=server_cls)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,0 +1,294 @@
+"""The OpenAPI 3.1 document of every route, served at GET /openapi.json.
+
+Built from the code's own values: the error codes are collected from the ServiceError classes,
+the code length and channels from the configuration and models, the API-key scheme from the
+stage. tests/unit/test_openapi.py checks that the app's routes and this document list the same
+operations and that real responses validate against it; schemathesis fuzzes the served app
+against it in `make test`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import errors
+from chalicelib.messages import SMS_TEMPLATES
+from chalicelib.models import CHANNELS, MAX_BODY_BYTES
+
+# Answers that Chalice gives itself, reshaped into the contract by app.py's middleware.
+FRAMEWORK_CODES = ("unsupported_media_type", "method_not_allowed")
+
+
+def error_codes() -> list[str]:
+    codes: set[str] = set(FRAMEWORK_CODES)
+    pending = [errors.ServiceError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "code" in cls.__dict__:
+            codes.add(cls.code)
+    return sorted(codes)
+
+
+def _error_response(description: str, retry: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if retry:
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    return response
+
+
+def _json(schema_ref: str, description: str, example: dict | None = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
+
+
+def _text(description: str, example: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"text/plain": {"schema": {"type": "string"}, "example": example}}}
+
+
+VERIFICATION_EXAMPLE = {
+    "id": "VE" + "1f" * 24,
+    "to": "+14155552671",
+    "channel": "sms",
+    "status": "pending",
+    "expires_at": "2026-11-22T22:10:00Z",
+    "send_count": 1,
+    "resend_after": 30,
+}
+
+
+def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, Any]:
+    code_pattern = f"^[0-9]{{{code_length}}}$"
+    bad_request = _error_response("Invalid input (see error.code)")
+    unavailable = _error_response("DynamoDB is briefly unavailable", retry=True)
+    too_many = _error_response("A limit was reached; retry after Retry-After seconds", retry=True)
+    unsupported_media = _error_response("The body is not application/json")
+    seed_params = [
+        {"name": "number", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "E.164 number, with or without the leading +"},
+    ]
+    seed_form = {
+        "required": False,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SeedForm"}},
+        },
+    }
+    security = [{"ApiKey": []}] if api_key_required else []
+
+    paths: dict[str, Any] = {
+        "/v1/verifications": {
+            "post": {
+                "operationId": "startVerification",
+                "summary": "Send a code (or resend while one is pending)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/StartRequest"},
+                        "example": {"to": "+14155552671", "channel": "sms", "locale": "en"},
+                    }},
+                },
+                "responses": {
+                    "201": _json("Verification", "A new verification; the code was sent", VERIFICATION_EXAMPLE),
+                    "200": _json("Verification", "A resend: same id, new code, send_count + 1"),
+                    "400": bad_request,
+                    "403": _error_response("country_not_allowed"),
+                    "415": unsupported_media,
+                    "422": _error_response("undeliverable_number: the provider refused this number"),
+                    "429": too_many,
+                    "502": _error_response("delivery_failed: every provider failed; retry at once"),
+                    "503": unavailable,
+                },
+            }
+        },
+        "/v1/verifications/check": {
+            "post": {
+                "operationId": "checkVerification",
+                "summary": "Check a code; a code succeeds once",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/CheckRequest"},
+                        "example": {"to": "+14155552671", "code": "0" * code_length},
+                    }},
+                },
+                "responses": {
+                    "200": _json("CheckResult", "Approved",
+                                 {"id": VERIFICATION_EXAMPLE["id"], "to": "+14155552671",
+                                  "status": "approved", "valid": True}),
+                    "400": bad_request,
+                    "403": _error_response("incorrect_code, with attempts_remaining"),
+                    "404": _error_response("verification_not_found: nothing pending for this number or id"),
+                    "415": unsupported_media,
+                    "429": too_many,
+                    "503": unavailable,
+                },
+            }
+        },
+        "/v1/verifications/{verification_id}": {
+            "parameters": [{"name": "verification_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}, "example": VERIFICATION_EXAMPLE["id"]}],
+            "get": {
+                "operationId": "getVerification",
+                "summary": "A verification's status",
+                "responses": {
+                    "200": _json("VerificationStatus", "The verification"),
+                    "404": _error_response("verification_not_found"),
+                    "503": unavailable,
+                },
+            },
+            "delete": {
+                "operationId": "cancelVerification",
+                "summary": "Cancel a pending verification",
+                "responses": {
+                    "200": _json("VerificationStatus", "Canceled"),
+                    "404": _error_response("verification_not_found"),
+                    "409": _error_response("not_pending"),
+                    "503": unavailable,
+                },
+            },
+        },
+    }
+    for path, summary, responses in (
+        ("/request-auth", "Seed-compatible: send a code to `number`", {
+            "200": _text("Sent", "Your code was sent"),
+            "400": _text("Invalid number", "Invalid Phone Number"),
+            "415": unsupported_media,
+            "429": {**_text("Too many requests", "Too Many Requests"),
+                    "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}},
+            "500": _text("The code could not be sent", "Error sending code via SMS"),
+        }),
+        ("/validate-auth", "Seed-compatible: check `auth_code` for `number`", {
+            "200": _text("Approved", "Success!"),
+            "403": _text("Not approved", "Forbidden"),
+            "415": unsupported_media,
+            "503": {**_text("Briefly unavailable", "Service Unavailable"),
+                    "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}},
+        }),
+    ):
+        params = seed_params + ([{"name": "auth_code", "in": "query", "required": False,
+                                  "schema": {"type": "string"}}] if path == "/validate-auth" else [])
+        paths[path] = {
+            "get": {"operationId": path.strip("/").replace("-", "_") + "_get", "summary": summary,
+                    "parameters": params, "responses": responses},
+            "post": {"operationId": path.strip("/").replace("-", "_") + "_post", "summary": summary,
+                     "requestBody": seed_form, "responses": responses},
+        }
+    paths["/"] = {"get": {"operationId": "page", "summary": "The web page", "security": [],
+                          "responses": {"200": {"description": "HTML",
+                                                "content": {"text/html": {"schema": {"type": "string"}}}}}}}
+    paths["/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "security": [],
+                                      "responses": {"200": {"description": "OpenAPI 3.1",
+                                                            "content": {"application/json": {
+                                                                "schema": {"type": "object"}}}}}}}
+
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "phone-verify",
+            "version": "1.0.0",
+            "description": "Self-hosted phone verification: send a one-time code by SMS or voice, "
+                           "then check it. Errors are always {\"error\": {\"code\", \"message\"}}.",
+        },
+        "paths": paths,
+        "components": {
+            "headers": {"RetryAfter": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
+            "schemas": _schemas(code_pattern),
+        },
+    }
+    if api_key_required:
+        doc["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
+        doc["security"] = security
+    return doc
+
+
+def _schemas(code_pattern: str) -> dict[str, Any]:
+    iso_time = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
+    verification_id = {"type": "string", "pattern": "^VE[0-9a-f]{48}$"}
+    e164 = {"type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$"}
+    status = {"type": "string", "enum": ["pending", "approved", "canceled", "expired", "max_attempts_reached"]}
+    channel = {"type": "string", "enum": list(CHANNELS)}
+    base = {
+        "id": verification_id, "to": e164, "channel": channel, "status": status,
+        "expires_at": iso_time, "send_count": {"type": "integer", "minimum": 1},
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "additionalProperties": False,
+            "properties": {"error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": error_codes()},
+                    "message": {"type": "string"},
+                    "retry_after": {"type": "integer", "minimum": 1},
+                    "attempts_remaining": {"type": "integer", "minimum": 0},
+                    "status": status,
+                },
+            }},
+        },
+        "StartRequest": {
+            "type": "object",
+            "required": ["to"],
+            "additionalProperties": False,
+            "description": f"At most {MAX_BODY_BYTES} bytes.",
+            "properties": {
+                "to": {"type": "string", "description": "E.164, or a national number read in `country`"},
+                "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                "channel": {"type": "string", "enum": list(CHANNELS), "default": "sms"},
+                "locale": {"type": "string", "description": f"One of {', '.join(SMS_TEMPLATES)}; "
+                                                            "others fall back to en", "default": "en"},
+            },
+        },
+        "CheckRequest": {
+            "type": "object",
+            "required": ["code"],
+            "additionalProperties": False,
+            "description": "Exactly one of `to` and `id`.",
+            "properties": {
+                "to": {"type": "string"},
+                "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                "id": {"type": "string"},
+                "code": {"type": "string", "pattern": code_pattern},
+            },
+            "oneOf": [{"required": ["to"]}, {"required": ["id"]}],
+        },
+        "Verification": {
+            "type": "object",
+            "required": [*base, "resend_after"],
+            "additionalProperties": False,
+            "properties": {**base, "resend_after": {"type": "integer", "minimum": 0}},
+        },
+        "VerificationStatus": {
+            "type": "object",
+            "required": [*base, "attempts_remaining"],
+            "additionalProperties": False,
+            "properties": {
+                **base,
+                "attempts_remaining": {"type": "integer", "minimum": 0},
+                "send_attempts": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["channel", "provider", "sent_at"],
+                    "properties": {"channel": channel, "provider": {"type": "string"}, "sent_at": iso_time},
+                }},
+            },
+        },
+        "CheckResult": {
+            "type": "object",
+            "required": ["id", "to", "status", "valid"],
+            "additionalProperties": False,
+            "properties": {"id": verification_id, "to": e164, "status": {"const": "approved"},
+                           "valid": {"const": True}},
+        },
+        "SeedForm": {
+            "type": "object",
+            "properties": {"number": {"type": "string"}, "auth_code": {"type": "string"}},
+        },
+    }
