@@ -86,10 +86,21 @@ def cold_start(runs: int, calls_file: Path) -> dict[str, Any]:
             raise RuntimeError(f"bench/cold.py {mode} failed:\n{out.stderr[-2000:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])["ms"] / 1000
 
-    app_runs, floor_runs = [], []
+    def boto3_import() -> float:
+        probe = "import time; t = time.perf_counter(); import boto3; print(time.perf_counter() - t)"
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+    app_runs, floor_runs, boto3_runs = [], [], []
     for _ in range(runs):  # interleaved, so drift hits both alike
         app_runs.append(one("app"))
         floor_runs.append(one("floor"))
+        boto3_runs.append(boto3_import())
+    # In-process moto imports boto3 before either timer starts; a Lambda cold start pays that
+    # import in both cases, so the issue's floor ("a fresh interpreter that imports boto3 and
+    # makes the same calls") is the floor plus boto3's import, measured here in fresh
+    # interpreters too.
+    boto3_s = statistics.median(boto3_runs)
     imports = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stderr
     own = []
@@ -99,10 +110,14 @@ def cold_start(runs: int, calls_file: Path) -> dict[str, Any]:
             own.append((int(parts[1]), parts[2]))
     total_us = next((cum for cum, name in own if name == "app"), 0)
     top = sorted(own, key=lambda x: -x[0])[1:9]
+    app_s, floor_s = statistics.median(app_runs), statistics.median(floor_runs)
     return {
         "app_ms": median_ms(app_runs),
         "floor_ms": median_ms(floor_runs),
-        "ratio": round(statistics.median(app_runs) / statistics.median(floor_runs), 3),
+        "overhead_ms": round((app_s - floor_s) * 1000, 1),
+        "ratio_without_boto3_import": round(app_s / floor_s, 3),
+        "boto3_import_ms": median_ms(boto3_runs),
+        "ratio": round((app_s + boto3_s) / (floor_s + boto3_s), 3),
         "goal_ratio": 1.15,
         "import_app_ms": round(total_us / 1000, 1),
         "largest_imports_ms": {name: round(cum / 1000, 1) for cum, name in top},
@@ -392,8 +407,10 @@ def cost_per_1000(warm: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]
 def report(results: dict[str, Any]) -> str:
     rows = []
     c = results["cold_start"]
-    rows.append(("cold start: import + request + check (moto)", f"{c['app_ms']:.1f} ms",
-                 f"{c['floor_ms']:.1f} ms", f"{c['ratio']:.2f}", f"<= {c['goal_ratio']}"))
+    rows.append(("cold start: boto3 + app import + request + check", f"{c['app_ms'] + c['boto3_import_ms']:.1f} ms",
+                 f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio']:.2f}", f"<= {c['goal_ratio']}"))
+    rows.append(("  the same without boto3's import", f"{c['app_ms']:.1f} ms", f"{c['floor_ms']:.1f} ms",
+                 f"{c['ratio_without_boto3_import']:.2f}", f"+{c['overhead_ms']:.0f} ms"))
     for op in ("request", "check"):
         w = results["warm"][op]
         rows.append((f"warm {op} (dynalite over HTTP)", f"{w['app_ms']:.2f} ms", f"{w['floor_ms']:.2f} ms",
