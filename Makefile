@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DYNALITE := .deps/node_modules/.bin/dynalite
+CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
 .PHONY: run test table bench clean
@@ -17,10 +18,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 $(DYNALITE):
 	npm install --prefix .deps --no-audit --no-fund --loglevel=error dynalite@4.0.0
 
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+$(CHROMIUM):
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 run: $(STAMP)
 	$(PY) scripts/run_local.py
 
-test: $(STAMP) $(DYNALITE)
+test: $(STAMP) $(DYNALITE) $(CHROMIUM)
 	$(PY) -m pytest -q
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.

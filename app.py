@@ -36,13 +36,19 @@ _API_KEY = api_key_required()
 
 
 @functools.cache
+def get_config() -> Any:
+    from chalicelib.config import Config
+
+    return Config.from_env()
+
+
+@functools.cache
 def get_service() -> Any:
     """The VerificationService for this container, built from the environment once."""
     import boto3
     from botocore.config import Config as BotoConfig
 
     from chalicelib.codes import CodeHasher
-    from chalicelib.config import Config
     from chalicelib.limits import Limiter
     from chalicelib.parameters import load_provider_settings, load_server_secret
     from chalicelib.providers import ProviderContext
@@ -50,7 +56,7 @@ def get_service() -> Any:
     from chalicelib.service import VerificationService
     from chalicelib.store import DynamoDBCounterStore, DynamoDBVerificationStore
 
-    config = Config.from_env()
+    config = get_config()
     # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
     aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
     aws_client = functools.cache(lambda service: boto3.client(service, config=aws))
@@ -274,10 +280,9 @@ def seed_validate_auth() -> Response:
 
 @functools.cache
 def _openapi_json() -> str:
-    from chalicelib.config import Config
     from chalicelib.openapi import document
 
-    return json.dumps(document(Config.from_env().code_length, _API_KEY))
+    return json.dumps(document(get_config().code_length, _API_KEY))
 
 
 @app.route("/openapi.json", methods=["GET"])
@@ -287,11 +292,50 @@ def openapi() -> Response:
                     headers={"Content-Type": "application/json", "Cache-Control": "max-age=300"})
 
 
-# -- the web page ----------------------------------------------------------------------------
+# -- the web page and the local SMS inbox ----------------------------------------------------
+
+
+def _inbox_enabled() -> bool:
+    """Only `make run`: the local stage with the console provider and nothing else."""
+    config = get_config()
+    return config.stage == "local" and config.all_providers == ("console",)
 
 
 @app.route("/", methods=["GET"])
+@_domain_errors
 def index() -> Response:
     from chalicelib.web import index_page
 
-    return index_page()
+    config = get_config()
+    return index_page(config.code_length, config.default_region, _inbox_enabled())
+
+
+@app.route("/static/{name}", methods=["GET"])
+@_domain_errors
+def static(name: str) -> Response:
+    from chalicelib.web import static_file
+
+    response = static_file(name)
+    if response is None:
+        raise errors.NotFound()
+    return response
+
+
+@app.route("/dev/inbox", methods=["GET"])
+@_domain_errors
+def dev_inbox() -> Response:
+    if not _inbox_enabled():
+        raise errors.NotFound()
+    from chalicelib.web import inbox_page
+
+    return inbox_page()
+
+
+@app.route("/dev/inbox.json", methods=["GET"])
+@_domain_errors
+def dev_inbox_json() -> Response:
+    if not _inbox_enabled():
+        raise errors.NotFound()
+    from chalicelib.providers.console import OUTBOX
+
+    return _json(list(OUTBOX))

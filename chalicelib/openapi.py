@@ -182,6 +182,26 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
     paths["/"] = {"get": {"operationId": "page", "summary": "The web page", "security": [],
                           "responses": {"200": {"description": "HTML",
                                                 "content": {"text/html": {"schema": {"type": "string"}}}}}}}
+    not_found = _error_response("not_found")
+    paths["/static/{name}"] = {"get": {
+        "operationId": "staticFile", "summary": "The page's script and styles", "security": [],
+        "parameters": [{"name": "name", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": ["app.js", "app.css", "inbox.js", "favicon.svg"]}}],
+        "responses": {"200": {"description": "The file", "content": {
+            "text/javascript": {"schema": {"type": "string"}}, "text/css": {"schema": {"type": "string"}},
+            "image/svg+xml": {"schema": {"type": "string"}}}},
+            "404": not_found}}}
+    paths["/dev/inbox"] = {"get": {
+        "operationId": "devInbox", "summary": "Local stage with the console provider only: the SMS sent",
+        "security": [],
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+                      "404": not_found}}}
+    paths["/dev/inbox.json"] = {"get": {
+        "operationId": "devInboxJson", "summary": "Local stage with the console provider only: the SMS sent, "
+                                                  "newest first", "security": [],
+        "responses": {"200": {"description": "Messages", "content": {"application/json": {"schema": {
+            "type": "array", "items": {"type": "object", "required": ["id", "to", "channel", "body", "at"]}}}}},
+            "404": not_found}}}
     paths["/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1",
                                                             "content": {"application/json": {

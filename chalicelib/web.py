@@ -1,4 +1,9 @@
-"""The web page served at ``/``: read from chalicelib/static on first request, then cached."""
+"""The web page at `/`, its static files, and the local SMS inbox.
+
+Plain HTML, CSS and a small script, no build step and no third-party host: the Lambda serves
+everything, so the page works offline on loopback. The strict Content-Security-Policy allows
+scripts, styles and requests from this origin only (no inline script or style).
+"""
 
 from __future__ import annotations
 
@@ -8,24 +13,80 @@ from pathlib import Path
 from chalice import Response
 
 _STATIC = Path(__file__).parent / "static"
-
-_HEADERS = {
-    "Content-Type": "text/html; charset=utf-8",
-    # The page has no script yet; forms post to this origin only.
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "inbox.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+_INBOX_PANEL = (
+    '<aside aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
+    '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol></aside>'
+)
 
 
 @functools.cache
-def _index_html() -> str:
-    return (_STATIC / "index.html").read_text(encoding="utf-8")
+def _country_options(default_region: str) -> str:
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE  # no per-region metadata is loaded
+
+    regions = sorted(
+        (region, code)
+        for code, regions in COUNTRY_CODE_TO_REGION_CODE.items()
+        for region in regions
+        if region != "001"
+    )
+    return "".join(
+        f'<option value="{r}" data-cc="{c}"{" selected" if r == default_region else ""}>{r} +{c}</option>'
+        for r, c in regions
+    )
 
 
-def index_page() -> Response:
-    return Response(body=_index_html(), status_code=200, headers=_HEADERS)
+@functools.cache
+def index_html(code_length: int, default_region: str, inbox: bool) -> str:
+    template = (_STATIC / "index.html").read_text(encoding="utf-8")
+    page = template.format(
+        code_length=code_length,
+        country_options=_country_options(default_region),
+        inbox="on" if inbox else "",
+        inbox_panel=_INBOX_PANEL if inbox else "",
+    )
+    if inbox:
+        page = page.replace("</head>", '<script src="/static/inbox.js" defer></script>\n</head>')
+    return page
+
+
+def index_page(code_length: int, default_region: str, inbox: bool) -> Response:
+    return _html(index_html(code_length, default_region, inbox))
+
+
+def inbox_page() -> Response:
+    page = (_STATIC / "inbox.html").read_text(encoding="utf-8").format(inbox_panel=_INBOX_PANEL)
+    return _html(page)
+
+
+def static_file(name: str) -> Response | None:
+    content_type = STATIC_FILES.get(name)
+    if content_type is None:
+        return None
+    body = _read(name)
+    return Response(body=body, status_code=200, headers={
+        "Content-Type": content_type, "Cache-Control": "public, max-age=300", **SECURITY_HEADERS})
+
+
+@functools.cache
+def _read(name: str) -> str:
+    return (_STATIC / name).read_text(encoding="utf-8")
+
+
+def _html(page: str) -> Response:
+    return Response(body=page, status_code=200, headers={
+        "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", **SECURITY_HEADERS})

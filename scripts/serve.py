@@ -15,6 +15,7 @@ import argparse
 import os
 import socketserver
 import sys
+import threading
 from http.server import HTTPServer
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     from chalice.cli.factory import CLIFactory
     from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
+    app_lock = threading.Lock()
+
     class Handler(ChaliceRequestHandler):
         # chalice local leaves methods it does not know (TRACE, QUERY, ...) to http.server,
         # which answers 501 in HTML; hand every method to the app, which answers 405 in the
@@ -48,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
             if name.startswith("do_"):
                 return self._generic_handle
             raise AttributeError(name)
+
+        def _generic_handle(self) -> None:
+            # Chalice keeps the current request on the app object: one request at a time per
+            # process, as on Lambda. Threads still accept connections (a browser keeps several
+            # open); with --forking every request has its own process and needs no lock.
+            if args.forking:
+                return super()._generic_handle()
+            with app_lock:
+                return super()._generic_handle()
 
     factory = CLIFactory(str(ROOT), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)

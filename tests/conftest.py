@@ -24,6 +24,12 @@ os.environ.update(
 )
 
 
+def reset_app(app_module) -> None:
+    """Forget the per-container objects, so the next request reads the environment again."""
+    for cached in (app_module.get_service, app_module.get_config, app_module._openapi_json):
+        cached.cache_clear()
+
+
 class FakeClock:
     def __init__(self, start: float = 1_800_000_000.0) -> None:
         self.now = start
@@ -54,9 +60,9 @@ def aws(stage_env: None) -> Iterator[None]:
         from scripts.create_table import ensure_table
 
         ensure_table(boto3.client("dynamodb"), TABLE)
-        app_module.get_service.cache_clear()
+        reset_app(app_module)
         yield
-        app_module.get_service.cache_clear()
+        reset_app(app_module)
 
 
 @pytest.fixture

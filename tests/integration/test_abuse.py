@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import reset_app
+
 import json
 
 import pytest
@@ -17,11 +19,11 @@ def client_on_dynalite(dynamodb_endpoint, monkeypatch, stage_env):
     import app as app_module
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
-    app_module.get_service.cache_clear()
+    reset_app(app_module)
     app_module.get_service()
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as client:
         yield client
-    app_module.get_service.cache_clear()
+    reset_app(app_module)
 
 
 def test_a_bot_walking_a_prefix_from_rotating_ips_is_stopped(client_on_dynalite, monkeypatch):

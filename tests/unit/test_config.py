@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import reset_app
+
 import pytest
 
 from chalicelib.config import Config, ConfigError
@@ -87,7 +89,7 @@ def test_a_bad_value_at_request_time_is_a_contract_500_that_logs_the_variable(
     from tests.conftest import ROOT
 
     monkeypatch.setenv("OTP_CODE_LENGTH", "99")
-    app_module.get_service.cache_clear()
+    reset_app(app_module)
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
         response = c.http.post(
             "/v1/verifications", headers={"content-type": "application/json"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import reset_app
+
 import json
 import logging
 import re
@@ -37,7 +39,7 @@ def configured(aws, clock, monkeypatch) -> Callable[..., object]:
     def make(**env: str):
         for name, value in {**CREDENTIALS, **env}.items():
             monkeypatch.setenv(name, value)
-        app_module.get_service.cache_clear()
+        reset_app(app_module)
         service = app_module.get_service()  # built now, with these variables; cached for requests
         monkeypatch.setattr(service, "_clock", clock)
         client = Client(app_module.app, stage_name="test", project_dir=str(ROOT))

@@ -76,5 +76,9 @@ def _routes_requiring_keys(env_value: str | None) -> dict:
 def test_api_keys_are_required_per_stage_on_the_api_routes_only():
     assert not any(_routes_requiring_keys(None).values())
     required = _routes_requiring_keys("true")
-    assert not required.pop("GET /")  # the page stays open
-    assert required and all(required.values())
+    open_routes = {"GET /", "GET /static/{name}", "GET /openapi.json", "GET /dev/inbox", "GET /dev/inbox.json"}
+    assert {route for route, needs_key in required.items() if not needs_key} == open_routes
+    assert {route for route, needs_key in required.items() if needs_key} == {
+        "POST /v1/verifications", "POST /v1/verifications/check", "GET /v1/verifications/{verification_id}",
+        "DELETE /v1/verifications/{verification_id}", "GET /request-auth", "POST /request-auth",
+        "GET /validate-auth", "POST /validate-auth"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import reset_app
+
 import json
 import logging
 
@@ -24,7 +26,7 @@ def configured(aws, clock, monkeypatch):
     def make(**env: str):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        app_module.get_service.cache_clear()
+        reset_app(app_module)
         service = app_module.get_service()
         monkeypatch.setattr(service, "_clock", clock)
         return Client(app_module.app, stage_name="test", project_dir=str(ROOT))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import reset_app
+
 import json
 import re
 
@@ -48,7 +50,7 @@ def test_webotp_domain_adds_the_origin_bound_last_line(aws, outbox, monkeypatch,
     from tests.conftest import ROOT
 
     monkeypatch.setenv("OTP_WEBOTP_DOMAIN", "example.com")
-    app_module.get_service.cache_clear()
+    reset_app(app_module)
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
         start(c)
     code = last_code(outbox)

@@ -1,0 +1,148 @@
+// The verification page: two steps on one page, talking to the JSON API (/v1/...).
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const codeLength = Number(document.body.dataset.codeLength || 6);
+  const phoneStep = $("phone-step"), codeStep = $("code-step"), done = $("done");
+  const status = $("status"), alert = $("alert");
+  const resend = $("resend"), codeInput = $("code");
+  let verification = null, timer = null, otpAbort = null;
+
+  // Country names in the reader's language; the server sends ISO codes and calling codes.
+  try {
+    const names = new Intl.DisplayNames([navigator.language || "en"], { type: "region" });
+    for (const option of $("country").options) {
+      option.textContent = `${names.of(option.value) || option.value} (+${option.dataset.cc})`;
+    }
+  } catch (_) { /* keep the codes */ }
+
+  const say = (text) => { alert.textContent = ""; status.textContent = text; };
+  const warn = (text) => { status.textContent = ""; alert.textContent = text; };
+  const mask = (e164) => e164.slice(0, 5) + "*".repeat(Math.max(0, e164.length - 7)) + e164.slice(-2);
+  const minutes = (s) => (s >= 120 ? `${Math.ceil(s / 60)} minutes` : `${s} seconds`);
+
+  async function api(path, body) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+      });
+    } catch (_) {
+      throw { code: "network", message: "We could not reach the server. Check your connection." };
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw { status: response.status, ...(data.error || { code: "unknown" }) };
+    return data;
+  }
+
+  function explain(error) {
+    switch (error.code) {
+      case "invalid_phone_number": return "That phone number does not look right. Check the country and the number.";
+      case "unsupported_number_type": return "This number cannot receive text messages. Use a mobile number.";
+      case "country_not_allowed": return "We cannot send codes to this country.";
+      case "incorrect_code":
+        return error.attempts_remaining > 0
+          ? `That code is not right. ${error.attempts_remaining} ${error.attempts_remaining === 1 ? "attempt" : "attempts"} left.`
+          : "That code is not right, and no attempts are left. Request a new code later.";
+      case "verification_not_found": return "This code has expired or was already used. Send a new code.";
+      case "max_attempts_reached": return `Too many wrong codes. You can request a new code in ${minutes(error.retry_after || 600)}.`;
+      case "resend_too_soon": return `Please wait ${error.retry_after} seconds before asking for another code.`;
+      case "too_many_sends": case "too_many_verifications":
+        return `Too many codes were sent to this number. Try again in ${minutes(error.retry_after || 600)}.`;
+      case "delivery_failed": return "We could not send the code. Please try again.";
+      case "undeliverable_number": return "This number cannot receive our messages. Try another number.";
+      case "invalid_code_format": return `Enter the ${codeLength} digits from the message.`;
+      case "network": return error.message;
+      default:
+        return error.status === 429 && error.retry_after
+          ? `Too many requests. Try again in ${minutes(error.retry_after)}.`
+          : "Something went wrong. Please try again.";
+    }
+  }
+
+  function countdown(seconds) {
+    clearInterval(timer);
+    let left = Math.max(0, Math.ceil(seconds));
+    const tick = () => {
+      resend.disabled = left > 0;
+      resend.textContent = left > 0 ? `Resend code in ${left} s` : "Resend code";
+      if (left-- <= 0) clearInterval(timer);
+    };
+    tick();
+    timer = setInterval(tick, 1000);
+  }
+
+  function listenForSms() {
+    // WebOTP: the browser offers the code from an SMS whose last line is "@host #code".
+    if (!("OTPCredential" in window)) return;
+    if (otpAbort) otpAbort.abort();
+    otpAbort = new AbortController();
+    navigator.credentials.get({ otp: { transport: ["sms"] }, signal: otpAbort.signal })
+      .then((otp) => { if (otp && otp.code) { codeInput.value = otp.code; codeStep.requestSubmit(); } })
+      .catch(() => {});
+  }
+
+  async function send(isResend) {
+    const body = { to: $("number").value.trim(), country: $("country").value };
+    if (!body.to) { warn("Enter your phone number."); $("number").focus(); return; }
+    const button = isResend ? resend : $("send");
+    button.disabled = true;
+    try {
+      verification = await api("/v1/verifications", body);
+      phoneStep.hidden = true;
+      codeStep.hidden = false;
+      $("sent-to").textContent = `We sent a code to ${mask(verification.to)}.`;
+      say(isResend ? `A new code is on its way to ${mask(verification.to)}.` : `Code sent to ${mask(verification.to)}.`);
+      countdown(verification.resend_after);
+      codeInput.value = "";
+      codeInput.focus();
+      listenForSms();
+    } catch (error) {
+      warn(explain(error));
+      if (error.code === "resend_too_soon") countdown(error.retry_after);
+      else if (isResend) resend.disabled = false;
+      if (!isResend) $("number").focus();
+    } finally {
+      if (!isResend) button.disabled = false;
+    }
+  }
+
+  phoneStep.addEventListener("submit", (event) => { event.preventDefault(); send(false); });
+  resend.addEventListener("click", () => send(true));
+  $("change").addEventListener("click", () => {
+    clearInterval(timer);
+    if (otpAbort) otpAbort.abort();
+    codeStep.hidden = true;
+    phoneStep.hidden = false;
+    say("");
+    $("number").focus();
+  });
+
+  codeStep.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const code = codeInput.value.trim();
+    if (!new RegExp(`^[0-9]{${codeLength}}$`).test(code)) {
+      warn(`Enter the ${codeLength} digits from the message.`);
+      codeInput.focus();
+      return;
+    }
+    $("verify").disabled = true;
+    try {
+      await api("/v1/verifications/check", { id: verification.id, code });
+      clearInterval(timer);
+      if (otpAbort) otpAbort.abort();
+      codeStep.hidden = true;
+      done.hidden = false;
+      say("Your phone number is verified.");
+      done.querySelector("h2").focus();
+    } catch (error) {
+      warn(explain(error));
+      codeInput.select();
+      codeInput.focus();
+    } finally {
+      $("verify").disabled = false;
+    }
+  });
+
+})();

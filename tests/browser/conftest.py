@@ -1,0 +1,61 @@
+"""A real browser: Debian's Chromium driven by Playwright, against the app served locally
+(the local stage, console provider, its inbox) on dynalite. Screenshots of every step go to
+tests/browser/screenshots/ (git-ignored)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.live import LiveServer, dynamodb_endpoint, serve  # noqa: F401  (fixtures)
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).parent / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def site(serve) -> LiveServer:
+    # Threads with one app call at a time (the page polls the inbox while it works), a short
+    # resend interval so the countdown test finishes, and the inbox of the local stage.
+    return serve(stage="local", forking=False, OTP_RESEND_INTERVAL_SECONDS="3",
+                 OTP_MAX_REQUESTS_PER_IP_PER_HOUR="100000", OTP_MAX_CHECKS_PER_IP_PER_HOUR="100000")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # Chrome logs every 4xx fetch as "Failed to load resource": those are the API's answers
+    # (a wrong code is a 403) and the page shows them; anything else (a script error, a CSP
+    # violation) fails the test.
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource: the server responded with a status of 4")
+            else None)
+    yield page
+    context.close()
+    assert not errors, errors  # no script error, no CSP violation
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -1,0 +1,113 @@
+"""The page as a person uses it."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from playwright.sync_api import expect
+
+from tests.browser.conftest import shoot
+
+
+def code_for(site, e164: str) -> str:
+    for message in requests.get(site.url + "/dev/inbox.json", timeout=10).json():
+        if message["to"] == e164:
+            return re.search(r"\b([0-9]{6})\b", message["body"]).group(1)
+    raise AssertionError(f"no SMS to {e164}")
+
+
+def send_code(page, site, national: str) -> None:
+    page.goto(site.url + "/")
+    page.get_by_label("Phone number").fill(national)
+    page.get_by_role("button", name="Send code", exact=True).click()
+    page.get_by_label("Verification code").wait_for()
+
+
+def test_happy_path(page, site):
+    page.goto(site.url + "/")
+    assert page.get_by_label("Country").input_value() == "US"
+    shoot(page, "1-phone-step")
+    page.get_by_label("Phone number").fill("(415) 555-0101")
+    page.get_by_role("button", name="Send code", exact=True).click()
+    status = page.locator("#status")
+    status.filter(has_text="Code sent to +1415*****01").wait_for()
+    assert page.evaluate("document.activeElement.id") == "code"  # focus moved to the code
+    shoot(page, "2-code-step")
+    page.get_by_label("Verification code").fill(code_for(site, "+14155550101"))
+    page.get_by_role("button", name="Verify", exact=True).click()
+    page.get_by_role("heading", name="Phone number verified").wait_for()
+    shoot(page, "3-verified")
+
+
+def test_a_wrong_code_then_the_right_one(page, site):
+    send_code(page, site, "415 555 0102")
+    code = code_for(site, "+14155550102")
+    page.get_by_label("Verification code").fill(f"{(int(code) + 1) % 10**6:06d}")
+    page.get_by_role("button", name="Verify", exact=True).click()
+    page.locator("#alert").filter(has_text="That code is not right. 4 attempts left.").wait_for()
+    shoot(page, "4-wrong-code")
+    page.get_by_label("Verification code").fill(code)
+    page.get_by_role("button", name="Verify", exact=True).click()
+    page.get_by_role("heading", name="Phone number verified").wait_for()
+
+
+def test_the_resend_countdown(page, site):
+    send_code(page, site, "415-555-0103")
+    resend = page.locator("#resend")
+    assert resend.is_disabled()
+    assert re.fullmatch(r"Resend code in [1-3] s", resend.inner_text())
+    shoot(page, "5-countdown")
+    expect(resend).to_be_enabled(timeout=6000)  # (the page's CSP forbids wait_for_function's eval)
+    assert resend.inner_text() == "Resend code"
+    resend.click()
+    page.locator("#status").filter(has_text="A new code is on its way").wait_for()
+    assert resend.is_disabled()
+
+
+def test_an_invalid_number_is_explained(page, site):
+    page.goto(site.url + "/")
+    page.get_by_label("Phone number").fill("123")
+    page.get_by_role("button", name="Send code", exact=True).click()
+    page.locator("#alert").filter(has_text="That phone number does not look right").wait_for()
+    assert page.evaluate("document.activeElement.id") == "number"
+    shoot(page, "6-invalid-number")
+
+
+def test_keyboard_only(page, site):
+    page.goto(site.url + "/")
+    page.keyboard.press("Tab")  # the country selector
+    assert page.evaluate("document.activeElement.id") == "country"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "number"
+    page.keyboard.type("4155550104")
+    page.keyboard.press("Enter")
+    page.get_by_label("Verification code").wait_for()
+    expect(page.locator("#code")).to_be_focused()
+    page.keyboard.type(code_for(site, "+14155550104"))
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Phone number verified").wait_for()
+    assert page.evaluate("document.activeElement.tagName") == "H2"
+
+
+def test_the_page_fits_a_360_px_phone_screen(browser, site):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+    page.goto(site.url + "/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    for label in ("Country", "Phone number"):
+        box = page.get_by_label(label).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+    shoot(page, "7-phone-360px")
+    page.get_by_label("Phone number").fill("4155550105")
+    page.get_by_role("button", name="Send code", exact=True).click()
+    page.get_by_label("Verification code").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    shoot(page, "8-phone-360px-code")
+    context.close()
+
+
+def test_the_inbox_page_shows_the_messages(page, site):
+    page.goto(site.url + "/dev/inbox")
+    page.locator("#inbox li").first.wait_for()
+    assert "verification code is" in page.locator("#inbox").inner_text()
