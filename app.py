@@ -56,6 +56,9 @@ def get_service() -> Any:
     from chalicelib.service import VerificationService
     from chalicelib.store import DynamoDBCounterStore, DynamoDBVerificationStore
 
+    from chalicelib.telemetry import configure_logging
+
+    configure_logging()
     config = get_config()
     # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
     aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
@@ -112,8 +115,12 @@ def _domain_errors(view: Callable[..., Response]) -> Callable[..., Response]:
 
 @app.middleware("http")
 def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    """Chalice answers some requests itself (415, 405, unhandled errors) with
-    ``{"Code", "Message"}``; give those the contract's shape too."""
+    """Every request: Chalice's own answers (415, 405, unhandled errors, in its
+    ``{"Code", "Message"}`` shape) get the contract's shape; then one summary log line and
+    the request's metrics are written (chalicelib/telemetry.py)."""
+    from chalicelib import telemetry
+
+    telemetry.begin_request(f"{event.method} {event.context.get('resourcePath', event.path)}")
     response = get_response(event)
     body = response.body
     if isinstance(body, dict) and set(body) == {"Code", "Message"}:
@@ -123,7 +130,17 @@ def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response])
         message = body["Message"] if response.status_code < 500 else errors.ServiceError.message
         response.body = json.dumps({"error": {"code": code, "message": message}})
         response.headers = {**response.headers, **_JSON_HEADERS}
+    telemetry.end_request(response.status_code, _outcome(response))
     return response
+
+
+def _outcome(response: Response) -> str:
+    if response.status_code < 400:
+        return "ok"
+    try:
+        return str(json.loads(response.body)["error"]["code"])
+    except (TypeError, ValueError, KeyError):
+        return f"http_{response.status_code}"
 
 
 # -- the v1 JSON API -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import secrets
 import time
 from typing import Callable
 
-from chalicelib import errors
+from chalicelib import errors, telemetry
 from chalicelib.codes import CodeHasher, new_code, parse_code
 from chalicelib.config import Config
 from chalicelib.models import (
@@ -80,6 +80,7 @@ class VerificationService:
         fixed_code = cfg.test_numbers.code_for(phone.e164) if phone else None
         if phone is None:
             phone = require_reachable(request.to, region, request.channel)
+        telemetry.note(to=phone.masked, channel=request.channel, region=phone.region)
         self._limiter.allow_country(phone)
         chain = self._providers.names(phone.region, request.channel)
         if not chain:
@@ -110,9 +111,11 @@ class VerificationService:
                 if resent is None:
                     continue
                 verification, previous, created = resent, live, False
+            telemetry.note(id=verification.id, send_count=verification.send_count)
             if fixed_code:
                 log.info("test number id=%s to=%s: no SMS sent, limits skipped",
                          verification.id, phone.masked)
+                telemetry.note(test_number=True)
                 return verification, created
             try:
                 self._limiter.reserve_send(phone, now)
@@ -120,6 +123,7 @@ class VerificationService:
                 self._store.undo_send(number_key, verification, previous)
                 raise
             verification = self._deliver(phone, number_key, code, request.locale, verification, previous)
+            telemetry.metric("VerificationsStarted" if created else "Resends")
             return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
@@ -195,19 +199,26 @@ class VerificationService:
             try:
                 message_id = self._send(provider, phone, channel, payload)
             except ProviderError as exc:
+                latency = (time.perf_counter() - started) * 1000
                 log.warning(
                     "send failed id=%s to=%s channel=%s provider=%s permanent=%s detail=%s",
                     verification.id, phone.masked, channel, provider.name, exc.permanent, exc.detail,
                 )
+                telemetry.metric("Sends", provider=provider.name, outcome="failed")
+                telemetry.metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
                 if exc.permanent:
                     permanent = exc
                     break
                 continue
+            latency = (time.perf_counter() - started) * 1000
             log.info(
                 "sent id=%s to=%s channel=%s provider=%s message_id=%s send_count=%d latency_ms=%.0f",
                 verification.id, phone.masked, channel, provider.name, message_id,
-                verification.send_count, (time.perf_counter() - started) * 1000,
+                verification.send_count, latency,
             )
+            telemetry.note(provider=provider.name, provider_latency_ms=round(latency, 1))
+            telemetry.metric("Sends", provider=provider.name, outcome="delivered")
+            telemetry.metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
             if provider.name != verification.provider:
                 self._store.record_provider(number_key, verification, provider.name)
                 last = dataclasses.replace(verification.sends[-1], provider=provider.name)
@@ -273,8 +284,10 @@ class VerificationService:
                 raise errors.TooManyChecks(retry_after=_until_day_end(now)) from None
             raise errors.VerificationNotFound() from None
 
+        telemetry.note(id=verification.id, attempts=verification.attempts)
         if verification.approved:  # hmac.compare_digest of the two MACs
             log.info("approved id=%s attempts=%d", verification.id, verification.attempts)
+            telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
             if verification.provider != "test":
                 self._record_approval(verification, now)
             return verification

@@ -19,8 +19,9 @@ from botocore.exceptions import ClientError
 TTL_ATTRIBUTE = "expires_at"
 
 
-def ensure_table(client: Any, name: str, wait_seconds: float = 30.0) -> list[str]:
-    """Create the table if missing and turn TTL on; returns what it did, one line each."""
+def ensure_table(client: Any, name: str, wait_seconds: float = 30.0, encrypted: bool = False) -> list[str]:
+    """Create the table if missing and turn TTL on; returns what it did, one line each.
+    ``encrypted``: create it with server-side encryption under the AWS managed KMS key."""
     done: list[str] = []
     try:
         client.describe_table(TableName=name)
@@ -32,6 +33,7 @@ def ensure_table(client: Any, name: str, wait_seconds: float = 30.0) -> list[str
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
+            **({"SSESpecification": {"Enabled": True, "SSEType": "KMS"}} if encrypted else {}),
         )
         done.append(f"created table {name}")
     deadline = time.monotonic() + wait_seconds
@@ -56,8 +58,14 @@ def _ensure_ttl(client: Any, name: str) -> str:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "UnknownOperationException":
+        error = exc.response["Error"]
+        if error["Code"] == "UnknownOperationException":
             return _NO_TTL
+        if error["Code"] == "ValidationException" and "multiple times" in error.get("Message", ""):
+            # DynamoDB allows one TTL change per table per hour. Expiry is checked in code, so
+            # the service is correct meanwhile; only the clean-up waits.
+            return (f"TTL on {TTL_ATTRIBUTE} not changed: DynamoDB allows one TTL change an hour; "
+                    "run this again later (expiry is enforced in code meanwhile)")
         raise
     return f"TTL enabled on {TTL_ATTRIBUTE}"
 
