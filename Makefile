@@ -7,7 +7,7 @@ DYNALITE := .deps/node_modules/.bin/dynalite
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: run test table bench clean
+.PHONY: run test table bench deploy destroy package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,25 @@ test: $(STAMP) $(DYNALITE) $(CHROMIUM)
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
 bench: $(STAMP) $(DYNALITE)
 	$(PY) bench/run.py
+
+# Deploy to your AWS account: the table and the secret (idempotent), chalice deploy, then the
+# stage's throttling. The table is never dropped.
+deploy: $(STAMP)
+	$(PY) scripts/provision.py before --stage $(STAGE)
+	$(VENV)/bin/chalice deploy --stage $(STAGE)
+	$(PY) scripts/provision.py after --stage $(STAGE)
+
+destroy: $(STAMP)
+	$(VENV)/bin/chalice delete --stage $(STAGE)
+	@echo "Deleted the Lambda function and the API of stage $(STAGE). The DynamoDB table and the SSM secret are kept."
+
+# CloudFormation/SAM: chalice package merged with the table, the alarms and their topic; linted.
+package: $(STAMP)
+	mkdir -p build/$(STAGE)
+	$(PY) scripts/package_template.py $(STAGE) > build/$(STAGE)/resources.json
+	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template build/$(STAGE)/resources.json build/$(STAGE)/out
+	$(VENV)/bin/cfn-lint build/$(STAGE)/out/sam.json
+	@echo "build/$(STAGE)/out: sam.json and deployment.zip ($$(stat -c %s build/$(STAGE)/out/deployment.zip) bytes)"
 
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
 table: $(STAMP)

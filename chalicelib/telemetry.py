@@ -104,12 +104,16 @@ def emf_documents(metrics: list[tuple[str, float, str, dict[str, str]]]) -> list
     documents = []
     for dimension_items, values in groups.items():
         dimensions = dict(dimension_items)
+        # Each metric also rolls up without the provider, so alarms need not name providers.
+        dimension_sets = [sorted(dimensions)]
+        if "provider" in dimensions:
+            dimension_sets.append(sorted(k for k in dimensions if k != "provider"))
         document: dict[str, Any] = {
             "_aws": {
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [sorted(dimensions)],
+                    "Dimensions": dimension_sets,
                     "Metrics": [{"Name": n, "Unit": u} for n, u in dict((n, u) for n, _, u in values).items()],
                 }],
             },
