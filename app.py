@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import math
+import time
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
@@ -42,9 +43,26 @@ def get_config() -> Any:
     return Config.from_env()
 
 
-@functools.cache
 def get_service() -> Any:
-    """The VerificationService for this container, built from the environment once."""
+    """The VerificationService for this container. Built once; rebuilt when its secrets come
+    from SSM and are older than OTP_PARAMETERS_MAX_AGE_SECONDS, so a rotation takes effect."""
+    service, built_at = _built_service()
+    config = get_config()
+    if config.reads_parameters and time.monotonic() - built_at > config.parameters_max_age_seconds:
+        _built_service.cache_clear()
+        service, built_at = _built_service()
+    return service
+
+
+@functools.cache
+def _built_service() -> tuple[Any, float]:
+    return _build_service(), time.monotonic()
+
+
+get_service.cache_clear = _built_service.cache_clear  # type: ignore[attr-defined]
+
+
+def _build_service() -> Any:
     import boto3
     from botocore.config import Config as BotoConfig
 

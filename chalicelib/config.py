@@ -57,6 +57,7 @@ class Config:
     message_template: str | None  # None: the shipped per-locale templates
     webotp_domain: str | None
     android_app_hash: str | None = None
+    parameters_max_age_seconds: int = 300
     limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
     test_numbers: "TestNumbers" = None  # type: ignore[assignment]
 
@@ -70,6 +71,13 @@ class Config:
         for chain in self.sms_routes.values():
             names += [n for n in chain if n not in names]
         return tuple(dict.fromkeys(names))
+
+    @property
+    def reads_parameters(self) -> bool:
+        """Whether secrets come from SSM (and so are re-read after parameters_max_age_seconds)."""
+        return self.secret is None and (
+            self.secret_parameter is not None or self.sms_credentials_parameter is not None
+        )
 
     def chain_for(self, region: str) -> tuple[str, ...]:
         return self.sms_routes.get(region) or self.sms_routes.get("*") or self.sms_providers
@@ -152,6 +160,7 @@ class Config:
             message_template=template,
             webotp_domain=webotp,
             android_app_hash=app_hash,
+            parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
             limits=Limits.from_env(env),
             test_numbers=TestNumbers.from_env(env, stage, _int(env, "OTP_CODE_LENGTH", 6, 4, 10)),
         )
