@@ -35,17 +35,7 @@ SMS_REFUSED_TYPES = frozenset(
 
 
 # A call may go to a landline; never to numbers that bill the caller or reach no person.
-VOICE_REFUSED_TYPES = frozenset(
-    {
-        PhoneNumberType.PREMIUM_RATE,
-        PhoneNumberType.SHARED_COST,
-        PhoneNumberType.TOLL_FREE,
-        PhoneNumberType.UAN,
-        PhoneNumberType.VOICEMAIL,
-        PhoneNumberType.PAGER,
-        PhoneNumberType.UNKNOWN,
-    }
-)
+VOICE_REFUSED_TYPES = SMS_REFUSED_TYPES - {PhoneNumberType.FIXED_LINE}
 REFUSED_TYPES = {"sms": SMS_REFUSED_TYPES, "voice": VOICE_REFUSED_TYPES}
 
 
