@@ -15,8 +15,11 @@ from chalicelib import errors
 from chalicelib.messages import SMS_TEMPLATES
 from chalicelib.models import CHANNELS, MAX_BODY_BYTES
 
-# Answers that Chalice gives itself, reshaped into the contract by app.py's middleware.
-FRAMEWORK_CODES = ("unsupported_media_type", "method_not_allowed")
+# Answers that Chalice gives itself, reshaped into the contract by app.py's middleware, and
+# API Gateway's own answers, reshaped by the gateway responses `make deploy` and
+# `make package` install (scripts/provision.py).
+FRAMEWORK_CODES = ("unsupported_media_type", "method_not_allowed", "throttled", "quota_exceeded",
+                   "invalid_api_key")
 
 
 def error_codes() -> list[str]:

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.config import Config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
-from scripts.provision import stage_variables  # noqa: E402
+from scripts.provision import GATEWAY_RESPONSES, gateway_response_template, stage_variables  # noqa: E402
 
 
 def _metric(id_: str, name: str, period: int, **dimensions: str) -> dict:
@@ -36,8 +36,21 @@ def resources(stage: str) -> dict:
     config = Config.from_env({**variables, "OTP_SECRET": "x" * 32})  # validates the stage too
     budget = config.limits.sends_per_hour
     alarm = {"AlarmActions": [{"Ref": "AlarmTopic"}], "TreatMissingData": "notBreaching"}
+    gateway_responses = {
+        f"GatewayResponse{''.join(w.title() for w in kind.split('_'))}": {
+            "Type": "AWS::ApiGateway::GatewayResponse",
+            "Properties": {
+                "RestApiId": {"Ref": "RestAPI"},
+                "ResponseType": kind,
+                **({"StatusCode": status} if status else {}),
+                "ResponseTemplates": {"application/json": gateway_response_template(code)},
+            },
+        }
+        for kind, (status, code) in GATEWAY_RESPONSES.items()
+    }
     return {
         "Resources": {
+            **gateway_responses,
             "VerificationsTable": {
                 "Type": "AWS::DynamoDB::Table",
                 "DeletionPolicy": "Retain",

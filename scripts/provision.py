@@ -29,6 +29,22 @@ from scripts.create_table import ensure_table  # noqa: E402
 # Per-stage API Gateway throttling (requests per second, burst), applied after deploy.
 THROTTLING = {"dev": (10, 20), "prod": (100, 200)}
 
+# API Gateway's own answers (a path that does not exist, its throttling, its faults) in the
+# contract's shape. $context.error.messageString is API Gateway's message, already quoted.
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),
+    "RESOURCE_NOT_FOUND": ("404", "not_found"),
+    "THROTTLED": ("429", "throttled"),
+    "QUOTA_EXCEEDED": ("429", "quota_exceeded"),
+    "INVALID_API_KEY": ("403", "invalid_api_key"),
+    "DEFAULT_4XX": (None, "invalid_request"),
+    "DEFAULT_5XX": (None, "internal_error"),
+}
+
+
+def gateway_response_template(code: str) -> str:
+    return '{"error": {"code": "%s", "message": $context.error.messageString}}' % code
+
 
 def stage_variables(stage: str) -> dict[str, str]:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -109,7 +125,14 @@ def after(stage: str, apigateway: Any) -> list[str]:
             {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
         ],
     )
+    for response_type, (status, code) in GATEWAY_RESPONSES.items():
+        params = {"restApiId": api["rest_api_id"], "responseType": response_type,
+                  "responseTemplates": {"application/json": gateway_response_template(code)}}
+        if status:
+            params["statusCode"] = status
+        apigateway.put_gateway_response(**params)
     return [f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}",
+            "API Gateway's own error answers use the contract's shape",
             f"URL: {api.get('rest_api_url', '(see chalice url)')}"]
 
 

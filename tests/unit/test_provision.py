@@ -89,3 +89,6 @@ def test_after_deploy_sets_stage_throttling(aws_clients, tmp_path, monkeypatch):
     assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 100.0
     assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 200
     assert done[0].startswith("API Gateway stage api: throttling 100")
+    missing = apigateway.get_gateway_response(restApiId=api["id"], responseType="MISSING_AUTHENTICATION_TOKEN")
+    assert missing["statusCode"] == "404"
+    assert '"code": "not_found"' in missing["responseTemplates"]["application/json"]
