@@ -21,7 +21,12 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.config import Config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
-from scripts.provision import GATEWAY_RESPONSES, gateway_response_template, stage_variables  # noqa: E402
+from scripts.provision import (  # noqa: E402
+    GATEWAY_RESPONSES,
+    THROTTLING,
+    gateway_response_template,
+    stage_variables,
+)
 
 
 def _metric(id_: str, name: str, period: int, **dimensions: str) -> dict:
@@ -48,8 +53,14 @@ def resources(stage: str) -> dict:
         }
         for kind, (status, code) in GATEWAY_RESPONSES.items()
     }
+    rate, burst = THROTTLING.get(stage, (10, 20))
     return {
         "Resources": {
+            # Merged into chalice's own API resource: the stage's throttling.
+            "RestAPI": {"Properties": {"MethodSettings": [{
+                "ResourcePath": "/*", "HttpMethod": "*",
+                "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst,
+            }]}},
             **gateway_responses,
             "VerificationsTable": {
                 "Type": "AWS::DynamoDB::Table",

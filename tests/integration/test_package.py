@@ -31,6 +31,8 @@ def test_package_lints_clean_and_the_zip_is_small(tmp_path):
     assert table["DeletionPolicy"] == "Retain"
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert {"ProviderFailureRateAlarm", "SendBudgetAlarm", "ConversionRateAlarm"} <= set(template["Resources"])
+    api = template["Resources"]["RestAPI"]["Properties"]
+    assert api["MethodSettings"][0]["ThrottlingRateLimit"] == 100 and "DefinitionBody" in api  # merged, not replaced
     missing = template["Resources"]["GatewayResponseMissingAuthenticationToken"]["Properties"]
     assert missing["StatusCode"] == "404" and missing["RestApiId"] == {"Ref": "RestAPI"}
     function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function")
