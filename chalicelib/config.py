@@ -140,6 +140,7 @@ class Config:
         if len(brand) > MAX_BRAND_LENGTH:
             raise ConfigError(f"OTP_BRAND_NAME must be at most {MAX_BRAND_LENGTH} characters")
 
+        code_length = _int(env, "OTP_CODE_LENGTH", 6, 4, 10)
         config = cls(
             stage=stage,
             table_name=table_name,
@@ -150,7 +151,7 @@ class Config:
             provider_settings=settings,
             secret=secret,
             secret_parameter=secret_parameter,
-            code_length=_int(env, "OTP_CODE_LENGTH", 6, 4, 10),
+            code_length=code_length,
             ttl_seconds=_int(env, "OTP_TTL_SECONDS", 600, 60, 3600),
             max_check_attempts=_int(env, "OTP_MAX_CHECK_ATTEMPTS", 5, 1, 20),
             max_sends=_int(env, "OTP_MAX_SENDS", 5, 1, 20),
@@ -162,7 +163,7 @@ class Config:
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
             limits=Limits.from_env(env),
-            test_numbers=TestNumbers.from_env(env, stage, _int(env, "OTP_CODE_LENGTH", 6, 4, 10)),
+            test_numbers=TestNumbers.from_env(env, stage, code_length),
         )
         over = config.composer().check_budget(config.code_length)
         if over:

@@ -55,16 +55,22 @@ class PhoneNumber:
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}", re.ASCII)
 
 
-def test_number(raw: object, is_test: Callable[[str], bool]) -> PhoneNumber | None:
-    """A configured test number, taken as typed (it need not be a valid, assigned number)."""
-    if not isinstance(raw, str) or not _E164.fullmatch(raw.strip()) or not is_test(raw.strip()):
+def test_number(
+    raw: object, code_for: Callable[[str], str | None]
+) -> tuple[PhoneNumber, str] | None:
+    """A configured test number, taken as typed (it need not be a valid, assigned number),
+    with its fixed code; None for every other input."""
+    if not isinstance(raw, str) or not _E164.fullmatch(raw.strip()):
         return None
     e164 = raw.strip()
+    code = code_for(e164)
+    if code is None:
+        return None
     try:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or "ZZ"
     except phonenumbers.NumberParseException:
         region = "ZZ"
-    return PhoneNumber(e164, region, PhoneNumberType.MOBILE)
+    return PhoneNumber(e164, region, PhoneNumberType.MOBILE), code
 
 
 def parse_region(country: object, default_region: str) -> str:

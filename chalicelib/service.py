@@ -76,10 +76,11 @@ class VerificationService:
                 f"Channel {request.channel!r} is not supported; use one of: {', '.join(CHANNELS)}."
             )
         region = parse_region(request.country, cfg.default_region)
-        phone = test_number(request.to, lambda n: cfg.test_numbers.code_for(n) is not None)
-        fixed_code = cfg.test_numbers.code_for(phone.e164) if phone else None
-        if phone is None:
-            phone = require_reachable(request.to, region, request.channel)
+        test = test_number(request.to, cfg.test_numbers.code_for)
+        if test is not None:
+            phone, fixed_code = test
+        else:
+            phone, fixed_code = require_reachable(request.to, region, request.channel), None
         telemetry.note(to=phone.masked, channel=request.channel, region=phone.region)
         self._limiter.allow_country(phone)
         chain = self._providers.names(phone.region, request.channel)
@@ -255,9 +256,9 @@ class VerificationService:
             number_key = split_verification_id(request.verification_id)
         else:
             region = parse_region(request.country, cfg.default_region)
-            phone = test_number(request.to, lambda n: cfg.test_numbers.code_for(n) is not None)
-            is_test = phone is not None
-            phone = phone or parse_phone_number(request.to, region)
+            test = test_number(request.to, cfg.test_numbers.code_for)
+            is_test = test is not None
+            phone = test[0] if test is not None else parse_phone_number(request.to, region)
             number_key = self._hasher.number_key(phone.e164)
 
         now = self._clock()
