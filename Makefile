@@ -1,16 +1,22 @@
 # Two set-up commands: `make run` and `make test`. Each installs what it needs.
-PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# The stamp names the runtime family: a .venv built by an older Makefile on another Python
+# (3.11 runs on Amazon Linux 2, past its end of support) is rebuilt, not reused.
+STAMP := $(VENV)/.installed-al2023
 DYNALITE := .deps/node_modules/.bin/dynalite
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
 .PHONY: run test table bench deploy destroy package clean
 
-$(STAMP): requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+# .venv is built with Python 3.13 (or 3.12): the Lambda runtime is named after the Python that
+# runs `chalice`, so tests, packages and deploys all run on the Lambda's own Python.
+# scripts/find_python.sh says what to install when there is none; PYTHON=... overrides it.
+$(STAMP): requirements.txt requirements-dev.txt scripts/find_python.sh
+	@interpreter=$$(scripts/find_python.sh) || exit 1; \
+	echo "building $(VENV) with $$interpreter ($$($$interpreter --version))"; \
+	rm -rf $(VENV) && "$$interpreter" -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
