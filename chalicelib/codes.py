@@ -52,10 +52,37 @@ class CodeHasher:
         """A stable, non-reversible key for a phone number (the table's partition key)."""
         return self._mac(b"number", e164)[:16].hex()
 
+    def verification_id(self, number_key: str) -> str:
+        """``VE`` + the number key masked by a pad + the id's own random part (48 hex in all).
+
+        The pad is a MAC of the random part, so two ids of one number share nothing an
+        outsider can link, and only the server (holding the secret) finds the item again
+        from an id with one key lookup."""
+        nonce = secrets.token_hex(8)
+        return "VE" + _xor_hex(number_key, self._pad(nonce)) + nonce
+
+    def number_key_of(self, verification_id: str) -> str:
+        """The number key inside an id of the right shape (see models.split_verification_id)."""
+        masked, nonce = verification_id[2:34], verification_id[34:]
+        return _xor_hex(masked, self._pad(nonce))
+
+    def _pad(self, nonce: str) -> str:
+        return self._mac(b"id-pad", nonce)[:16].hex()
+
     def code_mac(self, number_key: str, code: str) -> str:
         """Bound to the number (via its key); the item holds only the current code's MAC,
         so a resend or a new verification kills every earlier code."""
         return self._mac(b"code", number_key, code).hex()
+
+
+def _xor_hex(a: str, b: str) -> str:
+    return bytes(x ^ y for x, y in zip(bytes.fromhex(a), bytes.fromhex(b))).hex()
+
+
+def log_ref(verification_id: str) -> str:
+    """What logs carry instead of a verification id: a short hash (the id is a bearer
+    reference for the server routes; a log reader should not be able to use it)."""
+    return hashlib.sha256(verification_id.encode("ascii", "replace")).hexdigest()[:16]
 
 
 def macs_equal(a: str, b: str) -> bool:

@@ -14,10 +14,13 @@ from typing import Mapping
 from chalicelib.providers import REGISTRY
 
 STAGES = ("local", "test", "dev", "prod")
+# Stages that run on Lambda for real users: secrets from SSM only, no console provider.
+DEPLOYED_STAGES = ("dev", "prod")
 
 _TEMPLATE_FIELDS = {"brand", "code", "minutes"}
 _REGION = re.compile(r"[A-Z]{2}", re.ASCII)
 _APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}", re.ASCII)
+_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?", re.ASCII)
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.ASCII)
 
 
@@ -29,6 +32,18 @@ def api_key_required(environ: Mapping[str, str] | None = None) -> bool:
     value = (env.get("OTP_API_KEY_REQUIRED") or "false").strip().lower()
     if value not in ("true", "false"):
         raise ConfigError(f"OTP_API_KEY_REQUIRED must be true or false, got {value!r}")
+    return value == "true"
+
+
+def public_api(environ: Mapping[str, str] | None = None) -> bool:
+    """OTP_PUBLIC_API (default true): whether start and check are open to browsers and apps.
+    false puts them behind IAM like the server routes (a backend makes every call, as with
+    Twilio). Read when app.py is imported, like OTP_API_KEY_REQUIRED: a route's authorizer is
+    fixed when it is defined."""
+    env = os.environ if environ is None else environ
+    value = (env.get("OTP_PUBLIC_API") or "true").strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError(f"OTP_PUBLIC_API must be true or false, got {value!r}")
     return value == "true"
 
 
@@ -58,6 +73,7 @@ class Config:
     webotp_domain: str | None
     android_app_hash: str | None = None
     parameters_max_age_seconds: int = 300
+    allowed_origins: frozenset[str] = frozenset()  # CORS: exact origins, none by default
     limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
     test_numbers: "TestNumbers" = None  # type: ignore[assignment]
 
@@ -86,6 +102,9 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
         env = os.environ if environ is None else environ
         stage = _choice(env, "OTP_STAGE", STAGES, default="local")
+        if stage == "local" and _str(env, "AWS_LAMBDA_FUNCTION_NAME"):
+            # The local stage serves the SMS inbox (codes included) and allows OTP_SECRET.
+            raise ConfigError("OTP_STAGE=local must not run inside AWS Lambda; deploy the dev or prod stage")
         table_name = _str(env, "OTP_TABLE_NAME")
         if not table_name:
             raise ConfigError("OTP_TABLE_NAME is required")
@@ -94,6 +113,11 @@ class Config:
 
         secret = _str(env, "OTP_SECRET")
         secret_parameter = _str(env, "OTP_SECRET_PARAMETER")
+        if secret is not None and stage in DEPLOYED_STAGES:
+            raise ConfigError(
+                f"OTP_SECRET is refused in the {stage!r} stage: a plain variable is readable by anyone "
+                "who can read the function's configuration; use OTP_SECRET_PARAMETER (an SSM SecureString)"
+            )
         if secret is not None and len(secret) < 32:
             raise ConfigError("OTP_SECRET must be at least 32 characters (use a random value)")
         if secret is None and secret_parameter is None and stage != "local":
@@ -104,9 +128,9 @@ class Config:
         providers = _chain(_str(env, "SMS_PROVIDER") or "console", "SMS_PROVIDER")
         routes = _routes(_str(env, "SMS_ROUTES"))
         used = set(providers).union(*routes.values())
-        if "console" in used and stage == "prod":
+        if "console" in used and stage in DEPLOYED_STAGES:
             # The console provider writes the message, code included, to the log.
-            raise ConfigError("SMS_PROVIDER=console is not allowed in the 'prod' stage")
+            raise ConfigError(f"SMS_PROVIDER=console is allowed only in the local and test stages, not {stage!r}")
         settings = {
             name: {
                 key[len(REGISTRY[name].env_prefix) + 1 :].lower(): value
@@ -162,7 +186,8 @@ class Config:
             webotp_domain=webotp,
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
-            limits=Limits.from_env(env),
+            allowed_origins=_origins(_str(env, "OTP_ALLOWED_ORIGINS")),
+            limits=Limits.from_env(env, stage),
             test_numbers=TestNumbers.from_env(env, stage, code_length),
         )
         over = config.composer().check_budget(config.code_length)
@@ -206,6 +231,28 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _str(env, name)
+    if raw is None:
+        return default
+    if raw.lower() not in ("true", "false"):
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return raw.lower() == "true"
+
+
+SPECIAL_TYPES = ("voip", "personal", "non_geographic")
+
+
+def _special_types(raw: str | None) -> frozenset[str]:
+    types = frozenset(t.strip().lower() for t in (raw or "").split(",") if t.strip())
+    unknown = sorted(types - set(SPECIAL_TYPES))
+    if unknown:
+        raise ConfigError(
+            f"OTP_SMS_ALLOWED_SPECIAL_TYPES has {', '.join(unknown)}; known: {', '.join(SPECIAL_TYPES)}"
+        )
+    return types
+
+
 def _chain(raw: str, name: str) -> tuple[str, ...]:
     chain = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
     if not chain:
@@ -237,6 +284,17 @@ def _routes(raw: str | None) -> dict[str, tuple[str, ...]]:
     return result
 
 
+def _origins(raw: str | None) -> frozenset[str]:
+    origins = frozenset(o.strip().rstrip("/").lower() for o in (raw or "").split(",") if o.strip())
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise ConfigError(
+                f"OTP_ALLOWED_ORIGINS has {origin!r}: list exact origins such as https://app.example.com "
+                "(https, or http only for localhost)"
+            )
+    return origins
+
+
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = (_str(env, name) or default).lower()
     if value not in allowed:
@@ -266,7 +324,8 @@ class Limits:
     """Abuse and cost limits (README, "Limits"). 0 turns an optional limit off."""
 
     verifications_per_number_per_day: int
-    checks_per_number_per_day: int
+    checks_per_number_per_window: int  # across verifications: what strangers can spend on a number
+    number_check_window_seconds: int
     requests_per_ip_per_hour: int
     checks_per_ip_per_hour: int
     sends_per_prefix_per_hour: int
@@ -276,18 +335,31 @@ class Limits:
     budget_shards: int
     breaker_min_sends: int
     breaker_min_conversion_percent: int
+    breaker_country_wide: bool = False  # opt-in: one range's pumping must not refuse a whole country
+    sms_special_types: frozenset[str] = frozenset()  # opt-in: voip, personal, non_geographic
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Limits":
-        countries = frozenset(
-            c.strip().upper() for c in (_str(env, "OTP_ALLOWED_COUNTRIES") or "").split(",") if c.strip()
-        )
+    def from_env(cls, env: Mapping[str, str], stage: str = "local") -> "Limits":
+        if _str(env, "OTP_MAX_CHECKS_PER_NUMBER_PER_DAY") is not None:
+            raise ConfigError(
+                "OTP_MAX_CHECKS_PER_NUMBER_PER_DAY was replaced by OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW "
+                "(and OTP_NUMBER_CHECK_WINDOW_SECONDS, default 3600)"
+            )
+        raw_countries = _str(env, "OTP_ALLOWED_COUNTRIES")
+        if raw_countries is None and stage == "prod":
+            raise ConfigError(
+                "OTP_ALLOWED_COUNTRIES is required in the 'prod' stage: list the countries you serve "
+                "(US,CA,GB), or * for every country (SMS pumping targets the countries you forgot)"
+            )
+        raw_countries = "" if raw_countries == "*" else raw_countries
+        countries = frozenset(c.strip().upper() for c in (raw_countries or "").split(",") if c.strip())
         for country in countries:
             if not _REGION.fullmatch(country):
                 raise ConfigError(f"OTP_ALLOWED_COUNTRIES has {country!r}: use ISO codes such as US,GB")
         return cls(
             verifications_per_number_per_day=_int(env, "OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY", 10, 1, 1000),
-            checks_per_number_per_day=_int(env, "OTP_MAX_CHECKS_PER_NUMBER_PER_DAY", 10, 1, 1000),
+            checks_per_number_per_window=_int(env, "OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW", 10, 1, 1000),
+            number_check_window_seconds=_int(env, "OTP_NUMBER_CHECK_WINDOW_SECONDS", 3600, 60, 86400),
             requests_per_ip_per_hour=_int(env, "OTP_MAX_REQUESTS_PER_IP_PER_HOUR", 20, 1, 1_000_000),
             checks_per_ip_per_hour=_int(env, "OTP_MAX_CHECKS_PER_IP_PER_HOUR", 60, 1, 1_000_000),
             sends_per_prefix_per_hour=_int(env, "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", 20, 1, 1_000_000),
@@ -297,6 +369,8 @@ class Limits:
             budget_shards=_int(env, "OTP_BUDGET_SHARDS", 10, 1, 100),
             breaker_min_sends=_int(env, "OTP_BREAKER_MIN_SENDS", 50, 1, 999_999),
             breaker_min_conversion_percent=_int(env, "OTP_BREAKER_MIN_CONVERSION_PERCENT", 20, 0, 100),
+            breaker_country_wide=_bool(env, "OTP_BREAKER_COUNTRY_WIDE", False),
+            sms_special_types=_special_types(_str(env, "OTP_SMS_ALLOWED_SPECIAL_TYPES")),
         )
 
 

@@ -85,11 +85,11 @@ class Verification:
         return datetime.fromtimestamp(self.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def split_verification_id(raw: object) -> str:
-    """The number key inside an id; an id of the wrong shape is simply not found."""
+def require_verification_id(raw: object) -> str:
+    """An id of the right shape (``VE`` + 48 hex); any other value is simply not found."""
     if not isinstance(raw, str) or not _ID.fullmatch(raw):
         raise VerificationNotFound()
-    return raw[2:34]
+    return raw
 
 
 @dataclass(frozen=True)

@@ -99,9 +99,25 @@ def parse_phone_number(raw: object, region: str) -> PhoneNumber:
     return PhoneNumber(e164, number_region, phonenumbers.number_type(number))
 
 
-def require_reachable(raw: object, region: str, channel: str = "sms") -> PhoneNumber:
+# Refused by default on both channels, allowed one by one with OTP_SMS_ALLOWED_SPECIAL_TYPES:
+# numbers that reach no fixed person or that pumping rings favour. "non_geographic" is region
+# 001: satellite (+881, +870) and international networks (+882, +883, +878), billed at
+# premium rates; "personal" is a follow-me number (+4470...) forwarded at the sender's cost;
+# "voip" numbers are free to obtain in bulk.
+_SPECIAL_TYPES = {"voip": PhoneNumberType.VOIP, "personal": PhoneNumberType.PERSONAL_NUMBER}
+NON_GEOGRAPHIC_REGION = "001"
+
+
+def require_reachable(
+    raw: object, region: str, channel: str = "sms", allowed_special: frozenset[str] = frozenset()
+) -> PhoneNumber:
     """Parse, then refuse the number types that must not receive a code on ``channel``."""
     phone = parse_phone_number(raw, region)
+    special = [name for name, kind in _SPECIAL_TYPES.items() if phone.number_type == kind]
+    if phone.region == NON_GEOGRAPHIC_REGION:
+        special.append("non_geographic")
+    if any(name not in allowed_special for name in special):
+        raise UnsupportedNumberType("This type of phone number cannot receive verification codes.")
     if phone.number_type in REFUSED_TYPES[channel]:
         raise UnsupportedNumberType(
             "This type of phone number cannot receive verification codes by "

@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import secrets
 import time
 from typing import Callable
 
 from chalicelib import errors, telemetry
-from chalicelib.codes import CodeHasher, new_code, parse_code
+from chalicelib.codes import CodeHasher, log_ref, new_code, parse_code
 from chalicelib.config import Config
 from chalicelib.models import (
     CHANNELS,
@@ -22,7 +21,7 @@ from chalicelib.models import (
     SendAttempt,
     StartRequest,
     Verification,
-    split_verification_id,
+    require_verification_id,
 )
 from chalicelib.limits import Limiter
 from chalicelib.phone import (
@@ -34,7 +33,7 @@ from chalicelib.phone import (
 )
 from chalicelib.providers import ProviderError, SmsProvider
 from chalicelib.routing import ProviderPool
-from chalicelib.store import DAY, ConditionFailed, VerificationStore, day_of
+from chalicelib.store import DAY, CheckLimit, ConditionFailed, VerificationStore, day_of
 
 log = logging.getLogger("verify")
 
@@ -80,7 +79,8 @@ class VerificationService:
         if test is not None:
             phone, fixed_code = test
         else:
-            phone, fixed_code = require_reachable(request.to, region, request.channel), None
+            phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
+            fixed_code = None
         telemetry.note(to=phone.masked, channel=request.channel, region=phone.region)
         self._limiter.allow_country(phone)
         chain = self._providers.names(phone.region, request.channel)
@@ -88,34 +88,39 @@ class VerificationService:
             raise errors.UnsupportedChannel(
                 f"No configured provider can reach {phone.region} numbers by {request.channel}."
             )
-        if fixed_code is None:
-            self._limiter.request_from_ip(client_ip, self._clock())
+        # A test number skips the SMS and the send counters (prefix, country, budget) only:
+        # every other limit applies, and nothing in a response tells it from a real number.
+        self._limiter.request_from_ip(client_ip, self._clock())
         number_key = self._hasher.number_key(phone.e164)
+        checks = self._check_limit()
 
         for _ in range(_START_TRIES):
             now = self._clock()
             code = fixed_code or new_code(cfg.code_length)
             # The first write names the chain's first provider; a failover corrects it.
-            send = SendAttempt(request.channel, "test" if fixed_code else chain[0], int(now * 1000))
+            send = SendAttempt(request.channel, chain[0], int(now * 1000))
             fresh = self._new_verification(phone, number_key, code, now, send)
-            max_starts = _UNLIMITED if fixed_code else cfg.limits.verifications_per_number_per_day
+            max_starts = cfg.limits.verifications_per_number_per_day
             try:
-                self._store.create(number_key, fresh, int(now), max_starts)
+                self._store.create(number_key, fresh, int(now), max_starts, checks)
                 verification, previous, created = fresh, None, True
             except ConditionFailed as exc:
                 live = exc.current
                 if live is None or live.status(now) not in ("pending", "max_attempts_reached"):
                     if _starts_used(exc.item, now, max_starts):
                         raise errors.TooManyVerifications(retry_after=_until_day_end(now)) from None
+                    if checks.used(exc.item, now):
+                        # No SMS to a number whose guesses are used up: its code could not be checked.
+                        raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
                     continue  # it stopped being live between the two writes: start again
-                resent = self._resend(number_key, live, code, now, send, test=fixed_code is not None)
+                resent = self._resend(number_key, live, code, now, send, checks)
                 if resent is None:
                     continue
                 verification, previous, created = resent, live, False
-            telemetry.note(id=verification.id, send_count=verification.send_count)
+            telemetry.note(id=log_ref(verification.id), send_count=verification.send_count)
             if fixed_code:
-                log.info("test number id=%s to=%s: no SMS sent, limits skipped",
-                         verification.id, phone.masked)
+                log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
+                         log_ref(verification.id), phone.masked)
                 telemetry.note(test_number=True)
                 return verification, created
             try:
@@ -132,7 +137,7 @@ class VerificationService:
         self, phone: PhoneNumber, number_key: str, code: str, now: float, send: SendAttempt
     ) -> Verification:
         return Verification(
-            id="VE" + number_key + secrets.token_hex(8),
+            id=self._hasher.verification_id(number_key),
             to=phone.e164,
             channel=send.channel,
             code_mac=self._hasher.code_mac(number_key, code),
@@ -147,7 +152,7 @@ class VerificationService:
 
     def _resend(
         self, number_key: str, live: Verification, code: str, now: float, send: SendAttempt,
-        test: bool = False,
+        checks: CheckLimit,
     ) -> Verification | None:
         cfg = self._config
         wanted = dataclasses.replace(
@@ -163,8 +168,9 @@ class VerificationService:
                 number_key,
                 wanted,
                 now=int(now),
-                min_sent_at_ms=int(now * 1000) - (0 if test else cfg.resend_interval_seconds * 1000),
-                max_sends=_UNLIMITED if test else cfg.max_sends,
+                min_sent_at_ms=int(now * 1000) - cfg.resend_interval_seconds * 1000,
+                max_sends=cfg.max_sends,
+                checks=checks,
             )
         except ConditionFailed as exc:
             current = exc.current
@@ -175,6 +181,8 @@ class VerificationService:
                 raise errors.MaxAttemptsReached(retry_after=_seconds_until(current.expires_at, now))
             if status != "pending":
                 return None
+            if checks.used(exc.item, now):
+                raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
             if current.send_count >= cfg.max_sends:
                 raise errors.TooManySends(retry_after=_seconds_until(current.expires_at, now))
             ready_at = current.sent_at_ms / 1000 + cfg.resend_interval_seconds
@@ -195,6 +203,7 @@ class VerificationService:
             self._composer.sms(code, locale) if channel == "sms" else self._composer.voice(code, locale)
         )
         permanent: ProviderError | None = None
+        maybe_delivered = False  # a provider took the request and timed out answering
         for provider in self._providers.chain(phone.region, channel):
             started = time.perf_counter()
             try:
@@ -202,9 +211,11 @@ class VerificationService:
             except ProviderError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 log.warning(
-                    "send failed id=%s to=%s channel=%s provider=%s permanent=%s detail=%s",
-                    verification.id, phone.masked, channel, provider.name, exc.permanent, exc.detail,
+                    "send failed ref=%s to=%s channel=%s provider=%s permanent=%s detail=%s",
+                    log_ref(verification.id), phone.masked, channel, provider.name, exc.permanent,
+                    exc.detail,
                 )
+                maybe_delivered = maybe_delivered or exc.maybe_delivered
                 telemetry.metric("Sends", provider=provider.name, outcome="failed")
                 telemetry.metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
                 if exc.permanent:
@@ -213,8 +224,8 @@ class VerificationService:
                 continue
             latency = (time.perf_counter() - started) * 1000
             log.info(
-                "sent id=%s to=%s channel=%s provider=%s message_id=%s send_count=%d latency_ms=%.0f",
-                verification.id, phone.masked, channel, provider.name, message_id,
+                "sent ref=%s to=%s channel=%s provider=%s message_id=%s send_count=%d latency_ms=%.0f",
+                log_ref(verification.id), phone.masked, channel, provider.name, message_id,
                 verification.send_count, latency,
             )
             telemetry.note(provider=provider.name, provider_latency_ms=round(latency, 1))
@@ -227,8 +238,14 @@ class VerificationService:
                     verification, sends=(*verification.sends[:-1], last)
                 )
             return verification
-        # Give back the send and the resend interval: nothing half-written blocks a retry.
-        self._store.undo_send(number_key, verification, previous)
+        # Give back the send and the resend interval: nothing half-written blocks a retry. Not
+        # after a timeout: the SMS may have gone out, and undoing would bring back the old
+        # code while the user holds the new one.
+        if maybe_delivered:
+            log.warning("no undo ref=%s: a provider timed out, the code may have been delivered",
+                        log_ref(verification.id))
+        else:
+            self._store.undo_send(number_key, verification, previous)
         if permanent is not None:
             raise errors.UndeliverableNumber()
         raise errors.DeliveryFailed()
@@ -251,24 +268,22 @@ class VerificationService:
         cfg = self._config
         # Format first: a malformed code is refused before it can use up an attempt.
         code = parse_code(request.code, cfg.code_length)
-        is_test = False
         if request.verification_id is not None:
-            number_key = split_verification_id(request.verification_id)
+            number_key = self._number_key_of(request.verification_id)
         else:
             region = parse_region(request.country, cfg.default_region)
             test = test_number(request.to, cfg.test_numbers.code_for)
-            is_test = test is not None
             phone = test[0] if test is not None else parse_phone_number(request.to, region)
             number_key = self._hasher.number_key(phone.e164)
 
         now = self._clock()
-        if not is_test:
-            self._limiter.check_from_ip(client_ip, now)
+        # Test numbers too: a fixed code is the easiest one to guess.
+        self._limiter.check_from_ip(client_ip, now)
         guess_mac = self._hasher.code_mac(number_key, code)
-        max_checks = _UNLIMITED if is_test else cfg.limits.checks_per_number_per_day
+        checks = self._check_limit()
         try:
             verification = self._store.record_check(
-                number_key, request.verification_id, guess_mac, int(now), max_checks
+                number_key, request.verification_id, guess_mac, int(now), checks
             )
         except ConditionFailed as exc:
             current = exc.current
@@ -281,40 +296,47 @@ class VerificationService:
                 raise errors.MaxAttemptsReached(
                     retry_after=_seconds_until(current.expires_at, now)
                 ) from None
-            if status == "pending":  # live and under its attempts: the number's day is used up
-                raise errors.TooManyChecks(retry_after=_until_day_end(now)) from None
+            if status == "pending":  # live and under its attempts: the number's window is used up
+                raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
             raise errors.VerificationNotFound() from None
 
-        telemetry.note(id=verification.id, attempts=verification.attempts)
+        telemetry.note(id=log_ref(verification.id), attempts=verification.attempts)
         if verification.approved:  # hmac.compare_digest of the two MACs
-            log.info("approved id=%s attempts=%d", verification.id, verification.attempts)
+            log.info("approved ref=%s attempts=%d", log_ref(verification.id), verification.attempts)
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
-            if verification.provider != "test":
+            if cfg.test_numbers.code_for(verification.to) is None:  # no send was counted
                 self._record_approval(verification, now)
             return verification
         log.info(
-            "incorrect code id=%s attempts_remaining=%d",
-            verification.id, verification.attempts_remaining,
+            "incorrect code ref=%s attempts_remaining=%d",
+            log_ref(verification.id), verification.attempts_remaining,
         )
         raise errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
 
     # -- look up / cancel -----------------------------------------------------------------
 
     def get(self, verification_id: str) -> Verification:
-        number_key = split_verification_id(verification_id)
+        number_key = self._number_key_of(verification_id)
         verification = self._store.get(number_key)
         if verification is None or verification.id != verification_id:
             raise errors.VerificationNotFound()
         return verification
 
     def cancel(self, verification_id: str) -> Verification:
-        number_key = split_verification_id(verification_id)
+        number_key = self._number_key_of(verification_id)
         try:
             return self._store.cancel(number_key, verification_id, int(self._clock()))
         except ConditionFailed as exc:
             if exc.current is None or exc.current.id != verification_id:
                 raise errors.VerificationNotFound() from None
             raise errors.NotPending(status=exc.current.status(self._clock())) from None
+
+    def _number_key_of(self, verification_id: object) -> str:
+        return self._hasher.number_key_of(require_verification_id(verification_id))
+
+    def _check_limit(self) -> CheckLimit:
+        limits = self._config.limits
+        return CheckLimit(limits.checks_per_number_per_window, limits.number_check_window_seconds)
 
     def now(self) -> float:
         return self._clock()
@@ -331,9 +353,6 @@ class VerificationService:
             self._limiter.record_approval(region, now)
         except Exception:  # noqa: BLE001 - logged, and the approval stands
             log.exception("could not record the approval for the conversion breaker")
-
-
-_UNLIMITED = 10**9
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:

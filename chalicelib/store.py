@@ -24,6 +24,8 @@ server does not support that, e.g. dynalite); anything else raises ``StoreUnavai
 from __future__ import annotations
 
 import abc
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.models import SendAttempt, Verification
@@ -58,14 +60,40 @@ def day_of(now: int) -> int:
     return now // DAY
 
 
+@dataclass(frozen=True)
+class CheckLimit:
+    """Checks per number per window, across its verifications: what strangers who know a
+    number can spend guessing its codes, and so how long they can keep it locked (one window).
+    The count lives on the number's item (``checks_<window length>_<window>``), so starting
+    over does not reset it and it costs no extra write."""
+
+    max_checks: int
+    window_seconds: int
+
+    def attribute(self, now: float, back: int = 0) -> str:
+        return f"checks_{self.window_seconds}_{int(now) // self.window_seconds - back}"
+
+    def used(self, item: dict[str, Any] | None, now: float) -> bool:
+        count = (item or {}).get(self.attribute(now), {}).get("N")
+        return count is not None and int(count) >= self.max_checks
+
+    def retry_after(self, now: float) -> int:
+        window_end = (int(now) // self.window_seconds + 1) * self.window_seconds
+        return max(1, math.ceil(window_end - now))
+
+
 class VerificationStore(abc.ABC):
     @abc.abstractmethod
-    def create(self, number_key: str, v: Verification, now: int, max_starts_per_day: int) -> None:
-        """Store ``v`` unless the number has a live verification or used its starts today."""
+    def create(
+        self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit
+    ) -> None:
+        """Store ``v`` unless the number has a live verification, used its starts today or
+        its checks this window."""
 
     @abc.abstractmethod
     def resend(
-        self, number_key: str, v: Verification, *, now: int, min_sent_at_ms: int, max_sends: int
+        self, number_key: str, v: Verification, *, now: int, min_sent_at_ms: int, max_sends: int,
+        checks: CheckLimit,
     ) -> Verification:
         """Replace the code of the live verification ``v.id`` and count the send."""
 
@@ -80,7 +108,7 @@ class VerificationStore(abc.ABC):
     @abc.abstractmethod
     def record_check(
         self, number_key: str, verification_id: str | None, guess_mac: str, now: int,
-        max_checks_per_day: int,
+        checks: CheckLimit,
     ) -> Verification:
         """Count one attempt on the live verification and store the guess; returns the item."""
 
@@ -209,8 +237,11 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
 
     # -- writes ---------------------------------------------------------------------------
 
-    def create(self, number_key: str, v: Verification, now: int, max_starts_per_day: int) -> None:
-        # Condition: NOT live, and today's starts under the limit. Two concurrent first
+    def create(
+        self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit
+    ) -> None:
+        # Condition: NOT live, today's starts under the limit and this window's checks too (no
+        # SMS whose code could not be checked). Two concurrent first
         # requests for one number both see "no live item"; DynamoDB serialises the writes on
         # the item and the second one fails (it now sees the first's live verification) and
         # becomes a resend. An UpdateItem, not a PutItem: the number's daily counters survive
@@ -224,7 +255,8 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             " max_attempts = :max_attempts, sends = :sends"
             " ADD #starts :one"
             " REMOVE guess_mac, canceled_at, #old_starts, #old_checks",
-            f"NOT ({_LIVE}) AND (attribute_not_exists(#starts) OR #starts < :max_starts)",
+            f"NOT ({_LIVE}) AND (attribute_not_exists(#starts) OR #starts < :max_starts)"
+            " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
             {
                 ":vid": v.id,
                 ":to": v.to,
@@ -239,21 +271,25 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":max_attempts": v.max_attempts,
                 ":sends": list(v.sends),
                 ":max_starts": max_starts_per_day,
+                ":max_checks": checks.max_checks,
                 ":now": now,
             },
             names={
                 "#to": "to",
                 "#starts": f"starts_{day}",
                 "#old_starts": f"starts_{day - 1}",
-                "#old_checks": f"checks_{day - 1}",
+                "#checks": checks.attribute(now),
+                "#old_checks": checks.attribute(now, back=1),
             },
         )
 
     def resend(
-        self, number_key: str, v: Verification, *, now: int, min_sent_at_ms: int, max_sends: int
+        self, number_key: str, v: Verification, *, now: int, min_sent_at_ms: int, max_sends: int,
+        checks: CheckLimit,
     ) -> Verification:
-        # Condition: the same verification, still live, not locked by failed checks, under
-        # the send limit and past the resend interval. Concurrent resends race on the item;
+        # Condition: the same verification, still live, not locked by failed checks, the
+        # number's checks this window not used up, under the send limit and past the resend
+        # interval. Concurrent resends race on the item;
         # only the first passes `sent_at_ms <= :min_sent`, so one interval gives one SMS.
         # The attempts counter is left alone: a resend never resets the guessing budget.
         return self._write(
@@ -262,7 +298,8 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             " expires_at = :item_expires, channel = :channel, sends = list_append(sends, :send)"
             " ADD send_count :one",
             f"vid = :vid AND {_LIVE} AND attempts < max_attempts"
-            " AND send_count < :max_sends AND sent_at_ms <= :min_sent",
+            " AND send_count < :max_sends AND sent_at_ms <= :min_sent"
+            " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
             {
                 ":vid": v.id,
                 ":code_mac": v.code_mac,
@@ -274,14 +311,18 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":one": 1,
                 ":max_sends": max_sends,
                 ":min_sent": min_sent_at_ms,
+                ":max_checks": checks.max_checks,
                 ":now": now,
             },
+            names={"#checks": checks.attribute(now)},
             returns=True,
         )
 
     def undo_send(self, number_key: str, failed: Verification, previous: Verification | None) -> None:
-        # Condition: the item still holds the code we failed to deliver. If anything wrote
-        # since (a concurrent resend that did deliver), leave its state alone.
+        # Condition: the item still holds the code we failed to deliver and no check has
+        # landed since that send (attempts unchanged). If anything wrote since (a concurrent
+        # resend that did deliver, a check, an approval), leave its state alone: undoing after
+        # an approval would bring the old code back to life.
         try:
             if previous is None or previous.id != failed.id:
                 # A new verification: remove it and give back the day's start; the item's
@@ -290,8 +331,9 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                     number_key,
                     "REMOVE vid, #to, channel, code_mac, created_at, code_expires_at, sent_at_ms,"
                     " send_count, attempts, max_attempts, sends ADD #starts :minus_one",
-                    "vid = :vid AND code_mac = :code_mac",
-                    {":vid": failed.id, ":code_mac": failed.code_mac, ":minus_one": -1},
+                    "vid = :vid AND code_mac = :code_mac AND attempts = :attempts",
+                    {":vid": failed.id, ":code_mac": failed.code_mac, ":minus_one": -1,
+                     ":attempts": failed.attempts},
                     names={"#to": "to", "#starts": f"starts_{day_of(failed.created_at)}"},
                 )
             else:
@@ -301,10 +343,11 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                     " code_expires_at = :old_expires, channel = :old_channel"
                     f" REMOVE sends[{len(failed.sends) - 1}]"
                     " ADD send_count :minus_one",
-                    "vid = :vid AND code_mac = :code_mac",
+                    "vid = :vid AND code_mac = :code_mac AND attempts = :attempts",
                     {
                         ":vid": failed.id,
                         ":code_mac": failed.code_mac,
+                        ":attempts": failed.attempts,
                         ":old_mac": previous.code_mac,
                         ":old_sent": previous.sent_at_ms,
                         ":old_expires": previous.expires_at,
@@ -330,10 +373,10 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
 
     def record_check(
         self, number_key: str, verification_id: str | None, guess_mac: str, now: int,
-        max_checks_per_day: int,
+        checks: CheckLimit,
     ) -> Verification:
         # Condition: live, under the verification's attempt limit and under the number's
-        # checks for the day. The attempt is counted in the same write that stores the guess,
+        # checks for the window. The attempt is counted in the same write that stores the guess,
         # so N concurrent guesses get at most max_attempts successful writes, hence at most
         # max_attempts comparisons. A correct guess makes the item approved (guess_mac =
         # code_mac), which the condition then refuses: a code succeeds once even under 20
@@ -344,7 +387,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             " AND (attribute_not_exists(#checks) OR #checks < :max_checks)"
         )
         values: dict[str, Any] = {
-            ":guess": guess_mac, ":one": 1, ":now": now, ":max_checks": max_checks_per_day
+            ":guess": guess_mac, ":one": 1, ":now": now, ":max_checks": checks.max_checks
         }
         if verification_id is not None:
             condition = "vid = :vid AND " + condition
@@ -354,17 +397,18 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             "SET guess_mac = :guess ADD attempts :one, #checks :one",
             condition,
             values,
-            names={"#checks": f"checks_{day_of(now)}"},
+            names={"#checks": checks.attribute(now)},
             returns=True,
         )
 
     def cancel(self, number_key: str, verification_id: str, now: int) -> Verification:
-        # Condition: the same verification, live. Cancel and approve race on one item;
-        # whichever write lands first makes the other's condition fail.
+        # Condition: the same verification, live and not locked by failed checks (canceling a
+        # locked one and starting over would reset the guessing). Cancel and approve race on
+        # one item; whichever write lands first makes the other's condition fail.
         return self._write(
             number_key,
             "SET canceled_at = :now",
-            f"vid = :vid AND {_LIVE}",
+            f"vid = :vid AND {_LIVE} AND attempts < max_attempts",
             {":vid": verification_id, ":now": now},
             returns=True,
         )

@@ -45,11 +45,16 @@ REGISTRY: dict[str, ProviderSpec] = {
 class ProviderError(Exception):
     """A send failed. ``detail`` is the provider's own code and text, for logs only."""
 
-    def __init__(self, provider: str, *, permanent: bool, detail: str) -> None:
+    def __init__(
+        self, provider: str, *, permanent: bool, detail: str, maybe_delivered: bool = False
+    ) -> None:
         super().__init__(f"{provider}: {'permanent' if permanent else 'transient'}: {detail}")
         self.provider = provider
         self.permanent = permanent
         self.detail = detail
+        # The provider took the request and did not answer in time: the message may be on
+        # its way, so the verification's write is not undone (the next provider still tries).
+        self.maybe_delivered = maybe_delivered
 
 
 @dataclass(frozen=True)

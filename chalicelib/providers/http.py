@@ -33,8 +33,12 @@ class HttpProvider(SmsProvider):
         session = self.context.http() if self.context.http else shared_session()
         try:
             return session.post(url, timeout=TIMEOUT, **kwargs)
-        except requests.Timeout:
-            raise ProviderError(self.name, permanent=False, detail="timeout") from None
+        except requests.ConnectTimeout:  # nothing reached the provider
+            raise ProviderError(self.name, permanent=False, detail="connect timeout") from None
+        except requests.Timeout:  # the request was sent: the provider may have taken it
+            raise ProviderError(
+                self.name, permanent=False, detail="timeout", maybe_delivered=True
+            ) from None
         except requests.RequestException as exc:
             raise ProviderError(self.name, permanent=False, detail=type(exc).__name__) from None
 

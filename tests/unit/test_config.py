@@ -9,6 +9,9 @@ import pytest
 from chalicelib.config import Config, ConfigError
 
 BASE = {"OTP_TABLE_NAME": "phone-verify-test", "OTP_SECRET": "s" * 32, "OTP_STAGE": "test"}
+# What a deployed stage takes: the secret from SSM, and (prod) the countries it serves.
+DEPLOYED = {"OTP_TABLE_NAME": "phone-verify-prod", "OTP_SECRET_PARAMETER": "/phone-verify/prod/otp-secret",
+            "SMS_PROVIDER": "sns", "OTP_ALLOWED_COUNTRIES": "US,CA"}
 
 
 def test_defaults():
@@ -63,9 +66,57 @@ def test_local_stage_runs_without_a_secret():
     assert Config.from_env({"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "local"}).secret is None
 
 
-def test_console_provider_is_refused_in_prod():
-    with pytest.raises(ConfigError, match="SMS_PROVIDER"):
-        Config.from_env({**BASE, "OTP_STAGE": "prod", "SMS_PROVIDER": "console"})
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_console_provider_runs_only_in_local_and_test(stage):
+    with pytest.raises(ConfigError, match="SMS_PROVIDER=console is allowed only in the local and test"):
+        Config.from_env({**DEPLOYED, "OTP_STAGE": stage, "SMS_PROVIDER": "console"})
+    assert Config.from_env({**DEPLOYED, "OTP_STAGE": stage}).sms_provider == "sns"
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_deployed_stages_refuse_a_plain_secret_even_the_test_stages(stage):
+    with pytest.raises(ConfigError, match="OTP_SECRET is refused .* use OTP_SECRET_PARAMETER"):
+        Config.from_env({**DEPLOYED, "OTP_STAGE": stage, "OTP_SECRET": "test-only-secret-never-used-outside-tests-0123456789"})
+
+
+def test_the_local_stage_refuses_to_run_inside_lambda():
+    local = {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "local"}
+    with pytest.raises(ConfigError, match="OTP_STAGE=local must not run inside AWS Lambda"):
+        Config.from_env({**local, "AWS_LAMBDA_FUNCTION_NAME": "phone-verify-dev"})
+    assert Config.from_env(local).stage == "local"
+
+
+def test_prod_refuses_to_start_without_allowed_countries():
+    env = {k: v for k, v in DEPLOYED.items() if k != "OTP_ALLOWED_COUNTRIES"}
+    with pytest.raises(ConfigError, match="OTP_ALLOWED_COUNTRIES is required in the 'prod' stage"):
+        Config.from_env({**env, "OTP_STAGE": "prod"})
+    assert Config.from_env({**env, "OTP_STAGE": "prod", "OTP_ALLOWED_COUNTRIES": "*"}).limits.allowed_countries == frozenset()
+    assert Config.from_env({**env, "OTP_STAGE": "dev"}).stage == "dev"  # dev may serve anywhere
+
+
+def test_the_old_per_day_check_limit_is_named_with_its_replacement():
+    with pytest.raises(ConfigError, match="OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW"):
+        Config.from_env({**BASE, "OTP_MAX_CHECKS_PER_NUMBER_PER_DAY": "10"})
+
+
+@pytest.mark.parametrize("name,value", [
+    ("OTP_ALLOWED_ORIGINS", "*"),
+    ("OTP_ALLOWED_ORIGINS", "http://app.example.com"),
+    ("OTP_ALLOWED_ORIGINS", "https://app.example.com/path"),
+    ("OTP_SMS_ALLOWED_SPECIAL_TYPES", "satellite"),
+    ("OTP_BREAKER_COUNTRY_WIDE", "yes"),
+    ("OTP_NUMBER_CHECK_WINDOW_SECONDS", "59"),
+    ("OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW", "0"),
+])
+def test_bad_door_and_abuse_values_fail_naming_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({**BASE, name: value})
+
+
+def test_allowed_origins_are_exact_and_none_by_default():
+    assert Config.from_env(BASE).allowed_origins == frozenset()
+    config = Config.from_env({**BASE, "OTP_ALLOWED_ORIGINS": "https://app.example.com, http://localhost:3000/"})
+    assert config.allowed_origins == {"https://app.example.com", "http://localhost:3000"}
 
 
 def test_every_stage_in_chalice_config_is_valid(monkeypatch):
@@ -131,7 +182,7 @@ def test_bad_provider_values_fail_naming_the_variable(name, value):
 
 def test_console_anywhere_in_prod_routes_is_refused():
     with pytest.raises(ConfigError, match="console"):
-        Config.from_env({**BASE, "OTP_STAGE": "prod", "SMS_PROVIDER": "sns", "SMS_ROUTES": '{"US": "console"}'})
+        Config.from_env({**DEPLOYED, "OTP_STAGE": "prod", "SMS_ROUTES": '{"US": "console"}'})
 
 
 def test_the_upper_bound_of_a_range_is_accepted():

@@ -89,7 +89,7 @@ def test_a_failed_send_does_not_use_up_a_start(configured, service, outbox):
 
 
 def test_failed_checks_per_number_survive_starting_over(configured, outbox, clock):
-    client = configured(OTP_MAX_CHECKS_PER_NUMBER_PER_DAY="7")
+    client = configured(OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW="7", OTP_NUMBER_CHECK_WINDOW_SECONDS="86400")
     start(client)
     for _ in range(5):
         check(client, wrong(outbox))
@@ -258,14 +258,10 @@ def test_approvals_keep_the_breaker_closed(configured, outbox, clock):
 # -- test numbers --------------------------------------------------------------------------
 
 
-def test_test_numbers_send_nothing_skip_limits_and_take_the_fixed_code(configured, outbox, clock, caplog):
+def test_test_numbers_send_nothing_and_take_the_fixed_code(configured, outbox, clock, caplog):
     caplog.set_level(logging.INFO)
-    client = configured(
-        OTP_TEST_NUMBERS=json.dumps({"+15005550006": "123456", r"^\+1555010[0-9]{4}": "000000"}),
-        OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1", OTP_MAX_CHECKS_PER_IP_PER_HOUR="1",
-    )
-    for _ in range(3):  # neither the IP limit nor the resend interval applies
-        assert start(client, to="+15005550006")[0] in (200, 201)
+    client = configured(OTP_TEST_NUMBERS=json.dumps({"+15005550006": "123456", r"^\+1555010[0-9]{4}": "000000"}))
+    assert start(client, to="+15005550006")[0] == 201
     assert check(client, "123456", to="+15005550006")[0] == 200
     assert start(client, to="+15550101234")[0] == 201
     assert check(client, "000000", to="+15550101234")[0] == 200
@@ -273,10 +269,43 @@ def test_test_numbers_send_nothing_skip_limits_and_take_the_fixed_code(configure
     assert "test number" in caplog.text
 
 
+def test_test_numbers_skip_only_the_sms_and_the_send_counters(configured, outbox, clock):
+    # The attack: start, 5 wrong checks, cancel, repeat, found a test number's fixed code in
+    # 314 guesses. The IP, attempt and per-number check limits apply to test numbers too.
+    client = configured(OTP_TEST_NUMBERS=json.dumps({"+15005550006": "123456"}),
+                        OTP_MAX_SENDS_PER_PREFIX_PER_HOUR="1", OTP_MAX_SENDS_PER_HOUR="1")
+    assert start(client, to="+15005550006")[0] == 201
+    assert start(client, to="+15005550006")[0] == 429  # the resend interval applies
+    for guess in range(5):
+        assert check(client, f"{guess:06d}", to="+15005550006")[0] == 403
+    status, body, _ = check(client, "123456", to="+15005550006")  # locked, even the fixed code
+    assert status == 429 and error_code(body) == "max_attempts_reached"
+    assert start(client, to=number(1))[0] == 201  # the budget of 1 was not spent by the test number
+    assert len(outbox) == 1
+
+
+def test_test_numbers_meet_the_ip_limits(configured):
+    client = configured(OTP_TEST_NUMBERS=json.dumps({r"^\+1555010[0-9]{4}": "000000"}),
+                        OTP_MAX_REQUESTS_PER_IP_PER_HOUR="2", OTP_MAX_CHECKS_PER_IP_PER_HOUR="2")
+    assert [start(client, to=f"+155501000{i:02d}")[0] for i in range(3)] == [201, 201, 429]
+    assert [check(client, "111111", to=f"+155501000{i:02d}")[0] for i in range(3)] == [403, 403, 429]
+
+
+def test_nothing_in_a_response_tells_a_test_number(configured, outbox):
+    client = configured(OTP_TEST_NUMBERS=json.dumps({"+15005550006": "123456"}))
+    test_body = start(client, to="+15005550006")[1]
+    real_body = start(client, to=number(1))[1]
+    assert set(test_body) == set(real_body)
+    for body in (test_body, real_body):
+        details = get(client, f"/v1/verifications/{body['id']}")[1]
+        assert [a["provider"] for a in details["send_attempts"]] == ["console"]
+    assert "test" not in json.dumps(test_body).lower()
+
+
 def test_test_numbers_are_refused_in_prod_unless_allowed():
     from chalicelib.config import Config, ConfigError
 
-    env = {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns",
+    env = {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns", "OTP_ALLOWED_COUNTRIES": "US",
            "OTP_SECRET_PARAMETER": "/p", "OTP_TEST_NUMBERS": '{"+15005550006": "123456"}'}
     with pytest.raises(ConfigError, match="OTP_ALLOW_TEST_NUMBERS_IN_PROD"):
         Config.from_env(env)

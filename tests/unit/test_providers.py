@@ -400,7 +400,7 @@ def test_secret_comes_from_ssm_securestring(aws):
     ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="x" * 40, Type="SecureString")
     config = Config.from_env(
         {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns",
-         "OTP_SECRET_PARAMETER": "/phone-verify/test/otp-secret"}
+         "OTP_SECRET_PARAMETER": "/phone-verify/test/otp-secret", "OTP_ALLOWED_COUNTRIES": "US"}
     )
     assert load_server_secret(config, lambda: ssm) == b"x" * 40
 
@@ -411,7 +411,7 @@ def test_missing_ssm_secret_is_a_configuration_error_naming_the_variable(aws):
 
     config = Config.from_env(
         {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns",
-         "OTP_SECRET_PARAMETER": "/nope"}
+         "OTP_SECRET_PARAMETER": "/nope", "OTP_ALLOWED_COUNTRIES": "US"}
     )
     with pytest.raises(ConfigError, match="OTP_SECRET_PARAMETER"):
         load_server_secret(config, lambda: boto3.client("ssm"))

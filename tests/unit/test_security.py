@@ -67,7 +67,7 @@ def test_no_log_record_contains_a_code_or_the_secret(client, outbox, clock, capl
     check(client, f"{(int(codes[-1]) + 1) % 10**6:06d}")
     check(client, codes[-1])
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "sent id=" in text and "approved id=" in text  # the log does say what happened
+    assert "sent ref=" in text and "approved ref=" in text  # the log does say what happened
     for code in codes:
         assert code not in text
     assert "test-only-secret" not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import logging
 
 import pytest
@@ -66,7 +67,8 @@ def test_a_full_cycle_logs_one_summary_per_request_without_codes_or_secrets(
         ("POST /v1/verifications/check", 200, "ok"),
     ]
     first = summaries[0]
-    assert first["id"].startswith("VE") and first["to"] == "+1415*****71"
+    # The id's hash, not the id: the id is the bearer reference of the server routes.
+    assert re.fullmatch(r"[0-9a-f]{16}", first["id"]) and first["to"] == "+1415*****71"
     assert first["provider"] == "console" and first["provider_latency_ms"] >= 0 and first["latency_ms"] > 0
     text = captured.getvalue()
     for code in codes:

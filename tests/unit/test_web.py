@@ -47,7 +47,7 @@ def test_the_inbox_does_not_exist_outside_the_local_stage(client, path):
 
 
 @pytest.mark.parametrize("stage,provider,exists", [("local", "console", True), ("local", "sns", False),
-                                                    ("dev", "console", False)])
+                                                    ("test", "console", False)])
 def test_the_inbox_exists_only_locally_with_the_console_provider(aws, monkeypatch, stage, provider, exists):
     import app as app_module
 
