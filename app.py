@@ -14,12 +14,12 @@ import logging
 import math
 import time
 from typing import Any, Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
-from chalice import Chalice, Response
+from chalice import Chalice, IAMAuthorizer, Response
 
 from chalicelib import errors
-from chalicelib.config import ConfigError, api_key_required
+from chalicelib.config import ConfigError, api_key_required, public_api
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
 app = Chalice(app_name="phone-verify")
@@ -31,6 +31,15 @@ _TEXT_HEADERS = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "
 _SEED_CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
 # API Gateway API keys (with a usage plan) for the API routes; the page at / stays open.
 _API_KEY = api_key_required()
+
+# Two doors. The server door is AWS IAM (SigV4): API Gateway refuses an unsigned call before
+# the function runs. It takes every route that manages state or reads personal data. The
+# public door (no credentials: browsers and apps) takes start and check, unless
+# OTP_PUBLIC_API=false puts them behind IAM too (a backend makes every call).
+SERVER_DOOR = IAMAuthorizer()
+PUBLIC_DOOR = None if public_api() else SERVER_DOOR
+# v1 routes a browser on an allowed origin may call (CORS, OTP_ALLOWED_ORIGINS).
+_CORS_PATHS = ("/v1/verifications", "/v1/verifications/check")
 
 
 # -- lazy, per-container construction -------------------------------------------------------
@@ -140,6 +149,8 @@ def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response])
 
     telemetry.begin_request(f"{event.method} {event.context.get('resourcePath', event.path)}")
     response = get_response(event)
+    if event.path in _CORS_PATHS:
+        _add_cors_headers(event.headers, response)
     body = response.body
     if isinstance(body, dict) and set(body) == {"Code", "Message"}:
         code = {415: "unsupported_media_type", 405: "method_not_allowed"}.get(
@@ -164,6 +175,75 @@ def _outcome(response: Response) -> str:
 # -- the v1 JSON API -------------------------------------------------------------------------
 
 
+def _add_cors_headers(headers: Any, response: Response) -> None:
+    """Lets a page on an allowed origin read the answer (errors included); no header at all
+    for any other origin, so the browser keeps the answer from it."""
+    origin = (headers.get("origin") or "").lower()
+    response.headers = {**response.headers, "Vary": "Origin"}
+    if origin and _cross_origin_allowed(origin):
+        response.headers.update({"Access-Control-Allow-Origin": origin,
+                                 "Access-Control-Expose-Headers": "Retry-After"})
+
+
+def _cross_origin_allowed(origin: str) -> bool:
+    try:
+        return origin in get_config().allowed_origins
+    except ConfigError:
+        return False
+
+
+def _same_origin(origin: str) -> bool:
+    host = (app.current_request.headers.get("host") or "").lower()
+    return bool(host) and urlsplit(origin).netloc == host
+
+
+def _refuse_foreign_pages() -> None:
+    """A public POST from a browser must come from this API's own page or an allowed origin.
+
+    Browsers name the page that makes a request (Origin on every POST, Sec-Fetch-Site in
+    current browsers); a form or a no-cors fetch on another site would otherwise send SMS from
+    its visitors' browsers. Apps and servers send neither header and pass."""
+    headers = app.current_request.headers
+    origin = (headers.get("origin") or "").lower()
+    if origin:
+        if _same_origin(origin) or _cross_origin_allowed(origin):
+            return
+        raise errors.OriginNotAllowed()
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise errors.OriginNotAllowed()
+
+
+def _json_only(view: Callable[..., Response]) -> Callable[..., Response]:
+    """v1 POSTs take exactly ``application/json``: a type no page on another site can send
+    without a CORS preflight (text/plain, forms and a body without a type can be). Chalice's
+    own check would take a missing type, ``*/*`` or ``text/plain;application/json``."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        content_type = app.current_request.headers.get("content-type") or ""
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            raise errors.UnsupportedMediaType()
+        _refuse_foreign_pages()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _preflight() -> Response:
+    origin = (app.current_request.headers.get("origin") or "").lower()
+    if not origin or not _cross_origin_allowed(origin):
+        raise errors.OriginNotAllowed()
+    allowed_headers = "content-type, x-api-key" if _API_KEY else "content-type"
+    return Response(body="", status_code=204, headers={
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": allowed_headers,
+        "Access-Control-Max-Age": "600",
+        "Cache-Control": "no-store",
+    })
+
+
 def _client_ip() -> str:
     """API Gateway's view of the caller, never a header the client controls (X-Forwarded-For)."""
     identity = (app.current_request.context or {}).get("identity") or {}
@@ -183,8 +263,9 @@ def _verification_body(v: Any, now: float, **extra: Any) -> dict[str, Any]:
     }
 
 
-@app.route("/v1/verifications", methods=["POST"], api_key_required=_API_KEY)
+@app.route("/v1/verifications", methods=["POST"], api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
 @_domain_errors
+@_json_only
 def start_verification() -> Response:
     request = parse_start_request(app.current_request.raw_body)
     service = get_service()
@@ -195,14 +276,31 @@ def start_verification() -> Response:
     return _json(body, 201 if created else 200)
 
 
-@app.route("/v1/verifications/check", methods=["POST"], api_key_required=_API_KEY)
+@app.route("/v1/verifications/check", methods=["POST"], api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
 @_domain_errors
+@_json_only
 def check_verification() -> Response:
     verification = get_service().check(parse_check_request(app.current_request.raw_body), _client_ip())
     return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True})
 
 
-@app.route("/v1/verifications/{verification_id}", methods=["GET"], api_key_required=_API_KEY)
+# CORS preflights: answered by the function (not API Gateway's static mock) so that only the
+# origins in OTP_ALLOWED_ORIGINS get an answer. No API key or signature: a browser cannot
+# send one with a preflight.
+@app.route("/v1/verifications", methods=["OPTIONS"])
+@_domain_errors
+def start_preflight() -> Response:
+    return _preflight()
+
+
+@app.route("/v1/verifications/check", methods=["OPTIONS"])
+@_domain_errors
+def check_preflight() -> Response:
+    return _preflight()
+
+
+@app.route("/v1/verifications/{verification_id}", methods=["GET"], api_key_required=_API_KEY,
+           authorizer=SERVER_DOOR)
 @_domain_errors
 def get_verification(verification_id: str) -> Response:
     service = get_service()
@@ -220,7 +318,8 @@ def get_verification(verification_id: str) -> Response:
     )
 
 
-@app.route("/v1/verifications/{verification_id}", methods=["DELETE"], api_key_required=_API_KEY)
+@app.route("/v1/verifications/{verification_id}", methods=["DELETE"], api_key_required=_API_KEY,
+           authorizer=SERVER_DOOR)
 @_domain_errors
 def cancel_verification(verification_id: str) -> Response:
     service = get_service()
@@ -236,8 +335,10 @@ def cancel_verification(verification_id: str) -> Response:
 
 
 def _seed_params() -> dict[str, Any]:
+    """The form's fields, from the body only: a code in a query string ends up in access
+    logs, browser history and Referer headers."""
     request = app.current_request
-    params: dict[str, Any] = dict(request.query_params or {})
+    params: dict[str, Any] = {}
     raw = request.raw_body or b""
     if raw and len(raw) <= 4096:
         content_type = (request.headers.get("content-type") or "").lower()
@@ -257,28 +358,37 @@ def _seed_params() -> dict[str, Any]:
     return params
 
 
-def _seed_number(params: dict[str, Any]) -> str | None:
-    number = params.get("number")
+def _seed_number(params: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The number and the country to read it in. The page's form posts ``country`` beside a
+    national number; without ``country`` the seed's own rule stays (prepend ``+``)."""
+    number, country = params.get("number"), params.get("country")
     if not isinstance(number, str):
         return None
     number = number.strip()
-    return number if number.startswith("+") else "+" + number
+    if isinstance(country, str) and country.strip():
+        return number, country.strip()
+    return (number if number.startswith("+") else "+" + number), None
 
 
 def _text(body: str, status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(body=body, status_code=status, headers={**_TEXT_HEADERS, **(headers or {})})
 
 
-@app.route("/request-auth", methods=["GET", "POST"], content_types=_SEED_CONTENT_TYPES,
-           api_key_required=_API_KEY)
+# POST only: a GET (an <img src>, a link) must never send an SMS.
+@app.route("/request-auth", methods=["POST"], content_types=_SEED_CONTENT_TYPES,
+           api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
 def seed_request_auth() -> Response:
     from chalicelib.store import StoreUnavailable
 
-    number = _seed_number(_seed_params())
     try:
-        if number is None:
+        _refuse_foreign_pages()
+    except errors.OriginNotAllowed:
+        return _text("Forbidden", 403)
+    target = _seed_number(_seed_params())
+    try:
+        if target is None:
             raise errors.InvalidPhoneNumber()
-        get_service().start(StartRequest(number, None, "sms", "en"), _client_ip())
+        get_service().start(StartRequest(target[0], target[1], "sms", "en"), _client_ip())
     except (errors.InvalidPhoneNumber, errors.UnsupportedNumberType, errors.InvalidRequest):
         return _text("Invalid Phone Number", 400)
     except errors.ServiceError as exc:
@@ -291,17 +401,21 @@ def seed_request_auth() -> Response:
     return _text("Your code was sent", 200)
 
 
-@app.route("/validate-auth", methods=["GET", "POST"], content_types=_SEED_CONTENT_TYPES,
-           api_key_required=_API_KEY)
+@app.route("/validate-auth", methods=["POST"], content_types=_SEED_CONTENT_TYPES,
+           api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
 def seed_validate_auth() -> Response:
     from chalicelib.store import StoreUnavailable
 
-    params = _seed_params()
-    number = _seed_number(params)
     try:
-        if number is None:
+        _refuse_foreign_pages()
+    except errors.OriginNotAllowed:
+        return _text("Forbidden", 403)
+    params = _seed_params()
+    target = _seed_number(params)
+    try:
+        if target is None:
             raise errors.VerificationNotFound()
-        get_service().check(CheckRequest(params.get("auth_code"), number, None, None), _client_ip())
+        get_service().check(CheckRequest(params.get("auth_code"), target[0], target[1], None), _client_ip())
     except errors.ServiceError:
         return _text("Forbidden", 403)
     except (StoreUnavailable, ConfigError) as exc:
@@ -317,7 +431,7 @@ def seed_validate_auth() -> Response:
 def _openapi_json() -> str:
     from chalicelib.openapi import document
 
-    return json.dumps(document(get_config().code_length, _API_KEY))
+    return json.dumps(document(get_config().code_length, _API_KEY, PUBLIC_DOOR is None))
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -87,6 +87,16 @@ class DeliveryFailed(ServiceError):
     message = "The code could not be sent. Try again."
 
 
+class UnsupportedMediaType(ServiceError):
+    status, code = 415, "unsupported_media_type"
+    message = "Send the request body as JSON with Content-Type: application/json."
+
+
+class OriginNotAllowed(ServiceError):
+    status, code = 403, "origin_not_allowed"
+    message = "Requests from this web origin are not allowed."
+
+
 class NotFound(ServiceError):
     status, code = 404, "not_found"
     message = "No such resource."

@@ -66,16 +66,13 @@ VERIFICATION_EXAMPLE = {
 }
 
 
-def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, Any]:
+def document(code_length: int = 6, api_key_required: bool = False, public_api: bool = True) -> dict[str, Any]:
     code_pattern = f"^[0-9]{{{code_length}}}$"
     bad_request = _error_response("Invalid input (see error.code)")
     unavailable = _error_response("DynamoDB is briefly unavailable", retry=True)
     too_many = _error_response("A limit was reached; retry after Retry-After seconds", retry=True)
     unsupported_media = _error_response("The body is not application/json")
-    seed_params = [
-        {"name": "number", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "E.164 number, with or without the leading +"},
-    ]
+    foreign_origin = _error_response("origin_not_allowed: a browser page on another origin")
     seed_form = {
         "required": False,
         "content": {
@@ -83,12 +80,23 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
         },
     }
     security = [{"ApiKey": []}] if api_key_required else []
+    # The server door: AWS IAM (SigV4), checked by API Gateway before the function runs.
+    server = [{"SigV4": [], **({"ApiKey": []} if api_key_required else {})}]
+    public = security if public_api else server
+    preflight = {
+        "summary": "CORS preflight: answered for the origins in OTP_ALLOWED_ORIGINS only",
+        "security": [],
+        "parameters": [{"name": "Origin", "in": "header", "required": False, "schema": {"type": "string"}}],
+        "responses": {"204": {"description": "Allowed: Access-Control-Allow-* headers"},
+                      "403": foreign_origin},
+    }
 
     paths: dict[str, Any] = {
         "/v1/verifications": {
             "post": {
                 "operationId": "startVerification",
                 "summary": "Send a code (or resend while one is pending)",
+                "security": public,
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {
@@ -100,7 +108,7 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
                     "201": _json("Verification", "A new verification; the code was sent", VERIFICATION_EXAMPLE),
                     "200": _json("Verification", "A resend: same id, new code, send_count + 1"),
                     "400": bad_request,
-                    "403": _error_response("country_not_allowed"),
+                    "403": _error_response("country_not_allowed, or origin_not_allowed"),
                     "415": unsupported_media,
                     "422": _error_response("undeliverable_number: the provider refused this number"),
                     "429": too_many,
@@ -113,6 +121,7 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
             "post": {
                 "operationId": "checkVerification",
                 "summary": "Check a code; a code succeeds once",
+                "security": public,
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {
@@ -125,7 +134,7 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
                                  {"id": VERIFICATION_EXAMPLE["id"], "to": "+14155552671",
                                   "status": "approved", "valid": True}),
                     "400": bad_request,
-                    "403": _error_response("incorrect_code, with attempts_remaining"),
+                    "403": _error_response("incorrect_code, with attempts_remaining; or origin_not_allowed"),
                     "404": _error_response("verification_not_found: nothing pending for this number or id"),
                     "415": unsupported_media,
                     "429": too_many,
@@ -138,7 +147,8 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
                             "schema": {"type": "string"}, "example": VERIFICATION_EXAMPLE["id"]}],
             "get": {
                 "operationId": "getVerification",
-                "summary": "A verification's status",
+                "summary": "A verification's status (server door: IAM)",
+                "security": server,
                 "responses": {
                     "200": _json("VerificationStatus", "The verification"),
                     "404": _error_response("verification_not_found"),
@@ -147,11 +157,12 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
             },
             "delete": {
                 "operationId": "cancelVerification",
-                "summary": "Cancel a pending verification",
+                "summary": "Cancel a pending verification (server door: IAM)",
+                "security": server,
                 "responses": {
                     "200": _json("VerificationStatus", "Canceled"),
                     "404": _error_response("verification_not_found"),
-                    "409": _error_response("not_pending"),
+                    "409": _error_response("not_pending (also a verification locked by failed checks)"),
                     "503": unavailable,
                 },
             },
@@ -161,6 +172,7 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
         ("/request-auth", "Seed-compatible: send a code to `number`", {
             "200": _text("Sent", "Your code was sent"),
             "400": _text("Invalid number", "Invalid Phone Number"),
+            "403": _text("A browser page on another origin", "Forbidden"),
             "415": unsupported_media,
             "429": {**_text("Too many requests", "Too Many Requests"),
                     "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}},
@@ -174,14 +186,14 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
                     "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}},
         }),
     ):
-        params = seed_params + ([{"name": "auth_code", "in": "query", "required": False,
-                                  "schema": {"type": "string"}}] if path == "/validate-auth" else [])
+        # POST only, fields in the body only: a GET (an <img>) must not send an SMS, and a code
+        # in a query string lands in logs and Referer headers.
         paths[path] = {
-            "get": {"operationId": path.strip("/").replace("-", "_") + "_get", "summary": summary,
-                    "parameters": params, "responses": responses},
             "post": {"operationId": path.strip("/").replace("-", "_") + "_post", "summary": summary,
-                     "requestBody": seed_form, "responses": responses},
+                     "security": public, "requestBody": seed_form, "responses": responses},
         }
+    paths["/v1/verifications"]["options"] = {"operationId": "startPreflight", **preflight}
+    paths["/v1/verifications/check"]["options"] = {"operationId": "checkPreflight", **preflight}
     paths["/"] = {"get": {"operationId": "page", "summary": "The web page", "security": [],
                           "responses": {"200": {"description": "HTML",
                                                 "content": {"text/html": {"schema": {"type": "string"}}}}}}}
@@ -224,9 +236,15 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
             "schemas": _schemas(code_pattern),
         },
     }
+    schemes: dict[str, Any] = {"SigV4": {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": "AWS Signature Version 4 (service execute-api) by a principal allowed "
+                       "execute-api:Invoke on the route; API Gateway checks it",
+    }}
     if api_key_required:
-        doc["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
+        schemes["ApiKey"] = {"type": "apiKey", "in": "header", "name": "x-api-key"}
         doc["security"] = security
+    doc["components"]["securitySchemes"] = schemes
     return doc
 
 
@@ -312,6 +330,8 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
         },
         "SeedForm": {
             "type": "object",
-            "properties": {"number": {"type": "string"}, "auth_code": {"type": "string"}},
+            "properties": {"number": {"type": "string", "description": "E.164, or national with `country`"},
+                           "country": {"type": "string", "description": "ISO 3166 alpha-2"},
+                           "auth_code": {"type": "string"}},
         },
     }

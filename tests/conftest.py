@@ -104,3 +104,26 @@ def last_code(outbox, length: int = 6) -> str:
     match = re.search(rf"\b[0-9]{{{length}}}\b", outbox[0]["body"], re.ASCII)
     assert match, outbox[0]["body"]
     return match.group(0)
+
+
+@pytest.fixture
+def configured(aws, clock, monkeypatch):
+    """A test client for the test stage plus the given variables, calling from ``ip``."""
+    from chalice.local import LambdaEventConverter
+    from chalice.test import Client
+
+    import app as app_module
+
+    def make(**env: str):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        reset_app(app_module)
+        service = app_module.get_service()
+        monkeypatch.setattr(service, "_clock", clock)
+        return Client(app_module.app, stage_name="test", project_dir=str(ROOT))
+
+    def from_ip(ip: str) -> None:
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+
+    make.from_ip = from_ip
+    return make

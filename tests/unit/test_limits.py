@@ -15,29 +15,6 @@ from tests.unit.helpers import PhoneNumberType, check, error_code, example, get,
 HOUR_START = 1_800_000_000 - 1_800_000_000 % 3600  # clock fixture starts 1,800,000,000 s
 
 
-@pytest.fixture
-def configured(aws, clock, monkeypatch):
-    """A test client for the test stage plus the given variables, calling from ``ip``."""
-    from chalice.local import LambdaEventConverter
-    from chalice.test import Client
-
-    import app as app_module
-
-    def make(**env: str):
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        reset_app(app_module)
-        service = app_module.get_service()
-        monkeypatch.setattr(service, "_clock", clock)
-        return Client(app_module.app, stage_name="test", project_dir=str(ROOT))
-
-    def from_ip(ip: str) -> None:
-        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
-
-    make.from_ip = from_ip
-    return make
-
-
 def number(i: int) -> str:
     """Distinct US numbers in distinct prefixes (so only the limit under test binds)."""
     return f"+1415{200 + i:03d}{i % 10}000"
