@@ -11,7 +11,7 @@ CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance
 
 
 def test_schemathesis_finds_nothing(serve, tmp_path):
-    server = serve(OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY="1000", OTP_MAX_CHECKS_PER_NUMBER_PER_DAY="1000",
+    server = serve(OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY="1000", OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW="1000",
                    OTP_MAX_SENDS_PER_PREFIX_PER_HOUR="100000")
     schemathesis = Path(sys.executable).parent / "schemathesis"
     run = subprocess.run(
