@@ -245,8 +245,7 @@ def ensure_sms_delivery_logging(iam: Any, sns: Any, part: str,
         done.append(f"created IAM role {SMS_STATUS_ROLE}")
     iam.put_role_policy(RoleName=SMS_STATUS_ROLE, PolicyName="sns-delivery-status-logs",
                         PolicyDocument=json.dumps(sns_logs_policy(part)))
-    current = sns.get_sms_attributes(
-        attributes=["DeliveryStatusIAMRole", "DeliveryStatusSuccessSamplingRate"])["attributes"]
+    current = sns.get_sms_attributes()["attributes"]  # all of them (moto 5.2.5 filters to the first name only)
     if current.get("DeliveryStatusIAMRole") not in (None, "", role_arn):
         return done + [f"SNS SMS delivery-status logging already uses {current['DeliveryStatusIAMRole']} (kept)"]
     if current.get("DeliveryStatusIAMRole") == role_arn and \
@@ -274,6 +273,9 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
     if api is None:
         return ["no REST API in the deployment"]
     api_stage = stage_config(stage).get("api_gateway_stage", "api")
+    # The deployment first: moto replaces the stage's settings on a new deployment, and the
+    # throttling set after it holds in either case.
+    done = ensure_gateway_responses(apigateway, api["rest_api_id"], api_stage)
     rate, burst = THROTTLING.get(stage, (10, 20))
     apigateway.update_stage(
         restApiId=api["rest_api_id"],
@@ -283,8 +285,7 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
             {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
         ],
     )
-    done = [f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}"]
-    done += ensure_gateway_responses(apigateway, api["rest_api_id"], api_stage)
+    done.insert(0, f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}")
     done.append(ensure_log_retention(logs, log_group_name(stage), log_retention_days(stage)))
     if uses_sns(stage):
         done += ensure_sms_delivery_logging(iam, sns, part)
