@@ -8,7 +8,7 @@ DYNALITE := .deps/node_modules/.bin/dynalite
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: run test table bench deploy destroy package clean
+.PHONY: run test table bench deploy destroy package secret clean
 
 # .venv is built with Python 3.13 (or 3.12): the Lambda runtime is named after the Python that
 # runs `chalice`, so tests, packages and deploys all run on the Lambda's own Python.
@@ -38,24 +38,37 @@ test: $(STAMP) $(DYNALITE) $(CHROMIUM)
 bench: $(STAMP) $(DYNALITE)
 	$(PY) bench/run.py
 
+# Every AWS target first finds the region (AWS_DEFAULT_REGION, the profile's config, or
+# AWS_REGION) and stops with a message naming the variable when there is none.
+REGION = $$($(PY) scripts/provision.py region)
+BUILD ?= build/$(STAGE)
+
 # Deploy to your AWS account: the table and the secret (idempotent), chalice deploy, then the
-# stage's throttling. The table is never dropped.
+# stage's throttling, API Gateway's own answers (deployed), log retention and SNS SMS
+# delivery-status logs. The table is never dropped.
 deploy: $(STAMP)
-	$(PY) scripts/provision.py before --stage $(STAGE)
-	$(VENV)/bin/chalice deploy --stage $(STAGE)
+	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
+	$(PY) scripts/provision.py before --stage $(STAGE); \
+	$(VENV)/bin/chalice deploy --stage $(STAGE); \
 	$(PY) scripts/provision.py after --stage $(STAGE)
 
 destroy: $(STAMP)
-	$(VENV)/bin/chalice delete --stage $(STAGE)
-	@echo "Deleted the Lambda function and the API of stage $(STAGE). The DynamoDB table and the SSM secret are kept."
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(VENV)/bin/chalice delete --stage $(STAGE)
+	@echo "Deleted the Lambda function, its role and the API of stage $(STAGE). The DynamoDB table, the SSM secret and the log group are kept."
 
-# CloudFormation/SAM: chalice package merged with the table, the alarms and their topic; linted.
+# Only the secret parameter: the CloudFormation path's one step outside the stack.
+secret: $(STAMP)
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/provision.py secret --stage $(STAGE)
+
+# CloudFormation/SAM: chalice package merged with the table, the log group, the alarms and their
+# topic (an email subscription from OTP_ALARM_EMAIL); linted. Writes $(BUILD)/out.
 package: $(STAMP)
-	mkdir -p build/$(STAGE)
-	$(PY) scripts/package_template.py $(STAGE) > build/$(STAGE)/resources.json
-	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template build/$(STAGE)/resources.json build/$(STAGE)/out
-	$(VENV)/bin/cfn-lint build/$(STAGE)/out/sam.json
-	@echo "build/$(STAGE)/out: sam.json and deployment.zip ($$(stat -c %s build/$(STAGE)/out/deployment.zip) bytes)"
+	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
+	mkdir -p $(BUILD); \
+	$(PY) scripts/package_template.py $(STAGE) > $(BUILD)/resources.json; \
+	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
+	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
+	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$(stat -c %s $(BUILD)/out/deployment.zip) bytes)"
 
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
 table: $(STAMP)

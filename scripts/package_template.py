@@ -2,17 +2,22 @@
 
     python scripts/package_template.py STAGE > build/STAGE/resources.json
 
-The verifications table (on-demand, TTL on expires_at, point-in-time recovery, KMS encryption,
-retained when the stack is deleted), an SNS topic for alarms, and three CloudWatch alarms on the
-service's EMF metrics (namespace PhoneVerify): provider failure rate, sends per hour near the
-budget, conversion rate (approvals / verifications started) dropping. The Lambda role's policy
-is `.chalice/policy-STAGE.json` (autogen_policy is off). The secret parameter is created by
-`make deploy` (CloudFormation cannot create SecureString parameters).
+Merged into chalice's own resources: the API's throttling, its gateway responses (in its
+body, so in its deployment) and `OpenApiVersion` (no implicit stage named `Stage`); the
+function's fixed name and its log group with the stage's retention; the role's policy
+(`.chalice/policy-STAGE.json`) with the partition, region and account of the stack.
+Added: the verifications table (on-demand, TTL on expires_at, point-in-time recovery, KMS
+encryption, retained when the stack is deleted), an SNS topic for alarms (an email
+subscription when OTP_ALARM_EMAIL is set), and three CloudWatch alarms on the service's EMF
+metrics (namespace PhoneVerify): provider failure rate, sends per hour near the budget,
+conversion rate (approvals / verifications started) dropping. The secret parameter is made by
+`make secret` (CloudFormation cannot create SecureString parameters).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +29,10 @@ from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
 from scripts.provision import (  # noqa: E402
     GATEWAY_RESPONSES,
     THROTTLING,
+    function_name,
     gateway_response_template,
+    log_group_name,
+    log_retention_days,
     stage_variables,
 )
 
@@ -36,32 +44,74 @@ def _metric(id_: str, name: str, period: int, **dimensions: str) -> dict:
         "Period": period, "Stat": "Sum"}}
 
 
-def resources(stage: str) -> dict:
+def _filled(*ids: str) -> list[dict]:
+    """FILL(m, 0) for each metric: a period with no datapoint for one of them (no approvals, no
+    deliveries) counts as zero, so that 100 % failures or zero approvals still breach."""
+    return [{"Id": f"{id_}0", "Expression": f"FILL({id_}, 0)", "ReturnData": False} for id_ in ids]
+
+
+def _in_stack(arn: str, scope: bool) -> str | dict:
+    """An ARN from the policy file with the stack's partition (and, when ``scope``, the stack's
+    region and account in place of the file's wildcards)."""
+    if not arn.startswith("arn:aws:"):
+        return arn
+    _, _, service, region, account, rest = arn.split(":", 5)
+    if scope:
+        region = "${AWS::Region}" if region == "*" else region
+        account = "${AWS::AccountId}" if account == "*" else account
+    return {"Fn::Sub": ":".join(["arn", "${AWS::Partition}", service, region, account, rest])}
+
+
+def role_policy(stage: str) -> dict:
+    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+    for statement in policy["Statement"]:
+        for key, scope in (("Resource", True), ("NotResource", False)):
+            if key in statement:
+                values = statement[key] if isinstance(statement[key], list) else [statement[key]]
+                statement[key] = [_in_stack(v, scope) for v in values]
+    return policy
+
+
+def alarm_topic(stage: str, email: str | None) -> dict:
+    properties: dict = {"TopicName": f"phone-verify-{stage}-alarms"}
+    if email:
+        # SNS mails a confirmation link; nothing is delivered until it is clicked.
+        properties["Subscription"] = [{"Protocol": "email", "Endpoint": email}]
+    return {"Type": "AWS::SNS::Topic", "Properties": properties}
+
+
+def resources(stage: str, alarm_email: str | None = None) -> dict:
     variables = stage_variables(stage)
     config = Config.from_env({**variables, "OTP_SECRET": "x" * 32})  # validates the stage too
     budget = config.limits.sends_per_hour
     alarm = {"AlarmActions": [{"Ref": "AlarmTopic"}], "TreatMissingData": "notBreaching"}
+    # SAM's GatewayResponses (AWS::Serverless::Api): StatusCode, ResponseParameters, ResponseTemplates;
+    # SAM writes them into the body as x-amazon-apigateway-gateway-responses (samtranslator
+    # model/api/api_generator.py _add_gateway_responses), so the API's deployment carries them.
     gateway_responses = {
-        f"GatewayResponse{''.join(w.title() for w in kind.split('_'))}": {
-            "Type": "AWS::ApiGateway::GatewayResponse",
-            "Properties": {
-                "RestApiId": {"Ref": "RestAPI"},
-                "ResponseType": kind,
-                **({"StatusCode": status} if status else {}),
-                "ResponseTemplates": {"application/json": gateway_response_template(code)},
-            },
-        }
+        kind: {**({"StatusCode": status} if status else {}),
+               "ResponseTemplates": {"application/json": gateway_response_template(code)}}
         for kind, (status, code) in GATEWAY_RESPONSES.items()
     }
     rate, burst = THROTTLING.get(stage, (10, 20))
     return {
         "Resources": {
-            # Merged into chalice's own API resource: the stage's throttling.
-            "RestAPI": {"Properties": {"MethodSettings": [{
-                "ResourcePath": "/*", "HttpMethod": "*",
-                "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst,
-            }]}},
-            **gateway_responses,
+            # Merged into chalice's own API resource: the stage's throttling, API Gateway's own
+            # answers, and OpenApiVersion (without it SAM also deploys to a stage named "Stage",
+            # unthrottled; the swagger 2.0 body itself is left as it is).
+            "RestAPI": {"Properties": {
+                "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*",
+                                    "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}],
+                "GatewayResponses": gateway_responses,
+                "OpenApiVersion": "3.0.1",
+            }},
+            # The name chalice deploy gives it, so the role can name the log group without a cycle.
+            "APIHandler": {"DependsOn": ["FunctionLogGroup"],
+                           "Properties": {"FunctionName": function_name(stage)}},
+            "ApiHandlerRole": {"Properties": {"Policies": [
+                {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": role_policy(stage)}]}},
+            "FunctionLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+                "LogGroupName": log_group_name(stage), "RetentionInDays": log_retention_days(stage)}},
             "VerificationsTable": {
                 "Type": "AWS::DynamoDB::Table",
                 "DeletionPolicy": "Retain",
@@ -76,7 +126,7 @@ def resources(stage: str) -> dict:
                     "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
                 },
             },
-            "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"phone-verify-{stage}-alarms"}},
+            "AlarmTopic": alarm_topic(stage, alarm_email),
             "ProviderFailureRateAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
                 **alarm,
                 "AlarmDescription": "More than 20% of sends failed at the providers (5-minute windows)",
@@ -85,7 +135,9 @@ def resources(stage: str) -> dict:
                 "Metrics": [
                     _metric("failed", "Sends", 300, outcome="failed"),
                     _metric("delivered", "Sends", 300, outcome="delivered"),
-                    {"Id": "rate", "Expression": "IF(failed + delivered > 10, 100 * failed / (failed + delivered), 0)",
+                    *_filled("failed", "delivered"),
+                    {"Id": "rate",
+                     "Expression": "IF(failed0 + delivered0 > 10, 100 * failed0 / (failed0 + delivered0), 0)",
                      "Label": "provider failure rate (%)", "ReturnData": True},
                 ],
             }},
@@ -106,7 +158,8 @@ def resources(stage: str) -> dict:
                 "Metrics": [
                     _metric("approvals", "Approvals", 3600),
                     _metric("started", "VerificationsStarted", 3600),
-                    {"Id": "conversion", "Expression": "IF(started >= 20, 100 * approvals / started, 100)",
+                    *_filled("approvals", "started"),
+                    {"Id": "conversion", "Expression": "IF(started0 >= 20, 100 * approvals0 / started0, 100)",
                      "Label": "conversion rate (%)", "ReturnData": True},
                 ],
             }},
@@ -119,5 +172,8 @@ def resources(stage: str) -> dict:
 
 
 if __name__ == "__main__":
-    json.dump(resources(sys.argv[1]), sys.stdout, indent=2)
+    email = os.environ.get("OTP_ALARM_EMAIL", "").strip() or None
+    if not email:
+        print("OTP_ALARM_EMAIL is not set: the alarm topic has no subscriber", file=sys.stderr)
+    json.dump(resources(sys.argv[1], email), sys.stdout, indent=2)
     print()

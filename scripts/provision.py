@@ -1,23 +1,28 @@
-"""What `make deploy` ensures before `chalice deploy`, and what it sets after it.
+"""What `make deploy` ensures around `chalice deploy`, and the secret `make secret` makes alone.
 
+    python scripts/provision.py region               # the AWS region in use, or a message naming the variable
+    python scripts/provision.py secret --stage prod  # only the secret (the CloudFormation path)
     python scripts/provision.py before --stage dev   # the table and the secret
-    python scripts/provision.py after --stage dev    # API Gateway stage throttling
+    python scripts/provision.py after --stage dev    # throttling, gateway responses (deployed),
+                                                     # log retention, SNS SMS delivery-status logs
 
 Idempotent: a second run changes nothing. The table is created if missing (on-demand, TTL on
 ``expires_at``, point-in-time recovery and server-side encryption with the AWS managed KMS
 key); an existing table is checked and its TTL, PITR and SSE fixed, never dropped or
 recreated. The secret (an SSM SecureString) is created with a random value on the first
-deploy and never overwritten. Names come from the stage's variables in .chalice/config.json.
+deploy and never overwritten. Names come from the stage's entry in .chalice/config.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
@@ -46,11 +51,75 @@ def gateway_response_template(code: str) -> str:
     return '{"error": {"code": "%s", "message": $context.error.messageString}}' % code
 
 
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy's retentionInDays).
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                  2557, 2922, 3288, 3653)
+DEFAULT_RETENTION_DAYS = 30
+
+# SNS SMS delivery-status logging is an account setting (per region), shared by every stage.
+SMS_STATUS_ROLE = "phone-verify-sns-delivery-status"
+SMS_STATUS_SUCCESS_SAMPLING = "100"  # failures are always logged; log every success too
+
+NO_REGION = """No AWS region configured. Set one, for example:
+  export AWS_DEFAULT_REGION=eu-west-1     (or AWS_REGION, or `aws configure set region eu-west-1`)"""
+
+
+def chalice_config() -> dict:
+    return json.loads((ROOT / ".chalice" / "config.json").read_text())
+
+
+def stage_config(stage: str) -> dict:
+    stages = chalice_config()["stages"]
+    if stage not in stages:
+        raise SystemExit(f"unknown stage {stage!r}; stages: {', '.join(stages)}")
+    return stages[stage]
+
+
 def stage_variables(stage: str) -> dict[str, str]:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    if stage not in config["stages"]:
-        raise SystemExit(f"unknown stage {stage!r}; stages: {', '.join(config['stages'])}")
-    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+    config = chalice_config()
+    return {**config.get("environment_variables", {}), **stage_config(stage).get("environment_variables", {})}
+
+
+def function_name(stage: str) -> str:
+    """The API handler's name: chalice deploy names it <app>-<stage>, and make package does too."""
+    return f"{chalice_config()['app_name']}-{stage}"
+
+
+def log_group_name(stage: str) -> str:
+    return f"/aws/lambda/{function_name(stage)}"
+
+
+def log_retention_days(stage: str) -> int:
+    """The stage's `log_retention_days` in .chalice/config.json (our key; chalice's own
+    `log_retention_in_days` would name the API handler's log group wrongly), default 30."""
+    days = stage_config(stage).get("log_retention_days", DEFAULT_RETENTION_DAYS)
+    if days not in RETENTION_DAYS:
+        raise SystemExit(f"stage {stage}: log_retention_days must be one of {RETENTION_DAYS}, not {days!r}")
+    return days
+
+
+def uses_sns(stage: str) -> bool:
+    variables = stage_variables(stage)
+    chains = [variables.get("SMS_PROVIDER", "console"), *json.loads(variables.get("SMS_ROUTES") or "{}").values()]
+    return any("sns" in [p.strip() for p in chain.split(",")] for chain in chains)
+
+
+def region(environ: dict[str, str] | None = None) -> str:
+    """The region botocore would use (AWS_DEFAULT_REGION, the profile's config), else AWS_REGION
+    (which botocore ignores); a SystemExit naming the variables when there is none."""
+    import boto3
+
+    environ = os.environ if environ is None else environ
+    found = boto3.session.Session().region_name or environ.get("AWS_REGION")
+    if not found:
+        raise SystemExit(NO_REGION)
+    return found
+
+
+def partition(region_name: str) -> str:
+    import boto3
+
+    return boto3.session.Session().get_partition_for_region(region_name)
 
 
 def ensure_protections(client: Any, table: str) -> list[str]:
@@ -106,7 +175,96 @@ def before(stage: str, dynamodb: Any, ssm: Any) -> list[str]:
     return done
 
 
-def after(stage: str, apigateway: Any) -> list[str]:
+def secret(stage: str, ssm: Any) -> list[str]:
+    """Only the secret: the CloudFormation path's one step outside the stack."""
+    variables = stage_variables(stage)
+    if "OTP_SECRET_PARAMETER" not in variables:
+        return [f"stage {stage} names no OTP_SECRET_PARAMETER: nothing to create"]
+    return [ensure_secret(ssm, variables["OTP_SECRET_PARAMETER"])]
+
+
+def ensure_gateway_responses(apigateway: Any, rest_api_id: str, api_stage: str) -> list[str]:
+    """Put API Gateway's own answers, then deploy the stage: a gateway response is part of the
+    API's definition and is live only in a deployment made after it (chalice's deployment came
+    before these, and its next put_rest_api(mode=overwrite) may drop them: aws-cdk#10963)."""
+    for response_type, (status, code) in GATEWAY_RESPONSES.items():
+        params = {"restApiId": rest_api_id, "responseType": response_type,
+                  "responseTemplates": {"application/json": gateway_response_template(code)}}
+        if status:
+            params["statusCode"] = status
+        apigateway.put_gateway_response(**params)
+    deployment = apigateway.create_deployment(
+        restApiId=rest_api_id, stageName=api_stage,
+        description="scripts/provision.py after: gateway responses in the contract's shape",
+    )
+    return [f"API Gateway's own error answers use the contract's shape (deployment {deployment['id']} on {api_stage})"]
+
+
+def ensure_log_retention(logs: Any, name: str, days: int) -> str:
+    """The function's log group, created before Lambda would create it (with no retention)."""
+    try:
+        logs.create_log_group(logGroupName=name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            raise
+    logs.put_retention_policy(logGroupName=name, retentionInDays=days)
+    return f"log group {name}: retention {days} days"
+
+
+SNS_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+def sns_logs_policy(part: str) -> dict:
+    # What SNS needs to write delivery status (docs.aws.amazon.com/sns/latest/dg/topics-attrib-prereq.html),
+    # scoped to SNS's own log groups: sns/<region>/<account>/DirectPublishToPhoneNumber[/Failure]
+    # (repost.aws/knowledge-center/monitor-sns-texts-cloudwatch).
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"arn:{part}:logs:*:*:log-group:sns/*",
+    }]}
+
+
+def ensure_sms_delivery_logging(iam: Any, sns: Any, part: str,
+                                sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """SNS SMS delivery-status logs in CloudWatch (sns/<region>/<account>/DirectPublishToPhoneNumber):
+    the only place a message SNS accepted and then dropped (sandbox, spend limit) shows up."""
+    done = []
+    try:
+        role_arn = iam.get_role(RoleName=SMS_STATUS_ROLE)["Role"]["Arn"]
+        created = False
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        role_arn = iam.create_role(
+            RoleName=SMS_STATUS_ROLE, AssumeRolePolicyDocument=json.dumps(SNS_TRUST),
+            Description="SNS writes SMS delivery status to CloudWatch Logs (phone-verify)",
+        )["Role"]["Arn"]
+        created = True
+        done.append(f"created IAM role {SMS_STATUS_ROLE}")
+    iam.put_role_policy(RoleName=SMS_STATUS_ROLE, PolicyName="sns-delivery-status-logs",
+                        PolicyDocument=json.dumps(sns_logs_policy(part)))
+    current = sns.get_sms_attributes()["attributes"]  # all of them (moto 5.2.5 filters to the first name only)
+    if current.get("DeliveryStatusIAMRole") not in (None, "", role_arn):
+        return done + [f"SNS SMS delivery-status logging already uses {current['DeliveryStatusIAMRole']} (kept)"]
+    if current.get("DeliveryStatusIAMRole") == role_arn and \
+            current.get("DeliveryStatusSuccessSamplingRate") == SMS_STATUS_SUCCESS_SAMPLING:
+        return done + ["SNS SMS delivery-status logging already on"]
+    for attempt in range(10):
+        try:
+            sns.set_sms_attributes(attributes={"DeliveryStatusIAMRole": role_arn,
+                                               "DeliveryStatusSuccessSamplingRate": SMS_STATUS_SUCCESS_SAMPLING})
+            break
+        except ClientError as exc:
+            # A role created a moment ago is not yet assumable everywhere (IAM is eventually consistent).
+            if not created or attempt == 9 or exc.response["Error"]["Code"] not in ("InvalidParameter", "AuthorizationError"):
+                raise
+            sleep(3)
+    return done + ["SNS SMS delivery-status logging on (CloudWatch Logs: sns/<region>/<account>/DirectPublishToPhoneNumber)"]
+
+
+def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str = "aws") -> list[str]:
     deployed = ROOT / ".chalice" / "deployed" / f"{stage}.json"
     if not deployed.exists():
         return [f"no {deployed}: nothing deployed for {stage}"]
@@ -114,8 +272,10 @@ def after(stage: str, apigateway: Any) -> list[str]:
     api = next((r for r in resources if r.get("resource_type") == "rest_api"), None)
     if api is None:
         return ["no REST API in the deployment"]
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    api_stage = config["stages"][stage].get("api_gateway_stage", "api")
+    api_stage = stage_config(stage).get("api_gateway_stage", "api")
+    # The deployment first: moto replaces the stage's settings on a new deployment, and the
+    # throttling set after it holds in either case.
+    done = ensure_gateway_responses(apigateway, api["rest_api_id"], api_stage)
     rate, burst = THROTTLING.get(stage, (10, 20))
     apigateway.update_stage(
         restApiId=api["rest_api_id"],
@@ -125,28 +285,34 @@ def after(stage: str, apigateway: Any) -> list[str]:
             {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
         ],
     )
-    for response_type, (status, code) in GATEWAY_RESPONSES.items():
-        params = {"restApiId": api["rest_api_id"], "responseType": response_type,
-                  "responseTemplates": {"application/json": gateway_response_template(code)}}
-        if status:
-            params["statusCode"] = status
-        apigateway.put_gateway_response(**params)
-    return [f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}",
-            "API Gateway's own error answers use the contract's shape",
-            f"URL: {api.get('rest_api_url', '(see chalice url)')}"]
+    done.insert(0, f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}")
+    done.append(ensure_log_retention(logs, log_group_name(stage), log_retention_days(stage)))
+    if uses_sns(stage):
+        done += ensure_sms_delivery_logging(iam, sns, part)
+    return done + [f"URL: {api.get('rest_api_url', '(see chalice url)')}"]
 
 
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["before", "after"])
-    parser.add_argument("--stage", required=True)
+    parser.add_argument("step", choices=["region", "secret", "before", "after"])
+    parser.add_argument("--stage")
     args = parser.parse_args(argv)
-    if args.step == "before":
-        lines = before(args.stage, boto3.client("dynamodb"), boto3.client("ssm"))
+    region_name = region()
+    if args.step == "region":
+        print(region_name)
+        return 0
+    if not args.stage:
+        parser.error("--stage is required")
+    session = boto3.session.Session(region_name=region_name)
+    if args.step == "secret":
+        lines = secret(args.stage, session.client("ssm"))
+    elif args.step == "before":
+        lines = before(args.stage, session.client("dynamodb"), session.client("ssm"))
     else:
-        lines = after(args.stage, boto3.client("apigateway"))
+        lines = after(args.stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
+                      session.client("sns"), partition(region_name))
     for line in lines:
         print(line)
     return 0

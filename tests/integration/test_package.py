@@ -1,44 +1,186 @@
-"""`make package`'s template: chalice package merged with the table and alarms, linted by
-cfn-lint; the deployment zip stays under 1.5 MB."""
+"""`make package`'s template: chalice package merged with the table, the log group and the
+alarms, linted by cfn-lint, on the Lambda's own runtime; SAM's transform of it (run offline
+with samtranslator) has one throttled stage and the gateway responses in the API's body; the
+deployment zip stays under 1.5 MB. Also: the region check, the runtime and find_python.sh."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 LIMIT = 1_500_000
+LAMBDA_PYTHONS = {(3, 13): "python3.13", (3, 12): "python3.12"}
 
 
-def test_package_lints_clean_and_the_zip_is_small(tmp_path):
-    bin_dir = Path(sys.executable).parent
-    resources = tmp_path / "resources.json"
-    resources.write_text(subprocess.run([sys.executable, str(ROOT / "scripts" / "package_template.py"), "prod"],
-                                        capture_output=True, text=True, check=True).stdout)
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
-    out = tmp_path / "out"
-    subprocess.run([str(bin_dir / "chalice"), "package", "--stage", "prod", "--merge-template", str(resources),
-                    str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
-    lint = subprocess.run([str(bin_dir / "cfn-lint"), str(out / "sam.json")], capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout + lint.stderr
+def _make_package(build: Path, env: dict[str, str], stage: str = "prod") -> subprocess.CompletedProcess:
+    # -o: the .venv is taken as it is (tests run inside it; make test built it).
+    return subprocess.run(["make", "-s", "-o", ".venv/.installed-al2023", "package", f"STAGE={stage}",
+                           f"BUILD={build}"], cwd=ROOT, env=env, capture_output=True, text=True)
 
-    template = json.loads((out / "sam.json").read_text())
+
+def _clean_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OTP_ALARM"))}
+    return {**env, "HOME": str(home), "AWS_CONFIG_FILE": str(home / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "none")}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> dict:
+    build = tmp_path_factory.mktemp("prod")
+    env = {**_clean_env(build), "AWS_DEFAULT_REGION": "eu-west-1", "OTP_ALARM_EMAIL": "ops@example.com"}
+    result = _make_package(build, env)
+    assert result.returncode == 0, result.stdout + result.stderr  # includes cfn-lint's verdict
+    template = json.loads((build / "out" / "sam.json").read_text())
+    return {"template": template, "zip": build / "out" / "deployment.zip"}
+
+
+def _transformed(template: dict) -> dict:
+    """SAM's own transform, offline: what CloudFormation will create."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:  # the template names no managed policy
+        def load(self) -> dict:
+            return {}
+
+    template = json.loads(json.dumps(template))
+    function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function")
+    function["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"  # what `aws cloudformation package` writes
+    return transform(template, {}, NoManagedPolicies())
+
+
+def _function(template: dict) -> dict:
+    return next(r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function")
+
+
+def test_the_function_runs_on_the_runtime_of_the_python_that_packaged_it(packaged):
+    runtime = _function(packaged["template"])["Properties"]["Runtime"]
+    assert runtime in {"python3.13", "python3.12"}
+    assert runtime == LAMBDA_PYTHONS[sys.version_info[:2]]
+
+
+def test_tests_run_on_the_lambdas_python():
+    assert sys.version_info[:2] in LAMBDA_PYTHONS, f"tests run on {sys.version}, not a Lambda runtime"
+
+
+def test_the_table_alarms_and_merged_api(packaged):
+    template = packaged["template"]
     table = template["Resources"]["VerificationsTable"]
     assert table["DeletionPolicy"] == "Retain"
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert {"ProviderFailureRateAlarm", "SendBudgetAlarm", "ConversionRateAlarm"} <= set(template["Resources"])
     api = template["Resources"]["RestAPI"]["Properties"]
     assert api["MethodSettings"][0]["ThrottlingRateLimit"] == 100 and "DefinitionBody" in api  # merged, not replaced
-    missing = template["Resources"]["GatewayResponseMissingAuthenticationToken"]["Properties"]
-    assert missing["StatusCode"] == "404" and missing["RestApiId"] == {"Ref": "RestAPI"}
-    function = next(r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function")
-    assert function["Properties"]["Timeout"] == 20 and function["Properties"]["MemorySize"] == 512
-    assert function["Properties"]["ReservedConcurrentExecutions"] == 100
+    function = _function(template)["Properties"]
+    assert function["Timeout"] == 20 and function["MemorySize"] == 512
+    assert "ReservedConcurrentExecutions" not in function  # opt-in per stage (README: Quotas)
 
-    size = (out / "deployment.zip").stat().st_size
+
+def test_gateway_responses_are_in_the_apis_own_properties(packaged):
+    template = packaged["template"]
+    assert not [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGateway::GatewayResponse"]
+    responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+    assert '"code": "not_found"' in responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
+
+
+def test_sam_makes_one_throttled_stage_and_puts_the_gateway_responses_in_the_body(packaged):
+    resources = _transformed(packaged["template"])["Resources"]
+    stages = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    assert [s["StageName"] for s in stages] == ["api"]
+    assert stages[0]["MethodSettings"][0]["ThrottlingRateLimit"] == 100
+    # No implicit stage named "Stage" either way SAM could make one (a Stage resource or a Deployment's StageName).
+    assert all(r["Properties"].get("StageName") != "Stage" for r in resources.values()
+               if r["Type"] in ("AWS::ApiGateway::Deployment", "AWS::ApiGateway::Stage"))
+    api = next(r for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi")
+    body = api["Properties"]["Body"]
+    assert body["x-amazon-apigateway-gateway-responses"]["THROTTLED"]["statusCode"] == "429"
+    assert not [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::GatewayResponse"]
+
+
+def test_every_metric_in_alarm_math_is_filled_with_zero(packaged):
+    alarms = [r["Properties"] for r in packaged["template"]["Resources"].values()
+              if r["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in r["Properties"]]
+    assert len(alarms) == 2
+    for alarm in alarms:
+        metric_ids = {m["Id"] for m in alarm["Metrics"] if "MetricStat" in m}
+        expressions = {m["Id"]: m["Expression"] for m in alarm["Metrics"] if "Expression" in m}
+        for metric in metric_ids:
+            users = {i: e for i, e in expressions.items() if re.search(rf"\b{metric}\b", e)}
+            assert list(users.values()) == [f"FILL({metric}, 0)"], (metric, users)
+
+
+def test_the_function_log_group_has_the_stages_retention(packaged):
+    resources = packaged["template"]["Resources"]
+    group = resources["FunctionLogGroup"]["Properties"]
+    function = _function(packaged["template"])
+    assert group == {"LogGroupName": f"/aws/lambda/{function['Properties']['FunctionName']}", "RetentionInDays": 30}
+    assert "FunctionLogGroup" in function["DependsOn"]  # before the function can write to it
+
+
+def test_the_alarm_topic_mails_otp_alarm_email(packaged):
+    topic = packaged["template"]["Resources"]["AlarmTopic"]["Properties"]
+    assert topic["Subscription"] == [{"Protocol": "email", "Endpoint": "ops@example.com"}]
+
+
+def test_the_role_policy_takes_the_stacks_partition(packaged):
+    policy = packaged["template"]["Resources"]["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    text = json.dumps(policy)
+    assert "arn:aws:" not in text and "${AWS::Partition}" in text
+    sms = next(s for s in policy["Statement"] if s["Action"] == ["sns:Publish"])
+    assert sms["NotResource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}] and "Resource" not in sms
+
+
+def test_the_zip_is_small(packaged):
+    size = packaged["zip"].stat().st_size
     print(f"\ndeployment.zip: {size:,} bytes (limit {LIMIT:,})")
     assert size < LIMIT, f"deployment.zip is {size:,} bytes, over {LIMIT:,}"
+
+
+def test_make_package_without_a_region_stops_with_a_message(tmp_path):
+    result = _make_package(tmp_path / "build", _clean_env(tmp_path))
+    assert result.returncode != 0
+    assert "No AWS region configured" in result.stderr and "AWS_DEFAULT_REGION" in result.stderr
+    assert not (tmp_path / "build" / "out").exists()
+
+
+def _fake_python(path: Path, exit_code: int, version: str = "") -> Path:
+    path.write_text(f"#!/bin/sh\n{'echo ' + version if version else ''}\nexit {exit_code}\n")
+    path.chmod(0o755)
+    return path
+
+
+def _find_python(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["sh", str(ROOT / "scripts" / "find_python.sh")], env=env, capture_output=True, text=True)
+
+
+def test_find_python_refuses_a_python_that_does_not_run(tmp_path):
+    shim = _fake_python(tmp_path / "python3.13", 1)  # a pyenv shim whose version is not installed
+    result = _find_python({"PATH": "/usr/bin:/bin", "PYTHON": str(shim), "HOME": str(tmp_path)})
+    assert result.returncode == 1 and result.stdout == ""
+    assert "is not a working Python 3.13 or 3.12" in result.stderr
+
+
+def test_find_python_names_what_to_install_when_there_is_none(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("python3.13", "python3.12", "python3"):
+        _fake_python(bin_dir / name, 1)  # every candidate on PATH refuses
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path / "pyenv")}
+    if any((Path(d) / n).exists() for d in ("/usr/bin", "/bin", "/usr/local/bin") for n in ("python3.13", "python3.12")):
+        pytest.skip("this machine has a system Python 3.13/3.12, which the script rightly finds")
+    result = _find_python(env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "No Python 3.13 or 3.12 found" in result.stderr and "pyenv install 3.13" in result.stderr
+
+
+def test_find_python_finds_this_python():
+    result = _find_python({"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "HOME": "/nonexistent"})
+    assert result.returncode == 0 and result.stdout.strip()

@@ -1,5 +1,6 @@
 """Least privilege: each stage's policy grants exactly the AWS actions the code calls for that
-stage's configuration, on that stage's resources."""
+stage's configuration, on that stage's resources; the deployer's policy grants exactly the
+calls a recorded make secret / deploy / package / destroy cycle makes (tests/unit/deploy_cycle.py)."""
 
 from __future__ import annotations
 
@@ -73,22 +74,30 @@ def test_the_policy_grants_exactly_what_the_code_calls(stage):
     assert needed - granted == set(), f"called but not granted: {sorted(needed - granted)}"
 
 
+def _listed(value) -> list:
+    return [value] if isinstance(value, str) else value
+
+
 @pytest.mark.parametrize("stage", DEPLOYED)
 def test_resources_are_the_stages_own(stage):
     variables = STAGES["stages"][stage]["environment_variables"]
     for statement in statements(stage):
-        actions = set([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-        resources = [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
-        if "*" in resources:  # SNS SMS has no resource to name
-            assert actions <= {"sns:Publish"}, statement
+        actions = set(_listed(statement["Action"]))
+        if "NotResource" in statement:
+            # SMS to a phone number has no resource; NotResource keeps Publish off every topic.
+            assert actions == {"sns:Publish"} and statement["NotResource"] == "arn:aws:sns:*:*:*", statement
+            continue
+        resources = _listed(statement["Resource"])
+        assert "*" not in resources, statement
         if any(a.startswith("dynamodb:") for a in actions):
             assert resources == [f"arn:aws:dynamodb:*:*:table/{variables['OTP_TABLE_NAME']}"]
         if "ssm:GetParameter" in actions:
             parameter = variables["OTP_SECRET_PARAMETER"]
             assert all(r.startswith("arn:aws:ssm:*:*:parameter/phone-verify/" + stage + "/") for r in resources)
             assert parameter.startswith(f"/phone-verify/{stage}/")
-        if actions & LOGS:
-            assert actions <= LOGS and resources == ["arn:aws:logs:*:*:*"]
+        if actions & LOGS:  # the function's own log group only
+            group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{STAGES['app_name']}-{stage}"
+            assert actions <= LOGS and sorted(resources) == [group, group + ":*"]
 
 
 def test_the_source_scan_sees_every_call_a_full_cycle_makes(client, service, outbox, clock):
@@ -107,3 +116,64 @@ def test_the_source_scan_sees_every_call_a_full_cycle_makes(client, service, out
     check(client, last_code(outbox))
     delete(client, f"/v1/verifications/{started['id']}")
     assert called and called <= actions_in_code(), called
+
+
+# -- The deployer's policy ----------------------------------------------------------------
+DEPLOYER = json.loads((ROOT / ".chalice" / "deployer-policy.json").read_text())
+
+
+def _allowed(policy: dict, action: str, arn: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatchcase(action.lower(), a.lower()) for a in _listed(statement["Action"]))
+        and any(fnmatchcase(arn, r) for r in _listed(statement["Resource"]))
+        for statement in policy["Statement"]
+    )
+
+
+@pytest.fixture(scope="module")
+def recorded_cycle(tmp_path_factory):
+    from tests.unit.deploy_cycle import project_copy, run_cycle
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return {stage: run_cycle(project_copy(tmp_path_factory.mktemp(stage)), stage, monkeypatch)
+                for stage in DEPLOYED}
+
+
+def test_every_call_the_make_targets_make_is_allowed_to_the_deployer(recorded_cycle):
+    from tests.unit.deploy_cycle import NO_PERMISSION
+
+    for stage, targets in recorded_cycle.items():
+        for target, calls in targets.items():
+            refused = {(a, arn) for a, arn in calls if a not in NO_PERMISSION and not _allowed(DEPLOYER, a, arn)}
+            assert not refused, f"make {target} STAGE={stage} would be refused: {sorted(refused)}"
+
+
+def test_the_deployer_policy_allows_no_action_the_make_targets_never_make(recorded_cycle):
+    made = {a.lower() for targets in recorded_cycle.values() for calls in targets.values() for a, _ in calls}
+    granted = {a for s in DEPLOYER["Statement"] for a in _listed(s["Action"])}
+    assert not any("*" in a for a in granted), "no wildcard actions"
+    assert sorted(a for a in granted if a.lower() not in made) == []
+
+
+def test_make_package_makes_no_aws_call(recorded_cycle):
+    assert all(targets["package"] == [] for targets in recorded_cycle.values())
+
+
+def test_the_deployer_touches_only_the_apps_own_names():
+    for statement in DEPLOYER["Statement"]:
+        for resource in _listed(statement["Resource"]):
+            if resource == "*":  # the account's SMS settings have no resource type
+                assert set(statement["Action"]) == {"sns:GetSMSAttributes", "sns:SetSMSAttributes"}
+            elif not resource.startswith("arn:aws:apigateway:"):  # API ids are random: no name to scope by
+                assert f"{STAGES['app_name']}" in resource, resource
+
+
+def test_a_refused_call_would_fail_the_check():
+    """The matcher is not vacuous: a call outside the app's names or an action not listed is refused."""
+    assert _allowed(DEPLOYER, "lambda:CreateFunction", "arn:aws:lambda:us-east-1:1:function:phone-verify-prod")
+    assert not _allowed(DEPLOYER, "lambda:CreateFunction", "arn:aws:lambda:us-east-1:1:function:payroll")
+    assert not _allowed(DEPLOYER, "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:1:function:phone-verify-prod")
+    assert not _allowed(DEPLOYER, "iam:PassRole", "arn:aws:iam::1:role/Admin")

@@ -1,7 +1,12 @@
 """make deploy's provisioning, against moto: the table with TTL, PITR and SSE; the secret;
-both idempotent; an existing table fixed, never dropped."""
+both idempotent; an existing table fixed, never dropped; after chalice deploy: throttling,
+gateway responses put and then deployed, log retention, SNS SMS delivery-status logging."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 import boto3
 import pytest
@@ -16,6 +21,29 @@ from scripts.create_table import ensure_table
 def aws_clients():
     with mock_aws():
         yield boto3.client("dynamodb"), boto3.client("ssm"), boto3.client("apigateway")
+
+
+@pytest.fixture
+def deployed_api(aws_clients, tmp_path, monkeypatch):
+    """A REST API deployed to stage `api` the way chalice leaves it, and its deployed/prod.json."""
+    _, _, apigateway = aws_clients
+    api = apigateway.create_rest_api(name="phone-verify")
+    root = apigateway.get_resources(restApiId=api["id"])["items"][0]["id"]
+    apigateway.put_method(restApiId=api["id"], resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api["id"], resourceId=root, httpMethod="GET", type="MOCK")
+    apigateway.create_deployment(restApiId=api["id"], stageName="api")
+    deployed = tmp_path / ".chalice" / "deployed"
+    deployed.mkdir(parents=True)
+    (tmp_path / ".chalice" / "config.json").write_text((provision.ROOT / ".chalice" / "config.json").read_text())
+    (deployed / "prod.json").write_text(json.dumps({"resources": [
+        {"resource_type": "rest_api", "rest_api_id": api["id"], "rest_api_url": "https://x/api/"}]}))
+    monkeypatch.setattr(provision, "ROOT", tmp_path)
+    return api["id"]
+
+
+def run_after(stage="prod"):
+    return provision.after(stage, boto3.client("apigateway"), boto3.client("logs"), boto3.client("iam"),
+                           boto3.client("sns"))
 
 
 def test_first_deploy_creates_a_protected_table_and_a_secret(aws_clients):
@@ -69,26 +97,132 @@ def test_a_refused_ttl_change_within_the_hour_is_reported_not_fatal():
     assert "one TTL change an hour" in done[-1]
 
 
-def test_after_deploy_sets_stage_throttling(aws_clients, tmp_path, monkeypatch):
-    import json
-
-    _, _, apigateway = aws_clients
-    api = apigateway.create_rest_api(name="phone-verify")
-    root = apigateway.get_resources(restApiId=api["id"])["items"][0]["id"]
-    apigateway.put_method(restApiId=api["id"], resourceId=root, httpMethod="GET", authorizationType="NONE")
-    apigateway.put_integration(restApiId=api["id"], resourceId=root, httpMethod="GET", type="MOCK")
-    apigateway.create_deployment(restApiId=api["id"], stageName="api")
-    deployed = tmp_path / ".chalice" / "deployed"
-    deployed.mkdir(parents=True)
-    (tmp_path / ".chalice" / "config.json").write_text((provision.ROOT / ".chalice" / "config.json").read_text())
-    (deployed / "prod.json").write_text(json.dumps({"resources": [
-        {"resource_type": "rest_api", "rest_api_id": api["id"], "rest_api_url": "https://x/api/"}]}))
-    monkeypatch.setattr(provision, "ROOT", tmp_path)
-    done = provision.after("prod", apigateway)
-    stage = apigateway.get_stage(restApiId=api["id"], stageName="api")
+def test_after_deploy_sets_stage_throttling(deployed_api):
+    apigateway = boto3.client("apigateway")
+    done = run_after()
+    stage = apigateway.get_stage(restApiId=deployed_api, stageName="api")
     assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 100.0
     assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 200
     assert done[0].startswith("API Gateway stage api: throttling 100")
-    missing = apigateway.get_gateway_response(restApiId=api["id"], responseType="MISSING_AUTHENTICATION_TOKEN")
+    missing = apigateway.get_gateway_response(restApiId=deployed_api, responseType="MISSING_AUTHENTICATION_TOKEN")
     assert missing["statusCode"] == "404"
     assert '"code": "not_found"' in missing["responseTemplates"]["application/json"]
+
+
+def test_gateway_responses_are_put_before_a_new_deployment_of_the_stage(deployed_api):
+    """A gateway response is live only in a deployment made after it (API Gateway deploys a
+    snapshot of the API's definition: docs.aws.amazon.com/apigateway/latest/developerguide/
+    how-to-deploy-api.html), so the puts must all come before create_deployment."""
+    apigateway = boto3.client("apigateway")
+    before = apigateway.get_stage(restApiId=deployed_api, stageName="api")["deploymentId"]
+    calls = []
+    apigateway.meta.events.register("before-call.apigateway.*", lambda model, **_: calls.append(model.name))
+    provision.after("prod", apigateway, boto3.client("logs"), boto3.client("iam"), boto3.client("sns"))
+    puts = [i for i, name in enumerate(calls) if name == "PutGatewayResponse"]
+    assert len(puts) == len(provision.GATEWAY_RESPONSES)
+    assert calls.count("CreateDeployment") == 1 and max(puts) < calls.index("CreateDeployment")
+    stage = apigateway.get_stage(restApiId=deployed_api, stageName="api")
+    assert stage["deploymentId"] != before
+    deployments = apigateway.get_deployments(restApiId=deployed_api)["items"]
+    assert stage["deploymentId"] in {d["id"] for d in deployments} and len(deployments) == 2
+
+
+def test_after_deploy_sets_the_log_groups_retention(deployed_api):
+    logs = boto3.client("logs")
+    done = run_after()
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/phone-verify-prod")["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [("/aws/lambda/phone-verify-prod", 30)]
+    assert "log group /aws/lambda/phone-verify-prod: retention 30 days" in done
+    run_after()  # the group exists now: kept, retention set again
+    assert len(logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/phone-verify-prod")["logGroups"]) == 1
+
+
+def test_log_retention_is_a_per_stage_setting(deployed_api, tmp_path):
+    config = json.loads((tmp_path / ".chalice" / "config.json").read_text())
+    config["stages"]["prod"]["log_retention_days"] = 90
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+    run_after()
+    group = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/phone-verify-prod")["logGroups"][0]
+    assert group["retentionInDays"] == 90
+    config["stages"]["prod"]["log_retention_days"] = 31  # CloudWatch Logs has no 31-day period
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SystemExit, match="log_retention_days must be one of"):
+        run_after()
+
+
+def test_after_deploy_turns_on_sns_sms_delivery_status_logging(deployed_api):
+    iam, sns = boto3.client("iam"), boto3.client("sns")
+    done = run_after()
+    role = iam.get_role(RoleName=provision.SMS_STATUS_ROLE)["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sns.amazonaws.com"}
+    policy = iam.get_role_policy(RoleName=provision.SMS_STATUS_ROLE, PolicyName="sns-delivery-status-logs")
+    statement = policy["PolicyDocument"]["Statement"][0]
+    assert statement["Resource"] == "arn:aws:logs:*:*:log-group:sns/*"
+    attributes = sns.get_sms_attributes()["attributes"]
+    assert attributes["DeliveryStatusIAMRole"] == role["Arn"]
+    assert attributes["DeliveryStatusSuccessSamplingRate"] == "100"
+    assert any(line.startswith("SNS SMS delivery-status logging on") for line in done)
+    assert "SNS SMS delivery-status logging already on" in run_after()
+
+
+def test_an_accounts_own_delivery_status_role_is_kept(deployed_api):
+    sns = boto3.client("sns")
+    sns.set_sms_attributes(attributes={"DeliveryStatusIAMRole": "arn:aws:iam::123456789012:role/theirs"})
+    done = run_after()
+    assert sns.get_sms_attributes()["attributes"]["DeliveryStatusIAMRole"] == "arn:aws:iam::123456789012:role/theirs"
+    assert any("already uses arn:aws:iam::123456789012:role/theirs (kept)" in line for line in done)
+
+
+def test_a_stage_without_sns_gets_no_delivery_status_role(deployed_api, tmp_path):
+    config = json.loads((tmp_path / ".chalice" / "config.json").read_text())
+    config["stages"]["prod"]["environment_variables"]["SMS_PROVIDER"] = "twilio"
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+    run_after()
+    assert boto3.client("iam").list_roles()["Roles"] == []
+
+
+def test_the_secret_step_makes_only_the_secret(aws_clients):
+    dynamodb, ssm, _ = aws_clients
+    assert provision.secret("prod", ssm) == ["secret /phone-verify/prod/otp-secret created"]
+    assert dynamodb.list_tables()["TableNames"] == []  # the stack's own table must not clash with one made here
+    assert provision.secret("prod", ssm) == ["secret /phone-verify/prod/otp-secret exists (kept)"]
+
+
+def _without_region(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {**env, "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+
+
+def test_no_region_stops_with_a_message_naming_the_variable(tmp_path):
+    result = subprocess.run([sys.executable, str(provision.ROOT / "scripts" / "provision.py"), "region"],
+                            env=_without_region(tmp_path), capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "No AWS region configured" in result.stderr and "AWS_DEFAULT_REGION" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("source", [{"AWS_DEFAULT_REGION": "eu-west-1"}, {"AWS_REGION": "eu-west-1"}, "profile"])
+def test_the_region_comes_from_the_aws_configuration(tmp_path, source):
+    env = _without_region(tmp_path)
+    if source == "profile":
+        (tmp_path / "config").write_text("[default]\nregion = eu-west-1\n")
+        env["AWS_CONFIG_FILE"] = str(tmp_path / "config")
+    else:
+        env.update(source)
+    result = subprocess.run([sys.executable, str(provision.ROOT / "scripts" / "provision.py"), "region"],
+                            env=env, capture_output=True, text=True)
+    assert (result.returncode, result.stdout.strip()) == (0, "eu-west-1"), result.stderr
+
+
+def test_the_origination_number_placeholder_counts_as_unset():
+    """dev and prod carry SNS_ORIGINATION_NUMBER="" as a placeholder; empty means not set."""
+    from chalicelib.config import Config
+
+    variables = {**provision.stage_variables("prod"), "OTP_SECRET": "x" * 32}
+    assert variables["SNS_ORIGINATION_NUMBER"] == ""
+    assert "origination_number" not in Config.from_env(variables).provider_settings.get("sns", {})
+    variables["SNS_ORIGINATION_NUMBER"] = "+12065550100"
+    assert Config.from_env(variables).provider_settings["sns"]["origination_number"] == "+12065550100"

@@ -1,0 +1,192 @@
+"""Every AWS call a deployer's make targets make, recorded against moto, as (IAM action, ARN).
+
+A copy of the project runs, in-process: `make secret` (provision secret), `make deploy`
+(provision before, chalice deploy, provision after) three times with the stage's settings
+varied the way a user may vary them (reserved concurrency and tags on, then off again), `make
+package` (chalice package: no AWS call at all) and `make destroy` (chalice delete). Every
+botocore call goes through BaseClient._make_api_call, which records it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import botocore.client
+
+from tests.conftest import ROOT
+
+REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's defaults
+# sts:GetCallerIdentity needs no permission ("No permissions are required to perform this
+# operation": docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+NO_PERMISSION = {"sts:GetCallerIdentity"}
+
+
+def _uri_path(operation: Any, params: dict) -> str:
+    path = operation.http["requestUri"].split("?")[0]
+    for name, shape in operation.input_shape.members.items():
+        if shape.serialization.get("location") == "uri" and name in params:
+            location = shape.serialization["name"]
+            path = path.replace("{%s}" % location, str(params[name])).replace("{%s+}" % location, str(params[name]))
+    return path
+
+
+def _function_arn(name: str) -> str:
+    return name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+def permissions(service: str, operation: Any, params: dict) -> list[tuple[str, str]]:
+    """The (IAM action, resource ARN) pairs one call is authorized against. API Gateway's
+    actions are HTTP verbs on resource paths (docs.aws.amazon.com/apigateway/latest/
+    developerguide/apigateway-iam-policy-resource-format-for-managing-api.html); passing a role
+    to Lambda or SNS is iam:PassRole on the role."""
+    name = operation.name
+    if service == "apigateway":
+        return [(f"apigateway:{operation.http['method']}", f"arn:aws:apigateway:{REGION}::{_uri_path(operation, params)}")]
+    action = f"{service}:{name}"
+    if service == "iam":
+        return [(action, f"arn:aws:iam::{ACCOUNT}:role/{params['RoleName']}")]
+    if service == "lambda":
+        found = [(action, _function_arn(params.get("FunctionName") or params["Resource"]))]
+        if "Role" in params:  # CreateFunction, UpdateFunctionConfiguration
+            found.append(("iam:PassRole", params["Role"]))
+        return found
+    if service == "dynamodb":
+        return [(action, f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}")]
+    if service == "ssm":
+        return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}")]
+    if service == "logs":
+        return [(action, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{params['logGroupName']}")]
+    if service == "sns":  # the SMS attributes are the account's: no resource
+        found = [(action, "*")]
+        role = params.get("attributes", {}).get("DeliveryStatusIAMRole")
+        if role:
+            found.append(("iam:PassRole", role))
+        return found
+    return [(action, "*")]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self._original = botocore.client.BaseClient._make_api_call
+
+    def __enter__(self) -> "Recorder":
+        original, calls = self._original, self.calls
+
+        def record(client: Any, operation_name: str, params: dict) -> Any:
+            model = client.meta.service_model
+            operation = model.operation_model(operation_name)
+            prefix = model.signing_name if model.service_name != "apigateway" else "apigateway"
+            calls.extend(permissions(prefix, operation, params))
+            return original(client, operation_name, params)
+
+        botocore.client.BaseClient._make_api_call = record
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        botocore.client.BaseClient._make_api_call = self._original
+
+
+def project_copy(target: Path) -> Path:
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy(ROOT / name, target / name)
+    shutil.copytree(ROOT / "chalicelib", target / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    # .chalice/deployments is chalice's cache of built dependencies (saves a pip run); deployed/ is not copied.
+    shutil.copytree(ROOT / ".chalice", target / ".chalice", ignore=shutil.ignore_patterns("deployed"))
+    return target
+
+
+def _moto_imports_swagger() -> Iterator[None]:
+    """moto 5.2.5 imports only OpenAPI 3 documents with an info.description (moto/apigateway/
+    models.py import_rest_api, put_rest_api); chalice sends Swagger 2.0. The calls chalice
+    makes are unchanged: only moto's parsing of the body is helped along."""
+    from moto.apigateway.models import APIGatewayBackend
+
+    real_put, real_import = APIGatewayBackend.put_rest_api, APIGatewayBackend.import_rest_api
+
+    def put(self, function_id, api_doc, fail_on_warnings, mode="merge"):
+        if "swagger" in api_doc:
+            api_doc = {**{k: v for k, v in api_doc.items() if k != "swagger"}, "openapi": "3.0.1"}
+            fail_on_warnings = False
+        return real_put(self, function_id, api_doc, fail_on_warnings, mode)
+
+    def import_(self, api_doc, fail_on_warnings):
+        api_doc["info"].setdefault("description", "")
+        return real_import(self, api_doc, fail_on_warnings)
+
+    APIGatewayBackend.put_rest_api, APIGatewayBackend.import_rest_api = put, import_
+    try:
+        yield
+    finally:
+        APIGatewayBackend.put_rest_api, APIGatewayBackend.import_rest_api = real_put, real_import
+
+
+def _chalice(project: Path, *args: str) -> str:
+    from chalice.cli import cli
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["--project-dir", str(project), *args], obj={}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tuple[str, str]]]:
+    """The recorded calls of each make target, for ``stage``, in a copy of the project."""
+    import boto3
+    from moto import mock_aws
+
+    from scripts import provision
+
+    monkeypatch.setattr(provision, "ROOT", project)
+    config_file = project / ".chalice" / "config.json"
+    configured = config_file.read_text()
+    varied = json.loads(configured)
+    varied["stages"][stage].update(reserved_concurrency=5, tags={"owner": "verify-team"})
+    recorded: dict[str, list[tuple[str, str]]] = {}
+
+    def clients(*names: str) -> list[Any]:
+        return [boto3.client(name, region_name=REGION) for name in names]
+
+    def deploy() -> None:
+        provision.before(stage, *clients("dynamodb", "ssm"))
+        _chalice(project, "deploy", "--stage", stage)
+        provision.after(stage, *clients("apigateway", "logs", "iam", "sns"))
+
+    variables = provision.stage_variables(stage)
+    with mock_aws():
+        patch = _moto_imports_swagger()
+        next(patch)
+        try:
+            with Recorder() as r:
+                deploy()  # first deploy on an empty account: everything created
+                config_file.write_text(json.dumps(varied))
+                deploy()  # reserved concurrency and tags turned on
+                config_file.write_text(configured)
+                deploy()  # and off again
+            recorded["deploy"] = r.calls
+            with Recorder() as r:
+                _chalice(project, "package", "--stage", stage, str(project / "build"))
+            recorded["package"] = r.calls
+            with Recorder() as r:
+                _chalice(project, "delete", "--stage", stage)
+            recorded["destroy"] = r.calls
+            # A second account's story: a table made by hand (no PITR, no SSE) and no secret yet.
+            dynamodb, ssm = clients("dynamodb", "ssm")
+            dynamodb.delete_table(TableName=variables["OTP_TABLE_NAME"])
+            dynamodb.get_waiter("table_not_exists").wait(TableName=variables["OTP_TABLE_NAME"])
+            dynamodb.create_table(TableName=variables["OTP_TABLE_NAME"], BillingMode="PAY_PER_REQUEST",
+                                  KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                                  AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+            ssm.delete_parameter(Name=variables["OTP_SECRET_PARAMETER"])
+            with Recorder() as r:
+                provision.secret(stage, *clients("ssm"))
+            recorded["secret"] = r.calls
+            with Recorder() as r:
+                deploy()
+            recorded["deploy"] += r.calls
+        finally:
+            next(patch, None)
+    return recorded
