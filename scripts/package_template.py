@@ -82,7 +82,7 @@ def alarm_topic(stage: str, email: str | None) -> dict:
 
 def resources(stage: str, alarm_email: str | None = None) -> dict:
     variables = stage_variables(stage)
-    config = Config.from_env({**variables, "OTP_SECRET": "x" * 32})  # validates the stage too
+    config = Config.from_env(variables)  # validates the stage too (its secret is an SSM name)
     budget = config.limits.sends_per_hour
     alarm = {"AlarmActions": [{"Ref": "AlarmTopic"}], "TreatMissingData": "notBreaching"}
     # SAM's GatewayResponses (AWS::Serverless::Api): StatusCode, ResponseParameters, ResponseTemplates;

@@ -221,7 +221,7 @@ def test_the_origination_number_placeholder_counts_as_unset():
     """dev and prod carry SNS_ORIGINATION_NUMBER="" as a placeholder; empty means not set."""
     from chalicelib.config import Config
 
-    variables = {**provision.stage_variables("prod"), "OTP_SECRET": "x" * 32}
+    variables = dict(provision.stage_variables("prod"))
     assert variables["SNS_ORIGINATION_NUMBER"] == ""
     assert "origination_number" not in Config.from_env(variables).provider_settings.get("sns", {})
     variables["SNS_ORIGINATION_NUMBER"] = "+12065550100"
