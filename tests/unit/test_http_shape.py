@@ -76,7 +76,8 @@ def _routes_requiring_keys(env_value: str | None) -> dict:
 def test_api_keys_are_required_per_stage_on_the_api_routes_only():
     assert not any(_routes_requiring_keys(None).values())
     required = _routes_requiring_keys("true")
-    open_routes = {"GET /", "GET /static/{name}", "GET /openapi.json", "GET /dev/inbox", "GET /dev/inbox.json"}
+    open_routes = {"GET /", "GET /static/{name}", "GET /openapi.json", "GET /dev/inbox", "GET /dev/inbox.json",
+                   "GET /.well-known/jwks.json"}
     assert {route for route, needs_key in required.items() if not needs_key} == open_routes
     assert {route for route, needs_key in required.items() if needs_key} == {
         "POST /v1/verifications", "POST /v1/verifications/check", "GET /v1/verifications/{verification_id}",
