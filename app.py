@@ -107,6 +107,24 @@ def _build_service() -> Any:
     return VerificationService(config, store, providers, CodeHasher(secret), limiter)
 
 
+@functools.cache
+def get_receipts() -> Any:
+    """The ReceiptSigner (chalicelib/receipts.py); its KMS client is built on first use."""
+    from chalicelib.receipts import signer_from_config
+
+    return signer_from_config(get_config(), _kms_client)
+
+
+@functools.cache
+def _kms_client() -> Any:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    # As for DynamoDB: fail fast, well inside API Gateway's 29 s.
+    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client("kms", config=aws)
+
+
 # -- error mapping: the one place domain errors become HTTP ----------------------------------
 
 
@@ -280,8 +298,11 @@ def start_verification() -> Response:
 @_domain_errors
 @_json_only
 def check_verification() -> Response:
-    verification = get_service().check(parse_check_request(app.current_request.raw_body), _client_ip())
-    return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True})
+    service = get_service()
+    verification = service.check(parse_check_request(app.current_request.raw_body), _client_ip())
+    receipt = get_receipts().for_verification(verification, service.now())
+    return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True,
+                  "receipt": receipt})
 
 
 # CORS preflights: answered by the function (not API Gateway's static mock) so that only the
@@ -439,6 +460,13 @@ def _openapi_json() -> str:
 def openapi() -> Response:
     return Response(body=_openapi_json(), status_code=200,
                     headers={"Content-Type": "application/json", "Cache-Control": "max-age=300"})
+
+
+@app.route("/.well-known/jwks.json", methods=["GET"])
+@_domain_errors
+def jwks() -> Response:
+    """The receipts' public keys (RFC 7517), every configured key so rotation is seamless."""
+    return _json(get_receipts().jwks(), headers={"Cache-Control": "public, max-age=3600"})
 
 
 # -- the web page and the local SMS inbox ----------------------------------------------------
