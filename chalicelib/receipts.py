@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from chalicelib import errors
+from chalicelib.codes import log_ref
 
 log = logging.getLogger("verify")
 
@@ -224,7 +225,7 @@ class ReceiptSigner:
         except ReceiptUnavailable:
             from chalicelib import telemetry
 
-            log.error("receipt not signed for id=%s: KMS unavailable", verification.id)
+            log.error("receipt not signed for ref=%s: KMS unavailable", log_ref(verification.id))
             telemetry.metric("ReceiptFailures")
             return None
 
