@@ -214,6 +214,9 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
                                                             "content": {"application/json": {
                                                                 "schema": {"type": "object"}}}}}}}
 
+    from chalicelib import openapi_totp
+
+    paths.update(openapi_totp.paths())
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -225,11 +228,12 @@ def document(code_length: int = 6, api_key_required: bool = False) -> dict[str, 
         "paths": paths,
         "components": {
             "headers": {"RetryAfter": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
-            "schemas": _schemas(code_pattern),
+            "schemas": {**_schemas(code_pattern), **openapi_totp.schemas(_JWS)},
+            "securitySchemes": {"SigV4": openapi_totp.SIGV4},
         },
     }
     if api_key_required:
-        doc["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
+        doc["components"]["securitySchemes"]["ApiKey"] = {"type": "apiKey", "in": "header", "name": "x-api-key"}
         doc["security"] = security
     return doc
 
