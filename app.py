@@ -125,6 +125,21 @@ def _kms_client() -> Any:
     return boto3.client("kms", config=aws)
 
 
+def get_totp() -> Any:
+    """The TotpService (chalicelib/totp.py), rebuilt with the VerificationService whose
+    DynamoDB client, secret (identity keys) and clock it shares."""
+    return _totp_for(get_service())
+
+
+@functools.lru_cache(maxsize=1)
+def _totp_for(service: Any) -> Any:
+    from chalicelib.totp import TotpService
+    from chalicelib.totp_store import DynamoDBTotpStore
+
+    store = DynamoDBTotpStore(service._store._client, get_config().table_name)
+    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
+
+
 # -- error mapping: the one place domain errors become HTTP ----------------------------------
 
 
@@ -350,6 +365,54 @@ def cancel_verification(verification_id: str) -> Response:
             verification, service.now(), attempts_remaining=verification.attempts_remaining
         )
     )
+
+
+# -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------
+
+
+@app.route("/v1/totp/factors", methods=["POST"], authorizer=SERVER_DOOR)
+@_domain_errors
+def enroll_totp_factor() -> Response:
+    from chalicelib.totp import DIGITS, PERIOD, ALGORITHM, parse_enroll_request
+
+    enrollment = get_totp().enroll(*parse_enroll_request(app.current_request.raw_body))
+    return _json({"id": enrollment.factor.id, "identity": enrollment.identity, "status": "unverified",
+                  "secret": enrollment.secret, "uri": enrollment.uri, "qr_svg": enrollment.qr_svg,
+                  "digits": DIGITS, "period": PERIOD, "algorithm": ALGORITHM}, 201)
+
+
+@app.route("/v1/totp/factors/{factor_id}/verify", methods=["POST"], authorizer=SERVER_DOOR)
+@_domain_errors
+def verify_totp_factor(factor_id: str) -> Response:
+    from chalicelib.totp import parse_code_request
+
+    code, _, _ = parse_code_request(app.current_request.raw_body, challenge=False)
+    return _json({"id": get_totp().confirm(factor_id, code).id, "status": "verified"})
+
+
+@app.route("/v1/totp/challenges", methods=["POST"], authorizer=SERVER_DOOR)
+@_domain_errors
+def totp_challenge() -> Response:
+    from chalicelib.totp import parse_code_request
+
+    factor_id, receipt = get_totp().challenge(*parse_code_request(app.current_request.raw_body, challenge=True))
+    return _json({"status": "approved", "factor_id": factor_id, "receipt": receipt})
+
+
+@app.route("/v1/totp/factors", methods=["GET"], authorizer=SERVER_DOOR)
+@_domain_errors
+def list_totp_factors() -> Response:
+    from chalicelib.totp import factor_body, parse_identity
+
+    identity = parse_identity((app.current_request.query_params or {}).get("identity"))
+    return _json({"identity": identity, "factors": [factor_body(f) for f in get_totp().list(identity)]})
+
+
+@app.route("/v1/totp/factors/{factor_id}", methods=["DELETE"], authorizer=SERVER_DOOR)
+@_domain_errors
+def delete_totp_factor(factor_id: str) -> Response:
+    get_totp().delete(factor_id)
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
 
 
 # -- the seed-compatible routes (form or query parameters, plain-text answers) ---------------

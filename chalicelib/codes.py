@@ -69,6 +69,10 @@ class CodeHasher:
     def _pad(self, nonce: str) -> str:
         return self._mac(b"id-pad", nonce)[:16].hex()
 
+    def identity_key(self, identity: str) -> str:
+        """A stable, non-reversible key for an app's user id (TOTP factors' item key)."""
+        return self._mac(b"identity", identity)[:16].hex()
+
     def code_mac(self, number_key: str, code: str) -> str:
         """Bound to the number (via its key); the item holds only the current code's MAC,
         so a resend or a new verification kills every earlier code."""

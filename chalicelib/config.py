@@ -81,6 +81,7 @@ class Config:
     receipt_audience: str = "http://localhost:8000"
     receipt_ttl_seconds: int = 300
     receipt_key_ids: tuple[str, ...] = ()  # the first signs; all are published
+    totp: "TotpSettings" = None  # type: ignore[assignment]
 
     @property
     def sms_provider(self) -> str:
@@ -195,6 +196,7 @@ class Config:
             limits=Limits.from_env(env, stage),
             test_numbers=TestNumbers.from_env(env, stage, code_length),
             **_receipt_settings(env, stage),
+            totp=TotpSettings.from_env(env, stage),
         )
         over = config.composer().check_budget(config.code_length)
         if over:
@@ -473,3 +475,30 @@ class TestNumbers:
             else:
                 raise ConfigError(f"OTP_TEST_NUMBERS: {key!r} is neither an E.164 number nor a ^regex")
         return cls(exact, tuple(ranges))
+
+
+@dataclass(frozen=True)
+class TotpSettings:
+    """Authenticator-app factors (chalicelib/totp.py). ``key_id`` None: TOTP is off (local
+    and test stages without OTP_TOTP_KEY_ID); deployed stages default to the stage's key."""
+
+    key_id: str | None
+    max_factors: int
+    enroll_ttl_seconds: int
+    window: int  # time steps accepted either side of now
+    attempt_window_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], stage: str) -> "TotpSettings":
+        key_id = _str(env, "OTP_TOTP_KEY_ID")
+        if key_id is not None and not _KMS_KEY_ID.fullmatch(key_id):
+            raise ConfigError(f"OTP_TOTP_KEY_ID {key_id!r} must be a KMS key id, key ARN or alias/... name")
+        if key_id is None and stage not in ("local", "test"):
+            key_id = f"alias/phone-verify-{stage}-totp"  # scripts/keys.py totp_alias
+        return cls(
+            key_id=key_id,
+            max_factors=_int(env, "OTP_TOTP_MAX_FACTORS", 5, 1, 20),
+            enroll_ttl_seconds=_int(env, "OTP_TOTP_ENROLL_TTL_SECONDS", 900, 60, 86400),
+            window=_int(env, "OTP_TOTP_WINDOW", 1, 0, 2),
+            attempt_window_seconds=_int(env, "OTP_TOTP_ATTEMPT_WINDOW_SECONDS", 900, 60, 86400),
+        )

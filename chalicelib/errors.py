@@ -161,3 +161,18 @@ class CountrySuspended(LimitExceeded):
 class SendBudgetExhausted(LimitExceeded):
     code = "send_budget_exhausted"
     message = "The service has reached its sending budget for now. Try again later."
+
+
+class FactorNotFound(ServiceError):
+    status, code = 404, "factor_not_found"
+    message = "No such authenticator factor (or none verified for this identity)."
+
+
+class TooManyFactors(ServiceError):
+    status, code = 409, "too_many_factors"
+    message = "This identity has the most authenticator factors allowed; delete one first."
+
+
+class FactorAlreadyVerified(ServiceError):
+    status, code = 409, "factor_already_verified"
+    message = "This factor is already verified."

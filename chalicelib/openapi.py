@@ -226,6 +226,9 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
                                                             "content": {"application/json": {
                                                                 "schema": {"type": "object"}}}}}}}
 
+    from chalicelib import openapi_totp
+
+    paths.update(openapi_totp.paths())
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -237,11 +240,11 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
         "paths": paths,
         "components": {
             "headers": {"RetryAfter": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
-            "schemas": _schemas(code_pattern),
+            "schemas": {**_schemas(code_pattern), **openapi_totp.schemas(_JWS)},
         },
     }
     schemes: dict[str, Any] = {"SigV4": {
-        "type": "apiKey", "in": "header", "name": "Authorization",
+        **openapi_totp.SIGV4,
         "description": "AWS Signature Version 4 (service execute-api) by a principal allowed "
                        "execute-api:Invoke on the route; API Gateway checks it",
     }}
