@@ -162,11 +162,13 @@ def test_the_readme_node_receiver_checks_our_signature():
         "const {verified} = require('./examples/webhook_receiver.js');"
         "const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
         "const good = verified(input.headers, Buffer.from(input.body, 'base64'));"
-        "const bad = verified(input.headers, Buffer.from(input.body + 'AA', 'base64'));"
+        "const bad = verified(input.headers, Buffer.from(input.tampered, 'base64'));"
         "console.log(JSON.stringify({code: good && good.code, bad}));"
     )
     headers = {k.lower(): v for k, v in request.headers.items()}
-    stdin = json.dumps({"headers": headers, "body": base64.b64encode(request.body).decode()})
+    tampered = request.body.replace(CODE.encode(), b"000000")
+    stdin = json.dumps({"headers": headers, "body": base64.b64encode(request.body).decode(),
+                        "tampered": base64.b64encode(tampered).decode()})
     result = subprocess.run(["node", "-e", script], input=stdin, capture_output=True, text=True, cwd=ROOT,
                             env={"WEBHOOK_SECRET": SECRET, "PATH": "/usr/bin:/bin"}, timeout=30)
     assert result.returncode == 0, result.stderr
