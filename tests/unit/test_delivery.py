@@ -226,6 +226,13 @@ def test_a_transient_test_number_fails_over_to_the_next_provider_and_verifies(co
 
 
 @responses.activate
+def test_a_failing_over_test_number_without_a_code_verifies_with_zeros(configured):
+    client = configured(SMS_PROVIDER="twilio,plivo", OTP_TEST_NUMBERS=REHEARSALS)
+    assert start(client, to="+15005550091")[0] == 201
+    assert check(client, "000000", to="+15005550091")[0] == 200
+
+
+@responses.activate
 def test_a_transient_test_number_with_one_provider_is_502(configured):
     client = configured(SMS_PROVIDER="twilio", OTP_TEST_NUMBERS=REHEARSALS)
     status, body, _ = start(client, to="+15005550095")
@@ -308,3 +315,14 @@ def test_webhook_failover_through_the_api_keeps_the_code_out_of_the_logs(configu
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "provider=webhook permanent=False detail=HTTP 503" in text
     assert sent["code"] not in text and WEBHOOK_SECRET not in text
+
+
+def test_aws_sends_are_not_retried_by_botocore(aws):
+    # A retried Publish/Invoke after a read timeout can deliver twice: failover is the retry.
+    import app as app_module
+
+    service = app_module.get_service()
+    factory = service._providers._context("sns", {}).aws
+    for name in ("sns", "pinpoint-sms-voice-v2", "lambda"):
+        assert factory(name).meta.config.retries["total_max_attempts"] == 1, name
+    assert factory("dynamodb").meta.config.retries.get("total_max_attempts", 3) > 1
