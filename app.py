@@ -89,7 +89,13 @@ def _build_service() -> Any:
     config = get_config()
     # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
     aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    aws_client = functools.cache(lambda service: boto3.client(service, config=aws))
+    # Sends are never retried by botocore (a retried Publish or Invoke after a read timeout can
+    # deliver twice); the provider chain's failover is the retry, as for the HTTP providers.
+    once = aws.merge(BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
+    senders = {"sns", "pinpoint-sms-voice-v2", "lambda"}
+    aws_client = functools.cache(
+        lambda service: boto3.client(service, config=once if service in senders else aws)
+    )
     store = DynamoDBVerificationStore(aws_client("dynamodb"), config.table_name)
     secret = load_server_secret(config, lambda: aws_client("ssm"))
     settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))

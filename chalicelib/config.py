@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from chalicelib.providers import REGISTRY
+from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
 
 STAGES = ("local", "test", "dev", "prod")
 # Stages that run on Lambda for real users: secrets from SSM only, no console provider.
@@ -145,6 +145,12 @@ class Config:
             }
             for name in sorted(used)
         }
+        for name, values in settings.items():
+            for key in URL_SETTINGS:
+                if key in values:
+                    check_url(values[key], f"{REGISTRY[name].env_prefix}_{key.upper()}")
+        limits = Limits.from_env(env, stage)
+        _check_japan_only(providers, routes, limits.allowed_countries)
 
         template = _str(env, "OTP_MESSAGE_TEMPLATE")
         if template is not None:
@@ -193,7 +199,7 @@ class Config:
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
             allowed_origins=_origins(_str(env, "OTP_ALLOWED_ORIGINS")),
-            limits=Limits.from_env(env, stage),
+            limits=limits,
             test_numbers=TestNumbers.from_env(env, stage, code_length),
             **_receipt_settings(env, stage),
             totp=TotpSettings.from_env(env, stage),
@@ -350,6 +356,33 @@ def _origins(raw: str | None) -> frozenset[str]:
     return origins
 
 
+# Providers that deliver to one country only: they belong in SMS_ROUTES under that country.
+_ONE_COUNTRY = {"xoxzo": "JP"}
+
+
+def _check_japan_only(
+    providers: tuple[str, ...], routes: Mapping[str, tuple[str, ...]], allowed: frozenset[str]
+) -> None:
+    """Refuse a one-country provider in a chain that serves other countries: Xoxzo sends to
+    Japanese numbers only, so in a global chain it would take (and fail) every other number."""
+    # SMS_PROVIDER serves the countries without a route; with a "*" route it serves none.
+    default = {} if "*" in routes else {"SMS_PROVIDER": (providers, None)}
+    chains = {**default, **{
+        f"SMS_ROUTES[{region}]": (chain, None if region == "*" else region) for region, chain in routes.items()
+    }}
+    for variable, (chain, region) in chains.items():
+        for name, country in _ONE_COUNTRY.items():
+            if name not in chain:
+                continue
+            serves = {region} if region else allowed  # the default chains serve every allowed country
+            if not serves or serves != {country}:
+                raise ConfigError(
+                    f"{variable} names {name}, which sends to {country} numbers only: route it with "
+                    f'SMS_ROUTES={{"{country}": "{name}", "*": "..."}} '
+                    f"(or set OTP_ALLOWED_COUNTRIES={country})"
+                )
+
+
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = (_str(env, name) or default).lower()
     if value not in allowed:
@@ -431,11 +464,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class TestNumbers:
-    """OTP_TEST_NUMBERS: numbers (or ^regex ranges) with a fixed code, no SMS and no limits,
-    for app-store review and end-to-end tests."""
+    """OTP_TEST_NUMBERS: numbers (or ^regex ranges) for app-store review and end-to-end tests.
+    Each value is a fixed code ("123456" or {"code": "123456"}), or a failure on purpose
+    ({"fail": "permanent"|"transient"|"timeout"}, optionally with a "code"): no SMS is ever
+    sent to a test number; see chalicelib/providers/rehearsal.py for how each failure answers."""
 
     exact: Mapping[str, str]
     ranges: tuple[tuple["re.Pattern[str]", str], ...]
+    failures: Mapping[str, str] = None  # type: ignore[assignment]  # number or ^regex -> fail mode
 
     def code_for(self, e164: str) -> str | None:
         if e164 in self.exact:
@@ -445,11 +481,23 @@ class TestNumbers:
                 return code
         return None
 
+    def fail_for(self, e164: str) -> str | None:
+        """The failure a test number is configured to rehearse, or None."""
+        failures = self.failures or {}
+        if e164 in failures:
+            return failures[e164]
+        for pattern, _ in self.ranges:
+            if pattern.pattern in failures and pattern.fullmatch(e164):
+                return failures[pattern.pattern]
+        return None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str, code_length: int) -> "TestNumbers":
+        from chalicelib.providers.rehearsal import FAIL_MODES
+
         raw = _str(env, "OTP_TEST_NUMBERS")
         if raw is None:
-            return cls({}, ())
+            return cls({}, (), {})
         if stage == "prod" and (_str(env, "OTP_ALLOW_TEST_NUMBERS_IN_PROD") or "").lower() != "true":
             raise ConfigError(
                 "OTP_TEST_NUMBERS is refused in the 'prod' stage unless OTP_ALLOW_TEST_NUMBERS_IN_PROD=true"
@@ -462,9 +510,27 @@ class TestNumbers:
             raise ConfigError('OTP_TEST_NUMBERS must be a JSON object such as {"+15005550006": "123456"}')
         exact: dict[str, str] = {}
         ranges = []
-        for key, code in numbers.items():
+        failures: dict[str, str] = {}
+        for key, value in numbers.items():
+            if isinstance(value, str):  # the original form, kept: "123456" means {"code": "123456"}
+                value = {"code": value}
+            if not isinstance(value, dict) or not value or set(value) - {"code", "fail"}:
+                raise ConfigError(
+                    f'OTP_TEST_NUMBERS: the value for {key!r} must be "<code>", {{"code": "<code>"}} '
+                    f'or {{"fail": "permanent"|"transient"|"timeout"}}'
+                )
+            fail = value.get("fail")
+            if fail is not None and fail not in FAIL_MODES:
+                raise ConfigError(
+                    f"OTP_TEST_NUMBERS: 'fail' for {key!r} must be one of {', '.join(FAIL_MODES)}"
+                )
+            # A failing number that never reaches a provider needs no code; one that fails over
+            # (transient) verifies with its "code", all zeros when none is given.
+            code = value.get("code", "0" * code_length if fail else None)
             if not isinstance(code, str) or not re.fullmatch(f"[0-9]{{{code_length}}}", code, re.ASCII):
                 raise ConfigError(f"OTP_TEST_NUMBERS: the code for {key!r} must be {code_length} digits")
+            if fail is not None:
+                failures[key] = fail
             if key.startswith("^"):
                 try:
                     ranges.append((re.compile(key, re.ASCII), code))
@@ -474,7 +540,7 @@ class TestNumbers:
                 exact[key] = code
             else:
                 raise ConfigError(f"OTP_TEST_NUMBERS: {key!r} is neither an E.164 number nor a ^regex")
-        return cls(exact, tuple(ranges))
+        return cls(exact, tuple(ranges), failures)
 
 
 @dataclass(frozen=True)

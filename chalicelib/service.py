@@ -31,7 +31,7 @@ from chalicelib.phone import (
     require_reachable,
     test_number,
 )
-from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.providers import Delivery, ProviderError, SmsProvider
 from chalicelib.routing import ProviderPool
 from chalicelib.store import DAY, CheckLimit, ConditionFailed, VerificationStore, day_of
 
@@ -122,6 +122,14 @@ class VerificationService:
                 log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
                          log_ref(verification.id), phone.masked)
                 telemetry.note(test_number=True)
+                fail = cfg.test_numbers.fail_for(phone.e164)
+                if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
+                    from chalicelib.providers.rehearsal import rehearsal_chain
+
+                    verification = self._deliver(
+                        phone, number_key, code, request.locale, verification, previous,
+                        chain=rehearsal_chain(chain, fail),
+                    )
                 return verification, created
             try:
                 self._limiter.reserve_send(phone, now)
@@ -196,6 +204,7 @@ class VerificationService:
         locale: str,
         verification: Verification,
         previous: Verification | None,
+        chain: list[SmsProvider] | None = None,
     ) -> Verification:
         """Try the chain in order with the same code; undo the write if nothing took it."""
         channel = verification.channel
@@ -204,10 +213,15 @@ class VerificationService:
         )
         permanent: ProviderError | None = None
         maybe_delivered = False  # a provider took the request and timed out answering
-        for provider in self._providers.chain(phone.region, channel):
+        if chain is None:
+            chain = self._providers.chain(phone.region, channel)
+        for provider in chain:
             started = time.perf_counter()
+            # Rehearsals (test numbers failing on purpose) stay out of the provider metrics.
+            metric = telemetry.metric if not getattr(provider, "rehearsal", False) else _no_metric
+            delivery = Delivery(phone, channel, payload, locale, code, verification.id)
             try:
-                message_id = self._send(provider, phone, channel, payload)
+                message_id = self._send(provider, delivery)
             except ProviderError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 log.warning(
@@ -216,8 +230,8 @@ class VerificationService:
                     exc.detail,
                 )
                 maybe_delivered = maybe_delivered or exc.maybe_delivered
-                telemetry.metric("Sends", provider=provider.name, outcome="failed")
-                telemetry.metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
+                metric("Sends", provider=provider.name, outcome="failed")
+                metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
                 if exc.permanent:
                     permanent = exc
                     break
@@ -229,8 +243,8 @@ class VerificationService:
                 verification.send_count, latency,
             )
             telemetry.note(provider=provider.name, provider_latency_ms=round(latency, 1))
-            telemetry.metric("Sends", provider=provider.name, outcome="delivered")
-            telemetry.metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
+            metric("Sends", provider=provider.name, outcome="delivered")
+            metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
             if provider.name != verification.provider:
                 self._store.record_provider(number_key, verification, provider.name)
                 last = dataclasses.replace(verification.sends[-1], provider=provider.name)
@@ -251,11 +265,14 @@ class VerificationService:
         raise errors.DeliveryFailed()
 
     @staticmethod
-    def _send(provider: SmsProvider, phone: PhoneNumber, channel: str, payload: object) -> str:
+    def _send(provider: SmsProvider, delivery: Delivery) -> str:
         try:
-            if channel == "voice":
-                return provider.call(phone, payload)  # type: ignore[arg-type]
-            return provider.send_sms(phone, payload)  # type: ignore[arg-type]
+            if hasattr(provider, "deliver"):
+                return provider.deliver(delivery)
+            # A provider an embedding app put in the pool may implement only send_sms/call.
+            if delivery.channel == "voice":
+                return provider.call(delivery.to, delivery.message)  # type: ignore[arg-type]
+            return provider.send_sms(delivery.to, delivery.message)  # type: ignore[arg-type]
         except ProviderError:
             raise
         except Exception as exc:  # a bug in an adapter must not skip the undo or the failover
@@ -353,6 +370,10 @@ class VerificationService:
             self._limiter.record_approval(region, now)
         except Exception:  # noqa: BLE001 - logged, and the approval stands
             log.exception("could not record the approval for the conversion breaker")
+
+
+def _no_metric(*args: object, **dimensions: object) -> None:
+    """telemetry.metric's stand-in for rehearsed sends."""
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:

@@ -39,7 +39,40 @@ REGISTRY: dict[str, ProviderSpec] = {
     "plivo": ProviderSpec("chalicelib.providers.plivo:PlivoProvider", "PLIVO", False),
     "messagebird": ProviderSpec("chalicelib.providers.messagebird:MessageBirdProvider", "MESSAGEBIRD", False),
     "sinch": ProviderSpec("chalicelib.providers.sinch:SinchProvider", "SINCH", False),
+    "webhook": ProviderSpec("chalicelib.providers.webhook:WebhookProvider", "WEBHOOK", True),
+    "lambda": ProviderSpec("chalicelib.providers.lambda_:LambdaProvider", "LAMBDA_PROVIDER", True),
 }
+
+# Settings holding a URL the service sends credentials or codes to: https, or http on loopback
+# (a local fake in tests, a sidecar). Checked at start-up for variables, at first use for SSM.
+URL_SETTINGS = ("base_url", "url")
+
+
+def check_url(value: str, variable: str) -> str:
+    """Return ``value`` if it is an https URL (or http on 127.0.0.1/localhost); else ConfigError."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        parts, port_ok = None, False
+    loopback = parts is not None and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if (
+        parts is None
+        or not port_ok
+        or not parts.hostname
+        or parts.username is not None
+        or parts.fragment
+        or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
+    ):
+        from chalicelib.config import ConfigError
+
+        raise ConfigError(
+            f"{variable} must be an https:// URL (http:// only on 127.0.0.1 or localhost), "
+            "without credentials or fragment"
+        )
+    return value
 
 
 class ProviderError(Exception):
@@ -82,6 +115,27 @@ class ProviderContext:
     def optional(self, key: str, default: str | None = None) -> str | None:
         return self.settings.get(key) or default
 
+    def url(self, key: str, default: str | None = None) -> str:
+        """A URL setting, checked (see check_url), without a trailing slash."""
+        value = self.settings.get(key)
+        if not value:
+            return default if default is not None else self.required(key)
+        return check_url(value, f"{REGISTRY[self.name].env_prefix}_{key.upper()}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One send, as the service hands it to a provider. Most providers need only ``to`` and
+    ``message``; the generic ones (webhook, lambda) pass the rest on to the deployer's code.
+    ``code`` is secret: never put it in a log line, an exception or a ProviderError detail."""
+
+    to: PhoneNumber
+    channel: str  # "sms" or "voice"
+    message: SmsMessage | VoiceMessage
+    locale: str
+    code: str
+    verification_id: str
+
 
 class SmsProvider(abc.ABC):
     name: str
@@ -97,6 +151,13 @@ class SmsProvider(abc.ABC):
     def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
         """Call ``to`` and speak ``speech``; return the provider's call id."""
         raise ProviderError(self.name, permanent=False, detail="voice not supported")
+
+    def deliver(self, delivery: Delivery) -> str:
+        """The service's entry point: an SMS or a call. Providers that need more than the
+        number and the message (webhook, lambda) override this instead."""
+        if delivery.channel == "voice":
+            return self.call(delivery.to, delivery.message)  # type: ignore[arg-type]
+        return self.send_sms(delivery.to, delivery.message)  # type: ignore[arg-type]
 
 
 def load_provider(context: ProviderContext) -> SmsProvider:

@@ -32,7 +32,7 @@ class GatewayApiProvider(HttpProvider):
         }
         if message.unicode:
             payload["encoding"] = "UCS2"
-        base = self.context.optional("base_url", "https://gatewayapi.com").rstrip("/")
+        base = self.context.url("base_url", "https://gatewayapi.com")
         response = self._post(f"{base}/rest/mtsms", json=payload, auth=self._auth())
         body = json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict) and body.get("ids"):

@@ -19,7 +19,7 @@ class MessageBirdProvider(HttpProvider):
             "body": message.text,
             "datacoding": "unicode" if message.unicode else "plain",
         }
-        base = self.context.optional("base_url", "https://rest.messagebird.com").rstrip("/")
+        base = self.context.url("base_url", "https://rest.messagebird.com")
         response = self._post(
             f"{base}/messages",
             json=payload,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
+import re
+
 from chalicelib.providers.http import HttpProvider, json_or_none
+
+# Plivo answers errors as {"api_id", "error": "<sentence>"} with no code. The one sentence
+# documented as being about the destination (https://www.plivo.com/docs/messaging/concepts/
+# destination-number-validation, "Synchronous handling for invalid numbers"): a 400 with
+# "<number> is not a valid phone number". Anything else (src, auth, balance, 429, 5xx) is
+# transient.
+INVALID_DESTINATION = re.compile(r"\+?[0-9]{6,15} is not a valid phone number", re.ASCII)
 
 
 class PlivoProvider(HttpProvider):
@@ -17,7 +26,7 @@ class PlivoProvider(HttpProvider):
             "dst": to.e164.lstrip("+"),
             "text": message.text,
         }
-        base = self.context.optional("base_url", "https://api.plivo.com").rstrip("/")
+        base = self.context.url("base_url", "https://api.plivo.com")
         response = self._post(
             f"{base}/v1/Account/{auth_id}/Message/",
             json=payload,
@@ -29,6 +38,5 @@ class PlivoProvider(HttpProvider):
             if isinstance(uuids, list) and uuids:
                 return str(uuids[0])
         error = str(body.get("error", "")) if isinstance(body, dict) else ""
-        # Plivo's errors are sentences; a 400 about "dst" is about the number.
-        permanent = response.status_code == 400 and "dst" in error
+        permanent = response.status_code == 400 and bool(INVALID_DESTINATION.fullmatch(error.strip()))
         raise self._fail(response, error[:80] or None, permanent)
