@@ -36,7 +36,7 @@ test: $(STAMP) $(DYNALITE) $(CHROMIUM)
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
 bench: $(STAMP) $(DYNALITE)
-	$(PY) bench/run.py
+	@$(PY) bench/run.py
 
 # Deploy to your AWS account: the table and the secret (idempotent), chalice deploy, then the
 # stage's throttling. The table is never dropped.

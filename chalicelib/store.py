@@ -115,6 +115,10 @@ class CounterStore(abc.ABC):
     def suspend(self, key: str, expires_at: int) -> None:
         """Mark ``key``'s window suspended: ``increment`` refuses until the window ends."""
 
+    @abc.abstractmethod
+    def release(self, key: str) -> None:
+        """Give back one count that ``increment`` added for a request that was then refused."""
+
 
 class _DynamoDBTable:
     def __init__(self, client: Any, table_name: str) -> None:
@@ -191,6 +195,16 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
             ExpressionAttributeNames={"#a": attribute},
             ExpressionAttributeValues=_marshal({":one": 1, ":expires": expires_at}),
         )
+
+    def release(self, key: str) -> None:
+        # Condition: the count is above zero. A compensating write for our own increment of
+        # this window, so the item exists unless TTL removed it meanwhile; then the
+        # condition fails (n does not exist) and nothing is written: a give-back never makes
+        # an item nor a negative count. Concurrent increments and give-backs commute (ADD).
+        try:
+            self._update(key, "ADD n :minus_one", "n > :zero", {":minus_one": -1, ":zero": 0})
+        except ConditionFailed:
+            pass
 
     def suspend(self, key: str, expires_at: int) -> None:
         self._call(
