@@ -76,7 +76,7 @@ def _build_service() -> Any:
 
     from chalicelib.telemetry import configure_logging
 
-    configure_logging()
+    configure_logging(log_format=get_config().log_format)
     config = get_config()
     # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
     aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})

@@ -11,9 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from chalicelib.errors import ConfigError
 from chalicelib.providers import REGISTRY
 
+__all__ = ["Config", "ConfigError", "Limits", "TestNumbers", "api_key_required"]
+
 STAGES = ("local", "test", "dev", "prod")
+LOG_FORMATS = ("json", "human")
 
 _TEMPLATE_FIELDS = {"brand", "code", "minutes"}
 _REGION = re.compile(r"[A-Z]{2}", re.ASCII)
@@ -30,10 +34,6 @@ def api_key_required(environ: Mapping[str, str] | None = None) -> bool:
     if value not in ("true", "false"):
         raise ConfigError(f"OTP_API_KEY_REQUIRED must be true or false, got {value!r}")
     return value == "true"
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Config:
     webotp_domain: str | None
     android_app_hash: str | None = None
     parameters_max_age_seconds: int = 300
+    log_format: str = "json"  # "human" (one line per request, no EMF) is the local default
     limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
     test_numbers: "TestNumbers" = None  # type: ignore[assignment]
 
@@ -162,6 +163,8 @@ class Config:
             webotp_domain=webotp,
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
+            log_format=_choice(env, "OTP_LOG_FORMAT", LOG_FORMATS,
+                               default="human" if stage == "local" else "json"),
             limits=Limits.from_env(env),
             test_numbers=TestNumbers.from_env(env, stage, code_length),
         )
