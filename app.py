@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 from chalice import Chalice, Response
 
-from chalicelib import errors
+from chalicelib import errors, snapstart
 from chalicelib.config import ConfigError, api_key_required
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
@@ -60,6 +60,9 @@ def _built_service() -> tuple[Any, float]:
 
 
 get_service.cache_clear = _built_service.cache_clear  # type: ignore[attr-defined]
+
+# SnapStart: after a restore, the cached service (clients, connections, secrets) is rebuilt.
+snapstart.register(_built_service.cache_clear)
 
 
 def _build_service() -> Any:
