@@ -33,7 +33,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -194,7 +194,8 @@ def record_calls(db: Dynalite, calls_file: Path) -> None:
     assert call(app, "POST", "/v1/verifications", {"to": phone})["statusCode"] == 201
     request = list(calls)
     calls.clear()
-    assert call(app, "POST", "/v1/verifications/check", {"to": phone, "code": latest_code()})["statusCode"] == 200
+    check = {"to": phone, "code": latest_code()}
+    assert call(app, "POST", "/v1/verifications/check", check)["statusCode"] == 200
     floor.save(calls_file, request, list(calls))
 
 
@@ -401,7 +402,8 @@ def cost_per_1000(warm: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]
     api_usd = 1000 * 2 * p["api_gateway_rest_request_usd"]
     write_units = units["request"]["write_units"] + units["check_right"]["write_units"]
     read_units = units["request"]["read_units"] + units["check_right"]["read_units"]
-    dynamodb_usd = 1000 * (write_units * p["dynamodb_write_unit_usd"] + read_units * p["dynamodb_read_unit_usd"])
+    dynamodb_usd = 1000 * (write_units * p["dynamodb_write_unit_usd"]
+                           + read_units * p["dynamodb_read_unit_usd"])
     total = lambda_usd + api_usd + dynamodb_usd
     twilio = 1000 * p["twilio_verify_per_verification_usd"]
     return {
@@ -422,8 +424,10 @@ def cost_per_1000(warm: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]
 def report(results: dict[str, Any]) -> str:
     rows = []
     c = results["cold_start"]
-    rows.append(("cold start: boto3 + app import + request + check", f"{c['app_ms'] + c['boto3_import_ms']:.1f} ms",
-                 f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio']:.2f}", f"<= {c['goal_ratio']}"))
+    rows.append(("cold start: boto3 + app import + request + check",
+                 f"{c['app_ms'] + c['boto3_import_ms']:.1f} ms",
+                 f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio']:.2f}",
+                 f"<= {c['goal_ratio']}"))
     rows.append(("  the same without boto3's import", f"{c['app_ms']:.1f} ms", f"{c['floor_ms']:.1f} ms",
                  f"{c['ratio_without_boto3_import']:.2f}", f"+{c['overhead_ms']:.0f} ms"))
     for op in ("request", "check"):
@@ -434,11 +438,12 @@ def report(results: dict[str, Any]) -> str:
     rows.append((f"check with {f['pending_large']:,} pending vs {f['pending_small']}",
                  f"{f['check_large_ms']:.2f} ms", f"{f['check_small_ms']:.2f} ms", f"{f['ratio']:.2f}",
                  f"<= {f['goal_ratio']}"))
-    rows.append((f"  list-scan design, same sizes", f"{f['list_scan_large_ms']:.3f} ms",
+    rows.append(("  list-scan design, same sizes", f"{f['list_scan_large_ms']:.3f} ms",
                  f"{f['list_scan_small_ms']:.4f} ms", f"{f['list_scan_ratio']:.0f}", "(tutorials)"))
     for op, u in results["units"].items():
         rows.append((f"DynamoDB per {op.replace('_', ' ')}",
-                     f"{u['writes']} writes, {u['reads']} reads ({u['write_units']:g} WRU, {u['read_units']:g} RRU)",
+                     f"{u['writes']} writes, {u['reads']} reads "
+                     f"({u['write_units']:g} WRU, {u['read_units']:g} RRU)",
                      "", f"{u['sequential_round_trips']:g} sequential round trips",
                      "<= 2" if op == "request" else ""))
     if "package" in results:

@@ -21,6 +21,7 @@ country's item, whose window is suspended anyway.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import secrets
@@ -86,7 +87,7 @@ class Limiter:
             return
         counted = [o.value for o in outcomes if o.error is None and o.value is not None]
         if counted:
-            concurrency.run_all([lambda key=key: self._counters.release(key) for key in counted])
+            concurrency.run_all([functools.partial(self._counters.release, key) for key in counted])
         raise refusals[0]
 
     def record_approval(self, region: str, now: float) -> None:

@@ -14,13 +14,14 @@ shards (chalicelib/limits.py). Outside Lambda the module is absent and nothing i
 
 from __future__ import annotations
 
-import random
 from typing import Callable
-
-from chalicelib import concurrency
 
 
 def after_restore(forget_cached_service: Callable[[], None]) -> None:
+    import random
+
+    from chalicelib import concurrency
+
     random.seed()  # from os.urandom: each restored container its own sequence
     concurrency.forget_pool()
     forget_cached_service()
@@ -29,7 +30,7 @@ def after_restore(forget_cached_service: Callable[[], None]) -> None:
 def register(forget_cached_service: Callable[[], None]) -> bool:
     """Register ``after_restore`` with the runtime when it offers hooks; returns whether it did."""
     try:
-        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+        from snapshot_restore_py import register_after_restore
     except ImportError:
         return False
     register_after_restore(after_restore, forget_cached_service)

@@ -418,7 +418,9 @@ def _to_verification(item: dict[str, Any] | None) -> Verification | None:
     """The verification in a number's item; None for no item, a counter, or a removed one."""
     if not item or "vid" not in item:
         return None
-    plain = {k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v}
+    plain: dict[str, Any] = {
+        k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v
+    }
     return Verification(
         id=plain["vid"],
         to=plain["to"],

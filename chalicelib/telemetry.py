@@ -152,7 +152,8 @@ def emf_documents(metrics: list[tuple[str, float, str, dict[str, str]]]) -> list
     """One EMF document per set of dimensions (EMF wants one dimension set per document)."""
     groups: dict[tuple[tuple[str, str], ...], list[tuple[str, float, str]]] = {}
     for name, value, unit, dimensions in metrics:
-        groups.setdefault(tuple(sorted({"service": SERVICE, **dimensions}.items())), []).append((name, value, unit))
+        key = tuple(sorted({"service": SERVICE, **dimensions}.items()))
+        groups.setdefault(key, []).append((name, value, unit))
     documents = []
     for dimension_items, values in groups.items():
         dimensions = dict(dimension_items)
@@ -166,7 +167,7 @@ def emf_documents(metrics: list[tuple[str, float, str, dict[str, str]]]) -> list
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
                     "Dimensions": dimension_sets,
-                    "Metrics": [{"Name": n, "Unit": u} for n, u in dict((n, u) for n, _, u in values).items()],
+                    "Metrics": [{"Name": n, "Unit": u} for n, u in {n: u for n, _, u in values}.items()],
                 }],
             },
             **dimensions,

@@ -56,5 +56,6 @@ def test_no_import_cycle_among_our_modules():
 
 def test_each_module_imports_on_its_own():
     for name in ("chalicelib.config", "chalicelib.providers", "chalicelib.errors", "chalicelib.limits"):
-        run = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=ROOT, capture_output=True, text=True)
+        run = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=ROOT,
+                             capture_output=True, text=True)
         assert run.returncode == 0, run.stderr

@@ -46,7 +46,8 @@ def test_published_versions_behind_an_alias_that_the_api_invokes():
     merged = deep_merge(deep_merge(additions, ours), chalice_template)["Resources"]
 
     function = merged["APIHandler"]["Properties"]
-    assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"} and function["AutoPublishAlias"] == "live"
+    assert function["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert function["AutoPublishAlias"] == "live"
     assert merged["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
     assert merged["RestAPI"]["Properties"]["MethodSettings"] == [{"ThrottlingRateLimit": 10}]  # kept
     uris = [op["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
