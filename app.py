@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from chalice import Chalice, IAMAuthorizer, Response
 
-from chalicelib import errors
+from chalicelib import errors, snapstart
 from chalicelib.config import ConfigError, api_key_required, public_api
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
@@ -70,6 +70,9 @@ def _built_service() -> tuple[Any, float]:
 
 get_service.cache_clear = _built_service.cache_clear  # type: ignore[attr-defined]
 
+# SnapStart: after a restore, the cached service (clients, connections, secrets) is rebuilt.
+snapstart.register(_built_service.cache_clear)
+
 
 def _build_service() -> Any:
     import boto3
@@ -85,7 +88,7 @@ def _build_service() -> Any:
 
     from chalicelib.telemetry import configure_logging
 
-    configure_logging()
+    configure_logging(log_format=get_config().log_format)
     config = get_config()
     # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
     aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})

@@ -11,11 +11,15 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from chalicelib.errors import ConfigError
 from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
+
+__all__ = ["Config", "ConfigError", "Limits", "TestNumbers", "api_key_required", "public_api"]
 
 STAGES = ("local", "test", "dev", "prod")
 # Stages that run on Lambda for real users: secrets from SSM only, no console provider.
 DEPLOYED_STAGES = ("dev", "prod")
+LOG_FORMATS = ("json", "human")
 
 _TEMPLATE_FIELDS = {"brand", "code", "minutes"}
 _REGION = re.compile(r"[A-Z]{2}", re.ASCII)
@@ -47,10 +51,6 @@ def public_api(environ: Mapping[str, str] | None = None) -> bool:
     return value == "true"
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the variable."""
-
-
 @dataclass(frozen=True)
 class Config:
     stage: str
@@ -74,6 +74,7 @@ class Config:
     android_app_hash: str | None = None
     parameters_max_age_seconds: int = 300
     allowed_origins: frozenset[str] = frozenset()  # CORS: exact origins, none by default
+    log_format: str = "json"  # "human" (one line per request, no EMF) is the local default
     limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
     test_numbers: "TestNumbers" = None  # type: ignore[assignment]
     # Receipts (chalicelib/receipts.py): the issuer is the API's public base URL.
@@ -199,6 +200,8 @@ class Config:
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
             allowed_origins=_origins(_str(env, "OTP_ALLOWED_ORIGINS")),
+            log_format=_choice(env, "OTP_LOG_FORMAT", LOG_FORMATS,
+                               default="human" if stage == "local" else "json"),
             limits=limits,
             test_numbers=TestNumbers.from_env(env, stage, code_length),
             **_receipt_settings(env, stage),

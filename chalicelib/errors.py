@@ -6,6 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable. Not a
+    client error: app.py answers it with a 500. Here, not in config.py, so that the providers
+    (which config.py imports for their registry) can raise it without importing config.py."""
+
+
 class ServiceError(Exception):
     """Base of every error the API reports to a client."""
 

@@ -9,19 +9,30 @@ across a boundary: the price of one write per counter.
 
 The per-number limits (starts and checks per day) live on the number's verification item and
 cost no extra write (see store.py).
+
+A send's three counters (prefix, country, budget) are independent writes, issued at the same
+time (chalicelib/concurrency.py): one round trip instead of three. When any of them refuses,
+the others' counts for this request are given back by compensating writes (``release``), so a
+refused send counts nowhere, whichever counter refused it; a limit still holds exactly,
+because every count is a conditional increment and a give-back only removes a count this
+request added. The one exception is the breaker: the send that trips it stays counted on its
+country's item, whose window is suspended anyway.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import random
-from typing import Callable
+import secrets
+from typing import TYPE_CHECKING, Callable
 
-from chalicelib import errors
-from chalicelib.config import Limits
-from chalicelib.phone import PhoneNumber
+from chalicelib import concurrency, errors
 from chalicelib.store import CounterFull, CounterStore
+
+if TYPE_CHECKING:
+    from chalicelib.config import Limits
+    from chalicelib.phone import PhoneNumber
 
 log = logging.getLogger("verify")
 
@@ -34,7 +45,9 @@ class Limiter:
         self,
         limits: Limits,
         counters: CounterStore,
-        choose_shard: Callable[[int], int] = random.randrange,
+        # secrets, not random: random's state is seeded at import, and under SnapStart every
+        # restored container would start from the same state and pick the same shards.
+        choose_shard: Callable[[int], int] = secrets.randbelow,
     ) -> None:
         self._limits = limits
         self._counters = counters
@@ -56,16 +69,26 @@ class Limiter:
             raise errors.CountryNotAllowed()
 
     def reserve_send(self, phone: PhoneNumber, now: float) -> None:
-        """Count one send against the prefix, the country (and its breaker) and the budget.
-
-        Counted before the send, so a refused or failed send still counts: the counters are
-        conservative, never generous."""
+        """Count one send against the prefix, the country (and its breaker) and the budget,
+        the three writes at once. A refusal by any of them gives back what the others
+        counted, then raises the refusal (in this order when several refuse: prefix, country,
+        budget). A send that passes but then fails at the provider stays counted: the
+        counters are conservative, never generous."""
         limits = self._limits
-        # Pumping walks blocks of adjacent numbers: the E.164 number without its last 3 digits.
-        self._count("prefix", phone.e164[:-3], limits.sends_per_prefix_per_hour, now,
-                    errors.PrefixRateLimited)
-        self._country(phone.region, now)
-        self._budget(now)
+        outcomes = concurrency.run_all([
+            # Pumping walks blocks of adjacent numbers: the E.164 number without its last 3 digits.
+            lambda: self._count("prefix", phone.e164[:-3], limits.sends_per_prefix_per_hour, now,
+                                errors.PrefixRateLimited),
+            lambda: self._country(phone.region, now),
+            lambda: self._budget(now),
+        ])
+        refusals = [o.error for o in outcomes if o.error is not None]
+        if not refusals:
+            return
+        counted = [o.value for o in outcomes if o.error is None and o.value is not None]
+        if counted:
+            concurrency.run_all([functools.partial(self._counters.release, key) for key in counted])
+        raise refusals[0]
 
     def record_approval(self, region: str, now: float) -> None:
         window, _ = _window(now)
@@ -73,15 +96,18 @@ class Limiter:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _count(self, kind: str, key: str, limit: int, now: float, error: type) -> dict[str, int]:
+    def _count(self, kind: str, key: str, limit: int, now: float, error: type) -> str:
+        """Count one on the window's counter; returns its key (for a give-back)."""
         window, retry_after = _window(now)
+        counter = f"rl#{kind}#{key}#{window}"
         try:
-            return self._counters.increment(f"rl#{kind}#{key}#{window}", limit, _ttl(window))
+            self._counters.increment(counter, limit, _ttl(window))
+            return counter
         except CounterFull:
             log.warning("limit hit kind=%s limit=%d window=%d", kind, limit, window)
             raise error(retry_after=retry_after) from None
 
-    def _country(self, region: str, now: float) -> None:
+    def _country(self, region: str, now: float) -> str:
         limits = self._limits
         window, retry_after = _window(now)
         key = f"rl#country#{region}#{window}"
@@ -104,8 +130,9 @@ class Limiter:
                 limits.breaker_min_sends, retry_after,
             )
             raise errors.CountrySuspended(retry_after=retry_after)
+        return key
 
-    def _budget(self, now: float) -> None:
+    def _budget(self, now: float) -> str:
         """The global hourly budget, split over shards so no one item takes every write
         (an item takes at most 1,000 writes/s). The shard limits add up to the budget exactly,
         so the budget is never exceeded. A full shard is followed by one other random shard;
@@ -117,9 +144,10 @@ class Limiter:
         tries = [first] if shards == 1 else [first, (first + 1 + self._choose_shard(shards - 1)) % shards]
         for shard in tries:
             limit = budget // shards + (1 if shard < budget % shards else 0)
+            key = f"rl#budget#{window}#{shard}"
             try:
-                self._counters.increment(f"rl#budget#{window}#{shard}", limit, _ttl(window))
-                return
+                self._counters.increment(key, limit, _ttl(window))
+                return key
             except CounterFull:
                 continue
         log.warning("limit hit kind=budget budget=%d window=%d", budget, window)

@@ -10,9 +10,10 @@ import dataclasses
 import logging
 import math
 import time
-from typing import Callable
+from concurrent.futures import Future
+from typing import Any, Callable
 
-from chalicelib import errors, telemetry
+from chalicelib import concurrency, errors, telemetry
 from chalicelib.codes import CodeHasher, log_ref, new_code, parse_code
 from chalicelib.config import Config
 from chalicelib.models import (
@@ -65,9 +66,18 @@ class VerificationService:
     def start(self, request: StartRequest, client_ip: str = "unknown") -> tuple[Verification, bool]:
         """Send a code; returns the verification and whether it is new (False: a resend).
 
-        Order: input, country, the client IP's request count, the number's item (one live
-        verification, resend interval, sends, starts per day), then the send counters
-        (prefix, country, budget), then the send. A refusal after the item's write undoes it.
+        Order: input and country; then two waves of DynamoDB writes, each wave's writes at
+        once: (1) the client IP's request count and the number's item (one live
+        verification, resend interval, sends, starts per day), (2) the send counters (prefix,
+        country, budget); then the send. A refusal after the item's write undoes it.
+
+        Why the IP count shares the first wave with the number's write: a new verification
+        then costs two sequential round trips, not three. The IP still refuses before
+        anything is sent or kept: when it refuses, a new verification just written is
+        removed (``undo_send``, which gives back the day's start), and a resend is never
+        written at all (the resend write waits for the IP's answer). The IP counts requests,
+        so a request refused later (by the number's item or a send counter) stays counted
+        on it, as before.
         """
         cfg = self._config
         if request.channel not in CHANNELS:
@@ -88,12 +98,23 @@ class VerificationService:
             raise errors.UnsupportedChannel(
                 f"No configured provider can reach {phone.region} numbers by {request.channel}."
             )
-        # A test number skips the SMS and the send counters (prefix, country, budget) only:
-        # every other limit applies, and nothing in a response tells it from a real number.
-        self._limiter.request_from_ip(client_ip, self._clock())
         number_key = self._hasher.number_key(phone.e164)
-        checks = self._check_limit()
+        # A test number skips the SMS and the send counters (prefix, country, budget) only:
+        # every other limit applies (the IP's count too), and nothing in a response tells it
+        # from a real number.
+        ip_count = concurrency.submit(self._limiter.request_from_ip, client_ip, self._clock())
+        try:
+            return self._start(phone, number_key, chain, request, fixed_code, ip_count)
+        finally:
+            if ip_count is not None and not ip_count.done():
+                concurrency.wait_quietly(ip_count)  # never leave a write running past the request
 
+    def _start(
+        self, phone: PhoneNumber, number_key: str, chain: tuple[str, ...], request: StartRequest,
+        fixed_code: str | None, ip_count: Future[Any] | None,
+    ) -> tuple[Verification, bool]:
+        cfg = self._config
+        checks = self._check_limit()
         for _ in range(_START_TRIES):
             now = self._clock()
             code = fixed_code or new_code(cfg.code_length)
@@ -105,6 +126,8 @@ class VerificationService:
                 self._store.create(number_key, fresh, int(now), max_starts, checks)
                 verification, previous, created = fresh, None, True
             except ConditionFailed as exc:
+                concurrency.settle(ip_count)  # raises the IP's refusal: nothing of ours was kept
+                ip_count = None
                 live = exc.current
                 if live is None or live.status(now) not in ("pending", "max_attempts_reached"):
                     if _starts_used(exc.item, now, max_starts):
@@ -117,6 +140,13 @@ class VerificationService:
                 if resent is None:
                     continue
                 verification, previous, created = resent, live, False
+            else:
+                try:
+                    concurrency.settle(ip_count)
+                    ip_count = None
+                except Exception:
+                    self._store.undo_send(number_key, fresh, None)  # the IP refused: remove it
+                    raise
             telemetry.note(id=log_ref(verification.id), send_count=verification.send_count)
             if fixed_code:
                 log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",

@@ -143,6 +143,10 @@ class CounterStore(abc.ABC):
     def suspend(self, key: str, expires_at: int) -> None:
         """Mark ``key``'s window suspended: ``increment`` refuses until the window ends."""
 
+    @abc.abstractmethod
+    def release(self, key: str) -> None:
+        """Give back one count that ``increment`` added for a request that was then refused."""
+
 
 class _DynamoDBTable:
     def __init__(self, client: Any, table_name: str) -> None:
@@ -219,6 +223,16 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
             ExpressionAttributeNames={"#a": attribute},
             ExpressionAttributeValues=_marshal({":one": 1, ":expires": expires_at}),
         )
+
+    def release(self, key: str) -> None:
+        # Condition: the count is above zero. A compensating write for our own increment of
+        # this window, so the item exists unless TTL removed it meanwhile; then the
+        # condition fails (n does not exist) and nothing is written: a give-back never makes
+        # an item nor a negative count. Concurrent increments and give-backs commute (ADD).
+        try:
+            self._update(key, "ADD n :minus_one", "n > :zero", {":minus_one": -1, ":zero": 0})
+        except ConditionFailed:
+            pass
 
     def suspend(self, key: str, expires_at: int) -> None:
         self._call(
@@ -448,7 +462,9 @@ def _to_verification(item: dict[str, Any] | None) -> Verification | None:
     """The verification in a number's item; None for no item, a counter, or a removed one."""
     if not item or "vid" not in item:
         return None
-    plain = {k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v}
+    plain: dict[str, Any] = {
+        k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v
+    }
     return Verification(
         id=plain["vid"],
         to=plain["to"],

@@ -83,7 +83,7 @@ def main() -> int:
         try:
             return api.wait()
         except KeyboardInterrupt:
-            api.send_signal(signal.SIGINT)
+            api.terminate()  # SIGINT may be ignored (a job started in the background by a script)
             api.wait(timeout=5)
             return 0
     finally:

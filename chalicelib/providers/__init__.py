@@ -13,7 +13,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
-if TYPE_CHECKING:  # the configuration imports REGISTRY: keep this module free of imports
+from chalicelib.errors import ConfigError
+
+if TYPE_CHECKING:  # the configuration imports REGISTRY: this module never imports config.py
     from chalicelib.messages import SmsMessage, VoiceMessage
     from chalicelib.phone import PhoneNumber
 
@@ -103,8 +105,6 @@ class ProviderContext:
     def required(self, key: str) -> str:
         value = self.settings.get(key)
         if not value:
-            from chalicelib.config import ConfigError
-
             prefix = REGISTRY[self.name].env_prefix
             raise ConfigError(
                 f"provider {self.name!r} needs {prefix}_{key.upper()} "

@@ -193,6 +193,9 @@ def test_budget_shards_add_up_to_the_budget_exactly():
 
         def suspend(self, key, expires_at): ...
 
+        def release(self, key):
+            self.counts[key] -= 1
+
     limits = Limits.from_env({"OTP_MAX_SENDS_PER_HOUR": "103", "OTP_BUDGET_SHARDS": "10"})
     memory = Memory()
     limiter = Limiter(limits, memory)
