@@ -16,7 +16,6 @@ from tests.conftest import TABLE, last_code
 from tests.unit.helpers import check, error_code, start
 from tests.unit import test_limits
 
-configured = test_limits.configured  # the fixture: the test stage plus variables, from an IP
 number = test_limits.number
 
 LATENCY = 0.03  # seconds added to every DynamoDB call, so overlap is unmistakable
