@@ -427,6 +427,7 @@ class Limits:
     breaker_min_sends: int
     breaker_min_conversion_percent: int
     breaker_country_wide: bool = False  # opt-in: one range's pumping must not refuse a whole country
+    breaker_country_min_sends: int = 50
     sms_special_types: frozenset[str] = frozenset()  # opt-in: voip, personal, non_geographic
 
     @classmethod
@@ -458,9 +459,10 @@ class Limits:
             sends_per_country_per_hour=_int(env, "OTP_MAX_SENDS_PER_COUNTRY_PER_HOUR", 0, 0, 999_999),
             sends_per_hour=_int(env, "OTP_MAX_SENDS_PER_HOUR", 1000, 1, 999_999),
             budget_shards=_int(env, "OTP_BUDGET_SHARDS", 10, 1, 100),
-            breaker_min_sends=_int(env, "OTP_BREAKER_MIN_SENDS", 50, 1, 999_999),
+            breaker_min_sends=_int(env, "OTP_BREAKER_MIN_SENDS", 10, 1, 999_999),
             breaker_min_conversion_percent=_int(env, "OTP_BREAKER_MIN_CONVERSION_PERCENT", 20, 0, 100),
             breaker_country_wide=_bool(env, "OTP_BREAKER_COUNTRY_WIDE", False),
+            breaker_country_min_sends=_int(env, "OTP_BREAKER_COUNTRY_MIN_SENDS", 50, 1, 999_999),
             sms_special_types=_special_types(_str(env, "OTP_SMS_ALLOWED_SPECIAL_TYPES")),
         )
 

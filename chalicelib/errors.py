@@ -159,6 +159,11 @@ class CountryRateLimited(LimitExceeded):
     message = "Too many codes were sent to this country. Try again later."
 
 
+class PrefixSuspended(LimitExceeded):
+    code = "prefix_suspended"
+    message = "Sending to numbers like this one is paused after unusual activity. Try again later."
+
+
 class CountrySuspended(LimitExceeded):
     code = "country_suspended"
     message = "Sending to this country is paused after unusual activity. Try again later."

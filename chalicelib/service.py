@@ -7,6 +7,7 @@ outcome means for the client and raises the domain's errors.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -24,7 +25,7 @@ from chalicelib.models import (
     Verification,
     require_verification_id,
 )
-from chalicelib.limits import Limiter
+from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.phone import (
     PhoneNumber,
     parse_phone_number,
@@ -123,7 +124,7 @@ class VerificationService:
             fresh = self._new_verification(phone, number_key, code, now, send)
             max_starts = cfg.limits.verifications_per_number_per_day
             try:
-                self._store.create(number_key, fresh, int(now), max_starts, checks)
+                approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks)
                 verification, previous, created = fresh, None, True
             except ConditionFailed as exc:
                 concurrency.settle(ip_count)  # raises the IP's refusal: nothing of ours was kept
@@ -140,6 +141,7 @@ class VerificationService:
                 if resent is None:
                     continue
                 verification, previous, created = resent, live, False
+                approved_at = resent.approved_at
             else:
                 try:
                     concurrency.settle(ip_count)
@@ -161,8 +163,10 @@ class VerificationService:
                         chain=rehearsal_chain(chain, fail),
                     )
                 return verification, created
+            # A number approved lately passes the conversion breakers (not the limits).
+            trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
             try:
-                self._limiter.reserve_send(phone, now)
+                self._limiter.reserve_send(phone, now, trusted)
             except errors.LimitExceeded:
                 self._store.undo_send(number_key, verification, previous)
                 raise
@@ -351,8 +355,7 @@ class VerificationService:
         if verification.approved:  # hmac.compare_digest of the two MACs
             log.info("approved ref=%s attempts=%d", log_ref(verification.id), verification.attempts)
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
-            if cfg.test_numbers.code_for(verification.to) is None:  # no send was counted
-                self._record_approval(verification, now)
+            self._record_approval(number_key, verification, now)
             return verification
         log.info(
             "incorrect code ref=%s attempts_remaining=%d",
@@ -393,13 +396,20 @@ class VerificationService:
         return self._config.resend_interval_seconds
 
 
-    def _record_approval(self, verification: Verification, now: float) -> None:
-        """Feeds the conversion breaker; a failure here must not fail the user's check."""
-        try:
-            region = parse_phone_number(verification.to, self._config.default_region).region
-            self._limiter.record_approval(region, now)
-        except Exception:  # noqa: BLE001 - logged, and the approval stands
-            log.exception("could not record the approval for the conversion breaker")
+    def _record_approval(self, number_key: str, verification: Verification, now: float) -> None:
+        """The number's approval marker (the breakers trust it for TRUSTED_FOR_SECONDS) and,
+        unless it is a test number (no send was counted), the breakers' approval counts: the
+        writes go out together, one round trip. A failure here must not fail the user's check."""
+        writes = [functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
+        if self._config.test_numbers.code_for(verification.to) is None:
+            try:
+                phone = parse_phone_number(verification.to, self._config.default_region)
+                writes += self._limiter.record_approval(phone, now)
+            except errors.ServiceError:  # a number the metadata no longer takes: no breaker count
+                log.warning("approval not counted for the breaker ref=%s", log_ref(verification.id))
+        for outcome in concurrency.run_all(writes):
+            if outcome.error is not None:
+                log.error("could not record the approval: %s", type(outcome.error).__name__)
 
 
 def _no_metric(*args: object, **dimensions: object) -> None:

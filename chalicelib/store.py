@@ -86,9 +86,13 @@ class VerificationStore(abc.ABC):
     @abc.abstractmethod
     def create(
         self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit
-    ) -> None:
+    ) -> int | None:
         """Store ``v`` unless the number has a live verification, used its starts today or
-        its checks this window."""
+        its checks this window; returns when the number was last approved (None: never)."""
+
+    @abc.abstractmethod
+    def mark_approved(self, number_key: str, verification_id: str, now: int) -> None:
+        """Note on the number's item that it was approved at ``now`` (the breaker trusts it)."""
 
     @abc.abstractmethod
     def resend(
@@ -131,9 +135,11 @@ class CounterFull(Exception):
 
 class CounterStore(abc.ABC):
     @abc.abstractmethod
-    def increment(self, key: str, limit: int, expires_at: int) -> dict[str, int]:
-        """Add one to ``key``'s count unless it reached ``limit`` or is suspended; returns the
-        item's counts after the write. Raises CounterFull."""
+    def increment(
+        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True
+    ) -> dict[str, int]:
+        """Add one to ``key``'s count unless it reached ``limit`` or is suspended (unless told
+        to pass a suspension); returns the item's counts after the write. Raises CounterFull."""
 
     @abc.abstractmethod
     def add(self, key: str, attribute: str, expires_at: int) -> None:
@@ -166,6 +172,7 @@ class _DynamoDBTable:
         *,
         names: dict[str, str] | None = None,
         returns: bool = False,
+        old: bool = False,
     ) -> dict[str, Any] | None:
         params: dict[str, Any] = {
             "Key": {"pk": {"S": pk}},
@@ -178,6 +185,8 @@ class _DynamoDBTable:
             params["ExpressionAttributeNames"] = names
         if returns:
             params["ReturnValues"] = "ALL_NEW"
+        elif old:  # the item as it was: free, part of the write
+            params["ReturnValues"] = "ALL_OLD"
         return self._call("update_item", pk=pk, **params).get("Attributes")
 
     def _get(self, pk: str) -> dict[str, Any] | None:
@@ -200,14 +209,18 @@ class _DynamoDBTable:
 
 
 class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
-    def increment(self, key: str, limit: int, expires_at: int) -> dict[str, int]:
-        # Condition: under the limit and not suspended. DynamoDB serialises writes on the
-        # item, so N concurrent increments succeed exactly min(N, limit - count) times.
+    def increment(
+        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True
+    ) -> dict[str, int]:
+        # Condition: under the limit and (unless a trusted number passes a breaker's
+        # suspension) not suspended. DynamoDB serialises writes on the item, so N concurrent
+        # increments succeed exactly min(N, limit - count) times.
+        under_limit = "(attribute_not_exists(n) OR n < :limit)"
         try:
             item = self._update(
                 key,
                 "ADD n :one SET expires_at = :expires",
-                "attribute_not_exists(suspended) AND (attribute_not_exists(n) OR n < :limit)",
+                f"attribute_not_exists(suspended) AND {under_limit}" if honour_suspension else under_limit,
                 {":one": 1, ":limit": limit, ":expires": expires_at},
                 returns=True,
             )
@@ -253,7 +266,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
 
     def create(
         self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit
-    ) -> None:
+    ) -> int | None:
         # Condition: NOT live, today's starts under the limit and this window's checks too (no
         # SMS whose code could not be checked). Two concurrent first
         # requests for one number both see "no live item"; DynamoDB serialises the writes on
@@ -261,8 +274,8 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # becomes a resend. An UpdateItem, not a PutItem: the number's daily counters survive
         # a new verification (starting over must not reset them).
         day = day_of(now)
-        self._write(
-            number_key,
+        old = self._update(
+            number_pk(number_key),
             "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac,"
             " created_at = :created, code_expires_at = :code_expires, expires_at = :item_expires,"
             " sent_at_ms = :sent, send_count = :one, attempts = :zero,"
@@ -295,7 +308,19 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 "#checks": checks.attribute(now),
                 "#old_checks": checks.attribute(now, back=1),
             },
+            old=True,
         )
+        return _approved_at(old)
+
+    def mark_approved(self, number_key: str, verification_id: str, now: int) -> None:
+        # Condition: the item still holds this verification (no item is made if TTL removed
+        # it). Out of order with a later approval it may set an earlier time: harmless, the
+        # marker only says "approved within the trust period".
+        try:
+            self._write(number_key, "SET approved_at = :now", "vid = :vid",
+                        {":vid": verification_id, ":now": now})
+        except ConditionFailed:
+            pass
 
     def resend(
         self, number_key: str, v: Verification, *, now: int, min_sent_at_ms: int, max_sends: int,
@@ -458,6 +483,11 @@ def _send_attempt(value: dict[str, Any]) -> SendAttempt:
     return SendAttempt(m["channel"]["S"], m["provider"]["S"], int(m["at_ms"]["N"]))
 
 
+def _approved_at(item: dict[str, Any] | None) -> int | None:
+    value = (item or {}).get("approved_at", {}).get("N")
+    return int(value) if value is not None else None
+
+
 def _to_verification(item: dict[str, Any] | None) -> Verification | None:
     """The verification in a number's item; None for no item, a counter, or a removed one."""
     if not item or "vid" not in item:
@@ -479,4 +509,5 @@ def _to_verification(item: dict[str, Any] | None) -> Verification | None:
         guess_mac=plain.get("guess_mac"),
         canceled_at=plain.get("canceled_at"),
         sends=tuple(_send_attempt(x) for x in item.get("sends", {}).get("L", [])),
+        approved_at=_approved_at(item),
     )

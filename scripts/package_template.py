@@ -151,6 +151,17 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                 "ComparisonOperator": "GreaterThanThreshold", "Threshold": int(budget * 0.8),
                 "EvaluationPeriods": 1,
             }},
+            "SendBudgetExhaustedAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                **alarm,
+                "AlarmDescription": "The hourly send budget (OTP_MAX_SENDS_PER_HOUR) is used up: every user "
+                                    "is refused until the hour ends (pumping, or a budget set too low)",
+                "Namespace": NAMESPACE, "MetricName": "LimitsHit", "Statistic": "Sum", "Period": 300,
+                "Dimensions": [{"Name": "service", "Value": SERVICE},
+                               {"Name": "kind", "Value": "send_budget_exhausted"}],
+                # No data means no refusal: notBreaching is right here.
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 1,
+                "EvaluationPeriods": 1,
+            }},
             "ConversionRateAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
                 **alarm,
                 "AlarmDescription": "Fewer than half of the verifications started in an hour were approved "

@@ -68,7 +68,7 @@ def check_url(value: str, variable: str) -> str:
         or parts.fragment
         or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
     ):
-        from chalicelib.config import ConfigError
+        from chalicelib.errors import ConfigError
 
         raise ConfigError(
             f"{variable} must be an https:// URL (http:// only on 127.0.0.1 or localhost), "

@@ -23,7 +23,7 @@ class SinchProvider(HttpProvider):
         plan = self.context.required("service_plan_id")
         region = self.context.optional("region", "us")
         if region not in REGIONS:
-            from chalicelib.config import ConfigError
+            from chalicelib.errors import ConfigError
 
             raise ConfigError(f"SINCH_REGION must be one of {', '.join(sorted(REGIONS))}")
         base = self.context.url("base_url", f"https://{region}.sms.api.sinch.com")

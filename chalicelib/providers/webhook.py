@@ -29,7 +29,7 @@ SECRET_PREFIX = "whsec_"
 
 def signing_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_<base64>`` secret; ConfigError naming WEBHOOK_SECRET if bad."""
-    from chalicelib.config import ConfigError
+    from chalicelib.errors import ConfigError
 
     if not secret.startswith(SECRET_PREFIX):
         raise ConfigError("WEBHOOK_SECRET must look like whsec_<base64 of at least 24 random bytes>")
