@@ -9,6 +9,8 @@ botocore call goes through BaseClient._make_api_call, which records it.
 
 from __future__ import annotations
 
+import os
+
 import json
 import shutil
 from pathlib import Path
@@ -135,7 +137,15 @@ def _chalice(project: Path, *args: str) -> str:
     from chalice.cli import cli
     from click.testing import CliRunner
 
-    result = CliRunner().invoke(cli, ["--project-dir", str(project), *args], obj={}, catch_exceptions=False)
+    # Chalice loads the app with the stage's variables put into os.environ (prod's
+    # OTP_ALLOWED_COUNTRIES, say) and leaves them there: restore the process's environment,
+    # or every later test in this process runs with the stage's settings.
+    saved = dict(os.environ)
+    try:
+        result = CliRunner().invoke(cli, ["--project-dir", str(project), *args], obj={}, catch_exceptions=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     assert result.exit_code == 0, result.output
     return result.output
 
