@@ -104,7 +104,25 @@ def _build_service() -> Any:
 
     providers = ProviderPool(config, settings, context)
     limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
-    return VerificationService(config, store, providers, CodeHasher(secret), limiter)
+    hasher = CodeHasher(secret)
+    events = None
+    if config.events.enabled:
+        from chalicelib.events import SqsEvents
+
+        events = SqsEvents(lambda: aws_client("sqs"), config.events.queue, config.events.include_number)
+    delivery = _delivery_tracker(config, store, hasher, settings, secret, events)
+    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery, events=events)
+
+
+def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes, events: Any) -> Any:
+    from chalicelib.delivery import DeliveryTracker
+    from chalicelib.phone import parse_phone_number
+
+    def region_of(e164: str) -> str:
+        return parse_phone_number(e164, config.default_region).region
+
+    on_change = (lambda v, index: events.emit("delivery.updated", v, index)) if events else None
+    return DeliveryTracker(store, hasher, settings, config.public_url, secret, region_of, on_change)
 
 
 # -- error mapping: the one place domain errors become HTTP ----------------------------------
@@ -272,7 +290,8 @@ def start_verification() -> Response:
     verification, created = service.start(request, _client_ip())
     now = service.now()
     ready_at = verification.sent_at_ms / 1000 + service.resend_interval
-    body = _verification_body(verification, now, resend_after=max(0, math.ceil(ready_at - now)))
+    body = _verification_body(verification, now, resend_after=max(0, math.ceil(ready_at - now)),
+                              provider=verification.provider)
     return _json(body, 201 if created else 200)
 
 
@@ -306,7 +325,9 @@ def get_verification(verification_id: str) -> Response:
     service = get_service()
     verification = service.get(verification_id)
     attempts = [
-        {"channel": s.channel, "provider": s.provider, "sent_at": s.at_iso} for s in verification.sends
+        {"channel": s.channel, "provider": s.provider, "sent_at": s.at_iso, "status": s.status,
+         "error_code": s.error_code}
+        for s in verification.sends
     ]
     return _json(
         _verification_body(
@@ -329,6 +350,23 @@ def cancel_verification(verification_id: str) -> Response:
             verification, service.now(), attempts_remaining=verification.attempts_remaining
         )
     )
+
+
+# -- delivery receipts from providers (public, authenticated by the provider's signature) ----
+
+
+@app.route("/v1/callbacks/{provider}", methods=["POST", "GET"],
+           content_types=["application/x-www-form-urlencoded", "application/json", "text/plain"])
+@_domain_errors
+def provider_callback(provider: str) -> Response:
+    request = app.current_request
+    service = get_service()
+    if service.delivery is None:
+        raise errors.NotFound()
+    query = tuple((k, v) for k in (request.query_params or {}) for v in request.query_params.getlist(k))
+    changed = service.delivery.receive(provider, request.method, query, dict(request.headers),
+                                       request.raw_body or b"", service.now())
+    return _json({"received": True, "changed": changed})
 
 
 # -- the seed-compatible routes (form or query parameters, plain-text answers) ---------------

@@ -23,6 +23,9 @@ from chalicelib.models import (
     Verification,
     require_verification_id,
 )
+from chalicelib.callbacks import UNDELIVERED
+from chalicelib.delivery import DeliveryTracker
+from chalicelib.events import NO_EVENTS, EventSink
 from chalicelib.limits import Limiter
 from chalicelib.phone import (
     PhoneNumber,
@@ -51,6 +54,9 @@ class VerificationService:
         hasher: CodeHasher,
         limiter: Limiter,
         clock: Callable[[], float] = time.time,
+        *,
+        delivery: DeliveryTracker | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -59,6 +65,8 @@ class VerificationService:
         self._limiter = limiter
         self._clock = clock
         self._composer = config.composer()
+        self._delivery = delivery
+        self._events = events or NO_EVENTS
 
     # -- start / resend -------------------------------------------------------------------
 
@@ -113,6 +121,8 @@ class VerificationService:
                         # No SMS to a number whose guesses are used up: its code could not be checked.
                         raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
                     continue  # it stopped being live between the two writes: start again
+                order = _order_after_undelivered(live, chain)  # 422 for a permanent reason
+                send = dataclasses.replace(send, provider=order[0])
                 resent = self._resend(number_key, live, code, now, send, checks)
                 if resent is None:
                     continue
@@ -122,14 +132,17 @@ class VerificationService:
                 log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
                          log_ref(verification.id), phone.masked)
                 telemetry.note(test_number=True)
+                self._events.emit("verification.started" if created else "verification.resent", verification)
                 return verification, created
             try:
                 self._limiter.reserve_send(phone, now)
             except errors.LimitExceeded:
                 self._store.undo_send(number_key, verification, previous)
                 raise
-            verification = self._deliver(phone, number_key, code, request.locale, verification, previous)
+            order = chain if created else _order_after_undelivered(previous, chain)
+            verification = self._deliver(phone, number_key, code, request.locale, verification, previous, order)
             telemetry.metric("VerificationsStarted" if created else "Resends")
+            self._events.emit("verification.started" if created else "verification.resent", verification)
             return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
@@ -196,6 +209,7 @@ class VerificationService:
         locale: str,
         verification: Verification,
         previous: Verification | None,
+        order: tuple[str, ...],
     ) -> Verification:
         """Try the chain in order with the same code; undo the write if nothing took it."""
         channel = verification.channel
@@ -204,10 +218,14 @@ class VerificationService:
         )
         permanent: ProviderError | None = None
         maybe_delivered = False  # a provider took the request and timed out answering
-        for provider in self._providers.chain(phone.region, channel):
+        index = len(verification.sends) - 1
+        for provider in [self._providers.get(name) for name in order]:
             started = time.perf_counter()
+            report = None
+            if self._delivery is not None and getattr(provider, "delivery_reports", False):
+                report = self._delivery.report_for(provider.name, verification.id, index)
             try:
-                message_id = self._send(provider, phone, channel, payload)
+                message_id = self._send(provider, phone, channel, payload, report)
             except ProviderError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 log.warning(
@@ -251,11 +269,14 @@ class VerificationService:
         raise errors.DeliveryFailed()
 
     @staticmethod
-    def _send(provider: SmsProvider, phone: PhoneNumber, channel: str, payload: object) -> str:
+    def _send(
+        provider: SmsProvider, phone: PhoneNumber, channel: str, payload: object, report: object = None
+    ) -> str:
+        extra = {"report": report} if report is not None else {}
         try:
             if channel == "voice":
-                return provider.call(phone, payload)  # type: ignore[arg-type]
-            return provider.send_sms(phone, payload)  # type: ignore[arg-type]
+                return provider.call(phone, payload, **extra)  # type: ignore[arg-type]
+            return provider.send_sms(phone, payload, **extra)  # type: ignore[arg-type]
         except ProviderError:
             raise
         except Exception as exc:  # a bug in an adapter must not skip the undo or the failover
@@ -306,11 +327,14 @@ class VerificationService:
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
             if cfg.test_numbers.code_for(verification.to) is None:  # no send was counted
                 self._record_approval(verification, now)
+            self._events.emit("verification.approved", verification)
             return verification
         log.info(
             "incorrect code ref=%s attempts_remaining=%d",
             log_ref(verification.id), verification.attempts_remaining,
         )
+        if verification.attempts_remaining == 0:  # this write used the last attempt: once
+            self._events.emit("verification.failed", verification)
         raise errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
 
     # -- look up / cancel -----------------------------------------------------------------
@@ -325,7 +349,9 @@ class VerificationService:
     def cancel(self, verification_id: str) -> Verification:
         number_key = self._number_key_of(verification_id)
         try:
-            return self._store.cancel(number_key, verification_id, int(self._clock()))
+            canceled = self._store.cancel(number_key, verification_id, int(self._clock()))
+            self._events.emit("verification.canceled", canceled)
+            return canceled
         except ConditionFailed as exc:
             if exc.current is None or exc.current.id != verification_id:
                 raise errors.VerificationNotFound() from None
@@ -342,6 +368,10 @@ class VerificationService:
         return self._clock()
 
     @property
+    def delivery(self) -> DeliveryTracker | None:
+        return self._delivery
+
+    @property
     def resend_interval(self) -> int:
         return self._config.resend_interval_seconds
 
@@ -353,6 +383,20 @@ class VerificationService:
             self._limiter.record_approval(region, now)
         except Exception:  # noqa: BLE001 - logged, and the approval stands
             log.exception("could not record the approval for the conversion breaker")
+
+
+def _order_after_undelivered(live: Verification | None, chain: tuple[str, ...]) -> tuple[str, ...]:
+    """The chain for a resend: after a send reported undelivered, start with the provider
+    after the one that failed (then wrap around); a permanent reason refuses the resend."""
+    last = live.sends[-1] if live is not None and live.sends else None
+    if last is None or last.status not in UNDELIVERED:
+        return chain
+    if last.permanent:
+        raise errors.UndeliverableNumber()
+    if last.provider not in chain:
+        return chain
+    at = chain.index(last.provider) + 1
+    return chain[at:] + chain[:at]
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:
