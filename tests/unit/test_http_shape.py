@@ -78,7 +78,9 @@ def test_api_keys_are_required_per_stage_on_the_api_routes_only():
     required = _routes_requiring_keys("true")
     open_routes = {"GET /", "GET /static/{name}", "GET /openapi.json", "GET /dev/inbox", "GET /dev/inbox.json",
                    # a browser's CORS preflight cannot carry a key
-                   "OPTIONS /v1/verifications", "OPTIONS /v1/verifications/check"}
+                   "OPTIONS /v1/verifications", "OPTIONS /v1/verifications/check",
+                   # providers cannot send a key; their signature authenticates them
+                   "POST /v1/callbacks/{provider}", "GET /v1/callbacks/{provider}"}
     assert {route for route, needs_key in required.items() if not needs_key} == open_routes
     assert {route for route, needs_key in required.items() if needs_key} == {
         "POST /v1/verifications", "POST /v1/verifications/check", "GET /v1/verifications/{verification_id}",
