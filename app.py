@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from chalice import Chalice, IAMAuthorizer, Response
 
 from chalicelib import errors
-from chalicelib.config import ConfigError, api_key_required, public_api
+from chalicelib.config import ConfigError, api_key_required, events_queue, public_api
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
 app = Chalice(app_name="phone-verify")
@@ -367,6 +367,42 @@ def provider_callback(provider: str) -> Response:
     changed = service.delivery.receive(provider, request.method, query, dict(request.headers),
                                        request.raw_body or b"", service.now())
     return _json({"received": True, "changed": changed})
+
+
+# -- events to the deployment's backend: the queue's consumer -------------------------------
+
+
+@functools.cache
+def _event_sender() -> Callable[[str], None]:
+    from chalicelib.events import deliver
+    from chalicelib.providers.http import shared_session
+
+    config = get_config()
+    secret = config.events.secret
+    if secret is None:  # deployed stages: from SSM, once per container
+        import boto3
+
+        from chalicelib.parameters import _get_secure_string
+
+        secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
+                                    lambda: boto3.client("ssm"))
+    session = shared_session()
+    return lambda body: deliver(body, config.events.urls, secret, session.post)
+
+
+def deliver_queued_event(body: str) -> None:
+    """POST one queued event; raising leaves the message on the queue (SQS retries it after
+    the visibility timeout, then moves it to the dead-letter queue)."""
+    _event_sender()(body)
+
+
+_EVENTS_QUEUE = events_queue()
+if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires the trigger
+
+    @app.on_sqs_message(queue=_EVENTS_QUEUE, batch_size=1)
+    def deliver_events(event: Any) -> None:
+        for record in event:
+            deliver_queued_event(record.body)
 
 
 # -- the seed-compatible routes (form or query parameters, plain-text answers) ---------------
