@@ -1,8 +1,12 @@
 # Two set-up commands: `make run` and `make test`. Each installs what it needs.
 VENV := .venv
 PY := $(VENV)/bin/python
-# The stamp names the runtime family: a .venv built by an older Makefile on another Python
+# The stamps name the runtime family: a .venv built by an older Makefile on another Python
 # (3.11 runs on Amazon Linux 2, past its end of support) is rebuilt, not reused.
+# Two stamps: `make run` installs what running needs (requirements-run.txt); `make test`,
+# `make bench` and the deploy targets add the test and build tools (requirements-dev.txt).
+PYTHON_STAMP := $(VENV)/.python-al2023
+RUN_STAMP := $(VENV)/.installed-run-al2023
 STAMP := $(VENV)/.installed-al2023
 DYNALITE := .deps/node_modules/.bin/dynalite
 CHROMIUM := /usr/bin/chromium
@@ -13,12 +17,19 @@ STAGE ?= dev
 # .venv is built with Python 3.13 (or 3.12): the Lambda runtime is named after the Python that
 # runs `chalice`, so tests, packages and deploys all run on the Lambda's own Python.
 # scripts/find_python.sh says what to install when there is none; PYTHON=... overrides it.
-$(STAMP): requirements.txt requirements-dev.txt scripts/find_python.sh
+$(PYTHON_STAMP): scripts/find_python.sh
 	@interpreter=$$(scripts/find_python.sh) || exit 1; \
 	echo "building $(VENV) with $$interpreter ($$($$interpreter --version))"; \
 	rm -rf $(VENV) && "$$interpreter" -m venv $(VENV)
+	@touch $(PYTHON_STAMP)
+
+$(RUN_STAMP): $(PYTHON_STAMP) requirements.txt requirements-run.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
+	@touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+	@touch $(STAMP)
 
 # dynalite: a DynamoDB implementation with per-item locking, for concurrency tests over HTTP.
 $(DYNALITE):
@@ -28,15 +39,15 @@ $(DYNALITE):
 $(CHROMIUM):
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-run: $(STAMP)
-	$(PY) scripts/run_local.py
+run: $(RUN_STAMP)
+	@$(PY) scripts/run_local.py
 
 test: $(STAMP) $(DYNALITE) $(CHROMIUM)
 	$(PY) -m pytest -q
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
 bench: $(STAMP) $(DYNALITE)
-	$(PY) bench/run.py
+	@$(PY) bench/run.py
 
 # Every AWS target first finds the region (AWS_DEFAULT_REGION, the profile's config, or
 # AWS_REGION) and stops with a message naming the variable when there is none.

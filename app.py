@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from chalice import Chalice, IAMAuthorizer, Response
 
-from chalicelib import errors
+from chalicelib import errors, snapstart
 from chalicelib.config import ConfigError, api_key_required, events_queue, public_api
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
@@ -70,6 +70,9 @@ def _built_service() -> tuple[Any, float]:
 
 get_service.cache_clear = _built_service.cache_clear  # type: ignore[attr-defined]
 
+# SnapStart: after a restore, the cached service (clients, connections, secrets) is rebuilt.
+snapstart.register(_built_service.cache_clear)
+
 
 def _build_service() -> Any:
     import boto3
@@ -85,11 +88,17 @@ def _build_service() -> Any:
 
     from chalicelib.telemetry import configure_logging
 
-    configure_logging()
+    configure_logging(log_format=get_config().log_format)
     config = get_config()
     # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
     aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    aws_client = functools.cache(lambda service: boto3.client(service, config=aws))
+    # Sends are never retried by botocore (a retried Publish or Invoke after a read timeout can
+    # deliver twice); the provider chain's failover is the retry, as for the HTTP providers.
+    once = aws.merge(BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
+    senders = {"sns", "pinpoint-sms-voice-v2", "lambda"}
+    aws_client = functools.cache(
+        lambda service: boto3.client(service, config=once if service in senders else aws)
+    )
     store = DynamoDBVerificationStore(aws_client("dynamodb"), config.table_name)
     secret = load_server_secret(config, lambda: aws_client("ssm"))
     settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))
@@ -122,7 +131,40 @@ def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secre
         return parse_phone_number(e164, config.default_region).region
 
     on_change = (lambda v, index: events.emit("delivery.updated", v, index)) if events else None
-    return DeliveryTracker(store, hasher, settings, config.public_url, secret, region_of, on_change)
+    return DeliveryTracker(store, hasher, settings, config.callback_base_url, secret, region_of, on_change)
+
+
+@functools.cache
+def get_receipts() -> Any:
+    """The ReceiptSigner (chalicelib/receipts.py); its KMS client is built on first use."""
+    from chalicelib.receipts import signer_from_config
+
+    return signer_from_config(get_config(), _kms_client)
+
+
+@functools.cache
+def _kms_client() -> Any:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    # As for DynamoDB: fail fast, well inside API Gateway's 29 s.
+    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client("kms", config=aws)
+
+
+def get_totp() -> Any:
+    """The TotpService (chalicelib/totp.py), rebuilt with the VerificationService whose
+    DynamoDB client, secret (identity keys) and clock it shares."""
+    return _totp_for(get_service())
+
+
+@functools.lru_cache(maxsize=1)
+def _totp_for(service: Any) -> Any:
+    from chalicelib.totp import TotpService
+    from chalicelib.totp_store import DynamoDBTotpStore
+
+    store = DynamoDBTotpStore(service._store._client, get_config().table_name)
+    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
 
 
 # -- error mapping: the one place domain errors become HTTP ----------------------------------
@@ -299,8 +341,11 @@ def start_verification() -> Response:
 @_domain_errors
 @_json_only
 def check_verification() -> Response:
-    verification = get_service().check(parse_check_request(app.current_request.raw_body), _client_ip())
-    return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True})
+    service = get_service()
+    verification = service.check(parse_check_request(app.current_request.raw_body), _client_ip())
+    receipt = get_receipts().for_verification(verification, service.now())
+    return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True,
+                  "receipt": receipt})
 
 
 # CORS preflights: answered by the function (not API Gateway's static mock) so that only the
@@ -403,6 +448,54 @@ if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires th
     def deliver_events(event: Any) -> None:
         for record in event:
             deliver_queued_event(record.body)
+
+
+# -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------
+
+
+@app.route("/v1/totp/factors", methods=["POST"], authorizer=SERVER_DOOR)
+@_domain_errors
+def enroll_totp_factor() -> Response:
+    from chalicelib.totp import DIGITS, PERIOD, ALGORITHM, parse_enroll_request
+
+    enrollment = get_totp().enroll(*parse_enroll_request(app.current_request.raw_body))
+    return _json({"id": enrollment.factor.id, "identity": enrollment.identity, "status": "unverified",
+                  "secret": enrollment.secret, "uri": enrollment.uri, "qr_svg": enrollment.qr_svg,
+                  "digits": DIGITS, "period": PERIOD, "algorithm": ALGORITHM}, 201)
+
+
+@app.route("/v1/totp/factors/{factor_id}/verify", methods=["POST"], authorizer=SERVER_DOOR)
+@_domain_errors
+def verify_totp_factor(factor_id: str) -> Response:
+    from chalicelib.totp import parse_code_request
+
+    code, _, _ = parse_code_request(app.current_request.raw_body, challenge=False)
+    return _json({"id": get_totp().confirm(factor_id, code).id, "status": "verified"})
+
+
+@app.route("/v1/totp/challenges", methods=["POST"], authorizer=SERVER_DOOR)
+@_domain_errors
+def totp_challenge() -> Response:
+    from chalicelib.totp import parse_code_request
+
+    factor_id, receipt = get_totp().challenge(*parse_code_request(app.current_request.raw_body, challenge=True))
+    return _json({"status": "approved", "factor_id": factor_id, "receipt": receipt})
+
+
+@app.route("/v1/totp/factors", methods=["GET"], authorizer=SERVER_DOOR)
+@_domain_errors
+def list_totp_factors() -> Response:
+    from chalicelib.totp import factor_body, parse_identity
+
+    identity = parse_identity((app.current_request.query_params or {}).get("identity"))
+    return _json({"identity": identity, "factors": [factor_body(f) for f in get_totp().list(identity)]})
+
+
+@app.route("/v1/totp/factors/{factor_id}", methods=["DELETE"], authorizer=SERVER_DOOR)
+@_domain_errors
+def delete_totp_factor(factor_id: str) -> Response:
+    get_totp().delete(factor_id)
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
 
 
 # -- the seed-compatible routes (form or query parameters, plain-text answers) ---------------
@@ -513,6 +606,13 @@ def _openapi_json() -> str:
 def openapi() -> Response:
     return Response(body=_openapi_json(), status_code=200,
                     headers={"Content-Type": "application/json", "Cache-Control": "max-age=300"})
+
+
+@app.route("/.well-known/jwks.json", methods=["GET"])
+@_domain_errors
+def jwks() -> Response:
+    """The receipts' public keys (RFC 7517), every configured key so rotation is seamless."""
+    return _json(get_receipts().jwks(), headers={"Cache-Control": "public, max-age=3600"})
 
 
 # -- the web page and the local SMS inbox ----------------------------------------------------

@@ -76,4 +76,4 @@ if __name__ == "__main__":
         import traceback
 
         traceback.print_exc(file=sys.__stderr__)
-        raise SystemExit(1)
+        raise SystemExit(1) from None

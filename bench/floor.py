@@ -1,9 +1,13 @@
 """The floor: exactly the DynamoDB calls the handler makes, replayed by hand with boto3 and
 nothing else (no validation, no hashing, no service code, no HTTP handler).
 
-``capture`` records the calls a client makes (botocore's provide-client-params hook);
-``replay`` makes them again on another client, with the number's item key replaced by a fresh
-one, so a replayed request creates a new verification exactly as the handler did.
+``capture`` records the calls a client makes and when each started and ended (botocore's
+provide-client-params and after-call hooks, which fire in the thread making the call); ``waves`` groups
+calls that overlapped in time; ``replay`` makes them again on another client, wave by wave,
+the calls of a wave at once as the handler made them, with the number's item key replaced by
+a fresh one, so a replayed request creates a new verification exactly as the handler did.
+``sequential_round_trips`` is the longest chain of calls each starting after the previous
+one ended: the DynamoDB latency a request waits for, in round trips.
 """
 
 from __future__ import annotations
@@ -11,27 +15,80 @@ from __future__ import annotations
 import copy
 import json
 import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from botocore import xform_name
 
 
-def capture(client: Any) -> list[dict[str, Any]]:
-    calls: list[dict[str, Any]] = []
+class CallLog(list):
+    """The calls recorded on one client: dicts with operation, params, start and end."""
 
-    def record(params: dict, model: Any, **_: Any) -> None:
-        calls.append({"operation": model.name, "params": copy.deepcopy(params)})
+    def take(self) -> list[dict[str, Any]]:
+        calls = list(self)
+        self.clear()
+        return calls
 
-    client.meta.events.register("provide-client-params.dynamodb", record)
+
+def capture(client: Any) -> CallLog:
+    calls = CallLog()
+    local = threading.local()
+    lock = threading.Lock()
+
+    def before(params: dict, model: Any, **_: Any) -> None:
+        local.call = {"operation": model.name, "params": copy.deepcopy(params),
+                      "start": time.perf_counter()}
+
+    def after(**_: Any) -> None:
+        call = getattr(local, "call", None)
+        if call is not None:
+            local.call = None
+            call["end"] = time.perf_counter()
+            with lock:
+                calls.append(call)
+
+    client.meta.events.register("provide-client-params.dynamodb", before)
+    client.meta.events.register("after-call.dynamodb", after)
     return calls
 
 
-def replay(client: Any, calls: list[dict[str, Any]], table: str, number_pk: str) -> None:
+def sequential_round_trips(calls: list[dict[str, Any]]) -> int:
+    """The most calls that ran one after another (each started after the previous ended):
+    greedy by end time gives the longest such chain."""
+    count, last_end = 0, float("-inf")
+    for call in sorted(calls, key=lambda c: c["end"]):
+        if call["start"] >= last_end:
+            count, last_end = count + 1, call["end"]
+    return count
+
+
+def waves(calls: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Calls grouped into waves: a call joins the current wave when it started before every
+    call of that wave had ended."""
+    grouped: list[list[dict[str, Any]]] = []
+    wave_end = float("-inf")
+    for call in sorted(calls, key=lambda c: c["start"]):
+        if grouped and call["start"] < wave_end:
+            grouped[-1].append(call)
+            wave_end = max(wave_end, call["end"])
+        else:
+            grouped.append([call])
+            wave_end = call["end"]
+    return grouped
+
+
+_pool = ThreadPoolExecutor(max_workers=4)
+
+
+def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk: str) -> None:
     """The number's item and its prefix counter get fresh keys (as a new number would); the
     IP, country and budget counters are the same items the handler's writes hit."""
     prefix_pk = "rl#prefix#" + secrets.token_hex(6)
-    for call in calls:
+
+    def one(call: dict[str, Any]) -> None:
         params = copy.deepcopy(call["params"])
         params["TableName"] = table
         key = params.get("Key", {}).get("pk", {})
@@ -41,13 +98,19 @@ def replay(client: Any, calls: list[dict[str, Any]], table: str, number_pk: str)
             key["S"] = prefix_pk
         getattr(client, xform_name(call["operation"]))(**params)
 
+    for wave in calls:
+        futures = [_pool.submit(one, call) for call in wave[1:]]
+        one(wave[0])
+        for future in futures:
+            future.result()
+
 
 def fresh_number_pk() -> str:
     return "v#" + secrets.token_hex(16)
 
 
 def save(path: Path, request: list, check: list) -> None:
-    path.write_text(json.dumps({"request": request, "check": check}))
+    path.write_text(json.dumps({"request": waves(request), "check": waves(check)}))
 
 
 def load(path: Path) -> dict[str, list]:

@@ -89,6 +89,10 @@ class CodeHasher:
         number_key = _xor_hex(masked, self._mac(b"ref-pad", nonce)[:16].hex())
         return number_key, "VE" + _xor_hex(number_key, self._pad(nonce)) + nonce, index
 
+    def identity_key(self, identity: str) -> str:
+        """A stable, non-reversible key for an app's user id (TOTP factors' item key)."""
+        return self._mac(b"identity", identity)[:16].hex()
+
     def code_mac(self, number_key: str, code: str) -> str:
         """Bound to the number (via its key); the item holds only the current code's MAC,
         so a resend or a new verification kills every earlier code."""

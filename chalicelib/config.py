@@ -11,11 +11,15 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from chalicelib.providers import REGISTRY
+from chalicelib.errors import ConfigError
+from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
+
+__all__ = ["Config", "ConfigError", "Limits", "TestNumbers", "api_key_required", "public_api"]
 
 STAGES = ("local", "test", "dev", "prod")
 # Stages that run on Lambda for real users: secrets from SSM only, no console provider.
 DEPLOYED_STAGES = ("dev", "prod")
+LOG_FORMATS = ("json", "human")
 
 _TEMPLATE_FIELDS = {"brand", "code", "minutes"}
 _REGION = re.compile(r"[A-Z]{2}", re.ASCII)
@@ -47,10 +51,6 @@ def public_api(environ: Mapping[str, str] | None = None) -> bool:
     return value == "true"
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the variable."""
-
-
 @dataclass(frozen=True)
 class Config:
     stage: str
@@ -75,10 +75,17 @@ class Config:
     parameters_max_age_seconds: int = 300
     allowed_origins: frozenset[str] = frozenset()  # CORS: exact origins, none by default
     # -- delivery receipts and events (issue 14) --
-    public_url: str | None = None  # OTP_PUBLIC_URL: the API's public base URL (callbacks)
+    callback_base_url: str | None = None  # OTP_PUBLIC_URL as given (None: no callbacks)
     events: "Events" = None  # type: ignore[assignment]  # set by from_env
+    log_format: str = "json"  # "human" (one line per request, no EMF) is the local default
     limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
     test_numbers: "TestNumbers" = None  # type: ignore[assignment]
+    # Receipts (chalicelib/receipts.py): the issuer is the API's public base URL.
+    public_url: str = "http://localhost:8000"
+    receipt_audience: str = "http://localhost:8000"
+    receipt_ttl_seconds: int = 300
+    receipt_key_ids: tuple[str, ...] = ()  # the first signs; all are published
+    totp: "TotpSettings" = None  # type: ignore[assignment]
 
     @property
     def sms_provider(self) -> str:
@@ -142,6 +149,12 @@ class Config:
             }
             for name in sorted(used)
         }
+        for name, values in settings.items():
+            for key in URL_SETTINGS:
+                if key in values:
+                    check_url(values[key], f"{REGISTRY[name].env_prefix}_{key.upper()}")
+        limits = Limits.from_env(env, stage)
+        _check_japan_only(providers, routes, limits.allowed_countries)
 
         template = _str(env, "OTP_MESSAGE_TEMPLATE")
         if template is not None:
@@ -190,10 +203,14 @@ class Config:
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
             allowed_origins=_origins(_str(env, "OTP_ALLOWED_ORIGINS")),
-            public_url=_public_url(_str(env, "OTP_PUBLIC_URL")),
+            callback_base_url=_public_url(_str(env, "OTP_PUBLIC_URL")),
             events=Events.from_env(env, stage),
-            limits=Limits.from_env(env, stage),
+            log_format=_choice(env, "OTP_LOG_FORMAT", LOG_FORMATS,
+                               default="human" if stage == "local" else "json"),
+            limits=limits,
             test_numbers=TestNumbers.from_env(env, stage, code_length),
+            **_receipt_settings(env, stage),
+            totp=TotpSettings.from_env(env, stage),
         )
         over = config.composer().check_budget(config.code_length)
         if over:
@@ -214,6 +231,53 @@ class Config:
             webotp_domain=self.webotp_domain,
             android_app_hash=self.android_app_hash,
         )
+
+
+_KMS_KEY_ID = re.compile(
+    r"(alias/[A-Za-z0-9/_-]{1,250}"
+    r"|(mrk-)?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}|mrk-[0-9a-f]{32}"
+    r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]{1,250})",
+    re.ASCII,
+)
+_URL = re.compile(r"(https?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", re.ASCII)
+
+
+def _receipt_settings(env: Mapping[str, str], stage: str) -> dict[str, object]:
+    """OTP_PUBLIC_URL (the receipts' issuer), OTP_RECEIPT_AUDIENCE, OTP_RECEIPT_TTL_SECONDS and
+    OTP_RECEIPT_KEY_IDS. Deployed stages always sign: without OTP_RECEIPT_KEY_IDS they use the
+    key `make deploy` creates (alias/phone-verify-<stage>-receipts); without OTP_PUBLIC_URL
+    (unknown until the first deploy) the issuer is urn:phone-verify:<stage>. The local and test
+    stages without a key answer without a receipt (`make run` makes one)."""
+    deployed = stage not in ("local", "test")
+    url = _str(env, "OTP_PUBLIC_URL")
+    if url is None:
+        url = f"urn:phone-verify:{stage}" if deployed else "http://localhost:8000"
+    else:
+        match = _URL.fullmatch(url)
+        if match is None:
+            raise ConfigError(f"OTP_PUBLIC_URL must be a URL such as https://verify.example.com, got {url!r}")
+        if match.group(1) == "http" and deployed:
+            raise ConfigError(f"OTP_PUBLIC_URL must be https in the {stage!r} stage")
+        url = url.rstrip("/")
+    audience = _str(env, "OTP_RECEIPT_AUDIENCE") or url
+    if len(audience) > 256 or not audience.isprintable():
+        raise ConfigError("OTP_RECEIPT_AUDIENCE must be at most 256 printable characters")
+    key_ids = tuple(k.strip() for k in (_str(env, "OTP_RECEIPT_KEY_IDS") or "").split(",") if k.strip())
+    for key_id in key_ids:
+        if not _KMS_KEY_ID.fullmatch(key_id):
+            raise ConfigError(
+                f"OTP_RECEIPT_KEY_IDS has {key_id!r}: use KMS key ids, key ARNs or alias/... names"
+            )
+    if len(set(key_ids)) != len(key_ids):
+        raise ConfigError("OTP_RECEIPT_KEY_IDS names a key twice")
+    if not key_ids and deployed:
+        key_ids = (f"alias/phone-verify-{stage}-receipts",)  # scripts/keys.py receipt_alias
+    return {
+        "public_url": url,
+        "receipt_audience": audience,
+        "receipt_ttl_seconds": _int(env, "OTP_RECEIPT_TTL_SECONDS", 300, 30, 3600),
+        "receipt_key_ids": key_ids,
+    }
 
 
 def _str(env: Mapping[str, str], name: str) -> str | None:
@@ -300,6 +364,33 @@ def _origins(raw: str | None) -> frozenset[str]:
     return origins
 
 
+# Providers that deliver to one country only: they belong in SMS_ROUTES under that country.
+_ONE_COUNTRY = {"xoxzo": "JP"}
+
+
+def _check_japan_only(
+    providers: tuple[str, ...], routes: Mapping[str, tuple[str, ...]], allowed: frozenset[str]
+) -> None:
+    """Refuse a one-country provider in a chain that serves other countries: Xoxzo sends to
+    Japanese numbers only, so in a global chain it would take (and fail) every other number."""
+    # SMS_PROVIDER serves the countries without a route; with a "*" route it serves none.
+    default = {} if "*" in routes else {"SMS_PROVIDER": (providers, None)}
+    chains = {**default, **{
+        f"SMS_ROUTES[{region}]": (chain, None if region == "*" else region) for region, chain in routes.items()
+    }}
+    for variable, (chain, region) in chains.items():
+        for name, country in _ONE_COUNTRY.items():
+            if name not in chain:
+                continue
+            serves = {region} if region else allowed  # the default chains serve every allowed country
+            if not serves or serves != {country}:
+                raise ConfigError(
+                    f"{variable} names {name}, which sends to {country} numbers only: route it with "
+                    f'SMS_ROUTES={{"{country}": "{name}", "*": "..."}} '
+                    f"(or set OTP_ALLOWED_COUNTRIES={country})"
+                )
+
+
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = (_str(env, name) or default).lower()
     if value not in allowed:
@@ -341,6 +432,7 @@ class Limits:
     breaker_min_sends: int
     breaker_min_conversion_percent: int
     breaker_country_wide: bool = False  # opt-in: one range's pumping must not refuse a whole country
+    breaker_country_min_sends: int = 50
     sms_special_types: frozenset[str] = frozenset()  # opt-in: voip, personal, non_geographic
 
     @classmethod
@@ -372,20 +464,24 @@ class Limits:
             sends_per_country_per_hour=_int(env, "OTP_MAX_SENDS_PER_COUNTRY_PER_HOUR", 0, 0, 999_999),
             sends_per_hour=_int(env, "OTP_MAX_SENDS_PER_HOUR", 1000, 1, 999_999),
             budget_shards=_int(env, "OTP_BUDGET_SHARDS", 10, 1, 100),
-            breaker_min_sends=_int(env, "OTP_BREAKER_MIN_SENDS", 50, 1, 999_999),
+            breaker_min_sends=_int(env, "OTP_BREAKER_MIN_SENDS", 10, 1, 999_999),
             breaker_min_conversion_percent=_int(env, "OTP_BREAKER_MIN_CONVERSION_PERCENT", 20, 0, 100),
             breaker_country_wide=_bool(env, "OTP_BREAKER_COUNTRY_WIDE", False),
+            breaker_country_min_sends=_int(env, "OTP_BREAKER_COUNTRY_MIN_SENDS", 50, 1, 999_999),
             sms_special_types=_special_types(_str(env, "OTP_SMS_ALLOWED_SPECIAL_TYPES")),
         )
 
 
 @dataclass(frozen=True)
 class TestNumbers:
-    """OTP_TEST_NUMBERS: numbers (or ^regex ranges) with a fixed code, no SMS and no limits,
-    for app-store review and end-to-end tests."""
+    """OTP_TEST_NUMBERS: numbers (or ^regex ranges) for app-store review and end-to-end tests.
+    Each value is a fixed code ("123456" or {"code": "123456"}), or a failure on purpose
+    ({"fail": "permanent"|"transient"|"timeout"}, optionally with a "code"): no SMS is ever
+    sent to a test number; see chalicelib/providers/rehearsal.py for how each failure answers."""
 
     exact: Mapping[str, str]
     ranges: tuple[tuple["re.Pattern[str]", str], ...]
+    failures: Mapping[str, str] = None  # type: ignore[assignment]  # number or ^regex -> fail mode
 
     def code_for(self, e164: str) -> str | None:
         if e164 in self.exact:
@@ -395,11 +491,23 @@ class TestNumbers:
                 return code
         return None
 
+    def fail_for(self, e164: str) -> str | None:
+        """The failure a test number is configured to rehearse, or None."""
+        failures = self.failures or {}
+        if e164 in failures:
+            return failures[e164]
+        for pattern, _ in self.ranges:
+            if pattern.pattern in failures and pattern.fullmatch(e164):
+                return failures[pattern.pattern]
+        return None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str, code_length: int) -> "TestNumbers":
+        from chalicelib.providers.rehearsal import FAIL_MODES
+
         raw = _str(env, "OTP_TEST_NUMBERS")
         if raw is None:
-            return cls({}, ())
+            return cls({}, (), {})
         if stage == "prod" and (_str(env, "OTP_ALLOW_TEST_NUMBERS_IN_PROD") or "").lower() != "true":
             raise ConfigError(
                 "OTP_TEST_NUMBERS is refused in the 'prod' stage unless OTP_ALLOW_TEST_NUMBERS_IN_PROD=true"
@@ -412,9 +520,27 @@ class TestNumbers:
             raise ConfigError('OTP_TEST_NUMBERS must be a JSON object such as {"+15005550006": "123456"}')
         exact: dict[str, str] = {}
         ranges = []
-        for key, code in numbers.items():
+        failures: dict[str, str] = {}
+        for key, value in numbers.items():
+            if isinstance(value, str):  # the original form, kept: "123456" means {"code": "123456"}
+                value = {"code": value}
+            if not isinstance(value, dict) or not value or set(value) - {"code", "fail"}:
+                raise ConfigError(
+                    f'OTP_TEST_NUMBERS: the value for {key!r} must be "<code>", {{"code": "<code>"}} '
+                    f'or {{"fail": "permanent"|"transient"|"timeout"}}'
+                )
+            fail = value.get("fail")
+            if fail is not None and fail not in FAIL_MODES:
+                raise ConfigError(
+                    f"OTP_TEST_NUMBERS: 'fail' for {key!r} must be one of {', '.join(FAIL_MODES)}"
+                )
+            # A failing number that never reaches a provider needs no code; one that fails over
+            # (transient) verifies with its "code", all zeros when none is given.
+            code = value.get("code", "0" * code_length if fail else None)
             if not isinstance(code, str) or not re.fullmatch(f"[0-9]{{{code_length}}}", code, re.ASCII):
                 raise ConfigError(f"OTP_TEST_NUMBERS: the code for {key!r} must be {code_length} digits")
+            if fail is not None:
+                failures[key] = fail
             if key.startswith("^"):
                 try:
                     ranges.append((re.compile(key, re.ASCII), code))
@@ -424,7 +550,7 @@ class TestNumbers:
                 exact[key] = code
             else:
                 raise ConfigError(f"OTP_TEST_NUMBERS: {key!r} is neither an E.164 number nor a ^regex")
-        return cls(exact, tuple(ranges))
+        return cls(exact, tuple(ranges), failures)
 
 
 def _public_url(raw: str | None) -> str | None:
@@ -490,3 +616,30 @@ def events_queue(environ: Mapping[str, str] | None = None) -> str | None:
     queue name at definition (like OTP_API_KEY_REQUIRED)."""
     env = os.environ if environ is None else environ
     return _str(env, "OTP_EVENTS_QUEUE") if _str(env, "OTP_EVENTS_URL") else None
+
+
+@dataclass(frozen=True)
+class TotpSettings:
+    """Authenticator-app factors (chalicelib/totp.py). ``key_id`` None: TOTP is off (local
+    and test stages without OTP_TOTP_KEY_ID); deployed stages default to the stage's key."""
+
+    key_id: str | None
+    max_factors: int
+    enroll_ttl_seconds: int
+    window: int  # time steps accepted either side of now
+    attempt_window_seconds: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], stage: str) -> "TotpSettings":
+        key_id = _str(env, "OTP_TOTP_KEY_ID")
+        if key_id is not None and not _KMS_KEY_ID.fullmatch(key_id):
+            raise ConfigError(f"OTP_TOTP_KEY_ID {key_id!r} must be a KMS key id, key ARN or alias/... name")
+        if key_id is None and stage not in ("local", "test"):
+            key_id = f"alias/phone-verify-{stage}-totp"  # scripts/keys.py totp_alias
+        return cls(
+            key_id=key_id,
+            max_factors=_int(env, "OTP_TOTP_MAX_FACTORS", 5, 1, 20),
+            enroll_ttl_seconds=_int(env, "OTP_TOTP_ENROLL_TTL_SECONDS", 900, 60, 86400),
+            window=_int(env, "OTP_TOTP_WINDOW", 1, 0, 2),
+            attempt_window_seconds=_int(env, "OTP_TOTP_ATTEMPT_WINDOW_SECONDS", 900, 60, 86400),
+        )

@@ -6,6 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable. Not a
+    client error: app.py answers it with a 500. Here, not in config.py, so that the providers
+    (which config.py imports for their registry) can raise it without importing config.py."""
+
+
 class ServiceError(Exception):
     """Base of every error the API reports to a client."""
 
@@ -163,6 +169,11 @@ class CountryRateLimited(LimitExceeded):
     message = "Too many codes were sent to this country. Try again later."
 
 
+class PrefixSuspended(LimitExceeded):
+    code = "prefix_suspended"
+    message = "Sending to numbers like this one is paused after unusual activity. Try again later."
+
+
 class CountrySuspended(LimitExceeded):
     code = "country_suspended"
     message = "Sending to this country is paused after unusual activity. Try again later."
@@ -171,3 +182,18 @@ class CountrySuspended(LimitExceeded):
 class SendBudgetExhausted(LimitExceeded):
     code = "send_budget_exhausted"
     message = "The service has reached its sending budget for now. Try again later."
+
+
+class FactorNotFound(ServiceError):
+    status, code = 404, "factor_not_found"
+    message = "No such authenticator factor (or none verified for this identity)."
+
+
+class TooManyFactors(ServiceError):
+    status, code = 409, "too_many_factors"
+    message = "This identity has the most authenticator factors allowed; delete one first."
+
+
+class FactorAlreadyVerified(ServiceError):
+    status, code = 409, "factor_already_verified"
+    message = "This factor is already verified."

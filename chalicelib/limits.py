@@ -1,5 +1,13 @@
 """Abuse and cost limits on top of the per-verification rules: per client IP, per number
-prefix, per country (with a conversion breaker) and a global hourly send budget.
+prefix (with a conversion breaker), per country (its breaker opt-in) and a global hourly send
+budget.
+
+The conversion breaker trips on the ranges that fail to convert: a prefix (the number without
+its last 3 digits) whose sends in the hour are mostly never approved is suspended until the
+hour ends. It trips on the prefix, not the country, so that a bot pumping one range cannot
+refuse every real user of a country; a number approved within TRUSTED_FOR_SECONDS passes a
+suspended breaker (its item carries the marker, read from the write the start makes anyway).
+A country-wide breaker is opt-in (OTP_BREAKER_COUNTRY_WIDE).
 
 Every limit is a fixed-window counter: one item per key and window (``rl#<kind>#<key>#<n>``),
 counted by one conditional ADD that refuses at the limit, so limits hold under any
@@ -9,23 +17,35 @@ across a boundary: the price of one write per counter.
 
 The per-number limits (starts and checks per day) live on the number's verification item and
 cost no extra write (see store.py).
+
+A send's three counters (prefix, country, budget) are independent writes, issued at the same
+time (chalicelib/concurrency.py): one round trip instead of three. When any of them refuses,
+the others' counts for this request are given back by compensating writes (``release``), so a
+refused send counts nowhere, whichever counter refused it; a limit still holds exactly,
+because every count is a conditional increment and a give-back only removes a count this
+request added. The one exception is the breaker: the send that trips it stays counted on its
+country's item, whose window is suspended anyway.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-import random
-from typing import Callable
+import secrets
+from typing import TYPE_CHECKING, Callable
 
-from chalicelib import errors
-from chalicelib.config import Limits
-from chalicelib.phone import PhoneNumber
+from chalicelib import concurrency, errors
 from chalicelib.store import CounterFull, CounterStore
+
+if TYPE_CHECKING:
+    from chalicelib.config import Limits
+    from chalicelib.phone import PhoneNumber
 
 log = logging.getLogger("verify")
 
 HOUR = 3600
+TRUSTED_FOR_SECONDS = 30 * 86_400  # a number approved this recently passes the breakers
 _NO_LIMIT = 10**12
 
 
@@ -34,7 +54,9 @@ class Limiter:
         self,
         limits: Limits,
         counters: CounterStore,
-        choose_shard: Callable[[int], int] = random.randrange,
+        # secrets, not random: random's state is seeded at import, and under SnapStart every
+        # restored container would start from the same state and pick the same shards.
+        choose_shard: Callable[[int], int] = secrets.randbelow,
     ) -> None:
         self._limits = limits
         self._counters = counters
@@ -55,57 +77,86 @@ class Limiter:
         if allowed and phone.region not in allowed:
             raise errors.CountryNotAllowed()
 
-    def reserve_send(self, phone: PhoneNumber, now: float) -> None:
-        """Count one send against the prefix, the country (and its breaker) and the budget.
-
-        Counted before the send, so a refused or failed send still counts: the counters are
-        conservative, never generous."""
+    def reserve_send(self, phone: PhoneNumber, now: float, trusted: bool = False) -> None:
+        """Count one send against the prefix, the country (and its breaker) and the budget,
+        the three writes at once. A refusal by any of them gives back what the others
+        counted, then raises the refusal (in this order when several refuse: prefix, country,
+        budget). A send that passes but then fails at the provider stays counted: the
+        counters are conservative, never generous. ``trusted``: the number was approved
+        recently, so a breaker's suspension does not stop it (its limits still do)."""
         limits = self._limits
-        # Pumping walks blocks of adjacent numbers: the E.164 number without its last 3 digits.
-        self._count("prefix", phone.e164[:-3], limits.sends_per_prefix_per_hour, now,
-                    errors.PrefixRateLimited)
-        self._country(phone.region, now)
-        self._budget(now)
+        outcomes = concurrency.run_all([
+            lambda: self._breaker_counter(
+                "prefix", prefix_of(phone.e164), limits.sends_per_prefix_per_hour, now, trusted,
+                limits.breaker_min_sends, errors.PrefixRateLimited, errors.PrefixSuspended),
+            lambda: self._breaker_counter(
+                "country", phone.region, limits.sends_per_country_per_hour or _NO_LIMIT, now, trusted,
+                limits.breaker_country_min_sends if limits.breaker_country_wide else None,
+                errors.CountryRateLimited, errors.CountrySuspended),
+            lambda: self._budget(now),
+        ])
+        refusals = [o.error for o in outcomes if o.error is not None]
+        if not refusals:
+            return
+        counted = [o.value for o in outcomes if o.error is None and o.value is not None]
+        if counted:
+            concurrency.run_all([functools.partial(self._counters.release, key) for key in counted])
+        raise refusals[0]
 
-    def record_approval(self, region: str, now: float) -> None:
+    def record_approval(self, phone: PhoneNumber, now: float) -> list[Callable[[], None]]:
+        """The writes that count an approval for the breakers (the prefix's, and the
+        country's when it is on), to run beside the approval's other writes."""
         window, _ = _window(now)
-        self._counters.add(f"rl#country#{region}#{window}", "approvals", _ttl(window))
+        keys = [f"rl#prefix#{prefix_of(phone.e164)}#{window}"]
+        if self._limits.breaker_country_wide:
+            keys.append(f"rl#country#{phone.region}#{window}")
+        return [functools.partial(self._counters.add, key, "approvals", _ttl(window)) for key in keys]
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _count(self, kind: str, key: str, limit: int, now: float, error: type) -> dict[str, int]:
+    def _count(self, kind: str, key: str, limit: int, now: float, error: type) -> str:
+        """Count one on the window's counter; returns its key (for a give-back)."""
         window, retry_after = _window(now)
+        counter = f"rl#{kind}#{key}#{window}"
         try:
-            return self._counters.increment(f"rl#{kind}#{key}#{window}", limit, _ttl(window))
+            self._counters.increment(counter, limit, _ttl(window))
+            return counter
         except CounterFull:
             log.warning("limit hit kind=%s limit=%d window=%d", kind, limit, window)
             raise error(retry_after=retry_after) from None
 
-    def _country(self, region: str, now: float) -> None:
-        limits = self._limits
+    def _breaker_counter(
+        self, kind: str, name: str, limit: int, now: float, trusted: bool, min_sends: int | None,
+        limit_error: type[errors.LimitExceeded], suspended_error: type[errors.LimitExceeded],
+    ) -> str:
+        """A send counter with a conversion breaker (``min_sends`` None: no breaker). The
+        counter's item holds the window's sends (``n``) and approvals; when at least
+        ``min_sends`` sends converted under OTP_BREAKER_MIN_CONVERSION_PERCENT, the window is
+        suspended. A trusted number passes a suspension, and never trips it."""
         window, retry_after = _window(now)
-        key = f"rl#country#{region}#{window}"
-        limit = limits.sends_per_country_per_hour or _NO_LIMIT
+        key = f"rl#{kind}#{name}#{window}"
         try:
-            counts = self._counters.increment(key, limit, _ttl(window))
+            counts = self._counters.increment(key, limit, _ttl(window), honour_suspension=not trusted)
         except CounterFull as full:
             if full.item.get("suspended"):
-                raise errors.CountrySuspended(retry_after=retry_after) from None
-            log.warning("limit hit kind=country region=%s limit=%d", region, limit)
-            raise errors.CountryRateLimited(retry_after=retry_after) from None
+                raise suspended_error(retry_after=retry_after) from None
+            log.warning("limit hit kind=%s limit=%d", kind, limit)
+            raise limit_error(retry_after=retry_after) from None
         sends, approvals = counts.get("n", 1) - 1, counts.get("approvals", 0)  # before this send
-        percent = limits.breaker_min_conversion_percent
-        if percent and sends >= limits.breaker_min_sends and approvals * 100 < percent * sends:
+        percent = self._limits.breaker_min_conversion_percent
+        if (min_sends is not None and not trusted and not counts.get("suspended") and percent
+                and sends >= min_sends and approvals * 100 < percent * sends):
             self._counters.suspend(key, _ttl(window))
             log.warning(
-                "country suspended region=%s sends=%d approvals=%d conversion=%.1f%% "
+                "%s suspended range=%s sends=%d approvals=%d conversion=%.1f%% "
                 "threshold=%d%% min_sends=%d until_window_end_in=%ds",
-                region, sends, approvals, 100 * approvals / sends, percent,
-                limits.breaker_min_sends, retry_after,
+                kind, name if kind == "country" else name[:-2] + "**", sends, approvals,
+                100 * approvals / sends, percent, min_sends, retry_after,
             )
-            raise errors.CountrySuspended(retry_after=retry_after)
+            raise suspended_error(retry_after=retry_after)
+        return key
 
-    def _budget(self, now: float) -> None:
+    def _budget(self, now: float) -> str:
         """The global hourly budget, split over shards so no one item takes every write
         (an item takes at most 1,000 writes/s). The shard limits add up to the budget exactly,
         so the budget is never exceeded. A full shard is followed by one other random shard;
@@ -117,13 +168,21 @@ class Limiter:
         tries = [first] if shards == 1 else [first, (first + 1 + self._choose_shard(shards - 1)) % shards]
         for shard in tries:
             limit = budget // shards + (1 if shard < budget % shards else 0)
+            key = f"rl#budget#{window}#{shard}"
             try:
-                self._counters.increment(f"rl#budget#{window}#{shard}", limit, _ttl(window))
-                return
+                self._counters.increment(key, limit, _ttl(window))
+                return key
             except CounterFull:
                 continue
         log.warning("limit hit kind=budget budget=%d window=%d", budget, window)
+        # The request's LimitsHit metric (kind send_budget_exhausted) has an alarm (make
+        # package): an exhausted budget refuses every real user too.
         raise errors.SendBudgetExhausted(retry_after=retry_after)
+
+
+def prefix_of(e164: str) -> str:
+    """Pumping walks blocks of adjacent numbers: the E.164 number without its last 3 digits."""
+    return e164[:-3]
 
 
 def _window(now: float) -> tuple[int, int]:

@@ -61,6 +61,7 @@ class Verification:
     guess_mac: str | None = None
     canceled_at: int | None = None
     sends: tuple[SendAttempt, ...] = ()  # one per delivered send, with the provider that took it
+    approved_at: int | None = None  # the number's last approval (any verification): the breaker trusts it
 
     @property
     def provider(self) -> str | None:

@@ -130,9 +130,9 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
                     }},
                 },
                 "responses": {
-                    "200": _json("CheckResult", "Approved",
+                    "200": _json("CheckResult", "Approved, with a signed receipt (null if KMS failed)",
                                  {"id": VERIFICATION_EXAMPLE["id"], "to": "+14155552671",
-                                  "status": "approved", "valid": True}),
+                                  "status": "approved", "valid": True, "receipt": "eyJhbGciOiJFUzI1NiIs…"}),
                     "400": bad_request,
                     "403": _error_response("incorrect_code, with attempts_remaining; or origin_not_allowed"),
                     "404": _error_response("verification_not_found: nothing pending for this number or id"),
@@ -237,11 +237,18 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
         "responses": {"200": {"description": "Messages", "content": {"application/json": {"schema": {
             "type": "array", "items": {"type": "object", "required": ["id", "to", "channel", "body", "at"]}}}}},
             "404": not_found}}}
+    paths["/.well-known/jwks.json"] = {"get": {
+        "operationId": "jwks", "summary": "The public keys that verify receipts (RFC 7517)", "security": [],
+        "responses": {"200": {"description": "JWK Set", "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/JwkSet"}}}}, "503": _error_response("KMS unavailable")}}}
     paths["/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "security": [],
                                       "responses": {"200": {"description": "OpenAPI 3.1",
                                                             "content": {"application/json": {
                                                                 "schema": {"type": "object"}}}}}}}
 
+    from chalicelib import openapi_totp
+
+    paths.update(openapi_totp.paths())
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -253,11 +260,11 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
         "paths": paths,
         "components": {
             "headers": {"RetryAfter": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
-            "schemas": _schemas(code_pattern),
+            "schemas": {**_schemas(code_pattern), **openapi_totp.schemas(_JWS)},
         },
     }
     schemes: dict[str, Any] = {"SigV4": {
-        "type": "apiKey", "in": "header", "name": "Authorization",
+        **openapi_totp.SIGV4,
         "description": "AWS Signature Version 4 (service execute-api) by a principal allowed "
                        "execute-api:Invoke on the route; API Gateway checks it",
     }}
@@ -266,6 +273,9 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
         doc["security"] = security
     doc["components"]["securitySchemes"] = schemes
     return doc
+
+
+_JWS = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"
 
 
 def _schemas(code_pattern: str) -> dict[str, Any]:
@@ -354,7 +364,21 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
             "required": ["id", "to", "status", "valid"],
             "additionalProperties": False,
             "properties": {"id": verification_id, "to": e164, "status": {"const": "approved"},
-                           "valid": {"const": True}},
+                           "valid": {"const": True},
+                           "receipt": {"type": ["string", "null"], "pattern": _JWS,
+                                       "description": "Compact JWS (ES256); verify with /.well-known/jwks.json"}},
+        },
+        "JwkSet": {
+            "type": "object",
+            "required": ["keys"],
+            "properties": {"keys": {"type": "array", "items": {
+                "type": "object",
+                "required": ["kty", "crv", "x", "y", "kid", "alg", "use"],
+                "additionalProperties": False,
+                "properties": {"kty": {"const": "EC"}, "crv": {"const": "P-256"}, "alg": {"const": "ES256"},
+                               "use": {"const": "sig"}, "x": {"type": "string"}, "y": {"type": "string"},
+                               "kid": {"type": "string"}},
+            }}},
         },
         "SeedForm": {
             "type": "object",

@@ -7,12 +7,14 @@ outcome means for the client and raises the domain's errors.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
-from typing import Callable
+from concurrent.futures import Future
+from typing import Any, Callable
 
-from chalicelib import errors, telemetry
+from chalicelib import concurrency, errors, telemetry
 from chalicelib.codes import CodeHasher, log_ref, new_code, parse_code
 from chalicelib.config import Config
 from chalicelib.models import (
@@ -26,7 +28,7 @@ from chalicelib.models import (
 from chalicelib.callbacks import UNDELIVERED
 from chalicelib.delivery import DeliveryTracker
 from chalicelib.events import NO_EVENTS, EventSink
-from chalicelib.limits import Limiter
+from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.phone import (
     PhoneNumber,
     parse_phone_number,
@@ -34,7 +36,7 @@ from chalicelib.phone import (
     require_reachable,
     test_number,
 )
-from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.providers import Delivery, ProviderError, SmsProvider
 from chalicelib.routing import ProviderPool
 from chalicelib.store import DAY, CheckLimit, ConditionFailed, VerificationStore, day_of
 
@@ -73,9 +75,18 @@ class VerificationService:
     def start(self, request: StartRequest, client_ip: str = "unknown") -> tuple[Verification, bool]:
         """Send a code; returns the verification and whether it is new (False: a resend).
 
-        Order: input, country, the client IP's request count, the number's item (one live
-        verification, resend interval, sends, starts per day), then the send counters
-        (prefix, country, budget), then the send. A refusal after the item's write undoes it.
+        Order: input and country; then two waves of DynamoDB writes, each wave's writes at
+        once: (1) the client IP's request count and the number's item (one live
+        verification, resend interval, sends, starts per day), (2) the send counters (prefix,
+        country, budget); then the send. A refusal after the item's write undoes it.
+
+        Why the IP count shares the first wave with the number's write: a new verification
+        then costs two sequential round trips, not three. The IP still refuses before
+        anything is sent or kept: when it refuses, a new verification just written is
+        removed (``undo_send``, which gives back the day's start), and a resend is never
+        written at all (the resend write waits for the IP's answer). The IP counts requests,
+        so a request refused later (by the number's item or a send counter) stays counted
+        on it, as before.
         """
         cfg = self._config
         if request.channel not in CHANNELS:
@@ -96,12 +107,23 @@ class VerificationService:
             raise errors.UnsupportedChannel(
                 f"No configured provider can reach {phone.region} numbers by {request.channel}."
             )
-        # A test number skips the SMS and the send counters (prefix, country, budget) only:
-        # every other limit applies, and nothing in a response tells it from a real number.
-        self._limiter.request_from_ip(client_ip, self._clock())
         number_key = self._hasher.number_key(phone.e164)
-        checks = self._check_limit()
+        # A test number skips the SMS and the send counters (prefix, country, budget) only:
+        # every other limit applies (the IP's count too), and nothing in a response tells it
+        # from a real number.
+        ip_count = concurrency.submit(self._limiter.request_from_ip, client_ip, self._clock())
+        try:
+            return self._start(phone, number_key, chain, request, fixed_code, ip_count)
+        finally:
+            if ip_count is not None and not ip_count.done():
+                concurrency.wait_quietly(ip_count)  # never leave a write running past the request
 
+    def _start(
+        self, phone: PhoneNumber, number_key: str, chain: tuple[str, ...], request: StartRequest,
+        fixed_code: str | None, ip_count: Future[Any] | None,
+    ) -> tuple[Verification, bool]:
+        cfg = self._config
+        checks = self._check_limit()
         for _ in range(_START_TRIES):
             now = self._clock()
             code = fixed_code or new_code(cfg.code_length)
@@ -110,9 +132,11 @@ class VerificationService:
             fresh = self._new_verification(phone, number_key, code, now, send)
             max_starts = cfg.limits.verifications_per_number_per_day
             try:
-                self._store.create(number_key, fresh, int(now), max_starts, checks)
+                approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks)
                 verification, previous, created = fresh, None, True
             except ConditionFailed as exc:
+                concurrency.settle(ip_count)  # raises the IP's refusal: nothing of ours was kept
+                ip_count = None
                 live = exc.current
                 if live is None or live.status(now) not in ("pending", "max_attempts_reached"):
                     if _starts_used(exc.item, now, max_starts):
@@ -127,15 +151,33 @@ class VerificationService:
                 if resent is None:
                     continue
                 verification, previous, created = resent, live, False
+                approved_at = resent.approved_at
+            else:
+                try:
+                    concurrency.settle(ip_count)
+                    ip_count = None
+                except Exception:
+                    self._store.undo_send(number_key, fresh, None)  # the IP refused: remove it
+                    raise
             telemetry.note(id=log_ref(verification.id), send_count=verification.send_count)
             if fixed_code:
                 log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
                          log_ref(verification.id), phone.masked)
                 telemetry.note(test_number=True)
+                fail = cfg.test_numbers.fail_for(phone.e164)
+                if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
+                    from chalicelib.providers.rehearsal import rehearsal_chain
+
+                    verification = self._deliver(
+                        phone, number_key, code, request.locale, verification, previous,
+                        chain=rehearsal_chain(chain, fail),
+                    )
                 self._events.emit("verification.started" if created else "verification.resent", verification)
                 return verification, created
+            # A number approved lately passes the conversion breakers (not the limits).
+            trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
             try:
-                self._limiter.reserve_send(phone, now)
+                self._limiter.reserve_send(phone, now, trusted)
             except errors.LimitExceeded:
                 self._store.undo_send(number_key, verification, previous)
                 raise
@@ -209,7 +251,8 @@ class VerificationService:
         locale: str,
         verification: Verification,
         previous: Verification | None,
-        order: tuple[str, ...],
+        order: tuple[str, ...] | None = None,
+        chain: list[SmsProvider] | None = None,
     ) -> Verification:
         """Try the chain in order with the same code; undo the write if nothing took it."""
         channel = verification.channel
@@ -219,13 +262,18 @@ class VerificationService:
         permanent: ProviderError | None = None
         maybe_delivered = False  # a provider took the request and timed out answering
         index = len(verification.sends) - 1
-        for provider in [self._providers.get(name) for name in order]:
+        if chain is None:
+            chain = [self._providers.get(name) for name in (order or self._providers.names(phone.region, channel))]
+        for provider in chain:
             started = time.perf_counter()
+            # Rehearsals (test numbers failing on purpose) stay out of the provider metrics.
+            metric = telemetry.metric if not getattr(provider, "rehearsal", False) else _no_metric
             report = None
             if self._delivery is not None and getattr(provider, "delivery_reports", False):
                 report = self._delivery.report_for(provider.name, verification.id, index)
+            delivery = Delivery(phone, channel, payload, locale, code, verification.id, report)
             try:
-                message_id = self._send(provider, phone, channel, payload, report)
+                message_id = self._send(provider, delivery)
             except ProviderError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 log.warning(
@@ -234,8 +282,8 @@ class VerificationService:
                     exc.detail,
                 )
                 maybe_delivered = maybe_delivered or exc.maybe_delivered
-                telemetry.metric("Sends", provider=provider.name, outcome="failed")
-                telemetry.metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
+                metric("Sends", provider=provider.name, outcome="failed")
+                metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
                 if exc.permanent:
                     permanent = exc
                     break
@@ -247,8 +295,8 @@ class VerificationService:
                 verification.send_count, latency,
             )
             telemetry.note(provider=provider.name, provider_latency_ms=round(latency, 1))
-            telemetry.metric("Sends", provider=provider.name, outcome="delivered")
-            telemetry.metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
+            metric("Sends", provider=provider.name, outcome="delivered")
+            metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
             if provider.name != verification.provider:
                 self._store.record_provider(number_key, verification, provider.name)
                 last = dataclasses.replace(verification.sends[-1], provider=provider.name)
@@ -269,14 +317,14 @@ class VerificationService:
         raise errors.DeliveryFailed()
 
     @staticmethod
-    def _send(
-        provider: SmsProvider, phone: PhoneNumber, channel: str, payload: object, report: object = None
-    ) -> str:
-        extra = {"report": report} if report is not None else {}
+    def _send(provider: SmsProvider, delivery: Delivery) -> str:
         try:
-            if channel == "voice":
-                return provider.call(phone, payload, **extra)  # type: ignore[arg-type]
-            return provider.send_sms(phone, payload, **extra)  # type: ignore[arg-type]
+            if hasattr(provider, "deliver"):
+                return provider.deliver(delivery)
+            # A provider an embedding app put in the pool may implement only send_sms/call.
+            if delivery.channel == "voice":
+                return provider.call(delivery.to, delivery.message)  # type: ignore[arg-type]
+            return provider.send_sms(delivery.to, delivery.message)  # type: ignore[arg-type]
         except ProviderError:
             raise
         except Exception as exc:  # a bug in an adapter must not skip the undo or the failover
@@ -325,8 +373,7 @@ class VerificationService:
         if verification.approved:  # hmac.compare_digest of the two MACs
             log.info("approved ref=%s attempts=%d", log_ref(verification.id), verification.attempts)
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
-            if cfg.test_numbers.code_for(verification.to) is None:  # no send was counted
-                self._record_approval(verification, now)
+            self._record_approval(number_key, verification, now)
             self._events.emit("verification.approved", verification)
             return verification
         log.info(
@@ -376,13 +423,24 @@ class VerificationService:
         return self._config.resend_interval_seconds
 
 
-    def _record_approval(self, verification: Verification, now: float) -> None:
-        """Feeds the conversion breaker; a failure here must not fail the user's check."""
-        try:
-            region = parse_phone_number(verification.to, self._config.default_region).region
-            self._limiter.record_approval(region, now)
-        except Exception:  # noqa: BLE001 - logged, and the approval stands
-            log.exception("could not record the approval for the conversion breaker")
+    def _record_approval(self, number_key: str, verification: Verification, now: float) -> None:
+        """The number's approval marker (the breakers trust it for TRUSTED_FOR_SECONDS) and,
+        unless it is a test number (no send was counted), the breakers' approval counts: the
+        writes go out together, one round trip. A failure here must not fail the user's check."""
+        writes = [functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
+        if self._config.test_numbers.code_for(verification.to) is None:
+            try:
+                phone = parse_phone_number(verification.to, self._config.default_region)
+                writes += self._limiter.record_approval(phone, now)
+            except errors.ServiceError:  # a number the metadata no longer takes: no breaker count
+                log.warning("approval not counted for the breaker ref=%s", log_ref(verification.id))
+        for outcome in concurrency.run_all(writes):
+            if outcome.error is not None:
+                log.error("could not record the approval: %s", type(outcome.error).__name__)
+
+
+def _no_metric(*args: object, **dimensions: object) -> None:
+    """telemetry.metric's stand-in for rehearsed sends."""
 
 
 def _order_after_undelivered(live: Verification | None, chain: tuple[str, ...]) -> tuple[str, ...]:

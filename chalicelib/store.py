@@ -87,9 +87,13 @@ class VerificationStore(abc.ABC):
     @abc.abstractmethod
     def create(
         self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit
-    ) -> None:
+    ) -> int | None:
         """Store ``v`` unless the number has a live verification, used its starts today or
-        its checks this window."""
+        its checks this window; returns when the number was last approved (None: never)."""
+
+    @abc.abstractmethod
+    def mark_approved(self, number_key: str, verification_id: str, now: int) -> None:
+        """Note on the number's item that it was approved at ``now`` (the breaker trusts it)."""
 
     @abc.abstractmethod
     def resend(
@@ -139,9 +143,11 @@ class CounterFull(Exception):
 
 class CounterStore(abc.ABC):
     @abc.abstractmethod
-    def increment(self, key: str, limit: int, expires_at: int) -> dict[str, int]:
-        """Add one to ``key``'s count unless it reached ``limit`` or is suspended; returns the
-        item's counts after the write. Raises CounterFull."""
+    def increment(
+        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True
+    ) -> dict[str, int]:
+        """Add one to ``key``'s count unless it reached ``limit`` or is suspended (unless told
+        to pass a suspension); returns the item's counts after the write. Raises CounterFull."""
 
     @abc.abstractmethod
     def add(self, key: str, attribute: str, expires_at: int) -> None:
@@ -150,6 +156,10 @@ class CounterStore(abc.ABC):
     @abc.abstractmethod
     def suspend(self, key: str, expires_at: int) -> None:
         """Mark ``key``'s window suspended: ``increment`` refuses until the window ends."""
+
+    @abc.abstractmethod
+    def release(self, key: str) -> None:
+        """Give back one count that ``increment`` added for a request that was then refused."""
 
 
 class _DynamoDBTable:
@@ -170,6 +180,7 @@ class _DynamoDBTable:
         *,
         names: dict[str, str] | None = None,
         returns: bool = False,
+        old: bool = False,
     ) -> dict[str, Any] | None:
         params: dict[str, Any] = {
             "Key": {"pk": {"S": pk}},
@@ -182,6 +193,8 @@ class _DynamoDBTable:
             params["ExpressionAttributeNames"] = names
         if returns:
             params["ReturnValues"] = "ALL_NEW"
+        elif old:  # the item as it was: free, part of the write
+            params["ReturnValues"] = "ALL_OLD"
         return self._call("update_item", pk=pk, **params).get("Attributes")
 
     def _get(self, pk: str) -> dict[str, Any] | None:
@@ -204,14 +217,18 @@ class _DynamoDBTable:
 
 
 class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
-    def increment(self, key: str, limit: int, expires_at: int) -> dict[str, int]:
-        # Condition: under the limit and not suspended. DynamoDB serialises writes on the
-        # item, so N concurrent increments succeed exactly min(N, limit - count) times.
+    def increment(
+        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True
+    ) -> dict[str, int]:
+        # Condition: under the limit and (unless a trusted number passes a breaker's
+        # suspension) not suspended. DynamoDB serialises writes on the item, so N concurrent
+        # increments succeed exactly min(N, limit - count) times.
+        under_limit = "(attribute_not_exists(n) OR n < :limit)"
         try:
             item = self._update(
                 key,
                 "ADD n :one SET expires_at = :expires",
-                "attribute_not_exists(suspended) AND (attribute_not_exists(n) OR n < :limit)",
+                f"attribute_not_exists(suspended) AND {under_limit}" if honour_suspension else under_limit,
                 {":one": 1, ":limit": limit, ":expires": expires_at},
                 returns=True,
             )
@@ -227,6 +244,16 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
             ExpressionAttributeNames={"#a": attribute},
             ExpressionAttributeValues=_marshal({":one": 1, ":expires": expires_at}),
         )
+
+    def release(self, key: str) -> None:
+        # Condition: the count is above zero. A compensating write for our own increment of
+        # this window, so the item exists unless TTL removed it meanwhile; then the
+        # condition fails (n does not exist) and nothing is written: a give-back never makes
+        # an item nor a negative count. Concurrent increments and give-backs commute (ADD).
+        try:
+            self._update(key, "ADD n :minus_one", "n > :zero", {":minus_one": -1, ":zero": 0})
+        except ConditionFailed:
+            pass
 
     def suspend(self, key: str, expires_at: int) -> None:
         self._call(
@@ -247,7 +274,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
 
     def create(
         self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit
-    ) -> None:
+    ) -> int | None:
         # Condition: NOT live, today's starts under the limit and this window's checks too (no
         # SMS whose code could not be checked). Two concurrent first
         # requests for one number both see "no live item"; DynamoDB serialises the writes on
@@ -255,8 +282,8 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # becomes a resend. An UpdateItem, not a PutItem: the number's daily counters survive
         # a new verification (starting over must not reset them).
         day = day_of(now)
-        self._write(
-            number_key,
+        old = self._update(
+            number_pk(number_key),
             "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac,"
             " created_at = :created, code_expires_at = :code_expires, expires_at = :item_expires,"
             " sent_at_ms = :sent, send_count = :one, attempts = :zero,"
@@ -289,7 +316,19 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 "#checks": checks.attribute(now),
                 "#old_checks": checks.attribute(now, back=1),
             },
+            old=True,
         )
+        return _approved_at(old)
+
+    def mark_approved(self, number_key: str, verification_id: str, now: int) -> None:
+        # Condition: the item still holds this verification (no item is made if TTL removed
+        # it). Out of order with a later approval it may set an earlier time: harmless, the
+        # marker only says "approved within the trust period".
+        try:
+            self._write(number_key, "SET approved_at = :now", "vid = :vid",
+                        {":vid": verification_id, ":now": now})
+        except ConditionFailed:
+            pass
 
     def resend(
         self, number_key: str, v: Verification, *, now: int, min_sent_at_ms: int, max_sends: int,
@@ -483,11 +522,18 @@ def _send_attempt(value: dict[str, Any]) -> SendAttempt:
     )
 
 
+def _approved_at(item: dict[str, Any] | None) -> int | None:
+    value = (item or {}).get("approved_at", {}).get("N")
+    return int(value) if value is not None else None
+
+
 def _to_verification(item: dict[str, Any] | None) -> Verification | None:
     """The verification in a number's item; None for no item, a counter, or a removed one."""
     if not item or "vid" not in item:
         return None
-    plain = {k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v}
+    plain: dict[str, Any] = {
+        k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v
+    }
     return Verification(
         id=plain["vid"],
         to=plain["to"],
@@ -502,4 +548,5 @@ def _to_verification(item: dict[str, Any] | None) -> Verification | None:
         guess_mac=plain.get("guess_mac"),
         canceled_at=plain.get("canceled_at"),
         sends=tuple(_send_attempt(x) for x in item.get("sends", {}).get("L", [])),
+        approved_at=_approved_at(item),
     )

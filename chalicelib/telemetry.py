@@ -5,6 +5,9 @@
   verification id, the masked number, the provider and its latency: what an operator searches.
 - Metrics: CloudWatch Embedded Metric Format (EMF), the JSON log line that CloudWatch turns into
   metrics with no API call and no agent. Namespace ``PhoneVerify``.
+- ``OTP_LOG_FORMAT=human`` (the local stage's default, for `make run`): one short line per
+  request instead, no EMF documents, and only errors besides (the summary line already names
+  a request's outcome, e.g. the limit that refused it); the console provider's SMS in a box.
 
 Written with the standard library rather than AWS Lambda Powertools: Powertools' wheel is about
 0.9 MB zipped (the whole deployment zip must stay under 1.5 MB), its layer ARN is bound to a
@@ -27,6 +30,7 @@ NAMESPACE = "PhoneVerify"
 SERVICE = "phone-verify"
 
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("request", default=None)
+_format = "json"
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,16 +50,62 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """JSON lines through the root logger's handlers (Lambda installs one; locally there is
-    none, so one is added): one handler, so no line is written twice. Idempotent."""
+class HumanFormatter(logging.Formatter):
+    """``12:04:05 201 POST /v1/verifications ok VE1a2b… +1415*****71 console 12 ms``"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        fields = vars(record)
+        if record.getMessage() == "request" and "route" in fields:
+            parts = [clock, str(fields.get("status", "")), fields["route"], str(fields.get("outcome", ""))]
+            if fields.get("id"):
+                parts.append(str(fields["id"])[:10] + "…")
+            parts += [str(fields[k]) for k in ("to", "provider") if fields.get(k)]
+            parts.append(f"{fields.get('latency_ms', 0):.0f} ms")
+            return " ".join(parts)
+        line = f"{clock} {record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _human_filter(record: logging.LogRecord) -> bool:
+    """A request's own records are summed up by its summary line; errors always show, and
+    warnings outside a request (e.g. the local stage's random secret)."""
+    if record.getMessage() == "request" and hasattr(record, "route"):
+        return True
+    return record.levelno >= logging.ERROR or (record.levelno >= logging.WARNING and _context.get() is None)
+
+
+def configure_logging(level: int = logging.INFO, log_format: str = "json") -> None:
+    """Lines through the root logger's handlers (Lambda installs one; locally there is none,
+    so one is added): one handler, so no line is written twice. Idempotent. ``log_format``
+    is Config.log_format: "json" (JSON lines and EMF) or "human" (`make run`)."""
+    global _format
+    _format = log_format
     logging.getLogger("verify").setLevel(level)
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler(sys.stdout))
     for handler in root.handlers:
-        if not isinstance(handler.formatter, JsonFormatter):
-            handler.setFormatter(JsonFormatter())
+        if log_format == "human":
+            if not isinstance(handler.formatter, HumanFormatter):
+                handler.setFormatter(HumanFormatter())
+            if _human_filter not in handler.filters:
+                handler.addFilter(_human_filter)
+        else:
+            if not isinstance(handler.formatter, JsonFormatter):
+                handler.setFormatter(JsonFormatter())
+            handler.removeFilter(_human_filter)
+
+
+def sms_box(header: str, body: str) -> str:
+    """A message as a box in the terminal (the console provider, `make run`)."""
+    lines = body.splitlines() or [""]
+    width = max(len(header) + 2, *(len(line) for line in lines))
+    top = f"┌─ {header} " + "─" * (width - len(header) - 1) + "┐"
+    middle = [f"│ {line.ljust(width)} │" for line in lines]
+    return "\n".join([top, *middle, "└" + "─" * (width + 2) + "┘"])
 
 
 def begin_request(route: str) -> None:
@@ -90,6 +140,8 @@ def end_request(status: int, outcome: str, stream: TextIO | None = None) -> None
     summary = {**context, "status": status, "outcome": outcome,
                "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
     logging.getLogger("verify").info("request", extra=summary)
+    if _format == "human":  # `make run`: the summary line is all the terminal shows
+        return
     out = stream or sys.stdout
     for document in emf_documents(metrics):
         out.write(json.dumps(document) + "\n")
@@ -100,7 +152,8 @@ def emf_documents(metrics: list[tuple[str, float, str, dict[str, str]]]) -> list
     """One EMF document per set of dimensions (EMF wants one dimension set per document)."""
     groups: dict[tuple[tuple[str, str], ...], list[tuple[str, float, str]]] = {}
     for name, value, unit, dimensions in metrics:
-        groups.setdefault(tuple(sorted({"service": SERVICE, **dimensions}.items())), []).append((name, value, unit))
+        key = tuple(sorted({"service": SERVICE, **dimensions}.items()))
+        groups.setdefault(key, []).append((name, value, unit))
     documents = []
     for dimension_items, values in groups.items():
         dimensions = dict(dimension_items)
@@ -114,7 +167,7 @@ def emf_documents(metrics: list[tuple[str, float, str, dict[str, str]]]) -> list
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
                     "Dimensions": dimension_sets,
-                    "Metrics": [{"Name": n, "Unit": u} for n, u in dict((n, u) for n, _, u in values).items()],
+                    "Metrics": [{"Name": n, "Unit": u} for n, u in {n: u for n, _, u in values}.items()],
                 }],
             },
             **dimensions,

@@ -38,11 +38,14 @@ _INBOX_PANEL = (
 def _country_options(default_region: str) -> str:
     from phonenumbers import COUNTRY_CODE_TO_REGION_CODE  # no per-region metadata is loaded
 
+    # The default region first; the page's script sorts the rest by name in the reader's
+    # language (names are the browser's, Intl.DisplayNames), so without it they stay by code.
     regions = sorted(
-        (region, code)
-        for code, regions in COUNTRY_CODE_TO_REGION_CODE.items()
-        for region in regions
-        if region != "001"
+        ((region, code)
+         for code, regions in COUNTRY_CODE_TO_REGION_CODE.items()
+         for region in regions
+         if region != "001"),
+        key=lambda rc: (rc[0] != default_region, rc[0]),
     )
     return "".join(
         f'<option value="{r}" data-cc="{c}"{" selected" if r == default_region else ""}>{r} +{c}</option>'

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.config import Config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
+from scripts.snapstart import deep_merge, snapstart_additions  # noqa: E402
 from scripts.provision import (  # noqa: E402
     GATEWAY_RESPONSES,
     THROTTLING,
@@ -33,6 +34,7 @@ from scripts.provision import (  # noqa: E402
     gateway_response_template,
     log_group_name,
     log_retention_days,
+    stage_config,
     stage_variables,
 )
 
@@ -94,7 +96,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
         for kind, (status, code) in GATEWAY_RESPONSES.items()
     }
     rate, burst = THROTTLING.get(stage, (10, 20))
-    return {
+    merged = {
         "Resources": {
             # Merged into chalice's own API resource: the stage's throttling, API Gateway's own
             # answers, and OpenApiVersion (without it SAM also deploys to a stage named "Stage",
@@ -149,6 +151,17 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                 "ComparisonOperator": "GreaterThanThreshold", "Threshold": int(budget * 0.8),
                 "EvaluationPeriods": 1,
             }},
+            "SendBudgetExhaustedAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                **alarm,
+                "AlarmDescription": "The hourly send budget (OTP_MAX_SENDS_PER_HOUR) is used up: every user "
+                                    "is refused until the hour ends (pumping, or a budget set too low)",
+                "Namespace": NAMESPACE, "MetricName": "LimitsHit", "Statistic": "Sum", "Period": 300,
+                "Dimensions": [{"Name": "service", "Value": SERVICE},
+                               {"Name": "kind", "Value": "send_budget_exhausted"}],
+                # No data means no refusal: notBreaching is right here.
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold", "Threshold": 1,
+                "EvaluationPeriods": 1,
+            }},
             "ConversionRateAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
                 **alarm,
                 "AlarmDescription": "Fewer than half of the verifications started in an hour were approved "
@@ -169,6 +182,19 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
+    return with_snapstart(stage, merged)
+
+
+def with_snapstart(stage: str, merged: dict) -> dict:
+    """A stage with ``"snapstart": true`` in .chalice/config.json gets SnapStart on a published
+    alias that API Gateway invokes (scripts/snapstart.py); the runtime is this Python's."""
+    options = {**stage_config(stage), "runtime": f"python3.{sys.version_info.minor}"}
+    if not options.get("snapstart"):
+        return merged
+    import app
+
+    routes = {path: list(methods) for path, methods in app.app.routes.items()}
+    return deep_merge(snapstart_additions(merged, options, routes), merged)
 
 
 if __name__ == "__main__":

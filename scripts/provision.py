@@ -165,22 +165,30 @@ def ensure_secret(ssm: Any, name: str) -> str:
     return f"secret {name} created"
 
 
-def before(stage: str, dynamodb: Any, ssm: Any) -> list[str]:
+def before(stage: str, dynamodb: Any, ssm: Any, kms: Any) -> list[str]:
     variables = stage_variables(stage)
     table = variables["OTP_TABLE_NAME"]
     done = ensure_table(dynamodb, table, encrypted=True)
     done += ensure_protections(dynamodb, table)
+    return done + secret(stage, ssm, kms)
+
+
+def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
+    """The secret and the stage's receipt key, nothing else: the CloudFormation path's one
+    step outside the stack (both outlive any stack: deleting either voids what is in flight)."""
+    from scripts.keys import ensure_receipt_key
+
+    variables = stage_variables(stage)
+    done = []
     if "OTP_SECRET_PARAMETER" in variables:
         done.append(ensure_secret(ssm, variables["OTP_SECRET_PARAMETER"]))
+    else:
+        done.append(f"stage {stage} names no OTP_SECRET_PARAMETER: no secret to create")
+    if variables.get("OTP_RECEIPT_KEY_IDS"):
+        done.append(f"receipt keys named by OTP_RECEIPT_KEY_IDS (yours to manage): {variables['OTP_RECEIPT_KEY_IDS']}")
+    else:
+        done.append(f"receipt key {ensure_receipt_key(kms, stage)} ready (kept forever)")
     return done
-
-
-def secret(stage: str, ssm: Any) -> list[str]:
-    """Only the secret: the CloudFormation path's one step outside the stack."""
-    variables = stage_variables(stage)
-    if "OTP_SECRET_PARAMETER" not in variables:
-        return [f"stage {stage} names no OTP_SECRET_PARAMETER: nothing to create"]
-    return [ensure_secret(ssm, variables["OTP_SECRET_PARAMETER"])]
 
 
 def ensure_gateway_responses(apigateway: Any, rest_api_id: str, api_stage: str) -> list[str]:
@@ -307,9 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--stage is required")
     session = boto3.session.Session(region_name=region_name)
     if args.step == "secret":
-        lines = secret(args.stage, session.client("ssm"))
+        lines = secret(args.stage, session.client("ssm"), session.client("kms"))
     elif args.step == "before":
-        lines = before(args.stage, session.client("dynamodb"), session.client("ssm"))
+        lines = before(args.stage, session.client("dynamodb"), session.client("ssm"), session.client("kms"))
     else:
         lines = after(args.stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
                       session.client("sns"), partition(region_name))

@@ -33,6 +33,18 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def _local_keys(env: dict[str, str]) -> dict[str, str]:
+    """The stage's KMS keys in moto's server, as `make deploy` makes them in AWS."""
+    import boto3
+
+    sys.path.insert(0, str(ROOT))
+    from scripts.keys import ensure_receipt_key, ensure_totp_key
+
+    kms = boto3.client("kms", endpoint_url=env["AWS_ENDPOINT_URL_KMS"], region_name=env["AWS_DEFAULT_REGION"],
+                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    return {"OTP_RECEIPT_KEY_IDS": ensure_receipt_key(kms, "local"), "OTP_TOTP_KEY_ID": ensure_totp_key(kms, "local")}
+
+
 def _terminate_as_interrupt(signum, frame):  # `kill`/CI stop: clean up like Ctrl-C
     raise KeyboardInterrupt
 
@@ -47,6 +59,8 @@ def main() -> int:
         "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{db_port}",
+        "AWS_ENDPOINT_URL_KMS": f"http://127.0.0.1:{db_port}",  # the same moto server
+        "OTP_PUBLIC_URL": os.environ.get("OTP_PUBLIC_URL", f"http://127.0.0.1:{api_port}"),
     }
     db = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(db_port)],
@@ -58,6 +72,7 @@ def main() -> int:
             [sys.executable, str(ROOT / "scripts" / "create_table.py"), "phone-verify-local"],
             env=env, check=True,
         )
+        env.update(_local_keys(env))
         print(f"DynamoDB (moto server) on http://127.0.0.1:{db_port}")
         print(f"Open http://127.0.0.1:{api_port}/ ; codes are printed below. Ctrl-C stops.")
         api = subprocess.Popen(
@@ -68,7 +83,7 @@ def main() -> int:
         try:
             return api.wait()
         except KeyboardInterrupt:
-            api.send_signal(signal.SIGINT)
+            api.terminate()  # SIGINT may be ignored (a job started in the background by a script)
             api.wait(timeout=5)
             return 0
     finally:

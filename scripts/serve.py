@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
                 return self._generic_handle
             raise AttributeError(name)
 
+        def log_message(self, format: str, *args: object) -> None:
+            # http.server's access line; the app writes its own line per request (human or
+            # JSON, OTP_LOG_FORMAT), so the terminal shows one line per request, not two.
+            if log_format == "json":
+                super().log_message(format, *args)
+
         def _generic_handle(self) -> None:
             # Chalice keeps the current request on the app object: one request at a time per
             # process, as on Lambda. Threads still accept connections (a browser keeps several
@@ -67,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     for assignment in args.env:
         name, _, value = assignment.partition("=")
         os.environ[name] = value
+    log_format = _configure_logging()
     if args.forking:
         # Build the service once in the parent (no connection is opened yet), so each forked
         # request starts warm, like a warm Lambda container.
@@ -78,6 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _configure_logging() -> str:
+    """The stage's log format (OTP_LOG_FORMAT; human in the local stage) from the first
+    request on, the page's included; an invalid configuration is reported by the app."""
+    from chalicelib.config import Config, ConfigError
+    from chalicelib.telemetry import configure_logging
+
+    try:
+        log_format = Config.from_env().log_format
+    except ConfigError:
+        return "json"
+    configure_logging(log_format=log_format)
+    return log_format
 
 
 if __name__ == "__main__":

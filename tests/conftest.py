@@ -26,7 +26,8 @@ os.environ.update(
 
 def reset_app(app_module) -> None:
     """Forget the per-container objects, so the next request reads the environment again."""
-    for cached in (app_module.get_service, app_module.get_config, app_module._openapi_json):
+    for cached in (app_module.get_service, app_module.get_config, app_module._openapi_json,
+                   app_module.get_receipts, app_module._kms_client, app_module._totp_for):
         cached.cache_clear()
 
 
@@ -49,7 +50,7 @@ def stage_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(stage_env: None) -> Iterator[None]:
+def aws(stage_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from moto import mock_aws
 
     import app as app_module
@@ -58,8 +59,13 @@ def aws(stage_env: None) -> Iterator[None]:
         import boto3
 
         from scripts.create_table import ensure_table
+        from scripts.keys import ensure_receipt_key, ensure_totp_key
 
         ensure_table(boto3.client("dynamodb"), TABLE)
+        # As deployed: the receipts' signing key (moto's KMS signs ES256 with real ECDSA).
+        receipt_key = ensure_receipt_key(boto3.client("kms"), "test")
+        monkeypatch.setenv("OTP_RECEIPT_KEY_IDS", receipt_key)
+        monkeypatch.setenv("OTP_TOTP_KEY_ID", ensure_totp_key(boto3.client("kms"), "test"))
         reset_app(app_module)
         yield
         reset_app(app_module)

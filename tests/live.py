@@ -36,7 +36,7 @@ class LiveServer:
         """The newest code the console provider printed for ``e164``."""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         codes = re.findall(
-            rf"\[console SMS to {re.escape(e164)}\]\n[^\n]*?\b([0-9]{{6}})\b", text, re.ASCII
+            rf"\[console SMS to {re.escape(e164)}\][^\n]*\n[^\n]*?\b([0-9]{{6}})\b", text, re.ASCII
         )
         assert codes, f"no SMS to {e164} in the server log"
         return codes[-1]

@@ -13,7 +13,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
-if TYPE_CHECKING:  # the configuration imports REGISTRY: keep this module free of imports
+from chalicelib.errors import ConfigError
+
+if TYPE_CHECKING:  # the configuration imports REGISTRY: this module never imports config.py
     from chalicelib.messages import SmsMessage, VoiceMessage
     from chalicelib.phone import PhoneNumber
 
@@ -39,7 +41,40 @@ REGISTRY: dict[str, ProviderSpec] = {
     "plivo": ProviderSpec("chalicelib.providers.plivo:PlivoProvider", "PLIVO", False),
     "messagebird": ProviderSpec("chalicelib.providers.messagebird:MessageBirdProvider", "MESSAGEBIRD", False),
     "sinch": ProviderSpec("chalicelib.providers.sinch:SinchProvider", "SINCH", False),
+    "webhook": ProviderSpec("chalicelib.providers.webhook:WebhookProvider", "WEBHOOK", True),
+    "lambda": ProviderSpec("chalicelib.providers.lambda_:LambdaProvider", "LAMBDA_PROVIDER", True),
 }
+
+# Settings holding a URL the service sends credentials or codes to: https, or http on loopback
+# (a local fake in tests, a sidecar). Checked at start-up for variables, at first use for SSM.
+URL_SETTINGS = ("base_url", "url")
+
+
+def check_url(value: str, variable: str) -> str:
+    """Return ``value`` if it is an https URL (or http on 127.0.0.1/localhost); else ConfigError."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        parts, port_ok = None, False
+    loopback = parts is not None and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if (
+        parts is None
+        or not port_ok
+        or not parts.hostname
+        or parts.username is not None
+        or parts.fragment
+        or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
+    ):
+        from chalicelib.errors import ConfigError
+
+        raise ConfigError(
+            f"{variable} must be an https:// URL (http:// only on 127.0.0.1 or localhost), "
+            "without credentials or fragment"
+        )
+    return value
 
 
 class ProviderError(Exception):
@@ -70,8 +105,6 @@ class ProviderContext:
     def required(self, key: str) -> str:
         value = self.settings.get(key)
         if not value:
-            from chalicelib.config import ConfigError
-
             prefix = REGISTRY[self.name].env_prefix
             raise ConfigError(
                 f"provider {self.name!r} needs {prefix}_{key.upper()} "
@@ -81,6 +114,28 @@ class ProviderContext:
 
     def optional(self, key: str, default: str | None = None) -> str | None:
         return self.settings.get(key) or default
+
+    def url(self, key: str, default: str | None = None) -> str:
+        """A URL setting, checked (see check_url), without a trailing slash."""
+        value = self.settings.get(key)
+        if not value:
+            return default if default is not None else self.required(key)
+        return check_url(value, f"{REGISTRY[self.name].env_prefix}_{key.upper()}").rstrip("/")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One send, as the service hands it to a provider. Most providers need only ``to`` and
+    ``message``; the generic ones (webhook, lambda) pass the rest on to the deployer's code.
+    ``code`` is secret: never put it in a log line, an exception or a ProviderError detail."""
+
+    to: PhoneNumber
+    channel: str  # "sms" or "voice"
+    message: SmsMessage | VoiceMessage
+    locale: str
+    code: str
+    verification_id: str
+    report: Any = None  # a chalicelib.delivery.DeliveryReport for providers with delivery_reports
 
 
 class SmsProvider(abc.ABC):
@@ -97,6 +152,15 @@ class SmsProvider(abc.ABC):
     def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
         """Call ``to`` and speak ``speech``; return the provider's call id."""
         raise ProviderError(self.name, permanent=False, detail="voice not supported")
+
+    def deliver(self, delivery: Delivery) -> str:
+        """The service's entry point: an SMS or a call. Providers that need more than the
+        number and the message (webhook, lambda) override this instead."""
+        # Adapters that pass a delivery-receipt URL and reference declare delivery_reports.
+        extra = {"report": delivery.report} if delivery.report is not None else {}
+        if delivery.channel == "voice":
+            return self.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type, call-arg]
+        return self.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type, call-arg]
 
 
 def load_provider(context: ProviderContext) -> SmsProvider:

@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers import SmsProvider
+from chalicelib.telemetry import sms_box
 
 # Process-wide so the local inbox sees what every request sent.
 OUTBOX: collections.deque[dict[str, Any]] = collections.deque(maxlen=100)
@@ -40,6 +41,6 @@ class ConsoleProvider(SmsProvider):
                 {"id": message_id, "to": to.e164, "channel": channel, "body": body, "at": time.time()}
             )
         label = "SMS" if channel == "sms" else "voice call"
-        sys.stderr.write(f"\n[console {label} to {to.e164}]\n{body}\n\n")
+        sys.stderr.write(sms_box(f"[console {label} to {to.e164}]", body) + "\n")
         sys.stderr.flush()
         return message_id

@@ -7,15 +7,21 @@ from typing import Any, Callable
 from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.providers.speech import voiced
 
-# ValidationException reasons about the destination: no other provider will do better.
-PERMANENT_REASONS = {
-    "DESTINATION_COUNTRY_BLOCKED",
-    "DESTINATION_PHONE_NUMBER_NOT_VERIFIED",
-    "DESTINATION_PHONE_NUMBER_OPTED_OUT",
-    "INVALID_PHONE_NUMBER",
-    "PHONE_NUMBER_NOT_VALID",
-}
+# Reasons read from botocore's service model, botocore/data/pinpoint-sms-voice-v2/2022-03-31/
+# service-2.json (ConflictExceptionReason, ValidationExceptionReason). Permanent: only what
+# says the destination cannot take the message.
+PERMANENT_CONFLICTS = {"DESTINATION_PHONE_NUMBER_OPTED_OUT"}
+# A ValidationException is about the number only when its reason is a bad value and its
+# Fields name the destination; everything else (no reason, OTHER, sender id, origination
+# identity, country not enabled on this account, DESTINATION_COUNTRY_BLOCKED by this account)
+# is this account's configuration. Transient too: ConflictException
+# DESTINATION_PHONE_NUMBER_NOT_VERIFIED (the sandbox), ..._BLOCKED_BY_PROTECT_* (this
+# account's protect configuration), ServiceQuotaExceeded, Throttling, AccessDenied,
+# ResourceNotFound, InternalServer.
+VALUE_REASONS = {"INVALID_PARAMETER", "CANNOT_PARSE", "FIELD_VALIDATION_FAILED"}
+DESTINATION_FIELD = "DestinationPhoneNumber"
 
 
 class EndUserMessagingProvider(SmsProvider):
@@ -37,15 +43,16 @@ class EndUserMessagingProvider(SmsProvider):
         return self._send(lambda c: c.send_text_message(**params))
 
     def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
+        # VoiceId defaults to MATTHEW, an English voice: pick one that speaks the locale
+        # (EUM_VOICE_ID overrides it for every language).
+        speech, voice = voiced(speech)
         params: dict[str, Any] = {
             "DestinationPhoneNumber": to.e164,
             "OriginationIdentity": self.context.required("voice_origination_identity"),
             "MessageBody": speech.text,
             "MessageBodyTextType": "TEXT",
+            "VoiceId": self.context.optional("voice_id") or voice.name.upper(),
         }
-        voice_id = self.context.optional("voice_id")
-        if voice_id:
-            params["VoiceId"] = voice_id
         return self._send(lambda c: c.send_voice_message(**params))
 
     def _send(self, operation: Callable[[Any], dict]) -> str:
@@ -54,11 +61,12 @@ class EndUserMessagingProvider(SmsProvider):
         try:
             return operation(self.context.aws("pinpoint-sms-voice-v2"))["MessageId"]
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = error.get("Code", "Unknown")
-            reason = exc.response.get("Reason") or error.get("Reason") or ""
-            permanent = code == "ValidationException" and (
-                reason in PERMANENT_REASONS or not reason
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            reason = str(exc.response.get("Reason") or "")  # modelled fields sit at the top
+            fields = exc.response.get("Fields") or []
+            names = {f.get("Name") for f in fields if isinstance(f, dict)}
+            permanent = (code == "ConflictException" and reason in PERMANENT_CONFLICTS) or (
+                code == "ValidationException" and reason in VALUE_REASONS and DESTINATION_FIELD in names
             )
             raise ProviderError(self.name, permanent=permanent, detail=f"{code} {reason}".strip()) from None
         except BotoCoreError as exc:

@@ -10,13 +10,21 @@ from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
 
+# Restcomm Connect's SMS endpoint (RestComm/Restcomm-Connect, restcomm.http's
+# SmsMessagesEndpoint.putSmsMessage and AbstractEndpoint.buildErrorResponseBody) answers:
+# 400 with plain text "From can not be null." / "To can not be null." / "Body can not be
+# null." (our request) or a NumberParseException's text (From or To, it does not say which);
+# 403 '{"message":"...",\n"error":SMS_LIMIT_EXCEEDED}' (not even valid JSON); 500 with an
+# exception's text. None of them says the destination cannot take the message, so every
+# Restcomm failure is transient: the next provider gets the same code.
+
 
 class RestcommProvider(HttpProvider):
     name = "restcomm"
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
         sid = self.context.required("account_sid")
-        base = self.context.required("base_url").rstrip("/")
+        base = self.context.url("base_url")
         data = {
             "From": self.context.optional("from", self.context.sender) or self.context.required("from"),
             "To": to.e164,
@@ -29,6 +37,4 @@ class RestcommProvider(HttpProvider):
         body = json_or_none(response)
         if response.status_code in (200, 201) and isinstance(body, dict) and body.get("sid"):
             return str(body["sid"])
-        # Errors are plain text; a 400 that names the destination is about the number.
-        permanent = response.status_code == 400 and response.text.lstrip().startswith("To ")
-        raise self._fail(response, None, permanent)
+        raise self._fail(response, None, False)

@@ -6,8 +6,13 @@ from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers import ProviderError, SmsProvider
 
-# SNS error codes that mean this number will not work, through SNS or anything else.
-PERMANENT = {"InvalidParameter", "InvalidParameterValue", "ParameterValueInvalid", "OptedOut"}
+# SNS Publish errors (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
+# and botocore/data/sns/2010-03-31/service-2.json). Publish has no opted-out error: a send to an
+# opted-out number succeeds and fails in the delivery logs. InvalidParameter and
+# ParameterValueInvalid come for any bad parameter (sender id, origination number, attributes):
+# they are about the number only when the message names PhoneNumber, as in
+# "Invalid parameter: PhoneNumber Reason: +1555... is not valid to publish to".
+ABOUT_THE_NUMBER = {"InvalidParameter", "ParameterValueInvalid"}
 
 
 class SnsProvider(SmsProvider):
@@ -30,8 +35,12 @@ class SnsProvider(SmsProvider):
                 PhoneNumber=to.e164, Message=message.text, MessageAttributes=attributes
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
-            raise ProviderError(self.name, permanent=code in PERMANENT, detail=code) from None
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "Unknown")
+            permanent = code in ABOUT_THE_NUMBER and str(error.get("Message", "")).startswith(
+                "Invalid parameter: PhoneNumber"
+            )
+            raise ProviderError(self.name, permanent=permanent, detail=code) from None
         except BotoCoreError as exc:
             raise ProviderError(self.name, permanent=False, detail=type(exc).__name__) from None
         return response["MessageId"]

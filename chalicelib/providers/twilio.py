@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.delivery import DeliveryReport, twilio_fields
+from chalicelib.providers.speech import voiced
 
-# Error codes about the destination. Auth (20003), throttling (20429), a From that cannot
-# send (21606) or a trial account (21608) are this provider's problems: fail over.
-TWILIO_PERMANENT = {21211, 21214, 21215, 21217, 21408, 21610, 21612, 21614}
+# Twilio's error dictionary, https://www.twilio.com/docs/api/errors/<code> (twilio-python raises
+# TwilioRestException with the same "code"). Only these say the destination cannot take it:
+TWILIO_PERMANENT = {
+    21211: "Invalid 'To' Phone Number",
+    21214: "'To' phone number cannot be reached",
+    21217: "Phone number does not appear to be valid",
+    21610: "Attempt to send to unsubscribed recipient (STOP)",
+    21614: "'To' number is not a valid mobile number",
+}
+# Transient although they mention the number: 21612 (this To/From combination), 21408 and
+# 21215 (this account's geo permissions), 21606 (From not SMS-capable), 21608 (trial account,
+# unverified To); and 20003 (auth), 20429 (throttled), any other or undocumented code.
+
+# SignalWire's own list (developer.signalwire.com, Compatibility API "Error codes"; the docs
+# repository's fern/products/compatibility-api/pages/rest-api/core/error-codes.mdx). Its codes
+# are not Twilio's: 21606 is "'To' number is not a mobile number", 21612 "Media not supported".
+SIGNALWIRE_PERMANENT = {
+    21211: "The 'To' number provided has an invalid format",
+    21217: "The To phone number provided does not appear to be valid",
+    21606: "The 'To' number provided is not a mobile number",
+    21614: "The 'To' number is not a valid mobile number",
+}
+# Transient: 21212 ("The From number ... has invalid format": we always send To in E.164, so it
+# is the From), 21210 (From not verified), 21610 ("blocked by the user or sent from a
+# blacklisted number": may be the sender), 21408 (callback URL), 4001 (balance), 20003 (auth).
 
 
 class TwilioProvider(HttpProvider):
     name = "twilio"
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
     supports_voice = True
-    permanent_codes = TWILIO_PERMANENT
+    permanent_codes: dict[int, str] = TWILIO_PERMANENT
 
     def _account(self) -> tuple[str, tuple[str, str]]:
         sid = self.context.required("account_sid")
@@ -24,7 +49,7 @@ class TwilioProvider(HttpProvider):
             auth = (self.context.required("api_key_sid"), self.context.required("api_key_secret"))
         else:
             auth = (sid, self.context.required("auth_token"))
-        base = self.context.optional("base_url", "https://api.twilio.com").rstrip("/")
+        base = self.context.url("base_url", "https://api.twilio.com")
         return f"{base}/2010-04-01/Accounts/{sid}", auth
 
     def _sender_fields(self, voice: bool = False) -> dict[str, str]:
@@ -39,17 +64,23 @@ class TwilioProvider(HttpProvider):
             return self.context.required("from")
         return value
 
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+    def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         url, auth = self._account()
-        data = {"To": to.e164, **self._sender_fields(), "Body": message.text}
+        data = {"To": to.e164, **self._sender_fields(), "Body": message.text, **twilio_fields(report)}
         return self._create(url + "/Messages.json", auth, data)
 
-    def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
+    def call(self, to: PhoneNumber, speech: VoiceMessage, report: DeliveryReport | None = None) -> str:
         url, auth = self._account()
-        # The speech already says the digits twice; the pause lets the callee lift the phone.
-        say = f'<Say language="{escape(speech.language)}">{escape(speech.text)}</Say>'
+        # <Say> without a voice uses "man", which speaks only a few languages: name a Polly voice
+        # that speaks this one. The speech says the digits twice; the pause lets the callee
+        # lift the phone.
+        speech, voice = voiced(speech)
+        say = (
+            f"<Say voice={quoteattr('Polly.' + voice.name)} language={quoteattr(voice.language)}>"
+            f"{escape(speech.text)}</Say>"
+        )
         twiml = f'<Response><Pause length="1"/>{say}</Response>'
-        data = {"To": to.e164, **self._sender_fields(voice=True), "Twiml": twiml}
+        data = {"To": to.e164, **self._sender_fields(voice=True), "Twiml": twiml, **twilio_fields(report)}
         return self._create(url + "/Calls.json", auth, data)
 
     def _create(self, url: str, auth: tuple[str, str], data: dict[str, str]) -> str:
@@ -63,18 +94,20 @@ class TwilioProvider(HttpProvider):
 
 class SignalWireProvider(TwilioProvider):
     name = "signalwire"
-    permanent_codes = TWILIO_PERMANENT | {21212}
+    permanent_codes = SIGNALWIRE_PERMANENT
 
     def _account(self) -> tuple[str, tuple[str, str]]:
         space = self.context.required("space")
         project = self.context.required("project_id")
-        base = self.context.optional("base_url", f"https://{space}.signalwire.com").rstrip("/")
+        base = self.context.url("base_url", f"https://{space}.signalwire.com")
         url = f"{base}/api/laml/2010-04-01/Accounts/{project}"
         return url, (project, self.context.required("api_token"))
 
 
 def _error_code(body: object) -> int | None:
-    """Twilio: {"code": 21211}; SignalWire also: {"errors": [{"code": "21211"}]}."""
+    """Twilio and SignalWire: {"code": 21211, "message", "more_info", "status"}; SignalWire also
+    {"errors": [{"code": "21211", "message", "more_info"}]} and {"errors": ["text"]}
+    (SignalWire's specs/compatibility-api/_shared/errors.tsp)."""
     if not isinstance(body, dict):
         return None
     code = body.get("code")

@@ -12,7 +12,7 @@ class XoxzoProvider(HttpProvider):
     supports_voice = True
 
     def _base(self) -> str:
-        return self.context.optional("base_url", "https://api.xoxzo.com").rstrip("/")
+        return self.context.url("base_url", "https://api.xoxzo.com")
 
     def _auth(self) -> tuple[str, str]:
         return self.context.required("sid"), self.context.required("auth_token")

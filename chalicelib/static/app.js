@@ -9,12 +9,21 @@
   const resend = $("resend"), codeInput = $("code");
   let verification = null, timer = null, otpAbort = null;
 
-  // Country names in the reader's language; the server sends ISO codes and calling codes.
+  // Country names in the reader's language, sorted by name in that language (Intl.Collator:
+  // "Ägypten" among the A's in German), the default region (the one the server selected)
+  // first. The server sends ISO codes and calling codes, default first, the rest by code.
   try {
-    const names = new Intl.DisplayNames([navigator.language || "en"], { type: "region" });
-    for (const option of $("country").options) {
-      option.textContent = `${names.of(option.value) || option.value} (+${option.dataset.cc})`;
-    }
+    const language = navigator.language || "en";
+    const names = new Intl.DisplayNames([language], { type: "region" });
+    const collator = new Intl.Collator(language);
+    const select = $("country");
+    const chosen = select.value;
+    const options = [...select.options];
+    const name = new Map(options.map((o) => [o, names.of(o.value) || o.value]));
+    for (const option of options) option.textContent = `${name.get(option)} (+${option.dataset.cc})`;
+    options.sort((a, b) => (b.defaultSelected - a.defaultSelected) || collator.compare(name.get(a), name.get(b)));
+    select.replaceChildren(...options);
+    select.value = chosen;
   } catch (_) { /* keep the codes */ }
 
   const say = (text) => { alert.textContent = ""; status.textContent = text; };

@@ -111,3 +111,37 @@ def test_the_inbox_page_shows_the_messages(page, site):
     page.goto(site.url + "/dev/inbox")
     page.locator("#inbox li").first.wait_for()
     assert "verification code is" in page.locator("#inbox").inner_text()
+
+
+def _countries(browser, site, locale: str) -> tuple[str, list[str]]:
+    context = browser.new_context(locale=locale)
+    page = context.new_page()
+    try:
+        page.goto(site.url + "/")
+        select = page.get_by_label("Country")
+        return select.input_value(), page.eval_on_selector_all(
+            "#country option", "options => options.map(o => o.textContent)")
+    finally:
+        context.close()
+
+
+def _name(option: str) -> str:
+    return option.rsplit(" (+", 1)[0]
+
+
+def test_the_countries_are_sorted_by_name_in_the_browsers_language(browser, site):
+    selected, english = _countries(browser, site, "en-US")
+    assert selected == "US" and english[0] == "United States (+1)"  # the default region first
+    names = [_name(o) for o in english[1:]]
+    # by name, not by ISO code (which starts Ascension Island, Andorra, United Arab Emirates)
+    assert names[:3] == ["Afghanistan", "Åland Islands", "Albania"], names[:5]
+    assert names.index("Andorra") < names.index("Ascension Island") < names.index("Zimbabwe")
+    assert names.index("Germany") < names.index("United Arab Emirates")
+
+    selected, german = _countries(browser, site, "de-DE")
+    assert selected == "US" and german[0] == "Vereinigte Staaten (+1)"
+    names = [_name(o) for o in german[1:]]
+    # German names in German order: "Ägypten" among the A's (code-point order puts Ä after Z)
+    assert names.index("Afghanistan") < names.index("Ägypten") < names.index("Albanien")
+    assert names.index("Deutschland") < names.index("Frankreich") < names.index("Zypern")
+    assert len(german) == len(english)

@@ -54,3 +54,25 @@ def test_the_global_budget_is_never_exceeded_under_200_concurrent_sends(serve, d
     assert sent == statuses.count(201) <= budget
     assert statuses.count(201) >= budget * 0.8  # sharding may refuse a little early, never late
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 429} == {"send_budget_exhausted"}
+
+
+def test_a_prefix_under_concurrent_sends_counts_exactly_and_refusals_give_back(serve, dynamodb_endpoint):
+    """40 concurrent sends into one prefix with room for 10: exactly 10 SMS, and the refused
+    30 leave nothing on the country and budget counters (given back under concurrency)."""
+    table = _fresh_table(dynamodb_endpoint, "phone-verify-prefix-giveback")
+    server = serve(OTP_TABLE_NAME=table, OTP_MAX_SENDS_PER_PREFIX_PER_HOUR="10",
+                   OTP_BREAKER_MIN_CONVERSION_PERCENT="0")
+    prefix = unique_number(700)[:-3]
+    numbers = [f"{prefix}{i:03d}" for i in range(100, 140)]
+    responses = _post_all(server, [{"to": n} for n in numbers])
+    statuses = [r.status_code for r in responses]
+    log = server.log_path.read_text()
+    sent = sum(log.count(f"[console SMS to {n}]") for n in numbers)
+    assert statuses.count(201) == sent == 10, sorted(statuses)
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 429} == {"prefix_rate_limited"}
+    items = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint).scan(TableName=table)["Items"]
+    counts: dict[str, int] = {}
+    for item in items:
+        kind = item["pk"]["S"].split("#")[1] if item["pk"]["S"].startswith("rl#") else "number"
+        counts[kind] = counts.get(kind, 0) + int(item.get("n", {"N": "0"})["N"])
+    assert counts["prefix"] == 10 and counts["country"] == 10 and counts["budget"] == 10, counts

@@ -65,6 +65,13 @@ def permissions(service: str, operation: Any, params: dict) -> list[tuple[str, s
         if role:
             found.append(("iam:PassRole", role))
         return found
+    if service == "kms":  # docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html
+        if name == "CreateKey":  # no resource yet; Tags need kms:TagResource too
+            return [(action, "*")] + ([("kms:TagResource", "*")] if params.get("Tags") else [])
+        key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"  # an alias resolves to a key the caller names
+        if name == "CreateAlias":  # authorized on the alias and on the key
+            return [(action, f"arn:aws:kms:{REGION}:{ACCOUNT}:{params['AliasName']}"), (action, key)]
+        return [(action, key)]
     return [(action, "*")]
 
 
@@ -151,7 +158,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
         return [boto3.client(name, region_name=REGION) for name in names]
 
     def deploy() -> None:
-        provision.before(stage, *clients("dynamodb", "ssm"))
+        provision.before(stage, *clients("dynamodb", "ssm", "kms"))
         _chalice(project, "deploy", "--stage", stage)
         provision.after(stage, *clients("apigateway", "logs", "iam", "sns"))
 
@@ -182,7 +189,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
                                   AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
             ssm.delete_parameter(Name=variables["OTP_SECRET_PARAMETER"])
             with Recorder() as r:
-                provision.secret(stage, *clients("ssm"))
+                provision.secret(stage, *clients("ssm", "kms"))
             recorded["secret"] = r.calls
             with Recorder() as r:
                 deploy()

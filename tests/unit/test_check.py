@@ -17,7 +17,9 @@ def test_the_right_code_approves_once(client, outbox):
     code = last_code(outbox)
     status, body, _ = check(client, code)
     assert status == 200
+    receipt = body.pop("receipt")  # verified in test_receipts.py
     assert body == {"id": started["id"], "to": NUMBER, "status": "approved", "valid": True}
+    assert receipt.count(".") == 2
     status, body, _ = check(client, code)
     assert status == 404 and error_code(body) == "verification_not_found"
 

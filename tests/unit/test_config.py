@@ -190,3 +190,46 @@ def test_the_upper_bound_of_a_range_is_accepted():
     assert config.limits.requests_per_ip_per_hour == 1_000_000
     with pytest.raises(ConfigError, match="OTP_MAX_REQUESTS_PER_IP_PER_HOUR"):
         Config.from_env({**BASE, "OTP_MAX_REQUESTS_PER_IP_PER_HOUR": "1000001"})
+
+
+# -- receipts ---------------------------------------------------------------------------------
+
+RECEIPTS_DEPLOYED = {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns", "OTP_SECRET_PARAMETER": "/p",
+            "OTP_ALLOWED_COUNTRIES": "US", "OTP_PUBLIC_URL": "https://verify.example.com", "OTP_RECEIPT_KEY_IDS": "alias/phone-verify-prod-receipts"}
+
+
+def test_receipt_defaults_and_rotation_list():
+    config = Config.from_env({**RECEIPTS_DEPLOYED, "OTP_PUBLIC_URL": "https://verify.example.com/api/",
+                              "OTP_RECEIPT_KEY_IDS": "alias/new, arn:aws:kms:us-east-1:123456789012:key/"
+                                                     "1234abcd-12ab-34cd-56ef-1234567890ab"})
+    assert config.public_url == config.receipt_audience == "https://verify.example.com/api"
+    assert config.receipt_ttl_seconds == 300
+    assert config.receipt_key_ids == ("alias/new", "arn:aws:kms:us-east-1:123456789012:key/"
+                                                   "1234abcd-12ab-34cd-56ef-1234567890ab")
+
+
+def test_deployed_stages_sign_with_the_stages_key_by_default():
+    env = {k: v for k, v in RECEIPTS_DEPLOYED.items() if k not in ("OTP_PUBLIC_URL", "OTP_RECEIPT_KEY_IDS")}
+    config = Config.from_env(env)
+    assert config.receipt_key_ids == ("alias/phone-verify-prod-receipts",)
+    assert config.public_url == config.receipt_audience == "urn:phone-verify:prod"
+
+
+@pytest.mark.parametrize("name,value", [
+    ("OTP_PUBLIC_URL", "http://verify.example.com"),  # http only in local and test
+    ("OTP_PUBLIC_URL", "verify.example.com"),
+    ("OTP_PUBLIC_URL", "https://verify.example.com/?q=1"),
+    ("OTP_RECEIPT_KEY_IDS", "my-key"),
+    ("OTP_RECEIPT_KEY_IDS", "alias/a,alias/a"),
+    ("OTP_RECEIPT_TTL_SECONDS", "29"),
+    ("OTP_RECEIPT_TTL_SECONDS", "3601"),
+    ("OTP_RECEIPT_AUDIENCE", "a" * 257),
+])
+def test_bad_receipt_settings_name_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({**RECEIPTS_DEPLOYED, name: value})
+
+
+def test_local_and_test_stages_run_without_a_receipt_key():
+    config = Config.from_env(BASE)
+    assert config.receipt_key_ids == () and config.public_url == "http://localhost:8000"

@@ -14,7 +14,7 @@ import pytest
 import responses
 
 from tests.conftest import ROOT
-from tests.unit.helpers import PhoneNumberType, error_code, example, get, start
+from tests.unit.helpers import PhoneNumberType, check, error_code, example, get, start
 
 TWILIO_SMS = "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"
 TWILIO_CALL = "https://api.twilio.com/2010-04-01/Accounts/AC123/Calls.json"
@@ -191,3 +191,138 @@ def test_failover_costs_one_extra_write_and_only_then(configured):
     responses.add(responses.POST, PLIVO, json={"message_uuid": ["u-1"]}, status=202)
     start(client, to="+14155552672")
     assert counter.take().count("UpdateItem v") == 2
+
+
+# -- numbers that fail on purpose (OTP_TEST_NUMBERS {"fail": ...}) ---------------------------
+
+REHEARSALS = json.dumps({
+    "+15005550001": {"fail": "permanent"},
+    "+15005550002": {"fail": "transient", "code": "424242"},
+    "+15005550003": {"fail": "timeout"},
+    "+15005550004": {"code": "123456"},
+    "+15005550005": "654321",  # the original plain form
+    r"^\+1500555009[0-9]$": {"fail": "transient"},
+})
+
+
+@responses.activate
+def test_a_permanent_test_number_is_422_without_failover_and_sends_nothing(configured):
+    client = configured(SMS_PROVIDER="twilio,plivo", OTP_TEST_NUMBERS=REHEARSALS)
+    status, body, _ = start(client, to="+15005550001")
+    assert status == 422 and error_code(body) == "undeliverable_number"
+    assert status_of(client, "+15005550001") == 404  # nothing left behind
+    assert not responses.calls
+
+
+@responses.activate
+def test_a_transient_test_number_fails_over_to_the_next_provider_and_verifies(configured):
+    client = configured(SMS_PROVIDER="twilio,plivo", OTP_TEST_NUMBERS=REHEARSALS)
+    status, body, _ = start(client, to="+15005550002")
+    assert status == 201
+    _, state, _ = get(client, f"/v1/verifications/{body['id']}")
+    assert state["send_attempts"][0]["provider"] == "plivo"  # the failover, as with real providers
+    assert check(client, "424242", to="+15005550002")[0] == 200
+    assert not responses.calls
+
+
+@responses.activate
+def test_a_failing_over_test_number_without_a_code_verifies_with_zeros(configured):
+    client = configured(SMS_PROVIDER="twilio,plivo", OTP_TEST_NUMBERS=REHEARSALS)
+    assert start(client, to="+15005550091")[0] == 201
+    assert check(client, "000000", to="+15005550091")[0] == 200
+
+
+@responses.activate
+def test_a_transient_test_number_with_one_provider_is_502(configured):
+    client = configured(SMS_PROVIDER="twilio", OTP_TEST_NUMBERS=REHEARSALS)
+    status, body, _ = start(client, to="+15005550095")
+    assert status == 502 and error_code(body) == "delivery_failed"
+    assert not responses.calls
+
+
+@responses.activate
+def test_a_timeout_test_number_is_502_at_once(configured):
+    import time as real_time
+
+    client = configured(SMS_PROVIDER="twilio,plivo", OTP_TEST_NUMBERS=REHEARSALS)
+    began = real_time.perf_counter()
+    status, body, _ = start(client, to="+15005550003")
+    assert status == 502 and error_code(body) == "delivery_failed"
+    assert real_time.perf_counter() - began < 2 and not responses.calls
+
+
+@responses.activate
+def test_code_test_numbers_in_both_forms_still_verify(configured):
+    client = configured(SMS_PROVIDER="twilio", OTP_TEST_NUMBERS=REHEARSALS)
+    for number, code in (("+15005550004", "123456"), ("+15005550005", "654321")):
+        assert start(client, to=number)[0] == 201
+        assert check(client, code, to=number)[0] == 200
+    assert not responses.calls
+
+
+@responses.activate
+def test_rehearsed_failures_stay_out_of_the_provider_metrics(configured, capsys):
+    client = configured(SMS_PROVIDER="twilio,plivo", OTP_TEST_NUMBERS=REHEARSALS)
+    capsys.readouterr()
+    start(client, to="+15005550002")
+    start(client, to="+15005550003")
+    assert '"Sends"' not in capsys.readouterr().out
+    responses.add(responses.POST, TWILIO_SMS, json={"sid": "SM1"}, status=201)
+    start(client)  # a real send is counted
+    assert '"Sends"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", [
+    '{"+15005550001": {"fail": "sometimes"}}',
+    '{"+15005550001": {"fail": "permanent", "extra": 1}}',
+    '{"+15005550001": {}}',
+    '{"+15005550001": {"code": 123456}}',
+    '{"+15005550001": 123456}',
+])
+def test_bad_test_number_values_name_the_variable(value):
+    from chalicelib.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="OTP_TEST_NUMBERS"):
+        Config.from_env({"OTP_TABLE_NAME": "t-table", "OTP_SECRET": "s" * 32, "OTP_TEST_NUMBERS": value})
+
+
+def status_of(client, number: str) -> int:
+    from tests.unit.helpers import post
+
+    return post(client, "/v1/verifications/check", {"to": number, "code": "000000"})[0]
+
+
+# -- the webhook provider through the API ------------------------------------------------------
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@responses.activate
+def test_webhook_failover_through_the_api_keeps_the_code_out_of_the_logs(configured, caplog):
+    from standardwebhooks import Webhook
+
+    caplog.set_level(logging.DEBUG)
+    client = configured(SMS_PROVIDER="webhook,twilio", WEBHOOK_URL="https://hooks.example.com/sms",
+                        WEBHOOK_SECRET=WEBHOOK_SECRET)
+    responses.add(responses.POST, "https://hooks.example.com/sms", body="echo: " + "x" * 10, status=503)
+    responses.add(responses.POST, TWILIO_SMS, json={"sid": "SM1"}, status=201)
+    status, body, _ = start(client, locale="fr")
+    assert status == 201
+    hook, twilio = responses.calls
+    sent = Webhook(WEBHOOK_SECRET).verify(hook.request.body, dict(hook.request.headers))
+    assert sent["type"] == "sms" and sent["locale"] == "fr" and sent["verification_id"] == body["id"]
+    assert sent["code"] == code_in(body_of(twilio)["Body"]) and sent["code"] in sent["text"]
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "provider=webhook permanent=False detail=HTTP 503" in text
+    assert sent["code"] not in text and WEBHOOK_SECRET not in text
+
+
+def test_aws_sends_are_not_retried_by_botocore(aws):
+    # A retried Publish/Invoke after a read timeout can deliver twice: failover is the retry.
+    import app as app_module
+
+    service = app_module.get_service()
+    factory = service._providers._context("sns", {}).aws
+    for name in ("sns", "pinpoint-sms-voice-v2", "lambda"):
+        assert factory(name).meta.config.retries["total_max_attempts"] == 1, name
+    assert factory("dynamodb").meta.config.retries.get("total_max_attempts", 3) > 1

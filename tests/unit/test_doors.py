@@ -13,7 +13,9 @@ import pytest
 from tests.conftest import ROOT
 from tests.unit.helpers import NUMBER, error_code
 
-SERVER_ROUTES = {"GET /v1/verifications/{verification_id}", "DELETE /v1/verifications/{verification_id}"}
+SERVER_ROUTES = {"GET /v1/verifications/{verification_id}", "DELETE /v1/verifications/{verification_id}",
+                 "POST /v1/totp/factors", "GET /v1/totp/factors", "DELETE /v1/totp/factors/{factor_id}",
+                 "POST /v1/totp/factors/{factor_id}/verify", "POST /v1/totp/challenges"}
 PUBLIC_API_ROUTES = {"POST /v1/verifications", "POST /v1/verifications/check", "POST /request-auth",
                      "POST /validate-auth"}
 

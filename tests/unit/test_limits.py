@@ -193,6 +193,9 @@ def test_budget_shards_add_up_to_the_budget_exactly():
 
         def suspend(self, key, expires_at): ...
 
+        def release(self, key):
+            self.counts[key] -= 1
+
     limits = Limits.from_env({"OTP_MAX_SENDS_PER_HOUR": "103", "OTP_BUDGET_SHARDS": "10"})
     memory = Memory()
     limiter = Limiter(limits, memory)
@@ -206,21 +209,67 @@ def test_budget_shards_add_up_to_the_budget_exactly():
     assert sent == 103 and sum(memory.counts.values()) == 103
 
 
-def test_conversion_breaker_suspends_a_country_until_the_window_ends(configured, outbox, clock, caplog):
+def test_conversion_breaker_suspends_a_prefix_until_the_window_ends(configured, outbox, clock, caplog):
     caplog.set_level(logging.WARNING)
     client = configured(OTP_BREAKER_MIN_SENDS="4", OTP_BREAKER_MIN_CONVERSION_PERCENT="50",
                         OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1000")
     clock.now = HOUR_START
-    gb = [f"+4474001234{i:02d}" for i in range(10)]
+    gb = [f"+4474001234{i:02d}" for i in range(10)]  # one prefix: +447400123
     for n in gb[:4]:  # four sends, no approvals: conversion 0 %
         assert start(client, to=n)[0] == 201
     status, body, headers = start(client, to=gb[4])
-    assert status == 429 and error_code(body) == "country_suspended" and headers["Retry-After"] == "3600"
-    assert "country suspended region=GB sends=4 approvals=0" in caplog.text
+    assert status == 429 and error_code(body) == "prefix_suspended" and headers["Retry-After"] == "3600"
+    assert "prefix suspended range=+4474001** sends=4 approvals=0" in caplog.text
     assert start(client, to=gb[5])[0] == 429  # stays suspended for the window
-    assert start(client, to=number(1))[0] == 201  # other countries are unaffected
     clock.now = HOUR_START + 3600
     assert start(client, to=gb[5])[0] == 201
+
+
+def test_a_pumped_range_does_not_refuse_its_country(configured, outbox, clock):
+    # 51 starts to one country from a few IPs tripped the old per-country breaker and refused
+    # every real user of that country for the rest of the hour.
+    client = configured(OTP_BREAKER_MIN_SENDS="4", OTP_BREAKER_MIN_CONVERSION_PERCENT="50",
+                        OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1000")
+    clock.now = HOUR_START
+    for i in range(6):
+        start(client, to=f"+4474001234{i:02d}")
+    assert start(client, to="+447400123499")[0] == 429
+    status, _, _ = start(client, to="+447800123456")  # another GB range: a real user
+    assert status == 201
+    assert check(client, last_code(outbox), to="+447800123456")[0] == 200
+
+
+def test_a_number_approved_lately_passes_a_suspended_breaker(configured, outbox, clock):
+    client = configured(OTP_BREAKER_MIN_SENDS="4", OTP_BREAKER_MIN_CONVERSION_PERCENT="50",
+                        OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1000")
+    clock.now = HOUR_START - 86_400 * 29  # approved 29 days ago
+    owner = "+447400123450"
+    start(client, to=owner)
+    assert check(client, last_code(outbox), to=owner)[0] == 200
+    clock.now = HOUR_START
+    for i in range(6):  # the bot pumps the owner's range; the breaker trips
+        start(client, to=f"+4474001234{i:02d}")
+    assert start(client, to="+447400123460")[0] == 429
+    status, _, _ = start(client, to=owner)  # the owner still gets in
+    assert status == 201
+    assert check(client, last_code(outbox), to=owner)[0] == 200
+    clock.now = HOUR_START + 86_400 * 31  # 31 days after the last approval: no longer trusted
+    for i in range(6):
+        start(client, to=f"+4474001234{i:02d}")
+    status, body, _ = start(client, to=owner)
+    assert status == 429 and error_code(body) == "prefix_suspended"
+
+
+def test_a_country_wide_breaker_is_opt_in(configured, outbox, clock):
+    client = configured(OTP_BREAKER_COUNTRY_WIDE="true", OTP_BREAKER_COUNTRY_MIN_SENDS="4",
+                        OTP_BREAKER_MIN_SENDS="100", OTP_BREAKER_MIN_CONVERSION_PERCENT="50",
+                        OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1000")
+    clock.now = HOUR_START
+    for i in range(4):  # four ranges, one send each: no prefix trips, the country does
+        assert start(client, to=f"+44740{i}123456")[0] == 201
+    status, body, _ = start(client, to="+447800123456")
+    assert status == 429 and error_code(body) == "country_suspended"
+    assert start(client, to=number(1))[0] == 201  # other countries are unaffected
 
 
 def test_approvals_keep_the_breaker_closed(configured, outbox, clock):
@@ -228,8 +277,28 @@ def test_approvals_keep_the_breaker_closed(configured, outbox, clock):
                         OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1000")
     clock.now = HOUR_START
     for i in range(8):
-        assert start(client, to=number(i))[0] == 201
-        assert check(client, last_code(outbox), to=number(i))[0] == 200
+        to = f"+4474001234{i:02d}"
+        assert start(client, to=to)[0] == 201
+        assert check(client, last_code(outbox), to=to)[0] == 200
+
+
+def test_an_exhausted_budget_is_an_alarm(configured, outbox, clock, capsys):
+    from scripts.package_template import resources
+
+    client = configured(OTP_MAX_SENDS_PER_HOUR="1", OTP_BUDGET_SHARDS="1")
+    assert start(client, to=number(1))[0] == 201
+    capsys.readouterr()
+    status, body, _ = start(client, to=number(2))
+    assert status == 429 and error_code(body) == "send_budget_exhausted"
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    emitted = [d for d in documents if d.get("kind") == "send_budget_exhausted" and d.get("LimitsHit") == 1]
+    assert emitted, documents  # the EMF metric the alarm watches...
+    alarm = resources("prod")["Resources"]["SendBudgetExhaustedAlarm"]["Properties"]
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    metric = emitted[0]["_aws"]["CloudWatchMetrics"][0]
+    assert alarm["MetricName"] == "LimitsHit" and alarm["Namespace"] == metric["Namespace"]
+    assert dimensions == {"service": emitted[0]["service"], "kind": "send_budget_exhausted"}
+    assert sorted(dimensions) in metric["Dimensions"]  # ...published under the alarm's dimensions
 
 
 # -- test numbers --------------------------------------------------------------------------

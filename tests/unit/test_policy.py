@@ -20,6 +20,7 @@ ACTIONS = {
     "batch_write_item": "dynamodb:BatchWriteItem", "transact_write_items": "dynamodb:TransactWriteItems",
     "get_parameter": "ssm:GetParameter", "publish": "sns:Publish",
     "send_text_message": "sms-voice:SendTextMessage", "send_voice_message": "sms-voice:SendVoiceMessage",
+    "sign": "kms:Sign", "get_public_key": "kms:GetPublicKey", "encrypt": "kms:Encrypt", "decrypt": "kms:Decrypt",
 }
 LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 STAGES = json.loads((ROOT / ".chalice" / "config.json").read_text())
@@ -50,6 +51,8 @@ def required_for(stage: str) -> set[str]:
         needed.add("sns:Publish")
     if "end-user-messaging" in providers:
         needed |= {"sms-voice:SendTextMessage", "sms-voice:SendVoiceMessage"}
+    # Deployed stages always sign receipts (chalicelib/config.py _receipt_settings).
+    needed |= {a for a in actions_in_code() if a in ("kms:Sign", "kms:GetPublicKey")}
     return needed
 
 
@@ -165,8 +168,12 @@ def test_make_package_makes_no_aws_call(recorded_cycle):
 def test_the_deployer_touches_only_the_apps_own_names():
     for statement in DEPLOYER["Statement"]:
         for resource in _listed(statement["Resource"]):
-            if resource == "*":  # the account's SMS settings have no resource type
-                assert set(statement["Action"]) == {"sns:GetSMSAttributes", "sns:SetSMSAttributes"}
+            if resource == "*":  # the account's SMS settings, and a key not yet created, have no resource
+                assert set(statement["Action"]) in ({"sns:GetSMSAttributes", "sns:SetSMSAttributes"},
+                                                    {"kms:CreateKey", "kms:TagResource"}), statement
+            elif resource == "arn:aws:kms:*:*:key/*":  # key ids are random; the stage's alias names it
+                assert set(statement["Action"]) == {"kms:CreateAlias", "kms:DescribeKey"}, statement
+                assert "arn:aws:kms:*:*:alias/phone-verify-*" in statement["Resource"]
             elif not resource.startswith("arn:aws:apigateway:"):  # API ids are random: no name to scope by
                 assert f"{STAGES['app_name']}" in resource, resource
 

@@ -48,7 +48,7 @@ def run_after(stage="prod"):
 
 def test_first_deploy_creates_a_protected_table_and_a_secret(aws_clients):
     dynamodb, ssm, _ = aws_clients
-    done = provision.before("prod", dynamodb, ssm)
+    done = provision.before("prod", dynamodb, ssm, boto3.client("kms"))
     table = dynamodb.describe_table(TableName="phone-verify-prod")["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
@@ -64,9 +64,9 @@ def test_first_deploy_creates_a_protected_table_and_a_secret(aws_clients):
 
 def test_a_second_deploy_changes_nothing(aws_clients):
     dynamodb, ssm, _ = aws_clients
-    provision.before("prod", dynamodb, ssm)
+    provision.before("prod", dynamodb, ssm, boto3.client("kms"))
     secret = ssm.get_parameter(Name="/phone-verify/prod/otp-secret", WithDecryption=True)["Parameter"]["Value"]
-    done = provision.before("prod", dynamodb, ssm)
+    done = provision.before("prod", dynamodb, ssm, boto3.client("kms"))
     assert "created table phone-verify-prod" not in done
     assert {"TTL already on expires_at", "point-in-time recovery already on",
             "server-side encryption already on", "secret /phone-verify/prod/otp-secret exists (kept)"} <= set(done)
@@ -80,7 +80,7 @@ def test_an_existing_bare_table_is_fixed_and_keeps_its_items(aws_clients):
                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
     dynamodb.put_item(TableName="phone-verify-dev", Item={"pk": {"S": "v#keep"}})
-    done = provision.before("dev", dynamodb, ssm)
+    done = provision.before("dev", dynamodb, ssm, boto3.client("kms"))
     assert "TTL enabled on expires_at" in done and "point-in-time recovery enabled" in done
     assert dynamodb.get_item(TableName="phone-verify-dev", Key={"pk": {"S": "v#keep"}})["Item"]
 
@@ -181,11 +181,17 @@ def test_a_stage_without_sns_gets_no_delivery_status_role(deployed_api, tmp_path
     assert boto3.client("iam").list_roles()["Roles"] == []
 
 
-def test_the_secret_step_makes_only_the_secret(aws_clients):
+def test_the_secret_step_makes_only_the_secret_and_the_receipt_key(aws_clients):
     dynamodb, ssm, _ = aws_clients
-    assert provision.secret("prod", ssm) == ["secret /phone-verify/prod/otp-secret created"]
+    kms = boto3.client("kms")
+    assert provision.secret("prod", ssm, kms) == [
+        "secret /phone-verify/prod/otp-secret created",
+        "receipt key alias/phone-verify-prod-receipts ready (kept forever)"]
     assert dynamodb.list_tables()["TableNames"] == []  # the stack's own table must not clash with one made here
-    assert provision.secret("prod", ssm) == ["secret /phone-verify/prod/otp-secret exists (kept)"]
+    key = kms.describe_key(KeyId="alias/phone-verify-prod-receipts")["KeyMetadata"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert provision.secret("prod", ssm, kms)[0] == "secret /phone-verify/prod/otp-secret exists (kept)"
+    assert len(kms.list_keys()["Keys"]) == 1  # the second run made no second key
 
 
 def _without_region(tmp_path):

@@ -1,0 +1,78 @@
+"""TOTP codes over real HTTP on dynalite (per-item locking): a code is accepted once even
+under 20 concurrent submissions, and concurrent wrong codes count exactly to the limit.
+KMS is moto's server (Encrypt/Decrypt and Sign as in tests/unit/test_totp.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pyotp
+import pytest
+
+from scripts.run_local import free_port, wait_for_port
+
+pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported")
+
+
+@pytest.fixture(scope="module")
+def totp_server(serve, tmp_path_factory):
+    import boto3
+
+    from scripts.keys import ensure_receipt_key, ensure_totp_key
+
+    port = free_port()
+    kms_server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        kms = boto3.client("kms", endpoint_url=endpoint)
+        yield serve(AWS_ENDPOINT_URL_KMS=endpoint, OTP_TOTP_KEY_ID=ensure_totp_key(kms, "test"),
+                    OTP_RECEIPT_KEY_IDS=ensure_receipt_key(kms, "test"))
+    finally:
+        kms_server.terminate()
+        kms_server.wait(timeout=10)
+
+
+def _enrolled(server, identity: str) -> str:
+    response = server.post("/v1/totp/factors", {"identity": identity})
+    assert response.status_code == 201, response.text
+    factor = response.json()
+    totp = pyotp.TOTP(factor["secret"])
+    # Confirm with the previous step's code, so the current step's code is still unused.
+    confirmed = server.post(f"/v1/totp/factors/{factor['id']}/verify", {"code": totp.at(time.time() - 30)})
+    assert confirmed.status_code == 200, confirmed.text
+    return factor["secret"]
+
+
+def test_twenty_concurrent_submissions_of_one_code_approve_once(totp_server):
+    secret = _enrolled(totp_server, "concurrent-user")
+    code = pyotp.TOTP(secret).at(time.time())
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(
+            lambda _: totp_server.post("/v1/totp/challenges", {"identity": "concurrent-user", "code": code}),
+            range(20),
+        ))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 403}, statuses
+    (approved,) = [r.json() for r in responses if r.status_code == 200]
+    assert approved["receipt"] and approved["receipt"].count(".") == 2
+
+
+def test_fifty_concurrent_wrong_codes_count_exactly_to_the_limit(totp_server):
+    secret = _enrolled(totp_server, "guessed-user")
+    right = pyotp.TOTP(secret).at(time.time())
+    wrong = f"{(int(right) + 500_000) % 10**6:06d}"
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        responses = list(pool.map(
+            lambda _: totp_server.post("/v1/totp/challenges", {"identity": "guessed-user", "code": wrong}),
+            range(50),
+        ))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(403) == 5 and statuses.count(429) == 45, sorted(statuses)
+    late = totp_server.post("/v1/totp/challenges", {"identity": "guessed-user", "code": right})
+    assert late.status_code == 429 and late.json()["error"]["code"] == "max_attempts_reached"

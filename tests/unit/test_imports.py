@@ -1,0 +1,61 @@
+"""No import cycles among our modules: each module imports cleanly on its own, and the
+configuration and the provider registry do not import each other both ways."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def _imports(path: Path) -> set[str]:
+    """Every chalicelib module a file imports, at the top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("chalicelib"):
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("chalicelib"))
+    return names
+
+
+def _module_graph() -> dict[str, set[str]]:
+    modules = {}
+    for path in (ROOT / "chalicelib").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    return {name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()}
+
+
+def test_the_configuration_and_the_providers_do_not_import_each_other():
+    graph = _module_graph()
+    assert "chalicelib.providers" in graph["chalicelib.config"]
+    assert "chalicelib.config" not in graph["chalicelib.providers"]
+
+
+def test_no_import_cycle_among_our_modules():
+    graph = _module_graph()
+    cycles = []
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in graph[node]:
+            if nxt in path:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif len(path) < 12:
+                visit(nxt, path + [nxt])
+
+    for name in graph:
+        visit(name, [name])
+    assert not cycles, cycles[:3]
+
+
+def test_each_module_imports_on_its_own():
+    for name in ("chalicelib.config", "chalicelib.providers", "chalicelib.errors", "chalicelib.limits"):
+        run = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=ROOT,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
