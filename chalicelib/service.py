@@ -322,9 +322,10 @@ class VerificationService:
             if hasattr(provider, "deliver"):
                 return provider.deliver(delivery)
             # A provider an embedding app put in the pool may implement only send_sms/call.
+            extra = {"report": delivery.report} if delivery.report is not None else {}
             if delivery.channel == "voice":
-                return provider.call(delivery.to, delivery.message)  # type: ignore[arg-type]
-            return provider.send_sms(delivery.to, delivery.message)  # type: ignore[arg-type]
+                return provider.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
+            return provider.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
         except ProviderError:
             raise
         except Exception as exc:  # a bug in an adapter must not skip the undo or the failover
