@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from chalice import Chalice, IAMAuthorizer, Response
 
 from chalicelib import errors, snapstart
-from chalicelib.config import ConfigError, api_key_required, public_api
+from chalicelib.config import ConfigError, api_key_required, events_queue, public_api
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
 app = Chalice(app_name="phone-verify")
@@ -113,7 +113,25 @@ def _build_service() -> Any:
 
     providers = ProviderPool(config, settings, context)
     limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
-    return VerificationService(config, store, providers, CodeHasher(secret), limiter)
+    hasher = CodeHasher(secret)
+    events = None
+    if config.events.enabled:
+        from chalicelib.events import SqsEvents
+
+        events = SqsEvents(lambda: aws_client("sqs"), config.events.queue, config.events.include_number)
+    delivery = _delivery_tracker(config, store, hasher, settings, secret, events)
+    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery, events=events)
+
+
+def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes, events: Any) -> Any:
+    from chalicelib.delivery import DeliveryTracker
+    from chalicelib.phone import parse_phone_number
+
+    def region_of(e164: str) -> str:
+        return parse_phone_number(e164, config.default_region).region
+
+    on_change = (lambda v, index: events.emit("delivery.updated", v, index)) if events else None
+    return DeliveryTracker(store, hasher, settings, config.callback_base_url, secret, region_of, on_change)
 
 
 @functools.cache
@@ -314,7 +332,8 @@ def start_verification() -> Response:
     verification, created = service.start(request, _client_ip())
     now = service.now()
     ready_at = verification.sent_at_ms / 1000 + service.resend_interval
-    body = _verification_body(verification, now, resend_after=max(0, math.ceil(ready_at - now)))
+    body = _verification_body(verification, now, resend_after=max(0, math.ceil(ready_at - now)),
+                              provider=verification.provider)
     return _json(body, 201 if created else 200)
 
 
@@ -351,7 +370,9 @@ def get_verification(verification_id: str) -> Response:
     service = get_service()
     verification = service.get(verification_id)
     attempts = [
-        {"channel": s.channel, "provider": s.provider, "sent_at": s.at_iso} for s in verification.sends
+        {"channel": s.channel, "provider": s.provider, "sent_at": s.at_iso, "status": s.status,
+         "error_code": s.error_code}
+        for s in verification.sends
     ]
     return _json(
         _verification_body(
@@ -374,6 +395,59 @@ def cancel_verification(verification_id: str) -> Response:
             verification, service.now(), attempts_remaining=verification.attempts_remaining
         )
     )
+
+
+# -- delivery receipts from providers (public, authenticated by the provider's signature) ----
+
+
+@app.route("/v1/callbacks/{provider}", methods=["POST", "GET"],
+           content_types=["application/x-www-form-urlencoded", "application/json", "text/plain"])
+@_domain_errors
+def provider_callback(provider: str) -> Response:
+    request = app.current_request
+    service = get_service()
+    if service.delivery is None:
+        raise errors.NotFound()
+    query = tuple((k, v) for k in (request.query_params or {}) for v in request.query_params.getlist(k))
+    changed = service.delivery.receive(provider, request.method, query, dict(request.headers),
+                                       request.raw_body or b"", service.now())
+    return _json({"received": True, "changed": changed})
+
+
+# -- events to the deployment's backend: the queue's consumer -------------------------------
+
+
+@functools.cache
+def _event_sender() -> Callable[[str], None]:
+    from chalicelib.events import deliver
+    from chalicelib.providers.http import shared_session
+
+    config = get_config()
+    secret = config.events.secret
+    if secret is None:  # deployed stages: from SSM, once per container
+        import boto3
+
+        from chalicelib.parameters import _get_secure_string
+
+        secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
+                                    lambda: boto3.client("ssm"))
+    session = shared_session()
+    return lambda body: deliver(body, config.events.urls, secret, session.post)
+
+
+def deliver_queued_event(body: str) -> None:
+    """POST one queued event; raising leaves the message on the queue (SQS retries it after
+    the visibility timeout, then moves it to the dead-letter queue)."""
+    _event_sender()(body)
+
+
+_EVENTS_QUEUE = events_queue()
+if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires the trigger
+
+    @app.on_sqs_message(queue=_EVENTS_QUEUE, batch_size=1)
+    def deliver_events(event: Any) -> None:
+        for record in event:
+            deliver_queued_event(record.body)
 
 
 # -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------

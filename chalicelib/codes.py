@@ -15,6 +15,7 @@ import secrets
 from chalicelib.errors import InvalidCodeFormat
 
 _CODE_PATTERNS: dict[int, re.Pattern[str]] = {}
+_REFERENCE = re.compile(r"[0-9a-f]{66}", re.ASCII)
 
 
 def new_code(length: int) -> str:
@@ -68,6 +69,25 @@ class CodeHasher:
 
     def _pad(self, nonce: str) -> str:
         return self._mac(b"id-pad", nonce)[:16].hex()
+
+    def send_reference(self, verification_id: str, index: int) -> str:
+        """What a provider gets to name one send in its delivery receipt: no number, no code,
+        nothing linkable to the verification id; only this server can read it (and it
+        carries a MAC, so a forged one is simply unknown). 66 lowercase hex characters."""
+        number_key, nonce = self.number_key_of(verification_id), verification_id[34:]
+        body = f"{index:02x}{_xor_hex(number_key, self._mac(b'ref-pad', nonce)[:16].hex())}{nonce}"
+        return body + self._mac(b"ref", body)[:8].hex()
+
+    def read_send_reference(self, reference: object) -> tuple[str, str, int] | None:
+        """(number key, verification id, send index) of a reference, or None if it is not one."""
+        if not isinstance(reference, str) or not _REFERENCE.fullmatch(reference):
+            return None
+        body, tag = reference[:50], reference[50:]
+        if not hmac.compare_digest(self._mac(b"ref", body)[:8].hex().encode(), tag.encode()):
+            return None
+        index, masked, nonce = int(body[:2], 16), body[2:34], body[34:]
+        number_key = _xor_hex(masked, self._mac(b"ref-pad", nonce)[:16].hex())
+        return number_key, "VE" + _xor_hex(number_key, self._pad(nonce)) + nonce, index
 
     def identity_key(self, identity: str) -> str:
         """A stable, non-reversible key for an app's user id (TOTP factors' item key)."""

@@ -74,6 +74,9 @@ class Config:
     android_app_hash: str | None = None
     parameters_max_age_seconds: int = 300
     allowed_origins: frozenset[str] = frozenset()  # CORS: exact origins, none by default
+    # -- delivery receipts and events (issue 14) --
+    callback_base_url: str | None = None  # OTP_PUBLIC_URL as given (None: no callbacks)
+    events: "Events" = None  # type: ignore[assignment]  # set by from_env
     log_format: str = "json"  # "human" (one line per request, no EMF) is the local default
     limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
     test_numbers: "TestNumbers" = None  # type: ignore[assignment]
@@ -200,6 +203,8 @@ class Config:
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
             allowed_origins=_origins(_str(env, "OTP_ALLOWED_ORIGINS")),
+            callback_base_url=_public_url(_str(env, "OTP_PUBLIC_URL")),
+            events=Events.from_env(env, stage),
             log_format=_choice(env, "OTP_LOG_FORMAT", LOG_FORMATS,
                                default="human" if stage == "local" else "json"),
             limits=limits,
@@ -546,6 +551,71 @@ class TestNumbers:
             else:
                 raise ConfigError(f"OTP_TEST_NUMBERS: {key!r} is neither an E.164 number nor a ^regex")
         return cls(exact, tuple(ranges), failures)
+
+
+def _public_url(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    url = raw.rstrip("/")
+    if not re.fullmatch(r"(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?)(/[A-Za-z0-9._~/-]*)?", url, re.ASCII):
+        raise ConfigError("OTP_PUBLIC_URL must be the API's https base URL, e.g. https://abc.execute-api.us-east-1.amazonaws.com/api")
+    return url
+
+
+@dataclass(frozen=True)
+class Events:
+    """Events to the deployment's backend (README, "Events"): Standard Webhooks POSTs through
+    an SQS queue. Off when OTP_EVENTS_URL is unset."""
+
+    urls: tuple[str, ...] = ()
+    secret: str | None = None  # whsec_...; OTP_EVENTS_SECRET (local, test) or the SSM parameter
+    secret_parameter: str | None = None
+    queue: str | None = None  # OTP_EVENTS_QUEUE: the queue's name
+    include_number: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], stage: str) -> "Events":
+        raw = _str(env, "OTP_EVENTS_URL")
+        if raw is None:
+            return cls()
+        try:
+            urls = json.loads(raw) if raw.startswith("[") else [raw]
+        except ValueError:
+            urls = None
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            raise ConfigError('OTP_EVENTS_URL must be a URL or a JSON list of URLs')
+        for url in urls:
+            if not re.fullmatch(r"https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?(/[^\s]*)?", url, re.ASCII):
+                raise ConfigError(f"OTP_EVENTS_URL has {url!r}: use https (http only for localhost)")
+        secret, parameter = _str(env, "OTP_EVENTS_SECRET"), _str(env, "OTP_EVENTS_SECRET_PARAMETER")
+        if secret is not None and stage in DEPLOYED_STAGES:
+            raise ConfigError(f"OTP_EVENTS_SECRET is refused in the {stage!r} stage: use OTP_EVENTS_SECRET_PARAMETER (SSM)")
+        if secret is None and parameter is None:
+            raise ConfigError("OTP_EVENTS_URL needs OTP_EVENTS_SECRET (whsec_...) or OTP_EVENTS_SECRET_PARAMETER")
+        if secret is not None:
+            from chalicelib.standard_webhooks import secret_bytes
+
+            try:
+                key = secret_bytes(secret)
+            except ValueError:
+                key = b""
+            if not secret.startswith("whsec_") or len(key) < 24:
+                raise ConfigError("OTP_EVENTS_SECRET must be whsec_ followed by base64 of 24 to 64 random bytes")
+        queue = _str(env, "OTP_EVENTS_QUEUE")
+        if queue is None:
+            raise ConfigError("OTP_EVENTS_URL needs OTP_EVENTS_QUEUE (the SQS queue's name)")
+        return cls(tuple(urls), secret, parameter, queue, _bool(env, "OTP_EVENTS_INCLUDE_NUMBER", False))
+
+
+def events_queue(environ: Mapping[str, str] | None = None) -> str | None:
+    """OTP_EVENTS_QUEUE, read when app.py is imported: Chalice binds the SQS handler to a
+    queue name at definition (like OTP_API_KEY_REQUIRED)."""
+    env = os.environ if environ is None else environ
+    return _str(env, "OTP_EVENTS_QUEUE") if _str(env, "OTP_EVENTS_URL") else None
 
 
 @dataclass(frozen=True)

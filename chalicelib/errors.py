@@ -118,6 +118,16 @@ class UndeliverableNumber(ServiceError):
     message = "This number cannot receive the code (blocked, unsubscribed or unreachable)."
 
 
+class InvalidCallbackSignature(ServiceError):
+    status, code = 403, "invalid_signature"
+    message = "The callback is not signed by the provider."
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+    message = "The request body is too large."
+
+
 class CountryNotAllowed(ServiceError):
     status, code = 403, "country_not_allowed"
     message = "Verification codes cannot be sent to this country."

@@ -168,6 +168,7 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
             },
         },
     }
+    not_found_early = _error_response("not_found: no such provider, or OTP_PUBLIC_URL unset")
     for path, summary, responses in (
         ("/request-auth", "Seed-compatible: send a code to `number`", {
             "200": _text("Sent", "Your code was sent"),
@@ -192,6 +193,25 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
             "post": {"operationId": path.strip("/").replace("-", "_") + "_post", "summary": summary,
                      "security": public, "requestBody": seed_form, "responses": responses},
         }
+    paths["/v1/callbacks/{provider}"] = {
+        "parameters": [{"name": "provider", "in": "path", "required": True, "schema": {"type": "string"}}],
+        **{method: {
+            "operationId": f"providerCallback{method.title()}",
+            "summary": "A provider's delivery receipt (public; authenticated by the provider's signature)",
+            "security": [],
+            "responses": {
+                "200": {"description": "Taken (an unknown reference changes nothing)", "content": {
+                    "application/json": {"schema": {"type": "object", "required": ["received", "changed"],
+                                                    "properties": {"received": {"const": True},
+                                                                   "changed": {"type": "integer"}}}}}},
+                "403": _error_response("invalid_signature: unsigned, badly signed or stale"),
+                "404": not_found_early,
+                "413": _error_response("payload_too_large"),
+                "415": unsupported_media,
+                "503": unavailable,
+            },
+        } for method in ("get", "post")},
+    }
     paths["/v1/verifications"]["options"] = {"operationId": "startPreflight", **preflight}
     paths["/v1/verifications/check"]["options"] = {"operationId": "checkPreflight", **preflight}
     paths["/"] = {"get": {"operationId": "page", "summary": "The web page", "security": [],
@@ -313,9 +333,12 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
         },
         "Verification": {
             "type": "object",
-            "required": [*base, "resend_after"],
+            "required": [*base, "resend_after", "provider"],
             "additionalProperties": False,
-            "properties": {**base, "resend_after": {"type": "integer", "minimum": 0}},
+            "properties": {**base, "resend_after": {"type": "integer", "minimum": 0},
+                           "provider": {"type": "string", "description":
+                                        "The provider that took this send; a resend after an undelivered "
+                                        "send goes to the next provider in the chain"}},
         },
         "VerificationStatus": {
             "type": "object",
@@ -326,8 +349,13 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
                 "attempts_remaining": {"type": "integer", "minimum": 0},
                 "send_attempts": {"type": "array", "items": {
                     "type": "object",
-                    "required": ["channel", "provider", "sent_at"],
-                    "properties": {"channel": channel, "provider": {"type": "string"}, "sent_at": iso_time},
+                    "required": ["channel", "provider", "sent_at", "status", "error_code"],
+                    "properties": {
+                        "channel": channel, "provider": {"type": "string"}, "sent_at": iso_time,
+                        "status": {"enum": ["accepted", "sent", "delivered", "undelivered", "failed"],
+                                   "description": "From the provider's delivery receipts; never moves backwards"},
+                        "error_code": {"type": ["string", "null"]},
+                    },
                 }},
             },
         },

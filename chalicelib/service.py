@@ -25,6 +25,9 @@ from chalicelib.models import (
     Verification,
     require_verification_id,
 )
+from chalicelib.callbacks import UNDELIVERED
+from chalicelib.delivery import DeliveryTracker
+from chalicelib.events import NO_EVENTS, EventSink
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.phone import (
     PhoneNumber,
@@ -53,6 +56,9 @@ class VerificationService:
         hasher: CodeHasher,
         limiter: Limiter,
         clock: Callable[[], float] = time.time,
+        *,
+        delivery: DeliveryTracker | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -61,6 +67,8 @@ class VerificationService:
         self._limiter = limiter
         self._clock = clock
         self._composer = config.composer()
+        self._delivery = delivery
+        self._events = events or NO_EVENTS
 
     # -- start / resend -------------------------------------------------------------------
 
@@ -137,6 +145,8 @@ class VerificationService:
                         # No SMS to a number whose guesses are used up: its code could not be checked.
                         raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
                     continue  # it stopped being live between the two writes: start again
+                order = _order_after_undelivered(live, chain)  # 422 for a permanent reason
+                send = dataclasses.replace(send, provider=order[0])
                 resent = self._resend(number_key, live, code, now, send, checks)
                 if resent is None:
                     continue
@@ -162,6 +172,7 @@ class VerificationService:
                         phone, number_key, code, request.locale, verification, previous,
                         chain=rehearsal_chain(chain, fail),
                     )
+                self._events.emit("verification.started" if created else "verification.resent", verification)
                 return verification, created
             # A number approved lately passes the conversion breakers (not the limits).
             trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
@@ -170,8 +181,10 @@ class VerificationService:
             except errors.LimitExceeded:
                 self._store.undo_send(number_key, verification, previous)
                 raise
-            verification = self._deliver(phone, number_key, code, request.locale, verification, previous)
+            order = chain if created else _order_after_undelivered(previous, chain)
+            verification = self._deliver(phone, number_key, code, request.locale, verification, previous, order)
             telemetry.metric("VerificationsStarted" if created else "Resends")
+            self._events.emit("verification.started" if created else "verification.resent", verification)
             return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
@@ -238,6 +251,7 @@ class VerificationService:
         locale: str,
         verification: Verification,
         previous: Verification | None,
+        order: tuple[str, ...] | None = None,
         chain: list[SmsProvider] | None = None,
     ) -> Verification:
         """Try the chain in order with the same code; undo the write if nothing took it."""
@@ -247,13 +261,17 @@ class VerificationService:
         )
         permanent: ProviderError | None = None
         maybe_delivered = False  # a provider took the request and timed out answering
+        index = len(verification.sends) - 1
         if chain is None:
-            chain = self._providers.chain(phone.region, channel)
+            chain = [self._providers.get(name) for name in (order or self._providers.names(phone.region, channel))]
         for provider in chain:
             started = time.perf_counter()
             # Rehearsals (test numbers failing on purpose) stay out of the provider metrics.
             metric = telemetry.metric if not getattr(provider, "rehearsal", False) else _no_metric
-            delivery = Delivery(phone, channel, payload, locale, code, verification.id)
+            report = None
+            if self._delivery is not None and getattr(provider, "delivery_reports", False):
+                report = self._delivery.report_for(provider.name, verification.id, index)
+            delivery = Delivery(phone, channel, payload, locale, code, verification.id, report)
             try:
                 message_id = self._send(provider, delivery)
             except ProviderError as exc:
@@ -304,9 +322,10 @@ class VerificationService:
             if hasattr(provider, "deliver"):
                 return provider.deliver(delivery)
             # A provider an embedding app put in the pool may implement only send_sms/call.
+            extra = {"report": delivery.report} if delivery.report is not None else {}
             if delivery.channel == "voice":
-                return provider.call(delivery.to, delivery.message)  # type: ignore[arg-type]
-            return provider.send_sms(delivery.to, delivery.message)  # type: ignore[arg-type]
+                return provider.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
+            return provider.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
         except ProviderError:
             raise
         except Exception as exc:  # a bug in an adapter must not skip the undo or the failover
@@ -356,11 +375,14 @@ class VerificationService:
             log.info("approved ref=%s attempts=%d", log_ref(verification.id), verification.attempts)
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
             self._record_approval(number_key, verification, now)
+            self._events.emit("verification.approved", verification)
             return verification
         log.info(
             "incorrect code ref=%s attempts_remaining=%d",
             log_ref(verification.id), verification.attempts_remaining,
         )
+        if verification.attempts_remaining == 0:  # this write used the last attempt: once
+            self._events.emit("verification.failed", verification)
         raise errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
 
     # -- look up / cancel -----------------------------------------------------------------
@@ -375,7 +397,9 @@ class VerificationService:
     def cancel(self, verification_id: str) -> Verification:
         number_key = self._number_key_of(verification_id)
         try:
-            return self._store.cancel(number_key, verification_id, int(self._clock()))
+            canceled = self._store.cancel(number_key, verification_id, int(self._clock()))
+            self._events.emit("verification.canceled", canceled)
+            return canceled
         except ConditionFailed as exc:
             if exc.current is None or exc.current.id != verification_id:
                 raise errors.VerificationNotFound() from None
@@ -390,6 +414,10 @@ class VerificationService:
 
     def now(self) -> float:
         return self._clock()
+
+    @property
+    def delivery(self) -> DeliveryTracker | None:
+        return self._delivery
 
     @property
     def resend_interval(self) -> int:
@@ -414,6 +442,20 @@ class VerificationService:
 
 def _no_metric(*args: object, **dimensions: object) -> None:
     """telemetry.metric's stand-in for rehearsed sends."""
+
+
+def _order_after_undelivered(live: Verification | None, chain: tuple[str, ...]) -> tuple[str, ...]:
+    """The chain for a resend: after a send reported undelivered, start with the provider
+    after the one that failed (then wrap around); a permanent reason refuses the resend."""
+    last = live.sends[-1] if live is not None and live.sends else None
+    if last is None or last.status not in UNDELIVERED:
+        return chain
+    if last.permanent:
+        raise errors.UndeliverableNumber()
+    if last.provider not in chain:
+        return chain
+    at = chain.index(last.provider) + 1
+    return chain[at:] + chain[:at]
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:

@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.callbacks import STATUS_RANK
 from chalicelib.models import SendAttempt, Verification
 
 DAY = 86_400
@@ -119,6 +120,13 @@ class VerificationStore(abc.ABC):
     @abc.abstractmethod
     def cancel(self, number_key: str, verification_id: str, now: int) -> Verification:
         """Cancel the live verification ``verification_id``."""
+
+    def record_delivery(
+        self, number_key: str, verification_id: str, index: int, provider: str, status: str,
+        error_code: str | None, permanent: bool,
+    ) -> Verification | None:
+        """Raise a send's delivery status from a provider's receipt (never lower it)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def get(self, number_key: str) -> Verification | None:
@@ -410,6 +418,32 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         except ConditionFailed:
             pass
 
+    def record_delivery(
+        self, number_key: str, verification_id: str, index: int, provider: str, status: str,
+        error_code: str | None, permanent: bool,
+    ) -> Verification | None:
+        """Set send ``index``'s status from a receipt; None when it changed nothing."""
+        # Condition: the same verification, a send at that index made by this provider, and a
+        # lower status rank than the receipt's. Late, duplicated or out-of-order receipts
+        # (delivered, then sent; two final receipts racing) fail it and change nothing, so a
+        # status never moves backwards and a replay is a no-op.
+        send = f"sends[{int(index)}]"
+        values: dict[str, Any] = {":vid": verification_id, ":provider": provider, ":status": status,
+                                  ":rank": STATUS_RANK[status], ":permanent": int(permanent)}
+        update = f"SET {send}.#status = :status, {send}.#rank = :rank, {send}.permanent = :permanent"
+        if error_code:
+            update += f", {send}.error_code = :code"
+            values[":code"] = error_code[:32]
+        try:
+            return self._write(
+                number_key, update,
+                f"vid = :vid AND {send}.provider = :provider"
+                f" AND (attribute_not_exists({send}.#rank) OR {send}.#rank < :rank)",
+                values, names={"#status": "status", "#rank": "rank"}, returns=True,
+            )
+        except ConditionFailed:
+            return None
+
     def record_check(
         self, number_key: str, verification_id: str | None, guess_mac: str, now: int,
         checks: CheckLimit,
@@ -466,7 +500,8 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
 def _value(v: Any) -> dict[str, Any]:
     if isinstance(v, SendAttempt):
         return {"M": {"channel": {"S": v.channel}, "provider": {"S": v.provider},
-                      "at_ms": {"N": str(v.at_ms)}}}
+                      "at_ms": {"N": str(v.at_ms)}, "status": {"S": v.status},
+                      "rank": {"N": str(STATUS_RANK[v.status])}}}
     if isinstance(v, list):
         return {"L": [_value(x) for x in v]}
     if isinstance(v, int) and not isinstance(v, bool):
@@ -480,7 +515,11 @@ def _marshal(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _send_attempt(value: dict[str, Any]) -> SendAttempt:
     m = value["M"]
-    return SendAttempt(m["channel"]["S"], m["provider"]["S"], int(m["at_ms"]["N"]))
+    return SendAttempt(
+        m["channel"]["S"], m["provider"]["S"], int(m["at_ms"]["N"]),
+        status=m.get("status", {}).get("S", "accepted"), error_code=m.get("error_code", {}).get("S"),
+        permanent=m.get("permanent", {}).get("N") == "1",
+    )
 
 
 def _approved_at(item: dict[str, Any] | None) -> int | None:

@@ -135,6 +135,7 @@ class Delivery:
     locale: str
     code: str
     verification_id: str
+    report: Any = None  # a chalicelib.delivery.DeliveryReport for providers with delivery_reports
 
 
 class SmsProvider(abc.ABC):
@@ -155,9 +156,11 @@ class SmsProvider(abc.ABC):
     def deliver(self, delivery: Delivery) -> str:
         """The service's entry point: an SMS or a call. Providers that need more than the
         number and the message (webhook, lambda) override this instead."""
+        # Adapters that pass a delivery-receipt URL and reference declare delivery_reports.
+        extra = {"report": delivery.report} if delivery.report is not None else {}
         if delivery.channel == "voice":
-            return self.call(delivery.to, delivery.message)  # type: ignore[arg-type]
-        return self.send_sms(delivery.to, delivery.message)  # type: ignore[arg-type]
+            return self.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type, call-arg]
+        return self.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type, call-arg]
 
 
 def load_provider(context: ProviderContext) -> SmsProvider:

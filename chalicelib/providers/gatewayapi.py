@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.delivery import DeliveryReport, gatewayapi_fields
 
 # 0x0215 MSISDN blacklisted, 0x0217 destination country not allowed. 0x0214 (temporarily
 # blacklisted), auth, credit and IP errors belong to this provider or this moment.
@@ -15,6 +16,7 @@ PERMANENT = {"0x0215", "0x0217"}
 
 class GatewayApiProvider(HttpProvider):
     name = "gatewayapi"
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
 
     def _auth(self) -> Any:
         token = self.context.optional("token")
@@ -24,11 +26,12 @@ class GatewayApiProvider(HttpProvider):
 
         return OAuth1(self.context.required("key"), client_secret=self.context.required("secret"))
 
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+    def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         payload: dict[str, Any] = {
             "sender": self.context.optional("sender", self.context.sender) or "Verify",
             "message": message.text,
             "recipients": [{"msisdn": int(to.e164[1:])}],  # an integer, no "+"
+            **gatewayapi_fields(report),
         }
         if message.unicode:
             payload["encoding"] = "UCS2"

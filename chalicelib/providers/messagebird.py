@@ -7,17 +7,20 @@ from typing import Any
 from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.delivery import DeliveryReport, messagebird_fields
 
 
 class MessageBirdProvider(HttpProvider):
     name = "messagebird"
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
 
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+    def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         payload: dict[str, Any] = {
             "originator": self.context.optional("originator", self.context.sender) or "Verify",
             "recipients": [int(to.e164[1:])],
             "body": message.text,
             "datacoding": "unicode" if message.unicode else "plain",
+            **messagebird_fields(report),
         }
         base = self.context.url("base_url", "https://rest.messagebird.com")
         response = self._post(

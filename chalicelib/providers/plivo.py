@@ -7,6 +7,7 @@ from chalicelib.phone import PhoneNumber
 import re
 
 from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.delivery import DeliveryReport, plivo_fields
 
 # Plivo answers errors as {"api_id", "error": "<sentence>"} with no code. The one sentence
 # documented as being about the destination (https://www.plivo.com/docs/messaging/concepts/
@@ -18,13 +19,15 @@ INVALID_DESTINATION = re.compile(r"\+?[0-9]{6,15} is not a valid phone number", 
 
 class PlivoProvider(HttpProvider):
     name = "plivo"
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
 
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+    def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         auth_id = self.context.required("auth_id")
         payload = {
             "src": self.context.optional("src", self.context.sender) or self.context.required("src"),
             "dst": to.e164.lstrip("+"),
             "text": message.text,
+            **plivo_fields(report),
         }
         base = self.context.url("base_url", "https://api.plivo.com")
         response = self._post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.delivery import DeliveryReport, sinch_fields
 
 REGIONS = {"us", "eu", "au", "br", "ca"}
 
@@ -18,8 +19,9 @@ PERMANENT = {"illegal_number_type"}
 
 class SinchProvider(HttpProvider):
     name = "sinch"
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
 
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+    def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         plan = self.context.required("service_plan_id")
         region = self.context.optional("region", "us")
         if region not in REGIONS:
@@ -31,6 +33,7 @@ class SinchProvider(HttpProvider):
             "from": self.context.optional("from", self.context.sender) or self.context.required("from"),
             "to": [to.e164],
             "body": message.text,
+            **sinch_fields(report),
         }
         response = self._post(
             f"{base}/xms/v1/{plan}/batches",

@@ -7,6 +7,7 @@ from xml.sax.saxutils import escape, quoteattr
 from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.delivery import DeliveryReport, twilio_fields
 from chalicelib.providers.speech import voiced
 
 # Twilio's error dictionary, https://www.twilio.com/docs/api/errors/<code> (twilio-python raises
@@ -38,6 +39,7 @@ SIGNALWIRE_PERMANENT = {
 
 class TwilioProvider(HttpProvider):
     name = "twilio"
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
     supports_voice = True
     permanent_codes: dict[int, str] = TWILIO_PERMANENT
 
@@ -62,12 +64,12 @@ class TwilioProvider(HttpProvider):
             return self.context.required("from")
         return value
 
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+    def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         url, auth = self._account()
-        data = {"To": to.e164, **self._sender_fields(), "Body": message.text}
+        data = {"To": to.e164, **self._sender_fields(), "Body": message.text, **twilio_fields(report)}
         return self._create(url + "/Messages.json", auth, data)
 
-    def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
+    def call(self, to: PhoneNumber, speech: VoiceMessage, report: DeliveryReport | None = None) -> str:
         url, auth = self._account()
         # <Say> without a voice uses "man", which speaks only a few languages: name a Polly voice
         # that speaks this one. The speech says the digits twice; the pause lets the callee
@@ -78,7 +80,7 @@ class TwilioProvider(HttpProvider):
             f"{escape(speech.text)}</Say>"
         )
         twiml = f'<Response><Pause length="1"/>{say}</Response>'
-        data = {"To": to.e164, **self._sender_fields(voice=True), "Twiml": twiml}
+        data = {"To": to.e164, **self._sender_fields(voice=True), "Twiml": twiml, **twilio_fields(report)}
         return self._create(url + "/Calls.json", auth, data)
 
     def _create(self, url: str, auth: tuple[str, str], data: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ from chalicelib.phone import PhoneNumber
 import re
 
 from chalicelib.providers import ProviderError
+from chalicelib.delivery import DeliveryReport, vonage_fields
 from chalicelib.providers.http import HttpProvider, json_or_none
 
 # messages[].status, https://developer.vonage.com/en/api-errors/sms (and the SMS guide
@@ -25,14 +26,16 @@ _NAMES_DESTINATION = re.compile(r"""\b(?:to|destination|recipient)\b['"]?\s*(?:a
 
 class VonageProvider(HttpProvider):
     name = "vonage"
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
 
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+    def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         data = {
             "api_key": self.context.required("api_key"),
             "api_secret": self.context.required("api_secret"),
             "from": self.context.optional("from", self.context.sender) or self.context.required("from"),
             "to": to.e164.lstrip("+"),  # MSISDN
             "text": message.text,
+            **vonage_fields(report),
         }
         if message.unicode:
             data["type"] = "unicode"

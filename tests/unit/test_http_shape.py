@@ -79,7 +79,9 @@ def test_api_keys_are_required_per_stage_on_the_api_routes_only():
     open_routes = {"GET /", "GET /static/{name}", "GET /openapi.json", "GET /dev/inbox", "GET /dev/inbox.json",
                    "GET /.well-known/jwks.json",
                    # a browser's CORS preflight cannot carry a key
-                   "OPTIONS /v1/verifications", "OPTIONS /v1/verifications/check"}
+                   "OPTIONS /v1/verifications", "OPTIONS /v1/verifications/check",
+                   # providers cannot send a key; their signature authenticates them
+                   "POST /v1/callbacks/{provider}", "GET /v1/callbacks/{provider}"}
     # The TOTP routes are behind IAM instead (tests/unit/test_totp.py).
     required = {route: needs for route, needs in required.items() if " /v1/totp" not in route}
     assert {route for route, needs_key in required.items() if not needs_key} == open_routes

@@ -13,7 +13,8 @@ def test_status_of_a_pending_verification(client):
     assert body == {
         "id": started["id"], "to": NUMBER, "channel": "sms", "status": "pending",
         "expires_at": started["expires_at"], "send_count": 1, "attempts_remaining": 5,
-        "send_attempts": [{"channel": "sms", "provider": "console", "sent_at": "2027-01-15T08:00:00Z"}],
+        "send_attempts": [{"channel": "sms", "provider": "console", "sent_at": "2027-01-15T08:00:00Z",
+                           "status": "accepted", "error_code": None}],
     }
 
 
