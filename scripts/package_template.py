@@ -182,7 +182,22 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
-    return with_snapstart(stage, merged)
+    return with_snapstart(stage, with_events(stage, merged))
+
+
+def with_events(stage: str, merged: dict) -> dict:
+    """A stage that sends events (OTP_EVENTS_URL) gets its queue, dead-letter queue and DLQ
+    alarm, and the function may send to that queue only (scripts/events_resources.py)."""
+    if not stage_variables(stage).get("OTP_EVENTS_URL"):
+        return merged
+    from scripts.events_resources import policy_statements, resources as event_resources
+
+    app_name = json.loads((ROOT / ".chalice" / "config.json").read_text())["app_name"]
+    timeout = int(stage_config(stage).get("lambda_timeout", 60))
+    merged["Resources"].update(event_resources(app_name, stage, timeout, {"Ref": "AlarmTopic"}))
+    policy = merged["Resources"]["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    policy["Statement"] += policy_statements({"Fn::GetAtt": ["EventsQueue", "Arn"]})
+    return merged
 
 
 def with_snapstart(stage: str, merged: dict) -> dict:

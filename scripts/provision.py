@@ -165,12 +165,18 @@ def ensure_secret(ssm: Any, name: str) -> str:
     return f"secret {name} created"
 
 
-def before(stage: str, dynamodb: Any, ssm: Any, kms: Any) -> list[str]:
+def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None) -> list[str]:
     variables = stage_variables(stage)
     table = variables["OTP_TABLE_NAME"]
     done = ensure_table(dynamodb, table, encrypted=True)
     done += ensure_protections(dynamodb, table)
-    return done + secret(stage, ssm, kms)
+    done += secret(stage, ssm, kms)
+    if variables.get("OTP_EVENTS_URL"):  # events are opt-in: their queues exist before chalice deploy
+        from scripts.events_resources import ensure_queues
+
+        url = ensure_queues(sqs, chalice_config()["app_name"], stage, int(stage_config(stage).get("lambda_timeout", 60)))
+        done.append(f"events queue {url} and its dead-letter queue ready")
+    return done
 
 
 def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
@@ -317,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.step == "secret":
         lines = secret(args.stage, session.client("ssm"), session.client("kms"))
     elif args.step == "before":
-        lines = before(args.stage, session.client("dynamodb"), session.client("ssm"), session.client("kms"))
+        lines = before(args.stage, session.client("dynamodb"), session.client("ssm"), session.client("kms"),
+                       session.client("sqs"))
     else:
         lines = after(args.stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
                       session.client("sns"), partition(region_name))

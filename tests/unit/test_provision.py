@@ -232,3 +232,24 @@ def test_the_origination_number_placeholder_counts_as_unset():
     assert "origination_number" not in Config.from_env(variables).provider_settings.get("sns", {})
     variables["SNS_ORIGINATION_NUMBER"] = "+12065550100"
     assert Config.from_env(variables).provider_settings["sns"]["origination_number"] == "+12065550100"
+
+
+def test_a_stage_with_events_gets_its_queues_before_chalice_deploy(aws_clients, monkeypatch):
+    dynamodb, ssm, _ = aws_clients
+    original = provision.stage_variables
+    monkeypatch.setattr(provision, "stage_variables",
+                        lambda stage: {**original(stage), "OTP_EVENTS_URL": "https://backend.example.com/hooks"})
+    sqs = boto3.client("sqs")
+    done = provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs)
+    assert any(line.startswith("events queue") for line in done)
+    url = sqs.get_queue_url(QueueName="phone-verify-prod-events")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert "phone-verify-prod-events-dlq" in attributes["RedrivePolicy"]
+    provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs)  # idempotent
+
+
+def test_a_stage_without_events_makes_no_queue(aws_clients):
+    dynamodb, ssm, _ = aws_clients
+    sqs = boto3.client("sqs")
+    provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs)
+    assert sqs.list_queues().get("QueueUrls", []) == []
