@@ -1,4 +1,4 @@
-"""GatewayAPI: JSON REST with an API token (Basic) or OAuth 1.0a (requests-oauthlib)."""
+"""GatewayAPI: JSON REST with an API token (Basic) or OAuth 1.0a (chalicelib/providers/oauth1.py)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ class GatewayApiProvider(HttpProvider):
         token = self.context.optional("token")
         if token or not self.context.optional("key"):
             return (self.context.required("token"), "")  # the token, or an error naming it
-        from requests_oauthlib import OAuth1  # only when OAuth is configured
+        from chalicelib.providers.oauth1 import OAuth1  # only when OAuth is configured
 
-        return OAuth1(self.context.required("key"), client_secret=self.context.required("secret"))
+        return OAuth1(self.context.required("key"), self.context.required("secret"))
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         payload: dict[str, Any] = {
