@@ -180,9 +180,10 @@ def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None) -> li
 
 
 def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
-    """The secret and the stage's receipt key, nothing else: the CloudFormation path's one
-    step outside the stack (both outlive any stack: deleting either voids what is in flight)."""
-    from scripts.keys import ensure_receipt_key
+    """The secret and the stage's two KMS keys (receipts, TOTP secrets), nothing else: the
+    CloudFormation path's one step outside the stack (they outlive any stack: deleting one
+    voids receipts in flight or every enrolled authenticator)."""
+    from scripts.keys import ensure_receipt_key, ensure_totp_key
 
     variables = stage_variables(stage)
     done = []
@@ -194,6 +195,10 @@ def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
         done.append(f"receipt keys named by OTP_RECEIPT_KEY_IDS (yours to manage): {variables['OTP_RECEIPT_KEY_IDS']}")
     else:
         done.append(f"receipt key {ensure_receipt_key(kms, stage)} ready (kept forever)")
+    if variables.get("OTP_TOTP_KEY_ID"):
+        done.append(f"TOTP key named by OTP_TOTP_KEY_ID (yours to manage): {variables['OTP_TOTP_KEY_ID']}")
+    else:
+        done.append(f"TOTP key {ensure_totp_key(kms, stage)} ready (kept forever)")
     return done
 
 

@@ -53,6 +53,8 @@ def required_for(stage: str) -> set[str]:
         needed |= {"sms-voice:SendTextMessage", "sms-voice:SendVoiceMessage"}
     # Deployed stages always sign receipts (chalicelib/config.py _receipt_settings).
     needed |= {a for a in actions_in_code() if a in ("kms:Sign", "kms:GetPublicKey")}
+    # ... and keep TOTP secrets under the stage's key (chalicelib/config.py TotpSettings).
+    needed |= {a for a in actions_in_code() if a in ("kms:Encrypt", "kms:Decrypt")}
     return needed
 
 

@@ -186,12 +186,15 @@ def test_the_secret_step_makes_only_the_secret_and_the_receipt_key(aws_clients):
     kms = boto3.client("kms")
     assert provision.secret("prod", ssm, kms) == [
         "secret /phone-verify/prod/otp-secret created",
-        "receipt key alias/phone-verify-prod-receipts ready (kept forever)"]
+        "receipt key alias/phone-verify-prod-receipts ready (kept forever)",
+        "TOTP key alias/phone-verify-prod-totp ready (kept forever)"]
     assert dynamodb.list_tables()["TableNames"] == []  # the stack's own table must not clash with one made here
     key = kms.describe_key(KeyId="alias/phone-verify-prod-receipts")["KeyMetadata"]
     assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
     assert provision.secret("prod", ssm, kms)[0] == "secret /phone-verify/prod/otp-secret exists (kept)"
-    assert len(kms.list_keys()["Keys"]) == 1  # the second run made no second key
+    totp = kms.describe_key(KeyId="alias/phone-verify-prod-totp")["KeyMetadata"]
+    assert (totp["KeySpec"], totp["KeyUsage"]) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+    assert len(kms.list_keys()["Keys"]) == 2  # the second run made no more keys
 
 
 def _without_region(tmp_path):
