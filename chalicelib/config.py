@@ -9,7 +9,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, TypedDict
 
 from chalicelib.errors import ConfigError
 from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
@@ -237,7 +237,14 @@ _KMS_KEY_ID = re.compile(
 _URL = re.compile(r"(https?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", re.ASCII)
 
 
-def _receipt_settings(env: Mapping[str, str], stage: str) -> dict[str, object]:
+class _ReceiptSettings(TypedDict):
+    public_url: str
+    receipt_audience: str
+    receipt_ttl_seconds: int
+    receipt_key_ids: tuple[str, ...]
+
+
+def _receipt_settings(env: Mapping[str, str], stage: str) -> _ReceiptSettings:
     """OTP_PUBLIC_URL (the receipts' issuer), OTP_RECEIPT_AUDIENCE, OTP_RECEIPT_TTL_SECONDS and
     OTP_RECEIPT_KEY_IDS. Deployed stages always sign: without OTP_RECEIPT_KEY_IDS they use the
     key `make deploy` creates (alias/phone-verify-<stage>-receipts); without OTP_PUBLIC_URL

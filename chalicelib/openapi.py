@@ -79,9 +79,9 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
             "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SeedForm"}},
         },
     }
-    security = [{"ApiKey": []}] if api_key_required else []
+    security: list[dict[str, list[str]]] = [{"ApiKey": []}] if api_key_required else []
     # The server door: AWS IAM (SigV4), checked by API Gateway before the function runs.
-    server = [{"SigV4": [], **({"ApiKey": []} if api_key_required else {})}]
+    server: list[dict[str, list[str]]] = [{"SigV4": [], **({"ApiKey": []} if api_key_required else {})}]
     public = security if public_api else server
     preflight = {
         "summary": "CORS preflight: answered for the origins in OTP_ALLOWED_ORIGINS only",

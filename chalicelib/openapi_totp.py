@@ -26,7 +26,7 @@ def _body(ref: str) -> dict[str, Any]:
 
 
 def paths() -> dict[str, Any]:
-    security = [{"SigV4": []}]
+    security: list[dict[str, list[str]]] = [{"SigV4": []}]
     common = {
         "400": _error("invalid_request or invalid_code_format"),
         "404": _error("factor_not_found, or not_found when TOTP is not enabled (no OTP_TOTP_KEY_ID)"),

@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -21,7 +22,14 @@ from chalicelib.config import Config
 from chalicelib.models import InvalidRequest, decode_json_object
 from chalicelib.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
 from chalicelib.store import ConditionFailed
-from chalicelib.totp_store import VERIFIED, UNVERIFIED, DynamoDBTotpStore, IdentityItem, TotpFactor, _to_identity
+from chalicelib.totp_store import (
+    UNVERIFIED,
+    VERIFIED,
+    DynamoDBTotpStore,
+    IdentityItem,
+    TotpFactor,
+    _to_identity,
+)
 
 log = logging.getLogger("verify")
 
@@ -188,7 +196,7 @@ class TotpService:
 
     # -- codes ----------------------------------------------------------------------------
 
-    def _accept(self, identity_key: str, item: IdentityItem, factors: list[TotpFactor], code: str,
+    def _accept(self, identity_key: str, item: IdentityItem, factors: Sequence[TotpFactor], code: str,
                 now: float, *, confirm: bool) -> tuple[TotpFactor, int]:
         cfg, settings = self._config, self._settings
         window = int(now) // settings.attempt_window_seconds

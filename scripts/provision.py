@@ -22,6 +22,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
@@ -104,13 +105,13 @@ def uses_sns(stage: str) -> bool:
     return any("sns" in [p.strip() for p in chain.split(",")] for chain in chains)
 
 
-def region(environ: dict[str, str] | None = None) -> str:
+def region(environ: Mapping[str, str] | None = None) -> str:
     """The region botocore would use (AWS_DEFAULT_REGION, the profile's config), else AWS_REGION
     (which botocore ignores); a SystemExit naming the variables when there is none."""
     import boto3
 
-    environ = os.environ if environ is None else environ
-    found = boto3.session.Session().region_name or environ.get("AWS_REGION")
+    env = os.environ if environ is None else environ
+    found = boto3.session.Session().region_name or env.get("AWS_REGION")
     if not found:
         raise SystemExit(NO_REGION)
     return found
