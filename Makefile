@@ -12,7 +12,7 @@ DYNALITE := .deps/node_modules/.bin/dynalite
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: run test table bench deploy destroy package secret clean
+.PHONY: run lint test table bench deploy destroy package secret clean
 
 # .venv is built with Python 3.13 (or 3.12): the Lambda runtime is named after the Python that
 # runs `chalice`, so tests, packages and deploys all run on the Lambda's own Python.
@@ -42,7 +42,13 @@ $(CHROMIUM):
 run: $(RUN_STAMP)
 	@$(PY) scripts/run_local.py
 
-test: $(STAMP) $(DYNALITE) $(CHROMIUM)
+# Lint and types before the tests: any ruff finding or mypy error fails `make test` (and CI).
+# Paths and settings come from pyproject.toml; `ruff format` is not applied (yet).
+lint: $(STAMP)
+	$(PY) -m ruff check app.py chalicelib scripts
+	$(PY) -m mypy app.py chalicelib scripts
+
+test: lint $(STAMP) $(DYNALITE) $(CHROMIUM)
 	$(PY) -m pytest -q
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.

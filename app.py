@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from chalice import Chalice, IAMAuthorizer, Response
@@ -21,6 +21,9 @@ from chalice import Chalice, IAMAuthorizer, Response
 from chalicelib import errors, snapstart
 from chalicelib.config import ConfigError, api_key_required, events_queue, public_api
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
+
+if TYPE_CHECKING:
+    from chalice.app import Request
 
 app = Chalice(app_name="phone-verify")
 app.log.setLevel(logging.INFO)
@@ -68,6 +71,7 @@ def _built_service() -> tuple[Any, float]:
     return _build_service(), time.monotonic()
 
 
+# A plain function has no cache_clear in its type; tests clear the service through this name.
 get_service.cache_clear = _built_service.cache_clear  # type: ignore[attr-defined]
 
 # SnapStart: after a restore, the cached service (clients, connections, secrets) is rebuilt.
@@ -245,6 +249,20 @@ def _add_cors_headers(headers: Any, response: Response) -> None:
                                  "Access-Control-Expose-Headers": "Retry-After"})
 
 
+def _request() -> Request:
+    """The request being handled: Chalice sets it before it calls a route or middleware."""
+    request = app.current_request
+    if request is None:  # outside a request: a programming error, not a client's
+        raise RuntimeError("no current request")
+    return request
+
+
+def _body() -> bytes:
+    """The raw body. Chalice declares str | bytes but encodes a text body, so this is bytes."""
+    raw = _request().raw_body
+    return raw.encode("utf-8") if isinstance(raw, str) else raw
+
+
 def _cross_origin_allowed(origin: str) -> bool:
     try:
         return origin in get_config().allowed_origins
@@ -253,7 +271,7 @@ def _cross_origin_allowed(origin: str) -> bool:
 
 
 def _same_origin(origin: str) -> bool:
-    host = (app.current_request.headers.get("host") or "").lower()
+    host = (_request().headers.get("host") or "").lower()
     return bool(host) and urlsplit(origin).netloc == host
 
 
@@ -263,7 +281,7 @@ def _refuse_foreign_pages() -> None:
     Browsers name the page that makes a request (Origin on every POST, Sec-Fetch-Site in
     current browsers); a form or a no-cors fetch on another site would otherwise send SMS from
     its visitors' browsers. Apps and servers send neither header and pass."""
-    headers = app.current_request.headers
+    headers = _request().headers
     origin = (headers.get("origin") or "").lower()
     if origin:
         if _same_origin(origin) or _cross_origin_allowed(origin):
@@ -281,7 +299,7 @@ def _json_only(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        content_type = app.current_request.headers.get("content-type") or ""
+        content_type = _request().headers.get("content-type") or ""
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             raise errors.UnsupportedMediaType()
         _refuse_foreign_pages()
@@ -291,7 +309,7 @@ def _json_only(view: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def _preflight() -> Response:
-    origin = (app.current_request.headers.get("origin") or "").lower()
+    origin = (_request().headers.get("origin") or "").lower()
     if not origin or not _cross_origin_allowed(origin):
         raise errors.OriginNotAllowed()
     allowed_headers = "content-type, x-api-key" if _API_KEY else "content-type"
@@ -306,7 +324,7 @@ def _preflight() -> Response:
 
 def _client_ip() -> str:
     """API Gateway's view of the caller, never a header the client controls (X-Forwarded-For)."""
-    identity = (app.current_request.context or {}).get("identity") or {}
+    identity = (_request().context or {}).get("identity") or {}
     return str(identity.get("sourceIp") or "unknown")
 
 
@@ -327,7 +345,7 @@ def _verification_body(v: Any, now: float, **extra: Any) -> dict[str, Any]:
 @_domain_errors
 @_json_only
 def start_verification() -> Response:
-    request = parse_start_request(app.current_request.raw_body)
+    request = parse_start_request(_body())
     service = get_service()
     verification, created = service.start(request, _client_ip())
     now = service.now()
@@ -342,7 +360,7 @@ def start_verification() -> Response:
 @_json_only
 def check_verification() -> Response:
     service = get_service()
-    verification = service.check(parse_check_request(app.current_request.raw_body), _client_ip())
+    verification = service.check(parse_check_request(_body()), _client_ip())
     receipt = get_receipts().for_verification(verification, service.now())
     return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True,
                   "receipt": receipt})
@@ -458,7 +476,7 @@ if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires th
 def enroll_totp_factor() -> Response:
     from chalicelib.totp import DIGITS, PERIOD, ALGORITHM, parse_enroll_request
 
-    enrollment = get_totp().enroll(*parse_enroll_request(app.current_request.raw_body))
+    enrollment = get_totp().enroll(*parse_enroll_request(_body()))
     return _json({"id": enrollment.factor.id, "identity": enrollment.identity, "status": "unverified",
                   "secret": enrollment.secret, "uri": enrollment.uri, "qr_svg": enrollment.qr_svg,
                   "digits": DIGITS, "period": PERIOD, "algorithm": ALGORITHM}, 201)
@@ -469,7 +487,7 @@ def enroll_totp_factor() -> Response:
 def verify_totp_factor(factor_id: str) -> Response:
     from chalicelib.totp import parse_code_request
 
-    code, _, _ = parse_code_request(app.current_request.raw_body, challenge=False)
+    code, _, _ = parse_code_request(_body(), challenge=False)
     return _json({"id": get_totp().confirm(factor_id, code).id, "status": "verified"})
 
 
@@ -478,7 +496,7 @@ def verify_totp_factor(factor_id: str) -> Response:
 def totp_challenge() -> Response:
     from chalicelib.totp import parse_code_request
 
-    factor_id, receipt = get_totp().challenge(*parse_code_request(app.current_request.raw_body, challenge=True))
+    factor_id, receipt = get_totp().challenge(*parse_code_request(_body(), challenge=True))
     return _json({"status": "approved", "factor_id": factor_id, "receipt": receipt})
 
 
@@ -487,7 +505,8 @@ def totp_challenge() -> Response:
 def list_totp_factors() -> Response:
     from chalicelib.totp import factor_body, parse_identity
 
-    identity = parse_identity((app.current_request.query_params or {}).get("identity"))
+    query = _request().query_params
+    identity = parse_identity(query.get("identity") if query is not None else None)
     return _json({"identity": identity, "factors": [factor_body(f) for f in get_totp().list(identity)]})
 
 
@@ -504,9 +523,9 @@ def delete_totp_factor(factor_id: str) -> Response:
 def _seed_params() -> dict[str, Any]:
     """The form's fields, from the body only: a code in a query string ends up in access
     logs, browser history and Referer headers."""
-    request = app.current_request
+    request = _request()
     params: dict[str, Any] = {}
-    raw = request.raw_body or b""
+    raw = _body()
     if raw and len(raw) <= 4096:
         content_type = (request.headers.get("content-type") or "").lower()
         if content_type.startswith("application/json"):

@@ -9,7 +9,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, TypedDict
 
 from chalicelib.errors import ConfigError
 from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
@@ -24,7 +24,9 @@ LOG_FORMATS = ("json", "human")
 _TEMPLATE_FIELDS = {"brand", "code", "minutes"}
 _REGION = re.compile(r"[A-Z]{2}", re.ASCII)
 _APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}", re.ASCII)
-_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?", re.ASCII)
+_ORIGIN = re.compile(
+    r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?", re.ASCII
+)
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.ASCII)
 
 
@@ -140,7 +142,9 @@ class Config:
         used = set(providers).union(*routes.values())
         if "console" in used and stage in DEPLOYED_STAGES:
             # The console provider writes the message, code included, to the log.
-            raise ConfigError(f"SMS_PROVIDER=console is allowed only in the local and test stages, not {stage!r}")
+            raise ConfigError(
+                f"SMS_PROVIDER=console is allowed only in the local and test stages, not {stage!r}"
+            )
         settings = {
             name: {
                 key[len(REGISTRY[name].env_prefix) + 1 :].lower(): value
@@ -242,7 +246,14 @@ _KMS_KEY_ID = re.compile(
 _URL = re.compile(r"(https?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", re.ASCII)
 
 
-def _receipt_settings(env: Mapping[str, str], stage: str) -> dict[str, object]:
+class _ReceiptSettings(TypedDict):
+    public_url: str
+    receipt_audience: str
+    receipt_ttl_seconds: int
+    receipt_key_ids: tuple[str, ...]
+
+
+def _receipt_settings(env: Mapping[str, str], stage: str) -> _ReceiptSettings:
     """OTP_PUBLIC_URL (the receipts' issuer), OTP_RECEIPT_AUDIENCE, OTP_RECEIPT_TTL_SECONDS and
     OTP_RECEIPT_KEY_IDS. Deployed stages always sign: without OTP_RECEIPT_KEY_IDS they use the
     key `make deploy` creates (alias/phone-verify-<stage>-receipts); without OTP_PUBLIC_URL
@@ -342,7 +353,9 @@ def _routes(raw: str | None) -> dict[str, tuple[str, ...]]:
     try:
         routes = json.loads(raw)
     except ValueError:
-        raise ConfigError('SMS_ROUTES must be a JSON object such as {"JP": "xoxzo", "*": "twilio,sns"}') from None
+        raise ConfigError(
+            'SMS_ROUTES must be a JSON object such as {"JP": "xoxzo", "*": "twilio,sns"}'
+        ) from None
     if not isinstance(routes, dict) or not all(isinstance(v, str) for v in routes.values()):
         raise ConfigError("SMS_ROUTES must map region codes (or \"*\") to provider lists")
     result = {}
@@ -376,7 +389,8 @@ def _check_japan_only(
     # SMS_PROVIDER serves the countries without a route; with a "*" route it serves none.
     default = {} if "*" in routes else {"SMS_PROVIDER": (providers, None)}
     chains = {**default, **{
-        f"SMS_ROUTES[{region}]": (chain, None if region == "*" else region) for region, chain in routes.items()
+        f"SMS_ROUTES[{region}]": (chain, None if region == "*" else region)
+        for region, chain in routes.items()
     }}
     for variable, (chain, region) in chains.items():
         for name, country in _ONE_COUNTRY.items():
@@ -454,7 +468,9 @@ class Limits:
             if not _REGION.fullmatch(country):
                 raise ConfigError(f"OTP_ALLOWED_COUNTRIES has {country!r}: use ISO codes such as US,GB")
         return cls(
-            verifications_per_number_per_day=_int(env, "OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY", 10, 1, 1000),
+            verifications_per_number_per_day=_int(
+                env, "OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY", 10, 1, 1000
+            ),
             checks_per_number_per_window=_int(env, "OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW", 10, 1, 1000),
             number_check_window_seconds=_int(env, "OTP_NUMBER_CHECK_WINDOW_SECONDS", 3600, 60, 86400),
             requests_per_ip_per_hour=_int(env, "OTP_MAX_REQUESTS_PER_IP_PER_HOUR", 20, 1, 1_000_000),

@@ -79,9 +79,9 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
             "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SeedForm"}},
         },
     }
-    security = [{"ApiKey": []}] if api_key_required else []
+    security: list[dict[str, list[str]]] = [{"ApiKey": []}] if api_key_required else []
     # The server door: AWS IAM (SigV4), checked by API Gateway before the function runs.
-    server = [{"SigV4": [], **({"ApiKey": []} if api_key_required else {})}]
+    server: list[dict[str, list[str]]] = [{"SigV4": [], **({"ApiKey": []} if api_key_required else {})}]
     public = security if public_api else server
     preflight = {
         "summary": "CORS preflight: answered for the origins in OTP_ALLOWED_ORIGINS only",
@@ -105,7 +105,9 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
                     }},
                 },
                 "responses": {
-                    "201": _json("Verification", "A new verification; the code was sent", VERIFICATION_EXAMPLE),
+                    "201": _json(
+                        "Verification", "A new verification; the code was sent", VERIFICATION_EXAMPLE
+                    ),
                     "200": _json("Verification", "A resend: same id, new code, send_count + 1"),
                     "400": bad_request,
                     "403": _error_response("country_not_allowed, or origin_not_allowed"),
@@ -221,7 +223,8 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
     paths["/static/{name}"] = {"get": {
         "operationId": "staticFile", "summary": "The page's script and styles", "security": [],
         "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string", "enum": ["app.js", "app.css", "inbox.js", "favicon.svg"]}}],
+                        "schema": {"type": "string",
+                                   "enum": ["app.js", "app.css", "inbox.js", "favicon.svg"]}}],
         "responses": {"200": {"description": "The file", "content": {
             "text/javascript": {"schema": {"type": "string"}}, "text/css": {"schema": {"type": "string"}},
             "image/svg+xml": {"schema": {"type": "string"}}}},
@@ -229,13 +232,15 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
     paths["/dev/inbox"] = {"get": {
         "operationId": "devInbox", "summary": "Local stage with the console provider only: the SMS sent",
         "security": [],
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}},
+        "responses": {"200": {"description": "HTML",
+                              "content": {"text/html": {"schema": {"type": "string"}}}},
                       "404": not_found}}}
     paths["/dev/inbox.json"] = {"get": {
         "operationId": "devInboxJson", "summary": "Local stage with the console provider only: the SMS sent, "
                                                   "newest first", "security": [],
         "responses": {"200": {"description": "Messages", "content": {"application/json": {"schema": {
-            "type": "array", "items": {"type": "object", "required": ["id", "to", "channel", "body", "at"]}}}}},
+            "type": "array",
+            "items": {"type": "object", "required": ["id", "to", "channel", "body", "at"]}}}}},
             "404": not_found}}}
     paths["/.well-known/jwks.json"] = {"get": {
         "operationId": "jwks", "summary": "The public keys that verify receipts (RFC 7517)", "security": [],
@@ -259,7 +264,8 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
         },
         "paths": paths,
         "components": {
-            "headers": {"RetryAfter": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}},
+            "headers": {"RetryAfter": {"description": "Seconds to wait",
+                                       "schema": {"type": "integer", "minimum": 1}}},
             "schemas": {**_schemas(code_pattern), **openapi_totp.schemas(_JWS)},
         },
     }
@@ -282,7 +288,8 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
     iso_time = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
     verification_id = {"type": "string", "pattern": "^VE[0-9a-f]{48}$"}
     e164 = {"type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$"}
-    status = {"type": "string", "enum": ["pending", "approved", "canceled", "expired", "max_attempts_reached"]}
+    status = {"type": "string",
+              "enum": ["pending", "approved", "canceled", "expired", "max_attempts_reached"]}
     channel = {"type": "string", "enum": list(CHANNELS)}
     base = {
         "id": verification_id, "to": e164, "channel": channel, "status": status,
@@ -366,7 +373,8 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
             "properties": {"id": verification_id, "to": e164, "status": {"const": "approved"},
                            "valid": {"const": True},
                            "receipt": {"type": ["string", "null"], "pattern": _JWS,
-                                       "description": "Compact JWS (ES256); verify with /.well-known/jwks.json"}},
+                                       "description":
+                                           "Compact JWS (ES256); verify with /.well-known/jwks.json"}},
         },
         "JwkSet": {
             "type": "object",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-SIGV4 = {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}
+SIGV4 = {"type": "apiKey", "name": "Authorization", "in": "header",
+         "x-amazon-apigateway-authtype": "awsSigv4"}
 
 
 def _error(description: str, retry: bool = False) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Error"}
     response: dict[str, Any] = {"description": description,
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                                "content": {"application/json": {"schema": schema}}}
     if retry:
         response["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
     return response
@@ -22,11 +24,12 @@ def _json(ref: str, description: str) -> dict[str, Any]:
 
 
 def _body(ref: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+    schema = {"$ref": f"#/components/schemas/{ref}"}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 def paths() -> dict[str, Any]:
-    security = [{"SigV4": []}]
+    security: list[dict[str, list[str]]] = [{"SigV4": []}]
     common = {
         "400": _error("invalid_request or invalid_code_format"),
         "404": _error("factor_not_found, or not_found when TOTP is not enabled (no OTP_TOTP_KEY_ID)"),
@@ -59,9 +62,11 @@ def paths() -> dict[str, Any]:
                        "parameters": [factor_id], "responses": {"204": {"description": "Deleted"}, **common}},
         },
         "/v1/totp/challenges": {
-            "post": {"operationId": "totpChallenge", "summary": "Check an authenticator code; a code succeeds once",
+            "post": {"operationId": "totpChallenge",
+                     "summary": "Check an authenticator code; a code succeeds once",
                      "security": security, "requestBody": _body("TotpChallengeRequest"),
-                     "responses": {"200": _json("TotpApproval", "Approved, with a receipt (null if KMS failed)"),
+                     "responses": {"200": _json("TotpApproval",
+                                                "Approved, with a receipt (null if KMS failed)"),
                                    **common, "403": _error("incorrect_code, with attempts_remaining"),
                                    "429": _error("max_attempts_reached", retry=True)}},
         },
@@ -79,7 +84,8 @@ def schemas(jws_pattern: str) -> dict[str, Any]:
                                              "label": {"type": "string", "minLength": 1, "maxLength": 64}}},
         "TotpEnrollment": {
             "type": "object", "additionalProperties": False,
-            "required": ["id", "identity", "status", "secret", "uri", "qr_svg", "digits", "period", "algorithm"],
+            "required": ["id", "identity", "status", "secret", "uri", "qr_svg",
+                         "digits", "period", "algorithm"],
             "properties": {"id": factor_id, "identity": identity, "status": {"const": "unverified"},
                            "secret": {"type": "string", "pattern": "^[A-Z2-7]{32}$"},
                            "uri": {"type": "string", "pattern": "^otpauth://totp/"},
@@ -104,5 +110,6 @@ def schemas(jws_pattern: str) -> dict[str, Any]:
                 "required": ["id", "status", "label", "created_at", "digits", "period", "algorithm"],
                 "properties": {"id": factor_id, "status": {"enum": ["unverified", "verified"]},
                                "label": {"type": "string"}, "created_at": {"type": "integer"},
-                               "digits": {"const": 6}, "period": {"const": 30}, "algorithm": {"const": "SHA1"}}}}}},
+                               "digits": {"const": 6}, "period": {"const": 30},
+                               "algorithm": {"const": "SHA1"}}}}}},
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from chalicelib.config import Config, ConfigError
 
@@ -30,7 +30,7 @@ def _get_secure_string(variable: str, name: str, ssm_client: Callable[[], Any]) 
 
 def load_provider_settings(
     config: Config, ssm_client: Callable[[], Any]
-) -> dict[str, Mapping[str, str]]:
+) -> dict[str, dict[str, str]]:
     settings = {name: dict(values) for name, values in config.provider_settings.items()}
     if config.sms_credentials_parameter is None:
         return settings

@@ -233,15 +233,15 @@ class VerificationService:
                 return None  # replaced or deleted meanwhile: start again
             status = current.status(now)
             if status == "max_attempts_reached":
-                raise errors.MaxAttemptsReached(retry_after=_seconds_until(current.expires_at, now))
+                raise errors.MaxAttemptsReached(retry_after=_seconds_until(current.expires_at, now)) from None
             if status != "pending":
                 return None
             if checks.used(exc.item, now):
                 raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
             if current.send_count >= cfg.max_sends:
-                raise errors.TooManySends(retry_after=_seconds_until(current.expires_at, now))
+                raise errors.TooManySends(retry_after=_seconds_until(current.expires_at, now)) from None
             ready_at = current.sent_at_ms / 1000 + cfg.resend_interval_seconds
-            raise errors.ResendTooSoon(retry_after=_seconds_until(ready_at, now))
+            raise errors.ResendTooSoon(retry_after=_seconds_until(ready_at, now)) from None
 
     def _deliver(
         self,

@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -21,7 +22,14 @@ from chalicelib.config import Config
 from chalicelib.models import InvalidRequest, decode_json_object
 from chalicelib.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
 from chalicelib.store import ConditionFailed
-from chalicelib.totp_store import VERIFIED, UNVERIFIED, DynamoDBTotpStore, IdentityItem, TotpFactor, _to_identity
+from chalicelib.totp_store import (
+    UNVERIFIED,
+    VERIFIED,
+    DynamoDBTotpStore,
+    IdentityItem,
+    TotpFactor,
+    _to_identity,
+)
 
 log = logging.getLogger("verify")
 
@@ -56,7 +64,9 @@ def parse_enroll_request(raw: bytes | None) -> tuple[str, str | None]:
     body = decode_json_object(raw)
     _only(body, ("identity", "label"))
     label = body.get("label")
-    if label is not None and (not isinstance(label, str) or not 1 <= len(label) <= 64 or not label.isprintable()):
+    if label is not None and (
+        not isinstance(label, str) or not 1 <= len(label) <= 64 or not label.isprintable()
+    ):
         raise InvalidRequest("'label' must be 1-64 printable characters.")
     return parse_identity(body.get("identity")), label
 
@@ -125,7 +135,8 @@ class TotpService:
                 self._store.add(identity_key, identity, factor, self._settings.max_factors)
                 break
             except ConditionFailed as exc:
-                expired = [f.id for f in _to_identity(identity_key, exc.item).factors.values() if not f.live(now)]
+                factors = _to_identity(identity_key, exc.item).factors.values()
+                expired = [f.id for f in factors if not f.live(now)]
                 if attempt or not expired:
                     raise errors.TooManyFactors() from None
                 self._store.remove_expired(identity_key, expired, now)  # then try once more
@@ -148,11 +159,16 @@ class TotpService:
         self._accept(identity_key, item, [factor], code, now, confirm=True)
         return factor
 
-    def challenge(self, raw_code: object, identity: str | None, factor_id: str | None) -> tuple[str, str | None]:
+    def challenge(
+        self, raw_code: object, identity: str | None, factor_id: str | None
+    ) -> tuple[str, str | None]:
         """(factor id, receipt or None if KMS could not sign)."""
         code = parse_code(raw_code, DIGITS)
         self._require_enabled()
-        identity_key = split_factor_id(factor_id) if factor_id is not None else self._hasher.identity_key(identity or "")
+        if factor_id is not None:
+            identity_key = split_factor_id(factor_id)
+        else:
+            identity_key = self._hasher.identity_key(identity or "")
         item = self._store.load(identity_key)
         now = self._clock()
         candidates = [f for f in item.factors.values()
@@ -188,7 +204,7 @@ class TotpService:
 
     # -- codes ----------------------------------------------------------------------------
 
-    def _accept(self, identity_key: str, item: IdentityItem, factors: list[TotpFactor], code: str,
+    def _accept(self, identity_key: str, item: IdentityItem, factors: Sequence[TotpFactor], code: str,
                 now: float, *, confirm: bool) -> tuple[TotpFactor, int]:
         cfg, settings = self._config, self._settings
         window = int(now) // settings.attempt_window_seconds
@@ -250,7 +266,8 @@ class TotpService:
 
     def _decrypt(self, factor: TotpFactor) -> str:
         # KeyId pins the key: a ciphertext under any other key is refused by KMS.
-        answer = self._kms_call("decrypt", KeyId=self._settings.key_id, CiphertextBlob=factor.secret_ciphertext,
+        answer = self._kms_call("decrypt", KeyId=self._settings.key_id,
+                                CiphertextBlob=factor.secret_ciphertext,
                                 EncryptionContext={"factor_id": factor.id})
         return answer["Plaintext"].decode("ascii")
 
@@ -260,7 +277,10 @@ class TotpService:
         try:
             return getattr(self._kms(), operation)(**params)
         except (BotoCoreError, ClientError) as exc:
-            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+            if isinstance(exc, ClientError):
+                code = exc.response.get("Error", {}).get("Code")
+            else:
+                code = type(exc).__name__
             log.error("KMS %s failed: %s", operation, code)
             raise TotpUnavailable() from None
 

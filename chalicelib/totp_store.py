@@ -109,7 +109,9 @@ class DynamoDBTotpStore(_DynamoDBTable):
         # the factor still unverified and unexpired (verify and expiry race here).
         state = ("#f.#status = :unverified AND #f.expires_at > :now" if confirm
                  else "#f.#status = :verified")
-        update = "SET #f.last_step = :step" + (", #f.#status = :verified REMOVE #f.expires_at" if confirm else "")
+        update = "SET #f.last_step = :step" + (
+            ", #f.#status = :verified REMOVE #f.expires_at" if confirm else ""
+        )
         values = {":step": {"N": str(step)}, ":verified": {"S": VERIFIED}, ":max": {"N": str(max_attempts)}}
         if confirm:
             values.update({":unverified": {"S": UNVERIFIED}, ":now": {"N": str(now)}})

@@ -51,7 +51,8 @@ _NO_TTL = "TTL not supported by this server (dynalite): expiry is still checked 
 def _ensure_ttl(client: Any, name: str) -> str:
     try:
         ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and ttl.get("AttributeName") == TTL_ATTRIBUTE:
+        on = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+        if on and ttl.get("AttributeName") == TTL_ATTRIBUTE:
             return f"TTL already on {TTL_ATTRIBUTE}"
         client.update_time_to_live(
             TableName=name,

@@ -22,6 +22,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from botocore.exceptions import ClientError
@@ -100,17 +101,18 @@ def log_retention_days(stage: str) -> int:
 
 def uses_sns(stage: str) -> bool:
     variables = stage_variables(stage)
-    chains = [variables.get("SMS_PROVIDER", "console"), *json.loads(variables.get("SMS_ROUTES") or "{}").values()]
+    routes = json.loads(variables.get("SMS_ROUTES") or "{}")
+    chains = [variables.get("SMS_PROVIDER", "console"), *routes.values()]
     return any("sns" in [p.strip() for p in chain.split(",")] for chain in chains)
 
 
-def region(environ: dict[str, str] | None = None) -> str:
+def region(environ: Mapping[str, str] | None = None) -> str:
     """The region botocore would use (AWS_DEFAULT_REGION, the profile's config), else AWS_REGION
     (which botocore ignores); a SystemExit naming the variables when there is none."""
     import boto3
 
-    environ = os.environ if environ is None else environ
-    found = boto3.session.Session().region_name or environ.get("AWS_REGION")
+    env = os.environ if environ is None else environ
+    found = boto3.session.Session().region_name or env.get("AWS_REGION")
     if not found:
         raise SystemExit(NO_REGION)
     return found
@@ -192,7 +194,8 @@ def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
     else:
         done.append(f"stage {stage} names no OTP_SECRET_PARAMETER: no secret to create")
     if variables.get("OTP_RECEIPT_KEY_IDS"):
-        done.append(f"receipt keys named by OTP_RECEIPT_KEY_IDS (yours to manage): {variables['OTP_RECEIPT_KEY_IDS']}")
+        done.append("receipt keys named by OTP_RECEIPT_KEY_IDS (yours to manage): "
+                    f"{variables['OTP_RECEIPT_KEY_IDS']}")
     else:
         done.append(f"receipt key {ensure_receipt_key(kms, stage)} ready (kept forever)")
     if variables.get("OTP_TOTP_KEY_ID"):
@@ -216,7 +219,8 @@ def ensure_gateway_responses(apigateway: Any, rest_api_id: str, api_stage: str) 
         restApiId=rest_api_id, stageName=api_stage,
         description="scripts/provision.py after: gateway responses in the contract's shape",
     )
-    return [f"API Gateway's own error answers use the contract's shape (deployment {deployment['id']} on {api_stage})"]
+    return ["API Gateway's own error answers use the contract's shape "
+            f"(deployment {deployment['id']} on {api_stage})"]
 
 
 def ensure_log_retention(logs: Any, name: str, days: int) -> str:
@@ -264,23 +268,29 @@ def ensure_sms_delivery_logging(iam: Any, sns: Any, part: str,
         done.append(f"created IAM role {SMS_STATUS_ROLE}")
     iam.put_role_policy(RoleName=SMS_STATUS_ROLE, PolicyName="sns-delivery-status-logs",
                         PolicyDocument=json.dumps(sns_logs_policy(part)))
-    current = sns.get_sms_attributes()["attributes"]  # all of them (moto 5.2.5 filters to the first name only)
+    # All of them (moto 5.2.5 filters to the first name only).
+    current = sns.get_sms_attributes()["attributes"]
     if current.get("DeliveryStatusIAMRole") not in (None, "", role_arn):
-        return done + [f"SNS SMS delivery-status logging already uses {current['DeliveryStatusIAMRole']} (kept)"]
+        return done + ["SNS SMS delivery-status logging already uses "
+                       f"{current['DeliveryStatusIAMRole']} (kept)"]
     if current.get("DeliveryStatusIAMRole") == role_arn and \
             current.get("DeliveryStatusSuccessSamplingRate") == SMS_STATUS_SUCCESS_SAMPLING:
         return done + ["SNS SMS delivery-status logging already on"]
     for attempt in range(10):
         try:
-            sns.set_sms_attributes(attributes={"DeliveryStatusIAMRole": role_arn,
-                                               "DeliveryStatusSuccessSamplingRate": SMS_STATUS_SUCCESS_SAMPLING})
+            sns.set_sms_attributes(attributes={
+                "DeliveryStatusIAMRole": role_arn,
+                "DeliveryStatusSuccessSamplingRate": SMS_STATUS_SUCCESS_SAMPLING,
+            })
             break
         except ClientError as exc:
             # A role created a moment ago is not yet assumable everywhere (IAM is eventually consistent).
-            if not created or attempt == 9 or exc.response["Error"]["Code"] not in ("InvalidParameter", "AuthorizationError"):
+            retryable = ("InvalidParameter", "AuthorizationError")
+            if not created or attempt == 9 or exc.response["Error"]["Code"] not in retryable:
                 raise
             sleep(3)
-    return done + ["SNS SMS delivery-status logging on (CloudWatch Logs: sns/<region>/<account>/DirectPublishToPhoneNumber)"]
+    return done + ["SNS SMS delivery-status logging on "
+                   "(CloudWatch Logs: sns/<region>/<account>/DirectPublishToPhoneNumber)"]
 
 
 def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str = "aws") -> list[str]:

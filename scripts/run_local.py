@@ -41,8 +41,10 @@ def _local_keys(env: dict[str, str]) -> dict[str, str]:
     from scripts.keys import ensure_receipt_key, ensure_totp_key
 
     kms = boto3.client("kms", endpoint_url=env["AWS_ENDPOINT_URL_KMS"], region_name=env["AWS_DEFAULT_REGION"],
-                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
-    return {"OTP_RECEIPT_KEY_IDS": ensure_receipt_key(kms, "local"), "OTP_TOTP_KEY_ID": ensure_totp_key(kms, "local")}
+                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    return {"OTP_RECEIPT_KEY_IDS": ensure_receipt_key(kms, "local"),
+            "OTP_TOTP_KEY_ID": ensure_totp_key(kms, "local")}
 
 
 def _terminate_as_interrupt(signum, frame):  # `kill`/CI stop: clean up like Ctrl-C

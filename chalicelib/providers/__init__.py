@@ -68,8 +68,6 @@ def check_url(value: str, variable: str) -> str:
         or parts.fragment
         or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
     ):
-        from chalicelib.errors import ConfigError
-
         raise ConfigError(
             f"{variable} must be an https:// URL (http:// only on 127.0.0.1 or localhost), "
             "without credentials or fragment"
@@ -101,6 +99,12 @@ class ProviderContext:
     sender: str | None = None
     http: Callable[[], Any] | None = None  # -> the container's requests.Session
     aws: Callable[[str], Any] | None = None  # service name -> boto3 client
+
+    def aws_client(self, service: str) -> Any:
+        """The container's boto3 client for ``service``; the AWS providers are built with one."""
+        if self.aws is None:
+            raise TypeError(f"provider {self.name!r} was built without an AWS client factory")
+        return self.aws(service)
 
     def required(self, key: str) -> str:
         value = self.settings.get(key)
@@ -159,6 +163,7 @@ class SmsProvider(abc.ABC):
         # Adapters that pass a delivery-receipt URL and reference declare delivery_reports.
         extra = {"report": delivery.report} if delivery.report is not None else {}
         if delivery.channel == "voice":
+            # The channel names the message's type, which mypy cannot see: voice -> VoiceMessage.
             return self.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type, call-arg]
         return self.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type, call-arg]
 

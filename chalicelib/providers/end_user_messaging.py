@@ -59,7 +59,7 @@ class EndUserMessagingProvider(SmsProvider):
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return operation(self.context.aws("pinpoint-sms-voice-v2"))["MessageId"]
+            return operation(self.context.aws_client("pinpoint-sms-voice-v2"))["MessageId"]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             reason = str(exc.response.get("Reason") or "")  # modelled fields sit at the top

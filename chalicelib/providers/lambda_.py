@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.providers import Delivery, ProviderError, SmsProvider
 from chalicelib.providers.webhook import payload
+
+if TYPE_CHECKING:
+    from chalicelib.messages import SmsMessage
+    from chalicelib.phone import PhoneNumber
 
 # Invoke errors: ResourceNotFound, AccessDenied (the policy), TooManyRequests, ServiceException,
 # the function's own limits (RequestTooLarge, ...): all about this provider, all transient.
@@ -36,7 +40,7 @@ class LambdaProvider(SmsProvider):
     name = "lambda"
     supports_voice = True
 
-    def send_sms(self, to, message):  # type: ignore[no-untyped-def]
+    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
         raise NotImplementedError("the lambda provider is driven through deliver()")
 
     def deliver(self, delivery: Delivery) -> str:
@@ -45,7 +49,7 @@ class LambdaProvider(SmsProvider):
         function = self.context.required("function")
         body = json.dumps(payload(delivery), ensure_ascii=False).encode()
         try:
-            response = self.context.aws("lambda").invoke(
+            response = self.context.aws_client("lambda").invoke(
                 FunctionName=function, InvocationType="RequestResponse", Payload=body
             )
             raw = response["Payload"].read()

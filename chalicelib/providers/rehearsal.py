@@ -13,9 +13,13 @@ tells the service to keep them out of the provider metrics and alarms.
 from __future__ import annotations
 
 import itertools
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from chalicelib.providers import Delivery, ProviderError, SmsProvider
+
+if TYPE_CHECKING:
+    from chalicelib.messages import SmsMessage
+    from chalicelib.phone import PhoneNumber
 
 FAIL_MODES = ("permanent", "transient", "timeout")
 _ids = itertools.count(1)
@@ -29,7 +33,7 @@ class RehearsalProvider(SmsProvider):
         self.name = name
         self.outcome = outcome
 
-    def send_sms(self, to, message):  # type: ignore[no-untyped-def]
+    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
         raise NotImplementedError("driven through deliver()")
 
     def deliver(self, delivery: Delivery) -> str:

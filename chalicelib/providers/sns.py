@@ -31,7 +31,7 @@ class SnsProvider(SmsProvider):
         if origination:
             attributes["AWS.MM.SMS.OriginationNumber"] = {"DataType": "String", "StringValue": origination}
         try:
-            response = self.context.aws("sns").publish(
+            response = self.context.aws_client("sns").publish(
                 PhoneNumber=to.e164, Message=message.text, MessageAttributes=attributes
             )
         except ClientError as exc:

@@ -21,7 +21,9 @@ PERMANENT = {
 # parameter (often `from`): permanent only when `error-text` names the destination ("to").
 # Transient: 1 throttled, 2 missing parameters (our request), 4 credentials, 5 internal,
 # 8 account barred, 9 credit, 10 binds, 15 sender, 29 demo account whitelist, anything else.
-_NAMES_DESTINATION = re.compile(r"""\b(?:to|destination|recipient)\b['"]?\s*(?:address|param|parameter|number)""", re.I)
+_NAMES_DESTINATION = re.compile(
+    r"""\b(?:to|destination|recipient)\b['"]?\s*(?:address|param|parameter|number)""", re.I
+)
 
 
 class VonageProvider(HttpProvider):

@@ -19,10 +19,14 @@ import hmac
 import json
 import secrets
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from chalicelib.providers import Delivery, ProviderError
+from chalicelib.providers import Delivery, ProviderContext, ProviderError
 from chalicelib.providers.http import HttpProvider, json_or_none
+
+if TYPE_CHECKING:
+    from chalicelib.messages import SmsMessage
+    from chalicelib.phone import PhoneNumber
 
 SECRET_PREFIX = "whsec_"
 
@@ -63,11 +67,11 @@ class WebhookProvider(HttpProvider):
     name = "webhook"
     supports_voice = True
 
-    def __init__(self, context, clock: Callable[[], float] = time.time) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: ProviderContext, clock: Callable[[], float] = time.time) -> None:
         super().__init__(context)
         self._clock = clock
 
-    def send_sms(self, to, message):  # type: ignore[no-untyped-def]
+    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
         raise NotImplementedError("the webhook provider is driven through deliver()")
 
     def deliver(self, delivery: Delivery) -> str:
