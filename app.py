@@ -422,13 +422,14 @@ def cancel_verification(verification_id: str) -> Response:
            content_types=["application/x-www-form-urlencoded", "application/json", "text/plain"])
 @_domain_errors
 def provider_callback(provider: str) -> Response:
-    request = app.current_request
+    request = _request()
     service = get_service()
     if service.delivery is None:
         raise errors.NotFound()
-    query = tuple((k, v) for k in (request.query_params or {}) for v in request.query_params.getlist(k))
+    params = request.query_params
+    query = tuple((k, v) for k in (params or {}) for v in params.getlist(k)) if params else ()
     changed = service.delivery.receive(provider, request.method, query, dict(request.headers),
-                                       request.raw_body or b"", service.now())
+                                       _body(), service.now())
     return _json({"received": True, "changed": changed})
 
 

@@ -573,7 +573,11 @@ def _public_url(raw: str | None) -> str | None:
     if raw is None:
         return None
     url = raw.rstrip("/")
-    if not re.fullmatch(r"(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?)(/[A-Za-z0-9._~/-]*)?", url, re.ASCII):
+    https_or_loopback = (
+        r"(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?)"
+        r"(/[A-Za-z0-9._~/-]*)?"
+    )
+    if not re.fullmatch(https_or_loopback, url, re.ASCII):
         raise ConfigError("OTP_PUBLIC_URL must be the API's https base URL, e.g. https://abc.execute-api.us-east-1.amazonaws.com/api")
     return url
 
@@ -605,13 +609,18 @@ class Events:
         if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
             raise ConfigError('OTP_EVENTS_URL must be a URL or a JSON list of URLs')
         for url in urls:
-            if not re.fullmatch(r"https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?(/[^\s]*)?", url, re.ASCII):
+            pattern = r"https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?(/[^\s]*)?"
+            if not re.fullmatch(pattern, url, re.ASCII):
                 raise ConfigError(f"OTP_EVENTS_URL has {url!r}: use https (http only for localhost)")
         secret, parameter = _str(env, "OTP_EVENTS_SECRET"), _str(env, "OTP_EVENTS_SECRET_PARAMETER")
         if secret is not None and stage in DEPLOYED_STAGES:
-            raise ConfigError(f"OTP_EVENTS_SECRET is refused in the {stage!r} stage: use OTP_EVENTS_SECRET_PARAMETER (SSM)")
+            raise ConfigError(
+                f"OTP_EVENTS_SECRET is refused in the {stage!r} stage: use OTP_EVENTS_SECRET_PARAMETER (SSM)"
+            )
         if secret is None and parameter is None:
-            raise ConfigError("OTP_EVENTS_URL needs OTP_EVENTS_SECRET (whsec_...) or OTP_EVENTS_SECRET_PARAMETER")
+            raise ConfigError(
+                "OTP_EVENTS_URL needs OTP_EVENTS_SECRET (whsec_...) or OTP_EVENTS_SECRET_PARAMETER"
+            )
         if secret is not None:
             from chalicelib.standard_webhooks import secret_bytes
 
@@ -620,7 +629,9 @@ class Events:
             except ValueError:
                 key = b""
             if not secret.startswith("whsec_") or len(key) < 24:
-                raise ConfigError("OTP_EVENTS_SECRET must be whsec_ followed by base64 of 24 to 64 random bytes")
+                raise ConfigError(
+                    "OTP_EVENTS_SECRET must be whsec_ followed by base64 of 24 to 64 random bytes"
+                )
         queue = _str(env, "OTP_EVENTS_QUEUE")
         if queue is None:
             raise ConfigError("OTP_EVENTS_URL needs OTP_EVENTS_QUEUE (the SQS queue's name)")

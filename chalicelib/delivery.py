@@ -66,7 +66,8 @@ def vonage_fields(report: DeliveryReport | None) -> dict[str, str]:
 
 
 def messagebird_fields(report: DeliveryReport | None) -> dict[str, str]:
-    """MessageBird Messages: ``reportUrl`` and ``reference`` (developers.messagebird.com/api/sms-messaging)."""
+    """MessageBird Messages: ``reportUrl`` and ``reference``
+    (developers.messagebird.com/api/sms-messaging)."""
     return {"reportUrl": report.callback_url, "reference": report.reference} if report else {}
 
 
@@ -75,8 +76,11 @@ def sinch_fields(report: DeliveryReport | None) -> dict[str, str]:
     (per recipient, final only; developers.sinch.com/docs/sms/api-reference/sms/batches/sendsms)."""
     if not report:
         return {}
-    return {"callback_url": report.callback_url, "client_reference": report.reference,
-            "delivery_report": "per_recipient_final"}
+    return {
+        "callback_url": report.callback_url,
+        "client_reference": report.reference,
+        "delivery_report": "per_recipient_final",
+    }
 
 
 def gatewayapi_fields(report: DeliveryReport | None) -> dict[str, str]:
@@ -95,8 +99,13 @@ def end_user_messaging_fields(configuration_set: str | None) -> dict[str, str]:
 
 class DeliveryTracker:
     def __init__(
-        self, store: Any, hasher: CodeHasher, settings: Callable[[], Mapping[str, Mapping[str, str]]],
-        public_url: str | None, token_key: bytes, region_of: Callable[[str], str],
+        self,
+        store: Any,
+        hasher: CodeHasher,
+        settings: Callable[[], Mapping[str, Mapping[str, str]]],
+        public_url: str | None,
+        token_key: bytes,
+        region_of: Callable[[str], str],
         on_change: Callable[[Any, int], None] | None = None,
     ) -> None:
         self._store = store
@@ -114,8 +123,13 @@ class DeliveryTracker:
         return delivery_report(self._public_url, provider, reference, self._token_key)
 
     def receive(
-        self, provider: str, method: str, query: tuple[tuple[str, str], ...], headers: Mapping[str, str],
-        body: bytes, now: float,
+        self,
+        provider: str,
+        method: str,
+        query: tuple[tuple[str, str], ...],
+        headers: Mapping[str, str],
+        body: bytes,
+        now: float,
     ) -> int:
         """Check the request's signature, then apply its receipts; returns how many changed a
         status. Unknown or stale-but-well-signed references change nothing (and answer 200:
@@ -125,8 +139,13 @@ class DeliveryTracker:
         if len(body) > MAX_BODY_BYTES:
             raise errors.PayloadTooLarge()
         request = CallbackRequest(
-            method, callback_base(self._public_url, provider), query,
-            {k.lower(): v for k, v in headers.items()}, body, now, self._token_key,
+            method,
+            callback_base(self._public_url, provider),
+            query,
+            {k.lower(): v for k, v in headers.items()},
+            body,
+            now,
+            self._token_key,
         )
         try:
             receipts = read_receipts(provider, request, self._settings().get(provider, {}))
@@ -141,16 +160,31 @@ class DeliveryTracker:
                 continue
             number_key, verification_id, index = target
             updated = self._store.record_delivery(
-                number_key, verification_id, index, provider, receipt.status, receipt.error_code,
+                number_key,
+                verification_id,
+                index,
+                provider,
+                receipt.status,
+                receipt.error_code,
                 receipt.permanent,
             )
             if updated is None:
                 continue
             changed += 1
-            log.info("delivery ref=%s send=%d provider=%s status=%s error_code=%s",
-                     log_ref(verification_id), index, provider, receipt.status, receipt.error_code)
-            telemetry.metric("DeliveryReceipts", provider=provider, country=self._region_of(updated.to),
-                             status=receipt.status)
+            log.info(
+                "delivery ref=%s send=%d provider=%s status=%s error_code=%s",
+                log_ref(verification_id),
+                index,
+                provider,
+                receipt.status,
+                receipt.error_code,
+            )
+            telemetry.metric(
+                "DeliveryReceipts",
+                provider=provider,
+                country=self._region_of(updated.to),
+                status=receipt.status,
+            )
             if self._on_change is not None:
                 self._on_change(updated, index)
         return changed

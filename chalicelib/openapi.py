@@ -360,7 +360,8 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
                     "properties": {
                         "channel": channel, "provider": {"type": "string"}, "sent_at": iso_time,
                         "status": {"enum": ["accepted", "sent", "delivered", "undelivered", "failed"],
-                                   "description": "From the provider's delivery receipts; never moves backwards"},
+                                   "description": "From the provider's delivery receipts; "
+                                                  "never moves backwards"},
                         "error_code": {"type": ["string", "null"]},
                     },
                 }},

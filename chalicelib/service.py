@@ -182,7 +182,9 @@ class VerificationService:
                 self._store.undo_send(number_key, verification, previous)
                 raise
             order = chain if created else _order_after_undelivered(previous, chain)
-            verification = self._deliver(phone, number_key, code, request.locale, verification, previous, order)
+            verification = self._deliver(
+                phone, number_key, code, request.locale, verification, previous, order
+            )
             telemetry.metric("VerificationsStarted" if created else "Resends")
             self._events.emit("verification.started" if created else "verification.resent", verification)
             return verification, created
@@ -263,7 +265,8 @@ class VerificationService:
         maybe_delivered = False  # a provider took the request and timed out answering
         index = len(verification.sends) - 1
         if chain is None:
-            chain = [self._providers.get(name) for name in (order or self._providers.names(phone.region, channel))]
+            names = order or self._providers.names(phone.region, channel)
+            chain = [self._providers.get(name) for name in names]
         for provider in chain:
             started = time.perf_counter()
             # Rehearsals (test numbers failing on purpose) stay out of the provider metrics.
@@ -428,7 +431,8 @@ class VerificationService:
         """The number's approval marker (the breakers trust it for TRUSTED_FOR_SECONDS) and,
         unless it is a test number (no send was counted), the breakers' approval counts: the
         writes go out together, one round trip. A failure here must not fail the user's check."""
-        writes = [functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
+        writes: list[Callable[[], None]] = [
+            functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
         if self._config.test_numbers.code_for(verification.to) is None:
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)

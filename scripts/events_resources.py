@@ -25,7 +25,9 @@ def visibility_timeout(lambda_timeout: int) -> int:
     return max(60, 6 * lambda_timeout)
 
 
-def resources(app_name: str, stage: str, lambda_timeout: int, alarm_topic_ref: dict | None = None) -> dict[str, Any]:
+def resources(
+    app_name: str, stage: str, lambda_timeout: int, alarm_topic_ref: dict | None = None
+) -> dict[str, Any]:
     """CloudFormation resources: EventsQueue, EventsDeadLetterQueue, EventsDeadLetterAlarm."""
     queue, dlq = queue_names(app_name, stage)
     alarm: dict[str, Any] = {
@@ -33,10 +35,17 @@ def resources(app_name: str, stage: str, lambda_timeout: int, alarm_topic_ref: d
         "Properties": {
             "AlarmName": f"{app_name}-{stage}-events-dead-letters",
             "AlarmDescription": "Events your backend did not take after every retry (see README, Events)",
-            "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]}}],
-            "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [
+                {"Name": "QueueName", "Value": {"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]}}
+            ],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
         },
     }
     if alarm_topic_ref is not None:
@@ -44,8 +53,11 @@ def resources(app_name: str, stage: str, lambda_timeout: int, alarm_topic_ref: d
     return {
         "EventsDeadLetterQueue": {
             "Type": "AWS::SQS::Queue",
-            "Properties": {"QueueName": dlq, "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
-                           "SqsManagedSseEnabled": True},
+            "Properties": {
+                "QueueName": dlq,
+                "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
         },
         "EventsQueue": {
             "Type": "AWS::SQS::Queue",
@@ -53,8 +65,10 @@ def resources(app_name: str, stage: str, lambda_timeout: int, alarm_topic_ref: d
                 "QueueName": queue,
                 "VisibilityTimeout": visibility_timeout(lambda_timeout),
                 "SqsManagedSseEnabled": True,
-                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]},
-                                  "maxReceiveCount": MAX_RECEIVES},
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": MAX_RECEIVES,
+                },
             },
         },
         "EventsDeadLetterAlarm": alarm,
@@ -65,11 +79,18 @@ def policy_statements(queue_arn: Any) -> list[dict[str, Any]]:
     """The request path sends (one SendMessage, after one GetQueueUrl per container); the
     SQS trigger's consumer receives and deletes. On that queue only."""
     return [
-        {"Sid": "EnqueueEvents", "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
-         "Resource": queue_arn},
-        {"Sid": "ConsumeEvents", "Effect": "Allow",
-         "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-         "Resource": queue_arn},
+        {
+            "Sid": "EnqueueEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+            "Resource": queue_arn,
+        },
+        {
+            "Sid": "ConsumeEvents",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": queue_arn,
+        },
     ]
 
 
@@ -84,11 +105,18 @@ def ensure_queues(sqs: Any, app_name: str, stage: str, lambda_timeout: int) -> s
     import json
 
     queue, dlq = queue_names(app_name, stage)
-    dlq_url = sqs.create_queue(QueueName=dlq, Attributes={
-        "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), "SqsManagedSseEnabled": "true"})["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    attributes = {"VisibilityTimeout": str(visibility_timeout(lambda_timeout)), "SqsManagedSseEnabled": "true",
-                  "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)})}
+    dlq_url = sqs.create_queue(
+        QueueName=dlq,
+        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), "SqsManagedSseEnabled": "true"},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    attributes = {
+        "VisibilityTimeout": str(visibility_timeout(lambda_timeout)),
+        "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+    }
     url = sqs.create_queue(QueueName=queue)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
     return url

@@ -176,7 +176,8 @@ def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None) -> li
     if variables.get("OTP_EVENTS_URL"):  # events are opt-in: their queues exist before chalice deploy
         from scripts.events_resources import ensure_queues
 
-        url = ensure_queues(sqs, chalice_config()["app_name"], stage, int(stage_config(stage).get("lambda_timeout", 60)))
+        timeout = int(stage_config(stage).get("lambda_timeout", 60))
+        url = ensure_queues(sqs, chalice_config()["app_name"], stage, timeout)
         done.append(f"events queue {url} and its dead-letter queue ready")
     return done
 

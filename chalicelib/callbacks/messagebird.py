@@ -19,8 +19,13 @@ from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt, req
 from chalicelib.callbacks.jwt_hs import verify_hs
 
 LEEWAY_SECONDS = 1
-STATUSES = {"sent": "sent", "buffered": "sent", "delivered": "delivered",
-            "expired": "undelivered", "delivery_failed": "failed"}
+STATUSES = {
+    "sent": "sent",
+    "buffered": "sent",
+    "delivered": "delivered",
+    "expired": "undelivered",
+    "delivery_failed": "failed",
+}
 
 
 def check_claims(claims: Mapping[str, object], url_candidates: list[str], body: bytes, now: float) -> None:
@@ -32,19 +37,26 @@ def check_claims(claims: Mapping[str, object], url_candidates: list[str], body: 
     if now + LEEWAY_SECONDS < nbf or now - LEEWAY_SECONDS >= exp:
         raise InvalidSignature("token not valid now (stale)")
     url_hash = str(claims.get("url_hash", "")).encode()
-    if not any(hmac.compare_digest(hashlib.sha256(u.encode("utf-8")).hexdigest().encode(), url_hash)
-               for u in url_candidates):
+    if not any(
+        hmac.compare_digest(hashlib.sha256(u.encode("utf-8")).hexdigest().encode(), url_hash)
+        for u in url_candidates
+    ):
         raise InvalidSignature("url_hash mismatch")
     payload_hash = claims.get("payload_hash")
     if bool(body) != bool(payload_hash):
         raise InvalidSignature("payload_hash and body disagree")
-    if body and not hmac.compare_digest(hashlib.sha256(body).hexdigest().encode(), str(payload_hash).encode()):
+    if body and not hmac.compare_digest(
+        hashlib.sha256(body).hexdigest().encode(), str(payload_hash).encode()
+    ):
         raise InvalidSignature("payload_hash mismatch")
 
 
 def read(request: CallbackRequest, settings: Mapping[str, str]) -> list[Receipt]:
-    claims = verify_hs(request.header("messagebird-signature-jwt"), require(settings, "signing_key"),
-                       ("HS256", "HS384", "HS512"))
+    claims = verify_hs(
+        request.header("messagebird-signature-jwt"),
+        require(settings, "signing_key"),
+        ("HS256", "HS384", "HS512"),
+    )
     # API Gateway hands over the query decoded; rebuild it in received order, or sorted.
     sorted_url = request.base_url + ("?" + urlencode(sorted(request.query)) if request.query else "")
     check_claims(claims, [request.url, sorted_url], request.body, request.now)

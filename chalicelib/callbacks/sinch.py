@@ -16,8 +16,14 @@ from typing import Mapping
 
 from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt
 
-STATUSES = {"Dispatched": "sent", "Delivered": "delivered", "Expired": "undelivered",
-            "Failed": "failed", "Rejected": "failed", "Aborted": "failed"}
+STATUSES = {
+    "Dispatched": "sent",
+    "Delivered": "delivered",
+    "Expired": "undelivered",
+    "Failed": "failed",
+    "Rejected": "failed",
+    "Aborted": "failed",
+}
 
 
 def url_token(token_key: bytes) -> str:
@@ -28,7 +34,9 @@ def url_token(token_key: bytes) -> str:
 
 def read(request: CallbackRequest, settings: Mapping[str, str]) -> list[Receipt]:
     given = request.query_value("token") or ""
-    if not request.token_key or not hmac.compare_digest(url_token(request.token_key).encode(), given.encode("utf-8")):
+    if not request.token_key or not hmac.compare_digest(
+        url_token(request.token_key).encode(), given.encode("utf-8")
+    ):
         raise InvalidSignature("missing or wrong URL token")
     try:
         report = json.loads(request.body)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Mapping
+from typing import Any, Mapping
 
 from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt, form_params, require
 
@@ -29,10 +29,7 @@ PERMANENT = {"3", "9"}
 
 
 def signature(params: Mapping[str, object], secret: str, method: str = "md5hash") -> str:
-    if method == "md5hash":
-        hasher = hashlib.md5()
-    else:
-        hasher = hmac.new(secret.encode("utf-8"), digestmod=method)
+    hasher: Any = hashlib.md5() if method == "md5hash" else hmac.new(secret.encode("utf-8"), digestmod=method)
     for key in sorted(params):
         if key == "sig":
             continue

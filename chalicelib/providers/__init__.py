@@ -164,8 +164,8 @@ class SmsProvider(abc.ABC):
         extra = {"report": delivery.report} if delivery.report is not None else {}
         if delivery.channel == "voice":
             # The channel names the message's type, which mypy cannot see: voice -> VoiceMessage.
-            return self.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type, call-arg]
-        return self.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type, call-arg]
+            return self.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
+        return self.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
 
 
 def load_provider(context: ProviderContext) -> SmsProvider:

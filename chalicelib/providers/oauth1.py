@@ -34,8 +34,9 @@ def _base_url(url: str) -> str:
     return f"{parts.scheme.lower()}://{host}{port}{parts.path or '/'}"
 
 
-def signature(method: str, url: str, params: list[tuple[str, str]], consumer_secret: str,
-              token_secret: str = "") -> str:
+def signature(
+    method: str, url: str, params: list[tuple[str, str]], consumer_secret: str, token_secret: str = ""
+) -> str:
     """Section 3.4.2: HMAC-SHA1 over the signature base string, base64."""
     normalized = "&".join(f"{k}={v}" for k, v in sorted((_encode(k), _encode(v)) for k, v in params))
     base = "&".join([method.upper(), _encode(_base_url(url)), _encode(normalized)])
@@ -46,8 +47,13 @@ def signature(method: str, url: str, params: list[tuple[str, str]], consumer_sec
 class OAuth1(requests.auth.AuthBase):
     """Adds the ``Authorization: OAuth ...`` header for a consumer key and secret."""
 
-    def __init__(self, consumer_key: str, consumer_secret: str,
-                 clock: Callable[[], float] = time.time, nonce: Callable[[], str] = secrets.token_hex) -> None:
+    def __init__(
+        self,
+        consumer_key: str,
+        consumer_secret: str,
+        clock: Callable[[], float] = time.time,
+        nonce: Callable[[], str] = secrets.token_hex,
+    ) -> None:
         self._key = consumer_key
         self._secret = consumer_secret
         self._clock = clock
@@ -62,6 +68,8 @@ class OAuth1(requests.auth.AuthBase):
             ("oauth_consumer_key", self._key),
         ]
         query = parse_qsl(urlsplit(request.url).query, keep_blank_values=True)
-        signed = oauth + [("oauth_signature", signature(request.method, request.url, oauth + query, self._secret))]
+        signed = oauth + [
+            ("oauth_signature", signature(request.method, request.url, oauth + query, self._secret))
+        ]
         request.headers["Authorization"] = "OAuth " + ", ".join(f'{k}="{_encode(v)}"' for k, v in signed)
         return request
