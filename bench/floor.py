@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from botocore import xform_name
 
@@ -34,12 +34,14 @@ class CallLog(list):
 
 
 def capture(client: Any) -> CallLog:
+    """Records every call ``client`` makes (any service: DynamoDB, KMS, SQS)."""
     calls = CallLog()
+    service = client.meta.service_model.service_id.hyphenize()
     local = threading.local()
     lock = threading.Lock()
 
     def before(params: dict, model: Any, **_: Any) -> None:
-        local.call = {"operation": model.name, "params": copy.deepcopy(params),
+        local.call = {"service": service, "operation": model.name, "params": copy.deepcopy(params),
                       "start": time.perf_counter()}
 
     def after(**_: Any) -> None:
@@ -50,8 +52,8 @@ def capture(client: Any) -> CallLog:
             with lock:
                 calls.append(call)
 
-    client.meta.events.register("provide-client-params.dynamodb", before)
-    client.meta.events.register("after-call.dynamodb", after)
+    client.meta.events.register(f"provide-client-params.{service}", before)
+    client.meta.events.register(f"after-call.{service}", after)
     return calls
 
 
@@ -98,6 +100,17 @@ def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk
             key["S"] = prefix_pk
         getattr(client, xform_name(call["operation"]))(**params)
 
+    _in_waves(calls, one)
+
+
+def replay_calls(clients: dict[str, Any], calls: list[list[dict[str, Any]]],
+                 rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Calls to any service (``clients`` by the ``service`` each call recorded), wave by wave
+    as ``replay`` makes them; ``rewrite`` gives the parameters to send for a call."""
+    _in_waves(calls, lambda call: getattr(clients[call["service"]], xform_name(call["operation"]))(**rewrite(call)))
+
+
+def _in_waves(calls: list[list[dict[str, Any]]], one: Callable[[dict[str, Any]], Any]) -> None:
     for wave in calls:
         futures = [_pool.submit(one, call) for call in wave[1:]]
         one(wave[0])

@@ -17,7 +17,12 @@ nothing). Sections:
 4. DynamoDB calls and write/read units per operation (botocore event hooks and
    ReturnConsumedCapacity, on dynalite).
 5. package size: `chalice package` deployment zip versus 1.5 MB.
-6. cost per 1,000 verifications on AWS list prices, next to Twilio Verify's fee.
+6. cost per 1,000 verifications on AWS list prices (with each approval's KMS Sign), next to
+   Twilio Verify's fee.
+7-9. (bench/approvals.py, KMS and SQS on a moto server) a right check with its receipt versus
+   without, and the signer versus its bare KMS Sign; a TOTP challenge versus its DynamoDB and
+   KMS calls replayed by hand; a request and a check with events (SQS) versus without. Each
+   with the calls it makes, counted with botocore's event hooks.
 """
 
 from __future__ import annotations
@@ -38,8 +43,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.events import Context, api_event  # noqa: E402
-from bench import floor  # noqa: E402
+from bench import approvals, floor  # noqa: E402
+from bench.report import report  # noqa: E402
+from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
+                           latest_code, median_ms, numbers)
 
 # List prices, us-east-1, written down on 2026-11-22 (not fetched: update them when AWS or
 # Twilio change theirs). DynamoDB on-demand after the November 2024 price cut.
@@ -51,28 +58,13 @@ PRICES = {
     "dynamodb_write_unit_usd": 0.625 / 1_000_000,  # on-demand WRU
     "dynamodb_read_unit_usd": 0.125 / 1_000_000,  # on-demand RRU
     "twilio_verify_per_verification_usd": 0.05,  # per successful verification, SMS fee extra
+    # Written down on 2026-11-23 (not fetched): KMS requests on asymmetric keys other than
+    # RSA 2048, so ECC_NIST_P256 Sign, are $0.15 per 10,000 (aws.amazon.com/kms/pricing).
+    "kms_date": "2026-11-23",
+    "kms_asymmetric_request_usd": 0.15 / 10_000,
 }
 LAMBDA_MEMORY_MB = 512  # .chalice/config.json, dev and prod
 PACKAGE_LIMIT_BYTES = 1_500_000
-
-BENCH_ENV = {
-    "OTP_STAGE": "test",
-    "OTP_SECRET": "bench-secret-0123456789abcdef0123456789",
-    "SMS_PROVIDER": "console",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    # Measure the full path, every limit on, with limits high enough not to refuse.
-    "OTP_MAX_REQUESTS_PER_IP_PER_HOUR": "1000000",
-    "OTP_MAX_CHECKS_PER_IP_PER_HOUR": "1000000",
-    "OTP_MAX_SENDS_PER_HOUR": "999999",
-    "OTP_BREAKER_MIN_CONVERSION_PERCENT": "0",
-}
-
-
-def median_ms(samples: list[float]) -> float:
-    return round(statistics.median(samples) * 1000, 3)
-
 
 # -- 1. cold start -------------------------------------------------------------------------
 
@@ -122,65 +114,6 @@ def cold_start(runs: int, calls_file: Path) -> dict[str, Any]:
         "import_app_ms": round(total_us / 1000, 1),
         "largest_imports_ms": {name: round(cum / 1000, 1) for cum, name in top},
     }
-
-
-# -- dynalite ------------------------------------------------------------------------------
-
-
-class Dynalite:
-    def __init__(self) -> None:
-        from scripts.run_local import free_port, wait_for_port
-
-        binary = ROOT / ".deps" / "node_modules" / ".bin" / "dynalite"
-        if not binary.exists():
-            raise SystemExit("dynalite is missing: run `make test` or `make bench` (they install it)")
-        self.port = free_port()
-        self.proc = subprocess.Popen([str(binary), "--port", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-
-    def client(self) -> Any:
-        import boto3
-
-        return boto3.client("dynamodb", endpoint_url=self.endpoint)
-
-    def table(self, name: str) -> str:
-        from scripts.create_table import ensure_table
-
-        ensure_table(self.client(), name)
-        return name
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def build_app(endpoint: str, table: str) -> Any:
-    os.environ.update(BENCH_ENV, OTP_TABLE_NAME=table, AWS_ENDPOINT_URL_DYNAMODB=endpoint)
-    import app
-
-    app.get_service.cache_clear()
-    app.get_service()
-    return app
-
-
-def numbers(start: int, count: int) -> list[str]:
-    """Valid US numbers, each in its own prefix (so the prefix limit never binds)."""
-    areas = ("415", "650", "212", "312", "617", "206")
-    return [f"+1{areas[i // 8000 % len(areas)]}{200 + i % 800:03d}{i // 800 % 10}000"
-            for i in range(start, start + count)]
-
-
-def latest_code() -> str:
-    from chalicelib.providers.console import OUTBOX
-
-    return OUTBOX[0]["body"].split(" is ")[1][:6]
-
-
-def call(app: Any, method: str, path: str, body: dict) -> dict:
-    response = app.app(api_event(method, path, body), Context())
-    return response
 
 
 # -- 2. warm overhead ----------------------------------------------------------------------
@@ -392,11 +325,15 @@ def package_size() -> dict[str, Any]:
 # -- 6. cost -------------------------------------------------------------------------------
 
 
-def cost_per_1000(warm: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]:
+def cost_per_1000(warm: dict[str, Any], units: dict[str, Any], receipts: dict[str, Any]) -> dict[str, Any]:
+    """Deployed stages sign every approval: the check is billed with its receipt's measured
+    extra time, and each approval pays its KMS Sign requests (GetPublicKey, once per
+    container, is left out)."""
     import math
 
     p = PRICES
-    billed_ms = math.ceil(warm["request"]["app_ms"]) + math.ceil(warm["check"]["app_ms"])
+    check_ms = warm["check"]["app_ms"] + max(0.0, receipts["added_ms"])
+    billed_ms = math.ceil(warm["request"]["app_ms"]) + math.ceil(check_ms)
     lambda_usd = 1000 * (billed_ms / 1000 * LAMBDA_MEMORY_MB / 1024 * p["lambda_gb_second_usd"]
                          + 2 * p["lambda_request_usd"])
     api_usd = 1000 * 2 * p["api_gateway_rest_request_usd"]
@@ -404,60 +341,21 @@ def cost_per_1000(warm: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]
     read_units = units["request"]["read_units"] + units["check_right"]["read_units"]
     dynamodb_usd = 1000 * (write_units * p["dynamodb_write_unit_usd"]
                            + read_units * p["dynamodb_read_unit_usd"])
-    total = lambda_usd + api_usd + dynamodb_usd
+    kms_usd = 1000 * receipts["kms_sign_per_approval"] * p["kms_asymmetric_request_usd"]
+    total = lambda_usd + api_usd + dynamodb_usd + kms_usd
     twilio = 1000 * p["twilio_verify_per_verification_usd"]
     return {
-        "assumes": "one request and one right check per verification, warm Lambda, SMS fee excluded",
+        "assumes": "one request and one right check with its receipt per verification, warm Lambda, "
+                   "SMS fee excluded",
         "lambda_usd": round(lambda_usd, 5),
         "api_gateway_usd": round(api_usd, 5),
         "dynamodb_usd": round(dynamodb_usd, 5),
+        "kms_usd": round(kms_usd, 5),
         "total_usd": round(total, 5),
         "twilio_verify_usd": twilio,
         "twilio_over_ours": round(twilio / total, 1),
         "prices": PRICES,
     }
-
-
-# -- report --------------------------------------------------------------------------------
-
-
-def report(results: dict[str, Any]) -> str:
-    rows = []
-    c = results["cold_start"]
-    rows.append(("cold start: boto3 + app import + request + check",
-                 f"{c['app_ms'] + c['boto3_import_ms']:.1f} ms",
-                 f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio']:.2f}",
-                 f"<= {c['goal_ratio']}"))
-    rows.append(("  the same without boto3's import", f"{c['app_ms']:.1f} ms", f"{c['floor_ms']:.1f} ms",
-                 f"{c['ratio_without_boto3_import']:.2f}", f"+{c['overhead_ms']:.0f} ms"))
-    for op in ("request", "check"):
-        w = results["warm"][op]
-        rows.append((f"warm {op} (dynalite over HTTP)", f"{w['app_ms']:.2f} ms", f"{w['floor_ms']:.2f} ms",
-                     f"{w['ratio']:.2f}", f"<= {w['goal_ratio']}"))
-    f = results["flat"]
-    rows.append((f"check with {f['pending_large']:,} pending vs {f['pending_small']}",
-                 f"{f['check_large_ms']:.2f} ms", f"{f['check_small_ms']:.2f} ms", f"{f['ratio']:.2f}",
-                 f"<= {f['goal_ratio']}"))
-    rows.append(("  list-scan design, same sizes", f"{f['list_scan_large_ms']:.3f} ms",
-                 f"{f['list_scan_small_ms']:.4f} ms", f"{f['list_scan_ratio']:.0f}", "(tutorials)"))
-    for op, u in results["units"].items():
-        rows.append((f"DynamoDB per {op.replace('_', ' ')}",
-                     f"{u['writes']} writes, {u['reads']} reads "
-                     f"({u['write_units']:g} WRU, {u['read_units']:g} RRU)",
-                     "", f"{u['sequential_round_trips']:g} sequential round trips",
-                     "<= 2" if op == "request" else ""))
-    if "package" in results:
-        pk = results["package"]
-        rows.append(("Lambda package (chalice package)", f"{pk['bytes']:,} B", f"{pk['limit_bytes']:,} B",
-                     f"{pk['ratio']:.2f}", "<= 1.0"))
-    cost = results["cost"]
-    rows.append(("cost per 1,000 verifications (no SMS)", f"${cost['total_usd']:.4f}",
-                 f"Twilio ${cost['twilio_verify_usd']:.2f}", f"1/{cost['twilio_over_ours']:,.0f}",
-                 f"prices {cost['prices']['date']}"))
-    header = ("figure", "ours", "floor", "ratio", "goal")
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
-    line = lambda r: "  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {"smoke": args.smoke}
     db = Dynalite()
+    moto = None
     calls_file = Path(tempfile.mkdtemp()) / "calls.json"
     try:
         record_calls(db, calls_file)
@@ -487,11 +386,20 @@ def main(argv: list[str] | None = None) -> int:
         results["warm"] = warm_overhead(db, runs, calls_file)
         results["flat"] = flat_at_scale(db, max(10, runs // 4), scale)
         results["units"] = calls_per_operation(db)
+        moto = MotoServer()  # KMS and SQS, from here on (the app's clients read these variables)
+        os.environ.update(AWS_ENDPOINT_URL_KMS=moto.endpoint, AWS_ENDPOINT_URL_SQS=moto.endpoint)
+        results["receipts"] = approvals.receipts(db, moto, runs)
+        results["totp"] = approvals.totp_challenges(db, moto, runs)
+        results["events"] = approvals.events(db, moto, runs)
+        for name in OPTIONAL_ENV:  # `chalice package` imports app.py: no events trigger
+            os.environ.pop(name, None)
         if not args.smoke:
             results["package"] = package_size()
-        results["cost"] = cost_per_1000(results["warm"], results["units"])
+        results["cost"] = cost_per_1000(results["warm"], results["units"], results["receipts"])
     finally:
         db.stop()
+        if moto is not None:
+            moto.stop()
         sys.stdout, sys.stderr = real_stdout, real_stderr
         devnull.close()
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")

@@ -16,9 +16,26 @@ def test_bench_smoke_runs_every_section(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(out.read_text())
-    assert {"cold_start", "warm", "flat", "units", "cost"} <= set(results)
+    assert {"cold_start", "warm", "flat", "units", "receipts", "totp", "events", "cost"} <= set(results)
     assert results["units"]["request"]["writes"] == 5 and results["units"]["request"]["reads"] == 0
     assert results["units"]["check_right"]["reads"] == 0
     for figure in (results["cold_start"], results["warm"]["request"], results["warm"]["check"], results["flat"]):
         assert figure["ratio"] > 0
+    # Counted on the app's own clients from their first call: a cold container's extra call,
+    # then the same calls on every round.
+    receipts, totp, events = results["receipts"], results["totp"], results["events"]
+    assert receipts["kms_calls_first_approval"] == ["GetPublicKey", "Sign"]
+    assert receipts["kms_calls_per_approval"] == ["Sign"] and receipts["kms_calls_per_approval_share"] == 1.0
+    assert totp["calls_per_challenge"] == ["dynamodb:GetItem", "kms:Decrypt", "dynamodb:UpdateItem", "kms:Sign"]
+    assert totp["calls_first_challenge"] == ["dynamodb:GetItem", "kms:Decrypt", "dynamodb:UpdateItem",
+                                             "kms:GetPublicKey", "kms:Sign"]
+    assert events["request"]["sqs_calls_first"] == ["GetQueueUrl", "SendMessage"]
+    for op in ("request", "check"):
+        assert events[op]["sqs_calls"] == ["SendMessage"] and events[op]["sqs_calls_share"] == 1.0
+    for figure in (receipts["ratio"], receipts["sign_ratio"], totp["ratio"], events["send_ratio"]):
+        assert figure > 0
+    cost = results["cost"]
+    assert cost["kms_usd"] == round(1000 * 0.15 / 10_000, 5)  # one Sign per approval
+    assert cost["total_usd"] > cost["kms_usd"] + cost["dynamodb_usd"]
     assert "cold start" in run.stdout and "cost per 1,000 verifications" in run.stdout
+    assert "TOTP challenge" in run.stdout and "SQS per request" in run.stdout

@@ -1,0 +1,67 @@
+"""The table `make bench` prints, from the figures bench/run.py writes to results.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = []
+    c = results["cold_start"]
+    rows.append(("cold start: boto3 + app import + request + check",
+                 f"{c['app_ms'] + c['boto3_import_ms']:.1f} ms",
+                 f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio']:.2f}",
+                 f"<= {c['goal_ratio']}"))
+    rows.append(("  the same without boto3's import", f"{c['app_ms']:.1f} ms", f"{c['floor_ms']:.1f} ms",
+                 f"{c['ratio_without_boto3_import']:.2f}", f"+{c['overhead_ms']:.0f} ms"))
+    for op in ("request", "check"):
+        w = results["warm"][op]
+        rows.append((f"warm {op} (dynalite over HTTP)", f"{w['app_ms']:.2f} ms", f"{w['floor_ms']:.2f} ms",
+                     f"{w['ratio']:.2f}", f"<= {w['goal_ratio']}"))
+    f = results["flat"]
+    rows.append((f"check with {f['pending_large']:,} pending vs {f['pending_small']}",
+                 f"{f['check_large_ms']:.2f} ms", f"{f['check_small_ms']:.2f} ms", f"{f['ratio']:.2f}",
+                 f"<= {f['goal_ratio']}"))
+    rows.append(("  list-scan design, same sizes", f"{f['list_scan_large_ms']:.3f} ms",
+                 f"{f['list_scan_small_ms']:.4f} ms", f"{f['list_scan_ratio']:.0f}", "(tutorials)"))
+    for op, u in results["units"].items():
+        rows.append((f"DynamoDB per {op.replace('_', ' ')}",
+                     f"{u['writes']} writes, {u['reads']} reads "
+                     f"({u['write_units']:g} WRU, {u['read_units']:g} RRU)",
+                     "", f"{u['sequential_round_trips']:g} sequential round trips",
+                     "<= 2" if op == "request" else ""))
+    r = results["receipts"]
+    rows.append(("right check with its receipt vs without", f"{r['check_ms']:.2f} ms",
+                 f"{r['check_without_receipt_ms']:.2f} ms", f"{r['ratio']:.2f}", f"+{r['added_ms']:.1f} ms"))
+    rows.append(("  ReceiptSigner.sign vs its bare KMS Sign", f"{r['sign_ms']:.2f} ms",
+                 f"{r['raw_kms_sign_ms']:.2f} ms", f"{r['sign_ratio']:.2f}", ""))
+    rows.append(("KMS per approval (first in a container)", " + ".join(r["kms_calls_per_approval"]),
+                 "", "(" + " + ".join(r["kms_calls_first_approval"]) + ")", ""))
+    t = results["totp"]
+    rows.append(("TOTP challenge (handler) vs its calls by hand", f"{t['challenge_ms']:.2f} ms",
+                 f"{t['floor_ms']:.2f} ms", f"{t['ratio']:.2f}", ""))
+    rows.append(("  DynamoDB / KMS per TOTP challenge", " + ".join(t["dynamodb_calls"]) + " / "
+                 + " + ".join(t["kms_calls"]), "", f"{t['sequential_round_trips']:g} sequential round trips", ""))
+    e = results["events"]
+    for op in ("request", "check"):
+        w = e[op]
+        rows.append((f"{op} with events vs without", f"{w['app_ms']:.2f} ms", f"{w['without_events_ms']:.2f} ms",
+                     f"{w['ratio']:.2f}", f"+{w['added_ms']:.1f} ms"))
+        first = "" if w["sqs_calls_first"] == w["sqs_calls"] else " (first: " + " + ".join(w["sqs_calls_first"]) + ")"
+        rows.append((f"  SQS per {op}", (" + ".join(w["sqs_calls"]) or "none") + first, "", "", "<= 1"))
+    rows.append(("  the app's SendMessage vs the same by hand", f"{e['send_message_ms']:.2f} ms",
+                 f"{e['raw_send_message_ms']:.2f} ms", f"{e['send_ratio']:.2f}", ""))
+    if "package" in results:
+        pk = results["package"]
+        rows.append(("Lambda package (chalice package)", f"{pk['bytes']:,} B", f"{pk['limit_bytes']:,} B",
+                     f"{pk['ratio']:.2f}", "<= 1.0"))
+    cost = results["cost"]
+    rows.append(("cost per 1,000 verifications (no SMS)", f"${cost['total_usd']:.4f}",
+                 f"Twilio ${cost['twilio_verify_usd']:.2f}", f"1/{cost['twilio_over_ours']:,.0f}",
+                 f"prices {cost['prices']['date']}"))
+    rows.append(("  of which KMS Sign (receipts)", f"${cost['kms_usd']:.4f}", "", "",
+                 f"price {cost['prices']['kms_date']}"))
+    header = ("figure", "ours", "floor", "ratio", "goal")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
+    line = lambda r: "  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
