@@ -18,8 +18,6 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import shoot
 
-pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported")
-
 SECRET_GROUPS = re.compile(r"([A-Z2-7]{4} ){7}[A-Z2-7]{4}")  # 32 base32 characters, 160 bits
 
 
