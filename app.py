@@ -644,13 +644,20 @@ def _inbox_enabled() -> bool:
     return config.stage == "local" and config.all_providers == ("console",)
 
 
+def _totp_tab_enabled() -> bool:
+    """The page's "Authenticator app" tab: the local stage only, where `chalice local` serves the
+    TOTP routes without IAM (deployed, API Gateway refuses the page's unsigned calls)."""
+    config = get_config()
+    return config.stage == "local" and config.totp.key_id is not None
+
+
 @app.route("/", methods=["GET"])
 @_domain_errors
 def index() -> Response:
     from chalicelib.web import index_page
 
     config = get_config()
-    return index_page(config.code_length, config.default_region, _inbox_enabled())
+    return index_page(config.code_length, config.default_region, _inbox_enabled(), _totp_tab_enabled())
 
 
 @app.route("/static/{name}", methods=["GET"])

@@ -1,4 +1,5 @@
-"""The web page at `/`, its static files, and the local SMS inbox.
+"""The web page at `/`, its static files, the local SMS inbox and the local "Authenticator
+app" tab.
 
 Plain HTML, CSS and a small script, no build step and no third-party host: the Lambda serves
 everything, so the page works offline on loopback. The strict Content-Security-Policy allows
@@ -16,6 +17,7 @@ _STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "inbox.js": "text/javascript; charset=utf-8",
+    "totp.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
@@ -53,22 +55,41 @@ def _country_options(default_region: str) -> str:
     )
 
 
+# With the "Authenticator app" tab (local stage only): the SMS steps become the first tab's
+# panel; totp-panel.html (not served on its own) is the second. totp.js runs both tabs.
+_TABLIST = (
+    '<div role="tablist" aria-label="How to verify" class="tabs">'
+    '<button type="button" role="tab" id="tab-sms" aria-selected="true" aria-controls="sms-panel">'
+    'Text message</button>'
+    '<button type="button" role="tab" id="tab-totp" aria-selected="false" aria-controls="totp-panel" '
+    'tabindex="-1">Authenticator app</button></div>'
+)
+
+
 @functools.cache
-def index_html(code_length: int, default_region: str, inbox: bool) -> str:
+def index_html(code_length: int, default_region: str, inbox: bool, totp: bool = False) -> str:
     template = (_STATIC / "index.html").read_text(encoding="utf-8")
     page = template.format(
         code_length=code_length,
         country_options=_country_options(default_region),
         inbox="on" if inbox else "",
         inbox_panel=_INBOX_PANEL if inbox else "",
+        heading="Verify it is you" if totp else "Verify your phone number",
+        tablist=_TABLIST if totp else "",
+        sms_panel=' role="tabpanel" aria-labelledby="tab-sms"' if totp else "",
+        totp_panel=_read("totp-panel.html") if totp else "",
     )
-    if inbox:
-        page = page.replace("</head>", '<script src="/static/inbox.js" defer></script>\n</head>')
-    return page
+    scripts = (["inbox.js"] if inbox else []) + (["totp.js"] if totp else [])
+    tags = "".join(f'<script src="/static/{name}" defer></script>\n' for name in scripts)
+    return page.replace("</head>", tags + "</head>")
 
 
-def index_page(code_length: int, default_region: str, inbox: bool) -> Response:
-    return _html(index_html(code_length, default_region, inbox))
+def index_page(code_length: int, default_region: str, inbox: bool, totp: bool = False) -> Response:
+    response = _html(index_html(code_length, default_region, inbox, totp))
+    if totp:  # the tab shows the QR code as an image from a blob: URL its script makes
+        csp = response.headers["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = csp.replace("img-src 'self'", "img-src 'self' blob:")
+    return response
 
 
 def inbox_page() -> Response:

@@ -76,6 +76,8 @@ def test_an_invalid_number_is_explained(page, site):
 
 def test_keyboard_only(page, site):
     page.goto(site.url + "/")
+    page.keyboard.press("Tab")  # the selected tab, "Text message" (the local stage has two)
+    assert page.evaluate("document.activeElement.id") == "tab-sms"
     page.keyboard.press("Tab")  # the country selector
     assert page.evaluate("document.activeElement.id") == "country"
     page.keyboard.press("Tab")
