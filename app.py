@@ -88,7 +88,8 @@ def _build_service() -> Any:
     from chalicelib.providers import ProviderContext
     from chalicelib.routing import ProviderPool
     from chalicelib.service import VerificationService
-    from chalicelib.store import DynamoDBCounterStore, DynamoDBVerificationStore
+    from chalicelib.counters import DynamoDBCounterStore
+    from chalicelib.store import DynamoDBVerificationStore
 
     from chalicelib.telemetry import configure_logging
 
@@ -188,7 +189,7 @@ def _error_response(error: errors.ServiceError) -> Response:
 def _domain_errors(view: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        from chalicelib.store import StoreUnavailable
+        from chalicelib.dynamodb import StoreUnavailable
 
         try:
             return view(*args, **kwargs)
@@ -565,7 +566,7 @@ def _text(body: str, status: int, headers: dict[str, str] | None = None) -> Resp
 @app.route("/request-auth", methods=["POST"], content_types=_SEED_CONTENT_TYPES,
            api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
 def seed_request_auth() -> Response:
-    from chalicelib.store import StoreUnavailable
+    from chalicelib.dynamodb import StoreUnavailable
 
     try:
         _refuse_foreign_pages()
@@ -591,7 +592,7 @@ def seed_request_auth() -> Response:
 @app.route("/validate-auth", methods=["POST"], content_types=_SEED_CONTENT_TYPES,
            api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
 def seed_validate_auth() -> Response:
-    from chalicelib.store import StoreUnavailable
+    from chalicelib.dynamodb import StoreUnavailable
 
     try:
         _refuse_foreign_pages()

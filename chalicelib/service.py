@@ -38,7 +38,8 @@ from chalicelib.phone import (
 )
 from chalicelib.providers import Delivery, ProviderError, SmsProvider
 from chalicelib.routing import ProviderPool
-from chalicelib.store import DAY, CheckLimit, ConditionFailed, VerificationStore, day_of
+from chalicelib.dynamodb import ConditionFailed
+from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
 
 log = logging.getLogger("verify")
 
