@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 from chalice import Chalice, IAMAuthorizer, Response
 
 from chalicelib import errors, snapstart
-from chalicelib.config import ConfigError, api_key_required, events_queue, public_api
+from chalicelib.config import ConfigError, api_key_required, public_api
+from chalicelib.settings.events import events_queue
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
 if TYPE_CHECKING:

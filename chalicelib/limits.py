@@ -39,7 +39,7 @@ from chalicelib import concurrency, errors
 from chalicelib.counters import CounterFull, CounterStore
 
 if TYPE_CHECKING:
-    from chalicelib.config import Limits
+    from chalicelib.settings.limits import Limits
     from chalicelib.phone import PhoneNumber
 
 log = logging.getLogger("verify")
