@@ -1,6 +1,7 @@
 """Routes only: read the request, call the verification service, shape the response.
 
-Domain errors become HTTP responses in one place (``_error_response``); Chalice's own error
+Domain errors become HTTP responses in one place (``domain_errors``, chalicelib/http.py);
+the TOTP and delivery-receipt routes are blueprints (chalicelib/routes_*.py). Chalice's own error
 answers (415, 405, ...) are rewritten into the same ``{"error": {...}}`` shape by middleware.
 Everything that costs time (config, AWS clients, the secret, providers) is built on first use
 and cached per container: importing this module does no I/O (``chalice deploy`` imports it).
@@ -16,10 +17,17 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from chalice import Chalice, IAMAuthorizer, Response
+from chalice import Chalice, Response
 
 from chalicelib import errors, snapstart
-from chalicelib.config import ConfigError, api_key_required, events_queue, public_api
+from chalicelib.config import ConfigError, api_key_required, public_api
+from chalicelib.http import JSON_HEADERS as _JSON_HEADERS
+from chalicelib.http import SERVER_DOOR, raw_body
+from chalicelib.http import domain_errors as _domain_errors
+from chalicelib.http import json_response as _json
+from chalicelib.routes_delivery import delivery_routes
+from chalicelib.routes_totp import totp_routes
+from chalicelib.settings.events import events_queue
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
 if TYPE_CHECKING:
@@ -29,17 +37,13 @@ app = Chalice(app_name="phone-verify")
 app.log.setLevel(logging.INFO)
 log = logging.getLogger("verify")
 
-_JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 _TEXT_HEADERS = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
 _SEED_CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
 # API Gateway API keys (with a usage plan) for the API routes; the page at / stays open.
 _API_KEY = api_key_required()
 
-# Two doors. The server door is AWS IAM (SigV4): API Gateway refuses an unsigned call before
-# the function runs. It takes every route that manages state or reads personal data. The
-# public door (no credentials: browsers and apps) takes start and check, unless
-# OTP_PUBLIC_API=false puts them behind IAM too (a backend makes every call).
-SERVER_DOOR = IAMAuthorizer()
+# Two doors (chalicelib/http.py): the server door is IAM; the public door (no credentials:
+# browsers and apps) takes start and check, unless OTP_PUBLIC_API=false puts them behind IAM.
 PUBLIC_DOOR = None if public_api() else SERVER_DOOR
 # v1 routes a browser on an allowed origin may call (CORS, OTP_ALLOWED_ORIGINS).
 _CORS_PATHS = ("/v1/verifications", "/v1/verifications/check")
@@ -88,7 +92,8 @@ def _build_service() -> Any:
     from chalicelib.providers import ProviderContext
     from chalicelib.routing import ProviderPool
     from chalicelib.service import VerificationService
-    from chalicelib.store import DynamoDBCounterStore, DynamoDBVerificationStore
+    from chalicelib.counters import DynamoDBCounterStore
+    from chalicelib.store import DynamoDBVerificationStore
 
     from chalicelib.telemetry import configure_logging
 
@@ -171,37 +176,7 @@ def _totp_for(service: Any) -> Any:
     return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
 
 
-# -- error mapping: the one place domain errors become HTTP ----------------------------------
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=json.dumps(body), status_code=status, headers={**_JSON_HEADERS, **(headers or {})})
-
-
-def _error_response(error: errors.ServiceError) -> Response:
-    headers = {}
-    if error.retry_after is not None:
-        headers["Retry-After"] = str(error.retry_after)
-    return _json(error.body(), error.status, headers)
-
-
-def _domain_errors(view: Callable[..., Response]) -> Callable[..., Response]:
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        from chalicelib.store import StoreUnavailable
-
-        try:
-            return view(*args, **kwargs)
-        except errors.ServiceError as exc:
-            return _error_response(exc)
-        except StoreUnavailable as exc:
-            log.error("store unavailable: %s", exc)
-            return _error_response(errors.ServiceUnavailable(retry_after=1))
-        except ConfigError as exc:
-            log.error("configuration error: %s", exc)
-            return _error_response(errors.ServiceError())
-
-    return wrapper
+# -- Chalice's own answers in the contract's shape (domain errors: chalicelib/http.py) -------
 
 
 @app.middleware("http")
@@ -258,9 +233,7 @@ def _request() -> Request:
 
 
 def _body() -> bytes:
-    """The raw body. Chalice declares str | bytes but encodes a text body, so this is bytes."""
-    raw = _request().raw_body
-    return raw.encode("utf-8") if isinstance(raw, str) else raw
+    return raw_body(_request())
 
 
 def _cross_origin_allowed(origin: str) -> bool:
@@ -418,19 +391,7 @@ def cancel_verification(verification_id: str) -> Response:
 # -- delivery receipts from providers (public, authenticated by the provider's signature) ----
 
 
-@app.route("/v1/callbacks/{provider}", methods=["POST", "GET"],
-           content_types=["application/x-www-form-urlencoded", "application/json", "text/plain"])
-@_domain_errors
-def provider_callback(provider: str) -> Response:
-    request = _request()
-    service = get_service()
-    if service.delivery is None:
-        raise errors.NotFound()
-    params = request.query_params
-    query = tuple((k, v) for k in (params or {}) for v in params.getlist(k)) if params else ()
-    changed = service.delivery.receive(provider, request.method, query, dict(request.headers),
-                                       _body(), service.now())
-    return _json({"received": True, "changed": changed})
+app.register_blueprint(delivery_routes(get_service))
 
 
 # -- events to the deployment's backend: the queue's consumer -------------------------------
@@ -472,50 +433,7 @@ if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires th
 # -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------
 
 
-@app.route("/v1/totp/factors", methods=["POST"], authorizer=SERVER_DOOR)
-@_domain_errors
-def enroll_totp_factor() -> Response:
-    from chalicelib.totp import DIGITS, PERIOD, ALGORITHM, parse_enroll_request
-
-    enrollment = get_totp().enroll(*parse_enroll_request(_body()))
-    return _json({"id": enrollment.factor.id, "identity": enrollment.identity, "status": "unverified",
-                  "secret": enrollment.secret, "uri": enrollment.uri, "qr_svg": enrollment.qr_svg,
-                  "digits": DIGITS, "period": PERIOD, "algorithm": ALGORITHM}, 201)
-
-
-@app.route("/v1/totp/factors/{factor_id}/verify", methods=["POST"], authorizer=SERVER_DOOR)
-@_domain_errors
-def verify_totp_factor(factor_id: str) -> Response:
-    from chalicelib.totp import parse_code_request
-
-    code, _, _ = parse_code_request(_body(), challenge=False)
-    return _json({"id": get_totp().confirm(factor_id, code).id, "status": "verified"})
-
-
-@app.route("/v1/totp/challenges", methods=["POST"], authorizer=SERVER_DOOR)
-@_domain_errors
-def totp_challenge() -> Response:
-    from chalicelib.totp import parse_code_request
-
-    factor_id, receipt = get_totp().challenge(*parse_code_request(_body(), challenge=True))
-    return _json({"status": "approved", "factor_id": factor_id, "receipt": receipt})
-
-
-@app.route("/v1/totp/factors", methods=["GET"], authorizer=SERVER_DOOR)
-@_domain_errors
-def list_totp_factors() -> Response:
-    from chalicelib.totp import factor_body, parse_identity
-
-    query = _request().query_params
-    identity = parse_identity(query.get("identity") if query is not None else None)
-    return _json({"identity": identity, "factors": [factor_body(f) for f in get_totp().list(identity)]})
-
-
-@app.route("/v1/totp/factors/{factor_id}", methods=["DELETE"], authorizer=SERVER_DOOR)
-@_domain_errors
-def delete_totp_factor(factor_id: str) -> Response:
-    get_totp().delete(factor_id)
-    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+app.register_blueprint(totp_routes(get_totp))
 
 
 # -- the seed-compatible routes (form or query parameters, plain-text answers) ---------------
@@ -565,7 +483,7 @@ def _text(body: str, status: int, headers: dict[str, str] | None = None) -> Resp
 @app.route("/request-auth", methods=["POST"], content_types=_SEED_CONTENT_TYPES,
            api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
 def seed_request_auth() -> Response:
-    from chalicelib.store import StoreUnavailable
+    from chalicelib.dynamodb import StoreUnavailable
 
     try:
         _refuse_foreign_pages()
@@ -591,7 +509,7 @@ def seed_request_auth() -> Response:
 @app.route("/validate-auth", methods=["POST"], content_types=_SEED_CONTENT_TYPES,
            api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
 def seed_validate_auth() -> Response:
-    from chalicelib.store import StoreUnavailable
+    from chalicelib.dynamodb import StoreUnavailable
 
     try:
         _refuse_foreign_pages()

@@ -9,20 +9,22 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Mapping, TypedDict
+from typing import Mapping
 
 from chalicelib.errors import ConfigError
 from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
+from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _choice, _int, _str
+from chalicelib.settings.events import Events
+from chalicelib.settings.limits import Limits
+from chalicelib.settings.numbers import TestNumbers
+from chalicelib.settings.receipts import receipt_settings
+from chalicelib.settings.totp import TotpSettings
 
 __all__ = ["Config", "ConfigError", "Limits", "TestNumbers", "api_key_required", "public_api"]
 
-STAGES = ("local", "test", "dev", "prod")
-# Stages that run on Lambda for real users: secrets from SSM only, no console provider.
-DEPLOYED_STAGES = ("dev", "prod")
 LOG_FORMATS = ("json", "human")
 
 _TEMPLATE_FIELDS = {"brand", "code", "minutes"}
-_REGION = re.compile(r"[A-Z]{2}", re.ASCII)
 _APP_HASH = re.compile(r"[A-Za-z0-9+/]{11}", re.ASCII)
 _ORIGIN = re.compile(
     r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?", re.ASCII
@@ -213,7 +215,7 @@ class Config:
                                default="human" if stage == "local" else "json"),
             limits=limits,
             test_numbers=TestNumbers.from_env(env, stage, code_length),
-            **_receipt_settings(env, stage),
+            **receipt_settings(env, stage),
             totp=TotpSettings.from_env(env, stage),
         )
         over = config.composer().check_budget(config.code_length)
@@ -236,101 +238,6 @@ class Config:
             android_app_hash=self.android_app_hash,
         )
 
-
-_KMS_KEY_ID = re.compile(
-    r"(alias/[A-Za-z0-9/_-]{1,250}"
-    r"|(mrk-)?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}|mrk-[0-9a-f]{32}"
-    r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]{1,250})",
-    re.ASCII,
-)
-_URL = re.compile(r"(https?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", re.ASCII)
-
-
-class _ReceiptSettings(TypedDict):
-    public_url: str
-    receipt_audience: str
-    receipt_ttl_seconds: int
-    receipt_key_ids: tuple[str, ...]
-
-
-def _receipt_settings(env: Mapping[str, str], stage: str) -> _ReceiptSettings:
-    """OTP_PUBLIC_URL (the receipts' issuer), OTP_RECEIPT_AUDIENCE, OTP_RECEIPT_TTL_SECONDS and
-    OTP_RECEIPT_KEY_IDS. Deployed stages always sign: without OTP_RECEIPT_KEY_IDS they use the
-    key `make deploy` creates (alias/phone-verify-<stage>-receipts); without OTP_PUBLIC_URL
-    (unknown until the first deploy) the issuer is urn:phone-verify:<stage>. The local and test
-    stages without a key answer without a receipt (`make run` makes one)."""
-    deployed = stage not in ("local", "test")
-    url = _str(env, "OTP_PUBLIC_URL")
-    if url is None:
-        url = f"urn:phone-verify:{stage}" if deployed else "http://localhost:8000"
-    else:
-        match = _URL.fullmatch(url)
-        if match is None:
-            raise ConfigError(f"OTP_PUBLIC_URL must be a URL such as https://verify.example.com, got {url!r}")
-        if match.group(1) == "http" and deployed:
-            raise ConfigError(f"OTP_PUBLIC_URL must be https in the {stage!r} stage")
-        url = url.rstrip("/")
-    audience = _str(env, "OTP_RECEIPT_AUDIENCE") or url
-    if len(audience) > 256 or not audience.isprintable():
-        raise ConfigError("OTP_RECEIPT_AUDIENCE must be at most 256 printable characters")
-    key_ids = tuple(k.strip() for k in (_str(env, "OTP_RECEIPT_KEY_IDS") or "").split(",") if k.strip())
-    for key_id in key_ids:
-        if not _KMS_KEY_ID.fullmatch(key_id):
-            raise ConfigError(
-                f"OTP_RECEIPT_KEY_IDS has {key_id!r}: use KMS key ids, key ARNs or alias/... names"
-            )
-    if len(set(key_ids)) != len(key_ids):
-        raise ConfigError("OTP_RECEIPT_KEY_IDS names a key twice")
-    if not key_ids and deployed:
-        key_ids = (f"alias/phone-verify-{stage}-receipts",)  # scripts/keys.py receipt_alias
-    return {
-        "public_url": url,
-        "receipt_audience": audience,
-        "receipt_ttl_seconds": _int(env, "OTP_RECEIPT_TTL_SECONDS", 300, 30, 3600),
-        "receipt_key_ids": key_ids,
-    }
-
-
-def _str(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = _str(env, name)
-    if raw is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,9}", raw, re.ASCII):
-        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low} to {high}, got {value}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = _str(env, name)
-    if raw is None:
-        return default
-    if raw.lower() not in ("true", "false"):
-        raise ConfigError(f"{name} must be true or false, got {raw!r}")
-    return raw.lower() == "true"
-
-
-SPECIAL_TYPES = ("voip", "personal", "non_geographic")
-
-
-def _special_types(raw: str | None) -> frozenset[str]:
-    types = frozenset(t.strip().lower() for t in (raw or "").split(",") if t.strip())
-    unknown = sorted(types - set(SPECIAL_TYPES))
-    if unknown:
-        raise ConfigError(
-            f"OTP_SMS_ALLOWED_SPECIAL_TYPES has {', '.join(unknown)}; known: {', '.join(SPECIAL_TYPES)}"
-        )
-    return types
 
 
 def _chain(raw: str, name: str) -> tuple[str, ...]:
@@ -405,12 +312,6 @@ def _check_japan_only(
                 )
 
 
-def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = (_str(env, name) or default).lower()
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
 
 def _check_template(template: str) -> None:
     import string
@@ -429,145 +330,6 @@ def _check_template(template: str) -> None:
         raise ConfigError("OTP_MESSAGE_TEMPLATE must contain {code}")
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Abuse and cost limits (README, "Limits"). 0 turns an optional limit off."""
-
-    verifications_per_number_per_day: int
-    checks_per_number_per_window: int  # across verifications: what strangers can spend on a number
-    number_check_window_seconds: int
-    requests_per_ip_per_hour: int
-    checks_per_ip_per_hour: int
-    sends_per_prefix_per_hour: int
-    allowed_countries: frozenset[str]
-    sends_per_country_per_hour: int
-    sends_per_hour: int  # the global budget
-    budget_shards: int
-    breaker_min_sends: int
-    breaker_min_conversion_percent: int
-    breaker_country_wide: bool = False  # opt-in: one range's pumping must not refuse a whole country
-    breaker_country_min_sends: int = 50
-    sms_special_types: frozenset[str] = frozenset()  # opt-in: voip, personal, non_geographic
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], stage: str = "local") -> "Limits":
-        if _str(env, "OTP_MAX_CHECKS_PER_NUMBER_PER_DAY") is not None:
-            raise ConfigError(
-                "OTP_MAX_CHECKS_PER_NUMBER_PER_DAY was replaced by OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW "
-                "(and OTP_NUMBER_CHECK_WINDOW_SECONDS, default 3600)"
-            )
-        raw_countries = _str(env, "OTP_ALLOWED_COUNTRIES")
-        if raw_countries is None and stage == "prod":
-            raise ConfigError(
-                "OTP_ALLOWED_COUNTRIES is required in the 'prod' stage: list the countries you serve "
-                "(US,CA,GB), or * for every country (SMS pumping targets the countries you forgot)"
-            )
-        raw_countries = "" if raw_countries == "*" else raw_countries
-        countries = frozenset(c.strip().upper() for c in (raw_countries or "").split(",") if c.strip())
-        for country in countries:
-            if not _REGION.fullmatch(country):
-                raise ConfigError(f"OTP_ALLOWED_COUNTRIES has {country!r}: use ISO codes such as US,GB")
-        return cls(
-            verifications_per_number_per_day=_int(
-                env, "OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY", 10, 1, 1000
-            ),
-            checks_per_number_per_window=_int(env, "OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW", 10, 1, 1000),
-            number_check_window_seconds=_int(env, "OTP_NUMBER_CHECK_WINDOW_SECONDS", 3600, 60, 86400),
-            requests_per_ip_per_hour=_int(env, "OTP_MAX_REQUESTS_PER_IP_PER_HOUR", 20, 1, 1_000_000),
-            checks_per_ip_per_hour=_int(env, "OTP_MAX_CHECKS_PER_IP_PER_HOUR", 60, 1, 1_000_000),
-            sends_per_prefix_per_hour=_int(env, "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR", 20, 1, 1_000_000),
-            allowed_countries=countries,
-            sends_per_country_per_hour=_int(env, "OTP_MAX_SENDS_PER_COUNTRY_PER_HOUR", 0, 0, 999_999),
-            sends_per_hour=_int(env, "OTP_MAX_SENDS_PER_HOUR", 1000, 1, 999_999),
-            budget_shards=_int(env, "OTP_BUDGET_SHARDS", 10, 1, 100),
-            breaker_min_sends=_int(env, "OTP_BREAKER_MIN_SENDS", 10, 1, 999_999),
-            breaker_min_conversion_percent=_int(env, "OTP_BREAKER_MIN_CONVERSION_PERCENT", 20, 0, 100),
-            breaker_country_wide=_bool(env, "OTP_BREAKER_COUNTRY_WIDE", False),
-            breaker_country_min_sends=_int(env, "OTP_BREAKER_COUNTRY_MIN_SENDS", 50, 1, 999_999),
-            sms_special_types=_special_types(_str(env, "OTP_SMS_ALLOWED_SPECIAL_TYPES")),
-        )
-
-
-@dataclass(frozen=True)
-class TestNumbers:
-    """OTP_TEST_NUMBERS: numbers (or ^regex ranges) for app-store review and end-to-end tests.
-    Each value is a fixed code ("123456" or {"code": "123456"}), or a failure on purpose
-    ({"fail": "permanent"|"transient"|"timeout"}, optionally with a "code"): no SMS is ever
-    sent to a test number; see chalicelib/providers/rehearsal.py for how each failure answers."""
-
-    exact: Mapping[str, str]
-    ranges: tuple[tuple["re.Pattern[str]", str], ...]
-    failures: Mapping[str, str] = None  # type: ignore[assignment]  # number or ^regex -> fail mode
-
-    def code_for(self, e164: str) -> str | None:
-        if e164 in self.exact:
-            return self.exact[e164]
-        for pattern, code in self.ranges:
-            if pattern.fullmatch(e164):
-                return code
-        return None
-
-    def fail_for(self, e164: str) -> str | None:
-        """The failure a test number is configured to rehearse, or None."""
-        failures = self.failures or {}
-        if e164 in failures:
-            return failures[e164]
-        for pattern, _ in self.ranges:
-            if pattern.pattern in failures and pattern.fullmatch(e164):
-                return failures[pattern.pattern]
-        return None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], stage: str, code_length: int) -> "TestNumbers":
-        from chalicelib.providers.rehearsal import FAIL_MODES
-
-        raw = _str(env, "OTP_TEST_NUMBERS")
-        if raw is None:
-            return cls({}, (), {})
-        if stage == "prod" and (_str(env, "OTP_ALLOW_TEST_NUMBERS_IN_PROD") or "").lower() != "true":
-            raise ConfigError(
-                "OTP_TEST_NUMBERS is refused in the 'prod' stage unless OTP_ALLOW_TEST_NUMBERS_IN_PROD=true"
-            )
-        try:
-            numbers = json.loads(raw)
-        except ValueError:
-            numbers = None
-        if not isinstance(numbers, dict):
-            raise ConfigError('OTP_TEST_NUMBERS must be a JSON object such as {"+15005550006": "123456"}')
-        exact: dict[str, str] = {}
-        ranges = []
-        failures: dict[str, str] = {}
-        for key, value in numbers.items():
-            if isinstance(value, str):  # the original form, kept: "123456" means {"code": "123456"}
-                value = {"code": value}
-            if not isinstance(value, dict) or not value or set(value) - {"code", "fail"}:
-                raise ConfigError(
-                    f'OTP_TEST_NUMBERS: the value for {key!r} must be "<code>", {{"code": "<code>"}} '
-                    f'or {{"fail": "permanent"|"transient"|"timeout"}}'
-                )
-            fail = value.get("fail")
-            if fail is not None and fail not in FAIL_MODES:
-                raise ConfigError(
-                    f"OTP_TEST_NUMBERS: 'fail' for {key!r} must be one of {', '.join(FAIL_MODES)}"
-                )
-            # A failing number that never reaches a provider needs no code; one that fails over
-            # (transient) verifies with its "code", all zeros when none is given.
-            code = value.get("code", "0" * code_length if fail else None)
-            if not isinstance(code, str) or not re.fullmatch(f"[0-9]{{{code_length}}}", code, re.ASCII):
-                raise ConfigError(f"OTP_TEST_NUMBERS: the code for {key!r} must be {code_length} digits")
-            if fail is not None:
-                failures[key] = fail
-            if key.startswith("^"):
-                try:
-                    ranges.append((re.compile(key, re.ASCII), code))
-                except re.error:
-                    raise ConfigError(f"OTP_TEST_NUMBERS: {key!r} is not a valid regex") from None
-            elif re.fullmatch(r"\+[1-9][0-9]{6,14}", key, re.ASCII):
-                exact[key] = code
-            else:
-                raise ConfigError(f"OTP_TEST_NUMBERS: {key!r} is neither an E.164 number nor a ^regex")
-        return cls(exact, tuple(ranges), failures)
-
 
 def _public_url(raw: str | None) -> str | None:
     if raw is None:
@@ -580,93 +342,3 @@ def _public_url(raw: str | None) -> str | None:
     if not re.fullmatch(https_or_loopback, url, re.ASCII):
         raise ConfigError("OTP_PUBLIC_URL must be the API's https base URL, e.g. https://abc.execute-api.us-east-1.amazonaws.com/api")
     return url
-
-
-@dataclass(frozen=True)
-class Events:
-    """Events to the deployment's backend (README, "Events"): Standard Webhooks POSTs through
-    an SQS queue. Off when OTP_EVENTS_URL is unset."""
-
-    urls: tuple[str, ...] = ()
-    secret: str | None = None  # whsec_...; OTP_EVENTS_SECRET (local, test) or the SSM parameter
-    secret_parameter: str | None = None
-    queue: str | None = None  # OTP_EVENTS_QUEUE: the queue's name
-    include_number: bool = False
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.urls)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], stage: str) -> "Events":
-        raw = _str(env, "OTP_EVENTS_URL")
-        if raw is None:
-            return cls()
-        try:
-            urls = json.loads(raw) if raw.startswith("[") else [raw]
-        except ValueError:
-            urls = None
-        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
-            raise ConfigError('OTP_EVENTS_URL must be a URL or a JSON list of URLs')
-        for url in urls:
-            pattern = r"https://[^\s]+|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?(/[^\s]*)?"
-            if not re.fullmatch(pattern, url, re.ASCII):
-                raise ConfigError(f"OTP_EVENTS_URL has {url!r}: use https (http only for localhost)")
-        secret, parameter = _str(env, "OTP_EVENTS_SECRET"), _str(env, "OTP_EVENTS_SECRET_PARAMETER")
-        if secret is not None and stage in DEPLOYED_STAGES:
-            raise ConfigError(
-                f"OTP_EVENTS_SECRET is refused in the {stage!r} stage: use OTP_EVENTS_SECRET_PARAMETER (SSM)"
-            )
-        if secret is None and parameter is None:
-            raise ConfigError(
-                "OTP_EVENTS_URL needs OTP_EVENTS_SECRET (whsec_...) or OTP_EVENTS_SECRET_PARAMETER"
-            )
-        if secret is not None:
-            from chalicelib.standard_webhooks import secret_bytes
-
-            try:
-                key = secret_bytes(secret)
-            except ValueError:
-                key = b""
-            if not secret.startswith("whsec_") or len(key) < 24:
-                raise ConfigError(
-                    "OTP_EVENTS_SECRET must be whsec_ followed by base64 of 24 to 64 random bytes"
-                )
-        queue = _str(env, "OTP_EVENTS_QUEUE")
-        if queue is None:
-            raise ConfigError("OTP_EVENTS_URL needs OTP_EVENTS_QUEUE (the SQS queue's name)")
-        return cls(tuple(urls), secret, parameter, queue, _bool(env, "OTP_EVENTS_INCLUDE_NUMBER", False))
-
-
-def events_queue(environ: Mapping[str, str] | None = None) -> str | None:
-    """OTP_EVENTS_QUEUE, read when app.py is imported: Chalice binds the SQS handler to a
-    queue name at definition (like OTP_API_KEY_REQUIRED)."""
-    env = os.environ if environ is None else environ
-    return _str(env, "OTP_EVENTS_QUEUE") if _str(env, "OTP_EVENTS_URL") else None
-
-
-@dataclass(frozen=True)
-class TotpSettings:
-    """Authenticator-app factors (chalicelib/totp.py). ``key_id`` None: TOTP is off (local
-    and test stages without OTP_TOTP_KEY_ID); deployed stages default to the stage's key."""
-
-    key_id: str | None
-    max_factors: int
-    enroll_ttl_seconds: int
-    window: int  # time steps accepted either side of now
-    attempt_window_seconds: int
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], stage: str) -> "TotpSettings":
-        key_id = _str(env, "OTP_TOTP_KEY_ID")
-        if key_id is not None and not _KMS_KEY_ID.fullmatch(key_id):
-            raise ConfigError(f"OTP_TOTP_KEY_ID {key_id!r} must be a KMS key id, key ARN or alias/... name")
-        if key_id is None and stage not in ("local", "test"):
-            key_id = f"alias/phone-verify-{stage}-totp"  # scripts/keys.py totp_alias
-        return cls(
-            key_id=key_id,
-            max_factors=_int(env, "OTP_TOTP_MAX_FACTORS", 5, 1, 20),
-            enroll_ttl_seconds=_int(env, "OTP_TOTP_ENROLL_TTL_SECONDS", 900, 60, 86400),
-            window=_int(env, "OTP_TOTP_WINDOW", 1, 0, 2),
-            attempt_window_seconds=_int(env, "OTP_TOTP_ATTEMPT_WINDOW_SECONDS", 900, 60, 86400),
-        )

@@ -36,10 +36,10 @@ import secrets
 from typing import TYPE_CHECKING, Callable
 
 from chalicelib import concurrency, errors
-from chalicelib.store import CounterFull, CounterStore
+from chalicelib.counters import CounterFull, CounterStore
 
 if TYPE_CHECKING:
-    from chalicelib.config import Limits
+    from chalicelib.settings.limits import Limits
     from chalicelib.phone import PhoneNumber
 
 log = logging.getLogger("verify")

@@ -13,12 +13,8 @@ approved when that equals the MAC of the code (compared in code with hmac.compar
 ``expires_at`` is the item's TTL: the later of the code's expiry and the end of the day whose
 counters the item holds. TTL only cleans up; every condition and read checks expiry itself.
 
-Counters (``pk = "rl#..."``): fixed-window counts, one item per window, each a single
-conditional ADD (see ``DynamoDBCounterStore``).
-
-Callers never see botocore errors: a failed condition raises ``ConditionFailed`` carrying the
-item as it was (from ReturnValuesOnConditionCheckFailure, or one consistent read where the
-server does not support that, e.g. dynalite); anything else raises ``StoreUnavailable``.
+Counters (``pk = "rl#..."``) live in chalicelib/counters.py; the botocore plumbing both share
+(``ConditionFailed``, ``StoreUnavailable``, the item codec) in chalicelib/dynamodb.py.
 """
 
 from __future__ import annotations
@@ -29,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.callbacks import STATUS_RANK
-from chalicelib.models import SendAttempt, Verification
+from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, to_verification
+from chalicelib.models import Verification
 
 DAY = 86_400
 
@@ -37,20 +34,6 @@ _LIVE = (
     "attribute_exists(vid) AND code_expires_at > :now AND attribute_not_exists(canceled_at)"
     " AND (attribute_not_exists(guess_mac) OR guess_mac <> code_mac)"
 )
-
-
-class ConditionFailed(Exception):
-    """The write's condition did not hold; ``item`` is the raw item as it was (or None) and
-    ``current`` the verification in it, if any."""
-
-    def __init__(self, item: dict[str, Any] | None) -> None:
-        super().__init__("condition failed")
-        self.item = item
-        self.current = _to_verification(item)
-
-
-class StoreUnavailable(Exception):
-    """The store could not be reached or refused the call for a reason other than a condition."""
 
 
 def number_pk(number_key: str) -> str:
@@ -133,141 +116,6 @@ class VerificationStore(abc.ABC):
         """The number's verification, whatever its state (callers check expiry)."""
 
 
-class CounterFull(Exception):
-    """A counter is at its limit (or its window is suspended); ``item`` is its state."""
-
-    def __init__(self, item: dict[str, int | bool]) -> None:
-        super().__init__("counter full")
-        self.item = item
-
-
-class CounterStore(abc.ABC):
-    @abc.abstractmethod
-    def increment(
-        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True
-    ) -> dict[str, int]:
-        """Add one to ``key``'s count unless it reached ``limit`` or is suspended (unless told
-        to pass a suspension); returns the item's counts after the write. Raises CounterFull."""
-
-    @abc.abstractmethod
-    def add(self, key: str, attribute: str, expires_at: int) -> None:
-        """Add one to another count on ``key`` (no limit)."""
-
-    @abc.abstractmethod
-    def suspend(self, key: str, expires_at: int) -> None:
-        """Mark ``key``'s window suspended: ``increment`` refuses until the window ends."""
-
-    @abc.abstractmethod
-    def release(self, key: str) -> None:
-        """Give back one count that ``increment`` added for a request that was then refused."""
-
-
-class _DynamoDBTable:
-    def __init__(self, client: Any, table_name: str) -> None:
-        self._client = client
-        self._table = table_name
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        self._client_error = ClientError
-        self._botocore_errors = (BotoCoreError, ClientError)
-
-    def _update(
-        self,
-        pk: str,
-        update: str,
-        condition: str,
-        values: dict[str, Any],
-        *,
-        names: dict[str, str] | None = None,
-        returns: bool = False,
-        old: bool = False,
-    ) -> dict[str, Any] | None:
-        params: dict[str, Any] = {
-            "Key": {"pk": {"S": pk}},
-            "UpdateExpression": update,
-            "ConditionExpression": condition,
-            "ExpressionAttributeValues": _marshal(values),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        if names:
-            params["ExpressionAttributeNames"] = names
-        if returns:
-            params["ReturnValues"] = "ALL_NEW"
-        elif old:  # the item as it was: free, part of the write
-            params["ReturnValues"] = "ALL_OLD"
-        return self._call("update_item", pk=pk, **params).get("Attributes")
-
-    def _get(self, pk: str) -> dict[str, Any] | None:
-        return self._call("get_item", Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
-
-    def _call(self, operation: str, pk: str | None = None, **params: Any) -> dict:
-        try:
-            return getattr(self._client, operation)(TableName=self._table, **params)
-        except self._client_error as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ConditionalCheckFailedException":
-                if "Item" in exc.response:
-                    raise ConditionFailed(exc.response["Item"]) from None
-                # Servers without ReturnValuesOnConditionCheckFailure: one consistent read,
-                # on the failure path only.
-                raise ConditionFailed(self._get(pk) if pk is not None else None) from None
-            raise StoreUnavailable(f"DynamoDB {operation} failed: {error.get('Code')}") from None
-        except self._botocore_errors as exc:
-            raise StoreUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from None
-
-
-class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
-    def increment(
-        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True
-    ) -> dict[str, int]:
-        # Condition: under the limit and (unless a trusted number passes a breaker's
-        # suspension) not suspended. DynamoDB serialises writes on the item, so N concurrent
-        # increments succeed exactly min(N, limit - count) times.
-        under_limit = "(attribute_not_exists(n) OR n < :limit)"
-        try:
-            item = self._update(
-                key,
-                "ADD n :one SET expires_at = :expires",
-                f"attribute_not_exists(suspended) AND {under_limit}" if honour_suspension else under_limit,
-                {":one": 1, ":limit": limit, ":expires": expires_at},
-                returns=True,
-            )
-        except ConditionFailed as exc:
-            raise CounterFull(_counts(exc.item)) from None
-        return _counts(item)
-
-    def add(self, key: str, attribute: str, expires_at: int) -> None:
-        self._call(
-            "update_item",
-            Key={"pk": {"S": key}},
-            UpdateExpression="ADD #a :one SET expires_at = :expires",
-            ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues=_marshal({":one": 1, ":expires": expires_at}),
-        )
-
-    def release(self, key: str) -> None:
-        # Condition: the count is above zero. A compensating write for our own increment of
-        # this window, so the item exists unless TTL removed it meanwhile; then the
-        # condition fails (n does not exist) and nothing is written: a give-back never makes
-        # an item nor a negative count. Concurrent increments and give-backs commute (ADD).
-        try:
-            self._update(key, "ADD n :minus_one", "n > :zero", {":minus_one": -1, ":zero": 0})
-        except ConditionFailed:
-            pass
-
-    def suspend(self, key: str, expires_at: int) -> None:
-        self._call(
-            "update_item",
-            Key={"pk": {"S": key}},
-            UpdateExpression="SET suspended = :yes, expires_at = :expires",
-            ExpressionAttributeValues=_marshal({":yes": 1, ":expires": expires_at}),
-        )
-
-
-def _counts(item: dict[str, Any] | None) -> dict[str, int]:
-    return {k: int(v["N"]) for k, v in (item or {}).items() if "N" in v}
-
-
 class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
 
     # -- writes ---------------------------------------------------------------------------
@@ -318,7 +166,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             },
             old=True,
         )
-        return _approved_at(old)
+        return approved_at(old)
 
     def mark_approved(self, number_key: str, verification_id: str, now: int) -> None:
         # Condition: the item still holds this verification (no item is made if TTL removed
@@ -489,64 +337,9 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, number_key: str) -> Verification | None:
-        return _to_verification(self._get(number_pk(number_key)))
+        return to_verification(self._get(number_pk(number_key)))
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _write(self, number_key: str, *args: Any, **kwargs: Any) -> Verification:
-        return _to_verification(self._update(number_pk(number_key), *args, **kwargs))  # type: ignore[return-value]
-
-
-def _value(v: Any) -> dict[str, Any]:
-    if isinstance(v, SendAttempt):
-        return {"M": {"channel": {"S": v.channel}, "provider": {"S": v.provider},
-                      "at_ms": {"N": str(v.at_ms)}, "status": {"S": v.status},
-                      "rank": {"N": str(STATUS_RANK[v.status])}}}
-    if isinstance(v, list):
-        return {"L": [_value(x) for x in v]}
-    if isinstance(v, int) and not isinstance(v, bool):
-        return {"N": str(v)}
-    return {"S": str(v)}
-
-
-def _marshal(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: _value(v) for k, v in values.items()}
-
-
-def _send_attempt(value: dict[str, Any]) -> SendAttempt:
-    m = value["M"]
-    return SendAttempt(
-        m["channel"]["S"], m["provider"]["S"], int(m["at_ms"]["N"]),
-        status=m.get("status", {}).get("S", "accepted"), error_code=m.get("error_code", {}).get("S"),
-        permanent=m.get("permanent", {}).get("N") == "1",
-    )
-
-
-def _approved_at(item: dict[str, Any] | None) -> int | None:
-    value = (item or {}).get("approved_at", {}).get("N")
-    return int(value) if value is not None else None
-
-
-def _to_verification(item: dict[str, Any] | None) -> Verification | None:
-    """The verification in a number's item; None for no item, a counter, or a removed one."""
-    if not item or "vid" not in item:
-        return None
-    plain: dict[str, Any] = {
-        k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v
-    }
-    return Verification(
-        id=plain["vid"],
-        to=plain["to"],
-        channel=plain["channel"],
-        code_mac=plain["code_mac"],
-        created_at=plain["created_at"],
-        expires_at=plain["code_expires_at"],
-        sent_at_ms=plain["sent_at_ms"],
-        send_count=plain["send_count"],
-        attempts=plain["attempts"],
-        max_attempts=plain["max_attempts"],
-        guess_mac=plain.get("guess_mac"),
-        canceled_at=plain.get("canceled_at"),
-        sends=tuple(_send_attempt(x) for x in item.get("sends", {}).get("L", [])),
-        approved_at=_approved_at(item),
-    )
+        return to_verification(self._update(number_pk(number_key), *args, **kwargs))  # type: ignore[return-value]

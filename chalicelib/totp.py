@@ -21,7 +21,7 @@ from chalicelib.codes import CodeHasher, parse_code
 from chalicelib.config import Config
 from chalicelib.models import InvalidRequest, decode_json_object
 from chalicelib.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
-from chalicelib.store import ConditionFailed
+from chalicelib.dynamodb import ConditionFailed
 from chalicelib.totp_store import (
     UNVERIFIED,
     VERIFIED,

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.store import ConditionFailed, _DynamoDBTable  # the shared botocore plumbing
+from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable  # the shared botocore plumbing
 
 VERIFIED, UNVERIFIED = "verified", "unverified"
 

@@ -35,7 +35,7 @@ def test_an_unexpected_failure_is_a_contract_500_without_a_trace(client, service
 
 
 def test_store_outage_is_503_with_retry_after(client, service, monkeypatch):
-    from chalicelib.store import StoreUnavailable
+    from chalicelib.dynamodb import StoreUnavailable
 
     def down(*_a, **_k):
         raise StoreUnavailable("DynamoDB update_item failed: ServiceUnavailable")

@@ -177,7 +177,7 @@ def test_global_budget_is_never_exceeded(configured, outbox, clock):
 def test_budget_shards_add_up_to_the_budget_exactly():
     from chalicelib.config import Limits
     from chalicelib.limits import Limiter
-    from chalicelib.store import CounterFull, CounterStore
+    from chalicelib.counters import CounterFull, CounterStore
 
     class Memory(CounterStore):
         def __init__(self):

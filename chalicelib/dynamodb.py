@@ -1,0 +1,140 @@
+"""The DynamoDB plumbing every store shares: one table, one error translation, one item codec.
+
+Callers never see botocore errors: a failed condition raises ``ConditionFailed`` carrying the
+item as it was (from ReturnValuesOnConditionCheckFailure, or one consistent read where the
+server does not support that, e.g. dynalite); anything else raises ``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.callbacks import STATUS_RANK
+from chalicelib.models import SendAttempt, Verification
+
+
+class ConditionFailed(Exception):
+    """The write's condition did not hold; ``item`` is the raw item as it was (or None) and
+    ``current`` the verification in it, if any."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.item = item
+        self.current = to_verification(item)
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached or refused the call for a reason other than a condition."""
+
+
+
+class _DynamoDBTable:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self._client_error = ClientError
+        self._botocore_errors = (BotoCoreError, ClientError)
+
+    def _update(
+        self,
+        pk: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        names: dict[str, str] | None = None,
+        returns: bool = False,
+        old: bool = False,
+    ) -> dict[str, Any] | None:
+        params: dict[str, Any] = {
+            "Key": {"pk": {"S": pk}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": marshal(values),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if names:
+            params["ExpressionAttributeNames"] = names
+        if returns:
+            params["ReturnValues"] = "ALL_NEW"
+        elif old:  # the item as it was: free, part of the write
+            params["ReturnValues"] = "ALL_OLD"
+        return self._call("update_item", pk=pk, **params).get("Attributes")
+
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        return self._call("get_item", Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
+
+    def _call(self, operation: str, pk: str | None = None, **params: Any) -> dict:
+        try:
+            return getattr(self._client, operation)(TableName=self._table, **params)
+        except self._client_error as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ConditionalCheckFailedException":
+                if "Item" in exc.response:
+                    raise ConditionFailed(exc.response["Item"]) from None
+                # Servers without ReturnValuesOnConditionCheckFailure: one consistent read,
+                # on the failure path only.
+                raise ConditionFailed(self._get(pk) if pk is not None else None) from None
+            raise StoreUnavailable(f"DynamoDB {operation} failed: {error.get('Code')}") from None
+        except self._botocore_errors as exc:
+            raise StoreUnavailable(f"DynamoDB {operation} failed: {type(exc).__name__}") from None
+
+
+# -- the item codec: here, not in store.py, because ConditionFailed decodes the item it carries --
+
+
+def _value(v: Any) -> dict[str, Any]:
+    if isinstance(v, SendAttempt):
+        return {"M": {"channel": {"S": v.channel}, "provider": {"S": v.provider},
+                      "at_ms": {"N": str(v.at_ms)}, "status": {"S": v.status},
+                      "rank": {"N": str(STATUS_RANK[v.status])}}}
+    if isinstance(v, list):
+        return {"L": [_value(x) for x in v]}
+    if isinstance(v, int) and not isinstance(v, bool):
+        return {"N": str(v)}
+    return {"S": str(v)}
+
+
+def marshal(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: _value(v) for k, v in values.items()}
+
+
+def _send_attempt(value: dict[str, Any]) -> SendAttempt:
+    m = value["M"]
+    return SendAttempt(
+        m["channel"]["S"], m["provider"]["S"], int(m["at_ms"]["N"]),
+        status=m.get("status", {}).get("S", "accepted"), error_code=m.get("error_code", {}).get("S"),
+        permanent=m.get("permanent", {}).get("N") == "1",
+    )
+
+
+def approved_at(item: dict[str, Any] | None) -> int | None:
+    value = (item or {}).get("approved_at", {}).get("N")
+    return int(value) if value is not None else None
+
+
+def to_verification(item: dict[str, Any] | None) -> Verification | None:
+    """The verification in a number's item; None for no item, a counter, or a removed one."""
+    if not item or "vid" not in item:
+        return None
+    plain: dict[str, Any] = {
+        k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v
+    }
+    return Verification(
+        id=plain["vid"],
+        to=plain["to"],
+        channel=plain["channel"],
+        code_mac=plain["code_mac"],
+        created_at=plain["created_at"],
+        expires_at=plain["code_expires_at"],
+        sent_at_ms=plain["sent_at_ms"],
+        send_count=plain["send_count"],
+        attempts=plain["attempts"],
+        max_attempts=plain["max_attempts"],
+        guess_mac=plain.get("guess_mac"),
+        canceled_at=plain.get("canceled_at"),
+        sends=tuple(_send_attempt(x) for x in item.get("sends", {}).get("L", [])),
+        approved_at=approved_at(item),
+    )

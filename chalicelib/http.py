@@ -1,0 +1,66 @@
+"""What every route module shares: the JSON answer, the one mapping of domain errors to HTTP,
+the raw body, and the server door (IAM). app.py and the blueprints import it; it imports
+neither (chalicelib/routes_*.py must not import app.py)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Callable
+
+from chalice import IAMAuthorizer, Response
+
+from chalicelib import errors
+from chalicelib.config import ConfigError
+
+if TYPE_CHECKING:
+    from chalice.app import Request
+
+log = logging.getLogger("verify")
+
+JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+# Two doors. The server door is AWS IAM (SigV4): API Gateway refuses an unsigned call before
+# the function runs. It takes every route that manages state or reads personal data. The
+# public door (app.py: no credentials, browsers and apps) takes start and check, unless
+# OTP_PUBLIC_API=false puts them behind IAM too (a backend makes every call).
+SERVER_DOOR = IAMAuthorizer()
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body), status_code=status, headers={**JSON_HEADERS, **(headers or {})})
+
+
+def error_response(error: errors.ServiceError) -> Response:
+    headers = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return json_response(error.body(), error.status, headers)
+
+
+def domain_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+    """The one place domain errors become HTTP responses."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        from chalicelib.dynamodb import StoreUnavailable
+
+        try:
+            return view(*args, **kwargs)
+        except errors.ServiceError as exc:
+            return error_response(exc)
+        except StoreUnavailable as exc:
+            log.error("store unavailable: %s", exc)
+            return error_response(errors.ServiceUnavailable(retry_after=1))
+        except ConfigError as exc:
+            log.error("configuration error: %s", exc)
+            return error_response(errors.ServiceError())
+
+    return wrapper
+
+
+def raw_body(request: Request) -> bytes:
+    """The raw body. Chalice declares str | bytes but encodes a text body, so this is bytes."""
+    raw = request.raw_body
+    return raw.encode("utf-8") if isinstance(raw, str) else raw

@@ -1,0 +1,57 @@
+"""The receipts' settings (chalicelib/receipts.py): issuer, audience, lifetime, KMS keys."""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping, TypedDict
+
+from chalicelib.errors import ConfigError
+from chalicelib.settings.env import _KMS_KEY_ID, _int, _str
+
+
+_URL = re.compile(r"(https?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", re.ASCII)
+
+
+class ReceiptSettings(TypedDict):
+    public_url: str
+    receipt_audience: str
+    receipt_ttl_seconds: int
+    receipt_key_ids: tuple[str, ...]
+
+
+def receipt_settings(env: Mapping[str, str], stage: str) -> ReceiptSettings:
+    """OTP_PUBLIC_URL (the receipts' issuer), OTP_RECEIPT_AUDIENCE, OTP_RECEIPT_TTL_SECONDS and
+    OTP_RECEIPT_KEY_IDS. Deployed stages always sign: without OTP_RECEIPT_KEY_IDS they use the
+    key `make deploy` creates (alias/phone-verify-<stage>-receipts); without OTP_PUBLIC_URL
+    (unknown until the first deploy) the issuer is urn:phone-verify:<stage>. The local and test
+    stages without a key answer without a receipt (`make run` makes one)."""
+    deployed = stage not in ("local", "test")
+    url = _str(env, "OTP_PUBLIC_URL")
+    if url is None:
+        url = f"urn:phone-verify:{stage}" if deployed else "http://localhost:8000"
+    else:
+        match = _URL.fullmatch(url)
+        if match is None:
+            raise ConfigError(f"OTP_PUBLIC_URL must be a URL such as https://verify.example.com, got {url!r}")
+        if match.group(1) == "http" and deployed:
+            raise ConfigError(f"OTP_PUBLIC_URL must be https in the {stage!r} stage")
+        url = url.rstrip("/")
+    audience = _str(env, "OTP_RECEIPT_AUDIENCE") or url
+    if len(audience) > 256 or not audience.isprintable():
+        raise ConfigError("OTP_RECEIPT_AUDIENCE must be at most 256 printable characters")
+    key_ids = tuple(k.strip() for k in (_str(env, "OTP_RECEIPT_KEY_IDS") or "").split(",") if k.strip())
+    for key_id in key_ids:
+        if not _KMS_KEY_ID.fullmatch(key_id):
+            raise ConfigError(
+                f"OTP_RECEIPT_KEY_IDS has {key_id!r}: use KMS key ids, key ARNs or alias/... names"
+            )
+    if len(set(key_ids)) != len(key_ids):
+        raise ConfigError("OTP_RECEIPT_KEY_IDS names a key twice")
+    if not key_ids and deployed:
+        key_ids = (f"alias/phone-verify-{stage}-receipts",)  # scripts/keys.py receipt_alias
+    return {
+        "public_url": url,
+        "receipt_audience": audience,
+        "receipt_ttl_seconds": _int(env, "OTP_RECEIPT_TTL_SECONDS", 300, 30, 3600),
+        "receipt_key_ids": key_ids,
+    }
