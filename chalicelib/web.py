@@ -87,7 +87,7 @@ def index_html(code_length: int, default_region: str, inbox: bool, totp: bool = 
 def index_page(code_length: int, default_region: str, inbox: bool, totp: bool = False) -> Response:
     response = _html(index_html(code_length, default_region, inbox, totp))
     if totp:  # the tab shows the QR code as an image from a blob: URL its script makes
-        csp = response.headers["Content-Security-Policy"]
+        csp = str(response.headers["Content-Security-Policy"])
         response.headers["Content-Security-Policy"] = csp.replace("img-src 'self'", "img-src 'self' blob:")
     return response
 
