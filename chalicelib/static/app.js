@@ -44,6 +44,8 @@
     if (!response.ok) throw { status: response.status, ...(data.error || { code: "unknown" }) };
     return data;
   }
+  // The tab scripts (totp.js, loaded after this one) post through the same function.
+  window.phoneVerify = Object.freeze({ api });
 
   function explain(error) {
     switch (error.code) {

@@ -41,19 +41,7 @@
     (focus || step.querySelector("h2") || step.querySelector("input")).focus();
   }
 
-  async function api(path, body) {
-    let response;
-    try {
-      response = await fetch(path, {
-        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
-      });
-    } catch (_) {
-      throw { code: "network" };
-    }
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw { status: response.status, ...(data.error || { code: "unknown" }) };
-    return data;
-  }
+  const { api } = window.phoneVerify;  // app.js: POST JSON, throw the contract's error
 
   function explain(error) {
     switch (error.code) {
