@@ -209,7 +209,6 @@ class Config:
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
             allowed_origins=_origins(_str(env, "OTP_ALLOWED_ORIGINS")),
-            callback_base_url=_public_url(_str(env, "OTP_PUBLIC_URL")),
             events=Events.from_env(env, stage),
             log_format=_choice(env, "OTP_LOG_FORMAT", LOG_FORMATS,
                                default="human" if stage == "local" else "json"),
@@ -328,17 +327,3 @@ def _check_template(template: str) -> None:
         )
     if "code" not in fields:
         raise ConfigError("OTP_MESSAGE_TEMPLATE must contain {code}")
-
-
-
-def _public_url(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    url = raw.rstrip("/")
-    https_or_loopback = (
-        r"(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?)"
-        r"(/[A-Za-z0-9._~/-]*)?"
-    )
-    if not re.fullmatch(https_or_loopback, url, re.ASCII):
-        raise ConfigError("OTP_PUBLIC_URL must be the API's https base URL, e.g. https://abc.execute-api.us-east-1.amazonaws.com/api")
-    return url

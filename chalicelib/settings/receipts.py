@@ -9,11 +9,13 @@ from chalicelib.errors import ConfigError
 from chalicelib.settings.env import _KMS_KEY_ID, _int, _str
 
 
-_URL = re.compile(r"(https?)://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", re.ASCII)
+_URL = re.compile(r"(https?)://([A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", re.ASCII)
+_LOOPBACK = ("localhost", "127.0.0.1")
 
 
 class ReceiptSettings(TypedDict):
     public_url: str
+    callback_base_url: str | None
     receipt_audience: str
     receipt_ttl_seconds: int
     receipt_key_ids: tuple[str, ...]
@@ -26,16 +28,23 @@ def receipt_settings(env: Mapping[str, str], stage: str) -> ReceiptSettings:
     (unknown until the first deploy) the issuer is urn:phone-verify:<stage>. The local and test
     stages without a key answer without a receipt (`make run` makes one)."""
     deployed = stage not in ("local", "test")
-    url = _str(env, "OTP_PUBLIC_URL")
-    if url is None:
+    given = _str(env, "OTP_PUBLIC_URL")
+    if given is None:
         url = f"urn:phone-verify:{stage}" if deployed else "http://localhost:8000"
     else:
-        match = _URL.fullmatch(url)
+        # The one reading of OTP_PUBLIC_URL: the receipts' issuer and the base of the delivery
+        # callbacks' URLs (providers POST there, so http only on loopback, and never deployed).
+        match = _URL.fullmatch(given)
         if match is None:
-            raise ConfigError(f"OTP_PUBLIC_URL must be a URL such as https://verify.example.com, got {url!r}")
-        if match.group(1) == "http" and deployed:
-            raise ConfigError(f"OTP_PUBLIC_URL must be https in the {stage!r} stage")
-        url = url.rstrip("/")
+            raise ConfigError(
+                f"OTP_PUBLIC_URL must be a URL such as https://verify.example.com, got {given!r}"
+            )
+        if match.group(1) == "http" and (deployed or match.group(2) not in _LOOPBACK):
+            raise ConfigError(
+                f"OTP_PUBLIC_URL must be https in the {stage!r} stage (http only on localhost or 127.0.0.1 "
+                "in local and test)"
+            )
+        url = given.rstrip("/")
     audience = _str(env, "OTP_RECEIPT_AUDIENCE") or url
     if len(audience) > 256 or not audience.isprintable():
         raise ConfigError("OTP_RECEIPT_AUDIENCE must be at most 256 printable characters")
@@ -51,6 +60,7 @@ def receipt_settings(env: Mapping[str, str], stage: str) -> ReceiptSettings:
         key_ids = (f"alias/phone-verify-{stage}-receipts",)  # scripts/keys.py receipt_alias
     return {
         "public_url": url,
+        "callback_base_url": url if given is not None else None,
         "receipt_audience": audience,
         "receipt_ttl_seconds": _int(env, "OTP_RECEIPT_TTL_SECONDS", 300, 30, 3600),
         "receipt_key_ids": key_ids,

@@ -233,3 +233,12 @@ def test_bad_receipt_settings_name_the_variable(name, value):
 def test_local_and_test_stages_run_without_a_receipt_key():
     config = Config.from_env(BASE)
     assert config.receipt_key_ids == () and config.public_url == "http://localhost:8000"
+
+
+def test_one_reading_of_the_public_url_serves_the_issuer_and_the_callbacks():
+    local = {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "local"}
+    config = Config.from_env({**local, "OTP_PUBLIC_URL": "http://127.0.0.1:8000/"})
+    assert config.public_url == config.callback_base_url == "http://127.0.0.1:8000"
+    assert Config.from_env(local).callback_base_url is None  # no callbacks without the variable
+    with pytest.raises(ConfigError, match="OTP_PUBLIC_URL"):  # providers would POST in the clear
+        Config.from_env({**local, "OTP_PUBLIC_URL": "http://verify.example.com"})
