@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
@@ -117,3 +118,23 @@ def live_server(serve) -> LiveServer:
     return serve()
 
 
+@contextmanager
+def moto_kms(stage: str) -> Iterator[dict[str, str]]:
+    """moto's server as KMS on 127.0.0.1 with the stage's receipt and TOTP keys, as `make run`
+    (scripts/run_local.py) makes them: the variables that point the app at it."""
+    import boto3
+
+    from scripts.keys import ensure_receipt_key, ensure_totp_key
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        kms = boto3.client("kms", endpoint_url=endpoint)
+        yield {"AWS_ENDPOINT_URL_KMS": endpoint, "OTP_TOTP_KEY_ID": ensure_totp_key(kms, stage),
+               "OTP_RECEIPT_KEY_IDS": ensure_receipt_key(kms, stage)}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

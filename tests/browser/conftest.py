@@ -4,8 +4,6 @@ tests/browser/screenshots/ (git-ignored)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -21,23 +19,10 @@ SHOTS = Path(__file__).parent / "screenshots"
 def kms_keys() -> Iterator[dict[str, str]]:
     """moto's server as KMS, with the stage's keys, as `make run` (scripts/run_local.py) does:
     the TOTP key (the "Authenticator app" tab) and the receipt key (the approval's receipt)."""
-    import boto3
+    from tests.live import moto_kms
 
-    from scripts.keys import ensure_receipt_key, ensure_totp_key
-    from scripts.run_local import free_port, wait_for_port
-
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
-        endpoint = f"http://127.0.0.1:{port}"
-        kms = boto3.client("kms", endpoint_url=endpoint)
-        yield {"AWS_ENDPOINT_URL_KMS": endpoint, "OTP_TOTP_KEY_ID": ensure_totp_key(kms, "local"),
-               "OTP_RECEIPT_KEY_IDS": ensure_receipt_key(kms, "local")}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with moto_kms("local") as variables:
+        yield variables
 
 
 @pytest.fixture(scope="session")

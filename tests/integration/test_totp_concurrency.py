@@ -4,37 +4,21 @@ KMS is moto's server (Encrypt/Decrypt and Sign as in tests/unit/test_totp.py).""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
 import pytest
 
-from scripts.run_local import free_port, wait_for_port
+from tests.live import moto_kms
 
 pytestmark = pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported")
 
 
 @pytest.fixture(scope="module")
 def totp_server(serve, tmp_path_factory):
-    import boto3
-
-    from scripts.keys import ensure_receipt_key, ensure_totp_key
-
-    port = free_port()
-    kms_server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
-        endpoint = f"http://127.0.0.1:{port}"
-        kms = boto3.client("kms", endpoint_url=endpoint)
-        yield serve(AWS_ENDPOINT_URL_KMS=endpoint, OTP_TOTP_KEY_ID=ensure_totp_key(kms, "test"),
-                    OTP_RECEIPT_KEY_IDS=ensure_receipt_key(kms, "test"))
-    finally:
-        kms_server.terminate()
-        kms_server.wait(timeout=10)
+    with moto_kms("test") as variables:
+        yield serve(**variables)
 
 
 def _enrolled(server, identity: str) -> str:
