@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from chalicelib import errors, telemetry
 from chalicelib.codes import log_ref
-from chalicelib.delivery import DeliveryTracker
 from chalicelib.models import Verification
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers import Delivery, ProviderError, SmsProvider
@@ -18,6 +17,7 @@ from chalicelib.routing import ProviderPool
 from chalicelib.store import VerificationStore
 
 if TYPE_CHECKING:
+    from chalicelib.delivery import DeliveryTracker
     from chalicelib.messages import MessageComposer
 
 log = logging.getLogger("verify")

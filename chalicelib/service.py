@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib import concurrency, errors, telemetry
 from chalicelib.codes import CodeHasher, log_ref, new_code, parse_code
@@ -25,9 +25,6 @@ from chalicelib.models import (
     Verification,
     require_verification_id,
 )
-from chalicelib.callbacks import UNDELIVERED
-from chalicelib.delivery import DeliveryTracker
-from chalicelib.events import NO_EVENTS, EventSink
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.phone import (
     PhoneNumber,
@@ -40,6 +37,10 @@ from chalicelib.routing import ProviderPool
 from chalicelib.sending import ChainSender
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
+
+if TYPE_CHECKING:
+    from chalicelib.delivery import DeliveryTracker
+    from chalicelib.events import EventSink
 
 log = logging.getLogger("verify")
 
@@ -69,7 +70,11 @@ class VerificationService:
         self._clock = clock
         self._sender = ChainSender(config.composer(), providers, store, delivery)
         self._delivery = delivery
-        self._events = events or NO_EVENTS
+        if events is None:  # events and delivery receipts are opt-in: their modules load on use
+            from chalicelib.events import NO_EVENTS
+
+            events = NO_EVENTS
+        self._events = events
 
     # -- start / resend -------------------------------------------------------------------
 
@@ -360,6 +365,8 @@ class VerificationService:
 def _order_after_undelivered(live: Verification | None, chain: tuple[str, ...]) -> tuple[str, ...]:
     """The chain for a resend: after a send reported undelivered, start with the provider
     after the one that failed (then wrap around); a permanent reason refuses the resend."""
+    from chalicelib.callbacks import UNDELIVERED
+
     last = live.sends[-1] if live is not None and live.sends else None
     if last is None or last.status not in UNDELIVERED:
         return chain
