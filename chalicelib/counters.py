@@ -45,6 +45,11 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
         # Condition: under the limit and (unless a trusted number passes a breaker's
         # suspension) not suspended. DynamoDB serialises writes on the item, so N concurrent
         # increments succeed exactly min(N, limit - count) times.
+        # Retry timeline: t0 lands, t1 answer lost, t2 the retry would count the request a
+        # second time (or, at the limit, refuse it on its own count): the token makes it find
+        # its own write. If another request's increment lands between t0 and t2 (the token is
+        # then theirs), the retry counts again: one over-count, the conservative side, only
+        # when a lost answer meets a concurrent request on the same counter.
         under_limit = "(attribute_not_exists(n) OR n < :limit)"
         try:
             item = self._update(
@@ -53,27 +58,26 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
                 f"attribute_not_exists(suspended) AND {under_limit}" if honour_suspension else under_limit,
                 {":one": 1, ":limit": limit, ":expires": expires_at},
                 returns=True,
+                token=True,
             )
         except ConditionFailed as exc:
             raise CounterFull(_counts(exc.item)) from None
         return _counts(item)
 
     def add(self, key: str, attribute: str, expires_at: int) -> None:
-        self._call(
-            "update_item",
-            Key={"pk": {"S": key}},
-            UpdateExpression="ADD #a :one SET expires_at = :expires",
-            ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues=marshal({":one": 1, ":expires": expires_at}),
-        )
+        # No condition but the token's: a retry after a lost answer does not count twice.
+        self._update(key, "ADD #a :one SET expires_at = :expires", "",
+                     {":one": 1, ":expires": expires_at}, names={"#a": attribute}, token=True)
 
     def release(self, key: str) -> None:
         # Condition: the count is above zero. A compensating write for our own increment of
         # this window, so the item exists unless TTL removed it meanwhile; then the
         # condition fails (n does not exist) and nothing is written: a give-back never makes
         # an item nor a negative count. Concurrent increments and give-backs commute (ADD).
+        # A retry after a lost answer finds its token and gives back nothing more.
         try:
-            self._update(key, "ADD n :minus_one", "n > :zero", {":minus_one": -1, ":zero": 0})
+            self._update(key, "ADD n :minus_one", "n > :zero", {":minus_one": -1, ":zero": 0},
+                         token=True)
         except ConditionFailed:
             pass
 

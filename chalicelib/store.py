@@ -129,6 +129,9 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # the item and the second one fails (it now sees the first's live verification) and
         # becomes a resend. An UpdateItem, not a PutItem: the number's daily counters survive
         # a new verification (starting over must not reset them).
+        # Retry timeline: t0 the write lands; t1 its answer is lost (read timeout, reset);
+        # t2 botocore sends it again: the item is live (ours), the condition fails, and the
+        # item returned carries our token: the start goes on (one start counted, one SMS).
         day = day_of(now)
         old = self._update(
             number_pk(number_key),
@@ -165,6 +168,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 "#old_checks": checks.attribute(now, back=1),
             },
             old=True,
+            token=True,  # a retry after a lost answer finds its own live item: a success
         )
         return approved_at(old)
 
@@ -187,6 +191,9 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # interval. Concurrent resends race on the item;
         # only the first passes `sent_at_ms <= :min_sent`, so one interval gives one SMS.
         # The attempts counter is left alone: a resend never resets the guessing budget.
+        # Retry timeline: t0 lands, t1 answer lost, t2 the retry fails `sent_at_ms <=
+        # :min_sent` on its own send; the token says it is ours, so the new code is sent
+        # (without it: 429 and a code in the item that nobody received).
         return self._write(
             number_key,
             "SET code_mac = :code_mac, sent_at_ms = :sent, code_expires_at = :code_expires,"
@@ -211,6 +218,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             },
             names={"#checks": checks.attribute(now)},
             returns=True,
+            token=True,  # a retry after a lost answer fails `sent_at_ms <= :min_sent` on its own send
         )
 
     def undo_send(self, number_key: str, failed: Verification, previous: Verification | None) -> None:
@@ -303,6 +311,9 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # code_mac), which the condition then refuses: a code succeeds once even under 20
         # concurrent correct submissions. The day's count lives on the number's item, so a
         # new verification does not reset it.
+        # Retry timeline: t0 lands, t1 answer lost, t2 the retry would count a wrong guess a
+        # second time, or fail on its own approval (404, approval lost): its condition refuses
+        # an item holding its token, and the item returned is the check's result.
         condition = (
             f"{_LIVE} AND attempts < max_attempts"
             " AND (attribute_not_exists(#checks) OR #checks < :max_checks)"
@@ -320,18 +331,24 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             values,
             names={"#checks": checks.attribute(now)},
             returns=True,
+            # A retry after a lost answer would count a wrong guess twice (or read its own
+            # approval as "not live"): the token makes it find its own write instead.
+            token=True,
         )
 
     def cancel(self, number_key: str, verification_id: str, now: int) -> Verification:
         # Condition: the same verification, live and not locked by failed checks (canceling a
         # locked one and starting over would reset the guessing). Cancel and approve race on
         # one item; whichever write lands first makes the other's condition fail.
+        # Retry timeline: t0 lands, t1 answer lost, t2 the retry finds it canceled (409):
+        # the token says by itself, so the cancel answers 200.
         return self._write(
             number_key,
             "SET canceled_at = :now",
             f"vid = :vid AND {_LIVE} AND attempts < max_attempts",
             {":vid": verification_id, ":now": now},
             returns=True,
+            token=True,  # a retry after a lost answer finds it canceled by itself: a success
         )
 
     # -- reads ----------------------------------------------------------------------------

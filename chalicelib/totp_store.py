@@ -15,10 +15,11 @@ listing an identity's factors is one GetItem: no index, no scan.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable  # the shared botocore plumbing
+from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, with_token  # the shared botocore plumbing
 
 VERIFIED, UNVERIFIED = "verified", "unverified"
 
@@ -107,6 +108,8 @@ class DynamoDBTotpStore(_DynamoDBTable):
         # first passes `last_step < :step`. The identity's wrong-code count for the window is
         # under the limit, so a right code after the limit fails too. Confirming also needs
         # the factor still unverified and unexpired (verify and expiry race here).
+        # Retry timeline: t0 lands, t1 answer lost, t2 the retry fails `last_step < :step` on
+        # its own step (403, the step used up, no receipt): the token says it is ours.
         state = ("#f.#status = :unverified AND #f.expires_at > :now" if confirm
                  else "#f.#status = :verified")
         update = "SET #f.last_step = :step" + (
@@ -122,6 +125,7 @@ class DynamoDBTotpStore(_DynamoDBTable):
             " AND (attribute_not_exists(#att) OR #att < :max)",
             values,
             {"#f": factor_attribute(factor_id), "#status": "status", "#att": f"attempts_{window}"},
+            token=True,
         )
 
     def count_failure(
@@ -130,7 +134,8 @@ class DynamoDBTotpStore(_DynamoDBTable):
         """One wrong code; returns the window's count after it. Raises ConditionFailed at the
         limit. ``stale``: attempts attributes of earlier windows, removed in the same write."""
         # Condition: the identity exists and its count is under the limit; N concurrent
-        # wrong codes get at most max_attempts successful writes (403s), the rest 429.
+        # wrong codes get at most max_attempts successful writes (403s), the rest 429. The
+        # token: a retry after a lost answer does not count the wrong code twice.
         names = {"#att": f"attempts_{window}", **{f"#old{i}": a for i, a in enumerate(stale)}}
         remove = f" REMOVE {', '.join(n for n in names if n != '#att')}" if stale else ""
         item = self._write(
@@ -140,11 +145,12 @@ class DynamoDBTotpStore(_DynamoDBTable):
             {":one": {"N": "1"}, ":max": {"N": str(max_attempts)}},
             names,
             returns=True,
+            token=True,
         )
         return int(item["attempts_" + str(window)]["N"]) if item else max_attempts
 
     def _write(self, identity_key: str, update: str, condition: str, values: dict[str, Any],
-               names: dict[str, str], returns: bool = False) -> dict[str, Any] | None:
+               names: dict[str, str], returns: bool = False, token: bool = False) -> dict[str, Any] | None:
         pk = identity_pk(identity_key)
         params: dict[str, Any] = {
             "Key": {"pk": {"S": pk}}, "UpdateExpression": update, "ConditionExpression": condition,
@@ -153,6 +159,8 @@ class DynamoDBTotpStore(_DynamoDBTable):
         }
         if returns:
             params["ReturnValues"] = "ALL_NEW"
+        if token:  # idempotent under botocore's retries (chalicelib/dynamodb.py)
+            params = with_token(params, {"S": secrets.token_hex(8)})
         return self._call("update_item", pk=pk, **params).get("Attributes")
 
 
