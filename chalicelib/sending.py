@@ -1,5 +1,7 @@
 """Sending one code through a provider chain: the same code to each provider in turn until
-one takes it; a failover names the provider that did, and nothing taken undoes the write."""
+one takes it; a failover names the provider that did. When none took it, the caller
+(chalicelib/service.py) undoes the number's write, unless a provider may have taken it
+(``MaybeDelivered``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib import errors, telemetry
 from chalicelib.codes import log_ref
+from chalicelib.dynamodb import StoreUnavailable
 from chalicelib.models import Verification
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers import Delivery, ProviderError, SmsProvider
@@ -21,6 +24,17 @@ if TYPE_CHECKING:
     from chalicelib.messages import MessageComposer
 
 log = logging.getLogger("verify")
+
+
+class MaybeDelivered(Exception):
+    """No provider confirmed the send, but one may have taken it (it timed out answering or
+    dropped the connection after the request left): the client gets ``error`` (502, or 422
+    when a later provider refused the number for good) and the number's write stays, since
+    the user may hold the new code."""
+
+    def __init__(self, error: errors.ServiceError) -> None:
+        super().__init__(error.code)
+        self.error = error
 
 
 class ChainSender:
@@ -89,23 +103,25 @@ class ChainSender:
             metric("Sends", provider=provider.name, outcome="delivered")
             metric("ProviderLatency", latency, "Milliseconds", provider=provider.name)
             if provider.name != verification.provider:
-                self._store.record_provider(number_key, verification, provider.name)
+                try:
+                    self._store.record_provider(number_key, verification, provider.name)
+                except StoreUnavailable as exc:  # the code is out: the request must not fail
+                    log.error("provider not recorded ref=%s provider=%s: %s",
+                              log_ref(verification.id), provider.name, exc)
                 last = dataclasses.replace(verification.sends[-1], provider=provider.name)
                 verification = dataclasses.replace(
                     verification, sends=(*verification.sends[:-1], last)
                 )
             return verification
-        # Give back the send and the resend interval: nothing half-written blocks a retry. Not
-        # after a timeout: the SMS may have gone out, and undoing would bring back the old
-        # code while the user holds the new one.
+        # The caller gives back the send and the resend interval: nothing half-written blocks
+        # a retry. Not after a timeout or a dropped connection: the SMS may have gone out, and
+        # undoing would bring back the old code while the user holds the new one.
+        error = errors.UndeliverableNumber() if permanent is not None else errors.DeliveryFailed()
         if maybe_delivered:
             log.warning("no undo ref=%s: a provider timed out, the code may have been delivered",
                         log_ref(verification.id))
-        else:
-            self._store.undo_send(number_key, verification, previous)
-        if permanent is not None:
-            raise errors.UndeliverableNumber()
-        raise errors.DeliveryFailed()
+            raise MaybeDelivered(error)
+        raise error
 
     @staticmethod
     def send(provider: SmsProvider, delivery: Delivery) -> str:

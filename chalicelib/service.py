@@ -34,8 +34,8 @@ from chalicelib.phone import (
     test_number,
 )
 from chalicelib.routing import ProviderPool
-from chalicelib.sending import ChainSender
-from chalicelib.dynamodb import ConditionFailed
+from chalicelib.sending import ChainSender, MaybeDelivered
+from chalicelib.dynamodb import ConditionFailed, StoreUnavailable
 from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
 
 if TYPE_CHECKING:
@@ -163,38 +163,67 @@ class VerificationService:
                     concurrency.settle(ip_count)
                     ip_count = None
                 except Exception:
-                    self._store.undo_send(number_key, fresh, None)  # the IP refused: remove it
+                    self._undo(number_key, fresh, None)  # the IP refused (or failed): remove it
                     raise
             telemetry.note(id=log_ref(verification.id), send_count=verification.send_count)
-            if fixed_code:
-                log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
-                         log_ref(verification.id), phone.masked)
-                telemetry.note(test_number=True)
-                fail = cfg.test_numbers.fail_for(phone.e164)
-                if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
-                    from chalicelib.providers.rehearsal import rehearsal_chain
-
-                    verification = self._sender.deliver(
-                        phone, number_key, code, request.locale, verification, previous,
-                        chain=rehearsal_chain(chain, fail),
-                    )
-                self._events.emit("verification.started" if created else "verification.resent", verification)
-                return verification, created
-            # A number approved lately passes the conversion breakers (not the limits).
-            trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
             try:
-                self._limiter.reserve_send(phone, now, trusted)
-            except errors.LimitExceeded:
-                self._store.undo_send(number_key, verification, previous)
+                verification = self._send(phone, number_key, code, request, chain, fixed_code,
+                                           verification, previous, created, approved_at, now)
+            except MaybeDelivered as maybe:  # the user may hold the new code: no undo
+                raise maybe.error from None
+            except Exception:
+                # Anything after the number's write (a send counter refusing or failing, the
+                # provider, a bug): nothing was sent, so put back what the write replaced.
+                self._undo(number_key, verification, previous)
                 raise
-            order = chain if created else _order_after_undelivered(previous, chain)
-            verification = self._sender.deliver(
-                phone, number_key, code, request.locale, verification, previous, order
-            )
-            telemetry.metric("VerificationsStarted" if created else "Resends")
             self._events.emit("verification.started" if created else "verification.resent", verification)
             return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
+
+    def _send(
+        self, phone: PhoneNumber, number_key: str, code: str, request: StartRequest,
+        chain: tuple[str, ...], fixed_code: str | None, verification: Verification,
+        previous: Verification | None, created: bool, approved_at: int | None, now: float,
+    ) -> Verification:
+        """The send counters, then the provider chain; raises on any refusal or failure
+        (the caller undoes the number's write)."""
+        cfg = self._config
+        if fixed_code:
+            log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
+                     log_ref(verification.id), phone.masked)
+            telemetry.note(test_number=True)
+            fail = cfg.test_numbers.fail_for(phone.e164)
+            if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
+                from chalicelib.providers.rehearsal import rehearsal_chain
+
+                verification = self._sender.deliver(
+                    phone, number_key, code, request.locale, verification, previous,
+                    chain=rehearsal_chain(chain, fail),
+                )
+            return verification
+        # A number approved lately passes the conversion breakers (not the limits).
+        trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
+        self._limiter.reserve_send(phone, now, trusted)
+        order = chain if created else _order_after_undelivered(previous, chain)
+        verification = self._sender.deliver(
+            phone, number_key, code, request.locale, verification, previous, order
+        )
+        telemetry.metric("VerificationsStarted" if created else "Resends")
+        return verification
+
+    def _undo(self, number_key: str, failed: Verification, previous: Verification | None) -> None:
+        """Put back what a start or resend wrote, for a request that sent nothing. The client
+        gets the answer it earned (the refusal, 502) even when this clean-up fails: tried a
+        second time when the first fails (its own botocore retries spent), then logged with
+        a metric; the item then holds a code nobody received until the resend interval ends
+        (see docs/reliability.md)."""
+        for attempt in (1, 2):
+            try:
+                self._store.undo_send(number_key, failed, previous)
+                return
+            except StoreUnavailable as exc:
+                log.error("undo failed ref=%s attempt=%d: %s", log_ref(failed.id), attempt, exc)
+        telemetry.metric("UndoFailures")
 
     def _new_verification(
         self, phone: PhoneNumber, number_key: str, code: str, now: float, send: SendAttempt

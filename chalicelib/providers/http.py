@@ -40,7 +40,10 @@ class HttpProvider(SmsProvider):
                 self.name, permanent=False, detail="timeout", maybe_delivered=True
             ) from None
         except requests.RequestException as exc:
-            raise ProviderError(self.name, permanent=False, detail=type(exc).__name__) from None
+            # A connection dropped after the request left (reset, closed without an answer,
+            # an answer cut short) is the read timeout's case: the provider may have taken it.
+            raise ProviderError(self.name, permanent=False, detail=type(exc).__name__,
+                                maybe_delivered=request_left(exc)) from None
 
     def _fail(self, response: requests.Response, code: object, permanent: bool) -> ProviderError:
         """Status first (429 and 5xx are transient whatever the body says), code second."""
@@ -50,6 +53,23 @@ class HttpProvider(SmsProvider):
         return ProviderError(
             self.name, permanent=permanent, detail=f"HTTP {response.status_code} code={code} {text}"
         )
+
+
+def request_left(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached the provider. requests (HTTPAdapter.send) wraps
+    what urllib3 raises: a connection it could not open (refused, DNS, TLS) comes as a
+    MaxRetryError (with max_retries=0 urllib3 gives up at once on connection errors), while
+    a connection dropped once the request was written comes as urllib3's ProtocolError
+    ("Connection aborted.": reset, RemoteDisconnected); a body cut short is
+    ChunkedEncodingError."""
+    from urllib3.exceptions import ProtocolError
+
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return True
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.exceptions.SSLError):
+        cause = exc.args[0] if exc.args else None
+        return isinstance(cause, (ProtocolError, ConnectionResetError))
+    return False
 
 
 def json_or_none(response: requests.Response) -> Any:
