@@ -84,8 +84,8 @@ snapstart.register(_built_service.cache_clear)
 
 def _build_service() -> Any:
     import boto3
-    from botocore.config import Config as BotoConfig
 
+    from chalicelib import budget
     from chalicelib.codes import CodeHasher
     from chalicelib.limits import Limiter
     from chalicelib.parameters import load_provider_settings, load_server_secret
@@ -99,15 +99,14 @@ def _build_service() -> Any:
 
     configure_logging(log_format=get_config().log_format)
     config = get_config()
-    # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
-    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    # Sends are never retried by botocore (a retried Publish or Invoke after a read timeout can
-    # deliver twice); the provider chain's failover is the retry, as for the HTTP providers.
-    once = aws.merge(BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
+    # Timeouts and attempts sized to the request's time budget (chalicelib/budget.py), and
+    # no attempt starts that could not end inside it. Sends are never retried by botocore (a
+    # retried Publish or Invoke after a read timeout can deliver twice); the provider chain's
+    # failover is the retry, as for the HTTP providers, and keeps time back for the undo.
     senders = {"sns", "pinpoint-sms-voice-v2", "lambda"}
-    aws_client = functools.cache(
-        lambda service: boto3.client(service, config=once if service in senders else aws)
-    )
+    aws_client = functools.cache(lambda service: budget.guard(
+        boto3.client(service, config=budget.botocore_config(send=service in senders)),
+        reserve=budget.UNDO_SECONDS if service in senders else 0.0))
     store = DynamoDBVerificationStore(aws_client("dynamodb"), config.table_name)
     secret = load_server_secret(config, lambda: aws_client("ssm"))
     settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))
@@ -154,11 +153,11 @@ def get_receipts() -> Any:
 @functools.cache
 def _kms_client() -> Any:
     import boto3
-    from botocore.config import Config as BotoConfig
 
-    # As for DynamoDB: fail fast, well inside API Gateway's 29 s.
-    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    return boto3.client("kms", config=aws)
+    from chalicelib import budget
+
+    # As for DynamoDB: sized to the request's time budget (chalicelib/budget.py).
+    return budget.guard(boto3.client("kms", config=budget.botocore_config()))
 
 
 def get_totp() -> Any:
@@ -184,10 +183,14 @@ def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response])
     """Every request: Chalice's own answers (415, 405, unhandled errors, in its
     ``{"Code", "Message"}`` shape) get the contract's shape; then one summary log line and
     the request's metrics are written (chalicelib/telemetry.py)."""
-    from chalicelib import telemetry
+    from chalicelib import budget, telemetry
 
     telemetry.begin_request(f"{event.method} {event.context.get('resourcePath', event.path)}")
-    response = get_response(event)
+    budget.begin()  # the request's time budget (chalicelib/budget.py)
+    try:
+        response = get_response(event)
+    finally:
+        budget.end()
     if event.path in _CORS_PATHS:
         _add_cors_headers(event.headers, response)
     body = response.body
@@ -497,8 +500,9 @@ def seed_request_auth() -> Response:
     except (errors.InvalidPhoneNumber, errors.UnsupportedNumberType, errors.InvalidRequest):
         return _text("Invalid Phone Number", 400)
     except errors.ServiceError as exc:
-        if exc.status == 429:
-            return _text("Too Many Requests", 429, {"Retry-After": str(exc.retry_after)})
+        if exc.status in (429, 503):  # 503: the secrets could not be read yet (SSM)
+            reason = "Too Many Requests" if exc.status == 429 else "Service Unavailable"
+            return _text(reason, exc.status, {"Retry-After": str(exc.retry_after or 1)})
         return _text("Error sending code via SMS", 500)
     except (StoreUnavailable, ConfigError) as exc:
         log.error("request-auth failed: %s", exc)
@@ -521,6 +525,8 @@ def seed_validate_auth() -> Response:
         if target is None:
             raise errors.VerificationNotFound()
         get_service().check(CheckRequest(params.get("auth_code"), target[0], target[1], None), _client_ip())
+    except errors.ServiceUnavailable as exc:  # the secrets could not be read yet (SSM)
+        return _text("Service Unavailable", 503, {"Retry-After": str(exc.retry_after or 1)})
     except errors.ServiceError:
         return _text("Forbidden", 403)
     except (StoreUnavailable, ConfigError) as exc:

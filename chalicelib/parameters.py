@@ -4,6 +4,13 @@
 - the providers' credentials (SMS_CREDENTIALS_PARAMETER: one JSON object, provider name ->
   settings, e.g. {"twilio": {"account_sid": "AC…", "auth_token": "…"}}), laid over the
   settings from <PREFIX>_<SETTING> environment variables.
+
+A failed read keeps the last value read in this container (a refresh after
+OTP_PARAMETERS_MAX_AGE_SECONDS while SSM throttles must not drop a working secret), with an
+error log line and a ``ParameterReadFailures`` metric. With no value yet (a cold container),
+a transient failure (throttling, a timeout, SSM's 5xx) is ``ParametersUnavailable``: 503
+``service_unavailable`` with ``retry_after``; a parameter that does not exist or may not be
+read is a configuration error.
 """
 
 from __future__ import annotations
@@ -13,19 +20,48 @@ import logging
 import secrets
 from typing import Any, Callable
 
+from chalicelib import errors, telemetry
 from chalicelib.config import Config, ConfigError
 
 log = logging.getLogger("verify")
+
+# GetParameter's errors that no retry fixes: the deployment's configuration is wrong
+# (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html;
+# AccessDeniedException and ValidationException are common errors of every SSM action).
+_CONFIGURATION_ERRORS = frozenset({
+    "ParameterNotFound", "ParameterVersionNotFound", "InvalidKeyId", "AccessDeniedException",
+    "ValidationException",
+})
+RETRY_AFTER_SECONDS = 5
+
+# The last value read per parameter name, in this container.
+_last_good: dict[str, str] = {}
+
+
+class ParametersUnavailable(errors.ServiceUnavailable):
+    """SSM could not be read (throttled, timed out, 5xx) and this container has no value yet."""
 
 
 def _get_secure_string(variable: str, name: str, ssm_client: Callable[[], Any]) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return ssm_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        value = ssm_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     except (BotoCoreError, ClientError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        reason = code or type(exc).__name__
         # The parameter's name is safe to log; its value never is.
-        raise ConfigError(f"{variable} {name!r} could not be read: {type(exc).__name__}") from None
+        if name in _last_good:
+            log.error("%s %r could not be read (%s): keeping the last value read", variable, name, reason)
+            telemetry.metric("ParameterReadFailures")
+            return _last_good[name]
+        if code in _CONFIGURATION_ERRORS:
+            raise ConfigError(f"{variable} {name!r} could not be read: {reason}") from None
+        log.error("%s %r could not be read (%s): no value yet, answering 503", variable, name, reason)
+        telemetry.metric("ParameterReadFailures")
+        raise ParametersUnavailable(retry_after=RETRY_AFTER_SECONDS) from None
+    _last_good[name] = value
+    return value
 
 
 def load_provider_settings(

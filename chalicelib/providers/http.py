@@ -9,9 +9,11 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from chalicelib import budget
 from chalicelib.providers import ProviderError, SmsProvider
 
-# (connect, read) seconds. Two providers in a chain stay well inside API Gateway's 29 s.
+# (connect, read) seconds, at most: within a request, cut to what its budget has left
+# (chalicelib/budget.py), so a second provider in a chain is tried only when there is time.
 TIMEOUT = (3.05, 5)
 
 
@@ -31,8 +33,11 @@ class HttpProvider(SmsProvider):
 
     def _post(self, url: str, **kwargs: Any) -> requests.Response:
         session = self.context.http() if self.context.http else shared_session()
+        timeout = budget.provider_timeout(*TIMEOUT)
+        if timeout is None:  # nothing sent: the failover (or the undo) takes it from here
+            raise ProviderError(self.name, permanent=False, detail="no time left in the request's budget")
         try:
-            return session.post(url, timeout=TIMEOUT, **kwargs)
+            return session.post(url, timeout=timeout, **kwargs)
         except requests.ConnectTimeout:  # nothing reached the provider
             raise ProviderError(self.name, permanent=False, detail="connect timeout") from None
         except requests.Timeout:  # the request was sent: the provider may have taken it
