@@ -30,6 +30,13 @@ def report(results: dict[str, Any]) -> str:
                      f"({u['write_units']:g} WRU, {u['read_units']:g} RRU)",
                      "", f"{u['sequential_round_trips']:g} sequential round trips",
                      "<= 2" if op == "request" else ""))
+    if "throttled" in results:
+        th = results["throttled"]
+        rows.append((f"start, 1 write in {round(1 / th['throttle_rate'])} throttled once: p99",
+                     f"{th['p99_ms']:.1f} ms", f"{th['clean_p99_ms']:.1f} ms", "",
+                     f"{th['starts_with_a_throttle']}/{th['starts']} starts hit"))
+        rows.append(("  the same, p50", f"{th['p50_ms']:.2f} ms", f"{th['clean_p50_ms']:.2f} ms",
+                     f"{th['median_ratio']:.2f}", ""))
     r = results["receipts"]
     rows.append(("right check with its receipt vs without", f"{r['check_ms']:.2f} ms",
                  f"{r['check_without_receipt_ms']:.2f} ms", f"{r['ratio']:.2f}", f"+{r['added_ms']:.1f} ms"))

@@ -57,7 +57,7 @@ def botocore_config(send: bool = False) -> Any:
         return Config(connect_timeout=CONNECT_SECONDS, read_timeout=SEND_READ_SECONDS,
                       retries={"mode": "standard", "total_max_attempts": 1})
     return Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS,
-                  retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
+                  retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
 
 
 def guard(client: Any, reserve: float = 0.0) -> Any:

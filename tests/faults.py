@@ -95,6 +95,13 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, client: Any) -> Any:
+        """Take over ``client``'s before-send: moto's stubber (a builtin before-send handler,
+        moto/core/models.py) is unregistered and called from here, so that a faked answer
+        is the only thing that happens (botocore calls every before-send handler and takes
+        the first answer: moto would still perform the request)."""
+        from moto.core.models import botocore_stubber
+
+        client.meta.events.unregister("before-send", botocore_stubber)
         client.meta.events.register_first("before-send", self._before_send)
         return client
 
@@ -123,10 +130,13 @@ class Faults:
             self.seen.append(name)
             fault = self.armed.get(name)
             if fault is None or fault.times == 0:
-                return None
-            if fault.times is not None:
+                fault = None
+            elif fault.times is not None:
                 fault.times -= 1
-            self.hit.append((name, fault.kind))
+            if fault is not None:
+                self.hit.append((name, fault.kind))
+        if fault is None:  # moto's answer, or None: botocore sends it (dynalite)
+            return _moto(request)
         if fault.kind in ("lost", "reset"):
             perform(request)
             if fault.kind == "lost":
@@ -142,15 +152,20 @@ class Faults:
 def perform(request: Any) -> Any:
     """Make the request for real: moto's stubber when moto serves the URL, else over HTTP
     (dynalite). The answer is returned and, by the callers here, dropped."""
-    from moto.core.models import botocore_stubber
-
-    response = botocore_stubber(event_name="before-send", request=request)
+    response = _moto(request)
     if response is None:
         from botocore.httpsession import URLLib3Session
 
         response = URLLib3Session().send(request)
         _ = response.content  # read it all: the write is done when the answer arrives
     return response
+
+
+def _moto(request: Any) -> Any:
+    """moto's answer when moto is on and serves the URL; else None."""
+    from moto.core.models import botocore_stubber
+
+    return botocore_stubber(event_name="before-send", request=request)
 
 
 def _response(request: Any, status: int, code: str) -> Any:

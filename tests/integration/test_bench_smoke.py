@@ -16,7 +16,10 @@ def test_bench_smoke_runs_every_section(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(out.read_text())
-    assert {"cold_start", "warm", "flat", "units", "receipts", "totp", "events", "cost"} <= set(results)
+    assert {"cold_start", "warm", "flat", "units", "receipts", "totp", "events", "cost", "throttled"} <= set(results)
+    throttled = results["throttled"]  # every start answered 201 (run.py asserts it), faults or not
+    assert throttled["starts"] > 0 and throttled["writes"] >= 5 * throttled["starts"]
+    assert throttled["p99_ms"] >= throttled["p50_ms"] > 0
     assert results["units"]["request"]["writes"] == 5 and results["units"]["request"]["reads"] == 0
     assert results["units"]["check_right"]["reads"] == 0
     for figure in (results["cold_start"], results["warm"]["request"], results["warm"]["check"], results["flat"]):

@@ -101,6 +101,9 @@ class Harness:
             "country": n(f"rl#country#US#{window}"),
             "budget": sum(n(f"rl#budget#{window}#{s}") for s in range(config.limits.budget_shards)),
             "sms": len(self.codes()),
+            # seconds until a resend is allowed (0: the number is not held)
+            "held_for": max(0, -(-(v.sent_at_ms + 1000 * self.service.resend_interval - 1000 * int(now)) // 1000))
+            if v else None,
         }
 
 
@@ -179,9 +182,9 @@ def _totp_state(h: Harness, factor: dict) -> dict[str, Any]:
 
 def _answer(status: int, body: dict) -> dict[str, Any]:
     if status >= 400:
-        return {"status": status, "error": body["error"]["code"]}
+        return {"http": status, "error": body["error"]["code"]}
     keep = ("status", "send_count", "valid", "attempts_remaining")
-    return {"status": status, **{k: body[k] for k in keep if k in body},
+    return {"http": status, **{k: body[k] for k in keep if k in body},
             "receipt": bool(body.get("receipt")) if "receipt" in body else None}
 
 
@@ -219,7 +222,8 @@ def run(h: Harness, scenario: str, arm: Callable[[], None] = lambda: None) -> di
         outcome["same_code_again"] = _answer(*h.post("/v1/totp/challenges", {"code": pyotp.TOTP(factor["secret"]).at(h.clock.now), "identity": "user-" + h.number[1:]}))
     else:
         # What the user does next: the last code they received, then a new start at once.
-        outcome["their_code"] = _answer(*h.check(h.codes()[-1]))
+        codes = h.codes()
+        outcome["their_code"] = _answer(*h.check(codes[-1])) if codes else None
         outcome["start_again"] = _answer(*h.start())
     return outcome
 
@@ -267,3 +271,265 @@ def test_a_fault_the_retry_absorbs_leaves_the_answer_and_the_state_of_no_fault(h
     assert (call, kind) in h.faults.hit, h.faults.seen  # the fault did happen
     outcome["calls"] = expected["calls"]  # a lost answer on dynalite adds a read: not a difference
     assert outcome == expected
+
+
+# -- a call that keeps failing (every botocore attempt answers 500) -------------------------
+
+UNAVAILABLE = {"http": 503, "error": "service_unavailable"}
+# (scenario, call): what the client gets and what must hold after, by outcome path.
+FAILING = [
+    # A start: nothing kept, nothing sent, and the number is not held (the retry is a new start).
+    ("start", "ip", {"answer": UNAVAILABLE, "state.status": None, "state.sms": 0, "start_again.http": 201}),
+    ("start", "create", {"answer": UNAVAILABLE, "state.status": None, "state.sms": 0, "start_again.http": 201}),
+    *[("start", c, {"answer": UNAVAILABLE, "state.status": None, "state.counts": [("starts", 0)],
+                    "state.sms": 0, "state.prefix": 0, "state.budget": 0, "start_again.http": 201})
+      for c in ("prefix", "country", "budget")],
+    # A resend: the previous code keeps working (their_code: the last code sent) and the next
+    # resend is not held.
+    *[("resend", c, {"answer": UNAVAILABLE, "state.send_count": 1, "state.sms": 1, "state.held_for": 0,
+                     "their_code.http": 200})
+      for c in ("ip", "resend", "prefix", "country", "budget")],
+    # A check that could not be counted changes nothing.
+    *[("wrong_check", c, {"answer": UNAVAILABLE, "state.attempts": 0}) for c in ("ipcheck", "check")],
+    *[("right_check", c, {"answer": UNAVAILABLE, "state.status": "pending", "their_code.http": 200})
+      for c in ("ipcheck", "check")],
+    # After the approval: 200 whatever fails (the code is used); no receipt when KMS fails.
+    ("right_check", "mark_approved", {"answer.http": 200, "answer.receipt": True, "state.approved": False}),
+    ("right_check", "approvals_prefix", {"answer.http": 200, "answer.receipt": True, "state.approvals": 0}),
+    ("right_check", "kms_public_key", {"answer.http": 200, "answer.receipt": False, "state.status": "approved"}),
+    ("right_check", "kms_sign", {"answer.http": 200, "answer.receipt": False, "state.status": "approved"}),
+    ("cancel", "cancel", {"answer": UNAVAILABLE, "state.status": "pending"}),
+    # TOTP: the time step is not used up by a challenge that failed before its write.
+    *[("totp", c, {"answer": UNAVAILABLE, "totp.last_step": -1, "same_code_again.http": 200})
+      for c in ("totp_load", "kms_decrypt", "totp_accept")],
+    ("totp", "kms_sign", {"answer.http": 200, "answer.receipt": False, "totp.last_step": 0}),
+    ("totp_wrong", "totp_failure", {"answer": UNAVAILABLE, "totp.wrong_codes": []}),
+]
+
+
+def pick(outcome: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        outcome = outcome[part] if outcome is not None else None
+    return outcome
+
+
+@pytest.mark.parametrize(("scenario", "call", "expected"), FAILING, ids=[f"{s}-{c}" for s, c, _ in FAILING])
+def test_a_failing_call_answers_and_leaves(harness, backend, scenario, call, expected):
+    if backend == "dynalite" and call.startswith("kms"):
+        pytest.skip("KMS is moto's in both backends")
+    h = harness()
+    outcome = run(h, scenario, lambda: h.faults.arm(call, "fail", times=None))
+    assert (call, "fail") in h.faults.hit, h.faults.seen
+    assert {path: pick(outcome, path) for path in expected} == expected, outcome
+
+
+# -- a refusal whose clean-up fails ---------------------------------------------------------
+
+
+class FailingProvider:
+    """A provider that answers 503 (a transient failure: nothing was delivered)."""
+
+    name = "console"
+    supports_voice = True
+
+    def send_sms(self, to, message):
+        from chalicelib.providers import ProviderError
+
+        raise ProviderError("console", permanent=False, detail="HTTP 503")
+
+
+@pytest.mark.parametrize("undo_attempts_failing", [3, None], ids=["first-undo-fails", "every-undo-fails"])
+@pytest.mark.parametrize("refusal", ["prefix_limit", "provider_503"])
+def test_a_refusal_whose_undo_fails_answers_the_refusal(harness, backend, refusal, undo_attempts_failing):
+    h = harness(**({"OTP_MAX_SENDS_PER_PREFIX_PER_HOUR": "1"} if refusal == "prefix_limit" else {}))
+    if refusal == "prefix_limit":
+        neighbour = h.number[:-1] + "1"  # same prefix: it uses the hour's one send
+        assert h.post("/v1/verifications", {"to": neighbour})[0] == 201
+        earned = {"http": 429, "error": "prefix_rate_limited"}
+    else:
+        h.service._providers.replace("console", FailingProvider())
+        earned = {"http": 502, "error": "delivery_failed"}
+    h.faults.arm("undo", "fail", times=undo_attempts_failing)  # 3: every botocore attempt of the first undo
+    assert _answer(*h.start()) == earned  # the refusal, not 503
+    assert ("undo", "fail") in h.faults.hit
+    if undo_attempts_failing is not None:  # the second undo took: nothing holds the number
+        assert h.state()["status"] is None
+        h.faults.armed.clear()
+        assert _answer(*h.start()) == earned  # refused again for the same reason, not resend_too_soon
+
+
+# -- a provider that drops the connection after reading the request ------------------------
+
+
+class ResettingProvider:
+    """An HTTP server that reads each request whole, then resets the connection (RST, no
+    answer): a provider that took the message and whose answer never came back."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import struct
+
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.bodies.append(body)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+
+def test_a_provider_connection_reset_after_the_request_left_is_maybe_delivered(harness, backend):
+    from urllib.parse import unquote_plus
+
+    if backend == "dynalite":
+        pytest.skip("a provider fault: one backend is enough")
+    provider = ResettingProvider()
+    h = harness(SMS_PROVIDER="twilio", TWILIO_ACCOUNT_SID="AC123", TWILIO_AUTH_TOKEN="t",
+                TWILIO_FROM="+15005550006", TWILIO_BASE_URL=provider.url)
+    assert _answer(*h.start()) == {"http": 502, "error": "delivery_failed"}
+    assert len(provider.bodies) == 1
+    delivered = re.search(r"\b[0-9]{6}\b", unquote_plus(provider.bodies[0].decode())).group(0)  # type: ignore[union-attr]
+    # Kept, not undone: a retry at once is held by the interval (no second SMS), and the code
+    # the provider took works.
+    assert _answer(*h.start()) == {"http": 429, "error": "resend_too_soon"}
+    assert len(provider.bodies) == 1
+    assert _answer(*h.check(delivered))["http"] == 200
+    provider.server.close()
+
+
+# -- SSM: the last good value, and 503 when there is none -----------------------------------
+
+
+@pytest.fixture
+def ssm_faults(aws):
+    """Faults on every SSM client made from now on (the service makes its own)."""
+    import boto3
+
+    faults = Faults()
+    emitter = boto3._get_default_session()._session.get_component("event_emitter")
+    emitter.register_first("before-send.ssm", faults._before_send)
+    yield faults
+    emitter.unregister("before-send.ssm", faults._before_send)
+
+
+def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_faults, monkeypatch):
+    import boto3
+
+    import chalicelib.parameters as parameters
+
+    name = "/phone-verify/test/cold-secret"
+    boto3.client("ssm").put_parameter(Name=name, Value="c" * 40, Type="SecureString")
+    monkeypatch.setattr(parameters, "_last_good", {})  # a cold container
+    monkeypatch.delenv("OTP_SECRET")
+    ssm_faults.arm("ssm_GetParameter", "throttle", times=None)
+    monkeypatch.setenv("OTP_SECRET_PARAMETER", name)
+    from chalice.test import Client
+
+    import app as app_module
+    from tests.conftest import reset_app
+
+    reset_app(app_module)
+    with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as client:
+        response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
+                                    body=json.dumps({"to": "+14155550100"}))
+        assert response.status_code == 503, response.body
+        body = json.loads(response.body)
+        assert body["error"]["code"] == "service_unavailable" and body["error"]["retry_after"] >= 1
+        assert int(response.headers["Retry-After"]) >= 1
+        ssm_faults.armed.clear()  # SSM answers again: the next request is served
+        response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
+                                    body=json.dumps({"to": "+14155550100"}))
+        assert response.status_code == 201, response.body
+    assert ("ssm_GetParameter", "throttle") in ssm_faults.hit
+
+
+def test_ssm_throttled_at_a_refresh_keeps_the_last_good_secret(configured, ssm_faults, monkeypatch, outbox):
+    import boto3
+
+    import app as app_module
+    import chalicelib.parameters as parameters
+
+    name = "/phone-verify/test/warm-secret"
+    boto3.client("ssm").put_parameter(Name=name, Value="w" * 40, Type="SecureString")
+    monkeypatch.setattr(parameters, "_last_good", {})
+    monkeypatch.delenv("OTP_SECRET")
+    now = [1000.0]
+    monkeypatch.setattr(app_module.time, "monotonic", lambda: now[0])
+    client = configured(OTP_SECRET_PARAMETER=name, OTP_PARAMETERS_MAX_AGE_SECONDS="300")
+    headers = {"content-type": "application/json"}
+    response = client.http.post("/v1/verifications", headers=headers, body=json.dumps({"to": "+14155550101"}))
+    assert response.status_code == 201
+    code = re.search(r"\b[0-9]{6}\b", outbox[0]["body"]).group(0)  # type: ignore[union-attr]
+    first = app_module.get_service()
+    now[0] += 301  # the refresh is due, and SSM throttles every attempt
+    ssm_faults.arm("ssm_GetParameter", "throttle", times=None)
+    response = client.http.post("/v1/verifications/check", headers=headers,
+                                body=json.dumps({"to": "+14155550101", "code": code}))
+    assert response.status_code == 200, response.body  # the same secret: the code's MAC matches
+    assert app_module.get_service() is not first  # it did refresh, with the last good value
+    assert ("ssm_GetParameter", "throttle") in ssm_faults.hit
+
+
+# -- a hung dependency answers within the request's time budget ----------------------------
+
+
+@pytest.fixture
+def black_hole():
+    """A TCP endpoint that accepts connections and never answers: a hung dependency."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_hung_table_answers_503_within_the_budget(harness, backend, black_hole):
+    from chalicelib import budget
+
+    if backend == "dynalite":
+        pytest.skip("the table is the black hole here")
+    h = harness(AWS_ENDPOINT_URL_DYNAMODB=black_hole)
+    started = time.monotonic()
+    answer = _answer(*h.start())
+    elapsed = time.monotonic() - started
+    assert answer == {"http": 503, "error": "service_unavailable"}
+    # Within the budget (plus the handler's own milliseconds), far from the function's 20 s.
+    assert elapsed < budget.REQUEST_SECONDS + 0.5, elapsed
+
+
+def test_a_hung_kms_after_an_approval_answers_200_without_a_receipt_within_the_budget(harness, backend, black_hole):
+    from chalicelib import budget
+
+    if backend == "dynalite":
+        pytest.skip("KMS is moto's in both backends")
+    h = harness(AWS_ENDPOINT_URL_KMS=black_hole)
+    _started(h)
+    started = time.monotonic()
+    answer = _answer(*h.check(h.codes()[-1]))
+    elapsed = time.monotonic() - started
+    assert answer == {"http": 200, "status": "approved", "valid": True, "receipt": False}
+    assert elapsed < budget.REQUEST_SECONDS + 0.5, elapsed
+    assert h.state()["status"] == "approved"
