@@ -36,7 +36,8 @@ from typing import Any
 KINDS = ("lost", "reset", "throttle", "fail", "hang")
 
 _ERRORS = {
-    ("dynamodb", "throttle"): (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
+    ("dynamodb", "throttle"):
+        (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
     ("dynamodb", "fail"): (500, "com.amazonaws.dynamodb.v20120810#InternalServerError"),
     ("kms", "throttle"): (400, "ThrottlingException"),
     ("kms", "fail"): (500, "KMSInternalException"),
@@ -49,7 +50,8 @@ def name_of(target: str, body: dict[str, Any]) -> str:
     """A readable name for one call, from its X-Amz-Target and JSON body."""
     operation = target.rsplit(".", 1)[-1]
     if target.startswith("TrentService."):
-        return "kms_" + {"Sign": "sign", "Decrypt": "decrypt", "GetPublicKey": "public_key"}.get(operation, operation)
+        kms = {"Sign": "sign", "Decrypt": "decrypt", "GetPublicKey": "public_key"}
+        return "kms_" + kms.get(operation, operation)
     if target.startswith("AmazonSSM."):
         return "ssm_" + operation
     pk = body.get("Key", {}).get("pk", {}).get("S", "")
@@ -125,7 +127,7 @@ class Faults:
         except ValueError:
             body = {}
         name = name_of(target, body)
-        service = "kms" if target.startswith("TrentService.") else "ssm" if target.startswith("AmazonSSM.") else "dynamodb"
+        service = {"TrentService": "kms", "AmazonSSM": "ssm"}.get(target.split(".")[0], "dynamodb")
         with self._lock:
             self.seen.append(name)
             fault = self.armed.get(name)

@@ -16,7 +16,8 @@ def test_bench_smoke_runs_every_section(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(out.read_text())
-    assert {"cold_start", "warm", "flat", "units", "receipts", "totp", "events", "cost", "throttled"} <= set(results)
+    sections = {"cold_start", "warm", "flat", "units", "receipts", "totp", "events", "cost", "throttled"}
+    assert sections <= set(results)
     throttled = results["throttled"]  # every start answered 201 (run.py asserts it), faults or not
     assert throttled["starts"] > 0 and throttled["writes"] >= 5 * throttled["starts"]
     assert throttled["p99_ms"] >= throttled["p50_ms"] > 0

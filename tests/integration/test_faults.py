@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import socket
 import threading
@@ -48,7 +49,8 @@ class Harness:
     ip: str
 
     def post(self, path: str, body: dict) -> tuple[int, dict]:
-        response = self.client.http.post(path, headers={"content-type": "application/json"}, body=json.dumps(body))
+        response = self.client.http.post(path, headers={"content-type": "application/json"},
+                                         body=json.dumps(body))
         return response.status_code, json.loads(response.body or b"null")
 
     def start(self) -> tuple[int, dict]:
@@ -69,7 +71,8 @@ class Harness:
                 for m in reversed(OUTBOX) if m["to"] == self.number]
 
     def item(self, pk: str) -> dict[str, Any]:
-        return self.reader.get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item", {})
+        key = {"pk": {"S": pk}}
+        return self.reader.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
 
     def state(self) -> dict[str, Any]:
         """What a request leaves behind, in the terms the rules use (no ids, MACs, tokens)."""
@@ -102,14 +105,14 @@ class Harness:
             "budget": sum(n(f"rl#budget#{window}#{s}") for s in range(config.limits.budget_shards)),
             "sms": len(self.codes()),
             # seconds until a resend is allowed (0: the number is not held)
-            "held_for": max(0, -(-(v.sent_at_ms + 1000 * self.service.resend_interval - 1000 * int(now)) // 1000))
+            "held_for": max(0, math.ceil(v.sent_at_ms / 1000 + self.service.resend_interval - now))
             if v else None,
         }
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The shared counters (country, budget: other tests' sends too on dynalite) as deltas."""
-    return {**after, "country": after["country"] - before["country"], "budget": after["budget"] - before["budget"]}
+    return {**after, **{k: after[k] - before[k] for k in ("country", "budget")}}
 
 
 @pytest.fixture(params=["moto", "dynalite"])
@@ -143,7 +146,8 @@ def harness(request, backend, configured, clock, outbox, monkeypatch) -> Callabl
         faults = Faults()
         faults.attach(service._store._client)
         faults.attach(app_module._kms_client())
-        return Harness(client, service, faults, clock, reader, table, unique_number(seed + 4000 * (backend == "dynalite")), ip)
+        number = unique_number(seed + 4000 * (backend == "dynalite"))
+        return Harness(client, service, faults, clock, reader, table, number, ip)
 
     return make
 
@@ -164,12 +168,17 @@ def _started(h: Harness) -> dict:
 def _totp_factor(h: Harness) -> dict:
     import pyotp
 
-    status, factor = h.post("/v1/totp/factors", {"identity": "user-" + h.number[1:]})
+    status, factor = h.post("/v1/totp/factors", {"identity": _identity(h)})
     assert status == 201, factor
-    status, body = h.post(f"/v1/totp/factors/{factor['id']}/verify", {"code": pyotp.TOTP(factor["secret"]).at(h.clock.now)})
+    code = pyotp.TOTP(factor["secret"]).at(h.clock.now)
+    status, body = h.post(f"/v1/totp/factors/{factor['id']}/verify", {"code": code})
     assert status == 200, body
     h.clock.advance(30)
     return factor
+
+
+def _identity(h: Harness) -> str:
+    return "user-" + h.number[1:]
 
 
 def _totp_state(h: Harness, factor: dict) -> dict[str, Any]:
@@ -214,12 +223,16 @@ def run(h: Harness, scenario: str, arm: Callable[[], None] = lambda: None) -> di
     else:
         assert factor is not None
         code = pyotp.TOTP(factor["secret"]).at(h.clock.now)
-        answer = h.post("/v1/totp/challenges", {"code": code if scenario == "totp" else wrong(code), "identity": "user-" + h.number[1:]})
-    outcome: dict[str, Any] = {"answer": _answer(*answer), "state": _diff(before, h.state()), "calls": sorted(set(h.faults.seen))}
+        answer = h.post("/v1/totp/challenges",
+                        {"code": code if scenario == "totp" else wrong(code), "identity": _identity(h)})
+    outcome: dict[str, Any] = {"answer": _answer(*answer), "state": _diff(before, h.state()),
+                               "calls": sorted(set(h.faults.seen))}
     h.faults.armed.clear()
     if factor is not None:
         outcome["totp"] = _totp_state(h, factor)
-        outcome["same_code_again"] = _answer(*h.post("/v1/totp/challenges", {"code": pyotp.TOTP(factor["secret"]).at(h.clock.now), "identity": "user-" + h.number[1:]}))
+        code = pyotp.TOTP(factor["secret"]).at(h.clock.now)
+        again = h.post("/v1/totp/challenges", {"code": code, "identity": _identity(h)})
+        outcome["same_code_again"] = _answer(*again)
     else:
         # What the user does next: the last code they received, then a new start at once.
         codes = h.codes()
@@ -262,9 +275,10 @@ TRANSIENT = [(scenario, call, kind) for scenario, calls in CALLS.items() for cal
 
 
 @pytest.mark.parametrize(("scenario", "call", "kind"), TRANSIENT, ids=["-".join(t) for t in TRANSIENT])
-def test_a_fault_the_retry_absorbs_leaves_the_answer_and_the_state_of_no_fault(harness, backend, scenario, call, kind):
+def test_a_fault_the_retry_absorbs_leaves_the_answer_and_the_state_of_no_fault(
+        harness, backend, scenario, call, kind):
     if backend == "dynalite" and (kind != "lost" or call.startswith("kms")):
-        pytest.skip("dynalite runs the lost answers at DynamoDB calls (the read-back path); moto runs every row")
+        pytest.skip("dynalite: the lost answers at DynamoDB calls (the read-back path); moto: every row")
     expected = clean(harness(), backend, scenario)
     h = harness()
     outcome = run(h, scenario, lambda: h.faults.arm(call, kind))
@@ -280,7 +294,8 @@ UNAVAILABLE = {"http": 503, "error": "service_unavailable"}
 FAILING = [
     # A start: nothing kept, nothing sent, and the number is not held (the retry is a new start).
     ("start", "ip", {"answer": UNAVAILABLE, "state.status": None, "state.sms": 0, "start_again.http": 201}),
-    ("start", "create", {"answer": UNAVAILABLE, "state.status": None, "state.sms": 0, "start_again.http": 201}),
+    ("start", "create", {"answer": UNAVAILABLE, "state.status": None, "state.sms": 0,
+                         "start_again.http": 201}),
     *[("start", c, {"answer": UNAVAILABLE, "state.status": None, "state.counts": [("starts", 0)],
                     "state.sms": 0, "state.prefix": 0, "state.budget": 0, "start_again.http": 201})
       for c in ("prefix", "country", "budget")],
@@ -296,7 +311,8 @@ FAILING = [
     # After the approval: 200 whatever fails (the code is used); no receipt when KMS fails.
     ("right_check", "mark_approved", {"answer.http": 200, "answer.receipt": True, "state.approved": False}),
     ("right_check", "approvals_prefix", {"answer.http": 200, "answer.receipt": True, "state.approvals": 0}),
-    ("right_check", "kms_public_key", {"answer.http": 200, "answer.receipt": False, "state.status": "approved"}),
+    ("right_check", "kms_public_key", {"answer.http": 200, "answer.receipt": False,
+                                       "state.status": "approved"}),
     ("right_check", "kms_sign", {"answer.http": 200, "answer.receipt": False, "state.status": "approved"}),
     ("cancel", "cancel", {"answer": UNAVAILABLE, "state.status": "pending"}),
     # TOTP: the time step is not used up by a challenge that failed before its write.
@@ -520,7 +536,8 @@ def test_a_hung_table_answers_503_within_the_budget(harness, backend, black_hole
     assert elapsed < budget.REQUEST_SECONDS + 0.5, elapsed
 
 
-def test_a_hung_kms_after_an_approval_answers_200_without_a_receipt_within_the_budget(harness, backend, black_hole):
+def test_a_hung_kms_after_an_approval_answers_200_without_a_receipt_within_the_budget(
+        harness, backend, black_hole):
     from chalicelib import budget
 
     if backend == "dynalite":

@@ -11,7 +11,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 def test_the_token_joins_the_first_set_and_the_condition():
     from chalicelib.dynamodb import with_token
 
-    params = with_token({"UpdateExpression": "ADD n :one SET expires_at = :e", "ConditionExpression": "n < :l",
+    params = with_token({"UpdateExpression": "ADD n :one SET expires_at = :e",
+                         "ConditionExpression": "n < :l",
                          "ExpressionAttributeValues": {":one": {"N": "1"}}}, {"S": "t1"})
     assert params["UpdateExpression"] == "ADD n :one SET wid = :wid, expires_at = :e"
     assert params["ConditionExpression"] == "n < :l AND (attribute_not_exists(wid) OR wid <> :wid)"
@@ -70,8 +71,9 @@ def test_no_budget_outside_a_request_and_what_is_left_inside_one(monkeypatch):
 
 @pytest.mark.parametrize(("error", "left"), [
     # What requests raises (requests/adapters.py HTTPAdapter.send) for each urllib3 failure.
-    (requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))), True),
-    (requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError())), True),
+    (requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))),
+     True),
+    (requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionError())), True),
     (requests.exceptions.ChunkedEncodingError("cut short"), True),
     (requests.ConnectionError(MaxRetryError(None, "/", NewConnectionError(None, "refused"))), False),  # type: ignore[arg-type]
     (requests.exceptions.SSLError("handshake"), False),
