@@ -91,7 +91,7 @@ def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk
     prefix_pk = "rl#prefix#" + secrets.token_hex(6)
 
     def one(call: dict[str, Any]) -> None:
-        params = copy.deepcopy(call["params"])
+        params = fresh_token(copy.deepcopy(call["params"]))
         params["TableName"] = table
         key = params.get("Key", {}).get("pk", {})
         if key.get("S", "").startswith("v#"):
@@ -116,6 +116,15 @@ def _in_waves(calls: list[list[dict[str, Any]]], one: Callable[[dict[str, Any]],
         one(wave[0])
         for future in futures:
             future.result()
+
+
+def fresh_token(params: dict[str, Any]) -> dict[str, Any]:
+    """A replayed write gets a token of its own, as each request's write does (the app's write
+    token, chalicelib/dynamodb.py): replaying the recorded one would find it on the item."""
+    values = params.get("ExpressionAttributeValues", {})
+    if ":wid" in values:
+        values[":wid"] = {"S": secrets.token_hex(8)}
+    return params
 
 
 def fresh_number_pk() -> str:

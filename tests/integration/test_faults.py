@@ -458,6 +458,9 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
     from tests.conftest import reset_app
 
     reset_app(app_module)
+    # The configuration as the container reads it (the test stage's file sets OTP_SECRET
+    # inside a request); the service, and so the SSM read, is built on the first request.
+    app_module.get_config()
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as client:
         response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
                                     body=json.dumps({"to": "+14155550100"}))
