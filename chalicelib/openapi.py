@@ -180,6 +180,8 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
             "429": {**_text("Too many requests", "Too Many Requests"),
                     "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}},
             "500": _text("The code could not be sent", "Error sending code via SMS"),
+            "503": {**_text("Briefly unavailable (the secrets could not be read yet)", "Service Unavailable"),
+                    "headers": {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}},
         }),
         ("/validate-auth", "Seed-compatible: check `auth_code` for `number`", {
             "200": _text("Approved", "Success!"),

@@ -468,6 +468,10 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
         body = json.loads(response.body)
         assert body["error"]["code"] == "service_unavailable" and body["error"]["retry_after"] >= 1
         assert int(response.headers["Retry-After"]) >= 1
+        for path in ("/request-auth", "/validate-auth"):  # the seed's routes: 503 too, not 500 or 403
+            response = client.http.post(path, headers={"content-type": "application/x-www-form-urlencoded"},
+                                        body="number=14155550100&auth_code=123456")
+            assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1, path
         ssm_faults.armed.clear()  # SSM answers again: the next request is served
         response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
                                     body=json.dumps({"to": "+14155550100"}))
