@@ -104,9 +104,10 @@ def _build_service() -> Any:
     # retried Publish or Invoke after a read timeout can deliver twice); the provider chain's
     # failover is the retry, as for the HTTP providers, and keeps time back for the undo.
     senders = {"sns", "pinpoint-sms-voice-v2", "lambda"}
+    seconds = config.request_budget_seconds
     aws_client = functools.cache(lambda service: budget.guard(
-        boto3.client(service, config=budget.botocore_config(send=service in senders)),
-        reserve=budget.UNDO_SECONDS if service in senders else 0.0))
+        boto3.client(service, config=budget.botocore_config(seconds, send=service in senders)),
+        reserve=budget.undo_seconds(seconds) if service in senders else 0.0))
     store = DynamoDBVerificationStore(aws_client("dynamodb"), config.table_name)
     secret = load_server_secret(config, lambda: aws_client("ssm"))
     settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))
@@ -157,7 +158,8 @@ def _kms_client() -> Any:
     from chalicelib import budget
 
     # As for DynamoDB: sized to the request's time budget (chalicelib/budget.py).
-    return budget.guard(boto3.client("kms", config=budget.botocore_config()))
+    config = budget.botocore_config(get_config().request_budget_seconds)
+    return budget.guard(boto3.client("kms", config=config))
 
 
 def get_totp() -> Any:
@@ -186,7 +188,7 @@ def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response])
     from chalicelib import budget, telemetry
 
     telemetry.begin_request(f"{event.method} {event.context.get('resourcePath', event.path)}")
-    budget.begin()  # the request's time budget (chalicelib/budget.py)
+    budget.begin(_budget_seconds())  # the request's time budget (chalicelib/budget.py)
     try:
         response = get_response(event)
     finally:
@@ -203,6 +205,15 @@ def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response])
         response.headers = {**response.headers, **_JSON_HEADERS}
     telemetry.end_request(response.status_code, _outcome(response))
     return response
+
+
+def _budget_seconds() -> float:
+    try:
+        return float(get_config().request_budget_seconds)
+    except ConfigError:  # the route answers the configuration error; its calls get the default
+        from chalicelib.budget import REQUEST_SECONDS
+
+        return REQUEST_SECONDS
 
 
 def _outcome(response: Response) -> str:

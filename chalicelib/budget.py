@@ -1,18 +1,19 @@
 """The time budget of one request: a hung dependency answers within it, never at the function's
 timeout (API Gateway would answer 502/504 for us, and an approval would be lost).
 
-Every HTTP request gets ``REQUEST_SECONDS`` from the middleware (app.py). No call starts when
-its worst case (connect + read timeout) could not end inside what is left: botocore's clients
-check before every attempt, retries included (``guard``, a ``before-send`` hook that raises
-``OutOfTime``, a BotoCoreError, so every caller already handles it as the dependency failing);
-the HTTP providers size their timeouts to what is left (``provider_timeout``). Both keep
-``UNDO_SECONDS`` back for the write that undoes a start whose send failed. Outside a request
-(the SQS handler, scripts, tests that call the service directly) there is no deadline.
+Every HTTP request gets ``OTP_REQUEST_BUDGET_SECONDS`` (8 s by default; at most 19, below the
+function's 20 s timeout and API Gateway's 29 s) from the middleware (app.py). No call starts
+when its worst case (connect + read timeout) could not end inside what is left: botocore's
+clients check before every attempt, retries included (``guard``, a ``before-send`` hook that
+raises ``OutOfTime``, a BotoCoreError, so every caller already handles it as the dependency
+failing); the HTTP providers size their timeouts to what is left (``provider_timeout``). Sends
+keep back one AWS attempt for the write that undoes a start whose send failed. Outside a
+request (the SQS handler, scripts, tests that call the service directly) there is no deadline.
 
-The figures (docs/reliability.md): DynamoDB, KMS, SSM and SQS calls connect within 1 s and
-answer within 2 s, three attempts at most (botocore's standard mode and its backoff), so a
-hung table answers 503 after about 7 s; a send through SNS, End User Messaging or Lambda is
-one attempt of 1 + 3 s. The function's timeout is 20 s and API Gateway's 29 s.
+The timeouts are fractions of the budget (8 s: the figures in docs/reliability.md): DynamoDB,
+KMS, SSM and SQS calls connect within 1/8 of it and answer within 1/4, three attempts at most
+(botocore's standard mode and its backoff), so a hung table answers 503 after 3/4 of it or
+less; a send through SNS, End User Messaging or Lambda is one attempt of 1/8 + 3/8.
 """
 
 from __future__ import annotations
@@ -24,39 +25,49 @@ from typing import Any
 
 log = logging.getLogger("verify")
 
-REQUEST_SECONDS = 8.0
-CONNECT_SECONDS = 1.0
-READ_SECONDS = 2.0
+REQUEST_SECONDS = 8.0  # the default (Config.request_budget_seconds)
 MAX_ATTEMPTS = 3
-SEND_READ_SECONDS = 3.0  # a send through an AWS API (SNS, End User Messaging, Lambda): one attempt
-UNDO_SECONDS = CONNECT_SECONDS + READ_SECONDS  # one attempt of the undo after a failed send
 
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+# (deadline on time.monotonic, the budget's length) of the request being handled
+_request: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("budget", default=None)
+
+
+def connect_seconds(budget: float) -> float:
+    return budget / 8
+
+
+def read_seconds(budget: float) -> float:
+    return budget / 4
+
+
+def undo_seconds(budget: float) -> float:
+    """One AWS attempt: what a send keeps back for the undo after it."""
+    return connect_seconds(budget) + read_seconds(budget)
 
 
 def begin(seconds: float = REQUEST_SECONDS) -> None:
-    _deadline.set(time.monotonic() + seconds)
+    _request.set((time.monotonic() + seconds, seconds))
 
 
 def end() -> None:
-    _deadline.set(None)
+    _request.set(None)
 
 
 def remaining() -> float | None:
     """Seconds left in this request's budget; None outside a request."""
-    deadline = _deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
+    request = _request.get()
+    return None if request is None else request[0] - time.monotonic()
 
 
-def botocore_config(send: bool = False) -> Any:
-    """The botocore Config sized to the budget; ``send``: a provider's send, never retried
-    (a retried Publish or Invoke after a read timeout can deliver twice)."""
+def botocore_config(budget: float = REQUEST_SECONDS, send: bool = False) -> Any:
+    """The botocore Config sized to a budget of ``budget`` seconds; ``send``: a provider's
+    send, never retried (a retried Publish or Invoke after a read timeout can deliver twice)."""
     from botocore.config import Config
 
     if send:
-        return Config(connect_timeout=CONNECT_SECONDS, read_timeout=SEND_READ_SECONDS,
+        return Config(connect_timeout=connect_seconds(budget), read_timeout=3 * budget / 8,
                       retries={"mode": "standard", "total_max_attempts": 1})
-    return Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS,
+    return Config(connect_timeout=connect_seconds(budget), read_timeout=read_seconds(budget),
                   retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS})
 
 
@@ -85,11 +96,11 @@ def guard(client: Any, reserve: float = 0.0) -> Any:
 
 def provider_timeout(connect: float, read: float) -> tuple[float, float] | None:
     """The (connect, read) timeouts of a provider's HTTP call, sized to what is left after
-    keeping ``UNDO_SECONDS`` back; None when too little is left to try."""
-    left = remaining()
-    if left is None:
+    keeping one AWS attempt back (the undo); None when too little is left to try."""
+    request = _request.get()
+    if request is None:
         return connect, read
-    left -= UNDO_SECONDS
+    left = request[0] - time.monotonic() - undo_seconds(request[1])
     if left < 1.0:
         return None
     connect = min(connect, left * 0.4)

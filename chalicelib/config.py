@@ -77,6 +77,7 @@ class Config:
     webotp_domain: str | None
     android_app_hash: str | None = None
     parameters_max_age_seconds: int = 300
+    request_budget_seconds: int = 8  # chalicelib/budget.py: below the function's 20 s timeout
     allowed_origins: frozenset[str] = frozenset()  # CORS: exact origins, none by default
     # -- delivery receipts and events (issue 14) --
     callback_base_url: str | None = None  # OTP_PUBLIC_URL as given (None: no callbacks)
@@ -208,6 +209,7 @@ class Config:
             webotp_domain=webotp,
             android_app_hash=app_hash,
             parameters_max_age_seconds=_int(env, "OTP_PARAMETERS_MAX_AGE_SECONDS", 300, 0, 86400),
+            request_budget_seconds=_int(env, "OTP_REQUEST_BUDGET_SECONDS", 8, 2, 19),
             allowed_origins=_origins(_str(env, "OTP_ALLOWED_ORIGINS")),
             events=Events.from_env(env, stage),
             log_format=_choice(env, "OTP_LOG_FORMAT", LOG_FORMATS,

@@ -11,9 +11,10 @@ and a fault armed for a name hits the next ``times`` attempts of that call:
 - ``reset``: the same, the connection closed instead (``ConnectionClosedError``);
 - ``throttle``: not performed, answered 400 with the service's throttling error;
 - ``fail``: not performed, answered 500 (``InternalServerError``), every attempt: botocore
-  gives up after its attempts and the caller sees the dependency failing;
-- ``hang``: not performed, the attempt waits its read timeout and raises ``ReadTimeoutError``
-  (what a connection that never answers does).
+  gives up after its attempts and the caller sees the dependency failing.
+
+(A hung dependency is a real one in tests/integration/test_faults.py: an endpoint that
+accepts connections and never answers, so botocore's own timeouts run.)
 
 The fakes answer what the services document:
 - DynamoDB's throttling: 400 ``ProvisionedThroughputExceededException`` and
@@ -29,11 +30,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("lost", "reset", "throttle", "fail", "hang")
+KINDS = ("lost", "reset", "throttle", "fail")
 
 _ERRORS = {
     ("dynamodb", "throttle"):
@@ -93,7 +93,6 @@ class Faults:
     armed: dict[str, Fault] = field(default_factory=dict)
     seen: list[str] = field(default_factory=list)  # every attempt's name, in order
     hit: list[tuple[str, str]] = field(default_factory=list)  # (name, kind) of each fault injected
-    hang_seconds: float = 2.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, client: Any) -> Any:
@@ -144,9 +143,6 @@ class Faults:
             if fault.kind == "lost":
                 raise ReadTimeoutError(endpoint_url=request.url)
             raise ConnectionClosedError(endpoint_url=request.url)
-        if fault.kind == "hang":
-            time.sleep(self.hang_seconds)
-            raise ReadTimeoutError(endpoint_url=request.url)
         status, code = _ERRORS[(service, fault.kind)]
         return _response(request, status, code)
 

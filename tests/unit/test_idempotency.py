@@ -57,16 +57,35 @@ def test_no_budget_outside_a_request_and_what_is_left_inside_one(monkeypatch):
     assert budget.provider_timeout(3.05, 5) == (3.05, 5)
     now = [100.0]
     monkeypatch.setattr(budget.time, "monotonic", lambda: now[0])
-    budget.begin()
+    budget.begin(8)
     try:
-        assert budget.remaining() == budget.REQUEST_SECONDS
+        assert budget.remaining() == 8
         connect, read = budget.provider_timeout(3.05, 5)  # 5 s left after the undo's 3
-        assert connect + read <= budget.REQUEST_SECONDS - budget.UNDO_SECONDS
-        now[0] += budget.REQUEST_SECONDS - budget.UNDO_SECONDS - 0.5
+        assert connect + read <= 8 - budget.undo_seconds(8) == 5
+        now[0] += 8 - budget.undo_seconds(8) - 0.5
         assert budget.provider_timeout(3.05, 5) is None  # too little left to try a provider
     finally:
         budget.end()
     assert budget.remaining() is None
+
+
+def test_the_timeouts_are_fractions_of_the_budget():
+    from chalicelib import budget
+
+    config = budget.botocore_config(8)
+    assert (config.connect_timeout, config.read_timeout, config.retries["total_max_attempts"]) == (1, 2, 3)
+    send = budget.botocore_config(8, send=True)
+    assert (send.connect_timeout, send.read_timeout, send.retries["total_max_attempts"]) == (1, 3, 1)
+    # A send and its undo fit in what is left after the first wave of writes.
+    assert send.connect_timeout + send.read_timeout + budget.undo_seconds(8) == 7
+
+
+@pytest.mark.parametrize("value", ["1", "20", "eight"])
+def test_the_budget_stays_below_the_functions_timeout(value):
+    from chalicelib.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="OTP_REQUEST_BUDGET_SECONDS"):
+        Config.from_env({"OTP_TABLE_NAME": "t-table", "OTP_SECRET": "s" * 32, "OTP_REQUEST_BUDGET_SECONDS": value})
 
 
 @pytest.mark.parametrize(("error", "left"), [
