@@ -33,7 +33,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 _INBOX_PANEL = (
-    '<aside aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
+    '<aside id="inbox-panel" aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
     '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol></aside>'
 )
 

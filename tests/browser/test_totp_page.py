@@ -50,7 +50,7 @@ def test_enroll_confirm_then_verify(page, site):
     expect(qr).to_be_visible()
     assert qr.evaluate("img => img.naturalWidth") > 100  # the SVG rendered, at a scannable size
     assert qr.get_attribute("src").startswith("blob:")
-    page.locator("#totp-status").filter(has_text="Scan the QR code").wait_for()
+    expect(page.get_by_role("heading", name="Scan this code with your authenticator app")).to_be_focused()
     shoot(page, "totp-1-enroll")
 
     confirm_code = totp.at(time.time())
@@ -64,7 +64,7 @@ def test_enroll_confirm_then_verify(page, site):
     # The code that confirmed is refused now (replay), and not counted as a guess.
     page.get_by_role("textbox", name="Code from the app").fill(confirm_code)
     page.get_by_role("button", name="Verify", exact=True).click()
-    page.locator("#totp-alert").filter(has_text="That code is not right, or was already used. 5 attempts left.").wait_for()
+    page.locator("#totp-code-error").filter(has_text="That code is not right, or was already used. 5 attempts left.").wait_for()
 
     page.get_by_role("textbox", name="Code from the app").fill(totp.at(time.time() + totp.interval))  # the next step's code
     page.get_by_role("button", name="Verify", exact=True).click()
@@ -121,7 +121,7 @@ def test_wrong_input_is_explained(page, site):
     open_tab(page, site)
     page.get_by_label("User id").fill("not an id!")
     page.get_by_role("button", name="Set up an authenticator app").click()
-    page.locator("#totp-alert").filter(has_text="Check the user id").wait_for()
+    page.locator("#totp-identity-error").filter(has_text="Check the user id").wait_for()
     expect(page.locator("#totp-identity")).to_be_focused()
 
     # No confirmed factor for this id: the challenge answers factor_not_found.
@@ -130,17 +130,17 @@ def test_wrong_input_is_explained(page, site):
     expect(page.locator("#totp-code")).to_be_focused()
     page.keyboard.type("123456")
     page.keyboard.press("Enter")
-    page.locator("#totp-alert").filter(has_text="No confirmed authenticator app for this user id").wait_for()
+    page.locator("#totp-identity-error").filter(has_text="No confirmed authenticator app for this user id").wait_for()
     expect(page.locator("#totp-identity")).to_be_focused()
 
     totp = enroll(page, "carol")
     right = totp.at(time.time())
     page.get_by_role("textbox", name="Code from the app").fill(f"{(int(right) + 1) % 10**6:06d}")
     page.get_by_role("button", name="Confirm").click()
-    page.locator("#totp-alert").filter(has_text="That code is not right, or was already used. 4 attempts left.").wait_for()
+    page.locator("#totp-confirm-code-error").filter(has_text="That code is not right, or was already used. 4 attempts left.").wait_for()
     page.get_by_role("textbox", name="Code from the app").fill("12345")
     page.get_by_role("button", name="Confirm").click()
-    page.locator("#totp-alert").filter(has_text="Enter the 6 digits the app shows.").wait_for()
+    page.locator("#totp-confirm-code-error").filter(has_text="Enter the 6 digits the app shows.").wait_for()
     page.get_by_role("textbox", name="Code from the app").fill(right)
     page.get_by_role("button", name="Confirm").click()
     page.locator("#totp-status").filter(has_text="Your authenticator app is set up").wait_for()
