@@ -92,18 +92,19 @@ def test_the_inbox_polls_leave_no_line_and_static_files_show_their_name(aws, mon
     import app as app_module
     from chalice.test import Client
 
+    from chalicelib import wiring
     from tests.conftest import ROOT, reset_app
 
     out, _ = human
     monkeypatch.setenv("OTP_STAGE", "local")
-    reset_app(app_module)
-    app_module.get_config()
+    reset_app()
+    wiring.get_config()
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
         for _ in range(3):
             assert c.http.get("/dev/inbox.json").status_code == 200
         assert c.http.get("/static/app.css").status_code == 200
         assert c.http.get("/static/nothing.css").status_code == 404
-    reset_app(app_module)
+    reset_app()
     lines = out.getvalue().splitlines()
     assert len(lines) == 2, lines
     assert " 200 GET /static/app.css ok " in lines[0]
