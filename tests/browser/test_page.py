@@ -113,10 +113,16 @@ def test_the_page_fits_a_360_px_phone_screen(browser, site):
     context.close()
 
 
-def test_the_inbox_page_shows_the_messages(page, site):
+def test_the_inbox_page_shows_the_messages(browser, site):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    assert site.post("/v1/verifications", {"to": "+14155550106"}).status_code in (200, 201)
     page.goto(site.url + "/dev/inbox")
-    page.locator("#inbox li").first.wait_for()
+    expect(page.locator("#inbox li").first).to_contain_text("+14155550106")
     assert "verification code is" in page.locator("#inbox").inner_text()
+    box = page.locator("#inbox-panel").bounding_box()
+    assert box["x"] >= 12 and box["x"] + box["width"] <= 360 - 12  # off the phone's edges
+    context.close()
 
 
 def _countries(browser, site, locale: str) -> tuple[str, list[str]]:
