@@ -173,7 +173,8 @@ def _totp_for(service: Any) -> Any:
     from chalicelib.totp_store import DynamoDBTotpStore
 
     store = DynamoDBTotpStore(service._store._client, get_config().table_name)
-    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
+    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now,
+                       events=service._events)
 
 
 # -- Chalice's own answers in the contract's shape (domain errors: chalicelib/http.py) -------

@@ -93,6 +93,10 @@ class CodeHasher:
         """A stable, non-reversible key for an app's user id (TOTP factors' item key)."""
         return self._mac(b"identity", identity)[:16].hex()
 
+    def source_key(self, network: str) -> str:
+        """A non-reversible key for the end user's network (TOTP throttles, totp_limits.py)."""
+        return self._mac(b"source", network)[:8].hex()
+
     def code_mac(self, number_key: str, code: str) -> str:
         """Bound to the number (via its key); the item holds only the current code's MAC,
         so a resend or a new verification kills every earlier code."""
