@@ -200,7 +200,8 @@ def test_plivo_refuses_a_re_cut_signature():
         headers = {"x-plivo-signature-v3": sig, "x-plivo-signature-v3-nonce": "n1"}
         return CallbackRequest("POST", "https://h.example/cb", (("ref", "abc"),), headers, body, 0)
 
-    genuine = [("Status", "undelivered"), ("ErrorCode", "50"), ("From", "+14155550100"), ("MessageUUID", "u1")]
+    genuine = [("Status", "undelivered"), ("ErrorCode", "50"), ("From", "+14155550100"),
+               ("MessageUUID", "u1")]
     [receipt] = plivo.read(request(genuine), {"auth_token": "tok"})
     assert (receipt.error_code, receipt.permanent) == ("50", True)
     recut = [("Status", "undelivered"), ("ErrorCode50From", "+14155550100"), ("MessageUUID", "u1")]
