@@ -117,7 +117,8 @@ def schemas(jws_pattern: str) -> dict[str, Any]:
         "TotpChallengeRequest": {
             "type": "object", "required": ["code"], "additionalProperties": False,
             "properties": {"code": code, "identity": identity, "factor_id": factor_id,
-                           "device_ip": device_ip},
+                           "device_ip": device_ip, "nonce": {"$ref": "#/components/schemas/ReceiptNonce"},
+                           "purpose": {"$ref": "#/components/schemas/ReceiptPurpose"}},
             "oneOf": [{"required": ["identity"]}, {"required": ["factor_id"]}]},
         "TotpVerified": {"type": "object", "required": ["id", "status"], "additionalProperties": False,
                          "properties": {"id": factor_id, "status": {"const": "verified"}}},

@@ -275,7 +275,7 @@ class ReceiptSigner:
             raise ReceiptUnavailable() from None
         return f"{signing_input}.{b64url(signature)}", kms_key_id(answer.get("KeyId") or key.key_id)
 
-    def for_verification(self, verification: Any, now: float) -> str | None:
+    def for_verification(self, verification: Any, now: float, audience: str | None = None) -> str | None:
         """The check's receipt, or None when KMS fails: the approval is already written
         (the code is used up), so the check still answers 200 and the app's backend can
         confirm through GET /v1/verifications/{id}; a missing receipt fails closed."""
@@ -285,6 +285,8 @@ class ReceiptSigner:
             return self.sign(
                 subject=verification.to, phone_number=verification.to,
                 amr=AMR_BY_CHANNEL.get(verification.channel, ("sms",)), jti=verification.id, now=now,
+                extra_claims=verification.binding.claims() if verification.binding else None,
+                audience=audience,
             )
         except ReceiptUnavailable:
             from chalicelib import telemetry

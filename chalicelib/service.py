@@ -20,6 +20,7 @@ from chalicelib.config import Config
 from chalicelib.models import (
     CHANNELS,
     CheckRequest,
+    ReceiptBinding,
     SendAttempt,
     StartRequest,
     Verification,
@@ -135,7 +136,8 @@ class VerificationService:
             code = fixed_code or new_code(cfg.code_length)
             # The first write names the chain's first provider; a failover corrects it.
             send = SendAttempt(request.channel, chain[0], int(now * 1000))
-            fresh = self._new_verification(phone, number_key, code, now, send)
+            fresh = dataclasses.replace(self._new_verification(phone, number_key, code, now, send),
+                                        binding=request.binding)
             max_starts = cfg.limits.verifications_per_number_per_day
             try:
                 approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks)
@@ -153,7 +155,7 @@ class VerificationService:
                     continue  # it stopped being live between the two writes: start again
                 order = _order_after_undelivered(live, chain)  # 422 for a permanent reason
                 send = dataclasses.replace(send, provider=order[0])
-                resent = self._resend(number_key, live, code, now, send, checks)
+                resent = self._resend(number_key, live, code, now, send, checks, request.binding)
                 if resent is None:
                     continue
                 verification, previous, created = resent, live, False
@@ -215,7 +217,7 @@ class VerificationService:
 
     def _resend(
         self, number_key: str, live: Verification, code: str, now: float, send: SendAttempt,
-        checks: CheckLimit,
+        checks: CheckLimit, binding: ReceiptBinding | None = None,
     ) -> Verification | None:
         cfg = self._config
         wanted = dataclasses.replace(
@@ -226,6 +228,7 @@ class VerificationService:
             channel=send.channel,
             sends=(*live.sends, send),
         )
+        wanted = dataclasses.replace(wanted, binding=binding)
         try:
             return self._store.resend(
                 number_key,

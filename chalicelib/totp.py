@@ -19,7 +19,7 @@ from typing import Any, Callable
 from chalicelib import errors, telemetry, totp_limits
 from chalicelib.codes import CodeHasher, parse_code
 from chalicelib.config import Config
-from chalicelib.models import InvalidRequest, decode_json_object
+from chalicelib.models import InvalidRequest, ReceiptBinding, decode_json_object, parse_binding
 from chalicelib.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.totp_store import (
@@ -81,11 +81,13 @@ class CodeRequest:
     identity: str | None = None
     factor_id: str | None = None
     device_ip: str | None = None  # the end user's network (totp_limits.parse_device_ip)
+    binding: ReceiptBinding | None = None  # nonce and purpose, carried into the receipt
 
 
 def parse_code_request(raw: bytes | None, *, challenge: bool) -> CodeRequest:
     body = decode_json_object(raw)
-    _only(body, ("code", "identity", "factor_id", "device_ip") if challenge else ("code", "device_ip"))
+    _only(body, ("code", "identity", "factor_id", "device_ip", "nonce", "purpose") if challenge
+          else ("code", "device_ip"))
     if "code" not in body:
         raise InvalidRequest("'code' is required.")
     device_ip = totp_limits.parse_device_ip(body.get("device_ip"))
@@ -97,7 +99,7 @@ def parse_code_request(raw: bytes | None, *, challenge: bool) -> CodeRequest:
     if factor_id is not None and not isinstance(factor_id, str):
         raise InvalidRequest("'factor_id' must be a string.")
     identity = parse_identity(body["identity"]) if "identity" in body else None
-    return CodeRequest(body["code"], identity, factor_id, device_ip)
+    return CodeRequest(body["code"], identity, factor_id, device_ip, parse_binding(body))
 
 
 def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -192,7 +194,8 @@ class TotpService:
         receipt = None
         try:
             receipt = self._receipts.sign(subject=item.identity or "", phone_number=None, amr=AMR_TOTP,
-                                          jti=f"{matched.id}.{step}", now=now)
+                                          jti=f"{matched.id}.{step}", now=now,
+                                          extra_claims=request.binding.claims() if request.binding else None)
         except ReceiptUnavailable:
             log.error("receipt not signed for factor=%s: KMS unavailable", matched.id[-16:])
             telemetry.metric("ReceiptFailures")
