@@ -275,17 +275,20 @@ class ReceiptSigner:
             raise ReceiptUnavailable() from None
         return f"{signing_input}.{b64url(signature)}", kms_key_id(answer.get("KeyId") or key.key_id)
 
-    def for_verification(self, verification: Any, now: float, audience: str | None = None) -> str | None:
+    def for_verification(self, verification: Any, now: float, audience: str | None = None,
+                         test_number: bool = False) -> str | None:
         """The check's receipt, or None when KMS fails: the approval is already written
         (the code is used up), so the check still answers 200 and the app's backend can
-        confirm through GET /v1/verifications/{id}; a missing receipt fails closed."""
+        confirm through GET /v1/verifications/{id}; a missing receipt fails closed. A test
+        number's receipt says so (``test_number: true``): a backend in production refuses it."""
         if not self.enabled:
             return None
         try:
             return self.sign(
                 subject=verification.to, phone_number=verification.to,
                 amr=AMR_BY_CHANNEL.get(verification.channel, ("sms",)), jti=verification.id, now=now,
-                extra_claims=verification.binding.claims() if verification.binding else None,
+                extra_claims={**(verification.binding.claims() if verification.binding else {}),
+                              **({"test_number": True} if test_number else {})},
                 audience=audience,
             )
         except ReceiptUnavailable:

@@ -96,3 +96,15 @@ def test_a_totp_challenge_carries_them_too(client, clock):
     assert status == 200, body
     claims = jwt.decode(body["receipt"], options={"verify_signature": False})
     assert (claims["nonce"], claims["purpose"]) == ("sess-1", "transaction")
+
+
+def test_a_test_number_s_receipt_says_so_and_a_real_one_does_not(configured, outbox, real_time):
+    """Issue 22 item 7: OTP_TEST_NUMBERS (refused in prod unless OTP_ALLOW_TEST_NUMBERS_IN_PROD,
+    tests/unit/test_limits.py) answer a receipt a backend can tell apart."""
+    client = configured(OTP_TEST_NUMBERS='{"+15005550006": "123456"}')
+    assert start(client, to="+15005550006")[0] == 201
+    status, body, _ = check(client, "123456", to="+15005550006")
+    assert status == 200
+    assert jwt.decode(body["receipt"], options={"verify_signature": False})["test_number"] is True
+    real = approve(client, outbox)
+    assert "test_number" not in jwt.decode(real, options={"verify_signature": False})
