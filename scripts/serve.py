@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.forking:
         # Build the service once in the parent (no connection is opened yet), so each forked
         # request starts warm, like a warm Lambda container.
-        sys.modules["app"].get_service()
+        from chalicelib import wiring
+
+        wiring.get_service()
     server_cls = ForkingHTTPServer if args.forking else ThreadedHTTPServer
     server = LocalDevServer(app, config, args.host, args.port, handler_cls=Handler, server_cls=server_cls)
     try:

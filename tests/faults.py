@@ -69,7 +69,9 @@ def name_of(target: str, body: dict[str, Any]) -> str:
         if "approved_at" in update:
             return "mark_approved"
     if pk.startswith("t#"):
-        return "totp_accept" if ":step" in values else "totp_failure" if "#att" in update else "totp_write"
+        if ":step" in values:
+            return "totp_accept"
+        return "totp_failure" if ".fails = " in update and "#c0" in update else "totp_write"
     if pk.startswith("rl#"):
         kind = pk.split("#")[1]
         if ":minus_one" in values:

@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import pytest
 
+from chalicelib import wiring
 from tests.conftest import ROOT
 from tests.faults import Faults
 from tests.integration.conftest import unique_number
@@ -124,8 +125,6 @@ def backend(request) -> str:
 def harness(request, backend, configured, clock, outbox, monkeypatch) -> Callable[..., Harness]:
     import boto3
 
-    import app as app_module
-
     def make(**env: str) -> Harness:
         table = "phone-verify-test"
         reader = boto3.client("dynamodb")
@@ -142,10 +141,10 @@ def harness(request, backend, configured, clock, outbox, monkeypatch) -> Callabl
         seed = next(_seeds)
         ip = f"10.{seed // 250 % 250}.{seed % 250}.9"
         configured.from_ip(ip)
-        service = app_module.get_service()
+        service = wiring.get_service()
         faults = Faults()
         faults.attach(service._store._client)
-        faults.attach(app_module._kms_client())
+        faults.attach(wiring._kms_client())
         number = unique_number(seed + 4000 * (backend == "dynalite"))
         return Harness(client, service, faults, clock, reader, table, number, ip)
 
@@ -182,11 +181,12 @@ def _identity(h: Harness) -> str:
 
 
 def _totp_state(h: Harness, factor: dict) -> dict[str, Any]:
-    """The factor's last accepted step (relative to now) and the identity's wrong codes."""
+    """The factor's last accepted step (relative to now), its wrong codes and its sources'."""
     item = h.item("t#" + factor["id"][2:34])
     f = next(v["M"] for k, v in item.items() if k.startswith("f_"))
+    sources = sorted(int(v["M"]["n"]["N"]) for k, v in item.items() if k.startswith("s_") and "M" in v)
     return {"last_step": int(f["last_step"]["N"]) - int(h.clock.now) // 30,
-            "wrong_codes": sorted(int(v["N"]) for k, v in item.items() if k.startswith("attempts_"))}
+            "wrong_codes": int(f.get("fails", {}).get("N", 0)), "sources": sources}
 
 
 def _answer(status: int, body: dict) -> dict[str, Any]:
@@ -319,7 +319,7 @@ FAILING = [
     *[("totp", c, {"answer": UNAVAILABLE, "totp.last_step": -1, "same_code_again.http": 200})
       for c in ("totp_load", "kms_decrypt", "totp_accept")],
     ("totp", "kms_sign", {"answer.http": 200, "answer.receipt": False, "totp.last_step": 0}),
-    ("totp_wrong", "totp_failure", {"answer": UNAVAILABLE, "totp.wrong_codes": []}),
+    ("totp_wrong", "totp_failure", {"answer": UNAVAILABLE, "totp.wrong_codes": 0}),
 ]
 
 
@@ -457,10 +457,10 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
     import app as app_module
     from tests.conftest import reset_app
 
-    reset_app(app_module)
+    reset_app()
     # The configuration as the container reads it (the test stage's file sets OTP_SECRET
     # inside a request); the service, and so the SSM read, is built on the first request.
-    app_module.get_config()
+    wiring.get_config()
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as client:
         response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
                                     body=json.dumps({"to": "+14155550100"}))
@@ -482,7 +482,6 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
 def test_ssm_throttled_at_a_refresh_keeps_the_last_good_secret(configured, ssm_faults, monkeypatch, outbox):
     import boto3
 
-    import app as app_module
     import chalicelib.parameters as parameters
 
     name = "/phone-verify/test/warm-secret"
@@ -490,19 +489,19 @@ def test_ssm_throttled_at_a_refresh_keeps_the_last_good_secret(configured, ssm_f
     monkeypatch.setattr(parameters, "_last_good", {})
     monkeypatch.delenv("OTP_SECRET")
     now = [1000.0]
-    monkeypatch.setattr(app_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(wiring.time, "monotonic", lambda: now[0])
     client = configured(OTP_SECRET_PARAMETER=name, OTP_PARAMETERS_MAX_AGE_SECONDS="300")
     headers = {"content-type": "application/json"}
     response = client.http.post("/v1/verifications", headers=headers, body=json.dumps({"to": "+14155550101"}))
     assert response.status_code == 201
     code = re.search(r"\b[0-9]{6}\b", outbox[0]["body"]).group(0)  # type: ignore[union-attr]
-    first = app_module.get_service()
+    first = wiring.get_service()
     now[0] += 301  # the refresh is due, and SSM throttles every attempt
     ssm_faults.arm("ssm_GetParameter", "throttle", times=None)
     response = client.http.post("/v1/verifications/check", headers=headers,
                                 body=json.dumps({"to": "+14155550101", "code": code}))
     assert response.status_code == 200, response.body  # the same secret: the code's MAC matches
-    assert app_module.get_service() is not first  # it did refresh, with the last good value
+    assert wiring.get_service() is not first  # it did refresh, with the last good value
     assert ("ssm_GetParameter", "throttle") in ssm_faults.hit
 
 

@@ -14,6 +14,7 @@ import pytest
 from chalicelib import standard_webhooks
 from tests.conftest import last_code
 from tests.unit.helpers import NUMBER, check, start
+from chalicelib import wiring
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr"
 MAX_RECEIVES = 3
@@ -54,15 +55,11 @@ def events(configured):
 
     def make(receiver: Receiver):
         client = configured(OTP_EVENTS_URL=receiver.url, OTP_EVENTS_SECRET=SECRET, OTP_EVENTS_QUEUE="verify-events")
-        import app as app_module
-
-        app_module._event_sender.cache_clear()
+        wiring._event_sender.cache_clear()
         return client
 
     yield make, sqs, queue, dlq
-    import app as app_module
-
-    app_module._event_sender.cache_clear()
+    wiring._event_sender.cache_clear()
 
 
 def drain(sqs, queue) -> list[dict]:
