@@ -69,9 +69,11 @@ def _p(samples: list[float], q: float) -> float:
 
 
 def throttled_starts(db: Dynalite, runs: int) -> dict[str, Any]:
+    from chalicelib import wiring
+
     app = build_app(db.endpoint, db.table("bench-throttle"))
     fault = ThrottleOnce(WRITE_THROTTLE_RATE)
-    app.get_service()._store._client.meta.events.register_first("before-send", fault)
+    wiring.get_service()._store._client.meta.events.register_first("before-send", fault)
     timings: dict[bool, list[float]] = {False: [], True: []}
     hit_starts = 0
     phones = numbers(60_000, 2 * runs + 20)
