@@ -39,6 +39,9 @@ NO_EVENTS = _NoEvents()
 
 
 def _masked(e164: str) -> str:
+    if "@" in e164:  # an email verification's address: a***@example.com
+        local, _, domain = e164.rpartition("@")
+        return f"{local[:1]}***@{domain}"
     keep_head = min(5, len(e164) - 2)
     return e164[:keep_head] + "*" * (len(e164) - keep_head - 2) + e164[-2:]
 

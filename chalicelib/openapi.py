@@ -287,7 +287,8 @@ _JWS = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"
 def _schemas(code_pattern: str) -> dict[str, Any]:
     iso_time = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
     verification_id = {"type": "string", "pattern": "^VE[0-9a-f]{48}$"}
-    e164 = {"type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$"}
+    # E.164, or (channel email) the address as normalised (chalicelib/email_address.py).
+    e164 = {"type": "string", "pattern": "^(\\+[1-9][0-9]{6,14}|[^@\\s]{1,64}@[^@\\s]{1,253})$"}
     status = {"type": "string",
               "enum": ["pending", "approved", "canceled", "expired", "max_attempts_reached"]}
     channel = {"type": "string", "enum": list(CHANNELS)}
@@ -318,7 +319,8 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
             "additionalProperties": False,
             "description": f"At most {MAX_BODY_BYTES} bytes.",
             "properties": {
-                "to": {"type": "string", "description": "E.164, or a national number read in `country`"},
+                "to": {"type": "string", "description": "E.164, or a national number read in `country`; "
+                                                         "an email address when `channel` is email"},
                 "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
                 "channel": {"type": "string", "enum": list(CHANNELS), "default": "sms"},
                 "locale": {"type": "string", "description": f"One of {', '.join(SMS_TEMPLATES)}; "

@@ -25,6 +25,7 @@ from chalicelib.models import (
     Verification,
     require_verification_id,
 )
+from chalicelib.email_address import EmailAddress, is_email, parse_email
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.phone import (
     PhoneNumber,
@@ -99,21 +100,29 @@ class VerificationService:
             raise errors.UnsupportedChannel(
                 f"Channel {request.channel!r} is not supported; use one of: {', '.join(CHANNELS)}."
             )
-        region = parse_region(request.country, cfg.default_region)
-        test = test_number(request.to, cfg.test_numbers.code_for)
-        if test is not None:
-            phone, fixed_code = test
+        if request.channel in ("whatsapp", "email") and not cfg.channels.chain(request.channel):
+            raise errors.UnsupportedChannel(f"Channel {request.channel!r} is not enabled.")
+        phone: PhoneNumber | EmailAddress
+        fixed_code = None
+        if request.channel == "email":  # an address: per-recipient limits as for a number
+            phone = parse_email(request.to)
+            region = ""
         else:
-            phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
-            fixed_code = None
-        telemetry.note(to=phone.masked, channel=request.channel, region=phone.region)
-        self._limiter.allow_country(phone)
-        chain = self._providers.names(phone.region, request.channel)
+            region = parse_region(request.country, cfg.default_region)
+            test = test_number(request.to, cfg.test_numbers.code_for)
+            if test is not None:
+                phone, fixed_code = test
+            else:
+                phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
+            region = phone.region
+            self._limiter.allow_country(phone)
+        telemetry.note(to=phone.masked, channel=request.channel, region=region)
+        chain = self._providers.names(region, request.channel)
         if not chain:
             raise errors.UnsupportedChannel(
-                f"No configured provider can reach {phone.region} numbers by {request.channel}."
+                f"No configured provider can reach {region} numbers by {request.channel}."
             )
-        number_key = self._hasher.number_key(phone.e164)
+        number_key = self._hasher.number_key(phone.key)
         # A test number skips the SMS and the send counters (prefix, country, budget) only:
         # every other limit applies (the IP's count too), and nothing in a response tells it
         # from a real number.
@@ -125,8 +134,8 @@ class VerificationService:
                 concurrency.wait_quietly(ip_count)  # never leave a write running past the request
 
     def _start(
-        self, phone: PhoneNumber, number_key: str, chain: tuple[str, ...], request: StartRequest,
-        fixed_code: str | None, ip_count: Future[Any] | None,
+        self, phone: PhoneNumber | EmailAddress, number_key: str, chain: tuple[str, ...],
+        request: StartRequest, fixed_code: str | None, ip_count: Future[Any] | None,
     ) -> tuple[Verification, bool]:
         cfg = self._config
         checks = self._check_limit()
@@ -170,7 +179,7 @@ class VerificationService:
                 log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
                          log_ref(verification.id), phone.masked)
                 telemetry.note(test_number=True)
-                fail = cfg.test_numbers.fail_for(phone.e164)
+                fail = cfg.test_numbers.fail_for(phone.key)
                 if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
                     from chalicelib.providers.rehearsal import rehearsal_chain
 
@@ -197,11 +206,11 @@ class VerificationService:
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
     def _new_verification(
-        self, phone: PhoneNumber, number_key: str, code: str, now: float, send: SendAttempt
+        self, phone: PhoneNumber | EmailAddress, number_key: str, code: str, now: float, send: SendAttempt
     ) -> Verification:
         return Verification(
             id=self._hasher.verification_id(number_key),
-            to=phone.e164,
+            to=phone.key,
             channel=send.channel,
             code_mac=self._hasher.code_mac(number_key, code),
             created_at=int(now),
@@ -259,6 +268,8 @@ class VerificationService:
         code = parse_code(request.code, cfg.code_length)
         if request.verification_id is not None:
             number_key = self._number_key_of(request.verification_id)
+        elif is_email(request.to):
+            number_key = self._hasher.number_key(parse_email(request.to).key)
         else:
             region = parse_region(request.country, cfg.default_region)
             test = test_number(request.to, cfg.test_numbers.code_for)
@@ -349,7 +360,8 @@ class VerificationService:
         writes go out together, one round trip. A failure here must not fail the user's check."""
         writes: list[Callable[[], None]] = [
             functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
-        if self._config.test_numbers.code_for(verification.to) is None:
+        # An address has no prefix or country for the breakers to count (chalicelib/limits.py).
+        if not is_email(verification.to) and self._config.test_numbers.code_for(verification.to) is None:
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)
                 writes += self._limiter.record_approval(phone, now)

@@ -104,6 +104,8 @@ def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secre
     from chalicelib.phone import parse_phone_number
 
     def region_of(e164: str) -> str:
+        if "@" in e164:  # an email verification's address: no country
+            return "email"
         return parse_phone_number(e164, config.default_region).region
 
     on_change = (lambda v, index: events.emit("delivery.updated", v, index)) if events else None

@@ -1,0 +1,85 @@
+"""The channels beside SMS and voice (docs/channels.md): OTP_WHATSAPP_*, OTP_EMAIL_*.
+
+A channel is on when its provider chain is set; off, a start on it answers 400
+unsupported_channel and the page does not offer it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from chalicelib.channel_messages import WHATSAPP_LANGUAGES
+from chalicelib.errors import ConfigError
+from chalicelib.providers import REGISTRY
+from chalicelib.settings.env import _str
+
+# Meta: "Template names can only contain lowercase alphanumeric characters and underscores",
+# at most 512 characters.
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}", re.ASCII)
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Channels:
+    whatsapp: tuple[str, ...] = ()  # OTP_WHATSAPP_PROVIDER: the chain, () = off
+    email: tuple[str, ...] = ()  # OTP_EMAIL_PROVIDER: the chain, () = off
+    whatsapp_template: str = "verification_code"  # an approved authentication template
+    whatsapp_languages: Mapping[str, str] = field(default_factory=lambda: dict(WHATSAPP_LANGUAGES))
+
+    def chain(self, channel: str) -> tuple[str, ...]:
+        return self.whatsapp if channel == "whatsapp" else self.email if channel == "email" else ()
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.whatsapp + self.email))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Channels":
+        template = _str(env, "OTP_WHATSAPP_TEMPLATE") or "verification_code"
+        if not _TEMPLATE_NAME.fullmatch(template):
+            raise ConfigError(
+                "OTP_WHATSAPP_TEMPLATE must be the approved template's name: lowercase letters, "
+                "digits and underscores"
+            )
+        return cls(
+            whatsapp=_channel_chain(env, "OTP_WHATSAPP_PROVIDER", "whatsapp"),
+            email=_channel_chain(env, "OTP_EMAIL_PROVIDER", "email"),
+            whatsapp_template=template,
+            whatsapp_languages={**WHATSAPP_LANGUAGES, **_languages(_str(env, "OTP_WHATSAPP_LANGUAGES"))},
+        )
+
+
+def _channel_chain(env: Mapping[str, str], name: str, channel: str) -> tuple[str, ...]:
+    raw = _str(env, name)
+    if raw is None:
+        return ()
+    chain = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    able = [p for p, spec in REGISTRY.items() if channel in spec.channels]
+    wrong = [p for p in chain if p not in able]
+    if not chain or wrong or len(set(chain)) != len(chain):
+        raise ConfigError(
+            f"{name} must list distinct providers that send {channel}, in order; "
+            f"known: {', '.join(able)}"
+        )
+    return chain
+
+
+def _languages(raw: str | None) -> dict[str, str]:
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k in WHATSAPP_LANGUAGES and isinstance(v, str) and _LANGUAGE.fullmatch(v)
+        for k, v in value.items()
+    ):
+        raise ConfigError(
+            'OTP_WHATSAPP_LANGUAGES must map shipped locales to Meta language codes, e.g. {"pt": "pt_PT"}; '
+            f"locales: {', '.join(WHATSAPP_LANGUAGES)}"
+        )
+    return value
