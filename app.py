@@ -25,10 +25,12 @@ from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.models import parse_check_request, parse_start_request
 from chalicelib.origins import add_cors_headers, client_ip, json_only, preflight
+from chalicelib.routes_channels import channel_event_routes
 from chalicelib.routes_delivery import delivery_routes
 from chalicelib.routes_seed import seed_routes
 from chalicelib.routes_totp import totp_routes
 from chalicelib.routes_web import web_routes
+from chalicelib.settings.channels import email_events_topic
 from chalicelib.settings.events import events_queue
 
 if TYPE_CHECKING:
@@ -213,6 +215,12 @@ if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires th
     def deliver_events(event: Any) -> None:
         for record in event:
             deliver_queued_event(record.body)
+
+
+# SES bounces and complaints (docs/channels.md), through the configuration set's SNS topic.
+_EMAIL_EVENTS_TOPIC = email_events_topic()
+if _EMAIL_EVENTS_TOPIC:
+    app.register_blueprint(channel_event_routes(lambda: wiring.get_service(), _EMAIL_EVENTS_TOPIC))
 
 
 # -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------

@@ -22,6 +22,9 @@ log = logging.getLogger("verify")
 # The reference travels in the callback URL (signed with it) for these providers; the others
 # have a reference field of their own that their signature covers.
 _REFERENCE_IN_URL = ("twilio", "signalwire", "plivo")
+# Providers whose events come back through SNS (a subscription the deployment makes), not to
+# a public URL: each send still carries its reference (SES: a message tag).
+_EVENTS_BY_SNS = {"ses": "chalicelib.callbacks.ses:read_event"}
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class DeliveryTracker:
         self._on_change = on_change
 
     def report_for(self, provider: str, verification_id: str, index: int) -> DeliveryReport | None:
+        if provider in _EVENTS_BY_SNS:
+            return DeliveryReport("", self._hasher.send_reference(verification_id, index))
         if not self._public_url:
             return None
         reference = self._hasher.send_reference(verification_id, index)
@@ -153,6 +158,20 @@ class DeliveryTracker:
             log.warning("callback refused provider=%s reason=%s", provider, type(exc).__name__)
             telemetry.metric("CallbacksRefused", provider=provider)
             raise errors.InvalidCallbackSignature() from None
+        return self._apply(provider, receipts)
+
+    def receive_sns(self, provider: str, message: str) -> int:
+        """One SNS notification's ``Message`` from a provider's event destination (SES's
+        configuration set). No signature to check: only the topic's subscription can invoke
+        the function (Lambda's resource policy names the topic), and the event names its send
+        by the reference the send carried, which only this server can make."""
+        import importlib
+
+        module_name, _, function = _EVENTS_BY_SNS[provider].partition(":")
+        receipts = getattr(importlib.import_module(module_name), function)(message)
+        return self._apply(provider, receipts)
+
+    def _apply(self, provider: str, receipts: list[Any]) -> int:
         changed = 0
         for receipt in receipts[:10]:
             target = self._hasher.read_send_reference(receipt.reference)

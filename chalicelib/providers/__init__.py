@@ -33,6 +33,7 @@ REGISTRY: dict[str, ProviderSpec] = {
     "console": ProviderSpec(
         "chalicelib.providers.console:ConsoleProvider", "CONSOLE", True, ("sms", "whatsapp", "email")
     ),
+    "ses": ProviderSpec("chalicelib.providers.ses:SesProvider", "SES", False, ("email",)),
     "sns": ProviderSpec("chalicelib.providers.sns:SnsProvider", "SNS", False),
     "end-user-messaging": ProviderSpec(
         "chalicelib.providers.end_user_messaging:EndUserMessagingProvider", "EUM", True

@@ -7,6 +7,7 @@ unsupported_channel and the page does not offer it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -50,6 +51,16 @@ class Channels:
             whatsapp_template=template,
             whatsapp_languages={**WHATSAPP_LANGUAGES, **_languages(_str(env, "OTP_WHATSAPP_LANGUAGES"))},
         )
+
+
+def email_events_topic(environ: Mapping[str, str] | None = None) -> str | None:
+    """OTP_EMAIL_EVENTS_TOPIC: the SNS topic (name) of SES's configuration set, read when app.py
+    is imported (Chalice binds an SNS handler to its topic at definition)."""
+    env = os.environ if environ is None else environ
+    topic = _str(env, "OTP_EMAIL_EVENTS_TOPIC")
+    if topic is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", topic, re.ASCII):
+        raise ConfigError("OTP_EMAIL_EVENTS_TOPIC must be an SNS topic name (A-Z a-z 0-9 _ -)")
+    return topic
 
 
 def _channel_chain(env: Mapping[str, str], name: str, channel: str) -> tuple[str, ...]:
