@@ -71,7 +71,7 @@ def _build_service() -> Any:
     # Sends are never retried by botocore (a retried Publish or Invoke after a read timeout can
     # deliver twice); the provider chain's failover is the retry, as for the HTTP providers.
     once = aws.merge(BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
-    senders = {"sns", "pinpoint-sms-voice-v2", "lambda", "sesv2"}
+    senders = {"sns", "pinpoint-sms-voice-v2", "lambda", "sesv2", "socialmessaging"}
     aws_client = functools.cache(
         lambda service: boto3.client(service, config=once if service in senders else aws)
     )

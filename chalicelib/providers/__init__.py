@@ -38,7 +38,11 @@ REGISTRY: dict[str, ProviderSpec] = {
     "end-user-messaging": ProviderSpec(
         "chalicelib.providers.end_user_messaging:EndUserMessagingProvider", "EUM", True
     ),
-    "twilio": ProviderSpec("chalicelib.providers.twilio:TwilioProvider", "TWILIO", True),
+    "twilio": ProviderSpec("chalicelib.providers.twilio:TwilioProvider", "TWILIO", True, ("sms", "whatsapp")),
+    "meta": ProviderSpec("chalicelib.providers.whatsapp:MetaWhatsAppProvider", "META", False, ("whatsapp",)),
+    "end-user-messaging-social": ProviderSpec(
+        "chalicelib.providers.whatsapp:SocialMessagingProvider", "EUM_SOCIAL", False, ("whatsapp",)
+    ),
     "signalwire": ProviderSpec("chalicelib.providers.twilio:SignalWireProvider", "SIGNALWIRE", True),
     "vonage": ProviderSpec("chalicelib.providers.vonage:VonageProvider", "VONAGE", False),
     "gatewayapi": ProviderSpec("chalicelib.providers.gatewayapi:GatewayApiProvider", "GATEWAYAPI", False),
