@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.messages import SMS_TEMPLATES
-from chalicelib.models import CHANNELS, MAX_BODY_BYTES
+from chalicelib.models import CHANNELS, MAX_BODY_BYTES, REQUEST_CHANNELS
 
 # Answers that Chalice gives itself, reshaped into the contract by app.py's middleware, and
 # API Gateway's own answers, reshaped by the gateway responses `make deploy` and
@@ -322,7 +322,7 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
                 "to": {"type": "string", "description": "E.164, or a national number read in `country`; "
                                                          "an email address when `channel` is email"},
                 "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
-                "channel": {"type": "string", "enum": list(CHANNELS), "default": "sms"},
+                "channel": {"type": "string", "enum": list(REQUEST_CHANNELS), "default": "sms"},
                 "locale": {"type": "string", "description": f"One of {', '.join(SMS_TEMPLATES)}; "
                                                             "others fall back to en", "default": "en"},
             },

@@ -25,6 +25,7 @@ from chalicelib.models import (
     Verification,
     require_verification_id,
 )
+from chalicelib.channel_choice import order_after_undelivered
 from chalicelib.email_address import EmailAddress, is_email, parse_email
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.phone import (
@@ -96,6 +97,8 @@ class VerificationService:
         on it, as before.
         """
         cfg = self._config
+        if request.channel == "auto":
+            request = self._auto(request)
         if request.channel not in CHANNELS:
             raise errors.UnsupportedChannel(
                 f"Channel {request.channel!r} is not supported; use one of: {', '.join(CHANNELS)}."
@@ -160,7 +163,7 @@ class VerificationService:
                         # No SMS to a number whose guesses are used up: its code could not be checked.
                         raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
                     continue  # it stopped being live between the two writes: start again
-                order = _order_after_undelivered(live, chain)  # 422 for a permanent reason
+                order = order_after_undelivered(live, chain, request.channel)  # 422: permanent
                 send = dataclasses.replace(send, provider=order[0])
                 resent = self._resend(number_key, live, code, now, send, checks)
                 if resent is None:
@@ -196,7 +199,7 @@ class VerificationService:
             except errors.LimitExceeded:
                 self._store.undo_send(number_key, verification, previous)
                 raise
-            order = chain if created else _order_after_undelivered(previous, chain)
+            order = chain if created else order_after_undelivered(previous, chain, request.channel)
             verification = self._sender.deliver(
                 phone, number_key, code, request.locale, verification, previous, order
             )
@@ -259,6 +262,20 @@ class VerificationService:
                 raise errors.TooManySends(retry_after=_seconds_until(current.expires_at, now)) from None
             ready_at = current.sent_at_ms / 1000 + cfg.resend_interval_seconds
             raise errors.ResendTooSoon(retry_after=_seconds_until(ready_at, now)) from None
+
+    def _auto(self, request: StartRequest) -> StartRequest:
+        """Channel "auto": one read of the number's item tells a resend after an undelivered
+        send (chalicelib/channel_choice.py). Only a choice: the start's conditional writes
+        still decide, so a race at worst picks the channel an instant stale."""
+        from chalicelib.channel_choice import auto_channel
+
+        cfg = self._config
+        test = test_number(request.to, cfg.test_numbers.code_for)
+        phone = test[0] if test else parse_phone_number(request.to, parse_region(request.country,
+                                                                                 cfg.default_region))
+        live = self._store.get(self._hasher.number_key(phone.e164))
+        channel = auto_channel(cfg.channels.auto_order(phone.region), live, self._clock())
+        return dataclasses.replace(request, channel=channel)
 
     # -- check ----------------------------------------------------------------------------
 
@@ -372,22 +389,6 @@ class VerificationService:
                 log.error("could not record the approval: %s", type(outcome.error).__name__)
 
 
-
-
-def _order_after_undelivered(live: Verification | None, chain: tuple[str, ...]) -> tuple[str, ...]:
-    """The chain for a resend: after a send reported undelivered, start with the provider
-    after the one that failed (then wrap around); a permanent reason refuses the resend."""
-    from chalicelib.callbacks import UNDELIVERED
-
-    last = live.sends[-1] if live is not None and live.sends else None
-    if last is None or last.status not in UNDELIVERED:
-        return chain
-    if last.permanent:
-        raise errors.UndeliverableNumber()
-    if last.provider not in chain:
-        return chain
-    at = chain.index(last.provider) + 1
-    return chain[at:] + chain[:at]
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:

@@ -29,6 +29,12 @@ class Channels:
     email: tuple[str, ...] = ()  # OTP_EMAIL_PROVIDER: the chain, () = off
     whatsapp_template: str = "verification_code"  # an approved authentication template
     whatsapp_languages: Mapping[str, str] = field(default_factory=lambda: dict(WHATSAPP_LANGUAGES))
+    # OTP_CHANNEL_ORDER: channel "auto" takes the first channel of the number's country's
+    # order ("*": every other country); a resend after an undelivered send takes the next.
+    order: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {"*": ("sms",)})
+
+    def auto_order(self, region: str) -> tuple[str, ...]:
+        return self.order.get(region) or self.order.get("*") or ("sms",)
 
     def chain(self, channel: str) -> tuple[str, ...]:
         return self.whatsapp if channel == "whatsapp" else self.email if channel == "email" else ()
@@ -45,9 +51,11 @@ class Channels:
                 "OTP_WHATSAPP_TEMPLATE must be the approved template's name: lowercase letters, "
                 "digits and underscores"
             )
+        whatsapp = _channel_chain(env, "OTP_WHATSAPP_PROVIDER", "whatsapp")
         return cls(
-            whatsapp=_channel_chain(env, "OTP_WHATSAPP_PROVIDER", "whatsapp"),
+            whatsapp=whatsapp,
             email=_channel_chain(env, "OTP_EMAIL_PROVIDER", "email"),
+            order=_order(_str(env, "OTP_CHANNEL_ORDER"), bool(whatsapp)),
             whatsapp_template=template,
             whatsapp_languages={**WHATSAPP_LANGUAGES, **_languages(_str(env, "OTP_WHATSAPP_LANGUAGES"))},
         )
@@ -76,6 +84,36 @@ def _channel_chain(env: Mapping[str, str], name: str, channel: str) -> tuple[str
             f"known: {', '.join(able)}"
         )
     return chain
+
+
+_REGION_OR_ALL = re.compile(r"[A-Z]{2}|\*", re.ASCII)
+
+
+def _order(raw: str | None, whatsapp: bool) -> dict[str, tuple[str, ...]]:
+    """{"BR": "whatsapp,sms", "IN": "whatsapp,sms", "*": "sms,voice"}: per country (or "*"),
+    the channels "auto" tries in order. WhatsApp only when OTP_WHATSAPP_PROVIDER is set; no
+    email (an auto verification's to is a number)."""
+    if raw is None:
+        return {"*": ("sms",)}
+    allowed = ("sms", "voice", "whatsapp") if whatsapp else ("sms", "voice")
+    message = (
+        'OTP_CHANNEL_ORDER must map countries (or "*") to channels in order, e.g. '
+        f'{{"BR": "whatsapp,sms", "*": "sms"}}; channels: {", ".join(allowed)}'
+    )
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(message) from None
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(message)
+    order: dict[str, tuple[str, ...]] = {}
+    for region, channels in value.items():
+        parts = tuple(c.strip() for c in channels.split(",")) if isinstance(channels, str) else ()
+        if (not _REGION_OR_ALL.fullmatch(str(region)) or not parts or len(set(parts)) != len(parts)
+                or any(c not in allowed for c in parts)):
+            raise ConfigError(message)
+        order[region] = parts
+    return order
 
 
 def _languages(raw: str | None) -> dict[str, str]:
