@@ -30,7 +30,7 @@ from chalicelib.routes_delivery import delivery_routes
 from chalicelib.routes_seed import seed_routes
 from chalicelib.routes_totp import totp_routes
 from chalicelib.routes_web import web_routes
-from chalicelib.settings.channels import email_events_topic
+from chalicelib.settings.channels import channel_event_topics
 from chalicelib.settings.events import events_queue
 
 if TYPE_CHECKING:
@@ -217,10 +217,10 @@ if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires th
             deliver_queued_event(record.body)
 
 
-# SES bounces and complaints (docs/channels.md), through the configuration set's SNS topic.
-_EMAIL_EVENTS_TOPIC = email_events_topic()
-if _EMAIL_EVENTS_TOPIC:
-    app.register_blueprint(channel_event_routes(lambda: wiring.get_service(), _EMAIL_EVENTS_TOPIC))
+# SES bounces and complaints, End User Messaging Social's WhatsApp statuses (docs/channels.md).
+_CHANNEL_TOPICS = channel_event_topics()
+if any(_CHANNEL_TOPICS):
+    app.register_blueprint(channel_event_routes(lambda: wiring.get_service(), *_CHANNEL_TOPICS))
 
 
 # -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------

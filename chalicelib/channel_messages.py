@@ -102,11 +102,16 @@ def whatsapp_message(
     return WhatsAppMessage(template, languages[language], code, preview)
 
 
-def cloud_api_message(to_e164: str, message: WhatsAppMessage) -> dict[str, Any]:
+def cloud_api_message(
+    to_e164: str, message: WhatsAppMessage, callback_data: str | None = None
+) -> dict[str, Any]:
     """The WhatsApp Cloud API message object for an authentication template with a copy-code
     button (the page named in the module's docstring: body parameter = the code, button
-    ``sub_type: url``, ``index: "0"``, parameter = the code)."""
+    ``sub_type: url``, ``index: "0"``, parameter = the code). ``callback_data`` (the send's
+    reference) goes in ``biz_opaque_callback_data``, which Meta echoes in the statuses."""
+    extra = {"biz_opaque_callback_data": callback_data} if callback_data else {}
     return {
+        **extra,
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": to_e164,

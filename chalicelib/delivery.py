@@ -23,8 +23,15 @@ log = logging.getLogger("verify")
 # have a reference field of their own that their signature covers.
 _REFERENCE_IN_URL = ("twilio", "signalwire", "plivo")
 # Providers whose events come back through SNS (a subscription the deployment makes), not to
-# a public URL: each send still carries its reference (SES: a message tag).
-_EVENTS_BY_SNS = {"ses": "chalicelib.callbacks.ses:read_event"}
+# a public URL: each send still carries its reference (SES: a message tag; WhatsApp: the
+# message's biz_opaque_callback_data, echoed in its statuses).
+_EVENTS_BY_SNS = {
+    "ses": "chalicelib.callbacks.ses:read_event",
+    "end-user-messaging-social": "chalicelib.callbacks.meta:read_social_event",
+}
+# Providers whose callback URL is set once in their console (Meta's app dashboard), not per
+# message: the send carries the reference alone.
+_REFERENCE_ONLY = {*_EVENTS_BY_SNS, "meta"}
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ class DeliveryTracker:
         self._on_change = on_change
 
     def report_for(self, provider: str, verification_id: str, index: int) -> DeliveryReport | None:
-        if provider in _EVENTS_BY_SNS:
+        if provider in _REFERENCE_ONLY:
             return DeliveryReport("", self._hasher.send_reference(verification_id, index))
         if not self._public_url:
             return None
@@ -159,6 +166,18 @@ class DeliveryTracker:
             telemetry.metric("CallbacksRefused", provider=provider)
             raise errors.InvalidCallbackSignature() from None
         return self._apply(provider, receipts)
+
+    def handshake(self, provider: str, query: Mapping[str, str]) -> str:
+        """Meta's webhook verification GET: the challenge, when the verify token is right."""
+        if provider != "meta" or not self._public_url:
+            raise errors.NotFound()
+        from chalicelib.callbacks.meta import handshake
+
+        try:
+            return handshake(query, self._settings().get(provider, {}))
+        except (InvalidSignature, NotConfigured):
+            log.warning("callback refused provider=%s reason=handshake", provider)
+            raise errors.InvalidCallbackSignature() from None
 
     def receive_sns(self, provider: str, message: str) -> int:
         """One SNS notification's ``Message`` from a provider's event destination (SES's

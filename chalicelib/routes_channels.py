@@ -1,7 +1,12 @@
-"""Delivery events of the email channel: SES's configuration set publishes to an SNS topic,
-whose subscription invokes this function (docs/channels.md). A Chalice blueprint that app.py
-registers when OTP_EMAIL_EVENTS_TOPIC is set (read at import: Chalice binds the trigger to a
-topic at definition, like the events queue)."""
+"""Delivery events of the email and WhatsApp channels that come through SNS: SES's
+configuration set and End User Messaging Social's event destination publish to SNS topics,
+whose subscriptions invoke this function (docs/channels.md). A Chalice blueprint that app.py
+registers when OTP_EMAIL_EVENTS_TOPIC or OTP_WHATSAPP_EVENTS_TOPIC is set (read at import:
+Chalice binds a trigger to its topic at definition, like the events queue).
+
+No signature to check: only the topic's subscription can invoke the function (the Lambda
+permission names the topic), and an event names its send by the reference the send carried,
+which only this server can make (a forged or stale one changes nothing)."""
 
 from __future__ import annotations
 
@@ -13,17 +18,29 @@ from chalice import Blueprint
 log = logging.getLogger("verify")
 
 
-def channel_event_routes(get_service: Callable[[], Any], email_topic: str) -> Blueprint:
+def channel_event_routes(
+    get_service: Callable[[], Any], email_topic: str | None, whatsapp_topic: str | None
+) -> Blueprint:
     bp = Blueprint(__name__)
 
-    @bp.on_sns_message(topic=email_topic)
-    def email_events(event: Any) -> None:
-        """One SES event (bounce, complaint, delivery...) onto its send's status. Never raises
-        for an event it cannot use: SNS would retry it, and a retry cannot make it usable."""
+    def apply(provider: str, message: str) -> None:
+        """Never raises for an event it cannot use: SNS would retry it, to no avail."""
         delivery = get_service().delivery
         if delivery is None:
             return
-        changed = delivery.receive_sns("ses", event.message)
-        log.info("ses event applied changed=%d", changed)
+        changed = delivery.receive_sns(provider, message)
+        log.info("%s event applied changed=%d", provider, changed)
+
+    if email_topic:
+
+        @bp.on_sns_message(topic=email_topic)
+        def email_events(event: Any) -> None:
+            apply("ses", event.message)
+
+    if whatsapp_topic:
+
+        @bp.on_sns_message(topic=whatsapp_topic)
+        def whatsapp_events(event: Any) -> None:
+            apply("end-user-messaging-social", event.message)
 
     return bp

@@ -32,6 +32,7 @@ from chalicelib.providers.http import HttpProvider, json_or_none
 
 if TYPE_CHECKING:
     from chalicelib.channel_messages import WhatsAppMessage
+    from chalicelib.delivery import DeliveryReport
     from chalicelib.messages import SmsMessage
     from chalicelib.phone import PhoneNumber
 
@@ -55,17 +56,21 @@ class MetaWhatsAppProvider(HttpProvider):
     META_ACCESS_TOKEN (a system user's), META_API_VERSION, META_BASE_URL (tests)."""
 
     name = "meta"
+    delivery_reports = True  # the reference rides in biz_opaque_callback_data (chalicelib/delivery.py)
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
         raise ProviderError(self.name, permanent=False, detail="sms not supported")
 
-    def send_whatsapp(self, to: PhoneNumber, message: WhatsAppMessage) -> str:
+    def send_whatsapp(
+        self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None
+    ) -> str:
         from chalicelib.channel_messages import cloud_api_message
 
+        reference = report.reference if report else None
         base = self.context.url("base_url", "https://graph.facebook.com")
         version = self.context.optional("api_version", META_API_VERSION)
         url = f"{base}/{version}/{self.context.required('phone_number_id')}/messages"
-        response = self._post(url, json=cloud_api_message(to.e164, message),
+        response = self._post(url, json=cloud_api_message(to.e164, message, reference),
                               headers={"Authorization": f"Bearer {self.context.required('access_token')}"})
         body = json_or_none(response)
         if response.status_code == 200 and isinstance(body, dict):
@@ -87,18 +92,22 @@ class SocialMessagingProvider(SmsProvider):
     object as bytes. The message stays in the AWS account: no token to hold."""
 
     name = "end-user-messaging-social"
+    delivery_reports = True  # as for meta: statuses come back by SNS (chalicelib/routes_channels.py)
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
         raise ProviderError(self.name, permanent=False, detail="sms not supported")
 
-    def send_whatsapp(self, to: PhoneNumber, message: WhatsAppMessage) -> str:
+    def send_whatsapp(
+        self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None
+    ) -> str:
         from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 
         from chalicelib.channel_messages import cloud_api_message
 
+        reference = report.reference if report else None
         params: dict[str, Any] = {
             "originationPhoneNumberId": self.context.required("origination_phone_number_id"),
-            "message": json.dumps(cloud_api_message(to.e164, message)).encode("utf-8"),
+            "message": json.dumps(cloud_api_message(to.e164, message, reference)).encode("utf-8"),
             "metaApiVersion": self.context.optional("meta_api_version", META_API_VERSION),
         }
         try:

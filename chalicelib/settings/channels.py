@@ -61,14 +61,18 @@ class Channels:
         )
 
 
-def email_events_topic(environ: Mapping[str, str] | None = None) -> str | None:
-    """OTP_EMAIL_EVENTS_TOPIC: the SNS topic (name) of SES's configuration set, read when app.py
-    is imported (Chalice binds an SNS handler to its topic at definition)."""
+def channel_event_topics(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """OTP_EMAIL_EVENTS_TOPIC (SES's configuration set) and OTP_WHATSAPP_EVENTS_TOPIC (End User
+    Messaging Social's event destination): SNS topic names, read when app.py is imported
+    (Chalice binds an SNS handler to its topic at definition)."""
     env = os.environ if environ is None else environ
-    topic = _str(env, "OTP_EMAIL_EVENTS_TOPIC")
-    if topic is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", topic, re.ASCII):
-        raise ConfigError("OTP_EMAIL_EVENTS_TOPIC must be an SNS topic name (A-Z a-z 0-9 _ -)")
-    return topic
+    topics = []
+    for name in ("OTP_EMAIL_EVENTS_TOPIC", "OTP_WHATSAPP_EVENTS_TOPIC"):
+        topic = _str(env, name)
+        if topic is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", topic, re.ASCII):
+            raise ConfigError(f"{name} must be an SNS topic name (A-Z a-z 0-9 _ -)")
+        topics.append(topic)
+    return topics[0], topics[1]
 
 
 def _channel_chain(env: Mapping[str, str], name: str, channel: str) -> tuple[str, ...]:

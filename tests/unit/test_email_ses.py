@@ -91,7 +91,7 @@ def publish(event: dict) -> None:
     from chalicelib.routes_channels import channel_event_routes
 
     app = Chalice("events")
-    app.register_blueprint(channel_event_routes(wiring.get_service, "verify-email-events"))
+    app.register_blueprint(channel_event_routes(wiring.get_service, "verify-email-events", None))
     with Client(app) as client:
         client.lambda_.invoke("email_events", client.events.generate_sns_event(message=json.dumps(event)))
 
@@ -238,11 +238,12 @@ def test_every_documented_send_email_error_is_transient(code):
     assert raised.value.permanent is False and raised.value.detail == code
 
 
-def test_the_events_topic_is_an_sns_topic_name():
+def test_the_events_topics_are_sns_topic_names():
     from chalicelib.errors import ConfigError
-    from chalicelib.settings.channels import email_events_topic
+    from chalicelib.settings.channels import channel_event_topics
 
-    assert email_events_topic({}) is None
-    assert email_events_topic({"OTP_EMAIL_EVENTS_TOPIC": "verify-email-events"}) == "verify-email-events"
-    with pytest.raises(ConfigError, match="OTP_EMAIL_EVENTS_TOPIC"):
-        email_events_topic({"OTP_EMAIL_EVENTS_TOPIC": "arn:aws:sns:us-east-1:1:t"})
+    assert channel_event_topics({}) == (None, None)
+    topics = channel_event_topics({"OTP_EMAIL_EVENTS_TOPIC": "verify-email-events"})
+    assert topics == ("verify-email-events", None)
+    with pytest.raises(ConfigError, match="OTP_WHATSAPP_EVENTS_TOPIC"):
+        channel_event_topics({"OTP_WHATSAPP_EVENTS_TOPIC": "arn:aws:sns:us-east-1:1:t"})

@@ -59,8 +59,10 @@ def fixed_code(monkeypatch):
     monkeypatch.setattr("chalicelib.codes.secrets.randbelow", lambda n: 42)
 
 
-def expected_message(locale: str = "en") -> dict:
-    return cloud_api_message(NUMBER, MessageComposer("Verify", 600).whatsapp(CODE, locale))
+def expected_message(verification_id: str, locale: str = "en") -> dict:
+    """What the send carries: the template, and the send's reference as biz_opaque_callback_data."""
+    reference = wiring.get_service()._hasher.send_reference(verification_id, 0)
+    return cloud_api_message(NUMBER, MessageComposer("Verify", 600).whatsapp(CODE, locale), reference)
 
 
 @responses.activate
@@ -71,7 +73,7 @@ def test_meta_sends_the_authentication_template_and_the_code_checks(configured, 
     assert status == 201 and body["provider"] == "meta" and body["channel"] == "whatsapp"
     request = responses.calls[0].request
     assert request.headers["Authorization"] == "Bearer EAAJB-test-token"
-    assert json.loads(request.body) == expected_message("pt")
+    assert json.loads(request.body) == expected_message(body["id"], "pt")
     assert json.loads(request.body)["template"]["language"] == {"code": "pt_BR"}
     assert check(client, CODE)[1]["status"] == "approved"
 
@@ -130,10 +132,15 @@ def social_client(configured, env=SOCIAL):
 
 
 def test_social_sends_the_message_object_as_bytes_and_the_code_checks(configured, fixed_code):
+    from botocore.stub import ANY
+
     client, stub = social_client(configured)
+    sent: list[dict] = []
+    stub.client.meta.events.register("provide-client-params.socialmessaging.SendWhatsAppMessage",
+                                     lambda params, **kwargs: sent.append(params))
     expected = {
         "originationPhoneNumberId": SOCIAL["EUM_SOCIAL_ORIGINATION_PHONE_NUMBER_ID"],
-        "message": json.dumps(expected_message()).encode(),
+        "message": ANY,  # checked below: it holds the verification's reference
         "metaApiVersion": "v21.0",
     }
     # The output shape: botocore's socialmessaging model, SendWhatsAppMessageOutput {messageId}.
@@ -143,6 +150,7 @@ def test_social_sends_the_message_object_as_bytes_and_the_code_checks(configured
         status, body, _ = start(client, channel="whatsapp")
         stub.assert_no_pending_responses()
     assert status == 201 and body["provider"] == "end-user-messaging-social"
+    assert sent[0]["message"] == json.dumps(expected_message(body["id"])).encode()
     assert check(client, CODE)[1]["status"] == "approved"
 
 
