@@ -66,10 +66,37 @@ _TABLIST = (
 )
 
 
+# The channels besides SMS a deployment enables (docs/channels.md): a choice above the fields;
+# with SMS alone the page stays as it was.
+_CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
+_EMAIL_FIELD = (
+    '<div id="email-fields" hidden><label for="email">Email address</label>'
+    '<input id="email" name="email" type="email" autocomplete="email" inputmode="email" '
+    'maxlength="254" placeholder="name@example.com" required aria-describedby="number-help"></div>'
+)
+
+
+def _channel_choice(channels: tuple[str, ...]) -> str:
+    if channels == ("sms",):
+        return ""
+    options = "".join(
+        f'<label class="choice"><input type="radio" name="channel" value="{c}"'
+        f'{" checked" if i == 0 else ""}> {_CHANNEL_LABELS[c]}</label>'
+        for i, c in enumerate(channels)
+    )
+    return f'<fieldset id="channel" class="channels"><legend>Send the code by</legend>{options}</fieldset>'
+
+
 @functools.cache
-def index_html(code_length: int, default_region: str, inbox: bool, totp: bool = False) -> str:
+def index_html(
+    code_length: int, default_region: str, inbox: bool, totp: bool = False,
+    channels: tuple[str, ...] = ("sms",),
+) -> str:
     template = (_STATIC / "index.html").read_text(encoding="utf-8")
     page = template.format(
+        channels=",".join(channels),
+        channel_choice=_channel_choice(channels),
+        email_field=_EMAIL_FIELD if "email" in channels else "",
         code_length=code_length,
         country_options=_country_options(default_region),
         inbox="on" if inbox else "",
@@ -84,8 +111,11 @@ def index_html(code_length: int, default_region: str, inbox: bool, totp: bool = 
     return page.replace("</head>", tags + "</head>")
 
 
-def index_page(code_length: int, default_region: str, inbox: bool, totp: bool = False) -> Response:
-    response = _html(index_html(code_length, default_region, inbox, totp))
+def index_page(
+    code_length: int, default_region: str, inbox: bool, totp: bool = False,
+    channels: tuple[str, ...] = ("sms",),
+) -> Response:
+    response = _html(index_html(code_length, default_region, inbox, totp, channels))
     if totp:  # the tab shows the QR code as an image from a blob: URL its script makes
         csp = str(response.headers["Content-Security-Policy"])
         response.headers["Content-Security-Policy"] = csp.replace("img-src 'self'", "img-src 'self' blob:")

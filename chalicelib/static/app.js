@@ -28,7 +28,25 @@
 
   const say = (text) => { alert.textContent = ""; status.textContent = text; };
   const warn = (text) => { status.textContent = ""; alert.textContent = text; };
-  const mask = (e164) => e164.slice(0, 5) + "*".repeat(Math.max(0, e164.length - 7)) + e164.slice(-2);
+  const mask = (to) => to.includes("@")
+    ? to.slice(0, 1) + "***" + to.slice(to.lastIndexOf("@"))
+    : to.slice(0, 5) + "*".repeat(Math.max(0, to.length - 7)) + to.slice(-2);
+
+  // The channels this deployment offers (a choice above the fields when there is more than SMS).
+  const channel = () => (document.querySelector('input[name="channel"]:checked') || { value: "sms" }).value;
+  const HELP = {
+    sms: `We will text you a ${codeLength}-digit code.`,
+    whatsapp: `We will send you a ${codeLength}-digit code on WhatsApp.`,
+    email: `We will email you a ${codeLength}-digit code.`,
+  };
+  function showChannel() {
+    const email = channel() === "email";
+    $("phone-fields").hidden = email;
+    if ($("email-fields")) $("email-fields").hidden = !email;
+    $("number-help").textContent = HELP[channel()];
+  }
+  for (const radio of document.querySelectorAll('input[name="channel"]')) radio.addEventListener("change", showChannel);
+  showChannel();
   const minutes = (s) => (s >= 120 ? `${Math.ceil(s / 60)} minutes` : `${s} seconds`);
 
   async function api(path, body) {
@@ -50,6 +68,8 @@
   function explain(error) {
     switch (error.code) {
       case "invalid_phone_number": return "That phone number does not look right. Check the country and the number.";
+      case "invalid_email_address": return "That email address does not look right.";
+      case "unsupported_channel": return "We cannot send codes this way. Choose another way.";
       case "unsupported_number_type": return "This number cannot receive text messages. Use a mobile number.";
       case "country_not_allowed": return "We cannot send codes to this country.";
       case "incorrect_code":
@@ -62,7 +82,10 @@
       case "too_many_sends": case "too_many_verifications":
         return `Too many codes were sent to this number. Try again in ${minutes(error.retry_after || 600)}.`;
       case "delivery_failed": return "We could not send the code. Please try again.";
-      case "undeliverable_number": return "This number cannot receive our messages. Try another number.";
+      case "undeliverable_number":
+        return channel() === "email" ? "This address cannot receive our messages. Try another address."
+          : channel() === "whatsapp" ? "This number cannot receive WhatsApp messages. Choose SMS."
+            : "This number cannot receive our messages. Try another number.";
       case "invalid_code_format": return `Enter the ${codeLength} digits from the message.`;
       case "network": return error.message;
       default:
@@ -95,8 +118,11 @@
   }
 
   async function send(isResend) {
-    const body = { to: $("number").value.trim(), country: $("country").value };
-    if (!body.to) { warn("Enter your phone number."); $("number").focus(); return; }
+    const via = channel();
+    const field = via === "email" ? $("email") : $("number");
+    const body = via === "email" ? { to: field.value.trim(), channel: via }
+      : { to: field.value.trim(), country: $("country").value, ...(via === "sms" ? {} : { channel: via }) };
+    if (!body.to) { warn(via === "email" ? "Enter your email address." : "Enter your phone number."); field.focus(); return; }
     const button = isResend ? resend : $("send");
     button.disabled = true;
     try {
@@ -108,12 +134,12 @@
       countdown(verification.resend_after);
       codeInput.value = "";
       codeInput.focus();
-      listenForSms();
+      if (via === "sms") listenForSms();
     } catch (error) {
       warn(explain(error));
       if (error.code === "resend_too_soon") countdown(error.retry_after);
       else if (isResend) resend.disabled = false;
-      if (!isResend) $("number").focus();
+      if (!isResend) field.focus();
     } finally {
       if (!isResend) button.disabled = false;
     }
@@ -127,7 +153,7 @@
     codeStep.hidden = true;
     phoneStep.hidden = false;
     say("");
-    $("number").focus();
+    (channel() === "email" ? $("email") : $("number")).focus();
   });
 
   codeStep.addEventListener("submit", async (event) => {
@@ -145,7 +171,9 @@
       if (otpAbort) otpAbort.abort();
       codeStep.hidden = true;
       done.hidden = false;
-      say("Your phone number is verified.");
+      const what = verification.to.includes("@") ? "email address" : "phone number";
+      done.querySelector("h2").textContent = `${what[0].toUpperCase()}${what.slice(1)} verified`;
+      say(`Your ${what} is verified.`);
       done.querySelector("h2").focus();
     } catch (error) {
       warn(explain(error));
