@@ -183,7 +183,9 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
-    return with_snapstart(stage, with_events(stage, merged))
+    from scripts.channel_resources import with_channels  # WhatsApp and email (docs/channels.md)
+
+    return with_snapstart(stage, with_channels(stage_variables(stage), with_events(stage, merged)))
 
 
 def with_events(stage: str, merged: dict) -> dict:
