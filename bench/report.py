@@ -51,6 +51,11 @@ def report(results: dict[str, Any]) -> str:
         rows.append((f"  SQS per {op}", (" + ".join(w["sqs_calls"]) or "none") + first, "", "", "<= 1"))
     rows.append(("  the app's SendMessage vs the same by hand", f"{e['send_message_ms']:.2f} ms",
                  f"{e['raw_send_message_ms']:.2f} ms", f"{e['send_ratio']:.2f}", ""))
+    wa = results.get("whatsapp")
+    if wa:
+        rows.append(("WhatsApp start (Meta, faked locally) vs floor", f"{wa['app_ms']:.2f} ms",
+                     f"{wa['floor_ms']:.2f} ms", f"{wa['ratio']:.2f}", f"<= {wa['goal_ratio']}"))
+        rows.append(("  of which the raw Cloud API POST", f"{wa['raw_post_ms']:.2f} ms", "", "", ""))
     if "package" in results:
         pk = results["package"]
         rows.append(("Lambda package (chalice package)", f"{pk['bytes']:,} B", f"{pk['limit_bytes']:,} B",
@@ -61,6 +66,11 @@ def report(results: dict[str, Any]) -> str:
                  f"prices {cost['prices']['date']}"))
     rows.append(("  of which KMS Sign (receipts)", f"${cost['kms_usd']:.4f}", "", "",
                  f"price {cost['prices']['kms_date']}"))
+    channel_cost = results.get("channel_cost")
+    if channel_cost:
+        for name, usd in channel_cost["channels_usd"].items():
+            rows.append((f"  per 1,000 by {name}", f"${usd:.2f}", "", "",
+                         f"prices {channel_cost['prices']['date']}"))
     header = ("figure", "ours", "floor", "ratio", "goal")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
     line = lambda r: "  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r))  # noqa: E731

@@ -18,11 +18,13 @@ nothing). Sections:
    ReturnConsumedCapacity, on dynalite).
 5. package size: `chalice package` deployment zip versus 1.5 MB.
 6. cost per 1,000 verifications on AWS list prices (with each approval's KMS Sign), next to
-   Twilio Verify's fee.
+   Twilio Verify's fee; and per channel, with each channel's message price (bench/channels.py).
 7-9. (bench/approvals.py, KMS and SQS on a moto server) a right check with its receipt versus
    without, and the signer versus its bare KMS Sign; a TOTP challenge versus its DynamoDB and
    KMS calls replayed by hand; a request and a check with events (SQS) versus without. Each
    with the calls it makes, counted with botocore's event hooks.
+10. (bench/channels.py) a WhatsApp start (Meta's Cloud API faked on 127.0.0.1) versus its
+   DynamoDB calls by hand and the same raw POST.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import approvals, floor  # noqa: E402
+from bench import approvals, channels, floor  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
                            latest_code, median_ms, numbers)
@@ -387,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         results["warm"] = warm_overhead(db, runs, calls_file)
         results["flat"] = flat_at_scale(db, max(10, runs // 4), scale)
         results["units"] = calls_per_operation(db)
+        results["whatsapp"] = channels.whatsapp_start(db, runs)
         moto = MotoServer()  # KMS and SQS, from here on (the app's clients read these variables)
         os.environ.update(AWS_ENDPOINT_URL_KMS=moto.endpoint, AWS_ENDPOINT_URL_SQS=moto.endpoint)
         results["receipts"] = approvals.receipts(db, moto, runs)
@@ -397,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.smoke:
             results["package"] = package_size()
         results["cost"] = cost_per_1000(results["warm"], results["units"], results["receipts"])
+        results["channel_cost"] = channels.cost_per_channel(results["cost"])
     finally:
         db.stop()
         if moto is not None:

@@ -39,3 +39,12 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert cost["total_usd"] > cost["kms_usd"] + cost["dynamodb_usd"]
     assert "cold start" in run.stdout and "cost per 1,000 verifications" in run.stdout
     assert "TOTP challenge" in run.stdout and "SQS per request" in run.stdout
+    # The channels (bench/channels.py): a WhatsApp start makes the request's five writes, and
+    # every channel has a cost line above the service's own cost.
+    whatsapp = results["whatsapp"]
+    assert whatsapp["dynamodb_calls"] == ["UpdateItem"] * 5 and whatsapp["ratio"] > 0
+    lines = results["channel_cost"]["channels_usd"]
+    assert set(lines) == {"sms (US)", "email (SES)", "whatsapp (US, EUM Social)", "whatsapp (BR, EUM Social)",
+                          "whatsapp (IN, EUM Social)"}
+    assert all(usd > cost["total_usd"] for usd in lines.values())
+    assert "WhatsApp start" in run.stdout and "per 1,000 by email (SES)" in run.stdout
