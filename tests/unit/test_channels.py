@@ -245,3 +245,34 @@ def test_the_whatsapp_message_is_metas_authentication_template_with_copy_code():
         },
     }
     assert Config.from_env(BASE).composer().whatsapp("1", "pt").language == "pt_BR"
+
+
+# -- the approval's receipt ---------------------------------------------------------------------
+
+
+def test_an_email_receipt_names_the_address_never_a_phone_number(configured, outbox, clock):
+    import time
+
+    from tests.unit.test_receipts import ISSUER, jwks, verify
+
+    clock.now = time.time()  # receipts carry iat/exp that PyJWT checks against the wall clock
+    client = configured(**ON)
+    start(client, to="Ana@Example.com", channel="email")
+    body = check(client, last_code(outbox), to="Ana@example.com")[1]
+    claims = verify(body["receipt"], jwks(client))
+    assert claims["sub"] == claims["email"] == "Ana@example.com" and claims["email_verified"] is True
+    assert "phone_number" not in claims and "phone_number_verified" not in claims
+    assert claims["amr"] == ["otp"] and claims["iss"] == ISSUER
+
+
+def test_a_whatsapp_receipt_names_the_number_with_otp(configured, outbox, clock):
+    import time
+
+    from tests.unit.test_receipts import jwks, verify
+
+    clock.now = time.time()
+    client = configured(**ON)
+    start(client, channel="whatsapp")
+    claims = verify(check(client, last_code(outbox))[1]["receipt"], jwks(client))
+    assert claims["phone_number"] == NUMBER and claims["phone_number_verified"] is True
+    assert claims["amr"] == ["otp"] and "email" not in claims
