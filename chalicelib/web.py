@@ -13,6 +13,8 @@ from pathlib import Path
 
 from chalice import Response
 
+from chalicelib import telemetry
+
 _STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
@@ -31,7 +33,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 _INBOX_PANEL = (
-    '<aside aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
+    '<aside id="inbox-panel" aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
     '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol></aside>'
 )
 
@@ -72,16 +74,18 @@ _CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
 _EMAIL_FIELD = (
     '<div id="email-fields" hidden><label for="email">Email address</label>'
     '<input id="email" name="email" type="email" autocomplete="email" inputmode="email" '
-    'maxlength="254" placeholder="name@example.com" required aria-describedby="number-help"></div>'
+    'maxlength="254" placeholder="name@example.com" required aria-describedby="email-error number-help">'
+    '<p id="email-error" class="field-error" role="alert"></p></div>'
 )
 
 
 def _channel_choice(channels: tuple[str, ...]) -> str:
     if channels == ("sms",):
         return ""
+    # The label holds its text only (the radio beside it): a label never wraps (test_layout.py).
     options = "".join(
-        f'<label class="choice"><input type="radio" name="channel" value="{c}"'
-        f'{" checked" if i == 0 else ""}> {_CHANNEL_LABELS[c]}</label>'
+        f'<span class="choice"><input type="radio" id="channel-{c}" name="channel" value="{c}"'
+        f'{" checked" if i == 0 else ""}><label for="channel-{c}">{_CHANNEL_LABELS[c]}</label></span>'
         for i, c in enumerate(channels)
     )
     return f'<fieldset id="channel" class="channels"><legend>Send the code by</legend>{options}</fieldset>'
@@ -131,6 +135,7 @@ def static_file(name: str) -> Response | None:
     content_type = STATIC_FILES.get(name)
     if content_type is None:
         return None
+    telemetry.note(file=name)  # the terminal shows the file, not the route's /static/{name}
     body = _read(name)
     return Response(body=body, status_code=200, headers={
         "Content-Type": content_type, "Cache-Control": "public, max-age=300", **SECURITY_HEADERS})

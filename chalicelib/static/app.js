@@ -5,8 +5,7 @@
   const $ = (id) => document.getElementById(id);
   const codeLength = Number(document.body.dataset.codeLength || 6);
   const phoneStep = $("phone-step"), codeStep = $("code-step"), done = $("done");
-  const status = $("status"), alert = $("alert");
-  const resend = $("resend"), codeInput = $("code");
+  const numberInput = $("number"), resend = $("resend"), codeInput = $("code");
   let verification = null, timer = null, otpAbort = null;
 
   // Country names in the reader's language, sorted by name in that language (Intl.Collator:
@@ -26,14 +25,27 @@
     select.value = chosen;
   } catch (_) { /* keep the codes */ }
 
-  const say = (text) => { alert.textContent = ""; status.textContent = text; };
-  const warn = (text) => { status.textContent = ""; alert.textContent = text; };
+  // A message belongs next to the field it is about: "<field id>-error", right below the field,
+  // named by its aria-describedby and announced (role="alert"); the field gets the error style
+  // (aria-invalid) until the next change. Scrolled into view: at 360 px, or below a QR code,
+  // the user must see it without looking for it.
+  function fieldError(input, text) {
+    const error = $(`${input.id}-error`);
+    error.textContent = text;
+    if (!text) { input.removeAttribute("aria-invalid"); return; }
+    input.setAttribute("aria-invalid", "true");
+    error.scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("input", (event) => {
+    if (event.target.getAttribute("aria-invalid")) fieldError(event.target, "");
+  });
   const mask = (to) => to.includes("@")
     ? to.slice(0, 1) + "***" + to.slice(to.lastIndexOf("@"))
     : to.slice(0, 5) + "*".repeat(Math.max(0, to.length - 7)) + to.slice(-2);
 
   // The channels this deployment offers (a choice above the fields when there is more than SMS).
   const channel = () => (document.querySelector('input[name="channel"]:checked') || { value: "sms" }).value;
+  const recipientInput = () => (channel() === "email" ? $("email") : numberInput);
   const HELP = {
     sms: `We will text you a ${codeLength}-digit code.`,
     whatsapp: `We will send you a ${codeLength}-digit code on WhatsApp.`,
@@ -63,7 +75,7 @@
     return data;
   }
   // The tab scripts (totp.js, loaded after this one) post through the same function.
-  window.phoneVerify = Object.freeze({ api });
+  window.phoneVerify = Object.freeze({ api, fieldError });
 
   function explain(error) {
     switch (error.code) {
@@ -118,28 +130,33 @@
   }
 
   async function send(isResend) {
-    const via = channel();
-    const field = via === "email" ? $("email") : $("number");
-    const body = via === "email" ? { to: field.value.trim(), channel: via }
-      : { to: field.value.trim(), country: $("country").value, ...(via === "sms" ? {} : { channel: via }) };
-    if (!body.to) { warn(via === "email" ? "Enter your email address." : "Enter your phone number."); field.focus(); return; }
+    const via = channel(), input = recipientInput();
+    const body = via === "email" ? { to: input.value.trim(), channel: via }
+      : { to: input.value.trim(), country: $("country").value, ...(via === "sms" ? {} : { channel: via }) };
+    if (!body.to) {
+      input.focus();
+      fieldError(input, via === "email" ? "Enter your email address." : "Enter your phone number.");
+      return;
+    }
     const button = isResend ? resend : $("send");
     button.disabled = true;
     try {
       verification = await api("/v1/verifications", body);
       phoneStep.hidden = true;
       codeStep.hidden = false;
-      $("sent-to").textContent = `We sent a code to ${mask(verification.to)}.`;
-      say(isResend ? `A new code is on its way to ${mask(verification.to)}.` : `Code sent to ${mask(verification.to)}.`);
+      fieldError(input, "");
+      fieldError(codeInput, "");
+      $("sent-to").textContent = `We sent ${isResend ? "a new code" : "a code"} to ${mask(verification.to)}.`;
       countdown(verification.resend_after);
       codeInput.value = "";
       codeInput.focus();
       if (via === "sms") listenForSms();
     } catch (error) {
-      warn(explain(error));
       if (error.code === "resend_too_soon") countdown(error.retry_after);
       else if (isResend) resend.disabled = false;
+      const field = isResend ? codeInput : input;
       if (!isResend) field.focus();
+      fieldError(field, explain(error));
     } finally {
       if (!isResend) button.disabled = false;
     }
@@ -147,21 +164,24 @@
 
   phoneStep.addEventListener("submit", (event) => { event.preventDefault(); send(false); });
   resend.addEventListener("click", () => send(true));
-  $("change").addEventListener("click", () => {
+  function backToNumber() {
     clearInterval(timer);
     if (otpAbort) otpAbort.abort();
     codeStep.hidden = true;
+    done.hidden = true;
     phoneStep.hidden = false;
-    say("");
-    (channel() === "email" ? $("email") : $("number")).focus();
-  });
+    fieldError(codeInput, "");
+    recipientInput().focus();
+  }
+  $("change").addEventListener("click", backToNumber);
+  $("again").addEventListener("click", () => { recipientInput().value = ""; backToNumber(); });
 
   codeStep.addEventListener("submit", async (event) => {
     event.preventDefault();
     const code = codeInput.value.trim();
     if (!new RegExp(`^[0-9]{${codeLength}}$`).test(code)) {
-      warn(`Enter the ${codeLength} digits from the message.`);
       codeInput.focus();
+      fieldError(codeInput, `Enter the ${codeLength} digits from the message.`);
       return;
     }
     $("verify").disabled = true;
@@ -171,14 +191,14 @@
       if (otpAbort) otpAbort.abort();
       codeStep.hidden = true;
       done.hidden = false;
-      const what = verification.to.includes("@") ? "email address" : "phone number";
-      done.querySelector("h2").textContent = `${what[0].toUpperCase()}${what.slice(1)} verified`;
-      say(`Your ${what} is verified.`);
+      done.querySelector("h2").textContent = verification.to.includes("@") ? "Email address verified"
+        : "Phone number verified";
+      $("verified").textContent = `${mask(verification.to)} is yours. You can close this page.`;
       done.querySelector("h2").focus();
     } catch (error) {
-      warn(explain(error));
       codeInput.select();
       codeInput.focus();
+      fieldError(codeInput, explain(error));
     } finally {
       $("verify").disabled = false;
     }

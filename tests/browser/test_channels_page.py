@@ -70,7 +70,7 @@ def test_email_swaps_the_number_for_an_address_and_verifies(sized, site):
     fits(page, SIZES[size]["width"])
     shoot(page, f"channels-email-{size}")
     page.get_by_role("button", name="Send code", exact=True).click()
-    page.locator("#status").filter(has_text="Code sent to a***@example.com").wait_for()
+    page.locator("#sent-to").filter(has_text="We sent a code to a***@example.com.").wait_for()
     page.get_by_label("Verification code").fill(code_for(site, f"ana.{size}@example.com", "email"))
     page.get_by_role("button", name="Verify", exact=True).click()
     page.get_by_role("heading", name="Email address verified").wait_for()
@@ -82,7 +82,7 @@ def test_a_bad_address_is_explained(sized, site):
     page.get_by_role("radio", name="Email").check()
     page.get_by_label("Email address").fill("ana@example")
     page.get_by_role("button", name="Send code", exact=True).click()
-    page.locator("#alert").filter(has_text="That email address does not look right.").wait_for()
+    page.locator("#email-error").filter(has_text="That email address does not look right.").wait_for()
     assert page.evaluate("document.activeElement.id") == "email"
 
 
