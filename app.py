@@ -27,7 +27,7 @@ from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.routes_delivery import delivery_routes
 from chalicelib.routes_totp import totp_routes
-from chalicelib.settings.events import events_queue
+from chalicelib.settings.events import events_stream
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
 if TYPE_CHECKING:
@@ -123,24 +123,18 @@ def _build_service() -> Any:
     providers = ProviderPool(config, settings, context)
     limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
     hasher = CodeHasher(secret)
-    events = None
-    if config.events.enabled:
-        from chalicelib.events import SqsEvents
-
-        events = SqsEvents(lambda: aws_client("sqs"), config.events.queue, config.events.include_number)
-    delivery = _delivery_tracker(config, store, hasher, settings, secret, events)
-    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery, events=events)
+    delivery = _delivery_tracker(config, store, hasher, settings, secret)
+    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery)
 
 
-def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes, events: Any) -> Any:
+def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes) -> Any:
     from chalicelib.delivery import DeliveryTracker
     from chalicelib.phone import parse_phone_number
 
     def region_of(e164: str) -> str:
         return parse_phone_number(e164, config.default_region).region
 
-    on_change = (lambda v, index: events.emit("delivery.updated", v, index)) if events else None
-    return DeliveryTracker(store, hasher, settings, config.callback_base_url, secret, region_of, on_change)
+    return DeliveryTracker(store, hasher, settings, config.callback_base_url, secret, region_of)
 
 
 @functools.cache
@@ -394,12 +388,12 @@ def cancel_verification(verification_id: str) -> Response:
 app.register_blueprint(delivery_routes(get_service))
 
 
-# -- events to the deployment's backend: the queue's consumer -------------------------------
+# -- events to the deployment's backend: the table stream's consumer (docs/events.md) --------
 
 
 @functools.cache
-def _event_sender() -> Callable[[str], None]:
-    from chalicelib.events import deliver
+def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
+    from chalicelib.events import deliver_batch, delivery_marks, stream_pause, Poster
     from chalicelib.providers.http import shared_session
 
     config = get_config()
@@ -411,23 +405,32 @@ def _event_sender() -> Callable[[str], None]:
 
         secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
                                     lambda: boto3.client("ssm"))
-    session = shared_session()
-    return lambda body: deliver(body, config.events.urls, secret, session.post)
+    poster = Poster(secret, shared_session().post)
+    marks = delivery_marks(config.events.urls, _dynamodb_client, config.table_name)
+    return lambda records, context: deliver_batch(records, config.events.urls, poster,
+                                                  config.events.include_number, marks, stream_pause(context))
 
 
-def deliver_queued_event(body: str) -> None:
-    """POST one queued event; raising leaves the message on the queue (SQS retries it after
-    the visibility timeout, then moves it to the dead-letter queue)."""
-    _event_sender()(body)
+def _dynamodb_client() -> Any:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client("dynamodb", config=aws)
 
 
-_EVENTS_QUEUE = events_queue()
-if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires the trigger
+def deliver_stream_records(records: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
+    """POST the events of a batch of the table's stream records; the answer is Lambda's partial
+    batch response (the first record a receiver did not take, retried from there)."""
+    return _event_delivery()(records, context)
 
-    @app.on_sqs_message(queue=_EVENTS_QUEUE, batch_size=1)
-    def deliver_events(event: Any) -> None:
-        for record in event:
-            deliver_queued_event(record.body)
+
+_EVENTS_STREAM = events_stream()
+if _EVENTS_STREAM:  # bound at import, like the API-key setting: Chalice wires the mapping
+
+    @app.on_dynamodb_record(stream_arn=_EVENTS_STREAM, batch_size=100, starting_position="LATEST")
+    def table_events(event: Any) -> dict[str, Any]:
+        return deliver_stream_records(event.to_dict()["Records"], event.context)
 
 
 # -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------

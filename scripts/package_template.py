@@ -126,6 +126,8 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                     "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                     "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
+                    # Events are read from it (docs/events.md); nothing reads it otherwise.
+                    "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
                 },
             },
             "AlarmTopic": alarm_topic(stage, alarm_email),
@@ -187,17 +189,30 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
 
 
 def with_events(stage: str, merged: dict) -> dict:
-    """A stage that sends events (OTP_EVENTS_URL) gets its queue, dead-letter queue and DLQ
-    alarm, and the function may send to that queue only (scripts/events_resources.py)."""
+    """A stage that sends events (OTP_EVENTS_URL) gets its stream consumer's mapping settings
+    (over chalice's own DynamoDB event: the table's StreamArn, error handling, filter), the
+    failed-records queue with its alarm, and the consumer's role policy with the stack's ARNs
+    (scripts/events_resources.py). The API's role gets nothing of it."""
     if not stage_variables(stage).get("OTP_EVENTS_URL"):
         return merged
-    from scripts.events_resources import policy_statements, resources as event_resources
+    from scripts.events_resources import FUNCTION, resources as event_resources, sam_event
 
     app_name = json.loads((ROOT / ".chalice" / "config.json").read_text())["app_name"]
-    timeout = int(stage_config(stage).get("lambda_timeout", 60))
-    merged["Resources"].update(event_resources(app_name, stage, timeout, {"Ref": "AlarmTopic"}))
-    policy = merged["Resources"]["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    policy["Statement"] += policy_statements({"Fn::GetAtt": ["EventsQueue", "Arn"]})
+    resources = merged["Resources"]
+    resources.update(event_resources(app_name, stage, {"Ref": "AlarmTopic"}))
+    # chalice package's names: the function TableEvents, its event TableEventsDynamodbEventSource,
+    # its role TableEventsRole (chalice/package.py _generate_dynamodbeventsource, to_cfn_resource_name).
+    name = "".join(part.capitalize() for part in FUNCTION.split("_"))
+    resources[name] = {
+        "DependsOn": ["EventsFunctionLogGroup"],
+        "Properties": {"FunctionName": f"{function_name(stage)}-{FUNCTION}",  # as chalice deploy names it
+                       "Events": {f"{name}DynamodbEventSource": {"Properties": sam_event()}}},
+    }
+    resources[f"{name}Role"] = {"Properties": {"Policies": [
+        {"PolicyName": f"{name}RolePolicy", "PolicyDocument": role_policy(f"{stage}-events")}]}}
+    resources["EventsFunctionLogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+        "LogGroupName": f"/aws/lambda/{function_name(stage)}-{FUNCTION}",
+        "RetentionInDays": log_retention_days(stage)}}
     return merged
 
 
