@@ -113,8 +113,10 @@ def ensure_failed_queue(sqs: Any, cloudwatch: Any, app_name: str, stage: str) ->
 def configure_mapping(lambda_client: Any, function_name: str, stream_arn: str, failed_queue_arn: str) -> str:
     """`make deploy`, after `chalice deploy` made the mapping (batch size and starting position
     only): its error handling, filter and destination. Idempotent."""
-    mappings = lambda_client.list_event_source_mappings(FunctionName=function_name,
-                                                        EventSourceArn=stream_arn)["EventSourceMappings"]
+    # By stream, then by the function's name in FunctionArn (arn:aws:lambda:region:account:function:NAME):
+    # moto 5.2.5 matches FunctionName literally against what the creator passed (chalice: the ARN).
+    listed = lambda_client.list_event_source_mappings(EventSourceArn=stream_arn)["EventSourceMappings"]
+    mappings = [m for m in listed if m["FunctionArn"].split(":")[6] == function_name]
     if not mappings:
         raise SystemExit(f"no event source mapping from {stream_arn} to {function_name}: "
                          "was chalice deploy run with OTP_EVENTS_STREAM_ARN (make deploy sets it)?")
