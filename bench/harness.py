@@ -1,5 +1,5 @@
 """What every section of `make bench` shares: the servers (dynalite for DynamoDB, a moto server
-for KMS and SQS, both on 127.0.0.1 in processes of their own, so the app's calls cross HTTP as
+for KMS, both on 127.0.0.1 in processes of their own, so the app's calls cross HTTP as
 they do on Lambda), the app built for a given environment, and calls through its Lambda handler.
 """
 
@@ -33,10 +33,9 @@ BENCH_ENV = {
     "OTP_BREAKER_MIN_CONVERSION_PERCENT": "0",
 }
 # Variables a section sets for its variant of the app; every other build runs without them.
-OPTIONAL_ENV = ("OTP_RECEIPT_KEY_IDS", "OTP_TOTP_KEY_ID", "OTP_EVENTS_URL", "OTP_EVENTS_SECRET",
-                "OTP_EVENTS_QUEUE")
+OPTIONAL_ENV = ("OTP_RECEIPT_KEY_IDS", "OTP_TOTP_KEY_ID", "OTP_EVENTS_URL", "OTP_EVENTS_SECRET")
 # The app's per-container caches (tests/conftest.py reset_app clears the same ones).
-_CACHES = ("get_service", "get_config", "get_receipts", "_kms_client", "_totp_for", "_event_sender")
+_CACHES = ("get_service", "get_config", "get_receipts", "_kms_client", "_totp_for", "_event_delivery")
 _SWAPPED = ("get_config", "get_service", "get_receipts")
 _ORIGINALS: dict[str, Any] = {}
 
@@ -80,7 +79,7 @@ class Dynalite(_Server):
 
 
 class MotoServer(_Server):
-    """KMS and SQS: moto's server (requirements-dev.txt: moto[server,kms,sqs]). Its KMS signs
+    """KMS: moto's server (requirements-dev.txt: moto[server,kms]). Its KMS signs
     with real ECDSA P-256 keys (the `cryptography` package), as AWS KMS does."""
 
     def __init__(self) -> None:
