@@ -241,3 +241,21 @@ def test_the_request_path_calls_dynamodb_only(events, outbox, monkeypatch):
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
     start(client)
     assert set(called) == {"dynamodb"}
+
+
+def test_the_consumer_is_a_chalice_handler_bound_to_the_stream_only_when_events_are_on():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    probe = ("import app, json; print(json.dumps([[s.name, s.handler_string, getattr(s, 'stream_arn', None),"
+             " getattr(s, 'starting_position', None)] for s in app.app.event_sources]))")
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/phone-verify-dev/stream/2026-01-01T00:00:00.000"
+    env = {"PATH": "/usr/bin:/bin", "OTP_EVENTS_URL": "https://backend.example.com/hooks",
+           "OTP_EVENTS_STREAM_ARN": arn}
+    on = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(on.stdout) == [["table_events", "app.table_events", arn, "LATEST"]]
+    off = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={"PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, check=True)
+    assert json.loads(off.stdout) == []
