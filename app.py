@@ -27,7 +27,7 @@ from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.routes_delivery import delivery_routes
 from chalicelib.routes_totp import totp_routes
-from chalicelib.settings.events import events_stream
+from chalicelib.settings.events import delivery_topic, events_stream
 from chalicelib.models import CheckRequest, StartRequest, parse_check_request, parse_start_request
 
 if TYPE_CHECKING:
@@ -386,6 +386,21 @@ def cancel_verification(verification_id: str) -> Response:
 
 
 app.register_blueprint(delivery_routes(get_service))
+
+
+def delivery_published(message: str) -> int:
+    """One End User Messaging delivery event from the topic: the same ranked, monotonic write
+    as an HTTP receipt (chalicelib/delivery.py); how many sends it changed."""
+    tracker = get_service().delivery
+    return tracker.receive_published("end-user-messaging", message) if tracker is not None else 0
+
+
+_DELIVERY_TOPIC = delivery_topic()
+if _DELIVERY_TOPIC:  # bound at import: Chalice subscribes the handler to this topic only
+
+    @app.on_sns_message(topic=_DELIVERY_TOPIC)
+    def delivery_status(event: Any) -> None:
+        delivery_published(event.message)
 
 
 # -- events to the deployment's backend: the table stream's consumer (docs/events.md) --------

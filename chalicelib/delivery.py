@@ -22,6 +22,8 @@ log = logging.getLogger("verify")
 # The reference travels in the callback URL (signed with it) for these providers; the others
 # have a reference field of their own that their signature covers.
 _REFERENCE_IN_URL = ("twilio", "signalwire", "plivo")
+# Receipts that come back over an SNS topic invoking the function (no public URL needed).
+PUBLISHED = ("end-user-messaging",)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def gatewayapi_fields(report: DeliveryReport | None) -> dict[str, str]:
 
 def end_user_messaging_fields(configuration_set: str | None) -> dict[str, str]:
     """End User Messaging SendTextMessage: ``ConfigurationSetName``; its event destination (an
-    SNS topic) carries the delivery events to the ``on_sns_message`` handler: no public URL."""
+    SNS topic) carries the delivery events to the ``on_sns_message`` handler: no public URL
+    (the reference rides in ``Context``: chalicelib/providers/end_user_messaging.py)."""
     return {"ConfigurationSetName": configuration_set} if configuration_set else {}
 
 
@@ -106,7 +109,6 @@ class DeliveryTracker:
         public_url: str | None,
         token_key: bytes,
         region_of: Callable[[str], str],
-        on_change: Callable[[Any, int], None] | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
@@ -114,13 +116,23 @@ class DeliveryTracker:
         self._public_url = public_url
         self._token_key = token_key
         self._region_of = region_of
-        self._on_change = on_change
 
     def report_for(self, provider: str, verification_id: str, index: int) -> DeliveryReport | None:
+        reference = self._hasher.send_reference(verification_id, index)
+        if provider in PUBLISHED:
+            return DeliveryReport("", reference)
         if not self._public_url:
             return None
-        reference = self._hasher.send_reference(verification_id, index)
         return delivery_report(self._public_url, provider, reference, self._token_key)
+
+    def receive_published(self, provider: str, message: str) -> int:
+        """A delivery event an SNS topic invoked the function with (``app.delivery_status``):
+        no signature on that path (IAM lets only that topic invoke); applied like a receipt."""
+        from chalicelib.callbacks.end_user_messaging import read_event
+
+        if provider not in PUBLISHED:
+            raise errors.NotFound()
+        return self.apply(provider, read_event(message))
 
     def receive(
         self,
@@ -153,6 +165,10 @@ class DeliveryTracker:
             log.warning("callback refused provider=%s reason=%s", provider, type(exc).__name__)
             telemetry.metric("CallbacksRefused", provider=provider)
             raise errors.InvalidCallbackSignature() from None
+        return self.apply(provider, receipts)
+
+    def apply(self, provider: str, receipts: list[Any]) -> int:
+        """One ranked, monotonic write per receipt (store.record_delivery); how many changed."""
         changed = 0
         for receipt in receipts[:10]:
             target = self._hasher.read_send_reference(receipt.reference)
@@ -185,6 +201,4 @@ class DeliveryTracker:
                 country=self._region_of(updated.to),
                 status=receipt.status,
             )
-            if self._on_change is not None:
-                self._on_change(updated, index)
         return changed

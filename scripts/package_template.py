@@ -185,7 +185,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
-    return with_snapstart(stage, with_events(stage, merged))
+    return with_snapstart(stage, with_delivery_status(stage, with_events(stage, merged)))
 
 
 def with_events(stage: str, merged: dict) -> dict:
@@ -212,6 +212,23 @@ def with_events(stage: str, merged: dict) -> dict:
         {"PolicyName": f"{name}RolePolicy", "PolicyDocument": role_policy(f"{stage}-events")}]}}
     resources["EventsFunctionLogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
         "LogGroupName": f"/aws/lambda/{function_name(stage)}-{FUNCTION}",
+        "RetentionInDays": log_retention_days(stage)}}
+    return merged
+
+
+def with_delivery_status(stage: str, merged: dict) -> dict:
+    """A stage that names OTP_DELIVERY_EVENTS_TOPIC gets the End User Messaging delivery
+    handler (chalice package subscribes it to that topic and lets that topic only invoke it):
+    its fixed name, its log group, its role with the stack's ARNs."""
+    if not stage_variables(stage).get("OTP_DELIVERY_EVENTS_TOPIC"):
+        return merged
+    resources = merged["Resources"]
+    resources["DeliveryStatus"] = {"DependsOn": ["DeliveryStatusLogGroup"], "Properties": {
+        "FunctionName": f"{function_name(stage)}-delivery_status"}}
+    resources["DeliveryStatusRole"] = {"Properties": {"Policies": [
+        {"PolicyName": "DeliveryStatusRolePolicy", "PolicyDocument": role_policy(f"{stage}-delivery")}]}}
+    resources["DeliveryStatusLogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+        "LogGroupName": f"/aws/lambda/{function_name(stage)}-delivery_status",
         "RetentionInDays": log_retention_days(stage)}}
     return merged
 

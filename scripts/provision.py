@@ -342,6 +342,9 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
         done += ensure_sms_delivery_logging(iam, sns, part)
     if events_on(stage):
         done += _events_after(stage, logs, lambda_client, dynamodb, sqs)
+    if stage_variables(stage).get("OTP_DELIVERY_EVENTS_TOPIC"):  # End User Messaging's delivery events
+        group = f"{log_group_name(stage)}-delivery_status"
+        done.append(ensure_log_retention(logs, group, log_retention_days(stage)))
     return done + [f"URL: {api.get('rest_api_url', '(see chalice url)')}"]
 
 

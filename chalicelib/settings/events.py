@@ -78,3 +78,11 @@ def events_stream(environ: Mapping[str, str] | None = None) -> str | None:
     if not _str(env, "OTP_EVENTS_URL"):
         return None
     return _str(env, "OTP_EVENTS_STREAM_ARN") or STREAM_PLACEHOLDER
+
+
+def delivery_topic(environ: Mapping[str, str] | None = None) -> str | None:
+    """OTP_DELIVERY_EVENTS_TOPIC: the SNS topic (name or ARN) an End User Messaging
+    configuration set publishes its delivery events to; read when app.py is imported (Chalice
+    subscribes the ``on_sns_message`` handler to it at definition). None: no handler."""
+    env = os.environ if environ is None else environ
+    return _str(env, "OTP_DELIVERY_EVENTS_TOPIC")

@@ -69,6 +69,10 @@ def permissions(service: str, operation: Any, params: dict) -> list[tuple[str, s
         return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}")]
     if service == "logs":
         return [(action, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{params['logGroupName']}")]
+    if service == "sns" and "TopicArn" in params:  # a subscription to the delivery events' topic
+        return [(action, params["TopicArn"])]
+    if service == "sns" and "SubscriptionArn" in params:  # authorized on its topic
+        return [(action, params["SubscriptionArn"].rsplit(":", 1)[0])]
     if service == "sns":  # the SMS attributes are the account's: no resource
         found = [(action, "*")]
         role = params.get("attributes", {}).get("DeliveryStatusIAMRole")
@@ -185,7 +189,9 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
     # ... and events on (docs/events.md): the stream's consumer, its mapping and failed-records queue.
     varied["stages"][stage]["environment_variables"].update(
         OTP_EVENTS_URL="https://backend.example.com/hooks",
-        OTP_EVENTS_SECRET_PARAMETER=f"/phone-verify/{stage}/events-secret")
+        OTP_EVENTS_SECRET_PARAMETER=f"/phone-verify/{stage}/events-secret",
+        # End User Messaging's delivery events: the configuration set's topic (the user's own).
+        OTP_DELIVERY_EVENTS_TOPIC=f"phone-verify-{stage}-delivery-events")
     recorded: dict[str, list[tuple[str, str]]] = {}
 
     def clients(*names: str) -> list[Any]:
@@ -200,6 +206,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
 
     variables = provision.stage_variables(stage)
     with mock_aws():
+        boto3.client("sns", region_name=REGION).create_topic(Name=f"phone-verify-{stage}-delivery-events")
         patch = _moto_imports_swagger()
         next(patch)
         try:

@@ -55,4 +55,15 @@ def test_the_table_streams_both_images_with_or_without_events():
 
 def test_no_events_no_queue_no_consumer():
     merged = package_template.resources("prod")["Resources"]
-    assert "EventsFailedQueue" not in merged and "TableEvents" not in merged
+    assert "EventsFailedQueue" not in merged and "TableEvents" not in merged and "DeliveryStatus" not in merged
+
+
+def test_a_stage_naming_a_delivery_events_topic_gets_its_handlers_name_log_group_and_role(monkeypatch):
+    original = package_template.stage_variables
+    monkeypatch.setattr(package_template, "stage_variables",
+                        lambda stage: {**original(stage), "OTP_DELIVERY_EVENTS_TOPIC": "eum-delivery"})
+    merged = package_template.resources("prod")["Resources"]
+    assert merged["DeliveryStatus"]["Properties"]["FunctionName"] == "phone-verify-prod-delivery_status"
+    assert merged["DeliveryStatusLogGroup"]["Properties"]["LogGroupName"] == "/aws/lambda/phone-verify-prod-delivery_status"
+    statements = merged["DeliveryStatusRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {a for s in statements for a in s["Action"]} >= {"dynamodb:UpdateItem", "ssm:GetParameter"}

@@ -243,4 +243,20 @@ def test_the_recorded_cycle_covers_the_stream_the_mapping_and_the_failed_records
         assert {"lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping",  # events on
                 "lambda:DeleteEventSourceMapping",  # and off again
                 "sqs:CreateQueue", "cloudwatch:PutMetricAlarm",
-                "dynamodb:UpdateTable"} <= made, stage  # the stream turned on for a table made by hand
+                "dynamodb:UpdateTable",  # the stream turned on for a table made by hand
+                "sns:Subscribe", "sns:Unsubscribe"} <= made, stage  # End User Messaging's delivery events
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_delivery_status_handler_has_a_role_of_its_own(stage):
+    """It writes send statuses (store.record_delivery) with the server secret's keys: nothing else."""
+    config = STAGES["stages"][stage]["lambda_functions"]["delivery_status"]
+    policy = json.loads((ROOT / ".chalice" / config["iam_policy_file"]).read_text())
+    granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
+    assert granted == {"dynamodb:UpdateItem", "ssm:GetParameter"} | LOGS
+    table = STAGES["stages"][stage]["environment_variables"]["OTP_TABLE_NAME"]
+    for statement in policy["Statement"]:
+        resources = _listed(statement["Resource"])
+        assert "*" not in resources
+        if "dynamodb:UpdateItem" in statement["Action"]:
+            assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
