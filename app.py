@@ -625,3 +625,14 @@ def dev_inbox_json() -> Response:
     from chalicelib.providers.console import OUTBOX
 
     return _json(list(OUTBOX))
+
+
+@app.route("/dev/events.json", methods=["GET"])
+@_domain_errors
+def dev_events_json() -> Response:
+    """`make run`: the events the local table's stream implies (scripts/local_events.py)."""
+    if not _inbox_enabled():
+        raise errors.NotFound()
+    from chalicelib.events import LOCAL_EVENTS
+
+    return _json(list(LOCAL_EVENTS))

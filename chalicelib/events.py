@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from chalicelib import telemetry
@@ -128,6 +129,22 @@ class Poster:
         except Exception as exc:  # noqa: BLE001 - connection errors and timeouts
             log.warning("event POST failed id=%s error=%s", webhook_id, type(exc).__name__)
             return False
+
+
+# `make run` without OTP_EVENTS_URL (scripts/local_events.py): the events the local table's
+# stream implies, newest first, for the page's inbox panel (/dev/events.json).
+LOCAL_EVENTS: deque[dict[str, Any]] = deque(maxlen=50)
+
+
+def keep_locally(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    for record in records:
+        try:
+            events = events_of(record, include_number=False)
+        except StreamRecordError:
+            continue
+        for webhook_id, body in events:
+            LOCAL_EVENTS.appendleft({"webhook_id": webhook_id, **body})
+    return {"batchItemFailures": []}
 
 
 def deliver_batch(

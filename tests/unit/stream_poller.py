@@ -24,17 +24,15 @@ from typing import Any, Callable
 import boto3
 
 from scripts.events_resources import MAX_RETRIES
+from scripts.local_events import lambda_record, streams_client
 
 
 class StreamPoller:
     def __init__(self, table: str, handler: Callable[[list[dict]], dict], failed_queue_url: str | None = None,
                  max_retries: int = MAX_RETRIES, batch_size: int = 100) -> None:
         self.dynamodb = boto3.client("dynamodb")
-        # botocore sends DynamoDB Streams calls to an account-based endpoint
-        # (<account>.streams-ddb.<region>.amazonaws.com) that moto 5.2.5 does not route.
-        from botocore.config import Config
-
-        self.streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+        # The plain endpoint: moto 5.2.5 does not route botocore's account-based one.
+        self.streams = streams_client(None)
         self.sqs = boto3.client("sqs")
         self.table = table
         self.handler = handler
@@ -68,10 +66,8 @@ class StreamPoller:
         return records
 
     def _as_lambda(self, record: dict) -> dict:
-        ddb = dict(record["dynamodb"])
-        ddb["ApproximateCreationDateTime"] = int(ddb["ApproximateCreationDateTime"].timestamp())
-        event = {**record, "dynamodb": ddb, "eventSourceARN": self.arn}
-        if ddb["SequenceNumber"] in self.ttl_deletes:
+        event = lambda_record(record, self.arn)
+        if event["dynamodb"]["SequenceNumber"] in self.ttl_deletes:
             event["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
         return event
 

@@ -259,3 +259,46 @@ def test_the_consumer_is_a_chalice_handler_bound_to_the_stream_only_when_events_
     off = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={"PATH": "/usr/bin:/bin"},
                          capture_output=True, text=True, check=True)
     assert json.loads(off.stdout) == []
+
+
+# -- `make run`: the local table's stream, polled in the API's process (scripts/local_events.py) --
+
+
+def test_make_run_shows_the_streams_events_on_the_page_without_a_url(configured, outbox, monkeypatch):
+    from chalicelib.events import LOCAL_EVENTS, keep_locally
+    from scripts.local_events import LocalStream
+
+    monkeypatch.delenv("OTP_EVENTS_URL", raising=False)
+    client = configured(OTP_STAGE="local")  # the local stage's inbox (console provider)
+    LOCAL_EVENTS.clear()
+    stream = LocalStream(TABLE, None, keep_locally)
+    _, started, _ = start(client)
+    check(client, last_code(outbox))
+    stream.poll()
+    stream.poll()  # nothing new: nothing twice
+    response = client.http.get("/dev/events.json")
+    shown = json.loads(response.body)
+    assert [e["type"] for e in shown] == ["verification.approved", "verification.started"]  # newest first
+    assert shown[0]["data"]["id"] == started["id"] and shown[0]["webhook_id"].startswith("msg_")
+    assert shown[0]["data"]["to"] == "+1415*****71"
+
+
+def test_make_run_posts_to_the_url_and_retries_a_refused_batch_from_the_refused_record(events, outbox):
+    import app as app_module
+    from scripts.local_events import RETRY_SECONDS, LocalStream
+
+    receiver = Receiver(down=True)
+    client, _ = events(receiver)
+    stream = LocalStream(TABLE, None, app_module.deliver_stream_records)
+    start(client)
+    assert stream.poll() == RETRY_SECONDS
+    receiver.down = False
+    check(client, last_code(outbox))
+    stream.poll()
+    assert receiver.types() == ["verification.started", "verification.started", "verification.approved"]
+    stream.poll()
+    assert len(receiver.received) == 3
+
+
+def test_events_json_is_the_local_stages_only(client):
+    assert client.http.get("/dev/events.json").status_code == 404
