@@ -19,6 +19,7 @@ from typing import Any
 
 from bench import floor
 from bench.harness import Dynalite, MotoServer, activate, build_app, call, latest_code, median_ms, numbers, snapshot
+from chalicelib import wiring
 
 WARMUP = 10
 TOTP_IDENTITY = "bench-user@example.com"
@@ -77,7 +78,7 @@ def receipts(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]:
     plain = snapshot(build_app(db.endpoint, table))
     app = build_app(db.endpoint, table, OTP_RECEIPT_KEY_IDS=key)
     signed = snapshot(app)
-    kms_calls = floor.capture(app._kms_client())  # the client signed.receipts uses: no call yet
+    kms_calls = floor.capture(wiring._kms_client())  # the client signed.receipts uses: no call yet
     raw_kms = moto.client("kms")
     phones = iter(numbers(50_000, 2 * (runs + WARMUP)))
     times: dict[str, list[float]] = {"plain": [], "signed": [], "sign": [], "raw_sign": []}
@@ -137,13 +138,13 @@ def totp_challenges(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]
     admin = moto.client("kms")
     app = build_app(db.endpoint, table, OTP_RECEIPT_KEY_IDS=ensure_receipt_key(admin, "bench"),
                     OTP_TOTP_KEY_ID=ensure_totp_key(admin, "bench"))
-    service = app.get_service()
+    service = wiring.get_service()
     clock = Clock()
     service._clock = clock  # the TotpService reads the VerificationService's clock
-    dynamodb, kms = service._store._client, app._kms_client()
-    enrollment = app.get_totp().enroll(TOTP_IDENTITY, None)
+    dynamodb, kms = service._store._client, wiring._kms_client()
+    enrollment = wiring.get_totp().enroll(TOTP_IDENTITY, None)
     totp = pyotp.TOTP(enrollment.secret)
-    app.get_totp().confirm(enrollment.factor.id, totp.at(clock.now))
+    wiring.get_totp().confirm(enrollment.factor.id, totp.at(clock.now))
     clients = {"dynamodb": db.client(), "kms": moto.client("kms")}  # the floor's
     pk = "t#" + enrollment.factor.id[2:34]  # chalicelib/totp_store.py identity_pk
     item = clients["dynamodb"].get_item(TableName=table, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]

@@ -34,8 +34,7 @@ BENCH_ENV = {
 }
 # Variables a section sets for its variant of the app; every other build runs without them.
 OPTIONAL_ENV = ("OTP_RECEIPT_KEY_IDS", "OTP_TOTP_KEY_ID", "OTP_EVENTS_URL", "OTP_EVENTS_SECRET")
-# The app's per-container caches (tests/conftest.py reset_app clears the same ones).
-_CACHES = ("get_service", "get_config", "get_receipts", "_kms_client", "_totp_for", "_event_delivery")
+# The composition root's functions activate() swaps (chalicelib/wiring.py; reset() clears its caches).
 _SWAPPED = ("get_config", "get_service", "get_receipts")
 _ORIGINALS: dict[str, Any] = {}
 
@@ -94,15 +93,15 @@ class MotoServer(_Server):
 def build_app(endpoint: str, table: str, **env: str) -> Any:
     """The app module, its per-container objects rebuilt for ``table`` and ``env``."""
     import app
+    from chalicelib import wiring
 
     for name, original in _ORIGINALS.items():  # undo activate()
-        setattr(app, name, original)
+        setattr(wiring, name, original)
     for name in OPTIONAL_ENV:
         os.environ.pop(name, None)
     os.environ.update(BENCH_ENV, OTP_TABLE_NAME=table, AWS_ENDPOINT_URL_DYNAMODB=endpoint, **env)
-    for name in _CACHES:  # the config too: it names the table
-        getattr(app, name).cache_clear()
-    app.get_service()
+    wiring.reset()  # the config too: it names the table
+    wiring.get_service()
     return app
 
 
@@ -116,16 +115,21 @@ class Variant:
 
 
 def snapshot(app: Any) -> Variant:
-    return Variant(app.get_config(), app.get_service(), app.get_receipts())
+    """The objects ``app``'s routes use now (built by chalicelib/wiring.py)."""
+    from chalicelib import wiring
+
+    return Variant(wiring.get_config(), wiring.get_service(), wiring.get_receipts())
 
 
 def activate(app: Any, variant: Variant) -> None:
-    """The handler's routes find ``variant``'s objects (they call these module functions)."""
+    """The handler's routes find ``variant``'s objects (they call these wiring functions)."""
+    from chalicelib import wiring
+
     for name in _SWAPPED:
-        _ORIGINALS.setdefault(name, getattr(app, name))
-    app.get_config = lambda: variant.config
-    app.get_service = lambda: variant.service
-    app.get_receipts = lambda: variant.receipts
+        _ORIGINALS.setdefault(name, getattr(wiring, name))
+    wiring.get_config = lambda: variant.config
+    wiring.get_service = lambda: variant.service
+    wiring.get_receipts = lambda: variant.receipts
 
 
 def numbers(start: int, count: int) -> list[str]:

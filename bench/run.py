@@ -48,6 +48,7 @@ from bench import approvals, floor  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
                            latest_code, median_ms, numbers)
+from chalicelib import wiring  # noqa: E402
 
 # List prices, us-east-1, written down on 2026-11-22 (not fetched: update them when AWS or
 # Twilio change theirs). DynamoDB on-demand after the November 2024 price cut.
@@ -123,7 +124,7 @@ def cold_start(runs: int, calls_file: Path) -> dict[str, Any]:
 def record_calls(db: Dynalite, calls_file: Path) -> None:
     """The DynamoDB calls of one request and one right check, for the floors to replay."""
     app = build_app(db.endpoint, db.table("bench-record"))
-    calls = floor.capture(app.get_service()._store._client)
+    calls = floor.capture(wiring.get_service()._store._client)
     phone = numbers(40_000, 1)[0]
     assert call(app, "POST", "/v1/verifications", {"to": phone})["statusCode"] == 201
     request = list(calls)
@@ -194,8 +195,8 @@ def flat_at_scale(db: Dynalite, runs: int, scale: int) -> dict[str, Any]:
     seeded_s = time.perf_counter() - started
     apps = {}
     for name, table in (("small", small), ("large", large)):
-        app = build_app(db.endpoint, table)
-        apps[name] = app.get_service()  # kept: each service holds its own table
+        build_app(db.endpoint, table)
+        apps[name] = wiring.get_service()  # kept: each service holds its own table
     from chalicelib.models import CheckRequest, StartRequest
 
     timings: dict[str, list[float]] = {"small": [], "large": []}
@@ -279,7 +280,7 @@ def calls_per_operation(db: Dynalite, repeats: int = 7) -> dict[str, Any]:
     one ended, from the calls' start and end times; the median over ``repeats`` numbers)."""
     table = db.table("bench-units")
     app = build_app(db.endpoint, table)
-    service = app.get_service()
+    service = wiring.get_service()
     counter = UnitCounter(service._store._client)
     timed = floor.capture(service._store._client)
     clock = service._clock

@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.forking:
         # Build the service once in the parent (no connection is opened yet), so each forked
         # request starts warm, like a warm Lambda container.
-        sys.modules["app"].get_service()
+        from chalicelib import wiring
+
+        wiring.get_service()
     if args.events:
         from scripts.local_events import start
 

@@ -9,6 +9,8 @@ from typing import Iterator
 
 import pytest
 
+from chalicelib import wiring
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_STAGE = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["test"]
 TABLE = TEST_STAGE["environment_variables"]["OTP_TABLE_NAME"]
@@ -24,11 +26,9 @@ os.environ.update(
 )
 
 
-def reset_app(app_module) -> None:
+def reset_app() -> None:
     """Forget the per-container objects, so the next request reads the environment again."""
-    for cached in (app_module.get_service, app_module.get_config, app_module._openapi_json,
-                   app_module.get_receipts, app_module._kms_client, app_module._totp_for):
-        cached.cache_clear()
+    wiring.reset()
 
 
 class FakeClock:
@@ -53,8 +53,6 @@ def stage_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def aws(stage_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from moto import mock_aws
 
-    import app as app_module
-
     with mock_aws():
         import boto3
 
@@ -66,9 +64,9 @@ def aws(stage_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         receipt_key = ensure_receipt_key(boto3.client("kms"), "test")
         monkeypatch.setenv("OTP_RECEIPT_KEY_IDS", receipt_key)
         monkeypatch.setenv("OTP_TOTP_KEY_ID", ensure_totp_key(boto3.client("kms"), "test"))
-        reset_app(app_module)
+        reset_app()
         yield
-        reset_app(app_module)
+        reset_app()
 
 
 @pytest.fixture
@@ -78,9 +76,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def service(aws: None, clock: FakeClock, monkeypatch: pytest.MonkeyPatch):
-    import app as app_module
-
-    svc = app_module.get_service()
+    svc = wiring.get_service()
     monkeypatch.setattr(svc, "_clock", clock)
     return svc
 
@@ -123,8 +119,8 @@ def configured(aws, clock, monkeypatch):
     def make(**env: str):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        reset_app(app_module)
-        service = app_module.get_service()
+        reset_app()
+        service = wiring.get_service()
         monkeypatch.setattr(service, "_clock", clock)
         return Client(app_module.app, stage_name="test", project_dir=str(ROOT))
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from tests.conftest import ROOT
+from chalicelib import wiring
 
 
 @pytest.fixture
@@ -19,11 +20,11 @@ def client_on_dynalite(dynamodb_endpoint, monkeypatch, stage_env):
     import app as app_module
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
-    reset_app(app_module)
-    app_module.get_service()
+    reset_app()
+    wiring.get_service()
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as client:
         yield client
-    reset_app(app_module)
+    reset_app()
 
 
 def test_a_bot_walking_a_prefix_from_rotating_ips_is_stopped(client_on_dynalite, monkeypatch):

@@ -52,17 +52,17 @@ def _kind(call: dict) -> str:
 
 
 def _number_item(e164: str) -> dict:
-    import app
+    from chalicelib import wiring
 
-    key = app.get_service()._hasher.number_key(e164)
+    key = wiring.get_service()._hasher.number_key(e164)
     return boto3.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "v#" + key}}).get("Item", {})
 
 
 def test_a_new_verification_waits_for_two_sequential_round_trips(configured, outbox, clock, slow_dynamodb):
     client = configured()
-    import app
+    from chalicelib import wiring
 
-    calls = slow_dynamodb(app.get_service())
+    calls = slow_dynamodb(wiring.get_service())
     assert start(client, to=number(1))[0] == 201
     request = calls.take()
     assert len(request) == 5  # IP, number, prefix, country, budget: the same writes as before

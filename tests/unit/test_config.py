@@ -140,7 +140,7 @@ def test_a_bad_value_at_request_time_is_a_contract_500_that_logs_the_variable(
     from tests.conftest import ROOT
 
     monkeypatch.setenv("OTP_CODE_LENGTH", "99")
-    reset_app(app_module)
+    reset_app()
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
         response = c.http.post(
             "/v1/verifications", headers={"content-type": "application/json"},

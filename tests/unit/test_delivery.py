@@ -15,6 +15,7 @@ import responses
 
 from tests.conftest import ROOT
 from tests.unit.helpers import PhoneNumberType, check, error_code, example, get, start
+from chalicelib import wiring
 
 TWILIO_SMS = "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"
 TWILIO_CALL = "https://api.twilio.com/2010-04-01/Accounts/AC123/Calls.json"
@@ -39,8 +40,8 @@ def configured(aws, clock, monkeypatch) -> Callable[..., object]:
     def make(**env: str):
         for name, value in {**CREDENTIALS, **env}.items():
             monkeypatch.setenv(name, value)
-        reset_app(app_module)
-        service = app_module.get_service()  # built now, with these variables; cached for requests
+        reset_app()
+        service = wiring.get_service()  # built now, with these variables; cached for requests
         monkeypatch.setattr(service, "_clock", clock)
         client = Client(app_module.app, stage_name="test", project_dir=str(ROOT))
         clients.append(client)
@@ -180,10 +181,8 @@ def test_no_log_record_of_a_send_holds_the_code_or_a_credential(configured, capl
 def test_failover_costs_one_extra_write_and_only_then(configured):
     from tests.unit.test_security import CallCounter
 
-    import app as app_module
-
     client = configured(SMS_PROVIDER="twilio,plivo")
-    counter = CallCounter(app_module.get_service()._store._client)
+    counter = CallCounter(wiring.get_service()._store._client)
     responses.add(responses.POST, TWILIO_SMS, json={"sid": "SM1"}, status=201)
     start(client)
     assert counter.take().count("UpdateItem v") == 1
@@ -324,9 +323,7 @@ def test_webhook_failover_through_the_api_keeps_the_code_out_of_the_logs(configu
 
 def test_aws_sends_are_not_retried_by_botocore(aws):
     # A retried Publish/Invoke after a read timeout can deliver twice: failover is the retry.
-    import app as app_module
-
-    service = app_module.get_service()
+    service = wiring.get_service()
     factory = service._providers._context("sns", {}).aws
     for name in ("sns", "pinpoint-sms-voice-v2", "lambda"):
         assert factory(name).meta.config.retries["total_max_attempts"] == 1, name

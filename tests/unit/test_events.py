@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 
-from chalicelib import standard_webhooks
+from chalicelib import standard_webhooks, wiring
 from tests.conftest import TABLE, last_code
 from tests.unit.helpers import NUMBER, check, delete, start
 from tests.unit.stream_poller import StreamPoller
@@ -59,18 +59,18 @@ def events(configured):
         urls = [r.url for r in receivers]
         client = configured(OTP_EVENTS_URL=urls[0] if len(urls) == 1 else json.dumps(urls),
                             OTP_EVENTS_SECRET=SECRET)
-        app_module._event_delivery.cache_clear()
+        wiring._event_delivery.cache_clear()
         failed = boto3.client("sqs").create_queue(QueueName="phone-verify-test-events-failed")["QueueUrl"]
         return client, StreamPoller(TABLE, app_module.deliver_stream_records, failed, max_retries=max_retries)
 
     yield make
-    app_module._event_delivery.cache_clear()
+    wiring._event_delivery.cache_clear()
 
 
 def number_pk() -> str:
     import app as app_module
 
-    service = app_module.get_service()
+    service = wiring.get_service()
     return "v#" + service._hasher.number_key(NUMBER)
 
 
@@ -122,7 +122,7 @@ def test_delivery_updated_from_a_receipt_write_and_not_from_a_replay(events, out
     receiver = Receiver()
     client, poller = events(receiver)
     _, started, _ = start(client)
-    store = app_module.get_service()._store
+    store = wiring.get_service()._store
     key = number_pk()[2:]
     # The write the HTTP callbacks make (chalicelib/delivery.py DeliveryTracker.receive).
     assert store.record_delivery(key, started["id"], 0, "console", "delivered", None, False) is not None
@@ -149,7 +149,7 @@ def test_expired_when_ttl_removes_a_pending_verification_and_only_then(events, o
     check(client, last_code(outbox), to="+14155552672")
     import app as app_module
 
-    other = "v#" + app_module.get_service()._hasher.number_key("+14155552672")
+    other = "v#" + wiring.get_service()._hasher.number_key("+14155552672")
     poller.run()
     poller.ttl_delete(other)
     start(client)  # a new item for the first number...

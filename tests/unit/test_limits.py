@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import ROOT, last_code
 from tests.unit.helpers import PhoneNumberType, check, error_code, example, get, start
+from chalicelib import wiring
 
 HOUR_START = 1_800_000_000 - 1_800_000_000 % 3600  # clock fixture starts 1,800,000,000 s
 
@@ -56,12 +57,10 @@ def test_a_failed_send_does_not_use_up_a_start(configured, service, outbox):
             raise ProviderError("console", permanent=False, detail="HTTP 503")
 
     client = configured(OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY="1")
-    import app as app_module
-
-    console = app_module.get_service()._providers.get("console")
-    app_module.get_service()._providers.replace("console", Failing())
+    console = wiring.get_service()._providers.get("console")
+    wiring.get_service()._providers.replace("console", Failing())
     assert start(client)[0] == 502
-    app_module.get_service()._providers.replace("console", console)
+    wiring.get_service()._providers.replace("console", console)
     assert start(client)[0] == 201
 
 

@@ -20,6 +20,7 @@ from botocore.stub import Stubber
 from chalicelib.messages import SmsMessage, VoiceMessage, measure
 from chalicelib.phone import parse_phone_number
 from chalicelib.providers import REGISTRY, ProviderContext, ProviderError, load_provider
+from chalicelib import wiring
 
 PHONE = parse_phone_number("+14155552671", "US")
 TEXT = measure("Your Verify verification code is 012345. It expires in 10 minutes.")
@@ -538,7 +539,6 @@ def test_bad_credentials_json_is_refused_without_echoing_it(aws):
 
 
 def test_a_rotated_secret_takes_effect_after_the_parameters_max_age(aws, monkeypatch):
-    import app as app_module
     from tests.conftest import reset_app
 
     ssm = boto3.client("ssm")
@@ -546,15 +546,15 @@ def test_a_rotated_secret_takes_effect_after_the_parameters_max_age(aws, monkeyp
     monkeypatch.delenv("OTP_SECRET")
     monkeypatch.setenv("OTP_SECRET_PARAMETER", "/phone-verify/test/otp-secret")
     monkeypatch.setenv("OTP_PARAMETERS_MAX_AGE_SECONDS", "300")
-    reset_app(app_module)
+    reset_app()
     now = [1000.0]
-    monkeypatch.setattr(app_module.time, "monotonic", lambda: now[0])
-    first = app_module.get_service()
+    monkeypatch.setattr(wiring.time, "monotonic", lambda: now[0])
+    first = wiring.get_service()
     ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="b" * 40, Type="SecureString", Overwrite=True)
     now[0] += 299
-    assert app_module.get_service() is first  # cached: one SSM read per container and max age
+    assert wiring.get_service() is first  # cached: one SSM read per container and max age
     now[0] += 2
-    rotated = app_module.get_service()
+    rotated = wiring.get_service()
     assert rotated is not first
     assert rotated._hasher.number_key("+14155552671") != first._hasher.number_key("+14155552671")
-    reset_app(app_module)
+    reset_app()

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from chalicelib.receipts import DerError, ReceiptSigner, ecdsa_der_to_raw, p256_point_from_spki
 from tests.unit.helpers import NUMBER, check, get, start
+from chalicelib import wiring
 
 ISSUER = "http://localhost:8000"  # the test stage's default OTP_PUBLIC_URL
 
@@ -119,12 +120,10 @@ def test_a_receipt_signed_by_an_unpublished_key_fails(client, outbox, real_time)
 
 
 def test_the_audience_and_lifetime_are_configurable(client, outbox, real_time, monkeypatch):
-    import app as app_module
-
     monkeypatch.setenv("OTP_RECEIPT_AUDIENCE", "https://app.example")
     monkeypatch.setenv("OTP_RECEIPT_TTL_SECONDS", "60")
-    app_module.get_config.cache_clear()
-    app_module.get_receipts.cache_clear()
+    wiring.get_config.cache_clear()
+    wiring.get_receipts.cache_clear()
     claims = verify(approve(client, outbox)["receipt"], jwks(client), audience="https://app.example")
     assert claims["exp"] - claims["iat"] == 60
 
@@ -133,17 +132,15 @@ def test_the_audience_and_lifetime_are_configurable(client, outbox, real_time, m
 
 
 def test_rotation_first_key_signs_and_every_key_is_published(client, outbox, real_time, monkeypatch):
-    import app as app_module
-
     kms = boto3.client("kms")
-    old = app_module.get_config().receipt_key_ids[0]
+    old = wiring.get_config().receipt_key_ids[0]
     new = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
     # A receipt signed by the old key just before the rotation...
     in_flight = approve(client, outbox)["receipt"]
 
     monkeypatch.setenv("OTP_RECEIPT_KEY_IDS", f"{new},{old}")
-    app_module.get_config.cache_clear()
-    app_module.get_receipts.cache_clear()
+    wiring.get_config.cache_clear()
+    wiring.get_receipts.cache_clear()
     published = jwks(client)
     assert len(published["keys"]) == 2
     fresh = approve(client, outbox, to="+14155552672")["receipt"]
@@ -164,9 +161,7 @@ def test_rotation_first_key_signs_and_every_key_is_published(client, outbox, rea
 def kms_stub():
     from botocore.stub import Stubber
 
-    import app as app_module
-
-    with Stubber(app_module._kms_client()) as stubber:
+    with Stubber(wiring._kms_client()) as stubber:
         yield stubber
 
 
@@ -174,9 +169,7 @@ def test_kms_failing_at_signing_keeps_the_approval_and_answers_no_receipt(client
     jwks(client)  # the public key is cached; the failure hits Sign
     from botocore.stub import Stubber
 
-    import app as app_module
-
-    with Stubber(app_module._kms_client()) as stub:
+    with Stubber(wiring._kms_client()) as stub:
         stub.add_client_error("sign", service_error_code="KMSInternalException", http_status_code=500)
         body = approve(client, outbox)
         stub.assert_no_pending_responses()
@@ -196,10 +189,8 @@ def test_kms_failing_makes_the_jwks_a_503_in_the_contracts_shape(client, real_ti
 
 
 def test_public_keys_are_fetched_once_per_container(client, outbox, real_time):
-    import app as app_module
-
     calls = []
-    app_module._kms_client().meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    wiring._kms_client().meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     approve(client, outbox)
     approve(client, outbox, to="+14155552672")
     jwks(client)

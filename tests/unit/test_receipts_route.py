@@ -17,6 +17,7 @@ import pytest
 from chalicelib.callbacks import plivo as plivo_scheme
 from chalicelib.callbacks import twilio as twilio_scheme
 from tests.unit.helpers import JSON, NUMBER, error_code, get, start
+from chalicelib import wiring
 
 PUBLIC = "https://verify.example.com/api"
 ENV = {"OTP_PUBLIC_URL": PUBLIC, "SMS_PROVIDER": "twilio,plivo", "TWILIO_ACCOUNT_SID": "AC1",
@@ -40,9 +41,7 @@ class RecordingAdapter:
 @pytest.fixture
 def env(configured):
     client = configured(**ENV)
-    import app as app_module
-
-    pool = app_module.get_service()._providers
+    pool = wiring.get_service()._providers
     adapters = {name: RecordingAdapter(name) for name in ("twilio", "plivo")}
     for name, adapter in adapters.items():
         pool.replace(name, adapter)

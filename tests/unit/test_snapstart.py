@@ -77,13 +77,12 @@ def test_nothing_is_registered_outside_lambda():
 
 
 def test_a_restore_rebuilds_the_service_reseeds_random_and_drops_the_pool(runtime_hooks, service):
-    import app
-    from chalicelib import concurrency
+    from chalicelib import concurrency, wiring
 
-    importlib.reload(app)  # the app registers its hook at import, as on Lambda
+    importlib.reload(wiring)  # the composition root registers its hook at import, as on Lambda
     try:
         assert len(runtime_hooks) == 1
-        before = app.get_service()
+        before = wiring.get_service()
         pool = concurrency.pool()
         client = before._store._client
         random.seed(7)  # what two containers restored from one snapshot would share
@@ -92,8 +91,8 @@ def test_a_restore_rebuilds_the_service_reseeds_random_and_drops_the_pool(runtim
         func(*args, **kwargs)  # the runtime, after a restore
         assert random.getstate() != shared
         assert concurrency.pool() is not pool
-        after = app.get_service()
+        after = wiring.get_service()
         assert after is not before and after._store._client is not client
     finally:
         sys.modules.pop("snapshot_restore_py", None)
-        importlib.reload(app)
+        importlib.reload(wiring)

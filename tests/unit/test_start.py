@@ -50,7 +50,7 @@ def test_webotp_domain_adds_the_origin_bound_last_line(aws, outbox, monkeypatch,
     from tests.conftest import ROOT
 
     monkeypatch.setenv("OTP_WEBOTP_DOMAIN", "example.com")
-    reset_app(app_module)
+    reset_app()
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
         start(c)
     code = last_code(outbox)

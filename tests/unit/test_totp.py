@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import TABLE
 from tests.unit.helpers import error_code, get, post
+from chalicelib import wiring
 
 IDENTITY = "user-42@example.com"
 # Chalice's local gateway warns that it does not enforce IAM; test_every_totp_route_is_behind_iam
@@ -147,12 +148,10 @@ def test_one_step_either_side_is_accepted(client, step_clock, offset, accepted):
 
 
 def test_window_zero_accepts_the_current_step_only(client, step_clock, monkeypatch):
-    import app as app_module
-
     factor = enrolled(client, step_clock)
     monkeypatch.setenv("OTP_TOTP_WINDOW", "0")
-    app_module.get_config.cache_clear()
-    app_module._totp_for.cache_clear()
+    wiring.get_config.cache_clear()
+    wiring._totp_for.cache_clear()
     assert challenge(client, code_at(factor["secret"], step_clock.now - 30))[0] == 403
     assert challenge(client, code_at(factor["secret"], step_clock.now))[0] == 200
 
@@ -193,12 +192,10 @@ def test_no_verified_factor_is_404(client, step_clock):
 @pytest.mark.parametrize("code", ["12345", "1234567", "１２３４５６", "١٢٣٤٥٦", " 123456", "12_345", "",
                                   None, True, 123456, ["123456"], "123456\n"])
 def test_the_code_format_is_checked_before_any_lookup(client, step_clock, code):
-    import app as app_module
-
     enrolled(client, step_clock)
     calls = []
-    app_module.get_service()._store._client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
-    app_module._kms_client().meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    wiring.get_service()._store._client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    wiring._kms_client().meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     status, body, _ = challenge(client, code)
     assert status == 400 and error_code(body) == "invalid_code_format"
     assert calls == []
@@ -235,13 +232,11 @@ def test_the_table_holds_no_secret(client, step_clock):
 def test_a_secret_decrypts_only_for_its_own_factor(client, step_clock):
     """KMS binds the ciphertext to the factor id (encryption context): a ciphertext copied
     onto another factor does not decrypt."""
-    import app as app_module
-
     factor = enroll(client)
-    item = app_module.get_totp()._store.load(factor["id"][2:34])
+    item = wiring.get_totp()._store.load(factor["id"][2:34])
     ciphertext = item.factors[factor["id"]].secret_ciphertext
     kms = boto3.client("kms")
-    key = app_module.get_config().totp.key_id
+    key = wiring.get_config().totp.key_id
     plain = kms.decrypt(KeyId=key, CiphertextBlob=ciphertext, EncryptionContext={"factor_id": factor["id"]})
     assert plain["Plaintext"].decode() == factor["secret"]
     with pytest.raises(kms.exceptions.InvalidCiphertextException):

@@ -8,6 +8,7 @@ import pytest
 from chalice.test import Client
 
 from tests.conftest import ROOT, reset_app
+from chalicelib import wiring
 
 
 def test_page_has_two_steps_the_right_inputs_and_security_headers(client):
@@ -53,24 +54,24 @@ def test_the_inbox_exists_only_locally_with_the_console_provider(aws, monkeypatc
 
     monkeypatch.setenv("OTP_STAGE", stage)
     monkeypatch.setenv("SMS_PROVIDER", provider)
-    reset_app(app_module)
-    app_module.get_config()  # read now: the test client applies the stage's own variables per request
+    reset_app()
+    wiring.get_config()  # read now: the test client applies the stage's own variables per request
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
         page = c.http.get("/dev/inbox")
         listing = c.http.get("/dev/inbox.json")
         index = c.http.get("/").body.decode()
     assert (page.status_code, listing.status_code) == ((200, 200) if exists else (404, 404))
     assert ('id="inbox"' in index) is exists
-    reset_app(app_module)
+    reset_app()
 
 
 def test_the_inbox_lists_messages_newest_first(aws, monkeypatch, outbox):
     import app as app_module
 
     monkeypatch.setenv("OTP_STAGE", "local")
-    reset_app(app_module)
-    app_module.get_config()
-    app_module.get_service()
+    reset_app()
+    wiring.get_config()
+    wiring.get_service()
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
         for number in ("+14155552671", "+14155552672"):
             c.http.post("/v1/verifications", headers={"content-type": "application/json"},
@@ -78,4 +79,4 @@ def test_the_inbox_lists_messages_newest_first(aws, monkeypatch, outbox):
         messages = json.loads(c.http.get("/dev/inbox.json").body)
     assert [m["to"] for m in messages] == ["+14155552672", "+14155552671"]
     assert "verification code is" in messages[0]["body"]
-    reset_app(app_module)
+    reset_app()

@@ -1,0 +1,64 @@
+"""The web page, its static files and the local SMS inbox (`make run` only). A Chalice
+blueprint that app.py registers (this module never imports app.py)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib import errors, wiring
+from chalicelib.http import domain_errors, json_response
+
+
+def _inbox_enabled() -> bool:
+    """Only `make run`: the local stage with the console provider and nothing else."""
+    config = wiring.get_config()
+    return config.stage == "local" and config.all_providers == ("console",)
+
+
+def _totp_tab_enabled() -> bool:
+    """The page's "Authenticator app" tab: the local stage only, where `chalice local` serves the
+    TOTP routes without IAM (deployed, API Gateway refuses the page's unsigned calls)."""
+    config = wiring.get_config()
+    return config.stage == "local" and config.totp.key_id is not None
+
+
+def web_routes() -> Blueprint:
+    bp = Blueprint(__name__)
+
+    @bp.route("/", methods=["GET"])
+    @domain_errors
+    def index() -> Response:
+        from chalicelib.web import index_page
+
+        config = wiring.get_config()
+        return index_page(config.code_length, config.default_region, _inbox_enabled(), _totp_tab_enabled())
+
+    @bp.route("/static/{name}", methods=["GET"])
+    @domain_errors
+    def static(name: str) -> Response:
+        from chalicelib.web import static_file
+
+        response = static_file(name)
+        if response is None:
+            raise errors.NotFound()
+        return response
+
+    @bp.route("/dev/inbox", methods=["GET"])
+    @domain_errors
+    def dev_inbox() -> Response:
+        if not _inbox_enabled():
+            raise errors.NotFound()
+        from chalicelib.web import inbox_page
+
+        return inbox_page()
+
+    @bp.route("/dev/inbox.json", methods=["GET"])
+    @domain_errors
+    def dev_inbox_json() -> Response:
+        if not _inbox_enabled():
+            raise errors.NotFound()
+        from chalicelib.providers.console import OUTBOX
+
+        return json_response(list(OUTBOX))
+
+    return bp

@@ -1,0 +1,196 @@
+"""The composition root: the per-container objects (configuration, AWS clients, the secret,
+providers, the services), each built on first use and cached. Importing this module does no
+I/O (``chalice deploy`` imports app.py, which imports it).
+
+Routes reach these objects through this module's attributes at call time
+(``wiring.get_service()``), so a test or the bench that replaces one (``wiring.get_config =
+...``) is seen by every route; ``reset()`` forgets them all, so the next request reads the
+environment again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any, Callable
+
+from chalicelib import snapstart
+
+log = logging.getLogger("verify")
+
+
+@functools.cache
+def get_config() -> Any:
+    from chalicelib.config import Config
+
+    return Config.from_env()
+
+
+def get_service() -> Any:
+    """The VerificationService for this container. Built once; rebuilt when its secrets come
+    from SSM and are older than OTP_PARAMETERS_MAX_AGE_SECONDS, so a rotation takes effect."""
+    service, built_at = _built_service()
+    config = get_config()
+    if config.reads_parameters and time.monotonic() - built_at > config.parameters_max_age_seconds:
+        _built_service.cache_clear()
+        service, built_at = _built_service()
+    return service
+
+
+@functools.cache
+def _built_service() -> tuple[Any, float]:
+    return _build_service(), time.monotonic()
+
+
+# A plain function has no cache_clear in its type; tests clear the service through this name.
+get_service.cache_clear = _built_service.cache_clear  # type: ignore[attr-defined]
+
+# SnapStart: after a restore, the cached service (clients, connections, secrets) is rebuilt.
+snapstart.register(_built_service.cache_clear)
+
+
+def _build_service() -> Any:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    from chalicelib.codes import CodeHasher
+    from chalicelib.counters import DynamoDBCounterStore
+    from chalicelib.limits import Limiter
+    from chalicelib.parameters import load_provider_settings, load_server_secret
+    from chalicelib.providers import ProviderContext
+    from chalicelib.routing import ProviderPool
+    from chalicelib.service import VerificationService
+    from chalicelib.store import DynamoDBVerificationStore
+    from chalicelib.telemetry import configure_logging
+
+    configure_logging(log_format=get_config().log_format)
+    config = get_config()
+    # Short timeouts: API Gateway gives up at 29 s, and a hung dependency must fail fast.
+    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    # Sends are never retried by botocore (a retried Publish or Invoke after a read timeout can
+    # deliver twice); the provider chain's failover is the retry, as for the HTTP providers.
+    once = aws.merge(BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
+    senders = {"sns", "pinpoint-sms-voice-v2", "lambda"}
+    aws_client = functools.cache(
+        lambda service: boto3.client(service, config=once if service in senders else aws)
+    )
+    store = DynamoDBVerificationStore(aws_client("dynamodb"), config.table_name)
+    secret = load_server_secret(config, lambda: aws_client("ssm"))
+    settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))
+
+    def http_session() -> Any:  # requests is imported only when an HTTP provider sends
+        from chalicelib.providers.http import shared_session
+
+        return shared_session()
+
+    def context(name: str, provider_settings: Any) -> ProviderContext:
+        return ProviderContext(name, provider_settings, config.sms_sender, http_session, aws_client)
+
+    providers = ProviderPool(config, settings, context)
+    limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
+    hasher = CodeHasher(secret)
+    events = None
+    if config.events.enabled:
+        from chalicelib.events import SqsEvents
+
+        events = SqsEvents(lambda: aws_client("sqs"), config.events.queue, config.events.include_number)
+    delivery = _delivery_tracker(config, store, hasher, settings, secret, events)
+    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery, events=events)
+
+
+def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes, events: Any) -> Any:
+    from chalicelib.delivery import DeliveryTracker
+    from chalicelib.phone import parse_phone_number
+
+    def region_of(e164: str) -> str:
+        return parse_phone_number(e164, config.default_region).region
+
+    on_change = (lambda v, index: events.emit("delivery.updated", v, index)) if events else None
+    return DeliveryTracker(store, hasher, settings, config.callback_base_url, secret, region_of, on_change)
+
+
+@functools.cache
+def get_receipts() -> Any:
+    """The ReceiptSigner (chalicelib/receipts.py); its KMS client is built on first use."""
+    from chalicelib.receipts import signer_from_config
+
+    return signer_from_config(get_config(), _kms_client)
+
+
+@functools.cache
+def _kms_client() -> Any:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    # As for DynamoDB: fail fast, well inside API Gateway's 29 s.
+    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client("kms", config=aws)
+
+
+def get_totp() -> Any:
+    """The TotpService (chalicelib/totp.py), rebuilt with the VerificationService whose
+    DynamoDB client, secret (identity keys) and clock it shares."""
+    return _totp_for(get_service())
+
+
+@functools.lru_cache(maxsize=1)
+def _totp_for(service: Any) -> Any:
+    from chalicelib.totp import TotpService
+    from chalicelib.totp_store import DynamoDBTotpStore
+
+    store = DynamoDBTotpStore(service._store._client, get_config().table_name)
+    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
+
+
+@functools.cache
+def _event_sender() -> Callable[[str], None]:
+    from chalicelib.events import deliver
+    from chalicelib.providers.http import shared_session
+
+    config = get_config()
+    secret = config.events.secret
+    if secret is None:  # deployed stages: from SSM, once per container
+        import boto3
+
+        from chalicelib.parameters import _get_secure_string
+
+        secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
+                                    lambda: boto3.client("ssm"))
+    session = shared_session()
+    return lambda body: deliver(body, config.events.urls, secret, session.post)
+
+
+def deliver_queued_event(body: str) -> None:
+    """POST one queued event; raising leaves the message on the queue (SQS retries it after
+    the visibility timeout, then moves it to the dead-letter queue)."""
+    _event_sender()(body)
+
+
+@functools.cache
+def openapi_json(api_key_required: bool, public: bool) -> str:
+    """The contract (chalicelib/openapi.py) as served at /openapi.json."""
+    import json
+
+    from chalicelib.openapi import document
+
+    return json.dumps(document(get_config().code_length, api_key_required, public))
+
+
+# Every per-container cache above; reset() clears them (tests and the bench between builds).
+_CACHES: tuple[Any, ...] = (get_config, _built_service, get_receipts, _kms_client, _totp_for, _event_sender,
+                            openapi_json)
+_resets: list[Callable[[], None]] = []
+
+
+def on_reset(clear: Callable[[], None]) -> None:
+    """A cache kept elsewhere (a blueprint's) that reset() clears too."""
+    _resets.append(clear)
+
+
+def reset() -> None:
+    """Forget every per-container object, so the next request reads the environment again."""
+    for cached in _CACHES:
+        cached.cache_clear()
+    for clear in _resets:
+        clear()
