@@ -295,7 +295,7 @@ def events(db: Dynalite, runs: int) -> dict[str, Any]:
     # The consumer: one invocation per record (the worst case: a quiet stream, no batching).
     import app as app_module
 
-    app_module._event_delivery.cache_clear()
+    wiring._event_delivery.cache_clear()
     consumer: list[float] = []
     for record in records:
         t0 = time.perf_counter()

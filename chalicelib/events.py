@@ -19,6 +19,7 @@ masked unless OTP_EVENTS_INCLUDE_NUMBER.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -26,7 +27,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from chalicelib import telemetry
+from chalicelib import concurrency, telemetry
 from chalicelib.stream_events import StreamRecordError, events_of
 
 log = logging.getLogger("verify")
@@ -175,9 +176,11 @@ def deliver_batch(
             # some URL refused is the one Lambda retries the batch from.
             taken = marks.taken(webhook_id) if first and len(urls) > 1 else set()
             done = set(taken)
-            for url in urls:
-                if url_key(url) not in done and poster(url, webhook_id, body):
-                    done.add(url_key(url))
+            # Several receivers: independent POSTs, made at once (chalicelib/concurrency.py).
+            waiting = [url for url in urls if url_key(url) not in done]
+            posts = [functools.partial(poster, url, webhook_id, body) for url in waiting]
+            outcomes = concurrency.run_all(posts)
+            done |= {url_key(url) for url, outcome in zip(waiting, outcomes) if outcome.value is True}
             if len(done) < len(urls):
                 if len(urls) > 1:  # the retry starts at this record: skip what was taken
                     for earlier in delivered:

@@ -302,3 +302,27 @@ def test_make_run_posts_to_the_url_and_retries_a_refused_batch_from_the_refused_
 
 def test_events_json_is_the_local_stages_only(client):
     assert client.http.get("/dev/events.json").status_code == 404
+
+
+def test_several_urls_are_posted_to_at_once_not_one_after_another(events, outbox):
+    """Each receiver answers only once both POSTs have arrived: in a row, the first would wait
+    for the second until its timeout and count as refused."""
+    barrier = threading.Barrier(2, timeout=2)
+
+    class Meeting(Receiver):
+        def __init__(self) -> None:
+            super().__init__()
+            handler = self.server.RequestHandlerClass
+            original = handler.do_POST
+
+            def do_post(handler_self):
+                barrier.wait()
+                original(handler_self)
+
+            handler.do_POST = do_post
+
+    first, second = Meeting(), Meeting()
+    client, poller = events(first, second)
+    start(client)
+    poller.run()
+    assert first.types() == second.types() == ["verification.started"]

@@ -16,6 +16,7 @@ import sys
 import pytest
 from botocore.stub import ANY, Stubber
 
+from chalicelib import wiring
 from chalicelib.callbacks import Receipt
 from chalicelib.callbacks.end_user_messaging import read_event
 from tests.conftest import ROOT
@@ -86,7 +87,7 @@ def eum(configured):
 
     client = configured(SMS_PROVIDER="end-user-messaging", EUM_CONFIGURATION_SET="verify-events",
                         SMS_SENDER="+12065550152")
-    service = app_module.get_service()
+    service = wiring.get_service()
     sms = service._providers._context("end-user-messaging", {}).aws("pinpoint-sms-voice-v2")
     with Stubber(sms) as stub:
         yield client, stub
@@ -105,7 +106,7 @@ def test_published_events_move_the_sends_status_and_never_back(eum):
                       {"DestinationPhoneNumber": NUMBER, "MessageBody": ANY, "MessageType": "TRANSACTIONAL",
                        "OriginationIdentity": "+12065550152", "ConfigurationSetName": "verify-events",
                        "Context": ANY})
-    service = app_module.get_service()
+    service = wiring.get_service()
     sms = service._providers._context("end-user-messaging", {}).aws("pinpoint-sms-voice-v2")
     sms.meta.events.register("provide-client-params.pinpoint-sms-voice-v2.SendTextMessage", capture)
     status, started, _ = start(client)
@@ -133,7 +134,7 @@ def test_an_undelivered_event_names_its_reason(eum):
     client, stub = eum
     stub.add_response("send_text_message", {"MessageId": "m-1"})
     _, started, _ = start(client)
-    service = app_module.get_service()
+    service = wiring.get_service()
     ref = service._hasher.send_reference(started["id"], 0)
     assert app_module.delivery_published(documented_event("TEXT_INVALID", "INVALID", {"ref": ref})) == 1
     attempt = get(client, f"/v1/verifications/{started['id']}")[1]["send_attempts"][0]
