@@ -39,7 +39,8 @@ NUMBER_ITEM_PREFIX = "v#"
 
 
 TYPES = ("verification.started", "verification.resent", "verification.approved", "verification.failed",
-         "verification.canceled", "verification.expired", "delivery.updated")
+         "verification.canceled", "verification.expired", "delivery.updated",
+         "totp.factor_verified", "totp.approved")  # the last two: chalicelib/stream_totp.py
 
 
 def _masked(e164: str) -> str:
@@ -130,17 +131,31 @@ def changes(record: Mapping[str, Any]) -> list[tuple[str, Verification, int | No
     return found
 
 
+def _totp(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    from chalicelib.stream_totp import TOTP_ITEM_PREFIX, totp_changes
+
+    ddb = record.get("dynamodb") or {}
+    pk = ((ddb.get("Keys") or {}).get("pk") or {}).get("S")
+    if record.get("eventName") != "MODIFY" or not str(pk).startswith(TOTP_ITEM_PREFIX):
+        return []
+    try:
+        return totp_changes(ddb.get("OldImage"), ddb.get("NewImage"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StreamRecordError(f"an image is not a TOTP item: {type(exc).__name__}") from None
+
+
 def events_of(record: Mapping[str, Any], include_number: bool) -> list[tuple[str, dict[str, Any]]]:
     """(webhook-id, body) for each event of the record."""
     found = changes(record)
-    if not found:
+    totp = _totp(record)
+    if not found and not totp:
         return []
     event_id = record.get("eventID")
     at = (record.get("dynamodb") or {}).get("ApproximateCreationDateTime")
     if not isinstance(event_id, str) or not event_id or not isinstance(at, (int, float)):
         raise StreamRecordError("no eventID or ApproximateCreationDateTime")
-    return [
-        ("msg_" + event_id + ("" if n == 0 else f".{n + 1}"),
-         event_body(kind, verification, at, include_number, index, status))
-        for n, (kind, verification, index, status) in enumerate(found)
-    ]
+    stamp = datetime.fromtimestamp(int(at), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bodies = [event_body(kind, verification, at, include_number, index, status)
+              for kind, verification, index, status in found]
+    bodies += [{"type": kind, "timestamp": stamp, "data": data} for kind, data in totp]
+    return [("msg_" + event_id + ("" if n == 0 else f".{n + 1}"), body) for n, body in enumerate(bodies)]

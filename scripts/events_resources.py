@@ -9,8 +9,8 @@ it). Its event source mapping on the table's stream: ``ReportBatchItemFailures``
 retried from the first record a receiver refused, not from its start),
 ``BisectBatchOnFunctionError``, at most MAX_RETRIES retries and MAX_RECORD_AGE seconds, then the
 record's position (shard, sequence numbers: never the event) goes to the on-failure SQS queue,
-which has an alarm; a filter passes the number items only (``pk`` begins with ``v#``), so the
-counters' writes never invoke the function.
+which has an alarm; a filter passes the number and TOTP items only (``pk`` begins with ``v#``
+or ``t#``), so the counters' writes never invoke the function.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ MAX_RECORD_AGE = 6 * 3600
 BATCH_SIZE = 100
 DLQ_RETENTION_SECONDS = 14 * 86_400
 FUNCTION = "table_events"  # the Chalice handler's name: chalice names the function <app>-<stage>-table_events
-# docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html (prefix matching on Keys)
-FILTER = {"Filters": [{"Pattern": '{"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "v#"}]}}}}'}]}
+# docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html (prefix matching on Keys;
+# a record passes when any filter matches): the numbers' items and the identities' TOTP items.
+_KEYS = '{"pk": {"S": [{"prefix": "v#"}, {"prefix": "t#"}]}}'
+FILTER = {"Filters": [{"Pattern": '{"dynamodb": {"Keys": ' + _KEYS + '}}'}]}
 
 
 def failed_queue_name(app_name: str, stage: str) -> str:

@@ -11,6 +11,7 @@ mapping's settings say. Sources, each behaviour beside its code:
 - retries and the on-failure destination: docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
   (after MaximumRetryAttempts the batch is discarded and a record of it, with
   ``DDBStreamBatchInfo``, goes to the SQS destination; processing continues after it);
+- the filter: FILTER in scripts/events_resources.py (the number and TOTP items);
 - TTL deletes: docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html
   (a REMOVE record with ``userIdentity`` {"type": "Service", "principalId": "dynamodb.amazonaws.com"});
   moto writes no ``userIdentity``, so ``ttl_delete`` deletes the item and marks its record.
@@ -76,7 +77,7 @@ class StreamPoller:
         for _ in range(rounds):
             # The FilterCriteria: only the number items invoke the function; the others are
             # passed over (checkpointed with the batch after them).
-            records = [(s, r) for s, r in self._read() if r["dynamodb"]["Keys"]["pk"]["S"].startswith("v#")]
+            records = [(s, r) for s, r in self._read() if r["dynamodb"]["Keys"]["pk"]["S"].startswith(("v#", "t#"))]
             if not records:
                 return
             batch = records[:self.size]

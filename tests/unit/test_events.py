@@ -326,3 +326,24 @@ def test_several_urls_are_posted_to_at_once_not_one_after_another(events, outbox
     start(client)
     poller.run()
     assert first.types() == second.types() == ["verification.started"]
+
+
+@pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported")
+def test_totp_factor_verified_and_approved_from_the_identitys_item(events, clock):
+    from tests.unit.test_totp import IDENTITY, challenge, code_at, confirm, enroll
+
+    receiver = Receiver()
+    client, poller = events(receiver)
+    clock.now = (int(clock.now) // 30) * 30 + 15  # mid-step
+    factor = enroll(client)
+    assert confirm(client, factor["id"], code_at(factor["secret"], clock.now))[0] == 200
+    clock.advance(30)
+    wrong = "000000" if code_at(factor["secret"], clock.now) != "000000" else "111111"
+    assert challenge(client, wrong)[0] == 403  # counted on the item: no event
+    assert challenge(client, code_at(factor["secret"], clock.now))[0] == 200
+    assert challenge(client, code_at(factor["secret"], clock.now))[0] != 200  # the same code again: no event
+    poller.run(rounds=3)
+    assert receiver.types() == ["totp.factor_verified", "totp.approved"]
+    for _, body in receiver.taken():
+        assert body["data"] == {"identity": IDENTITY, "factor_id": factor["id"]}
+        assert factor["secret"] not in json.dumps(body)

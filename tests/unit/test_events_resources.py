@@ -20,7 +20,7 @@ def test_the_mapping_retries_from_the_failed_record_bisects_and_gives_up_in_boun
     assert 60 <= settings["MaximumRecordAgeInSeconds"] < 86_400
     assert settings["DestinationConfig"] == {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:1:q"}}
     pattern = json.loads(settings["FilterCriteria"]["Filters"][0]["Pattern"])
-    assert pattern == {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "v#"}]}}}}
+    assert pattern == {"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "v#"}, {"prefix": "t#"}]}}}}
 
 
 def test_fragment_passes_cfn_lint():
