@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
@@ -347,3 +348,35 @@ def test_totp_factor_verified_and_approved_from_the_identitys_item(events, clock
     for _, body in receiver.taken():
         assert body["data"] == {"identity": IDENTITY, "factor_id": factor["id"]}
         assert factor["secret"] not in json.dumps(body)
+
+
+def test_the_consumer_waits_before_reporting_a_refusal_within_the_invocations_time(monkeypatch):
+    """So that the mapping's retries span hours of an outage; never past the function's timeout
+    (Lambda's context: get_remaining_time_in_millis)."""
+    from chalicelib import events as events_module
+
+    slept: list[float] = []
+    monkeypatch.setattr(events_module.time, "sleep", slept.append)
+
+    class Context:
+        def __init__(self, left_ms: int) -> None:
+            self.left_ms = left_ms
+
+        def get_remaining_time_in_millis(self) -> int:
+            return self.left_ms
+
+    events_module.stream_pause(Context(30_000))()
+    events_module.stream_pause(Context(8_000))()
+    events_module.stream_pause(Context(2_000))()
+    events_module.stream_pause(None)()  # a local poller paces itself
+    assert slept == [events_module.RETRY_PAUSE_SECONDS, 3.0, 0.0]
+
+
+def test_a_mark_is_kept_two_days_and_names_no_url(events, outbox):
+    up, down = Receiver(), Receiver(down=True)
+    client, poller = events(up, down, max_retries=50)
+    start(client)
+    poller.run()
+    [mark] = [i for i in boto3.client("dynamodb").scan(TableName=TABLE)["Items"] if i["pk"]["S"].startswith("wh#")]
+    assert up.url not in json.dumps(mark) and len(mark["taken"]["SS"]) == 1
+    assert int(mark["expires_at"]["N"]) - time.time() > 2 * 86_400 - 60
