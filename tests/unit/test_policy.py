@@ -217,6 +217,9 @@ def test_the_events_consumer_has_a_role_of_its_own_with_exactly_what_it_needs(st
             assert resources == [f"arn:aws:dynamodb:*:*:table/{table}/stream/*"]
         elif any(a.startswith("dynamodb:") for a in actions):
             assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
+            # Its delivery marks only: no credential of the consumer can change a number's item,
+            # so none can make an event (security.md 22).
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["wh#*"]}}
         elif actions == {"sqs:SendMessage"}:  # the failed records' positions, never an event
             assert resources == [f"arn:aws:sqs:*:*:{STAGES['app_name']}-{stage}-events-failed"]
         elif actions == {"ssm:GetParameter"}:
@@ -258,5 +261,6 @@ def test_the_delivery_status_handler_has_a_role_of_its_own(stage):
     for statement in policy["Statement"]:
         resources = _listed(statement["Resource"])
         assert "*" not in resources
-        if "dynamodb:UpdateItem" in statement["Action"]:
+        if "dynamodb:UpdateItem" in statement["Action"]:  # the numbers' items only (their sends)
             assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["v#*"]}}
