@@ -56,10 +56,10 @@ class Receiver:
 def events(configured):
     import app as app_module
 
-    def make(*receivers: Receiver, max_retries: int = 3):
+    def make(*receivers: Receiver, max_retries: int = 3, **env: str):
         urls = [r.url for r in receivers]
         client = configured(OTP_EVENTS_URL=urls[0] if len(urls) == 1 else json.dumps(urls),
-                            OTP_EVENTS_SECRET=SECRET)
+                            OTP_EVENTS_SECRET=SECRET, **env)
         wiring._event_delivery.cache_clear()
         failed = boto3.client("sqs").create_queue(QueueName="phone-verify-test-events-failed")["QueueUrl"]
         return client, StreamPoller(TABLE, app_module.deliver_stream_records, failed, max_retries=max_retries)
@@ -380,3 +380,16 @@ def test_a_mark_is_kept_two_days_and_names_no_url(events, outbox):
     [mark] = [i for i in boto3.client("dynamodb").scan(TableName=TABLE)["Items"] if i["pk"]["S"].startswith("wh#")]
     assert up.url not in json.dumps(mark) and len(mark["taken"]["SS"]) == 1
     assert int(mark["expires_at"]["N"]) - time.time() > 2 * 86_400 - 60
+
+
+def test_a_start_no_provider_took_is_started_then_canceled(events):
+    """The start's write comes before the send (so the number's rules hold); when every provider
+    refuses (502) the write is undone, and the stream says so."""
+    receiver = Receiver()
+    client, poller = events(receiver, SMS_PROVIDER="twilio",
+                            OTP_TEST_NUMBERS=json.dumps({"+15005550095": {"fail": "transient"}}))
+    status, body, _ = start(client, to="+15005550095")
+    assert status == 502 and body["error"]["code"] == "delivery_failed"
+    poller.run(rounds=2)
+    assert receiver.types() == ["verification.started", "verification.canceled"]
+    assert receiver.taken()[1][1]["data"]["status"] == "canceled"
