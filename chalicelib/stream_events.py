@@ -40,7 +40,8 @@ NUMBER_ITEM_PREFIX = "v#"
 
 TYPES = ("verification.started", "verification.resent", "verification.approved", "verification.failed",
          "verification.canceled", "verification.expired", "delivery.updated",
-         "totp.factor_verified", "totp.approved")  # the last two: chalicelib/stream_totp.py
+         # from the TOTP items: chalicelib/stream_totp.py
+         "totp.factor_verified", "totp.approved", "totp.factor_suspended")
 
 
 def _masked(e164: str) -> str:

@@ -112,7 +112,9 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                            "Properties": {"FunctionName": function_name(stage)}},
             "ApiHandlerRole": {"Properties": {"Policies": [
                 {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": role_policy(stage)}]}},
-            "FunctionLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            # Kept when the stack is deleted: the logs of what happened are needed most then.
+            "FunctionLogGroup": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
+                                 "UpdateReplacePolicy": "Retain", "Properties": {
                 "LogGroupName": log_group_name(stage), "RetentionInDays": log_retention_days(stage)}},
             "VerificationsTable": {
                 "Type": "AWS::DynamoDB::Table",
@@ -185,7 +187,23 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
-    return with_snapstart(stage, with_delivery_status(stage, with_events(stage, merged)))
+    merged = with_delivery_status(stage, with_events(stage, merged))
+    return with_snapstart(stage, with_access_logs(stage, merged))
+
+
+def with_access_logs(stage: str, merged: dict) -> dict:
+    """A stage with ``"api_access_logs": true`` gets API Gateway's access log (scripts/access_logs.py)."""
+    from scripts import access_logs
+
+    if not access_logs.enabled(stage_config(stage)):
+        return merged
+    additions = access_logs.template_additions(access_logs.log_group(function_name(stage)),
+                                               log_retention_days(stage))
+    return deep_merge(additions, merged)
+
+
+# As the API function's log group: the logs outlive the stack.
+RETAINED = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 
 
 def with_events(stage: str, merged: dict) -> dict:
@@ -210,7 +228,7 @@ def with_events(stage: str, merged: dict) -> dict:
     }
     resources[f"{name}Role"] = {"Properties": {"Policies": [
         {"PolicyName": f"{name}RolePolicy", "PolicyDocument": role_policy(f"{stage}-events")}]}}
-    resources["EventsFunctionLogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+    resources["EventsFunctionLogGroup"] = {"Type": "AWS::Logs::LogGroup", **RETAINED, "Properties": {
         "LogGroupName": f"/aws/lambda/{function_name(stage)}-{FUNCTION}",
         "RetentionInDays": log_retention_days(stage)}}
     return merged
@@ -227,7 +245,7 @@ def with_delivery_status(stage: str, merged: dict) -> dict:
         "FunctionName": f"{function_name(stage)}-delivery_status"}}
     resources["DeliveryStatusRole"] = {"Properties": {"Policies": [
         {"PolicyName": "DeliveryStatusRolePolicy", "PolicyDocument": role_policy(f"{stage}-delivery")}]}}
-    resources["DeliveryStatusLogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+    resources["DeliveryStatusLogGroup"] = {"Type": "AWS::Logs::LogGroup", **RETAINED, "Properties": {
         "LogGroupName": f"/aws/lambda/{function_name(stage)}-delivery_status",
         "RetentionInDays": log_retention_days(stage)}}
     return merged
