@@ -102,6 +102,13 @@ def stream_pause(context: Any) -> Callable[[], None]:
     return pause
 
 
+def stream_time_left(context: Any) -> Callable[[], float]:
+    """Seconds left in this invocation (Lambda's context); no limit without one."""
+    if context is None:
+        return lambda: float("inf")
+    return lambda: context.get_remaining_time_in_millis() / 1000
+
+
 def url_key(url: str) -> str:
     """A receiver's name in the marks: no URL (it may hold a token) is stored."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
@@ -155,10 +162,13 @@ def deliver_batch(
     include_number: bool,
     marks: DeliveryMarks | None = None,
     pause: Callable[[], None] = lambda: None,
+    time_left: Callable[[], float] = lambda: float("inf"),
 ) -> dict[str, list[dict[str, str]]]:
     """POST the events of a batch of stream records, in order, each to every URL; return the
     partial batch response (docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html):
-    the first record not fully taken, so that Lambda retries from it and not before it."""
+    the first record not fully taken, so that Lambda retries from it and not before it. A
+    record there is no time left for is handed back the same way, before the function's
+    timeout would fail (and repeat) the whole batch."""
     marks = marks or NoMarks()
     all_keys = {url_key(url) for url in urls}
     first = True
@@ -172,6 +182,9 @@ def deliver_batch(
             return {"batchItemFailures": [{"itemIdentifier": sequence}]}
         delivered: list[str] = []
         for webhook_id, body in events:
+            if time_left() < POST_TIMEOUT_SECONDS + 2:
+                _note_taken(marks, urls, delivered, all_keys)
+                return {"batchItemFailures": [{"itemIdentifier": sequence}]}
             # Only the first record of an invocation can have been taken in part: a record
             # some URL refused is the one Lambda retries the batch from.
             taken = marks.taken(webhook_id) if first and len(urls) > 1 else set()
@@ -182,11 +195,9 @@ def deliver_batch(
             outcomes = concurrency.run_all(posts)
             done |= {url_key(url) for url, outcome in zip(waiting, outcomes) if outcome.value is True}
             if len(done) < len(urls):
-                if len(urls) > 1:  # the retry starts at this record: skip what was taken
-                    for earlier in delivered:
-                        marks.note(earlier, all_keys)
-                    if done != taken:
-                        marks.note(webhook_id, done - taken)
+                _note_taken(marks, urls, delivered, all_keys)
+                if len(urls) > 1 and done != taken:
+                    marks.note(webhook_id, done - taken)
                 telemetry.metric("EventsNotDelivered")
                 pause()
                 return {"batchItemFailures": [{"itemIdentifier": sequence}]}
@@ -194,3 +205,11 @@ def deliver_batch(
             telemetry.metric("EventsDelivered")
         first = False
     return {"batchItemFailures": []}
+
+
+def _note_taken(marks: DeliveryMarks, urls: tuple[str, ...], delivered: list[str],
+                all_keys: set[str]) -> None:
+    """The retry starts at this record: its events every URL took are skipped then."""
+    if len(urls) > 1:
+        for webhook_id in delivered:
+            marks.note(webhook_id, all_keys)

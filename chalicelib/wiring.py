@@ -140,7 +140,7 @@ def _totp_for(service: Any) -> Any:
 @functools.cache
 def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
     """The table stream's consumer (chalicelib/events.py), built once per container."""
-    from chalicelib.events import Poster, deliver_batch, delivery_marks, stream_pause
+    from chalicelib.events import Poster, deliver_batch, delivery_marks, stream_pause, stream_time_left
     from chalicelib.providers.http import shared_session
 
     config = get_config()
@@ -154,8 +154,9 @@ def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
                                     lambda: boto3.client("ssm"))
     poster = Poster(secret, shared_session().post)
     marks = delivery_marks(config.events.urls, _dynamodb_client, config.table_name)
-    return lambda records, context: deliver_batch(records, config.events.urls, poster,
-                                                  config.events.include_number, marks, stream_pause(context))
+    urls, include_number = config.events.urls, config.events.include_number
+    return lambda records, context: deliver_batch(records, urls, poster, include_number, marks,
+                                                  stream_pause(context), stream_time_left(context))
 
 
 def _dynamodb_client() -> Any:

@@ -393,3 +393,23 @@ def test_a_start_no_provider_took_is_started_then_canceled(events):
     poller.run(rounds=2)
     assert receiver.types() == ["verification.started", "verification.canceled"]
     assert receiver.taken()[1][1]["data"]["status"] == "canceled"
+
+
+def test_records_there_is_no_time_left_for_are_handed_back_not_lost_to_a_timeout(events, outbox):
+    """A timeout would fail the whole batch (and repeat what was taken): the consumer stops
+    first and reports the next record, which Lambda retries from."""
+    from chalicelib.events import Poster, deliver_batch
+
+    receiver = Receiver()
+    client, poller = events(receiver)
+    start(client)
+    check(client, last_code(outbox))
+    records = [r for _, r in poller._read() if r["dynamodb"]["Keys"]["pk"]["S"].startswith("v#")]
+    clock = iter([60.0, 4.0])  # seconds left before the first event, then before the second
+    poster = Poster(SECRET, __import__("requests").post)
+    answer = deliver_batch(records, (receiver.url,), poster, False, time_left=lambda: next(clock))
+    assert receiver.types() == ["verification.started"]
+    from chalicelib.stream_events import events_of
+
+    [approval] = [r for r in records if [b["type"] for _, b in events_of(r, False)] == ["verification.approved"]]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": approval["dynamodb"]["SequenceNumber"]}]}
