@@ -83,6 +83,7 @@ BUILD ?= build/$(STAGE)
 deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	$(PY) scripts/provision.py before --stage $(STAGE); \
+	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/provision.py stream --stage $(STAGE)); \
 	$(VENV)/bin/chalice deploy --stage $(STAGE); \
 	$(PY) scripts/provision.py after --stage $(STAGE)
 

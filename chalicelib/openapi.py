@@ -242,6 +242,12 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
             "type": "array",
             "items": {"type": "object", "required": ["id", "to", "channel", "body", "at"]}}}}},
             "404": not_found}}}
+    event = {"type": "object", "required": ["webhook_id", "type", "timestamp", "data"]}
+    paths["/dev/events.json"] = {"get": {
+        "operationId": "devEvents", "summary": "make run only: the events the table's stream implies",
+        "security": [], "responses": {"404": not_found, "200": {"description": "Events, newest first",
+                                                                "content": {"application/json": {"schema": {
+                                                                    "type": "array", "items": event}}}}}}}
     paths["/.well-known/jwks.json"] = {"get": {
         "operationId": "jwks", "summary": "The public keys that verify receipts (RFC 7517)", "security": [],
         "responses": {"200": {"description": "JWK Set", "content": {"application/json": {"schema": {

@@ -28,7 +28,7 @@ def channel_event_routes(
         delivery = get_service().delivery
         if delivery is None:
             return
-        changed = delivery.receive_sns(provider, message)
+        changed = delivery.receive_published(provider, message)
         log.info("%s event applied changed=%d", provider, changed)
 
     if email_topic:

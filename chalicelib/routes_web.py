@@ -65,4 +65,14 @@ def web_routes() -> Blueprint:
 
         return json_response(list(OUTBOX))
 
+    @bp.route("/dev/events.json", methods=["GET"])
+    @domain_errors
+    def dev_events_json() -> Response:
+        """`make run`: the events the local table's stream implies (scripts/local_events.py)."""
+        if not _inbox_enabled():
+            raise errors.NotFound()
+        from chalicelib.events import LOCAL_EVENTS
+
+        return json_response(list(LOCAL_EVENTS))
+
     return bp

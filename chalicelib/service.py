@@ -43,7 +43,6 @@ from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
 
 if TYPE_CHECKING:
     from chalicelib.delivery import DeliveryTracker
-    from chalicelib.events import EventSink
 
 log = logging.getLogger("verify")
 
@@ -63,7 +62,6 @@ class VerificationService:
         clock: Callable[[], float] = time.time,
         *,
         delivery: DeliveryTracker | None = None,
-        events: EventSink | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -72,12 +70,7 @@ class VerificationService:
         self._limiter = limiter
         self._clock = clock
         self._sender = ChainSender(config.composer(), providers, store, delivery)
-        self._delivery = delivery
-        if events is None:  # events and delivery receipts are opt-in: their modules load on use
-            from chalicelib.events import NO_EVENTS
-
-            events = NO_EVENTS
-        self._events = events
+        self._delivery = delivery  # opt-in: its module loads on use
 
     # -- start / resend -------------------------------------------------------------------
 
@@ -192,7 +185,6 @@ class VerificationService:
                         phone, number_key, code, request.locale, verification, previous,
                         chain=rehearsal_chain(chain, fail),
                     )
-                self._events.emit("verification.started" if created else "verification.resent", verification)
                 return verification, created
             # A number approved lately passes the conversion breakers (not the limits).
             trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
@@ -206,7 +198,6 @@ class VerificationService:
                 phone, number_key, code, request.locale, verification, previous, order
             )
             telemetry.metric("VerificationsStarted" if created else "Resends")
-            self._events.emit("verification.started" if created else "verification.resent", verification)
             return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
@@ -325,14 +316,11 @@ class VerificationService:
             log.info("approved ref=%s attempts=%d", log_ref(verification.id), verification.attempts)
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
             self._record_approval(number_key, verification, now)
-            self._events.emit("verification.approved", verification)
             return verification
         log.info(
             "incorrect code ref=%s attempts_remaining=%d",
             log_ref(verification.id), verification.attempts_remaining,
         )
-        if verification.attempts_remaining == 0:  # this write used the last attempt: once
-            self._events.emit("verification.failed", verification)
         raise errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
 
     # -- look up / cancel -----------------------------------------------------------------
@@ -347,9 +335,7 @@ class VerificationService:
     def cancel(self, verification_id: str) -> Verification:
         number_key = self._number_key_of(verification_id)
         try:
-            canceled = self._store.cancel(number_key, verification_id, int(self._clock()))
-            self._events.emit("verification.canceled", canceled)
-            return canceled
+            return self._store.cancel(number_key, verification_id, int(self._clock()))
         except ConditionFailed as exc:
             if exc.current is None or exc.current.id != verification_id:
                 raise errors.VerificationNotFound() from None

@@ -34,7 +34,10 @@ SECURITY_HEADERS = {
 }
 _INBOX_PANEL = (
     '<aside id="inbox-panel" aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
-    '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol></aside>'
+    '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol>'
+    # What the backend would get (docs/events.md): `make run` polls the table's stream.
+    '<h2 id="events-title">Events to your backend</h2>'
+    '<ol id="events" aria-labelledby="events-title"></ol></aside>'
 )
 
 
