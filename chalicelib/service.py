@@ -26,6 +26,8 @@ from chalicelib.models import (
     Verification,
     require_verification_id,
 )
+from chalicelib.channel_choice import order_after_undelivered
+from chalicelib.email_address import EmailAddress, is_email, parse_email
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.phone import (
     PhoneNumber,
@@ -41,7 +43,6 @@ from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
 
 if TYPE_CHECKING:
     from chalicelib.delivery import DeliveryTracker
-    from chalicelib.events import EventSink
 
 log = logging.getLogger("verify")
 
@@ -61,7 +62,6 @@ class VerificationService:
         clock: Callable[[], float] = time.time,
         *,
         delivery: DeliveryTracker | None = None,
-        events: EventSink | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -70,12 +70,7 @@ class VerificationService:
         self._limiter = limiter
         self._clock = clock
         self._sender = ChainSender(config.composer(), providers, store, delivery)
-        self._delivery = delivery
-        if events is None:  # events and delivery receipts are opt-in: their modules load on use
-            from chalicelib.events import NO_EVENTS
-
-            events = NO_EVENTS
-        self._events = events
+        self._delivery = delivery  # opt-in: its module loads on use
 
     # -- start / resend -------------------------------------------------------------------
 
@@ -96,25 +91,35 @@ class VerificationService:
         on it, as before.
         """
         cfg = self._config
+        if request.channel == "auto":
+            request = self._auto(request)
         if request.channel not in CHANNELS:
             raise errors.UnsupportedChannel(
                 f"Channel {request.channel!r} is not supported; use one of: {', '.join(CHANNELS)}."
             )
-        region = parse_region(request.country, cfg.default_region)
-        test = test_number(request.to, cfg.test_numbers.code_for)
-        if test is not None:
-            phone, fixed_code = test
+        if request.channel in ("whatsapp", "email") and not cfg.channels.chain(request.channel):
+            raise errors.UnsupportedChannel(f"Channel {request.channel!r} is not enabled.")
+        phone: PhoneNumber | EmailAddress
+        fixed_code = None
+        if request.channel == "email":  # an address: per-recipient limits as for a number
+            phone = parse_email(request.to)
+            region = ""
         else:
-            phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
-            fixed_code = None
-        telemetry.note(to=phone.masked, channel=request.channel, region=phone.region)
-        self._limiter.allow_country(phone)
-        chain = self._providers.names(phone.region, request.channel)
+            region = parse_region(request.country, cfg.default_region)
+            test = test_number(request.to, cfg.test_numbers.code_for)
+            if test is not None:
+                phone, fixed_code = test
+            else:
+                phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
+            region = phone.region
+            self._limiter.allow_country(phone)
+        telemetry.note(to=phone.masked, channel=request.channel, region=region)
+        chain = self._providers.names(region, request.channel)
         if not chain:
             raise errors.UnsupportedChannel(
-                f"No configured provider can reach {phone.region} numbers by {request.channel}."
+                f"No configured provider can reach {region} numbers by {request.channel}."
             )
-        number_key = self._hasher.number_key(phone.e164)
+        number_key = self._hasher.number_key(phone.key)
         # A test number skips the SMS and the send counters (prefix, country, budget) only:
         # every other limit applies (the IP's count too), and nothing in a response tells it
         # from a real number.
@@ -126,8 +131,8 @@ class VerificationService:
                 concurrency.wait_quietly(ip_count)  # never leave a write running past the request
 
     def _start(
-        self, phone: PhoneNumber, number_key: str, chain: tuple[str, ...], request: StartRequest,
-        fixed_code: str | None, ip_count: Future[Any] | None,
+        self, phone: PhoneNumber | EmailAddress, number_key: str, chain: tuple[str, ...],
+        request: StartRequest, fixed_code: str | None, ip_count: Future[Any] | None,
     ) -> tuple[Verification, bool]:
         cfg = self._config
         checks = self._check_limit()
@@ -153,7 +158,7 @@ class VerificationService:
                         # No SMS to a number whose guesses are used up: its code could not be checked.
                         raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
                     continue  # it stopped being live between the two writes: start again
-                order = _order_after_undelivered(live, chain)  # 422 for a permanent reason
+                order = order_after_undelivered(live, chain, request.channel)  # 422: permanent
                 send = dataclasses.replace(send, provider=order[0])
                 resent = self._resend(number_key, live, code, now, send, checks, request.binding)
                 if resent is None:
@@ -178,12 +183,11 @@ class VerificationService:
                 # provider, a bug): nothing was sent, so put back what the write replaced.
                 self._undo(number_key, verification, previous)
                 raise
-            self._events.emit("verification.started" if created else "verification.resent", verification)
             return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
     def _send(
-        self, phone: PhoneNumber, number_key: str, code: str, request: StartRequest,
+        self, phone: PhoneNumber | EmailAddress, number_key: str, code: str, request: StartRequest,
         chain: tuple[str, ...], fixed_code: str | None, verification: Verification,
         previous: Verification | None, created: bool, approved_at: int | None, now: float,
     ) -> Verification:
@@ -194,7 +198,7 @@ class VerificationService:
             log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
                      log_ref(verification.id), phone.masked)
             telemetry.note(test_number=True)
-            fail = cfg.test_numbers.fail_for(phone.e164)
+            fail = cfg.test_numbers.fail_for(phone.key)
             if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
                 from chalicelib.providers.rehearsal import rehearsal_chain
 
@@ -206,7 +210,7 @@ class VerificationService:
         # A number approved lately passes the conversion breakers (not the limits).
         trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
         self._limiter.reserve_send(phone, now, trusted)
-        order = chain if created else _order_after_undelivered(previous, chain)
+        order = chain if created else order_after_undelivered(previous, chain, request.channel)
         verification = self._sender.deliver(
             phone, number_key, code, request.locale, verification, previous, order
         )
@@ -228,11 +232,11 @@ class VerificationService:
         telemetry.metric("UndoFailures")
 
     def _new_verification(
-        self, phone: PhoneNumber, number_key: str, code: str, now: float, send: SendAttempt
+        self, phone: PhoneNumber | EmailAddress, number_key: str, code: str, now: float, send: SendAttempt
     ) -> Verification:
         return Verification(
             id=self._hasher.verification_id(number_key),
-            to=phone.e164,
+            to=phone.key,
             channel=send.channel,
             code_mac=self._hasher.code_mac(number_key, code),
             created_at=int(now),
@@ -283,6 +287,20 @@ class VerificationService:
             ready_at = current.sent_at_ms / 1000 + cfg.resend_interval_seconds
             raise errors.ResendTooSoon(retry_after=_seconds_until(ready_at, now)) from None
 
+    def _auto(self, request: StartRequest) -> StartRequest:
+        """Channel "auto": one read of the number's item tells a resend after an undelivered
+        send (chalicelib/channel_choice.py). Only a choice: the start's conditional writes
+        still decide, so a race at worst picks the channel an instant stale."""
+        from chalicelib.channel_choice import auto_channel
+
+        cfg = self._config
+        test = test_number(request.to, cfg.test_numbers.code_for)
+        phone = test[0] if test else parse_phone_number(request.to, parse_region(request.country,
+                                                                                 cfg.default_region))
+        live = self._store.get(self._hasher.number_key(phone.e164))
+        channel = auto_channel(cfg.channels.auto_order(phone.region), live, self._clock())
+        return dataclasses.replace(request, channel=channel)
+
     # -- check ----------------------------------------------------------------------------
 
     def check(self, request: CheckRequest, client_ip: str = "unknown") -> Verification:
@@ -291,6 +309,8 @@ class VerificationService:
         code = parse_code(request.code, cfg.code_length)
         if request.verification_id is not None:
             number_key = self._number_key_of(request.verification_id)
+        elif is_email(request.to):
+            number_key = self._hasher.number_key(parse_email(request.to).key)
         else:
             region = parse_region(request.country, cfg.default_region)
             test = test_number(request.to, cfg.test_numbers.code_for)
@@ -326,14 +346,11 @@ class VerificationService:
             log.info("approved ref=%s attempts=%d", log_ref(verification.id), verification.attempts)
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
             self._record_approval(number_key, verification, now)
-            self._events.emit("verification.approved", verification)
             return verification
         log.info(
             "incorrect code ref=%s attempts_remaining=%d",
             log_ref(verification.id), verification.attempts_remaining,
         )
-        if verification.attempts_remaining == 0:  # this write used the last attempt: once
-            self._events.emit("verification.failed", verification)
         raise errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
 
     # -- look up / cancel -----------------------------------------------------------------
@@ -348,9 +365,7 @@ class VerificationService:
     def cancel(self, verification_id: str) -> Verification:
         number_key = self._number_key_of(verification_id)
         try:
-            canceled = self._store.cancel(number_key, verification_id, int(self._clock()))
-            self._events.emit("verification.canceled", canceled)
-            return canceled
+            return self._store.cancel(number_key, verification_id, int(self._clock()))
         except ConditionFailed as exc:
             if exc.current is None or exc.current.id != verification_id:
                 raise errors.VerificationNotFound() from None
@@ -385,7 +400,8 @@ class VerificationService:
         writes go out together, one round trip. A failure here must not fail the user's check."""
         writes: list[Callable[[], None]] = [
             functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
-        if not self.is_test_number(verification.to):
+        # An address has no prefix or country for the breakers to count (chalicelib/limits.py).
+        if not is_email(verification.to) and not self.is_test_number(verification.to):
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)
                 writes += self._limiter.record_approval(phone, now)
@@ -396,22 +412,6 @@ class VerificationService:
                 log.error("could not record the approval: %s", type(outcome.error).__name__)
 
 
-
-
-def _order_after_undelivered(live: Verification | None, chain: tuple[str, ...]) -> tuple[str, ...]:
-    """The chain for a resend: after a send reported undelivered, start with the provider
-    after the one that failed (then wrap around); a permanent reason refuses the resend."""
-    from chalicelib.callbacks import UNDELIVERED
-
-    last = live.sends[-1] if live is not None and live.sends else None
-    if last is None or last.status not in UNDELIVERED:
-        return chain
-    if last.permanent:
-        raise errors.UndeliverableNumber()
-    if last.provider not in chain:
-        return chain
-    at = chain.index(last.provider) + 1
-    return chain[at:] + chain[:at]
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:
