@@ -75,6 +75,21 @@ class VerificationService:
 
             events = NO_EVENTS
         self._events = events
+        self._scope = ""  # the stage's own app; for_app() gives another app its own keys
+
+    def for_app(self, scope: str, code_length: int, brand: str) -> VerificationService:
+        """The same rules for another app on this deployment (a v2 Service): its code length,
+        its brand in the message, and its own number keys (``scope``), so its verifications
+        never meet another app's. The limits on IPs, prefixes, countries and the budget stay
+        shared: one deployment, one bill."""
+        config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand)
+        app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
+                                  lambda: self._clock(), delivery=self._delivery, events=self._events)
+        app._scope = scope
+        return app
+
+    def _number_key(self, e164: str) -> str:
+        return self._hasher.number_key(e164, self._scope)
 
     # -- start / resend -------------------------------------------------------------------
 
@@ -113,7 +128,7 @@ class VerificationService:
             raise errors.UnsupportedChannel(
                 f"No configured provider can reach {phone.region} numbers by {request.channel}."
             )
-        number_key = self._hasher.number_key(phone.e164)
+        number_key = self._number_key(phone.e164)
         # A test number skips the SMS and the send counters (prefix, country, budget) only:
         # every other limit applies (the IP's count too), and nothing in a response tells it
         # from a real number.
@@ -263,7 +278,7 @@ class VerificationService:
             region = parse_region(request.country, cfg.default_region)
             test = test_number(request.to, cfg.test_numbers.code_for)
             phone = test[0] if test is not None else parse_phone_number(request.to, region)
-            number_key = self._hasher.number_key(phone.e164)
+            number_key = self._number_key(phone.e164)
 
         now = self._clock()
         # Test numbers too: a fixed code is the easiest one to guess.
@@ -302,7 +317,9 @@ class VerificationService:
         )
         if verification.attempts_remaining == 0:  # this write used the last attempt: once
             self._events.emit("verification.failed", verification)
-        raise errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
+        incorrect = errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
+        incorrect.verification = verification
+        raise incorrect
 
     # -- look up / cancel -----------------------------------------------------------------
 
@@ -310,6 +327,8 @@ class VerificationService:
         number_key = self._number_key_of(verification_id)
         verification = self._store.get(number_key)
         if verification is None or verification.id != verification_id:
+            raise errors.VerificationNotFound()
+        if self._number_key(verification.to) != number_key:  # another app's (a v2 Service's)
             raise errors.VerificationNotFound()
         return verification
 

@@ -143,6 +143,28 @@ def _totp_for(service: Any) -> Any:
     return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
 
 
+def get_twilio() -> Any:
+    """The Twilio Verify v2 dialect (chalicelib/twilio_v2/api.py) over this container's
+    VerificationService: its Services and API keys are cached with it."""
+    return _twilio_for(get_service())
+
+
+@functools.lru_cache(maxsize=1)
+def _twilio_for(service: Any) -> Any:
+    from chalicelib.twilio_v2.api import TwilioApi
+
+    return TwilioApi(get_config(), service, get_receipts())
+
+
+def public_base(request: Any) -> str:
+    """The API's own base URL for the absolute URLs Twilio's resources carry: OTP_PUBLIC_URL
+    when set, else the host the request came to (``make run``, ``chalice local``)."""
+    config = get_config()
+    if config.callback_base_url:
+        return str(config.callback_base_url).rstrip("/")
+    return "http://" + (request.headers.get("host") or "localhost")
+
+
 @functools.cache
 def _event_sender() -> Callable[[str], None]:
     from chalicelib.events import deliver
@@ -179,18 +201,10 @@ def openapi_json(api_key_required: bool, public: bool) -> str:
 
 # Every per-container cache above; reset() clears them (tests and the bench between builds).
 _CACHES: tuple[Any, ...] = (get_config, _built_service, get_receipts, _kms_client, _totp_for, _event_sender,
-                            openapi_json)
-_resets: list[Callable[[], None]] = []
-
-
-def on_reset(clear: Callable[[], None]) -> None:
-    """A cache kept elsewhere (a blueprint's) that reset() clears too."""
-    _resets.append(clear)
+                            openapi_json, _twilio_for)
 
 
 def reset() -> None:
     """Forget every per-container object, so the next request reads the environment again."""
     for cached in _CACHES:
         cached.cache_clear()
-    for clear in _resets:
-        clear()
