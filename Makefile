@@ -9,6 +9,7 @@ PYTHON_STAMP := $(VENV)/.python-al2023
 RUN_STAMP := $(VENV)/.installed-run-al2023
 STAMP := $(VENV)/.installed-al2023
 DYNALITE := .deps/node_modules/.bin/dynalite
+TWILIO_NODE := .deps/node_modules/twilio/package.json
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
@@ -35,6 +36,11 @@ $(STAMP): $(RUN_STAMP) requirements-dev.txt
 $(DYNALITE):
 	npm install --prefix .deps --no-audit --no-fund --loglevel=error dynalite@4.0.0
 
+# twilio-node, Twilio's official Node SDK, unchanged: tests/integration/test_twilio_sdks.py drives
+# the v2 API with it as a Twilio Verify user would.
+$(TWILIO_NODE):
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error twilio@5.13.1
+
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
 $(CHROMIUM):
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
@@ -48,7 +54,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check app.py chalicelib scripts
 	$(PY) -m mypy app.py chalicelib scripts
 
-test: lint $(STAMP) $(DYNALITE) $(CHROMIUM)
+test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(CHROMIUM)
 	$(PY) -m pytest -q
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
