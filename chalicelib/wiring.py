@@ -153,7 +153,7 @@ def get_twilio() -> Any:
 def _twilio_for(service: Any) -> Any:
     from chalicelib.twilio_v2.api import TwilioApi
 
-    return TwilioApi(get_config(), service, get_receipts())
+    return TwilioApi(get_config(), service, get_receipts(), lambda: get_totp())
 
 
 def public_base(request: Any) -> str:

@@ -16,6 +16,7 @@ from chalicelib.messages import MAX_BRAND_LENGTH
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
+from chalicelib.twilio_v2.totp import TotpResources
 from chalicelib.twilio_v2.services import ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore, \
     TooManyServices
 
@@ -31,7 +32,7 @@ _APPS_CACHED = 256
 
 
 class TwilioApi:
-    def __init__(self, config: Any, service: Any, receipts: Any) -> None:
+    def __init__(self, config: Any, service: Any, receipts: Any, get_totp: Any) -> None:
         self._config = config
         self._service = service
         self._receipts = receipts
@@ -42,6 +43,7 @@ class TwilioApi:
                                   config.code_length, 0, 0, default=True)
         self.catalog = ServiceCatalog(ServiceStore(client, table), default)
         self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac)
+        self.totp = TotpResources(self, get_totp)
         self._apps: dict[tuple[str, int, str], Any] = {}
         self._lock = threading.Lock()
 

@@ -19,6 +19,7 @@ from chalicelib.config import ConfigError
 from chalicelib.http import raw_body
 from chalicelib.origins import client_ip
 from chalicelib.twilio_v2 import wire
+from chalicelib.twilio_v2.routes_totp import totp_routes
 
 log = logging.getLogger("verify")
 _FORMS = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
@@ -115,4 +116,5 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     def create_verification_check(api: Any, sid: str) -> Response:
         return wire.json_answer(api.check(sid, form(), source()))
 
+    totp_routes(bp, answers, form, base)
     return bp
