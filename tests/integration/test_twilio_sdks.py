@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.integration.conftest import unique_number
+from tests.live import moto_kms
 
 NODE_SDK = ROOT / ".deps" / "node_modules" / "twilio"
 
@@ -120,6 +121,32 @@ def test_twilio_python_wrong_credentials_and_a_revoked_key(server, key, dynamodb
                             check=True, capture_output=True, text=True).stdout.splitlines()
     assert any(json.loads(line)["api_key_sid"] == revoked["api_key_sid"] and json.loads(line)["revoked_at"]
                for line in listed)
+
+
+@pytest.fixture(scope="module")
+def totp_server(serve):
+    """The server with the stage's TOTP key (KMS: moto's server, as `make run` has it)."""
+    with moto_kms("test") as kms:
+        yield serve(**kms)
+
+
+def test_twilio_python_enrolls_a_totp_factor_and_approves_a_challenge(totp_server, key):
+    import time
+
+    import pyotp
+
+    client = sdk(totp_server, key)
+    service = client.verify.v2.services.create(friendly_name="Acme TOTP")
+    entity = client.verify.v2.services(service.sid).entities.create(identity="user-0042-sdk")
+    entity_factors = client.verify.v2.services(service.sid).entities(entity.identity)
+    created = entity_factors.new_factors.create(friendly_name="Alice's phone", factor_type="totp")
+    assert created.status == "unverified" and created.binding["uri"].startswith("otpauth://totp/")
+    totp = pyotp.TOTP(created.binding["secret"])
+    factor = entity_factors.factors(created.sid).update(auth_payload=totp.now())
+    assert factor.status == "verified"
+    # The confirming code is used; the next step's code is inside the window (OTP_TOTP_WINDOW=1).
+    challenge = entity_factors.challenges.create(factor_sid=created.sid, auth_payload=totp.at(time.time() + 30))
+    assert challenge.status == "approved"
 
 
 def test_twilio_node_drives_the_documented_flow(server, key):
