@@ -13,7 +13,13 @@ TWILIO_NODE := .deps/node_modules/twilio/package.json
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: run lint test table bench deploy destroy package secret clean
+.PHONY: help run lint test table bench deploy destroy package secret clean
+.DEFAULT_GOAL := help
+
+# `make` alone lists the targets: each target's `## ` comment on its own line.
+help:
+	@echo "make [target] [STAGE=dev|prod] (the deploy targets need an AWS region and credentials)"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 12
 
 # .venv is built with Python 3.13 (or 3.12): the Lambda runtime is named after the Python that
 # runs `chalice`, so tests, packages and deploys all run on the Lambda's own Python.
@@ -45,20 +51,20 @@ $(TWILIO_NODE):
 $(CHROMIUM):
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-run: $(RUN_STAMP)
+run: $(RUN_STAMP) ## serve the API and the page on http://127.0.0.1:8000 (local DynamoDB, SMS in the terminal)
 	@$(PY) scripts/run_local.py
 
 # Lint and types before the tests: any ruff finding or mypy error fails `make test` (and CI).
 # Paths and settings come from pyproject.toml; `ruff format` is not applied (yet).
-lint: $(STAMP)
+lint: $(STAMP) ## ruff and mypy (make test runs it first)
 	$(PY) -m ruff check app.py chalicelib scripts
 	$(PY) -m mypy app.py chalicelib scripts
 
-test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(CHROMIUM)
+test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(CHROMIUM) ## install everything, then lint, unit, integration and browser tests
 	$(PY) -m pytest -q
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
-bench: $(STAMP) $(DYNALITE)
+bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (about 3 minutes)
 	@$(PY) bench/run.py
 
 # Every AWS target first finds the region (AWS_DEFAULT_REGION, the profile's config, or
@@ -69,23 +75,23 @@ BUILD ?= build/$(STAGE)
 # Deploy to your AWS account: the table and the secret (idempotent), chalice deploy, then the
 # stage's throttling, API Gateway's own answers (deployed), log retention and SNS SMS
 # delivery-status logs. The table is never dropped.
-deploy: $(STAMP)
+deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	$(PY) scripts/provision.py before --stage $(STAGE); \
 	$(VENV)/bin/chalice deploy --stage $(STAGE); \
 	$(PY) scripts/provision.py after --stage $(STAGE)
 
-destroy: $(STAMP)
+destroy: $(STAMP) ## delete STAGE's function, role and API (the table and the secret are kept)
 	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(VENV)/bin/chalice delete --stage $(STAGE)
 	@echo "Deleted the Lambda function, its role and the API of stage $(STAGE). The DynamoDB table, the SSM secret and the log group are kept."
 
 # Only the secret parameter: the CloudFormation path's one step outside the stack.
-secret: $(STAMP)
+secret: $(STAMP) ## create STAGE's secret parameter and KMS keys (the CloudFormation path's one step)
 	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/provision.py secret --stage $(STAGE)
 
 # CloudFormation/SAM: chalice package merged with the table, the log group, the alarms and their
 # topic (an email subscription from OTP_ALARM_EMAIL); linted. Writes $(BUILD)/out.
-package: $(STAMP)
+package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into build/STAGE/out
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	mkdir -p $(BUILD); \
 	$(PY) scripts/package_template.py $(STAGE) > $(BUILD)/resources.json; \
@@ -94,8 +100,8 @@ package: $(STAMP)
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$(stat -c %s $(BUILD)/out/deployment.zip) bytes)"
 
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
-table: $(STAMP)
+table: $(STAMP) ## create or update the DynamoDB table named by OTP_TABLE_NAME
 	$(PY) scripts/create_table.py
 
-clean:
+clean: ## remove .venv and .deps
 	rm -rf $(VENV) .deps
