@@ -13,7 +13,7 @@ TWILIO_NODE := .deps/node_modules/twilio/package.json
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: help run lint test table bench deploy destroy package secret clean
+.PHONY: help run lint test table bench deploy destroy package secret api-key clean
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -98,6 +98,11 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$(stat -c %s $(BUILD)/out/deployment.zip) bytes)"
+
+# An API key for the v2 (Twilio Verify) API: prints {"account_sid", "api_key_sid", "api_key_secret"}
+# once (the table keeps a keyed hash). List and revoke: python scripts/api_keys.py list|revoke.
+api-key: $(STAMP) ## create an API key for the Twilio Verify (v2) API: make api-key STAGE=dev NAME=backend
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/api_keys.py create --stage $(STAGE) --name "$(NAME)"
 
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
 table: $(STAMP) ## create or update the DynamoDB table named by OTP_TABLE_NAME
