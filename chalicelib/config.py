@@ -13,7 +13,7 @@ from typing import Mapping
 
 from chalicelib.errors import ConfigError
 from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
-from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _choice, _int, _str
+from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str
 from chalicelib.settings.events import Events
 from chalicelib.settings.limits import Limits
 from chalicelib.settings.numbers import TestNumbers
@@ -90,6 +90,9 @@ class Config:
     receipt_ttl_seconds: int = 300
     receipt_key_ids: tuple[str, ...] = ()  # the first signs; all are published
     totp: "TotpSettings" = None  # type: ignore[assignment]
+    # OTP_ATTEMPTS: each send and approval also recorded for the v2 Attempts list and Summary
+    # (chalicelib/attempts.py): one more write beside each, so off unless asked for.
+    attempts: bool = False
 
     @property
     def sms_provider(self) -> str:
@@ -216,6 +219,7 @@ class Config:
             test_numbers=TestNumbers.from_env(env, stage, code_length),
             **receipt_settings(env, stage),
             totp=TotpSettings.from_env(env, stage),
+            attempts=_bool(env, "OTP_ATTEMPTS", False),
         )
         over = config.composer().check_budget(config.code_length)
         if over:

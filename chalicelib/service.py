@@ -39,6 +39,7 @@ from chalicelib.dynamodb import ConditionFailed
 from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
 
 if TYPE_CHECKING:
+    from chalicelib.attempts import AttemptLog
     from chalicelib.delivery import DeliveryTracker
     from chalicelib.events import EventSink
 
@@ -61,6 +62,7 @@ class VerificationService:
         *,
         delivery: DeliveryTracker | None = None,
         events: EventSink | None = None,
+        attempts: AttemptLog | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -75,6 +77,7 @@ class VerificationService:
 
             events = NO_EVENTS
         self._events = events
+        self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
         self._scope = ""  # the stage's own app; for_app() gives another app its own keys
 
     def for_app(self, scope: str, code_length: int, brand: str) -> VerificationService:
@@ -84,7 +87,8 @@ class VerificationService:
         shared: one deployment, one bill."""
         config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand)
         app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
-                                  lambda: self._clock(), delivery=self._delivery, events=self._events)
+                                  lambda: self._clock(), delivery=self._delivery, events=self._events,
+                                  attempts=self._attempts)
         app._scope = scope
         return app
 
@@ -197,11 +201,19 @@ class VerificationService:
                 return verification, created
             # A number approved lately passes the conversion breakers (not the limits).
             trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
+            # The send's attempt (v2 Attempts) is written beside the send counters: same wave.
+            attempts = self._attempts
+            recording = attempts.record(verification, phone.region, self._scope) if attempts else None
             try:
                 self._limiter.reserve_send(phone, now, trusted)
             except errors.LimitExceeded:
+                if recording is not None:
+                    recording.cancel()  # a refused send is no attempt: removed beside the undo
                 self._store.undo_send(number_key, verification, previous)
                 raise
+            finally:
+                if recording is not None:
+                    recording.settle()
             order = chain if created else _order_after_undelivered(previous, chain)
             verification = self._sender.deliver(
                 phone, number_key, code, request.locale, verification, previous, order
@@ -372,6 +384,8 @@ class VerificationService:
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)
                 writes += self._limiter.record_approval(phone, now)
+                if self._attempts is not None:
+                    writes += self._attempts.conversions(verification, phone.region, self._scope)
             except errors.ServiceError:  # a number the metadata no longer takes: no breaker count
                 log.warning("approval not counted for the breaker ref=%s", log_ref(verification.id))
         for outcome in concurrency.run_all(writes):

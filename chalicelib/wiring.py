@@ -96,7 +96,13 @@ def _build_service() -> Any:
 
         events = SqsEvents(lambda: aws_client("sqs"), config.events.queue, config.events.include_number)
     delivery = _delivery_tracker(config, store, hasher, settings, secret, events)
-    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery, events=events)
+    attempts = None
+    if config.attempts:
+        from chalicelib.attempts import AttemptLog
+
+        attempts = AttemptLog(aws_client("dynamodb"), config.table_name)
+    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery, events=events,
+                               attempts=attempts)
 
 
 def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes, events: Any) -> Any:

@@ -5,17 +5,18 @@ VerificationService that v1 calls. Built once per container by chalicelib/wiring
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import ipaddress
 import threading
 from typing import Any
 from urllib.parse import urlencode
 
 from chalicelib import errors
+from chalicelib.attempts import attempt_sid
 from chalicelib.messages import MAX_BRAND_LENGTH
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
+from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.totp import TotpResources
 from chalicelib.twilio_v2.services import ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore, \
     TooManyServices
@@ -44,6 +45,7 @@ class TwilioApi:
         self.catalog = ServiceCatalog(ServiceStore(client, table), default)
         self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac)
         self.totp = TotpResources(self, get_totp)
+        self.attempts = AttemptResources(self, service._attempts, service.now)
         self._apps: dict[tuple[str, int, str], Any] = {}
         self._lock = threading.Lock()
 
@@ -219,8 +221,9 @@ class TwilioApi:
             "channel": _CHANNEL_NAMES.get(v.channel, v.channel), "status": status,
             "valid": status == "approved", "lookup": {}, "amount": None, "payee": None, "sna": None,
             "send_code_attempts": [
-                {"attempt_sid": _attempt_sid(v.id, i), "channel": _CHANNEL_NAMES.get(a.channel, a.channel),
-                 "time": a.at_iso} for i, a in enumerate(v.sends)],
+                {"attempt_sid": attempt_sid(v.id, i, a.at_ms),
+                 "channel": _CHANNEL_NAMES.get(a.channel, a.channel), "time": a.at_iso}
+                for i, a in enumerate(v.sends)],
             "date_created": wire.iso(v.created_at), "date_updated": wire.iso(_updated(v)),
             "url": f"{base}/v2/Services/{s.sid}/Verifications/{v.id}",
         }
@@ -243,10 +246,6 @@ def _only(form: dict[str, str], allowed: set[str] | tuple[str, ...]) -> None:
             raise wire.invalid(name, "not supported by this service")
         if name in _FALSE_ONLY and wire.optional_bool(form, name):
             raise wire.invalid(name, "not supported by this service (only false)")
-
-
-def _attempt_sid(verification_id: str, index: int) -> str:
-    return "VL" + hashlib.sha256(f"{verification_id}:{index}".encode()).hexdigest()[:32]
 
 
 def _updated(v: Verification) -> int:

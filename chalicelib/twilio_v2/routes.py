@@ -116,5 +116,18 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     def create_verification_check(api: Any, sid: str) -> Response:
         return wire.json_answer(api.check(sid, form(), source()))
 
+    @bp.route("/v2/Attempts", methods=["GET"], content_types=_FORMS)
+    @answers
+    def list_attempts(api: Any) -> Response:
+        return wire.json_answer(api.attempts.list(query(), base()))
+
+    # One route for both (API Gateway and Chalice's local router would have to rank them).
+    @bp.route("/v2/Attempts/{sid}", methods=["GET"], content_types=_FORMS)
+    @answers
+    def fetch_attempt_or_summary(api: Any, sid: str) -> Response:
+        if sid == "Summary":
+            return wire.json_answer(api.attempts.summary(query(), base()))
+        return wire.json_answer(api.attempts.fetch(sid, base()))
+
     totp_routes(bp, answers, form, base)
     return bp
