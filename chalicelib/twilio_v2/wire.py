@@ -70,26 +70,31 @@ _CODES: dict[type[errors.ServiceError], tuple[int, int]] = {
     errors.UnsupportedNumberType: (60205, 400),
     errors.UndeliverableNumber: (60205, 400),
     errors.VerificationNotFound: (20404, 404),
+    errors.FactorNotFound: (20404, 404),
+    errors.NotPending: (20404, 404),  # Twilio: an approved or canceled verification is gone
     errors.NotFound: (20404, 404),
     errors.ServiceUnavailable: (20503, 503),
     errors.DeliveryFailed: (20503, 503),  # the providers could not take it: try again
 }
 _PARAMETERS: dict[type[errors.ServiceError], str] = {
     errors.InvalidPhoneNumber: "To", errors.UnsupportedChannel: "Channel", errors.InvalidCodeFormat: "Code",
+    errors.TooManyFactors: "Identity", errors.FactorAlreadyVerified: "AuthPayload",
 }
 
 
 def from_domain(exc: errors.ServiceError) -> TwilioError:
-    """The one mapping of the domain's errors to Twilio's codes; a limit not named above is
-    20429 (rate limited), anything else a 500 in Twilio's shape."""
-    if type(exc) in _PARAMETERS:
-        error = invalid(_PARAMETERS[type(exc)], exc.message)
-    elif type(exc) in _CODES:
-        code, status = _CODES[type(exc)]
+    """The one mapping of the domain's errors to Twilio's codes (a subclass answers as its
+    class: TotpUnavailable as ServiceUnavailable); a limit not named above is 20429 (rate
+    limited), any other client error 60200, anything else a 500 in Twilio's shape."""
+    kind = next((k for k in type(exc).__mro__ if k in _PARAMETERS or k in _CODES), None)
+    if kind in _PARAMETERS:
+        error = invalid(_PARAMETERS[kind], exc.message)
+    elif kind in _CODES:
+        code, status = _CODES[kind]
         error = TwilioError(code, status, exc.message)
     elif isinstance(exc, errors.LimitExceeded):
         error = TwilioError(20429, 429, exc.message)
-    elif exc.status == 400:
+    elif exc.status < 500:
         error = TwilioError(60200, 400, exc.message)
     else:
         error = TwilioError(20500, 500, errors.ServiceError.message)

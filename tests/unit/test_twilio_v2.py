@@ -316,3 +316,40 @@ def test_device_ip_is_the_source_the_per_ip_limit_counts(configured, key):
 def test_chalices_own_answers_on_v2_are_in_twilios_shape(client, key):
     response = client.http.request("PUT", "/v2/Services", headers=basic(key["api_key_sid"], key["api_key_secret"]))
     assert response.status_code == 405 and twilio_error(json.loads(response.body)) == 60200
+
+
+def _all_errors(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_errors(sub)
+
+
+def test_every_domain_error_has_a_twilio_code():
+    """No refusal of the domain answers v2 with a 500: each has its code (wire.from_domain)."""
+    from chalicelib import errors
+    from chalicelib.twilio_v2 import wire
+
+    for cls in _all_errors(errors.ServiceError):
+        error = wire.from_domain(cls())
+        assert error.code != 20500, cls
+        assert (error.status >= 500) == (cls().status >= 500), cls
+
+
+@pytest.mark.parametrize("name,code,status", [
+    ("MaxAttemptsReached", 60202, 429), ("TooManySends", 60203, 429),  # Twilio's pages: not swapped
+    ("CountryNotAllowed", 60605, 403), ("PrefixSuspended", 60410, 403), ("IpRateLimited", 20429, 429),
+    ("VerificationNotFound", 20404, 404), ("InvalidPhoneNumber", 60200, 400), ("ServiceUnavailable", 20503, 503),
+])
+def test_the_codes_twilio_documents(name, code, status):
+    from chalicelib import errors
+    from chalicelib.twilio_v2 import wire
+
+    error = wire.from_domain(getattr(errors, name)(retry_after=3))
+    assert (error.code, error.status, error.retry_after) == (code, status, 3)
+
+
+def test_a_kms_outage_is_20503():
+    from chalicelib.totp import TotpUnavailable
+    from chalicelib.twilio_v2 import wire
+
+    assert (wire.from_domain(TotpUnavailable()).code, wire.from_domain(TotpUnavailable()).status) == (20503, 503)
