@@ -163,12 +163,19 @@ def _twilio_for(service: Any) -> Any:
 
 
 def public_base(request: Any) -> str:
-    """The API's own base URL for the absolute URLs Twilio's resources carry: OTP_PUBLIC_URL
-    when set, else the host the request came to (``make run``, ``chalice local``)."""
+    """The API's own base URL for the absolute URLs Twilio's resources carry (the SDKs follow
+    ``next_page_url`` as given): OTP_PUBLIC_URL when set, else the URL the request came to.
+    API Gateway's requestContext.path carries the stage (``/api/v2/...``) where the event's
+    path does not; X-Forwarded-Proto is the scheme the client used."""
     config = get_config()
     if config.callback_base_url:
         return str(config.callback_base_url).rstrip("/")
-    return "http://" + (request.headers.get("host") or "localhost")
+    headers = request.headers
+    scheme = (headers.get("x-forwarded-proto") or "http").split(",")[0].strip()
+    path = request.to_original_event().get("path") or ""
+    full = (request.context or {}).get("path") or path
+    prefix = full[: len(full) - len(path)] if path and full.endswith(path) else ""
+    return f"{scheme}://{headers.get('host') or 'localhost'}{prefix}"
 
 
 @functools.cache

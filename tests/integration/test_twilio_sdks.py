@@ -125,9 +125,10 @@ def test_twilio_python_wrong_credentials_and_a_revoked_key(server, key, dynamodb
 
 @pytest.fixture(scope="module")
 def totp_server(serve):
-    """The server with the stage's TOTP key (KMS: moto's server, as `make run` has it)."""
+    """The server with the stage's TOTP key (KMS: moto's server, as `make run` has it) and
+    the Attempts log (OTP_ATTEMPTS=true)."""
     with moto_kms("test") as kms:
-        yield serve(**kms)
+        yield serve(OTP_ATTEMPTS="true", **kms)
 
 
 def test_twilio_python_enrolls_a_totp_factor_and_approves_a_challenge(totp_server, key):
@@ -147,6 +148,24 @@ def test_twilio_python_enrolls_a_totp_factor_and_approves_a_challenge(totp_serve
     # The confirming code is used; the next step's code is inside the window (OTP_TOTP_WINDOW=1).
     challenge = entity_factors.challenges.create(factor_sid=created.sid, auth_payload=totp.at(time.time() + 30))
     assert challenge.status == "approved"
+
+
+def test_twilio_python_lists_and_summarises_attempts(totp_server, key):
+    client = sdk(totp_server, key)
+    service = client.verify.v2.services.create(friendly_name="Conversions")
+    converted, unconverted = unique_number(123), unique_number(124)
+    started = client.verify.v2.services(service.sid).verifications.create(to=converted, channel="sms")
+    client.verify.v2.services(service.sid).verifications.create(to=unconverted, channel="sms")
+    check = client.verify.v2.services(service.sid).verification_checks.create(
+        to=converted, code=totp_server.last_code(converted))
+    assert check.status == "approved"
+    attempts = client.verify.v2.verification_attempts.list(verify_service_sid=service.sid)
+    assert {(a.channel_data["to"], a.conversion_status) for a in attempts} == {
+        (converted, "converted"), (unconverted, "unconverted")}
+    assert [a.sid for a in attempts if a.verification_sid == started.sid] == [started.send_code_attempts[0]["attempt_sid"]]
+    summary = client.verify.v2.verification_attempts_summary().fetch(verify_service_sid=service.sid)
+    assert (summary.total_attempts, summary.total_converted, summary.total_unconverted) == (2, 1, 1)
+    assert summary.conversion_rate_percentage == "50.00"
 
 
 def test_twilio_node_drives_the_documented_flow(server, key):

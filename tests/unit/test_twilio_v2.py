@@ -353,3 +353,18 @@ def test_a_kms_outage_is_20503():
     from chalicelib.twilio_v2 import wire
 
     assert (wire.from_domain(TotpUnavailable()).code, wire.from_domain(TotpUnavailable()).status) == (20503, 503)
+
+
+def test_list_urls_are_on_the_url_the_client_called(aws, monkeypatch):
+    """Deployed without OTP_PUBLIC_URL: the stage's path and the client's scheme, from API
+    Gateway's event (requestContext.path has the stage; the event's path does not:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html)."""
+    from chalice.app import Request
+
+    monkeypatch.delenv("OTP_PUBLIC_URL", raising=False)
+    wiring.reset()
+    event = {"multiValueQueryStringParameters": None, "headers": {"Host": "abc.execute-api.us-east-1.amazonaws.com",
+             "X-Forwarded-Proto": "https"}, "pathParameters": None, "body": None, "stageVariables": None,
+             "path": "/v2/Services", "requestContext": {"httpMethod": "GET", "resourcePath": "/v2/Services",
+                                                       "path": "/api/v2/Services"}}
+    assert wiring.public_base(Request(event)) == "https://abc.execute-api.us-east-1.amazonaws.com/api"
