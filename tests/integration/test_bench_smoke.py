@@ -16,7 +16,9 @@ def test_bench_smoke_runs_every_section(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(out.read_text())
-    assert {"cold_start", "warm", "flat", "units", "receipts", "totp", "events", "cost"} <= set(results)
+    assert {"cold_start", "warm", "v2", "flat", "units", "receipts", "totp", "events", "cost"} <= set(results)
+    lookup = results["v2"]["service_lookup"]
+    assert results["v2"]["start"]["ratio"] > 0 and lookup["miss_ms"] > lookup["hit_ms"] > 0
     assert results["units"]["request"]["writes"] == 5 and results["units"]["request"]["reads"] == 0
     assert results["units"]["check_right"]["reads"] == 0
     for figure in (results["cold_start"], results["warm"]["request"], results["warm"]["check"], results["flat"]):
