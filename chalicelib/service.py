@@ -355,6 +355,24 @@ class VerificationService:
                 raise errors.VerificationNotFound() from None
             raise errors.NotPending(status=exc.current.status(self._clock())) from None
 
+    def approve(self, verification_id: str) -> Verification:
+        """Approve a pending verification the backend confirmed another way (v2's
+        ``Status=approved``): one write, then the approval's bookkeeping as for a right code."""
+        number_key = self._number_key_of(verification_id)
+        now = self._clock()
+        try:
+            verification = self._store.approve(number_key, verification_id, int(now))
+        except ConditionFailed as exc:
+            current = exc.current
+            if current is None or current.id != verification_id:
+                raise errors.VerificationNotFound() from None
+            if current.approved:  # our own write retried after a lost answer, or a right code first
+                return current
+            raise errors.NotPending(status=current.status(now)) from None
+        self._record_approval(number_key, verification, now)
+        self._events.emit("verification.approved", verification)
+        return verification
+
     def _number_key_of(self, verification_id: object) -> str:
         return self._hasher.number_key_of(require_verification_id(verification_id))
 

@@ -188,14 +188,14 @@ class TwilioApi:
 
     def update(self, sid: str, verification_sid: str, form: dict[str, str], base: str) -> dict[str, Any]:
         _only(form, {"Status"})
-        if form.get("Status") != "canceled":
-            raise wire.invalid("Status", "this service updates a verification to canceled only")
+        status = form.get("Status")
+        if status not in ("canceled", "approved"):
+            raise wire.invalid("Status", "canceled or approved")
         settings, app = self.app(sid)
-        app.get(verification_sid)  # this Service's, or 20404
-        try:
-            verification = app.cancel(verification_sid)
-        except errors.NotPending:
-            raise wire.not_found("The Verification") from None
+        if app.get(verification_sid).status(app.now()) in _GONE:  # this Service's, and not gone: else 20404
+            raise wire.not_found("The Verification")
+        # NotPending (it stopped being pending meanwhile) answers 20404 (wire.from_domain).
+        verification = app.cancel(verification_sid) if status == "canceled" else app.approve(verification_sid)
         return self.verification_body(settings, verification, app.now(), base)
 
     def check(self, sid: str, form: dict[str, str], source_ip: str) -> dict[str, Any]:

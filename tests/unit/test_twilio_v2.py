@@ -229,7 +229,29 @@ def test_cancel_then_fetch_is_20404(client, key):
     assert status == 200 and body["status"] == "canceled"
     assert twilio_error(call(client, key, "GET", path)[1]) == 20404
     assert twilio_error(call(client, key, "POST", path, {"Status": "canceled"})[1]) == 20404
-    assert twilio_error(call(client, key, "POST", path, {"Status": "approved"})[1]) == 60200
+    assert twilio_error(call(client, key, "POST", path, {"Status": "approved"})[1]) == 20404  # canceled: gone
+    assert twilio_error(call(client, key, "POST", path, {"Status": "expired"})[1]) == 60200
+
+
+def test_the_backend_approves_a_verification_it_confirmed_another_way(client, key, outbox):
+    sid = new_service(client, key)["sid"]
+    verification = _verify(client, key, sid)
+    path = f"/v2/Services/{sid}/Verifications/{verification['sid']}"
+    status, body, _ = call(client, key, "POST", path, {"Status": "approved"})
+    assert status == 200 and (body["status"], body["valid"]) == ("approved", True)
+    assert twilio_error(call(client, key, "GET", path)[1]) == 20404  # approved: gone
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck",
+                           {"To": NUMBER, "Code": sms_code(outbox, 6)})
+    assert status == 404 and twilio_error(body) == 20404  # the code is used up with it
+
+
+def test_a_retried_approval_recognises_its_own_write(client, key):
+    sid = new_service(client, key)["sid"]
+    verification = _verify(client, key, sid)
+    app = wiring.get_twilio().app(sid)[1]
+    first = app.approve(verification["sid"])
+    again = app.approve(verification["sid"])  # botocore's retry after a lost answer: no error
+    assert again.id == first.id and again.approved and first.approved
 
 
 def test_five_wrong_checks_then_60202(client, key, outbox):
