@@ -97,7 +97,7 @@ class VerificationService:
 
     # -- start / resend -------------------------------------------------------------------
 
-    def start(self, request: StartRequest, client_ip: str = "unknown") -> tuple[Verification, bool]:
+    def start(self, request: StartRequest, client_ip: str | None = "unknown") -> tuple[Verification, bool]:
         """Send a code; returns the verification and whether it is new (False: a resend).
 
         Order: input and country; then two waves of DynamoDB writes, each wave's writes at
@@ -136,7 +136,10 @@ class VerificationService:
         # A test number skips the SMS and the send counters (prefix, country, budget) only:
         # every other limit applies (the IP's count too), and nothing in a response tells it
         # from a real number.
-        ip_count = concurrency.submit(self._limiter.request_from_ip, client_ip, self._clock())
+        # None: a backend's call with no end user's address (v2 without DeviceIp) counts no IP.
+        ip_count = None
+        if client_ip is not None:
+            ip_count = concurrency.submit(self._limiter.request_from_ip, client_ip, self._clock())
         try:
             return self._start(phone, number_key, chain, request, fixed_code, ip_count)
         finally:
@@ -280,7 +283,7 @@ class VerificationService:
 
     # -- check ----------------------------------------------------------------------------
 
-    def check(self, request: CheckRequest, client_ip: str = "unknown") -> Verification:
+    def check(self, request: CheckRequest, client_ip: str | None = "unknown") -> Verification:
         cfg = self._config
         # Format first: a malformed code is refused before it can use up an attempt.
         code = parse_code(request.code, cfg.code_length)
@@ -294,7 +297,8 @@ class VerificationService:
 
         now = self._clock()
         # Test numbers too: a fixed code is the easiest one to guess.
-        self._limiter.check_from_ip(client_ip, now)
+        if client_ip is not None:  # None: a backend's call (v2), no end user's address to count
+            self._limiter.check_from_ip(client_ip, now)
         guess_mac = self._hasher.code_mac(number_key, code)
         checks = self._check_limit()
         try:

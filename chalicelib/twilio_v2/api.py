@@ -155,7 +155,10 @@ class TwilioApi:
 
     # -- Verifications ----------------------------------------------------------------------
 
-    def start(self, sid: str, form: dict[str, str], source_ip: str, base: str) -> dict[str, Any]:
+    def start(self, sid: str, form: dict[str, str], base: str) -> dict[str, Any]:
+        """A start for the Service. The caller is a backend (one address for all its users), so
+        the per-IP limit counts the end user's ``DeviceIp`` when given and nothing otherwise;
+        the number's, the prefix's, the country's limits and the budget always apply."""
         _only(form, _START_PARAMETERS)
         to, channel = form.get("To"), form.get("Channel")
         if not to:
@@ -169,7 +172,7 @@ class TwilioApi:
         settings = self._settings(sid)
         if brand is not None:
             self._check_brand(brand, settings.code_length)
-        ip = form.get("DeviceIp")
+        ip, source_ip = form.get("DeviceIp"), None
         if ip is not None:
             try:
                 source_ip = str(ipaddress.ip_address(ip))
@@ -198,7 +201,9 @@ class TwilioApi:
         verification = app.cancel(verification_sid) if status == "canceled" else app.approve(verification_sid)
         return self.verification_body(settings, verification, app.now(), base)
 
-    def check(self, sid: str, form: dict[str, str], source_ip: str) -> dict[str, Any]:
+    def check(self, sid: str, form: dict[str, str]) -> dict[str, Any]:
+        """A check for the Service: counted per verification and per number, not per IP (the
+        caller is a backend; Twilio's check has no end user's address)."""
         _only(form, {"To", "VerificationSid", "Code"})
         to, verification_sid = form.get("To"), form.get("VerificationSid")
         if (to is None) == (verification_sid is None):
@@ -208,7 +213,7 @@ class TwilioApi:
         settings, app = self.app(sid)
         request = CheckRequest(form["Code"], to, None, verification_sid)
         try:
-            verification = app.check(request, source_ip)
+            verification = app.check(request, None)
         except errors.IncorrectCode as exc:  # Twilio answers a wrong code with 200, pending
             return self._check_body(settings, exc.verification, "pending", None)
         receipt = self._receipts.for_verification(verification, app.now())

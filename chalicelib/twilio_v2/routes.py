@@ -66,9 +66,6 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     def base() -> str:
         return public_base(bp.current_request)
 
-    def source() -> str:
-        return client_ip(bp.current_request)
-
     @bp.route("/v2/Services", methods=["POST"], content_types=_FORMS)
     @answers
     def create_service(api: Any) -> Response:
@@ -99,7 +96,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     @bp.route("/v2/Services/{sid}/Verifications", methods=["POST"], content_types=_FORMS)
     @answers
     def create_verification(api: Any, sid: str) -> Response:
-        return wire.json_answer(api.start(sid, form(), source(), base()), 201)
+        return wire.json_answer(api.start(sid, form(), base()), 201)
 
     @bp.route("/v2/Services/{sid}/Verifications/{verification_sid}", methods=["GET"], content_types=_FORMS)
     @answers
@@ -114,7 +111,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     @bp.route("/v2/Services/{sid}/VerificationCheck", methods=["POST"], content_types=_FORMS)
     @answers
     def create_verification_check(api: Any, sid: str) -> Response:
-        return wire.json_answer(api.check(sid, form(), source()))
+        return wire.json_answer(api.check(sid, form()))
 
     @bp.route("/v2/Attempts", methods=["GET"], content_types=_FORMS)
     @answers

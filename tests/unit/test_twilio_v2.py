@@ -335,6 +335,20 @@ def test_device_ip_is_the_source_the_per_ip_limit_counts(configured, key):
     _verify(client, key, sid, to=OTHER_NUMBER, DeviceIp="203.0.113.8")  # another user's device: its own count
 
 
+def test_a_backend_is_not_held_to_one_users_ip_limits(configured, key, outbox):
+    """All of a backend's users come from its one address: without DeviceIp the per-IP limits
+    do not count it (the number's, prefix's and country's limits and the budget still do)."""
+    client = configured(OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1", OTP_MAX_CHECKS_PER_IP_PER_HOUR="1")
+    sid = new_service(client, key)["sid"]
+    for to in (NUMBER, OTHER_NUMBER):
+        _verify(client, key, sid, to=to)
+        status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck",
+                               {"To": to, "Code": sms_code(outbox, 6)})
+        assert status == 200 and body["valid"] is True
+    assert start(client, to="+14155552673")[0] == 201  # v1 from the same address: its own count
+    assert start(client, to="+14155552674")[0] == 429
+
+
 def test_chalices_own_answers_on_v2_are_in_twilios_shape(client, key):
     response = client.http.request("PUT", "/v2/Services", headers=basic(key["api_key_sid"], key["api_key_secret"]))
     assert response.status_code == 405 and twilio_error(json.loads(response.body)) == 60200
