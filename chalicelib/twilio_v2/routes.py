@@ -3,7 +3,7 @@ a lazy factory for the TwilioApi (api.py); this module never imports app.py.
 
 No route has an API Gateway authorizer or API key: the SDKs send HTTP Basic with an API key,
 which the function checks (credentials.py) before anything else, so without it every /v2
-request, an unknown path's included, gets 401 (20003) and nothing else.
+request to these routes gets 401 (20003) and nothing else.
 """
 
 from __future__ import annotations
