@@ -168,15 +168,30 @@ def test_twilio_python_lists_and_summarises_attempts(totp_server, key):
     assert summary.conversion_rate_percentage == "50.00"
 
 
-def test_twilio_node_drives_the_documented_flow(server, key):
+def _node(script: str, server, key: dict, **env: str) -> dict:
     if shutil.which("node") is None or not NODE_SDK.exists():
         pytest.fail("twilio-node is missing: run `make test` (it installs it into .deps/)")
-    env = {**os.environ, "API_URL": server.url, "SERVER_LOG": str(server.log_path), "TO": unique_number(122),
-           "TWILIO_ACCOUNT_SID": key["account_sid"], "API_KEY_SID": key["api_key_sid"],
-           "API_KEY_SECRET": key["api_key_secret"], "NODE_PATH": str(ROOT / ".deps" / "node_modules")}
-    run = subprocess.run(["node", str(ROOT / "tests" / "integration" / "twilio_node_flow.js")], env=env,
+    environ = {**os.environ, "API_URL": server.url, "SERVER_LOG": str(server.log_path),
+               "TWILIO_ACCOUNT_SID": key["account_sid"], "API_KEY_SID": key["api_key_sid"],
+               "API_KEY_SECRET": key["api_key_secret"], "NODE_PATH": str(ROOT / ".deps" / "node_modules"), **env}
+    run = subprocess.run(["node", str(ROOT / "tests" / "integration" / script)], env=environ,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
-    seen = json.loads(run.stdout)
+    return json.loads(run.stdout)
+
+
+def test_twilio_node_drives_the_documented_flow(server, key):
+    seen = _node("twilio_node_flow.js", server, key, TO=unique_number(122))
     assert seen == {"created": "pending", "wrong": [False, "pending"], "right": [True, "approved"], "fetched": 20404,
                     "canceled": "canceled", "max_attempts": 60202, "bad_key": 20003}
+
+
+def test_twilio_node_services_apart_totp_attempts_and_a_revoked_key(totp_server, key, dynamodb_endpoint):
+    revoked = make_key(dynamodb_endpoint)
+    subprocess.run([sys.executable, "scripts/api_keys.py", "revoke", "--stage", "test", "--sid", revoked["api_key_sid"]],
+                   cwd=ROOT, env={**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}, check=True,
+                   capture_output=True)
+    seen = _node("twilio_node_more.js", totp_server, key, TO=unique_number(125),
+                 REVOKED_SID=revoked["api_key_sid"], REVOKED_SECRET=revoked["api_key_secret"])
+    assert seen == {"foreign": 20404, "first_still_checks": "approved", "factor": "verified", "challenge": "approved",
+                    "attempts": ["converted"], "summary": [1, 1, "100.00"], "revoked": 20003}
