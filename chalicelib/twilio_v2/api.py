@@ -15,11 +15,11 @@ from chalicelib.attempts import attempt_sid
 from chalicelib.messages import MAX_BRAND_LENGTH
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.twilio_v2 import wire
-from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
 from chalicelib.twilio_v2.attempts import AttemptResources
+from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
+from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore,
+                                           TooManyServices)
 from chalicelib.twilio_v2.totp import TotpResources
-from chalicelib.twilio_v2.services import ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore, \
-    TooManyServices
 
 # Channels: Twilio's name -> the domain's. The rest of Twilio's are answered 60200 (Channel).
 CHANNELS = {"sms": "sms", "call": "voice"}
