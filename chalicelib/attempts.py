@@ -182,18 +182,26 @@ class AttemptLog(_DynamoDBTable):
     # -- reading ------------------------------------------------------------------------------
 
     def items(self, days: Iterable[int], shards: Iterable[int] = range(SHARDS)) -> list[dict[str, Any]]:
-        """Every item of the days (SHARDS a day), by key: BatchGetItem, 100 keys a call."""
+        """Every item of the days (SHARDS a day), by key: BatchGetItem, 100 keys a call, the
+        calls at once (a month's range is three)."""
         keys = [{"pk": {"S": f"at#{day}#{shard}"}} for day in days for shard in shards]
+        chunks = [keys[start:start + 100] for start in range(0, len(keys), 100)]
+        outcomes = concurrency.run_all([functools.partial(self._batch, chunk) for chunk in chunks])
+        for outcome in outcomes:
+            if outcome.error is not None:
+                raise outcome.error
+        return [item for outcome in outcomes for item in outcome.value]
+
+    def _batch(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for start in range(0, len(keys), 100):
-            request = {self._table: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
-            while request:
-                try:  # no TableName parameter: not through _call
-                    answer = self._client.batch_get_item(RequestItems=request)
-                except self._botocore_errors as exc:
-                    raise StoreUnavailable(f"DynamoDB batch_get_item failed: {type(exc).__name__}") from None
-                found += answer.get("Responses", {}).get(self._table, [])
-                request = answer.get("UnprocessedKeys") or {}
+        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            try:  # no TableName parameter: not through _call
+                answer = self._client.batch_get_item(RequestItems=request)
+            except self._botocore_errors as exc:
+                raise StoreUnavailable(f"DynamoDB batch_get_item failed: {type(exc).__name__}") from None
+            found += answer.get("Responses", {}).get(self._table, [])
+            request = answer.get("UnprocessedKeys") or {}
         return found
 
     def attempts(self, days: Iterable[int], shards: Iterable[int] = range(SHARDS)) -> list[Attempt]:

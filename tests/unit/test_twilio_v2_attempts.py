@@ -131,3 +131,20 @@ def test_a_full_item_still_counts_what_it_cannot_list(client, key, outbox, monke
     assert [a["channel_data"]["to"] for a in call(client, key, "GET", "/v2/Attempts")[1]["attempts"]] == [A]
     summary = call(client, key, "GET", "/v2/Attempts/Summary")[1]
     assert (summary["total_attempts"], summary["total_converted"]) == (2, 1)
+
+
+def test_a_months_range_reads_its_items_by_key_in_three_calls(client, key, clock):
+    from datetime import datetime, timezone
+
+    sid = new_service(client, key)["sid"]
+    verify(client, key, sid, A)
+    calls = []
+    wiring.get_service()._store._client.meta.events.register(
+        "provide-client-params.dynamodb.*", lambda params, model, **_: calls.append((model.name, params)))
+    end = datetime.fromtimestamp(clock.now + 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.fromtimestamp(clock.now + 60 - 30 * 86400, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status, body, _ = call(client, key, "GET", f"/v2/Attempts?DateCreatedAfter={start}&DateCreatedBefore={end}")
+    assert status == 200 and [a["channel_data"]["to"] for a in body["attempts"]] == [A]
+    batches = [params for name, params in calls if name == "BatchGetItem"]
+    assert [name for name, _ in calls if name != "GetItem"] == ["BatchGetItem"] * 3  # no Scan, no Query
+    assert sum(len(next(iter(p["RequestItems"].values()))["Keys"]) for p in batches) == 31 * 8
