@@ -147,7 +147,8 @@ def start_verification() -> Response:
 def check_verification() -> Response:
     service = wiring.get_service()
     verification = service.check(parse_check_request(_body()), _client_ip())
-    receipt = wiring.get_receipts().for_verification(verification, service.now())
+    receipt = wiring.get_receipts().for_verification(verification, service.now(),
+                                                     test_number=service.is_test_number(verification.to))
     return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True,
                   "receipt": receipt})
 

@@ -145,7 +145,9 @@ def totp_challenges(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]
     dynamodb, kms = service._store._client, wiring._kms_client()
     enrollment = wiring.get_totp().enroll(TOTP_IDENTITY, None)
     totp = pyotp.TOTP(enrollment.secret)
-    wiring.get_totp().confirm(enrollment.factor.id, totp.at(clock.now))
+    from chalicelib.totp import CodeRequest
+
+    wiring.get_totp().confirm(enrollment.factor.id, CodeRequest(totp.at(clock.now)))
     clients = {"dynamodb": db.client(), "kms": moto.client("kms")}  # the floor's
     pk = "t#" + enrollment.factor.id[2:34]  # chalicelib/totp_store.py identity_pk
     item = clients["dynamodb"].get_item(TableName=table, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]

@@ -85,11 +85,34 @@ class CodeHasher:
 
     def send_reference(self, verification_id: str, index: int) -> str:
         """What a provider gets to name one send in its delivery receipt: no number, no code,
-        nothing linkable to the verification id; only this server can read it (and it
-        carries a MAC, so a forged one is simply unknown). 66 lowercase hex characters."""
-        number_key, nonce = self.number_key_of(verification_id), verification_id[34:]
-        body = f"{index:02x}{_xor_hex(number_key, self._mac(b'ref-pad', nonce)[:16].hex())}{nonce}"
+        nothing linkable to the verification id (or to the verification's other sends) without
+        the secret; only this server can read it (and it carries a MAC, so a forged one is
+        simply unknown). 66 lowercase hex characters: the index, the id's two halves (number
+        key and nonce) enciphered together, the MAC."""
+        number_key = bytes.fromhex(self.number_key_of(verification_id))
+        body = f"{index:02x}{self._feistel(index, number_key, bytes.fromhex(verification_id[34:])).hex()}"
         return body + self._mac(b"ref", body)[:8].hex()
+
+    def _round(self, index: int, step: int, half: bytes, size: int) -> bytes:
+        return self._mac(b"ref-round", f"{index}.{step}", half.hex())[:size]
+
+    def _feistel(self, index: int, left: bytes, right: bytes) -> bytes:
+        """A keyed permutation of (16-byte number key, 8-byte nonce): four Feistel rounds whose
+        round functions are HMACs under the server secret (Luby-Rackoff), so every output bit
+        depends on both halves and on the send's index."""
+        right = _xor(right, self._round(index, 1, left, 8))
+        left = _xor(left, self._round(index, 2, right, 16))
+        right = _xor(right, self._round(index, 3, left, 8))
+        left = _xor(left, self._round(index, 4, right, 16))
+        return left + right
+
+    def _unfeistel(self, index: int, block: bytes) -> tuple[bytes, bytes]:
+        left, right = block[:16], block[16:]
+        left = _xor(left, self._round(index, 4, right, 16))
+        right = _xor(right, self._round(index, 3, left, 8))
+        left = _xor(left, self._round(index, 2, right, 16))
+        right = _xor(right, self._round(index, 1, left, 8))
+        return left, right
 
     def read_send_reference(self, reference: object) -> tuple[str, str, int] | None:
         """(number key, verification id, send index) of a reference, or None if it is not one."""
@@ -98,13 +121,18 @@ class CodeHasher:
         body, tag = reference[:50], reference[50:]
         if not hmac.compare_digest(self._mac(b"ref", body)[:8].hex().encode(), tag.encode()):
             return None
-        index, masked, nonce = int(body[:2], 16), body[2:34], body[34:]
-        number_key = _xor_hex(masked, self._mac(b"ref-pad", nonce)[:16].hex())
+        index = int(body[:2], 16)
+        key_bytes, nonce_bytes = self._unfeistel(index, bytes.fromhex(body[2:]))
+        number_key, nonce = key_bytes.hex(), nonce_bytes.hex()
         return number_key, "VE" + _xor_hex(number_key, self._pad(nonce)) + nonce, index
 
     def identity_key(self, identity: str) -> str:
         """A stable, non-reversible key for an app's user id (TOTP factors' item key)."""
         return self._mac(b"identity", identity)[:16].hex()
+
+    def source_key(self, network: str) -> str:
+        """A non-reversible key for the end user's network (TOTP throttles, totp_limits.py)."""
+        return self._mac(b"source", network)[:8].hex()
 
     def code_mac(self, number_key: str, code: str) -> str:
         """Bound to the number (via its key); the item holds only the current code's MAC,
@@ -112,8 +140,12 @@ class CodeHasher:
         return self._mac(b"code", number_key, code).hex()
 
 
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b))
+
+
 def _xor_hex(a: str, b: str) -> str:
-    return bytes(x ^ y for x, y in zip(bytes.fromhex(a), bytes.fromhex(b))).hex()
+    return _xor(bytes.fromhex(a), bytes.fromhex(b)).hex()
 
 
 def log_ref(verification_id: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.callbacks import STATUS_RANK
-from chalicelib.models import SendAttempt, Verification
+from chalicelib.models import ReceiptBinding, SendAttempt, Verification
 
 
 class ConditionFailed(Exception):
@@ -92,6 +92,8 @@ def _value(v: Any) -> dict[str, Any]:
                       "rank": {"N": str(STATUS_RANK[v.status])}}}
     if isinstance(v, list):
         return {"L": [_value(x) for x in v]}
+    if isinstance(v, dict):
+        return {"M": {k: _value(x) for k, x in v.items()}}
     if isinstance(v, int) and not isinstance(v, bool):
         return {"N": str(v)}
     return {"S": str(v)}
@@ -137,4 +139,17 @@ def to_verification(item: dict[str, Any] | None) -> Verification | None:
         canceled_at=plain.get("canceled_at"),
         sends=tuple(_send_attempt(x) for x in item.get("sends", {}).get("L", [])),
         approved_at=approved_at(item),
+        binding=_binding(item.get("binding")),
     )
+
+
+def _binding(value: dict[str, Any] | None) -> ReceiptBinding | None:
+    if not value or "M" not in value:
+        return None
+    fields = value["M"]
+    return ReceiptBinding(fields.get("nonce", {}).get("S"), fields.get("purpose", {}).get("S"))
+
+
+def binding_value(binding: ReceiptBinding | None) -> dict[str, str] | None:
+    """The item's ``binding`` map (None: the attribute is removed)."""
+    return binding.claims() or None if binding is not None else None

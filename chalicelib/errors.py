@@ -199,3 +199,15 @@ class TooManyFactors(ServiceError):
 class FactorAlreadyVerified(ServiceError):
     status, code = 409, "factor_already_verified"
     message = "This factor is already verified."
+
+
+class TotpRetryLater(MaxAttemptsReached):
+    """Growing delays after wrong authenticator codes (chalicelib/totp_limits.py)."""
+
+    message = "Too many incorrect authenticator codes in a row; try again after Retry-After seconds."
+
+
+class FactorSuspended(ServiceError):
+    status, code = 403, "factor_suspended"
+    message = ("This authenticator is suspended after too many incorrect codes; the app's server can "
+               "re-enable it, or the user can enroll it again.")

@@ -23,15 +23,20 @@ from chalicelib import telemetry
 log = logging.getLogger("verify")
 POST_TIMEOUT_SECONDS = 3
 TYPES = ("verification.started", "verification.resent", "verification.approved", "verification.failed",
-         "verification.canceled", "verification.expired", "delivery.updated")
+         "verification.canceled", "verification.expired", "delivery.updated", "totp.factor_suspended")
 
 
 class EventSink(Protocol):
     def emit(self, event_type: str, verification: Any, send_index: int | None = None) -> None: ...
 
+    def emit_data(self, event_type: str, data: dict[str, Any]) -> None: ...
+
 
 class _NoEvents:
     def emit(self, event_type: str, verification: Any, send_index: int | None = None) -> None:
+        return None
+
+    def emit_data(self, event_type: str, data: dict[str, Any]) -> None:
         return None
 
 
@@ -79,8 +84,17 @@ class SqsEvents:
 
     def emit(self, event_type: str, verification: Any, send_index: int | None = None) -> None:
         now = self._clock()
-        message = {"webhook_id": "msg_" + secrets.token_urlsafe(18), "timestamp": int(now),
-                   "body": event_body(event_type, verification, now, self._include_number, send_index)}
+        body = event_body(event_type, verification, now, self._include_number, send_index)
+        self._enqueue(event_type, now, body)
+
+    def emit_data(self, event_type: str, data: dict[str, Any]) -> None:
+        """An event about something other than a verification (a TOTP factor), same envelope."""
+        now = self._clock()
+        stamp = datetime.fromtimestamp(int(now), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._enqueue(event_type, now, {"type": event_type, "timestamp": stamp, "data": data})
+
+    def _enqueue(self, event_type: str, now: float, body: dict[str, Any]) -> None:
+        message = {"webhook_id": "msg_" + secrets.token_urlsafe(18), "timestamp": int(now), "body": body}
         try:
             if self._queue_url is None:  # once per container
                 self._queue_url = self._sqs().get_queue_url(QueueName=self._queue)["QueueUrl"]

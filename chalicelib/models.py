@@ -20,6 +20,7 @@ CHANNELS = ("sms", "voice")
 
 _ID = re.compile(r"VE[0-9a-f]{48}", re.ASCII)
 _LOCALE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", re.ASCII)
+_NONCE = re.compile(r"[\x21-\x7e]{1,256}", re.ASCII)  # visible ASCII, as OIDC nonces are in practice
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Verification:
     canceled_at: int | None = None
     sends: tuple[SendAttempt, ...] = ()  # one per delivered send, with the provider that took it
     approved_at: int | None = None  # the number's last approval (any verification): the breaker trusts it
+    binding: ReceiptBinding | None = None  # the last start's nonce and purpose, for the receipt
 
     @property
     def provider(self) -> str | None:
@@ -104,11 +106,35 @@ def require_verification_id(raw: object) -> str:
 
 
 @dataclass(frozen=True)
+class ReceiptBinding:
+    """What the app's backend binds a receipt to (docs/security.md, receipts): ``nonce`` an
+    opaque value tied to its session (OIDC's meaning), ``purpose`` why the user is verified."""
+
+    nonce: str | None = None
+    purpose: str | None = None
+
+    def claims(self) -> dict[str, str]:
+        return {k: v for k, v in (("nonce", self.nonce), ("purpose", self.purpose)) if v is not None}
+
+
+def parse_binding(body: dict[str, Any]) -> ReceiptBinding | None:
+    """``nonce`` (1-256 visible ASCII characters) and ``purpose`` (``login``, ``signup``,
+    ``transaction`` or any 1-64 printable characters), both optional."""
+    nonce, purpose = _optional_str(body, "nonce"), _optional_str(body, "purpose")
+    if nonce is not None and not _NONCE.fullmatch(nonce):
+        raise InvalidRequest("'nonce' must be 1-256 visible ASCII characters.")
+    if purpose is not None and not (1 <= len(purpose) <= 64 and purpose.isprintable()):
+        raise InvalidRequest("'purpose' must be 1-64 printable characters, such as \"login\".")
+    return ReceiptBinding(nonce, purpose) if nonce is not None or purpose is not None else None
+
+
+@dataclass(frozen=True)
 class StartRequest:
     to: str
     country: str | None
     channel: str
     locale: str
+    binding: ReceiptBinding | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +174,7 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
 
 def parse_start_request(raw: bytes | None) -> StartRequest:
     body = decode_json_object(raw)
-    _fields(body, ("to", "country", "channel", "locale"))
+    _fields(body, ("to", "country", "channel", "locale", "nonce", "purpose"))
     to = _optional_str(body, "to")
     if to is None:
         raise InvalidRequest("'to' is required.")
@@ -156,7 +182,7 @@ def parse_start_request(raw: bytes | None) -> StartRequest:
     locale = _optional_str(body, "locale") or "en"
     if not valid_locale(locale):
         raise InvalidRequest("'locale' must be a language tag such as \"en\" or \"pt-BR\".")
-    return StartRequest(to, _optional_str(body, "country"), channel, locale)
+    return StartRequest(to, _optional_str(body, "country"), channel, locale, parse_binding(body))
 
 
 def parse_check_request(raw: bytes | None) -> CheckRequest:

@@ -323,8 +323,15 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
                 "channel": {"type": "string", "enum": list(CHANNELS), "default": "sms"},
                 "locale": {"type": "string", "description": f"One of {', '.join(SMS_TEMPLATES)}; "
                                                             "others fall back to en", "default": "en"},
+                "nonce": {"$ref": "#/components/schemas/ReceiptNonce"},
+                "purpose": {"$ref": "#/components/schemas/ReceiptPurpose"},
             },
         },
+        "ReceiptNonce": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,256}$",
+                         "description": "Your backend's value bound to its session (OIDC nonce), "
+                                        "carried into the receipt; the last start's wins"},
+        "ReceiptPurpose": {"type": "string", "minLength": 1, "maxLength": 64,
+                           "description": "login, signup, transaction or your own; into the receipt"},
         "CheckRequest": {
             "type": "object",
             "required": ["code"],

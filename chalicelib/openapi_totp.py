@@ -37,6 +37,7 @@ def paths() -> dict[str, Any]:
         "503": _error("DynamoDB or KMS is briefly unavailable", retry=True),
     }
     factor_id = {"name": "factor_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    wait = _error("max_attempts_reached: wrong codes in a row; wait Retry-After seconds", retry=True)
     return {
         "/v1/totp/factors": {
             "post": {"operationId": "enrollTotpFactor", "summary": "Enroll an authenticator app",
@@ -55,7 +56,13 @@ def paths() -> dict[str, Any]:
                      "responses": {"200": _json("TotpVerified", "Verified"), **common,
                                    "403": _error("incorrect_code, with attempts_remaining"),
                                    "409": _error("factor_already_verified"),
-                                   "429": _error("max_attempts_reached", retry=True)}},
+                                   "429": wait}},
+        },
+        "/v1/totp/factors/{factor_id}/enable": {
+            "post": {"operationId": "enableTotpFactor",
+                     "summary": "Re-enable a factor suspended after 100 wrong codes in a row",
+                     "security": security, "parameters": [factor_id],
+                     "responses": {"200": _json("TotpFactor", "The factor, its count restarted"), **common}},
         },
         "/v1/totp/factors/{factor_id}": {
             "delete": {"operationId": "deleteTotpFactor", "summary": "Remove a factor", "security": security,
@@ -67,8 +74,10 @@ def paths() -> dict[str, Any]:
                      "security": security, "requestBody": _body("TotpChallengeRequest"),
                      "responses": {"200": _json("TotpApproval",
                                                 "Approved, with a receipt (null if KMS failed)"),
-                                   **common, "403": _error("incorrect_code, with attempts_remaining"),
-                                   "429": _error("max_attempts_reached", retry=True)}},
+                                   **common,
+                                   "403": _error("incorrect_code (wrong or already used), with "
+                                                 "attempts_remaining before suspension; or factor_suspended"),
+                                   "429": wait}},
         },
     }
 
@@ -77,6 +86,17 @@ def schemas(jws_pattern: str) -> dict[str, Any]:
     identity = {"type": "string", "pattern": "^[A-Za-z0-9._@:-]{1,128}$"}
     factor_id = {"type": "string", "pattern": "^YF[0-9a-f]{48}$"}
     code = {"type": "string", "pattern": "^[0-9]{6}$"}
+    device_ip = {"type": "string", "description": "The end user's IP as the backend saw it (as the v2 "
+                 "API's DeviceIp): wrong codes are slowed down per source, so a stranger elsewhere does "
+                 "not slow the user"}
+    factor = {"type": "object", "additionalProperties": False,
+              "required": ["id", "status", "label", "created_at", "digits", "period", "algorithm",
+                           "suspended", "consecutive_failures"],
+              "properties": {"id": factor_id, "status": {"enum": ["unverified", "verified"]},
+                             "label": {"type": "string"}, "created_at": {"type": "integer"},
+                             "digits": {"const": 6}, "period": {"const": 30}, "algorithm": {"const": "SHA1"},
+                             "suspended": {"type": "boolean"},
+                             "consecutive_failures": {"type": "integer", "minimum": 0}}}
     return {
         "TotpIdentity": identity,
         "TotpEnrollRequest": {"type": "object", "required": ["identity"], "additionalProperties": False,
@@ -92,10 +112,13 @@ def schemas(jws_pattern: str) -> dict[str, Any]:
                            "qr_svg": {"type": "string"}, "digits": {"const": 6}, "period": {"const": 30},
                            "algorithm": {"const": "SHA1"}}},
         "TotpCode": {"type": "object", "required": ["code"], "additionalProperties": False,
-                     "properties": {"code": code}},
+                     "properties": {"code": code, "device_ip": device_ip}},
+        "TotpFactor": factor,
         "TotpChallengeRequest": {
             "type": "object", "required": ["code"], "additionalProperties": False,
-            "properties": {"code": code, "identity": identity, "factor_id": factor_id},
+            "properties": {"code": code, "identity": identity, "factor_id": factor_id,
+                           "device_ip": device_ip, "nonce": {"$ref": "#/components/schemas/ReceiptNonce"},
+                           "purpose": {"$ref": "#/components/schemas/ReceiptPurpose"}},
             "oneOf": [{"required": ["identity"]}, {"required": ["factor_id"]}]},
         "TotpVerified": {"type": "object", "required": ["id", "status"], "additionalProperties": False,
                          "properties": {"id": factor_id, "status": {"const": "verified"}}},
@@ -105,11 +128,7 @@ def schemas(jws_pattern: str) -> dict[str, Any]:
                                         "receipt": {"type": ["string", "null"], "pattern": jws_pattern}}},
         "TotpFactorList": {
             "type": "object", "required": ["identity", "factors"], "additionalProperties": False,
-            "properties": {"identity": identity, "factors": {"type": "array", "items": {
-                "type": "object", "additionalProperties": False,
-                "required": ["id", "status", "label", "created_at", "digits", "period", "algorithm"],
-                "properties": {"id": factor_id, "status": {"enum": ["unverified", "verified"]},
-                               "label": {"type": "string"}, "created_at": {"type": "integer"},
-                               "digits": {"const": 6}, "period": {"const": 30},
-                               "algorithm": {"const": "SHA1"}}}}}},
+            "properties": {"identity": identity,
+                           "factors": {"type": "array",
+                                       "items": {"$ref": "#/components/schemas/TotpFactor"}}}},
     }

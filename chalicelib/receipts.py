@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -29,6 +30,12 @@ AMR_TOTP = ("otp",)
 _EC_PUBLIC_KEY_OID = bytes.fromhex("2a8648ce3d0201")  # 1.2.840.10045.2.1 id-ecPublicKey
 _P256_OID = bytes.fromhex("2a8648ce3d030107")  # 1.2.840.10045.3.1.7 prime256v1 (P-256)
 _P256_BYTES = 32
+# How long a container trusts its reading of an alias for the JWKS. Signing notices a repointed
+# alias at once (KMS Sign answers the KeyId that signed); the JWKS within this delay.
+ALIAS_REFRESH_SECONDS = 60
+# The alias `scripts/keys.py rotate_receipt_key` leaves on the key it replaced, so that receipts
+# signed just before a rotation still verify (published while the alias exists).
+PREVIOUS_SUFFIX = "-previous"
 
 
 class DerError(ValueError):
@@ -115,9 +122,15 @@ def p256_point_from_spki(der: bytes) -> tuple[bytes, bytes]:
 # -- keys and receipts ----------------------------------------------------------------------
 
 
+def kms_key_id(key_id_or_arn: str) -> str:
+    """The key's id (the UUID) from a key ARN or id: Sign answers the ARN, GetPublicKey the ARN
+    (AWS) or the id (moto)."""
+    return key_id_or_arn.rsplit("/", 1)[-1]
+
+
 @dataclass(frozen=True)
 class PublicKey:
-    key_id: str  # as configured: a key id, an ARN or an alias name
+    key_id: str  # the KMS key's own id (not an alias): what signs under this kid
     x: bytes
     y: bytes
 
@@ -138,7 +151,9 @@ class ReceiptSigner:
     """Signs receipts with the first of ``key_ids``, publishes all of them (rotation).
 
     ``kms`` is a zero-argument factory for a boto3 KMS client: nothing is built until the
-    first receipt or JWKS request. Public keys are fetched once per container and cached.
+    first receipt or JWKS request. A key's public half is fetched once per container; what an
+    alias points to is read again when Sign shows it moved, and at least every minute for the
+    JWKS (so repointing an alias needs no restart).
     """
 
     def __init__(
@@ -148,79 +163,133 @@ class ReceiptSigner:
         issuer: str,
         audience: str,
         ttl_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._kms = kms
         self._key_ids = tuple(key_ids)
         self._issuer = issuer
         self._audience = audience
         self._ttl = ttl_seconds
-        self._public: dict[str, PublicKey] = {}
+        self._clock = clock
+        self._resolved: dict[str, tuple[PublicKey | None, float]] = {}  # configured name -> key, read at
+        # Keys this container saw an alias move away from, and when: published for a receipt's
+        # lifetime after (its own receipts signed just before may still be in flight).
+        self._replaced: dict[str, tuple[PublicKey, float]] = {}
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return bool(self._key_ids)
 
-    def public_key(self, key_id: str) -> PublicKey:
+    def public_key(self, name: str, *, fresh: bool = False, missing_ok: bool = False) -> PublicKey | None:
+        """The key ``name`` (key id, ARN or alias) names; an alias is read again after
+        ALIAS_REFRESH_SECONDS or when ``fresh``. None only if ``missing_ok`` and KMS has no such key."""
+        now = self._clock()
         with self._lock:
-            cached = self._public.get(key_id)
-        if cached is not None:
-            return cached
-        answer = self._call("get_public_key", KeyId=key_id)
+            cached = self._resolved.get(name)
+        is_alias = name.startswith("alias/")
+        if cached is not None and not fresh and not (is_alias and now - cached[1] >= ALIAS_REFRESH_SECONDS):
+            return cached[0]
+        answer = self._call("get_public_key", missing_ok=missing_ok, KeyId=name)
+        key = None if answer is None else self._key_from(name, answer)
+        with self._lock:
+            self._resolved[name] = (key, now)
+            if cached is not None and cached[0] is not None and (key is None or key.kid != cached[0].kid):
+                self._replaced[cached[0].kid] = (cached[0], now)
+        return key
+
+    def _key_from(self, name: str, answer: dict[str, Any]) -> PublicKey:
         # KeySpec; CustomerMasterKeySpec is its deprecated twin, the only one moto returns.
         spec = answer.get("KeySpec") or answer.get("CustomerMasterKeySpec")
         if spec != "ECC_NIST_P256" or "ECDSA_SHA_256" not in answer.get("SigningAlgorithms", ()):
-            log.error("KMS key %s is %s, not an ECC_NIST_P256 signing key", key_id, spec)
+            log.error("KMS key %s is %s, not an ECC_NIST_P256 signing key", name, spec)
             raise ReceiptUnavailable()
         try:
             x, y = p256_point_from_spki(answer["PublicKey"])
         except DerError as exc:
-            log.error("KMS key %s: unexpected public key: %s", key_id, exc)
+            log.error("KMS key %s: unexpected public key: %s", name, exc)
             raise ReceiptUnavailable() from None
-        key = PublicKey(key_id, x, y)
-        with self._lock:
-            self._public[key_id] = key
-        return key
+        return PublicKey(kms_key_id(answer.get("KeyId") or name), x, y)
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
-        return {"keys": [self.public_key(key_id).jwk() for key_id in self._key_ids]}
+        """Every key a configured name points to now, and for each alias the key its
+        ``-previous`` alias names (the one a rotation replaced), and those this container saw
+        replaced less than a receipt's lifetime ago; each once."""
+        keys: dict[str, dict[str, str]] = {}
+        for name in self._key_ids:
+            names = [name] + ([name + PREVIOUS_SUFFIX] if name.startswith("alias/") else [])
+            for candidate in names:
+                key = self.public_key(candidate, missing_ok=candidate != name)
+                if key is not None:
+                    keys.setdefault(key.kid, key.jwk())
+        now = self._clock()
+        with self._lock:
+            recent = [key for key, at in self._replaced.values() if now - at < self._ttl]
+        for key in recent:
+            keys.setdefault(key.kid, key.jwk())
+        return {"keys": list(keys.values())}
 
     def sign(self, *, subject: str, phone_number: str | None, amr: Sequence[str], jti: str,
-             now: float) -> str:
-        """A receipt for ``subject``. Raises ReceiptUnavailable when KMS fails."""
+             now: float, extra_claims: dict[str, Any] | None = None, audience: str | None = None) -> str:
+        """A receipt for ``subject``. Raises ReceiptUnavailable when KMS fails. ``audience``
+        overrides the deployment's (an app's own, later a Service's)."""
         if not self._key_ids:
             raise ReceiptUnavailable()
-        key = self.public_key(self._key_ids[0])
-        header = {"alg": "ES256", "typ": "JWT", "kid": key.kid}
         iat = int(now)
-        claims: dict[str, Any] = {"iss": self._issuer, "aud": self._audience, "sub": subject}
+        claims: dict[str, Any] = {"iss": self._issuer, "aud": audience or self._audience, "sub": subject}
         if phone_number is not None:
             claims.update(phone_number=phone_number, phone_number_verified=True)
-        claims.update(amr=list(amr), jti=jti, iat=iat, exp=iat + self._ttl)
+        claims.update(amr=list(amr), jti=jti, iat=iat, exp=iat + self._ttl, **(extra_claims or {}))
+        name = self._key_ids[0]
+        key = self.public_key(name)
+        assert key is not None  # missing_ok is False: a missing key raised
+        token, signer = self._signed(name, key, claims)
+        if signer != key.key_id:
+            # The alias was repointed since this container read it: the header named the old
+            # key. Read the alias again and sign with the key it names now, by id, so that the
+            # kid is the signer's (KMS Sign answers the KeyId that signed).
+            log.warning("receipt key %s now names another key: signing again with it", name)
+            key = self.public_key(name, fresh=True)
+            assert key is not None
+            token, signer = self._signed(key.key_id, key, claims)
+            if signer != key.key_id:
+                log.error("KMS signed with %s, asked for %s", signer, key.key_id)
+                raise ReceiptUnavailable()
+        return token
+
+    def _signed(self, key_name: str, key: PublicKey, claims: dict[str, Any]) -> tuple[str, str]:
+        """(the compact JWS, the id of the key that signed it)."""
+        header = {"alg": "ES256", "typ": "JWT", "kid": key.kid}
         signing_input = ".".join(
             b64url(json.dumps(part, separators=(",", ":")).encode("utf-8")) for part in (header, claims)
         )
         answer = self._call(
-            "sign", KeyId=key.key_id, Message=signing_input.encode("ascii"), MessageType="RAW",
+            "sign", KeyId=key_name, Message=signing_input.encode("ascii"), MessageType="RAW",
             SigningAlgorithm="ECDSA_SHA_256",
         )
+        assert answer is not None
         try:
             signature = ecdsa_der_to_raw(answer["Signature"])
         except (DerError, KeyError) as exc:
-            log.error("KMS key %s: unexpected signature: %s", key.key_id, exc)
+            log.error("KMS key %s: unexpected signature: %s", key_name, exc)
             raise ReceiptUnavailable() from None
-        return f"{signing_input}.{b64url(signature)}"
+        return f"{signing_input}.{b64url(signature)}", kms_key_id(answer.get("KeyId") or key.key_id)
 
-    def for_verification(self, verification: Any, now: float) -> str | None:
+    def for_verification(self, verification: Any, now: float, audience: str | None = None,
+                         test_number: bool = False) -> str | None:
         """The check's receipt, or None when KMS fails: the approval is already written
         (the code is used up), so the check still answers 200 and the app's backend can
-        confirm through GET /v1/verifications/{id}; a missing receipt fails closed."""
+        confirm through GET /v1/verifications/{id}; a missing receipt fails closed. A test
+        number's receipt says so (``test_number: true``): a backend in production refuses it."""
         if not self.enabled:
             return None
         try:
             return self.sign(
                 subject=verification.to, phone_number=verification.to,
                 amr=AMR_BY_CHANNEL.get(verification.channel, ("sms",)), jti=verification.id, now=now,
+                extra_claims={**(verification.binding.claims() if verification.binding else {}),
+                              **({"test_number": True} if test_number else {})},
+                audience=audience,
             )
         except ReceiptUnavailable:
             from chalicelib import telemetry
@@ -229,13 +298,15 @@ class ReceiptSigner:
             telemetry.metric("ReceiptFailures")
             return None
 
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+    def _call(self, operation: str, missing_ok: bool = False, **params: Any) -> dict[str, Any] | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return getattr(self._kms(), operation)(**params)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
+            if missing_ok and code == "NotFoundException":
+                return None
             log.error("KMS %s on %s failed: %s", operation, params.get("KeyId"), code)
             raise ReceiptUnavailable() from None
         except BotoCoreError as exc:

@@ -30,17 +30,24 @@ def totp_routes(get_totp: Callable[[], Any]) -> Blueprint:
     def verify_totp_factor(factor_id: str) -> Response:
         from chalicelib.totp import parse_code_request
 
-        code, _, _ = parse_code_request(raw_body(bp.current_request), challenge=False)
-        return json_response({"id": get_totp().confirm(factor_id, code).id, "status": "verified"})
+        request = parse_code_request(raw_body(bp.current_request), challenge=False)
+        return json_response({"id": get_totp().confirm(factor_id, request).id, "status": "verified"})
+
+    @bp.route("/v1/totp/factors/{factor_id}/enable", methods=["POST"], authorizer=SERVER_DOOR)
+    @domain_errors
+    def enable_totp_factor(factor_id: str) -> Response:
+        """Re-enable a factor suspended after too many wrong codes (its count restarts)."""
+        from chalicelib.totp import factor_body
+
+        return json_response(factor_body(get_totp().reinstate(factor_id)))
 
     @bp.route("/v1/totp/challenges", methods=["POST"], authorizer=SERVER_DOOR)
     @domain_errors
     def totp_challenge() -> Response:
         from chalicelib.totp import parse_code_request
 
-        factor_id, receipt = get_totp().challenge(
-            *parse_code_request(raw_body(bp.current_request), challenge=True)
-        )
+        request = parse_code_request(raw_body(bp.current_request), challenge=True)
+        factor_id, receipt = get_totp().challenge(request)
         return json_response({"status": "approved", "factor_id": factor_id, "receipt": receipt})
 
     @bp.route("/v1/totp/factors", methods=["GET"], authorizer=SERVER_DOOR)

@@ -20,6 +20,7 @@ from chalicelib.config import Config
 from chalicelib.models import (
     CHANNELS,
     CheckRequest,
+    ReceiptBinding,
     SendAttempt,
     StartRequest,
     Verification,
@@ -157,7 +158,8 @@ class VerificationService:
             code = fixed_code or new_code(cfg.code_length)
             # The first write names the chain's first provider; a failover corrects it.
             send = SendAttempt(request.channel, chain[0], int(now * 1000))
-            fresh = self._new_verification(phone, number_key, code, now, send)
+            fresh = dataclasses.replace(self._new_verification(phone, number_key, code, now, send),
+                                        binding=request.binding)
             max_starts = cfg.limits.verifications_per_number_per_day
             try:
                 approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks)
@@ -175,7 +177,7 @@ class VerificationService:
                     continue  # it stopped being live between the two writes: start again
                 order = _order_after_undelivered(live, chain)  # 422 for a permanent reason
                 send = dataclasses.replace(send, provider=order[0])
-                resent = self._resend(number_key, live, code, now, send, checks)
+                resent = self._resend(number_key, live, code, now, send, checks, request.binding)
                 if resent is None:
                     continue
                 verification, previous, created = resent, live, False
@@ -245,7 +247,7 @@ class VerificationService:
 
     def _resend(
         self, number_key: str, live: Verification, code: str, now: float, send: SendAttempt,
-        checks: CheckLimit,
+        checks: CheckLimit, binding: ReceiptBinding | None = None,
     ) -> Verification | None:
         cfg = self._config
         wanted = dataclasses.replace(
@@ -256,6 +258,7 @@ class VerificationService:
             channel=send.channel,
             sends=(*live.sends, send),
         )
+        wanted = dataclasses.replace(wanted, binding=binding)
         try:
             return self._store.resend(
                 number_key,
@@ -384,6 +387,10 @@ class VerificationService:
         limits = self._config.limits
         return CheckLimit(limits.checks_per_number_per_window, limits.number_check_window_seconds)
 
+    def is_test_number(self, e164: str) -> bool:
+        """One of OTP_TEST_NUMBERS (a fixed code, nothing sent): its receipt says so."""
+        return self._config.test_numbers.code_for(e164) is not None
+
     def now(self) -> float:
         return self._clock()
 
@@ -402,7 +409,7 @@ class VerificationService:
         writes go out together, one round trip. A failure here must not fail the user's check."""
         writes: list[Callable[[], None]] = [
             functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
-        if self._config.test_numbers.code_for(verification.to) is None:
+        if not self.is_test_number(verification.to):
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)
                 writes += self._limiter.record_approval(phone, now)

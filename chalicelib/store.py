@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.callbacks import STATUS_RANK
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, to_verification
+from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, binding_value, to_verification
 from chalicelib.models import Verification
 
 DAY = 86_400
@@ -134,14 +134,15 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # becomes a resend. An UpdateItem, not a PutItem: the number's daily counters survive
         # a new verification (starting over must not reset them).
         day = day_of(now)
+        binding = binding_value(v.binding)  # never inherited from the number's last verification
         old = self._update(
             number_pk(number_key),
             "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac,"
             " created_at = :created, code_expires_at = :code_expires, expires_at = :item_expires,"
             " sent_at_ms = :sent, send_count = :one, attempts = :zero,"
-            " max_attempts = :max_attempts, sends = :sends"
+            " max_attempts = :max_attempts, sends = :sends" + (", binding = :binding" if binding else "") +
             " ADD #starts :one"
-            " REMOVE guess_mac, canceled_at, #old_starts, #old_checks",
+            " REMOVE guess_mac, canceled_at, #old_starts, #old_checks" + ("" if binding else ", binding"),
             f"NOT ({_LIVE}) AND (attribute_not_exists(#starts) OR #starts < :max_starts)"
             " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
             {
@@ -160,6 +161,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":max_starts": max_starts_per_day,
                 ":max_checks": checks.max_checks,
                 ":now": now,
+                **({":binding": binding} if binding else {}),
             },
             names={
                 "#to": "to",
@@ -190,12 +192,15 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # number's checks this window not used up, under the send limit and past the resend
         # interval. Concurrent resends race on the item;
         # only the first passes `sent_at_ms <= :min_sent`, so one interval gives one SMS.
-        # The attempts counter is left alone: a resend never resets the guessing budget.
+        # The attempts counter is left alone: a resend never resets the guessing budget. The
+        # receipt's binding is the last start's (its session is the one that will get it).
+        binding = binding_value(v.binding)
         return self._write(
             number_key,
             "SET code_mac = :code_mac, sent_at_ms = :sent, code_expires_at = :code_expires,"
             " expires_at = :item_expires, channel = :channel, sends = list_append(sends, :send)"
-            " ADD send_count :one",
+            + (", binding = :binding" if binding else "") +
+            " ADD send_count :one" + ("" if binding else " REMOVE binding"),
             f"vid = :vid AND {_LIVE} AND attempts < max_attempts"
             " AND send_count < :max_sends AND sent_at_ms <= :min_sent"
             " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
@@ -212,6 +217,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":min_sent": min_sent_at_ms,
                 ":max_checks": checks.max_checks,
                 ":now": now,
+                **({":binding": binding} if binding else {}),
             },
             names={"#checks": checks.attribute(now)},
             returns=True,

@@ -1,7 +1,7 @@
 """Authenticator-app factors (TOTP, RFC 6238 with pyotp): enroll, confirm, challenge, list,
 delete. The secret is encrypted by KMS before it is stored (encryption context: the factor's
-id), so a table dump holds no secret; a code is accepted once (``last_step`` condition) and
-wrong codes are counted per identity and window, as for SMS codes.
+id), so a table dump holds no secret; a code is accepted once (``last_step`` condition), and
+wrong codes (replays included) slow down and finally suspend a factor (chalicelib/totp_limits.py).
 """
 
 from __future__ import annotations
@@ -16,22 +16,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from chalicelib import errors, telemetry
+from chalicelib import errors, telemetry, totp_limits
 from chalicelib.codes import CodeHasher, parse_code
 from chalicelib.config import Config
-from chalicelib.models import InvalidRequest, decode_json_object
+from chalicelib.models import InvalidRequest, ReceiptBinding, decode_json_object, parse_binding
 from chalicelib.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.totp_store import (
     UNVERIFIED,
     VERIFIED,
     DynamoDBTotpStore,
+    Expected,
     IdentityItem,
     TotpFactor,
     _to_identity,
 )
 
 log = logging.getLogger("verify")
+# Decisions retried after a concurrent write changed the counters. Each retry means another
+# request's write landed, so the loop ends well before this under any real contention.
+MAX_DECISIONS = 25
 
 DIGITS, PERIOD, ALGORITHM = 6, 30, "SHA1"
 _IDENTITY = re.compile(r"[A-Za-z0-9._@:-]{1,128}", re.ASCII)
@@ -71,21 +75,31 @@ def parse_enroll_request(raw: bytes | None) -> tuple[str, str | None]:
     return parse_identity(body.get("identity")), label
 
 
-def parse_code_request(raw: bytes | None, *, challenge: bool) -> tuple[object, str | None, str | None]:
-    """(code, identity, factor_id); the code is parsed by the caller, before any lookup."""
+@dataclass(frozen=True)
+class CodeRequest:
+    code: object  # parsed by the service, before any lookup
+    identity: str | None = None
+    factor_id: str | None = None
+    device_ip: str | None = None  # the end user's network (totp_limits.parse_device_ip)
+    binding: ReceiptBinding | None = None  # nonce and purpose, carried into the receipt
+
+
+def parse_code_request(raw: bytes | None, *, challenge: bool) -> CodeRequest:
     body = decode_json_object(raw)
-    _only(body, ("code", "identity", "factor_id") if challenge else ("code",))
+    _only(body, ("code", "identity", "factor_id", "device_ip", "nonce", "purpose") if challenge
+          else ("code", "device_ip"))
     if "code" not in body:
         raise InvalidRequest("'code' is required.")
+    device_ip = totp_limits.parse_device_ip(body.get("device_ip"))
     if not challenge:
-        return body["code"], None, None
+        return CodeRequest(body["code"], device_ip=device_ip)
     if ("identity" in body) == ("factor_id" in body):
         raise InvalidRequest("Give exactly one of 'identity' and 'factor_id'.")
     factor_id = body.get("factor_id")
     if factor_id is not None and not isinstance(factor_id, str):
         raise InvalidRequest("'factor_id' must be a string.")
     identity = parse_identity(body["identity"]) if "identity" in body else None
-    return body["code"], identity, factor_id
+    return CodeRequest(body["code"], identity, factor_id, device_ip, parse_binding(body))
 
 
 def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -107,7 +121,7 @@ def split_factor_id(raw: object) -> str:
 class TotpService:
     def __init__(
         self, config: Config, store: DynamoDBTotpStore, hasher: CodeHasher, kms: Callable[[], Any],
-        receipts: ReceiptSigner, clock: Callable[[], float] = time.time,
+        receipts: ReceiptSigner, clock: Callable[[], float] = time.time, events: Any = None,
     ) -> None:
         self._config = config
         self._settings = config.totp
@@ -116,6 +130,7 @@ class TotpService:
         self._kms = kms
         self._receipts = receipts
         self._clock = clock
+        self._events = events  # chalicelib.events.SqsEvents, or None when events are off
 
     def for_app(self, brand: str) -> TotpService:
         """The same rules for another app (a v2 Service): its name is the issuer the
@@ -124,7 +139,7 @@ class TotpService:
 
         config = dataclasses.replace(self._config, brand_name=brand)
         return TotpService(config, self._store, self._hasher, self._kms, self._receipts,
-                           lambda: self._clock())
+                           lambda: self._clock(), self._events)
 
     @property
     def enabled(self) -> bool:
@@ -165,8 +180,8 @@ class TotpService:
         telemetry.note(factor=factor_id[-16:])
         return Enrollment(factor, identity, secret, uri, qr_svg(uri))
 
-    def confirm(self, factor_id: str, raw_code: object) -> TotpFactor:
-        code = parse_code(raw_code, DIGITS)  # format first: no lookup, no attempt used
+    def confirm(self, factor_id: str, request: CodeRequest) -> TotpFactor:
+        code = parse_code(request.code, DIGITS)  # format first: no lookup, no attempt used
         self._require_enabled()
         identity_key = split_factor_id(factor_id)
         item = self._store.load(identity_key)
@@ -176,31 +191,31 @@ class TotpService:
             raise errors.FactorNotFound()
         if factor.status == VERIFIED:
             raise errors.FactorAlreadyVerified()
-        self._accept(identity_key, item, [factor], code, now, confirm=True)
+        self._accept(identity_key, item, {factor_id}, code, now, self._source(request), confirm=True)
         return factor
 
-    def challenge(
-        self, raw_code: object, identity: str | None, factor_id: str | None
-    ) -> tuple[str, str | None]:
+    def challenge(self, request: CodeRequest) -> tuple[str, str | None]:
         """(factor id, receipt or None if KMS could not sign)."""
-        code = parse_code(raw_code, DIGITS)
+        code = parse_code(request.code, DIGITS)
         self._require_enabled()
-        if factor_id is not None:
-            identity_key = split_factor_id(factor_id)
+        if request.factor_id is not None:
+            identity_key = split_factor_id(request.factor_id)
         else:
-            identity_key = self._hasher.identity_key(identity or "")
+            identity_key = self._hasher.identity_key(request.identity or "")
         item = self._store.load(identity_key)
         now = self._clock()
-        candidates = [f for f in item.factors.values()
-                      if f.status == VERIFIED and (factor_id is None or f.id == factor_id)]
-        if not candidates:
+        verified = {f.id for f in item.factors.values()
+                    if f.status == VERIFIED and request.factor_id in (None, f.id)}
+        if not verified:
             raise errors.FactorNotFound()
-        matched, step = self._accept(identity_key, item, candidates, code, now, confirm=False)
+        matched, step = self._accept(identity_key, item, verified, code, now, self._source(request),
+                                     confirm=False)
         telemetry.metric("TotpApprovals")
         receipt = None
         try:
             receipt = self._receipts.sign(subject=item.identity or "", phone_number=None, amr=AMR_TOTP,
-                                          jti=f"{matched.id}.{step}", now=now)
+                                          jti=f"{matched.id}.{step}", now=now,
+                                          extra_claims=request.binding.claims() if request.binding else None)
         except ReceiptUnavailable:
             log.error("receipt not signed for factor=%s: KMS unavailable", matched.id[-16:])
             telemetry.metric("ReceiptFailures")
@@ -211,6 +226,20 @@ class TotpService:
         now = self._clock()
         item = self._store.load(self._hasher.identity_key(identity))
         return sorted((f for f in item.factors.values() if f.live(now)), key=lambda f: (f.created_at, f.id))
+
+    def reinstate(self, factor_id: str) -> TotpFactor:
+        """The backend re-enables a (suspended) verified factor: its wrong-code count restarts."""
+        self._require_enabled()
+        identity_key = split_factor_id(factor_id)
+        try:
+            was_suspended = self._store.reinstate(identity_key, factor_id)
+        except ConditionFailed:
+            raise errors.FactorNotFound() from None
+        log.info("totp factor re-enabled factor=%s was_suspended=%s", factor_id[-16:], was_suspended)
+        factor = self._store.load(identity_key).factors.get(factor_id)
+        if factor is None:  # deleted just now
+            raise errors.FactorNotFound()
+        return factor
 
     def delete(self, factor_id: str) -> None:
         self._require_enabled()
@@ -224,58 +253,78 @@ class TotpService:
 
     # -- codes ----------------------------------------------------------------------------
 
-    def _accept(self, identity_key: str, item: IdentityItem, factors: Sequence[TotpFactor], code: str,
-                now: float, *, confirm: bool) -> tuple[TotpFactor, int]:
-        cfg, settings = self._config, self._settings
-        window = int(now) // settings.attempt_window_seconds
-        retry_after = max(1, (window + 1) * settings.attempt_window_seconds - int(now))
-        if item.attempts_in(window) >= cfg.max_check_attempts:  # no KMS call once locked
-            raise errors.MaxAttemptsReached(retry_after=retry_after)
-        replayed = False
-        for factor in factors:
-            step = self._matching_step(factor, code, now)
-            if step is None:
-                continue
-            if step <= factor.last_step:
-                replayed = True
-                continue
-            try:
-                self._store.accept(identity_key, factor.id, step, confirm=confirm, now=int(now),
-                                   window=window, max_attempts=cfg.max_check_attempts)
-                log.info("totp accepted factor=%s confirm=%s", factor.id[-16:], confirm)
-                return factor, step
-            except ConditionFailed as exc:
-                current = _to_identity(identity_key, exc.item)
-                if current.attempts_in(window) >= cfg.max_check_attempts:
-                    raise errors.MaxAttemptsReached(retry_after=retry_after) from None
-                now_factor = current.factors.get(factor.id)
-                if now_factor is None or not now_factor.live(now):
-                    raise errors.FactorNotFound() from None
-                replayed = True  # a concurrent submission of this code won
-        if replayed:
-            # The right code, already used: refused, but not a guess, so not counted.
-            remaining = max(0, cfg.max_check_attempts - item.attempts_in(window))
-            raise errors.IncorrectCode(attempts_remaining=remaining)
-        stale = [name for name in item.attempts if name != f"attempts_{window}"]
-        try:
-            count = self._store.count_failure(identity_key, window, cfg.max_check_attempts, stale)
-        except ConditionFailed:
-            raise errors.MaxAttemptsReached(retry_after=retry_after) from None
-        log.info("totp incorrect code identity_key=%s attempts=%d", identity_key[:8], count)
-        raise errors.IncorrectCode(attempts_remaining=max(0, cfg.max_check_attempts - count))
+    def _source(self, request: CodeRequest) -> str | None:
+        return self._hasher.source_key(request.device_ip) if request.device_ip else None
 
-    def _matching_step(self, factor: TotpFactor, code: str, now: float) -> int | None:
-        """The time step within the window whose code equals ``code`` (earliest unused
-        first), compared in constant time; every candidate is computed."""
+    def _accept(self, identity_key: str, item: IdentityItem, factor_ids: set[str], code: str, now: float,
+                source: str | None, *, confirm: bool) -> tuple[TotpFactor, int]:
+        """Accept ``code`` for one of ``factor_ids`` or count it wrong on all of them. A replayed
+        code (right, but already used) is counted and answered exactly as a wrong one."""
+        steps: dict[str, Sequence[int]] = {}  # factor id -> steps whose code matches (KMS once each)
+        for _ in range(MAX_DECISIONS):
+            factors = [f for f in item.factors.values() if f.id in factor_ids and f.live(now)]
+            live = [f for f in factors if not f.suspended]
+            if not factors:
+                raise errors.FactorNotFound()
+            if not live:
+                raise errors.FactorSuspended()
+            wait = totp_limits.wait_seconds(item, live, source, now)
+            if wait:  # decided before any KMS call or comparison
+                raise errors.TotpRetryLater(retry_after=wait)
+            fails, stale = totp_limits.source_fails(item, source, now)
+            expected = Expected({f.id: f.fails for f in live}, source, fails, stale)
+            replayed = None
+            try:
+                for factor in live:
+                    if factor.id not in steps:
+                        steps[factor.id] = self._matching_steps(factor, code, now)
+                    unused = [step for step in steps[factor.id] if step > factor.last_step]
+                    if unused:
+                        self._store.accept(identity_key, factor.id, unused[0], confirm=confirm, now=int(now),
+                                           expected=expected)
+                        log.info("totp accepted factor=%s confirm=%s", factor.id[-16:], confirm)
+                        return factor, unused[0]
+                    if steps[factor.id]:
+                        replayed = factor.id
+                suspended = self._store.record_failure(
+                    identity_key, expected, now=int(now), max_failures=self._settings.max_failures,
+                    replayed=replayed, stale_sources=totp_limits.stale_sources(item, now))
+            except ConditionFailed as exc:  # a concurrent write changed the item: decide again
+                item = _to_identity(identity_key, exc.item)
+                continue
+            self._counted_failure(identity_key, item, live, replayed, suspended)
+        raise errors.TotpRetryLater(retry_after=1)  # contention: nothing was compared for good
+
+    def _counted_failure(self, identity_key: str, item: IdentityItem, live: Sequence[TotpFactor],
+                         replayed: str | None, suspended: Sequence[str]) -> None:
+        """After a wrong (or replayed) code was counted: log, metrics, events; then refuse."""
+        fails = max(f.fails for f in live) + 1
+        telemetry.metric("TotpIncorrectCodes")
+        if replayed is not None:
+            # Told apart only here, in the logs, a metric and on the item (replayed_at, for the
+            # events derived from the table's stream): an event enqueued now would add an SQS
+            # round trip that tells the caller a replay from a wrong code by its timing.
+            log.warning("totp replayed code factor=%s", replayed[-16:])
+            telemetry.metric("TotpReplays")
+        log.info("totp incorrect code identity_key=%s consecutive=%d", identity_key[:8], fails)
+        for factor_id in suspended:
+            log.warning("totp factor suspended factor=%s after %d wrong codes", factor_id[-16:], fails)
+            telemetry.metric("TotpFactorsSuspended")
+            if self._events is not None:
+                self._events.emit_data("totp.factor_suspended", {
+                    "factor_id": factor_id, "identity": item.identity, "consecutive_failures": fails})
+        raise errors.IncorrectCode(attempts_remaining=max(0, self._settings.max_failures - fails))
+
+    def _matching_steps(self, factor: TotpFactor, code: str, now: float) -> Sequence[int]:
+        """The time steps within the window whose code equals ``code``, earliest first, compared
+        in constant time; every candidate is computed."""
         import pyotp
 
         totp = pyotp.TOTP(self._decrypt(factor), digits=DIGITS, interval=PERIOD)
         current = int(now) // PERIOD
         steps = range(current - self._settings.window, current + self._settings.window + 1)
-        matches = [step for step in steps
-                   if hmac.compare_digest(totp.generate_otp(step).encode("ascii"), code.encode("ascii"))]
-        unused = [step for step in matches if step > factor.last_step]
-        return unused[0] if unused else (matches[-1] if matches else None)
+        return [step for step in steps
+                if hmac.compare_digest(totp.generate_otp(step).encode("ascii"), code.encode("ascii"))]
 
     # -- KMS ------------------------------------------------------------------------------
 
@@ -320,4 +369,5 @@ def qr_svg(uri: str) -> str:
 
 def factor_body(factor: TotpFactor) -> dict[str, Any]:
     return {"id": factor.id, "status": factor.status, "label": factor.label,
-            "created_at": factor.created_at, "digits": DIGITS, "period": PERIOD, "algorithm": ALGORITHM}
+            "created_at": factor.created_at, "digits": DIGITS, "period": PERIOD, "algorithm": ALGORITHM,
+            "suspended": factor.suspended, "consecutive_failures": factor.fails}

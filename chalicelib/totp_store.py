@@ -6,8 +6,13 @@ authenticators, so every rule is a condition on one item, checked by DynamoDB in
     identity       the app's user id (the receipt's ``sub``)
     factor_count   how many factors the item holds (capped at OTP_TOTP_MAX_FACTORS)
     f_<suffix>     one map per factor: status, label, secret (KMS ciphertext, never the
-                   secret), created_at, expires_at (unverified only), last_step
-    attempts_<w>   wrong codes in fixed window ``w`` (for all the identity's factors)
+                   secret), created_at, expires_at (unverified only), last_step, and its
+                   wrong codes: fails (consecutive, across all time; reset only by a right
+                   code or by the backend), failed_at, replayed_at (the last replayed code),
+                   suspended_at (set by the failure that reached the cap; the factor then
+                   approves nothing until the backend re-enables it)
+    s_<source>     one map per source (keyed hash of the end user's IP, chalicelib/totp_limits.py)
+                   that sent wrong codes for this identity: n (consecutive), at (the last one)
 
 A factor id is ``"YF" + identity key + suffix``, so a factor is found by one key lookup and
 listing an identity's factors is one GetItem: no index, no scan.
@@ -32,19 +37,42 @@ class TotpFactor:
     created_at: int
     expires_at: int | None  # unverified factors only
     last_step: int
+    fails: int = 0  # consecutive wrong codes, reset only by a right one (or the backend)
+    failed_at: int = 0
+    suspended_at: int | None = None
+
+    @property
+    def suspended(self) -> bool:
+        return self.suspended_at is not None
 
     def live(self, now: float) -> bool:
         return self.status == VERIFIED or (self.expires_at is not None and now < self.expires_at)
 
 
 @dataclass(frozen=True)
+class SourceRecord:
+    """Consecutive wrong codes from one source (the end user's IP) for one identity."""
+
+    fails: int
+    failed_at: int
+
+
+@dataclass(frozen=True)
 class IdentityItem:
     identity: str | None
     factors: dict[str, TotpFactor]  # by factor id
-    attempts: dict[str, int]  # attempts_<window> -> count
+    sources: dict[str, SourceRecord]  # by source key
 
-    def attempts_in(self, window: int) -> int:
-        return self.attempts.get(f"attempts_{window}", 0)
+
+@dataclass(frozen=True)
+class Expected:
+    """The counters a decision was taken on, as stored: a write conditioned on them lands only
+    if no other wrong code was counted in between (see DynamoDBTotpStore.record_failure)."""
+
+    factor_fails: dict[str, int]  # factor id -> fails as loaded
+    source: str | None  # the source key, if the backend passed the end user's IP
+    source_fails: int  # as stored (0: no record)
+    source_stale: bool = False  # the record is too old to count: the next failure is the first
 
 
 def identity_pk(identity_key: str) -> str:
@@ -99,49 +127,98 @@ class DynamoDBTotpStore(_DynamoDBTable):
         )
 
     def accept(
-        self, identity_key: str, factor_id: str, step: int, *, confirm: bool, now: int,
-        window: int, max_attempts: int,
+        self, identity_key: str, factor_id: str, step: int, *, confirm: bool, now: int, expected: Expected,
     ) -> None:
+        """A right code: the step becomes the last accepted one, the factor's and the source's
+        wrong-code counts start again from zero."""
         # Condition: the step is later than the last accepted one, so a code (even submitted
         # 20 times at once) is accepted once: the writes serialise on the item and only the
-        # first passes `last_step < :step`. The identity's wrong-code count for the window is
-        # under the limit, so a right code after the limit fails too. Confirming also needs
-        # the factor still unverified and unexpired (verify and expiry race here).
+        # first passes `last_step < :step`. The factor is not suspended, and the counters are
+        # still those the throttle was checked on: if a concurrent wrong code was counted
+        # meanwhile (and maybe made this source wait), the write fails and the caller decides
+        # again on the new item. Confirming also needs the factor still unverified and
+        # unexpired (verify and expiry race here).
         state = ("#f.#status = :unverified AND #f.expires_at > :now" if confirm
                  else "#f.#status = :verified")
-        update = "SET #f.last_step = :step" + (
-            ", #f.#status = :verified REMOVE #f.expires_at" if confirm else ""
+        update = "SET #f.last_step = :step, #f.fails = :zero" + (
+            ", #f.#status = :verified" if confirm else ""
         )
-        values = {":step": {"N": str(step)}, ":verified": {"S": VERIFIED}, ":max": {"N": str(max_attempts)}}
+        removes = ["#f.failed_at", *(["#f.expires_at"] if confirm else [])]
+        removes += ["#src"] if expected.source else []
+        values: dict[str, Any] = {":step": {"N": str(step)}, ":verified": {"S": VERIFIED},
+                                  ":zero": {"N": "0"}}
+        names = {"#f": factor_attribute(factor_id), "#status": "status"}
         if confirm:
             values.update({":unverified": {"S": UNVERIFIED}, ":now": {"N": str(now)}})
+        counters = _expect_counters(expected, names, values)
         self._write(
             identity_key,
-            update,
+            f"{update} REMOVE {', '.join(removes)}",
             f"attribute_exists(#f) AND {state} AND #f.last_step < :step"
-            " AND (attribute_not_exists(#att) OR #att < :max)",
+            f" AND attribute_not_exists(#f.suspended_at) AND {counters}",
             values,
-            {"#f": factor_attribute(factor_id), "#status": "status", "#att": f"attempts_{window}"},
+            names,
         )
 
-    def count_failure(
-        self, identity_key: str, window: int, max_attempts: int, stale: list[str]
-    ) -> int:
-        """One wrong code; returns the window's count after it. Raises ConditionFailed at the
-        limit. ``stale``: attempts attributes of earlier windows, removed in the same write."""
-        # Condition: the identity exists and its count is under the limit; N concurrent
-        # wrong codes get at most max_attempts successful writes (403s), the rest 429.
-        names = {"#att": f"attempts_{window}", **{f"#old{i}": a for i, a in enumerate(stale)}}
-        remove = f" REMOVE {', '.join(n for n in names if n != '#att')}" if stale else ""
+    def record_failure(
+        self, identity_key: str, expected: Expected, *, now: int, max_failures: int, replayed: str | None,
+        stale_sources: list[str],
+    ) -> list[str]:
+        """One wrong code, counted on every factor it was compared with and on its source;
+        returns the factors this failure suspended (their count reached ``max_failures``).
+        ``replayed``: the factor whose used code it was. ``stale_sources``: source records too
+        old to matter, removed in the same write."""
+        # Condition: every counter is still the one the throttle was checked on (equality),
+        # and no factor is suspended. N concurrent wrong codes decided on the same item: one
+        # write lands, the others fail and decide again on the item it left (which may now
+        # say "wait"), so wrong codes are counted one at a time and never past a throttle or
+        # the cap. The suspension is set by the very write that makes the count reach the
+        # cap, so exactly one request sees it happen (and emits its event).
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":now": {"N": str(now)}}
+        sets, suspended = [], []
+        for i, (factor_id, fails) in enumerate(sorted(expected.factor_fails.items())):
+            names[f"#c{i}"] = factor_attribute(factor_id)
+            values[f":n{i}"] = {"N": str(fails + 1)}
+            sets += [f"#c{i}.fails = :n{i}", f"#c{i}.failed_at = :now"]
+            if fails + 1 >= max_failures:
+                sets.append(f"#c{i}.suspended_at = :now")
+                suspended.append(factor_id)
+            if factor_id == replayed:
+                sets.append(f"#c{i}.replayed_at = :now")
+        if expected.source:
+            names["#src"] = source_attribute(expected.source)
+            count = 1 if expected.source_stale else expected.source_fails + 1
+            values[":source"] = {"M": {"n": {"N": str(count)}, "at": {"N": str(now)}}}
+            sets.append("#src = :source")
+        stale = {f"#old{i}": source_attribute(key) for i, key in enumerate(stale_sources)
+                 if key != expected.source}
+        names.update(stale)
+        counters = _expect_counters(expected, names, values)
+        exists = " AND ".join(f"attribute_exists(#c{i}) AND attribute_not_exists(#c{i}.suspended_at)"
+                              for i in range(len(expected.factor_fails)))
+        self._write(
+            identity_key,
+            "SET " + ", ".join(sets) + (f" REMOVE {', '.join(stale)}" if stale else ""),
+            f"{exists} AND {counters}",
+            values,
+            names,
+        )
+        return suspended
+
+    def reinstate(self, identity_key: str, factor_id: str) -> bool:
+        """The backend re-enables a factor: its count starts again. True if it was suspended."""
+        # Condition: the factor exists and is verified (an unverified one is simply enrolled
+        # again). A wrong code racing this write is counted before or after it, never lost.
         item = self._write(
             identity_key,
-            "ADD #att :one" + remove,
-            "attribute_exists(pk) AND (attribute_not_exists(#att) OR #att < :max)",
-            {":one": {"N": "1"}, ":max": {"N": str(max_attempts)}},
-            names,
+            "SET #f.fails = :zero REMOVE #f.suspended_at, #f.failed_at",
+            "attribute_exists(#f) AND #f.#status = :verified",
+            {":zero": {"N": "0"}, ":verified": {"S": VERIFIED}},
+            {"#f": factor_attribute(factor_id), "#status": "status"},
             returns=True,
         )
-        return int(item["attempts_" + str(window)]["N"]) if item else max_attempts
+        return item is not None and "suspended_at" in item.get(factor_attribute(factor_id), {}).get("M", {})
 
     def _write(self, identity_key: str, update: str, condition: str, values: dict[str, Any],
                names: dict[str, str], returns: bool = False) -> dict[str, Any] | None:
@@ -152,8 +229,34 @@ class DynamoDBTotpStore(_DynamoDBTable):
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if returns:
-            params["ReturnValues"] = "ALL_NEW"
+            params["ReturnValues"] = "ALL_OLD"
         return self._call("update_item", pk=pk, **params).get("Attributes")
+
+
+def source_attribute(source_key: str) -> str:
+    return "s_" + source_key
+
+
+def _expect_counters(expected: Expected, names: dict[str, str], values: dict[str, Any]) -> str:
+    """The condition "the wrong-code counters are as loaded" (a missing one reads as 0)."""
+    terms = []
+    for i, (factor_id, fails) in enumerate(sorted(expected.factor_fails.items())):
+        names.setdefault(f"#c{i}", factor_attribute(factor_id))
+        values[f":was{i}"] = {"N": str(fails)}
+        term = f"#c{i}.fails = :was{i}"
+        if fails == 0:
+            values[":zero"] = {"N": "0"}
+            term = f"(attribute_not_exists(#c{i}.fails) OR #c{i}.fails = :zero)"
+            del values[f":was{i}"]
+        terms.append(term)
+    if expected.source:
+        names.setdefault("#src", source_attribute(expected.source))
+        if expected.source_fails == 0:
+            terms.append("attribute_not_exists(#src)")
+        else:
+            values[":src_was"] = {"N": str(expected.source_fails)}
+            terms.append("#src.n = :src_was")
+    return " AND ".join(terms) or "attribute_exists(pk)"
 
 
 def _factor_value(factor: TotpFactor) -> dict[str, Any]:
@@ -178,7 +281,10 @@ def _to_identity(identity_key: str, item: dict[str, Any] | None) -> IdentityItem
                 secret_ciphertext=bytes(m["secret"]["B"]), created_at=int(m["created_at"]["N"]),
                 expires_at=int(m["expires_at"]["N"]) if "expires_at" in m else None,
                 last_step=int(m["last_step"]["N"]),
+                fails=int(m.get("fails", {}).get("N", 0)), failed_at=int(m.get("failed_at", {}).get("N", 0)),
+                suspended_at=int(m["suspended_at"]["N"]) if "suspended_at" in m else None,
             )
             factors[factor.id] = factor
-    attempts = {k: int(v["N"]) for k, v in item.items() if k.startswith("attempts_")}
-    return IdentityItem(item.get("identity", {}).get("S"), factors, attempts)
+    sources = {name[2:]: SourceRecord(int(v["M"]["n"]["N"]), int(v["M"]["at"]["N"]))
+               for name, v in item.items() if name.startswith("s_") and "M" in v}
+    return IdentityItem(item.get("identity", {}).get("S"), factors, sources)

@@ -146,7 +146,8 @@ def _totp_for(service: Any) -> Any:
     from chalicelib.totp_store import DynamoDBTotpStore
 
     store = DynamoDBTotpStore(service._store._client, get_config().table_name)
-    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
+    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now,
+                       events=service._events)
 
 
 def get_twilio() -> Any:

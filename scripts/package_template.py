@@ -112,7 +112,9 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                            "Properties": {"FunctionName": function_name(stage)}},
             "ApiHandlerRole": {"Properties": {"Policies": [
                 {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": role_policy(stage)}]}},
-            "FunctionLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            # Kept when the stack is deleted: the logs of what happened are needed most then.
+            "FunctionLogGroup": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain",
+                                 "UpdateReplacePolicy": "Retain", "Properties": {
                 "LogGroupName": log_group_name(stage), "RetentionInDays": log_retention_days(stage)}},
             "VerificationsTable": {
                 "Type": "AWS::DynamoDB::Table",
@@ -183,7 +185,18 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
-    return with_snapstart(stage, with_events(stage, merged))
+    return with_snapstart(stage, with_access_logs(stage, with_events(stage, merged)))
+
+
+def with_access_logs(stage: str, merged: dict) -> dict:
+    """A stage with ``"api_access_logs": true`` gets API Gateway's access log (scripts/access_logs.py)."""
+    from scripts import access_logs
+
+    if not access_logs.enabled(stage_config(stage)):
+        return merged
+    additions = access_logs.template_additions(access_logs.log_group(function_name(stage)),
+                                               log_retention_days(stage))
+    return deep_merge(additions, merged)
 
 
 def with_events(stage: str, merged: dict) -> dict:

@@ -4,7 +4,8 @@
     python scripts/provision.py secret --stage prod  # only the secret (the CloudFormation path)
     python scripts/provision.py before --stage dev   # the table and the secret
     python scripts/provision.py after --stage dev    # throttling, gateway responses (deployed),
-                                                     # log retention, SNS SMS delivery-status logs
+                                                     # log retention, SNS SMS delivery-status logs,
+                                                     # API Gateway access logs (stage option)
 
 Idempotent: a second run changes nothing. The table is created if missing (on-demand, TTL on
 ``expires_at``, point-in-time recovery and server-side encryption with the AWS managed KMS
@@ -317,6 +318,11 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
     )
     done.insert(0, f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}")
     done.append(ensure_log_retention(logs, log_group_name(stage), log_retention_days(stage)))
+    from scripts import access_logs
+
+    done += access_logs.ensure_access_logging(
+        access_logs.enabled(stage_config(stage)), apigateway, iam, logs, api["rest_api_id"], api_stage,
+        access_logs.log_group(function_name(stage)), log_retention_days(stage), part)
     if uses_sns(stage):
         done += ensure_sms_delivery_logging(iam, sns, part)
     return done + [f"URL: {api.get('rest_api_url', '(see chalice url)')}"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Iterable, Mapping
 from urllib.parse import urlencode
 
 # Final statuses outrank "sent", which outranks "accepted" (the provider took the request).
@@ -85,6 +85,17 @@ def form_params(body: bytes) -> list[tuple[str, str]]:
         return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
     except (UnicodeDecodeError, ValueError):
         raise InvalidSignature("unreadable form body") from None
+
+
+def require_documented(names: Iterable[str], documented: frozenset[str]) -> None:
+    """Refuse parameter names a scheme cannot protect (docs/security.md rule 21). Vonage and Plivo
+    sign names unescaped (``&name=value``, ``namevalue``): ``{"err-code=3&message-timestamp": T}``
+    signs as ``{"err-code": "3", "message-timestamp": T}``, and Plivo's ``ErrorCode50From`` as
+    ``ErrorCode=50`` followed by ``From``. A name with ``&`` or ``=``, or one the provider does not
+    document, is a re-cut signature or a change of the provider's: refused either way (403)."""
+    for name in names:
+        if "&" in name or "=" in name or name not in documented:
+            raise InvalidSignature("parameter name outside the provider's documented fields")
 
 
 def require(settings: Mapping[str, str], key: str) -> str:

@@ -16,13 +16,29 @@ import hmac
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt, form_params, require
+from chalicelib.callbacks import (
+    CallbackRequest,
+    InvalidSignature,
+    Receipt,
+    form_params,
+    require,
+    require_documented,
+)
 
 STATUSES = {"sent": "sent", "delivered": "delivered", "undelivered": "undelivered",
             "failed": "failed", "rejected": "failed"}
 # Plivo SMS error codes (plivo.com/docs/messaging/troubleshooting/error-codes): 50 invalid
 # destination number, 70 destination permanently unavailable, 200 blocked by the user's STOP.
 PERMANENT = {"50", "70", "200"}
+# The message status callback's attributes (plivo.com/docs/messaging/api/message/
+# message-status-callbacks, "passed to the status update URL with every status change event").
+FIELDS = frozenset({
+    "MessageUUID", "To", "From", "Type", "Status", "Units", "TotalRate", "TotalAmount", "MCC", "MNC",
+    "ErrorCode", "ParentMessageUUID", "PartInfo", "Sequence", "MessageTime", "QueuedTime", "SentTime",
+    "DeliveryReportTime", "requester_ip", "PowerpackUUID", "ConversationExpirationTimestamp",
+    "ConversationOrigin", "ConversationID",
+})
+QUERY = frozenset({"ref"})  # the callback URL's own query (chalicelib/delivery.py delivery_report)
 
 
 def _sorted_pairs(pairs: list[tuple[str, str]], template: str, joiner: str) -> str:
@@ -54,6 +70,8 @@ def read(request: CallbackRequest, settings: Mapping[str, str]) -> list[Receipt]
     if not given or not nonce:
         raise InvalidSignature("missing signature headers")
     params = form_params(request.body)
+    require_documented((name for name, _ in params), FIELDS)  # before the signature, as re-cut ones verify
+    require_documented((name for name, _ in request.query), QUERY)
     expected = signature(token, request.url, params, nonce).encode()
     if not any(hmac.compare_digest(expected, s.strip().encode("utf-8")) for s in given.split(",")):
         raise InvalidSignature("bad signature")

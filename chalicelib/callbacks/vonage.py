@@ -16,7 +16,14 @@ import hmac
 import json
 from typing import Any, Mapping
 
-from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt, form_params, require
+from chalicelib.callbacks import (
+    CallbackRequest,
+    InvalidSignature,
+    Receipt,
+    form_params,
+    require,
+    require_documented,
+)
 
 TOLERANCE_SECONDS = 300
 METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
@@ -26,6 +33,11 @@ STATUSES = {"accepted": "sent", "buffered": "sent", "delivered": "delivered",
 # subscriber (permanent), 9 illegal number. 2 (absent, temporary), 6 (anti-spam), 11
 # (unroutable) and the rest may pass through another provider.
 PERMANENT = {"3", "9"}
+# Every field of an SMS API delivery receipt, signed or not: developer.vonage.com/en/messaging/
+# sms/guides/delivery-receipts, and vonage-dotnet-sdk Vonage/Messaging/DeliveryReceipt.cs (the
+# SDK's model of the DLR, with the signed webhooks' timestamp, nonce and sig).
+FIELDS = frozenset({"msisdn", "to", "network-code", "messageId", "price", "status", "scts", "err-code",
+                    "message-timestamp", "api-key", "client-ref", "timestamp", "nonce", "sig"})
 
 
 def signature(params: Mapping[str, object], secret: str, method: str = "md5hash") -> str:
@@ -63,6 +75,7 @@ def read(request: CallbackRequest, settings: Mapping[str, str]) -> list[Receipt]
     if method not in METHODS:
         raise InvalidSignature("unsupported signature method")
     params = _params(request)
+    require_documented(params, FIELDS)  # before the signature: a re-cut one would verify
     given = params.get("sig")
     if not isinstance(given, str) or not hmac.compare_digest(
         signature(params, secret, method).encode(), given.lower().encode("utf-8")

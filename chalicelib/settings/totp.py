@@ -18,7 +18,7 @@ class TotpSettings:
     max_factors: int
     enroll_ttl_seconds: int
     window: int  # time steps accepted either side of now
-    attempt_window_seconds: int
+    max_failures: int  # consecutive wrong codes that suspend a factor (NIST 800-63B: <= 100)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str) -> "TotpSettings":
@@ -32,5 +32,5 @@ class TotpSettings:
             max_factors=_int(env, "OTP_TOTP_MAX_FACTORS", 5, 1, 20),
             enroll_ttl_seconds=_int(env, "OTP_TOTP_ENROLL_TTL_SECONDS", 900, 60, 86400),
             window=_int(env, "OTP_TOTP_WINDOW", 1, 0, 2),
-            attempt_window_seconds=_int(env, "OTP_TOTP_ATTEMPT_WINDOW_SECONDS", 900, 60, 86400),
+            max_failures=_int(env, "OTP_TOTP_MAX_FAILURES", 100, 10, 100),
         )

@@ -48,10 +48,13 @@
       case "invalid_request": return "Check the user id: 1 to 128 letters, digits or . _ @ : -";
       case "invalid_code_format": return "Enter the 6 digits the app shows.";
       case "incorrect_code":
+        // attempts_remaining: wrong codes in a row before the app is suspended (100 at first).
+        if (error.attempts_remaining > 10) return "That code is not right, or was already used.";
         return error.attempts_remaining > 0
-          ? `That code is not right, or was already used. ${error.attempts_remaining} ${error.attempts_remaining === 1 ? "attempt" : "attempts"} left.`
-          : "That code is not right, and no attempts are left.";
-      case "max_attempts_reached": return `Too many wrong codes. Try again in ${minutes(error.retry_after || 900)}.`;
+          ? `That code is not right, or was already used. ${error.attempts_remaining} more wrong ${error.attempts_remaining === 1 ? "code" : "codes"} in a row will suspend this app.`
+          : "That code is not right. This authenticator app is now suspended.";
+      case "factor_suspended": return "This authenticator app is suspended after too many wrong codes. Set it up again, or ask the app's support to re-enable it.";
+      case "max_attempts_reached": return `Too many wrong codes in a row. Try again in ${minutes(error.retry_after || 30)}.`;
       case "factor_not_found": return "No confirmed authenticator app for this user id (or it has expired). Set one up.";
       case "factor_already_verified": return "This authenticator app is already confirmed.";
       case "too_many_factors": return "This user id has too many authenticator apps.";

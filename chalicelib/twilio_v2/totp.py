@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from chalicelib import errors
-from chalicelib.totp import ALGORITHM, DIGITS, PERIOD
+from chalicelib.totp import ALGORITHM, DIGITS, PERIOD, CodeRequest
 from chalicelib.twilio_v2 import wire
 
 _IDENTITY = re.compile(r"[A-Za-z0-9._@-]{1,64}", re.ASCII)
@@ -73,7 +73,7 @@ class TotpResources:
         if "AuthPayload" not in form:
             raise wire.invalid("AuthPayload", "is required")
         try:
-            factor = _with_status(totp.confirm(factor_sid, form["AuthPayload"]), "verified")
+            factor = _with_status(totp.confirm(factor_sid, CodeRequest(form["AuthPayload"])), "verified")
         except errors.IncorrectCode:  # Twilio: 200, still unverified
             factor = self._listed(totp, scoped, factor_sid)
         except errors.FactorAlreadyVerified:
@@ -108,7 +108,7 @@ class TotpResources:
         _own(totp, scoped, factor_sid)  # no read: the factor's SID names its identity
         receipt, status = None, "approved"
         try:
-            _, receipt = totp.challenge(code, None, factor_sid)
+            _, receipt = totp.challenge(CodeRequest(code, factor_id=factor_sid))
         except errors.IncorrectCode:
             status = "pending"  # Twilio: 201, pending
         except errors.MaxAttemptsReached as exc:

@@ -71,6 +71,7 @@ _CODES: dict[type[errors.ServiceError], tuple[int, int]] = {
     errors.UndeliverableNumber: (60205, 400),
     errors.VerificationNotFound: (20404, 404),
     errors.FactorNotFound: (20404, 404),
+    errors.FactorSuspended: (60310, 429),  # too many wrong codes: until the backend re-enables it
     errors.NotPending: (20404, 404),  # Twilio: an approved or canceled verification is gone
     errors.NotFound: (20404, 404),
     errors.ServiceUnavailable: (20503, 503),

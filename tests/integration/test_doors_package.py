@@ -15,7 +15,8 @@ from tests.conftest import ROOT
 
 SERVER = {("get", "/v1/verifications/{verification_id}"), ("delete", "/v1/verifications/{verification_id}"),
           ("post", "/v1/totp/factors"), ("get", "/v1/totp/factors"), ("delete", "/v1/totp/factors/{factor_id}"),
-          ("post", "/v1/totp/factors/{factor_id}/verify"), ("post", "/v1/totp/challenges")}
+          ("post", "/v1/totp/factors/{factor_id}/verify"), ("post", "/v1/totp/challenges"),
+          ("post", "/v1/totp/factors/{factor_id}/enable")}
 START_AND_CHECK = {("post", "/v1/verifications"), ("post", "/v1/verifications/check"),
                    ("post", "/request-auth"), ("post", "/validate-auth")}
 

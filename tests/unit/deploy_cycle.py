@@ -2,7 +2,8 @@
 
 A copy of the project runs, in-process: `make secret` (provision secret), `make deploy`
 (provision before, chalice deploy, provision after) three times with the stage's settings
-varied the way a user may vary them (reserved concurrency and tags on, then off again), `make
+varied the way a user may vary them (reserved concurrency, tags and API Gateway access logs on,
+then off again), `make
 package` (chalice package: no AWS call at all) and `make destroy` (chalice delete). Every
 botocore call goes through BaseClient._make_api_call, which records it.
 """
@@ -46,7 +47,12 @@ def permissions(service: str, operation: Any, params: dict) -> list[tuple[str, s
     to Lambda or SNS is iam:PassRole on the role."""
     name = operation.name
     if service == "apigateway":
-        return [(f"apigateway:{operation.http['method']}", f"arn:aws:apigateway:{REGION}::{_uri_path(operation, params)}")]
+        found = [(f"apigateway:{operation.http['method']}", f"arn:aws:apigateway:{REGION}::{_uri_path(operation, params)}")]
+        # Setting the account's CloudWatch role passes that role to API Gateway
+        # (docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html, "iam:PassRole").
+        found += [("iam:PassRole", op["value"]) for op in params.get("patchOperations", [])
+                  if op.get("path") == "/cloudwatchRoleArn"]
+        return found
     action = f"{service}:{name}"
     if service == "iam":
         return [(action, f"arn:aws:iam::{ACCOUNT}:role/{params['RoleName']}")]
@@ -161,7 +167,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
     config_file = project / ".chalice" / "config.json"
     configured = config_file.read_text()
     varied = json.loads(configured)
-    varied["stages"][stage].update(reserved_concurrency=5, tags={"owner": "verify-team"})
+    varied["stages"][stage].update(reserved_concurrency=5, tags={"owner": "verify-team"}, api_access_logs=True)
     recorded: dict[str, list[tuple[str, str]]] = {}
 
     def clients(*names: str) -> list[Any]:

@@ -81,15 +81,37 @@ def _vonage_request(params, now, method="GET"):
 
 
 def test_vonage_read_checks_signature_and_freshness():
-    params = {"a": "1", "b": "2", "timestamp": "1461605396", "sig": "6af838ef94998832dbfc29020b564830"}
+    params = {"msisdn": "1", "to": "2", "timestamp": "1461605396"}
+    params["sig"] = vonage.signature(params, "secret")
     settings = {"signature_secret": "secret"}
     assert vonage.read(_vonage_request(params, 1461605396 + 10), settings) == []  # no status: ignored
     with pytest.raises(InvalidSignature):
         vonage.read(_vonage_request(params, 1461605396 + 301), settings)  # stale
     with pytest.raises(InvalidSignature):
-        vonage.read(_vonage_request({**params, "b": "3"}, 1461605396), settings)  # changed
+        vonage.read(_vonage_request({**params, "to": "3"}, 1461605396), settings)  # changed
     with pytest.raises(NotConfigured):
         vonage.read(_vonage_request(params, 1461605396), {})
+
+
+def test_vonage_refuses_a_re_cut_signature():
+    """Issue 22 item 4: the names are signed unescaped, so a failed DLR's err-code moved into a
+    parameter name keeps the signature. Refused, as is any name outside the documented DLR."""
+    now = 1_700_000_000
+    genuine = {"status": "failed", "client-ref": "r1", "err-code": "3", "message-timestamp": "T",
+               "timestamp": str(now)}
+    genuine["sig"] = vonage.signature(genuine, "secret")
+    settings = {"signature_secret": "secret"}
+    [receipt] = vonage.read(_vonage_request(genuine, now), settings)
+    assert (receipt.status, receipt.error_code, receipt.permanent) == ("failed", "3", True)
+    recut = {k: v for k, v in genuine.items() if k not in ("err-code", "message-timestamp")}
+    recut["err-code=3&message-timestamp"] = "T"
+    assert vonage.signature(recut, "secret") == genuine["sig"]  # the scheme cannot tell them apart
+    with pytest.raises(InvalidSignature):
+        vonage.read(_vonage_request(recut, now), settings)
+    extra = {**{k: v for k, v in genuine.items() if k != "sig"}, "note": "x"}
+    extra["sig"] = vonage.signature(extra, "secret")
+    with pytest.raises(InvalidSignature):
+        vonage.read(_vonage_request(extra, now), settings)
 
 
 # -- GatewayAPI: the DLR JWT from a GatewayAPI client's tests (secret "secret"); its docs:
@@ -165,6 +187,31 @@ def test_plivo_read_accepts_any_listed_signature_and_refuses_a_changed_body():
     tampered = CallbackRequest("POST", "https://h.example/cb", url_query, headers, b"Status=failed&MessageUUID=u1", 0)
     with pytest.raises(InvalidSignature):
         plivo.read(tampered, {"auth_token": "tok"})
+
+
+def test_plivo_refuses_a_re_cut_signature():
+    """Issue 22 item 4: V3 signs POST parameters as ``namevalue``, so ``ErrorCode=50, From=X``
+    re-sent as ``ErrorCode50From=X`` keeps the signature and drops the permanent error."""
+    def request(params):
+        from urllib.parse import urlencode
+
+        body = urlencode(params).encode()
+        sig = plivo.signature("tok", "https://h.example/cb?ref=abc", params, "n1")
+        headers = {"x-plivo-signature-v3": sig, "x-plivo-signature-v3-nonce": "n1"}
+        return CallbackRequest("POST", "https://h.example/cb", (("ref", "abc"),), headers, body, 0)
+
+    genuine = [("Status", "undelivered"), ("ErrorCode", "50"), ("From", "+14155550100"),
+               ("MessageUUID", "u1")]
+    [receipt] = plivo.read(request(genuine), {"auth_token": "tok"})
+    assert (receipt.error_code, receipt.permanent) == ("50", True)
+    recut = [("Status", "undelivered"), ("ErrorCode50From", "+14155550100"), ("MessageUUID", "u1")]
+    assert plivo.base_string("https://h.example/cb?ref=abc", recut) == \
+        plivo.base_string("https://h.example/cb?ref=abc", genuine)
+    with pytest.raises(InvalidSignature):
+        plivo.read(request(recut), {"auth_token": "tok"})
+    with pytest.raises(InvalidSignature):  # a query name of our own URL only
+        plivo.read(CallbackRequest("POST", "https://h.example/cb", (("ref", "abc"), ("x", "1")),
+                                   request(genuine).headers, request(genuine).body, 0), {"auth_token": "tok"})
 
 
 # -- Sinch: no default signature; a per-deployment token in the URL ---------------------------

@@ -15,7 +15,8 @@ from tests.unit.helpers import NUMBER, error_code
 
 SERVER_ROUTES = {"GET /v1/verifications/{verification_id}", "DELETE /v1/verifications/{verification_id}",
                  "POST /v1/totp/factors", "GET /v1/totp/factors", "DELETE /v1/totp/factors/{factor_id}",
-                 "POST /v1/totp/factors/{factor_id}/verify", "POST /v1/totp/challenges"}
+                 "POST /v1/totp/factors/{factor_id}/verify", "POST /v1/totp/challenges",
+                 "POST /v1/totp/factors/{factor_id}/enable"}
 PUBLIC_API_ROUTES = {"POST /v1/verifications", "POST /v1/verifications/check", "POST /request-auth",
                      "POST /validate-auth"}
 

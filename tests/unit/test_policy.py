@@ -186,3 +186,14 @@ def test_a_refused_call_would_fail_the_check():
     assert not _allowed(DEPLOYER, "lambda:CreateFunction", "arn:aws:lambda:us-east-1:1:function:payroll")
     assert not _allowed(DEPLOYER, "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:1:function:phone-verify-prod")
     assert not _allowed(DEPLOYER, "iam:PassRole", "arn:aws:iam::1:role/Admin")
+
+
+def test_the_cycle_turns_access_logs_on_and_the_deployer_may(recorded_cycle):
+    """The varied deploy turns API Gateway's access log on: the account's role is set (passing
+    the app's own role), its log group made; all of it inside the deployer's policy."""
+    for targets in recorded_cycle.values():
+        deploy = set(targets["deploy"])
+        assert ("apigateway:PATCH", "arn:aws:apigateway:us-east-1::/account") in deploy
+        assert ("iam:PassRole", "arn:aws:iam::123456789012:role/phone-verify-apigateway-logs") in deploy
+        assert any(a == "logs:CreateLogGroup" and arn.endswith("/aws/apigateway/phone-verify-" + stage + "-access")
+                   for a, arn in deploy for stage in DEPLOYED)

@@ -256,3 +256,61 @@ def test_a_stage_without_events_makes_no_queue(aws_clients):
     sqs = boto3.client("sqs")
     provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs)
     assert sqs.list_queues().get("QueueUrls", []) == []
+
+
+# -- API Gateway access logs (issue 22 item 9): a stage option ---------------------------------
+
+
+def _access_logs(tmp_path, on: bool) -> None:
+    config = json.loads((tmp_path / ".chalice" / "config.json").read_text())
+    config["stages"]["prod"]["api_access_logs"] = on
+    (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
+
+
+def test_access_logs_on_set_the_account_role_a_retained_group_and_the_stage(deployed_api, tmp_path):
+    from scripts import access_logs
+
+    apigateway, iam = boto3.client("apigateway"), boto3.client("iam")
+    assert "accessLogSettings" not in apigateway.get_stage(restApiId=deployed_api, stageName="api") or \
+        not apigateway.get_stage(restApiId=deployed_api, stageName="api")["accessLogSettings"]
+    _access_logs(tmp_path, True)
+    done = run_after()
+    role = iam.get_role(RoleName=access_logs.ACCOUNT_ROLE)["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert apigateway.get_account()["cloudwatchRoleArn"] == role["Arn"]
+    group = boto3.client("logs").describe_log_groups(
+        logGroupNamePrefix="/aws/apigateway/phone-verify-prod-access")["logGroups"][0]
+    assert group["retentionInDays"] == 30
+    settings = apigateway.get_stage(restApiId=deployed_api, stageName="api")["accessLogSettings"]
+    assert settings["destinationArn"] == \
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/apigateway/phone-verify-prod-access"
+    assert json.loads(settings["format"])["errorResponseType"] == "$context.error.responseType"
+    assert any(line.startswith("API Gateway access log on") for line in done)
+    run_after()  # idempotent: nothing new
+    assert len(iam.list_roles()["Roles"]) == 2  # this role and the SNS delivery-status one
+
+
+def test_an_accounts_own_api_gateway_role_is_kept(deployed_api, tmp_path):
+    apigateway = boto3.client("apigateway")
+    apigateway.update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": "arn:aws:iam::123456789012:role/theirs"}])
+    _access_logs(tmp_path, True)
+    done = run_after()
+    assert apigateway.get_account()["cloudwatchRoleArn"] == "arn:aws:iam::123456789012:role/theirs"
+    assert any("role/theirs (kept)" in line for line in done)
+
+
+def test_access_logs_off_again_keep_the_log_group(deployed_api, tmp_path):
+    """Called directly: moto drops a stage's settings on each new deployment (provision.after
+    deploys first), where API Gateway keeps them, so only the step itself shows the removal."""
+    from scripts import access_logs
+
+    apigateway, logs = boto3.client("apigateway"), boto3.client("logs")
+    _access_logs(tmp_path, True)
+    run_after()
+    done = access_logs.ensure_access_logging(
+        False, apigateway, boto3.client("iam"), logs, deployed_api, "api",
+        "/aws/apigateway/phone-verify-prod-access", 30, "aws")
+    assert not apigateway.get_stage(restApiId=deployed_api, stageName="api").get("accessLogSettings")
+    assert logs.describe_log_groups(logGroupNamePrefix="/aws/apigateway/phone-verify-prod-access")["logGroups"]
+    assert any("access log off" in line for line in done)

@@ -151,6 +151,51 @@ def test_rotation_first_key_signs_and_every_key_is_published(client, outbox, rea
     verify(in_flight, published)  # ...still verifies after it
 
 
+def test_the_documented_rotation_end_to_end_without_a_restart(client, outbox, real_time):
+    """Issue 22 item 5, docs/security.md "Rotating the receipts' key", on moto's KMS (Sign
+    answers the ARN of the key that signed, as AWS documents: docs.aws.amazon.com/kms/latest/
+    APIReference/API_Sign.html#API_Sign_ResponseSyntax). The container read the alias before
+    the rotation and is not restarted."""
+    from scripts.keys import retire_previous_receipt_key, rotate_receipt_key
+
+    before = approve(client, outbox)["receipt"]
+    published_before = jwks(client)
+
+    old, new = rotate_receipt_key(boto3.client("kms"), "test")
+    after = approve(client, outbox, to="+14155552672")["receipt"]  # the cached alias moved
+    published = jwks(client)
+    kid_before, kid_after = (jwt.get_unverified_header(t)["kid"] for t in (before, after))
+    assert kid_before != kid_after
+    assert [k["kid"] for k in published_before["keys"]] == [kid_before]
+    assert [k["kid"] for k in published["keys"]] == [kid_after, kid_before]
+    verify(after, published)
+    verify(before, published)  # in flight across the rotation
+
+    # Another container that read the alias before the rotation publishes the new key within
+    # a minute; then, once retired, the previous key is gone from the set.
+    moments = [0.0]
+    other = ReceiptSigner(wiring._kms_client, ["alias/phone-verify-test-receipts"], ISSUER, ISSUER, 300,
+                          clock=lambda: moments[0])
+    assert retire_previous_receipt_key(boto3.client("kms"), "test")
+    assert [k["kid"] for k in other.jwks()["keys"]] == [kid_after]
+    assert old != new
+
+
+def test_a_container_that_read_the_alias_before_a_rotation_catches_up_within_a_minute(aws):
+    from scripts.keys import ensure_receipt_key, rotate_receipt_key
+
+    kms = boto3.client("kms")
+    alias = ensure_receipt_key(kms, "test")
+    moments = [0.0]
+    signer = ReceiptSigner(lambda: kms, [alias], ISSUER, ISSUER, 300, clock=lambda: moments[0])
+    (first,) = signer.jwks()["keys"]
+    rotate_receipt_key(kms, "test")
+    assert [k["kid"] for k in signer.jwks()["keys"]] == [first["kid"]]  # cached, under a minute
+    moments[0] += 60
+    kids = [k["kid"] for k in signer.jwks()["keys"]]
+    assert len(kids) == 2 and kids[1] == first["kid"]
+
+
 # -- KMS failures ------------------------------------------------------------------------------
 # moto does not refuse a disabled key, so these stub the documented errors instead: Sign and
 # GetPublicKey answer DisabledException (400) or KMSInternalException (500)
@@ -189,12 +234,15 @@ def test_kms_failing_makes_the_jwks_a_503_in_the_contracts_shape(client, real_ti
 
 
 def test_public_keys_are_fetched_once_per_container(client, outbox, real_time):
+    """An alias is read once a minute at most: its key once, and the -previous alias (absent
+    here) once, by the JWKS."""
     calls = []
     wiring._kms_client().meta.events.register("before-call", lambda model, **_: calls.append(model.name))
     approve(client, outbox)
     approve(client, outbox, to="+14155552672")
     jwks(client)
-    assert calls == ["GetPublicKey", "Sign", "Sign"]
+    jwks(client)
+    assert calls == ["GetPublicKey", "Sign", "Sign", "GetPublicKey"]
 
 
 # -- the DER readers ---------------------------------------------------------------------------
