@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 # (3.11 runs on Amazon Linux 2, past its end of support) is rebuilt, not reused.
 # Two stamps: `make run` installs what running needs (requirements-run.txt); `make test`,
 # `make bench` and the deploy targets add the test and build tools (requirements-dev.txt).
+# Both files are generated from uv.lock (`make lock`): every package pinned, with its hashes,
+# which pip checks (--require-hashes: a package not in the lock, or not as locked, fails).
 PYTHON_STAMP := $(VENV)/.python-al2023
 RUN_STAMP := $(VENV)/.installed-run-al2023
 STAMP := $(VENV)/.installed-al2023
@@ -13,7 +15,7 @@ TWILIO_NODE := .deps/node_modules/twilio/package.json
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: help run lint test table bench deploy destroy package secret api-key clean
+.PHONY: help run lint test lock table bench deploy destroy package secret api-key clean
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -31,12 +33,21 @@ $(PYTHON_STAMP): scripts/find_python.sh
 	@touch $(PYTHON_STAMP)
 
 $(RUN_STAMP): $(PYTHON_STAMP) requirements.txt requirements-run.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-run.txt
 	@touch $(RUN_STAMP)
 
 $(STAMP): $(RUN_STAMP) requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@touch $(STAMP)
+
+# After editing the dependencies in pyproject.toml: lock them again (uv.lock, with hashes) and
+# regenerate the three requirements files from the lock. uv comes from requirements-dev.txt.
+EXPORT = $(VENV)/bin/uv export --quiet --frozen --no-default-groups --no-emit-project --format requirements-txt
+lock: $(STAMP) ## lock pyproject.toml's dependencies again: uv.lock and the requirements*.txt made from it
+	$(VENV)/bin/uv lock --python $(PY)
+	$(EXPORT) -o requirements.txt
+	$(EXPORT) --group run -o requirements-run.txt
+	$(EXPORT) --group dev -o requirements-dev.txt
 
 # dynalite: a DynamoDB implementation with per-item locking, for concurrency tests over HTTP.
 $(DYNALITE):

@@ -57,7 +57,10 @@ class HumanFormatter(logging.Formatter):
         clock = time.strftime("%H:%M:%S", time.localtime(record.created))
         fields = vars(record)
         if record.getMessage() == "request" and "route" in fields:
-            parts = [clock, str(fields.get("status", "")), fields["route"], str(fields.get("outcome", ""))]
+            route = fields["route"]
+            if fields.get("file"):  # a static file by its name: GET /static/app.css
+                route = route.replace("{name}", str(fields["file"]))
+            parts = [clock, str(fields.get("status", "")), route, str(fields.get("outcome", ""))]
             if fields.get("id"):
                 parts.append(str(fields["id"])[:10] + "…")
             parts += [str(fields[k]) for k in ("to", "provider") if fields.get(k)]
@@ -69,11 +72,16 @@ class HumanFormatter(logging.Formatter):
         return line
 
 
+# The page's local inbox polls this every second: its answers would fill the terminal and push
+# the SMS boxes out of view (129 of 322 lines in one session). Only its failures are shown.
+_QUIET_ROUTES = frozenset({"GET /dev/inbox.json"})
+
+
 def _human_filter(record: logging.LogRecord) -> bool:
     """A request's own records are summed up by its summary line; errors always show, and
     warnings outside a request (e.g. the local stage's random secret)."""
     if record.getMessage() == "request" and hasattr(record, "route"):
-        return True
+        return not (record.route in _QUIET_ROUTES and getattr(record, "status", None) == 200)
     return record.levelno >= logging.ERROR or (record.levelno >= logging.WARNING and _context.get() is None)
 
 

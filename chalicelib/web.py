@@ -13,6 +13,8 @@ from pathlib import Path
 
 from chalice import Response
 
+from chalicelib import telemetry
+
 _STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {
     "app.js": "text/javascript; charset=utf-8",
@@ -31,7 +33,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 _INBOX_PANEL = (
-    '<aside aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
+    '<aside id="inbox-panel" aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
     '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol></aside>'
 )
 
@@ -101,6 +103,7 @@ def static_file(name: str) -> Response | None:
     content_type = STATIC_FILES.get(name)
     if content_type is None:
         return None
+    telemetry.note(file=name)  # the terminal shows the file, not the route's /static/{name}
     body = _read(name)
     return Response(body=body, status_code=200, headers={
         "Content-Type": content_type, "Cache-Control": "public, max-age=300", **SECURITY_HEADERS})

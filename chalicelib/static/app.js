@@ -5,8 +5,7 @@
   const $ = (id) => document.getElementById(id);
   const codeLength = Number(document.body.dataset.codeLength || 6);
   const phoneStep = $("phone-step"), codeStep = $("code-step"), done = $("done");
-  const status = $("status"), alert = $("alert");
-  const resend = $("resend"), codeInput = $("code");
+  const numberInput = $("number"), resend = $("resend"), codeInput = $("code");
   let verification = null, timer = null, otpAbort = null;
 
   // Country names in the reader's language, sorted by name in that language (Intl.Collator:
@@ -26,8 +25,20 @@
     select.value = chosen;
   } catch (_) { /* keep the codes */ }
 
-  const say = (text) => { alert.textContent = ""; status.textContent = text; };
-  const warn = (text) => { status.textContent = ""; alert.textContent = text; };
+  // A message belongs next to the field it is about: "<field id>-error", right below the field,
+  // named by its aria-describedby and announced (role="alert"); the field gets the error style
+  // (aria-invalid) until the next change. Scrolled into view: at 360 px, or below a QR code,
+  // the user must see it without looking for it.
+  function fieldError(input, text) {
+    const error = $(`${input.id}-error`);
+    error.textContent = text;
+    if (!text) { input.removeAttribute("aria-invalid"); return; }
+    input.setAttribute("aria-invalid", "true");
+    error.scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("input", (event) => {
+    if (event.target.getAttribute("aria-invalid")) fieldError(event.target, "");
+  });
   const mask = (e164) => e164.slice(0, 5) + "*".repeat(Math.max(0, e164.length - 7)) + e164.slice(-2);
   const minutes = (s) => (s >= 120 ? `${Math.ceil(s / 60)} minutes` : `${s} seconds`);
 
@@ -45,7 +56,7 @@
     return data;
   }
   // The tab scripts (totp.js, loaded after this one) post through the same function.
-  window.phoneVerify = Object.freeze({ api });
+  window.phoneVerify = Object.freeze({ api, fieldError });
 
   function explain(error) {
     switch (error.code) {
@@ -95,25 +106,27 @@
   }
 
   async function send(isResend) {
-    const body = { to: $("number").value.trim(), country: $("country").value };
-    if (!body.to) { warn("Enter your phone number."); $("number").focus(); return; }
+    const body = { to: numberInput.value.trim(), country: $("country").value };
+    if (!body.to) { numberInput.focus(); fieldError(numberInput, "Enter your phone number."); return; }
     const button = isResend ? resend : $("send");
     button.disabled = true;
     try {
       verification = await api("/v1/verifications", body);
       phoneStep.hidden = true;
       codeStep.hidden = false;
-      $("sent-to").textContent = `We sent a code to ${mask(verification.to)}.`;
-      say(isResend ? `A new code is on its way to ${mask(verification.to)}.` : `Code sent to ${mask(verification.to)}.`);
+      fieldError(numberInput, "");
+      fieldError(codeInput, "");
+      $("sent-to").textContent = `We sent ${isResend ? "a new code" : "a code"} to ${mask(verification.to)}.`;
       countdown(verification.resend_after);
       codeInput.value = "";
       codeInput.focus();
       listenForSms();
     } catch (error) {
-      warn(explain(error));
       if (error.code === "resend_too_soon") countdown(error.retry_after);
       else if (isResend) resend.disabled = false;
-      if (!isResend) $("number").focus();
+      const field = isResend ? codeInput : numberInput;
+      if (!isResend) field.focus();
+      fieldError(field, explain(error));
     } finally {
       if (!isResend) button.disabled = false;
     }
@@ -121,21 +134,24 @@
 
   phoneStep.addEventListener("submit", (event) => { event.preventDefault(); send(false); });
   resend.addEventListener("click", () => send(true));
-  $("change").addEventListener("click", () => {
+  function backToNumber() {
     clearInterval(timer);
     if (otpAbort) otpAbort.abort();
     codeStep.hidden = true;
+    done.hidden = true;
     phoneStep.hidden = false;
-    say("");
-    $("number").focus();
-  });
+    fieldError(codeInput, "");
+    numberInput.focus();
+  }
+  $("change").addEventListener("click", backToNumber);
+  $("again").addEventListener("click", () => { numberInput.value = ""; backToNumber(); });
 
   codeStep.addEventListener("submit", async (event) => {
     event.preventDefault();
     const code = codeInput.value.trim();
     if (!new RegExp(`^[0-9]{${codeLength}}$`).test(code)) {
-      warn(`Enter the ${codeLength} digits from the message.`);
       codeInput.focus();
+      fieldError(codeInput, `Enter the ${codeLength} digits from the message.`);
       return;
     }
     $("verify").disabled = true;
@@ -145,12 +161,12 @@
       if (otpAbort) otpAbort.abort();
       codeStep.hidden = true;
       done.hidden = false;
-      say("Your phone number is verified.");
+      $("verified").textContent = `${mask(verification.to)} is yours. You can close this page.`;
       done.querySelector("h2").focus();
     } catch (error) {
-      warn(explain(error));
       codeInput.select();
       codeInput.focus();
+      fieldError(codeInput, explain(error));
     } finally {
       $("verify").disabled = false;
     }

@@ -7,9 +7,21 @@
   const refresh = async () => {
     try {
       const messages = await (await fetch("/dev/inbox.json", { cache: "no-store" })).json();
+      // Newest first: an older message to the same number holds a code a newer one replaced
+      // (a resend, or a new verification), which no longer works.
+      const seen = new Set();
       inbox.replaceChildren(...messages.map((m) => {
         const item = document.createElement("li");
-        item.textContent = `${m.to} (${m.channel})\n${m.body}`;
+        const replaced = seen.has(m.to);
+        seen.add(m.to);
+        const head = document.createElement("span");
+        head.className = "to";
+        head.textContent = `${m.to} (${m.channel})` + (replaced ? " · replaced by a newer code" : "");
+        const body = document.createElement("span");
+        body.className = "body";
+        body.textContent = m.body;
+        if (replaced) item.className = "replaced";
+        item.replaceChildren(head, body);
         return item;
       }));
       if (!messages.length) inbox.replaceChildren(Object.assign(document.createElement("li"), { textContent: "No messages yet." }));

@@ -15,6 +15,8 @@
       t.tabIndex = on ? 0 : -1;
       $(t.getAttribute("aria-controls")).hidden = !on;
     }
+    const inbox = $("inbox-panel");  // the local SMS inbox is about text messages only
+    if (inbox) inbox.hidden = tab.id !== "tab-sms";
     if (focus) tab.focus();
   }
   for (const tab of tabs) {
@@ -28,10 +30,9 @@
     });
   }
 
-  const status = $("totp-status"), alert = $("totp-alert");
+  const status = $("totp-status"), identityInput = $("totp-identity");
   const steps = ["totp-enroll", "totp-confirm", "totp-challenge", "totp-done"].map($);
-  const say = (text) => { alert.textContent = ""; status.textContent = text; };
-  const warn = (text) => { status.textContent = ""; alert.textContent = text; };
+  const say = (text) => { status.textContent = text; };
   const minutes = (s) => (s >= 120 ? `${Math.ceil(s / 60)} minutes` : `${s} seconds`);
   const SIX_DIGITS = /^[0-9]{6}$/;
   let identity = "", factor = null;
@@ -41,7 +42,8 @@
     (focus || step.querySelector("h2") || step.querySelector("input")).focus();
   }
 
-  const { api } = window.phoneVerify;  // app.js: POST JSON, throw the contract's error
+  // app.js: POST JSON and throw the contract's error; show a message below its field.
+  const { api, fieldError } = window.phoneVerify;
 
   function explain(error) {
     switch (error.code) {
@@ -90,47 +92,55 @@
   function toChallenge(message) {
     $("totp-for").textContent = `User id: ${identity}`;
     $("totp-code").value = "";
+    fieldError($("totp-code"), "");
     show(steps[2], $("totp-code"));
     say(message);
   }
 
   $("totp-enroll").addEventListener("submit", async (event) => {
     event.preventDefault();
-    identity = $("totp-identity").value.trim();
-    if (!identity) { warn("Enter a user id."); $("totp-identity").focus(); return; }
+    identity = identityInput.value.trim();
+    if (!identity) { identityInput.focus(); fieldError(identityInput, "Enter a user id."); return; }
     $("totp-start").disabled = true;
     try {
       factor = await api("/v1/totp/factors", { identity });
+      fieldError(identityInput, "");
       $("totp-secret").textContent = groupsOfFour(factor.secret);
       $("totp-confirm-code").value = "";
+      fieldError($("totp-confirm-code"), "");
+      say("");  // the step's heading says what to do
       show(steps[1]);
-      say("Scan the QR code, or type the key, then enter the code the app shows.");
       showQr(factor.qr_svg);
     } catch (error) {
-      warn(explain(error));
-      $("totp-identity").focus();
+      identityInput.focus();
+      fieldError(identityInput, explain(error));
     } finally {
       $("totp-start").disabled = false;
     }
   });
 
   $("totp-have").addEventListener("click", () => {
-    identity = $("totp-identity").value.trim();
-    if (!identity) { warn("Enter a user id."); $("totp-identity").focus(); return; }
+    identity = identityInput.value.trim();
+    if (!identity) { identityInput.focus(); fieldError(identityInput, "Enter a user id."); return; }
+    fieldError(identityInput, "");
     toChallenge("");
   });
 
   async function submitCode(input, button, call) {
     const code = input.value.trim();
-    if (!SIX_DIGITS.test(code)) { warn("Enter the 6 digits the app shows."); input.focus(); return; }
+    if (!SIX_DIGITS.test(code)) { input.focus(); fieldError(input, "Enter the 6 digits the app shows."); return; }
     button.disabled = true;
     try {
       await call(code);
     } catch (error) {
-      warn(explain(error));
-      if (error.code === "factor_not_found") { show(steps[0], $("totp-identity")); return; }
+      if (error.code === "factor_not_found") {
+        show(steps[0], identityInput);
+        fieldError(identityInput, explain(error));
+        return;
+      }
       input.select();
       input.focus();
+      fieldError(input, explain(error));
     } finally {
       button.disabled = false;
     }
@@ -169,6 +179,6 @@
     }
   }
 
-  $("totp-restart").addEventListener("click", () => { say(""); show(steps[0], $("totp-identity")); });
+  $("totp-restart").addEventListener("click", () => { say(""); show(steps[0], identityInput); });
   $("totp-again").addEventListener("click", () => toChallenge(""));
 })();

@@ -13,6 +13,7 @@ from tests.live import LiveServer, dynamodb_endpoint, serve  # noqa: F401  (fixt
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +68,13 @@ def page(browser, request):
     assert not errors, errors  # no script error, no CSP violation
 
 
-def shoot(page, name: str) -> None:
+def shoot(page, name: str, docs: bool = False) -> None:
+    """A screenshot of the whole page into tests/browser/screenshots/ (git-ignored), or with
+    ``docs`` of the viewport into docs/screenshots/ (committed: the documentation's pictures are
+    the page as the tests last saw it)."""
+    if docs:
+        DOCS_SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"))
+        return
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

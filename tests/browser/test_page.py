@@ -30,14 +30,17 @@ def test_happy_path(page, site):
     shoot(page, "1-phone-step")
     page.get_by_label("Phone number").fill("(415) 555-0101")
     page.get_by_role("button", name="Send code", exact=True).click()
-    status = page.locator("#status")
-    status.filter(has_text="Code sent to +1415*****01").wait_for()
+    page.locator("#sent-to").filter(has_text="We sent a code to +1415*****01.").wait_for()
     assert page.evaluate("document.activeElement.id") == "code"  # focus moved to the code
     shoot(page, "2-code-step")
     page.get_by_label("Verification code").fill(code_for(site, "+14155550101"))
     page.get_by_role("button", name="Verify", exact=True).click()
     page.get_by_role("heading", name="Phone number verified").wait_for()
+    expect(page.locator("#verified")).to_have_text("+1415*****01 is yours. You can close this page.")
     shoot(page, "3-verified")
+    page.get_by_role("button", name="Verify another number").click()  # and start again
+    expect(page.get_by_label("Phone number")).to_be_focused()
+    expect(page.get_by_label("Phone number")).to_have_value("")
 
 
 def test_a_wrong_code_then_the_right_one(page, site):
@@ -45,7 +48,8 @@ def test_a_wrong_code_then_the_right_one(page, site):
     code = code_for(site, "+14155550102")
     page.get_by_label("Verification code").fill(f"{(int(code) + 1) % 10**6:06d}")
     page.get_by_role("button", name="Verify", exact=True).click()
-    page.locator("#alert").filter(has_text="That code is not right. 4 attempts left.").wait_for()
+    page.locator("#code-error").filter(has_text="That code is not right. 4 attempts left.").wait_for()
+    expect(page.get_by_label("Verification code")).to_have_attribute("aria-invalid", "true")
     shoot(page, "4-wrong-code")
     page.get_by_label("Verification code").fill(code)
     page.get_by_role("button", name="Verify", exact=True).click()
@@ -61,7 +65,7 @@ def test_the_resend_countdown(page, site):
     expect(resend).to_be_enabled(timeout=6000)  # (the page's CSP forbids wait_for_function's eval)
     assert resend.inner_text() == "Resend code"
     resend.click()
-    page.locator("#status").filter(has_text="A new code is on its way").wait_for()
+    page.locator("#sent-to").filter(has_text="We sent a new code to +1415*****03.").wait_for()
     assert resend.is_disabled()
 
 
@@ -69,7 +73,7 @@ def test_an_invalid_number_is_explained(page, site):
     page.goto(site.url + "/")
     page.get_by_label("Phone number").fill("123")
     page.get_by_role("button", name="Send code", exact=True).click()
-    page.locator("#alert").filter(has_text="That phone number does not look right").wait_for()
+    page.locator("#number-error").filter(has_text="That phone number does not look right").wait_for()
     assert page.evaluate("document.activeElement.id") == "number"
     shoot(page, "6-invalid-number")
 
@@ -109,10 +113,16 @@ def test_the_page_fits_a_360_px_phone_screen(browser, site):
     context.close()
 
 
-def test_the_inbox_page_shows_the_messages(page, site):
+def test_the_inbox_page_shows_the_messages(browser, site):
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    assert site.post("/v1/verifications", {"to": "+14155550106"}).status_code in (200, 201)
     page.goto(site.url + "/dev/inbox")
-    page.locator("#inbox li").first.wait_for()
+    expect(page.locator("#inbox li").first).to_contain_text("+14155550106")
     assert "verification code is" in page.locator("#inbox").inner_text()
+    box = page.locator("#inbox-panel").bounding_box()
+    assert box["x"] >= 12 and box["x"] + box["width"] <= 360 - 12  # off the phone's edges
+    context.close()
 
 
 def _countries(browser, site, locale: str) -> tuple[str, list[str]]:

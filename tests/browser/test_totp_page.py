@@ -34,6 +34,30 @@ def enroll(page, identity: str) -> pyotp.TOTP:
     return pyotp.TOTP(secret.inner_text().replace(" ", ""))
 
 
+def decode_qr(image) -> list[str]:
+    """The texts of the QR codes in an <img>, drawn on a canvas at its natural size (on a
+    white ground, as .qr shows it) and read by zxing-cpp from the grey levels."""
+    import zxingcpp
+
+    width, height, grey = image.evaluate("""img => {
+        const canvas = document.createElement("canvas");
+        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+        const context = canvas.getContext("2d");
+        context.fillStyle = "#fff"; context.fillRect(0, 0, canvas.width, canvas.height);
+        context.drawImage(img, 0, 0);
+        const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+        const grey = [];
+        for (let i = 0; i < rgba.length; i += 4) grey.push(rgba[i + 1]);
+        return [canvas.width, canvas.height, grey];
+    }""")
+    pixels = memoryview(bytes(grey)).cast("B", shape=[height, width])
+    return [barcode.text for barcode in zxingcpp.read_barcodes(pixels)]
+
+
+def uri_for(secret: str, identity: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=identity, issuer_name="Verify")
+
+
 def test_enroll_confirm_then_verify(page, site):
     page.goto(site.url + "/")
     sms_tab, totp_tab = page.get_by_role("tab", name="Text message"), page.get_by_role("tab", name="Authenticator app")
@@ -50,7 +74,9 @@ def test_enroll_confirm_then_verify(page, site):
     expect(qr).to_be_visible()
     assert qr.evaluate("img => img.naturalWidth") > 100  # the SVG rendered, at a scannable size
     assert qr.get_attribute("src").startswith("blob:")
-    page.locator("#totp-status").filter(has_text="Scan the QR code").wait_for()
+    # What the user's app would read: the image as Chromium drew it, decoded by zxing-cpp.
+    assert decode_qr(qr) == [uri_for(totp.secret, "alice@example.com")]
+    expect(page.get_by_role("heading", name="Scan this code with your authenticator app")).to_be_focused()
     shoot(page, "totp-1-enroll")
 
     confirm_code = totp.at(time.time())
@@ -64,7 +90,7 @@ def test_enroll_confirm_then_verify(page, site):
     # The code that confirmed is refused now (replay), answered as a wrong code.
     page.get_by_role("textbox", name="Code from the app").fill(confirm_code)
     page.get_by_role("button", name="Verify", exact=True).click()
-    page.locator("#totp-alert").filter(has_text="That code is not right, or was already used.").wait_for()
+    page.locator("#totp-code-error").filter(has_text="That code is not right, or was already used.").wait_for()
 
     page.get_by_role("textbox", name="Code from the app").fill(totp.at(time.time() + totp.interval))  # the next step's code
     page.get_by_role("button", name="Verify", exact=True).click()
@@ -121,7 +147,7 @@ def test_wrong_input_is_explained(page, site):
     open_tab(page, site)
     page.get_by_label("User id").fill("not an id!")
     page.get_by_role("button", name="Set up an authenticator app").click()
-    page.locator("#totp-alert").filter(has_text="Check the user id").wait_for()
+    page.locator("#totp-identity-error").filter(has_text="Check the user id").wait_for()
     expect(page.locator("#totp-identity")).to_be_focused()
 
     # No confirmed factor for this id: the challenge answers factor_not_found.
@@ -130,17 +156,17 @@ def test_wrong_input_is_explained(page, site):
     expect(page.locator("#totp-code")).to_be_focused()
     page.keyboard.type("123456")
     page.keyboard.press("Enter")
-    page.locator("#totp-alert").filter(has_text="No confirmed authenticator app for this user id").wait_for()
+    page.locator("#totp-identity-error").filter(has_text="No confirmed authenticator app for this user id").wait_for()
     expect(page.locator("#totp-identity")).to_be_focused()
 
     totp = enroll(page, "carol")
     right = totp.at(time.time())
     page.get_by_role("textbox", name="Code from the app").fill(f"{(int(right) + 1) % 10**6:06d}")
     page.get_by_role("button", name="Confirm").click()
-    page.locator("#totp-alert").filter(has_text="That code is not right, or was already used.").wait_for()
+    page.locator("#totp-confirm-code-error").filter(has_text="That code is not right, or was already used.").wait_for()
     page.get_by_role("textbox", name="Code from the app").fill("12345")
     page.get_by_role("button", name="Confirm").click()
-    page.locator("#totp-alert").filter(has_text="Enter the 6 digits the app shows.").wait_for()
+    page.locator("#totp-confirm-code-error").filter(has_text="Enter the 6 digits the app shows.").wait_for()
     page.get_by_role("textbox", name="Code from the app").fill(right)
     page.get_by_role("button", name="Confirm").click()
     page.locator("#totp-status").filter(has_text="Your authenticator app is set up").wait_for()

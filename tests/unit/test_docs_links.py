@@ -1,6 +1,6 @@
-"""README.md and docs/*.md: every relative link points at a file of this repository, and every
-`#anchor` at a heading of the file it names (GitHub's heading ids), so moving or renaming a page
-or a heading fails here instead of leaving a dead link."""
+"""README.md, SECURITY.md, CHANGELOG.md and docs/*.md: every relative link points at a file of
+this repository, and every `#anchor` at a heading of the file it names (GitHub's heading ids), so
+moving or renaming a page or a heading fails here instead of leaving a dead link."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "CHANGELOG.md",
+         *sorted((ROOT / "docs").glob("*.md"))]
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 

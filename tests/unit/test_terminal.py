@@ -84,3 +84,35 @@ def test_an_sms_in_a_box():
     assert lines[1] == "│ Your code is 123456.            │"
     assert lines[-1].startswith("└") and lines[-1].endswith("┘")
     assert len({len(line) for line in lines}) == 1  # every line the same width
+
+
+def test_the_inbox_polls_leave_no_line_and_static_files_show_their_name(aws, monkeypatch, outbox, human):
+    """The page polls /dev/inbox.json every second: under `make run` those answers would push the
+    SMS boxes out of the terminal. A static file's line names the file, not /static/{name}."""
+    import app as app_module
+    from chalice.test import Client
+
+    from chalicelib import wiring
+    from tests.conftest import ROOT, reset_app
+
+    out, _ = human
+    monkeypatch.setenv("OTP_STAGE", "local")
+    reset_app()
+    wiring.get_config()
+    with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as c:
+        for _ in range(3):
+            assert c.http.get("/dev/inbox.json").status_code == 200
+        assert c.http.get("/static/app.css").status_code == 200
+        assert c.http.get("/static/nothing.css").status_code == 404
+    reset_app()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert " 200 GET /static/app.css ok " in lines[0]
+    assert " 404 GET /static/{name} not_found " in lines[1]  # an unknown name is not echoed
+
+
+def test_a_failing_inbox_poll_still_shows(human):
+    out, _ = human
+    telemetry.begin_request("GET /dev/inbox.json")
+    telemetry.end_request(500, "internal_error")
+    assert " 500 GET /dev/inbox.json internal_error " in out.getvalue()

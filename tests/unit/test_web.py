@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from chalice.test import Client
@@ -19,7 +20,11 @@ def test_page_has_two_steps_the_right_inputs_and_security_headers(client):
     assert 'inputmode="numeric"' in html and 'autocomplete="one-time-code"' in html
     assert 'pattern="[0-9]{6}"' in html and 'maxlength="6"' in html
     assert '<option value="US" data-cc="1" selected>' in html  # OTP_DEFAULT_REGION
-    assert 'aria-live="polite"' in html and 'role="alert"' in html
+    assert 'id="sent-to" role="status"' in html  # announced (role=status is aria-live polite)
+    # each field's message is announced and describes its field
+    for field in ("number", "code"):
+        assert f'<p id="{field}-error" class="field-error" role="alert">' in html
+        assert re.search(rf'id="{field}"[^>]*aria-describedby="{field}-error ', html), field
     assert "<script>" not in html and "style=" not in html  # nothing inline: the CSP allows none
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
