@@ -89,6 +89,7 @@ BUILD ?= build/$(STAGE)
 deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	$(PY) scripts/provision.py before --stage $(STAGE); \
+	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/provision.py stream --stage $(STAGE)); \
 	$(VENV)/bin/chalice deploy --stage $(STAGE); \
 	$(PY) scripts/provision.py after --stage $(STAGE)
 
@@ -106,7 +107,8 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	mkdir -p $(BUILD); \
 	$(PY) scripts/package_template.py $(STAGE) > $(BUILD)/resources.json; \
-	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
+	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +; \
+	PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$(stat -c %s $(BUILD)/out/deployment.zip) bytes)"
 

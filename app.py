@@ -25,11 +25,13 @@ from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.models import parse_check_request, parse_start_request
 from chalicelib.origins import add_cors_headers, client_ip, json_only, preflight
+from chalicelib.routes_channels import channel_event_routes
 from chalicelib.routes_delivery import delivery_routes
 from chalicelib.routes_seed import seed_routes
 from chalicelib.routes_totp import totp_routes
 from chalicelib.routes_web import web_routes
-from chalicelib.settings.events import events_queue
+from chalicelib.settings.channels import channel_event_topics
+from chalicelib.settings.events import delivery_topic, events_stream
 from chalicelib.twilio_v2.routes import twilio_routes
 
 if TYPE_CHECKING:
@@ -205,21 +207,41 @@ def cancel_verification(verification_id: str) -> Response:
 app.register_blueprint(delivery_routes(lambda: wiring.get_service()))
 
 
-# -- events to the deployment's backend: the queue's consumer -------------------------------
+def delivery_published(message: str) -> int:
+    """One End User Messaging delivery event from the topic (chalicelib/wiring.py): the same
+    ranked, monotonic write as an HTTP receipt; how many sends it changed."""
+    return wiring.delivery_published(message)
 
 
-def deliver_queued_event(body: str) -> None:
-    """POST one queued event (chalicelib/wiring.py); raising leaves the message on the queue."""
-    wiring.deliver_queued_event(body)
+_DELIVERY_TOPIC = delivery_topic()
+if _DELIVERY_TOPIC:  # bound at import: Chalice subscribes the handler to this topic only
+
+    @app.on_sns_message(topic=_DELIVERY_TOPIC)
+    def delivery_status(event: Any) -> None:
+        delivery_published(event.message)
 
 
-_EVENTS_QUEUE = events_queue()
-if _EVENTS_QUEUE:  # bound at import, like the API-key setting: Chalice wires the trigger
+# -- events to the deployment's backend: the table stream's consumer (docs/events.md) --------
 
-    @app.on_sqs_message(queue=_EVENTS_QUEUE, batch_size=1)
-    def deliver_events(event: Any) -> None:
-        for record in event:
-            deliver_queued_event(record.body)
+
+def deliver_stream_records(records: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
+    """POST the events of a batch of the table's stream records (chalicelib/wiring.py); the
+    answer is Lambda's partial batch response (the first record a receiver did not take)."""
+    return wiring.deliver_stream_records(records, context)
+
+
+_EVENTS_STREAM = events_stream()
+if _EVENTS_STREAM:  # bound at import, like the API-key setting: Chalice wires the mapping
+
+    @app.on_dynamodb_record(stream_arn=_EVENTS_STREAM, batch_size=100, starting_position="LATEST")
+    def table_events(event: Any) -> dict[str, Any]:
+        return deliver_stream_records(event.to_dict()["Records"], event.context)
+
+
+# SES bounces and complaints, End User Messaging Social's WhatsApp statuses (docs/channels.md).
+_CHANNEL_TOPICS = channel_event_topics()
+if any(_CHANNEL_TOPICS):
+    app.register_blueprint(channel_event_routes(lambda: wiring.get_service(), *_CHANNEL_TOPICS))
 
 
 # -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------

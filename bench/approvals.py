@@ -1,10 +1,10 @@
 """Sections 7 to 9 of `make bench`: what an approval's receipt (issue 12), a TOTP challenge
-(issue 15) and events (issue 14) add, each against a floor measured in the same run.
+(issue 15) and events (issue 21) add, each against a floor measured in the same run.
 
-DynamoDB is dynalite, KMS and SQS a moto server, each on 127.0.0.1 in a process of its own, so
+DynamoDB is dynalite, KMS a moto server, each on 127.0.0.1 in a process of its own, so
 every call crosses HTTP. Calls are counted with botocore's event hooks on the app's own clients
 (bench/floor.py ``capture``), registered before the client's first call, so a cold
-container's extra calls (KMS GetPublicKey, SQS GetQueueUrl) are counted too. Timings are
+container's extra calls (KMS GetPublicKey) are counted too. Timings are
 medians after 10 warm-up rounds; the app's variants (with and without the feature) run
 interleaved, round by round, so drift on a shared machine hits both alike.
 """
@@ -24,9 +24,8 @@ from chalicelib import wiring
 WARMUP = 10
 TOTP_IDENTITY = "bench-user@example.com"
 # A Standard Webhooks secret (whsec_ + base64 of 32 bytes); the receiver is never called on the
-# request path (the queue's consumer POSTs), so the URL is never dialled.
+# request path (the stream's consumer POSTs).
 EVENTS_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr"
-EVENTS_QUEUE = "bench-events"
 
 
 class Clock:
@@ -194,66 +193,127 @@ def totp_challenges(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]
     }
 
 
-# -- 9. events (issue 14) --------------------------------------------------------------------
+# -- 9. events (issue 21: from the table's stream) -------------------------------------------
 
 
-def events(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]:
+class _Receiver:
+    """A backend on 127.0.0.1 that takes every event (204)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers["content-length"]))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/events"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _other_services() -> tuple[list[str], Any]:
+    """Every AWS call the process makes that is not DynamoDB's (any client, made before or
+    after): the request path must make none with events on."""
+    import botocore.client
+
+    seen: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(client: Any, operation: str, params: dict) -> Any:
+        if client.meta.service_model.service_name != "dynamodb":
+            seen.append(f"{client.meta.service_model.service_name}:{operation}")
+        return original(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = record
+    return seen, lambda: setattr(botocore.client.BaseClient, "_make_api_call", original)
+
+
+def _record(name: str, old: dict | None, new: dict | None, seq: int) -> dict[str, Any]:
+    """A stream record as Lambda hands it (docs.aws.amazon.com/lambda/latest/dg/with-ddb.html)."""
+    ddb: dict[str, Any] = {"Keys": {"pk": (new or old or {})["pk"]}, "SequenceNumber": str(seq),
+                           "ApproximateCreationDateTime": int(time.time()), "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    if old:
+        ddb["OldImage"] = old
+    if new:
+        ddb["NewImage"] = new
+    return {"eventID": f"{seq:032x}", "eventName": name, "dynamodb": ddb}
+
+
+def events(db: Dynalite, runs: int) -> dict[str, Any]:
     """A request and a right check with OTP_EVENTS_URL set versus without (same table, same
-    servers); the SQS calls each makes; the app's SendMessage versus the same SendMessage
-    replayed on a plain boto3 client."""
+    servers): the request path is the same either way (no producer); the AWS calls other than
+    DynamoDB's each makes; the number item's writes per verification (each one stream record
+    the consumer's filter passes) and the consumer's time per record, POSTing to a receiver on
+    127.0.0.1, for its cost line."""
     table = db.table("bench-events")
-    raw_sqs = moto.client("sqs")
-    raw_sqs.create_queue(QueueName=EVENTS_QUEUE)
+    receiver = _Receiver()
     plain = snapshot(build_app(db.endpoint, table))
-    app = build_app(db.endpoint, table, OTP_EVENTS_URL="http://127.0.0.1:9/events",
-                    OTP_EVENTS_SECRET=EVENTS_SECRET, OTP_EVENTS_QUEUE=EVENTS_QUEUE)
+    app = build_app(db.endpoint, table, OTP_EVENTS_URL=receiver.url, OTP_EVENTS_SECRET=EVENTS_SECRET)
     evented = snapshot(app)
-    sqs_calls = floor.capture(evented.service._events._sqs())  # the app's SQS client: no call yet
+    dynamodb = evented.service._store._client
+    writes = floor.capture(dynamodb)
     phones = iter(numbers(60_000, 2 * (runs + WARMUP)))
     times: dict[str, list[float]] = collections.defaultdict(list)
-    per: dict[str, list[list[str]]] = {"request": [], "check": []}
+    others: dict[str, list[str]] = {"request": [], "check": []}
+    item_writes: list[int] = []
+    records: list[dict[str, Any]] = []
     for i in range(runs + WARMUP):
         for name, variant in (("plain", plain), ("events", evented)):
             activate(app, variant)
             phone = next(phones)
-            t0 = time.perf_counter()
-            assert call(app, "POST", "/v1/verifications", {"to": phone})["statusCode"] == 201
-            t1 = time.perf_counter()
-            request_calls = sqs_calls.take()
-            code = latest_code()
-            t2 = time.perf_counter()
-            assert call(app, "POST", "/v1/verifications/check", {"to": phone, "code": code})["statusCode"] == 200
-            t3 = time.perf_counter()
-            check_calls = sqs_calls.take()
+            seen, restore = _other_services() if name == "events" else ([], lambda: None)
+            try:
+                t0 = time.perf_counter()
+                assert call(app, "POST", "/v1/verifications", {"to": phone})["statusCode"] == 201
+                t1 = time.perf_counter()
+                requested = list(seen)
+                code = latest_code()
+                t2 = time.perf_counter()
+                assert call(app, "POST", "/v1/verifications/check", {"to": phone, "code": code})["statusCode"] == 200
+                t3 = time.perf_counter()
+            finally:
+                restore()
             if name == "events":
-                per["request"].append(_ops(request_calls))
-                per["check"].append(_ops(check_calls))
-                sends = [c for c in request_calls + check_calls if c["operation"] == "SendMessage"]
-                t4 = time.perf_counter()
-                for send in sends:
-                    raw_sqs.send_message(**send["params"])
-                t5 = time.perf_counter()
+                others["request"] += requested
+                others["check"] += seen[len(requested):]
+                made = writes.take()
+                item_writes.append(sum(1 for c in made if c["operation"] == "UpdateItem"
+                                       and c["params"]["Key"]["pk"]["S"].startswith("v#")))
+                if len(records) < 2 * runs:  # the item's two states: started, then approved
+                    pk = {"pk": {"S": "v#" + evented.service._hasher.number_key(phone)}}
+                    item = dynamodb.get_item(TableName=table, Key=pk, ConsistentRead=True)["Item"]
+                    pending = {k: v for k, v in item.items() if k not in ("guess_mac", "approved_at")}
+                    pending["attempts"] = {"N": "0"}
+                    records += [_record("INSERT", None, pending, 2 * i), _record("MODIFY", pending, item, 2 * i + 1)]
             if i >= WARMUP:
                 times[f"request_{name}"].append(t1 - t0)
                 times[f"check_{name}"].append(t3 - t2)
-                if name == "events":
-                    times["send"].extend(c["end"] - c["start"] for c in sends)
-                    times["raw_send"].append((t5 - t4) / max(1, len(sends)))
-    raw_sqs.purge_queue(QueueUrl=raw_sqs.get_queue_url(QueueName=EVENTS_QUEUE)["QueueUrl"])
+    # The consumer: one invocation per record (the worst case: a quiet stream, no batching).
+    import app as app_module
+
+    wiring._event_delivery.cache_clear()
+    consumer: list[float] = []
+    for record in records:
+        t0 = time.perf_counter()
+        assert app_module.deliver_stream_records([record]) == {"batchItemFailures": []}
+        consumer.append(time.perf_counter() - t0)
+    receiver.server.shutdown()
     med = {name: statistics.median(samples) for name, samples in times.items()}
     result: dict[str, Any] = {}
     for op in ("request", "check"):
-        warm, share = _usual(per[op][1:])
         result[op] = {
             "app_ms": median_ms(times[f"{op}_events"]),
             "without_events_ms": median_ms(times[f"{op}_plain"]),
             "ratio": round(med[f"{op}_events"] / med[f"{op}_plain"], 3),
             "added_ms": round((med[f"{op}_events"] - med[f"{op}_plain"]) * 1000, 3),
-            "sqs_calls_first": per[op][0],
-            "sqs_calls": warm,
-            "sqs_calls_share": share,
+            "other_aws_calls": sorted(set(others[op])),
         }
-    result["send_message_ms"] = median_ms(times["send"])
-    result["raw_send_message_ms"] = median_ms(times["raw_send"])
-    result["send_ratio"] = round(med["send"] / med["raw_send"], 3)
+    result["stream_records_per_verification"] = statistics.median(item_writes)
+    result["consumer_ms_per_record"] = median_ms(consumer[WARMUP:] or consumer)
     return result

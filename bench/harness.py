@@ -1,5 +1,5 @@
 """What every section of `make bench` shares: the servers (dynalite for DynamoDB, a moto server
-for KMS and SQS, both on 127.0.0.1 in processes of their own, so the app's calls cross HTTP as
+for KMS, both on 127.0.0.1 in processes of their own, so the app's calls cross HTTP as
 they do on Lambda), the app built for a given environment, and calls through its Lambda handler.
 """
 
@@ -34,7 +34,7 @@ BENCH_ENV = {
 }
 # Variables a section sets for its variant of the app; every other build runs without them.
 OPTIONAL_ENV = ("OTP_RECEIPT_KEY_IDS", "OTP_TOTP_KEY_ID", "OTP_EVENTS_URL", "OTP_EVENTS_SECRET",
-                "OTP_EVENTS_QUEUE")
+                "OTP_WHATSAPP_PROVIDER", "META_PHONE_NUMBER_ID", "META_ACCESS_TOKEN", "META_BASE_URL")
 # The composition root's functions activate() swaps (chalicelib/wiring.py; reset() clears its caches).
 _SWAPPED = ("get_config", "get_service", "get_receipts")
 _ORIGINALS: dict[str, Any] = {}
@@ -79,7 +79,7 @@ class Dynalite(_Server):
 
 
 class MotoServer(_Server):
-    """KMS and SQS: moto's server (requirements-dev.txt: moto[server,kms,sqs]). Its KMS signs
+    """KMS: moto's server (requirements-dev.txt: moto[server,kms]). Its KMS signs
     with real ECDSA P-256 keys (the `cryptography` package), as AWS KMS does."""
 
     def __init__(self) -> None:

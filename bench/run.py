@@ -18,11 +18,14 @@ nothing). Sections:
    ReturnConsumedCapacity, on dynalite).
 5. package size: `chalice package` deployment zip versus 1.5 MB.
 6. cost per 1,000 verifications on AWS list prices (with each approval's KMS Sign), next to
-   Twilio Verify's fee.
-7-9. (bench/approvals.py, KMS and SQS on a moto server) a right check with its receipt versus
+   Twilio Verify's fee; and per channel, with each channel's message price (bench/channels.py).
+7-9. (bench/approvals.py, KMS on a moto server) a right check with its receipt versus
    without, and the signer versus its bare KMS Sign; a TOTP challenge versus its DynamoDB and
-   KMS calls replayed by hand; a request and a check with events (SQS) versus without. Each
+   KMS calls replayed by hand; a request and a check with events (read from the table's
+   stream: no producer) versus without, and the stream consumer's time per record. Each
    with the calls it makes, counted with botocore's event hooks.
+10. (bench/channels.py) a WhatsApp start (Meta's Cloud API faked on 127.0.0.1) versus its
+   DynamoDB calls by hand and the same raw POST.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import approvals, floor, twilio_v2  # noqa: E402
+from bench import approvals, channels, floor, twilio_v2  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
                            latest_code, median_ms, numbers)
@@ -330,10 +333,14 @@ def package_size() -> dict[str, Any]:
 # -- 6. cost -------------------------------------------------------------------------------
 
 
-def cost_per_1000(warm: dict[str, Any], units: dict[str, Any], receipts: dict[str, Any]) -> dict[str, Any]:
+def cost_per_1000(warm: dict[str, Any], units: dict[str, Any], receipts: dict[str, Any],
+                  events: dict[str, Any]) -> dict[str, Any]:
     """Deployed stages sign every approval: the check is billed with its receipt's measured
     extra time, and each approval pays its KMS Sign requests (GetPublicKey, once per
-    container, is left out)."""
+    container, is left out). Events (opt-in, not in the total): one consumer invocation per
+    stream record of a number item, at its measured time; Lambda's reads of the stream are free
+    ("GetRecords API calls invoked by AWS Lambda as part of DynamoDB triggers are free",
+    aws.amazon.com/dynamodb/pricing/on-demand)."""
     import math
 
     p = PRICES
@@ -348,6 +355,9 @@ def cost_per_1000(warm: dict[str, Any], units: dict[str, Any], receipts: dict[st
                            + read_units * p["dynamodb_read_unit_usd"])
     kms_usd = 1000 * receipts["kms_sign_per_approval"] * p["kms_asymmetric_request_usd"]
     total = lambda_usd + api_usd + dynamodb_usd + kms_usd
+    invocations = 1000 * events["stream_records_per_verification"]
+    events_usd = invocations * (math.ceil(events["consumer_ms_per_record"]) / 1000 * LAMBDA_MEMORY_MB / 1024
+                                * p["lambda_gb_second_usd"] + p["lambda_request_usd"])
     twilio = 1000 * p["twilio_verify_per_verification_usd"]
     return {
         "assumes": "one request and one right check with its receipt per verification, warm Lambda, "
@@ -356,6 +366,7 @@ def cost_per_1000(warm: dict[str, Any], units: dict[str, Any], receipts: dict[st
         "api_gateway_usd": round(api_usd, 5),
         "dynamodb_usd": round(dynamodb_usd, 5),
         "kms_usd": round(kms_usd, 5),
+        "events_usd": round(events_usd, 5),
         "total_usd": round(total, 5),
         "twilio_verify_usd": twilio,
         "twilio_over_ours": round(twilio / total, 1),
@@ -392,16 +403,19 @@ def main(argv: list[str] | None = None) -> int:
         results["v2"] = twilio_v2.warm(db, runs, calls_file)
         results["flat"] = flat_at_scale(db, max(10, runs // 4), scale)
         results["units"] = calls_per_operation(db)
-        moto = MotoServer()  # KMS and SQS, from here on (the app's clients read these variables)
-        os.environ.update(AWS_ENDPOINT_URL_KMS=moto.endpoint, AWS_ENDPOINT_URL_SQS=moto.endpoint)
+        results["whatsapp"] = channels.whatsapp_start(db, runs)
+        moto = MotoServer()  # KMS, from here on (the app's clients read these variables)
+        os.environ.update(AWS_ENDPOINT_URL_KMS=moto.endpoint)
         results["receipts"] = approvals.receipts(db, moto, runs)
         results["totp"] = approvals.totp_challenges(db, moto, runs)
-        results["events"] = approvals.events(db, moto, runs)
+        results["events"] = approvals.events(db, runs)
         for name in OPTIONAL_ENV:  # `chalice package` imports app.py: no events trigger
             os.environ.pop(name, None)
         if not args.smoke:
             results["package"] = package_size()
-        results["cost"] = cost_per_1000(results["warm"], results["units"], results["receipts"])
+        results["cost"] = cost_per_1000(results["warm"], results["units"], results["receipts"],
+                                        results["events"])
+        results["channel_cost"] = channels.cost_per_channel(results["cost"])
     finally:
         db.stop()
         if moto is not None:

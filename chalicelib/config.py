@@ -13,6 +13,7 @@ from typing import Mapping
 
 from chalicelib.errors import ConfigError
 from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
+from chalicelib.settings.channels import Channels
 from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str
 from chalicelib.settings.events import Events
 from chalicelib.settings.limits import Limits
@@ -90,6 +91,7 @@ class Config:
     receipt_ttl_seconds: int = 300
     receipt_key_ids: tuple[str, ...] = ()  # the first signs; all are published
     totp: "TotpSettings" = None  # type: ignore[assignment]
+    channels: Channels = Channels()  # whatsapp and email (docs/channels.md): off by default
     # OTP_ATTEMPTS: each send and approval also recorded for the v2 Attempts list and Summary
     # (chalicelib/attempts.py): one more write beside each, so off unless asked for.
     attempts: bool = False
@@ -144,7 +146,8 @@ class Config:
 
         providers = _chain(_str(env, "SMS_PROVIDER") or "console", "SMS_PROVIDER")
         routes = _routes(_str(env, "SMS_ROUTES"))
-        used = set(providers).union(*routes.values())
+        channels = Channels.from_env(env)
+        used = set(providers).union(*routes.values(), channels.providers)
         if "console" in used and stage in DEPLOYED_STAGES:
             # The console provider writes the message, code included, to the log.
             raise ConfigError(
@@ -219,6 +222,7 @@ class Config:
             test_numbers=TestNumbers.from_env(env, stage, code_length),
             **receipt_settings(env, stage),
             totp=TotpSettings.from_env(env, stage),
+            channels=channels,
             attempts=_bool(env, "OTP_ATTEMPTS", False),
         )
         over = config.composer().check_budget(config.code_length)
@@ -239,6 +243,8 @@ class Config:
             template_override=self.message_template,
             webotp_domain=self.webotp_domain,
             android_app_hash=self.android_app_hash,
+            whatsapp_template=self.channels.whatsapp_template,
+            whatsapp_languages=self.channels.whatsapp_languages,
         )
 
 
@@ -247,10 +253,11 @@ def _chain(raw: str, name: str) -> tuple[str, ...]:
     chain = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
     if not chain:
         raise ConfigError(f"{name} must name at least one provider")
-    unknown = [p for p in chain if p not in REGISTRY]
+    known = [p for p, spec in REGISTRY.items() if "sms" in spec.channels]
+    unknown = [p for p in chain if p not in known]
     if unknown:
         raise ConfigError(
-            f"{name} names unknown provider(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}"
+            f"{name} names unknown SMS provider(s) {', '.join(unknown)}; known: {', '.join(known)}"
         )
     if len(set(chain)) != len(chain):
         raise ConfigError(f"{name} names a provider twice")

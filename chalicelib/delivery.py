@@ -22,6 +22,19 @@ log = logging.getLogger("verify")
 # The reference travels in the callback URL (signed with it) for these providers; the others
 # have a reference field of their own that their signature covers.
 _REFERENCE_IN_URL = ("twilio", "signalwire", "plivo")
+# Receipts that come back over an SNS topic invoking the function (no public URL needed).
+PUBLISHED = ("end-user-messaging",)
+# The same path for the channels (docs/channels.md): SES's configuration set and End User
+# Messaging Social's event destination publish to SNS topics; each send carries its reference
+# (SES: the message tag verify_ref; WhatsApp: biz_opaque_callback_data, echoed in statuses).
+_PUBLISHED_READERS = {
+    "end-user-messaging": "chalicelib.callbacks.end_user_messaging:read_event",
+    "ses": "chalicelib.callbacks.ses:read_event",
+    "end-user-messaging-social": "chalicelib.callbacks.meta:read_social_event",
+}
+# Providers whose callback URL is set once in their console (Meta's app dashboard) or that
+# publish to SNS: the send carries the reference alone, with or without OTP_PUBLIC_URL.
+_REFERENCE_ONLY = frozenset({*_PUBLISHED_READERS, "meta"})
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,8 @@ def gatewayapi_fields(report: DeliveryReport | None) -> dict[str, str]:
 
 def end_user_messaging_fields(configuration_set: str | None) -> dict[str, str]:
     """End User Messaging SendTextMessage: ``ConfigurationSetName``; its event destination (an
-    SNS topic) carries the delivery events to the ``on_sns_message`` handler: no public URL."""
+    SNS topic) carries the delivery events to the ``on_sns_message`` handler: no public URL
+    (the reference rides in ``Context``: chalicelib/providers/end_user_messaging.py)."""
     return {"ConfigurationSetName": configuration_set} if configuration_set else {}
 
 
@@ -106,7 +120,6 @@ class DeliveryTracker:
         public_url: str | None,
         token_key: bytes,
         region_of: Callable[[str], str],
-        on_change: Callable[[Any, int], None] | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
@@ -114,13 +127,36 @@ class DeliveryTracker:
         self._public_url = public_url
         self._token_key = token_key
         self._region_of = region_of
-        self._on_change = on_change
 
     def report_for(self, provider: str, verification_id: str, index: int) -> DeliveryReport | None:
+        reference = self._hasher.send_reference(verification_id, index)
+        if provider in _REFERENCE_ONLY:
+            return DeliveryReport("", reference)
         if not self._public_url:
             return None
-        reference = self._hasher.send_reference(verification_id, index)
         return delivery_report(self._public_url, provider, reference, self._token_key)
+
+    def receive_published(self, provider: str, message: str) -> int:
+        """A delivery event an SNS topic invoked the function with (``app.delivery_status``):
+        no signature on that path (IAM lets only that topic invoke); applied like a receipt."""
+        import importlib
+
+        if provider not in _PUBLISHED_READERS:
+            raise errors.NotFound()
+        module_name, _, function = _PUBLISHED_READERS[provider].partition(":")
+        return self.apply(provider, getattr(importlib.import_module(module_name), function)(message))
+
+    def handshake(self, provider: str, query: Mapping[str, str]) -> str:
+        """Meta's webhook verification GET: the challenge, when the verify token is right."""
+        if provider != "meta" or not self._public_url:
+            raise errors.NotFound()
+        from chalicelib.callbacks.meta import handshake
+
+        try:
+            return handshake(query, self._settings().get(provider, {}))
+        except (InvalidSignature, NotConfigured):
+            log.warning("callback refused provider=%s reason=handshake", provider)
+            raise errors.InvalidCallbackSignature() from None
 
     def receive(
         self,
@@ -153,6 +189,10 @@ class DeliveryTracker:
             log.warning("callback refused provider=%s reason=%s", provider, type(exc).__name__)
             telemetry.metric("CallbacksRefused", provider=provider)
             raise errors.InvalidCallbackSignature() from None
+        return self.apply(provider, receipts)
+
+    def apply(self, provider: str, receipts: list[Any]) -> int:
+        """One ranked, monotonic write per receipt (store.record_delivery); how many changed."""
         changed = 0
         for receipt in receipts[:10]:
             target = self._hasher.read_send_reference(receipt.reference)
@@ -185,6 +225,4 @@ class DeliveryTracker:
                 country=self._region_of(updated.to),
                 status=receipt.status,
             )
-            if self._on_change is not None:
-                self._on_change(updated, index)
         return changed

@@ -43,6 +43,11 @@ class InvalidPhoneNumber(ServiceError):
     message = "The phone number is not valid."
 
 
+class InvalidEmailAddress(ServiceError):
+    status, code = 400, "invalid_email_address"
+    message = "The email address is not valid."
+
+
 class UnsupportedNumberType(ServiceError):
     status, code = 400, "unsupported_number_type"
     message = "This type of phone number cannot receive verification codes."

@@ -37,10 +37,11 @@ from typing import TYPE_CHECKING, Callable
 
 from chalicelib import concurrency, errors
 from chalicelib.counters import CounterFull, CounterStore
+from chalicelib.phone import PhoneNumber
 
 if TYPE_CHECKING:
+    from chalicelib.email_address import EmailAddress
     from chalicelib.settings.limits import Limits
-    from chalicelib.phone import PhoneNumber
 
 log = logging.getLogger("verify")
 
@@ -77,13 +78,19 @@ class Limiter:
         if allowed and phone.region not in allowed:
             raise errors.CountryNotAllowed()
 
-    def reserve_send(self, phone: PhoneNumber, now: float, trusted: bool = False) -> None:
+    def reserve_send(self, phone: PhoneNumber | EmailAddress, now: float, trusted: bool = False) -> None:
         """Count one send against the prefix, the country (and its breaker) and the budget,
         the three writes at once. A refusal by any of them gives back what the others
         counted, then raises the refusal (in this order when several refuse: prefix, country,
         budget). A send that passes but then fails at the provider stays counted: the
         counters are conservative, never generous. ``trusted``: the number was approved
         recently, so a breaker's suspension does not stop it (its limits still do)."""
+        if not isinstance(phone, PhoneNumber):
+            # An email address: the budget only. Its per-recipient limits are on its item; a
+            # breaker on its domain would let a stranger suspend gmail.com for everyone, and
+            # pumping (revenue share on terminated calls and SMS) does not exist for email.
+            self._budget(now)
+            return
         limits = self._limits
         outcomes = concurrency.run_all([
             lambda: self._breaker_counter(

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from chalicelib.channel_messages import EmailMessage, WhatsAppMessage
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -100,9 +104,13 @@ class MessageComposer:
         template_override: str | None = None,
         webotp_domain: str | None = None,
         android_app_hash: str | None = None,
+        whatsapp_template: str = "verification_code",
+        whatsapp_languages: Mapping[str, str] | None = None,
     ) -> None:
         self._brand = brand
+        self._ttl = ttl_seconds
         self._minutes = math.ceil(ttl_seconds / 60)
+        self._whatsapp = (whatsapp_template, whatsapp_languages)
         self._override = template_override
         self._webotp_domain = webotp_domain
         self._app_hash = android_app_hash
@@ -134,6 +142,22 @@ class MessageComposer:
     def voice(self, code: str, locale: str | None = None) -> VoiceMessage:
         language, template = VOICE_TEMPLATES[base_locale(locale)]
         return VoiceMessage(template.format(brand=self._brand, digits=", ".join(code)), language)
+
+    def email(self, code: str, locale: str | None = None) -> EmailMessage:
+        from chalicelib.channel_messages import email_message
+
+        return email_message(self._brand, code, self._ttl, base_locale(locale))
+
+    def whatsapp(self, code: str, locale: str | None = None) -> WhatsAppMessage:
+        from chalicelib.channel_messages import WHATSAPP_LANGUAGES, whatsapp_message
+
+        template, languages = self._whatsapp
+        return whatsapp_message(template, languages or WHATSAPP_LANGUAGES, code, base_locale(locale))
+
+    def for_channel(self, channel: str, code: str, locale: str | None = None) -> Any:
+        """The message for ``channel``: SmsMessage, VoiceMessage, WhatsAppMessage or EmailMessage."""
+        compose = {"sms": self.sms, "voice": self.voice, "whatsapp": self.whatsapp, "email": self.email}
+        return compose[channel](code, locale)
 
     def check_budget(self, code_length: int) -> list[str]:
         """Locales whose every template needs more than one segment with this configuration."""

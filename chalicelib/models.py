@@ -16,7 +16,10 @@ from chalicelib.codes import macs_equal
 from chalicelib.errors import InvalidRequest, VerificationNotFound
 
 MAX_BODY_BYTES = 4096
-CHANNELS = ("sms", "voice")
+CHANNELS = ("sms", "voice", "whatsapp", "email")
+# What a start may ask for: a channel, or "auto" (the stage's order for the number's country,
+# moving on after an undelivered send: docs/channels.md).
+REQUEST_CHANNELS = (*CHANNELS, "auto")
 
 _ID = re.compile(r"VE[0-9a-f]{48}", re.ASCII)
 _LOCALE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", re.ASCII)

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.messages import SMS_TEMPLATES
-from chalicelib.models import CHANNELS, MAX_BODY_BYTES
+from chalicelib.models import CHANNELS, MAX_BODY_BYTES, REQUEST_CHANNELS
 
 # Answers that Chalice gives itself, reshaped into the contract by app.py's middleware, and
 # API Gateway's own answers, reshaped by the gateway responses `make deploy` and
@@ -242,6 +242,12 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
             "type": "array",
             "items": {"type": "object", "required": ["id", "to", "channel", "body", "at"]}}}}},
             "404": not_found}}}
+    event = {"type": "object", "required": ["webhook_id", "type", "timestamp", "data"]}
+    paths["/dev/events.json"] = {"get": {
+        "operationId": "devEvents", "summary": "make run only: the events the table's stream implies",
+        "security": [], "responses": {"404": not_found, "200": {"description": "Events, newest first",
+                                                                "content": {"application/json": {"schema": {
+                                                                    "type": "array", "items": event}}}}}}}
     paths["/.well-known/jwks.json"] = {"get": {
         "operationId": "jwks", "summary": "The public keys that verify receipts (RFC 7517)", "security": [],
         "responses": {"200": {"description": "JWK Set", "content": {"application/json": {"schema": {
@@ -287,7 +293,8 @@ _JWS = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"
 def _schemas(code_pattern: str) -> dict[str, Any]:
     iso_time = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
     verification_id = {"type": "string", "pattern": "^VE[0-9a-f]{48}$"}
-    e164 = {"type": "string", "pattern": "^\\+[1-9][0-9]{6,14}$"}
+    # E.164, or (channel email) the address as normalised (chalicelib/email_address.py).
+    e164 = {"type": "string", "pattern": "^(\\+[1-9][0-9]{6,14}|[^@\\s]{1,64}@[^@\\s]{1,253})$"}
     status = {"type": "string",
               "enum": ["pending", "approved", "canceled", "expired", "max_attempts_reached"]}
     channel = {"type": "string", "enum": list(CHANNELS)}
@@ -318,9 +325,10 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
             "additionalProperties": False,
             "description": f"At most {MAX_BODY_BYTES} bytes.",
             "properties": {
-                "to": {"type": "string", "description": "E.164, or a national number read in `country`"},
+                "to": {"type": "string", "description": "E.164, or a national number read in `country`; "
+                                                         "an email address when `channel` is email"},
                 "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
-                "channel": {"type": "string", "enum": list(CHANNELS), "default": "sms"},
+                "channel": {"type": "string", "enum": list(REQUEST_CHANNELS), "default": "sms"},
                 "locale": {"type": "string", "description": f"One of {', '.join(SMS_TEMPLATES)}; "
                                                             "others fall back to en", "default": "en"},
                 "nonce": {"$ref": "#/components/schemas/ReceiptNonce"},

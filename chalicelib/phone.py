@@ -36,7 +36,10 @@ SMS_REFUSED_TYPES = frozenset(
 
 # A call may go to a landline; never to numbers that bill the caller or reach no person.
 VOICE_REFUSED_TYPES = SMS_REFUSED_TYPES - {PhoneNumberType.FIXED_LINE}
-REFUSED_TYPES = {"sms": SMS_REFUSED_TYPES, "voice": VOICE_REFUSED_TYPES}
+# WhatsApp accounts are registered on numbers that can take an SMS (or a call: Meta verifies
+# either way); the SMS rule keeps premium and shared-cost ranges out as for SMS.
+REFUSED_TYPES = {"sms": SMS_REFUSED_TYPES, "voice": VOICE_REFUSED_TYPES, "whatsapp": SMS_REFUSED_TYPES}
+_CHANNEL_WORDS = {"sms": "SMS.", "voice": "voice call.", "whatsapp": "WhatsApp."}
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class PhoneNumber:
     e164: str
     region: str  # ISO 3166 alpha-2 of the number itself, not of the caller's hint
     number_type: int  # a phonenumbers.PhoneNumberType value
+
+    @property
+    def key(self) -> str:
+        """What is hashed into the item's key (an email address's counterpart)."""
+        return self.e164
 
     @property
     def masked(self) -> str:
@@ -121,6 +129,6 @@ def require_reachable(
     if phone.number_type in REFUSED_TYPES[channel]:
         raise UnsupportedNumberType(
             "This type of phone number cannot receive verification codes by "
-            + ("SMS." if channel == "sms" else "voice call.")
+            + _CHANNEL_WORDS[channel]
         )
     return phone

@@ -24,7 +24,8 @@ from chalicelib.codes import log_ref
 log = logging.getLogger("verify")
 
 # RFC 8176 authentication method references, by how the code reached the user.
-AMR_BY_CHANNEL = {"sms": ("sms",), "voice": ("tel",)}
+# RFC 8176 has no value for a code sent by WhatsApp or email: "otp", a one-time password.
+AMR_BY_CHANNEL = {"sms": ("sms",), "voice": ("tel",), "whatsapp": ("otp",), "email": ("otp",)}
 AMR_TOTP = ("otp",)
 
 _EC_PUBLIC_KEY_OID = bytes.fromhex("2a8648ce3d0201")  # 1.2.840.10045.2.1 id-ecPublicKey
@@ -283,11 +284,14 @@ class ReceiptSigner:
         number's receipt says so (``test_number: true``): a backend in production refuses it."""
         if not self.enabled:
             return None
+        # An email verification proves an address (OpenID's email and email_verified), never a number.
+        email = verification.channel == "email"
         try:
             return self.sign(
-                subject=verification.to, phone_number=verification.to,
+                subject=verification.to, phone_number=None if email else verification.to,
                 amr=AMR_BY_CHANNEL.get(verification.channel, ("sms",)), jti=verification.id, now=now,
                 extra_claims={**(verification.binding.claims() if verification.binding else {}),
+                              **({"email": verification.to, "email_verified": True} if email else {}),
                               **({"test_number": True} if test_number else {})},
                 audience=audience,
             )

@@ -24,6 +24,9 @@ def delivery_routes(get_service: Callable[[], Any]) -> Blueprint:
         if service.delivery is None:
             raise errors.NotFound()
         params = request.query_params
+        if provider == "meta" and request.method == "GET":  # Meta's webhook verification
+            challenge = service.delivery.handshake(provider, dict(params or {}))
+            return Response(body=challenge, status_code=200, headers={"Content-Type": "text/plain"})
         query = tuple((k, v) for k in (params or {}) for v in params.getlist(k)) if params else ()
         changed = service.delivery.receive(provider, request.method, query, dict(request.headers),
                                            raw_body(request), service.now())

@@ -12,7 +12,8 @@ from chalicelib.http import domain_errors, json_response
 def _inbox_enabled() -> bool:
     """Only `make run`: the local stage with the console provider and nothing else."""
     config = wiring.get_config()
-    return config.stage == "local" and config.all_providers == ("console",)
+    return config.stage == "local" and config.all_providers == ("console",) and all(
+        name == "console" for name in config.channels.providers)
 
 
 def _totp_tab_enabled() -> bool:
@@ -31,7 +32,10 @@ def web_routes() -> Blueprint:
         from chalicelib.web import index_page
 
         config = wiring.get_config()
-        return index_page(config.code_length, config.default_region, _inbox_enabled(), _totp_tab_enabled())
+        # The page offers the channels this deployment sends (docs/channels.md).
+        channels = ("sms", *(c for c in ("whatsapp", "email") if config.channels.chain(c)))
+        return index_page(config.code_length, config.default_region, _inbox_enabled(), _totp_tab_enabled(),
+                          channels)
 
     @bp.route("/static/{name}", methods=["GET"])
     @domain_errors
@@ -60,5 +64,15 @@ def web_routes() -> Blueprint:
         from chalicelib.providers.console import OUTBOX
 
         return json_response(list(OUTBOX))
+
+    @bp.route("/dev/events.json", methods=["GET"])
+    @domain_errors
+    def dev_events_json() -> Response:
+        """`make run`: the events the local table's stream implies (scripts/local_events.py)."""
+        if not _inbox_enabled():
+            raise errors.NotFound()
+        from chalicelib.events import LOCAL_EVENTS
+
+        return json_response(list(LOCAL_EVENTS))
 
     return bp

@@ -27,6 +27,8 @@ class ProviderPool:
         self._loaded: dict[str, SmsProvider] = {}
 
     def names(self, region: str, channel: str) -> tuple[str, ...]:
+        if channel in ("whatsapp", "email"):  # one chain each (docs/channels.md)
+            return self._config.channels.chain(channel)
         chain = self._config.chain_for(region)
         if channel == "voice":
             chain = tuple(name for name in chain if REGISTRY[name].voice)

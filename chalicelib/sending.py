@@ -12,6 +12,9 @@ from chalicelib import errors, telemetry
 from chalicelib.codes import log_ref
 from chalicelib.models import Verification
 from chalicelib.phone import PhoneNumber
+
+if TYPE_CHECKING:
+    from chalicelib.email_address import EmailAddress
 from chalicelib.providers import Delivery, ProviderError, SmsProvider
 from chalicelib.routing import ProviderPool
 from chalicelib.store import VerificationStore
@@ -35,7 +38,7 @@ class ChainSender:
 
     def deliver(
         self,
-        phone: PhoneNumber,
+        phone: PhoneNumber | EmailAddress,
         number_key: str,
         code: str,
         locale: str,
@@ -46,14 +49,12 @@ class ChainSender:
     ) -> Verification:
         """Try the chain in order with the same code; undo the write if nothing took it."""
         channel = verification.channel
-        payload = (
-            self._composer.sms(code, locale) if channel == "sms" else self._composer.voice(code, locale)
-        )
+        payload = self._composer.for_channel(channel, code, locale)
         permanent: ProviderError | None = None
         maybe_delivered = False  # a provider took the request and timed out answering
         index = len(verification.sends) - 1
         if chain is None:
-            names = order or self._providers.names(phone.region, channel)
+            names = order or self._providers.names(getattr(phone, "region", ""), channel)
             chain = [self._providers.get(name) for name in names]
         for provider in chain:
             started = time.perf_counter()
@@ -116,6 +117,9 @@ class ChainSender:
             extra = {"report": delivery.report} if delivery.report is not None else {}
             if delivery.channel == "voice":
                 return provider.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
+            if delivery.channel != "sms":  # such a provider has no whatsapp or email method
+                raise ProviderError(provider.name, permanent=False,
+                                    detail=f"{delivery.channel} not supported")
             return provider.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
         except ProviderError:
             raise

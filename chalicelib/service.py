@@ -26,6 +26,8 @@ from chalicelib.models import (
     Verification,
     require_verification_id,
 )
+from chalicelib.channel_choice import order_after_undelivered
+from chalicelib.email_address import EmailAddress, is_email, parse_email
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.phone import (
     PhoneNumber,
@@ -42,7 +44,6 @@ from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
 if TYPE_CHECKING:
     from chalicelib.attempts import AttemptLog
     from chalicelib.delivery import DeliveryTracker
-    from chalicelib.events import EventSink
 
 log = logging.getLogger("verify")
 
@@ -62,7 +63,6 @@ class VerificationService:
         clock: Callable[[], float] = time.time,
         *,
         delivery: DeliveryTracker | None = None,
-        events: EventSink | None = None,
         attempts: AttemptLog | None = None,
     ) -> None:
         self._config = config
@@ -72,12 +72,7 @@ class VerificationService:
         self._limiter = limiter
         self._clock = clock
         self._sender = ChainSender(config.composer(), providers, store, delivery)
-        self._delivery = delivery
-        if events is None:  # events and delivery receipts are opt-in: their modules load on use
-            from chalicelib.events import NO_EVENTS
-
-            events = NO_EVENTS
-        self._events = events
+        self._delivery = delivery  # opt-in: its module loads on use
         self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
         self._scope = ""  # the stage's own app; for_app() gives another app its own keys
 
@@ -88,13 +83,13 @@ class VerificationService:
         shared: one deployment, one bill."""
         config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand)
         app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
-                                  lambda: self._clock(), delivery=self._delivery, events=self._events,
-                                  attempts=self._attempts)
+                                  lambda: self._clock(), delivery=self._delivery, attempts=self._attempts)
         app._scope = scope
         return app
 
-    def _number_key(self, e164: str) -> str:
-        return self._hasher.number_key(e164, self._scope)
+    def _number_key(self, key: str) -> str:
+        """The item's key for a number's (or an address's) key, in this app's scope."""
+        return self._hasher.number_key(key, self._scope)
 
     # -- start / resend -------------------------------------------------------------------
 
@@ -115,25 +110,35 @@ class VerificationService:
         on it, as before.
         """
         cfg = self._config
+        if request.channel == "auto":
+            request = self._auto(request)
         if request.channel not in CHANNELS:
             raise errors.UnsupportedChannel(
                 f"Channel {request.channel!r} is not supported; use one of: {', '.join(CHANNELS)}."
             )
-        region = parse_region(request.country, cfg.default_region)
-        test = test_number(request.to, cfg.test_numbers.code_for)
-        if test is not None:
-            phone, fixed_code = test
+        if request.channel in ("whatsapp", "email") and not cfg.channels.chain(request.channel):
+            raise errors.UnsupportedChannel(f"Channel {request.channel!r} is not enabled.")
+        phone: PhoneNumber | EmailAddress
+        fixed_code = None
+        if request.channel == "email":  # an address: per-recipient limits as for a number
+            phone = parse_email(request.to)
+            region = ""
         else:
-            phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
-            fixed_code = None
-        telemetry.note(to=phone.masked, channel=request.channel, region=phone.region)
-        self._limiter.allow_country(phone)
-        chain = self._providers.names(phone.region, request.channel)
+            region = parse_region(request.country, cfg.default_region)
+            test = test_number(request.to, cfg.test_numbers.code_for)
+            if test is not None:
+                phone, fixed_code = test
+            else:
+                phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
+            region = phone.region
+            self._limiter.allow_country(phone)
+        telemetry.note(to=phone.masked, channel=request.channel, region=region)
+        chain = self._providers.names(region, request.channel)
         if not chain:
             raise errors.UnsupportedChannel(
-                f"No configured provider can reach {phone.region} numbers by {request.channel}."
+                f"No configured provider can reach {region} numbers by {request.channel}."
             )
-        number_key = self._number_key(phone.e164)
+        number_key = self._number_key(phone.key)
         # A test number skips the SMS and the send counters (prefix, country, budget) only:
         # every other limit applies (the IP's count too), and nothing in a response tells it
         # from a real number.
@@ -148,8 +153,8 @@ class VerificationService:
                 concurrency.wait_quietly(ip_count)  # never leave a write running past the request
 
     def _start(
-        self, phone: PhoneNumber, number_key: str, chain: tuple[str, ...], request: StartRequest,
-        fixed_code: str | None, ip_count: Future[Any] | None,
+        self, phone: PhoneNumber | EmailAddress, number_key: str, chain: tuple[str, ...],
+        request: StartRequest, fixed_code: str | None, ip_count: Future[Any] | None,
     ) -> tuple[Verification, bool]:
         cfg = self._config
         checks = self._check_limit()
@@ -175,7 +180,7 @@ class VerificationService:
                         # No SMS to a number whose guesses are used up: its code could not be checked.
                         raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
                     continue  # it stopped being live between the two writes: start again
-                order = _order_after_undelivered(live, chain)  # 422 for a permanent reason
+                order = order_after_undelivered(live, chain, request.channel)  # 422: permanent
                 send = dataclasses.replace(send, provider=order[0])
                 resent = self._resend(number_key, live, code, now, send, checks, request.binding)
                 if resent is None:
@@ -194,7 +199,7 @@ class VerificationService:
                 log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
                          log_ref(verification.id), phone.masked)
                 telemetry.note(test_number=True)
-                fail = cfg.test_numbers.fail_for(phone.e164)
+                fail = cfg.test_numbers.fail_for(phone.key)
                 if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
                     from chalicelib.providers.rehearsal import rehearsal_chain
 
@@ -202,13 +207,13 @@ class VerificationService:
                         phone, number_key, code, request.locale, verification, previous,
                         chain=rehearsal_chain(chain, fail),
                     )
-                self._events.emit("verification.started" if created else "verification.resent", verification)
                 return verification, created
             # A number approved lately passes the conversion breakers (not the limits).
             trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
             # The send's attempt (v2 Attempts) is written beside the send counters: same wave.
             attempts = self._attempts
-            recording = attempts.record(verification, phone.region, self._scope) if attempts else None
+            region = phone.region if isinstance(phone, PhoneNumber) else ""  # an address has none
+            recording = attempts.record(verification, region, self._scope) if attempts else None
             try:
                 self._limiter.reserve_send(phone, now, trusted)
             except errors.LimitExceeded:
@@ -219,21 +224,20 @@ class VerificationService:
             finally:
                 if recording is not None:
                     recording.settle()
-            order = chain if created else _order_after_undelivered(previous, chain)
+            order = chain if created else order_after_undelivered(previous, chain, request.channel)
             verification = self._sender.deliver(
                 phone, number_key, code, request.locale, verification, previous, order
             )
             telemetry.metric("VerificationsStarted" if created else "Resends")
-            self._events.emit("verification.started" if created else "verification.resent", verification)
             return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
 
     def _new_verification(
-        self, phone: PhoneNumber, number_key: str, code: str, now: float, send: SendAttempt
+        self, phone: PhoneNumber | EmailAddress, number_key: str, code: str, now: float, send: SendAttempt
     ) -> Verification:
         return Verification(
             id=self._hasher.verification_id(number_key),
-            to=phone.e164,
+            to=phone.key,
             channel=send.channel,
             code_mac=self._hasher.code_mac(number_key, code),
             created_at=int(now),
@@ -284,6 +288,20 @@ class VerificationService:
             ready_at = current.sent_at_ms / 1000 + cfg.resend_interval_seconds
             raise errors.ResendTooSoon(retry_after=_seconds_until(ready_at, now)) from None
 
+    def _auto(self, request: StartRequest) -> StartRequest:
+        """Channel "auto": one read of the number's item tells a resend after an undelivered
+        send (chalicelib/channel_choice.py). Only a choice: the start's conditional writes
+        still decide, so a race at worst picks the channel an instant stale."""
+        from chalicelib.channel_choice import auto_channel
+
+        cfg = self._config
+        test = test_number(request.to, cfg.test_numbers.code_for)
+        phone = test[0] if test else parse_phone_number(request.to, parse_region(request.country,
+                                                                                 cfg.default_region))
+        live = self._store.get(self._number_key(phone.e164))
+        channel = auto_channel(cfg.channels.auto_order(phone.region), live, self._clock())
+        return dataclasses.replace(request, channel=channel)
+
     # -- check ----------------------------------------------------------------------------
 
     def check(self, request: CheckRequest, client_ip: str | None = "unknown") -> Verification:
@@ -292,6 +310,8 @@ class VerificationService:
         code = parse_code(request.code, cfg.code_length)
         if request.verification_id is not None:
             number_key = self._number_key_of(request.verification_id)
+        elif is_email(request.to):
+            number_key = self._number_key(parse_email(request.to).key)
         else:
             region = parse_region(request.country, cfg.default_region)
             test = test_number(request.to, cfg.test_numbers.code_for)
@@ -328,14 +348,11 @@ class VerificationService:
             log.info("approved ref=%s attempts=%d", log_ref(verification.id), verification.attempts)
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
             self._record_approval(number_key, verification, now)
-            self._events.emit("verification.approved", verification)
             return verification
         log.info(
             "incorrect code ref=%s attempts_remaining=%d",
             log_ref(verification.id), verification.attempts_remaining,
         )
-        if verification.attempts_remaining == 0:  # this write used the last attempt: once
-            self._events.emit("verification.failed", verification)
         incorrect = errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
         incorrect.verification = verification
         raise incorrect
@@ -347,16 +364,15 @@ class VerificationService:
         verification = self._store.get(number_key)
         if verification is None or verification.id != verification_id:
             raise errors.VerificationNotFound()
-        if self._number_key(verification.to) != number_key:  # another app's (a v2 Service's)
+        to = verification.to
+        if self._number_key(parse_email(to).key if is_email(to) else to) != number_key:  # another app's
             raise errors.VerificationNotFound()
         return verification
 
     def cancel(self, verification_id: str) -> Verification:
         number_key = self._number_key_of(verification_id)
         try:
-            canceled = self._store.cancel(number_key, verification_id, int(self._clock()))
-            self._events.emit("verification.canceled", canceled)
-            return canceled
+            return self._store.cancel(number_key, verification_id, int(self._clock()))
         except ConditionFailed as exc:
             if exc.current is None or exc.current.id != verification_id:
                 raise errors.VerificationNotFound() from None
@@ -376,8 +392,7 @@ class VerificationService:
             if current.approved:  # our own write retried after a lost answer, or a right code first
                 return current
             raise errors.NotPending(status=current.status(now)) from None
-        self._record_approval(number_key, verification, now)
-        self._events.emit("verification.approved", verification)
+        self._record_approval(number_key, verification, now)  # events: from the table's stream
         return verification
 
     def _number_key_of(self, verification_id: object) -> str:
@@ -409,35 +424,22 @@ class VerificationService:
         writes go out together, one round trip. A failure here must not fail the user's check."""
         writes: list[Callable[[], None]] = [
             functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
-        if not self.is_test_number(verification.to):
+        # An address has no prefix or country for the breakers to count (chalicelib/limits.py).
+        region = ""
+        if not is_email(verification.to) and not self.is_test_number(verification.to):
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)
                 writes += self._limiter.record_approval(phone, now)
-                if self._attempts is not None:
-                    writes += self._attempts.conversions(verification, phone.region, self._scope)
+                region = phone.region
             except errors.ServiceError:  # a number the metadata no longer takes: no breaker count
                 log.warning("approval not counted for the breaker ref=%s", log_ref(verification.id))
+        if self._attempts is not None and not self.is_test_number(verification.to):
+            writes += self._attempts.conversions(verification, region, self._scope)
         for outcome in concurrency.run_all(writes):
             if outcome.error is not None:
                 log.error("could not record the approval: %s", type(outcome.error).__name__)
 
 
-
-
-def _order_after_undelivered(live: Verification | None, chain: tuple[str, ...]) -> tuple[str, ...]:
-    """The chain for a resend: after a send reported undelivered, start with the provider
-    after the one that failed (then wrap around); a permanent reason refuses the resend."""
-    from chalicelib.callbacks import UNDELIVERED
-
-    last = live.sends[-1] if live is not None and live.sends else None
-    if last is None or last.status not in UNDELIVERED:
-        return chain
-    if last.permanent:
-        raise errors.UndeliverableNumber()
-    if last.provider not in chain:
-        return chain
-    at = chain.index(last.provider) + 1
-    return chain[at:] + chain[:at]
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:

@@ -121,7 +121,7 @@ def split_factor_id(raw: object) -> str:
 class TotpService:
     def __init__(
         self, config: Config, store: DynamoDBTotpStore, hasher: CodeHasher, kms: Callable[[], Any],
-        receipts: ReceiptSigner, clock: Callable[[], float] = time.time, events: Any = None,
+        receipts: ReceiptSigner, clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config
         self._settings = config.totp
@@ -130,7 +130,6 @@ class TotpService:
         self._kms = kms
         self._receipts = receipts
         self._clock = clock
-        self._events = events  # chalicelib.events.SqsEvents, or None when events are off
 
     def for_app(self, brand: str) -> TotpService:
         """The same rules for another app (a v2 Service): its name is the issuer the
@@ -139,7 +138,7 @@ class TotpService:
 
         config = dataclasses.replace(self._config, brand_name=brand)
         return TotpService(config, self._store, self._hasher, self._kms, self._receipts,
-                           lambda: self._clock(), self._events)
+                           lambda: self._clock())
 
     @property
     def enabled(self) -> bool:
@@ -297,22 +296,19 @@ class TotpService:
 
     def _counted_failure(self, identity_key: str, item: IdentityItem, live: Sequence[TotpFactor],
                          replayed: str | None, suspended: Sequence[str]) -> None:
-        """After a wrong (or replayed) code was counted: log, metrics, events; then refuse."""
+        """After a wrong (or replayed) code was counted: log and metrics, then refuse. The
+        suspension's event comes from the item's change (chalicelib/stream_totp.py)."""
         fails = max(f.fails for f in live) + 1
         telemetry.metric("TotpIncorrectCodes")
         if replayed is not None:
-            # Told apart only here, in the logs, a metric and on the item (replayed_at, for the
-            # events derived from the table's stream): an event enqueued now would add an SQS
-            # round trip that tells the caller a replay from a wrong code by its timing.
+            # Told apart only here, in the logs, a metric and on the item (replayed_at): the
+            # answer and its timing are a wrong code's.
             log.warning("totp replayed code factor=%s", replayed[-16:])
             telemetry.metric("TotpReplays")
         log.info("totp incorrect code identity_key=%s consecutive=%d", identity_key[:8], fails)
         for factor_id in suspended:
             log.warning("totp factor suspended factor=%s after %d wrong codes", factor_id[-16:], fails)
             telemetry.metric("TotpFactorsSuspended")
-            if self._events is not None:
-                self._events.emit_data("totp.factor_suspended", {
-                    "factor_id": factor_id, "identity": item.identity, "consecutive_failures": fails})
         raise errors.IncorrectCode(attempts_remaining=max(0, self._settings.max_failures - fails))
 
     def _matching_steps(self, factor: TotpFactor, code: str, now: float) -> Sequence[int]:

@@ -34,7 +34,10 @@ SECURITY_HEADERS = {
 }
 _INBOX_PANEL = (
     '<aside id="inbox-panel" aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
-    '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol></aside>'
+    '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol>'
+    # What the backend would get (docs/events.md): `make run` polls the table's stream.
+    '<h2 id="events-title">Events to your backend</h2>'
+    '<ol id="events" aria-labelledby="events-title"></ol></aside>'
 )
 
 
@@ -68,10 +71,39 @@ _TABLIST = (
 )
 
 
+# The channels besides SMS a deployment enables (docs/channels.md): a choice above the fields;
+# with SMS alone the page stays as it was.
+_CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
+_EMAIL_FIELD = (
+    '<div id="email-fields" hidden><label for="email">Email address</label>'
+    '<input id="email" name="email" type="email" autocomplete="email" inputmode="email" '
+    'maxlength="254" placeholder="name@example.com" required aria-describedby="email-error number-help">'
+    '<p id="email-error" class="field-error" role="alert"></p></div>'
+)
+
+
+def _channel_choice(channels: tuple[str, ...]) -> str:
+    if channels == ("sms",):
+        return ""
+    # The label holds its text only (the radio beside it): a label never wraps (test_layout.py).
+    options = "".join(
+        f'<span class="choice"><input type="radio" id="channel-{c}" name="channel" value="{c}"'
+        f'{" checked" if i == 0 else ""}><label for="channel-{c}">{_CHANNEL_LABELS[c]}</label></span>'
+        for i, c in enumerate(channels)
+    )
+    return f'<fieldset id="channel" class="channels"><legend>Send the code by</legend>{options}</fieldset>'
+
+
 @functools.cache
-def index_html(code_length: int, default_region: str, inbox: bool, totp: bool = False) -> str:
+def index_html(
+    code_length: int, default_region: str, inbox: bool, totp: bool = False,
+    channels: tuple[str, ...] = ("sms",),
+) -> str:
     template = (_STATIC / "index.html").read_text(encoding="utf-8")
     page = template.format(
+        channels=",".join(channels),
+        channel_choice=_channel_choice(channels),
+        email_field=_EMAIL_FIELD if "email" in channels else "",
         code_length=code_length,
         country_options=_country_options(default_region),
         inbox="on" if inbox else "",
@@ -86,8 +118,11 @@ def index_html(code_length: int, default_region: str, inbox: bool, totp: bool = 
     return page.replace("</head>", tags + "</head>")
 
 
-def index_page(code_length: int, default_region: str, inbox: bool, totp: bool = False) -> Response:
-    response = _html(index_html(code_length, default_region, inbox, totp))
+def index_page(
+    code_length: int, default_region: str, inbox: bool, totp: bool = False,
+    channels: tuple[str, ...] = ("sms",),
+) -> Response:
+    response = _html(index_html(code_length, default_region, inbox, totp, channels))
     if totp:  # the tab shows the QR code as an image from a blob: URL its script makes
         csp = str(response.headers["Content-Security-Policy"])
         response.headers["Content-Security-Policy"] = csp.replace("img-src 'self'", "img-src 'self' blob:")

@@ -71,7 +71,7 @@ def _build_service() -> Any:
     # Sends are never retried by botocore (a retried Publish or Invoke after a read timeout can
     # deliver twice); the provider chain's failover is the retry, as for the HTTP providers.
     once = aws.merge(BotoConfig(retries={"mode": "standard", "total_max_attempts": 1}))
-    senders = {"sns", "pinpoint-sms-voice-v2", "lambda"}
+    senders = {"sns", "pinpoint-sms-voice-v2", "lambda", "sesv2", "socialmessaging"}
     aws_client = functools.cache(
         lambda service: boto3.client(service, config=once if service in senders else aws)
     )
@@ -90,30 +90,26 @@ def _build_service() -> Any:
     providers = ProviderPool(config, settings, context)
     limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
     hasher = CodeHasher(secret)
-    events = None
-    if config.events.enabled:
-        from chalicelib.events import SqsEvents
-
-        events = SqsEvents(lambda: aws_client("sqs"), config.events.queue, config.events.include_number)
-    delivery = _delivery_tracker(config, store, hasher, settings, secret, events)
+    delivery = _delivery_tracker(config, store, hasher, settings, secret)
     attempts = None
     if config.attempts:
         from chalicelib.attempts import AttemptLog
 
         attempts = AttemptLog(aws_client("dynamodb"), config.table_name)
-    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery, events=events,
+    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery,
                                attempts=attempts)
 
 
-def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes, events: Any) -> Any:
+def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes) -> Any:
     from chalicelib.delivery import DeliveryTracker
     from chalicelib.phone import parse_phone_number
 
     def region_of(e164: str) -> str:
+        if "@" in e164:  # an email verification's address: no country
+            return "email"
         return parse_phone_number(e164, config.default_region).region
 
-    on_change = (lambda v, index: events.emit("delivery.updated", v, index)) if events else None
-    return DeliveryTracker(store, hasher, settings, config.callback_base_url, secret, region_of, on_change)
+    return DeliveryTracker(store, hasher, settings, config.callback_base_url, secret, region_of)
 
 
 @functools.cache
@@ -146,8 +142,7 @@ def _totp_for(service: Any) -> Any:
     from chalicelib.totp_store import DynamoDBTotpStore
 
     store = DynamoDBTotpStore(service._store._client, get_config().table_name)
-    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now,
-                       events=service._events)
+    return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
 
 
 def get_twilio() -> Any:
@@ -180,8 +175,9 @@ def public_base(request: Any) -> str:
 
 
 @functools.cache
-def _event_sender() -> Callable[[str], None]:
-    from chalicelib.events import deliver
+def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
+    """The table stream's consumer (chalicelib/events.py), built once per container."""
+    from chalicelib.events import Poster, deliver_batch, delivery_marks, stream_pause, stream_time_left
     from chalicelib.providers.http import shared_session
 
     config = get_config()
@@ -193,14 +189,32 @@ def _event_sender() -> Callable[[str], None]:
 
         secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
                                     lambda: boto3.client("ssm"))
-    session = shared_session()
-    return lambda body: deliver(body, config.events.urls, secret, session.post)
+    poster = Poster(secret, shared_session().post)
+    marks = delivery_marks(config.events.urls, _dynamodb_client, config.table_name)
+    urls, include_number = config.events.urls, config.events.include_number
+    return lambda records, context: deliver_batch(records, urls, poster, include_number, marks,
+                                                  stream_pause(context), stream_time_left(context))
 
 
-def deliver_queued_event(body: str) -> None:
-    """POST one queued event; raising leaves the message on the queue (SQS retries it after
-    the visibility timeout, then moves it to the dead-letter queue)."""
-    _event_sender()(body)
+def _dynamodb_client() -> Any:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    aws = BotoConfig(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client("dynamodb", config=aws)
+
+
+def deliver_stream_records(records: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
+    """POST the events of a batch of the table's stream records; the answer is Lambda's partial
+    batch response (the first record a receiver did not take, retried from there)."""
+    return _event_delivery()(records, context)
+
+
+def delivery_published(message: str) -> int:
+    """One End User Messaging delivery event from its topic: the same ranked, monotonic write
+    as an HTTP receipt (chalicelib/delivery.py); how many sends it changed."""
+    tracker = get_service().delivery
+    return tracker.receive_published("end-user-messaging", message) if tracker is not None else 0
 
 
 @functools.cache
@@ -214,11 +228,19 @@ def openapi_json(api_key_required: bool, public: bool) -> str:
 
 
 # Every per-container cache above; reset() clears them (tests and the bench between builds).
-_CACHES: tuple[Any, ...] = (get_config, _built_service, get_receipts, _kms_client, _totp_for, _event_sender,
+_CACHES: tuple[Any, ...] = (get_config, _built_service, get_receipts, _kms_client, _totp_for, _event_delivery,
                             openapi_json, _twilio_for)
+_resets: list[Callable[[], None]] = []
+
+
+def on_reset(clear: Callable[[], None]) -> None:
+    """A cache kept elsewhere (a blueprint's) that reset() clears too."""
+    _resets.append(clear)
 
 
 def reset() -> None:
     """Forget every per-container object, so the next request reads the environment again."""
     for cached in _CACHES:
         cached.cache_clear()
+    for clear in _resets:
+        clear()

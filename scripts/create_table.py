@@ -4,7 +4,8 @@
 
 Uses the ordinary AWS environment (AWS_ENDPOINT_URL_DYNAMODB is respected), so the same
 command targets moto's server, dynalite or AWS. On-demand billing; TTL on ``expires_at``
-where the server supports it (dynalite does not: that is reported, not fatal).
+where the server supports it (dynalite does not: that is reported, not fatal); the table's
+stream on with NEW_AND_OLD_IMAGES, which events are read from (docs/events.md).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 TTL_ATTRIBUTE = "expires_at"
+STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def ensure_table(client: Any, name: str, wait_seconds: float = 30.0, encrypted: bool = False) -> list[str]:
-    """Create the table if missing and turn TTL on; returns what it did, one line each.
+    """Create the table if missing, turn TTL and the stream on; returns what it did, one line each.
     ``encrypted``: create it with server-side encryption under the AWS managed KMS key."""
     done: list[str] = []
     try:
@@ -33,6 +35,7 @@ def ensure_table(client: Any, name: str, wait_seconds: float = 30.0, encrypted: 
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
+            StreamSpecification=STREAM,
             **({"SSESpecification": {"Enabled": True, "SSEType": "KMS"}} if encrypted else {}),
         )
         done.append(f"created table {name}")
@@ -42,7 +45,36 @@ def ensure_table(client: Any, name: str, wait_seconds: float = 30.0, encrypted: 
             raise TimeoutError(f"table {name} did not become ACTIVE")
         time.sleep(0.2)
     done.append(_ensure_ttl(client, name))
+    done.append(_ensure_stream(client, name, deadline))
     return done
+
+
+def stream_arn(client: Any, name: str) -> str | None:
+    """The table's current stream (its ARN carries a label that changes when the stream is
+    turned off and on again), or None."""
+    table = client.describe_table(TableName=name)["Table"]
+    on = table.get("StreamSpecification", {}).get("StreamEnabled")
+    return table.get("LatestStreamArn") if on else None
+
+
+def _ensure_stream(client: Any, name: str, deadline: float) -> str:
+    spec = client.describe_table(TableName=name)["Table"].get("StreamSpecification") or {}
+    if spec.get("StreamEnabled") and spec.get("StreamViewType") == STREAM["StreamViewType"]:
+        return "stream already on (NEW_AND_OLD_IMAGES)"
+    if spec.get("StreamEnabled"):  # another view type: a table has one stream, and it is in use
+        raise SystemExit(f"table {name} has a {spec.get('StreamViewType')} stream: events need "
+                         "NEW_AND_OLD_IMAGES (turn that stream off first if nothing else reads it)")
+    try:
+        client.update_table(TableName=name, StreamSpecification=STREAM)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("UnknownOperationException", "ValidationException"):
+            return f"stream not supported by this server: {exc.response['Error'].get('Message', '')}"
+        raise
+    while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name} did not become ACTIVE")
+        time.sleep(0.2)
+    return "stream on (NEW_AND_OLD_IMAGES)"
 
 
 _NO_TTL = "TTL not supported by this server (dynalite): expiry is still checked in code"

@@ -1,122 +1,129 @@
-"""The events queue of a stage (README, "Events"): the queue, its dead-letter queue, an alarm on
-the dead-letter queue, and the policy statements the function needs. Pure functions returning
-CloudFormation fragments and IAM statements, merged by scripts/package_template.py (`make
-package`) and created by scripts/provision.py (`make deploy`).
+"""The events of a stage (docs/events.md): what reads the table's stream and where a record
+goes when it cannot be delivered. Pure functions returning CloudFormation fragments and IAM
+statements, merged by scripts/package_template.py (`make package`), and the calls
+scripts/provision.py makes around `chalice deploy` (`make deploy`).
 
-Retries: a failed POST raises in the SQS handler, so the message comes back after the queue's
-visibility timeout; after MAX_RECEIVES receives SQS moves it to the dead-letter queue, kept 14
-days. The visibility timeout must be at least the function's timeout (AWS requirement for a
-Lambda event source), so it is max(60, lambda timeout * 6) as AWS recommends.
+The consumer is the Chalice handler ``table_events`` (app.py), a Lambda function of its own
+with a role of its own (``.chalice/policy-STAGE-events.json``; the API's role has nothing of
+it). Its event source mapping on the table's stream: ``ReportBatchItemFailures`` (a batch is
+retried from the first record a receiver refused, not from its start),
+``BisectBatchOnFunctionError``, at most MAX_RETRIES retries and MAX_RECORD_AGE seconds, then the
+record's position (shard, sequence numbers: never the event) goes to the on-failure SQS queue,
+which has an alarm; a filter passes the number and TOTP items only (``pk`` begins with ``v#``
+or ``t#``), so the counters' writes never invoke the function.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-MAX_RECEIVES = 5
+# With the consumer's pause of chalicelib/events.py RETRY_PAUSE_SECONDS (10 s) before each
+# reported refusal, 1,000 retries span about 3 hours of a receiver's outage; the age bound
+# (6 hours) caps what one poisoned record can hold its shard for.
+MAX_RETRIES = 1000
+MAX_RECORD_AGE = 6 * 3600
+BATCH_SIZE = 100
 DLQ_RETENTION_SECONDS = 14 * 86_400
+FUNCTION = "table_events"  # the Chalice handler's name: chalice names the function <app>-<stage>-table_events
+# docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html (prefix matching on Keys;
+# a record passes when any filter matches): the numbers' items and the identities' TOTP items.
+_KEYS = '{"pk": {"S": [{"prefix": "v#"}, {"prefix": "t#"}]}}'
+FILTER = {"Filters": [{"Pattern": '{"dynamodb": {"Keys": ' + _KEYS + '}}'}]}
 
 
-def queue_names(app_name: str, stage: str) -> tuple[str, str]:
-    return f"{app_name}-{stage}-events", f"{app_name}-{stage}-events-dlq"
+def failed_queue_name(app_name: str, stage: str) -> str:
+    return f"{app_name}-{stage}-events-failed"
 
 
-def visibility_timeout(lambda_timeout: int) -> int:
-    return max(60, 6 * lambda_timeout)
+def alarm_name(app_name: str, stage: str) -> str:
+    return f"{app_name}-{stage}-events-failed"
 
 
-def resources(
-    app_name: str, stage: str, lambda_timeout: int, alarm_topic_ref: dict | None = None
-) -> dict[str, Any]:
-    """CloudFormation resources: EventsQueue, EventsDeadLetterQueue, EventsDeadLetterAlarm."""
-    queue, dlq = queue_names(app_name, stage)
-    alarm: dict[str, Any] = {
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmName": f"{app_name}-{stage}-events-dead-letters",
-            "AlarmDescription": "Events your backend did not take after every retry (see README, Events)",
-            "Namespace": "AWS/SQS",
-            "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [
-                {"Name": "QueueName", "Value": {"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]}}
-            ],
-            "Statistic": "Maximum",
-            "Period": 300,
-            "EvaluationPeriods": 1,
-            "Threshold": 0,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "notBreaching",
-        },
-    }
-    if alarm_topic_ref is not None:
-        alarm["Properties"]["AlarmActions"] = [alarm_topic_ref]
+def mapping_settings(failed_queue_arn: Any) -> dict[str, Any]:
+    """The mapping's error handling, in the API's names (CreateEventSourceMapping, and SAM's
+    DynamoDB event, which takes the same names)."""
     return {
-        "EventsDeadLetterQueue": {
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": MAX_RETRIES,
+        "MaximumRecordAgeInSeconds": MAX_RECORD_AGE,
+        "DestinationConfig": {"OnFailure": {"Destination": failed_queue_arn}},
+        "FilterCriteria": FILTER,
+    }
+
+
+def _alarm(app_name: str, stage: str, queue_name: Any, actions: list | None) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "AlarmName": alarm_name(app_name, stage),
+        "AlarmDescription": "Events your backend did not take after every retry: the queue holds "
+                            "their stream positions (docs/events.md)",
+        "Namespace": "AWS/SQS",
+        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+        "Statistic": "Maximum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+    }
+    if actions:
+        properties["AlarmActions"] = actions
+    return properties
+
+
+def resources(app_name: str, stage: str, alarm_topic_ref: dict | None = None) -> dict[str, Any]:
+    """CloudFormation resources: EventsFailedQueue and EventsFailedAlarm."""
+    return {
+        "EventsFailedQueue": {
             "Type": "AWS::SQS::Queue",
             "Properties": {
-                "QueueName": dlq,
+                "QueueName": failed_queue_name(app_name, stage),
                 "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
                 "SqsManagedSseEnabled": True,
             },
         },
-        "EventsQueue": {
-            "Type": "AWS::SQS::Queue",
-            "Properties": {
-                "QueueName": queue,
-                "VisibilityTimeout": visibility_timeout(lambda_timeout),
-                "SqsManagedSseEnabled": True,
-                "RedrivePolicy": {
-                    "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]},
-                    "maxReceiveCount": MAX_RECEIVES,
-                },
-            },
+        "EventsFailedAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": _alarm(app_name, stage, {"Fn::GetAtt": ["EventsFailedQueue", "QueueName"]},
+                                 [alarm_topic_ref] if alarm_topic_ref else None),
         },
-        "EventsDeadLetterAlarm": alarm,
     }
 
 
-def policy_statements(queue_arn: Any) -> list[dict[str, Any]]:
-    """The request path sends (one SendMessage, after one GetQueueUrl per container); the
-    SQS trigger's consumer receives and deletes. On that queue only."""
-    return [
-        {
-            "Sid": "EnqueueEvents",
-            "Effect": "Allow",
-            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
-            "Resource": queue_arn,
-        },
-        {
-            "Sid": "ConsumeEvents",
-            "Effect": "Allow",
-            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-            "Resource": queue_arn,
-        },
-    ]
-
-
-def stage_environment(app_name: str, stage: str) -> dict[str, str]:
-    """The variable the stage needs beside OTP_EVENTS_URL and OTP_EVENTS_SECRET_PARAMETER."""
-    return {"OTP_EVENTS_QUEUE": queue_names(app_name, stage)[0]}
-
-
-def ensure_queues(sqs: Any, app_name: str, stage: str, lambda_timeout: int) -> str:
-    """`make deploy`: create (or update) the two queues before `chalice deploy` wires the
-    trigger; returns the queue's URL. Idempotent."""
-    import json
-
-    queue, dlq = queue_names(app_name, stage)
-    dlq_url = sqs.create_queue(
-        QueueName=dlq,
-        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), "SqsManagedSseEnabled": "true"},
-    )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    attributes = {
-        "VisibilityTimeout": str(visibility_timeout(lambda_timeout)),
-        "SqsManagedSseEnabled": "true",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+def sam_event(table_ref: str = "VerificationsTable") -> dict[str, Any]:
+    """The consumer's SAM DynamoDB event properties (merged over chalice package's own)."""
+    return {
+        "Stream": {"Fn::GetAtt": [table_ref, "StreamArn"]},
+        "StartingPosition": "LATEST",
+        "BatchSize": BATCH_SIZE,
+        **mapping_settings({"Fn::GetAtt": ["EventsFailedQueue", "Arn"]}),
     }
-    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-    return url
+
+
+def ensure_failed_queue(sqs: Any, cloudwatch: Any, app_name: str, stage: str) -> str:
+    """`make deploy`: the on-failure queue and its alarm, before `chalice deploy`; returns the
+    queue's ARN. Idempotent (CreateQueue with the same attributes returns the same queue)."""
+    name = failed_queue_name(app_name, stage)
+    url = sqs.create_queue(QueueName=name, Attributes={
+        "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), "SqsManagedSseEnabled": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    cloudwatch.put_metric_alarm(**_alarm(app_name, stage, name, None))
+    return str(arn)
+
+
+def configure_mapping(lambda_client: Any, function_name: str, stream_arn: str, failed_queue_arn: str) -> str:
+    """`make deploy`, after `chalice deploy` made the mapping (batch size and starting position
+    only): its error handling, filter and destination. Idempotent."""
+    # By stream, then by the function's name in FunctionArn (arn:aws:lambda:region:account:function:NAME):
+    # moto 5.2.5 matches FunctionName literally against what the creator passed (chalice: the ARN).
+    listed = lambda_client.list_event_source_mappings(EventSourceArn=stream_arn)["EventSourceMappings"]
+    mappings = [m for m in listed if m["FunctionArn"].split(":")[6] == function_name]
+    if not mappings:
+        raise SystemExit(f"no event source mapping from {stream_arn} to {function_name}: "
+                         "was chalice deploy run with OTP_EVENTS_STREAM_ARN (make deploy sets it)?")
+    for mapping in mappings:
+        lambda_client.update_event_source_mapping(UUID=mapping["UUID"],
+                                                  **mapping_settings(failed_queue_arn))
+    return (f"events: {function_name} reads {stream_arn} (retries {MAX_RETRIES}, age {MAX_RECORD_AGE} s, "
+            f"bisect, on failure {failed_queue_arn})")

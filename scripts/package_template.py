@@ -128,6 +128,8 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                     "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                     "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},
+                    # Events are read from it (docs/events.md); nothing reads it otherwise.
+                    "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
                 },
             },
             "AlarmTopic": alarm_topic(stage, alarm_email),
@@ -185,7 +187,10 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
-    return with_snapstart(stage, with_access_logs(stage, with_events(stage, merged)))
+    from scripts.channel_resources import with_channels  # WhatsApp and email (docs/channels.md)
+
+    merged = with_channels(stage_variables(stage), with_delivery_status(stage, with_events(stage, merged)))
+    return with_snapstart(stage, with_access_logs(stage, merged))
 
 
 def with_access_logs(stage: str, merged: dict) -> dict:
@@ -199,18 +204,52 @@ def with_access_logs(stage: str, merged: dict) -> dict:
     return deep_merge(additions, merged)
 
 
+# As the API function's log group: the logs outlive the stack.
+RETAINED = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+
+
 def with_events(stage: str, merged: dict) -> dict:
-    """A stage that sends events (OTP_EVENTS_URL) gets its queue, dead-letter queue and DLQ
-    alarm, and the function may send to that queue only (scripts/events_resources.py)."""
+    """A stage that sends events (OTP_EVENTS_URL) gets its stream consumer's mapping settings
+    (over chalice's own DynamoDB event: the table's StreamArn, error handling, filter), the
+    failed-records queue with its alarm, and the consumer's role policy with the stack's ARNs
+    (scripts/events_resources.py). The API's role gets nothing of it."""
     if not stage_variables(stage).get("OTP_EVENTS_URL"):
         return merged
-    from scripts.events_resources import policy_statements, resources as event_resources
+    from scripts.events_resources import FUNCTION, resources as event_resources, sam_event
 
     app_name = json.loads((ROOT / ".chalice" / "config.json").read_text())["app_name"]
-    timeout = int(stage_config(stage).get("lambda_timeout", 60))
-    merged["Resources"].update(event_resources(app_name, stage, timeout, {"Ref": "AlarmTopic"}))
-    policy = merged["Resources"]["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-    policy["Statement"] += policy_statements({"Fn::GetAtt": ["EventsQueue", "Arn"]})
+    resources = merged["Resources"]
+    resources.update(event_resources(app_name, stage, {"Ref": "AlarmTopic"}))
+    # chalice package's names: the function TableEvents, its event TableEventsDynamodbEventSource,
+    # its role TableEventsRole (chalice/package.py _generate_dynamodbeventsource, to_cfn_resource_name).
+    name = "".join(part.capitalize() for part in FUNCTION.split("_"))
+    resources[name] = {
+        "DependsOn": ["EventsFunctionLogGroup"],
+        "Properties": {"FunctionName": f"{function_name(stage)}-{FUNCTION}",  # as chalice deploy names it
+                       "Events": {f"{name}DynamodbEventSource": {"Properties": sam_event()}}},
+    }
+    resources[f"{name}Role"] = {"Properties": {"Policies": [
+        {"PolicyName": f"{name}RolePolicy", "PolicyDocument": role_policy(f"{stage}-events")}]}}
+    resources["EventsFunctionLogGroup"] = {"Type": "AWS::Logs::LogGroup", **RETAINED, "Properties": {
+        "LogGroupName": f"/aws/lambda/{function_name(stage)}-{FUNCTION}",
+        "RetentionInDays": log_retention_days(stage)}}
+    return merged
+
+
+def with_delivery_status(stage: str, merged: dict) -> dict:
+    """A stage that names OTP_DELIVERY_EVENTS_TOPIC gets the End User Messaging delivery
+    handler (chalice package subscribes it to that topic and lets that topic only invoke it):
+    its fixed name, its log group, its role with the stack's ARNs."""
+    if not stage_variables(stage).get("OTP_DELIVERY_EVENTS_TOPIC"):
+        return merged
+    resources = merged["Resources"]
+    resources["DeliveryStatus"] = {"DependsOn": ["DeliveryStatusLogGroup"], "Properties": {
+        "FunctionName": f"{function_name(stage)}-delivery_status"}}
+    resources["DeliveryStatusRole"] = {"Properties": {"Policies": [
+        {"PolicyName": "DeliveryStatusRolePolicy", "PolicyDocument": role_policy(f"{stage}-delivery")}]}}
+    resources["DeliveryStatusLogGroup"] = {"Type": "AWS::Logs::LogGroup", **RETAINED, "Properties": {
+        "LogGroupName": f"/aws/lambda/{function_name(stage)}-delivery_status",
+        "RetentionInDays": log_retention_days(stage)}}
     return merged
 
 

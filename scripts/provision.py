@@ -2,9 +2,12 @@
 
     python scripts/provision.py region               # the AWS region in use, or a message naming the variable
     python scripts/provision.py secret --stage prod  # only the secret (the CloudFormation path)
-    python scripts/provision.py before --stage dev   # the table and the secret
+    python scripts/provision.py before --stage dev   # the table (its stream on), the secret, and
+                                                     # with events the failed-records queue
+    python scripts/provision.py stream --stage dev   # the table stream's ARN when events are on
     python scripts/provision.py after --stage dev    # throttling, gateway responses (deployed),
                                                      # log retention, SNS SMS delivery-status logs,
+                                                     # the events mapping's error handling,
                                                      # API Gateway access logs (stage option)
 
 Idempotent: a second run changes nothing. The table is created if missing (on-demand, TTL on
@@ -168,19 +171,36 @@ def ensure_secret(ssm: Any, name: str) -> str:
     return f"secret {name} created"
 
 
-def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None) -> list[str]:
+def events_on(stage: str) -> bool:
+    return bool(stage_variables(stage).get("OTP_EVENTS_URL"))
+
+
+def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None,
+           cloudwatch: Any = None) -> list[str]:
     variables = stage_variables(stage)
     table = variables["OTP_TABLE_NAME"]
     done = ensure_table(dynamodb, table, encrypted=True)
     done += ensure_protections(dynamodb, table)
     done += secret(stage, ssm, kms)
-    if variables.get("OTP_EVENTS_URL"):  # events are opt-in: their queues exist before chalice deploy
-        from scripts.events_resources import ensure_queues
+    if events_on(stage):  # events are opt-in: where undeliverable records go exists before the mapping
+        from scripts.events_resources import ensure_failed_queue
 
-        timeout = int(stage_config(stage).get("lambda_timeout", 60))
-        url = ensure_queues(sqs, chalice_config()["app_name"], stage, timeout)
-        done.append(f"events queue {url} and its dead-letter queue ready")
+        arn = ensure_failed_queue(sqs, cloudwatch, chalice_config()["app_name"], stage)
+        done.append(f"events: failed-records queue {arn} and its alarm ready")
     return done
+
+
+def events_stream(stage: str, dynamodb: Any) -> str:
+    """What `make deploy` hands `chalice deploy` as OTP_EVENTS_STREAM_ARN: the table's stream
+    when the stage has events, else nothing."""
+    from scripts.create_table import stream_arn
+
+    if not events_on(stage):
+        return ""
+    arn = stream_arn(dynamodb, stage_variables(stage)["OTP_TABLE_NAME"])
+    if not arn:
+        raise SystemExit("the table has no stream: run `provision.py before` first")
+    return arn
 
 
 def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
@@ -295,7 +315,8 @@ def ensure_sms_delivery_logging(iam: Any, sns: Any, part: str,
                    "(CloudWatch Logs: sns/<region>/<account>/DirectPublishToPhoneNumber)"]
 
 
-def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str = "aws") -> list[str]:
+def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str = "aws",
+          lambda_client: Any = None, dynamodb: Any = None, sqs: Any = None) -> list[str]:
     deployed = ROOT / ".chalice" / "deployed" / f"{stage}.json"
     if not deployed.exists():
         return [f"no {deployed}: nothing deployed for {stage}"]
@@ -325,14 +346,29 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
         access_logs.log_group(function_name(stage)), log_retention_days(stage), part)
     if uses_sns(stage):
         done += ensure_sms_delivery_logging(iam, sns, part)
+    if events_on(stage):
+        done += _events_after(stage, logs, lambda_client, dynamodb, sqs)
+    if stage_variables(stage).get("OTP_DELIVERY_EVENTS_TOPIC"):  # End User Messaging's delivery events
+        group = f"{log_group_name(stage)}-delivery_status"
+        done.append(ensure_log_retention(logs, group, log_retention_days(stage)))
     return done + [f"URL: {api.get('rest_api_url', '(see chalice url)')}"]
+
+
+def _events_after(stage: str, logs: Any, lambda_client: Any, dynamodb: Any, sqs: Any) -> list[str]:
+    from scripts.events_resources import FUNCTION, configure_mapping, failed_queue_name
+
+    name = f"{function_name(stage)}-{FUNCTION}"
+    url = sqs.get_queue_url(QueueName=failed_queue_name(chalice_config()["app_name"], stage))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return [configure_mapping(lambda_client, name, events_stream(stage, dynamodb), queue_arn),
+            ensure_log_retention(logs, f"/aws/lambda/{name}", log_retention_days(stage))]
 
 
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["region", "secret", "before", "after"])
+    parser.add_argument("step", choices=["region", "secret", "before", "stream", "after"])
     parser.add_argument("--stage")
     args = parser.parse_args(argv)
     region_name = region()
@@ -346,10 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         lines = secret(args.stage, session.client("ssm"), session.client("kms"))
     elif args.step == "before":
         lines = before(args.stage, session.client("dynamodb"), session.client("ssm"), session.client("kms"),
-                       session.client("sqs"))
+                       session.client("sqs"), session.client("cloudwatch"))
+    elif args.step == "stream":
+        lines = [events_stream(args.stage, session.client("dynamodb"))]
     else:
         lines = after(args.stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
-                      session.client("sns"), partition(region_name))
+                      session.client("sns"), partition(region_name), session.client("lambda"),
+                      session.client("dynamodb"), session.client("sqs"))
     for line in lines:
         print(line)
     return 0

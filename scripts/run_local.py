@@ -1,7 +1,8 @@
 """`make run`: an embedded DynamoDB-compatible server (moto's), the table, and the API.
 
 Everything listens on 127.0.0.1; Ctrl-C stops it all. The console provider prints each SMS,
-code included, to this terminal.
+code included, to this terminal; the table's stream is polled for events (POSTed to
+OTP_EVENTS_URL when set, else shown in the page's inbox panel: scripts/local_events.py).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def main() -> int:
         print(f"Open http://127.0.0.1:{api_port}/ ; codes are printed below. Ctrl-C stops.")
         api = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "serve.py"), "--stage", "local",
-             "--port", str(api_port)],
+             "--port", str(api_port), "--events"],
             env=env,
         )
         try:

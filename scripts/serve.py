@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--forking", action="store_true")
+    parser.add_argument("--events", action="store_true",
+                        help="poll the table's stream (make run): POST to OTP_EVENTS_URL or show on the page")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="set after the stage's variables (tests use it to vary one limit)")
     args = parser.parse_args(argv)
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         from chalicelib import wiring
 
         wiring.get_service()
+    if args.events:
+        from scripts.local_events import start
+
+        start(os.environ["OTP_TABLE_NAME"], os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"))
     server_cls = ForkingHTTPServer if args.forking else ThreadedHTTPServer
     server = LocalDevServer(app, config, args.host, args.port, handler_cls=Handler, server_cls=server_cls)
     try:

@@ -27,6 +27,7 @@ SCHEMES = {
     "gatewayapi": "chalicelib.callbacks.gatewayapi:read",
     "messagebird": "chalicelib.callbacks.messagebird:read",
     "sinch": "chalicelib.callbacks.sinch:read",
+    "meta": "chalicelib.callbacks.meta:read",
 }
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 from chalicelib.errors import ConfigError
 
 if TYPE_CHECKING:  # the configuration imports REGISTRY: this module never imports config.py
+    from chalicelib.channel_messages import EmailMessage, WhatsAppMessage
+    from chalicelib.email_address import EmailAddress
     from chalicelib.messages import SmsMessage, VoiceMessage
     from chalicelib.phone import PhoneNumber
 
@@ -24,15 +26,23 @@ class ProviderSpec(NamedTuple):
     path: str  # "module:Class", imported only when a deployment names the provider
     env_prefix: str  # settings come from <PREFIX>_<SETTING> variables, e.g. TWILIO_AUTH_TOKEN
     voice: bool
+    channels: tuple[str, ...] = ("sms",)  # besides voice: sms, whatsapp, email (docs/channels.md)
 
 
 REGISTRY: dict[str, ProviderSpec] = {
-    "console": ProviderSpec("chalicelib.providers.console:ConsoleProvider", "CONSOLE", True),
+    "console": ProviderSpec(
+        "chalicelib.providers.console:ConsoleProvider", "CONSOLE", True, ("sms", "whatsapp", "email")
+    ),
+    "ses": ProviderSpec("chalicelib.providers.ses:SesProvider", "SES", False, ("email",)),
     "sns": ProviderSpec("chalicelib.providers.sns:SnsProvider", "SNS", False),
     "end-user-messaging": ProviderSpec(
         "chalicelib.providers.end_user_messaging:EndUserMessagingProvider", "EUM", True
     ),
-    "twilio": ProviderSpec("chalicelib.providers.twilio:TwilioProvider", "TWILIO", True),
+    "twilio": ProviderSpec("chalicelib.providers.twilio:TwilioProvider", "TWILIO", True, ("sms", "whatsapp")),
+    "meta": ProviderSpec("chalicelib.providers.whatsapp:MetaWhatsAppProvider", "META", False, ("whatsapp",)),
+    "end-user-messaging-social": ProviderSpec(
+        "chalicelib.providers.whatsapp:SocialMessagingProvider", "EUM_SOCIAL", False, ("whatsapp",)
+    ),
     "signalwire": ProviderSpec("chalicelib.providers.twilio:SignalWireProvider", "SIGNALWIRE", True),
     "vonage": ProviderSpec("chalicelib.providers.vonage:VonageProvider", "VONAGE", False),
     "gatewayapi": ProviderSpec("chalicelib.providers.gatewayapi:GatewayApiProvider", "GATEWAYAPI", False),
@@ -133,9 +143,9 @@ class Delivery:
     ``message``; the generic ones (webhook, lambda) pass the rest on to the deployer's code.
     ``code`` is secret: never put it in a log line, an exception or a ProviderError detail."""
 
-    to: PhoneNumber
-    channel: str  # "sms" or "voice"
-    message: SmsMessage | VoiceMessage
+    to: PhoneNumber | EmailAddress  # an EmailAddress for the email channel
+    channel: str  # "sms", "voice", "whatsapp" or "email"
+    message: SmsMessage | VoiceMessage | WhatsAppMessage | EmailMessage
     locale: str
     code: str
     verification_id: str
@@ -157,14 +167,26 @@ class SmsProvider(abc.ABC):
         """Call ``to`` and speak ``speech``; return the provider's call id."""
         raise ProviderError(self.name, permanent=False, detail="voice not supported")
 
+    def send_whatsapp(self, to: PhoneNumber, message: WhatsAppMessage) -> str:
+        """Send the authentication template to ``to``'s WhatsApp; return the message id."""
+        raise ProviderError(self.name, permanent=False, detail="whatsapp not supported")
+
+    def send_email(self, to: EmailAddress, message: EmailMessage) -> str:
+        """Send ``message`` to ``to``; return the provider's message id."""
+        raise ProviderError(self.name, permanent=False, detail="email not supported")
+
     def deliver(self, delivery: Delivery) -> str:
         """The service's entry point: an SMS or a call. Providers that need more than the
         number and the message (webhook, lambda) override this instead."""
         # Adapters that pass a delivery-receipt URL and reference declare delivery_reports.
         extra = {"report": delivery.report} if delivery.report is not None else {}
+        # The channel names the message's type, which mypy cannot see: voice -> VoiceMessage.
         if delivery.channel == "voice":
-            # The channel names the message's type, which mypy cannot see: voice -> VoiceMessage.
             return self.call(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
+        if delivery.channel == "whatsapp":
+            return self.send_whatsapp(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
+        if delivery.channel == "email":
+            return self.send_email(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
         return self.send_sms(delivery.to, delivery.message, **extra)  # type: ignore[arg-type]
 
 

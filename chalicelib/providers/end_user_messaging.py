@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers import ProviderError, SmsProvider
 from chalicelib.providers.speech import voiced
+
+if TYPE_CHECKING:
+    from chalicelib.delivery import DeliveryReport
 
 # Reasons read from botocore's service model, botocore/data/pinpoint-sms-voice-v2/2022-03-31/
 # service-2.json (ConflictExceptionReason, ValidationExceptionReason). Permanent: only what
@@ -27,8 +30,9 @@ DESTINATION_FIELD = "DestinationPhoneNumber"
 class EndUserMessagingProvider(SmsProvider):
     name = "end-user-messaging"
     supports_voice = True
+    delivery_reports = True  # the send reference rides in Context (chalicelib/callbacks/end_user_messaging)
 
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
+    def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         params: dict[str, Any] = {
             "DestinationPhoneNumber": to.e164,
             "MessageBody": message.text,
@@ -40,9 +44,11 @@ class EndUserMessagingProvider(SmsProvider):
         configuration_set = self.context.optional("configuration_set")
         if configuration_set:
             params["ConfigurationSetName"] = configuration_set
+            if report is not None:  # echoed in the configuration set's delivery events
+                params["Context"] = {"ref": report.reference}
         return self._send(lambda c: c.send_text_message(**params))
 
-    def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
+    def call(self, to: PhoneNumber, speech: VoiceMessage, report: DeliveryReport | None = None) -> str:
         # VoiceId defaults to MATTHEW, an English voice: pick one that speaks the locale
         # (EUM_VOICE_ID overrides it for every language).
         speech, voice = voiced(speech)

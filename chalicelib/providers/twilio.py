@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
+from chalicelib.providers import ProviderError
 from chalicelib.providers.http import HttpProvider, json_or_none
 from chalicelib.delivery import DeliveryReport, twilio_fields
 from chalicelib.providers.speech import voiced
+
+if TYPE_CHECKING:
+    from chalicelib.channel_messages import WhatsAppMessage
 
 # Twilio's error dictionary, https://www.twilio.com/docs/api/errors/<code> (twilio-python raises
 # TwilioRestException with the same "code"). Only these say the destination cannot take it:
@@ -68,6 +74,40 @@ class TwilioProvider(HttpProvider):
         url, auth = self._account()
         data = {"To": to.e164, **self._sender_fields(), "Body": message.text, **twilio_fields(report)}
         return self._create(url + "/Messages.json", auth, data)
+
+    def send_whatsapp(
+        self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None
+    ) -> str:
+        """Twilio's WhatsApp sender (twilio.com/docs/whatsapp/api, "Send a WhatsApp message"):
+        the same Messages resource, ``To``/``From`` prefixed ``whatsapp:``, and the approved
+        authentication template as a Content template (``ContentSid``, ``ContentVariables``
+        {"1": code}; twilio.com/docs/content/whatsappauthentication). Settings:
+        TWILIO_WHATSAPP_FROM (the WhatsApp sender, E.164) and TWILIO_WHATSAPP_CONTENT_SID
+        (one HX... SID, or a JSON object of SIDs per locale with "en" as the fallback)."""
+        url, auth = self._account()
+        data = {
+            "To": f"whatsapp:{to.e164}",
+            "From": f"whatsapp:{self.context.required('whatsapp_from')}",
+            "ContentSid": self._content_sid(message.language),
+            "ContentVariables": json.dumps({"1": message.code}),
+            **twilio_fields(report),
+        }
+        return self._create(url + "/Messages.json", auth, data)
+
+    def _content_sid(self, language: str) -> str:
+        raw = self.context.required("whatsapp_content_sid")
+        if not raw.startswith("{"):
+            return raw
+        try:
+            sids = json.loads(raw)
+        except ValueError:
+            sids = None
+        locale = language.split("_")[0]
+        sid = sids.get(locale) or sids.get("en") if isinstance(sids, dict) else None
+        if not isinstance(sid, str):
+            detail = f"TWILIO_WHATSAPP_CONTENT_SID has no SID for {locale}"
+            raise ProviderError(self.name, permanent=False, detail=detail)
+        return sid
 
     def call(self, to: PhoneNumber, speech: VoiceMessage, report: DeliveryReport | None = None) -> str:
         url, auth = self._account()

@@ -55,7 +55,7 @@ def payload(delivery: Delivery) -> dict[str, Any]:
     """What the webhook and the lambda provider hand to the deployer's code."""
     return {
         "type": delivery.channel,
-        "to": delivery.to.e164,
+        "to": delivery.to.key,
         "locale": delivery.locale,
         "text": delivery.message.text,
         "code": delivery.code,

@@ -1,4 +1,4 @@
-"""Events to the deployment's backend (README, "Events"): OTP_EVENTS_*."""
+"""Events to the deployment's backend (docs/events.md): OTP_EVENTS_*."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from chalicelib.settings.env import DEPLOYED_STAGES, _bool, _str
 
 @dataclass(frozen=True)
 class Events:
-    """Events to the deployment's backend (README, "Events"): Standard Webhooks POSTs through
-    an SQS queue. Off when OTP_EVENTS_URL is unset."""
+    """Events to the deployment's backend (docs/events.md): Standard Webhooks POSTs of the
+    changes the table's stream shows. Off when OTP_EVENTS_URL is unset."""
 
     urls: tuple[str, ...] = ()
     secret: str | None = None  # whsec_...; OTP_EVENTS_SECRET (local, test) or the SSM parameter
     secret_parameter: str | None = None
-    queue: str | None = None  # OTP_EVENTS_QUEUE: the queue's name
     include_number: bool = False
 
     @property
@@ -62,14 +61,28 @@ class Events:
                 raise ConfigError(
                     "OTP_EVENTS_SECRET must be whsec_ followed by base64 of 24 to 64 random bytes"
                 )
-        queue = _str(env, "OTP_EVENTS_QUEUE")
-        if queue is None:
-            raise ConfigError("OTP_EVENTS_URL needs OTP_EVENTS_QUEUE (the SQS queue's name)")
-        return cls(tuple(urls), secret, parameter, queue, _bool(env, "OTP_EVENTS_INCLUDE_NUMBER", False))
+        return cls(tuple(urls), secret, parameter, _bool(env, "OTP_EVENTS_INCLUDE_NUMBER", False))
 
 
-def events_queue(environ: Mapping[str, str] | None = None) -> str | None:
-    """OTP_EVENTS_QUEUE, read when app.py is imported: Chalice binds the SQS handler to a
-    queue name at definition (like OTP_API_KEY_REQUIRED)."""
+# Until `make deploy` names it (OTP_EVENTS_STREAM_ARN) or `make package` puts the table's
+# StreamArn in its place (scripts/events_resources.py), the handler is bound to this name.
+STREAM_PLACEHOLDER = "arn:aws:dynamodb:::table/phone-verify/stream/named-by-make-deploy-or-make-package"
+
+
+def events_stream(environ: Mapping[str, str] | None = None) -> str | None:
+    """The stream the events handler reads, read when app.py is imported: Chalice binds an
+    ``on_dynamodb_record`` handler to a stream ARN at definition (like OTP_API_KEY_REQUIRED).
+    None when events are off. The ARN matters only to `chalice deploy`, which creates the
+    mapping; at run time the handler only needs to exist."""
     env = os.environ if environ is None else environ
-    return _str(env, "OTP_EVENTS_QUEUE") if _str(env, "OTP_EVENTS_URL") else None
+    if not _str(env, "OTP_EVENTS_URL"):
+        return None
+    return _str(env, "OTP_EVENTS_STREAM_ARN") or STREAM_PLACEHOLDER
+
+
+def delivery_topic(environ: Mapping[str, str] | None = None) -> str | None:
+    """OTP_DELIVERY_EVENTS_TOPIC: the SNS topic (name or ARN) an End User Messaging
+    configuration set publishes its delivery events to; read when app.py is imported (Chalice
+    subscribes the ``on_sns_message`` handler to it at definition). None: no handler."""
+    env = os.environ if environ is None else environ
+    return _str(env, "OTP_DELIVERY_EVENTS_TOPIC")

@@ -39,7 +39,26 @@
   document.addEventListener("input", (event) => {
     if (event.target.getAttribute("aria-invalid")) fieldError(event.target, "");
   });
-  const mask = (e164) => e164.slice(0, 5) + "*".repeat(Math.max(0, e164.length - 7)) + e164.slice(-2);
+  const mask = (to) => to.includes("@")
+    ? to.slice(0, 1) + "***" + to.slice(to.lastIndexOf("@"))
+    : to.slice(0, 5) + "*".repeat(Math.max(0, to.length - 7)) + to.slice(-2);
+
+  // The channels this deployment offers (a choice above the fields when there is more than SMS).
+  const channel = () => (document.querySelector('input[name="channel"]:checked') || { value: "sms" }).value;
+  const recipientInput = () => (channel() === "email" ? $("email") : numberInput);
+  const HELP = {
+    sms: `We will text you a ${codeLength}-digit code.`,
+    whatsapp: `We will send you a ${codeLength}-digit code on WhatsApp.`,
+    email: `We will email you a ${codeLength}-digit code.`,
+  };
+  function showChannel() {
+    const email = channel() === "email";
+    $("phone-fields").hidden = email;
+    if ($("email-fields")) $("email-fields").hidden = !email;
+    $("number-help").textContent = HELP[channel()];
+  }
+  for (const radio of document.querySelectorAll('input[name="channel"]')) radio.addEventListener("change", showChannel);
+  showChannel();
   const minutes = (s) => (s >= 120 ? `${Math.ceil(s / 60)} minutes` : `${s} seconds`);
 
   async function api(path, body) {
@@ -61,6 +80,8 @@
   function explain(error) {
     switch (error.code) {
       case "invalid_phone_number": return "That phone number does not look right. Check the country and the number.";
+      case "invalid_email_address": return "That email address does not look right.";
+      case "unsupported_channel": return "We cannot send codes this way. Choose another way.";
       case "unsupported_number_type": return "This number cannot receive text messages. Use a mobile number.";
       case "country_not_allowed": return "We cannot send codes to this country.";
       case "incorrect_code":
@@ -73,7 +94,10 @@
       case "too_many_sends": case "too_many_verifications":
         return `Too many codes were sent to this number. Try again in ${minutes(error.retry_after || 600)}.`;
       case "delivery_failed": return "We could not send the code. Please try again.";
-      case "undeliverable_number": return "This number cannot receive our messages. Try another number.";
+      case "undeliverable_number":
+        return channel() === "email" ? "This address cannot receive our messages. Try another address."
+          : channel() === "whatsapp" ? "This number cannot receive WhatsApp messages. Choose SMS."
+            : "This number cannot receive our messages. Try another number.";
       case "invalid_code_format": return `Enter the ${codeLength} digits from the message.`;
       case "network": return error.message;
       default:
@@ -106,25 +130,31 @@
   }
 
   async function send(isResend) {
-    const body = { to: numberInput.value.trim(), country: $("country").value };
-    if (!body.to) { numberInput.focus(); fieldError(numberInput, "Enter your phone number."); return; }
+    const via = channel(), input = recipientInput();
+    const body = via === "email" ? { to: input.value.trim(), channel: via }
+      : { to: input.value.trim(), country: $("country").value, ...(via === "sms" ? {} : { channel: via }) };
+    if (!body.to) {
+      input.focus();
+      fieldError(input, via === "email" ? "Enter your email address." : "Enter your phone number.");
+      return;
+    }
     const button = isResend ? resend : $("send");
     button.disabled = true;
     try {
       verification = await api("/v1/verifications", body);
       phoneStep.hidden = true;
       codeStep.hidden = false;
-      fieldError(numberInput, "");
+      fieldError(input, "");
       fieldError(codeInput, "");
       $("sent-to").textContent = `We sent ${isResend ? "a new code" : "a code"} to ${mask(verification.to)}.`;
       countdown(verification.resend_after);
       codeInput.value = "";
       codeInput.focus();
-      listenForSms();
+      if (via === "sms") listenForSms();
     } catch (error) {
       if (error.code === "resend_too_soon") countdown(error.retry_after);
       else if (isResend) resend.disabled = false;
-      const field = isResend ? codeInput : numberInput;
+      const field = isResend ? codeInput : input;
       if (!isResend) field.focus();
       fieldError(field, explain(error));
     } finally {
@@ -141,10 +171,10 @@
     done.hidden = true;
     phoneStep.hidden = false;
     fieldError(codeInput, "");
-    numberInput.focus();
+    recipientInput().focus();
   }
   $("change").addEventListener("click", backToNumber);
-  $("again").addEventListener("click", () => { numberInput.value = ""; backToNumber(); });
+  $("again").addEventListener("click", () => { recipientInput().value = ""; backToNumber(); });
 
   codeStep.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -161,6 +191,8 @@
       if (otpAbort) otpAbort.abort();
       codeStep.hidden = true;
       done.hidden = false;
+      done.querySelector("h2").textContent = verification.to.includes("@") ? "Email address verified"
+        : "Phone number verified";
       $("verified").textContent = `${mask(verification.to)} is yours. You can close this page.`;
       done.querySelector("h2").focus();
     } catch (error) {

@@ -1,4 +1,5 @@
-// The local SMS inbox (make run, console provider only): newest first, refreshed every second.
+// The local SMS inbox (make run, console provider only) and the events the table's stream
+// implies (what OTP_EVENTS_URL would get): newest first, refreshed every second.
 "use strict";
 
 (() => {
@@ -27,6 +28,21 @@
       if (!messages.length) inbox.replaceChildren(Object.assign(document.createElement("li"), { textContent: "No messages yet." }));
     } catch (_) { /* the server is restarting */ }
   };
+  const events = document.getElementById("events");
+  const refreshEvents = async () => {
+    if (!events) return;
+    try {
+      const got = await (await fetch("/dev/events.json", { cache: "no-store" })).json();
+      events.replaceChildren(...got.map((e) => {
+        const item = document.createElement("li");
+        const about = e.data.id || e.data.factor_id || "";  // a verification's, or a TOTP factor's
+        item.textContent = `${e.type} ${about.slice(0, 10)}… ${e.data.status || ""}\n${JSON.stringify(e.data)}`;
+        return item;
+      }));
+      if (!got.length) events.replaceChildren(Object.assign(document.createElement("li"), { textContent: "No events yet." }));
+    } catch (_) { /* the server is restarting */ }
+  };
   refresh();
-  setInterval(refresh, 1000);
+  refreshEvents();
+  setInterval(() => { refresh(); refreshEvents(); }, 1000);
 })();

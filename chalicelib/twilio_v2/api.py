@@ -21,8 +21,9 @@ from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, Ser
                                            TooManyServices)
 from chalicelib.twilio_v2.totp import TotpResources
 
-# Channels: Twilio's name -> the domain's. The rest of Twilio's are answered 60200 (Channel).
-CHANNELS = {"sms": "sms", "call": "voice"}
+# Channels: Twilio's name -> the domain's; the domain answers for the ones the stage has not
+# turned on (docs/channels.md), and Twilio's others (sna, rcs) are answered 60200 (Channel).
+CHANNELS = {"sms": "sms", "call": "voice", "whatsapp": "whatsapp", "email": "email", "auto": "auto"}
 _CHANNEL_NAMES = {v: k for k, v in CHANNELS.items()}
 # Twilio's Service flags this service does not implement: accepted only as "false".
 _FALSE_ONLY = ("LookupEnabled", "SkipSmsToLandlines", "DtmfInputRequired", "DoNotShareWarningEnabled",
@@ -164,7 +165,7 @@ class TwilioApi:
         if not to:
             raise wire.invalid("To", "is required")
         if channel not in CHANNELS:
-            raise wire.invalid("Channel", "this service sends by sms and call")
+            raise wire.invalid("Channel", "this service sends by sms, call, whatsapp and email (and auto)")
         locale = form.get("Locale") or "en"
         if not valid_locale(locale):
             raise wire.invalid("Locale")

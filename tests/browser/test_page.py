@@ -82,6 +82,8 @@ def test_keyboard_only(page, site):
     page.goto(site.url + "/")
     page.keyboard.press("Tab")  # the selected tab, "Text message" (the local stage has two)
     assert page.evaluate("document.activeElement.id") == "tab-sms"
+    page.keyboard.press("Tab")  # the channel choice (make run offers WhatsApp and email): SMS
+    assert page.evaluate("document.activeElement.value") == "sms"
     page.keyboard.press("Tab")  # the country selector
     assert page.evaluate("document.activeElement.id") == "country"
     page.keyboard.press("Tab")

@@ -31,13 +31,24 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert totp["calls_per_challenge"] == ["dynamodb:GetItem", "kms:Decrypt", "dynamodb:UpdateItem", "kms:Sign"]
     assert totp["calls_first_challenge"] == ["dynamodb:GetItem", "kms:Decrypt", "dynamodb:UpdateItem",
                                              "kms:GetPublicKey", "kms:Sign"]
-    assert events["request"]["sqs_calls_first"] == ["GetQueueUrl", "SendMessage"]
-    for op in ("request", "check"):
-        assert events[op]["sqs_calls"] == ["SendMessage"] and events[op]["sqs_calls_share"] == 1.0
-    for figure in (receipts["ratio"], receipts["sign_ratio"], totp["ratio"], events["send_ratio"]):
+    for op in ("request", "check"):  # events come from the table's stream: no producer on the path
+        assert events[op]["other_aws_calls"] == [] and events[op]["ratio"] > 0
+    # create, the check's write, the approval marker: three records of the number's item
+    assert events["stream_records_per_verification"] == 3 and events["consumer_ms_per_record"] > 0
+    for figure in (receipts["ratio"], receipts["sign_ratio"], totp["ratio"]):
         assert figure > 0
     cost = results["cost"]
     assert cost["kms_usd"] == round(1000 * 0.15 / 10_000, 5)  # one Sign per approval
     assert cost["total_usd"] > cost["kms_usd"] + cost["dynamodb_usd"]
+    assert 0 < cost["events_usd"] < cost["total_usd"]
     assert "cold start" in run.stdout and "cost per 1,000 verifications" in run.stdout
-    assert "TOTP challenge" in run.stdout and "SQS per request" in run.stdout
+    assert "TOTP challenge" in run.stdout and "SQS (or any AWS call but DynamoDB) per request" in run.stdout
+    # The channels (bench/channels.py): a WhatsApp start makes the request's five writes, and
+    # every channel has a cost line above the service's own cost.
+    whatsapp = results["whatsapp"]
+    assert whatsapp["dynamodb_calls"] == ["UpdateItem"] * 5 and whatsapp["ratio"] > 0
+    lines = results["channel_cost"]["channels_usd"]
+    assert set(lines) == {"sms (US)", "email (SES)", "whatsapp (US, EUM Social)", "whatsapp (BR, EUM Social)",
+                          "whatsapp (IN, EUM Social)"}
+    assert all(usd > cost["total_usd"] for usd in lines.values())
+    assert "WhatsApp start" in run.stdout and "per 1,000 by email (SES)" in run.stdout

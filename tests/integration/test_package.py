@@ -184,3 +184,47 @@ def test_find_python_names_what_to_install_when_there_is_none(tmp_path):
 def test_find_python_finds_this_python():
     result = _find_python({"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "HOME": "/nonexistent"})
     assert result.returncode == 0 and result.stdout.strip()
+
+
+def test_a_stage_with_events_packages_the_stream_mapping_and_the_delivery_subscription(tmp_path):
+    """A copy of the project whose dev stage turns events and End User Messaging's delivery
+    topic on: `make package`'s steps (chalice package merged, cfn-lint) and SAM's transform give
+    the stream mapping with its error handling and the topic's subscription and permission."""
+    import shutil
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy(ROOT / name, project / name)
+    for name in ("chalicelib", "scripts", ".chalice"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__", "deployed"))
+    config = json.loads((project / ".chalice" / "config.json").read_text())
+    config["stages"]["dev"]["environment_variables"].update(
+        OTP_EVENTS_URL="https://backend.example.com/hooks", OTP_EVENTS_SECRET_PARAMETER="/phone-verify/dev/events",
+        OTP_DELIVERY_EVENTS_TOPIC="phone-verify-dev-delivery-events")
+    (project / ".chalice" / "config.json").write_text(json.dumps(config))
+    env = {**_clean_env(tmp_path), "AWS_DEFAULT_REGION": "eu-west-1"}
+    bin_dir = Path(sys.executable).parent
+    resources = subprocess.run([sys.executable, "scripts/package_template.py", "dev"], cwd=project, env=env,
+                               capture_output=True, text=True, check=True).stdout
+    (project / "resources.json").write_text(resources)
+    subprocess.run([str(bin_dir / "chalice"), "package", "--stage", "dev", "--merge-template", "resources.json",
+                    "out"], cwd=project, env=env, capture_output=True, text=True, check=True)
+    lint = subprocess.run([str(bin_dir / "cfn-lint"), "out/sam.json"], cwd=project, env=env,
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    template = json.loads((project / "out" / "sam.json").read_text())
+    for function in [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]:
+        function["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"
+    transformed = _transformed(template)["Resources"]
+    [mapping] = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["VerificationsTable", "StreamArn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["BisectBatchOnFunctionError"]
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EventsFailedQueue", "Arn"]}
+    assert 0 < mapping["MaximumRetryAttempts"] and 0 < mapping["MaximumRecordAgeInSeconds"] < 86_400
+    topic = {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:phone-verify-dev-delivery-events"}
+    [subscription] = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::SNS::Subscription"]
+    assert subscription["TopicArn"] == topic and subscription["Protocol"] == "lambda"
+    permissions = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::Lambda::Permission"
+                   and r["Properties"]["Principal"] == "sns.amazonaws.com"]
+    assert [p["SourceArn"] for p in permissions] == [topic]  # that topic only

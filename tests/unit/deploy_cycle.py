@@ -2,8 +2,8 @@
 
 A copy of the project runs, in-process: `make secret` (provision secret), `make deploy`
 (provision before, chalice deploy, provision after) three times with the stage's settings
-varied the way a user may vary them (reserved concurrency, tags and API Gateway access logs on,
-then off again), `make
+varied the way a user may vary them (reserved concurrency, tags, API Gateway access logs,
+events and End User Messaging's delivery topic on, then off again), `make
 package` (chalice package: no AWS call at all) and `make destroy` (chalice delete). Every
 botocore call goes through BaseClient._make_api_call, which records it.
 """
@@ -11,6 +11,7 @@ botocore call goes through BaseClient._make_api_call, which records it.
 from __future__ import annotations
 
 import os
+import sys
 
 import json
 import shutil
@@ -56,6 +57,13 @@ def permissions(service: str, operation: Any, params: dict) -> list[tuple[str, s
     action = f"{service}:{name}"
     if service == "iam":
         return [(action, f"arn:aws:iam::{ACCOUNT}:role/{params['RoleName']}")]
+    if service == "lambda" and "EventSourceMapping" in name:
+        # docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html: an existing mapping
+        # is its own resource (event-source-mapping:UUID); creating and listing name none ("*"),
+        # creating is scoped by the condition key lambda:FunctionArn instead.
+        if "UUID" in params:
+            return [(action, f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{params['UUID']}")]
+        return [(action, "*")]
     if service == "lambda":
         found = [(action, _function_arn(params.get("FunctionName") or params["Resource"]))]
         if "Role" in params:  # CreateFunction, UpdateFunctionConfiguration
@@ -67,12 +75,21 @@ def permissions(service: str, operation: Any, params: dict) -> list[tuple[str, s
         return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}")]
     if service == "logs":
         return [(action, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{params['logGroupName']}")]
+    if service == "sns" and "TopicArn" in params:  # a subscription to the delivery events' topic
+        return [(action, params["TopicArn"])]
+    if service == "sns" and "SubscriptionArn" in params:  # authorized on its topic
+        return [(action, params["SubscriptionArn"].rsplit(":", 1)[0])]
     if service == "sns":  # the SMS attributes are the account's: no resource
         found = [(action, "*")]
         role = params.get("attributes", {}).get("DeliveryStatusIAMRole")
         if role:
             found.append(("iam:PassRole", role))
         return found
+    if service == "sqs":  # the queue's ARN, from its name or its URL (.../account/name)
+        queue = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[-1]
+        return [(action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")]
+    if service == "monitoring":  # CloudWatch's signing name; alarms are named resources
+        return [(f"cloudwatch:{name}", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{params['AlarmName']}")]
     if service == "kms":  # docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html
         if name == "CreateKey":  # no resource yet; Tags need kms:TagResource too
             return [(action, "*")] + ([("kms:TagResource", "*")] if params.get("Tags") else [])
@@ -139,7 +156,7 @@ def _moto_imports_swagger() -> Iterator[None]:
         APIGatewayBackend.put_rest_api, APIGatewayBackend.import_rest_api = real_put, real_import
 
 
-def _chalice(project: Path, *args: str) -> str:
+def _chalice(project: Path, *args: str, environ: dict[str, str] | None = None) -> str:
     from chalice.cli import cli
     from click.testing import CliRunner
 
@@ -147,11 +164,18 @@ def _chalice(project: Path, *args: str) -> str:
     # OTP_ALLOWED_COUNTRIES, say) and leaves them there: restore the process's environment,
     # or every later test in this process runs with the stage's settings.
     saved = dict(os.environ)
+    os.environ.update(environ or {})
+    # Chalice imports `app` (importlib.import_module): the copy's, read with the stage's
+    # variables (its event handlers are bound at import), not one this process imported before.
+    imported = sys.modules.pop("app", None)
     try:
         result = CliRunner().invoke(cli, ["--project-dir", str(project), *args], obj={}, catch_exceptions=False)
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        sys.modules.pop("app", None)
+        if imported is not None:
+            sys.modules["app"] = imported
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -168,18 +192,27 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
     configured = config_file.read_text()
     varied = json.loads(configured)
     varied["stages"][stage].update(reserved_concurrency=5, tags={"owner": "verify-team"}, api_access_logs=True)
+    # ... and events on (docs/events.md): the stream's consumer, its mapping and failed-records queue.
+    varied["stages"][stage]["environment_variables"].update(
+        OTP_EVENTS_URL="https://backend.example.com/hooks",
+        OTP_EVENTS_SECRET_PARAMETER=f"/phone-verify/{stage}/events-secret",
+        # End User Messaging's delivery events: the configuration set's topic (the user's own).
+        OTP_DELIVERY_EVENTS_TOPIC=f"phone-verify-{stage}-delivery-events")
     recorded: dict[str, list[tuple[str, str]]] = {}
 
     def clients(*names: str) -> list[Any]:
         return [boto3.client(name, region_name=REGION) for name in names]
 
-    def deploy() -> None:
-        provision.before(stage, *clients("dynamodb", "ssm", "kms"))
-        _chalice(project, "deploy", "--stage", stage)
-        provision.after(stage, *clients("apigateway", "logs", "iam", "sns"))
+    def deploy() -> None:  # as the Makefile's deploy target
+        provision.before(stage, *clients("dynamodb", "ssm", "kms", "sqs", "cloudwatch"))
+        stream = provision.events_stream(stage, *clients("dynamodb"))
+        _chalice(project, "deploy", "--stage", stage, environ={"OTP_EVENTS_STREAM_ARN": stream})
+        provision.after(stage, *clients("apigateway", "logs", "iam", "sns"), "aws",
+                        *clients("lambda", "dynamodb", "sqs"))
 
     variables = provision.stage_variables(stage)
     with mock_aws():
+        boto3.client("sns", region_name=REGION).create_topic(Name=f"phone-verify-{stage}-delivery-events")
         patch = _moto_imports_swagger()
         next(patch)
         try:

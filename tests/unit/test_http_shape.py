@@ -76,7 +76,7 @@ def _routes_requiring_keys(env_value: str | None) -> dict:
 def test_api_keys_are_required_per_stage_on_the_api_routes_only():
     assert not any(_routes_requiring_keys(None).values())
     required = _routes_requiring_keys("true")
-    open_routes = {"GET /", "GET /static/{name}", "GET /openapi.json", "GET /dev/inbox", "GET /dev/inbox.json",
+    open_routes = {"GET /", "GET /static/{name}", "GET /openapi.json", "GET /dev/inbox", "GET /dev/inbox.json", "GET /dev/events.json",
                    "GET /.well-known/jwks.json",
                    # a browser's CORS preflight cannot carry a key
                    "OPTIONS /v1/verifications", "OPTIONS /v1/verifications/check",

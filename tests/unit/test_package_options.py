@@ -1,4 +1,4 @@
-"""Stage options of `make package`: SnapStart and the events queue, each off unless the stage asks."""
+"""Stage options of `make package`: SnapStart and events, each off unless the stage asks."""
 
 from __future__ import annotations
 
@@ -22,21 +22,51 @@ def test_a_stage_with_snapstart_gets_it_on_a_published_alias_that_the_api_invoke
     assert api["OpenApiVersion"] == "3.0.1" and "GatewayResponses" in api
 
 
-def test_a_stage_with_events_gets_the_queue_the_dlq_alarm_and_send_rights_on_that_queue_only(monkeypatch):
+def _with_events(monkeypatch):
     original = package_template.stage_variables
     monkeypatch.setattr(package_template, "stage_variables",
                         lambda stage: {**original(stage), "OTP_EVENTS_URL": "https://backend.example.com/hooks",
-                                       "OTP_EVENTS_SECRET_PARAMETER": "/phone-verify/prod/events-secret",
-                                       "OTP_EVENTS_QUEUE": "phone-verify-prod-events"})
+                                       "OTP_EVENTS_SECRET_PARAMETER": "/phone-verify/prod/events-secret"})
+
+
+def test_a_stage_with_events_reads_the_tables_stream_into_a_function_of_its_own(monkeypatch):
+    _with_events(monkeypatch)
     merged = package_template.resources("prod")["Resources"]
-    assert {"EventsQueue", "EventsDeadLetterQueue", "EventsDeadLetterAlarm"} <= set(merged)
-    policy = merged["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    sends = [s for s in policy if "sqs:SendMessage" in s["Action"]]
-    assert sends and all(s["Resource"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]} for s in sends)
+    assert {"EventsFailedQueue", "EventsFailedAlarm", "EventsFunctionLogGroup"} <= set(merged)
+    event = merged["TableEvents"]["Properties"]["Events"]["TableEventsDynamodbEventSource"]["Properties"]
+    assert event["Stream"] == {"Fn::GetAtt": ["VerificationsTable", "StreamArn"]}
+    assert event["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EventsFailedQueue", "Arn"]}
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and event["BisectBatchOnFunctionError"]
+    # The API's role sends nothing anywhere: no SQS action at all; the consumer's role only
+    # sends the failed records' positions to that one queue.
+    api = merged["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert not any(a.startswith("sqs:") for s in api for a in s["Action"])
+    consumer = merged["TableEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    [send] = [s for s in consumer if any(a.startswith("sqs:") for a in s["Action"])]
+    assert send["Action"] == ["sqs:SendMessage"]
+    assert send["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
+                                            "phone-verify-prod-events-failed"}]
 
 
-def test_no_events_no_queue():
-    assert "EventsQueue" not in package_template.resources("prod")["Resources"]
+def test_the_table_streams_both_images_with_or_without_events():
+    table = package_template.resources("prod")["Resources"]["VerificationsTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_no_events_no_queue_no_consumer():
+    merged = package_template.resources("prod")["Resources"]
+    assert "EventsFailedQueue" not in merged and "TableEvents" not in merged and "DeliveryStatus" not in merged
+
+
+def test_a_stage_naming_a_delivery_events_topic_gets_its_handlers_name_log_group_and_role(monkeypatch):
+    original = package_template.stage_variables
+    monkeypatch.setattr(package_template, "stage_variables",
+                        lambda stage: {**original(stage), "OTP_DELIVERY_EVENTS_TOPIC": "eum-delivery"})
+    merged = package_template.resources("prod")["Resources"]
+    assert merged["DeliveryStatus"]["Properties"]["FunctionName"] == "phone-verify-prod-delivery_status"
+    assert merged["DeliveryStatusLogGroup"]["Properties"]["LogGroupName"] == "/aws/lambda/phone-verify-prod-delivery_status"
+    statements = merged["DeliveryStatusRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {a for s in statements for a in s["Action"]} >= {"dynamodb:UpdateItem", "ssm:GetParameter"}
 
 
 # -- issue 22 item 9: what API Gateway refuses leaves a trace; the function's logs outlive the stack

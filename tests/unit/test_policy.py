@@ -170,9 +170,16 @@ def test_make_package_makes_no_aws_call(recorded_cycle):
 def test_the_deployer_touches_only_the_apps_own_names():
     for statement in DEPLOYER["Statement"]:
         for resource in _listed(statement["Resource"]):
-            if resource == "*":  # the account's SMS settings, and a key not yet created, have no resource
+            if resource == "*" and "Condition" in statement:  # a new mapping: scoped by its function
+                assert statement["Condition"] == {"ArnLike": {
+                    "lambda:FunctionArn": f"arn:aws:lambda:*:*:function:{STAGES['app_name']}-*"}}, statement
+            elif resource == "*":  # the account's SMS settings, a key not yet created, the mappings' list
                 assert set(statement["Action"]) in ({"sns:GetSMSAttributes", "sns:SetSMSAttributes"},
-                                                    {"kms:CreateKey", "kms:TagResource"}), statement
+                                                    {"kms:CreateKey", "kms:TagResource"},
+                                                    {"lambda:ListEventSourceMappings"}), statement
+            elif resource == "arn:aws:lambda:*:*:event-source-mapping:*":  # ids are random: the condition
+                assert statement["Condition"]["ArnLike"]["lambda:FunctionArn"].endswith(
+                    f":function:{STAGES['app_name']}-*"), statement
             elif resource == "arn:aws:kms:*:*:key/*":  # key ids are random; the stage's alias names it
                 assert set(statement["Action"]) == {"kms:CreateAlias", "kms:DescribeKey"}, statement
                 assert "arn:aws:kms:*:*:alias/phone-verify-*" in statement["Resource"]
@@ -186,6 +193,77 @@ def test_a_refused_call_would_fail_the_check():
     assert not _allowed(DEPLOYER, "lambda:CreateFunction", "arn:aws:lambda:us-east-1:1:function:payroll")
     assert not _allowed(DEPLOYER, "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:1:function:phone-verify-prod")
     assert not _allowed(DEPLOYER, "iam:PassRole", "arn:aws:iam::1:role/Admin")
+
+
+# -- The events consumer's own role (docs/events.md) ----------------------------------------
+# Lambda's mapping reads the stream with the function's role and sends a failed batch's
+# position to the on-failure queue with it too (docs.aws.amazon.com/lambda/latest/dg/
+# with-ddb.html, "Execution role permissions"; services-dynamodb-errors.html); the code itself
+# reads and writes the delivery marks (chalicelib/events.py) and reads the events secret.
+CONSUMER = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+            "dynamodb:UpdateItem", "dynamodb:GetItem", "ssm:GetParameter", "sqs:SendMessage"} | LOGS
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_events_consumer_has_a_role_of_its_own_with_exactly_what_it_needs(stage):
+    config = STAGES["stages"][stage]["lambda_functions"]["table_events"]
+    policy = json.loads((ROOT / ".chalice" / config["iam_policy_file"]).read_text())
+    table = STAGES["stages"][stage]["environment_variables"]["OTP_TABLE_NAME"]
+    granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
+    assert granted == CONSUMER
+    for statement in policy["Statement"]:
+        actions, resources = set(_listed(statement["Action"])), _listed(statement["Resource"])
+        if actions & {"dynamodb:GetRecords"}:
+            assert resources == [f"arn:aws:dynamodb:*:*:table/{table}/stream/*"]
+        elif any(a.startswith("dynamodb:") for a in actions):
+            assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
+            # Its delivery marks only: no credential of the consumer can change a number's item,
+            # so none can make an event (security.md 22).
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["wh#*"]}}
+        elif actions == {"sqs:SendMessage"}:  # the failed records' positions, never an event
+            assert resources == [f"arn:aws:sqs:*:*:{STAGES['app_name']}-{stage}-events-failed"]
+        elif actions == {"ssm:GetParameter"}:
+            assert resources == [f"arn:aws:ssm:*:*:parameter/phone-verify/{stage}/*"]
+        else:
+            group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{STAGES['app_name']}-{stage}-table_events"
+            assert actions == LOGS and sorted(resources) == [group, group + ":*"]
+    # The API's role has no SQS action and no stream action: it cannot put an event anywhere.
+    assert not any(a.startswith("sqs:") or a in CONSUMER - LOGS - {"dynamodb:UpdateItem", "dynamodb:GetItem",
+                                                                     "ssm:GetParameter"}
+                   for s in statements(stage) for a in _listed(s["Action"]))
+
+
+def test_the_consumers_code_calls_only_what_its_role_grants():
+    source = (ROOT / "chalicelib" / "events.py").read_text() + (ROOT / "chalicelib" / "stream_events.py").read_text()
+    called = {action for method, action in ACTIONS.items() if re.search(rf'_call\(\s*"{method}"|\.{method}\(', source)}
+    assert called <= CONSUMER
+    assert "dynamodb:UpdateItem" in called  # the marks (and reads through _DynamoDBTable._get)
+
+
+def test_the_recorded_cycle_covers_the_stream_the_mapping_and_the_failed_records_queue(recorded_cycle):
+    for stage, targets in recorded_cycle.items():
+        made = {a for a, _ in targets["deploy"]}
+        assert {"lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping",  # events on
+                "lambda:DeleteEventSourceMapping",  # and off again
+                "sqs:CreateQueue", "cloudwatch:PutMetricAlarm",
+                "dynamodb:UpdateTable",  # the stream turned on for a table made by hand
+                "sns:Subscribe", "sns:Unsubscribe"} <= made, stage  # End User Messaging's delivery events
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_delivery_status_handler_has_a_role_of_its_own(stage):
+    """It writes send statuses (store.record_delivery) with the server secret's keys: nothing else."""
+    config = STAGES["stages"][stage]["lambda_functions"]["delivery_status"]
+    policy = json.loads((ROOT / ".chalice" / config["iam_policy_file"]).read_text())
+    granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
+    assert granted == {"dynamodb:UpdateItem", "ssm:GetParameter"} | LOGS
+    table = STAGES["stages"][stage]["environment_variables"]["OTP_TABLE_NAME"]
+    for statement in policy["Statement"]:
+        resources = _listed(statement["Resource"])
+        assert "*" not in resources
+        if "dynamodb:UpdateItem" in statement["Action"]:  # the numbers' items only (their sends)
+            assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["v#*"]}}
 
 
 def test_the_cycle_turns_access_logs_on_and_the_deployer_may(recorded_cycle):

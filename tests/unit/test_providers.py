@@ -183,8 +183,10 @@ def reply(wire: Wire, status_body: tuple[int, Any]) -> None:
 
 
 def test_every_registered_provider_is_covered_here():
-    # webhook and lambda: tests/unit/test_hook_providers.py
-    assert set(REGISTRY) == set(IDS) | {"console", "sns", "end-user-messaging", "webhook", "lambda"}
+    # webhook and lambda: tests/unit/test_hook_providers.py; ses: tests/unit/test_email_ses.py
+    # meta, end-user-messaging-social (and twilio on WhatsApp): tests/unit/test_whatsapp.py
+    assert set(REGISTRY) == set(IDS) | {"console", "sns", "end-user-messaging", "webhook", "lambda", "ses",
+                                        "meta", "end-user-messaging-social"}
 
 
 @pytest.mark.parametrize("wire", WIRES, ids=IDS)

@@ -93,8 +93,11 @@ def test_a_refused_ttl_change_within_the_hour_is_reported_not_fatal():
         stub.add_response("describe_time_to_live", {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}})
         stub.add_client_error("update_time_to_live", service_error_code="ValidationException",
                               service_message="Time to live has been modified multiple times within a fixed interval")
+        stub.add_response("describe_table", {"Table": {"TableName": "t-table", "TableStatus": "ACTIVE",
+                                                       "StreamSpecification": {"StreamEnabled": True,
+                                                                               "StreamViewType": "NEW_AND_OLD_IMAGES"}}})
         done = ensure_table(client, "t-table")
-    assert "one TTL change an hour" in done[-1]
+    assert "one TTL change an hour" in done[-2]
 
 
 def test_after_deploy_sets_stage_throttling(deployed_api):
@@ -237,25 +240,40 @@ def test_the_origination_number_placeholder_counts_as_unset():
     assert Config.from_env(variables).provider_settings["sns"]["origination_number"] == "+12065550100"
 
 
-def test_a_stage_with_events_gets_its_queues_before_chalice_deploy(aws_clients, monkeypatch):
+def test_a_stage_with_events_gets_its_failed_records_queue_and_alarm_before_chalice_deploy(aws_clients, monkeypatch):
     dynamodb, ssm, _ = aws_clients
     original = provision.stage_variables
     monkeypatch.setattr(provision, "stage_variables",
                         lambda stage: {**original(stage), "OTP_EVENTS_URL": "https://backend.example.com/hooks"})
-    sqs = boto3.client("sqs")
-    done = provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs)
-    assert any(line.startswith("events queue") for line in done)
-    url = sqs.get_queue_url(QueueName="phone-verify-prod-events")["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert "phone-verify-prod-events-dlq" in attributes["RedrivePolicy"]
-    provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs)  # idempotent
+    sqs, cloudwatch = boto3.client("sqs"), boto3.client("cloudwatch")
+    done = provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs, cloudwatch)
+    assert any(line.startswith("events: failed-records queue") for line in done)
+    assert sqs.get_queue_url(QueueName="phone-verify-prod-events-failed")["QueueUrl"]
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=["phone-verify-prod-events-failed"])["MetricAlarms"]
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": "phone-verify-prod-events-failed"}]
+    provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs, cloudwatch)  # idempotent
+    assert len(sqs.list_queues()["QueueUrls"]) == 1
+    # What make deploy hands chalice deploy: the table's stream, on with both images.
+    arn = provision.events_stream("prod", dynamodb)
+    table = dynamodb.describe_table(TableName="phone-verify-prod")["Table"]
+    assert arn == table["LatestStreamArn"] and table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
 
 
-def test_a_stage_without_events_makes_no_queue(aws_clients):
+def test_a_stage_without_events_makes_no_queue_and_names_no_stream(aws_clients):
     dynamodb, ssm, _ = aws_clients
     sqs = boto3.client("sqs")
     provision.before("prod", dynamodb, ssm, boto3.client("kms"), sqs)
     assert sqs.list_queues().get("QueueUrls", []) == []
+    assert provision.events_stream("prod", dynamodb) == ""
+
+
+def test_an_existing_table_without_a_stream_gets_one(aws_clients):
+    dynamodb, _, _ = aws_clients
+    dynamodb.create_table(TableName="by-hand", BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    assert "stream on (NEW_AND_OLD_IMAGES)" in ensure_table(dynamodb, "by-hand")
+    assert "stream already on (NEW_AND_OLD_IMAGES)" in ensure_table(dynamodb, "by-hand")
 
 
 # -- API Gateway access logs (issue 22 item 9): a stage option ---------------------------------

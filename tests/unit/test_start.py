@@ -106,7 +106,7 @@ def test_mobile_numbers_are_accepted(client, region):
     assert status == 201, body
 
 
-@pytest.mark.parametrize("channel", ["email", "SMS", "whatsapp", "push"])
+@pytest.mark.parametrize("channel", ["email", "SMS", "whatsapp", "push"])  # email, whatsapp: not enabled
 def test_other_channels_are_unsupported(client, outbox, channel):
     status, body, _ = start(client, channel=channel)
     assert status == 400 and error_code(body) == "unsupported_channel"

@@ -13,7 +13,9 @@ import json
 import boto3
 import pytest
 
+from chalicelib import wiring
 from chalicelib.totp_limits import delay_after
+from tests.conftest import TABLE
 from tests.unit.helpers import error_code, get, post
 from tests.unit.test_totp import IDENTITY, challenge, code_at, enrolled
 
@@ -176,30 +178,35 @@ def test_a_right_code_resets_the_count(client, step_clock):
 
 @pytest.fixture
 def events_client(configured):
-    sqs = boto3.client("sqs")
-    queue = sqs.create_queue(QueueName="verify-events")["QueueUrl"]
-    client = configured(OTP_EVENTS_URL="http://127.0.0.1:9/hooks", OTP_EVENTS_QUEUE="verify-events",
-                        OTP_EVENTS_SECRET="whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr")
-    return client, sqs, queue
+    """Events from the table's stream (docs/events.md), through Lambda's mapping as documented
+    (tests/unit/stream_poller.py), to a receiver on 127.0.0.1."""
+    import app as app_module
+    from tests.unit.stream_poller import StreamPoller
+    from tests.unit.test_events import SECRET, Receiver
+
+    receiver = Receiver()
+    client = configured(OTP_EVENTS_URL=receiver.url, OTP_EVENTS_SECRET=SECRET)
+    wiring._event_delivery.cache_clear()
+    yield client, StreamPoller(TABLE, app_module.deliver_stream_records), receiver
+    wiring._event_delivery.cache_clear()
 
 
-def queued_types(sqs, queue) -> list[dict]:
-    bodies = []
-    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-        for m in messages:
-            bodies.append(json.loads(m["Body"])["body"])
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+def delivered(poller, receiver) -> list[dict]:
+    """The events the receiver got since the last call."""
+    poller.run(rounds=10)
+    bodies = [json.loads(body) for _, body in receiver.received]
+    receiver.received.clear()
     return bodies
 
 
 def test_the_hundredth_failure_suspends_the_factor_until_the_backend_re_enables_it(
         events_client, step_clock, capsys):
-    client, sqs, queue = events_client
+    client, poller, receiver = events_client
     factor = enrolled(client, step_clock)
     drive_to(client, factor, step_clock, 100)
     assert "suspended_at" in factor_item(factor["id"])  # on the item: the stream can derive the event
     assert "TotpFactorsSuspended" in capsys.readouterr().out  # the EMF metric
-    (event,) = [b for b in queued_types(sqs, queue) if b["type"] == "totp.factor_suspended"]
+    (event,) = [b for b in delivered(poller, receiver) if b["type"] == "totp.factor_suspended"]
     assert event["data"] == {"factor_id": factor["id"], "identity": IDENTITY, "consecutive_failures": 100}
     step_clock.advance(3600)
     status, body, _ = challenge(client, code_at(factor["secret"], step_clock.now))
@@ -209,7 +216,7 @@ def test_the_hundredth_failure_suspends_the_factor_until_the_backend_re_enables_
     status, body, _ = post(client, f"/v1/totp/factors/{factor['id']}/enable", {})
     assert status == 200 and body["suspended"] is False and body["consecutive_failures"] == 0
     assert challenge(client, code_at(factor["secret"], step_clock.now))[0] == 200
-    assert not [b for b in queued_types(sqs, queue) if b["type"] == "totp.factor_suspended"]
+    assert not [b for b in delivered(poller, receiver) if b["type"] == "totp.factor_suspended"]
 
 
 def test_re_enabling_an_unknown_factor_is_404(client, step_clock):

@@ -409,3 +409,18 @@ def test_list_urls_are_on_the_url_the_client_called(aws, monkeypatch):
              "path": "/v2/Services", "requestContext": {"httpMethod": "GET", "resourcePath": "/v2/Services",
                                                        "path": "/api/v2/Services"}}
     assert wiring.public_base(Request(event)) == "https://abc.execute-api.us-east-1.amazonaws.com/api"
+
+
+def test_whatsapp_and_email_go_to_the_domains_channels_when_the_stage_has_them(configured, key, outbox):
+    """The channels of docs/channels.md (console providers here), by Twilio's names."""
+    client = configured(OTP_EMAIL_PROVIDER="console", OTP_WHATSAPP_PROVIDER="console")
+    sid = new_service(client, key)["sid"]
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Verifications",
+                           {"To": "alice@example.com", "Channel": "email"})
+    assert status == 201 and body["channel"] == "email" and body["to"] == "alice@example.com"
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck",
+                           {"To": "alice@example.com", "Code": sms_code(outbox, 6)})
+    assert status == 200 and body["status"] == "approved"
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Verifications",
+                           {"To": OTHER_NUMBER, "Channel": "whatsapp"})
+    assert status == 201 and body["channel"] == "whatsapp"

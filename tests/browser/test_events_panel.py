@@ -1,0 +1,39 @@
+"""The page under `make run` (scripts/run_local.py itself, moto's server with its table's
+stream): the inbox panel's "Events to your backend" list shows what the backend would get, in
+Chromium, with no script error or CSP violation (the page fixture fails on either)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+import requests
+
+from scripts.run_local import free_port, wait_for_port
+from tests.browser.conftest import shoot
+from tests.integration.test_local_events import _make_run, _stop
+
+
+@pytest.fixture(scope="module")
+def make_run() -> Iterator[str]:
+    port = free_port()
+    proc = _make_run(port)
+    try:
+        wait_for_port(port, timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+
+
+def test_the_panel_lists_the_streams_events_newest_first(make_run, page):
+    page.goto(make_run + "/")
+    events = page.locator("#events li")
+    events.first.wait_for()
+    assert events.first.inner_text() == "No events yet."
+    started = requests.post(make_run + "/v1/verifications", json={"to": "+14155552673"}, timeout=10).json()
+    shown = page.locator("#events li", has_text="verification.started")
+    shown.first.wait_for(timeout=15_000)  # the page polls /dev/events.json every second
+    text = shown.first.inner_text()
+    assert events.count() == 1
+    assert started["id"][:10] in text and "pending" in text and "+1415*****73" in text
+    shoot(page, "events-panel")
