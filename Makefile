@@ -11,10 +11,11 @@ PYTHON_STAMP := $(VENV)/.python-al2023
 RUN_STAMP := $(VENV)/.installed-run-al2023
 STAMP := $(VENV)/.installed-al2023
 DYNALITE := .deps/node_modules/.bin/dynalite
+TWILIO_NODE := .deps/node_modules/twilio/package.json
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: help run lint test lock table bench deploy destroy package secret clean
+.PHONY: help run lint test lock table bench deploy destroy package secret api-key clean
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -52,6 +53,11 @@ lock: $(STAMP) ## lock pyproject.toml's dependencies again: uv.lock and the requ
 $(DYNALITE):
 	npm install --prefix .deps --no-audit --no-fund --loglevel=error dynalite@4.0.0
 
+# twilio-node, Twilio's official Node SDK, unchanged: tests/integration/test_twilio_sdks.py drives
+# the v2 API with it as a Twilio Verify user would.
+$(TWILIO_NODE):
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error twilio@5.13.1
+
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
 $(CHROMIUM):
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
@@ -65,7 +71,7 @@ lint: $(STAMP) ## ruff and mypy (make test runs it first)
 	$(PY) -m ruff check app.py chalicelib scripts
 	$(PY) -m mypy app.py chalicelib scripts
 
-test: lint $(STAMP) $(DYNALITE) $(CHROMIUM) ## install everything, then lint, unit, integration and browser tests
+test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(CHROMIUM) ## install everything, then lint, unit, integration and browser tests
 	$(PY) -m pytest -q
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
@@ -105,6 +111,11 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 	PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$(stat -c %s $(BUILD)/out/deployment.zip) bytes)"
+
+# An API key for the v2 (Twilio Verify) API: prints {"account_sid", "api_key_sid", "api_key_secret"}
+# once (the table keeps a keyed hash). List and revoke: python scripts/api_keys.py list|revoke.
+api-key: $(STAMP) ## create an API key for the Twilio Verify (v2) API: make api-key STAGE=dev NAME=backend
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/api_keys.py create --stage $(STAGE) --name "$(NAME)"
 
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
 table: $(STAMP) ## create or update the DynamoDB table named by OTP_TABLE_NAME

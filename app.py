@@ -32,6 +32,7 @@ from chalicelib.routes_totp import totp_routes
 from chalicelib.routes_web import web_routes
 from chalicelib.settings.channels import channel_event_topics
 from chalicelib.settings.events import delivery_topic, events_stream
+from chalicelib.twilio_v2.routes import twilio_routes
 
 if TYPE_CHECKING:
     from chalice.app import Request
@@ -69,7 +70,12 @@ def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response])
     if event.path in _CORS_PATHS:
         add_cors_headers(event.headers, response)
     body = response.body
-    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+    if isinstance(body, dict) and set(body) == {"Code", "Message"} and event.path.startswith("/v2/"):
+        from chalicelib.twilio_v2.wire import TwilioError
+
+        status = response.status_code
+        response = TwilioError(60200 if status < 500 else 20500, status, body["Message"]).response()
+    elif isinstance(body, dict) and set(body) == {"Code", "Message"}:
         code = {415: "unsupported_media_type", 405: "method_not_allowed"}.get(
             response.status_code, "invalid_request" if response.status_code < 500 else "internal_error"
         )
@@ -278,6 +284,12 @@ def openapi() -> Response:
 def jwks() -> Response:
     """The receipts' public keys (RFC 7517), every configured key so rotation is seamless."""
     return _json(wiring.get_receipts().jwks(), headers={"Cache-Control": "public, max-age=3600"})
+
+
+# -- Twilio Verify's v2 API: HTTP Basic with an API key, checked by the function -----------
+
+
+app.register_blueprint(twilio_routes(lambda: wiring.get_twilio(), lambda req: wiring.public_base(req)))
 
 
 # -- the web page and the local SMS inbox ----------------------------------------------------

@@ -22,6 +22,16 @@ def report(results: dict[str, Any]) -> str:
         w = results["warm"][op]
         rows.append((f"warm {op} (dynalite over HTTP)", f"{w['app_ms']:.2f} ms", f"{w['floor_ms']:.2f} ms",
                      f"{w['ratio']:.2f}", f"<= {w['goal_ratio']}"))
+    if "v2" in results:
+        v2 = results["v2"]
+        for op in ("start", "check"):
+            w = v2[op]
+            rows.append((f"warm v2 {op}: Basic auth + form (dynalite)", f"{w['app_ms']:.2f} ms",
+                         f"{w['floor_ms']:.2f} ms", f"{w['ratio']:.2f}", f"<= {w['goal_ratio']}"))
+        lookup = v2["service_lookup"]
+        rows.append(("  v2 Service lookup: cached vs read", f"{lookup['hit_ms']:.4f} ms",
+                     f"{lookup['miss_ms']:.2f} ms", f"1/{lookup['ratio']:.0f}",
+                     f"Basic auth {v2['basic_auth_ms']:.3f} ms"))
     f = results["flat"]
     rows.append((f"check with {f['pending_large']:,} pending vs {f['pending_small']}",
                  f"{f['check_large_ms']:.2f} ms", f"{f['check_small_ms']:.2f} ms", f"{f['ratio']:.2f}",

@@ -48,7 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import approvals, channels, faults, floor  # noqa: E402
+from bench import approvals, channels, faults, floor, twilio_v2  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
                            latest_code, median_ms, numbers)
@@ -402,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         record_calls(db, calls_file)
         results["cold_start"] = cold_start(cold_runs, calls_file)
         results["warm"] = warm_overhead(db, runs, calls_file)
+        results["v2"] = twilio_v2.warm(db, runs, calls_file)
         results["flat"] = flat_at_scale(db, max(10, runs // 4), scale)
         results["units"] = calls_per_operation(db)
         results["whatsapp"] = channels.whatsapp_start(db, runs)

@@ -49,9 +49,22 @@ class CodeHasher:
         message = b"\x00".join([purpose, *(p.encode("utf-8") for p in parts)])
         return hmac.new(self._secret, message, hashlib.sha256).digest()
 
-    def number_key(self, e164: str) -> str:
-        """A stable, non-reversible key for a phone number (the table's partition key)."""
+    def number_key(self, e164: str, scope: str = "") -> str:
+        """A stable, non-reversible key for a phone number (the table's partition key). An
+        app's ``scope`` (a v2 Service) gives the number another key, so each app's
+        verifications of one number are apart; the default scope is the stage's own app."""
+        if scope:
+            return self._mac(b"number", e164, scope)[:16].hex()
         return self._mac(b"number", e164)[:16].hex()
+
+    def derived_sid(self, prefix: str, purpose: str) -> str:
+        """A stable Twilio-shaped SID (``prefix`` + 32 hex) that only this secret gives: the
+        deployment's account SID and its default Service's."""
+        return prefix + self._mac(b"sid", purpose)[:16].hex()
+
+    def api_key_mac(self, key_sid: str, secret: str) -> str:
+        """What the table keeps of an API key's secret: a keyed hash, never the secret."""
+        return self._mac(b"api-key", key_sid, secret).hex()
 
     def verification_id(self, number_key: str) -> str:
         """``VE`` + the number key masked by a pad + the id's own random part (48 hex in all).

@@ -14,7 +14,7 @@ from typing import Mapping
 from chalicelib.errors import ConfigError
 from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
 from chalicelib.settings.channels import Channels
-from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _choice, _int, _str
+from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str
 from chalicelib.settings.events import Events
 from chalicelib.settings.limits import Limits
 from chalicelib.settings.numbers import TestNumbers
@@ -93,6 +93,9 @@ class Config:
     receipt_key_ids: tuple[str, ...] = ()  # the first signs; all are published
     totp: "TotpSettings" = None  # type: ignore[assignment]
     channels: Channels = Channels()  # whatsapp and email (docs/channels.md): off by default
+    # OTP_ATTEMPTS: each send and approval also recorded for the v2 Attempts list and Summary
+    # (chalicelib/attempts.py): one more write beside each, so off unless asked for.
+    attempts: bool = False
 
     @property
     def sms_provider(self) -> str:
@@ -222,6 +225,7 @@ class Config:
             **receipt_settings(env, stage),
             totp=TotpSettings.from_env(env, stage),
             channels=channels,
+            attempts=_bool(env, "OTP_ATTEMPTS", False),
         )
         over = config.composer().check_budget(config.code_length)
         if over:

@@ -66,6 +66,8 @@ class InvalidCodeFormat(ServiceError):
 class IncorrectCode(ServiceError):
     status, code = 403, "incorrect_code"
     message = "The code is incorrect."
+    # The verification as the wrong guess left it (the v2 dialect answers with it); not in body().
+    verification: Any = None
 
 
 class VerificationNotFound(ServiceError):

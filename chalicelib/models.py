@@ -96,6 +96,11 @@ class Verification:
         return datetime.fromtimestamp(self.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def valid_locale(locale: str) -> bool:
+    """A language tag such as "en" or "pt-BR" (v1's ``locale``, v2's ``Locale``)."""
+    return bool(_LOCALE.fullmatch(locale))
+
+
 def require_verification_id(raw: object) -> str:
     """An id of the right shape (``VE`` + 48 hex); any other value is simply not found."""
     if not isinstance(raw, str) or not _ID.fullmatch(raw):
@@ -178,7 +183,7 @@ def parse_start_request(raw: bytes | None) -> StartRequest:
         raise InvalidRequest("'to' is required.")
     channel = _optional_str(body, "channel") or "sms"
     locale = _optional_str(body, "locale") or "en"
-    if not _LOCALE.fullmatch(locale):
+    if not valid_locale(locale):
         raise InvalidRequest("'locale' must be a language tag such as \"en\" or \"pt-BR\".")
     return StartRequest(to, _optional_str(body, "country"), channel, locale, parse_binding(body))
 

@@ -42,6 +42,7 @@ from chalicelib.dynamodb import ConditionFailed, StoreUnavailable
 from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
 
 if TYPE_CHECKING:
+    from chalicelib.attempts import AttemptLog
     from chalicelib.delivery import DeliveryTracker
 
 log = logging.getLogger("verify")
@@ -62,6 +63,7 @@ class VerificationService:
         clock: Callable[[], float] = time.time,
         *,
         delivery: DeliveryTracker | None = None,
+        attempts: AttemptLog | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -71,10 +73,27 @@ class VerificationService:
         self._clock = clock
         self._sender = ChainSender(config.composer(), providers, store, delivery)
         self._delivery = delivery  # opt-in: its module loads on use
+        self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
+        self._scope = ""  # the stage's own app; for_app() gives another app its own keys
+
+    def for_app(self, scope: str, code_length: int, brand: str) -> VerificationService:
+        """The same rules for another app on this deployment (a v2 Service): its code length,
+        its brand in the message, and its own number keys (``scope``), so its verifications
+        never meet another app's. The limits on IPs, prefixes, countries and the budget stay
+        shared: one deployment, one bill."""
+        config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand)
+        app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
+                                  lambda: self._clock(), delivery=self._delivery, attempts=self._attempts)
+        app._scope = scope
+        return app
+
+    def _number_key(self, key: str) -> str:
+        """The item's key for a number's (or an address's) key, in this app's scope."""
+        return self._hasher.number_key(key, self._scope)
 
     # -- start / resend -------------------------------------------------------------------
 
-    def start(self, request: StartRequest, client_ip: str = "unknown") -> tuple[Verification, bool]:
+    def start(self, request: StartRequest, client_ip: str | None = "unknown") -> tuple[Verification, bool]:
         """Send a code; returns the verification and whether it is new (False: a resend).
 
         Order: input and country; then two waves of DynamoDB writes, each wave's writes at
@@ -119,11 +138,14 @@ class VerificationService:
             raise errors.UnsupportedChannel(
                 f"No configured provider can reach {region} numbers by {request.channel}."
             )
-        number_key = self._hasher.number_key(phone.key)
+        number_key = self._number_key(phone.key)
         # A test number skips the SMS and the send counters (prefix, country, budget) only:
         # every other limit applies (the IP's count too), and nothing in a response tells it
         # from a real number.
-        ip_count = concurrency.submit(self._limiter.request_from_ip, client_ip, self._clock())
+        # None: a backend's call with no end user's address (v2 without DeviceIp) counts no IP.
+        ip_count = None
+        if client_ip is not None:
+            ip_count = concurrency.submit(self._limiter.request_from_ip, client_ip, self._clock())
         try:
             return self._start(phone, number_key, chain, request, fixed_code, ip_count)
         finally:
@@ -209,7 +231,19 @@ class VerificationService:
             return verification
         # A number approved lately passes the conversion breakers (not the limits).
         trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
-        self._limiter.reserve_send(phone, now, trusted)
+        # The send's attempt (v2 Attempts) is written beside the send counters: same wave.
+        attempts = self._attempts
+        region = phone.region if isinstance(phone, PhoneNumber) else ""  # an address has none
+        recording = attempts.record(verification, region, self._scope) if attempts else None
+        try:
+            self._limiter.reserve_send(phone, now, trusted)
+        except Exception:
+            if recording is not None:
+                recording.cancel()  # a refused send is no attempt: removed beside the undo
+            raise
+        finally:
+            if recording is not None:
+                recording.settle()
         order = chain if created else order_after_undelivered(previous, chain, request.channel)
         verification = self._sender.deliver(
             phone, number_key, code, request.locale, verification, previous, order
@@ -297,29 +331,30 @@ class VerificationService:
         test = test_number(request.to, cfg.test_numbers.code_for)
         phone = test[0] if test else parse_phone_number(request.to, parse_region(request.country,
                                                                                  cfg.default_region))
-        live = self._store.get(self._hasher.number_key(phone.e164))
+        live = self._store.get(self._number_key(phone.e164))
         channel = auto_channel(cfg.channels.auto_order(phone.region), live, self._clock())
         return dataclasses.replace(request, channel=channel)
 
     # -- check ----------------------------------------------------------------------------
 
-    def check(self, request: CheckRequest, client_ip: str = "unknown") -> Verification:
+    def check(self, request: CheckRequest, client_ip: str | None = "unknown") -> Verification:
         cfg = self._config
         # Format first: a malformed code is refused before it can use up an attempt.
         code = parse_code(request.code, cfg.code_length)
         if request.verification_id is not None:
             number_key = self._number_key_of(request.verification_id)
         elif is_email(request.to):
-            number_key = self._hasher.number_key(parse_email(request.to).key)
+            number_key = self._number_key(parse_email(request.to).key)
         else:
             region = parse_region(request.country, cfg.default_region)
             test = test_number(request.to, cfg.test_numbers.code_for)
             phone = test[0] if test is not None else parse_phone_number(request.to, region)
-            number_key = self._hasher.number_key(phone.e164)
+            number_key = self._number_key(phone.e164)
 
         now = self._clock()
         # Test numbers too: a fixed code is the easiest one to guess.
-        self._limiter.check_from_ip(client_ip, now)
+        if client_ip is not None:  # None: a backend's call (v2), no end user's address to count
+            self._limiter.check_from_ip(client_ip, now)
         guess_mac = self._hasher.code_mac(number_key, code)
         checks = self._check_limit()
         try:
@@ -351,7 +386,9 @@ class VerificationService:
             "incorrect code ref=%s attempts_remaining=%d",
             log_ref(verification.id), verification.attempts_remaining,
         )
-        raise errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
+        incorrect = errors.IncorrectCode(attempts_remaining=verification.attempts_remaining)
+        incorrect.verification = verification
+        raise incorrect
 
     # -- look up / cancel -----------------------------------------------------------------
 
@@ -359,6 +396,9 @@ class VerificationService:
         number_key = self._number_key_of(verification_id)
         verification = self._store.get(number_key)
         if verification is None or verification.id != verification_id:
+            raise errors.VerificationNotFound()
+        to = verification.to
+        if self._number_key(parse_email(to).key if is_email(to) else to) != number_key:  # another app's
             raise errors.VerificationNotFound()
         return verification
 
@@ -370,6 +410,23 @@ class VerificationService:
             if exc.current is None or exc.current.id != verification_id:
                 raise errors.VerificationNotFound() from None
             raise errors.NotPending(status=exc.current.status(self._clock())) from None
+
+    def approve(self, verification_id: str) -> Verification:
+        """Approve a pending verification the backend confirmed another way (v2's
+        ``Status=approved``): one write, then the approval's bookkeeping as for a right code."""
+        number_key = self._number_key_of(verification_id)
+        now = self._clock()
+        try:
+            verification = self._store.approve(number_key, verification_id, int(now))
+        except ConditionFailed as exc:
+            current = exc.current
+            if current is None or current.id != verification_id:
+                raise errors.VerificationNotFound() from None
+            if current.approved:  # our own write retried after a lost answer, or a right code first
+                return current
+            raise errors.NotPending(status=current.status(now)) from None
+        self._record_approval(number_key, verification, now)  # events: from the table's stream
+        return verification
 
     def _number_key_of(self, verification_id: object) -> str:
         return self._hasher.number_key_of(require_verification_id(verification_id))
@@ -401,12 +458,16 @@ class VerificationService:
         writes: list[Callable[[], None]] = [
             functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
         # An address has no prefix or country for the breakers to count (chalicelib/limits.py).
+        region = ""
         if not is_email(verification.to) and not self.is_test_number(verification.to):
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)
                 writes += self._limiter.record_approval(phone, now)
+                region = phone.region
             except errors.ServiceError:  # a number the metadata no longer takes: no breaker count
                 log.warning("approval not counted for the breaker ref=%s", log_ref(verification.id))
+        if self._attempts is not None and not self.is_test_number(verification.to):
+            writes += self._attempts.conversions(verification, region, self._scope)
         for outcome in concurrency.run_all(writes):
             if outcome.error is not None:
                 log.error("could not record the approval: %s", type(outcome.error).__name__)

@@ -104,6 +104,10 @@ class VerificationStore(abc.ABC):
     def cancel(self, number_key: str, verification_id: str, now: int) -> Verification:
         """Cancel the live verification ``verification_id``."""
 
+    def approve(self, number_key: str, verification_id: str, now: int) -> Verification:
+        """Approve the live verification ``verification_id`` without a code."""
+        raise NotImplementedError
+
     def record_delivery(
         self, number_key: str, verification_id: str, index: int, provider: str, status: str,
         error_code: str | None, permanent: bool,
@@ -363,6 +367,21 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         return to_verification(self._get(number_pk(number_key)))
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def approve(self, number_key: str, verification_id: str, now: int) -> Verification:
+        # Condition: the same verification, live and not locked by failed checks, as for
+        # cancel. The guess becomes the code's MAC: the item is approved as by a right check,
+        # so a later check, cancel or approval finds it no longer live. Approve, cancel and
+        # check race on one item; the first write to land wins. A retry after a lost answer
+        # fails the condition on its own approval (the service recognises it).
+        return self._write(
+            number_key,
+            "SET guess_mac = code_mac",
+            f"vid = :vid AND {_LIVE} AND attempts < max_attempts",
+            {":vid": verification_id, ":now": now},
+            returns=True,
+            token=True,  # the token answers a retried approval at once (chalicelib/dynamodb.py)
+        )
 
     def _write(self, number_key: str, *args: Any, **kwargs: Any) -> Verification:
         return to_verification(self._update(number_pk(number_key), *args, **kwargs))  # type: ignore[return-value]

@@ -131,6 +131,26 @@ class TotpService:
         self._receipts = receipts
         self._clock = clock
 
+    def for_app(self, brand: str) -> TotpService:
+        """The same rules for another app (a v2 Service): its name is the issuer the
+        authenticator app shows. Its identities are its own by name (the v2 layer scopes them)."""
+        import dataclasses
+
+        config = dataclasses.replace(self._config, brand_name=brand)
+        return TotpService(config, self._store, self._hasher, self._kms, self._receipts,
+                           lambda: self._clock())
+
+    @property
+    def enabled(self) -> bool:
+        return self._settings.key_id is not None
+
+    @property
+    def window(self) -> int:
+        return self._settings.window
+
+    def identity_key(self, identity: str) -> str:
+        return self._hasher.identity_key(identity)
+
     def enroll(self, identity: str, label: str | None) -> Enrollment:
         import pyotp
 

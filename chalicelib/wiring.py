@@ -91,7 +91,13 @@ def _build_service() -> Any:
     limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
     hasher = CodeHasher(secret)
     delivery = _delivery_tracker(config, store, hasher, settings, secret)
-    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery)
+    attempts = None
+    if config.attempts:
+        from chalicelib.attempts import AttemptLog
+
+        attempts = AttemptLog(aws_client("dynamodb"), config.table_name)
+    return VerificationService(config, store, providers, hasher, limiter, delivery=delivery,
+                               attempts=attempts)
 
 
 def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes) -> Any:
@@ -138,6 +144,35 @@ def _totp_for(service: Any) -> Any:
 
     store = DynamoDBTotpStore(service._store._client, get_config().table_name)
     return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
+
+
+def get_twilio() -> Any:
+    """The Twilio Verify v2 dialect (chalicelib/twilio_v2/api.py) over this container's
+    VerificationService: its Services and API keys are cached with it."""
+    return _twilio_for(get_service())
+
+
+@functools.lru_cache(maxsize=1)
+def _twilio_for(service: Any) -> Any:
+    from chalicelib.twilio_v2.api import TwilioApi
+
+    return TwilioApi(get_config(), service, get_receipts(), lambda: get_totp())
+
+
+def public_base(request: Any) -> str:
+    """The API's own base URL for the absolute URLs Twilio's resources carry (the SDKs follow
+    ``next_page_url`` as given): OTP_PUBLIC_URL when set, else the URL the request came to.
+    API Gateway's requestContext.path carries the stage (``/api/v2/...``) where the event's
+    path does not; X-Forwarded-Proto is the scheme the client used."""
+    config = get_config()
+    if config.callback_base_url:
+        return str(config.callback_base_url).rstrip("/")
+    headers = request.headers
+    scheme = (headers.get("x-forwarded-proto") or "http").split(",")[0].strip()
+    path = request.to_original_event().get("path") or ""
+    full = (request.context or {}).get("path") or path
+    prefix = full[: len(full) - len(path)] if path and full.endswith(path) else ""
+    return f"{scheme}://{headers.get('host') or 'localhost'}{prefix}"
 
 
 @functools.cache
@@ -195,7 +230,7 @@ def openapi_json(api_key_required: bool, public: bool) -> str:
 
 # Every per-container cache above; reset() clears them (tests and the bench between builds).
 _CACHES: tuple[Any, ...] = (get_config, _built_service, get_receipts, _kms_client, _totp_for, _event_delivery,
-                            openapi_json)
+                            openapi_json, _twilio_for)
 _resets: list[Callable[[], None]] = []
 
 

@@ -8,6 +8,7 @@ OTP_EVENTS_URL when set, else shown in the page's inbox panel: scripts/local_eve
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -64,6 +65,9 @@ def main() -> int:
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{db_port}",
         "AWS_ENDPOINT_URL_KMS": f"http://127.0.0.1:{db_port}",  # the same moto server
         "OTP_PUBLIC_URL": os.environ.get("OTP_PUBLIC_URL", f"http://127.0.0.1:{api_port}"),
+        # One secret for this run, shared by the server and the API key below (scripts/api_keys.py
+        # keeps a keyed hash under it); the table is new each run too.
+        "OTP_SECRET": os.environ.get("OTP_SECRET") or secrets.token_urlsafe(32),
     }
     db = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(db_port)],
@@ -76,7 +80,11 @@ def main() -> int:
             env=env, check=True,
         )
         env.update(_local_keys(env))
+        key = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_keys.py"), "create", "--stage",
+                              "local", "--name", "make run"], env=env, check=True, capture_output=True,
+                             text=True).stdout
         print(f"DynamoDB (moto server) on http://127.0.0.1:{db_port}")
+        print(f"Twilio Verify (v2) API on http://127.0.0.1:{api_port}, key for this run: {key.strip()}")
         print(f"Open http://127.0.0.1:{api_port}/ ; codes are printed below. Ctrl-C stops.")
         api = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "serve.py"), "--stage", "local",

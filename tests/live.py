@@ -33,11 +33,18 @@ class LiveServer:
     def get(self, path: str) -> requests.Response:
         return requests.get(self.url + path, timeout=30)
 
-    def last_code(self, e164: str) -> str:
+    def last_sms(self, e164: str) -> str:
+        """The first line of the newest SMS the console provider printed for ``e164``."""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        lines = re.findall(rf"\[console SMS to {re.escape(e164)}\][^\n]*\n([^\n]*)", text)
+        assert lines, f"no SMS to {e164} in the server log"
+        return lines[-1]
+
+    def last_code(self, e164: str, length: int = 6) -> str:
         """The newest code the console provider printed for ``e164``."""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         codes = re.findall(
-            rf"\[console SMS to {re.escape(e164)}\][^\n]*\n[^\n]*?\b([0-9]{{6}})\b", text, re.ASCII
+            rf"\[console SMS to {re.escape(e164)}\][^\n]*\n[^\n]*?\b([0-9]{{{length}}})\b", text, re.ASCII
         )
         assert codes, f"no SMS to {e164} in the server log"
         return codes[-1]

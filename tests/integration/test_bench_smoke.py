@@ -16,8 +16,10 @@ def test_bench_smoke_runs_every_section(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(out.read_text())
-    sections = {"cold_start", "warm", "flat", "units", "receipts", "totp", "events", "cost", "throttled"}
+    sections = {"cold_start", "warm", "v2", "flat", "units", "receipts", "totp", "events", "cost", "throttled"}
     assert sections <= set(results)
+    lookup = results["v2"]["service_lookup"]
+    assert results["v2"]["start"]["ratio"] > 0 and lookup["miss_ms"] > lookup["hit_ms"] > 0
     throttled = results["throttled"]  # every start answered 201 (run.py asserts it), faults or not
     assert throttled["starts"] > 0 and throttled["writes"] >= 5 * throttled["starts"]
     assert throttled["p99_ms"] >= throttled["p50_ms"] > 0

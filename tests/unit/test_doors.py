@@ -38,6 +38,9 @@ def test_server_routes_are_behind_iam_and_nothing_else_is():
     routes = _authorizers()
     assert {route for route, name in routes.items() if name == "sigv4"} == SERVER_ROUTES
     assert all(routes[route] is None for route in PUBLIC_API_ROUTES)
+    # /v2: HTTP Basic with an API key, checked by the function (IAM would refuse Twilio's SDKs).
+    v2 = [route for route in routes if " /v2/" in route]
+    assert len(v2) == 19 and all(routes[route] is None for route in v2)
 
 
 def test_a_private_api_puts_start_check_and_the_forms_behind_iam_too():

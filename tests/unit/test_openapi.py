@@ -25,7 +25,9 @@ def _validate(body: object, path: str, method: str, status: int) -> None:
 def test_the_document_lists_exactly_the_apps_operations():
     import app
 
-    in_code = {(path, method.lower()) for path, methods in app.app.routes.items() for method in methods}
+    # /v2 is Twilio Verify's API: its contract is Twilio's document (tests/unit/test_twilio_v2.py).
+    in_code = {(path, method.lower()) for path, methods in app.app.routes.items() for method in methods
+               if not path.startswith("/v2/")}
     in_doc = {(path, method) for path, item in DOC["paths"].items() for method in item if method != "parameters"}
     assert in_code == in_doc
 

@@ -1,0 +1,111 @@
+"""The v2 (Twilio Verify) rows of `make bench`: a start and a check through the Lambda handler
+with HTTP Basic and a form body, against the floor of the same DynamoDB calls replayed by hand
+(the v1 request's and check's, recorded by bench/run.py: v2 makes the same writes), and a
+Service lookup from the container's cache against one that reads the table."""
+
+from __future__ import annotations
+
+import base64
+import statistics
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from bench import floor
+from bench.events import Context, api_event
+from bench.harness import Dynalite, build_app, median_ms, numbers
+from chalicelib import wiring
+
+
+def _event(method: str, path: str, resource: str, params: dict[str, str], form: dict[str, str],
+           authorization: str) -> dict[str, Any]:
+    event = api_event(method, path, None, resource=resource, path_parameters=params)
+    headers = {"content-type": "application/x-www-form-urlencoded", "authorization": authorization}
+    event["headers"] = headers
+    event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    event["body"] = urlencode(form)
+    return event
+
+
+def _key() -> str:
+    from chalicelib.twilio_v2.credentials import ApiKey, ApiKeyStore, new_secret
+    from chalicelib.twilio_v2.wire import new_sid
+
+    service = wiring.get_service()
+    sid, secret = new_sid("SK"), new_secret()
+    ApiKeyStore(service._store._client, wiring.get_config().table_name).create(
+        ApiKey(sid, "bench", service._hasher.api_key_mac(sid, secret), int(time.time())))
+    return "Basic " + base64.b64encode(f"{sid}:{secret}".encode()).decode()
+
+
+def warm(db: Dynalite, runs: int, calls_file: Any) -> dict[str, Any]:
+    table = db.table("bench-v2")
+    app = build_app(db.endpoint, table)
+    authorization = _key()
+    api = wiring.get_twilio()
+    service_sid = api.create_service({"FriendlyName": "Bench", "CodeLength": "6"}, "http://bench")["sid"]
+    recorded = floor.load(calls_file)
+    client = db.client()
+    timings: dict[str, list[float]] = {"start": [], "check": [], "floor_start": [], "floor_check": []}
+    verifications = f"/v2/Services/{service_sid}/Verifications"
+    checks = f"/v2/Services/{service_sid}/VerificationCheck"
+    params = {"sid": service_sid}
+    for i, phone in enumerate(numbers(60_000, runs + 10)):
+        t0 = time.perf_counter()
+        started = app.app(_event("POST", verifications, "/v2/Services/{sid}/Verifications", params,
+                                 {"To": phone, "Channel": "sms"}, authorization), Context())
+        t1 = time.perf_counter()
+        assert started["statusCode"] == 201, started
+        from chalicelib.providers.console import OUTBOX
+
+        code = OUTBOX[0]["body"].split(" is ")[1][:6]
+        t2 = time.perf_counter()
+        checked = app.app(_event("POST", checks, "/v2/Services/{sid}/VerificationCheck", params,
+                                 {"To": phone, "Code": code}, authorization), Context())
+        t3 = time.perf_counter()
+        assert checked["statusCode"] == 200 and '"approved"' in checked["body"], checked
+        number_pk = floor.fresh_number_pk()
+        floor.replay(client, recorded["request"], table, number_pk)
+        t4 = time.perf_counter()
+        floor.replay(client, recorded["check"], table, number_pk)
+        t5 = time.perf_counter()
+        if i >= 10:  # warm-up done
+            timings["start"].append(t1 - t0)
+            timings["check"].append(t3 - t2)
+            timings["floor_start"].append(t4 - t3)
+            timings["floor_check"].append(t5 - t4)
+    result: dict[str, Any] = {}
+    for op in ("start", "check"):
+        ours, base = statistics.median(timings[op]), statistics.median(timings["floor_" + op])
+        result[op] = {"app_ms": median_ms(timings[op]), "floor_ms": median_ms(timings["floor_" + op]),
+                      "ratio": round(ours / base, 3), "goal_ratio": 1.3}
+    result["service_lookup"] = _lookup(api, service_sid, runs)
+    result["basic_auth_ms"] = _auth(api, authorization, runs)
+    return result
+
+
+def _lookup(api: Any, sid: str, runs: int) -> dict[str, Any]:
+    """catalog.get from the container's cache (every start and check) against one that reads
+    the Services' item first (a container's first, or one every CACHE_SECONDS)."""
+    catalog = api.catalog
+    hits, misses = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        assert catalog.get(sid) is not None
+        t1 = time.perf_counter()
+        catalog._loaded_at = None  # expired: the next get reads the item
+        assert catalog.get(sid) is not None
+        t2 = time.perf_counter()
+        hits.append(t1 - t0)
+        misses.append(t2 - t1)
+    return {"hit_ms": median_ms(hits), "miss_ms": median_ms(misses),
+            "ratio": round(statistics.median(misses) / statistics.median(hits), 1)}
+
+
+def _auth(api: Any, authorization: str, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        assert api.authenticator.authenticate(authorization, "198.51.100.7") is not None
+        samples.append(time.perf_counter() - t0)
+    return median_ms(samples)

@@ -1,0 +1,130 @@
+"""Twilio's Verification Attempts (``GET /v2/Attempts``, ``/v2/Attempts/{VL}``) and their
+Summary (``GET /v2/Attempts/Summary``) over chalicelib/attempts.py. On when the stage sets
+OTP_ATTEMPTS=true; otherwise these answer 20404 naming the variable.
+
+Dates are Twilio's ``YYYY-MM-DDTHH:MM:SSZ``; a range covers at most MAX_DAYS days (the list
+and the summary read SHARDS items a day) and defaults to the last day. The summary's counters
+are kept per UTC day, so its date filters count whole days."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from chalicelib.attempts import DAY, Attempt, split_attempt_sid
+from chalicelib.twilio_v2 import wire
+
+MAX_DAYS = 31
+_LIST = {"DateCreatedAfter", "DateCreatedBefore", "ChannelData.To", "Country", "Channel", "VerifyServiceSid",
+         "VerificationSid", "Status", "PageSize", "Page", "PageToken"}
+_SUMMARY = {"DateCreatedAfter", "DateCreatedBefore", "Country", "Channel", "VerifyServiceSid",
+            "DestinationPrefix"}
+_CHANNELS = {"sms": "sms", "call": "voice"}
+_NAMES = {v: k for k, v in _CHANNELS.items()}
+
+
+class AttemptResources:
+    def __init__(self, api: Any, log: Any, now: Any = time.time) -> None:
+        self._api = api
+        self._log = log
+        self._now = now
+
+    def list(self, query: dict[str, str], base: str) -> dict[str, Any]:
+        log = self._require(query, _LIST)
+        days = self._days(query)
+        scope = self._scope(query.get("VerifyServiceSid"))
+        channel = _channel(query.get("Channel"))
+        status = query.get("Status")
+        if status not in (None, "converted", "unconverted"):
+            raise wire.invalid("Status", "converted or unconverted")
+        low, high = _bounds(query, self._now())
+        found = [a for a in log.attempts(days)
+                 if (scope is None or a.scope == scope) and (channel is None or a.channel == channel)
+                 and low <= a.at < high
+                 and query.get("Country", a.country).upper() == a.country
+                 and query.get("ChannelData.To", a.to) == a.to
+                 and query.get("VerificationSid", a.verification_id) == a.verification_id
+                 and (status is None or (status == "converted") == a.converted)]
+        found.sort(key=lambda a: (-a.at, a.sid))
+        return self._api.page("attempts", [self.body(a, base) for a in found], query, base, "/v2/Attempts")
+
+    def fetch(self, sid: str, base: str) -> dict[str, Any]:
+        log = self._require({}, _LIST)
+        where = split_attempt_sid(sid)
+        if where is not None:
+            for attempt in log.attempts([where[0]], [where[1]]):
+                if attempt.sid == sid:
+                    return self.body(attempt, base)
+        raise wire.not_found("The Attempt")
+
+    def summary(self, query: dict[str, str], base: str) -> dict[str, Any]:
+        log = self._require(query, _SUMMARY)
+        if "DestinationPrefix" in query:
+            raise wire.invalid("DestinationPrefix", "not supported by this service")
+        scope = self._scope(query.get("VerifyServiceSid"))
+        channel = _channel(query.get("Channel"))
+        country = query.get("Country", "").upper() or None
+        counts = log.counts(self._days(query), lambda s, cc, ch: (scope is None or s == scope)
+                            and (country is None or cc == country) and (channel is None or ch == channel))
+        rate = 100 * counts.converted / counts.total if counts.total else 0
+        return {"account_sid": self._api.account_sid, "total_attempts": counts.total,
+                "total_converted": counts.converted, "total_unconverted": counts.total - counts.converted,
+                "conversion_rate_percentage": f"{rate:.2f}", "url": f"{base}/v2/Attempts/Summary"}
+
+    def body(self, a: Attempt, base: str) -> dict[str, Any]:
+        service = a.scope or self._api.catalog.default.sid
+        return {"sid": a.sid, "account_sid": self._api.account_sid, "service_sid": service,
+                "verification_sid": a.verification_id, "date_created": wire.iso(a.at),
+                "date_updated": wire.iso(a.at),
+                "conversion_status": "converted" if a.converted else "unconverted",
+                "channel": _NAMES.get(a.channel, a.channel),
+                "price": {"value": None, "currency": None},  # the providers report none at send time
+                "channel_data": {"to": a.to, "country_code": a.country},
+                "url": f"{base}/v2/Attempts/{a.sid}"}
+
+    def _require(self, query: dict[str, str], allowed: set[str]) -> Any:
+        if self._log is None:
+            raise wire.not_found("The Attempts log (OTP_ATTEMPTS=true turns it on)")
+        for name in sorted(query):
+            if name not in allowed:
+                raise wire.invalid(name, "not supported by this service")
+        return self._log
+
+    def _scope(self, sid: str | None) -> str | None:
+        if sid is None:
+            return None
+        return "" if self._api.app(sid)[0].default else sid
+
+    def _days(self, query: dict[str, str]) -> range:
+        low, high = _bounds(query, self._now())
+        if high <= low:
+            raise wire.invalid("DateCreatedBefore", "must be after DateCreatedAfter")
+        first, last = int(low) // DAY, int(high - 1) // DAY
+        if last - first + 1 > MAX_DAYS:
+            raise wire.invalid("DateCreatedAfter", f"a range covers at most {MAX_DAYS} days")
+        return range(first, last + 1)
+
+
+def _bounds(query: dict[str, str], now: float) -> tuple[float, float]:
+    high = _date(query, "DateCreatedBefore") or now + 1
+    low = _date(query, "DateCreatedAfter") or high - DAY
+    return low, high
+
+
+def _date(query: dict[str, str], name: str) -> float | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise wire.invalid(name, "a date such as 2026-11-30T08:00:00Z") from None
+
+
+def _channel(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if raw not in _CHANNELS:
+        raise wire.invalid("Channel", "sms or call")
+    return _CHANNELS[raw]

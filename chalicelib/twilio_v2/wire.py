@@ -1,0 +1,155 @@
+"""Twilio's wire format: form-encoded PascalCase requests, snake_case JSON answers, SIDs, dates,
+and the error shape ``{"code", "message", "more_info", "status"}`` with Twilio's codes.
+
+The reference is Twilio's OpenAPI document ``twilio_verify_v2`` (github.com/twilio/twilio-oai,
+spec/json/twilio_verify_v2.json) and Twilio's error pages (https://www.twilio.com/docs/api/errors/<code>).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+from chalice import Response
+
+from chalicelib import errors
+
+MAX_FORM_BYTES = 8192
+_JSON = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+
+class TwilioError(Exception):
+    """An answer in Twilio's error shape. ``code`` is an int: twilio-go decodes it into one."""
+
+    def __init__(self, code: int, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.code, self.status, self.message, self.retry_after = code, status, message, retry_after
+
+    def response(self) -> Response:
+        body = {"code": self.code, "message": self.message, "status": self.status,
+                "more_info": f"https://www.twilio.com/docs/errors/{self.code}"}
+        headers: dict[str, str | list[str]] = {**_JSON}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        if self.code == 20003:
+            headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+        return Response(body=json.dumps(body), status_code=self.status, headers=headers)
+
+
+def invalid(parameter: str, why: str = "") -> TwilioError:
+    """60200 Invalid parameter (https://www.twilio.com/docs/api/errors/60200), naming it."""
+    return TwilioError(60200, 400, f"Invalid parameter `{parameter}`{': ' + why if why else ''}")
+
+
+def not_found(what: str = "The requested resource") -> TwilioError:
+    """20404 (https://www.twilio.com/docs/api/errors/20404)."""
+    return TwilioError(20404, 404, f"{what} was not found")
+
+
+UNAUTHENTICATED = (20003, 401, "Authenticate")  # https://www.twilio.com/docs/api/errors/20003
+
+# The domain's refusals in Twilio's codes. Twilio's pages:
+#   60202 Max check attempts reached (429)   https://www.twilio.com/docs/api/errors/60202
+#   60203 Max send attempts reached (429)    https://www.twilio.com/docs/api/errors/60203
+#   60410 Verification delivery attempt blocked (Fraud Guard, a prefix paused)
+#   60605 Verification delivery attempt blocked: geo permissions (403)
+#   60205 SMS is not supported by landline phone number (400)
+#   20429 Too Many Requests (429)
+_CODES: dict[type[errors.ServiceError], tuple[int, int]] = {
+    errors.MaxAttemptsReached: (60202, 429),
+    errors.TooManyChecks: (60202, 429),
+    errors.TooManySends: (60203, 429),
+    errors.TooManyVerifications: (60203, 429),
+    errors.ResendTooSoon: (60203, 429),
+    errors.PrefixSuspended: (60410, 403),
+    errors.CountrySuspended: (60410, 403),
+    errors.CountryNotAllowed: (60605, 403),
+    errors.UnsupportedNumberType: (60205, 400),
+    errors.UndeliverableNumber: (60205, 400),
+    errors.VerificationNotFound: (20404, 404),
+    errors.FactorNotFound: (20404, 404),
+    errors.FactorSuspended: (60310, 429),  # too many wrong codes: until the backend re-enables it
+    errors.NotPending: (20404, 404),  # Twilio: an approved or canceled verification is gone
+    errors.NotFound: (20404, 404),
+    errors.ServiceUnavailable: (20503, 503),
+    errors.DeliveryFailed: (20503, 503),  # the providers could not take it: try again
+}
+_PARAMETERS: dict[type[errors.ServiceError], str] = {
+    errors.InvalidPhoneNumber: "To", errors.UnsupportedChannel: "Channel", errors.InvalidCodeFormat: "Code",
+    errors.TooManyFactors: "Identity", errors.FactorAlreadyVerified: "AuthPayload",
+}
+
+
+def from_domain(exc: errors.ServiceError) -> TwilioError:
+    """The one mapping of the domain's errors to Twilio's codes (a subclass answers as its
+    class: TotpUnavailable as ServiceUnavailable); a limit not named above is 20429 (rate
+    limited), any other client error 60200, anything else a 500 in Twilio's shape."""
+    kind = next((k for k in type(exc).__mro__ if k in _PARAMETERS or k in _CODES), None)
+    if kind in _PARAMETERS:
+        error = invalid(_PARAMETERS[kind], exc.message)
+    elif kind in _CODES:
+        code, status = _CODES[kind]
+        error = TwilioError(code, status, exc.message)
+    elif isinstance(exc, errors.LimitExceeded):
+        error = TwilioError(20429, 429, exc.message)
+    elif exc.status < 500:
+        error = TwilioError(60200, 400, exc.message)
+    else:
+        error = TwilioError(20500, 500, errors.ServiceError.message)
+    error.retry_after = exc.retry_after
+    return error
+
+
+def parse_form(raw: bytes, content_type: str) -> dict[str, str]:
+    """The request's parameters: form-encoded, each given once (the SDKs send no repeats for
+    the parameters this service takes)."""
+    if not raw:
+        return {}
+    if not content_type.lower().startswith("application/x-www-form-urlencoded"):
+        raise TwilioError(60200, 400, "Send the parameters as application/x-www-form-urlencoded")
+    if len(raw) > MAX_FORM_BYTES:
+        raise TwilioError(60200, 400, f"The request body must be at most {MAX_FORM_BYTES} bytes")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=64, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise TwilioError(60200, 400, "The request body is not a valid form") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise invalid(name, "given more than once")
+        form[name] = value
+    return form
+
+
+def optional_int(form: dict[str, str], name: str, low: int, high: int) -> int | None:
+    raw = form.get(name)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise invalid(name, f"must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def optional_bool(form: dict[str, str], name: str) -> bool | None:
+    raw = form.get(name)
+    if raw is None:
+        return None
+    if raw.lower() not in ("true", "false"):
+        raise invalid(name, "must be true or false")
+    return raw.lower() == "true"
+
+
+def new_sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def iso(epoch: float) -> str:
+    """Twilio's dates: ``YYYY-MM-DDTHH:MM:SSZ`` exactly."""
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def json_answer(body: Any, status: int = 200) -> Response:
+    return Response(body=json.dumps(body), status_code=status, headers=dict(_JSON))

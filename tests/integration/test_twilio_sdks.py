@@ -1,0 +1,197 @@
+"""Twilio's official SDKs, unchanged, against this service served over HTTP (scripts/serve.py,
+as `make run` serves it) and dynalite: the switch README's "Moving from Twilio Verify" shows,
+a base URL and an API key. twilio-python (requirements-dev.txt) runs in this process;
+twilio-node (installed into .deps by `make test`) runs tests/integration/twilio_node_flow.js.
+
+How the SDKs are pointed at us, from their source: twilio-python's Domain.absolute_url joins
+``client.verify.base_url`` and the ``/v2/...`` path (twilio/base/domain.py); twilio-node's
+Domain.absoluteUrl does the same with ``client.verify.baseUrl`` (lib/base/Domain.js)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.conftest import unique_number
+from tests.live import moto_kms
+
+NODE_SDK = ROOT / ".deps" / "node_modules" / "twilio"
+
+
+@pytest.fixture(scope="module")
+def server(serve):
+    return serve()
+
+
+def make_key(dynamodb_endpoint: str) -> dict:
+    """As an operator makes one: `python scripts/api_keys.py create --stage test`."""
+    env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
+    out = subprocess.run([sys.executable, "scripts/api_keys.py", "create", "--stage", "test", "--name", "sdk"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)  # one JSON object and nothing else on stdout
+
+
+@pytest.fixture(scope="module")
+def key(dynamodb_endpoint):
+    return make_key(dynamodb_endpoint)
+
+
+def sdk(server, key):
+    from twilio.rest import Client
+
+    client = Client(key["api_key_sid"], key["api_key_secret"], key["account_sid"])
+    client.verify.base_url = server.url  # deployed: https://<api-id>.execute-api.<region>.amazonaws.com/api
+    return client
+
+
+def test_twilio_python_drives_the_documented_flow(server, key):
+    from twilio.base.exceptions import TwilioRestException
+
+    client = sdk(server, key)
+    service = client.verify.v2.services.create(friendly_name="Acme", code_length=8)
+    assert service.sid.startswith("VA") and service.code_length == 8
+    to = unique_number(120)
+    verification = client.verify.v2.services(service.sid).verifications.create(to=to, channel="sms")
+    assert verification.status == "pending" and verification.valid is False
+    assert "Acme" in server.last_sms(to)
+    code = server.last_code(to, 8)
+    wrong = f"{(int(code) + 1) % 10**8:08d}"
+    check = client.verify.v2.services(service.sid).verification_checks.create(to=to, code=wrong)
+    assert (check.status, check.valid) == ("pending", False)
+    check = client.verify.v2.services(service.sid).verification_checks.create(verification_sid=verification.sid,
+                                                                                  code=code)
+    assert (check.status, check.valid) == ("approved", True)
+    with pytest.raises(TwilioRestException) as gone:
+        client.verify.v2.services(service.sid).verifications(verification.sid).fetch()
+    assert (gone.value.status, gone.value.code) == (404, 20404)
+
+
+def test_twilio_python_cancel_max_attempts_and_a_second_service(server, key):
+    from twilio.base.exceptions import TwilioRestException
+
+    client = sdk(server, key)
+    first = client.verify.v2.services.create(friendly_name="First")
+    second = client.verify.v2.services.create(friendly_name="Second")
+    to = unique_number(121)
+    verification = client.verify.v2.services(first.sid).verifications.create(to=to, channel="sms")
+    canceled = client.verify.v2.services(first.sid).verifications(verification.sid).update(status="canceled")
+    assert canceled.status == "canceled"
+
+    other = client.verify.v2.services(second.sid).verifications.create(to=to, channel="sms")
+    with pytest.raises(TwilioRestException) as foreign:  # a Service sees its own verifications only
+        client.verify.v2.services(first.sid).verifications(other.sid).fetch()
+    assert foreign.value.code == 20404
+    wrong = f"{(int(server.last_code(to)) + 1) % 10**6:06d}"
+    for _ in range(5):
+        assert client.verify.v2.services(second.sid).verification_checks.create(to=to, code=wrong).valid is False
+    with pytest.raises(TwilioRestException) as attempts:
+        client.verify.v2.services(second.sid).verification_checks.create(to=to, code=wrong)
+    assert (attempts.value.status, attempts.value.code) == (429, 60202)
+    names = [s.friendly_name for s in client.verify.v2.services.list(page_size=1)]  # follows next_page_url
+    assert {"Verify", "First", "Second"} <= set(names)
+
+
+def test_twilio_python_wrong_credentials_and_a_revoked_key(server, key, dynamodb_endpoint):
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
+
+    client = Client(key["api_key_sid"], "wrong" + key["api_key_secret"][5:], key["account_sid"])
+    client.verify.base_url = server.url
+    with pytest.raises(TwilioRestException) as refused:  # (list() raises a plain TwilioException)
+        client.verify.v2.services.create(friendly_name="Nope")
+    assert (refused.value.status, refused.value.code) == (401, 20003)
+
+    revoked = make_key(dynamodb_endpoint)
+    assert sdk(server, revoked).verify.v2.services.list(limit=1)
+    env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
+    subprocess.run([sys.executable, "scripts/api_keys.py", "revoke", "--stage", "test", "--sid", revoked["api_key_sid"]],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    # The server forks per request (as Lambda's containers come and go): the revocation is
+    # seen by the next request; a warm container sees it within the keys' cache bound (30 s).
+    with pytest.raises(TwilioRestException) as refused:
+        sdk(server, revoked).verify.v2.services.create(friendly_name="Nope")
+    assert refused.value.code == 20003
+    listed = subprocess.run([sys.executable, "scripts/api_keys.py", "list", "--stage", "test"], cwd=ROOT, env=env,
+                            check=True, capture_output=True, text=True).stdout.splitlines()
+    assert any(json.loads(line)["api_key_sid"] == revoked["api_key_sid"] and json.loads(line)["revoked_at"]
+               for line in listed)
+
+
+@pytest.fixture(scope="module")
+def totp_server(serve):
+    """The server with the stage's TOTP key (KMS: moto's server, as `make run` has it) and
+    the Attempts log (OTP_ATTEMPTS=true)."""
+    with moto_kms("test") as kms:
+        yield serve(OTP_ATTEMPTS="true", **kms)
+
+
+def test_twilio_python_enrolls_a_totp_factor_and_approves_a_challenge(totp_server, key):
+    import time
+
+    import pyotp
+
+    client = sdk(totp_server, key)
+    service = client.verify.v2.services.create(friendly_name="Acme TOTP")
+    entity = client.verify.v2.services(service.sid).entities.create(identity="user-0042-sdk")
+    entity_factors = client.verify.v2.services(service.sid).entities(entity.identity)
+    created = entity_factors.new_factors.create(friendly_name="Alice's phone", factor_type="totp")
+    assert created.status == "unverified" and created.binding["uri"].startswith("otpauth://totp/")
+    totp = pyotp.TOTP(created.binding["secret"])
+    factor = entity_factors.factors(created.sid).update(auth_payload=totp.now())
+    assert factor.status == "verified"
+    # The confirming code is used; the next step's code is inside the window (OTP_TOTP_WINDOW=1).
+    challenge = entity_factors.challenges.create(factor_sid=created.sid, auth_payload=totp.at(time.time() + 30))
+    assert challenge.status == "approved"
+
+
+def test_twilio_python_lists_and_summarises_attempts(totp_server, key):
+    client = sdk(totp_server, key)
+    service = client.verify.v2.services.create(friendly_name="Conversions")
+    converted, unconverted = unique_number(123), unique_number(124)
+    started = client.verify.v2.services(service.sid).verifications.create(to=converted, channel="sms")
+    client.verify.v2.services(service.sid).verifications.create(to=unconverted, channel="sms")
+    check = client.verify.v2.services(service.sid).verification_checks.create(
+        to=converted, code=totp_server.last_code(converted))
+    assert check.status == "approved"
+    attempts = client.verify.v2.verification_attempts.list(verify_service_sid=service.sid)
+    assert {(a.channel_data["to"], a.conversion_status) for a in attempts} == {
+        (converted, "converted"), (unconverted, "unconverted")}
+    assert [a.sid for a in attempts if a.verification_sid == started.sid] == [started.send_code_attempts[0]["attempt_sid"]]
+    summary = client.verify.v2.verification_attempts_summary().fetch(verify_service_sid=service.sid)
+    assert (summary.total_attempts, summary.total_converted, summary.total_unconverted) == (2, 1, 1)
+    assert summary.conversion_rate_percentage == "50.00"
+
+
+def _node(script: str, server, key: dict, **env: str) -> dict:
+    if shutil.which("node") is None or not NODE_SDK.exists():
+        pytest.fail("twilio-node is missing: run `make test` (it installs it into .deps/)")
+    environ = {**os.environ, "API_URL": server.url, "SERVER_LOG": str(server.log_path),
+               "TWILIO_ACCOUNT_SID": key["account_sid"], "API_KEY_SID": key["api_key_sid"],
+               "API_KEY_SECRET": key["api_key_secret"], "NODE_PATH": str(ROOT / ".deps" / "node_modules"), **env}
+    run = subprocess.run(["node", str(ROOT / "tests" / "integration" / script)], env=environ,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return json.loads(run.stdout)
+
+
+def test_twilio_node_drives_the_documented_flow(server, key):
+    seen = _node("twilio_node_flow.js", server, key, TO=unique_number(122))
+    assert seen == {"created": "pending", "wrong": [False, "pending"], "right": [True, "approved"], "fetched": 20404,
+                    "canceled": "canceled", "max_attempts": 60202, "bad_key": 20003}
+
+
+def test_twilio_node_services_apart_totp_attempts_and_a_revoked_key(totp_server, key, dynamodb_endpoint):
+    revoked = make_key(dynamodb_endpoint)
+    subprocess.run([sys.executable, "scripts/api_keys.py", "revoke", "--stage", "test", "--sid", revoked["api_key_sid"]],
+                   cwd=ROOT, env={**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}, check=True,
+                   capture_output=True)
+    seen = _node("twilio_node_more.js", totp_server, key, TO=unique_number(125),
+                 REVOKED_SID=revoked["api_key_sid"], REVOKED_SECRET=revoked["api_key_secret"])
+    assert seen == {"foreign": 20404, "first_still_checks": "approved", "factor": "verified", "challenge": "approved",
+                    "attempts": ["converted"], "summary": [1, 1, "100.00"], "revoked": 20003}

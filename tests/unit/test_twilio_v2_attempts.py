@@ -1,0 +1,150 @@
+"""Twilio's Verification Attempts and their Summary on /v2 (issue 20), with OTP_ATTEMPTS=true:
+each send is an attempt and its verification's approval converts it, written in the waves the
+verification's writes already make (chalicelib/attempts.py). Shapes: Twilio's OpenAPI document
+twilio_verify_v2 (VerificationAttempt, VerificationAttemptsSummary)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.floor import sequential_round_trips, waves
+from chalicelib import wiring
+from tests.conftest import last_code
+from tests.unit.test_concurrent_writes import slow_dynamodb  # noqa: F401  (a fixture)
+from tests.unit.test_twilio_v2 import call, key, new_service, twilio_error  # noqa: F401  (key: a fixture)
+
+A, B, C = "+14155552671", "+14155552672", "+447400123456"
+
+
+@pytest.fixture
+def client(configured):
+    return configured(OTP_ATTEMPTS="true", OTP_RESEND_INTERVAL_SECONDS="0")
+
+
+def verify(client, key, sid: str, to: str) -> dict:
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Verifications", {"To": to, "Channel": "sms"})
+    assert status == 201, body
+    return body
+
+
+def test_attempts_are_listed_converted_and_summarised(client, key, outbox):
+    first, second = new_service(client, key)["sid"], new_service(client, key, FriendlyName="Other")["sid"]
+    approved = verify(client, key, first, A)
+    resent = verify(client, key, first, A)  # a resend: a second attempt of the same verification
+    code = last_code(outbox)
+    assert call(client, key, "POST", f"/v2/Services/{first}/VerificationCheck", {"To": A, "Code": code})[1]["valid"]
+    verify(client, key, second, B)
+
+    status, body, _ = call(client, key, "GET", "/v2/Attempts")
+    assert status == 200 and body["meta"]["key"] == "attempts" and len(body["attempts"]) == 3
+    assert body["attempts"][0]["date_created"] >= body["attempts"][-1]["date_created"]  # newest first
+    mine = [a for a in body["attempts"] if a["verification_sid"] == approved["sid"]]
+    assert {a["conversion_status"] for a in mine} == {"converted"} and len(mine) == 2
+    assert {a["sid"] for a in mine} == {s["attempt_sid"] for s in resent["send_code_attempts"]}
+    verify(client, key, second, C)
+    assert mine[0]["channel_data"]["to"] == A and mine[0]["service_sid"] == first and mine[0]["channel"] == "sms"
+
+    only = call(client, key, "GET", f"/v2/Attempts?VerifyServiceSid={second}&Status=unconverted")[1]["attempts"]
+    assert {a["channel_data"]["to"] for a in only} == {B, C}
+    assert call(client, key, "GET", "/v2/Attempts?Country=GB")[1]["attempts"][0]["channel_data"]["to"] == C
+    fetched = call(client, key, "GET", f"/v2/Attempts/{mine[0]['sid']}")[1]
+    assert fetched == mine[0]
+
+    status, summary, _ = call(client, key, "GET", "/v2/Attempts/Summary")
+    assert status == 200
+    assert (summary["total_attempts"], summary["total_converted"], summary["total_unconverted"]) == (4, 2, 2)
+    assert summary["conversion_rate_percentage"] == "50.00"
+    per_service = call(client, key, "GET", f"/v2/Attempts/Summary?VerifyServiceSid={first}")[1]
+    assert (per_service["total_attempts"], per_service["conversion_rate_percentage"]) == (2, "100.00")
+    assert call(client, key, "GET", "/v2/Attempts/Summary?Country=GB")[1]["total_attempts"] == 1
+
+
+def test_the_attempt_sids_of_a_verification_are_its_attempts(client, key):
+    sid = new_service(client, key)["sid"]
+    started = verify(client, key, sid, A)
+    attempt = started["send_code_attempts"][0]["attempt_sid"]
+    status, body, _ = call(client, key, "GET", f"/v2/Attempts/{attempt}")
+    assert status == 200 and body["verification_sid"] == started["sid"]
+    assert twilio_error(call(client, key, "GET", "/v2/Attempts/VL" + "0" * 32)[1]) == 20404
+
+
+def test_a_send_and_its_attempt_share_a_wave(client, key, slow_dynamodb):  # noqa: F811
+    sid = new_service(client, key)["sid"]
+    calls = slow_dynamodb(wiring.get_service())
+    verify(client, key, sid, A)
+    request = [c for c in calls.take() if c["operation"] != "GetItem"]  # the Service, cached
+    assert sequential_round_trips(request) == 2  # as without attempts
+    assert len(waves(request)[1]) == 4  # prefix, country, budget, and the attempt
+
+
+def test_a_refused_send_is_no_attempt(configured, key):
+    client = configured(OTP_ATTEMPTS="true", OTP_MAX_SENDS_PER_HOUR="1", OTP_BUDGET_SHARDS="1",
+                        OTP_BREAKER_MIN_CONVERSION_PERCENT="0")
+    sid = new_service(client, key)["sid"]
+    verify(client, key, sid, A)
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Verifications", {"To": B, "Channel": "sms"})
+    assert status == 429 and twilio_error(body) == 20429
+    assert [a["channel_data"]["to"] for a in call(client, key, "GET", "/v2/Attempts")[1]["attempts"]] == [A]
+    assert call(client, key, "GET", "/v2/Attempts/Summary")[1]["total_attempts"] == 1
+
+
+def test_a_retried_write_is_counted_once(client, key, outbox):
+    from chalicelib.attempts import AttemptLog
+
+    sid = new_service(client, key)["sid"]
+    verify(client, key, sid, A)
+    service = wiring.get_service()
+    verification = service._store.get(service._hasher.number_key(A, sid))
+    log: AttemptLog = service._attempts
+    log.record(verification, "US", sid).settle()  # botocore's retry after a lost answer
+    for write in log.conversions(verification, "US", sid) * 2:
+        write()
+    summary = call(client, key, "GET", "/v2/Attempts/Summary")[1]
+    assert (summary["total_attempts"], summary["total_converted"]) == (1, 1)
+
+
+def test_without_otp_attempts_the_routes_say_how_to_turn_them_on(configured, key):
+    client = configured()
+    status, body, _ = call(client, key, "GET", "/v2/Attempts")
+    assert status == 404 and twilio_error(body) == 20404 and "OTP_ATTEMPTS" in body["message"]
+
+
+@pytest.mark.parametrize("query,parameter", [
+    ("DateCreatedAfter=yesterday", "DateCreatedAfter"), ("Channel=email", "Channel"), ("Status=done", "Status"),
+    ("DateCreatedAfter=2026-01-01T00:00:00Z&DateCreatedBefore=2026-03-01T00:00:00Z", "DateCreatedAfter"),
+    ("Nope=1", "Nope"),
+])
+def test_bad_filters_are_60200(client, key, query, parameter):
+    status, body, _ = call(client, key, "GET", f"/v2/Attempts?{query}")
+    assert status == 400 and twilio_error(body) == 60200 and f"`{parameter}`" in body["message"]
+
+
+def test_a_full_item_still_counts_what_it_cannot_list(client, key, outbox, monkeypatch):
+    from chalicelib import attempts
+
+    monkeypatch.setattr(attempts, "SHARDS", 1)  # every attempt of the day in one item...
+    monkeypatch.setattr(attempts, "PER_ITEM", 1)  # ...which holds one
+    sid = new_service(client, key)["sid"]
+    verify(client, key, sid, A)
+    verify(client, key, sid, B)
+    assert call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck", {"To": B, "Code": last_code(outbox)})[1]["valid"]
+    assert [a["channel_data"]["to"] for a in call(client, key, "GET", "/v2/Attempts")[1]["attempts"]] == [A]
+    summary = call(client, key, "GET", "/v2/Attempts/Summary")[1]
+    assert (summary["total_attempts"], summary["total_converted"]) == (2, 1)
+
+
+def test_a_months_range_reads_its_items_by_key_in_three_calls(client, key, clock):
+    from datetime import datetime, timezone
+
+    sid = new_service(client, key)["sid"]
+    verify(client, key, sid, A)
+    calls = []
+    wiring.get_service()._store._client.meta.events.register(
+        "provide-client-params.dynamodb.*", lambda params, model, **_: calls.append((model.name, params)))
+    end = datetime.fromtimestamp(clock.now + 60, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.fromtimestamp(clock.now + 60 - 30 * 86400, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status, body, _ = call(client, key, "GET", f"/v2/Attempts?DateCreatedAfter={start}&DateCreatedBefore={end}")
+    assert status == 200 and [a["channel_data"]["to"] for a in body["attempts"]] == [A]
+    batches = [params for name, params in calls if name == "BatchGetItem"]
+    assert [name for name, _ in calls if name != "GetItem"] == ["BatchGetItem"] * 3  # no Scan, no Query
+    assert sum(len(next(iter(p["RequestItems"].values()))["Keys"]) for p in batches) == 31 * 8

@@ -1,0 +1,105 @@
+"""Twilio Verify's TOTP resources on /v2 (issue 20) over the same TotpService as /v1/totp:
+Entities, Factors (FactorType=totp) and Challenges, in Twilio's shapes (its OpenAPI document
+twilio_verify_v2; the 2021 change that answers a wrong AuthPayload with 200 unverified / 201
+pending: https://www.twilio.com/docs/verify/quickstarts/verify-totp-change-in-api-response-when-authpayload-is-incorrect)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+import pytest
+
+from tests.unit.test_twilio_v2 import call, key, new_service, twilio_error  # noqa: F401  (key: a fixture)
+
+IDENTITY = "ff483d1ff591898a9942916050d2ca3f"
+
+
+@pytest.fixture
+def step_clock(clock):
+    clock.now = (int(clock.now) // 30) * 30 + 15  # mid-step
+    return clock
+
+
+def factor(client, key, sid: str, identity: str = IDENTITY, **form):
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Entities/{identity}/Factors",
+                           {"FactorType": "totp", "FriendlyName": "Alice's phone", **form})
+    assert status == 201, body
+    return body
+
+
+def test_enroll_verify_and_challenge(client, key, step_clock):
+    service = new_service(client, key, FriendlyName="Acme Bank")
+    sid = service["sid"]
+    status, entity, _ = call(client, key, "POST", f"/v2/Services/{sid}/Entities", {"Identity": IDENTITY})
+    assert status == 201 and entity["sid"].startswith("YE") and entity["identity"] == IDENTITY
+    created = factor(client, key, sid)
+    assert (created["status"], created["factor_type"]) == ("unverified", "totp")
+    assert created["config"] == {"alg": "sha1", "code_length": 6, "time_step": 30, "skew": 1}
+    uri = urlparse(created["binding"]["uri"])
+    assert uri.scheme == "otpauth" and parse_qs(uri.query)["issuer"] == ["Acme Bank"]  # the Service's name
+    totp = pyotp.TOTP(created["binding"]["secret"])
+    path = f"/v2/Services/{sid}/Entities/{IDENTITY}/Factors/{created['sid']}"
+
+    wrong = f"{(int(totp.at(step_clock.now)) + 1) % 10**6:06d}"
+    status, body, _ = call(client, key, "POST", path, {"AuthPayload": wrong})
+    assert status == 200 and body["status"] == "unverified"
+    status, body, _ = call(client, key, "POST", path, {"AuthPayload": totp.at(step_clock.now)})
+    assert status == 200 and body["status"] == "verified" and "binding" not in body
+    step_clock.advance(30)
+
+    challenges = f"/v2/Services/{sid}/Entities/{IDENTITY}/Challenges"
+    status, body, _ = call(client, key, "POST", challenges, {"FactorSid": created["sid"], "AuthPayload": wrong})
+    assert status == 201 and body["status"] == "pending"
+    status, body, _ = call(client, key, "POST", challenges,
+                           {"FactorSid": created["sid"], "AuthPayload": totp.at(step_clock.now)})
+    assert status == 201 and body["status"] == "approved" and body["sid"].startswith("YC")
+    status, body, _ = call(client, key, "POST", challenges,  # the same code again: used
+                           {"FactorSid": created["sid"], "AuthPayload": totp.at(step_clock.now)})
+    assert status == 201 and body["status"] == "pending"
+
+    status, listed, _ = call(client, key, "GET", f"/v2/Services/{sid}/Entities/{IDENTITY}/Factors")
+    assert [f["sid"] for f in listed["factors"]] == [created["sid"]] and "binding" not in listed["factors"][0]
+    assert call(client, key, "GET", f"/v2/Services/{sid}/Entities/{IDENTITY}")[0] == 200
+    assert call(client, key, "DELETE", path)[0] == 204
+    assert twilio_error(call(client, key, "GET", path)[1]) == 20404
+
+
+def test_an_identity_in_another_service_is_another_person(client, key, step_clock):
+    first, second = new_service(client, key)["sid"], new_service(client, key, FriendlyName="Other")["sid"]
+    created = factor(client, key, first)
+    for method, suffix in [("GET", ""), ("POST", ""), ("DELETE", "")]:
+        path = f"/v2/Services/{second}/Entities/{IDENTITY}/Factors/{created['sid']}{suffix}"
+        assert twilio_error(call(client, key, method, path, {"AuthPayload": "123456"})[1]) == 20404
+    assert call(client, key, "GET", f"/v2/Services/{second}/Entities/{IDENTITY}/Factors")[1]["factors"] == []
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{second}/Entities/{IDENTITY}/Challenges",
+                           {"FactorSid": created["sid"], "AuthPayload": "123456"})
+    assert status == 404 and twilio_error(body) == 20404
+
+
+def test_too_many_wrong_codes_are_60310_for_a_factor(client, key, step_clock):
+    sid = new_service(client, key)["sid"]
+    created = factor(client, key, sid)
+    wrong = f"{(int(pyotp.TOTP(created['binding']['secret']).at(step_clock.now)) + 1) % 10**6:06d}"
+    path = f"/v2/Services/{sid}/Entities/{IDENTITY}/Factors/{created['sid']}"
+    for _ in range(5):
+        assert call(client, key, "POST", path, {"AuthPayload": wrong})[1]["status"] == "unverified"
+    status, body, headers = call(client, key, "POST", path, {"AuthPayload": wrong})
+    assert status == 429 and twilio_error(body) == 60310 and int(headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("form,parameter", [
+    ({"FactorType": "push"}, "FactorType"), ({"FactorType": "passkeys"}, "FactorType"), ({}, "FactorType"),
+    ({"FactorType": "totp", "Config.TimeStep": "60"}, "Config.TimeStep"),
+    ({"FactorType": "totp", "Config.CodeLength": "8"}, "Config.CodeLength"),
+    ({"FactorType": "totp", "Binding.PublicKey": "x"}, "Binding.PublicKey"),
+])
+def test_what_this_service_does_not_do_is_60200(client, key, form, parameter):
+    sid = new_service(client, key)["sid"]
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Entities/{IDENTITY}/Factors", form)
+    assert status == 400 and twilio_error(body) == 60200 and f"`{parameter}`" in body["message"]
+
+
+def test_an_unknown_entity_is_20404(client, key):
+    sid = new_service(client, key)["sid"]
+    assert twilio_error(call(client, key, "GET", f"/v2/Services/{sid}/Entities/nobody-here")[1]) == 20404
