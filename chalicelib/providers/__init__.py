@@ -100,6 +100,19 @@ class ProviderError(Exception):
         self.maybe_delivered = maybe_delivered
 
 
+def aws_transport_error(provider: str, exc: Exception) -> ProviderError:
+    """A send through an AWS API (SNS, End User Messaging, SES, Lambda) that failed below the
+    API: transient, and "maybe delivered" when the request had left, as for the HTTP
+    providers. botocore (httpsession.py) raises ReadTimeoutError for an answer that did not
+    come in time and ConnectionClosedError for a connection dropped once the request was
+    written (urllib3's ProtocolError); a connection it could not open is EndpointConnectionError
+    or ConnectTimeoutError, and nothing was sent."""
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    left = isinstance(exc, (ReadTimeoutError, ConnectionClosedError))
+    return ProviderError(provider, permanent=False, detail=type(exc).__name__, maybe_delivered=left)
+
+
 @dataclass(frozen=True)
 class ProviderContext:
     """What a provider may use: its settings, the default sender, shared clients."""

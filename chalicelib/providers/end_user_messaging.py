@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
-from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
 from chalicelib.providers.speech import voiced
 
 if TYPE_CHECKING:
@@ -76,4 +76,4 @@ class EndUserMessagingProvider(SmsProvider):
             )
             raise ProviderError(self.name, permanent=permanent, detail=f"{code} {reason}".strip()) from None
         except BotoCoreError as exc:
-            raise ProviderError(self.name, permanent=False, detail=type(exc).__name__) from None
+            raise aws_transport_error(self.name, exc) from None

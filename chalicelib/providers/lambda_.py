@@ -19,7 +19,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.providers import Delivery, ProviderError, SmsProvider
+from chalicelib.providers import Delivery, ProviderError, SmsProvider, aws_transport_error
 from chalicelib.providers.webhook import payload
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class LambdaProvider(SmsProvider):
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             raise ProviderError(self.name, permanent=False, detail=_safe(code)) from None
         except BotoCoreError as exc:
-            raise ProviderError(self.name, permanent=False, detail=type(exc).__name__) from None
+            raise aws_transport_error(self.name, exc) from None
         answer = _json(raw)
         if response.get("FunctionError"):
             error_type = answer.get("errorType") if isinstance(answer, dict) else None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
 
 if TYPE_CHECKING:
     from chalicelib.channel_messages import EmailMessage
@@ -61,9 +61,5 @@ class SesProvider(SmsProvider):
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             raise ProviderError(self.name, permanent=False, detail=str(code)) from None
-        except BotoCoreError as exc:
-            # A read timeout after SES took the request: the email may be on its way.
-            from botocore.exceptions import ReadTimeoutError
-
-            raise ProviderError(self.name, permanent=False, detail=type(exc).__name__,
-                                maybe_delivered=isinstance(exc, ReadTimeoutError)) from None
+        except BotoCoreError as exc:  # after SES took the request, the email may be on its way
+            raise aws_transport_error(self.name, exc) from None

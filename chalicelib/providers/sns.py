@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
-from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
 
 # SNS Publish errors (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
 # and botocore/data/sns/2010-03-31/service-2.json). Publish has no opted-out error: a send to an
@@ -42,5 +42,5 @@ class SnsProvider(SmsProvider):
             )
             raise ProviderError(self.name, permanent=permanent, detail=code) from None
         except BotoCoreError as exc:
-            raise ProviderError(self.name, permanent=False, detail=type(exc).__name__) from None
+            raise aws_transport_error(self.name, exc) from None
         return response["MessageId"]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
 from chalicelib.providers.http import HttpProvider, json_or_none
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class SocialMessagingProvider(SmsProvider):
     def send_whatsapp(
         self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None
     ) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         from chalicelib.channel_messages import cloud_api_message
 
@@ -117,5 +117,4 @@ class SocialMessagingProvider(SmsProvider):
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             raise ProviderError(self.name, permanent=False, detail=str(code)) from None
         except BotoCoreError as exc:
-            raise ProviderError(self.name, permanent=False, detail=type(exc).__name__,
-                                maybe_delivered=isinstance(exc, ReadTimeoutError)) from None
+            raise aws_transport_error(self.name, exc) from None
