@@ -41,7 +41,7 @@ NUMBER_ITEM_PREFIX = "v#"
 TYPES = ("verification.started", "verification.resent", "verification.approved", "verification.failed",
          "verification.canceled", "verification.expired", "delivery.updated",
          # from the TOTP items: chalicelib/stream_totp.py
-         "totp.factor_verified", "totp.approved", "totp.factor_suspended")
+         "totp.factor_verified", "totp.approved", "totp.factor_suspended", "totp.code_replayed")
 
 
 def _masked(e164: str) -> str:

@@ -248,3 +248,17 @@ def test_a_replayed_code_answers_and_counts_as_a_wrong_one(client, step_clock, c
     assert capsys.readouterr().out.count('"TotpReplays": 1') == 1
     assert sum("replayed" in r.getMessage() for r in caplog.records) == 1
     assert "replayed_at" in factor_item(factor["id"]) and factor_item(factor["id"])["fails"]["N"] == "2"
+
+
+def test_a_replay_reaches_the_backend_as_its_own_event(events_client, step_clock):
+    """Told apart from a wrong code only where the sender cannot see it: the item's replayed_at,
+    and from it the event (derived from the table's stream, as every event is)."""
+    client, poller, receiver = events_client
+    factor = enrolled(client, step_clock)
+    code = code_at(factor["secret"], step_clock.now)
+    assert challenge(client, code)[0] == 200
+    assert challenge(client, wrong_code(factor["secret"], step_clock.now))[0] == 403
+    assert not [b for b in delivered(poller, receiver) if b["type"] == "totp.code_replayed"]
+    assert challenge(client, code)[0] == 403
+    (event,) = [b for b in delivered(poller, receiver) if b["type"] == "totp.code_replayed"]
+    assert event["data"] == {"factor_id": factor["id"], "identity": IDENTITY, "consecutive_failures": 2}
