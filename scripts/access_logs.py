@@ -58,21 +58,13 @@ def role_policy(part: str) -> dict[str, Any]:
 def ensure_account_role(iam: Any, apigateway: Any, part: str,
                         sleep: Callable[[float], None] = time.sleep) -> tuple[str, list[str]]:
     """(the role's ARN, what was done). The account's CloudWatch role is set only if unset."""
-    done = []
-    try:
-        role_arn = iam.get_role(RoleName=ACCOUNT_ROLE)["Role"]["Arn"]
-        created = False
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchEntity":
-            raise
-        role_arn = iam.create_role(
-            RoleName=ACCOUNT_ROLE, AssumeRolePolicyDocument=json.dumps(APIGATEWAY_TRUST),
-            Description="API Gateway writes access logs to CloudWatch Logs (phone-verify)",
-        )["Role"]["Arn"]
-        created = True
-        done.append(f"created IAM role {ACCOUNT_ROLE}")
-    iam.put_role_policy(RoleName=ACCOUNT_ROLE, PolicyName="apigateway-access-logs",
-                        PolicyDocument=json.dumps(role_policy(part)))
+    from scripts.provision import ensure_service_role
+
+    role_arn, created = ensure_service_role(
+        iam, ACCOUNT_ROLE, APIGATEWAY_TRUST,
+        "API Gateway writes access logs to CloudWatch Logs (phone-verify)",
+        "apigateway-access-logs", role_policy(part))
+    done = [f"created IAM role {ACCOUNT_ROLE}"] if created else []
     current = apigateway.get_account().get("cloudwatchRoleArn")
     if current:
         return role_arn, done + [f"API Gateway's account CloudWatch role: {current} (kept)"]

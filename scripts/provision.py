@@ -271,25 +271,30 @@ def sns_logs_policy(part: str) -> dict:
     }]}
 
 
+def ensure_service_role(iam: Any, name: str, trust: Mapping[str, Any], description: str,
+                        policy_name: str, policy: Mapping[str, Any]) -> tuple[str, bool]:
+    """(the ARN of the role ``name`` that an AWS service assumes, whether it was created now),
+    with its inline policy put (again) to ``policy``. A role created now is not assumable at
+    once (IAM is eventually consistent): callers retry their first use of it."""
+    try:
+        role_arn, created = iam.get_role(RoleName=name)["Role"]["Arn"], False
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                                   Description=description)["Role"]["Arn"]
+        created = True
+    iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
+    return role_arn, created
+
 def ensure_sms_delivery_logging(iam: Any, sns: Any, part: str,
                                 sleep: Callable[[float], None] = time.sleep) -> list[str]:
     """SNS SMS delivery-status logs in CloudWatch (sns/<region>/<account>/DirectPublishToPhoneNumber):
     the only place a message SNS accepted and then dropped (sandbox, spend limit) shows up."""
-    done = []
-    try:
-        role_arn = iam.get_role(RoleName=SMS_STATUS_ROLE)["Role"]["Arn"]
-        created = False
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchEntity":
-            raise
-        role_arn = iam.create_role(
-            RoleName=SMS_STATUS_ROLE, AssumeRolePolicyDocument=json.dumps(SNS_TRUST),
-            Description="SNS writes SMS delivery status to CloudWatch Logs (phone-verify)",
-        )["Role"]["Arn"]
-        created = True
-        done.append(f"created IAM role {SMS_STATUS_ROLE}")
-    iam.put_role_policy(RoleName=SMS_STATUS_ROLE, PolicyName="sns-delivery-status-logs",
-                        PolicyDocument=json.dumps(sns_logs_policy(part)))
+    role_arn, created = ensure_service_role(
+        iam, SMS_STATUS_ROLE, SNS_TRUST, "SNS writes SMS delivery status to CloudWatch Logs (phone-verify)",
+        "sns-delivery-status-logs", sns_logs_policy(part))
+    done = [f"created IAM role {SMS_STATUS_ROLE}"] if created else []
     # All of them (moto 5.2.5 filters to the first name only).
     current = sns.get_sms_attributes()["attributes"]
     if current.get("DeliveryStatusIAMRole") not in (None, "", role_arn):
