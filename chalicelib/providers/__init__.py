@@ -172,9 +172,10 @@ class SmsProvider(abc.ABC):
     def __init__(self, context: ProviderContext) -> None:
         self.context = context
 
-    @abc.abstractmethod
     def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
-        """Send ``message`` to ``to``; return the provider's message id."""
+        """Send ``message`` to ``to``; return the provider's message id. Each channel refuses by
+        default, so a WhatsApp- or email-only provider implements only its own."""
+        raise ProviderError(self.name, permanent=False, detail="sms not supported")
 
     def call(self, to: PhoneNumber, speech: VoiceMessage) -> str:
         """Call ``to`` and speak ``speech``; return the provider's call id."""

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from chalicelib.channel_messages import EmailMessage
     from chalicelib.delivery import DeliveryReport
     from chalicelib.email_address import EmailAddress
-    from chalicelib.messages import SmsMessage
-    from chalicelib.phone import PhoneNumber
 
 REFERENCE_TAG = "verify_ref"  # SES tag names: ASCII letters, digits, _ and -, at most 256
 
@@ -33,9 +31,6 @@ REFERENCE_TAG = "verify_ref"  # SES tag names: ASCII letters, digits, _ and -, a
 class SesProvider(SmsProvider):
     name = "ses"
     delivery_reports = True  # tags each send with its reference (chalicelib/delivery.py)
-
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
-        raise ProviderError(self.name, permanent=False, detail="sms not supported")
 
     def send_email(
         self, to: EmailAddress, message: EmailMessage, report: DeliveryReport | None = None

@@ -33,7 +33,6 @@ from chalicelib.providers.http import HttpProvider, json_or_none
 if TYPE_CHECKING:
     from chalicelib.channel_messages import WhatsAppMessage
     from chalicelib.delivery import DeliveryReport
-    from chalicelib.messages import SmsMessage
     from chalicelib.phone import PhoneNumber
 
 META_PERMANENT = {131026: "Message Undeliverable"}
@@ -57,9 +56,6 @@ class MetaWhatsAppProvider(HttpProvider):
 
     name = "meta"
     delivery_reports = True  # the reference rides in biz_opaque_callback_data (chalicelib/delivery.py)
-
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
-        raise ProviderError(self.name, permanent=False, detail="sms not supported")
 
     def send_whatsapp(
         self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None
@@ -93,9 +89,6 @@ class SocialMessagingProvider(SmsProvider):
 
     name = "end-user-messaging-social"
     delivery_reports = True  # as for meta: statuses come back by SNS (chalicelib/routes_channels.py)
-
-    def send_sms(self, to: PhoneNumber, message: SmsMessage) -> str:
-        raise ProviderError(self.name, permanent=False, detail="sms not supported")
 
     def send_whatsapp(
         self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None
