@@ -35,6 +35,9 @@ _LIVE = (
     " AND (attribute_not_exists(guess_mac) OR guess_mac <> code_mac)"
 )
 
+# Cancel and approve: this verification, live and not locked by failed checks.
+_LIVE_AND_UNLOCKED = f"vid = :vid AND {_LIVE} AND attempts < max_attempts"
+
 
 def number_pk(number_key: str) -> str:
     return "v#" + number_key
@@ -355,18 +358,11 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         return self._write(
             number_key,
             "SET canceled_at = :now",
-            f"vid = :vid AND {_LIVE} AND attempts < max_attempts",
+            _LIVE_AND_UNLOCKED,
             {":vid": verification_id, ":now": now},
             returns=True,
             token=True,  # a retry after a lost answer finds it canceled by itself: a success
         )
-
-    # -- reads ----------------------------------------------------------------------------
-
-    def get(self, number_key: str) -> Verification | None:
-        return to_verification(self._get(number_pk(number_key)))
-
-    # -- plumbing -------------------------------------------------------------------------
 
     def approve(self, number_key: str, verification_id: str, now: int) -> Verification:
         # Condition: the same verification, live and not locked by failed checks, as for
@@ -377,11 +373,18 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         return self._write(
             number_key,
             "SET guess_mac = code_mac",
-            f"vid = :vid AND {_LIVE} AND attempts < max_attempts",
+            _LIVE_AND_UNLOCKED,
             {":vid": verification_id, ":now": now},
             returns=True,
             token=True,  # the token answers a retried approval at once (chalicelib/dynamodb.py)
         )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, number_key: str) -> Verification | None:
+        return to_verification(self._get(number_pk(number_key)))
+
+    # -- plumbing -------------------------------------------------------------------------
 
     def _write(self, number_key: str, *args: Any, **kwargs: Any) -> Verification:
         return to_verification(self._update(number_pk(number_key), *args, **kwargs))  # type: ignore[return-value]
