@@ -263,8 +263,8 @@ def cost_per_channel(cost: dict[str, Any], prices: dict[str, Price] | None = Non
             twilio = round(1000 * (p[base].usd + sends * sum(p[key].usd for key in per_send)), 4)
         unverified = [p[key].unverified for key in line.ours + line.twilio if p[key].unverified]
         lines[name] = {"usd": round(own + message, 4), "message_usd": round(message, 4),
-                       "twilio_verify_usd": twilio, "prices": list(line.ours + line.twilio),
-                       "unverified": unverified + ([line.note] if line.note else [])}
+                       "twilio_verify_usd": twilio, "twilio_note": line.note,
+                       "prices": list(line.ours + line.twilio), "unverified": unverified}
     return {"service_usd": own, "sends_per_verification": sends,
             "assumes": "one send per verification, delivered; Meta's lowest volume tier",
             "channels_usd": {name: line["usd"] for name, line in lines.items()},

@@ -93,8 +93,9 @@ def report(results: dict[str, Any]) -> str:
     if channel_cost:  # bench/channels.py: each price with its source and date
         for name, channel in channel_cost["channels"].items():
             twilio = channel["twilio_verify_usd"]
+            more = "+" if channel["twilio_note"] else ""  # a Twilio channel fee no stored source gives
             rows.append((f"  per 1,000 by {name}", f"${channel['usd']:.2f}",
-                         "" if twilio is None else f"Twilio ${twilio:.2f}",
+                         "" if twilio is None else f"Twilio ${twilio:.2f}{more}",
                          "" if twilio is None else f"1/{twilio / channel['usd']:.1f}",
                          ("unverified" if channel["unverified"] else "sourced") + ": bench/channels.py"))
     header = ("figure", "ours", "floor", "ratio", "goal")
