@@ -92,11 +92,12 @@ def report(results: dict[str, Any]) -> str:
     channel_cost = results.get("channel_cost")
     if channel_cost:  # bench/channels.py: each price with its source and date
         for name, channel in channel_cost["channels"].items():
-            twilio = channel["twilio_verify_usd"]
+            twilio, usd = channel["twilio_verify_usd"], channel["usd"]
             more = "+" if channel["twilio_note"] else ""  # a Twilio channel fee no stored source gives
-            rows.append((f"  per 1,000 by {name}", f"${channel['usd']:.2f}",
-                         "" if twilio is None else f"Twilio ${twilio:.2f}{more}",
-                         "" if twilio is None else f"1/{twilio / channel['usd']:.1f}",
+            digits = 1 if twilio is None or twilio < 10 * usd else 0
+            over = "" if twilio is None else f"{twilio / usd:,.{digits}f}"
+            rows.append((f"  per 1,000 by {name}", f"${usd:.2f}",
+                         "" if twilio is None else f"Twilio ${twilio:.2f}{more}", over and f"1/{over}",
                          ("unverified" if channel["unverified"] else "sourced") + ": bench/channels.py"))
     header = ("figure", "ours", "floor", "ratio", "goal")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
