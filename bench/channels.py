@@ -36,10 +36,11 @@ META_SUCCESS = json.dumps({
 
 # -- prices -------------------------------------------------------------------------------
 # Every figure with where it comes from. `date` is the date the figure was read (or the rate
-# card's effective date, when the source gives one); `via` names the stored copy it was read
-# in when that is not the page itself (no live page is fetched here: these are transcriptions
-# of the page by third parties, two of which agree where noted); `unverified` says what was
-# searched when no stored source shows the figure (kept, so the line exists, but flagged).
+# card's effective date, when the source gives one; for an unverified one, when it was
+# written down); `via` names the stored copy it was read in when that is not the page itself
+# (no live page is fetched here: these are third parties' transcriptions of the page, two of
+# which agree where noted); `unverified` says what was searched when no stored source shows
+# the figure (kept, so the line exists, but flagged).
 # tests/unit/test_channel_prices.py fails on an entry without a URL and a date.
 
 
