@@ -202,7 +202,7 @@ class StartUseCase:
         region = phone.region if isinstance(phone, PhoneNumber) else ""  # an address has none
         recording = attempts.record(verification, region, self._scope) if attempts else None
         try:
-            self._limiter.reserve_send(phone, now, trusted)
+            self._limiter.reserve_send(phone, now, trusted, verification.channel)
         except Exception:
             if recording is not None:
                 recording.cancel()  # a refused send is no attempt: removed beside the undo
