@@ -11,7 +11,7 @@ import re
 import pytest
 
 from chalicelib import wiring
-from tests.unit.helpers import check, error_code, start
+from tests.unit.helpers import check, error_code, get, start
 
 HOUR_START = 1_800_000_000 - 1_800_000_000 % 3600  # clock fixture starts 1,800,000,000 s
 PREFIX = "+447400123"  # one GB mobile range: +4474001234NN
@@ -190,3 +190,109 @@ def test_a_retried_increment_and_approval_count_once(breaker, outbox, kind):
     assert ("approvals_prefix", kind) in faults.hit and faults.seen.count("approvals_prefix") == 2
     items = counter()
     assert (items["n"], items["n_whatsapp"], items["approvals_whatsapp"]) == (1, 1, 1)
+
+
+# -- channel auto past a suspended channel ----------------------------------------------------
+
+AUTO = {**BREAKER, "OTP_CHANNEL_ORDER": '{"*": "whatsapp,sms"}'}
+
+
+def raw_item(verification_id: str) -> dict:
+    service = wiring.get_service()
+    key = service._hasher.number_key_of(verification_id)
+    return service._store._get("v#" + key) or {}
+
+
+def test_auto_takes_the_next_channel_when_its_channel_is_suspended(configured, outbox, clock):
+    clock.now = HOUR_START
+    client = configured(**AUTO, OTP_ATTEMPTS="true")
+    pump(client, "whatsapp", 0, 5)  # the fifth trips WhatsApp's breaker
+    assert start(client, to=in_range(6), channel="whatsapp")[0] == 429
+    status, body, _ = start(client, to=in_range(20), channel="auto")
+    assert status == 201 and body["channel"] == "sms" and body["provider"] == "console"
+    assert outbox[0]["channel"] == "sms" and outbox[0]["to"] == in_range(20)
+    item = raw_item(body["id"])
+    assert item["channel"]["S"] == "sms" and item["sends"]["L"][0]["M"]["channel"]["S"] == "sms"
+    details = get(client, f"/v1/verifications/{body['id']}")[1]
+    assert [(a["channel"], a["provider"]) for a in details["send_attempts"]] == [("sms", "console")]
+    assert check(client, last_code(outbox), to=in_range(20))[0] == 200
+    items = counter()  # the refused WhatsApp send counted nowhere; the SMS and its approval did
+    assert (items["n_whatsapp"], items["n_sms"], items["approvals_sms"], items["n"]) == (5, 1, 1, 6)
+    attempts = wiring.get_service()._attempts
+    assert attempts is not None
+    assert attempts.counts(range(HOUR_START // 86_400, HOUR_START // 86_400 + 1),
+                           lambda scope, cc, ch: ch == "sms").total == 1  # its attempt is an SMS one
+
+
+def test_an_auto_resend_takes_the_next_channel_when_its_channel_is_suspended(configured, outbox, clock):
+    from tests.unit.test_auto_channel import mark
+
+    clock.now = HOUR_START
+    client = configured(**AUTO)
+    user = in_range(20)
+    first = start(client, to=user, channel="auto")[1]
+    assert first["channel"] == "whatsapp"
+    mark(first["id"], 0, "read", None, False)  # read: auto would stay on WhatsApp
+    pump(client, "whatsapp", 0, 5)
+    clock.advance(31)
+    status, body, _ = start(client, to=user, channel="auto")
+    assert status == 200 and body["id"] == first["id"] and body["channel"] == "sms"
+    assert body["send_count"] == 2
+    item = raw_item(first["id"])
+    assert item["channel"]["S"] == "sms"
+    assert [s["M"]["channel"]["S"] for s in item["sends"]["L"]] == ["whatsapp", "sms"]
+    assert check(client, last_code(outbox), to=user)[0] == 200
+
+
+def test_auto_answers_the_suspension_when_every_channel_of_the_order_is_suspended(configured, outbox, clock):
+    clock.now = HOUR_START
+    client = configured(**AUTO)
+    pump(client, "whatsapp", 0, 5)
+    pump(client, "sms", 10, 5)
+    before = counter()
+    status, body, _ = start(client, to=in_range(20), channel="auto")
+    assert status == 429 and error_code(body) == "prefix_suspended"
+    assert counter() == before  # nothing counted on either channel
+    assert raw_item_for(in_range(20)).get("vid") is None  # the number's write was undone
+    assert all(m["to"] != in_range(20) for m in outbox)
+
+
+def test_a_named_channel_does_not_move_on(configured, outbox, clock):
+    clock.now = HOUR_START
+    client = configured(**AUTO)
+    pump(client, "whatsapp", 0, 5)
+    status, body, _ = start(client, to=in_range(20), channel="whatsapp")
+    assert status == 429 and error_code(body) == "prefix_suspended"
+
+
+def test_auto_does_not_move_on_at_the_limit(configured, outbox, clock):
+    """The prefix limit counts every channel: another channel would be refused too."""
+    clock.now = HOUR_START
+    client = configured(**{**AUTO, "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR": "2",
+                           "OTP_BREAKER_MIN_CONVERSION_PERCENT": "0"})
+    pump(client, "whatsapp", 0, 2)
+    status, body, _ = start(client, to=in_range(20), channel="auto")
+    assert status == 429 and error_code(body) == "prefix_rate_limited"
+
+
+def raw_item_for(number: str) -> dict:
+    service = wiring.get_service()
+    return service._store._get("v#" + service._hasher.number_key(number)) or {}
+
+
+def test_a_lost_answer_on_the_moved_channels_write_is_harmless(configured, outbox, clock):
+    """The write that names the moved send's channel sets values (no count): botocore's retry
+    after a lost answer sets them again and the send goes on."""
+    from tests.faults import Faults
+
+    clock.now = HOUR_START
+    client = configured(**AUTO)
+    pump(client, "whatsapp", 0, 5)
+    faults = Faults()
+    faults.attach(wiring.get_service()._store._client)
+    faults.arm("record_provider", "lost")
+    status, body, _ = start(client, to=in_range(20), channel="auto")
+    assert status == 201 and body["channel"] == "sms"
+    assert ("record_provider", "lost") in faults.hit
+    assert raw_item(body["id"])["channel"]["S"] == "sms"
+    assert check(client, last_code(outbox), to=in_range(20))[0] == 200
