@@ -202,18 +202,19 @@ class StartUseCase:
         # A number approved lately passes the conversion breakers (not the limits).
         trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
         order = chain if created else order_after_undelivered(previous, chain, request.channel)
-        moved_to = None
+        moved_to, refusal = None, None
         while True:
             try:
                 self._count_send(phone, number_key, verification, now, trusted, moved_to)
                 break
-            except (errors.PrefixSuspended, errors.CountrySuspended):
+            except (errors.PrefixSuspended, errors.CountrySuspended) as suspended:
                 # Channel auto: this channel's breaker is suspended for the range; the next
                 # channel of the order has its own. The number's item is reused: the moved
                 # send's channel and provider are written beside the next counters.
+                refusal = refusal or suspended
                 moved = self._next_channel(phone, previous, created, fallbacks)
                 if moved is None:
-                    raise
+                    raise refusal from None  # the chosen channel's: the one the client asked for
                 channel, order, fallbacks = moved
                 moved_to = order[0]
                 last = dataclasses.replace(verification.sends[-1], channel=channel, provider=moved_to)
