@@ -296,3 +296,17 @@ def test_a_lost_answer_on_the_moved_channels_write_is_harmless(configured, outbo
     assert ("record_provider", "lost") in faults.hit
     assert raw_item(body["id"])["channel"]["S"] == "sms"
     assert check(client, last_code(outbox), to=in_range(20))[0] == 200
+
+
+def test_a_whatsapp_send_and_its_approval_cost_the_writes_an_sms_does(breaker, outbox):
+    """Per channel on the same item: still one conditional write per counter per send, and one
+    per breaker per approval (tests/unit/test_security.py counts the SMS path)."""
+    from tests.unit.test_security import REQUEST_WRITES, CallCounter
+
+    counter_calls = CallCounter(wiring.get_service()._store._client)
+    assert start(breaker, to=in_range(1), channel="whatsapp")[0] == 201
+    assert sorted(counter_calls.take()) == sorted(REQUEST_WRITES)
+    assert check(breaker, last_code(outbox), to=in_range(1))[0] == 200
+    calls = counter_calls.take()
+    assert calls[:2] == ["UpdateItem rl#ipcheck", "UpdateItem v"]
+    assert sorted(calls[2:]) == ["UpdateItem rl#prefix", "UpdateItem v"]
