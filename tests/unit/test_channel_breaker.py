@@ -142,23 +142,40 @@ def test_the_country_wide_breaker_is_per_channel_too(configured, outbox, clock):
 def test_a_stranger_pumping_every_channel_leaves_room_under_the_limit(configured, outbox, clock):
     """The attacker's view: one bot pumps SMS, voice and WhatsApp into a range. Each channel
     counts at most its breaker's sample (min sends, plus the send that trips it); refused
-    sends count nowhere. With the prefix limit above that sum (docs/limits.md), the bot
-    cannot fill the limit, so the range's trusted users still get their codes."""
-    clock.now = HOUR_START - 86_400
-    client = configured(**{**BREAKER, "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR": "16"})  # 3 x (4 + 1) = 15
-    owner = in_range(50)
-    start(client, to=owner)
-    assert check(client, last_code(outbox), to=owner)[0] == 200
+    sends count nowhere. With the prefix limit above that sum, the bot cannot fill the limit."""
     clock.now = HOUR_START
+    client = configured(**{**BREAKER, "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR": "16"})  # 3 x (4 + 1) = 15
     for offset, channel in enumerate(("sms", "voice", "whatsapp")):
         statuses = pump(client, channel, offset * 20, 10)
         assert statuses == [201] * 4 + [429] * 6, channel
     assert counter()["n"] == 15
     for channel in ("sms", "voice", "whatsapp"):
         assert counter()[f"suspended_{channel}"] == 1
-    status, body, _ = start(client, to=owner, channel="whatsapp")
-    assert status == 201, body
+
+
+def test_a_stranger_filling_the_limit_through_the_breakers_samples_does_not_refuse_trusted_users(
+    configured, outbox, clock,
+):
+    """The attacker's view, with a limit below the samples' sum: SMS and voice pumping count
+    2 x (4 + 1) = 10 on ``n``, the whole limit, so the range refuses strangers (and WhatsApp's
+    pumping) for the hour. A number approved lately is not refused: its limit is raised by what
+    the breakers' samples can count (chalicelib/limits.py), which no stranger can spend."""
+    clock.now = HOUR_START - 86_400
+    client = configured(**{**BREAKER, "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR": "10"})
+    owner = in_range(50)
+    start(client, to=owner)
     assert check(client, last_code(outbox), to=owner)[0] == 200
+    clock.now = HOUR_START
+    assert pump(client, "sms", 0, 8) == [201] * 4 + [429] * 4
+    assert pump(client, "voice", 20, 8) == [201] * 4 + [429] * 4
+    assert counter()["n"] == 10
+    status, body, _ = start(client, to=in_range(40), channel="whatsapp")  # a stranger: the limit
+    assert status == 429 and error_code(body) == "prefix_rate_limited"
+    for channel in ("whatsapp", "sms"):  # the trusted owner, on a suspended channel too
+        clock.advance(3600 / 8)
+        status, body, _ = start(client, to=owner, channel=channel)
+        assert status == 201 and body["channel"] == channel, body
+        assert check(client, last_code(outbox), to=owner)[0] == 200
 
 
 def test_old_attributes_of_the_window_are_not_read(breaker, outbox):
