@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -49,21 +50,51 @@ def stage_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
+@functools.cache
+def _unused_rsa_key() -> Any:
+    from moto.kms.utils import RSAPrivateKey
+
+    return RSAPrivateKey(key_size=2048)
+
+
+def _moto_key_material(key_spec: str) -> Any:
+    """moto gives every KMS key an RSA-2048 private key, which it uses only to sign with RSA
+    key specs; making one costs 20-50 ms, and each test creates the stage's symmetric TOTP
+    key. Symmetric keys get one made once; every asymmetric key still gets its own."""
+    from moto.kms.utils import KeySpec, generate_private_key
+
+    if key_spec in KeySpec.ecc_key_specs() or key_spec.startswith("RSA_"):
+        return generate_private_key(key_spec)
+    return _unused_rsa_key()
+
+
 @pytest.fixture
 def aws(stage_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    import moto.kms.models
     from moto import mock_aws
 
-    with mock_aws():
+    monkeypatch.setattr(moto.kms.models, "generate_private_key", _moto_key_material)
+    # boto3's default session is kept from test to test (moto replaces it by default): its
+    # loader's cache of the service models then spares each test's clients 50 ms of JSON.
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
         import boto3
 
-        from scripts.create_table import ensure_table
+        from scripts.create_table import STREAM, TTL_ATTRIBUTE
         from scripts.keys import ensure_receipt_key, ensure_totp_key
 
-        ensure_table(boto3.client("dynamodb"), TABLE)
+        # The table as scripts/create_table.py makes it (tests/unit/test_provision.py tests
+        # that script), in two calls instead of its idempotent describe-and-wait steps.
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST", StreamSpecification=STREAM)
+        dynamodb.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
         # As deployed: the receipts' signing key (moto's KMS signs ES256 with real ECDSA).
-        receipt_key = ensure_receipt_key(boto3.client("kms"), "test")
-        monkeypatch.setenv("OTP_RECEIPT_KEY_IDS", receipt_key)
-        monkeypatch.setenv("OTP_TOTP_KEY_ID", ensure_totp_key(boto3.client("kms"), "test"))
+        kms = boto3.client("kms")
+        monkeypatch.setenv("OTP_RECEIPT_KEY_IDS", ensure_receipt_key(kms, "test"))
+        monkeypatch.setenv("OTP_TOTP_KEY_ID", ensure_totp_key(kms, "test"))
         reset_app()
         yield
         reset_app()
