@@ -90,7 +90,6 @@ def _required(variables: Mapping[str, str], name: str) -> str:
 def channels(variables: Mapping[str, str]) -> tuple[Email | None, WhatsApp | None]:
     """What the stage's variables turn on that needs AWS resources; a SystemExit naming the
     variable that is missing or malformed."""
-    sys.path.insert(0, str(ROOT))
     from chalicelib.errors import ConfigError
     from chalicelib.settings.channels import Channels, channel_event_topics
 
@@ -138,7 +137,10 @@ def wildcard_arn(service: str, resource: str) -> str:
 
 
 def policy_statements(variables: Mapping[str, str], arn: Arn = stack_arn) -> list[dict[str, Any]]:
-    email, whatsapp = channels(variables)
+    return _statements(*channels(variables), arn)
+
+
+def _statements(email: Email | None, whatsapp: WhatsApp | None, arn: Arn) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = []
     if email:
         statements.append({
@@ -191,13 +193,17 @@ def _cfn_name(handler: str) -> str:
     return "".join(part.capitalize() for part in handler.split("_"))
 
 
-def _topic(name: str, principal: str) -> dict[str, Any]:
-    key = "".join(part.capitalize() for part in re.split(r"[-_]", name))
+# The stack's names: fixed (a topic's name could collide with another resource's, or the two
+# topics' names with each other, once made into a logical id).
+EMAIL_TOPIC, WHATSAPP_TOPIC = "EmailEventsTopic", "WhatsAppEventsTopic"
+
+
+def _topic(resource: str, name: str, principal: str) -> dict[str, Any]:
     return {
-        f"{key}Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}},
-        f"{key}TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
-            "Topics": [{"Ref": f"{key}Topic"}],
-            "PolicyDocument": topic_policy({"Ref": f"{key}Topic"}, principal, {"Ref": "AWS::AccountId"})}},
+        resource: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": name}},
+        f"{resource}Policy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+            "Topics": [{"Ref": resource}],
+            "PolicyDocument": topic_policy({"Ref": resource}, principal, {"Ref": "AWS::AccountId"})}},
     }
 
 
@@ -210,48 +216,49 @@ def _subscribed(handler: str, topic_resource: str) -> dict[str, Any]:
         "Properties": {"Topic": {"Fn::Sub": f"${{{topic_resource}}}"}}}}}}}
 
 
-def template_resources(variables: Mapping[str, str]) -> dict[str, Any]:
-    """The stack's resources for the channels on: topics and their policies, SES's configuration
-    set and event destination, and the handlers' subscriptions on those topics."""
-    email, whatsapp = channels(variables)
+def _resources(email: Email | None, whatsapp: WhatsApp | None) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     if email:
-        topic = _topic(email.topic, SES_PRINCIPAL)
-        topic_resource = next(iter(topic))
-        resources.update(topic)
+        resources.update(_topic(EMAIL_TOPIC, email.topic, SES_PRINCIPAL))
         resources["EmailConfigurationSet"] = {"Type": "AWS::SES::ConfigurationSet",
                                               "Properties": {"Name": email.configuration_set}}
         resources["EmailEventDestination"] = {
             "Type": "AWS::SES::ConfigurationSetEventDestination",
-            "DependsOn": [f"{topic_resource}Policy"],  # SES may publish as soon as it exists
+            "DependsOn": [f"{EMAIL_TOPIC}Policy"],  # SES may publish as soon as it exists
             "Properties": {
                 "ConfigurationSetName": {"Ref": "EmailConfigurationSet"},
                 "EventDestination": {"Name": DESTINATION, "Enabled": True,
                                      "MatchingEventTypes": list(EMAIL_EVENTS_CFN),
-                                     "SnsDestination": {"TopicARN": {"Ref": topic_resource}}}}}
-        resources.update(_subscribed("email_events", topic_resource))
+                                     "SnsDestination": {"TopicARN": {"Ref": EMAIL_TOPIC}}}}}
+        resources.update(_subscribed("email_events", EMAIL_TOPIC))
     if whatsapp:
-        topic = _topic(whatsapp.topic, SOCIAL_PRINCIPAL)
-        resources.update(topic)
-        resources.update(_subscribed("whatsapp_events", next(iter(topic))))
+        resources.update(_topic(WHATSAPP_TOPIC, whatsapp.topic, SOCIAL_PRINCIPAL))
+        resources.update(_subscribed("whatsapp_events", WHATSAPP_TOPIC))
     return resources
 
 
+def template_resources(variables: Mapping[str, str]) -> dict[str, Any]:
+    """The stack's resources for the channels on: topics and their policies, SES's configuration
+    set and event destination, and the handlers' subscriptions on those topics."""
+    return _resources(*channels(variables))
+
+
 def with_channels(variables: Mapping[str, str], merged: dict) -> dict:
-    """`make package`: the statements added to the API role's policy, and the resources."""
-    statements = policy_statements(variables)
+    """`make package`: the statements added to the API role's policy, the resources, and for
+    WhatsApp the output naming the topic and the command that sets it on the business account."""
+    from scripts.snapstart import deep_merge
+
+    email, whatsapp = channels(variables)
+    statements = _statements(email, whatsapp, stack_arn)
     if statements:
         policy = merged["Resources"]["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
         policy["Statement"] += statements
-    from scripts.snapstart import deep_merge
-
-    merged["Resources"] = deep_merge(template_resources(variables), merged["Resources"])
-    _, whatsapp = channels(variables)
+    merged["Resources"] = deep_merge(_resources(email, whatsapp), merged["Resources"])
     if whatsapp:
         merged.setdefault("Outputs", {})["WhatsAppEventsTopicArn"] = {
             "Description": "Set it as the WhatsApp Business Account's event destination: "
                            + waba_command(whatsapp.number_id, "<this ARN>"),
-            "Value": {"Ref": next(iter(_topic(whatsapp.topic, SOCIAL_PRINCIPAL)))}}
+            "Value": {"Ref": WHATSAPP_TOPIC}}
     return merged
 
 

@@ -257,8 +257,8 @@ def test_a_stage_with_the_channels_packages_their_topics_configuration_set_and_s
     types = {name: r["Type"] for name, r in transformed.items()}
     assert types["EmailConfigurationSet"] == "AWS::SES::ConfigurationSet"
     assert types["EmailEventDestination"] == "AWS::SES::ConfigurationSetEventDestination"
-    for handler, topic, principal in (("EmailEvents", "PhoneVerifyDevEmailEventsTopic", "ses.amazonaws.com"),
-                                      ("WhatsappEvents", "PhoneVerifyDevWhatsappEventsTopic",
+    for handler, topic, principal in (("EmailEvents", "EmailEventsTopic", "ses.amazonaws.com"),
+                                      ("WhatsappEvents", "WhatsAppEventsTopic",
                                        "social-messaging.amazonaws.com")):
         assert types[topic] == "AWS::SNS::Topic" and types[f"{topic}Policy"] == "AWS::SNS::TopicPolicy"
         [statement] = transformed[f"{topic}Policy"]["Properties"]["PolicyDocument"]["Statement"]

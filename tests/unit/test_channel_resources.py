@@ -82,16 +82,24 @@ def test_a_malformed_variable_stops_the_deployment_naming_it(name, value):
 
 def test_each_topic_may_be_published_to_by_its_one_service_from_this_account():
     resources = cr.template_resources(VARIABLES)
-    for key, principal in (("PhoneVerifyProdEmailEvents", "ses.amazonaws.com"),
-                           ("PhoneVerifyProdWhatsappEvents", "social-messaging.amazonaws.com")):
-        assert resources[f"{key}Topic"]["Properties"] == {"TopicName": VARIABLES[
-            "OTP_EMAIL_EVENTS_TOPIC" if "Email" in key else "OTP_WHATSAPP_EVENTS_TOPIC"]}
-        policy = resources[f"{key}TopicPolicy"]["Properties"]
-        assert policy["Topics"] == [{"Ref": f"{key}Topic"}]
+    for key, variable, principal in (("EmailEventsTopic", "OTP_EMAIL_EVENTS_TOPIC", "ses.amazonaws.com"),
+                                     ("WhatsAppEventsTopic", "OTP_WHATSAPP_EVENTS_TOPIC",
+                                      "social-messaging.amazonaws.com")):
+        assert resources[key]["Properties"] == {"TopicName": VARIABLES[variable]}
+        policy = resources[f"{key}Policy"]["Properties"]
+        assert policy["Topics"] == [{"Ref": key}]
         [statement] = policy["PolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Service": principal} and statement["Action"] == "sns:Publish"
-        assert statement["Resource"] == {"Ref": f"{key}Topic"}
+        assert statement["Resource"] == {"Ref": key}
         assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_the_stacks_names_do_not_come_from_the_topics_names():
+    """A topic named like another resource (the alarms' topic) or two names that would make the
+    same logical id cannot collide: the ids are fixed."""
+    resources = cr.template_resources({**VARIABLES, "OTP_EMAIL_EVENTS_TOPIC": "alarm",
+                                       "OTP_WHATSAPP_EVENTS_TOPIC": "Alarm"})
+    assert {"EmailEventsTopic", "WhatsAppEventsTopic"} <= set(resources) and "AlarmTopic" not in resources
 
 
 def test_the_configuration_set_sends_bounces_complaints_rejects_and_rendering_failures_to_its_topic():
@@ -102,8 +110,8 @@ def test_the_configuration_set_sends_bounces_complaints_rejects_and_rendering_fa
     assert destination["Properties"]["EventDestination"] == {
         "Name": "phone-verify-events", "Enabled": True,
         "MatchingEventTypes": ["bounce", "complaint", "reject", "renderingFailure"],
-        "SnsDestination": {"TopicARN": {"Ref": "PhoneVerifyProdEmailEventsTopic"}}}
-    assert destination["DependsOn"] == ["PhoneVerifyProdEmailEventsTopicPolicy"]
+        "SnsDestination": {"TopicARN": {"Ref": "EmailEventsTopic"}}}
+    assert destination["DependsOn"] == ["EmailEventsTopicPolicy"]
 
 
 def test_the_api_and_cloudformation_names_of_the_email_events_are_the_same_four():
@@ -165,14 +173,14 @@ def test_the_channels_lint_clean_with_the_sam_transform_and_subscribe_through_th
     subscriptions = sorted(json.dumps(r["Properties"]["TopicArn"]) for r in resources.values()
                            if r["Type"] == "AWS::SNS::Subscription")
     # The stack's own topics, so each subscription waits for its topic (and only it may invoke).
-    assert subscriptions == ['{"Fn::Sub": "${PhoneVerifyProdEmailEventsTopic}"}',
-                             '{"Fn::Sub": "${PhoneVerifyProdWhatsappEventsTopic}"}']
+    assert subscriptions == ['{"Fn::Sub": "${EmailEventsTopic}"}',
+                             '{"Fn::Sub": "${WhatsAppEventsTopic}"}']
     sources = sorted(json.dumps(r["Properties"]["SourceArn"]) for r in resources.values()
                      if r["Type"] == "AWS::Lambda::Permission")
     assert sources == subscriptions
     # CloudFormation cannot set a WhatsApp Business Account's event destination: the output says how.
     output = merged["Outputs"]["WhatsAppEventsTopicArn"]
-    assert output["Value"] == {"Ref": "PhoneVerifyProdWhatsappEventsTopic"}
+    assert output["Value"] == {"Ref": "WhatsAppEventsTopic"}
     assert f"get-linked-whatsapp-business-account-phone-number --id {NUMBER_ID}" in output["Description"]
     assert "put-whatsapp-business-account-event-destinations" in output["Description"]
 

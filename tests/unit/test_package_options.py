@@ -120,10 +120,10 @@ def test_a_stage_with_the_channels_gets_their_topics_configuration_set_and_named
     original = package_template.stage_variables
     monkeypatch.setattr(package_template, "stage_variables", lambda stage: {**original(stage), **VARIABLES})
     merged = package_template.resources("prod")["Resources"]
-    assert {"PhoneVerifyProdEmailEventsTopic", "PhoneVerifyProdWhatsappEventsTopic", "EmailConfigurationSet",
+    assert {"EmailEventsTopic", "WhatsAppEventsTopic", "EmailConfigurationSet",
             "EmailEventDestination"} <= set(merged)
-    for handler, topic in (("email_events", "PhoneVerifyProdEmailEventsTopic"),
-                           ("whatsapp_events", "PhoneVerifyProdWhatsappEventsTopic")):
+    for handler, topic in (("email_events", "EmailEventsTopic"),
+                           ("whatsapp_events", "WhatsAppEventsTopic")):
         name = "".join(part.capitalize() for part in handler.split("_"))
         function = merged[name]
         assert function["Properties"]["FunctionName"] == f"phone-verify-prod-{handler}"  # as chalice deploy names it
