@@ -65,8 +65,10 @@ class Email:
     topic: str
 
     @property
-    def domain(self) -> str:
-        return self.address.rpartition("@")[2].lower()
+    def identities(self) -> list[str]:
+        """The SES identities SendEmail may be authorised against: the address, and its domain."""
+        domain = self.address.rpartition("@")[2].lower()
+        return list(dict.fromkeys([self.address, self.address.lower(), domain]))
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,10 @@ def _statements(email: Email | None, whatsapp: WhatsApp | None, arn: Arn) -> lis
             "Sid": "EmailFromOwnIdentity",
             "Effect": "Allow",
             "Action": ["ses:SendEmail"],
-            "Resource": [arn("ses", f"identity/{email.address}"), arn("ses", f"identity/{email.domain}"),
-                         arn("ses", f"configuration-set/{email.configuration_set}")],
+            # The address as written and lower-cased (unverified: how SES matches the case of the
+            # identity it authorises against; both name this one mailbox), and its domain.
+            "Resource": [arn("ses", f"identity/{identity}") for identity in email.identities] +
+                        [arn("ses", f"configuration-set/{email.configuration_set}")],
             # unverified: whether SES compares ses:FromAddress with the From address's case as
             # written (the reference does not say); ignoring case still names this one address.
             "Condition": {"StringEqualsIgnoreCase": {"ses:FromAddress": email.address}},

@@ -39,7 +39,8 @@ def test_nothing_is_granted_or_made_without_the_channels():
 def test_send_email_on_the_from_identities_and_the_configuration_set_only():
     email, whatsapp = policy_statements(VARIABLES, wildcard_arn)
     assert email["Action"] == ["ses:SendEmail"]
-    assert email["Resource"] == ["arn:aws:ses:*:*:identity/Verify@Acme.example",  # as the user verified it
+    assert email["Resource"] == ["arn:aws:ses:*:*:identity/Verify@Acme.example",  # as written
+                                 "arn:aws:ses:*:*:identity/verify@acme.example",
                                  "arn:aws:ses:*:*:identity/acme.example",
                                  "arn:aws:ses:*:*:configuration-set/phone-verify-prod-email"]
     assert email["Condition"] == {"StringEqualsIgnoreCase": {"ses:FromAddress": "Verify@Acme.example"}}
@@ -49,6 +50,13 @@ def test_send_email_on_the_from_identities_and_the_configuration_set_only():
     number = "arn:aws:social-messaging:*:*:phone-number-id/976c72a700aac43eaf573ae050example"
     assert whatsapp["Resource"] == [number]
     assert all("*" not in json.dumps(s["Action"]) for s in (email, whatsapp))
+
+
+def test_a_lower_case_from_address_is_one_identity_not_two():
+    [email] = policy_statements({k: v for k, v in VARIABLES.items() if "WHATSAPP" not in k and "EUM" not in k}
+                                | {"SES_FROM": "verify@acme.example"}, wildcard_arn)
+    assert email["Resource"][:2] == ["arn:aws:ses:*:*:identity/verify@acme.example",
+                                     "arn:aws:ses:*:*:identity/acme.example"]
 
 
 def test_the_number_arn_matches_botocores_pattern_for_it():
