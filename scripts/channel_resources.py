@@ -332,9 +332,32 @@ def ensure_whatsapp(sns: Any, social: Any, whatsapp: WhatsApp) -> list[str]:
     return [f"whatsapp: {waba} publishes its events to {topic}"]
 
 
-def ensure_channel_resources(variables: Mapping[str, str], sns: Any, sesv2: Any, social: Any) -> list[str]:
-    """`make deploy`, before chalice deploy subscribes the handlers to the topics by name."""
+def ungranted(variables: Mapping[str, str], policy: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The channels' statements (with the policy file's wildcards) that ``policy`` does not grant:
+    no Allow statement in it has their actions, all their resources and the same condition."""
+    def listed(value: Any) -> set[str]:
+        return {value} if isinstance(value, str) else set(value)
+
+    granted = [s for s in policy.get("Statement", []) if s.get("Effect") == "Allow" and "Resource" in s]
+    return [needed for needed in policy_statements(variables, wildcard_arn)
+            if not any(listed(needed["Action"]) <= listed(s["Action"])
+                       and listed(needed["Resource"]) <= listed(s["Resource"])
+                       and needed.get("Condition") == s.get("Condition") for s in granted)]
+
+
+def ensure_channel_resources(variables: Mapping[str, str], sns: Any, sesv2: Any, social: Any,
+                             role_policy_file: Path | None = None) -> list[str]:
+    """`make deploy`, before chalice deploy subscribes the handlers to the topics by name. With
+    ``role_policy_file`` (.chalice/policy-STAGE.json, the function's), first refuses a stage
+    whose policy does not let the function send on the channels it turns on: every send would
+    be refused (AccessDenied) after the deploy."""
     email, whatsapp = channels(variables)
+    missing = ungranted(variables, json.loads(role_policy_file.read_text())) \
+        if role_policy_file is not None and (email or whatsapp) else []
+    if missing:
+        raise SystemExit(f"{role_policy_file} does not grant the channels' sends; add these statements "
+                         f"(python -m scripts.channel_resources STAGE prints them):\n"
+                         + json.dumps(missing, indent=2))
     return (ensure_email(sns, sesv2, email) if email else []) + \
         (ensure_whatsapp(sns, social, whatsapp) if whatsapp else [])
 

@@ -210,6 +210,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
     from moto import mock_aws
 
     from scripts import provision
+    from scripts.channel_resources import policy_statements, wildcard_arn
 
     monkeypatch.setattr(provision, "ROOT", project)
     config_file = project / ".chalice" / "config.json"
@@ -224,6 +225,10 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
         OTP_DELIVERY_EVENTS_TOPIC=f"phone-verify-{stage}-delivery-events",
         # ... and the channels (docs/channels.md): their topics and SES's configuration set.
         **channel_variables(stage))
+    policy_file = project / ".chalice" / f"policy-{stage}.json"
+    policy = policy_file.read_text()
+    granted = json.loads(policy)
+    granted["Statement"] += policy_statements(channel_variables(stage), wildcard_arn)
     recorded: dict[str, list[tuple[str, str]]] = {}
 
     def clients(*names: str) -> list[Any]:
@@ -257,8 +262,10 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
             with Recorder() as r:
                 deploy()  # first deploy on an empty account: everything created
                 config_file.write_text(json.dumps(varied))
+                policy_file.write_text(json.dumps(granted))  # the channels' sends, as docs/channels.md says
                 deploy()  # reserved concurrency and tags turned on
                 config_file.write_text(configured)
+                policy_file.write_text(policy)
                 deploy()  # and off again
             recorded["deploy"] = r.calls
             with Recorder() as r:

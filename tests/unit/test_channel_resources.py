@@ -305,3 +305,16 @@ def test_the_handlers_are_the_ones_the_app_registers():
     assert cr.handlers({"OTP_DELIVERY_EVENTS_TOPIC": "d", "OTP_EMAIL_EVENTS_TOPIC": "e"}) == \
         ["delivery_status", "email_events"]
     assert cr.handlers({}) == []
+
+
+def test_ungranted_names_what_the_policy_file_lacks_and_nothing_it_has():
+    statements = policy_statements(VARIABLES, wildcard_arn)
+    assert cr.ungranted(VARIABLES, {"Statement": statements}) == []
+    assert cr.ungranted(VARIABLES, {"Statement": []}) == statements
+    # Another identity, or the condition dropped, is not the grant.
+    email, whatsapp = statements
+    other = {**email, "Resource": ["arn:aws:ses:*:*:identity/other.example"]}
+    unconditioned = {k: v for k, v in email.items() if k != "Condition"}
+    assert cr.ungranted(VARIABLES, {"Statement": [other, unconditioned, whatsapp]}) == [email]
+    denied = {**whatsapp, "Effect": "Deny"}
+    assert cr.ungranted(VARIABLES, {"Statement": [email, denied]}) == [whatsapp]

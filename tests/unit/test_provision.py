@@ -337,14 +337,30 @@ def test_access_logs_off_again_keep_the_log_group(deployed_api, tmp_path):
 # -- issue 24: the WhatsApp and email channels (scripts/channel_resources.py)
 
 
+def with_grants(tmp_path, monkeypatch, grants: bool = True) -> None:
+    """A project whose policy-prod.json has (or lacks) the channels' statements, as the docs say."""
+    from scripts.channel_resources import policy_statements, wildcard_arn
+    from tests.unit.test_channel_resources import VARIABLES
+
+    (tmp_path / ".chalice").mkdir(exist_ok=True)
+    policy = json.loads((provision.ROOT / ".chalice" / "policy-prod.json").read_text())
+    if grants:
+        policy["Statement"] += policy_statements(VARIABLES, wildcard_arn)
+    (tmp_path / ".chalice" / "policy-prod.json").write_text(json.dumps(policy))
+    (tmp_path / ".chalice" / "config.json").write_text((provision.ROOT / ".chalice" / "config.json").read_text())
+    monkeypatch.setattr(provision, "ROOT", tmp_path)
+
+
 def test_a_stage_with_the_channels_gets_their_topics_before_chalice_deploy_subscribes_to_them(aws_clients,
-                                                                                               monkeypatch):
+                                                                                               monkeypatch,
+                                                                                               tmp_path):
     from tests.unit.channel_fakes import expect_email, expect_whatsapp
     from tests.unit.test_channel_resources import VARIABLES
 
     dynamodb, ssm, _ = aws_clients
     original = provision.stage_variables
     monkeypatch.setattr(provision, "stage_variables", lambda stage: {**original(stage), **VARIABLES})
+    with_grants(tmp_path, monkeypatch)
     sns, sesv2, social = boto3.client("sns"), boto3.client("sesv2"), boto3.client("socialmessaging")
     topics = [f"arn:aws:sns:us-east-1:123456789012:{VARIABLES[name]}"
               for name in ("OTP_EMAIL_EVENTS_TOPIC", "OTP_WHATSAPP_EVENTS_TOPIC")]
@@ -370,3 +386,20 @@ def test_after_deploy_sets_the_retention_of_each_sns_handlers_log_group(deployed
     assert sorted((g["logGroupName"], g["retentionInDays"]) for g in groups) == [
         (f"/aws/lambda/phone-verify-prod-{handler}", 30)
         for handler in ("delivery_status", "email_events", "whatsapp_events")]
+
+
+def test_a_stage_whose_function_may_not_send_on_its_channels_is_refused_before_anything_is_made(aws_clients,
+                                                                                                 monkeypatch,
+                                                                                                 tmp_path):
+    """Deployed without the grants, every WhatsApp and email send would be AccessDenied."""
+    from tests.unit.test_channel_resources import VARIABLES
+
+    dynamodb, ssm, _ = aws_clients
+    original = provision.stage_variables
+    monkeypatch.setattr(provision, "stage_variables", lambda stage: {**original(stage), **VARIABLES})
+    with_grants(tmp_path, monkeypatch, grants=False)
+    sns = boto3.client("sns")
+    with pytest.raises(SystemExit, match="policy-prod.json does not grant") as refused:
+        provision.before("prod", dynamodb, ssm, boto3.client("kms"), None, None, sns, None, None)
+    assert "ses:SendEmail" in str(refused.value) and "social-messaging:SendWhatsAppMessage" in str(refused.value)
+    assert sns.list_topics()["Topics"] == []
