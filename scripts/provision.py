@@ -188,10 +188,9 @@ def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None, cloud
 
         arn = ensure_failed_queue(sqs, cloudwatch, chalice_config()["app_name"], stage)
         done.append(f"events: failed-records queue {arn} and its alarm ready")
-    from scripts.channel_resources import ensure_channel_resources  # the topics chalice subscribes to
+    from scripts.channel_resources import ensure_channel_resources as channels  # topics chalice subscribes to
 
-    return done + ensure_channel_resources(variables, sns, sesv2, social,
-                                           ROOT / ".chalice" / f"policy-{stage}.json")
+    return done + channels(variables, sns, sesv2, social, ROOT / ".chalice" / f"policy-{stage}.json")
 
 
 def events_stream(stage: str, dynamodb: Any) -> str:
