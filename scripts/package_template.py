@@ -64,8 +64,9 @@ def _in_stack(arn: str, scope: bool) -> str | dict:
     return {"Fn::Sub": ":".join(["arn", "${AWS::Partition}", service, region, account, rest])}
 
 
-def role_policy(stage: str) -> dict:
-    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+def role_policy(stage: str, file_name: str | None = None) -> dict:
+    """.chalice/policy-STAGE.json (or ``file_name`` there) with the stack's ARNs."""
+    policy = json.loads((ROOT / ".chalice" / (file_name or f"policy-{stage}.json")).read_text())
     for statement in policy["Statement"]:
         for key, scope in (("Resource", True), ("NotResource", False)):
             if key in statement:
@@ -240,7 +241,8 @@ def with_sns_handlers(stage: str, merged: dict) -> dict:
     """The functions SNS topics invoke (chalice package subscribes each to its topic and lets
     that topic only invoke it): End User Messaging's delivery events (OTP_DELIVERY_EVENTS_TOPIC)
     and the channels' (OTP_EMAIL_EVENTS_TOPIC, OTP_WHATSAPP_EVENTS_TOPIC): each its fixed name
-    and its log group; the delivery handler its role with the stack's ARNs."""
+    and its log group, and its role's policy with the stack's ARNs: the handler's own
+    `iam_policy_file` in the stage's `lambda_functions` (as chalice reads it), else the stage's."""
     from scripts.channel_resources import handlers
 
     resources = merged["Resources"]
@@ -251,9 +253,9 @@ def with_sns_handlers(stage: str, merged: dict) -> dict:
         resources[f"{name}LogGroup"] = {"Type": "AWS::Logs::LogGroup", **RETAINED, "Properties": {
             "LogGroupName": f"/aws/lambda/{function_name(stage)}-{handler}",
             "RetentionInDays": log_retention_days(stage)}}
-    if "DeliveryStatus" in resources:
-        resources["DeliveryStatusRole"] = {"Properties": {"Policies": [
-            {"PolicyName": "DeliveryStatusRolePolicy", "PolicyDocument": role_policy(f"{stage}-delivery")}]}}
+        policy_file = stage_config(stage).get("lambda_functions", {}).get(handler, {}).get("iam_policy_file")
+        resources[f"{name}Role"] = {"Properties": {"Policies": [
+            {"PolicyName": f"{name}RolePolicy", "PolicyDocument": role_policy(stage, policy_file)}]}}
     return merged
 
 

@@ -115,6 +115,8 @@ def test_a_stage_with_access_logs_gets_a_retained_json_log_without_query_strings
 
 
 def test_a_stage_with_the_channels_gets_their_topics_configuration_set_and_named_logged_handlers(monkeypatch):
+    import json
+
     from tests.unit.test_channel_resources import VARIABLES
 
     original = package_template.stage_variables
@@ -133,6 +135,12 @@ def test_a_stage_with_the_channels_gets_their_topics_configuration_set_and_named
         group = merged[f"{name}LogGroup"]
         assert group["DeletionPolicy"] == "Retain"
         assert group["Properties"] == {"LogGroupName": f"/aws/lambda/phone-verify-prod-{handler}", "RetentionInDays": 30}
+        # Its own role (.chalice/policy-prod-channel-events.json) with the stack's ARNs: no send.
+        role = merged[f"{name}Role"]["Properties"]["Policies"][0]["PolicyDocument"]
+        assert "arn:aws:" not in json.dumps(role) and "${AWS::Partition}" in json.dumps(role)
+        assert {a for s in role["Statement"] for a in s["Action"]} == {
+            "dynamodb:UpdateItem", "ssm:GetParameter", "logs:CreateLogGroup", "logs:CreateLogStream",
+            "logs:PutLogEvents"}
     sids = [s.get("Sid") for s in merged["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]]
     assert {"EmailFromOwnIdentity", "WhatsAppFromOwnNumber"} <= set(sids)
     assert "DeliveryStatus" not in merged  # no End User Messaging delivery topic named

@@ -275,6 +275,31 @@ def test_the_delivery_status_handler_has_a_role_of_its_own(stage):
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["v#*"]}}
 
 
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_channels_event_handlers_have_a_role_of_their_own(stage):
+    """email_events and whatsapp_events (chalicelib/routes_channels.py) write send statuses
+    through the same path as delivery_status (store.record_delivery, with the server secret's
+    keys): the same grants, on their own log groups; never a send (no ses:, social-messaging:)."""
+    functions = STAGES["stages"][stage]["lambda_functions"]
+    files = {functions[handler]["iam_policy_file"] for handler in ("email_events", "whatsapp_events")}
+    assert files == {f"policy-{stage}-channel-events.json"}
+    policy = json.loads((ROOT / ".chalice" / files.pop()).read_text())
+    granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
+    assert granted == {"dynamodb:UpdateItem", "ssm:GetParameter"} | LOGS
+    table = STAGES["stages"][stage]["environment_variables"]["OTP_TABLE_NAME"]
+    for statement in policy["Statement"]:
+        resources = _listed(statement["Resource"])
+        if "dynamodb:UpdateItem" in statement["Action"]:  # the numbers' and addresses' items only
+            assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["v#*"]}}
+        elif "ssm:GetParameter" in statement["Action"]:
+            assert resources == [f"arn:aws:ssm:*:*:parameter/phone-verify/{stage}/*"]
+        else:
+            groups = [f"arn:aws:logs:*:*:log-group:/aws/lambda/{STAGES['app_name']}-{stage}-{handler}"
+                      for handler in ("email_events", "whatsapp_events")]
+            assert sorted(resources) == sorted(groups + [g + ":*" for g in groups])
+
+
 def test_the_cycle_turns_access_logs_on_and_the_deployer_may(recorded_cycle):
     """The varied deploy turns API Gateway's access log on: the account's role is set (passing
     the app's own role), its log group made; all of it inside the deployer's policy."""
