@@ -12,11 +12,13 @@ with `make deploy`, that topic as the event destination of the origination numbe
 Business Account (CloudFormation has no resource for it: `make package` prints the command).
 
 The function's permissions (added to the API role's policy by `make package`; for `make deploy`,
-add what `python -m scripts.channel_resources STAGE` prints to .chalice/policy-STAGE.json):
+add what `python -m scripts.channel_resources STAGE` prints to .chalice/policy-STAGE.json: the
+`before` step refuses a stage whose policy file does not grant them):
 
-    ses:SendEmail                     on the From address's identities (the address and its
-                                      domain: SES authorises against the verified one) and the
-                                      configuration set, with ses:FromAddress = SES_FROM
+    ses:SendEmail                     on the From address's identities (the address as written
+                                      and lower-cased, and its domain: SES authorises against the
+                                      verified one) and the configuration set, with
+                                      ses:FromAddress = SES_FROM's address (ignoring case)
     social-messaging:SendWhatsAppMessage  on the origination phone number only
 
 Actions, resources and condition keys, from the Service Authorization Reference:
@@ -334,15 +336,20 @@ def ensure_whatsapp(sns: Any, social: Any, whatsapp: WhatsApp) -> list[str]:
 
 def ungranted(variables: Mapping[str, str], policy: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The channels' statements (with the policy file's wildcards) that ``policy`` does not grant:
-    no Allow statement in it has their actions, all their resources and the same condition."""
-    def listed(value: Any) -> set[str]:
-        return {value} if isinstance(value, str) else set(value)
+    no Allow statement in it covers their actions and every resource (its own wildcards count:
+    ``ses:*`` on ``*`` grants too) with no condition or the same one."""
+    from fnmatch import fnmatchcase
+
+    def listed(value: Any) -> list[str]:
+        return [value] if isinstance(value, str) else list(value)
+
+    def covers(patterns: Any, values: Any) -> bool:
+        return all(any(fnmatchcase(v, p) for p in listed(patterns)) for v in listed(values))
 
     granted = [s for s in policy.get("Statement", []) if s.get("Effect") == "Allow" and "Resource" in s]
     return [needed for needed in policy_statements(variables, wildcard_arn)
-            if not any(listed(needed["Action"]) <= listed(s["Action"])
-                       and listed(needed["Resource"]) <= listed(s["Resource"])
-                       and needed.get("Condition") == s.get("Condition") for s in granted)]
+            if not any(covers(s["Action"], needed["Action"]) and covers(s["Resource"], needed["Resource"])
+                       and s.get("Condition") in (None, needed.get("Condition")) for s in granted)]
 
 
 def ensure_channel_resources(variables: Mapping[str, str], sns: Any, sesv2: Any, social: Any,

@@ -311,10 +311,21 @@ def test_ungranted_names_what_the_policy_file_lacks_and_nothing_it_has():
     statements = policy_statements(VARIABLES, wildcard_arn)
     assert cr.ungranted(VARIABLES, {"Statement": statements}) == []
     assert cr.ungranted(VARIABLES, {"Statement": []}) == statements
-    # Another identity, or the condition dropped, is not the grant.
+    # Another identity, or another condition, is not the grant; no condition at all is (broader).
     email, whatsapp = statements
     other = {**email, "Resource": ["arn:aws:ses:*:*:identity/other.example"]}
+    elsewhere = {**email, "Condition": {"StringEquals": {"ses:FromAddress": "other@acme.example"}}}
+    assert cr.ungranted(VARIABLES, {"Statement": [other, elsewhere, whatsapp]}) == [email]
     unconditioned = {k: v for k, v in email.items() if k != "Condition"}
-    assert cr.ungranted(VARIABLES, {"Statement": [other, unconditioned, whatsapp]}) == [email]
+    assert cr.ungranted(VARIABLES, {"Statement": [unconditioned, whatsapp]}) == []
     denied = {**whatsapp, "Effect": "Deny"}
     assert cr.ungranted(VARIABLES, {"Statement": [email, denied]}) == [whatsapp]
+
+
+def test_a_broader_grant_written_by_hand_counts_as_granted():
+    """Refusing a deploy whose policy does let the function send would only be in the way."""
+    broad = [{"Effect": "Allow", "Action": ["ses:*", "social-messaging:Send*"], "Resource": "*"}]
+    assert cr.ungranted(VARIABLES, {"Statement": broad}) == []
+    scoped_elsewhere = [{"Effect": "Allow", "Action": "ses:SendEmail",
+                         "Resource": "arn:aws:ses:*:*:identity/x.example"}]
+    assert len(cr.ungranted(VARIABLES, {"Statement": scoped_elsewhere})) == 2
