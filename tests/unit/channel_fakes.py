@@ -1,7 +1,10 @@
 """What `make deploy` asks SES v2 and End User Messaging Social for the channels, answered by
-botocore's Stubber in the documented shapes (moto 5.2.5 has no sesv2 event destinations and no
-socialmessaging at all): shared by tests/unit/test_channel_resources.py and the recorded deploy
-cycle (tests/unit/deploy_cycle.py)."""
+botocore's Stubber in the documented shapes: shared by tests/unit/test_channel_resources.py and
+the recorded deploy cycle (tests/unit/deploy_cycle.py). moto 5.2.5 has no socialmessaging at
+all, no sesv2 event destinations, and its sesv2 CreateConfigurationSet answers a name already
+taken with SES v1's error code (ConfigurationSetAlreadyExists, moto/ses/models.py
+create_configuration_set_v2), not v2's documented AlreadyExistsException: the whole sesv2
+client is stubbed (a Stubber answers for a client, not for one operation)."""
 
 from __future__ import annotations
 
