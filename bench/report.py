@@ -90,10 +90,15 @@ def report(results: dict[str, Any]) -> str:
     rows.append(("  events consumer, if on (stream reads free)", f"${cost['events_usd']:.4f}", "", "",
                  "one invocation per record"))
     channel_cost = results.get("channel_cost")
-    if channel_cost:
-        for name, usd in channel_cost["channels_usd"].items():
-            rows.append((f"  per 1,000 by {name}", f"${usd:.2f}", "", "",
-                         f"prices {channel_cost['prices']['date']}"))
+    if channel_cost:  # bench/channels.py: each price with its source and date
+        for name, channel in channel_cost["channels"].items():
+            twilio, usd = channel["twilio_verify_usd"], channel["usd"]
+            more = "+" if channel["twilio_note"] else ""  # a Twilio channel fee no stored source gives
+            digits = 1 if twilio is None or twilio < 10 * usd else 0
+            over = "" if twilio is None else f"{twilio / usd:,.{digits}f}"
+            rows.append((f"  per 1,000 by {name}", f"${usd:.2f}",
+                         "" if twilio is None else f"Twilio ${twilio:.2f}{more}", over and f"1/{over}",
+                         ("unverified" if channel["unverified"] else "sourced") + ": bench/channels.py"))
     header = ("figure", "ours", "floor", "ratio", "goal")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
     line = lambda r: "  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r))  # noqa: E731

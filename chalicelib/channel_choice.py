@@ -3,8 +3,11 @@
 A new verification takes the first channel of the stage's order for the number's country
 (OTP_CHANNEL_ORDER). A resend stays on the channel of the last send, unless that send was
 reported undelivered (or failed): then it takes the next channel of the order, as a resend
-after an undelivered SMS moves to the next provider. At the order's end it stays on the last
-channel (whose provider chain then moves on).
+after an undelivered SMS moves to the next provider. A WhatsApp send counts as reached only
+once it was read: the user asked for another code, and a WhatsApp they have not opened says
+they are not looking at WhatsApp (users with read receipts off never report "read", so their
+resends move on too). At the order's end it stays on the last channel (whose provider chain
+then moves on).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ def auto_channel(order: tuple[str, ...], live: Verification | None, now: float) 
     last = live.sends[-1]
     if last.channel not in order:
         return order[0]
-    if last.status not in UNDELIVERED:
+    reached = last.status == "read" if last.channel == "whatsapp" else last.status not in UNDELIVERED
+    if reached:
         return last.channel
     return order[min(order.index(last.channel) + 1, len(order) - 1)]
 

@@ -1,5 +1,10 @@
 """Fixed-window counters (``pk = "rl#..."``) for the limiter: one item per window, each
-change a single conditional ADD (see ``DynamoDBCounterStore``)."""
+change a single conditional ADD (see ``DynamoDBCounterStore``).
+
+A breaker's counter (prefix, country) keeps, beside ``n`` (every channel's sends: the limit),
+each channel's own sends, approvals and suspension on the same item: ``n_sms``,
+``approvals_whatsapp``, ``suspended_voice`` (``per_channel``). So one channel's conversion
+never suspends another, and a send still costs one write."""
 
 from __future__ import annotations
 
@@ -17,21 +22,30 @@ class CounterFull(Exception):
         self.item = item
 
 
+def per_channel(attribute: str, channel: str) -> str:
+    """A breaker counter's attribute for one channel: ``per_channel("n", "sms") == "n_sms"``."""
+    return f"{attribute}_{channel}"
+
+
 class CounterStore(abc.ABC):
     @abc.abstractmethod
     def increment(
-        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True
+        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True,
+        channel: str | None = None,
     ) -> dict[str, int]:
         """Add one to ``key``'s count unless it reached ``limit`` or is suspended (unless told
-        to pass a suspension); returns the item's counts after the write. Raises CounterFull."""
+        to pass a suspension); returns the item's counts after the write. Raises CounterFull.
+        With a ``channel``, the send also counts on that channel's own count, and only that
+        channel's suspension refuses it."""
 
     @abc.abstractmethod
     def add(self, key: str, attribute: str, expires_at: int) -> None:
         """Add one to another count on ``key`` (no limit)."""
 
     @abc.abstractmethod
-    def suspend(self, key: str, expires_at: int) -> None:
-        """Mark ``key``'s window suspended: ``increment`` refuses until the window ends."""
+    def suspend(self, key: str, expires_at: int, channel: str | None = None) -> None:
+        """Mark ``key``'s window suspended (for ``channel`` only, when given): ``increment``
+        refuses until the window ends."""
 
     @abc.abstractmethod
     def release(self, key: str) -> None:
@@ -40,23 +54,33 @@ class CounterStore(abc.ABC):
 
 class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
     def increment(
-        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True
+        self, key: str, limit: int, expires_at: int, honour_suspension: bool = True,
+        channel: str | None = None,
     ) -> dict[str, int]:
-        # Condition: under the limit and (unless a trusted number passes a breaker's
-        # suspension) not suspended. DynamoDB serialises writes on the item, so N concurrent
-        # increments succeed exactly min(N, limit - count) times.
+        # Condition: under the limit (``n``, every channel) and (unless a trusted number
+        # passes a breaker's suspension) the send's own channel not suspended. DynamoDB
+        # serialises writes on the item, so N concurrent increments succeed exactly
+        # min(N, limit - count) times, whatever their channels; the channel's count is in
+        # the same ADD, so it never drifts from ``n``.
         # Retry timeline: t0 lands, t1 answer lost, t2 the retry would count the request a
         # second time (or, at the limit, refuse it on its own count): the token makes it find
         # its own write. If another request's increment lands between t0 and t2 (the token is
         # then theirs), the retry counts again: one over-count, the conservative side, only
         # when a lost answer meets a concurrent request on the same counter.
         under_limit = "(attribute_not_exists(n) OR n < :limit)"
+        names: dict[str, str] = {}
+        if honour_suspension:
+            names["#suspended"] = _suspended(channel)
+        if channel is not None:
+            names["#sends"] = per_channel("n", channel)
+        add = "ADD n :one, #sends :one" if channel is not None else "ADD n :one"
         try:
             item = self._update(
                 key,
-                "ADD n :one SET expires_at = :expires",
-                f"attribute_not_exists(suspended) AND {under_limit}" if honour_suspension else under_limit,
+                f"{add} SET expires_at = :expires",
+                f"attribute_not_exists(#suspended) AND {under_limit}" if honour_suspension else under_limit,
                 {":one": 1, ":limit": limit, ":expires": expires_at},
+                names=names or None,
                 returns=True,
                 token=True,
             )
@@ -81,13 +105,18 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
         except ConditionFailed:
             pass
 
-    def suspend(self, key: str, expires_at: int) -> None:
+    def suspend(self, key: str, expires_at: int, channel: str | None = None) -> None:
         self._call(
             "update_item",
             Key={"pk": {"S": key}},
-            UpdateExpression="SET suspended = :yes, expires_at = :expires",
+            UpdateExpression="SET #suspended = :yes, expires_at = :expires",
+            ExpressionAttributeNames={"#suspended": _suspended(channel)},
             ExpressionAttributeValues=marshal({":yes": 1, ":expires": expires_at}),
         )
+
+
+def _suspended(channel: str | None) -> str:
+    return per_channel("suspended", channel) if channel is not None else "suspended"
 
 
 def _counts(item: dict[str, Any] | None) -> dict[str, int]:

@@ -9,6 +9,13 @@ refuse every real user of a country; a number approved within TRUSTED_FOR_SECOND
 suspended breaker (its item carries the marker, read from the write the start makes anyway).
 A country-wide breaker is opt-in (OTP_BREAKER_COUNTRY_WIDE).
 
+The breaker is per channel (sms, voice, whatsapp), on the same item: each channel's sends and
+approvals decide its own suspension, and a suspension refuses that channel's sends only. SMS
+pumping then leaves WhatsApp to the range's real users, and the many numbers that are not on
+WhatsApp (a WhatsApp send that never converts) never suspend their SMS. The limit itself
+(``n``) counts every channel: a WhatsApp message costs money too. An approval counts on the
+channel of the send that converted (the verification's last send).
+
 Every limit is a fixed-window counter: one item per key and window (``rl#<kind>#<key>#<n>``),
 counted by one conditional ADD that refuses at the limit, so limits hold under any
 concurrency. Windows live in the key, so a new window starts at zero without a reset write;
@@ -36,7 +43,7 @@ import secrets
 from typing import TYPE_CHECKING, Callable
 
 from chalicelib import concurrency, errors
-from chalicelib.counters import CounterFull, CounterStore
+from chalicelib.counters import CounterFull, CounterStore, per_channel
 from chalicelib.phone import PhoneNumber
 
 if TYPE_CHECKING:
@@ -47,6 +54,7 @@ log = logging.getLogger("verify")
 
 HOUR = 3600
 TRUSTED_FOR_SECONDS = 30 * 86_400  # a number approved this recently passes the breakers
+BREAKER_CHANNELS = ("sms", "voice", "whatsapp")  # each with its own breaker (email has none)
 _NO_LIMIT = 10**12
 
 
@@ -78,13 +86,16 @@ class Limiter:
         if allowed and phone.region not in allowed:
             raise errors.CountryNotAllowed()
 
-    def reserve_send(self, phone: PhoneNumber | EmailAddress, now: float, trusted: bool = False) -> None:
+    def reserve_send(
+        self, phone: PhoneNumber | EmailAddress, now: float, trusted: bool = False, channel: str = "sms"
+    ) -> None:
         """Count one send against the prefix, the country (and its breaker) and the budget,
         the three writes at once. A refusal by any of them gives back what the others
         counted, then raises the refusal (in this order when several refuse: prefix, country,
         budget). A send that passes but then fails at the provider stays counted: the
         counters are conservative, never generous. ``trusted``: the number was approved
-        recently, so a breaker's suspension does not stop it (its limits still do)."""
+        recently, so a breaker's suspension does not stop it (its limits still do).
+        ``channel``: the breakers count and suspend it on its own."""
         if not isinstance(phone, PhoneNumber):
             # An email address: the budget only. Its per-recipient limits are on its item; a
             # breaker on its domain would let a stranger suspend gmail.com for everyone, and
@@ -94,11 +105,11 @@ class Limiter:
         limits = self._limits
         outcomes = concurrency.run_all([
             lambda: self._breaker_counter(
-                "prefix", prefix_of(phone.e164), limits.sends_per_prefix_per_hour, now, trusted,
+                "prefix", prefix_of(phone.e164), channel, limits.sends_per_prefix_per_hour, now, trusted,
                 limits.breaker_min_sends, errors.PrefixRateLimited, errors.PrefixSuspended),
             lambda: self._breaker_counter(
-                "country", phone.region, limits.sends_per_country_per_hour or _NO_LIMIT, now, trusted,
-                limits.breaker_country_min_sends if limits.breaker_country_wide else None,
+                "country", phone.region, channel, limits.sends_per_country_per_hour or _NO_LIMIT, now,
+                trusted, limits.breaker_country_min_sends if limits.breaker_country_wide else None,
                 errors.CountryRateLimited, errors.CountrySuspended),
             lambda: self._budget(now),
         ])
@@ -110,14 +121,16 @@ class Limiter:
             concurrency.run_all([functools.partial(self._counters.release, key) for key in counted])
         raise refusals[0]
 
-    def record_approval(self, phone: PhoneNumber, now: float) -> list[Callable[[], None]]:
+    def record_approval(self, phone: PhoneNumber, channel: str, now: float) -> list[Callable[[], None]]:
         """The writes that count an approval for the breakers (the prefix's, and the
-        country's when it is on), to run beside the approval's other writes."""
+        country's when it is on) on ``channel``, the channel of the send that converted, to
+        run beside the approval's other writes."""
         window, _ = _window(now)
         keys = [f"rl#prefix#{prefix_of(phone.e164)}#{window}"]
         if self._limits.breaker_country_wide:
             keys.append(f"rl#country#{phone.region}#{window}")
-        return [functools.partial(self._counters.add, key, "approvals", _ttl(window)) for key in keys]
+        approvals = per_channel("approvals", channel)
+        return [functools.partial(self._counters.add, key, approvals, _ttl(window)) for key in keys]
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -133,31 +146,46 @@ class Limiter:
             raise error(retry_after=retry_after) from None
 
     def _breaker_counter(
-        self, kind: str, name: str, limit: int, now: float, trusted: bool, min_sends: int | None,
-        limit_error: type[errors.LimitExceeded], suspended_error: type[errors.LimitExceeded],
+        self, kind: str, name: str, channel: str, limit: int, now: float, trusted: bool,
+        min_sends: int | None, limit_error: type[errors.LimitExceeded],
+        suspended_error: type[errors.LimitExceeded],
     ) -> str:
-        """A send counter with a conversion breaker (``min_sends`` None: no breaker). The
-        counter's item holds the window's sends (``n``) and approvals; when at least
-        ``min_sends`` sends converted under OTP_BREAKER_MIN_CONVERSION_PERCENT, the window is
-        suspended. A trusted number passes a suspension, and never trips it."""
+        """A send counter with a conversion breaker per channel (``min_sends`` None: no
+        breaker). The counter's item holds the window's sends (``n``, every channel: the
+        limit) and each channel's sends and approvals; when at least ``min_sends`` sends of
+        ``channel`` converted under OTP_BREAKER_MIN_CONVERSION_PERCENT, the window is
+        suspended for ``channel``. A trusted number passes a suspension, and never trips it."""
         window, retry_after = _window(now)
         key = f"rl#{kind}#{name}#{window}"
+        suspended = per_channel("suspended", channel)
+        if trusted and min_sends is not None:
+            # The breakers' samples never fill the limit for the numbers a suspension lets
+            # through: a bot that never converts gets at most min_sends + 1 sends counted per
+            # channel before that channel's suspension refuses the rest, so pumping every
+            # channel it can count BREAKER_CHANNELS x (min_sends + 1) on ``n``. A trusted
+            # number's limit is raised by that much, so those sends cannot refuse it. The
+            # headroom is for numbers approved within TRUSTED_FOR_SECONDS only, each still
+            # under its own per-number limits: a stranger cannot spend it.
+            limit += len(BREAKER_CHANNELS) * (min_sends + 1)
         try:
-            counts = self._counters.increment(key, limit, _ttl(window), honour_suspension=not trusted)
+            counts = self._counters.increment(key, limit, _ttl(window), honour_suspension=not trusted,
+                                              channel=channel)
         except CounterFull as full:
-            if full.item.get("suspended"):
+            if full.item.get(suspended):
                 raise suspended_error(retry_after=retry_after) from None
             log.warning("limit hit kind=%s limit=%d", kind, limit)
             raise limit_error(retry_after=retry_after) from None
-        sends, approvals = counts.get("n", 1) - 1, counts.get("approvals", 0)  # before this send
+        # The channel's sends before this one, and its approvals.
+        sends = counts.get(per_channel("n", channel), 1) - 1
+        approvals = counts.get(per_channel("approvals", channel), 0)
         percent = self._limits.breaker_min_conversion_percent
-        if (min_sends is not None and not trusted and not counts.get("suspended") and percent
+        if (min_sends is not None and not trusted and not counts.get(suspended) and percent
                 and sends >= min_sends and approvals * 100 < percent * sends):
-            self._counters.suspend(key, _ttl(window))
+            self._counters.suspend(key, _ttl(window), channel)
             log.warning(
-                "%s suspended range=%s sends=%d approvals=%d conversion=%.1f%% "
+                "%s suspended range=%s channel=%s sends=%d approvals=%d conversion=%.1f%% "
                 "threshold=%d%% min_sends=%d until_window_end_in=%ds",
-                kind, name if kind == "country" else name[:-2] + "**", sends, approvals,
+                kind, name if kind == "country" else name[:-2] + "**", channel, sends, approvals,
                 100 * approvals / sends, percent, min_sends, retry_after,
             )
             raise suspended_error(retry_after=retry_after)

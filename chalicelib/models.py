@@ -32,7 +32,7 @@ class SendAttempt:
     provider: str
     at_ms: int
     # From the provider's delivery receipts (chalicelib/callbacks): accepted (no receipt yet),
-    # sent, delivered, undelivered or failed; never moves backwards.
+    # sent, delivered, read (WhatsApp), undelivered or failed; never moves backwards.
     status: str = "accepted"
     error_code: str | None = None
     permanent: bool = False  # the undelivered reason is about the number itself

@@ -376,9 +376,10 @@ def _schemas(code_pattern: str) -> dict[str, Any]:
                     "required": ["channel", "provider", "sent_at", "status", "error_code"],
                     "properties": {
                         "channel": channel, "provider": {"type": "string"}, "sent_at": iso_time,
-                        "status": {"enum": ["accepted", "sent", "delivered", "undelivered", "failed"],
+                        "status": {"enum": ["accepted", "sent", "delivered", "read", "undelivered", "failed"],
                                    "description": "From the provider's delivery receipts; "
-                                                  "never moves backwards"},
+                                                  "never moves backwards (read: a WhatsApp "
+                                                  "the user opened)"},
                         "error_code": {"type": ["string", "null"]},
                     },
                 }},

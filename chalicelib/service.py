@@ -191,7 +191,9 @@ class VerificationService(StartUseCase):
         if not is_email(verification.to) and not self.is_test_number(verification.to):
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)
-                writes += self._limiter.record_approval(phone, now)
+                # The channel of the send that converted: the last one (its code is the live one).
+                channel = verification.sends[-1].channel if verification.sends else verification.channel
+                writes += self._limiter.record_approval(phone, channel, now)
                 region = phone.region
             except errors.ServiceError:  # a number the metadata no longer takes: no breaker count
                 log.warning("approval not counted for the breaker ref=%s", log_ref(verification.id))

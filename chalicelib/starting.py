@@ -76,8 +76,9 @@ class StartUseCase:
         on it, as before.
         """
         cfg = self._config
+        fallbacks: tuple[str, ...] = ()  # channel auto: the order's next channels
         if request.channel == "auto":
-            request = self._auto(request)
+            request, fallbacks = self._auto(request)
         if request.channel not in CHANNELS:
             raise errors.UnsupportedChannel(
                 f"Channel {request.channel!r} is not supported; use one of: {', '.join(CHANNELS)}."
@@ -113,7 +114,7 @@ class StartUseCase:
         if client_ip is not None:
             ip_count = concurrency.submit(self._limiter.request_from_ip, client_ip, self._clock())
         try:
-            return self._start(phone, number_key, chain, request, fixed_code, ip_count)
+            return self._start(phone, number_key, chain, request, fixed_code, ip_count, fallbacks)
         finally:
             if ip_count is not None and not ip_count.done():
                 concurrency.wait_quietly(ip_count)  # never leave a write running past the request
@@ -121,6 +122,7 @@ class StartUseCase:
     def _start(
         self, phone: PhoneNumber | EmailAddress, number_key: str, chain: tuple[str, ...],
         request: StartRequest, fixed_code: str | None, ip_count: Future[Any] | None,
+        fallbacks: tuple[str, ...] = (),
     ) -> tuple[Verification, bool]:
         cfg = self._config
         checks = self._check_limit()
@@ -163,7 +165,7 @@ class StartUseCase:
             telemetry.note(id=log_ref(verification.id), send_count=verification.send_count)
             try:
                 verification = self._send(phone, number_key, code, request, chain, fixed_code,
-                                           verification, previous, created, approved_at, now)
+                                           verification, previous, created, approved_at, now, fallbacks)
             except MaybeDelivered as maybe:  # the user may hold the new code: no undo
                 raise maybe.error from None
             except Exception:
@@ -178,9 +180,11 @@ class StartUseCase:
         self, phone: PhoneNumber | EmailAddress, number_key: str, code: str, request: StartRequest,
         chain: tuple[str, ...], fixed_code: str | None, verification: Verification,
         previous: Verification | None, created: bool, approved_at: int | None, now: float,
+        fallbacks: tuple[str, ...] = (),
     ) -> Verification:
         """The send counters, then the provider chain; raises on any refusal or failure
-        (the caller undoes the number's write)."""
+        (the caller undoes the number's write). ``fallbacks``: channel auto's next channels,
+        for a send that a channel's breaker suspension refuses."""
         cfg = self._config
         if fixed_code:
             log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
@@ -197,25 +201,81 @@ class StartUseCase:
             return verification
         # A number approved lately passes the conversion breakers (not the limits).
         trusted = approved_at is not None and now - approved_at < TRUSTED_FOR_SECONDS
-        # The send's attempt (v2 Attempts) is written beside the send counters: same wave.
-        attempts = self._attempts
-        region = phone.region if isinstance(phone, PhoneNumber) else ""  # an address has none
-        recording = attempts.record(verification, region, self._scope) if attempts else None
-        try:
-            self._limiter.reserve_send(phone, now, trusted)
-        except Exception:
-            if recording is not None:
-                recording.cancel()  # a refused send is no attempt: removed beside the undo
-            raise
-        finally:
-            if recording is not None:
-                recording.settle()
         order = chain if created else order_after_undelivered(previous, chain, request.channel)
+        moved_to, refusal = None, None
+        while True:
+            try:
+                self._count_send(phone, number_key, verification, now, trusted, moved_to)
+                break
+            except (errors.PrefixSuspended, errors.CountrySuspended) as suspended:
+                # Channel auto: this channel's breaker is suspended for the range; the next
+                # channel of the order has its own. The number's item is reused: the moved
+                # send's channel and provider are written beside the next counters.
+                refusal = refusal or suspended
+                moved = self._next_channel(phone, previous, created, fallbacks)
+                if moved is None:
+                    raise refusal from None  # the chosen channel's: the one the client asked for
+                channel, order, fallbacks = moved
+                moved_to = order[0]
+                last = dataclasses.replace(verification.sends[-1], channel=channel, provider=moved_to)
+                verification = dataclasses.replace(verification, channel=channel,
+                                                   sends=(*verification.sends[:-1], last))
+                log.info("auto moved on ref=%s channel=%s: the previous channel is suspended for the range",
+                         log_ref(verification.id), channel)
+                telemetry.note(channel=channel)
         verification = self._sender.deliver(
             phone, number_key, code, request.locale, verification, previous, order
         )
         telemetry.metric("VerificationsStarted" if created else "Resends")
         return verification
+
+    def _count_send(
+        self, phone: PhoneNumber | EmailAddress, number_key: str, verification: Verification, now: float,
+        trusted: bool, moved_to: str | None,
+    ) -> None:
+        """The send counters for the verification's channel, in one wave with the send's v2
+        attempt and, when channel auto moved the send to another channel (``moved_to``: its
+        first provider), the number's item's new channel. Raises the counters' refusal."""
+        attempts = self._attempts
+        region = phone.region if isinstance(phone, PhoneNumber) else ""  # an address has none
+        recording = attempts.record(verification, region, self._scope) if attempts else None
+        moving = None
+        if moved_to is not None:
+            moving = concurrency.submit(self._store.record_provider, number_key, verification, moved_to,
+                                        verification.channel)
+        try:
+            self._limiter.reserve_send(phone, now, trusted, verification.channel)
+        except Exception:
+            if recording is not None:
+                recording.cancel()  # a refused send is no attempt: removed beside the undo
+            if moving is not None:
+                concurrency.wait_quietly(moving)  # the undo puts the item back either way
+            raise
+        finally:
+            if recording is not None:
+                recording.settle()  # after a cancel: removed before another channel records it
+        concurrency.settle(moving)
+
+    def _next_channel(
+        self, phone: PhoneNumber | EmailAddress, previous: Verification | None, created: bool,
+        fallbacks: tuple[str, ...],
+    ) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+        """The first of ``fallbacks`` that can take this number (its type, a provider, no
+        permanent failure for it): (channel, provider order, the fallbacks after it)."""
+        if not isinstance(phone, PhoneNumber):
+            return None
+        cfg = self._config
+        for at, channel in enumerate(fallbacks):
+            try:
+                require_reachable(phone.e164, phone.region, channel, cfg.limits.sms_special_types)
+                chain = self._providers.names(phone.region, channel)
+                if not chain or (channel == "whatsapp" and not cfg.channels.chain(channel)):
+                    continue
+                order = chain if created else order_after_undelivered(previous, chain, channel)
+            except errors.ServiceError:  # this number cannot take it (or not again): the next one
+                continue
+            return channel, order, fallbacks[at + 1:]
+        return None
 
     def _undo(self, number_key: str, failed: Verification, previous: Verification | None) -> None:
         """Put back what a start or resend wrote, for a request that sent nothing. The client
@@ -287,10 +347,12 @@ class StartUseCase:
             ready_at = current.sent_at_ms / 1000 + cfg.resend_interval_seconds
             raise errors.ResendTooSoon(retry_after=seconds_until(ready_at, now)) from None
 
-    def _auto(self, request: StartRequest) -> StartRequest:
+    def _auto(self, request: StartRequest) -> tuple[StartRequest, tuple[str, ...]]:
         """Channel "auto": one read of the number's item tells a resend after an undelivered
         send (chalicelib/channel_choice.py). Only a choice: the start's conditional writes
-        still decide, so a race at worst picks the channel an instant stale."""
+        still decide, so a race at worst picks the channel an instant stale. Returns the
+        request on its channel and the order's channels after it (taken when a breaker
+        suspends the chosen one)."""
         from chalicelib.channel_choice import auto_channel
 
         cfg = self._config
@@ -298,8 +360,9 @@ class StartUseCase:
         phone = test[0] if test else parse_phone_number(request.to, parse_region(request.country,
                                                                                  cfg.default_region))
         live = self._store.get(self._number_key(phone.e164))
-        channel = auto_channel(cfg.channels.auto_order(phone.region), live, self._clock())
-        return dataclasses.replace(request, channel=channel)
+        order = cfg.channels.auto_order(phone.region)
+        channel = auto_channel(order, live, self._clock())
+        return dataclasses.replace(request, channel=channel), order[order.index(channel) + 1:]
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:

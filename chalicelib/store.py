@@ -93,8 +93,11 @@ class VerificationStore(abc.ABC):
         """After a failed or refused delivery, put back what ``create``/``resend`` replaced."""
 
     @abc.abstractmethod
-    def record_provider(self, number_key: str, v: Verification, provider: str) -> None:
-        """After a failover, name the provider that actually took the latest send."""
+    def record_provider(
+        self, number_key: str, v: Verification, provider: str, channel: str | None = None
+    ) -> None:
+        """After a failover, name the provider that actually took the latest send (and its
+        channel, when channel "auto" moved it past a suspended breaker)."""
 
     @abc.abstractmethod
     def record_check(
@@ -274,16 +277,20 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         except ConditionFailed:
             pass
 
-    def record_provider(self, number_key: str, v: Verification, provider: str) -> None:
-        # Condition: the item still holds this send's code. Only on failover (the first write
-        # named the chain's first provider), so the common path stays one write.
+    def record_provider(
+        self, number_key: str, v: Verification, provider: str, channel: str | None = None
+    ) -> None:
+        # Condition: the item still holds this send's code. Only on failover or a channel
+        # moved on (the first write named the first channel and provider), so the common path
+        # stays one write. A retry after a lost answer sets the same values again: harmless.
+        send = f"sends[{len(v.sends) - 1}]"
+        values = {":vid": v.id, ":code_mac": v.code_mac, ":provider": provider}
+        update = f"SET {send}.provider = :provider"
+        if channel is not None:
+            update += f", {send}.channel = :channel, channel = :channel"
+            values[":channel"] = channel
         try:
-            self._write(
-                number_key,
-                f"SET sends[{len(v.sends) - 1}].provider = :provider",
-                "vid = :vid AND code_mac = :code_mac",
-                {":vid": v.id, ":code_mac": v.code_mac, ":provider": provider},
-            )
+            self._write(number_key, update, "vid = :vid AND code_mac = :code_mac", values)
         except ConditionFailed:
             pass
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 from urllib.parse import urlencode
 
-# Final statuses outrank "sent", which outranks "accepted" (the provider took the request).
-# A write never lowers the rank, so late or out-of-order receipts cannot undo a final one.
-STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
+# Final statuses outrank "sent", which outranks "accepted" (the provider took the request);
+# "read" (WhatsApp: the user opened the message) outranks them all, as it implies delivered
+# (WhatsApp may send it without a "delivered" first). A write never lowers the rank, so late
+# or out-of-order receipts cannot undo a final one, nor a "delivered" undo a "read".
+STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2, "read": 3}
 UNDELIVERED = ("undelivered", "failed")
 MAX_BODY_BYTES = 16_384
 

@@ -27,7 +27,8 @@ from typing import Any, Mapping
 
 from chalicelib.callbacks import MAX_BODY_BYTES, CallbackRequest, InvalidSignature, Receipt, require
 
-STATUSES = {"sent": "sent", "delivered": "delivered", "read": "delivered", "failed": "failed"}
+# "read" stays itself: channel "auto" moves a resend on after a WhatsApp nobody opened.
+STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
 # Meta's error codes that are about the recipient (chalicelib/providers/whatsapp.py).
 PERMANENT_ERRORS = {131026}
 

@@ -22,7 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt, form_params, require
 
-STATUSES = {"sent": "sent", "delivered": "delivered", "read": "delivered",
+# "read": WhatsApp (and RCS) messages only, when the user opened it (twilio.com/docs/messaging/
+# guides/outbound-message-status-in-status-callbacks); SMS never reports it.
+STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read",
             "undelivered": "undelivered", "failed": "failed"}
 # Delivery errors about the number itself (twilio.com/docs/api/errors): 30005 unknown
 # destination handset, 30006 landline or unreachable carrier, 21610 unsubscribed (STOP).

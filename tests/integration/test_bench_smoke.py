@@ -52,7 +52,8 @@ def test_bench_smoke_runs_every_section(tmp_path):
     whatsapp = results["whatsapp"]
     assert whatsapp["dynamodb_calls"] == ["UpdateItem"] * 5 and whatsapp["ratio"] > 0
     lines = results["channel_cost"]["channels_usd"]
-    assert set(lines) == {"sms (US)", "email (SES)", "whatsapp (US, EUM Social)", "whatsapp (BR, EUM Social)",
+    assert set(lines) == {"sms (US, EUM SMS 10DLC)", "email (SES a la carte)", "email (SES Essentials)",
+                          "whatsapp (US, EUM Social)", "whatsapp (BR, EUM Social)",
                           "whatsapp (IN, EUM Social)"}
     assert all(usd > cost["total_usd"] for usd in lines.values())
-    assert "WhatsApp start" in run.stdout and "per 1,000 by email (SES)" in run.stdout
+    assert "WhatsApp start" in run.stdout and "per 1,000 by email (SES a la carte)" in run.stdout

@@ -101,7 +101,7 @@ class Harness:
             "ip": n(f"rl#ip#{self.ip}#{window}"),
             "ipcheck": n(f"rl#ipcheck#{self.ip}#{window}"),
             "prefix": n(f"rl#prefix#{prefix_of(self.number)}#{window}"),
-            "approvals": n(f"rl#prefix#{prefix_of(self.number)}#{window}", "approvals"),
+            "approvals": n(f"rl#prefix#{prefix_of(self.number)}#{window}", "approvals_sms"),
             "country": n(f"rl#country#US#{window}"),
             "budget": sum(n(f"rl#budget#{window}#{s}") for s in range(config.limits.budget_shards)),
             "sms": len(self.codes()),

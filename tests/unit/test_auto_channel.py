@@ -45,11 +45,63 @@ def test_a_resend_after_an_undelivered_whatsapp_moves_to_sms(auto, outbox, clock
     assert [m["channel"] for m in outbox] == ["sms", "whatsapp"]
 
 
-def test_a_resend_without_an_undelivered_report_stays_on_the_channel(auto, outbox, clock):
+def test_a_resend_after_a_read_whatsapp_stays_on_whatsapp(auto, outbox, clock):
     first = start(auto, to=BRAZIL, channel="auto")[1]
-    mark(first["id"], 0, "sent", None, False)
+    mark(first["id"], 0, "read", None, False)
     clock.advance(31)
     assert start(auto, to=BRAZIL, channel="auto")[1]["channel"] == "whatsapp"
+
+
+def test_a_resend_after_an_unread_whatsapp_moves_to_sms(auto, outbox, clock):
+    first = start(auto, to=BRAZIL, channel="auto")[1]
+    mark(first["id"], 0, "delivered", None, False)  # on the phone, never opened
+    clock.advance(31)
+    status, body, _ = start(auto, to=BRAZIL, channel="auto")
+    assert status == 200 and body["channel"] == "sms"
+    assert [m["channel"] for m in outbox] == ["sms", "whatsapp"]
+
+
+def test_a_resend_without_an_undelivered_sms_report_stays_on_sms(configured, outbox, clock):
+    client = configured(**{**AUTO, "OTP_CHANNEL_ORDER": '{"*": "sms,whatsapp"}'})
+    first = start(client, channel="auto")[1]
+    mark(first["id"], 0, "delivered", None, False)
+    clock.advance(31)
+    assert start(client, channel="auto")[1]["channel"] == "sms"
+
+
+def _live(channel: str, status: str, now: float = 1_000.0):
+    from chalicelib.models import SendAttempt, Verification
+
+    return Verification(id="VE" + "0" * 48, to=BRAZIL, channel=channel, code_mac="m", created_at=int(now),
+                        expires_at=int(now) + 600, sent_at_ms=int(now * 1000), send_count=1, attempts=0,
+                        max_attempts=5, sends=(SendAttempt(channel, "console", int(now * 1000), status),))
+
+
+@pytest.mark.parametrize("status, expected", [
+    ("accepted", "sms"), ("sent", "sms"), ("delivered", "sms"), ("undelivered", "sms"), ("failed", "sms"),
+    ("read", "whatsapp"),
+])
+def test_after_a_whatsapp_send_only_read_keeps_whatsapp(status, expected):
+    from chalicelib.channel_choice import auto_channel
+
+    assert auto_channel(("whatsapp", "sms"), _live("whatsapp", status), 1_030.0) == expected
+
+
+@pytest.mark.parametrize("status, expected", [
+    ("accepted", "sms"), ("sent", "sms"), ("delivered", "sms"),
+    ("undelivered", "whatsapp"), ("failed", "whatsapp"),
+])
+def test_after_an_sms_send_only_an_undelivered_report_moves_on(status, expected):
+    from chalicelib.channel_choice import auto_channel
+
+    assert auto_channel(("sms", "whatsapp"), _live("sms", status), 1_030.0) == expected
+
+
+def test_at_the_end_of_the_order_an_unread_whatsapp_stays_on_whatsapp():
+    from chalicelib.channel_choice import auto_channel
+
+    assert auto_channel(("sms", "whatsapp"), _live("whatsapp", "delivered"), 1_030.0) == "whatsapp"
+    assert auto_channel(("whatsapp",), _live("whatsapp", "sent"), 1_030.0) == "whatsapp"
 
 
 def test_at_the_end_of_the_order_auto_stays_on_the_last_channel(auto, outbox, clock):

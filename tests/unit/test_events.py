@@ -134,6 +134,20 @@ def test_delivery_updated_from_a_receipt_write_and_not_from_a_replay(events, out
     assert send == {"index": 0, "provider": "console", "status": "delivered", "error_code": None}
 
 
+def test_a_read_whatsapp_is_a_delivery_update_and_a_late_delivered_is_none(events, outbox):
+    receiver = Receiver()
+    client, poller = events(receiver)
+    _, started, _ = start(client)
+    store = wiring.get_service()._store
+    key = number_pk()[2:]
+    for status, changed in (("delivered", True), ("read", True), ("delivered", False)):
+        written = store.record_delivery(key, started["id"], 0, "console", status, None, False)
+        assert (written is not None) is changed, status
+    poller.run(rounds=2)
+    assert receiver.types() == ["verification.started", "delivery.updated", "delivery.updated"]
+    assert [e[1]["data"]["send"]["status"] for e in receiver.taken()[1:]] == ["delivered", "read"]
+
+
 def test_expired_when_ttl_removes_a_pending_verification_and_only_then(events, outbox):
     receiver = Receiver()
     client, poller = events(receiver)

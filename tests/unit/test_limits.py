@@ -218,7 +218,7 @@ def test_conversion_breaker_suspends_a_prefix_until_the_window_ends(configured, 
         assert start(client, to=n)[0] == 201
     status, body, headers = start(client, to=gb[4])
     assert status == 429 and error_code(body) == "prefix_suspended" and headers["Retry-After"] == "3600"
-    assert "prefix suspended range=+4474001** sends=4 approvals=0" in caplog.text
+    assert "prefix suspended range=+4474001** channel=sms sends=4 approvals=0" in caplog.text
     assert start(client, to=gb[5])[0] == 429  # stays suspended for the window
     clock.now = HOUR_START + 3600
     assert start(client, to=gb[5])[0] == 201

@@ -98,6 +98,19 @@ def test_out_of_order_and_duplicate_receipts_never_move_backwards(env):
     assert send_statuses(client, body["id"]) == [("twilio", "delivered", None)]
 
 
+def test_twilio_read_is_read_and_outranks_delivered(env):
+    # Twilio reports MessageStatus=read for WhatsApp (and RCS) messages the user opened, on the
+    # same status callback ("Outbound Message Status in Status Callbacks",
+    # twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks).
+    client, adapters = env
+    _, body, _ = start(client)
+    report = adapters["twilio"].reports[0]
+    for receipt, changed in (("delivered", 1), ("read", 1), ("delivered", 0), ("sent", 0)):
+        answer = twilio_callback(client, report, {"MessageSid": "SM1", "MessageStatus": receipt})[1]
+        assert answer["changed"] == changed, receipt
+    assert send_statuses(client, body["id"]) == [("twilio", "read", None)]
+
+
 @pytest.mark.parametrize("tamper", ["bad_signature", "no_signature", "changed_body", "wrong_token"])
 def test_unsigned_or_tampered_receipts_answer_403_and_change_nothing(env, tamper):
     client, adapters = env

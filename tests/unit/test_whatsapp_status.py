@@ -14,6 +14,7 @@ import responses
 
 from chalicelib import wiring
 from tests.unit.helpers import error_code, get, start
+from tests.unit.test_twilio_v2 import call, new_service
 from tests.unit.test_whatsapp import META, META_SUCCESS, META_URL
 
 APP_SECRET = "meta-app-secret-0123456789"
@@ -99,9 +100,55 @@ def test_the_verification_handshake_answers_the_challenge(meta):
 def test_a_signed_delivered_status_moves_the_send(meta):
     body = start(meta, channel="whatsapp")[1]
     assert deliver(meta, status_for(body["id"], "sent")) == (200, {"received": True, "changed": 1})
-    assert deliver(meta, status_for(body["id"], "read"))[1]["changed"] == 1  # read: delivered
+    assert deliver(meta, status_for(body["id"], "delivered"))[1]["changed"] == 1
     assert attempts(meta, body["id"])[0]["status"] == "delivered"
     assert deliver(meta, status_for(body["id"], "sent"))[1]["changed"] == 0  # never backwards
+
+
+def test_read_outranks_delivered_and_a_late_delivered_does_not_lower_it(meta):
+    body = start(meta, channel="whatsapp")[1]
+    assert deliver(meta, status_for(body["id"], "delivered"))[1]["changed"] == 1
+    assert deliver(meta, status_for(body["id"], "read"))[1]["changed"] == 1
+    assert attempts(meta, body["id"])[0]["status"] == "read"
+    for late in ("delivered", "sent", "failed"):  # out of order (or another device's): no change
+        assert deliver(meta, status_for(body["id"], late))[1]["changed"] == 0
+    assert attempts(meta, body["id"])[0]["status"] == "read"
+
+
+def test_read_without_delivered_first_is_read(meta):
+    # WhatsApp may report "read" alone (a read message was delivered): it is taken as is.
+    body = start(meta, channel="whatsapp")[1]
+    assert deliver(meta, status_for(body["id"], "read"))[1]["changed"] == 1
+    assert attempts(meta, body["id"])[0]["status"] == "read"
+
+
+@pytest.mark.parametrize("receipt, resend_channel", [("read", "whatsapp"), ("delivered", "sms")])
+def test_an_auto_resend_moves_to_sms_unless_the_whatsapp_was_read(meta, outbox, clock, receipt,
+                                                                  resend_channel):
+    body = start(meta, channel="auto")[1]
+    assert body["channel"] == "whatsapp"
+    assert deliver(meta, status_for(body["id"], receipt))[1]["changed"] == 1
+    clock.advance(31)
+    status, answer, _ = start(meta, channel="auto")
+    assert status == 200 and answer["id"] == body["id"] and answer["channel"] == resend_channel
+    assert [a["channel"] for a in attempts(meta, body["id"])] == ["whatsapp", resend_channel]
+
+
+@pytest.mark.parametrize("receipt, resend_channel", [("read", "whatsapp"), ("delivered", "sms")])
+def test_a_v2_auto_resend_moves_to_sms_unless_the_whatsapp_was_read(meta, outbox, clock, receipt,
+                                                                     resend_channel):
+    from scripts.api_keys import create
+
+    key = create("test", "tests")  # as tests/unit/test_twilio_v2.py's fixture makes one
+    sid = new_service(meta, key)["sid"]
+    path = f"/v2/Services/{sid}/Verifications"
+    status, body, _ = call(meta, key, "POST", path, {"To": "+14155552671", "Channel": "auto"})
+    assert status == 201 and body["channel"] == "whatsapp"
+    assert deliver(meta, status_for(body["sid"], receipt))[1]["changed"] == 1
+    clock.advance(31)
+    status, again, _ = call(meta, key, "POST", path, {"To": "+14155552671", "Channel": "auto"})
+    assert status == 201 and again["sid"] == body["sid"] and again["channel"] == resend_channel
+    assert [a["channel"] for a in again["send_code_attempts"]] == ["whatsapp", resend_channel]
 
 
 def test_the_signature_is_checked_on_the_raw_body(meta):
@@ -185,6 +232,15 @@ def test_social_status_events_move_the_send(configured, outbox, clock):
     assert attempts(client, body["id"])[0]["status"] == "undelivered"
     clock.advance(31)
     assert start(client, channel="whatsapp")[0] == 422
+
+
+def test_a_social_read_event_is_read(configured, outbox, clock):
+    from chalicelib.callbacks.meta import read_social_event
+
+    client = configured(**ENV)
+    body = start(client)[1]  # any verification: the reference is what counts
+    entry = status_for(body["id"], "read")["entry"][0]
+    assert [r.status for r in read_social_event(json.dumps(social_event(entry)))] == ["read"]
 
 
 def test_social_events_that_are_not_ours_change_nothing(configured):
