@@ -83,9 +83,9 @@ bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (abo
 REGION = $$($(PY) scripts/provision.py region)
 BUILD ?= build/$(STAGE)
 
-# Deploy to your AWS account: the table and the secret (idempotent), chalice deploy, then the
-# stage's throttling, API Gateway's own answers (deployed), log retention and SNS SMS
-# delivery-status logs. The table is never dropped.
+# Deploy to your AWS account: the table and the secret (idempotent), the channels' topics and
+# SES configuration set when on, chalice deploy, then the stage's throttling, API Gateway's own
+# answers (deployed), log retention and SNS SMS delivery-status logs. The table is never dropped.
 deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	$(PY) scripts/provision.py before --stage $(STAGE); \
@@ -102,7 +102,8 @@ secret: $(STAMP) ## create STAGE's secret parameter and KMS keys (the CloudForma
 	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/provision.py secret --stage $(STAGE)
 
 # CloudFormation/SAM: chalice package merged with the table, the log group, the alarms and their
-# topic (an email subscription from OTP_ALARM_EMAIL); linted. Writes $(BUILD)/out.
+# topic (an email subscription from OTP_ALARM_EMAIL), the channels' topics and SES configuration
+# set when on; linted. Writes $(BUILD)/out.
 package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into build/STAGE/out
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	mkdir -p $(BUILD); \

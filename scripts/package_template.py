@@ -64,8 +64,9 @@ def _in_stack(arn: str, scope: bool) -> str | dict:
     return {"Fn::Sub": ":".join(["arn", "${AWS::Partition}", service, region, account, rest])}
 
 
-def role_policy(stage: str) -> dict:
-    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+def role_policy(stage: str, file_name: str | None = None) -> dict:
+    """.chalice/policy-STAGE.json (or ``file_name`` there) with the stack's ARNs."""
+    policy = json.loads((ROOT / ".chalice" / (file_name or f"policy-{stage}.json")).read_text())
     for statement in policy["Statement"]:
         for key, scope in (("Resource", True), ("NotResource", False)):
             if key in statement:
@@ -189,7 +190,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
     }
     from scripts.channel_resources import with_channels  # WhatsApp and email (docs/channels.md)
 
-    merged = with_channels(stage_variables(stage), with_delivery_status(stage, with_events(stage, merged)))
+    merged = with_sns_handlers(stage, with_channels(stage_variables(stage), with_events(stage, merged)))
     return with_snapstart(stage, with_access_logs(stage, merged))
 
 
@@ -236,20 +237,25 @@ def with_events(stage: str, merged: dict) -> dict:
     return merged
 
 
-def with_delivery_status(stage: str, merged: dict) -> dict:
-    """A stage that names OTP_DELIVERY_EVENTS_TOPIC gets the End User Messaging delivery
-    handler (chalice package subscribes it to that topic and lets that topic only invoke it):
-    its fixed name, its log group, its role with the stack's ARNs."""
-    if not stage_variables(stage).get("OTP_DELIVERY_EVENTS_TOPIC"):
-        return merged
+def with_sns_handlers(stage: str, merged: dict) -> dict:
+    """The functions SNS topics invoke (chalice package subscribes each to its topic and lets
+    that topic only invoke it): End User Messaging's delivery events (OTP_DELIVERY_EVENTS_TOPIC)
+    and the channels' (OTP_EMAIL_EVENTS_TOPIC, OTP_WHATSAPP_EVENTS_TOPIC): each its fixed name
+    and its log group, and its role's policy with the stack's ARNs: the handler's own
+    `iam_policy_file` in the stage's `lambda_functions` (as chalice reads it), else the stage's."""
+    from scripts.channel_resources import handlers
+
     resources = merged["Resources"]
-    resources["DeliveryStatus"] = {"DependsOn": ["DeliveryStatusLogGroup"], "Properties": {
-        "FunctionName": f"{function_name(stage)}-delivery_status"}}
-    resources["DeliveryStatusRole"] = {"Properties": {"Policies": [
-        {"PolicyName": "DeliveryStatusRolePolicy", "PolicyDocument": role_policy(f"{stage}-delivery")}]}}
-    resources["DeliveryStatusLogGroup"] = {"Type": "AWS::Logs::LogGroup", **RETAINED, "Properties": {
-        "LogGroupName": f"/aws/lambda/{function_name(stage)}-delivery_status",
-        "RetentionInDays": log_retention_days(stage)}}
+    for handler in handlers(stage_variables(stage)):
+        name = "".join(part.capitalize() for part in handler.split("_"))  # as chalice package names it
+        resources[name] = deep_merge({"DependsOn": [f"{name}LogGroup"], "Properties": {
+            "FunctionName": f"{function_name(stage)}-{handler}"}}, resources.get(name, {}))
+        resources[f"{name}LogGroup"] = {"Type": "AWS::Logs::LogGroup", **RETAINED, "Properties": {
+            "LogGroupName": f"/aws/lambda/{function_name(stage)}-{handler}",
+            "RetentionInDays": log_retention_days(stage)}}
+        policy_file = stage_config(stage).get("lambda_functions", {}).get(handler, {}).get("iam_policy_file")
+        resources[f"{name}Role"] = {"Properties": {"Policies": [
+            {"PolicyName": f"{name}RolePolicy", "PolicyDocument": role_policy(stage, policy_file)}]}}
     return merged
 
 

@@ -2,8 +2,9 @@
 
     python scripts/provision.py region               # the AWS region in use, or a message naming the variable
     python scripts/provision.py secret --stage prod  # only the secret (the CloudFormation path)
-    python scripts/provision.py before --stage dev   # the table (its stream on), the secret, and
-                                                     # with events the failed-records queue
+    python scripts/provision.py before --stage dev   # the table (its stream on), the secret, with
+                                                     # events the failed-records queue, with WhatsApp
+                                                     # or email their topics (scripts/channel_resources.py)
     python scripts/provision.py stream --stage dev   # the table stream's ARN when events are on
     python scripts/provision.py after --stage dev    # throttling, gateway responses (deployed),
                                                      # log retention, SNS SMS delivery-status logs,
@@ -175,8 +176,8 @@ def events_on(stage: str) -> bool:
     return bool(stage_variables(stage).get("OTP_EVENTS_URL"))
 
 
-def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None,
-           cloudwatch: Any = None) -> list[str]:
+def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None, cloudwatch: Any = None,
+           sns: Any = None, sesv2: Any = None, social: Any = None) -> list[str]:
     variables = stage_variables(stage)
     table = variables["OTP_TABLE_NAME"]
     done = ensure_table(dynamodb, table, encrypted=True)
@@ -187,7 +188,9 @@ def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None,
 
         arn = ensure_failed_queue(sqs, cloudwatch, chalice_config()["app_name"], stage)
         done.append(f"events: failed-records queue {arn} and its alarm ready")
-    return done
+    from scripts.channel_resources import ensure_channel_resources as channels  # topics chalice subscribes to
+
+    return done + channels(variables, sns, sesv2, social, ROOT / ".chalice" / f"policy-{stage}.json")
 
 
 def events_stream(stage: str, dynamodb: Any) -> str:
@@ -353,9 +356,11 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
         done += ensure_sms_delivery_logging(iam, sns, part)
     if events_on(stage):
         done += _events_after(stage, logs, lambda_client, dynamodb, sqs)
-    if stage_variables(stage).get("OTP_DELIVERY_EVENTS_TOPIC"):  # End User Messaging's delivery events
-        group = f"{log_group_name(stage)}-delivery_status"
-        done.append(ensure_log_retention(logs, group, log_retention_days(stage)))
+    from scripts.channel_resources import handlers  # the functions SNS topics invoke
+
+    for handler in handlers(stage_variables(stage)):
+        done.append(ensure_log_retention(logs, f"{log_group_name(stage)}-{handler}",
+                                         log_retention_days(stage)))
     return done + [f"URL: {api.get('rest_api_url', '(see chalice url)')}"]
 
 
@@ -386,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.step == "secret":
         lines = secret(args.stage, session.client("ssm"), session.client("kms"))
     elif args.step == "before":
-        lines = before(args.stage, session.client("dynamodb"), session.client("ssm"), session.client("kms"),
-                       session.client("sqs"), session.client("cloudwatch"))
+        lines = before(args.stage, *map(session.client, ("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns",
+                                                          "sesv2", "socialmessaging")))
     elif args.step == "stream":
         lines = [events_stream(args.stage, session.client("dynamodb"))]
     else:

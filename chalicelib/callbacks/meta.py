@@ -58,7 +58,13 @@ def read(request: CallbackRequest, settings: Mapping[str, str]) -> list[Receipt]
 
 
 def read_social_event(message: str) -> list[Receipt]:
-    """One End User Messaging Social SNS message (already authenticated: see the handler)."""
+    """One End User Messaging Social SNS message (already authenticated: see the handler).
+
+    Its shape ("Message and event format in AWS End User Messaging Social",
+    docs.aws.amazon.com/social-messaging/latest/userguide/managing-event-destination-dlrs.html):
+    a JSON object with the service's header (``context`` with the WABA's and the number's ids and
+    ARNs, ``aws_account_id``, ``message_timestamp``, ``messageId``) and ``whatsAppWebhookEntry``,
+    one entry of Meta's webhook (``{"id", "changes": [...]}``) as a JSON string."""
     event = _json(message.encode("utf-8")[: 4 * MAX_BODY_BYTES]) if isinstance(message, str) else None
     raw_entry = event.get("whatsAppWebhookEntry") if isinstance(event, dict) else None
     entry = _json(raw_entry.encode("utf-8")) if isinstance(raw_entry, str) else None

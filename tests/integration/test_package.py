@@ -186,12 +186,16 @@ def test_find_python_finds_this_python():
     assert result.returncode == 0 and result.stdout.strip()
 
 
-def test_a_stage_with_events_packages_the_stream_mapping_and_the_delivery_subscription(tmp_path):
-    """A copy of the project whose dev stage turns events and End User Messaging's delivery
-    topic on: `make package`'s steps (chalice package merged, cfn-lint) and SAM's transform give
-    the stream mapping with its error handling and the topic's subscription and permission."""
+@pytest.fixture(scope="module")
+def dev_packaged(tmp_path_factory) -> dict:
+    """A copy of the project whose dev stage turns events, End User Messaging's delivery topic
+    and the WhatsApp and email channels on: `make package`'s steps (chalice package merged,
+    cfn-lint in the stack's region) and SAM's transform of the template."""
     import shutil
 
+    from tests.unit.deploy_cycle import channel_variables
+
+    tmp_path = tmp_path_factory.mktemp("dev")
     project = tmp_path / "project"
     project.mkdir()
     for name in ("app.py", "requirements.txt"):
@@ -201,7 +205,7 @@ def test_a_stage_with_events_packages_the_stream_mapping_and_the_delivery_subscr
     config = json.loads((project / ".chalice" / "config.json").read_text())
     config["stages"]["dev"]["environment_variables"].update(
         OTP_EVENTS_URL="https://backend.example.com/hooks", OTP_EVENTS_SECRET_PARAMETER="/phone-verify/dev/events",
-        OTP_DELIVERY_EVENTS_TOPIC="phone-verify-dev-delivery-events")
+        OTP_DELIVERY_EVENTS_TOPIC="phone-verify-dev-delivery-events", **channel_variables("dev"))
     (project / ".chalice" / "config.json").write_text(json.dumps(config))
     env = {**_clean_env(tmp_path), "AWS_DEFAULT_REGION": "eu-west-1"}
     bin_dir = Path(sys.executable).parent
@@ -216,15 +220,60 @@ def test_a_stage_with_events_packages_the_stream_mapping_and_the_delivery_subscr
     template = json.loads((project / "out" / "sam.json").read_text())
     for function in [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]:
         function["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"
-    transformed = _transformed(template)["Resources"]
+    return {"template": template, "transformed": _transformed(template)["Resources"],
+            "zip": project / "out" / "deployment.zip"}
+
+
+def _topic_arn(name: str) -> dict:
+    return {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:" + name}
+
+
+def test_a_stage_with_events_packages_the_stream_mapping_and_the_delivery_subscription(dev_packaged):
+    """The stream mapping with its error handling, and the delivery topic's subscription and
+    permission (that topic only)."""
+    transformed = dev_packaged["transformed"]
     [mapping] = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["VerificationsTable", "StreamArn"]}
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["BisectBatchOnFunctionError"]
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EventsFailedQueue", "Arn"]}
     assert 0 < mapping["MaximumRetryAttempts"] and 0 < mapping["MaximumRecordAgeInSeconds"] < 86_400
-    topic = {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:phone-verify-dev-delivery-events"}
-    [subscription] = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::SNS::Subscription"]
-    assert subscription["TopicArn"] == topic and subscription["Protocol"] == "lambda"
+    topic = _topic_arn("phone-verify-dev-delivery-events")  # the user's own topic, by name
+    [subscription] = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::SNS::Subscription"
+                      and r["Properties"]["TopicArn"] == topic]
+    assert subscription["Protocol"] == "lambda"
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["DeliveryStatus", "Arn"]}
     permissions = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::Lambda::Permission"
-                   and r["Properties"]["Principal"] == "sns.amazonaws.com"]
+                   and r["Properties"]["Principal"] == "sns.amazonaws.com"
+                   and r["Properties"]["FunctionName"] == {"Ref": "DeliveryStatus"}]
     assert [p["SourceArn"] for p in permissions] == [topic]  # that topic only
+
+
+def test_a_stage_with_the_channels_packages_their_topics_configuration_set_and_subscriptions(dev_packaged):
+    """Issue 24: with WhatsApp (End User Messaging Social) and email (SES) on, the stack makes
+    their topics (each publishable by its one service), SES's configuration set with its event
+    destination, and subscribes each handler through the stack's topic, which it waits for;
+    cfn-lint with the SAM transform is clean (the fixture); the zip stays small."""
+    template, transformed = dev_packaged["template"], dev_packaged["transformed"]
+    types = {name: r["Type"] for name, r in transformed.items()}
+    assert types["EmailConfigurationSet"] == "AWS::SES::ConfigurationSet"
+    assert types["EmailEventDestination"] == "AWS::SES::ConfigurationSetEventDestination"
+    for handler, topic, principal in (("EmailEvents", "EmailEventsTopic", "ses.amazonaws.com"),
+                                      ("WhatsappEvents", "WhatsAppEventsTopic",
+                                       "social-messaging.amazonaws.com")):
+        assert types[topic] == "AWS::SNS::Topic" and types[f"{topic}Policy"] == "AWS::SNS::TopicPolicy"
+        [statement] = transformed[f"{topic}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": principal}
+        [subscription] = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::SNS::Subscription"
+                          and r["Properties"]["Endpoint"] == {"Fn::GetAtt": [handler, "Arn"]}]
+        assert subscription["TopicArn"] == {"Fn::Sub": "${" + topic + "}"}  # the stack's topic: it waits for it
+        [permission] = [r["Properties"] for r in transformed.values() if r["Type"] == "AWS::Lambda::Permission"
+                        and r["Properties"]["FunctionName"] == {"Ref": handler}]
+        assert permission["SourceArn"] == subscription["TopicArn"]
+        function = transformed[handler]["Properties"]
+        assert function["FunctionName"] == "phone-verify-dev-" + ("email_events" if handler == "EmailEvents"
+                                                                  else "whatsapp_events")
+    api_policy = template["Resources"]["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    send = {a for s in api_policy["Statement"] for a in s["Action"]}
+    assert {"ses:SendEmail", "social-messaging:SendWhatsAppMessage"} <= send
+    assert "WhatsAppEventsTopicArn" in template["Outputs"]  # and the command that sets it on the account
+    assert dev_packaged["zip"].stat().st_size < LIMIT

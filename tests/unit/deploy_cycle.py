@@ -3,9 +3,11 @@
 A copy of the project runs, in-process: `make secret` (provision secret), `make deploy`
 (provision before, chalice deploy, provision after) three times with the stage's settings
 varied the way a user may vary them (reserved concurrency, tags, API Gateway access logs,
-events and End User Messaging's delivery topic on, then off again), `make
-package` (chalice package: no AWS call at all) and `make destroy` (chalice delete). Every
-botocore call goes through BaseClient._make_api_call, which records it.
+events, End User Messaging's delivery topic, and the WhatsApp and email channels on, then off
+again), `make package` (chalice package: no AWS call at all) and `make destroy` (chalice
+delete). Every botocore call goes through BaseClient._make_api_call, which records it; moto
+answers, except SES v2's event destinations and End User Messaging Social, which moto 5.2.5
+lacks: botocore's Stubber answers those in their documented shapes (tests/unit/channel_fakes.py).
 """
 
 from __future__ import annotations
@@ -19,13 +21,27 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import botocore.client
+from botocore.stub import Stubber
 
 from tests.conftest import ROOT
+from tests.unit.channel_fakes import NUMBER_ID, expect_email, expect_whatsapp
 
 REGION, ACCOUNT = "us-east-1", "123456789012"  # moto's defaults
 # sts:GetCallerIdentity needs no permission ("No permissions are required to perform this
 # operation": docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
 NO_PERMISSION = {"sts:GetCallerIdentity"}
+
+
+def channel_variables(stage: str) -> dict[str, str]:
+    """WhatsApp through End User Messaging Social and email through SES, with their topics."""
+    return {
+        "OTP_EMAIL_PROVIDER": "ses", "SES_FROM": "verify@example.com",
+        "SES_CONFIGURATION_SET": f"phone-verify-{stage}-email",
+        "OTP_EMAIL_EVENTS_TOPIC": f"phone-verify-{stage}-email-events",
+        "OTP_WHATSAPP_PROVIDER": "end-user-messaging-social",
+        "EUM_SOCIAL_ORIGINATION_PHONE_NUMBER_ID": NUMBER_ID,
+        "OTP_WHATSAPP_EVENTS_TOPIC": f"phone-verify-{stage}-whatsapp-events",
+    }
 
 
 def _uri_path(operation: Any, params: dict) -> str:
@@ -75,8 +91,16 @@ def permissions(service: str, operation: Any, params: dict) -> list[tuple[str, s
         return [(action, f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}")]
     if service == "logs":
         return [(action, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{params['logGroupName']}")]
-    if service == "sns" and "TopicArn" in params:  # a subscription to the delivery events' topic
+    if service == "sns" and "TopicArn" in params:  # a subscription to a topic, a topic's policy
         return [(action, params["TopicArn"])]
+    if service == "sns" and name == "CreateTopic":  # the topic it names
+        return [(action, f"arn:aws:sns:{REGION}:{ACCOUNT}:{params['Name']}")]
+    if service == "ses":  # SES v2: the configuration set (Service Authorization Reference, list_sesv2)
+        name = params["ConfigurationSetName"]
+        return [(action, f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{name}")]
+    if service == "social-messaging":  # list_socialmessaging: phone-number-id/<id>, waba/<id>
+        kind, _, resource_id = params["id"].rpartition("-")
+        return [(action, f"arn:aws:social-messaging:{REGION}:{ACCOUNT}:{kind}/{resource_id}")]
     if service == "sns" and "SubscriptionArn" in params:  # authorized on its topic
         return [(action, params["SubscriptionArn"].rsplit(":", 1)[0])]
     if service == "sns":  # the SMS attributes are the account's: no resource
@@ -186,6 +210,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
     from moto import mock_aws
 
     from scripts import provision
+    from scripts.channel_resources import policy_statements, wildcard_arn
 
     monkeypatch.setattr(provision, "ROOT", project)
     config_file = project / ".chalice" / "config.json"
@@ -197,14 +222,30 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
         OTP_EVENTS_URL="https://backend.example.com/hooks",
         OTP_EVENTS_SECRET_PARAMETER=f"/phone-verify/{stage}/events-secret",
         # End User Messaging's delivery events: the configuration set's topic (the user's own).
-        OTP_DELIVERY_EVENTS_TOPIC=f"phone-verify-{stage}-delivery-events")
+        OTP_DELIVERY_EVENTS_TOPIC=f"phone-verify-{stage}-delivery-events",
+        # ... and the channels (docs/channels.md): their topics and SES's configuration set.
+        **channel_variables(stage))
+    policy_file = project / ".chalice" / f"policy-{stage}.json"
+    policy = policy_file.read_text()
+    granted = json.loads(policy)
+    granted["Statement"] += policy_statements(channel_variables(stage), wildcard_arn)
     recorded: dict[str, list[tuple[str, str]]] = {}
 
     def clients(*names: str) -> list[Any]:
         return [boto3.client(name, region_name=REGION) for name in names]
 
+    # moto has no sesv2 event destinations nor socialmessaging: the one deploy with the channels
+    # on makes these calls, answered as documented (a first deploy: nothing exists yet).
+    sesv2, social = clients("sesv2", "socialmessaging")
+    ses_stub, social_stub = Stubber(sesv2), Stubber(social)
+    channels = channel_variables(stage)
+    expect_email(ses_stub, channels["SES_CONFIGURATION_SET"],
+                 f"arn:aws:sns:{REGION}:{ACCOUNT}:{channels['OTP_EMAIL_EVENTS_TOPIC']}")
+    expect_whatsapp(social_stub, REGION, ACCOUNT,
+                    f"arn:aws:sns:{REGION}:{ACCOUNT}:{channels['OTP_WHATSAPP_EVENTS_TOPIC']}")
+
     def deploy() -> None:  # as the Makefile's deploy target
-        provision.before(stage, *clients("dynamodb", "ssm", "kms", "sqs", "cloudwatch"))
+        provision.before(stage, *clients("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns"), sesv2, social)
         stream = provision.events_stream(stage, *clients("dynamodb"))
         _chalice(project, "deploy", "--stage", stage, environ={"OTP_EVENTS_STREAM_ARN": stream})
         provision.after(stage, *clients("apigateway", "logs", "iam", "sns"), "aws",
@@ -215,12 +256,16 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
         boto3.client("sns", region_name=REGION).create_topic(Name=f"phone-verify-{stage}-delivery-events")
         patch = _moto_imports_swagger()
         next(patch)
+        ses_stub.activate()
+        social_stub.activate()
         try:
             with Recorder() as r:
                 deploy()  # first deploy on an empty account: everything created
                 config_file.write_text(json.dumps(varied))
+                policy_file.write_text(json.dumps(granted))  # the channels' sends, as docs/channels.md says
                 deploy()  # reserved concurrency and tags turned on
                 config_file.write_text(configured)
+                policy_file.write_text(policy)
                 deploy()  # and off again
             recorded["deploy"] = r.calls
             with Recorder() as r:
@@ -243,6 +288,10 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
             with Recorder() as r:
                 deploy()
             recorded["deploy"] += r.calls
+            ses_stub.assert_no_pending_responses()
+            social_stub.assert_no_pending_responses()
         finally:
+            ses_stub.deactivate()
+            social_stub.deactivate()
             next(patch, None)
     return recorded

@@ -109,3 +109,44 @@ def test_a_stage_with_access_logs_gets_a_retained_json_log_without_query_strings
     assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
     # The stage's own API settings are still there (merged, not replaced).
     assert api["Properties"]["OpenApiVersion"] == "3.0.1" and "GatewayResponses" in api["Properties"]
+
+
+# -- issue 24: the WhatsApp and email channels' resources (scripts/channel_resources.py)
+
+
+def test_a_stage_with_the_channels_gets_their_topics_configuration_set_and_named_logged_handlers(monkeypatch):
+    import json
+
+    from tests.unit.test_channel_resources import VARIABLES
+
+    original = package_template.stage_variables
+    monkeypatch.setattr(package_template, "stage_variables", lambda stage: {**original(stage), **VARIABLES})
+    merged = package_template.resources("prod")["Resources"]
+    assert {"EmailEventsTopic", "WhatsAppEventsTopic", "EmailConfigurationSet",
+            "EmailEventDestination"} <= set(merged)
+    for handler, topic in (("email_events", "EmailEventsTopic"),
+                           ("whatsapp_events", "WhatsAppEventsTopic")):
+        name = "".join(part.capitalize() for part in handler.split("_"))
+        function = merged[name]
+        assert function["Properties"]["FunctionName"] == f"phone-verify-prod-{handler}"  # as chalice deploy names it
+        assert function["DependsOn"] == [f"{name}LogGroup"]
+        assert function["Properties"]["Events"][f"{name}SnsSubscription"]["Properties"]["Topic"] == {
+            "Fn::Sub": "${" + topic + "}"}
+        group = merged[f"{name}LogGroup"]
+        assert group["DeletionPolicy"] == "Retain"
+        assert group["Properties"] == {"LogGroupName": f"/aws/lambda/phone-verify-prod-{handler}", "RetentionInDays": 30}
+        # Its own role (.chalice/policy-prod-channel-events.json) with the stack's ARNs: no send.
+        role = merged[f"{name}Role"]["Properties"]["Policies"][0]["PolicyDocument"]
+        assert "arn:aws:" not in json.dumps(role) and "${AWS::Partition}" in json.dumps(role)
+        assert {a for s in role["Statement"] for a in s["Action"]} == {
+            "dynamodb:UpdateItem", "ssm:GetParameter", "logs:CreateLogGroup", "logs:CreateLogStream",
+            "logs:PutLogEvents"}
+    sids = [s.get("Sid") for s in merged["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]]
+    assert {"EmailFromOwnIdentity", "WhatsAppFromOwnNumber"} <= set(sids)
+    assert "DeliveryStatus" not in merged  # no End User Messaging delivery topic named
+
+
+def test_no_channel_resources_without_the_channels():
+    merged = package_template.resources("prod")["Resources"]
+    assert not {"EmailEvents", "WhatsappEvents", "EmailConfigurationSet"} & set(merged)
+    assert not any(r.get("Type") == "AWS::SNS::TopicPolicy" for r in merged.values())

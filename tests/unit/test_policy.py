@@ -180,6 +180,15 @@ def test_the_deployer_touches_only_the_apps_own_names():
             elif resource == "arn:aws:lambda:*:*:event-source-mapping:*":  # ids are random: the condition
                 assert statement["Condition"]["ArnLike"]["lambda:FunctionArn"].endswith(
                     f":function:{STAGES['app_name']}-*"), statement
+            elif resource.startswith("arn:aws:social-messaging:"):  # ids AWS gave the number and account
+                assert resource in ("arn:aws:social-messaging:*:*:phone-number-id/*",
+                                    "arn:aws:social-messaging:*:*:waba/*"), statement
+                # Reading the number's account and setting its event destination, nothing else
+                # (no message, no template, no account change).
+                assert set(statement["Action"]) <= {
+                    "social-messaging:GetLinkedWhatsAppBusinessAccountPhoneNumber",
+                    "social-messaging:GetLinkedWhatsAppBusinessAccount",
+                    "social-messaging:PutWhatsAppBusinessAccountEventDestinations"}, statement
             elif resource == "arn:aws:kms:*:*:key/*":  # key ids are random; the stage's alias names it
                 assert set(statement["Action"]) == {"kms:CreateAlias", "kms:DescribeKey"}, statement
                 assert "arn:aws:kms:*:*:alias/phone-verify-*" in statement["Resource"]
@@ -266,6 +275,31 @@ def test_the_delivery_status_handler_has_a_role_of_its_own(stage):
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["v#*"]}}
 
 
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_channels_event_handlers_have_a_role_of_their_own(stage):
+    """email_events and whatsapp_events (chalicelib/routes_channels.py) write send statuses
+    through the same path as delivery_status (store.record_delivery, with the server secret's
+    keys): the same grants, on their own log groups; never a send (no ses:, social-messaging:)."""
+    functions = STAGES["stages"][stage]["lambda_functions"]
+    files = {functions[handler]["iam_policy_file"] for handler in ("email_events", "whatsapp_events")}
+    assert files == {f"policy-{stage}-channel-events.json"}
+    policy = json.loads((ROOT / ".chalice" / files.pop()).read_text())
+    granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
+    assert granted == {"dynamodb:UpdateItem", "ssm:GetParameter"} | LOGS
+    table = STAGES["stages"][stage]["environment_variables"]["OTP_TABLE_NAME"]
+    for statement in policy["Statement"]:
+        resources = _listed(statement["Resource"])
+        if "dynamodb:UpdateItem" in statement["Action"]:  # the numbers' and addresses' items only
+            assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["v#*"]}}
+        elif "ssm:GetParameter" in statement["Action"]:
+            assert resources == [f"arn:aws:ssm:*:*:parameter/phone-verify/{stage}/*"]
+        else:
+            groups = [f"arn:aws:logs:*:*:log-group:/aws/lambda/{STAGES['app_name']}-{stage}-{handler}"
+                      for handler in ("email_events", "whatsapp_events")]
+            assert sorted(resources) == sorted(groups + [g + ":*" for g in groups])
+
+
 def test_the_cycle_turns_access_logs_on_and_the_deployer_may(recorded_cycle):
     """The varied deploy turns API Gateway's access log on: the account's role is set (passing
     the app's own role), its log group made; all of it inside the deployer's policy."""
@@ -275,3 +309,25 @@ def test_the_cycle_turns_access_logs_on_and_the_deployer_may(recorded_cycle):
         assert ("iam:PassRole", "arn:aws:iam::123456789012:role/phone-verify-apigateway-logs") in deploy
         assert any(a == "logs:CreateLogGroup" and arn.endswith("/aws/apigateway/phone-verify-" + stage + "-access")
                    for a, arn in deploy for stage in DEPLOYED)
+
+
+def test_the_cycle_turns_the_channels_on_and_off_and_the_deployer_may(recorded_cycle):
+    """The varied deploy turns WhatsApp (End User Messaging Social) and email (SES) on: their
+    topics with their policies, SES's configuration set and event destination, the business
+    account's event destination, and their handlers subscribed; the next deploy turns them off
+    (the handlers go, the topics and the configuration set stay). All inside the deployer's policy."""
+    for stage, targets in recorded_cycle.items():
+        deploy = set(targets["deploy"])
+        account = "arn:aws:{service}:us-east-1:123456789012:{resource}"
+        for action, service, resource in [
+            ("sns:CreateTopic", "sns", f"phone-verify-{stage}-email-events"),
+            ("sns:SetTopicAttributes", "sns", f"phone-verify-{stage}-whatsapp-events"),
+            ("ses:CreateConfigurationSet", "ses", f"configuration-set/phone-verify-{stage}-email"),
+            ("ses:CreateConfigurationSetEventDestination", "ses",
+             f"configuration-set/phone-verify-{stage}-email"),
+            ("social-messaging:PutWhatsAppBusinessAccountEventDestinations", "social-messaging",
+             "waba/fb2594b8a7974770b128a409e2example"),
+            ("sns:Subscribe", "sns", f"phone-verify-{stage}-whatsapp-events"),  # chalice deploy
+            ("lambda:DeleteFunction", "lambda", f"function:phone-verify-{stage}-email_events"),  # and off
+        ]:
+            assert (action, account.format(service=service, resource=resource)) in deploy, (stage, action)

@@ -332,3 +332,74 @@ def test_access_logs_off_again_keep_the_log_group(deployed_api, tmp_path):
     assert not apigateway.get_stage(restApiId=deployed_api, stageName="api").get("accessLogSettings")
     assert logs.describe_log_groups(logGroupNamePrefix="/aws/apigateway/phone-verify-prod-access")["logGroups"]
     assert any("access log off" in line for line in done)
+
+
+# -- issue 24: the WhatsApp and email channels (scripts/channel_resources.py)
+
+
+def with_grants(tmp_path, monkeypatch, grants: bool = True) -> None:
+    """A project whose policy-prod.json has (or lacks) the channels' statements, as the docs say."""
+    from scripts.channel_resources import policy_statements, wildcard_arn
+    from tests.unit.test_channel_resources import VARIABLES
+
+    (tmp_path / ".chalice").mkdir(exist_ok=True)
+    policy = json.loads((provision.ROOT / ".chalice" / "policy-prod.json").read_text())
+    if grants:
+        policy["Statement"] += policy_statements(VARIABLES, wildcard_arn)
+    (tmp_path / ".chalice" / "policy-prod.json").write_text(json.dumps(policy))
+    (tmp_path / ".chalice" / "config.json").write_text((provision.ROOT / ".chalice" / "config.json").read_text())
+    monkeypatch.setattr(provision, "ROOT", tmp_path)
+
+
+def test_a_stage_with_the_channels_gets_their_topics_before_chalice_deploy_subscribes_to_them(aws_clients,
+                                                                                               monkeypatch,
+                                                                                               tmp_path):
+    from tests.unit.channel_fakes import expect_email, expect_whatsapp
+    from tests.unit.test_channel_resources import VARIABLES
+
+    dynamodb, ssm, _ = aws_clients
+    original = provision.stage_variables
+    monkeypatch.setattr(provision, "stage_variables", lambda stage: {**original(stage), **VARIABLES})
+    with_grants(tmp_path, monkeypatch)
+    sns, sesv2, social = boto3.client("sns"), boto3.client("sesv2"), boto3.client("socialmessaging")
+    topics = [f"arn:aws:sns:us-east-1:123456789012:{VARIABLES[name]}"
+              for name in ("OTP_EMAIL_EVENTS_TOPIC", "OTP_WHATSAPP_EVENTS_TOPIC")]
+    with Stubber(sesv2) as ses_stub, Stubber(social) as social_stub:
+        expect_email(ses_stub, VARIABLES["SES_CONFIGURATION_SET"], topics[0])
+        expect_whatsapp(social_stub, "us-east-1", "123456789012", topics[1])
+        done = provision.before("prod", dynamodb, ssm, boto3.client("kms"), None, None, sns, sesv2, social)
+        ses_stub.assert_no_pending_responses()
+        social_stub.assert_no_pending_responses()
+    assert sorted(t["TopicArn"] for t in sns.list_topics()["Topics"]) == topics
+    assert done[-3:][0] == f"email: SES configuration set {VARIABLES['SES_CONFIGURATION_SET']} created"
+    assert done[-1].startswith("whatsapp: waba-") and done[-1].endswith(topics[1])
+
+
+def test_after_deploy_sets_the_retention_of_each_sns_handlers_log_group(deployed_api, monkeypatch):
+    from tests.unit.test_channel_resources import VARIABLES
+
+    original = provision.stage_variables
+    monkeypatch.setattr(provision, "stage_variables", lambda stage: {
+        **original(stage), **VARIABLES, "OTP_DELIVERY_EVENTS_TOPIC": "phone-verify-prod-delivery-events"})
+    run_after()
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/phone-verify-prod-")["logGroups"]
+    assert sorted((g["logGroupName"], g["retentionInDays"]) for g in groups) == [
+        (f"/aws/lambda/phone-verify-prod-{handler}", 30)
+        for handler in ("delivery_status", "email_events", "whatsapp_events")]
+
+
+def test_a_stage_whose_function_may_not_send_on_its_channels_is_refused_before_anything_is_made(aws_clients,
+                                                                                                 monkeypatch,
+                                                                                                 tmp_path):
+    """Deployed without the grants, every WhatsApp and email send would be AccessDenied."""
+    from tests.unit.test_channel_resources import VARIABLES
+
+    dynamodb, ssm, _ = aws_clients
+    original = provision.stage_variables
+    monkeypatch.setattr(provision, "stage_variables", lambda stage: {**original(stage), **VARIABLES})
+    with_grants(tmp_path, monkeypatch, grants=False)
+    sns = boto3.client("sns")
+    with pytest.raises(SystemExit, match="policy-prod.json does not grant") as refused:
+        provision.before("prod", dynamodb, ssm, boto3.client("kms"), None, None, sns, None, None)
+    assert "ses:SendEmail" in str(refused.value) and "social-messaging:SendWhatsAppMessage" in str(refused.value)
+    assert sns.list_topics()["Topics"] == []
