@@ -64,9 +64,13 @@ def stale_sources(item: IdentityItem, now: float) -> list[str]:
 def wait_seconds(item: IdentityItem, factors: list[TotpFactor], source: str | None, now: float) -> int:
     """How long before the next code may be compared (0: now)."""
     free = FREE_WITH_SOURCES if source else FREE
-    until = max((f.failed_at + delay_after(f.fails, free) for f in factors if f.fails), default=0)
+    # Only a count past its free wrong codes makes a wait. A concurrent request may have
+    # stamped ``failed_at`` a second after this request's ``now``: with no delay due, that
+    # stamp alone must not read as a one-second wait.
+    until = max((f.failed_at + delay_after(f.fails, free) for f in factors if delay_after(f.fails, free)),
+                default=0)
     fails, stale = source_fails(item, source, now)
-    if source and fails and not stale:
+    if source and fails and not stale and delay_after(fails, FREE):
         record = item.sources[source]
         until = max(until, record.failed_at + delay_after(record.fails, FREE))
     return max(0, until - int(now))

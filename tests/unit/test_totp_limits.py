@@ -74,6 +74,25 @@ def test_each_wait_doubles_up_to_an_hour():
     assert waits == [0, 30, 60, 120, 1920, 3600, 3600, 3600]
 
 
+@pytest.mark.parametrize("source", [None, "source-key"])
+def test_a_failure_stamped_a_second_later_is_no_wait_while_the_count_is_free(source):
+    """Concurrent requests take ``now`` when they start and stamp ``failed_at`` when they write:
+    one that started a second later can land first. Below the free count that stamp is no
+    wait; it used to answer 429 with Retry-After 1 (found by tests/integration/
+    test_totp_concurrency.py under load: the 20th wrong code refused, uncounted)."""
+    from chalicelib.totp_limits import FREE, FREE_WITH_SOURCES, wait_seconds
+    from chalicelib.totp_store import IdentityItem, SourceRecord, TotpFactor
+
+    now = 1_800_000_000.4
+    free = FREE_WITH_SOURCES if source else FREE
+    factor = TotpFactor("YF1", "verified", "phone", b"x", 0, None, 0, fails=free - 1, failed_at=int(now) + 1)
+    sources = {source: SourceRecord(fails=FREE - 1, failed_at=int(now) + 1)} if source else {}
+    item = IdentityItem("user", {factor.id: factor}, sources)
+    assert wait_seconds(item, [factor], source, now) == 0
+    counted = TotpFactor("YF1", "verified", "phone", b"x", 0, None, 0, fails=free, failed_at=int(now) + 1)
+    assert wait_seconds(IdentityItem("user", {counted.id: counted}, sources), [counted], source, now) == 31
+
+
 def test_a_stranger_on_another_network_does_not_slow_the_user(client, step_clock):
     factor = enrolled(client, step_clock)
     answers, _, _ = guess_until_refused(client, factor["secret"], step_clock, identity=IDENTITY,
