@@ -15,13 +15,13 @@ TWILIO_NODE := .deps/node_modules/twilio/package.json
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: help run lint test lock table bench deploy destroy package secret api-key clean
+.PHONY: help run lint test screenshots lock table bench deploy destroy package secret api-key clean
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
 help:
 	@echo "make [target] [STAGE=dev|prod] (the deploy targets need an AWS region and credentials)"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 12
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 15
 
 # .venv is built with Python 3.13 (or 3.12): the Lambda runtime is named after the Python that
 # runs `chalice`, so tests, packages and deploys all run on the Lambda's own Python.
@@ -71,8 +71,16 @@ lint: $(STAMP) ## ruff and mypy (make test runs it first)
 	$(PY) -m ruff check app.py chalicelib scripts
 	$(PY) -m mypy app.py chalicelib scripts
 
+# Two pytest workers (pytest-xdist), each taking whole files (a file's servers start once);
+# TEST_WORKERS=1 runs in one process, TEST_WORKERS=auto one per core.
+TEST_WORKERS ?= 2
 test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(CHROMIUM) ## install everything, then lint, unit, integration and browser tests
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# The pictures in docs/screenshots/ are the page as the layout tests see it; a test run writes
+# its own into tests/browser/screenshots/ and leaves the committed ones alone.
+screenshots: $(STAMP) $(DYNALITE) $(CHROMIUM) ## take docs/screenshots/ again from the page (commit them when the page changes)
+	OTP_DOCS_SCREENSHOTS=1 $(PY) -m pytest -q tests/browser/test_layout.py
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
 bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (about 3 minutes)
