@@ -118,6 +118,7 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 	$(PY) scripts/package_template.py $(STAGE) > $(BUILD)/resources.json; \
 	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +; \
 	PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
+	$(PY) scripts/package_bytecode.py $(BUILD)/out/deployment.zip; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$(stat -c %s $(BUILD)/out/deployment.zip) bytes)"
 

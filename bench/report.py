@@ -14,10 +14,14 @@ def report(results: dict[str, Any]) -> str:
                  f"<= {c['goal_ratio']}"))
     rows.append(("  the same without boto3's import", f"{c['app_ms']:.1f} ms", f"{c['floor_ms']:.1f} ms",
                  f"{c['ratio_without_boto3_import']:.2f}", f"+{c['overhead_ms']:.0f} ms"))
-    rows.append(("  the same compiling, as on Lambda (no .pyc)",
+    rows.append(("  as on Lambda: from make package's zip (cold path as .pyc)",
+                 f"{c['app_package_ms'] + c['boto3_import_package_ms']:.1f} ms",
+                 f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio_package']:.2f}",
+                 f"<= {c['goal_ratio']}"))
+    rows.append(("  the same from source, compiling (no .pyc)",
                  f"{c['app_compiling_ms'] + c['boto3_import_ms']:.1f} ms",
                  f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio_compiling']:.2f}",
-                 f"+{c['app_compiling_ms'] - c['app_ms']:.0f} ms compiling"))
+                 f"+{c['app_compiling_ms'] - c['app_package_ms']:.0f} ms vs the zip"))
     for op in ("request", "check"):
         w = results["warm"][op]
         rows.append((f"warm {op} (dynalite over HTTP)", f"{w['app_ms']:.2f} ms", f"{w['floor_ms']:.2f} ms",
@@ -79,7 +83,7 @@ def report(results: dict[str, Any]) -> str:
         rows.append(("  of which the raw Cloud API POST", f"{wa['raw_post_ms']:.2f} ms", "", "", ""))
     if "package" in results:
         pk = results["package"]
-        rows.append(("Lambda package (chalice package)", f"{pk['bytes']:,} B", f"{pk['limit_bytes']:,} B",
+        rows.append(("Lambda package (make package)", f"{pk['bytes']:,} B", f"{pk['limit_bytes']:,} B",
                      f"{pk['ratio']:.2f}", "<= 1.0"))
     cost = results["cost"]
     rows.append(("cost per 1,000 verifications (no SMS)", f"${cost['total_usd']:.4f}",
