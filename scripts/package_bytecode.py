@@ -59,27 +59,33 @@ def rewrite(zip_path: Path, modules: list[str]) -> dict[str, int]:
     wanted = set(modules)
     before = zip_path.stat().st_size
     tmp = zip_path.with_suffix(".tmp")
-    compiled = removed = 0
-    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+    with zipfile.ZipFile(zip_path) as src:
         missing = sorted(wanted - set(src.namelist()))
         if missing:
             raise SystemExit(f"{zip_path} lacks modules named in {MODULE_LIST.name} (remove them there): "
                              + ", ".join(missing))
-        for info in src.infolist():
-            if dropped(info.filename):
-                removed += 1
-                continue
-            data = src.read(info)
-            if info.filename in wanted:
-                pyc = zipfile.ZipInfo(info.filename + "c", info.date_time)
-                pyc.external_attr, pyc.compress_type = info.external_attr, zipfile.ZIP_DEFLATED
-                out.writestr(pyc, sourceless_pyc(data, info.filename))
-                compiled += 1
-            else:
-                out.writestr(info, data)
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+            compiled, removed = _copy(src, out, wanted)
     os.replace(tmp, zip_path)
     return {"bytes_before": before, "bytes": zip_path.stat().st_size, "compiled": compiled,
             "dropped": removed}
+
+
+def _copy(src: zipfile.ZipFile, out: zipfile.ZipFile, wanted: set[str]) -> tuple[int, int]:
+    compiled = removed = 0
+    for info in src.infolist():
+        if dropped(info.filename):
+            removed += 1
+            continue
+        data = src.read(info)
+        if info.filename in wanted:
+            pyc = zipfile.ZipInfo(info.filename + "c", info.date_time)
+            pyc.external_attr, pyc.compress_type = info.external_attr, zipfile.ZIP_DEFLATED
+            out.writestr(pyc, sourceless_pyc(data, info.filename))
+            compiled += 1
+        else:
+            out.writestr(info, data)
+    return compiled, removed
 
 
 def main(argv: list[str]) -> None:

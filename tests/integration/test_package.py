@@ -277,3 +277,91 @@ def test_a_stage_with_the_channels_packages_their_topics_configuration_set_and_s
     assert {"ses:SendEmail", "social-messaging:SendWhatsAppMessage"} <= send
     assert "WhatsAppEventsTopicArn" in template["Outputs"]  # and the command that sets it on the account
     assert dev_packaged["zip"].stat().st_size < LIMIT
+
+
+# A cold start from the packaged zip, in a fresh interpreter with the unpacked zip first on
+# sys.path (as /var/task is on Lambda) and writing no bytecode (/var/task is read-only): boto3's
+# import (botocore takes urllib3 and certifi from the zip), then app.py, a start and a check
+# against moto. Prints the statuses and which files of the zip each phase loaded.
+_COLD_PROBE = r"""
+import json, os, sys
+sys.dont_write_bytecode = True
+here = os.getcwd()
+sys.path.append(os.environ["PROJECT_ROOT"])  # bench.events only; the zip's app and chalicelib come first
+
+def loaded():
+    return {os.path.relpath(m.__file__, here) for m in list(sys.modules.values())
+            if getattr(m, "__file__", None) and m.__file__.startswith(here + os.sep)}
+
+import boto3
+boto3.client("dynamodb", region_name="us-east-1")
+phases = {"boto3": sorted(loaded())}
+from moto import mock_aws  # moto imports requests & co. from the zip: not counted
+mock = mock_aws()
+mock.start()
+from scripts.create_table import ensure_table
+ensure_table(boto3.client("dynamodb"), os.environ["OTP_TABLE_NAME"])
+before = loaded()
+import app
+from bench.events import Context, api_event
+start = app.app(api_event("POST", "/v1/verifications", {"to": "+14155552671"}), Context())
+from chalicelib.providers.console import OUTBOX
+code = OUTBOX[0]["body"].split(" is ")[1][:6]
+check = app.app(api_event("POST", "/v1/verifications/check", {"to": "+14155552671", "code": code}), Context())
+phases["app"] = sorted(loaded() - before)
+import requests, charset_normalizer.md
+response = requests.models.Response()
+response._content = "Vérification refusée : numéro inconnu".encode("utf-8")  # no charset header
+sys.__stdout__.write(json.dumps({"start": start["statusCode"], "check": check["statusCode"], "phases": phases,
+                                 "md": charset_normalizer.md.__file__, "requests": requests.__file__,
+                                 "detector": requests.compat.chardet.__name__,
+                                 "text": response.text}) + "\n")
+"""
+
+
+@pytest.fixture(scope="module")
+def packaged_cold_start(packaged, tmp_path_factory) -> dict:
+    import zipfile
+
+    unpacked = tmp_path_factory.mktemp("task")
+    with zipfile.ZipFile(packaged["zip"]) as archive:
+        archive.extractall(unpacked)
+    env = {**os.environ, "PROJECT_ROOT": str(ROOT), "OTP_STAGE": "test", "OTP_TABLE_NAME": "cold-probe",
+           "OTP_SECRET": "probe-secret-0123456789abcdef0123456789", "SMS_PROVIDER": "console",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "probe", "AWS_SECRET_ACCESS_KEY": "probe",
+           "PYTHONPATH": ""}
+    env = {k: v for k, v in env.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    result = subprocess.run([sys.executable, "-c", _COLD_PROBE], cwd=unpacked, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {"unpacked": unpacked, **json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+def test_the_packaged_zip_serves_a_start_and_a_check(packaged_cold_start):
+    assert (packaged_cold_start["start"], packaged_cold_start["check"]) == (201, 200)
+    assert packaged_cold_start["phases"]["app"], "app.py did not load from the zip"
+
+
+def test_a_cold_start_loads_no_module_of_the_zip_from_source(packaged_cold_start):
+    """Lambda cannot cache bytecode in /var/task: a module the cold path imports from source
+    compiles on every cold start. scripts/cold_modules.txt lists the cold path's modules."""
+    for phase, files in packaged_cold_start["phases"].items():
+        from_source = [f for f in files if f.endswith(".py")]
+        assert not from_source, f"{phase}: add to scripts/cold_modules.txt:\n" + "\n".join(from_source)
+        assert all(f.endswith((".pyc", ".so")) for f in files), files
+
+
+def test_what_the_zip_drops_no_import_needs(packaged, packaged_cold_start):
+    """charset_normalizer's extensions are gone and its pure-Python twins load instead:
+    requests still decodes a body sent without a charset (the providers' error text)."""
+    import zipfile
+
+    names = zipfile.ZipFile(packaged["zip"]).namelist()
+    assert not [n for n in names if n.endswith((".pyi", ".dist-info/RECORD"))]
+    assert not [n for n in names if n.startswith("charset_normalizer/") and n.endswith(".so")]
+    assert packaged_cold_start["md"].endswith("charset_normalizer/md.py")
+    assert packaged_cold_start["detector"] == "charset_normalizer"  # what Response.text guesses with
+    assert packaged_cold_start["requests"].startswith(str(packaged_cold_start["unpacked"]))
+    assert packaged_cold_start["text"] == "Vérification refusée : numéro inconnu"
+    # The source of a shipped .pyc is not shipped too (it would cost the bytes twice).
+    assert not [n for n in names if n.endswith(".pyc") and n[:-1] in names]
