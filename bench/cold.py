@@ -1,15 +1,15 @@
-"""One cold start, in a fresh interpreter: `python bench/cold.py app|app-compiling|app-package|floor`.
+"""One cold start, in a fresh interpreter: `python bench/cold.py app|floor|zip DIR`.
 
-Both modes first start moto in-process and create the table (not timed: moto's own import
-and set-up are the same for both and are not part of a Lambda cold start). Then, timed:
+All modes first start moto in-process and create the table (not timed: moto's own import
+and set-up are the same for all and are not part of a Lambda cold start). Then, timed:
 - app:   import app.py and serve a request and a check through the Lambda handler;
-- app-compiling: the same from the source tree, compiling every module it imports from source
-         (here the modules imported before the timer keep their cache), as on Lambda before
-         the zip shipped bytecode;
-- app-package: as on Lambda: the same from the deployment zip unpacked into the directory
-         named by BENCH_PACKAGE (`make package`: the cold path's modules as bytecode,
-         scripts/package_bytecode.py), first on sys.path as /var/task is, writing no bytecode
-         (/var/task is read-only) and finding none cached: what the zip does not ship compiles;
+- zip DIR: the same as on Lambda, from a deployment zip unpacked into DIR: DIR comes first on
+         sys.path, as /var/task does (so boto3 and moto, imported before the timer, take the
+         zip's urllib3 and requests), and nothing writes bytecode (/var/task is read-only):
+         what the zip ships as source compiles on every run; the standard library and the
+         site-packages standing in for the runtime's boto3 keep their cached bytecode, as the
+         Lambda runtime's do. bench/run.py runs it on chalice's zip (no bytecode) and on
+         `make package`'s (scripts/package_bytecode.py);
 - floor: create a boto3 DynamoDB client and replay the DynamoDB calls the handler made
          (recorded by bench/run.py into the file named by BENCH_CALLS).
 Prints {"ms": ...}.
@@ -34,12 +34,13 @@ ENV = {
 }
 
 
-def main(mode: str) -> None:
+def main(mode: str, package: str | None = None) -> None:
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
         del os.environ[name]
     os.environ.update(ENV)
-    if mode == "app-package":  # before moto: boto3 and moto load the zip's urllib3 and requests, as on Lambda
-        sys.path.insert(0, os.environ["BENCH_PACKAGE"])
+    if mode == "zip":  # before moto: boto3 and moto load the zip's urllib3 and requests, as on Lambda
+        sys.dont_write_bytecode = True  # the unpacked zip stays as shipped, run after run
+        sys.path.insert(0, str(package))
     from moto import mock_aws
 
     mock = mock_aws()
@@ -52,13 +53,8 @@ def main(mode: str) -> None:
     ensure_table(boto3.session.Session().client("dynamodb"), TABLE)
     sys.stderr = open(os.devnull, "w")  # the console provider prints the SMS
 
-    if mode in ("app-compiling", "app-package"):
-        import tempfile
-
-        sys.pycache_prefix = tempfile.mkdtemp()  # an empty cache: every later import compiles
-        sys.dont_write_bytecode = True  # and writes nothing, as on a read-only file system
     started = time.perf_counter()
-    if mode in ("app", "app-compiling", "app-package"):
+    if mode in ("app", "zip"):
         import app
         from bench.events import Context, api_event
 
@@ -85,7 +81,7 @@ def main(mode: str) -> None:
 
 if __name__ == "__main__":
     try:
-        main(sys.argv[1])
+        main(*sys.argv[1:3])
     except BaseException:
         import traceback
 

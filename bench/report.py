@@ -14,14 +14,16 @@ def report(results: dict[str, Any]) -> str:
                  f"<= {c['goal_ratio']}"))
     rows.append(("  the same without boto3's import", f"{c['app_ms']:.1f} ms", f"{c['floor_ms']:.1f} ms",
                  f"{c['ratio_without_boto3_import']:.2f}", f"+{c['overhead_ms']:.0f} ms"))
-    rows.append(("  as on Lambda: from make package's zip (cold path as .pyc)",
+    compiling_ms = (c["app_compiling_ms"] + c["boto3_import_compiling_ms"]
+                    - c["app_package_ms"] - c["boto3_import_package_ms"])
+    rows.append(("  as on Lambda: make package's zip (cold path as .pyc)",
                  f"{c['app_package_ms'] + c['boto3_import_package_ms']:.1f} ms",
                  f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio_package']:.2f}",
                  f"<= {c['goal_ratio']}"))
-    rows.append(("  the same from source, compiling (no .pyc)",
-                 f"{c['app_compiling_ms'] + c['boto3_import_ms']:.1f} ms",
+    rows.append(("  as on Lambda before: chalice's zip (no .pyc, compiling)",
+                 f"{c['app_compiling_ms'] + c['boto3_import_compiling_ms']:.1f} ms",
                  f"{c['floor_ms'] + c['boto3_import_ms']:.1f} ms", f"{c['ratio_compiling']:.2f}",
-                 f"+{c['app_compiling_ms'] - c['app_package_ms']:.0f} ms vs the zip"))
+                 f"+{compiling_ms:.0f} ms compiling"))
     for op in ("request", "check"):
         w = results["warm"][op]
         rows.append((f"warm {op} (dynalite over HTTP)", f"{w['app_ms']:.2f} ms", f"{w['floor_ms']:.2f} ms",
