@@ -29,7 +29,8 @@ CHANNEL_METHODS = {"sms": "send_sms", "voice": "call", "whatsapp": "send_whatsap
 
 
 def _sources() -> list[Path]:
-    return [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py")), *sorted((ROOT / "scripts").glob("*.py"))]
+    return [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py")),
+            *sorted((ROOT / "scripts").glob("*.py"))]
 
 
 def own_variables() -> set[str]:
@@ -117,9 +118,10 @@ def callback_keys() -> dict[str, set[str]]:
     for provider, target in SCHEMES.items():
         module_name, _, function = target.partition(":")
         tree = ast.parse(Path(importlib.import_module(module_name).__file__ or "").read_text())
+        alone = len(owners[module_name]) == 1
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and (
-                    node.name == function or (len(owners[module_name]) == 1 and not node.name.startswith("_"))):
+                    node.name == function or (alone and not node.name.startswith("_"))):
                 found.setdefault(provider, set()).update(_settings_keys(node))
     return found
 
@@ -156,7 +158,8 @@ def test_the_collection_finds_the_variables_of_each_kind():
     providers = provider_variables()
     assert {"TWILIO_AUTH_TOKEN", "TWILIO_WHATSAPP_CONTENT_SID", "SES_FROM", "SES_CONFIGURATION_SET",
             "META_APP_SECRET", "META_VERIFY_TOKEN", "EUM_SOCIAL_ORIGINATION_PHONE_NUMBER_ID",
-            "SIGNALWIRE_SPACE", "VONAGE_SIGNATURE_METHOD", "WEBHOOK_URL", "LAMBDA_PROVIDER_FUNCTION"} <= providers
+            "SIGNALWIRE_SPACE", "VONAGE_SIGNATURE_METHOD", "WEBHOOK_URL",
+            "LAMBDA_PROVIDER_FUNCTION"} <= providers
     # SignalWire replaces Twilio's account method and sends no WhatsApp: neither is its setting.
     assert not {"SIGNALWIRE_ACCOUNT_SID", "SIGNALWIRE_WHATSAPP_FROM"} & providers
 
