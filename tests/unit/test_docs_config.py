@@ -143,11 +143,26 @@ def documented() -> str:
     return DOC.read_text()
 
 
+def rows() -> dict[str, list[str]]:
+    """variable -> its table line's cells (variable, default, meaning)."""
+    found = {}
+    for match in re.finditer(r"^\| `([A-Z][A-Z0-9_]+)` \|.*$", documented(), re.M):
+        assert match.group(1) not in found, f"docs/configuration.md has two lines for {match.group(1)}"
+        found[match.group(1)] = [cell.strip() for cell in match.group(0).strip("|").split(" | ")]
+    return found
+
+
 def test_every_variable_the_code_reads_has_its_line_in_the_configuration_reference():
-    variables = own_variables() | provider_variables()
-    text = documented()
-    missing = sorted(name for name in variables if f"`{name}`" not in text)
-    assert not missing, f"docs/configuration.md does not document: {', '.join(missing)}"
+    lines = rows()
+    missing = sorted((own_variables() | provider_variables()) - set(lines))
+    assert not missing, f"docs/configuration.md has no line for: {', '.join(missing)}"
+    short = sorted(name for name, cells in lines.items() if len(cells) != 3 or not all(cells))
+    assert not short, f"docs/configuration.md: give a default and a meaning to {', '.join(short)}"
+
+
+def test_every_line_of_the_reference_names_a_variable_the_code_reads():
+    stale = sorted(set(rows()) - own_variables() - provider_variables())
+    assert not stale, f"docs/configuration.md documents variables nothing reads: {', '.join(stale)}"
 
 
 def test_the_collection_finds_the_variables_of_each_kind():
@@ -164,27 +179,36 @@ def test_the_collection_finds_the_variables_of_each_kind():
     assert not {"SIGNALWIRE_ACCOUNT_SID", "SIGNALWIRE_WHATSAPP_FROM"} & providers
 
 
-def _int_settings() -> dict[str, tuple[int, int, int]]:
-    """name -> (default, low, high) of every ``_int(env, NAME, default, low, high)`` call."""
+def _reads(reader: str) -> dict[str, tuple]:
+    """name -> the constant arguments after it, of every ``reader(env, NAME, ...)`` call
+    (chalicelib/settings/env.py's ``_int(env, name, default, low, high)``, ``_bool(env, name, default)``)."""
     found = {}
     for path in _sources():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_int":
-                args = node.args[1:5]
-                if len(args) == 4 and all(isinstance(a, ast.Constant) for a in args):
-                    name, default, low, high = (a.value for a in args)  # type: ignore[attr-defined]
-                    found[name] = (default, low, high)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == reader:
+                args = node.args[1:]
+                if args and all(isinstance(a, ast.Constant) for a in args):
+                    values = [a.value for a in args]  # type: ignore[attr-defined]
+                    found[values[0]] = tuple(values[1:])
     return found
 
 
 def test_each_bounded_numbers_line_gives_the_codes_default_and_range():
-    settings = _int_settings()
+    settings = _reads("_int")
     assert len(settings) >= 20
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([A-Z0-9_]+)` \|.*$", documented(), re.M)}
+    lines = rows()
     wrong = []
     for name, (default, low, high) in sorted(settings.items()):
-        row = rows.get(name, "")
-        cells = [c.strip() for c in row.split("|")]
-        if len(cells) < 4 or cells[2] != str(default) or f"{low}-{high}" not in row:
+        cells = lines.get(name, ["", "", ""])
+        if cells[1] != str(default) or not cells[2].startswith(f"{low}-{high}"):
             wrong.append(f"{name} (default {default}, {low}-{high})")
     assert not wrong, f"docs/configuration.md's line disagrees with the code: {', '.join(wrong)}"
+
+
+def test_each_flags_line_gives_the_codes_default():
+    flags = _reads("_bool")
+    assert {"OTP_ATTEMPTS", "OTP_BREAKER_COUNTRY_WIDE", "OTP_EVENTS_INCLUDE_NUMBER"} <= set(flags)
+    lines = rows()
+    wrong = [name for name, (default,) in sorted(flags.items())
+             if lines.get(name, ["", ""])[1] != f"`{str(default).lower()}`"]
+    assert not wrong, f"docs/configuration.md's default disagrees with the code: {', '.join(wrong)}"
