@@ -19,7 +19,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from scripts.aws_roles import ensure_log_retention, ensure_service_role
+from scripts.log_groups import ensure_log_retention
+from scripts.service_roles import ensure_service_role
 
 # $context variables: docs.aws.amazon.com/apigateway/latest/developerguide/
 # api-gateway-mapping-template-reference.html#context-variable-reference. resourcePath is the

@@ -20,8 +20,8 @@ deploy and never overwritten. Names come from the stage's entry in .chalice/conf
 This module reads the stage's settings and runs the steps in order; each step is its own module:
 the table (scripts/create_table.py), the secret (scripts/server_secret.py) and KMS keys
 (scripts/keys.py), API Gateway's throttling and error answers (scripts/gateway_settings.py), log
-groups and service roles (scripts/aws_roles.py), SNS SMS delivery-status logs
-(scripts/sms_delivery_logs.py), access logs (scripts/access_logs.py), events
+groups (scripts/log_groups.py), service roles (scripts/service_roles.py), SNS SMS delivery-status
+logs (scripts/sms_delivery_logs.py), access logs (scripts/access_logs.py), events
 (scripts/events_resources.py), the WhatsApp and email channels (scripts/channel_resources.py).
 """
 
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The steps, one module each; this module reads the stage's settings and runs them in order.
-from scripts.aws_roles import DEFAULT_RETENTION_DAYS, RETENTION_DAYS, ensure_log_retention  # noqa: E402
+from scripts.log_groups import DEFAULT_RETENTION_DAYS, RETENTION_DAYS, ensure_log_retention  # noqa: E402
 from scripts.create_table import ensure_protections, ensure_table, stream_arn  # noqa: E402
 from scripts.gateway_settings import ensure_gateway_responses, ensure_throttling  # noqa: E402
 from scripts.server_secret import ensure_secret  # noqa: E402

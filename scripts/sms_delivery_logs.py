@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from scripts.aws_roles import ensure_service_role
+from scripts.service_roles import ensure_service_role
 
 SMS_STATUS_ROLE = "phone-verify-sns-delivery-status"
 SMS_STATUS_SUCCESS_SAMPLING = "100"  # failures are always logged; log every success too
