@@ -19,6 +19,9 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from scripts.log_groups import ensure_log_retention
+from scripts.service_roles import ensure_service_role
+
 # $context variables: docs.aws.amazon.com/apigateway/latest/developerguide/
 # api-gateway-mapping-template-reference.html#context-variable-reference. resourcePath is the
 # route's template (/v1/verifications/{verification_id}): no id, no query string, no body.
@@ -58,8 +61,6 @@ def role_policy(part: str) -> dict[str, Any]:
 def ensure_account_role(iam: Any, apigateway: Any, part: str,
                         sleep: Callable[[float], None] = time.sleep) -> tuple[str, list[str]]:
     """(the role's ARN, what was done). The account's CloudWatch role is set only if unset."""
-    from scripts.provision import ensure_service_role
-
     role_arn, created = ensure_service_role(
         iam, ACCOUNT_ROLE, APIGATEWAY_TRUST,
         "API Gateway writes access logs to CloudWatch Logs (phone-verify)",
@@ -85,8 +86,6 @@ def ensure_access_logging(on: bool, apigateway: Any, iam: Any, logs: Any, rest_a
                           group: str, retention_days: int, part: str) -> list[str]:
     """Turn the stage's access log on (role, log group with retention, stage setting) or off
     (the stage setting only: the log group and what it holds are kept)."""
-    from scripts.provision import ensure_log_retention
-
     if not on:
         stage = apigateway.get_stage(restApiId=rest_api_id, stageName=api_stage)
         if not stage.get("accessLogSettings"):

@@ -27,11 +27,9 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.config import Config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
 from scripts.snapstart import deep_merge, snapstart_additions  # noqa: E402
+from scripts.gateway_settings import GATEWAY_RESPONSES, THROTTLING, gateway_response_template  # noqa: E402
 from scripts.provision import (  # noqa: E402
-    GATEWAY_RESPONSES,
-    THROTTLING,
     function_name,
-    gateway_response_template,
     log_group_name,
     log_retention_days,
     stage_config,

@@ -16,6 +16,13 @@ Idempotent: a second run changes nothing. The table is created if missing (on-de
 key); an existing table is checked and its TTL, PITR and SSE fixed, never dropped or
 recreated. The secret (an SSM SecureString) is created with a random value on the first
 deploy and never overwritten. Names come from the stage's entry in .chalice/config.json.
+
+This module reads the stage's settings and runs the steps in order; each step is its own module:
+the table (scripts/create_table.py), the secret (scripts/server_secret.py) and KMS keys
+(scripts/keys.py), API Gateway's throttling and error answers (scripts/gateway_settings.py), log
+groups (scripts/log_groups.py), service roles (scripts/service_roles.py), SNS SMS delivery-status
+logs (scripts/sms_delivery_logs.py), access logs (scripts/access_logs.py), events
+(scripts/events_resources.py), the WhatsApp and email channels (scripts/channel_resources.py).
 """
 
 from __future__ import annotations
@@ -23,48 +30,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import sys
-import time
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Callable
-
-from botocore.exceptions import ClientError
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.create_table import ensure_table  # noqa: E402
-
-# Per-stage API Gateway throttling (requests per second, burst), applied after deploy.
-THROTTLING = {"dev": (10, 20), "prod": (100, 200)}
-
-# API Gateway's own answers (a path that does not exist, its throttling, its faults) in the
-# contract's shape. $context.error.messageString is API Gateway's message, already quoted.
-GATEWAY_RESPONSES = {
-    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),
-    "RESOURCE_NOT_FOUND": ("404", "not_found"),
-    "THROTTLED": ("429", "throttled"),
-    "QUOTA_EXCEEDED": ("429", "quota_exceeded"),
-    "INVALID_API_KEY": ("403", "invalid_api_key"),
-    "DEFAULT_4XX": (None, "invalid_request"),
-    "DEFAULT_5XX": (None, "internal_error"),
-}
-
-
-def gateway_response_template(code: str) -> str:
-    return '{"error": {"code": "%s", "message": $context.error.messageString}}' % code
-
-
-# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy's retentionInDays).
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                  2557, 2922, 3288, 3653)
-DEFAULT_RETENTION_DAYS = 30
-
-# SNS SMS delivery-status logging is an account setting (per region), shared by every stage.
-SMS_STATUS_ROLE = "phone-verify-sns-delivery-status"
-SMS_STATUS_SUCCESS_SAMPLING = "100"  # failures are always logged; log every success too
+# The steps, one module each; this module reads the stage's settings and runs them in order.
+from scripts.log_groups import DEFAULT_RETENTION_DAYS, RETENTION_DAYS, ensure_log_retention  # noqa: E402
+from scripts.create_table import ensure_protections, ensure_table, stream_arn  # noqa: E402
+from scripts.gateway_settings import ensure_gateway_responses, ensure_throttling  # noqa: E402
+from scripts.server_secret import ensure_secret  # noqa: E402
+from scripts.sms_delivery_logs import ensure_sms_delivery_logging  # noqa: E402
 
 NO_REGION = """No AWS region configured. Set one, for example:
   export AWS_DEFAULT_REGION=eu-west-1     (or AWS_REGION, or `aws configure set region eu-west-1`)"""
@@ -111,6 +90,10 @@ def uses_sns(stage: str) -> bool:
     return any("sns" in [p.strip() for p in chain.split(",")] for chain in chains)
 
 
+def events_on(stage: str) -> bool:
+    return bool(stage_variables(stage).get("OTP_EVENTS_URL"))
+
+
 def region(environ: Mapping[str, str] | None = None) -> str:
     """The region botocore would use (AWS_DEFAULT_REGION, the profile's config), else AWS_REGION
     (which botocore ignores); a SystemExit naming the variables when there is none."""
@@ -127,53 +110,6 @@ def partition(region_name: str) -> str:
     import boto3
 
     return boto3.session.Session().get_partition_for_region(region_name)
-
-
-def ensure_protections(client: Any, table: str) -> list[str]:
-    """Point-in-time recovery and KMS server-side encryption on an existing table."""
-    done = []
-    backups = client.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
-    pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
-    if pitr != "ENABLED":
-        client.update_continuous_backups(
-            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-        )
-        done.append("point-in-time recovery enabled")
-    else:
-        done.append("point-in-time recovery already on")
-    sse = client.describe_table(TableName=table)["Table"].get("SSEDescription", {})
-    if sse.get("Status") not in ("ENABLED", "ENABLING"):
-        client.update_table(TableName=table, SSESpecification={"Enabled": True, "SSEType": "KMS"})
-        done.append("server-side encryption (KMS) enabled")
-    else:
-        done.append("server-side encryption already on")
-    return done
-
-
-def ensure_secret(ssm: Any, name: str) -> str:
-    try:
-        ssm.get_parameter(Name=name)
-        return f"secret {name} exists (kept)"
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ParameterNotFound":
-            raise
-    try:
-        ssm.put_parameter(
-            Name=name,
-            Type="SecureString",
-            Value=secrets.token_urlsafe(48),
-            Overwrite=False,
-            Description="phone-verify server secret (keys every code MAC); rotate with care",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ParameterAlreadyExists":  # a concurrent deploy
-            return f"secret {name} exists (kept)"
-        raise
-    return f"secret {name} created"
-
-
-def events_on(stage: str) -> bool:
-    return bool(stage_variables(stage).get("OTP_EVENTS_URL"))
 
 
 def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None, cloudwatch: Any = None,
@@ -196,8 +132,6 @@ def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None, cloud
 def events_stream(stage: str, dynamodb: Any) -> str:
     """What `make deploy` hands `chalice deploy` as OTP_EVENTS_STREAM_ARN: the table's stream
     when the stage has events, else nothing."""
-    from scripts.create_table import stream_arn
-
     if not events_on(stage):
         return ""
     arn = stream_arn(dynamodb, stage_variables(stage)["OTP_TABLE_NAME"])
@@ -230,99 +164,6 @@ def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
     return done
 
 
-def ensure_gateway_responses(apigateway: Any, rest_api_id: str, api_stage: str) -> list[str]:
-    """Put API Gateway's own answers, then deploy the stage: a gateway response is part of the
-    API's definition and is live only in a deployment made after it (chalice's deployment came
-    before these, and its next put_rest_api(mode=overwrite) may drop them: aws-cdk#10963)."""
-    for response_type, (status, code) in GATEWAY_RESPONSES.items():
-        params = {"restApiId": rest_api_id, "responseType": response_type,
-                  "responseTemplates": {"application/json": gateway_response_template(code)}}
-        if status:
-            params["statusCode"] = status
-        apigateway.put_gateway_response(**params)
-    deployment = apigateway.create_deployment(
-        restApiId=rest_api_id, stageName=api_stage,
-        description="scripts/provision.py after: gateway responses in the contract's shape",
-    )
-    return ["API Gateway's own error answers use the contract's shape "
-            f"(deployment {deployment['id']} on {api_stage})"]
-
-
-def ensure_log_retention(logs: Any, name: str, days: int) -> str:
-    """The function's log group, created before Lambda would create it (with no retention)."""
-    try:
-        logs.create_log_group(logGroupName=name)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-            raise
-    logs.put_retention_policy(logGroupName=name, retentionInDays=days)
-    return f"log group {name}: retention {days} days"
-
-
-SNS_TRUST = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-
-
-def sns_logs_policy(part: str) -> dict:
-    # What SNS needs to write delivery status (docs.aws.amazon.com/sns/latest/dg/topics-attrib-prereq.html),
-    # scoped to SNS's own log groups: sns/<region>/<account>/DirectPublishToPhoneNumber[/Failure]
-    # (repost.aws/knowledge-center/monitor-sns-texts-cloudwatch).
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": f"arn:{part}:logs:*:*:log-group:sns/*",
-    }]}
-
-
-def ensure_service_role(iam: Any, name: str, trust: Mapping[str, Any], description: str,
-                        policy_name: str, policy: Mapping[str, Any]) -> tuple[str, bool]:
-    """(the ARN of the role ``name`` that an AWS service assumes, whether it was created now),
-    with its inline policy put (again) to ``policy``. A role created now is not assumable at
-    once (IAM is eventually consistent): callers retry their first use of it."""
-    try:
-        role_arn, created = iam.get_role(RoleName=name)["Role"]["Arn"], False
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "NoSuchEntity":
-            raise
-        role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
-                                   Description=description)["Role"]["Arn"]
-        created = True
-    iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
-    return role_arn, created
-
-def ensure_sms_delivery_logging(iam: Any, sns: Any, part: str,
-                                sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """SNS SMS delivery-status logs in CloudWatch (sns/<region>/<account>/DirectPublishToPhoneNumber):
-    the only place a message SNS accepted and then dropped (sandbox, spend limit) shows up."""
-    role_arn, created = ensure_service_role(
-        iam, SMS_STATUS_ROLE, SNS_TRUST, "SNS writes SMS delivery status to CloudWatch Logs (phone-verify)",
-        "sns-delivery-status-logs", sns_logs_policy(part))
-    done = [f"created IAM role {SMS_STATUS_ROLE}"] if created else []
-    # All of them (moto 5.2.5 filters to the first name only).
-    current = sns.get_sms_attributes()["attributes"]
-    if current.get("DeliveryStatusIAMRole") not in (None, "", role_arn):
-        return done + ["SNS SMS delivery-status logging already uses "
-                       f"{current['DeliveryStatusIAMRole']} (kept)"]
-    if current.get("DeliveryStatusIAMRole") == role_arn and \
-            current.get("DeliveryStatusSuccessSamplingRate") == SMS_STATUS_SUCCESS_SAMPLING:
-        return done + ["SNS SMS delivery-status logging already on"]
-    for attempt in range(10):
-        try:
-            sns.set_sms_attributes(attributes={
-                "DeliveryStatusIAMRole": role_arn,
-                "DeliveryStatusSuccessSamplingRate": SMS_STATUS_SUCCESS_SAMPLING,
-            })
-            break
-        except ClientError as exc:
-            # A role created a moment ago is not yet assumable everywhere (IAM is eventually consistent).
-            retryable = ("InvalidParameter", "AuthorizationError")
-            if not created or attempt == 9 or exc.response["Error"]["Code"] not in retryable:
-                raise
-            sleep(3)
-    return done + ["SNS SMS delivery-status logging on "
-                   "(CloudWatch Logs: sns/<region>/<account>/DirectPublishToPhoneNumber)"]
-
-
 def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str = "aws",
           lambda_client: Any = None, dynamodb: Any = None, sqs: Any = None) -> list[str]:
     deployed = ROOT / ".chalice" / "deployed" / f"{stage}.json"
@@ -336,16 +177,7 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
     # The deployment first: moto replaces the stage's settings on a new deployment, and the
     # throttling set after it holds in either case.
     done = ensure_gateway_responses(apigateway, api["rest_api_id"], api_stage)
-    rate, burst = THROTTLING.get(stage, (10, 20))
-    apigateway.update_stage(
-        restApiId=api["rest_api_id"],
-        stageName=api_stage,
-        patchOperations=[
-            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
-            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
-        ],
-    )
-    done.insert(0, f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}")
+    done.insert(0, ensure_throttling(apigateway, api["rest_api_id"], api_stage, stage))
     done.append(ensure_log_retention(logs, log_group_name(stage), log_retention_days(stage)))
     from scripts import access_logs
 

@@ -15,6 +15,8 @@ from moto import mock_aws
 
 from scripts import provision
 from scripts.create_table import ensure_table
+from scripts.gateway_settings import GATEWAY_RESPONSES
+from scripts.sms_delivery_logs import SMS_STATUS_ROLE
 
 
 @pytest.fixture
@@ -122,7 +124,7 @@ def test_gateway_responses_are_put_before_a_new_deployment_of_the_stage(deployed
     apigateway.meta.events.register("before-call.apigateway.*", lambda model, **_: calls.append(model.name))
     provision.after("prod", apigateway, boto3.client("logs"), boto3.client("iam"), boto3.client("sns"))
     puts = [i for i, name in enumerate(calls) if name == "PutGatewayResponse"]
-    assert len(puts) == len(provision.GATEWAY_RESPONSES)
+    assert len(puts) == len(GATEWAY_RESPONSES)
     assert calls.count("CreateDeployment") == 1 and max(puts) < calls.index("CreateDeployment")
     stage = apigateway.get_stage(restApiId=deployed_api, stageName="api")
     assert stage["deploymentId"] != before
@@ -156,9 +158,9 @@ def test_log_retention_is_a_per_stage_setting(deployed_api, tmp_path):
 def test_after_deploy_turns_on_sns_sms_delivery_status_logging(deployed_api):
     iam, sns = boto3.client("iam"), boto3.client("sns")
     done = run_after()
-    role = iam.get_role(RoleName=provision.SMS_STATUS_ROLE)["Role"]
+    role = iam.get_role(RoleName=SMS_STATUS_ROLE)["Role"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "sns.amazonaws.com"}
-    policy = iam.get_role_policy(RoleName=provision.SMS_STATUS_ROLE, PolicyName="sns-delivery-status-logs")
+    policy = iam.get_role_policy(RoleName=SMS_STATUS_ROLE, PolicyName="sns-delivery-status-logs")
     statement = policy["PolicyDocument"]["Statement"][0]
     assert statement["Resource"] == "arn:aws:logs:*:*:log-group:sns/*"
     attributes = sns.get_sms_attributes()["attributes"]

@@ -1,0 +1,62 @@
+"""API Gateway's stage settings that `chalice deploy` leaves out: per-stage throttling and API
+Gateway's own answers (a path that does not exist, its throttling, its faults) in the contract's
+shape. `make deploy` applies them after `chalice deploy` (scripts/provision.py after); `make
+package` writes the same values into the stack (scripts/package_template.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Per-stage API Gateway throttling (requests per second, burst), applied after deploy.
+THROTTLING = {"dev": (10, 20), "prod": (100, 200)}
+
+# API Gateway's own answers (a path that does not exist, its throttling, its faults) in the
+# contract's shape. $context.error.messageString is API Gateway's message, already quoted.
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),
+    "RESOURCE_NOT_FOUND": ("404", "not_found"),
+    "THROTTLED": ("429", "throttled"),
+    "QUOTA_EXCEEDED": ("429", "quota_exceeded"),
+    "INVALID_API_KEY": ("403", "invalid_api_key"),
+    "DEFAULT_4XX": (None, "invalid_request"),
+    "DEFAULT_5XX": (None, "internal_error"),
+}
+
+
+def gateway_response_template(code: str) -> str:
+    return '{"error": {"code": "%s", "message": $context.error.messageString}}' % code
+
+
+def ensure_gateway_responses(apigateway: Any, rest_api_id: str, api_stage: str) -> list[str]:
+    """Put API Gateway's own answers, then deploy the stage: a gateway response is part of the
+    API's definition and is live only in a deployment made after it (chalice's deployment came
+    before these, and its next put_rest_api(mode=overwrite) may drop them: aws-cdk#10963)."""
+    for response_type, (status, code) in GATEWAY_RESPONSES.items():
+        params = {"restApiId": rest_api_id, "responseType": response_type,
+                  "responseTemplates": {"application/json": gateway_response_template(code)}}
+        if status:
+            params["statusCode"] = status
+        apigateway.put_gateway_response(**params)
+    deployment = apigateway.create_deployment(
+        restApiId=rest_api_id, stageName=api_stage,
+        description="scripts/provision.py after: gateway responses in the contract's shape",
+    )
+    return ["API Gateway's own error answers use the contract's shape "
+            f"(deployment {deployment['id']} on {api_stage})"]
+
+
+def ensure_throttling(apigateway: Any, rest_api_id: str, api_stage: str, stage: str) -> str:
+    """The stage's throttling on every method (THROTTLING, else dev's); set after the deployment
+    ensure_gateway_responses makes (moto replaces a stage's settings on a new deployment, and
+    throttling set after it holds in either case)."""
+    rate, burst = THROTTLING.get(stage, (10, 20))
+    apigateway.update_stage(
+        restApiId=rest_api_id,
+        stageName=api_stage,
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
+        ],
+    )
+    return f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}"
