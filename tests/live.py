@@ -40,13 +40,14 @@ class LiveServer:
         assert lines, f"no SMS to {e164} in the server log"
         return lines[-1]
 
-    def last_code(self, e164: str, length: int = 6) -> str:
-        """The newest code the console provider printed for ``e164``."""
+    def last_code(self, e164: str, length: int = 6, label: str = "SMS") -> str:
+        """The newest code the console provider printed for ``e164`` (an address for ``label``
+        "email"; "WhatsApp" for WhatsApp): the first run of digits on its first line."""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         codes = re.findall(
-            rf"\[console SMS to {re.escape(e164)}\][^\n]*\n[^\n]*?\b([0-9]{{{length}}})\b", text, re.ASCII
+            rf"\[console {label} to {re.escape(e164)}\][^\n]*\n[^\n]*?\b([0-9]{{{length}}})\b", text, re.ASCII
         )
-        assert codes, f"no SMS to {e164} in the server log"
+        assert codes, f"no {label} to {e164} in the server log"
         return codes[-1]
 
 

@@ -195,3 +195,39 @@ def test_twilio_node_services_apart_totp_attempts_and_a_revoked_key(totp_server,
                  REVOKED_SID=revoked["api_key_sid"], REVOKED_SECRET=revoked["api_key_secret"])
     assert seen == {"foreign": 20404, "first_still_checks": "approved", "factor": "verified", "challenge": "approved",
                     "attempts": ["converted"], "summary": [1, 1, "100.00"], "revoked": 20003}
+
+
+@pytest.fixture(scope="module")
+def channels_server(serve):
+    """WhatsApp and email on (the console provider prints them as it prints SMS), WhatsApp first
+    for every country, and no resend interval, so a resend follows at once."""
+    return serve(OTP_WHATSAPP_PROVIDER="console", OTP_EMAIL_PROVIDER="console",
+                 OTP_CHANNEL_ORDER='{"*": "whatsapp,sms"}', OTP_RESEND_INTERVAL_SECONDS="0")
+
+
+def test_twilio_python_sends_by_whatsapp_email_and_auto(channels_server, key):
+    """Issue 24 through twilio-python, unchanged: Channel whatsapp, email and auto, and auto's
+    resend after a WhatsApp nobody read (no `read` status came) moving to SMS."""
+    client = sdk(channels_server, key)
+    verify = client.verify.v2.services(client.verify.v2.services.list(limit=1)[0].sid)  # the default
+
+    to = unique_number(130)
+    sent = verify.verifications.create(to=to, channel="whatsapp")
+    assert (sent.channel, sent.status) == ("whatsapp", "pending")
+    code = channels_server.last_code(to, label="WhatsApp")
+    assert verify.verification_checks.create(to=to, code=code).status == "approved"
+
+    address = "ana@example.com"
+    sent = verify.verifications.create(to=address, channel="email")
+    assert (sent.channel, sent.to) == ("email", address)
+    code = channels_server.last_code(address, label="email")
+    assert verify.verification_checks.create(to=address, code=code).valid is True
+
+    to = unique_number(131)
+    first = verify.verifications.create(to=to, channel="auto")
+    assert first.channel == "whatsapp"
+    resent = verify.verifications.create(to=to, channel="auto")  # the WhatsApp was not read
+    assert resent.sid == first.sid and resent.channel == "sms"
+    assert [a["channel"] for a in resent.send_code_attempts] == ["whatsapp", "sms"]
+    code = channels_server.last_code(to)
+    assert verify.verification_checks.create(verification_sid=first.sid, code=code).status == "approved"
