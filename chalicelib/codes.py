@@ -1,8 +1,13 @@
 """One-time codes: generation, strict parsing of what a user typed, and keyed MACs.
 
-The table never holds a code. It holds ``HMAC(server secret, number key, code)``, so a dump of
+The table never holds a code. It holds ``HMAC(code key, number key, code)``, so a dump of
 the table cannot be brute-forced offline without the secret, and a code issued for one number
 is worthless for another.
+
+Two keys, one job each (NIST SP 800-57 key separation): the code key (OTP_SECRET) keys code
+MACs only, so rotating it voids pending codes and nothing else; the identity key
+(OTP_IDENTITY_SECRET, the code key when unset) keys every other MAC: item keys, ids, SIDs, API
+keys, send references.
 """
 
 from __future__ import annotations
@@ -38,16 +43,18 @@ def parse_code(raw: object, length: int) -> str:
 
 
 class CodeHasher:
-    """Keyed hashes under the server secret, each with its own purpose label."""
+    """Keyed hashes, each with its own purpose label: code MACs under the code key ``secret``,
+    the rest under ``identity_key`` (``secret`` itself when None: one key for both jobs)."""
 
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) < 16:
+    def __init__(self, secret: bytes, identity_key: bytes | None = None) -> None:
+        if len(secret) < 16 or (identity_key is not None and len(identity_key) < 16):
             raise ValueError("the server secret is too short")
-        self._secret = secret
+        self._code_key = secret
+        self._secret = secret if identity_key is None else identity_key
 
-    def _mac(self, purpose: bytes, *parts: str) -> bytes:
+    def _mac(self, purpose: bytes, *parts: str, key: bytes | None = None) -> bytes:
         message = b"\x00".join([purpose, *(p.encode("utf-8") for p in parts)])
-        return hmac.new(self._secret, message, hashlib.sha256).digest()
+        return hmac.new(key or self._secret, message, hashlib.sha256).digest()
 
     def number_key(self, e164: str, scope: str = "") -> str:
         """A stable, non-reversible key for a phone number (the table's partition key). An
@@ -137,7 +144,7 @@ class CodeHasher:
     def code_mac(self, number_key: str, code: str) -> str:
         """Bound to the number (via its key); the item holds only the current code's MAC,
         so a resend or a new verification kills every earlier code."""
-        return self._mac(b"code", number_key, code).hex()
+        return self._mac(b"code", number_key, code, key=self._code_key).hex()
 
 
 def _xor(a: bytes, b: bytes) -> bytes:

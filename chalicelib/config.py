@@ -65,7 +65,7 @@ class Config:
     sms_sender: str | None
     sms_credentials_parameter: str | None
     provider_settings: Mapping[str, Mapping[str, str]]  # from <PREFIX>_<SETTING> variables
-    secret: str | None
+    secret: str | None  # the code key: keys code MACs only
     secret_parameter: str | None
     code_length: int
     ttl_seconds: int
@@ -96,6 +96,10 @@ class Config:
     # OTP_ATTEMPTS: each send and approval also recorded for the v2 Attempts list and Summary
     # (chalicelib/attempts.py): one more write beside each, so off unless asked for.
     attempts: bool = False
+    # The identity key (OTP_IDENTITY_SECRET[_PARAMETER]): keys item keys, SIDs, API keys and send
+    # references, so rotating the code key voids only codes. Unset: the code key does both jobs.
+    identity_secret: str | None = None
+    identity_secret_parameter: str | None = None
 
     @property
     def sms_provider(self) -> str:
@@ -113,7 +117,7 @@ class Config:
         """Whether secrets come from SSM (and so are re-read after parameters_max_age_seconds)."""
         return self.secret is None and (
             self.secret_parameter is not None or self.sms_credentials_parameter is not None
-        )
+        ) or (self.identity_secret is None and self.identity_secret_parameter is not None)
 
     def chain_for(self, region: str) -> tuple[str, ...]:
         return self.sms_routes.get(region) or self.sms_routes.get("*") or self.sms_providers
@@ -131,15 +135,8 @@ class Config:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", table_name, re.ASCII):
             raise ConfigError("OTP_TABLE_NAME must be 3-255 characters of A-Z a-z 0-9 _ . -")
 
-        secret = _str(env, "OTP_SECRET")
-        secret_parameter = _str(env, "OTP_SECRET_PARAMETER")
-        if secret is not None and stage in DEPLOYED_STAGES:
-            raise ConfigError(
-                f"OTP_SECRET is refused in the {stage!r} stage: a plain variable is readable by anyone "
-                "who can read the function's configuration; use OTP_SECRET_PARAMETER (an SSM SecureString)"
-            )
-        if secret is not None and len(secret) < 32:
-            raise ConfigError("OTP_SECRET must be at least 32 characters (use a random value)")
+        secret, secret_parameter = _secret(env, "OTP_SECRET", stage)
+        identity_secret, identity_parameter = _secret(env, "OTP_IDENTITY_SECRET", stage)
         if secret is None and secret_parameter is None and stage != "local":
             raise ConfigError(
                 f"OTP_SECRET_PARAMETER (or OTP_SECRET) is required in the {stage!r} stage"
@@ -204,6 +201,8 @@ class Config:
             provider_settings=settings,
             secret=secret,
             secret_parameter=secret_parameter,
+            identity_secret=identity_secret,
+            identity_secret_parameter=identity_parameter,
             code_length=code_length,
             ttl_seconds=_int(env, "OTP_TTL_SECONDS", 600, 60, 3600),
             max_check_attempts=_int(env, "OTP_MAX_CHECK_ATTEMPTS", 5, 1, 20),
@@ -249,6 +248,18 @@ class Config:
             whatsapp_languages=self.channels.whatsapp_languages,
         )
 
+
+def _secret(env: Mapping[str, str], variable: str, stage: str) -> tuple[str | None, str | None]:
+    """``variable`` (the value: local and test only) and ``variable``_PARAMETER (an SSM name)."""
+    secret = _str(env, variable)
+    if secret is not None and stage in DEPLOYED_STAGES:
+        raise ConfigError(
+            f"{variable} is refused in the {stage!r} stage: a plain variable is readable by anyone "
+            f"who can read the function's configuration; use {variable}_PARAMETER (an SSM SecureString)"
+        )
+    if secret is not None and len(secret) < 32:
+        raise ConfigError(f"{variable} must be at least 32 characters (use a random value)")
+    return secret, _str(env, variable + "_PARAMETER")
 
 
 def _chain(raw: str, name: str) -> tuple[str, ...]:

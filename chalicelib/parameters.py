@@ -1,6 +1,8 @@
 """Secrets from SSM Parameter Store (SecureString), fetched once per container:
 
-- the server secret that keys every MAC (OTP_SECRET_PARAMETER; OTP_SECRET locally and in tests);
+- the server secrets: the code key that keys code MACs (OTP_SECRET_PARAMETER; OTP_SECRET locally
+  and in tests) and the identity key that keys item keys, SIDs and API keys
+  (OTP_IDENTITY_SECRET_PARAMETER; OTP_IDENTITY_SECRET), both read in one GetParameters call;
 - the providers' credentials (SMS_CREDENTIALS_PARAMETER: one JSON object, provider name ->
   settings, e.g. {"twilio": {"account_sid": "AC…", "auth_token": "…"}}), laid over the
   settings from <PREFIX>_<SETTING> environment variables.
@@ -43,25 +45,48 @@ class ParametersUnavailable(errors.ServiceUnavailable):
 
 
 def _get_secure_string(variable: str, name: str, ssm_client: Callable[[], Any]) -> str:
+    return _get_secure_strings({name: variable}, ssm_client)[name]
+
+
+def _get_secure_strings(variables: dict[str, str], ssm_client: Callable[[], Any]) -> dict[str, str]:
+    """The values of the parameters ``variables`` names (name -> the variable naming it), in one
+    round trip: GetParameter for one name, GetParameters (up to 10 names) for more."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    names = list(variables)
     try:
-        value = ssm_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        if len(names) == 1:
+            answer = ssm_client().get_parameter(Name=names[0], WithDecryption=True)
+            values = {names[0]: answer["Parameter"]["Value"]}
+        else:
+            # https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameters.html:
+            # a name that does not exist comes back in InvalidParameters, not as an error.
+            answer = ssm_client().get_parameters(Names=names, WithDecryption=True)
+            values = {p["Name"]: p["Value"] for p in answer.get("Parameters", [])
+                      if p.get("Name") in variables}
     except (BotoCoreError, ClientError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-        reason = code or type(exc).__name__
-        # The parameter's name is safe to log; its value never is.
-        if name in _last_good:
-            log.error("%s %r could not be read (%s): keeping the last value read", variable, name, reason)
-            telemetry.metric("ParameterReadFailures")
-            return _last_good[name]
-        if code in _CONFIGURATION_ERRORS:
-            raise ConfigError(f"{variable} {name!r} could not be read: {reason}") from None
-        log.error("%s %r could not be read (%s): no value yet, answering 503", variable, name, reason)
+        return _failed(variables, code, code or type(exc).__name__)
+    missing = {n: v for n, v in variables.items() if n not in values}
+    if missing:
+        values.update(_failed(missing, "ParameterNotFound", "ParameterNotFound"))
+    _last_good.update(values)
+    return values
+
+
+def _failed(variables: dict[str, str], code: str | None, reason: str) -> dict[str, str]:
+    """A failed read: the last values read when this container has them all, else an error."""
+    # The parameters' names are safe to log; their values never are.
+    listed = ", ".join(f"{variable} {name!r}" for name, variable in variables.items())
+    if all(name in _last_good for name in variables):
+        log.error("%s could not be read (%s): keeping the last value read", listed, reason)
         telemetry.metric("ParameterReadFailures")
-        raise ParametersUnavailable(retry_after=RETRY_AFTER_SECONDS) from None
-    _last_good[name] = value
-    return value
+        return {name: _last_good[name] for name in variables}
+    if code in _CONFIGURATION_ERRORS:
+        raise ConfigError(f"{listed} could not be read: {reason}") from None
+    log.error("%s could not be read (%s): no value yet, answering 503", listed, reason)
+    telemetry.metric("ParameterReadFailures")
+    raise ParametersUnavailable(retry_after=RETRY_AFTER_SECONDS) from None
 
 
 def load_provider_settings(
@@ -84,15 +109,27 @@ def load_provider_settings(
     return settings
 
 
-def load_server_secret(config: Config, ssm_client: Callable[[], Any]) -> bytes:
-    if config.secret is not None:
-        return config.secret.encode("utf-8")
-    if config.secret_parameter is not None:
-        value = _get_secure_string("OTP_SECRET_PARAMETER", config.secret_parameter, ssm_client)
-        if len(value) < 32:
-            raise ConfigError(f"OTP_SECRET_PARAMETER {config.secret_parameter!r} is too short")
-        return value.encode("utf-8")
-    # Only the local stage gets here (Config refuses it elsewhere): codes do not survive a
-    # restart of `make run`, which is what a developer expects of a scratch server.
-    log.warning("no OTP_SECRET set: using a random secret for this process (local stage only)")
-    return secrets.token_bytes(32)
+def load_server_secrets(config: Config, ssm_client: Callable[[], Any]) -> tuple[bytes, bytes]:
+    """(code key, identity key): the identity key is the code key when none is configured."""
+    wanted = {name: variable for variable, value, name in (
+        ("OTP_SECRET_PARAMETER", config.secret, config.secret_parameter),
+        ("OTP_IDENTITY_SECRET_PARAMETER", config.identity_secret, config.identity_secret_parameter),
+    ) if value is None and name is not None}
+    read = _get_secure_strings(wanted, ssm_client) if wanted else {}  # one round trip for both
+    for name, variable in wanted.items():
+        if len(read[name]) < 32:
+            raise ConfigError(f"{variable} {name!r} is too short")
+    code_key = _value(config.secret, config.secret_parameter, read)
+    if code_key is None:
+        # Only the local stage gets here (Config refuses it elsewhere): codes do not survive a
+        # restart of `make run`, which is what a developer expects of a scratch server.
+        log.warning("no OTP_SECRET set: using a random secret for this process (local stage only)")
+        code_key = secrets.token_bytes(32)
+    identity_key = _value(config.identity_secret, config.identity_secret_parameter, read)
+    return code_key, code_key if identity_key is None else identity_key
+
+
+def _value(secret: str | None, name: str | None, read: dict[str, str]) -> bytes | None:
+    if secret is not None:
+        return secret.encode("utf-8")
+    return read[name].encode("utf-8") if name is not None else None

@@ -57,7 +57,7 @@ def _build_service() -> Any:
     from chalicelib.codes import CodeHasher
     from chalicelib.counters import DynamoDBCounterStore
     from chalicelib.limits import Limiter
-    from chalicelib.parameters import load_provider_settings, load_server_secret
+    from chalicelib.parameters import load_provider_settings, load_server_secrets
     from chalicelib.providers import ProviderContext
     from chalicelib.routing import ProviderPool
     from chalicelib.service import VerificationService
@@ -76,7 +76,7 @@ def _build_service() -> Any:
         boto3.client(service, config=budget.botocore_config(seconds, send=service in senders)),
         reserve=budget.undo_seconds(seconds) if service in senders else 0.0))
     store = DynamoDBVerificationStore(aws_client("dynamodb"), config.table_name)
-    secret = load_server_secret(config, lambda: aws_client("ssm"))
+    code_key, identity_key = load_server_secrets(config, lambda: aws_client("ssm"))
     settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))
 
     def http_session() -> Any:  # requests is imported only when an HTTP provider sends
@@ -89,8 +89,10 @@ def _build_service() -> Any:
 
     providers = ProviderPool(config, settings, context)
     limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
-    hasher = CodeHasher(secret)
-    delivery = _delivery_tracker(config, store, hasher, settings, secret)
+    hasher = CodeHasher(code_key, identity_key)
+    # The callback URL's token goes with the send references (the identity key): rotating the
+    # code key must not turn away the receipts of sends already made.
+    delivery = _delivery_tracker(config, store, hasher, settings, identity_key)
     attempts = None
     if config.attempts:
         from chalicelib.attempts import AttemptLog

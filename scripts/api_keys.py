@@ -31,14 +31,17 @@ def _context(stage: str) -> tuple[Any, Any, Any]:
 
     from chalicelib.codes import CodeHasher
     from chalicelib.config import Config
-    from chalicelib.parameters import load_server_secret
+    from chalicelib.parameters import load_server_secrets
     from chalicelib.twilio_v2.credentials import ApiKeyStore
 
     config = Config.from_env({**stage_variables(stage), **os.environ, "OTP_STAGE": stage})
-    if config.secret is None and config.secret_parameter is None:
+    if (config.secret is None and config.secret_parameter is None and config.identity_secret is None
+            and config.identity_secret_parameter is None):
         raise SystemExit(f"the {stage!r} stage has no server secret: set OTP_SECRET (the server's) first")
-    secret = load_server_secret(config, lambda: boto3.client("ssm"))
-    return config, CodeHasher(secret), ApiKeyStore(boto3.client("dynamodb"), config.table_name)
+    # API keys' MACs are under the identity key (the code key when the stage has none).
+    code_key, identity_key = load_server_secrets(config, lambda: boto3.client("ssm"))
+    store = ApiKeyStore(boto3.client("dynamodb"), config.table_name)
+    return config, CodeHasher(code_key, identity_key), store
 
 
 def create(stage: str, name: str) -> dict[str, str]:

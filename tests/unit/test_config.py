@@ -38,6 +38,7 @@ def test_defaults():
         ("OTP_STAGE", "staging"),
         ("OTP_TABLE_NAME", "x"),
         ("OTP_SECRET", "short"),
+        ("OTP_IDENTITY_SECRET", "i" * 31),
         ("OTP_MESSAGE_TEMPLATE", "no code here"),
         ("OTP_MESSAGE_TEMPLATE", "{code} {code.__class__}"),
         ("OTP_MESSAGE_TEMPLATE", "{code} {"),
@@ -77,6 +78,15 @@ def test_console_provider_runs_only_in_local_and_test(stage):
 def test_deployed_stages_refuse_a_plain_secret_even_the_test_stages(stage):
     with pytest.raises(ConfigError, match="OTP_SECRET is refused .* use OTP_SECRET_PARAMETER"):
         Config.from_env({**DEPLOYED, "OTP_STAGE": stage, "OTP_SECRET": "test-only-secret-never-used-outside-tests-0123456789"})
+    with pytest.raises(ConfigError, match="OTP_IDENTITY_SECRET is refused .* use OTP_IDENTITY_SECRET_PARAMETER"):
+        Config.from_env({**DEPLOYED, "OTP_STAGE": stage, "OTP_IDENTITY_SECRET": "i" * 40})
+
+
+def test_an_identity_secret_parameter_is_read_like_the_server_secret():
+    config = Config.from_env({**DEPLOYED, "OTP_IDENTITY_SECRET_PARAMETER": "/phone-verify/prod/otp-identity-key"})
+    assert config.identity_secret_parameter == "/phone-verify/prod/otp-identity-key"
+    assert config.reads_parameters  # re-read after OTP_PARAMETERS_MAX_AGE_SECONDS, as the code key
+    assert Config.from_env(BASE).identity_secret_parameter is None  # unset: the code key does both jobs
 
 
 def test_the_local_stage_refuses_to_run_inside_lambda():

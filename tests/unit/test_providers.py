@@ -489,7 +489,7 @@ def test_console_provider_writes_the_message_and_keeps_it(capsys):
 
 def test_secret_comes_from_ssm_securestring(aws):
     from chalicelib.config import Config
-    from chalicelib.parameters import load_server_secret
+    from chalicelib.parameters import load_server_secrets
 
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="x" * 40, Type="SecureString")
@@ -497,19 +497,57 @@ def test_secret_comes_from_ssm_securestring(aws):
         {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns",
          "OTP_SECRET_PARAMETER": "/phone-verify/test/otp-secret", "OTP_ALLOWED_COUNTRIES": "US"}
     )
-    assert load_server_secret(config, lambda: ssm) == b"x" * 40
+    assert load_server_secrets(config, lambda: ssm) == (b"x" * 40, b"x" * 40)  # no identity key: one key
+
+
+def test_both_secrets_come_from_one_getparameters_call(aws):
+    from chalicelib.config import Config
+    from chalicelib.parameters import load_server_secrets
+
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="x" * 40, Type="SecureString")
+    ssm.put_parameter(Name="/phone-verify/test/otp-identity-key", Value="i" * 40, Type="SecureString")
+    calls: list[str] = []
+    ssm.meta.events.register("before-call.ssm", lambda model, **_: calls.append(model.name))
+    config = Config.from_env(
+        {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns", "OTP_ALLOWED_COUNTRIES": "US",
+         "OTP_SECRET_PARAMETER": "/phone-verify/test/otp-secret",
+         "OTP_IDENTITY_SECRET_PARAMETER": "/phone-verify/test/otp-identity-key"}
+    )
+    assert load_server_secrets(config, lambda: ssm) == (b"x" * 40, b"i" * 40)
+    assert calls == ["GetParameters"]  # one round trip on a cold start, not two
+
+
+@pytest.mark.parametrize("value, message", [(None, "could not be read: ParameterNotFound"), ("i" * 31, "too short")])
+def test_a_missing_or_short_identity_secret_is_a_configuration_error_naming_it(aws, value, message, monkeypatch):
+    import chalicelib.parameters as parameters
+    from chalicelib.config import Config, ConfigError
+    from chalicelib.parameters import load_server_secrets
+
+    monkeypatch.setattr(parameters, "_last_good", {})  # a cold container: nothing to fall back on
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="x" * 40, Type="SecureString")
+    if value is not None:
+        ssm.put_parameter(Name="/phone-verify/test/otp-identity-key", Value=value, Type="SecureString")
+    config = Config.from_env(
+        {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns", "OTP_ALLOWED_COUNTRIES": "US",
+         "OTP_SECRET_PARAMETER": "/phone-verify/test/otp-secret",
+         "OTP_IDENTITY_SECRET_PARAMETER": "/phone-verify/test/otp-identity-key"}
+    )
+    with pytest.raises(ConfigError, match=f"OTP_IDENTITY_SECRET_PARAMETER '/phone-verify/test/otp-identity-key'.*{message}"):
+        load_server_secrets(config, lambda: ssm)
 
 
 def test_missing_ssm_secret_is_a_configuration_error_naming_the_variable(aws):
     from chalicelib.config import Config, ConfigError
-    from chalicelib.parameters import load_server_secret
+    from chalicelib.parameters import load_server_secrets
 
     config = Config.from_env(
         {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns",
          "OTP_SECRET_PARAMETER": "/nope", "OTP_ALLOWED_COUNTRIES": "US"}
     )
     with pytest.raises(ConfigError, match="OTP_SECRET_PARAMETER"):
-        load_server_secret(config, lambda: boto3.client("ssm"))
+        load_server_secrets(config, lambda: boto3.client("ssm"))
 
 
 def test_provider_credentials_come_from_one_ssm_json_over_the_environment(aws):
