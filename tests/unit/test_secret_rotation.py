@@ -1,6 +1,7 @@
-"""What rotating the server secret voids (docs/deploying.md, "Rotating the secret"): the secret
-keys every code's MAC, every number's and identity's item key, the v2 API's SIDs and API keys.
-The rotation section says so; this test shows it, so the page cannot understate it."""
+"""What rotating the server secret voids (docs/deploying.md, "Rotating the secret"): alone, the
+secret keys every code's MAC, every number's and identity's item key, the v2 API's SIDs and API
+keys; with an identity key (OTP_IDENTITY_SECRET) beside it, only the codes' MACs. The rotation
+section says so; these tests show it, so the page cannot understate it."""
 
 from __future__ import annotations
 
@@ -29,3 +30,34 @@ def test_rotating_the_secret_voids_pending_codes_and_totp_enrolments(configured,
     restored = configured(OTP_SECRET=TEST_STAGE["environment_variables"]["OTP_SECRET"])
     assert challenge(restored, code_at(factor["secret"], clock.now))[0] == 200  # nothing was lost
 
+
+
+IDENTITY_SECRET = "an-identity-key-for-this-test-only-0123456789abcdef"
+
+
+def test_with_an_identity_key_rotating_the_code_key_voids_only_pending_codes(configured, clock, outbox):
+    """OTP_IDENTITY_SECRET keys everything but code MACs: after a rotation of OTP_SECRET (the
+    code key) the number's item, the TOTP factor, the account SID and the API keys still work."""
+    from scripts.api_keys import create
+    from tests.unit.test_twilio_v2 import call
+
+    client = configured(OTP_IDENTITY_SECRET=IDENTITY_SECRET)
+    key = create("test", "tests")  # scripts/api_keys.py, as an operator makes one
+    status, service, _ = call(client, key, "POST", "/v2/Services", {"FriendlyName": "Acme"})
+    assert status == 201 and service["account_sid"] == key["account_sid"], service
+    assert start(client)[0] == 201
+    code = last_code(outbox)
+    factor = enrolled(client, clock)
+
+    rotated = configured(OTP_SECRET=ROTATED)  # the code key only; the identity key stays
+    status, body, _ = check(rotated, code)  # the item is found: the old code is just a wrong one
+    assert status != 404 and error_code(body) == "incorrect_code", (status, body)
+    status, listed, _ = get(rotated, f"/v1/totp/factors?identity={IDENTITY}")
+    assert status == 200 and [f["id"] for f in listed["factors"]] == [factor["id"]]
+    assert challenge(rotated, code_at(factor["secret"], clock.now))[0] == 200
+    status, fetched, _ = call(rotated, key, "GET", f"/v2/Services/{service['sid']}")  # the key authenticates
+    assert status == 200 and fetched["account_sid"] == key["account_sid"], fetched
+
+    # The control: the same rotation without an identity key voids the key and the SID.
+    alone = configured(OTP_IDENTITY_SECRET="")
+    assert call(alone, key, "GET", f"/v2/Services/{service['sid']}")[0] == 401
