@@ -14,8 +14,10 @@
 Idempotent: a second run changes nothing. The table is created if missing (on-demand, TTL on
 ``expires_at``, point-in-time recovery and server-side encryption with the AWS managed KMS
 key); an existing table is checked and its TTL, PITR and SSE fixed, never dropped or
-recreated. The secret (an SSM SecureString) is created with a random value on the first
-deploy and never overwritten. Names come from the stage's entry in .chalice/config.json.
+recreated. The secrets (SSM SecureStrings) are created on the first deploy and never
+overwritten: the code key random, the identity key a copy of an existing code key (a stage from
+before the split keeps its item keys, SIDs and API keys), else random. Names come from the
+stage's entry in .chalice/config.json.
 
 This module reads the stage's settings and runs the steps in order; each step is its own module:
 the table (scripts/create_table.py), the secret (scripts/server_secret.py) and KMS keys
@@ -42,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from scripts.log_groups import DEFAULT_RETENTION_DAYS, RETENTION_DAYS, ensure_log_retention  # noqa: E402
 from scripts.create_table import ensure_protections, ensure_table, stream_arn  # noqa: E402
 from scripts.gateway_settings import ensure_gateway_responses, ensure_throttling  # noqa: E402
-from scripts.server_secret import ensure_secret  # noqa: E402
+from scripts.server_secret import ensure_identity_secret, ensure_secret  # noqa: E402
 from scripts.sms_delivery_logs import ensure_sms_delivery_logging  # noqa: E402
 
 NO_REGION = """No AWS region configured. Set one, for example:
@@ -148,6 +150,9 @@ def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
 
     variables = stage_variables(stage)
     done = []
+    if "OTP_IDENTITY_SECRET_PARAMETER" in variables:  # first: a copy of the code key if it exists
+        done.append(ensure_identity_secret(ssm, variables["OTP_IDENTITY_SECRET_PARAMETER"],
+                                           variables.get("OTP_SECRET_PARAMETER")))
     if "OTP_SECRET_PARAMETER" in variables:
         done.append(ensure_secret(ssm, variables["OTP_SECRET_PARAMETER"]))
     else:

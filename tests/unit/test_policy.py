@@ -18,7 +18,7 @@ ACTIONS = {
     "update_item": "dynamodb:UpdateItem", "get_item": "dynamodb:GetItem", "put_item": "dynamodb:PutItem",
     "delete_item": "dynamodb:DeleteItem", "query": "dynamodb:Query", "scan": "dynamodb:Scan",
     "batch_write_item": "dynamodb:BatchWriteItem", "transact_write_items": "dynamodb:TransactWriteItems",
-    "get_parameter": "ssm:GetParameter", "publish": "sns:Publish",
+    "get_parameter": "ssm:GetParameter", "get_parameters": "ssm:GetParameters", "publish": "sns:Publish",
     "send_text_message": "sms-voice:SendTextMessage", "send_voice_message": "sms-voice:SendVoiceMessage",
     "sign": "kms:Sign", "get_public_key": "kms:GetPublicKey", "encrypt": "kms:Encrypt", "decrypt": "kms:Decrypt",
 }
@@ -45,7 +45,12 @@ def required_for(stage: str) -> set[str]:
     for chain in json.loads(variables.get("SMS_ROUTES", "{}")).values():
         providers |= set(chain.split(","))
     needed = {a for a in actions_in_code() if a.startswith("dynamodb:")} | LOGS
-    if "OTP_SECRET_PARAMETER" in variables or "SMS_CREDENTIALS_PARAMETER" in variables:
+    secrets = {"OTP_SECRET_PARAMETER", "OTP_IDENTITY_SECRET_PARAMETER"} & set(variables)
+    if len(secrets) == 2:  # both keys in one round trip (chalicelib/parameters.py load_server_secrets)
+        needed.add("ssm:GetParameters")
+    # One name alone, and SMS_CREDENTIALS_PARAMETER, which docs/permissions.md says the shipped
+    # policy already lets the function read.
+    if secrets or "SMS_CREDENTIALS_PARAMETER" in variables:
         needed.add("ssm:GetParameter")
     if "sns" in providers:
         needed.add("sns:Publish")
@@ -97,9 +102,10 @@ def test_resources_are_the_stages_own(stage):
         if any(a.startswith("dynamodb:") for a in actions):
             assert resources == [f"arn:aws:dynamodb:*:*:table/{variables['OTP_TABLE_NAME']}"]
         if "ssm:GetParameter" in actions:
-            parameter = variables["OTP_SECRET_PARAMETER"]
+            assert actions == {"ssm:GetParameter", "ssm:GetParameters"}  # the code key and identity key
             assert all(r.startswith("arn:aws:ssm:*:*:parameter/phone-verify/" + stage + "/") for r in resources)
-            assert parameter.startswith(f"/phone-verify/{stage}/")
+            for name in ("OTP_SECRET_PARAMETER", "OTP_IDENTITY_SECRET_PARAMETER"):
+                assert variables[name].startswith(f"/phone-verify/{stage}/")
         if actions & LOGS:  # the function's own log group only
             group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{STAGES['app_name']}-{stage}"
             assert actions <= LOGS and sorted(resources) == [group, group + ":*"]
@@ -265,7 +271,7 @@ def test_the_delivery_status_handler_has_a_role_of_its_own(stage):
     config = STAGES["stages"][stage]["lambda_functions"]["delivery_status"]
     policy = json.loads((ROOT / ".chalice" / config["iam_policy_file"]).read_text())
     granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
-    assert granted == {"dynamodb:UpdateItem", "ssm:GetParameter"} | LOGS
+    assert granted == {"dynamodb:UpdateItem", "ssm:GetParameter", "ssm:GetParameters"} | LOGS
     table = STAGES["stages"][stage]["environment_variables"]["OTP_TABLE_NAME"]
     for statement in policy["Statement"]:
         resources = _listed(statement["Resource"])
@@ -285,7 +291,7 @@ def test_the_channels_event_handlers_have_a_role_of_their_own(stage):
     assert files == {f"policy-{stage}-channel-events.json"}
     policy = json.loads((ROOT / ".chalice" / files.pop()).read_text())
     granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
-    assert granted == {"dynamodb:UpdateItem", "ssm:GetParameter"} | LOGS
+    assert granted == {"dynamodb:UpdateItem", "ssm:GetParameter", "ssm:GetParameters"} | LOGS
     table = STAGES["stages"][stage]["environment_variables"]["OTP_TABLE_NAME"]
     for statement in policy["Statement"]:
         resources = _listed(statement["Resource"])

@@ -76,6 +76,59 @@ def test_a_second_deploy_changes_nothing(aws_clients):
     assert again == secret  # never overwritten
 
 
+def _value(ssm, name: str) -> str:
+    return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+
+
+def test_a_new_stage_gets_two_random_unrelated_keys(aws_clients):
+    _, ssm, _ = aws_clients
+    done = provision.secret("prod", ssm, boto3.client("kms"))
+    assert done[:2] == ["secret /phone-verify/prod/otp-identity-key created",
+                        "secret /phone-verify/prod/otp-secret created"]
+    identity, code = _value(ssm, "/phone-verify/prod/otp-identity-key"), _value(ssm, "/phone-verify/prod/otp-secret")
+    assert len(identity) >= 32 and len(code) >= 32 and identity != code  # one key per job from the start
+    parameter = ssm.get_parameter(Name="/phone-verify/prod/otp-identity-key")["Parameter"]
+    assert parameter["Type"] == "SecureString"
+
+
+def test_an_existing_stage_gets_its_identity_key_as_a_copy_of_its_secret(aws_clients):
+    """A stage deployed before the split: its item keys, SIDs and API keys must not change."""
+    _, ssm, _ = aws_clients
+    ssm.put_parameter(Name="/phone-verify/prod/otp-secret", Value="o" * 40, Type="SecureString")
+    done = provision.secret("prod", ssm, boto3.client("kms"))
+    assert done[:2] == ["secret /phone-verify/prod/otp-identity-key created as a copy of /phone-verify/prod/otp-secret "
+                        "(item keys, SIDs and API keys unchanged)", "secret /phone-verify/prod/otp-secret exists (kept)"]
+    assert _value(ssm, "/phone-verify/prod/otp-identity-key") == "o" * 40
+    assert _value(ssm, "/phone-verify/prod/otp-secret") == "o" * 40  # kept
+
+
+def test_the_identity_key_is_never_overwritten_even_after_the_code_key_rotates(aws_clients):
+    _, ssm, _ = aws_clients
+    kms = boto3.client("kms")
+    provision.secret("prod", ssm, kms)
+    identity = _value(ssm, "/phone-verify/prod/otp-identity-key")
+    ssm.put_parameter(Name="/phone-verify/prod/otp-secret", Value="r" * 40, Type="SecureString", Overwrite=True)
+    assert provision.secret("prod", ssm, kms)[0] == "secret /phone-verify/prod/otp-identity-key exists (kept)"
+    assert _value(ssm, "/phone-verify/prod/otp-identity-key") == identity
+
+
+def test_a_concurrent_deploy_that_made_the_identity_key_first_wins(aws_clients):
+    from botocore.stub import Stubber
+
+    from scripts.server_secret import ensure_identity_secret
+
+    _, ssm, _ = aws_clients
+    with Stubber(ssm) as stub:
+        # https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html:
+        # ParameterAlreadyExists when Overwrite is false and the name is taken.
+        stub.add_client_error("get_parameter", "ParameterNotFound", http_status_code=400)
+        stub.add_client_error("get_parameter", "ParameterNotFound", http_status_code=400)
+        stub.add_client_error("put_parameter", "ParameterAlreadyExists", http_status_code=400)
+        line = ensure_identity_secret(ssm, "/phone-verify/prod/otp-identity-key", "/phone-verify/prod/otp-secret")
+        stub.assert_no_pending_responses()
+    assert line == "secret /phone-verify/prod/otp-identity-key exists (kept)"
+
+
 def test_an_existing_bare_table_is_fixed_and_keeps_its_items(aws_clients):
     dynamodb, ssm, _ = aws_clients
     dynamodb.create_table(TableName="phone-verify-dev", BillingMode="PAY_PER_REQUEST",
@@ -190,13 +243,15 @@ def test_the_secret_step_makes_only_the_secret_and_the_receipt_key(aws_clients):
     dynamodb, ssm, _ = aws_clients
     kms = boto3.client("kms")
     assert provision.secret("prod", ssm, kms) == [
+        "secret /phone-verify/prod/otp-identity-key created",
         "secret /phone-verify/prod/otp-secret created",
         "receipt key alias/phone-verify-prod-receipts ready (kept forever)",
         "TOTP key alias/phone-verify-prod-totp ready (kept forever)"]
     assert dynamodb.list_tables()["TableNames"] == []  # the stack's own table must not clash with one made here
     key = kms.describe_key(KeyId="alias/phone-verify-prod-receipts")["KeyMetadata"]
     assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
-    assert provision.secret("prod", ssm, kms)[0] == "secret /phone-verify/prod/otp-secret exists (kept)"
+    assert provision.secret("prod", ssm, kms)[:2] == ["secret /phone-verify/prod/otp-identity-key exists (kept)",
+                                                      "secret /phone-verify/prod/otp-secret exists (kept)"]
     totp = kms.describe_key(KeyId="alias/phone-verify-prod-totp")["KeyMetadata"]
     assert (totp["KeySpec"], totp["KeyUsage"]) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
     assert len(kms.list_keys()["Keys"]) == 2  # the second run made no more keys
