@@ -441,17 +441,31 @@ def ssm_faults(aws):
     emitter.unregister("before-send.ssm", faults._before_send)
 
 
-def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_faults, monkeypatch):
+# With an identity key (OTP_IDENTITY_SECRET_PARAMETER) both names are read in one GetParameters
+# call, under the same rules.
+SECRETS = pytest.mark.parametrize("read", ["GetParameter", "GetParameters"])
+
+
+def _name_secrets(read: str, name: str, monkeypatch) -> None:
     import boto3
 
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=name, Value="c" * 40, Type="SecureString")
+    monkeypatch.delenv("OTP_SECRET")
+    monkeypatch.setenv("OTP_SECRET_PARAMETER", name)
+    if read == "GetParameters":
+        ssm.put_parameter(Name=name + "-identity", Value="i" * 40, Type="SecureString")
+        monkeypatch.setenv("OTP_IDENTITY_SECRET_PARAMETER", name + "-identity")
+
+
+@SECRETS
+def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_faults, monkeypatch, read):
     import chalicelib.parameters as parameters
 
     name = "/phone-verify/test/cold-secret"
-    boto3.client("ssm").put_parameter(Name=name, Value="c" * 40, Type="SecureString")
     monkeypatch.setattr(parameters, "_last_good", {})  # a cold container
-    monkeypatch.delenv("OTP_SECRET")
-    ssm_faults.arm("ssm_GetParameter", "throttle", times=None)
-    monkeypatch.setenv("OTP_SECRET_PARAMETER", name)
+    _name_secrets(read, name, monkeypatch)
+    ssm_faults.arm(f"ssm_{read}", "throttle", times=None)
     from chalice.test import Client
 
     import app as app_module
@@ -476,33 +490,33 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
         response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
                                     body=json.dumps({"to": "+14155550100"}))
         assert response.status_code == 201, response.body
-    assert ("ssm_GetParameter", "throttle") in ssm_faults.hit
+    assert (f"ssm_{read}", "throttle") in ssm_faults.hit
+    assert "ssm_GetParameter" not in ssm_faults.seen or read == "GetParameter"  # one round trip
 
 
-def test_ssm_throttled_at_a_refresh_keeps_the_last_good_secret(configured, ssm_faults, monkeypatch, outbox):
-    import boto3
-
+@SECRETS
+def test_ssm_throttled_at_a_refresh_keeps_the_last_good_secret(configured, ssm_faults, monkeypatch, outbox, read):
     import chalicelib.parameters as parameters
 
     name = "/phone-verify/test/warm-secret"
-    boto3.client("ssm").put_parameter(Name=name, Value="w" * 40, Type="SecureString")
     monkeypatch.setattr(parameters, "_last_good", {})
-    monkeypatch.delenv("OTP_SECRET")
+    _name_secrets(read, name, monkeypatch)
     now = [1000.0]
     monkeypatch.setattr(wiring.time, "monotonic", lambda: now[0])
-    client = configured(OTP_SECRET_PARAMETER=name, OTP_PARAMETERS_MAX_AGE_SECONDS="300")
+    client = configured(OTP_PARAMETERS_MAX_AGE_SECONDS="300")
     headers = {"content-type": "application/json"}
     response = client.http.post("/v1/verifications", headers=headers, body=json.dumps({"to": "+14155550101"}))
     assert response.status_code == 201
     code = re.search(r"\b[0-9]{6}\b", outbox[0]["body"]).group(0)  # type: ignore[union-attr]
     first = wiring.get_service()
     now[0] += 301  # the refresh is due, and SSM throttles every attempt
-    ssm_faults.arm("ssm_GetParameter", "throttle", times=None)
+    ssm_faults.arm(f"ssm_{read}", "throttle", times=None)
     response = client.http.post("/v1/verifications/check", headers=headers,
                                 body=json.dumps({"to": "+14155550101", "code": code}))
-    assert response.status_code == 200, response.body  # the same secret: the code's MAC matches
+    # The same keys: the number's item is found (identity key) and the code's MAC matches (code key).
+    assert response.status_code == 200, response.body
     assert wiring.get_service() is not first  # it did refresh, with the last good value
-    assert ("ssm_GetParameter", "throttle") in ssm_faults.hit
+    assert (f"ssm_{read}", "throttle") in ssm_faults.hit
 
 
 # -- a hung dependency answers within the request's time budget ----------------------------
