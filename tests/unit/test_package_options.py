@@ -66,7 +66,7 @@ def test_a_stage_naming_a_delivery_events_topic_gets_its_handlers_name_log_group
     assert merged["DeliveryStatus"]["Properties"]["FunctionName"] == "phone-verify-prod-delivery_status"
     assert merged["DeliveryStatusLogGroup"]["Properties"]["LogGroupName"] == "/aws/lambda/phone-verify-prod-delivery_status"
     statements = merged["DeliveryStatusRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    assert {a for s in statements for a in s["Action"]} >= {"dynamodb:UpdateItem", "ssm:GetParameter"}
+    assert {a for s in statements for a in s["Action"]} >= {"dynamodb:UpdateItem", "ssm:GetParameter", "ssm:GetParameters"}
 
 
 # -- issue 22 item 9: what API Gateway refuses leaves a trace; the function's logs outlive the stack
@@ -139,7 +139,7 @@ def test_a_stage_with_the_channels_gets_their_topics_configuration_set_and_named
         role = merged[f"{name}Role"]["Properties"]["Policies"][0]["PolicyDocument"]
         assert "arn:aws:" not in json.dumps(role) and "${AWS::Partition}" in json.dumps(role)
         assert {a for s in role["Statement"] for a in s["Action"]} == {
-            "dynamodb:UpdateItem", "ssm:GetParameter", "logs:CreateLogGroup", "logs:CreateLogStream",
+            "dynamodb:UpdateItem", "ssm:GetParameter", "ssm:GetParameters", "logs:CreateLogGroup", "logs:CreateLogStream",
             "logs:PutLogEvents"}
     sids = [s.get("Sid") for s in merged["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]]
     assert {"EmailFromOwnIdentity", "WhatsAppFromOwnNumber"} <= set(sids)
