@@ -282,6 +282,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
                                   KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                                   AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
             ssm.delete_parameter(Name=variables["OTP_SECRET_PARAMETER"])
+            ssm.delete_parameter(Name=variables["OTP_IDENTITY_SECRET_PARAMETER"])
             with Recorder() as r:
                 provision.secret(stage, *clients("ssm", "kms"))
             recorded["secret"] = r.calls

@@ -61,3 +61,28 @@ def test_with_an_identity_key_rotating_the_code_key_voids_only_pending_codes(con
     # The control: the same rotation without an identity key voids the key and the SID.
     alone = configured(OTP_IDENTITY_SECRET="")
     assert call(alone, key, "GET", f"/v2/Services/{service['sid']}")[0] == 401
+
+
+def test_the_code_key_keys_code_macs_only_and_one_key_keeps_todays_values():
+    import hashlib
+    import hmac
+
+    from chalicelib.codes import CodeHasher
+
+    code_a, code_b, identity = b"a" * 32, b"b" * 32, b"i" * 32
+    one, two = CodeHasher(code_a, identity), CodeHasher(code_b, identity)
+    verification_id = one.verification_id(one.number_key(NUMBER))
+    for method, args in [("number_key", (NUMBER,)), ("number_key", (NUMBER, "VA" + "0" * 32)),
+                         ("derived_sid", ("AC", "account")), ("api_key_mac", ("SK1", "s")),
+                         ("identity_key", ("alice",)), ("source_key", ("203.0.113.0/24",)),
+                         ("number_key_of", (verification_id,)), ("send_reference", (verification_id, 1))]:
+        assert getattr(one, method)(*args) == getattr(two, method)(*args), method  # the identity key's
+    assert two.read_send_reference(one.send_reference(verification_id, 1))[1] == verification_id
+    assert one.code_mac("k", "123456") != two.code_mac("k", "123456")  # the code key's
+    assert one.code_mac("k", "123456") == CodeHasher(code_a, b"x" * 32).code_mac("k", "123456")
+
+    # No identity key: the server secret does both jobs, with the values a stage has today.
+    alone = CodeHasher(code_a)
+    assert alone.derived_sid("AC", "account") == "AC" + hmac.new(code_a, b"sid\x00account", hashlib.sha256).hexdigest()[:32]
+    assert alone.code_mac("k", "1") == hmac.new(code_a, b"code\x00k\x001", hashlib.sha256).hexdigest()
+    assert alone.number_key(NUMBER) == CodeHasher(code_a, code_a).number_key(NUMBER)
