@@ -598,3 +598,27 @@ def test_a_rotated_secret_takes_effect_after_the_parameters_max_age(aws, monkeyp
     assert rotated is not first
     assert rotated._hasher.number_key("+14155552671") != first._hasher.number_key("+14155552671")
     reset_app()
+
+
+def test_a_rotated_code_key_takes_effect_and_the_identity_key_stays(aws, monkeypatch):
+    from tests.conftest import reset_app
+
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="a" * 40, Type="SecureString")
+    ssm.put_parameter(Name="/phone-verify/test/otp-identity-key", Value="i" * 40, Type="SecureString")
+    monkeypatch.delenv("OTP_SECRET")
+    monkeypatch.setenv("OTP_SECRET_PARAMETER", "/phone-verify/test/otp-secret")
+    monkeypatch.setenv("OTP_IDENTITY_SECRET_PARAMETER", "/phone-verify/test/otp-identity-key")
+    monkeypatch.setenv("OTP_PARAMETERS_MAX_AGE_SECONDS", "300")
+    reset_app()
+    now = [1000.0]
+    monkeypatch.setattr(wiring.time, "monotonic", lambda: now[0])
+    first = wiring.get_service()
+    ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="b" * 40, Type="SecureString", Overwrite=True)
+    now[0] += 301
+    rotated = wiring.get_service()
+    assert rotated is not first
+    assert rotated._hasher.code_mac("k", "123456") != first._hasher.code_mac("k", "123456")  # codes voided
+    assert rotated._hasher.number_key("+14155552671") == first._hasher.number_key("+14155552671")
+    assert rotated._hasher.derived_sid("AC", "account") == first._hasher.derived_sid("AC", "account")
+    reset_app()
