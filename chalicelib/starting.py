@@ -269,7 +269,7 @@ class StartUseCase:
             try:
                 require_reachable(phone.e164, phone.region, channel, cfg.limits.sms_special_types)
                 chain = self._providers.names(phone.region, channel)
-                if not chain or (channel == "whatsapp" and not cfg.channels.chain(channel)):
+                if not chain:  # off (WhatsApp with no chain) or no provider for the region
                     continue
                 order = chain if created else order_after_undelivered(previous, chain, channel)
             except errors.ServiceError:  # this number cannot take it (or not again): the next one

@@ -64,13 +64,17 @@ def stale_sources(item: IdentityItem, now: float) -> list[str]:
 def wait_seconds(item: IdentityItem, factors: list[TotpFactor], source: str | None, now: float) -> int:
     """How long before the next code may be compared (0: now)."""
     free = FREE_WITH_SOURCES if source else FREE
-    # Only a count past its free wrong codes makes a wait. A concurrent request may have
-    # stamped ``failed_at`` a second after this request's ``now``: with no delay due, that
-    # stamp alone must not read as a one-second wait.
-    until = max((f.failed_at + delay_after(f.fails, free) for f in factors if delay_after(f.fails, free)),
-                default=0)
+    until = max((_wait_ends(f.failed_at, f.fails, free) for f in factors), default=0)
     fails, stale = source_fails(item, source, now)
-    if source and fails and not stale and delay_after(fails, FREE):
+    if source and fails and not stale:
         record = item.sources[source]
-        until = max(until, record.failed_at + delay_after(record.fails, FREE))
+        until = max(until, _wait_ends(record.failed_at, record.fails, FREE))
     return max(0, until - int(now))
+
+
+def _wait_ends(failed_at: int, failures: int, free: int) -> int:
+    """When the wait after ``failures`` consecutive wrong codes ends (0: none is due). Only a
+    count past its free wrong codes makes a wait: a ``failed_at`` a concurrent request stamped a
+    second after this request's ``now`` must not read as a one-second wait by itself."""
+    delay = delay_after(failures, free)
+    return failed_at + delay if delay else 0
