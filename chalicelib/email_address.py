@@ -2,14 +2,20 @@
 
 What is accepted is what Amazon SES sends to: an ASCII dot-atom local part (SES: "the local
 part ... may only contain 7-bit ASCII characters"; no quoted strings, no comments) and a
-domain that is a valid IDNA 2008 host name with at least two labels. Lengths follow RFC 5321
-(4.5.3.1): local part at most 64 octets, the address at most 254 (the 256-octet path less the
-angle brackets), the domain at most 253 in its ASCII (A-label) form.
+domain that is a valid IDNA 2008 host name with at least two labels, none of them mixing
+scripts (chalicelib/idn_scripts.py: ``gmаil.com`` with a Cyrillic 'а' is refused). Lengths
+follow RFC 5321 (4.5.3.1): local part at most 64 octets, the address at most 254 (the
+256-octet path less the angle brackets), the domain at most 253 in its A-label form.
 
-Normalised form (the one hashed, stored and shown): the local part as typed (it is
-case-sensitive by RFC 5321), the domain lower-cased in its Unicode (U-label) form, so
-``Ana@Exämple.COM`` and ``Ana@xn--exmple-cua.com`` are one recipient, with one item, one
-set of limits. Sending uses the A-label (SES takes Punycode domains).
+Two forms:
+- ``address``, the one shown, stored as the verification's ``to`` and sent to: the local
+  part as typed, the domain lower-cased in its Unicode (U-label) form, so ``Ana@Exämple.COM``
+  and ``Ana@xn--exmple-cua.com`` read the same. Sending uses the A-label (SES takes
+  Punycode domains).
+- ``key``, the mailbox, hashed into the item's key (as a number's E.164), so every spelling
+  of one mailbox has one item, one live verification, one set of limits: the local part
+  lower-cased, then the provider's own rules where it documents them (MAILBOX_RULES:
+  sub-addresses dropped, Gmail's dots), on the domain's U-label (lower-cased by UTS #46).
 """
 
 from __future__ import annotations
@@ -30,10 +36,66 @@ _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 _TLD = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})", re.ASCII)
 
 
+
+@dataclass(frozen=True)
+class MailboxRule:
+    """How a provider maps its addresses to mailboxes (each field from its documentation)."""
+
+    subaddress: str = ""  # the separator of a sub-address: what follows it is dropped
+    ignored: str = ""  # characters the provider ignores in a local part
+    domain: str = ""  # the domain the mailbox is keyed on, when several are one
+
+
+_GMAIL = MailboxRule("+", ".", "gmail.com")
+_PLUS = MailboxRule("+")
+_PROTON = MailboxRule("+", "._-")
+
+# One table, one place. A provider is listed only when it documents (or, for iCloud, is
+# documented by others as doing) what a rule merges: merging two mailboxes that are not
+# one would let one user's start resend, and their code approve, the other's verification.
+# None of these providers lets a username hold '+', so dropping a "+tag" never merges two
+# accounts even where the sub-address were unsupported.
+# - Gmail: "Gmail doesn't recognize dots as characters within usernames, you can add or
+#   remove the dots from a Gmail address without changing the actual destination address"
+#   (Google's Gmail Help, support.google.com/mail/answer/10313, now "Dots don't matter in
+#   Gmail addresses"); "+" and any word reach the same inbox (Google, "Create task-specific
+#   email addresses", support.google.com/a/users/answer/9308648); googlemail.com, Google's
+#   domain for Germany and the UK from 2005, is the same account as gmail.com.
+# - Outlook.com (outlook.com, hotmail.com, live.com, msn.com): plus addressing, on since
+#   2013 (ZDNet, "Microsoft adds support for custom '+' email addresses in Office 365",
+#   2020: "Microsoft added support for plus addressing to Hotmail in 2013"); Microsoft
+#   documents it for Exchange Online, on which Outlook.com runs (learn.microsoft.com/
+#   exchange/recipients-in-exchange-online/plus-addressing-in-exchange-online). Country
+#   domains (hotmail.co.uk...) are not listed: they keep only the case rule.
+# - iCloud (icloud.com, me.com, mac.com): "+" tags are delivered to the account (reported by
+#   Mynavi News, 2014, and others; Apple's own pages say nothing either way).
+# - Fastmail (fastmail.com, fastmail.fm): "The part of the email address between the '+'
+#   and the '@' is ignored for determining which account it belongs to" (Fastmail, "Plus
+#   addressing and subdomain addressing", fastmail.help/hc/en-us/articles/360060591053).
+# - Proton (proton.me, protonmail.com, protonmail.ch, pm.me): "+aliases" (Proton, "Types of
+#   email addresses and aliases", proton.me/support/addresses-and-aliases); '.', '_' and '-'
+#   "are treated as transparent ... username is the same as user_name and user.name", and
+#   addresses are not case-sensitive (Proton, "How to change your username",
+#   proton.me/support/change-username). Its domains are not merged (a username need not
+#   hold an address on each).
+# Not listed: Yahoo's "-" disposable addresses are made one by one by their owner under a
+# separate base name (Yahoo, AddressGuard help), so a stranger cannot invent them; "+" is
+# not sub-addressing there. Any other domain keeps only the case rule (dots and "+" may
+# name different mailboxes there: a.b@example.com is not ab@example.com).
+MAILBOX_RULES: dict[str, MailboxRule] = {
+    "gmail.com": _GMAIL, "googlemail.com": _GMAIL,
+    "outlook.com": _PLUS, "hotmail.com": _PLUS, "live.com": _PLUS, "msn.com": _PLUS,
+    "icloud.com": _PLUS, "me.com": _PLUS, "mac.com": _PLUS,
+    "fastmail.com": _PLUS, "fastmail.fm": _PLUS,
+    "proton.me": _PROTON, "protonmail.com": _PROTON, "protonmail.ch": _PROTON, "pm.me": _PROTON,
+}
+
+
 @dataclass(frozen=True)
 class EmailAddress:
     address: str  # normalised: local part as typed, domain lower-case Unicode
     ascii_address: str  # the same with the domain's A-label, for the SMTP envelope
+    mailbox: str  # the mailbox every spelling of this address names (mailbox())
 
     @property
     def domain(self) -> str:
@@ -41,8 +103,8 @@ class EmailAddress:
 
     @property
     def key(self) -> str:
-        """What is hashed into the item's key (as a number's E.164)."""
-        return self.address
+        """What is hashed into the item's key (as a number's E.164): the mailbox."""
+        return self.mailbox
 
     @property
     def masked(self) -> str:
@@ -72,7 +134,24 @@ def parse_email(raw: object) -> EmailAddress:
     ascii_address = f"{local}@{ascii_domain}"
     if len(ascii_address) > MAX_ADDRESS:
         raise InvalidEmailAddress()
-    return EmailAddress(address, ascii_address)
+    return EmailAddress(address, ascii_address, mailbox(local, unicode_domain))
+
+
+def mailbox(local: str, domain: str) -> str:
+    """The mailbox an address names: ``Ana.Silva+x@GoogleMail.com`` -> ``anasilva@gmail.com``.
+
+    The local part is lower-cased on every domain. RFC 5321 (2.4) lets a server treat local
+    parts as case-sensitive, but no large provider does, and a limit that a change of case
+    escapes is worse than the rare case-sensitive server whose ``Ana@`` and ``ana@`` then
+    share one item (its limits and its live verification)."""
+    local = local.lower()
+    rule = MAILBOX_RULES.get(domain)
+    if rule is None:
+        return f"{local}@{domain}"
+    if rule.subaddress:
+        local = local.partition(rule.subaddress)[0] or local  # "+tag@" alone names no account
+    stripped = local.translate({ord(ch): None for ch in rule.ignored})
+    return f"{stripped or local}@{rule.domain or domain}"
 
 
 def _ascii_domain(domain: str) -> str:
@@ -99,7 +178,13 @@ def _ascii_domain(domain: str) -> str:
 def _unicode_domain(ascii_domain: str) -> str:
     import idna
 
+    from chalicelib.idn_scripts import is_single_script
+
     try:
-        return str(idna.decode(ascii_domain))
+        unicode_domain = str(idna.decode(ascii_domain))
     except (idna.IDNAError, UnicodeError, ValueError):
         raise InvalidEmailAddress() from None
+    if not all(is_single_script(label) for label in unicode_domain.split(".")):
+        raise InvalidEmailAddress("The email address's domain mixes scripts in one label "
+                                  "(such as a Cyrillic letter among Latin ones).")
+    return unicode_domain

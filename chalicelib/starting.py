@@ -150,7 +150,8 @@ class StartUseCase:
                     continue  # it stopped being live between the two writes: start again
                 order = order_after_undelivered(live, chain, request.channel)  # 422: permanent
                 send = dataclasses.replace(send, provider=order[0])
-                resent = self._resend(number_key, live, code, now, send, checks, request.binding)
+                resent = self._resend(number_key, live, code, now, send, checks, request.binding,
+                                      to=_shown(phone))
                 if resent is None:
                     continue
                 verification, previous, created = resent, live, False
@@ -296,7 +297,7 @@ class StartUseCase:
     ) -> Verification:
         return Verification(
             id=self._hasher.verification_id(number_key),
-            to=phone.key,
+            to=_shown(phone),
             channel=send.channel,
             code_mac=self._hasher.code_mac(number_key, code),
             created_at=int(now),
@@ -310,11 +311,14 @@ class StartUseCase:
 
     def _resend(
         self, number_key: str, live: Verification, code: str, now: float, send: SendAttempt,
-        checks: CheckLimit, binding: ReceiptBinding | None = None,
+        checks: CheckLimit, binding: ReceiptBinding | None = None, to: str | None = None,
     ) -> Verification | None:
+        """``to``: this start's spelling of the recipient (another spelling of one mailbox is
+        a resend of its verification; the code, and later receipts, go to the latest)."""
         cfg = self._config
         wanted = dataclasses.replace(
             live,
+            to=to or live.to,
             code_mac=self._hasher.code_mac(number_key, code),
             sent_at_ms=send.at_ms,
             expires_at=int(now) + cfg.ttl_seconds,
@@ -363,6 +367,12 @@ class StartUseCase:
         order = cfg.channels.auto_order(phone.region)
         channel = auto_channel(order, live, self._clock())
         return dataclasses.replace(request, channel=channel), order[order.index(channel) + 1:]
+
+
+def _shown(phone: PhoneNumber | EmailAddress) -> str:
+    """The verification's ``to``: a number's E.164, an address as this start spelled it (its
+    key is the mailbox, chalicelib/email_address.py)."""
+    return phone.address if isinstance(phone, EmailAddress) else phone.key
 
 
 def _starts_used(item: dict | None, now: float, max_starts: int) -> bool:

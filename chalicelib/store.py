@@ -206,11 +206,12 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # receipt's binding is the last start's (its session is the one that will get it).
         # Retry timeline: t0 lands, t1 answer lost, t2 the retry fails `sent_at_ms <=
         # :min_sent` on its own send; the token says it is ours, so the new code is sent
-        # (without it: 429 and a code in the item that nobody received).
+        # (without it: 429 and a code in the item that nobody received). ``to`` is the last
+        # start's spelling of the recipient (one mailbox, several spellings: email_address.py).
         binding = binding_value(v.binding)
         return self._write(
             number_key,
-            "SET code_mac = :code_mac, sent_at_ms = :sent, code_expires_at = :code_expires,"
+            "SET #to = :to, code_mac = :code_mac, sent_at_ms = :sent, code_expires_at = :code_expires,"
             " expires_at = :item_expires, channel = :channel, sends = list_append(sends, :send)"
             + (", binding = :binding" if binding else "") +
             " ADD send_count :one" + ("" if binding else " REMOVE binding"),
@@ -219,6 +220,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
             {
                 ":vid": v.id,
+                ":to": v.to,
                 ":code_mac": v.code_mac,
                 ":sent": v.sent_at_ms,
                 ":code_expires": v.expires_at,
@@ -232,7 +234,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":now": now,
                 **({":binding": binding} if binding else {}),
             },
-            names={"#checks": checks.attribute(now)},
+            names={"#to": "to", "#checks": checks.attribute(now)},
             returns=True,
             token=True,  # a retry after a lost answer fails `sent_at_ms <= :min_sent` on its own send
         )
@@ -258,7 +260,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             else:
                 self._write(
                     number_key,
-                    "SET code_mac = :old_mac, sent_at_ms = :old_sent,"
+                    "SET #to = :old_to, code_mac = :old_mac, sent_at_ms = :old_sent,"
                     " code_expires_at = :old_expires, channel = :old_channel"
                     f" REMOVE sends[{len(failed.sends) - 1}]"
                     " ADD send_count :minus_one",
@@ -271,8 +273,10 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                         ":old_sent": previous.sent_at_ms,
                         ":old_expires": previous.expires_at,
                         ":old_channel": previous.channel,
+                        ":old_to": previous.to,
                         ":minus_one": -1,
                     },
+                    names={"#to": "to"},
                 )
         except ConditionFailed:
             pass

@@ -78,7 +78,8 @@ _CODES: dict[type[errors.ServiceError], tuple[int, int]] = {
     errors.DeliveryFailed: (20503, 503),  # the providers could not take it: try again
 }
 _PARAMETERS: dict[type[errors.ServiceError], str] = {
-    errors.InvalidPhoneNumber: "To", errors.UnsupportedChannel: "Channel", errors.InvalidCodeFormat: "Code",
+    errors.InvalidPhoneNumber: "To", errors.InvalidEmailAddress: "To", errors.UnsupportedChannel: "Channel",
+    errors.InvalidCodeFormat: "Code",
     errors.TooManyFactors: "Identity", errors.FactorAlreadyVerified: "AuthPayload",
 }
 
