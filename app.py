@@ -15,12 +15,12 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
-from chalice import Chalice, Response
+from chalice import Response
 
 from chalicelib import errors, telemetry, wiring
 from chalicelib.config import ConfigError, api_key_required, public_api
 from chalicelib.http import JSON_HEADERS as _JSON_HEADERS
-from chalicelib.http import SERVER_DOOR, raw_body
+from chalicelib.http import SERVER_DOOR, App, raw_body
 from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.models import parse_check_request, parse_start_request
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from chalice.app import Request
 
 # Chalice's log goes through the root's handlers, an unhandled error as one redacted record.
-app = Chalice(app_name="phone-verify", configure_logs=False)
+app = App(app_name="phone-verify", configure_logs=False)  # Chalice, per-thread request
 telemetry.adopt_chalice_log(app.log)
 log = logging.getLogger("verify")
 
