@@ -15,12 +15,12 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
-from chalice import Chalice, Response
+from chalice import Response
 
-from chalicelib import errors, wiring
+from chalicelib import errors, telemetry, wiring
 from chalicelib.config import ConfigError, api_key_required, public_api
 from chalicelib.http import JSON_HEADERS as _JSON_HEADERS
-from chalicelib.http import SERVER_DOOR, raw_body
+from chalicelib.http import SERVER_DOOR, App, raw_body
 from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.models import parse_check_request, parse_start_request
@@ -37,8 +37,9 @@ from chalicelib.twilio_v2.routes import twilio_routes
 if TYPE_CHECKING:
     from chalice.app import Request
 
-app = Chalice(app_name="phone-verify")
-app.log.setLevel(logging.INFO)
+# Chalice's log goes through the root's handlers, an unhandled error as one redacted record.
+app = App(app_name="phone-verify", configure_logs=False)  # Chalice, per-thread request
+telemetry.adopt_chalice_log(app.log)
 log = logging.getLogger("verify")
 
 # API Gateway API keys (with a usage plan) for the API routes; the page at / stays open.
@@ -59,7 +60,7 @@ def _contract_shaped_errors(event: Any, get_response: Callable[[Any], Response])
     """Every request: Chalice's own answers (415, 405, unhandled errors, in its
     ``{"Code", "Message"}`` shape) get the contract's shape; then one summary log line and
     the request's metrics are written (chalicelib/telemetry.py)."""
-    from chalicelib import budget, telemetry
+    from chalicelib import budget
 
     telemetry.begin_request(f"{event.method} {event.context.get('resourcePath', event.path)}")
     budget.begin(_budget_seconds())  # the request's time budget (chalicelib/budget.py)

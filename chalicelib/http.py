@@ -7,9 +7,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, Callable
 
-from chalice import IAMAuthorizer, Response
+from chalice import Chalice, IAMAuthorizer, Response
 
 from chalicelib import errors
 from chalicelib.config import ConfigError
@@ -26,6 +27,25 @@ JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 # public door (app.py: no credentials, browsers and apps) takes start and check, unless
 # OTP_PUBLIC_API=false puts them behind IAM too (a backend makes every call).
 SERVER_DOOR = IAMAuthorizer()
+
+
+class App(Chalice):
+    """Chalice keeping the request being handled (``current_request``) per thread. Chalice keeps
+    it on the app object, which is safe on Lambda (one request per container at a time) and not
+    under `chalice local`, whose server gives each request a thread: a request could read
+    another's. `make run` (scripts/serve.py) still serves one request at a time per process."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._requests = threading.local()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def current_request(self) -> Request | None:
+        return getattr(self._requests, "current", None)
+
+    @current_request.setter
+    def current_request(self, request: Request | None) -> None:
+        self._requests.current = request
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -14,7 +14,8 @@ Written with the standard library rather than AWS Lambda Powertools: Powertools'
 region and a runtime, and its import would add to the cold start; what is used here is the
 EMF document format and a JSON formatter, about sixty lines.
 A code or a credential never reaches these functions: callers pass ids, masked numbers,
-provider names, outcome codes and timings only.
+provider names, outcome codes and timings only. An exception is the one thing whose text we do
+not write: ``error_fields`` below says what of it is logged.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
+import traceback
+from pathlib import Path
+from types import TracebackType
 from typing import Any, TextIO
 
 NAMESPACE = "PhoneVerify"
@@ -31,6 +36,83 @@ SERVICE = "phone-verify"
 
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("request", default=None)
 _format = "json"
+
+
+# -- exceptions: one record, with the type and the stack, and nothing of the request's data ------
+# An exception's message can hold what the request carried: botocore repeats a parameter's value
+# in a ValidationException, a KeyError's message is the missing key (a number, an address), a
+# provider's error its reply. The stack's frames (file, line, function) never hold a value:
+# traceback prints no local variable by default and the source lines are not printed here. So
+# each exception in the chain is logged as its type, its frames and its message *redacted*:
+# addresses, then any run of 16 or more token characters (API key secrets, tokens, SIDs, base64
+# credentials, MACs), then every run of digits (codes and numbers in any spelling) are replaced.
+# Redacting rather than keeping the message only for types "known to be safe" keeps what makes
+# a message useful ("'NoneType' object has no attribute 'get'") for every type, ours and the
+# libraries', and a type cannot vouch for what a caller formatted into it. botocore's error code
+# and operation are AWS's fixed names (ClientError.response["Error"]["Code"]): kept as they are.
+_EMAIL = re.compile(r"[^\s'\"<>(),;:@]+@[^\s'\"<>(),;:@]+")
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
+_DIGITS = re.compile(r"\d+")
+_ROOT = str(Path(__file__).resolve().parent.parent) + "/"
+
+
+def redact(text: str) -> str:
+    return _DIGITS.sub("#", _TOKEN.sub("<redacted>", _EMAIL.sub("<email>", text)))
+
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def error_fields(exc_info: ExcInfo) -> dict[str, Any]:
+    """What a log record carries of an exception: ``error_type`` (the outermost), and
+    ``exception``, the traceback as text (one JSON field, so one CloudWatch event) with each
+    chained exception's frames as ``file:line in function`` and its redacted message."""
+    exc: BaseException | None = exc_info[1]
+    blocks: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:  # the chain, innermost cause printed first
+        seen.add(id(exc))
+        frames = [f"  {f.filename.removeprefix(_ROOT)}:{f.lineno} in {f.name}"
+                  for f in traceback.extract_tb(exc.__traceback__)]
+        blocks.insert(0, "\n".join(["Traceback (most recent call last):", *frames,
+                                     f"{_type_name(exc)}: {redact(str(exc))}"]))
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    fields: dict[str, Any] = {"error_type": _type_name(exc_info[1]),
+                              "exception": "\n\nThe above caused:\n\n".join(blocks)}
+    response = getattr(exc_info[1], "response", None)
+    if isinstance(response, dict) and isinstance(response.get("Error"), dict):  # botocore's ClientError
+        fields["aws_error_code"] = str(response["Error"].get("Code", ""))
+        fields["aws_operation"] = str(getattr(exc_info[1], "operation_name", ""))
+    return fields
+
+
+def _type_name(exc: BaseException) -> str:
+    kind = type(exc)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+class UnhandledErrors(logging.Filter):
+    """On Chalice's logger (app.log): its record of an error no route handled ("Caught exception
+    for path <the raw path>", which may name a number or a verification's id) becomes "unhandled
+    error" with the request's route and ``error_fields``, and no exc_info, so no handler, ours or
+    not, prints the exception's own text. One record per failure: Chalice writes it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            context = _context.get()
+            record.__dict__.update(error_fields(record.exc_info), route=context["route"] if context else "")
+            record.msg, record.args, record.exc_info, record.exc_text = "unhandled error", (), None, None
+        return True
+
+
+def adopt_chalice_log(chalice_log: logging.Logger) -> None:
+    """Chalice's logger (app.log, made with ``configure_logs=False``, so with no handler of its
+    own, which would print a traceback as plain lines): INFO, through the root's handlers, its
+    unhandled errors as ``UnhandledErrors`` makes them."""
+    chalice_log.setLevel(logging.INFO)
+    chalice_log.propagate = True
+    if not any(isinstance(f, UnhandledErrors) for f in chalice_log.filters):
+        chalice_log.addFilter(UnhandledErrors())
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,8 +127,8 @@ class JsonFormatter(logging.Formatter):
             "service": SERVICE,
         }
         line.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:  # log.exception(...) anywhere
+            line.update(error_fields(record.exc_info))
         return json.dumps(line, default=str)
 
 
@@ -67,8 +149,12 @@ class HumanFormatter(logging.Formatter):
             parts.append(f"{fields.get('latency_ms', 0):.0f} ms")
             return " ".join(parts)
         line = f"{clock} {record.levelname.lower()}: {record.getMessage()}"
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        if fields.get("route") and record.getMessage() == "unhandled error":
+            line += f" in {fields['route']}"
+        if record.exc_info and record.exc_info[1] is not None:
+            fields = {**fields, **error_fields(record.exc_info)}
+        if fields.get("exception"):
+            line += "\n" + str(fields["exception"])
         return line
 
 
