@@ -38,6 +38,7 @@ log = logging.getLogger("verify")
 MAX_DECISIONS = 25
 
 DIGITS, PERIOD, ALGORITHM = 6, 30, "SHA1"
+MAX_SKEW = 2  # a factor's window at most (as OTP_TOTP_WINDOW and Twilio's Config.Skew)
 _IDENTITY = re.compile(r"[A-Za-z0-9._@:-]{1,128}", re.ASCII)
 _FACTOR_ID = re.compile(r"YF[0-9a-f]{48}", re.ASCII)
 
@@ -144,15 +145,21 @@ class TotpService:
     def enabled(self) -> bool:
         return self._settings.key_id is not None
 
-    @property
-    def window(self) -> int:
+    def window(self, factor: TotpFactor | None = None) -> int:
+        """The time steps accepted either side of now: the factor's own skew, else the stage's."""
+        if factor is not None and factor.skew is not None:
+            return factor.skew
         return self._settings.window
 
     def identity_key(self, identity: str) -> str:
         return self._hasher.identity_key(identity)
 
-    def enroll(self, identity: str, label: str | None) -> Enrollment:
+    def enroll(self, identity: str, label: str | None, skew: int | None = None) -> Enrollment:
+        """``skew``: the factor's window (0-2, MAX_SKEW); None keeps the stage's OTP_TOTP_WINDOW."""
         import pyotp
+
+        if skew is not None and not 0 <= skew <= MAX_SKEW:
+            raise InvalidRequest(f"'skew' must be 0-{MAX_SKEW}.")
 
         self._require_enabled()
         now = int(self._clock())
@@ -162,7 +169,7 @@ class TotpService:
         factor = TotpFactor(
             id=factor_id, status=UNVERIFIED, label=label or identity,
             secret_ciphertext=self._encrypt(factor_id, secret), created_at=now,
-            expires_at=now + self._settings.enroll_ttl_seconds, last_step=0,
+            expires_at=now + self._settings.enroll_ttl_seconds, last_step=0, skew=skew,
         )
         for attempt in range(2):
             try:
@@ -318,7 +325,8 @@ class TotpService:
 
         totp = pyotp.TOTP(self._decrypt(factor), digits=DIGITS, interval=PERIOD)
         current = int(now) // PERIOD
-        steps = range(current - self._settings.window, current + self._settings.window + 1)
+        window = self.window(factor)
+        steps = range(current - window, current + window + 1)
         return [step for step in steps
                 if hmac.compare_digest(totp.generate_otp(step).encode("ascii"), code.encode("ascii"))]
 

@@ -6,7 +6,8 @@ authenticators, so every rule is a condition on one item, checked by DynamoDB in
     identity       the app's user id (the receipt's ``sub``)
     factor_count   how many factors the item holds (capped at OTP_TOTP_MAX_FACTORS)
     f_<suffix>     one map per factor: status, label, secret (KMS ciphertext, never the
-                   secret), created_at, expires_at (unverified only), last_step, and its
+                   secret), created_at, expires_at (unverified only), last_step, skew (when
+                   enrolled with one: its window, else the stage's), and its
                    wrong codes: fails (consecutive, across all time; reset only by a right
                    code or by the backend), failed_at, replayed_at (the last replayed code),
                    suspended_at (set by the failure that reached the cap; the factor then
@@ -38,6 +39,7 @@ class TotpFactor:
     created_at: int
     expires_at: int | None  # unverified factors only
     last_step: int
+    skew: int | None = None  # time steps accepted either side of now; None: the stage's OTP_TOTP_WINDOW
     fails: int = 0  # consecutive wrong codes, reset only by a right one (or the backend)
     failed_at: int = 0
     suspended_at: int | None = None
@@ -278,6 +280,8 @@ def _factor_value(factor: TotpFactor) -> dict[str, Any]:
     }
     if factor.expires_at is not None:
         fields["expires_at"] = {"N": str(factor.expires_at)}
+    if factor.skew is not None:
+        fields["skew"] = {"N": str(factor.skew)}
     return {"M": fields}
 
 
@@ -291,7 +295,7 @@ def _to_identity(identity_key: str, item: dict[str, Any] | None) -> IdentityItem
                 id=m["id"]["S"], status=m["status"]["S"], label=m["label"]["S"],
                 secret_ciphertext=bytes(m["secret"]["B"]), created_at=int(m["created_at"]["N"]),
                 expires_at=int(m["expires_at"]["N"]) if "expires_at" in m else None,
-                last_step=int(m["last_step"]["N"]),
+                last_step=int(m["last_step"]["N"]), skew=int(m["skew"]["N"]) if "skew" in m else None,
                 fails=int(m.get("fails", {}).get("N", 0)), failed_at=int(m.get("failed_at", {}).get("N", 0)),
                 suspended_at=int(m["suspended_at"]["N"]) if "suspended_at" in m else None,
             )

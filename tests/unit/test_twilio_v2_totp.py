@@ -103,3 +103,41 @@ def test_what_this_service_does_not_do_is_60200(client, key, form, parameter):
 def test_an_unknown_entity_is_20404(client, key):
     sid = new_service(client, key)["sid"]
     assert twilio_error(call(client, key, "GET", f"/v2/Services/{sid}/Entities/nobody-here")[1]) == 20404
+
+
+def test_config_skew_is_the_factors_own_window(client, key, step_clock):
+    """Twilio's Config.Skew (https://www.twilio.com/docs/verify/api/factor: the time steps, past
+    and future, a code is valid for; 0-2, default 1): kept on the factor, applied on its verify
+    and its challenges, and what its config says."""
+    sid = new_service(client, key)["sid"]
+    path = f"/v2/Services/{sid}/Entities/{IDENTITY}"
+    assert factor(client, key, sid, FriendlyName="default")["config"]["skew"] == 1  # the stage's OTP_TOTP_WINDOW
+    strict, wide = factor(client, key, sid, **{"Config.Skew": "0"}), factor(client, key, sid, **{"Config.Skew": "2"})
+    assert (strict["config"]["skew"], wide["config"]["skew"]) == (0, 2)
+    strict_totp, wide_totp = pyotp.TOTP(strict["binding"]["secret"]), pyotp.TOTP(wide["binding"]["secret"])
+    last_step = step_clock.now - 30
+    status, body, _ = call(client, key, "POST", f"{path}/Factors/{strict['sid']}", {"AuthPayload": strict_totp.at(last_step)})
+    assert status == 200 and body["status"] == "unverified"  # one step late: outside a skew of 0
+    assert call(client, key, "POST", f"{path}/Factors/{strict['sid']}",
+                {"AuthPayload": strict_totp.at(step_clock.now)})[1]["status"] == "verified"
+    status, body, _ = call(client, key, "POST", f"{path}/Factors/{wide['sid']}",
+                           {"AuthPayload": wide_totp.at(step_clock.now - 60)})
+    assert status == 200 and body["status"] == "verified" and body["config"]["skew"] == 2  # two steps late
+    step_clock.advance(90)
+    challenges = f"{path}/Challenges"
+    assert call(client, key, "POST", challenges, {"FactorSid": strict["sid"],
+                "AuthPayload": strict_totp.at(step_clock.now - 30)})[1]["status"] == "pending"
+    assert call(client, key, "POST", challenges, {"FactorSid": wide["sid"],
+                "AuthPayload": wide_totp.at(step_clock.now + 60)})[1]["status"] == "approved"
+    listed = call(client, key, "GET", f"{path}/Factors")[1]["factors"]
+    assert sorted((f["friendly_name"], f["config"]["skew"]) for f in listed) == [
+        ("Alice's phone", 0), ("Alice's phone", 2), ("default", 1)]
+    assert call(client, key, "GET", f"{path}/Factors/{wide['sid']}")[1]["config"]["skew"] == 2
+
+
+@pytest.mark.parametrize("skew", ["3", "-1", "1.5", "one", ""])
+def test_a_skew_outside_0_to_2_is_60200(client, key, skew):
+    sid = new_service(client, key)["sid"]
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Entities/{IDENTITY}/Factors",
+                           {"FactorType": "totp", "Config.Skew": skew})
+    assert status == 400 and twilio_error(body) == 60200 and "`Config.Skew`" in body["message"]
