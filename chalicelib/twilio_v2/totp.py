@@ -35,7 +35,7 @@ class TotpResources:
         if settings.default:
             return settings, totp, identity
         # Another Service's "alice" is another person: the Service's SID scopes the name.
-        return settings, totp.for_app(settings.friendly_name), f"{settings.sid}:{identity}"
+        return settings, totp.for_app(settings.friendly_name, settings.sid), f"{settings.sid}:{identity}"
 
     def entity(self, service_sid: str, identity: str, base: str, created: bool) -> dict[str, Any]:
         settings, totp, scoped = self._totp(service_sid, identity)
