@@ -38,7 +38,10 @@ log = logging.getLogger("verify")
 MAX_DECISIONS = 25
 
 DIGITS, PERIOD, ALGORITHM = 6, 30, "SHA1"
+MAX_SKEW = 2  # a factor's window at most (as OTP_TOTP_WINDOW and Twilio's Config.Skew)
 _IDENTITY = re.compile(r"[A-Za-z0-9._@:-]{1,128}", re.ASCII)
+# How the v2 layer names a Service's user to this module (twilio_v2/totp.py): v1 may not.
+_SCOPED = re.compile(r"VA[0-9a-f]{32}:", re.ASCII)
 _FACTOR_ID = re.compile(r"YF[0-9a-f]{48}", re.ASCII)
 
 
@@ -61,6 +64,8 @@ class Enrollment:
 def parse_identity(raw: object) -> str:
     if not isinstance(raw, str) or not _IDENTITY.fullmatch(raw):
         raise InvalidRequest("'identity' must be 1-128 characters of A-Z a-z 0-9 . _ @ : -")
+    if _SCOPED.match(raw):
+        raise InvalidRequest("'identity' may not begin with a v2 Service's SID and ':' (its users' names).")
     return raw
 
 
@@ -121,9 +126,10 @@ def split_factor_id(raw: object) -> str:
 class TotpService:
     def __init__(
         self, config: Config, store: DynamoDBTotpStore, hasher: CodeHasher, kms: Callable[[], Any],
-        receipts: ReceiptSigner, clock: Callable[[], float] = time.time,
+        receipts: ReceiptSigner, clock: Callable[[], float] = time.time, scope: str | None = None,
     ) -> None:
         self._config = config
+        self._scope = scope  # the v2 Service whose factors these are; None: the default Service (v1)
         self._settings = config.totp
         self._store = store
         self._hasher = hasher
@@ -131,28 +137,35 @@ class TotpService:
         self._receipts = receipts
         self._clock = clock
 
-    def for_app(self, brand: str) -> TotpService:
-        """The same rules for another app (a v2 Service): its name is the issuer the
-        authenticator app shows. Its identities are its own by name (the v2 layer scopes them)."""
+    def for_app(self, brand: str, scope: str) -> TotpService:
+        """The same rules for another app (the v2 Service ``scope``, its SID): its name is the
+        issuer the authenticator app shows. Its identities are its own by name (the v2 layer
+        scopes them) and its items carry its SID, which every write's condition checks."""
         import dataclasses
 
         config = dataclasses.replace(self._config, brand_name=brand)
         return TotpService(config, self._store, self._hasher, self._kms, self._receipts,
-                           lambda: self._clock())
+                           lambda: self._clock(), scope)
 
     @property
     def enabled(self) -> bool:
         return self._settings.key_id is not None
 
-    @property
-    def window(self) -> int:
+    def window(self, factor: TotpFactor | None = None) -> int:
+        """The time steps accepted either side of now: the factor's own skew, else the stage's."""
+        if factor is not None and factor.skew is not None:
+            return factor.skew
         return self._settings.window
 
     def identity_key(self, identity: str) -> str:
         return self._hasher.identity_key(identity)
 
-    def enroll(self, identity: str, label: str | None) -> Enrollment:
+    def enroll(self, identity: str, label: str | None, skew: int | None = None) -> Enrollment:
+        """``skew``: the factor's window (0-2, MAX_SKEW); None keeps the stage's OTP_TOTP_WINDOW."""
         import pyotp
+
+        if skew is not None and not 0 <= skew <= MAX_SKEW:
+            raise InvalidRequest(f"'skew' must be 0-{MAX_SKEW}.")
 
         self._require_enabled()
         now = int(self._clock())
@@ -162,18 +175,18 @@ class TotpService:
         factor = TotpFactor(
             id=factor_id, status=UNVERIFIED, label=label or identity,
             secret_ciphertext=self._encrypt(factor_id, secret), created_at=now,
-            expires_at=now + self._settings.enroll_ttl_seconds, last_step=0,
+            expires_at=now + self._settings.enroll_ttl_seconds, last_step=0, skew=skew,
         )
         for attempt in range(2):
             try:
-                self._store.add(identity_key, identity, factor, self._settings.max_factors)
+                self._store.add(identity_key, identity, factor, self._settings.max_factors, self._scope)
                 break
             except ConditionFailed as exc:
-                factors = _to_identity(identity_key, exc.item).factors.values()
+                factors = self._ours(identity_key, exc.item).factors.values()
                 expired = [f.id for f in factors if not f.live(now)]
                 if attempt or not expired:
                     raise errors.TooManyFactors() from None
-                self._store.remove_expired(identity_key, expired, now)  # then try once more
+                self._store.remove_expired(identity_key, expired, now, self._scope)  # then try once more
         uri = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).provisioning_uri(
             name=factor.label, issuer_name=self._config.brand_name)
         telemetry.note(factor=factor_id[-16:])
@@ -183,7 +196,7 @@ class TotpService:
         code = parse_code(request.code, DIGITS)  # format first: no lookup, no attempt used
         self._require_enabled()
         identity_key = split_factor_id(factor_id)
-        item = self._store.load(identity_key)
+        item = self._load(identity_key)
         now = self._clock()
         factor = item.factors.get(factor_id)
         if factor is None or not factor.live(now):
@@ -201,7 +214,7 @@ class TotpService:
             identity_key = split_factor_id(request.factor_id)
         else:
             identity_key = self._hasher.identity_key(request.identity or "")
-        item = self._store.load(identity_key)
+        item = self._load(identity_key)
         now = self._clock()
         verified = {f.id for f in item.factors.values()
                     if f.status == VERIFIED and request.factor_id in (None, f.id)}
@@ -223,7 +236,7 @@ class TotpService:
     def list(self, identity: str) -> list[TotpFactor]:
         self._require_enabled()
         now = self._clock()
-        item = self._store.load(self._hasher.identity_key(identity))
+        item = self._load(self._hasher.identity_key(identity))
         return sorted((f for f in item.factors.values() if f.live(now)), key=lambda f: (f.created_at, f.id))
 
     def reinstate(self, factor_id: str) -> TotpFactor:
@@ -231,11 +244,11 @@ class TotpService:
         self._require_enabled()
         identity_key = split_factor_id(factor_id)
         try:
-            was_suspended = self._store.reinstate(identity_key, factor_id)
+            was_suspended = self._store.reinstate(identity_key, factor_id, self._scope)
         except ConditionFailed:
             raise errors.FactorNotFound() from None
         log.info("totp factor re-enabled factor=%s was_suspended=%s", factor_id[-16:], was_suspended)
-        factor = self._store.load(identity_key).factors.get(factor_id)
+        factor = self._load(identity_key).factors.get(factor_id)
         if factor is None:  # deleted just now
             raise errors.FactorNotFound()
         return factor
@@ -243,13 +256,22 @@ class TotpService:
     def delete(self, factor_id: str) -> None:
         self._require_enabled()
         try:
-            self._store.delete(split_factor_id(factor_id), factor_id)
+            self._store.delete(split_factor_id(factor_id), factor_id, self._scope)
         except ConditionFailed:
             raise errors.FactorNotFound() from None
 
     def now(self) -> float:
         return self._clock()
 
+    def _load(self, identity_key: str) -> IdentityItem:
+        return self._ours(identity_key, self._store.load(identity_key))
+
+    def _ours(self, identity_key: str, item: IdentityItem | dict[str, Any] | None) -> IdentityItem:
+        """The item as this Service sees it: another Service's holds nothing for it (the
+        writes' conditions refuse it too, whatever a read said)."""
+        if not isinstance(item, IdentityItem):
+            item = _to_identity(identity_key, item)
+        return item if item.service == self._scope else IdentityItem(None, {}, {}, self._scope)
     # -- codes ----------------------------------------------------------------------------
 
     def _source(self, request: CodeRequest) -> str | None:
@@ -280,16 +302,16 @@ class TotpService:
                     unused = [step for step in steps[factor.id] if step > factor.last_step]
                     if unused:
                         self._store.accept(identity_key, factor.id, unused[0], confirm=confirm, now=int(now),
-                                           expected=expected)
+                                           expected=expected, scope=self._scope)
                         log.info("totp accepted factor=%s confirm=%s", factor.id[-16:], confirm)
                         return factor, unused[0]
                     if steps[factor.id]:
                         replayed = factor.id
                 suspended = self._store.record_failure(
                     identity_key, expected, now=int(now), max_failures=self._settings.max_failures,
-                    replayed=replayed, stale_sources=totp_limits.stale_sources(item, now))
+                    replayed=replayed, stale_sources=totp_limits.stale_sources(item, now), scope=self._scope)
             except ConditionFailed as exc:  # a concurrent write changed the item: decide again
-                item = _to_identity(identity_key, exc.item)
+                item = self._ours(identity_key, exc.item)
                 continue
             self._counted_failure(identity_key, item, live, replayed, suspended)
         raise errors.TotpRetryLater(retry_after=1)  # contention: nothing was compared for good
@@ -318,7 +340,8 @@ class TotpService:
 
         totp = pyotp.TOTP(self._decrypt(factor), digits=DIGITS, interval=PERIOD)
         current = int(now) // PERIOD
-        steps = range(current - self._settings.window, current + self._settings.window + 1)
+        window = self.window(factor)
+        steps = range(current - window, current + window + 1)
         return [step for step in steps
                 if hmac.compare_digest(totp.generate_otp(step).encode("ascii"), code.encode("ascii"))]
 

@@ -4,9 +4,13 @@
 authenticators, so every rule is a condition on one item, checked by DynamoDB in one write:
 
     identity       the app's user id (the receipt's ``sub``)
+    service        the v2 Service whose user it is (its SID); absent: the stage's default
+                   Service, which is v1's. Every write's condition names it (``scope``), so
+                   no path reaches another Service's factors, whatever id it was given
     factor_count   how many factors the item holds (capped at OTP_TOTP_MAX_FACTORS)
     f_<suffix>     one map per factor: status, label, secret (KMS ciphertext, never the
-                   secret), created_at, expires_at (unverified only), last_step, and its
+                   secret), created_at, expires_at (unverified only), last_step, skew (when
+                   enrolled with one: its window, else the stage's), and its
                    wrong codes: fails (consecutive, across all time; reset only by a right
                    code or by the backend), failed_at, replayed_at (the last replayed code),
                    suspended_at (set by the failure that reached the cap; the factor then
@@ -38,6 +42,7 @@ class TotpFactor:
     created_at: int
     expires_at: int | None  # unverified factors only
     last_step: int
+    skew: int | None = None  # time steps accepted either side of now; None: the stage's OTP_TOTP_WINDOW
     fails: int = 0  # consecutive wrong codes, reset only by a right one (or the backend)
     failed_at: int = 0
     suspended_at: int | None = None
@@ -63,6 +68,7 @@ class IdentityItem:
     identity: str | None
     factors: dict[str, TotpFactor]  # by factor id
     sources: dict[str, SourceRecord]  # by source key
+    service: str | None = None  # the v2 Service's SID; None: the default Service (v1's)
 
 
 @dataclass(frozen=True)
@@ -88,19 +94,23 @@ class DynamoDBTotpStore(_DynamoDBTable):
     def load(self, identity_key: str) -> IdentityItem:
         return _to_identity(identity_key, self._get(identity_pk(identity_key)))
 
-    def add(self, identity_key: str, identity: str, factor: TotpFactor, max_factors: int) -> None:
+    def add(self, identity_key: str, identity: str, factor: TotpFactor, max_factors: int,
+            scope: str | None) -> None:
         # Condition: under the cap. Concurrent enrolments for one identity serialise on the
-        # item, so at most max_factors of them succeed (no read-then-write count).
+        # item, so at most max_factors of them succeed (no read-then-write count). A new item
+        # takes the Service (``scope``); an existing one must be that Service's already.
         self._write(
             identity_key,
-            "SET #f = :factor, #identity = :identity ADD factor_count :one",
+            "SET #f = :factor, #identity = :identity" + (", #service = :service" if scope else "")
+            + " ADD factor_count :one",
             "attribute_not_exists(#f) AND (attribute_not_exists(factor_count) OR factor_count < :max)",
             {":factor": _factor_value(factor), ":identity": {"S": identity}, ":one": {"N": "1"},
              ":max": {"N": str(max_factors)}},
             {"#f": factor_attribute(factor.id), "#identity": "identity"},
+            scope=scope, new=True,
         )
 
-    def remove_expired(self, identity_key: str, factor_ids: list[str], now: int) -> None:
+    def remove_expired(self, identity_key: str, factor_ids: list[str], now: int, scope: str | None) -> None:
         # Condition: each is still unverified and expired. A factor confirmed meanwhile
         # (a race with its verify call) makes the whole write fail, and it stays.
         names = {f"#f{i}": factor_attribute(fid) for i, fid in enumerate(factor_ids)}
@@ -113,11 +123,12 @@ class DynamoDBTotpStore(_DynamoDBTable):
                 {":unverified": {"S": UNVERIFIED}, ":now": {"N": str(now)},
                  ":minus": {"N": str(-len(factor_ids))}},
                 {**names, "#status": "status"},
+                scope=scope,
             )
         except ConditionFailed:
             pass
 
-    def delete(self, identity_key: str, factor_id: str) -> None:
+    def delete(self, identity_key: str, factor_id: str, scope: str | None) -> None:
         # Condition: the factor is there, so two concurrent deletes decrement the count once.
         self._write(
             identity_key,
@@ -125,10 +136,12 @@ class DynamoDBTotpStore(_DynamoDBTable):
             "attribute_exists(#f)",
             {":minus_one": {"N": "-1"}},
             {"#f": factor_attribute(factor_id)},
+            scope=scope,
         )
 
     def accept(
         self, identity_key: str, factor_id: str, step: int, *, confirm: bool, now: int, expected: Expected,
+        scope: str | None,
     ) -> None:
         """A right code: the step becomes the last accepted one, the factor's and the source's
         wrong-code counts start again from zero."""
@@ -163,11 +176,12 @@ class DynamoDBTotpStore(_DynamoDBTable):
             values,
             names,
             token=True,
+            scope=scope,
         )
 
     def record_failure(
         self, identity_key: str, expected: Expected, *, now: int, max_failures: int, replayed: str | None,
-        stale_sources: list[str],
+        stale_sources: list[str], scope: str | None,
     ) -> list[str]:
         """One wrong code, counted on every factor it was compared with and on its source;
         returns the factors this failure suspended (their count reached ``max_failures``).
@@ -212,10 +226,11 @@ class DynamoDBTotpStore(_DynamoDBTable):
             values,
             names,
             token=True,
+            scope=scope,
         )
         return suspended
 
-    def reinstate(self, identity_key: str, factor_id: str) -> bool:
+    def reinstate(self, identity_key: str, factor_id: str, scope: str | None) -> bool:
         """The backend re-enables a factor: its count starts again. True if it was suspended."""
         # Condition: the factor exists and is verified (an unverified one is simply enrolled
         # again). A wrong code racing this write is counted before or after it, never lost.
@@ -226,14 +241,25 @@ class DynamoDBTotpStore(_DynamoDBTable):
             {":zero": {"N": "0"}, ":verified": {"S": VERIFIED}},
             {"#f": factor_attribute(factor_id), "#status": "status"},
             returns=True,
+            scope=scope,
         )
         return item is not None and "suspended_at" in item.get(factor_attribute(factor_id), {}).get("M", {})
 
     def _write(self, identity_key: str, update: str, condition: str, values: dict[str, Any],
-               names: dict[str, str], returns: bool = False, token: bool = False) -> dict[str, Any] | None:
+               names: dict[str, str], *, scope: str | None, new: bool = False, returns: bool = False,
+               token: bool = False) -> dict[str, Any] | None:
+        """One conditional UpdateItem; its condition also says the item is ``scope``'s (the v2
+        Service's SID, None for the default Service), or new when ``new``."""
         pk = identity_pk(identity_key)
+        names = {**names, "#service": "service"}
+        if scope is None:
+            ours = "attribute_not_exists(#service)"
+        else:
+            values = {**values, ":service": {"S": scope}}
+            ours = "(attribute_not_exists(pk) OR #service = :service)" if new else "#service = :service"
         params: dict[str, Any] = {
-            "Key": {"pk": {"S": pk}}, "UpdateExpression": update, "ConditionExpression": condition,
+            "Key": {"pk": {"S": pk}}, "UpdateExpression": update,
+            "ConditionExpression": f"{condition} AND {ours}",
             "ExpressionAttributeValues": values, "ExpressionAttributeNames": names,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
@@ -278,6 +304,8 @@ def _factor_value(factor: TotpFactor) -> dict[str, Any]:
     }
     if factor.expires_at is not None:
         fields["expires_at"] = {"N": str(factor.expires_at)}
+    if factor.skew is not None:
+        fields["skew"] = {"N": str(factor.skew)}
     return {"M": fields}
 
 
@@ -291,11 +319,11 @@ def _to_identity(identity_key: str, item: dict[str, Any] | None) -> IdentityItem
                 id=m["id"]["S"], status=m["status"]["S"], label=m["label"]["S"],
                 secret_ciphertext=bytes(m["secret"]["B"]), created_at=int(m["created_at"]["N"]),
                 expires_at=int(m["expires_at"]["N"]) if "expires_at" in m else None,
-                last_step=int(m["last_step"]["N"]),
+                last_step=int(m["last_step"]["N"]), skew=int(m["skew"]["N"]) if "skew" in m else None,
                 fails=int(m.get("fails", {}).get("N", 0)), failed_at=int(m.get("failed_at", {}).get("N", 0)),
                 suspended_at=int(m["suspended_at"]["N"]) if "suspended_at" in m else None,
             )
             factors[factor.id] = factor
     sources = {name[2:]: SourceRecord(int(v["M"]["n"]["N"]), int(v["M"]["at"]["N"]))
                for name, v in item.items() if name.startswith("s_") and "M" in v}
-    return IdentityItem(item.get("identity", {}).get("S"), factors, sources)
+    return IdentityItem(item.get("identity", {}).get("S"), factors, sources, item.get("service", {}).get("S"))

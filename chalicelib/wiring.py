@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import threading
 import time
 from typing import Any, Callable
 
-from chalicelib import snapstart
+from chalicelib import errors, snapstart
 
 log = logging.getLogger("verify")
 
@@ -27,27 +29,81 @@ def get_config() -> Any:
     return Config.from_env()
 
 
+class _Shared:
+    """One value per container, built by one caller at a time: concurrent first callers wait
+    for the one build (its SSM read) instead of each making its own. Rebuilt when older than
+    ``max_age`` (None: never); the callers meanwhile keep the value they have. A failed build
+    is retried once per RETRY_AFTER_SECONDS (what the 503 tells clients), not once per
+    caller: in between, callers get the last value if there is one, else the failure again.
+    So SSM sees, per container, one read when it starts, one per max age, and while SSM
+    fails one per RETRY_AFTER_SECONDS; what a caller sends (a valid credential or not) changes
+    none of that."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: tuple[Any, float] | None = None  # (value, built at)
+        self._failure: tuple[BaseException, float] | None = None  # (error, failed at)
+
+    def get(self, max_age: float | None) -> Any:
+        value = self._value
+        if value is not None and (max_age is None or time.monotonic() - value[1] <= max_age):
+            return value[0]
+        with self._lock:
+            value, now = self._value, time.monotonic()
+            if value is not None and (max_age is None or now - value[1] <= max_age):
+                return value[0]  # built by the caller this one waited for
+            if self._failure is not None and now - self._failure[1] < _retry_seconds():
+                if value is not None:
+                    return value[0]
+                raise _again(*self._failure, now)
+            try:
+                built = self._build()
+            except Exception as exc:
+                self._failure = (exc, now)
+                if value is None:
+                    raise
+                log.error("the service could not be rebuilt (%s): keeping the one built before",
+                          type(exc).__name__)
+                return value[0]
+            self._value, self._failure = (built, time.monotonic()), None
+            return built
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._value = self._failure = None
+
+
+def _retry_seconds() -> int:
+    from chalicelib.parameters import RETRY_AFTER_SECONDS
+
+    return RETRY_AFTER_SECONDS
+
+
+def _again(error: BaseException, failed_at: float, now: float) -> BaseException:
+    """The failure of the last build, answered again without building: a 503 says how long
+    until the next attempt."""
+    if isinstance(error, errors.ServiceUnavailable):
+        left = math.ceil(failed_at + _retry_seconds() - now)
+        return type(error)(retry_after=max(1, left))
+    return error.with_traceback(None)
+
+
+_service = _Shared(lambda: _build_service())  # defined below; called on first use
+
+
 def get_service() -> Any:
     """The VerificationService for this container. Built once; rebuilt when its secrets come
     from SSM and are older than OTP_PARAMETERS_MAX_AGE_SECONDS, so a rotation takes effect."""
-    service, built_at = _built_service()
     config = get_config()
-    if config.reads_parameters and time.monotonic() - built_at > config.parameters_max_age_seconds:
-        _built_service.cache_clear()
-        service, built_at = _built_service()
-    return service
+    return _service.get(config.parameters_max_age_seconds if config.reads_parameters else None)
 
 
-@functools.cache
-def _built_service() -> tuple[Any, float]:
-    return _build_service(), time.monotonic()
-
-
-# A plain function has no cache_clear in its type; tests clear the service through this name.
-get_service.cache_clear = _built_service.cache_clear  # type: ignore[attr-defined]
+# Tests clear the service through this name.
+get_service.cache_clear = _service.cache_clear  # type: ignore[attr-defined]
 
 # SnapStart: after a restore, the cached service (clients, connections, secrets) is rebuilt.
-snapstart.register(_built_service.cache_clear)
+snapstart.register(_service.cache_clear)
 
 
 def _build_service() -> Any:
@@ -231,7 +287,7 @@ def openapi_json(api_key_required: bool, public: bool) -> str:
 
 
 # Every per-container cache above; reset() clears them (tests and the bench between builds).
-_CACHES: tuple[Any, ...] = (get_config, _built_service, get_receipts, _kms_client, _totp_for, _event_delivery,
+_CACHES: tuple[Any, ...] = (get_config, _service, get_receipts, _kms_client, _totp_for, _event_delivery,
                             openapi_json, _twilio_for)
 _resets: list[Callable[[], None]] = []
 

@@ -16,15 +16,13 @@ from chalicelib.messages import MAX_BRAND_LENGTH
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.attempts import AttemptResources
+from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
+from chalicelib.twilio_v2.channels import CHANNELS
 from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
 from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore,
                                            TooManyServices)
 from chalicelib.twilio_v2.totp import TotpResources
 
-# Channels: Twilio's name -> the domain's; the domain answers for the ones the stage has not
-# turned on (docs/channels.md), and Twilio's others (sna, rcs) are answered 60200 (Channel).
-CHANNELS = {"sms": "sms", "call": "voice", "whatsapp": "whatsapp", "email": "email", "auto": "auto"}
-_CHANNEL_NAMES = {v: k for k, v in CHANNELS.items()}
 # Twilio's Service flags this service does not implement: accepted only as "false".
 _FALSE_ONLY = ("LookupEnabled", "SkipSmsToLandlines", "DtmfInputRequired", "DoNotShareWarningEnabled",
                "CustomCodeEnabled", "Psd2Enabled")

@@ -14,14 +14,16 @@ from typing import Any
 
 from chalicelib.attempts import DAY, Attempt, split_attempt_sid
 from chalicelib.twilio_v2 import wire
+from chalicelib.twilio_v2.channels import CHANNEL_NAMES, CHANNELS
 
 MAX_DAYS = 31
 _LIST = {"DateCreatedAfter", "DateCreatedBefore", "ChannelData.To", "Country", "Channel", "VerifyServiceSid",
          "VerificationSid", "Status", "PageSize", "Page", "PageToken"}
 _SUMMARY = {"DateCreatedAfter", "DateCreatedBefore", "Country", "Channel", "VerifyServiceSid",
             "DestinationPrefix"}
-_CHANNELS = {"sms": "sms", "call": "voice"}
-_NAMES = {v: k for k, v in _CHANNELS.items()}
+# Twilio's enum for the Channel filter (twilio_verify_v2: verification_attempt_enum_channels and
+# verification_attempts_summary_enum_channels). This service never sends by rbm: that filter finds nothing.
+_FILTERS = ("sms", "call", "email", "whatsapp", "rbm")
 
 
 class AttemptResources:
@@ -78,7 +80,7 @@ class AttemptResources:
                 "verification_sid": a.verification_id, "date_created": wire.iso(a.at),
                 "date_updated": wire.iso(a.at),
                 "conversion_status": "converted" if a.converted else "unconverted",
-                "channel": _NAMES.get(a.channel, a.channel),
+                "channel": CHANNEL_NAMES.get(a.channel, a.channel),
                 "price": {"value": None, "currency": None},  # the providers report none at send time
                 "channel_data": {"to": a.to, "country_code": a.country},
                 "url": f"{base}/v2/Attempts/{a.sid}"}
@@ -125,6 +127,6 @@ def _date(query: dict[str, str], name: str) -> float | None:
 def _channel(raw: str | None) -> str | None:
     if raw is None:
         return None
-    if raw not in _CHANNELS:
-        raise wire.invalid("Channel", "sms or call")
-    return _CHANNELS[raw]
+    if raw not in _FILTERS:
+        raise wire.invalid("Channel", "one of " + ", ".join(_FILTERS))
+    return CHANNELS.get(raw, raw)

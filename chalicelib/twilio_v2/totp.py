@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from chalicelib import errors
-from chalicelib.totp import ALGORITHM, DIGITS, PERIOD, CodeRequest
+from chalicelib.totp import ALGORITHM, DIGITS, MAX_SKEW, PERIOD, CodeRequest
 from chalicelib.twilio_v2 import wire
 
 _IDENTITY = re.compile(r"[A-Za-z0-9._@-]{1,64}", re.ASCII)
@@ -35,7 +35,7 @@ class TotpResources:
         if settings.default:
             return settings, totp, identity
         # Another Service's "alice" is another person: the Service's SID scopes the name.
-        return settings, totp.for_app(settings.friendly_name), f"{settings.sid}:{identity}"
+        return settings, totp.for_app(settings.friendly_name, settings.sid), f"{settings.sid}:{identity}"
 
     def entity(self, service_sid: str, identity: str, base: str, created: bool) -> dict[str, Any]:
         settings, totp, scoped = self._totp(service_sid, identity)
@@ -60,7 +60,7 @@ class TotpResources:
         label = form.get("FriendlyName") or identity
         if len(label) > 64 or not label.isprintable():
             raise wire.invalid("FriendlyName", "at most 64 printable characters")
-        enrollment = totp.enroll(scoped, label)
+        enrollment = totp.enroll(scoped, label, _skew(form.get("Config.Skew")))
         body = self._factor_body(settings, identity, enrollment.factor, totp, base)
         body["binding"] = {"secret": enrollment.secret, "uri": enrollment.uri}  # on creation only, as Twilio
         return body
@@ -142,7 +142,7 @@ class TotpResources:
                 "status": f.status, "factor_type": "totp", "date_created": wire.iso(f.created_at),
                 "date_updated": wire.iso(f.created_at), "metadata": None, "url": url,
                 "config": {"alg": ALGORITHM.lower(), "code_length": DIGITS, "time_step": PERIOD,
-                           "skew": totp.window}}
+                           "skew": totp.window(f)}}
 
 
 def _own(totp: Any, scoped: str, factor_sid: str) -> None:
@@ -150,6 +150,16 @@ def _own(totp: Any, scoped: str, factor_sid: str) -> None:
     20404 before any read; an unverified one is not found by a challenge either (20404)."""
     if not isinstance(factor_sid, str) or factor_sid[2:34] != totp.identity_key(scoped):
         raise wire.not_found("The Factor")
+
+
+def _skew(raw: str | None) -> int | None:
+    """Twilio's Config.Skew (https://www.twilio.com/docs/verify/api/factor): 0-2 time steps;
+    none given, the factor keeps the stage's OTP_TOTP_WINDOW (1 unless set, Twilio's default)."""
+    if raw is None:
+        return None
+    if raw not in [str(n) for n in range(MAX_SKEW + 1)]:
+        raise wire.invalid("Config.Skew", f"0 to {MAX_SKEW}")
+    return int(raw)
 
 
 def _only(form: dict[str, str], allowed: set[str]) -> None:

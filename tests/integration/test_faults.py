@@ -466,6 +466,8 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
     monkeypatch.setattr(parameters, "_last_good", {})  # a cold container
     _name_secrets(read, name, monkeypatch)
     ssm_faults.arm(f"ssm_{read}", "throttle", times=None)
+    now = [1000.0]
+    monkeypatch.setattr(wiring.time, "monotonic", lambda: now[0])
     from chalice.test import Client
 
     import app as app_module
@@ -486,7 +488,8 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
             response = client.http.post(path, headers={"content-type": "application/x-www-form-urlencoded"},
                                         body="number=14155550100&auth_code=123456")
             assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1, path
-        ssm_faults.armed.clear()  # SSM answers again: the next request is served
+        ssm_faults.armed.clear()  # SSM answers again: a request after the Retry-After is served
+        now[0] += parameters.RETRY_AFTER_SECONDS
         response = client.http.post("/v1/verifications", headers={"content-type": "application/json"},
                                     body=json.dumps({"to": "+14155550100"}))
         assert response.status_code == 201, response.body

@@ -110,13 +110,36 @@ def test_without_otp_attempts_the_routes_say_how_to_turn_them_on(configured, key
 
 
 @pytest.mark.parametrize("query,parameter", [
-    ("DateCreatedAfter=yesterday", "DateCreatedAfter"), ("Channel=email", "Channel"), ("Status=done", "Status"),
+    ("DateCreatedAfter=yesterday", "DateCreatedAfter"), ("Channel=fax", "Channel"), ("Status=done", "Status"),
+    ("Channel=auto", "Channel"),  # a start may ask for auto; an attempt is always by one channel
     ("DateCreatedAfter=2026-01-01T00:00:00Z&DateCreatedBefore=2026-03-01T00:00:00Z", "DateCreatedAfter"),
     ("Nope=1", "Nope"),
 ])
 def test_bad_filters_are_60200(client, key, query, parameter):
     status, body, _ = call(client, key, "GET", f"/v2/Attempts?{query}")
     assert status == 400 and twilio_error(body) == 60200 and f"`{parameter}`" in body["message"]
+
+
+def test_each_channel_this_service_sends_by_is_a_filter_by_twilios_name(configured, key, outbox):
+    """Twilio's enum for the Channel filter (twilio_verify_v2: verification_attempt_enum_channels,
+    verification_attempts_summary_enum_channels) is sms, call, email, whatsapp, rbm; this service
+    never sends by rbm, so that filter finds nothing, and a name outside the enum is 60200."""
+    client = configured(OTP_ATTEMPTS="true", OTP_RESEND_INTERVAL_SECONDS="0",
+                        OTP_EMAIL_PROVIDER="console", OTP_WHATSAPP_PROVIDER="console")
+    sid = new_service(client, key)["sid"]
+    for to, channel in (("alice@example.com", "email"), (B, "whatsapp"), (A, "sms")):
+        status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Verifications", {"To": to, "Channel": channel})
+        assert status == 201, body
+    for channel, to in (("email", "alice@example.com"), ("whatsapp", B), ("sms", A)):
+        status, body, _ = call(client, key, "GET", f"/v2/Attempts?Channel={channel}")
+        assert status == 200 and [(a["channel"], a["channel_data"]["to"]) for a in body["attempts"]] == [(channel, to)]
+        status, summary, _ = call(client, key, "GET", f"/v2/Attempts/Summary?Channel={channel}")
+        assert status == 200 and summary["total_attempts"] == 1
+    assert call(client, key, "GET", "/v2/Attempts?Channel=call")[1]["attempts"] == []
+    assert call(client, key, "GET", "/v2/Attempts?Channel=rbm")[1]["attempts"] == []
+    assert call(client, key, "GET", "/v2/Attempts/Summary?Channel=rbm")[1]["total_attempts"] == 0
+    status, body, _ = call(client, key, "GET", "/v2/Attempts/Summary?Channel=fax")
+    assert status == 400 and twilio_error(body) == 60200 and "`Channel`" in body["message"]
 
 
 def test_a_full_item_still_counts_what_it_cannot_list(client, key, outbox, monkeypatch):

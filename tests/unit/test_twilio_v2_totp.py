@@ -103,3 +103,132 @@ def test_what_this_service_does_not_do_is_60200(client, key, form, parameter):
 def test_an_unknown_entity_is_20404(client, key):
     sid = new_service(client, key)["sid"]
     assert twilio_error(call(client, key, "GET", f"/v2/Services/{sid}/Entities/nobody-here")[1]) == 20404
+
+
+def test_config_skew_is_the_factors_own_window(client, key, step_clock):
+    """Twilio's Config.Skew (https://www.twilio.com/docs/verify/api/factor: the time steps, past
+    and future, a code is valid for; 0-2, default 1): kept on the factor, applied on its verify
+    and its challenges, and what its config says."""
+    sid = new_service(client, key)["sid"]
+    path = f"/v2/Services/{sid}/Entities/{IDENTITY}"
+    assert factor(client, key, sid, FriendlyName="default")["config"]["skew"] == 1  # the stage's OTP_TOTP_WINDOW
+    strict, wide = factor(client, key, sid, **{"Config.Skew": "0"}), factor(client, key, sid, **{"Config.Skew": "2"})
+    assert (strict["config"]["skew"], wide["config"]["skew"]) == (0, 2)
+    strict_totp, wide_totp = pyotp.TOTP(strict["binding"]["secret"]), pyotp.TOTP(wide["binding"]["secret"])
+    last_step = step_clock.now - 30
+    status, body, _ = call(client, key, "POST", f"{path}/Factors/{strict['sid']}", {"AuthPayload": strict_totp.at(last_step)})
+    assert status == 200 and body["status"] == "unverified"  # one step late: outside a skew of 0
+    assert call(client, key, "POST", f"{path}/Factors/{strict['sid']}",
+                {"AuthPayload": strict_totp.at(step_clock.now)})[1]["status"] == "verified"
+    status, body, _ = call(client, key, "POST", f"{path}/Factors/{wide['sid']}",
+                           {"AuthPayload": wide_totp.at(step_clock.now - 60)})
+    assert status == 200 and body["status"] == "verified" and body["config"]["skew"] == 2  # two steps late
+    step_clock.advance(90)
+    challenges = f"{path}/Challenges"
+    assert call(client, key, "POST", challenges, {"FactorSid": strict["sid"],
+                "AuthPayload": strict_totp.at(step_clock.now - 30)})[1]["status"] == "pending"
+    assert call(client, key, "POST", challenges, {"FactorSid": wide["sid"],
+                "AuthPayload": wide_totp.at(step_clock.now + 60)})[1]["status"] == "approved"
+    listed = call(client, key, "GET", f"{path}/Factors")[1]["factors"]
+    assert sorted((f["friendly_name"], f["config"]["skew"]) for f in listed) == [
+        ("Alice's phone", 0), ("Alice's phone", 2), ("default", 1)]
+    assert call(client, key, "GET", f"{path}/Factors/{wide['sid']}")[1]["config"]["skew"] == 2
+
+
+@pytest.mark.parametrize("skew", ["3", "-1", "1.5", "one", ""])
+def test_a_skew_outside_0_to_2_is_60200(client, key, skew):
+    sid = new_service(client, key)["sid"]
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Entities/{IDENTITY}/Factors",
+                           {"FactorType": "totp", "Config.Skew": skew})
+    assert status == 400 and twilio_error(body) == 60200 and "`Config.Skew`" in body["message"]
+
+
+# -- Services apart: v1 is the stage's default Service, v2 each Service its own ----------------
+
+
+def _verified(client, key, sid: str, clock, identity: str = IDENTITY) -> tuple[dict, pyotp.TOTP]:
+    created = factor(client, key, sid, identity)
+    totp = pyotp.TOTP(created["binding"]["secret"])
+    path = f"/v2/Services/{sid}/Entities/{identity}/Factors/{created['sid']}"
+    assert call(client, key, "POST", path, {"AuthPayload": totp.at(clock.now)})[1]["status"] == "verified"
+    clock.advance(30)
+    return created, totp
+
+
+@pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported")
+def test_v1_reaches_no_entity_of_a_v2_service(client, key, step_clock):
+    """v1's routes are the default Service's: a Service's factor named by its id, or its
+    entity by the scoped name v2 keys it under, is not found, not counted, not deleted."""
+    from tests.unit.helpers import delete, error_code, get, post
+
+    sid = new_service(client, key)["sid"]
+    created, totp = _verified(client, key, sid, step_clock)
+    pending = factor(client, key, sid, FriendlyName="second")
+    scoped = f"{sid}:{IDENTITY}"  # how twilio_v2/totp.py names A's user to the domain
+    status, body, _ = get(client, f"/v1/totp/factors?identity={scoped}")
+    assert status == 400 and error_code(body) == "invalid_request"
+    for who in ({"factor_id": created["sid"]}, {"identity": scoped}):
+        for _ in range(6):  # wrong codes: none counted on A's factor (no wait, no suspension)
+            status, body, _ = post(client, "/v1/totp/challenges", {"code": "000000", **who})
+            assert status in (400, 404) and "receipt" not in body, body
+        status, body, _ = post(client, "/v1/totp/challenges", {"code": totp.at(step_clock.now), **who})
+        assert status in (400, 404) and "receipt" not in body, body
+    status, body, _ = post(client, f"/v1/totp/factors/{pending['sid']}/verify",
+                           {"code": pyotp.TOTP(pending["binding"]["secret"]).at(step_clock.now)})
+    assert status == 404 and error_code(body) == "factor_not_found"
+    assert error_code(post(client, f"/v1/totp/factors/{created['sid']}/enable", {})[1]) == "factor_not_found"
+    status, body, _ = delete(client, f"/v1/totp/factors/{created['sid']}")
+    assert status == 404 and error_code(body) == "factor_not_found"
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Entities/{IDENTITY}/Challenges",
+                           {"FactorSid": created["sid"], "AuthPayload": totp.at(step_clock.now)})
+    assert status == 201 and body["status"] == "approved"  # the code v1 was shown is still A's to use
+    listed = call(client, key, "GET", f"/v2/Services/{sid}/Entities/{IDENTITY}/Factors")[1]["factors"]
+    assert {f["status"] for f in listed} == {"verified", "unverified"} and len(listed) == 2
+
+
+@pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported")
+def test_a_v2_service_reaches_no_entity_of_v1_or_of_another_service(client, key, step_clock):
+    from tests.unit.helpers import post
+
+    status, v1, _ = post(client, "/v1/totp/factors", {"identity": IDENTITY})
+    assert status == 201
+    first, second = new_service(client, key)["sid"], new_service(client, key, FriendlyName="Other")["sid"]
+    theirs, _ = _verified(client, key, first, step_clock)
+    for sid in (first, second):
+        for factor_sid in (v1["id"], theirs["sid"] if sid == second else v1["id"]):
+            path = f"/v2/Services/{sid}/Entities/{IDENTITY}/Factors/{factor_sid}"
+            for method in ("GET", "POST", "DELETE"):
+                assert twilio_error(call(client, key, method, path, {"AuthPayload": "123456"})[1]) == 20404
+            status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/Entities/{IDENTITY}/Challenges",
+                                   {"FactorSid": factor_sid, "AuthPayload": "123456"})
+            assert status == 404 and twilio_error(body) == 20404
+    assert call(client, key, "GET", f"/v2/Services/{second}/Entities/{IDENTITY}/Factors")[1]["factors"] == []
+    default = call(client, key, "GET", "/v2/Services")[1]["services"][0]["sid"]  # v1's own Service
+    listed = call(client, key, "GET", f"/v2/Services/{default}/Entities/{IDENTITY}/Factors")[1]["factors"]
+    assert [f["sid"] for f in listed] == [v1["id"]]
+
+
+def test_every_totp_write_proves_the_items_service_in_its_condition(client, key, step_clock):
+    """The write's condition, not an earlier read: each write of the store, made for another
+    Service (or for the default) on a Service's item, is refused by DynamoDB."""
+    from chalicelib import wiring
+    from chalicelib.dynamodb import ConditionFailed
+    from chalicelib.totp_store import Expected
+
+    sid = new_service(client, key)["sid"]
+    created, _ = _verified(client, key, sid, step_clock)
+    store, identity_key, factor_id = wiring.get_totp()._store, created["sid"][2:34], created["sid"]
+    expected = Expected({factor_id: 0}, None, 0)
+    for scope in (None, "VA" + "0" * 32):
+        writes = [
+            lambda: store.delete(identity_key, factor_id, scope),
+            lambda: store.reinstate(identity_key, factor_id, scope),
+            lambda: store.accept(identity_key, factor_id, 10**9, confirm=False, now=int(step_clock.now),
+                                 expected=expected, scope=scope),
+            lambda: store.record_failure(identity_key, expected, now=int(step_clock.now), max_failures=100,
+                                         replayed=None, stale_sources=[], scope=scope),
+        ]
+        for write in writes:
+            with pytest.raises(ConditionFailed):
+                write()
+    assert store.load(identity_key).factors[factor_id].fails == 0
