@@ -106,7 +106,7 @@ def test_a_custom_brand_too_long_for_one_segment_names_custom_friendly_name(clie
     assert status == 400 and twilio_error(body) == 60200 and "`CustomFriendlyName`" in body["message"]
 
 
-@pytest.mark.parametrize("case", ["newline", "bidi override", "domain", "spaces only", "phone number"])
+@pytest.mark.parametrize("case", ["newline", "bidi override", "zero-width space", "domain", "phone number"])
 def test_the_stages_brand_follows_the_same_rules(case):
     from chalicelib.config import Config, ConfigError
     from tests.unit.test_config import BASE
