@@ -43,7 +43,7 @@ class TwilioApi:
         client, table = service._store._client, config.table_name
         default = ServiceSettings(hasher.derived_sid("VA", "default-service"), config.brand_name,
                                   config.code_length, 0, 0, default=True)
-        self.catalog = ServiceCatalog(ServiceStore(client, table), default)
+        self.catalog = ServiceCatalog(ServiceStore(client, table), default, wall=service.now)
         self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac)
         self.totp = TotpResources(self, get_totp)
         self.attempts = AttemptResources(self, service._attempts, service.now)
