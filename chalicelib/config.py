@@ -184,11 +184,12 @@ class Config:
         if not _REGION.fullmatch(region):
             raise ConfigError("OTP_DEFAULT_REGION must be an ISO 3166 alpha-2 code such as US")
 
-        from chalicelib.messages import MAX_BRAND_LENGTH
+        from chalicelib.messages import brand_problem
 
         brand = _str(env, "OTP_BRAND_NAME") or "Verify"
-        if len(brand) > MAX_BRAND_LENGTH:
-            raise ConfigError(f"OTP_BRAND_NAME must be at most {MAX_BRAND_LENGTH} characters")
+        problem = brand_problem(brand)  # the rule v2's FriendlyName and CustomFriendlyName follow
+        if problem:
+            raise ConfigError(f"OTP_BRAND_NAME {problem}")
 
         code_length = _int(env, "OTP_CODE_LENGTH", 6, 4, 10)
         config = cls(

@@ -10,6 +10,8 @@ even the short one would need two segments is refused at start (``check_budget``
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -61,6 +63,33 @@ VOICE_TEMPLATES: dict[str, tuple[str, str]] = {
 
 DEFAULT_LOCALE = "en"
 MAX_BRAND_LENGTH = 20
+MAX_BRAND_DIGITS = 4
+
+# A brand is printed into every message, so it is held to Twilio's rules for a Service's name
+# (https://www.twilio.com/docs/verify/api/service, friendly_name: "Phone numbers, special
+# characters or links are NOT allowed"; a bad one is 60200, https://www.twilio.com/docs/api/errors/60200):
+# printable text (no control, format, line or paragraph separator, private-use or unassigned
+# code point: that covers newlines, which could forge a WebOTP line, and bidi controls), no
+# link or anything that looks like a domain, at most 4 digits (no phone number), not blank.
+_NOT_PRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# label.tld, dots as UTS #46 maps them (full stop, ideographic, full-width, half-width).
+_DOMAIN = re.compile(r"[^\W_](?:[\w-]*[^\W_])?[.\u3002\uff0e\uff61][^\W\d_]{2,}")
+
+
+def brand_problem(brand: str) -> str | None:
+    """Why ``brand`` cannot be a brand (a phrase to follow the parameter's name), or None.
+    The one rule for every brand: OTP_BRAND_NAME, FriendlyName and CustomFriendlyName."""
+    if not brand.strip():
+        return "must not be empty"
+    if len(brand) > MAX_BRAND_LENGTH:
+        return f"must be at most {MAX_BRAND_LENGTH} characters (the SMS's brand)"
+    if any(unicodedata.category(ch) in _NOT_PRINTABLE for ch in brand):
+        return "must be printable text (no control, format or bidi characters, no line breaks)"
+    if "://" in brand or _DOMAIN.search(brand):
+        return "must not contain a link or a domain name"
+    if sum(ch.isdigit() for ch in brand) > MAX_BRAND_DIGITS:
+        return f"must have at most {MAX_BRAND_DIGITS} digits (no phone numbers)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,10 @@ def name_of(target: str, body: dict[str, Any]) -> str:
     pk = body.get("Key", {}).get("pk", {}).get("S", "")
     values = body.get("ExpressionAttributeValues", {})
     update = body.get("UpdateExpression", "")
+    if pk.startswith("v2#service") and operation in ("UpdateItem", "DeleteItem"):
+        if operation == "DeleteItem":
+            return "service_delete"
+        return "service_index" if pk == "v2#services" else "service_item"
     if operation == "GetItem":
         return {"v": "get", "t": "totp_load"}.get(pk[:1], "get_" + pk.split("#")[0])
     if pk.startswith("v#"):

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from chalicelib import errors
 from chalicelib.attempts import attempt_sid
-from chalicelib.messages import MAX_BRAND_LENGTH
+from chalicelib.messages import brand_problem
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.attempts import AttemptResources
@@ -41,7 +41,7 @@ class TwilioApi:
         client, table = service._store._client, config.table_name
         default = ServiceSettings(hasher.derived_sid("VA", "default-service"), config.brand_name,
                                   config.code_length, 0, 0, default=True)
-        self.catalog = ServiceCatalog(ServiceStore(client, table), default)
+        self.catalog = ServiceCatalog(ServiceStore(client, table), default, wall=service.now)
         self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac)
         self.totp = TotpResources(self, get_totp)
         self.attempts = AttemptResources(self, service._attempts, service.now)
@@ -53,7 +53,7 @@ class TwilioApi:
     def create_service(self, form: dict[str, str], base: str) -> dict[str, Any]:
         _only(form, {"FriendlyName", "CodeLength", *_FALSE_ONLY})
         name = form.get("FriendlyName")
-        if not name:
+        if name is None:
             raise wire.invalid("FriendlyName", "is required")
         code_length = wire.optional_int(form, "CodeLength", 4, 10) or 6
         self._check_brand(name, code_length)
@@ -130,12 +130,15 @@ class TwilioApi:
             raise wire.not_found("The Service")
         return service
 
-    def _check_brand(self, brand: str, code_length: int) -> None:
-        if len(brand) > MAX_BRAND_LENGTH:
-            raise wire.invalid("FriendlyName", f"at most {MAX_BRAND_LENGTH} characters (the SMS's brand)")
+    def _check_brand(self, brand: str, code_length: int, parameter: str = "FriendlyName") -> None:
+        """The brand's rules (messages.brand_problem: the stage's OTP_BRAND_NAME follows the
+        same), then one SMS segment with it; 60200 naming ``parameter``."""
+        problem = brand_problem(brand)
+        if problem:
+            raise wire.invalid(parameter, problem)
         config = dataclasses.replace(self._config, brand_name=brand, code_length=code_length)
         if config.composer().check_budget(code_length):
-            raise wire.invalid("FriendlyName", "too long for a one-segment SMS with this code length")
+            raise wire.invalid(parameter, "too long for a one-segment SMS with this code length")
 
     def app(self, sid: str, brand: str | None = None) -> tuple[ServiceSettings, Any]:
         """The Service and the VerificationService that applies its settings."""
@@ -170,7 +173,7 @@ class TwilioApi:
         brand = form.get("CustomFriendlyName")
         settings = self._settings(sid)
         if brand is not None:
-            self._check_brand(brand, settings.code_length)
+            self._check_brand(brand, settings.code_length, "CustomFriendlyName")
         ip, source_ip = form.get("DeviceIp"), None
         if ip is not None:
             try:

@@ -17,7 +17,7 @@ from tests.unit.helpers import check, delete, get, start
 ACTIONS = {
     "update_item": "dynamodb:UpdateItem", "get_item": "dynamodb:GetItem", "put_item": "dynamodb:PutItem",
     "delete_item": "dynamodb:DeleteItem", "query": "dynamodb:Query", "scan": "dynamodb:Scan",
-    "batch_write_item": "dynamodb:BatchWriteItem", "transact_write_items": "dynamodb:TransactWriteItems",
+    "batch_write_item": "dynamodb:BatchWriteItem", "transact_write_items": "dynamodb:TransactWriteItems", "batch_get_item": "dynamodb:BatchGetItem",
     "get_parameter": "ssm:GetParameter", "get_parameters": "ssm:GetParameters", "publish": "sns:Publish",
     "send_text_message": "sms-voice:SendTextMessage", "send_voice_message": "sms-voice:SendVoiceMessage",
     "sign": "kms:Sign", "get_public_key": "kms:GetPublicKey", "encrypt": "kms:Encrypt", "decrypt": "kms:Decrypt",
@@ -101,6 +101,11 @@ def test_resources_are_the_stages_own(stage):
         assert "*" not in resources, statement
         if any(a.startswith("dynamodb:") for a in actions):
             assert resources == [f"arn:aws:dynamodb:*:*:table/{variables['OTP_TABLE_NAME']}"]
+        if actions & {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"}:
+            # Deletes and batch reads are the Services' alone (twilio_v2/services.py): no
+            # credential of the API can delete a number's verification or a counter.
+            assert actions == {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"}
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["v2#service#*"]}}
         if "ssm:GetParameter" in actions:
             assert actions == {"ssm:GetParameter", "ssm:GetParameters"}  # the code key and identity key
             assert all(r.startswith("arn:aws:ssm:*:*:parameter/phone-verify/" + stage + "/") for r in resources)
