@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Callable
 
 from chalicelib import concurrency, errors
 from chalicelib.counters import CounterFull, CounterStore, per_channel
+from chalicelib.networks import count_key
 from chalicelib.phone import PhoneNumber
 
 if TYPE_CHECKING:
@@ -73,11 +74,15 @@ class Limiter:
 
     # -- per client IP ------------------------------------------------------------------------
 
+    # Counted per network (chalicelib/networks.py): an IPv6 source per /64, an IPv4-mapped
+    # address as its IPv4 address, whoever passes the address (v1's sourceIp, v2's DeviceIp).
+
     def request_from_ip(self, ip: str, now: float) -> None:
-        self._count("ip", ip, self._limits.requests_per_ip_per_hour, now, errors.IpRateLimited)
+        self._count("ip", count_key(ip), self._limits.requests_per_ip_per_hour, now, errors.IpRateLimited)
 
     def check_from_ip(self, ip: str, now: float) -> None:
-        self._count("ipcheck", ip, self._limits.checks_per_ip_per_hour, now, errors.IpCheckRateLimited)
+        self._count("ipcheck", count_key(ip), self._limits.checks_per_ip_per_hour, now,
+                    errors.IpCheckRateLimited)
 
     # -- per send -----------------------------------------------------------------------------
 
