@@ -9,9 +9,9 @@ never suspends another, and a send still costs one write."""
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, Callable
 
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, marshal
+from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
 
 
 class CounterFull(Exception):
@@ -45,14 +45,33 @@ class CounterStore(abc.ABC):
     @abc.abstractmethod
     def suspend(self, key: str, expires_at: int, channel: str | None = None) -> None:
         """Mark ``key``'s window suspended (for ``channel`` only, when given): ``increment``
-        refuses until the window ends."""
+        refuses until the window ends. The send that trips it is refused, so its count (``n``
+        and the channel's) is given back in the same write."""
 
     @abc.abstractmethod
-    def release(self, key: str) -> None:
-        """Give back one count that ``increment`` added for a request that was then refused."""
+    def release(self, key: str, channel: str | None = None) -> None:
+        """Give back every count that ``increment`` added (``n`` and, with ``channel``, the
+        channel's) for a request that was then refused."""
 
 
 class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
+    """Counts through ``client``; gives back (``release``, ``suspend``) through the client
+    ``give_back_client`` makes, on the first give-back (the refusal path only), which botocore
+    never retries: a give-back whose answer was lost is never applied twice (see ``release``).
+    Without it (scripts, tests), the one client."""
+
+    def __init__(self, client: Any, table_name: str,
+                 give_back_client: Callable[[], Any] | None = None) -> None:
+        super().__init__(client, table_name)
+        self._give_back_client = give_back_client
+        self._give_backs: _DynamoDBTable | None = None
+
+    def give_backs(self) -> _DynamoDBTable:
+        if self._give_backs is None:
+            client = self._give_back_client() if self._give_back_client is not None else self._client
+            self._give_backs = _DynamoDBTable(client, self._table)
+        return self._give_backs
+
     def increment(
         self, key: str, limit: int, expires_at: int, honour_suspension: bool = True,
         channel: str | None = None,
@@ -93,26 +112,41 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
         self._update(key, "ADD #a :one SET expires_at = :expires", "",
                      {":one": 1, ":expires": expires_at}, names={"#a": attribute}, token=True)
 
-    def release(self, key: str) -> None:
-        # Condition: the count is above zero. A compensating write for our own increment of
-        # this window, so the item exists unless TTL removed it meanwhile; then the
-        # condition fails (n does not exist) and nothing is written: a give-back never makes
-        # an item nor a negative count. Concurrent increments and give-backs commute (ADD).
-        # A retry after a lost answer finds its token and gives back nothing more.
-        try:
-            self._update(key, "ADD n :minus_one", "n > :zero", {":minus_one": -1, ":zero": 0},
-                         token=True)
-        except ConditionFailed:
-            pass
+    def release(self, key: str, channel: str | None = None) -> None:
+        # Every count our increment added, in one write: ``n`` and the channel's own sends (a
+        # refused send left on ``n_sms`` lowered SMS's conversion and tripped the country's
+        # breaker for real users: issue 28). Condition: the count is above zero. A
+        # compensating write for our own increment of this window, so the item exists unless
+        # TTL removed it meanwhile; then the condition fails (n does not exist) and nothing is
+        # written: a give-back never makes an item nor a negative count. Concurrent
+        # increments and give-backs commute (ADD).
+        # At most once: a write token cannot make a give-back exact (a retry recognises its
+        # token only if no other write landed on the item between the lost answer and the
+        # retry; on a busy counter one does, and the retry would give back a count another
+        # request made, letting one send past the limit). So a give-back is one attempt,
+        # never retried (``give_backs``): a lost answer, a throttle or an error leaves this
+        # request counted, the conservative side, as a failed send does.
+        self._give_back(key, "ADD n :minus_one", {":minus_one": -1, ":zero": 0}, channel)
 
     def suspend(self, key: str, expires_at: int, channel: str | None = None) -> None:
-        self._call(
-            "update_item",
-            Key={"pk": {"S": key}},
-            UpdateExpression="SET #suspended = :yes, expires_at = :expires",
-            ExpressionAttributeNames={"#suspended": _suspended(channel)},
-            ExpressionAttributeValues=marshal({":yes": 1, ":expires": expires_at}),
-        )
+        # The suspension and the give-back of the send that tripped it, in the one write the
+        # suspension makes anyway (no extra round trip): the refused send counts nowhere.
+        # Not retried either (see ``release``): a suspension lost with its answer is set again
+        # by the next send of the channel, which finds the same conversion.
+        self._give_back(key, "ADD n :minus_one SET #suspended = :yes, expires_at = :expires",
+                        {":minus_one": -1, ":zero": 0, ":yes": 1, ":expires": expires_at}, channel,
+                        {"#suspended": _suspended(channel)})
+
+    def _give_back(self, key: str, update: str, values: dict[str, Any], channel: str | None,
+                   names: dict[str, str] | None = None) -> None:
+        names = dict(names or {})
+        if channel is not None:
+            names["#sends"] = per_channel("n", channel)
+            update = update.replace("ADD n :minus_one", "ADD n :minus_one, #sends :minus_one")
+        try:
+            self.give_backs()._update(key, update, "n > :zero", values, names=names or None)
+        except (ConditionFailed, StoreUnavailable):
+            pass  # nothing of ours to give back, or not given back: counted (see release)
 
 
 def _suspended(channel: str | None) -> str:

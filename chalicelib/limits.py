@@ -1,6 +1,6 @@
 """Abuse and cost limits on top of the per-verification rules: per client IP, per number
-prefix (with a conversion breaker), per country (its breaker opt-in) and a global hourly send
-budget.
+prefix (with a conversion breaker), per country (its breaker opt-in) and hourly send budgets
+(SMS, voice and WhatsApp together; email apart).
 
 The conversion breaker trips on the ranges that fail to convert: a prefix (the number without
 its last 3 digits) whose sends in the hour are mostly never approved is suspended until the
@@ -27,11 +27,11 @@ cost no extra write (see store.py).
 
 A send's three counters (prefix, country, budget) are independent writes, issued at the same
 time (chalicelib/concurrency.py): one round trip instead of three. When any of them refuses,
-the others' counts for this request are given back by compensating writes (``release``), so a
-refused send counts nowhere, whichever counter refused it; a limit still holds exactly,
-because every count is a conditional increment and a give-back only removes a count this
-request added. The one exception is the breaker: the send that trips it stays counted on its
-country's item, whose window is suspended anyway.
+the others' counts for this request are given back by compensating writes (``release``: ``n``
+and the channel's own count, in one write per counter), so a refused send counts nowhere,
+whichever counter refused it; the send that trips a breaker is given back in the suspension's
+write. A limit still holds exactly, because every count is a conditional increment and a
+give-back only removes a count this request added, at most once (chalicelib/counters.py).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Callable
 
 from chalicelib import concurrency, errors
 from chalicelib.counters import CounterFull, CounterStore, per_channel
+from chalicelib.networks import count_key
 from chalicelib.phone import PhoneNumber
 
 if TYPE_CHECKING:
@@ -73,11 +74,15 @@ class Limiter:
 
     # -- per client IP ------------------------------------------------------------------------
 
+    # Counted per network (chalicelib/networks.py): an IPv6 source per /64, an IPv4-mapped
+    # address as its IPv4 address, whoever passes the address (v1's sourceIp, v2's DeviceIp).
+
     def request_from_ip(self, ip: str, now: float) -> None:
-        self._count("ip", ip, self._limits.requests_per_ip_per_hour, now, errors.IpRateLimited)
+        self._count("ip", count_key(ip), self._limits.requests_per_ip_per_hour, now, errors.IpRateLimited)
 
     def check_from_ip(self, ip: str, now: float) -> None:
-        self._count("ipcheck", ip, self._limits.checks_per_ip_per_hour, now, errors.IpCheckRateLimited)
+        self._count("ipcheck", count_key(ip), self._limits.checks_per_ip_per_hour, now,
+                    errors.IpCheckRateLimited)
 
     # -- per send -----------------------------------------------------------------------------
 
@@ -100,7 +105,8 @@ class Limiter:
             # An email address: the budget only. Its per-recipient limits are on its item; a
             # breaker on its domain would let a stranger suspend gmail.com for everyone, and
             # pumping (revenue share on terminated calls and SMS) does not exist for email.
-            self._budget(now)
+            # Its budget is its own: made-up addresses never use up the SMS budget.
+            self._budget(now, "email")
             return
         limits = self._limits
         outcomes = concurrency.run_all([
@@ -111,14 +117,17 @@ class Limiter:
                 "country", phone.region, channel, limits.sends_per_country_per_hour or _NO_LIMIT, now,
                 trusted, limits.breaker_country_min_sends if limits.breaker_country_wide else None,
                 errors.CountryRateLimited, errors.CountrySuspended),
-            lambda: self._budget(now),
+            lambda: self._budget(now, channel),
         ])
         refusals = [o.error for o in outcomes if o.error is not None]
         if not refusals:
             return
+        # Each counter that counted gives back all it counted (``n`` and the channel's own
+        # sends), the give-backs at once: one round trip, on the refusal path only.
         counted = [o.value for o in outcomes if o.error is None and o.value is not None]
         if counted:
-            concurrency.run_all([functools.partial(self._counters.release, key) for key in counted])
+            concurrency.run_all([functools.partial(self._counters.release, key, counted_channel)
+                                 for key, counted_channel in counted])
         raise refusals[0]
 
     def record_approval(self, phone: PhoneNumber, channel: str, now: float) -> list[Callable[[], None]]:
@@ -149,20 +158,23 @@ class Limiter:
         self, kind: str, name: str, channel: str, limit: int, now: float, trusted: bool,
         min_sends: int | None, limit_error: type[errors.LimitExceeded],
         suspended_error: type[errors.LimitExceeded],
-    ) -> str:
+    ) -> tuple[str, str | None]:
         """A send counter with a conversion breaker per channel (``min_sends`` None: no
         breaker). The counter's item holds the window's sends (``n``, every channel: the
         limit) and each channel's sends and approvals; when at least ``min_sends`` sends of
         ``channel`` converted under OTP_BREAKER_MIN_CONVERSION_PERCENT, the window is
-        suspended for ``channel``. A trusted number passes a suspension, and never trips it."""
+        suspended for ``channel`` (the send that trips it given back in that write). A trusted
+        number passes a suspension, and never trips it. Returns what to give back when another
+        counter refuses the send: the key and the channel counted on it."""
         window, retry_after = _window(now)
         key = f"rl#{kind}#{name}#{window}"
         suspended = per_channel("suspended", channel)
         if trusted and min_sends is not None:
             # The breakers' samples never fill the limit for the numbers a suspension lets
-            # through: a bot that never converts gets at most min_sends + 1 sends counted per
-            # channel before that channel's suspension refuses the rest, so pumping every
-            # channel it can count BREAKER_CHANNELS x (min_sends + 1) on ``n``. A trusted
+            # through: a bot that never converts gets at most min_sends sends counted per
+            # channel before that channel's suspension refuses the rest (plus one should the
+            # tripping send's give-back be lost), so pumping every channel it can count
+            # BREAKER_CHANNELS x (min_sends + 1) on ``n`` at most. A trusted
             # number's limit is raised by that much, so those sends cannot refuse it. The
             # headroom is for numbers approved within TRUSTED_FOR_SECONDS only, each still
             # under its own per-number limits: a stranger cannot spend it.
@@ -189,29 +201,36 @@ class Limiter:
                 100 * approvals / sends, percent, min_sends, retry_after,
             )
             raise suspended_error(retry_after=retry_after)
-        return key
+        return key, channel
 
-    def _budget(self, now: float) -> str:
-        """The global hourly budget, split over shards so no one item takes every write
-        (an item takes at most 1,000 writes/s). The shard limits add up to the budget exactly,
-        so the budget is never exceeded. A full shard is followed by one other random shard;
-        near the end of the budget a send may be refused while another shard has room."""
-        budget = self._limits.sends_per_hour
+    def _budget(self, now: float, channel: str = "sms") -> tuple[str, None]:
+        """The hourly send budget of ``channel``'s pool: SMS, voice and WhatsApp share
+        OTP_MAX_SENDS_PER_HOUR (one telephony bill), email has its own OTP_MAX_EMAILS_PER_HOUR,
+        so sends to made-up addresses never refuse an SMS (nor SMS pumping an email). Each
+        pool is split over shards so no one item takes every write (an item takes at most
+        1,000 writes/s). The shard limits add up to the budget exactly, so the budget is never
+        exceeded. A full shard is followed by one other random shard; near the end of the
+        budget a send may be refused while another shard has room. Returns what to give back
+        (the shard's key; a budget counts no channel)."""
+        email = channel == "email"
+        budget = self._limits.emails_per_hour if email else self._limits.sends_per_hour
+        pool = "email#" if email else ""  # the phone pool keeps its keys (no reset on deploy)
         shards = min(self._limits.budget_shards, budget)
         window, retry_after = _window(now)
         first = self._choose_shard(shards)
         tries = [first] if shards == 1 else [first, (first + 1 + self._choose_shard(shards - 1)) % shards]
         for shard in tries:
             limit = budget // shards + (1 if shard < budget % shards else 0)
-            key = f"rl#budget#{window}#{shard}"
+            key = f"rl#budget#{pool}{window}#{shard}"
             try:
                 self._counters.increment(key, limit, _ttl(window))
-                return key
+                return key, None
             except CounterFull:
                 continue
-        log.warning("limit hit kind=budget budget=%d window=%d", budget, window)
+        log.warning("limit hit kind=budget pool=%s budget=%d window=%d", "email" if email else "phone",
+                    budget, window)
         # The request's LimitsHit metric (kind send_budget_exhausted) has an alarm (make
-        # package): an exhausted budget refuses every real user too.
+        # package): an exhausted budget refuses every real user of its pool too.
         raise errors.SendBudgetExhausted(retry_after=retry_after)
 
 

@@ -13,9 +13,8 @@ why the backend hears of it (an event) and can re-enable the factor.
 
 from __future__ import annotations
 
-import ipaddress
-
 from chalicelib.models import InvalidRequest
+from chalicelib.networks import client_network
 from chalicelib.totp_store import IdentityItem, TotpFactor
 
 FREE = 5  # wrong codes in a row before the first wait: per source, or per factor without one
@@ -33,20 +32,14 @@ def delay_after(failures: int, free: int) -> int:
 
 
 def parse_device_ip(raw: object) -> str | None:
-    """The end user's address as the backend saw it (the v2 API's DeviceIp), as the network it
-    stands for: an IPv4 address, or an IPv6 /64 (one subscriber's usual allocation, so rotating
-    inside it buys a stranger nothing)."""
+    """The end user's address as the backend saw it, as the network it stands for
+    (chalicelib/networks.py: an IPv4 address, an IPv6 /64, a mapped address as its IPv4)."""
     if raw is None:
         return None
-    try:
-        address = ipaddress.ip_address(raw) if isinstance(raw, str) else None
-    except ValueError:
-        address = None
-    if address is None:
+    network = client_network(raw)
+    if network is None:
         raise InvalidRequest("'device_ip' must be an IPv4 or IPv6 address.")
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
+    return network
 
 
 def source_fails(item: IdentityItem, source: str | None, now: float) -> tuple[int, bool]:

@@ -144,7 +144,13 @@ def _build_service() -> Any:
         return ProviderContext(name, provider_settings, config.sms_sender, http_session, aws_client)
 
     providers = ProviderPool(config, settings, context)
-    limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name))
+    # The counters' give-backs go through a client botocore never retries (one attempt, like
+    # a send: a retried give-back after a lost answer could give back another request's
+    # count), made on the first refusal of the container (chalicelib/counters.py).
+    give_back_client = functools.cache(lambda: budget.guard(
+        boto3.client("dynamodb", config=budget.botocore_config(seconds, send=True))))
+    limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name,
+                                                          give_back_client))
     hasher = CodeHasher(code_key, identity_key)
     # The callback URL's token goes with the send references (the identity key): rotating the
     # code key must not turn away the receipts of sends already made.

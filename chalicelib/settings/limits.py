@@ -34,13 +34,14 @@ class Limits:
     sends_per_prefix_per_hour: int
     allowed_countries: frozenset[str]
     sends_per_country_per_hour: int
-    sends_per_hour: int  # the global budget
+    sends_per_hour: int  # the global budget of SMS, voice and WhatsApp together
     budget_shards: int
     breaker_min_sends: int
     breaker_min_conversion_percent: int
     breaker_country_wide: bool = False  # opt-in: one range's pumping must not refuse a whole country
     breaker_country_min_sends: int = 50
     sms_special_types: frozenset[str] = frozenset()  # opt-in: voip, personal, non_geographic
+    emails_per_hour: int = 1000  # email's own budget: made-up addresses never refuse an SMS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str = "local") -> "Limits":
@@ -78,4 +79,5 @@ class Limits:
             breaker_country_wide=_bool(env, "OTP_BREAKER_COUNTRY_WIDE", False),
             breaker_country_min_sends=_int(env, "OTP_BREAKER_COUNTRY_MIN_SENDS", 50, 1, 999_999),
             sms_special_types=_special_types(_str(env, "OTP_SMS_ALLOWED_SPECIAL_TYPES")),
+            emails_per_hour=_int(env, "OTP_MAX_EMAILS_PER_HOUR", 1000, 1, 999_999),
         )

@@ -5,7 +5,6 @@ VerificationService that v1 calls. Built once per container by chalicelib/wiring
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import threading
 from typing import Any
 from urllib.parse import urlencode
@@ -14,6 +13,7 @@ from chalicelib import errors
 from chalicelib.attempts import attempt_sid
 from chalicelib.messages import brand_problem
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
+from chalicelib.networks import client_network
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
@@ -176,10 +176,9 @@ class TwilioApi:
             self._check_brand(brand, settings.code_length, "CustomFriendlyName")
         ip, source_ip = form.get("DeviceIp"), None
         if ip is not None:
-            try:
-                source_ip = str(ipaddress.ip_address(ip))
-            except ValueError:
-                raise wire.invalid("DeviceIp") from None
+            source_ip = client_network(ip)  # the form every per-IP count keys (a /64 for IPv6)
+            if source_ip is None:
+                raise wire.invalid("DeviceIp")
         settings, app = self.app(sid, brand)
         verification, _ = app.start(StartRequest(to, None, CHANNELS[channel], locale), source_ip)
         return self.verification_body(settings, verification, app.now(), base)

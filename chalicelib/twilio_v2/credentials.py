@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable
+from chalicelib.networks import count_key
 
 CACHE_SECONDS = 30.0
 MISS_REFRESH_SECONDS = 1.0
@@ -96,6 +97,7 @@ class Authenticator:
     def authenticate(self, authorization: str | None, source: str) -> str | None:
         """The key's SID if the header carries a live key and its secret; None otherwise
         (the caller answers 20003, saying nothing of which part was wrong)."""
+        source = count_key(source)  # a /64 is one source (chalicelib/networks.py)
         credentials = _basic(authorization)
         if credentials is not None:
             sid, secret = credentials

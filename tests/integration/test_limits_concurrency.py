@@ -75,4 +75,6 @@ def test_a_prefix_under_concurrent_sends_counts_exactly_and_refusals_give_back(s
     for item in items:
         kind = item["pk"]["S"].split("#")[1] if item["pk"]["S"].startswith("rl#") else "number"
         counts[kind] = counts.get(kind, 0) + int(item.get("n", {"N": "0"})["N"])
+        counts[kind + "_sms"] = counts.get(kind + "_sms", 0) + int(item.get("n_sms", {"N": "0"})["N"])
     assert counts["prefix"] == 10 and counts["country"] == 10 and counts["budget"] == 10, counts
+    assert counts["prefix_sms"] == 10 and counts["country_sms"] == 10, counts  # the channel's too

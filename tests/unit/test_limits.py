@@ -363,3 +363,75 @@ def test_bad_test_numbers_name_the_variable(value):
 
     with pytest.raises(ConfigError, match="OTP_TEST_NUMBERS"):
         Config.from_env({"OTP_TABLE_NAME": "t-table", "OTP_SECRET": "s" * 32, "OTP_TEST_NUMBERS": value})
+
+
+# -- the budget per pool: email apart from the paid phone channels (issue 28, item 7) -------
+
+
+def test_emails_to_made_up_addresses_do_not_refuse_the_next_sms(configured, outbox, clock):
+    """20 emails to made-up addresses used up the one hourly budget and the next real SMS was
+    refused send_budget_exhausted. Email has its own budget: using it up leaves SMS going."""
+    client = configured(OTP_EMAIL_PROVIDER="console", OTP_WHATSAPP_PROVIDER="console",
+                        OTP_MAX_SENDS_PER_HOUR="20", OTP_MAX_EMAILS_PER_HOUR="20", OTP_BUDGET_SHARDS="1",
+                        OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1000")
+    clock.now = HOUR_START
+    statuses = [start(client, to=f"made-up-{i}@example.com", channel="email")[0] for i in range(21)]
+    assert statuses == [201] * 20 + [429], statuses
+    refused = start(client, to="made-up-99@example.com", channel="email")
+    assert error_code(refused[1]) == "send_budget_exhausted" and refused[2]["Retry-After"] == "3600"
+    channels = ("sms", "whatsapp", "voice", "sms")
+    assert [start(client, to=number(i), channel=c)[0] for i, c in enumerate(channels)] == [201] * 4
+    # SMS, voice and WhatsApp share their pool: past it they are refused (and email is not).
+    assert [start(client, to=number(10 + i))[0] for i in range(17)] == [201] * 16 + [429]
+    refused = start(client, to=number(40), channel="whatsapp")
+    assert refused[0] == 429 and error_code(refused[1]) == "send_budget_exhausted"
+    clock.advance(3600)
+    assert start(client, to="made-up-100@example.com", channel="email")[0] == 201  # a new hour
+
+
+def test_sms_pumping_does_not_refuse_email(configured, outbox, clock):
+    client = configured(OTP_EMAIL_PROVIDER="console", OTP_MAX_SENDS_PER_HOUR="3", OTP_BUDGET_SHARDS="1",
+                        OTP_MAX_REQUESTS_PER_IP_PER_HOUR="1000")
+    clock.now = HOUR_START
+    assert [start(client, to=number(i))[0] for i in range(4)] == [201, 201, 201, 429]
+    assert start(client, to="alice@example.com", channel="email")[0] == 201
+
+
+def test_the_email_budget_is_sharded_and_exact():
+    """Its shards add up to it, as the phone pool's do, and they are items of their own."""
+    from chalicelib.config import Limits
+    from chalicelib.counters import CounterFull, CounterStore
+    from chalicelib.limits import Limiter
+
+    class Memory(CounterStore):
+        def __init__(self):
+            self.counts = {}
+
+        def increment(self, key, limit, expires_at, honour_suspension=True, channel=None):
+            if self.counts.get(key, 0) >= limit:
+                raise CounterFull({"n": self.counts[key]})
+            self.counts[key] = self.counts.get(key, 0) + 1
+            return {"n": self.counts[key]}
+
+        def add(self, key, attribute, expires_at): ...
+
+        def suspend(self, key, expires_at, channel=None): ...
+
+        def release(self, key, channel=None): ...
+
+    limits = Limits.from_env({"OTP_MAX_EMAILS_PER_HOUR": "53", "OTP_MAX_SENDS_PER_HOUR": "7",
+                              "OTP_BUDGET_SHARDS": "10"})
+    memory = Memory()
+    limiter = Limiter(limits, memory)
+    sent = {"email": 0, "sms": 0}
+    for channel in sent:
+        for _ in range(1000):
+            try:
+                limiter._budget(0, channel)
+                sent[channel] += 1
+            except Exception:
+                pass
+    assert sent == {"email": 53, "sms": 7}
+    email_keys = [k for k in memory.counts if k.startswith("rl#budget#email#")]
+    assert len(email_keys) == 10 and sum(memory.counts[k] for k in email_keys) == 53
+    assert len(memory.counts) == 10 + 7  # the phone pool: min(shards, budget) items
