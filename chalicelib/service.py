@@ -127,13 +127,13 @@ class VerificationService(StartUseCase):
     def get(self, verification_id: str) -> Verification:
         number_key = self._number_key_of(verification_id)
         verification = self._store.get(number_key)
-        if self._not_ours(verification, verification_id):
+        if verification is None or verification.id != verification_id:
             raise errors.VerificationNotFound()
-        assert verification is not None
-        # An item with no Service named is the stage's own app's or was made before ``svc``
-        # existed (at most a code's lifetime ago): its key, derived again, tells which.
+        # The item's Service; an item with none named is the stage's own app's or was made
+        # before ``svc`` existed (at most a code's lifetime ago): its key, derived again, tells.
         to = parse_email(verification.to).key if is_email(verification.to) else verification.to
-        if not verification.scope and self._number_key(to) != number_key:
+        scope = verification.scope
+        if scope != self._scope if scope else self._number_key(to) != number_key:
             raise errors.VerificationNotFound()
         return verification
 

@@ -145,6 +145,63 @@ def test_a_services_own_check_cancel_and_approve_by_sid_still_work(client, key, 
     assert (status, body["status"]) == (200, "canceled")
 
 
+def test_v2_update_is_one_write_and_reads_nothing_first(client, key):
+    """The Service is proven inside the write's condition, not by a read before it."""
+    from tests.unit.test_security import CallCounter
+
+    sid = new_service(client, key)["sid"]
+    path = f"/v2/Services/{sid}/Verifications/{_verify(client, key, sid)['sid']}"
+    calls = CallCounter(wiring.get_service()._store._client)
+    assert call(client, key, "POST", path, {"Status": "canceled"})[0] == 200
+    assert [c for c in calls.take() if c.endswith(" v")] == ["UpdateItem v"]
+
+
+# -- verifications made before the upgrade (no ``svc`` on the item) ---------------------------
+
+
+def _as_before_the_upgrade(verification_sid: str) -> None:
+    """The item as this version's predecessor wrote it: no ``svc``."""
+    service = wiring.get_service()
+    pk = "v#" + service._hasher.number_key_of(verification_sid)
+    service._store._client.update_item(TableName=service._store._table, Key={"pk": {"S": pk}},
+                                       UpdateExpression="REMOVE svc", ConditionExpression="attribute_exists(svc)")
+
+
+def test_a_services_verification_from_before_the_upgrade_is_checked_by_number_and_resent(
+        configured, key, outbox):
+    """Honest users mid-verification at the upgrade: the check by To and a resend still work
+    (the item's key is the Service's), and the resend names the Service on the item, so its SID
+    works on the SID paths from then on; until then those answer 20404."""
+    client = configured(OTP_RESEND_INTERVAL_SECONDS="0")
+    sid = new_service(client, key)["sid"]
+    victim = _verify(client, key, sid)["sid"]
+    _as_before_the_upgrade(victim)
+    status, body, _ = call(client, key, "GET", f"/v2/Services/{sid}/Verifications/{victim}")
+    assert (status, body["status"]) == (200, "pending")  # a read: the key derived again tells
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck",
+                           {"VerificationSid": victim, "Code": last_code(outbox)})
+    assert (status, twilio_error(body)) == (404, 20404)
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck",
+                           {"To": NUMBER, "Code": _wrong(last_code(outbox))})
+    assert (status, body["status"]) == (200, "pending")  # by number: counted, as before
+    assert _verify(client, key, sid)["sid"] == victim  # a resend of the same verification
+    assert raw_item(victim)["svc"] == {"S": sid}
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck",
+                           {"VerificationSid": victim, "Code": last_code(outbox)})
+    assert (status, body["status"]) == (200, "approved")
+
+
+def test_a_default_service_read_of_an_unmarked_item_of_another_service_is_not_found(client, key, outbox):
+    """GET /v1/verifications/{id} (and v2 fetch under the default Service) of a Service's item
+    made before the upgrade: the key, derived again from the item's number, is not the
+    default's, so it is not found, as before."""
+    sid = new_service(client, key)["sid"]
+    victim = _verify(client, key, sid)["sid"]
+    _as_before_the_upgrade(victim)
+    status, body, _ = get(client, f"/v1/verifications/{victim}")
+    assert (status, error_code(body)) == (404, "verification_not_found")
+
+
 # -- the Attempts Summary -----------------------------------------------------------------------
 
 
