@@ -167,12 +167,13 @@ class AttemptLog(_DynamoDBTable):
         values: dict[str, Any] = {":one": 1, **{f":k{i}": count for i, count in enumerate(counters.values())}}
         adds = ", ".join(f"#c{i} :k{i}" for i in range(len(counters)))
         sets = ", ".join(f"#a{i}.cv = :one" for i in range(len(sends)))
-        # Counted on the attempt's own Service only: the first attempt's ``svc`` is ``scope``
-        # ("" for the stage's own app: its length 0, no empty string in the expression).
+        # Counted on the attempt's own Service only: the first attempt's ``svc`` is ``scope``, a
+        # Service SID, or "" for the stage's own app: no Service SID ("VA...", and no empty
+        # string in the expression, which dynalite's size() does not measure).
         if scope:
             own, values[":svc"] = "#a0.svc = :svc", scope
         else:
-            own, values[":zero"] = "size(#a0.svc) = :zero", 0
+            own, values[":svc"] = "NOT begins_with(#a0.svc, :svc)", "VA"
         # An approval is written once (the check's conditional write); a retry after a lost
         # answer finds ``cv`` already set: our own success, not counted again. Another
         # Service's attempt fails the condition too, and counts nothing.
