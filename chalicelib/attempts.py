@@ -164,20 +164,28 @@ class AttemptLog(_DynamoDBTable):
             name = _counter("c", scope, country, channel)
             counters[name] = counters.get(name, 0) + 1
         names.update({f"#c{i}": name for i, name in enumerate(counters)})
-        values = {":one": 1, **{f":k{i}": count for i, count in enumerate(counters.values())}}
+        values: dict[str, Any] = {":one": 1, **{f":k{i}": count for i, count in enumerate(counters.values())}}
         adds = ", ".join(f"#c{i} :k{i}" for i in range(len(counters)))
         sets = ", ".join(f"#a{i}.cv = :one" for i in range(len(sends)))
+        # Counted on the attempt's own Service only: the first attempt's ``svc`` is ``scope``, a
+        # Service SID, or "" for the stage's own app: no Service SID ("VA...", and no empty
+        # string in the expression, which dynalite's size() does not measure).
+        if scope:
+            own, values[":svc"] = "#a0.svc = :svc", scope
+        else:
+            own, values[":svc"] = "NOT begins_with(#a0.svc, :svc)", "VA"
         # An approval is written once (the check's conditional write); a retry after a lost
-        # answer finds ``cv`` already set: our own success, not counted again.
+        # answer finds ``cv`` already set: our own success, not counted again. Another
+        # Service's attempt fails the condition too, and counts nothing.
         try:
-            self._update(pk, f"SET {sets} ADD {adds}", _UNCONVERTED, values, names=names)
+            self._update(pk, f"SET {sets} ADD {adds}", f"{_UNCONVERTED} AND {own}", values, names=names)
         except ConditionFailed as exc:
             if "a_" + sends[0][0] in (exc.item or {}):
                 return
             # The attempts did not fit their item (PER_ITEM): the counters still count.
             counter_names = {k: v for k, v in names.items() if k.startswith("#c")}
             self._update(pk, f"ADD {adds}", "attribute_exists(pk)",
-                         {k: v for k, v in values.items() if k != ":one"}, names=counter_names)
+                         {k: v for k, v in values.items() if k.startswith(":k")}, names=counter_names)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -193,6 +193,7 @@ def to_verification(item: dict[str, Any] | None) -> Verification | None:
         sends=tuple(_send_attempt(x) for x in item.get("sends", {}).get("L", [])),
         approved_at=approved_at(item),
         binding=_binding(item.get("binding")),
+        scope=plain.get("svc") or "",
     )
 
 

@@ -7,6 +7,7 @@ each of the right type. Anything else is ``invalid_request``, never a 500.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -67,6 +68,9 @@ class Verification:
     sends: tuple[SendAttempt, ...] = ()  # one per delivered send, with the provider that took it
     approved_at: int | None = None  # the number's last approval (any verification): the breaker trusts it
     binding: ReceiptBinding | None = None  # the last start's nonce and purpose, for the receipt
+    # The Service whose item it is (the item's ``svc``): its SID; "" for the stage's own app
+    # (and for an item made before ``svc`` existed: chalicelib/store.py ``_of_scope``).
+    scope: str = ""
 
     @property
     def provider(self) -> str | None:
@@ -94,6 +98,28 @@ class Verification:
     @property
     def expires_at_iso(self) -> str:
         return datetime.fromtimestamp(self.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class CheckLimit:
+    """Checks per number per window, across its verifications: what strangers who know a
+    number can spend guessing its codes, and so how long they can keep it locked (one window).
+    The count lives on the number's item (``checks_<window length>_<window>``), so starting
+    over does not reset it and it costs no extra write."""
+
+    max_checks: int
+    window_seconds: int
+
+    def attribute(self, now: float, back: int = 0) -> str:
+        return f"checks_{self.window_seconds}_{int(now) // self.window_seconds - back}"
+
+    def used(self, item: dict[str, Any] | None, now: float) -> bool:
+        count = (item or {}).get(self.attribute(now), {}).get("N")
+        return count is not None and int(count) >= self.max_checks
+
+    def retry_after(self, now: float) -> int:
+        window_end = (int(now) // self.window_seconds + 1) * self.window_seconds
+        return max(1, math.ceil(window_end - now))
 
 
 def valid_locale(locale: str) -> bool:

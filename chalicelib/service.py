@@ -92,14 +92,13 @@ class VerificationService(StartUseCase):
         checks = self._check_limit()
         try:
             verification = self._store.record_check(
-                number_key, request.verification_id, guess_mac, int(now), checks
+                number_key, request.verification_id, guess_mac, int(now), checks, self._scope
             )
         except ConditionFailed as exc:
             current = exc.current
-            if current is None or (
-                request.verification_id is not None and current.id != request.verification_id
-            ):
+            if self._not_ours(current, request.verification_id):
                 raise errors.VerificationNotFound() from None
+            assert current is not None
             status = current.status(now)
             if status == "max_attempts_reached":
                 raise errors.MaxAttemptsReached(
@@ -130,18 +129,22 @@ class VerificationService(StartUseCase):
         verification = self._store.get(number_key)
         if verification is None or verification.id != verification_id:
             raise errors.VerificationNotFound()
-        to = verification.to
-        if self._number_key(parse_email(to).key if is_email(to) else to) != number_key:  # another app's
+        # The item's Service; an item with none named is the stage's own app's or was made
+        # before ``svc`` existed (at most a code's lifetime ago): its key, derived again, tells.
+        to = parse_email(verification.to).key if is_email(verification.to) else verification.to
+        scope = verification.scope
+        if scope != self._scope if scope else self._number_key(to) != number_key:
             raise errors.VerificationNotFound()
         return verification
 
     def cancel(self, verification_id: str) -> Verification:
         number_key = self._number_key_of(verification_id)
         try:
-            return self._store.cancel(number_key, verification_id, int(self._clock()))
+            return self._store.cancel(number_key, verification_id, int(self._clock()), self._scope)
         except ConditionFailed as exc:
-            if exc.current is None or exc.current.id != verification_id:
+            if self._not_ours(exc.current, verification_id):
                 raise errors.VerificationNotFound() from None
+            assert exc.current is not None
             raise errors.NotPending(status=exc.current.status(self._clock())) from None
 
     def approve(self, verification_id: str) -> Verification:
@@ -150,19 +153,28 @@ class VerificationService(StartUseCase):
         number_key = self._number_key_of(verification_id)
         now = self._clock()
         try:
-            verification = self._store.approve(number_key, verification_id, int(now))
+            verification = self._store.approve(number_key, verification_id, int(now), self._scope)
         except ConditionFailed as exc:
+            # Our own write retried after a lost answer is the store's success (its token); an
+            # approval found here was another's (a right code first): no longer pending.
             current = exc.current
-            if current is None or current.id != verification_id:
+            if self._not_ours(current, verification_id):
                 raise errors.VerificationNotFound() from None
-            if current.approved:  # our own write retried after a lost answer, or a right code first
-                return current
+            assert current is not None
             raise errors.NotPending(status=current.status(now)) from None
         self._record_approval(number_key, verification, now)  # events: from the table's stream
         return verification
 
     def _number_key_of(self, verification_id: object) -> str:
         return self._hasher.number_key_of(require_verification_id(verification_id))
+
+    def _not_ours(self, current: Verification | None, verification_id: str | None) -> bool:
+        """No verification, or (named by SID) another one or another Service's: not found. A
+        Service's write names it in its condition (the item's ``svc``, chalicelib/store.py), so
+        such a write changed nothing; by number, the item's key is already this Service's."""
+        if current is None:
+            return True
+        return verification_id is not None and (current.id != verification_id or current.scope != self._scope)
 
     def is_test_number(self, e164: str) -> bool:
         """One of OTP_TEST_NUMBERS (a fixed code, nothing sent): its receipt says so."""
@@ -198,6 +210,8 @@ class VerificationService(StartUseCase):
             except errors.ServiceError:  # a number the metadata no longer takes: no breaker count
                 log.warning("approval not counted for the breaker ref=%s", log_ref(verification.id))
         if self._attempts is not None and not self.is_test_number(verification.to):
+            # The attempt's own Service: the approval's write proved the item is this scope's,
+            # and the conversion's write checks it on each attempt too (chalicelib/attempts.py).
             writes += self._attempts.conversions(verification, region, self._scope)
         for outcome in concurrency.run_all(writes):
             if outcome.error is not None:

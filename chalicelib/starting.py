@@ -307,6 +307,7 @@ class StartUseCase:
             attempts=0,
             max_attempts=self._config.max_check_attempts,
             sends=(send,),
+            scope=self._scope,
         )
 
     def _resend(
@@ -325,7 +326,7 @@ class StartUseCase:
             channel=send.channel,
             sends=(*live.sends, send),
         )
-        wanted = dataclasses.replace(wanted, binding=binding)
+        wanted = dataclasses.replace(wanted, binding=binding, scope=self._scope)
         try:
             return self._store.resend(
                 number_key,

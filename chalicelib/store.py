@@ -13,6 +13,11 @@ approved when that equals the MAC of the code (compared in code with hmac.compar
 ``expires_at`` is the item's TTL: the later of the code's expiry and the end of the day whose
 counters the item holds. TTL only cleans up; every condition and read checks expiry itself.
 
+Services: a verification's item key is its Service's (codes.py ``number_key``), and so is the
+number key inside its SID; the item also names its Service (``svc``: the Service's SID, absent
+for the stage's own app), and every write that names a verification by SID carries that Service
+in its condition (``_of_scope``), so another Service's SID is simply not found, counting nothing.
+
 Counters (``pk = "rl#..."``) live in chalicelib/counters.py; the botocore plumbing both share
 (``ConditionFailed``, ``StoreUnavailable``, the item codec) in chalicelib/dynamodb.py.
 """
@@ -20,13 +25,11 @@ Counters (``pk = "rl#..."``) live in chalicelib/counters.py; the botocore plumbi
 from __future__ import annotations
 
 import abc
-import math
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.callbacks import STATUS_RANK
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, binding_value, to_verification
-from chalicelib.models import Verification
+from chalicelib.models import CheckLimit, Verification
 
 DAY = 86_400
 
@@ -39,34 +42,23 @@ _LIVE = (
 _LIVE_AND_UNLOCKED = f"vid = :vid AND {_LIVE} AND attempts < max_attempts"
 
 
+def _of_scope(scope: str, by_sid: bool = True) -> tuple[str, dict[str, str]]:
+    """The condition that the item is the Service ``scope``'s ("": the stage's own app), and
+    its values. By number (``by_sid`` False) the item's key was derived from the Service, which
+    already proves it: an item made before ``svc`` existed (none has it) is taken too."""
+    if not scope:
+        return "attribute_not_exists(svc)", {}
+    if by_sid:
+        return "svc = :svc", {":svc": scope}
+    return "(svc = :svc OR attribute_not_exists(svc))", {":svc": scope}
+
+
 def number_pk(number_key: str) -> str:
     return "v#" + number_key
 
 
 def day_of(now: int) -> int:
     return now // DAY
-
-
-@dataclass(frozen=True)
-class CheckLimit:
-    """Checks per number per window, across its verifications: what strangers who know a
-    number can spend guessing its codes, and so how long they can keep it locked (one window).
-    The count lives on the number's item (``checks_<window length>_<window>``), so starting
-    over does not reset it and it costs no extra write."""
-
-    max_checks: int
-    window_seconds: int
-
-    def attribute(self, now: float, back: int = 0) -> str:
-        return f"checks_{self.window_seconds}_{int(now) // self.window_seconds - back}"
-
-    def used(self, item: dict[str, Any] | None, now: float) -> bool:
-        count = (item or {}).get(self.attribute(now), {}).get("N")
-        return count is not None and int(count) >= self.max_checks
-
-    def retry_after(self, now: float) -> int:
-        window_end = (int(now) // self.window_seconds + 1) * self.window_seconds
-        return max(1, math.ceil(window_end - now))
 
 
 class VerificationStore(abc.ABC):
@@ -102,16 +94,17 @@ class VerificationStore(abc.ABC):
     @abc.abstractmethod
     def record_check(
         self, number_key: str, verification_id: str | None, guess_mac: str, now: int,
-        checks: CheckLimit,
+        checks: CheckLimit, scope: str = "",
     ) -> Verification:
-        """Count one attempt on the live verification and store the guess; returns the item."""
+        """Count one attempt on the Service ``scope``'s live verification and store the guess;
+        returns the item."""
 
     @abc.abstractmethod
-    def cancel(self, number_key: str, verification_id: str, now: int) -> Verification:
-        """Cancel the live verification ``verification_id``."""
+    def cancel(self, number_key: str, verification_id: str, now: int, scope: str = "") -> Verification:
+        """Cancel the Service ``scope``'s live verification ``verification_id``."""
 
-    def approve(self, number_key: str, verification_id: str, now: int) -> Verification:
-        """Approve the live verification ``verification_id`` without a code."""
+    def approve(self, number_key: str, verification_id: str, now: int, scope: str = "") -> Verification:
+        """Approve the Service ``scope``'s live verification ``verification_id`` without a code."""
         raise NotImplementedError
 
     def record_delivery(
@@ -144,14 +137,16 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # item returned carries our token: the start goes on (one start counted, one SMS).
         day = day_of(now)
         binding = binding_value(v.binding)  # never inherited from the number's last verification
+        # The item's Service (v.scope) is set, or removed for the stage's own app, by every start.
+        sets = (", binding = :binding" if binding else "") + (", svc = :svc" if v.scope else "")
+        removes = ("" if binding else ", binding") + ("" if v.scope else ", svc")
         old = self._update(
             number_pk(number_key),
             "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac,"
             " created_at = :created, code_expires_at = :code_expires, expires_at = :item_expires,"
             " sent_at_ms = :sent, send_count = :one, attempts = :zero,"
-            " max_attempts = :max_attempts, sends = :sends" + (", binding = :binding" if binding else "") +
-            " ADD #starts :one"
-            " REMOVE guess_mac, canceled_at, #old_starts, #old_checks" + ("" if binding else ", binding"),
+            " max_attempts = :max_attempts, sends = :sends" + sets + " ADD #starts :one"
+            " REMOVE guess_mac, canceled_at, #old_starts, #old_checks" + removes,
             f"NOT ({_LIVE}) AND (attribute_not_exists(#starts) OR #starts < :max_starts)"
             " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
             {
@@ -171,6 +166,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":max_checks": checks.max_checks,
                 ":now": now,
                 **({":binding": binding} if binding else {}),
+                **({":svc": v.scope} if v.scope else {}),
             },
             names={
                 "#to": "to",
@@ -208,14 +204,17 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # :min_sent` on its own send; the token says it is ours, so the new code is sent
         # (without it: 429 and a code in the item that nobody received). ``to`` is the last
         # start's spelling of the recipient (one mailbox, several spellings: email_address.py).
+        # By number: the item's key proves the Service (v.scope); an item made before ``svc``
+        # existed gets it here, so its SID works on the Service's SID paths from this resend on.
         binding = binding_value(v.binding)
+        scoped, scope_values = _of_scope(v.scope, by_sid=False)
         return self._write(
             number_key,
             "SET #to = :to, code_mac = :code_mac, sent_at_ms = :sent, code_expires_at = :code_expires,"
             " expires_at = :item_expires, channel = :channel, sends = list_append(sends, :send)"
-            + (", binding = :binding" if binding else "") +
+            + (", binding = :binding" if binding else "") + (", svc = :svc" if v.scope else "") +
             " ADD send_count :one" + ("" if binding else " REMOVE binding"),
-            f"vid = :vid AND {_LIVE} AND attempts < max_attempts"
+            f"vid = :vid AND {scoped} AND {_LIVE} AND attempts < max_attempts"
             " AND send_count < :max_sends AND sent_at_ms <= :min_sent"
             " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
             {
@@ -233,6 +232,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":max_checks": checks.max_checks,
                 ":now": now,
                 **({":binding": binding} if binding else {}),
+                **scope_values,
             },
             names={"#to": "to", "#checks": checks.attribute(now)},
             returns=True,
@@ -326,25 +326,25 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
 
     def record_check(
         self, number_key: str, verification_id: str | None, guess_mac: str, now: int,
-        checks: CheckLimit,
+        checks: CheckLimit, scope: str = "",
     ) -> Verification:
-        # Condition: live, under the verification's attempt limit and under the number's
-        # checks for the window. The attempt is counted in the same write that stores the guess,
-        # so N concurrent guesses get at most max_attempts successful writes, hence at most
-        # max_attempts comparisons. A correct guess makes the item approved (guess_mac =
-        # code_mac), which the condition then refuses: a code succeeds once even under 20
-        # concurrent correct submissions. The day's count lives on the number's item, so a
-        # new verification does not reset it.
+        # Condition: the Service's (``_of_scope``), live, under the verification's attempt
+        # limit and under the number's checks for the window. The attempt is counted in the
+        # same write that stores the guess, so N concurrent guesses get at most max_attempts
+        # successful writes, hence at most max_attempts comparisons. A correct guess makes the
+        # item approved (guess_mac = code_mac), which the condition then refuses: a code
+        # succeeds once even under 20 concurrent correct submissions. The day's count lives on
+        # the number's item, so a new verification does not reset it.
         # Retry timeline: t0 lands, t1 answer lost, t2 the retry would count a wrong guess a
         # second time, or fail on its own approval (404, approval lost): its condition refuses
         # an item holding its token, and the item returned is the check's result.
+        scoped, scope_values = _of_scope(scope, by_sid=verification_id is not None)
         condition = (
-            f"{_LIVE} AND attempts < max_attempts"
+            f"{scoped} AND {_LIVE} AND attempts < max_attempts"
             " AND (attribute_not_exists(#checks) OR #checks < :max_checks)"
         )
-        values: dict[str, Any] = {
-            ":guess": guess_mac, ":one": 1, ":now": now, ":max_checks": checks.max_checks
-        }
+        values: dict[str, Any] = {":guess": guess_mac, ":one": 1, ":now": now,
+                                  ":max_checks": checks.max_checks, **scope_values}
         if verification_id is not None:
             condition = "vid = :vid AND " + condition
             values[":vid"] = verification_id
@@ -360,32 +360,34 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             token=True,
         )
 
-    def cancel(self, number_key: str, verification_id: str, now: int) -> Verification:
-        # Condition: the same verification, live and not locked by failed checks (canceling a
+    def cancel(self, number_key: str, verification_id: str, now: int, scope: str = "") -> Verification:
+        # Condition: the same verification, the Service's, live and not locked by failed checks (canceling a
         # locked one and starting over would reset the guessing). Cancel and approve race on
         # one item; whichever write lands first makes the other's condition fail.
         # Retry timeline: t0 lands, t1 answer lost, t2 the retry finds it canceled (409):
         # the token says by itself, so the cancel answers 200.
+        scoped, scope_values = _of_scope(scope)
         return self._write(
             number_key,
             "SET canceled_at = :now",
-            _LIVE_AND_UNLOCKED,
-            {":vid": verification_id, ":now": now},
+            f"{scoped} AND {_LIVE_AND_UNLOCKED}",
+            {":vid": verification_id, ":now": now, **scope_values},
             returns=True,
             token=True,  # a retry after a lost answer finds it canceled by itself: a success
         )
 
-    def approve(self, number_key: str, verification_id: str, now: int) -> Verification:
-        # Condition: the same verification, live and not locked by failed checks, as for
+    def approve(self, number_key: str, verification_id: str, now: int, scope: str = "") -> Verification:
+        # Condition: the same verification, the Service's, live and not locked by failed checks, as for
         # cancel. The guess becomes the code's MAC: the item is approved as by a right check,
         # so a later check, cancel or approval finds it no longer live. Approve, cancel and
         # check race on one item; the first write to land wins. A retry after a lost answer
         # fails the condition on its own approval (the service recognises it).
+        scoped, scope_values = _of_scope(scope)
         return self._write(
             number_key,
             "SET guess_mac = code_mac",
-            _LIVE_AND_UNLOCKED,
-            {":vid": verification_id, ":now": now},
+            f"{scoped} AND {_LIVE_AND_UNLOCKED}",
+            {":vid": verification_id, ":now": now, **scope_values},
             returns=True,
             token=True,  # the token answers a retried approval at once (chalicelib/dynamodb.py)
         )

@@ -72,6 +72,8 @@ def name_of(target: str, body: dict[str, Any]) -> str:
             return "cancel"
         if "approved_at" in update:
             return "mark_approved"
+        if "guess_mac = code_mac" in update:
+            return "approve"
     if pk.startswith("t#"):
         if ":step" in values:
             return "totp_accept"

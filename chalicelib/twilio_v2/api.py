@@ -196,9 +196,9 @@ class TwilioApi:
         if status not in ("canceled", "approved"):
             raise wire.invalid("Status", "canceled or approved")
         settings, app = self.app(sid)
-        if app.get(verification_sid).status(app.now()) in _GONE:  # this Service's, and not gone: else 20404
-            raise wire.not_found("The Verification")
-        # NotPending (it stopped being pending meanwhile) answers 20404 (wire.from_domain).
+        # One write, whose condition names this Service: another Service's verification, or
+        # one no longer pending (approved, canceled, expired, locked), answers 20404
+        # (VerificationNotFound and NotPending: wire.from_domain), as at Twilio.
         verification = app.cancel(verification_sid) if status == "canceled" else app.approve(verification_sid)
         return self.verification_body(settings, verification, app.now(), base)
 
@@ -217,7 +217,8 @@ class TwilioApi:
             verification = app.check(request, None)
         except errors.IncorrectCode as exc:  # Twilio answers a wrong code with 200, pending
             return self._check_body(settings, exc.verification, "pending", None)
-        receipt = self._receipts.for_verification(verification, app.now())
+        receipt = self._receipts.for_verification(verification, app.now(),
+                                                   test_number=app.is_test_number(verification.to))
         return self._check_body(settings, verification, "approved", receipt)
 
     def verification_body(self, s: ServiceSettings, v: Verification, now: float, base: str) -> dict[str, Any]:

@@ -97,6 +97,30 @@ def test_twilio_python_cancel_max_attempts_and_a_second_service(server, key):
     assert {"Verify", "First", "Second"} <= set(names)
 
 
+def test_twilio_python_another_services_sid_is_20404_and_changes_nothing(server, key):
+    """Issue 28 item 1 through the official client, unchanged: Service B names Service A's
+    verification by SID (check with the right code, fetch, cancel): each 20404; A then
+    approves it with that code."""
+    from twilio.base.exceptions import TwilioRestException
+
+    client = sdk(server, key)
+    first = client.verify.v2.services.create(friendly_name="First")
+    second = client.verify.v2.services.create(friendly_name="Second")
+    to = unique_number(126)
+    verification = client.verify.v2.services(first.sid).verifications.create(to=to, channel="sms")
+    code = server.last_code(to)
+    other = client.verify.v2.services(second.sid)
+    for call in (lambda: other.verification_checks.create(verification_sid=verification.sid, code=code),
+                 lambda: other.verifications(verification.sid).fetch(),
+                 lambda: other.verifications(verification.sid).update(status="canceled")):
+        with pytest.raises(TwilioRestException) as foreign:
+            call()
+        assert (foreign.value.status, foreign.value.code) == (404, 20404)
+    check = client.verify.v2.services(first.sid).verification_checks.create(verification_sid=verification.sid,
+                                                                                code=code)
+    assert (check.status, check.valid) == ("approved", True)
+
+
 def test_twilio_python_wrong_credentials_and_a_revoked_key(server, key, dynamodb_endpoint):
     from twilio.base.exceptions import TwilioRestException
     from twilio.rest import Client

@@ -253,12 +253,18 @@ def test_the_backend_approves_a_verification_it_confirmed_another_way(client, ke
 
 
 def test_a_retried_approval_recognises_its_own_write(client, key):
+    """botocore's retry after a lost answer (tests/faults.py) finds its own approval: 200; a
+    second request to approve the approved verification is another's: 20404 (gone)."""
+    from tests.faults import Faults
+
     sid = new_service(client, key)["sid"]
-    verification = _verify(client, key, sid)
-    app = wiring.get_twilio().app(sid)[1]
-    first = app.approve(verification["sid"])
-    again = app.approve(verification["sid"])  # botocore's retry after a lost answer: no error
-    assert again.id == first.id and again.approved and first.approved
+    path = f"/v2/Services/{sid}/Verifications/{_verify(client, key, sid)['sid']}"
+    faults = Faults()
+    faults.attach(wiring.get_service()._store._client)
+    faults.arm("approve", "lost")
+    status, body, _ = call(client, key, "POST", path, {"Status": "approved"})
+    assert (status, body["status"]) == (200, "approved") and faults.seen.count("approve") == 2
+    assert twilio_error(call(client, key, "POST", path, {"Status": "approved"})[1]) == 20404
 
 
 def test_five_wrong_checks_then_60202(client, key, outbox):
