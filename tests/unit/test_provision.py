@@ -185,6 +185,16 @@ def test_no_gateway_response_the_deploy_puts_repeats_the_request(deployed_api):
         assert put.get("statusCode") == status
 
 
+def test_the_access_log_line_repeats_nothing_of_the_requests_credentials():
+    """$context.error.message repeats the Authorization header for a path that is no route, as
+    messageString does: the access log (a log line per request) must not carry it."""
+    from scripts.access_logs import ACCESS_LOG_FORMAT
+
+    line = render_gateway_response(ACCESS_LOG_FORMAT, BASIC)
+    assert "error.message" not in ACCESS_LOG_FORMAT and BASIC.split()[1] not in line
+    assert json.loads(line)["errorResponseType"]  # what API Gateway refused is still named
+
+
 def test_gateway_responses_are_put_before_a_new_deployment_of_the_stage(deployed_api):
     """A gateway response is live only in a deployment made after it (API Gateway deploys a
     snapshot of the API's definition: docs.aws.amazon.com/apigateway/latest/developerguide/
