@@ -25,12 +25,14 @@ from scripts.service_roles import ensure_service_role
 # $context variables: docs.aws.amazon.com/apigateway/latest/developerguide/
 # api-gateway-mapping-template-reference.html#context-variable-reference. resourcePath is the
 # route's template (/v1/verifications/{verification_id}): no id, no query string, no body.
+# No $context.error.message: for a path that is no route it repeats the request's
+# Authorization header (as messageString does); errorResponseType names what was refused.
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId", "requestTime": "$context.requestTimeEpoch",
     "ip": "$context.identity.sourceIp", "httpMethod": "$context.httpMethod",
     "resourcePath": "$context.resourcePath", "status": "$context.status",
     "responseLength": "$context.responseLength", "latencyMs": "$context.responseLatency",
-    "errorResponseType": "$context.error.responseType", "errorMessage": "$context.error.message",
+    "errorResponseType": "$context.error.responseType",
     "integrationStatus": "$context.integration.status",
 }, separators=(",", ":"))
 

@@ -6,35 +6,46 @@ package` writes the same values into the stack (scripts/package_template.py).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 # Per-stage API Gateway throttling (requests per second, burst), applied after deploy.
 THROTTLING = {"dev": (10, 20), "prod": (100, 200)}
 
-# API Gateway's own answers (a path that does not exist, its throttling, its faults) in the
-# contract's shape. $context.error.messageString is API Gateway's message, already quoted.
+# API Gateway's own answers (a path that is no route, a wrong method on a route's resource, a
+# bad signature, its throttling, its faults) in the contract's shape, each with a fixed message:
+# nothing of the request. $context.error.messageString is not used: for a path that is no route
+# it repeats the request's Authorization header ("... Authorization=Basic <base64 of
+# SK...:secret>"), and the SDKs put the message into their exceptions, so apps would log their
+# secret. (Paths under /v2 that are no route reach the function: Twilio's 404, routes.py.)
+# The messages hold no "$" or "#" (the template is VTL).
 GATEWAY_RESPONSES = {
-    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),
-    "RESOURCE_NOT_FOUND": ("404", "not_found"),
-    "THROTTLED": ("429", "throttled"),
-    "QUOTA_EXCEEDED": ("429", "quota_exceeded"),
-    "INVALID_API_KEY": ("403", "invalid_api_key"),
-    "DEFAULT_4XX": (None, "invalid_request"),
-    "DEFAULT_5XX": (None, "internal_error"),
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", "No such resource, or no such method on it"),
+    "RESOURCE_NOT_FOUND": ("404", "not_found", "No such resource"),
+    "THROTTLED": ("429", "throttled", "Too many requests to the API: retry later"),
+    "QUOTA_EXCEEDED": ("429", "quota_exceeded", "The API key's usage plan quota is used up"),
+    "INVALID_API_KEY": ("403", "invalid_api_key", "The x-api-key header is missing or not a key of this API"),
+    "DEFAULT_4XX": (None, "invalid_request",
+                    "The API refused the request: a missing or invalid credential (an IAM signature, "
+                    "an API key), or a request it does not take"),
+    "DEFAULT_5XX": (None, "internal_error", "The API could not answer: retry later"),
 }
 
 
-def gateway_response_template(code: str) -> str:
-    return '{"error": {"code": "%s", "message": $context.error.messageString}}' % code
+def gateway_response_template(code: str, message: str) -> str:
+    """The body, a constant: no $context, $input or $stageVariables in it."""
+    if "$" in message or "#" in message:
+        raise ValueError(f"a gateway response's message is VTL: no $ or # in {message!r}")
+    return json.dumps({"error": {"code": code, "message": message}})
 
 
 def ensure_gateway_responses(apigateway: Any, rest_api_id: str, api_stage: str) -> list[str]:
     """Put API Gateway's own answers, then deploy the stage: a gateway response is part of the
     API's definition and is live only in a deployment made after it (chalice's deployment came
     before these, and its next put_rest_api(mode=overwrite) may drop them: aws-cdk#10963)."""
-    for response_type, (status, code) in GATEWAY_RESPONSES.items():
+    for response_type, (status, code, message) in GATEWAY_RESPONSES.items():
         params = {"restApiId": rest_api_id, "responseType": response_type,
-                  "responseTemplates": {"application/json": gateway_response_template(code)}}
+                  "responseTemplates": {"application/json": gateway_response_template(code, message)}}
         if status:
             params["statusCode"] = status
         apigateway.put_gateway_response(**params)

@@ -91,8 +91,8 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
     # model/api/api_generator.py _add_gateway_responses), so the API's deployment carries them.
     gateway_responses = {
         kind: {**({"StatusCode": status} if status else {}),
-               "ResponseTemplates": {"application/json": gateway_response_template(code)}}
-        for kind, (status, code) in GATEWAY_RESPONSES.items()
+               "ResponseTemplates": {"application/json": gateway_response_template(code, message)}}
+        for kind, (status, code, message) in GATEWAY_RESPONSES.items()
     }
     rate, burst = THROTTLING.get(stage, (10, 20))
     merged = {
@@ -105,6 +105,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                                     "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}],
                 "GatewayResponses": gateway_responses,
                 "OpenApiVersion": "3.0.1",
+                "DefinitionBody": {"paths": {GREEDY: greedy_parameter()}},
             }},
             # The name chalice deploy gives it, so the role can name the log group without a cycle.
             "APIHandler": {"DependsOn": ["FunctionLogGroup"],
@@ -190,6 +191,20 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
 
     merged = with_sns_handlers(stage, with_channels(stage_variables(stage), with_events(stage, merged)))
     return with_snapstart(stage, with_access_logs(stage, merged))
+
+
+# The catch-all under /v2 (chalicelib/twilio_v2/routes.py): chalice writes its methods but, not
+# knowing greedy parameters, declares none; API Gateway's own example of a proxy resource
+# declares it (docs.aws.amazon.com/apigateway/latest/developerguide/
+# api-gateway-set-up-lambda-proxy-integration-on-proxy-resource.html).
+GREEDY = "/v2/{proxy+}"
+
+
+def greedy_parameter() -> dict:
+    import app
+
+    parameter = [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
+    return {method.lower(): {"parameters": parameter} for method in app.app.routes[GREEDY]}
 
 
 def with_access_logs(stage: str, merged: dict) -> dict:

@@ -16,8 +16,9 @@ import os
 import socketserver
 import sys
 import threading
-from http.server import HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +46,16 @@ def main(argv: list[str] | None = None) -> int:
 
     app_lock = threading.Lock()
 
+    from scripts.local_gateway import Gateway
+
     class Handler(ChaliceRequestHandler):
+        # Routed as the deployed API (scripts/local_gateway.py): /v2/{proxy+} takes every
+        # other path under /v2 (Twilio's 404), and a path that is no route gets the gateway's
+        # fixed 404, not chalice local's 403 that repeats the request's Authorization header.
+        def __init__(self, request: Any, address: Any, server: Any, app_object: Any, config: Any) -> None:
+            self.local_gateway = Gateway(app_object, config)
+            BaseHTTPRequestHandler.__init__(self, request, address, server)
+
         # chalice local leaves methods it does not know (TRACE, QUERY, ...) to http.server,
         # which answers 501 in HTML; hand every method to the app, which answers 405 in the
         # contract's shape (API Gateway also answers an unknown method with a client error).

@@ -3,7 +3,9 @@ a lazy factory for the TwilioApi (api.py); this module never imports app.py.
 
 No route has an API Gateway authorizer or API key: the SDKs send HTTP Basic with an API key,
 which the function checks (credentials.py) before anything else, so without it every /v2
-request to these routes gets 401 (20003) and nothing else.
+request to these routes gets 401 (20003) and nothing else. Before that, a request that a
+browser sent from another site's page is refused (403, 20403): /v2 is for backends. A path
+under /v2 that is no route answers Twilio's 404 (20404), whatever its credentials.
 """
 
 from __future__ import annotations
@@ -23,13 +25,35 @@ from chalicelib.twilio_v2.routes_totp import totp_routes
 
 log = logging.getLogger("verify")
 _FORMS = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
+_ANY = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_SAME_ORIGIN = ("none", "same-origin")  # Sec-Fetch-Site: typed by the user, or the API's own page
+
+
+def cross_site(headers: Any) -> bool:
+    """A browser's signals that a page of another origin sent this request: Sec-Fetch-Site
+    (Fetch Metadata, w3.org/TR/fetch-metadata) other than none or same-origin, or an Origin
+    (RFC 6454) other than the API's own, the scheme the client used and the request's Host
+    (``null`` is never ours). The page's allowed origins (OTP_ALLOWED_ORIGINS) do not count: a
+    page never writes to /v2. Servers send neither: twilio-python (requests) and twilio-go
+    nothing, twilio-node (Node's fetch) Sec-Fetch-Mode only. (A browser too old to send
+    either has no key to send either: the 401 never asks it for one, wire.UNAUTHENTICATED.)"""
+    site = headers.get("sec-fetch-site")
+    if site is not None and site.strip().lower() not in _SAME_ORIGIN:
+        return True
+    origin = headers.get("origin")
+    if origin is None:
+        return False
+    scheme = (headers.get("x-forwarded-proto") or "http").split(",")[0].strip().lower()
+    host = (headers.get("host") or "").strip().lower()
+    return not host or origin.strip().lower() != f"{scheme}://{host}"
 
 
 def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str]) -> Blueprint:
     bp = Blueprint(__name__)
 
     def answers(view: Callable[..., Response]) -> Callable[..., Response]:
-        """Basic auth first, then the view; every error in Twilio's shape (wire.from_domain)."""
+        """A cross-site browser's request refused, then Basic auth, then the view; every error
+        in Twilio's shape (wire.from_domain)."""
 
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
@@ -37,6 +61,8 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
 
             request = bp.current_request
             try:
+                if cross_site(request.headers):  # before any key is read or failure counted
+                    raise wire.TwilioError(*wire.CROSS_SITE)
                 api = get_api()
                 authorization = request.headers.get("authorization")
                 if api.authenticator.authenticate(authorization, client_ip(request)) is None:
@@ -127,4 +153,14 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
         return wire.json_answer(api.attempts.fetch(sid, base()))
 
     totp_routes(bp, answers, form, base)
+
+    # Every other path under /v2: API Gateway's greedy resource (a route Chalice deploys as it
+    # is, scripts/package_template.py declares its parameter) and scripts/local_gateway.py
+    # locally. Twilio's 404 whatever the credentials: no key is read for a path that is no
+    # route, and nothing of the request is repeated. A wrong method on a route's own resource
+    # never comes here on API Gateway (its fixed answer: scripts/gateway_settings.py).
+    @bp.route("/v2/{proxy+}", methods=_ANY, content_types=["*/*"])
+    def no_such_resource() -> Response:
+        return wire.not_found().response()
+
     return bp

@@ -34,8 +34,6 @@ class TwilioError(Exception):
         headers: dict[str, str | list[str]] = {**_JSON}
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
-        if self.code == 20003:
-            headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
         return Response(body=json.dumps(body), status_code=self.status, headers=headers)
 
 
@@ -49,7 +47,17 @@ def not_found(what: str = "The requested resource") -> TwilioError:
     return TwilioError(20404, 404, f"{what} was not found")
 
 
+# 401 without WWW-Authenticate: a Basic challenge makes a browser prompt, then send the key it
+# was given with every later request to the API, a cross-site form post included. The SDKs
+# never wait for a challenge: they send Basic on the first request (twilio-python passes
+# ``auth=(username, password)`` to requests, whose HTTPBasicAuth sets the header before
+# sending: twilio/http/http_client.py TwilioHttpClient.request; twilio-node sets
+# ``headers.Authorization = "Basic " + ...`` in lib/base/RequestClient.js request()).
 UNAUTHENTICATED = (20003, 401, "Authenticate")  # https://www.twilio.com/docs/api/errors/20003
+# 20403 Forbidden (https://www.twilio.com/docs/api/errors/20403): a browser's cross-site request.
+CROSS_SITE = (20403, 403, "Forbidden: /v2 is for backends; cross-site browser requests are refused "
+                          "(a request with Sec-Fetch-Site other than none or same-origin, or an Origin "
+                          "other than the API's own)")
 
 # The domain's refusals in Twilio's codes. Twilio's pages:
 #   60202 Max check attempts reached (429)   https://www.twilio.com/docs/api/errors/60202

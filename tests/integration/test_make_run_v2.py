@@ -3,6 +3,7 @@ works with it against the local server, as docs/twilio-verify.md shows."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -45,3 +46,55 @@ def test_make_run_prints_a_key_the_sdk_uses():
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# -- issue 28 item 3: scripts/serve.py routes as API Gateway does, and repeats no credential --
+
+
+def test_no_credential_comes_back_from_a_path_or_method_that_is_no_route(serve, dynamodb_endpoint):
+    """Credentials of every kind to paths that are no route and to wrong methods, v1 and v2:
+    no body, header or server log line holds them; unknown /v2 paths are Twilio's 404 20404.
+    (chalice local answers such a path with a 403 that repeats the Authorization header.)"""
+    from tests.unit.test_v2_door import CREDENTIALS, NEEDLES
+
+    server = serve(stage="test", forking=False)
+    requests_ = [("GET", "/v2/Nope"), ("POST", "/v2/Services/VA" + "0" * 32 + "/Nope/Deeper"),
+                 ("DELETE", "/v2/Services"), ("PUT", "/v1/verifications"), ("GET", "/v1/nope/deeper"),
+                 ("POST", "/nope"), ("PATCH", "/v1/totp/factors")]
+    for credential in CREDENTIALS:
+        for method, path in requests_:
+            response = requests.request(method, server.url + path, headers=credential, data=b"To=x",
+                                        timeout=30)
+            text = response.text + json.dumps(dict(response.headers))
+            assert response.status_code in (404, 405) and not [n for n in NEEDLES if n in text], (method, path, text)
+            body = response.json()
+            if path.startswith("/v2/Nope") or path.endswith("/Nope/Deeper"):
+                assert response.status_code == 404 and body["code"] == 20404 and body["status"] == 404
+            elif not path.startswith("/v2/"):
+                assert set(body) == {"error"}, body
+    log = server.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "GET /v2/{proxy+}" in log or "/v2/{proxy+}" in log  # the requests were logged, by route
+    assert not [n for n in NEEDLES if n in log]
+
+
+def test_the_sdks_exception_for_a_wrong_base_url_holds_no_secret(serve, dynamodb_endpoint):
+    """The SDK puts the answer's message into its exception, which apps log: a wrong base URL
+    (a path that is no route, under /v2 or not) must not put the key's secret there."""
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
+
+    from tests.integration.test_twilio_sdks import make_key
+
+    server = serve(stage="test", forking=False)
+    key = make_key(dynamodb_endpoint)
+    client = Client(key["api_key_sid"], key["api_key_secret"], key["account_sid"])
+    for base in (server.url + "/nope", server.url + "/v2/typo"):
+        client.verify.base_url = base
+        try:
+            client.verify.v2.services.create(friendly_name="Acme")
+        except TwilioRestException as exc:
+            text = str(exc) + repr(exc.details) + exc.msg
+        else:
+            raise AssertionError(f"{base}: created")
+        token = base64.b64encode(f"{key['api_key_sid']}:{key['api_key_secret']}".encode()).decode()
+        assert key["api_key_secret"] not in text and token not in text, text

@@ -105,6 +105,33 @@ def test_sam_makes_one_throttled_stage_and_puts_the_gateway_responses_in_the_bod
     assert not [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::GatewayResponse"]
 
 
+def test_no_gateway_response_of_the_stack_repeats_the_request(packaged):
+    """Issue 28 item 3, in what CloudFormation gets (SAM's body): each response rendered as API
+    Gateway would, its $context.error.messageString repeating the request's Authorization."""
+    from tests.unit.helpers import render_gateway_response
+
+    basic = "Basic U0thYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYjpzM2NyM3Q="
+    api = next(r for r in _transformed(packaged["template"])["Resources"].values()
+               if r["Type"] == "AWS::ApiGateway::RestApi")
+    responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+    for kind, response in responses.items():
+        body = json.loads(render_gateway_response(response["responseTemplates"]["application/json"], basic))
+        assert basic.split()[1] not in json.dumps(body) and set(body["error"]) == {"code", "message"}, kind
+
+
+def test_unknown_v2_paths_reach_the_function(packaged):
+    """A greedy /v2/{proxy+} resource on every method, integrated with the function like every
+    route (the function answers Twilio's 20404); no authorizer: the function decides."""
+    paths = packaged["template"]["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    catch_all = paths["/v2/{proxy+}"]
+    assert {"get", "post", "put", "patch", "delete", "head", "options"} <= set(catch_all)
+    for operation in catch_all.values():
+        assert operation["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
+        assert not operation.get("security")
+        assert operation["parameters"] == [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
+
+
 def test_every_metric_in_alarm_math_is_filled_with_zero(packaged):
     alarms = [r["Properties"] for r in packaged["template"]["Resources"].values()
               if r["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in r["Properties"]]

@@ -50,3 +50,27 @@ def error_code(body: dict) -> str:
 
 
 __all__ = ["PhoneNumberType"]
+
+
+# API Gateway's own answers (gateway responses) are VTL templates over $context, $input and
+# $stageVariables (docs.aws.amazon.com/apigateway/latest/developerguide/
+# api-gateway-gatewayResponse-definition.html). For the 403 a path that is no route gets,
+# $context.error.messageString is the quoted message, which repeats the request's Authorization
+# header ("Authorization=Basic ..."): rendered here with such a message, every context and
+# request's own values ($input.params: its headers) standing for the credential, and every
+# other variable for a value of API Gateway's (an id, a time, a status).
+def render_gateway_response(template: str, authorization: str) -> str:
+    import re
+
+    message = f"Authorization header requires 'Credential' parameter. Authorization={authorization}"
+    values = {"context.error.messageString": json.dumps(message), "context.error.message": message,
+              "context.error.validationErrorString": json.dumps(message)}
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        return values.get(name, authorization if name.startswith("input.") else "MISSING_AUTHENTICATION_TOKEN")
+
+    rendered = re.sub(r"\$\{?(context\.[A-Za-z.]+|input\.[a-zA-Z]+\([^)]*\)|stageVariables\.\w+)\}?",
+                      value, template)
+    assert "$" not in rendered and "#" not in rendered, rendered  # no VTL left unrendered
+    return rendered

@@ -150,3 +150,20 @@ def test_no_channel_resources_without_the_channels():
     merged = package_template.resources("prod")["Resources"]
     assert not {"EmailEvents", "WhatsappEvents", "EmailConfigurationSet"} & set(merged)
     assert not any(r.get("Type") == "AWS::SNS::TopicPolicy" for r in merged.values())
+
+
+def test_the_packaged_gateway_responses_repeat_nothing_of_the_request():
+    """Issue 28 item 3: every gateway response of the stack is a fixed message in the
+    contract's shape ($context.error.messageString repeats the request's Authorization)."""
+    import json
+
+    from scripts.gateway_settings import GATEWAY_RESPONSES
+    from tests.unit.helpers import render_gateway_response
+
+    basic = "Basic U0thYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYjpzM2NyM3Q="
+    responses = package_template.resources("prod")["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    assert set(responses) == set(GATEWAY_RESPONSES)
+    for kind, response in responses.items():
+        body = render_gateway_response(response["ResponseTemplates"]["application/json"], basic)
+        _, code, message = GATEWAY_RESPONSES[kind]
+        assert basic.split()[1] not in body and json.loads(body) == {"error": {"code": code, "message": message}}

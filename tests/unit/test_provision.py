@@ -17,6 +17,7 @@ from scripts import provision
 from scripts.create_table import ensure_table
 from scripts.gateway_settings import GATEWAY_RESPONSES
 from scripts.sms_delivery_logs import SMS_STATUS_ROLE
+from tests.unit.helpers import render_gateway_response
 
 
 @pytest.fixture
@@ -165,6 +166,33 @@ def test_after_deploy_sets_stage_throttling(deployed_api):
     missing = apigateway.get_gateway_response(restApiId=deployed_api, responseType="MISSING_AUTHENTICATION_TOKEN")
     assert missing["statusCode"] == "404"
     assert '"code": "not_found"' in missing["responseTemplates"]["application/json"]
+
+
+BASIC = "Basic U0thYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYjpzM2NyM3Q="  # SKabab...:s3cr3t
+
+
+def test_no_gateway_response_the_deploy_puts_repeats_the_request(deployed_api):
+    """Issue 28 item 3: $context.error.messageString repeats the request's Authorization; every
+    answer the deploy puts is a fixed message in the contract's shape, whatever the request."""
+    apigateway = boto3.client("apigateway")
+    run_after()
+    for kind, (status, code, message) in GATEWAY_RESPONSES.items():
+        put = apigateway.get_gateway_response(restApiId=deployed_api, responseType=kind)
+        template = put["responseTemplates"]["application/json"]
+        assert "messageString" not in template and "$" not in template, (kind, template)
+        body = render_gateway_response(template, BASIC)
+        assert BASIC.split()[1] not in body and json.loads(body) == {"error": {"code": code, "message": message}}
+        assert put.get("statusCode") == status
+
+
+def test_the_access_log_line_repeats_nothing_of_the_requests_credentials():
+    """$context.error.message repeats the Authorization header for a path that is no route, as
+    messageString does: the access log (a log line per request) must not carry it."""
+    from scripts.access_logs import ACCESS_LOG_FORMAT
+
+    line = render_gateway_response(ACCESS_LOG_FORMAT, BASIC)
+    assert "error.message" not in ACCESS_LOG_FORMAT and BASIC.split()[1] not in line
+    assert json.loads(line)["errorResponseType"]  # what API Gateway refused is still named
 
 
 def test_gateway_responses_are_put_before_a_new_deployment_of_the_stage(deployed_api):

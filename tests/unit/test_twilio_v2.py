@@ -70,13 +70,13 @@ def test_without_basic_auth_every_v2_route_is_401(client, key):
     fill = {"sid": service["sid"], "identity": "alice-0001", "verification_sid": "VE" + "0" * 48,
             "factor_sid": "YF" + "0" * 48}
     routes = [(method, path) for path, methods in app_module.app.routes.items() if path.startswith("/v2/")
-              for method in methods]
+              and path != "/v2/{proxy+}" for method in methods]  # the catch-all: 404 (test_v2_door.py)
     assert len(routes) == 19
     for method, path in routes:
         concrete = path.format(**fill)
         status, body, headers = call(client, key, method, concrete, {"To": NUMBER}, headers={"content-type": FORM})
         assert status == 401 and twilio_error(body) == 20003, (method, path)
-        assert headers["WWW-Authenticate"].startswith("Basic")
+        assert "WWW-Authenticate" not in headers  # no challenge a browser answers and caches
 
 
 @pytest.mark.parametrize("credentials", ["wrong-secret", "wrong-sid", "account-sid", "not-basic"])
