@@ -8,9 +8,16 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+import moto.core.models  # noqa: F401  (see below)
 import pytest
 
 from chalicelib import wiring
+
+# moto intercepts botocore through a handler it adds to botocore's BUILTIN_HANDLERS when
+# moto.core.models is first imported; a boto3 session made before that (by a live server's
+# fixture, tests/live.py) never has it, and the `aws` fixture keeps boto3's default session
+# (reset_boto3_session False), so a unit test run after an integration test in one worker
+# would call real AWS. Imported here, before any test makes a session, whatever the order.
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_STAGE = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["test"]
