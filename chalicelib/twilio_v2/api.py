@@ -216,13 +216,16 @@ class TwilioApi:
     def check(self, sid: str, form: dict[str, str]) -> dict[str, Any]:
         """A check for the Service: counted per verification and per number, not per IP (the
         caller is a backend; Twilio's check has no end user's address)."""
-        _only(form, {"To", "VerificationSid", "Code"})
+        _only(form, {"To", "VerificationSid", "Code", "Amount", "Payee"})
         to, verification_sid = form.get("To"), form.get("VerificationSid")
         if (to is None) == (verification_sid is None):
             raise wire.invalid("To", "give exactly one of To and VerificationSid")
         if "Code" not in form:
             raise wire.invalid("Code", "is required")
         settings, app = self.app(sid)
+        other = self._other_transaction(settings, app, form)
+        if other is not None:  # PSD2: the code approves its own amount and payee only
+            return self._check_body(settings, other, "pending", None)
         request = CheckRequest(form["Code"], to, None, verification_sid)
         try:
             verification = app.check(request, None)
@@ -231,6 +234,25 @@ class TwilioApi:
         receipt = self._receipts.for_verification(verification, app.now(),
                                                    test_number=app.is_test_number(verification.to))
         return self._check_body(settings, verification, "approved", receipt)
+
+    def _other_transaction(self, s: ServiceSettings, app: Any, form: dict[str, str]) -> Verification | None:
+        """PSD2's dynamic linking: a check must give the Amount and Payee its verification was
+        started with (Twilio's CreateVerificationCheck takes both). The verification that differs
+        (answered ``pending`` without a check: the code is not tried, so nothing is learnt of
+        it), or None. They are fixed at the verification's first write, so reading first and
+        checking that SID after cannot be raced. A Psd2Enabled Service's check names the
+        VerificationSid (a check by To would need the read by number)."""
+        given = (form.get("Amount"), form.get("Payee"))
+        if not s.psd2_enabled:
+            if given != (None, None):
+                raise wire.invalid("Amount" if given[0] is not None else "Payee",
+                                   "requires the Service's Psd2Enabled")
+            return None
+        if "VerificationSid" not in form:
+            raise wire.invalid("VerificationSid", "a Psd2Enabled Service's check names its verification here")
+        verification = app.get(form["VerificationSid"])
+        meta = params.metadata(verification.metadata)
+        return verification if (meta.get("amount"), meta.get("payee")) != given else None
 
     def verification_body(self, s: ServiceSettings, v: Verification, now: float, base: str) -> dict[str, Any]:
         status, meta = v.status(now), params.metadata(v.metadata)
@@ -251,7 +273,8 @@ class TwilioApi:
         body = {
             "sid": v.id, "service_sid": s.sid, "account_sid": self.account_sid, "to": v.to,
             "channel": _CHANNEL_NAMES.get(v.channel, v.channel), "status": status,
-            "valid": status == "approved", "amount": None, "payee": None, "sna_attempts_error_codes": [],
+            "valid": status == "approved", "amount": params.metadata(v.metadata).get("amount"),
+            "payee": params.metadata(v.metadata).get("payee"), "sna_attempts_error_codes": [],
             "date_created": wire.iso(v.created_at), "date_updated": wire.iso(_updated(v)),
         }
         if receipt is not None:

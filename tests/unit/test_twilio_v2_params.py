@@ -237,7 +237,21 @@ def test_a_bad_amount_or_payee_is_60200_and_sends_nothing(client, key, outbox, f
 
 def test_the_code_still_checks_with_the_extras_in_the_sms(client, key, outbox):  # noqa: F811
     sid = new_service(client, key, Psd2Enabled="true", DoNotShareWarningEnabled="true")["sid"]
-    assert _start(client, key, sid, AppHash="He42w354ol9", Amount="12 EUR", Payee="Acme")[0] == 201
+    started = _start(client, key, sid, To=OTHER_NUMBER, AppHash="He42w354ol9", Amount="12 EUR", Payee="Acme")[1]
     status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck",
-                           {"To": NUMBER, "Code": last_code(outbox)})
+                           {"VerificationSid": started["sid"], "Code": last_code(outbox), "Amount": "12 EUR",
+                            "Payee": "Acme"})
     assert status == 200 and body["status"] == "approved", body
+
+
+def test_a_check_for_another_amount_or_payee_fails_and_the_right_one_approves(client, key, outbox):  # noqa: F811
+    """PSD2's dynamic linking: the code approves the transaction it was sent for only."""
+    sid = new_service(client, key, Psd2Enabled="true")["sid"]
+    started = _start(client, key, sid, Amount="100 EUR", Payee="Acme")[1]
+    code, path = last_code(outbox), f"/v2/Services/{sid}/VerificationCheck"
+    for other in ({"Amount": "9999 EUR", "Payee": "Acme"}, {"Amount": "100 EUR", "Payee": "Mallory"}, {}):
+        status, body, _ = call(client, key, "POST", path, {"VerificationSid": started["sid"], "Code": code, **other})
+        assert status == 200 and body["status"] == "pending", body
+    status, body, _ = call(client, key, "POST", path, {"VerificationSid": started["sid"], "Code": code,
+                                                       "Amount": "100 EUR", "Payee": "Acme"})
+    assert status == 200 and body["status"] == "approved" and body["amount"] == "100 EUR", body
