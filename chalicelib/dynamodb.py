@@ -194,6 +194,7 @@ def to_verification(item: dict[str, Any] | None) -> Verification | None:
         approved_at=approved_at(item),
         binding=_binding(item.get("binding")),
         scope=plain.get("svc") or "",
+        metadata=plain.get("meta"),
     )
 
 

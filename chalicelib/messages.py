@@ -62,7 +62,13 @@ VOICE_TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 DEFAULT_LOCALE = "en"
-MAX_BRAND_LENGTH = 20
+# Twilio's texts (its document's DoNotShareWarningEnabled example, with an ASCII apostrophe so
+# that a GSM-7 message stays GSM-7), in English in every locale, as Twilio's example is.
+DO_NOT_SHARE = " Don't share this code with anyone; our employees will never ask for the code."
+DO_NOT_SHARE_SHORT = " Don't share this code."  # where the whole one does not fit one segment
+PSD2_LINE = " Amount: {amount}. Payee: {payee}."
+MAX_BRAND_LENGTH = 20  # the stage's OTP_BRAND_NAME and a verification's CustomFriendlyName
+SERVICE_BRAND_LENGTH = 32  # a v2 Service's FriendlyName: Twilio's document allows 32
 MAX_BRAND_DIGITS = 4
 
 # A brand is printed into every message, so it is held to Twilio's rules for a Service's name
@@ -76,15 +82,26 @@ _NOT_PRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _DOMAIN = re.compile(r"[^\W_](?:[\w-]*[^\W_])?[.\u3002\uff0e\uff61][^\W\d_]{2,}")
 
 
-def brand_problem(brand: str) -> str | None:
-    """Why ``brand`` cannot be a brand (a phrase to follow the parameter's name), or None.
-    The one rule for every brand: OTP_BRAND_NAME, FriendlyName and CustomFriendlyName."""
-    if not brand.strip():
+def text_problem(text: str, max_length: int) -> str | None:
+    """Why ``text`` cannot reach a message (security rule 33: printable, bounded, no control,
+    bidi or line-break character), or None."""
+    if not text.strip():
         return "must not be empty"
-    if len(brand) > MAX_BRAND_LENGTH:
-        return f"must be at most {MAX_BRAND_LENGTH} characters (the SMS's brand)"
-    if any(unicodedata.category(ch) in _NOT_PRINTABLE for ch in brand):
+    if len(text) > max_length:
+        return f"must be at most {max_length} characters (it is printed in the message)"
+    if any(unicodedata.category(ch) in _NOT_PRINTABLE for ch in text):
         return "must be printable text (no control, format or bidi characters, no line breaks)"
+    return None
+
+
+def brand_problem(brand: str, max_length: int = MAX_BRAND_LENGTH) -> str | None:
+    """Why ``brand`` cannot be a brand (a phrase to follow the parameter's name), or None.
+    The one rule for every brand: OTP_BRAND_NAME, FriendlyName and CustomFriendlyName (a
+    Service's FriendlyName may be SERVICE_BRAND_LENGTH long; the others MAX_BRAND_LENGTH);
+    a PSD2 Payee follows it too."""
+    problem = text_problem(brand, max_length)
+    if problem:
+        return problem
     if "://" in brand or _DOMAIN.search(brand):
         return "must not contain a link or a domain name"
     if sum(ch.isdigit() for ch in brand) > MAX_BRAND_DIGITS:
@@ -135,6 +152,8 @@ class MessageComposer:
         android_app_hash: str | None = None,
         whatsapp_template: str = "verification_code",
         whatsapp_languages: Mapping[str, str] | None = None,
+        do_not_share: bool = False,
+        psd2: tuple[str, str] | None = None,
     ) -> None:
         self._brand = brand
         self._ttl = ttl_seconds
@@ -143,6 +162,21 @@ class MessageComposer:
         self._override = template_override
         self._webotp_domain = webotp_domain
         self._app_hash = android_app_hash
+        self._do_not_share = do_not_share  # a v2 Service's DoNotShareWarningEnabled
+        self._psd2 = psd2  # a v2 verification's (Amount, Payee): PSD2's dynamic linking
+
+    def with_options(self, *, app_hash: str | None = None, do_not_share: bool = False,
+                     psd2: tuple[str, str] | None = None) -> MessageComposer:
+        """The same composer for one verification of a v2 Service: its AppHash (in place of
+        the stage's OTP_ANDROID_APP_HASH), the Service's do-not-share warning, the PSD2
+        transaction's amount and payee. Each is validated by the caller (twilio_v2/params.py)."""
+        import copy
+
+        composer = copy.copy(self)
+        composer._app_hash = app_hash or self._app_hash
+        composer._do_not_share = do_not_share
+        composer._psd2 = psd2
+        return composer
 
     def templates(self, locale: str | None) -> tuple[str, ...]:
         if self._override:
@@ -151,15 +185,20 @@ class MessageComposer:
 
     def sms(self, code: str, locale: str | None = None) -> SmsMessage:
         message = None
-        for template in self.templates(locale):
-            message = measure(self._render(template, code))
-            if message.segments == 1:
-                return message
+        warnings = (DO_NOT_SHARE, DO_NOT_SHARE_SHORT) if self._do_not_share else ("",)
+        for warning in warnings:
+            for template in self.templates(locale):
+                message = measure(self._render(template, code, warning))
+                if message.segments == 1:
+                    return message
         assert message is not None
         return message  # check_budget refused this configuration at start; never in practice
 
-    def _render(self, template: str, code: str) -> str:
+    def _render(self, template: str, code: str, warning: str = "") -> str:
         text = template.format(brand=self._brand, code=code, minutes=self._minutes)
+        if self._psd2:  # in every template: the user must see what the code approves
+            text += PSD2_LINE.format(amount=self._psd2[0], payee=self._psd2[1])
+        text += warning  # a v2 Service's do-not-share warning, or ""
         if self._app_hash:
             text += f"\n\n{self._app_hash}"  # Android SMS Retriever: the app's 11-char hash
         if self._webotp_domain:
@@ -188,11 +227,12 @@ class MessageComposer:
         compose = {"sms": self.sms, "voice": self.voice, "whatsapp": self.whatsapp, "email": self.email}
         return compose[channel](code, locale)
 
-    def check_budget(self, code_length: int) -> list[str]:
-        """Locales whose every template needs more than one segment with this configuration."""
+    def check_budget(self, code_length: int, locales: tuple[str, ...] | None = None) -> list[str]:
+        """Locales (of ``locales``, else all) whose every template needs more than one segment
+        with this configuration."""
         worst_code = "0" * code_length
         return [
             locale
-            for locale in SMS_TEMPLATES
+            for locale in (locales or tuple(SMS_TEMPLATES))
             if self.sms(worst_code, locale).segments > 1
         ]

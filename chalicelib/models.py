@@ -71,6 +71,9 @@ class Verification:
     # The Service whose item it is (the item's ``svc``): its SID; "" for the stage's own app
     # (and for an item made before ``svc`` existed: chalicelib/store.py ``_of_scope``).
     scope: str = ""
+    # A v2 start's Tags, Amount and Payee as JSON (twilio_v2/params.py), set by the create's
+    # write and kept by resends (the item's ``meta``); None: none given.
+    metadata: str | None = None
 
     @property
     def provider(self) -> str | None:
@@ -164,6 +167,7 @@ class StartRequest:
     channel: str
     locale: str
     binding: ReceiptBinding | None = None
+    metadata: str | None = None  # Verification.metadata for a new verification
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,13 @@ class ChainSender:
         self._store = store
         self._delivery = delivery
 
+    @property
+    def composer(self) -> MessageComposer:
+        return self._composer
+
+    def with_composer(self, composer: MessageComposer) -> ChainSender:
+        return ChainSender(composer, self._providers, self._store, self._delivery)
+
     def deliver(
         self,
         phone: PhoneNumber | EmailAddress,

@@ -7,11 +7,12 @@ outcome means for the client and raises the domain's errors.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib import concurrency, errors, telemetry
 from chalicelib.codes import CodeHasher, log_ref, parse_code
@@ -66,6 +67,13 @@ class VerificationService(StartUseCase):
         app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
                                   lambda: self._clock(), delivery=self._delivery, attempts=self._attempts)
         app._scope = scope
+        return app
+
+    def with_message(self, **options: Any) -> VerificationService:
+        """This app for one verification whose message differs (a v2 start's AppHash, PSD2
+        amount and payee, the Service's do-not-share warning: MessageComposer.with_options)."""
+        app = copy.copy(self)
+        app._sender = self._sender.with_composer(self._sender.composer.with_options(**options))
         return app
 
     # -- check ----------------------------------------------------------------------------

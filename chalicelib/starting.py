@@ -132,7 +132,7 @@ class StartUseCase:
             # The first write names the chain's first provider; a failover corrects it.
             send = SendAttempt(request.channel, chain[0], int(now * 1000))
             fresh = dataclasses.replace(self._new_verification(phone, number_key, code, now, send),
-                                        binding=request.binding)
+                                        binding=request.binding, metadata=request.metadata)
             max_starts = cfg.limits.verifications_per_number_per_day
             try:
                 approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks)

@@ -140,6 +140,8 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # The item's Service (v.scope) is set, or removed for the stage's own app, by every start.
         sets = (", binding = :binding" if binding else "") + (", svc = :svc" if v.scope else "")
         removes = ("" if binding else ", binding") + ("" if v.scope else ", svc")
+        sets += ", meta = :meta" if v.metadata else ""  # a v2 start's Tags, Amount, Payee
+        removes += "" if v.metadata else ", meta"
         old = self._update(
             number_pk(number_key),
             "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac,"
@@ -167,6 +169,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":now": now,
                 **({":binding": binding} if binding else {}),
                 **({":svc": v.scope} if v.scope else {}),
+                **({":meta": v.metadata} if v.metadata else {}),
             },
             names={
                 "#to": "to",

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 
 from chalicelib import errors
 from chalicelib.attempts import attempt_sid
-from chalicelib.messages import brand_problem
+from chalicelib.messages import base_locale, brand_problem
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
-from chalicelib.twilio_v2 import wire
+from chalicelib.twilio_v2 import params, wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
 from chalicelib.twilio_v2.channels import CHANNELS
@@ -22,11 +22,8 @@ from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
 from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore,
                                            TooManyServices)
 from chalicelib.twilio_v2.totp import TotpResources
+from chalicelib.totp import DIGITS, PERIOD
 
-# Twilio's Service flags this service does not implement: accepted only as "false".
-_FALSE_ONLY = ("LookupEnabled", "SkipSmsToLandlines", "DtmfInputRequired", "DoNotShareWarningEnabled",
-               "CustomCodeEnabled", "Psd2Enabled")
-_START_PARAMETERS = {"To", "Channel", "Locale", "CustomFriendlyName", "DeviceIp"}
 _GONE = ("approved", "canceled", "expired")  # Twilio: such a verification is no longer found (20404)
 _APPS_CACHED = 256
 
@@ -51,14 +48,12 @@ class TwilioApi:
     # -- Services ---------------------------------------------------------------------------
 
     def create_service(self, form: dict[str, str], base: str) -> dict[str, Any]:
-        _only(form, {"FriendlyName", "CodeLength", *_FALSE_ONLY})
-        name = form.get("FriendlyName")
-        if name is None:
+        changes = params.service_changes(form)
+        if "friendly_name" not in changes:
             raise wire.invalid("FriendlyName", "is required")
-        code_length = wire.optional_int(form, "CodeLength", 4, 10) or 6
-        self._check_brand(name, code_length)
         now = int(self._service.now())
-        service = ServiceSettings(wire.new_sid("VA"), name, code_length, now, now)
+        service = dataclasses.replace(ServiceSettings(wire.new_sid("VA"), "", 6, now, now), **changes)
+        self._check_service(service)
         try:
             self.catalog.create(service)
         except TooManyServices:
@@ -69,15 +64,8 @@ class TwilioApi:
         current = self._settings(sid)
         if current.default:
             raise wire.invalid("Sid", "the default Service is the stage's configuration (OTP_* variables)")
-        _only(form, {"FriendlyName", "CodeLength", *_FALSE_ONLY})
-        changes: dict[str, Any] = {}
-        if "FriendlyName" in form:
-            changes["friendly_name"] = form["FriendlyName"]
-        code_length = wire.optional_int(form, "CodeLength", 4, 10)
-        if code_length is not None:
-            changes["code_length"] = code_length
-        self._check_brand(changes.get("friendly_name", current.friendly_name),
-                          changes.get("code_length", current.code_length))
+        changes = params.service_changes(form)
+        self._check_service(dataclasses.replace(current, **changes))
         try:
             updated = self.catalog.update(sid, int(self._service.now()), **changes)
         except ConcurrentUpdate:
@@ -96,13 +84,14 @@ class TwilioApi:
         url = f"{base}/v2/Services/{s.sid}"
         return {
             "sid": s.sid, "account_sid": self.account_sid, "friendly_name": s.friendly_name,
-            "code_length": s.code_length, "lookup_enabled": False, "psd2_enabled": False,
-            "skip_sms_to_landlines": False, "dtmf_input_required": False, "tts_name": None,
-            "do_not_share_warning_enabled": False, "custom_code_enabled": False,
+            "code_length": s.code_length, "lookup_enabled": s.lookup_enabled, "psd2_enabled": s.psd2_enabled,
+            "skip_sms_to_landlines": s.skip_sms_to_landlines, "dtmf_input_required": False, "tts_name": None,
+            "do_not_share_warning_enabled": s.do_not_share_warning_enabled, "custom_code_enabled": False,
             "push": {"include_date": False, "apn_credential_sid": None, "fcm_credential_sid": None},
-            "totp": {"issuer": s.friendly_name, "time_step": 30, "code_length": 6, "skew": 1},
+            "totp": {"issuer": s.totp_issuer or s.friendly_name, "time_step": PERIOD, "code_length": DIGITS,
+                     "skew": self._config.totp.window if s.totp_skew is None else s.totp_skew},
             "default_template_sid": None, "whatsapp": {"msg_service_sid": None, "from": None},
-            "verify_event_subscription_enabled": False,
+            "verify_event_subscription_enabled": s.verify_event_subscription_enabled,
             "date_created": wire.iso(s.created_at), "date_updated": wire.iso(s.updated_at), "url": url,
             "links": {"verifications": f"{url}/Verifications",
                       "verification_checks": f"{url}/VerificationCheck"},
@@ -130,14 +119,25 @@ class TwilioApi:
             raise wire.not_found("The Service")
         return service
 
-    def _check_brand(self, brand: str, code_length: int, parameter: str = "FriendlyName") -> None:
-        """The brand's rules (messages.brand_problem: the stage's OTP_BRAND_NAME follows the
-        same), then one SMS segment with it; 60200 naming ``parameter``."""
-        problem = brand_problem(brand)
+    def _check_service(self, s: ServiceSettings) -> None:
+        """A Service's FriendlyName (messages.brand_problem, up to SERVICE_BRAND_LENGTH: the
+        stage's OTP_BRAND_NAME follows the same rule), its combination of flags, then one SMS
+        segment with its brand, code length and do-not-share warning."""
+        problem = params.friendly_name_problem(s.friendly_name)
         if problem:
-            raise wire.invalid(parameter, problem)
+            raise wire.invalid("FriendlyName", problem)
+        error = params.service_problem(s)
+        if error is not None:
+            raise error
+        self._check_budget(s.friendly_name, s.code_length, "FriendlyName",
+                           do_not_share=s.do_not_share_warning_enabled)
+
+    def _check_budget(self, brand: str, code_length: int, parameter: str, locale: str | None = None,
+                      **options: Any) -> None:
+        """One SMS segment in every locale (a Service's settings) or in ``locale`` (a start's)."""
         config = dataclasses.replace(self._config, brand_name=brand, code_length=code_length)
-        if config.composer().check_budget(code_length):
+        locales = (base_locale(locale),) if locale else None
+        if config.composer().with_options(**options).check_budget(code_length, locales):
             raise wire.invalid(parameter, "too long for a one-segment SMS with this code length")
 
     def app(self, sid: str, brand: str | None = None) -> tuple[ServiceSettings, Any]:
@@ -161,8 +161,9 @@ class TwilioApi:
         """A start for the Service. The caller is a backend (one address for all its users), so
         the per-IP limit counts the end user's ``DeviceIp`` when given and nothing otherwise;
         the number's, the prefix's, the country's limits and the budget always apply."""
-        _only(form, _START_PARAMETERS)
         to, channel = form.get("To"), form.get("Channel")
+        settings = self._settings(sid)
+        options = params.start_options(form, settings, channel or "")
         if not to:
             raise wire.invalid("To", "is required")
         if channel not in CHANNELS:
@@ -171,16 +172,26 @@ class TwilioApi:
         if not valid_locale(locale):
             raise wire.invalid("Locale")
         brand = form.get("CustomFriendlyName")
-        settings = self._settings(sid)
         if brand is not None:
-            self._check_brand(brand, settings.code_length, "CustomFriendlyName")
+            problem = brand_problem(brand)  # the stage's limit: a brand per verification
+            if problem:
+                raise wire.invalid("CustomFriendlyName", problem)
+        message = {"app_hash": options.app_hash, "do_not_share": settings.do_not_share_warning_enabled}
+        psd2 = {"psd2": options.psd2}
+        for parameter, extra in (("CustomFriendlyName", {}), ("AppHash", {}), ("Amount", psd2)):
+            if parameter in form:  # one SMS segment with each: each named as it adds to the text
+                self._check_budget(brand or settings.friendly_name, settings.code_length, parameter,
+                                   locale, **message, **extra)
         ip, source_ip = form.get("DeviceIp"), None
         if ip is not None:
             source_ip = client_network(ip)  # the form every per-IP count keys (a /64 for IPv6)
             if source_ip is None:
                 raise wire.invalid("DeviceIp")
         settings, app = self.app(sid, brand)
-        verification, _ = app.start(StartRequest(to, None, CHANNELS[channel], locale), source_ip)
+        if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled:
+            app = app.with_message(**message, psd2=options.psd2)
+        request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata)
+        verification, _ = app.start(request, source_ip)
         return self.verification_body(settings, verification, app.now(), base)
 
     def fetch(self, sid: str, verification_sid: str, base: str) -> dict[str, Any]:
@@ -205,13 +216,16 @@ class TwilioApi:
     def check(self, sid: str, form: dict[str, str]) -> dict[str, Any]:
         """A check for the Service: counted per verification and per number, not per IP (the
         caller is a backend; Twilio's check has no end user's address)."""
-        _only(form, {"To", "VerificationSid", "Code"})
+        _only(form, {"To", "VerificationSid", "Code", "Amount", "Payee"})
         to, verification_sid = form.get("To"), form.get("VerificationSid")
         if (to is None) == (verification_sid is None):
             raise wire.invalid("To", "give exactly one of To and VerificationSid")
         if "Code" not in form:
             raise wire.invalid("Code", "is required")
         settings, app = self.app(sid)
+        other = self._other_transaction(settings, app, form)
+        if other is not None:  # PSD2: the code approves its own amount and payee only
+            return self._check_body(settings, other, "pending", None)
         request = CheckRequest(form["Code"], to, None, verification_sid)
         try:
             verification = app.check(request, None)
@@ -221,12 +235,32 @@ class TwilioApi:
                                                    test_number=app.is_test_number(verification.to))
         return self._check_body(settings, verification, "approved", receipt)
 
+    def _other_transaction(self, s: ServiceSettings, app: Any, form: dict[str, str]) -> Verification | None:
+        """PSD2's dynamic linking: a check must give the Amount and Payee its verification was
+        started with (Twilio's CreateVerificationCheck takes both). The verification that differs
+        (answered ``pending`` without a check: the code is not tried, so nothing is learnt of
+        it), or None. They are fixed at the verification's first write, so reading first and
+        checking that SID after cannot be raced. A Psd2Enabled Service's check names the
+        VerificationSid (a check by To would need the read by number)."""
+        given = (form.get("Amount"), form.get("Payee"))
+        if not s.psd2_enabled:
+            if given != (None, None):
+                raise wire.invalid("Amount" if given[0] is not None else "Payee",
+                                   "requires the Service's Psd2Enabled")
+            return None
+        if "VerificationSid" not in form:
+            raise wire.invalid("VerificationSid", "a Psd2Enabled Service's check names its verification here")
+        verification = app.get(form["VerificationSid"])
+        meta = params.metadata(verification.metadata)
+        return verification if (meta.get("amount"), meta.get("payee")) != given else None
+
     def verification_body(self, s: ServiceSettings, v: Verification, now: float, base: str) -> dict[str, Any]:
-        status = v.status(now)
+        status, meta = v.status(now), params.metadata(v.metadata)
         return {
             "sid": v.id, "service_sid": s.sid, "account_sid": self.account_sid, "to": v.to,
             "channel": _CHANNEL_NAMES.get(v.channel, v.channel), "status": status,
-            "valid": status == "approved", "lookup": {}, "amount": None, "payee": None, "sna": None,
+            "valid": status == "approved", "lookup": {}, "amount": meta.get("amount"),
+            "payee": meta.get("payee"), "sna": None,
             "send_code_attempts": [
                 {"attempt_sid": attempt_sid(v.id, i, a.at_ms),
                  "channel": _CHANNEL_NAMES.get(a.channel, a.channel), "time": a.at_iso}
@@ -239,7 +273,8 @@ class TwilioApi:
         body = {
             "sid": v.id, "service_sid": s.sid, "account_sid": self.account_sid, "to": v.to,
             "channel": _CHANNEL_NAMES.get(v.channel, v.channel), "status": status,
-            "valid": status == "approved", "amount": None, "payee": None, "sna_attempts_error_codes": [],
+            "valid": status == "approved", "amount": params.metadata(v.metadata).get("amount"),
+            "payee": params.metadata(v.metadata).get("payee"), "sna_attempts_error_codes": [],
             "date_created": wire.iso(v.created_at), "date_updated": wire.iso(_updated(v)),
         }
         if receipt is not None:
@@ -251,8 +286,6 @@ def _only(form: dict[str, str], allowed: set[str] | tuple[str, ...]) -> None:
     for name in sorted(form):
         if name not in allowed:
             raise wire.invalid(name, "not supported by this service")
-        if name in _FALSE_ONLY and wire.optional_bool(form, name):
-            raise wire.invalid(name, "not supported by this service (only false)")
 
 
 def _updated(v: Verification) -> int:

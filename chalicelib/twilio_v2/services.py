@@ -39,7 +39,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable
 
 from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
@@ -59,20 +59,44 @@ def item_pk(sid: str) -> str:
 
 @dataclass(frozen=True)
 class ServiceSettings:
+    """A Service's settings: Twilio's Service parameters this service applies
+    (twilio_v2/params.py reads them from a form; docs/twilio-verify.md says what each does)."""
+
     sid: str
     friendly_name: str
     code_length: int
     created_at: int
     updated_at: int
     default: bool = False
+    lookup_enabled: bool = False  # the number's type in each verification's ``lookup``
+    skip_sms_to_landlines: bool = False  # an SMS to a fixed line answers 60205
+    do_not_share_warning_enabled: bool = False  # messages.DO_NOT_SHARE after the SMS's text
+    psd2_enabled: bool = False  # a start takes Amount and Payee, a check must repeat them
+    totp_issuer: str | None = None  # None: the FriendlyName
+    totp_skew: int | None = None  # None: the stage's OTP_TOTP_WINDOW
+    verify_event_subscription_enabled: bool = False
 
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if k != "default"}, sort_keys=True)
+        """The stored JSON. A field at its default is left out, so a Service stored before the
+        field existed reads and writes back the very JSON it has (the update's compare-and-set
+        compares JSON)."""
+        defaults = {f.name: f.default for f in fields(ServiceSettings)}
+        data = {k: v for k, v in asdict(self).items()
+                if k != "default" and not (k in _OPTIONAL and v == defaults[k])}
+        return json.dumps(data, sort_keys=True)
 
     @staticmethod
     def from_json(raw: str) -> ServiceSettings | None:
         data = json.loads(raw)
-        return ServiceSettings(**data) if isinstance(data, dict) and "sid" in data else None
+        if not isinstance(data, dict) or "sid" not in data:
+            return None
+        known = {f.name for f in fields(ServiceSettings)} - {"default"}
+        return ServiceSettings(**{k: v for k, v in data.items() if k in known})
+
+
+# Fields added after the first layout (sid, friendly_name, code_length, created_at, updated_at).
+_OPTIONAL = frozenset(f.name for f in fields(ServiceSettings)) - {
+    "sid", "friendly_name", "code_length", "created_at", "updated_at", "default"}
 
 
 class ServiceStore(_DynamoDBTable):

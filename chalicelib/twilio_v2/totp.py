@@ -35,7 +35,8 @@ class TotpResources:
         if settings.default:
             return settings, totp, identity
         # Another Service's "alice" is another person: the Service's SID scopes the name.
-        return settings, totp.for_app(settings.friendly_name, settings.sid), f"{settings.sid}:{identity}"
+        issuer = settings.totp_issuer or settings.friendly_name  # the Service's Totp.Issuer
+        return settings, totp.for_app(issuer, settings.sid), f"{settings.sid}:{identity}"
 
     def entity(self, service_sid: str, identity: str, base: str, created: bool) -> dict[str, Any]:
         settings, totp, scoped = self._totp(service_sid, identity)
@@ -60,7 +61,8 @@ class TotpResources:
         label = form.get("FriendlyName") or identity
         if len(label) > 64 or not label.isprintable():
             raise wire.invalid("FriendlyName", "at most 64 printable characters")
-        enrollment = totp.enroll(scoped, label, _skew(form.get("Config.Skew")))
+        skew = _skew(form.get("Config.Skew"))
+        enrollment = totp.enroll(scoped, label, settings.totp_skew if skew is None else skew)  # Totp.Skew
         body = self._factor_body(settings, identity, enrollment.factor, totp, base)
         body["binding"] = {"secret": enrollment.secret, "uri": enrollment.uri}  # on creation only, as Twilio
         return body

@@ -179,8 +179,8 @@ def test_a_service_is_updated_and_deleted(client, key):
 
 @pytest.mark.parametrize("form,parameter", [
     ({}, "FriendlyName"), ({"FriendlyName": "A", "CodeLength": "11"}, "CodeLength"),
-    ({"FriendlyName": "A", "CodeLength": "six"}, "CodeLength"), ({"FriendlyName": "x" * 21}, "FriendlyName"),
-    ({"FriendlyName": "A", "LookupEnabled": "true"}, "LookupEnabled"), ({"FriendlyName": "A", "Nope": "1"}, "Nope"),
+    ({"FriendlyName": "A", "CodeLength": "six"}, "CodeLength"), ({"FriendlyName": "x" * 33}, "FriendlyName"),
+    ({"FriendlyName": "A", "SkipSmsToLandlines": "true"}, "SkipSmsToLandlines"), ({"FriendlyName": "A", "Nope": "1"}, "Nope"),
 ])
 def test_invalid_service_parameters_are_60200_naming_the_parameter(client, key, form, parameter):
     status, body, _ = call(client, key, "POST", "/v2/Services", form)
@@ -311,7 +311,7 @@ def test_the_default_service_is_the_stage_and_shares_v1s_verifications(client, k
 @pytest.mark.parametrize("form,code,parameter", [
     ({"To": NUMBER, "Channel": "email"}, 60200, "Channel"), ({"To": NUMBER, "Channel": "whatsapp"}, 60200, "Channel"),
     ({"To": NUMBER}, 60200, "Channel"), ({"Channel": "sms"}, 60200, "To"),
-    ({"To": "+1415", "Channel": "sms"}, 60200, "To"), ({"To": NUMBER, "Channel": "sms", "CustomCode": "1234"}, 60200, "CustomCode"),
+    ({"To": "+1415", "Channel": "sms"}, 60200, "To"), ({"To": NUMBER, "Channel": "sms", "CustomCode": "1234"}, 60204, "CustomCode"),
     ({"To": NUMBER, "Channel": "sms", "DeviceIp": "not-an-ip"}, 60200, "DeviceIp"),
     ({"To": NUMBER, "Channel": "sms", "Locale": "!!"}, 60200, "Locale"),
 ])
