@@ -119,6 +119,23 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if (args.command == "auth-token") != (args.action is not None):
         parser.error("auth-token needs an action (create, rotate, promote, revoke); key commands take none")
+    if args.command == "revoke" and not args.sid:
+        parser.error("revoke needs --sid")
+    from chalicelib.dynamodb import StoreUnavailable
+    from chalicelib.errors import ConfigError, ServiceUnavailable
+
+    try:
+        return _run(args)
+    except ConfigError as exc:  # e.g. a deployed stage with no OTP_SECRET_PARAMETER
+        print(f"the {args.stage!r} stage's configuration: {exc}", file=sys.stderr)
+        return 1
+    except (ServiceUnavailable, StoreUnavailable) as exc:  # no AWS credentials, no region, no table
+        print(f"could not reach the {args.stage!r} stage's secret or table ({exc}): are AWS credentials and "
+              "the region set, and is the stage deployed (make deploy)?", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "auth-token":
         print(json.dumps(auth_token(args.stage, args.action, secondary=args.secondary)))
         return 0
@@ -133,8 +150,6 @@ def main(argv: list[str]) -> int:
                               "revoked_at": key.revoked_at,
                               "services": sorted(key.services) if key.services is not None else "all"}))
         return 0
-    if not args.sid:
-        parser.error("revoke needs --sid")
     if not store.revoke(args.sid, int(time.time())):
         print(f"no such key: {args.sid}", file=sys.stderr)
         return 1

@@ -270,3 +270,37 @@ def test_the_key_script_refuses_a_malformed_or_unknown_service(client, key, caps
     assert main(["create", "--stage", "test", "--services", f"{service['sid']},{service['sid']}"]) == 0
     made = json.loads(capsys.readouterr().out)
     assert made["services"] == [service["sid"]]
+
+
+# -- the script's errors: the token's commands as the key's ------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["create"], ["auth-token", "create"], ["auth-token", "rotate"]], ids=" ".join)
+def test_the_token_commands_refuse_a_stage_without_a_secret_as_the_key_commands_do(aws, monkeypatch, capsys, argv):
+    import scripts.api_keys as api_keys
+
+    real = api_keys.stage_variables
+    monkeypatch.setattr(api_keys, "stage_variables", lambda stage: {
+        k: v for k, v in real(stage).items() if "SECRET" not in k})
+    for name in ("OTP_SECRET", "OTP_IDENTITY_SECRET", "OTP_SECRET_PARAMETER", "OTP_IDENTITY_SECRET_PARAMETER"):
+        monkeypatch.delenv(name, raising=False)
+    assert api_keys.main([*argv, "--stage", "test"]) == 1  # one line, no traceback
+    err = capsys.readouterr().err
+    assert "OTP_SECRET" in err and "'test' stage" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["create"], ["list"], ["auth-token", "create"], ["auth-token", "promote"]],
+                         ids=" ".join)
+def test_without_aws_credentials_every_command_says_so_without_a_traceback(aws, monkeypatch, capsys, argv):
+    """NoCredentialsError reading the stage's secret (SSM) or its table: one line that says
+    what to check, exit 1 (chalicelib/parameters.py answers ParametersUnavailable)."""
+    import scripts.api_keys as api_keys
+    from chalicelib import parameters
+
+    def unavailable(*_):
+        raise parameters.ParametersUnavailable(retry_after=1)
+
+    monkeypatch.setattr(parameters, "load_server_secrets", unavailable)
+    assert api_keys.main([*argv, "--stage", "test"]) == 1
+    err = capsys.readouterr().err
+    assert "AWS credentials and the region" in err and "Traceback" not in err
