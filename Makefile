@@ -15,7 +15,7 @@ TWILIO_NODE := .deps/node_modules/twilio/package.json
 CHROMIUM := /usr/bin/chromium
 STAGE ?= dev
 
-.PHONY: help run lint test screenshots lock table bench deploy destroy package secret api-key clean
+.PHONY: help run lint test screenshots lock table bench deploy destroy package secret api-key auth-token clean
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -124,8 +124,18 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 
 # An API key for the v2 (Twilio Verify) API: prints {"account_sid", "api_key_sid", "api_key_secret"}
 # once (the table keeps a keyed hash). List and revoke: python scripts/api_keys.py list|revoke.
+# SERVICES=VA...,VA...: the key acts on those Services only (403 20403 elsewhere); unset: all.
 api-key: $(STAMP) ## create an API key for the Twilio Verify (v2) API: make api-key STAGE=dev NAME=backend
-	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/api_keys.py create --stage $(STAGE) --name "$(NAME)"
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/api_keys.py create --stage $(STAGE) \
+		--name "$(NAME)" $(if $(SERVICES),--services "$(SERVICES)")
+
+# The account's auth token (Client(account_sid, auth_token)): ACTION=create (the default) prints
+# {"account_sid", "auth_token", "role"} once; rotate makes a secondary (both work), promote makes
+# it the primary, revoke ends both (SECONDARY=1: the secondary only).
+ACTION ?= create
+auth-token: $(STAMP) ## the v2 API's auth token: make auth-token STAGE=dev [ACTION=rotate|promote|revoke]
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/api_keys.py auth-token $(ACTION) \
+		--stage $(STAGE) $(if $(SECONDARY),--secondary)
 
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
 table: $(STAMP) ## create or update the DynamoDB table named by OTP_TABLE_NAME

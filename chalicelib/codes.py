@@ -73,6 +73,12 @@ class CodeHasher:
         """What the table keeps of an API key's secret: a keyed hash, never the secret."""
         return self._mac(b"api-key", key_sid, secret).hex()
 
+    def auth_token(self, generation: int) -> str:
+        """The account's auth token of one generation (Twilio's shape: 32 hex, 128 bits):
+        derived, so the table keeps only which generations are live and the server can
+        recompute the token to sign webhooks (twilio_v2/credentials.py)."""
+        return self._mac(b"auth-token", str(generation))[:16].hex()
+
     def verification_id(self, number_key: str) -> str:
         """``VE`` + the number key masked by a pad + the id's own random part (48 hex in all).
 

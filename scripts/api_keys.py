@@ -1,12 +1,21 @@
-"""API keys for Twilio Verify's v2 API (HTTP Basic: the key's SID and secret).
+"""Credentials for Twilio Verify's v2 API (HTTP Basic): API keys (the key's SID and secret)
+and the account's auth token (the account SID and the token, as ``Client(sid, token)`` sends).
 
-    python scripts/api_keys.py create --stage dev [--name NAME]  # one JSON object on stdout
+    python scripts/api_keys.py create --stage dev [--name NAME] [--services VA...,VA...]
     python scripts/api_keys.py list   --stage dev                # one JSON object per key
     python scripts/api_keys.py revoke --stage dev --sid SK...    # refused within 30 s everywhere
 
+    python scripts/api_keys.py auth-token create  --stage dev    # the primary, shown once
+    python scripts/api_keys.py auth-token rotate  --stage dev    # a secondary: both work
+    python scripts/api_keys.py auth-token promote --stage dev    # the secondary is the primary
+    python scripts/api_keys.py auth-token revoke  --stage dev [--secondary]
+
 The stage's table and server secret come from its entry in .chalice/config.json, overridden
 by the environment (AWS_ENDPOINT_URL_DYNAMODB respected): the table keeps only a keyed hash of
-each secret under the server secret, so `create` shows the secret once and never again.
+each key's secret under the identity key, so `create` shows the secret once and never again.
+The auth token is derived from the identity key and its generation (the table keeps which
+generations are live): `create` and `rotate` show it once; no command shows it again.
+A key with --services acts on those Services only (403 20403 elsewhere); without, on all.
 """
 
 from __future__ import annotations
@@ -44,34 +53,103 @@ def _context(stage: str) -> tuple[Any, Any, Any]:
     return config, CodeHasher(code_key, identity_key), store
 
 
-def create(stage: str, name: str) -> dict[str, str]:
+def create(stage: str, name: str, services: list[str] | None = None) -> dict[str, Any]:
     from chalicelib.twilio_v2.credentials import ApiKey, new_secret
     from chalicelib.twilio_v2.wire import new_sid
 
-    _, hasher, store = _context(stage)
+    config, hasher, store = _context(stage)
+    limited = _services(config, hasher, store, services) if services else None
     sid, secret = new_sid("SK"), new_secret()
-    store.create(ApiKey(sid, name, hasher.api_key_mac(sid, secret), int(time.time())))
-    return {"account_sid": hasher.derived_sid("AC", "account"), "api_key_sid": sid, "api_key_secret": secret}
+    store.create(ApiKey(sid, name, hasher.api_key_mac(sid, secret), int(time.time()), services=limited))
+    made: dict[str, Any] = {"account_sid": hasher.derived_sid("AC", "account"), "api_key_sid": sid,
+                            "api_key_secret": secret}
+    if limited is not None:
+        made["services"] = sorted(limited)
+    return made
+
+
+def _services(config: Any, hasher: Any, store: Any, sids: list[str]) -> frozenset[str]:
+    """The Services a key is limited to: each well formed and live (the default Service's SID
+    is the stage's own), so a typo never makes a key that can do nothing."""
+    from chalicelib.twilio_v2.credentials import SERVICE_SID
+    from chalicelib.twilio_v2.services import ServiceStore
+
+    wanted = frozenset(sid.strip() for sid in sids if sid.strip())
+    malformed = sorted(sid for sid in wanted if not SERVICE_SID.fullmatch(sid))
+    if malformed or not wanted:
+        raise SystemExit(f"not a Service SID (VA + 32 hex): {', '.join(malformed) or '(none given)'}")
+    default = hasher.derived_sid("VA", "default-service")
+    live = ServiceStore(store._client, config.table_name).get_many(sorted(wanted - {default}))
+    missing = sorted(wanted - {default} - set(live))
+    if missing:
+        raise SystemExit(f"no such Service on the {config.stage!r} stage: {', '.join(missing)}")
+    return wanted
+
+
+def auth_token(stage: str, action: str, secondary: bool = False) -> dict[str, Any]:
+    """The account's auth token: create (the primary), rotate (a secondary), promote (the
+    secondary becomes the primary) or revoke (every live token, or --secondary's only)."""
+    from chalicelib.twilio_v2.credentials import TokenStateChanged
+
+    _, hasher, store = _context(stage)
+    account = hasher.derived_sid("AC", "account")
+    try:
+        if action in ("create", "rotate"):
+            generation = store.create_token() if action == "create" else store.rotate_token()
+            return {"account_sid": account, "auth_token": hasher.auth_token(generation),
+                    "role": "primary" if action == "create" else "secondary"}
+        if action == "promote":
+            store.promote_token()
+            return {"account_sid": account, "promoted": True}
+        return {"account_sid": account, "revoked": store.revoke_token(secondary_only=secondary)}
+    except TokenStateChanged as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description="API keys for the v2 (Twilio Verify) API")
-    parser.add_argument("command", choices=["create", "list", "revoke"])
+    parser = argparse.ArgumentParser(description="API keys and the auth token of the v2 (Twilio Verify) API")
+    parser.add_argument("command", choices=["create", "list", "revoke", "auth-token"])
+    parser.add_argument("action", nargs="?", choices=["create", "rotate", "promote", "revoke"],
+                        help="auth-token only")
     parser.add_argument("--stage", required=True)
     parser.add_argument("--name", default="")
     parser.add_argument("--sid")
+    parser.add_argument("--services", help="create: the key acts on these Services only (VA..,VA..)")
+    parser.add_argument("--secondary", action="store_true", help="auth-token revoke: the secondary only")
     args = parser.parse_args(argv)
+    if (args.command == "auth-token") != (args.action is not None):
+        parser.error("auth-token needs an action (create, rotate, promote, revoke); key commands take none")
+    if args.command == "revoke" and not args.sid:
+        parser.error("revoke needs --sid")
+    from chalicelib.dynamodb import StoreUnavailable
+    from chalicelib.errors import ConfigError, ServiceUnavailable
+
+    try:
+        return _run(args)
+    except ConfigError as exc:  # e.g. a deployed stage with no OTP_SECRET_PARAMETER
+        print(f"the {args.stage!r} stage's configuration: {exc}", file=sys.stderr)
+        return 1
+    except (ServiceUnavailable, StoreUnavailable) as exc:  # no AWS credentials, no region, no table
+        print(f"could not reach the {args.stage!r} stage's secret or table ({exc}): are AWS credentials and "
+              "the region set, and is the stage deployed (make deploy)?", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "auth-token":
+        print(json.dumps(auth_token(args.stage, args.action, secondary=args.secondary)))
+        return 0
     if args.command == "create":
-        print(json.dumps(create(args.stage, args.name)))
+        services = args.services.split(",") if args.services is not None else None
+        print(json.dumps(create(args.stage, args.name, services)))
         return 0
     _, _, store = _context(args.stage)
     if args.command == "list":
-        for key in sorted(store.load().values(), key=lambda k: k.created_at):
+        for key in sorted(store.load().keys.values(), key=lambda k: k.created_at):
             print(json.dumps({"api_key_sid": key.sid, "name": key.name, "created_at": key.created_at,
-                              "revoked_at": key.revoked_at}))
+                              "revoked_at": key.revoked_at,
+                              "services": sorted(key.services) if key.services is not None else "all"}))
         return 0
-    if not args.sid:
-        parser.error("revoke needs --sid")
     if not store.revoke(args.sid, int(time.time())):
         print(f"no such key: {args.sid}", file=sys.stderr)
         return 1

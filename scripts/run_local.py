@@ -83,8 +83,12 @@ def main() -> int:
         key = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_keys.py"), "create", "--stage",
                               "local", "--name", "make run"], env=env, check=True, capture_output=True,
                              text=True).stdout
+        token = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_keys.py"), "auth-token", "create",
+                                "--stage", "local"], env=env, check=True, capture_output=True,
+                               text=True).stdout
         print(f"DynamoDB (moto server) on http://127.0.0.1:{db_port}")
         print(f"Twilio Verify (v2) API on http://127.0.0.1:{api_port}, key for this run: {key.strip()}")
+        print(f"Or Client(account_sid, auth_token), auth token for this run: {token.strip()}")
         print(f"Open http://127.0.0.1:{api_port}/ ; codes are printed below. Ctrl-C stops.")
         api = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "serve.py"), "--stage", "local",

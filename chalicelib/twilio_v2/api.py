@@ -39,7 +39,8 @@ class TwilioApi:
         default = ServiceSettings(hasher.derived_sid("VA", "default-service"), config.brand_name,
                                   config.code_length, 0, 0, default=True)
         self.catalog = ServiceCatalog(ServiceStore(client, table), default, wall=service.now)
-        self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac)
+        self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac,
+                                           token=hasher.auth_token, account_sid=self.account_sid)
         self.totp = TotpResources(self, get_totp)
         self.attempts = AttemptResources(self, service._attempts, service.now)
         self._apps: dict[tuple[str, int, str], Any] = {}

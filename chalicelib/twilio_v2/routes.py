@@ -1,9 +1,11 @@
 """The /v2 routes, as Twilio's SDKs call them. A Chalice blueprint that app.py registers with
 a lazy factory for the TwilioApi (api.py); this module never imports app.py.
 
-No route has an API Gateway authorizer or API key: the SDKs send HTTP Basic with an API key,
-which the function checks (credentials.py) before anything else, so without it every /v2
-request to these routes gets 401 (20003) and nothing else. Before that, a request that a
+No route has an API Gateway authorizer or API key: the SDKs send HTTP Basic with an API key
+or the account SID and its auth token, which the function checks (credentials.py) before
+anything else, so without them every /v2 request to these routes gets 401 (20003) and nothing
+else. A key limited to some Services gets 403 (20403) on any other Service's routes and on the
+account's own (``account`` views: a new Service, Attempts of other Services). Before that, a request that a
 browser sent from another site's page is refused (403, 20403): /v2 is for backends. A path
 under /v2 that is no route answers Twilio's 404 (20404), whatever its credentials.
 """
@@ -51,9 +53,10 @@ def cross_site(headers: Any) -> bool:
 def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str]) -> Blueprint:
     bp = Blueprint(__name__)
 
-    def answers(view: Callable[..., Response]) -> Callable[..., Response]:
-        """A cross-site browser's request refused, then Basic auth, then the view; every error
-        in Twilio's shape (wire.from_domain)."""
+    def door(view: Callable[..., Response], account: bool) -> Callable[..., Response]:
+        """A cross-site browser's request refused, then Basic auth, then the credential's
+        Services (the ``sid`` of a Service's route; an ``account`` view gets the principal
+        and decides), then the view; every error in Twilio's shape (wire.from_domain)."""
 
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
@@ -65,8 +68,13 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
                     raise wire.TwilioError(*wire.CROSS_SITE)
                 api = get_api()
                 authorization = request.headers.get("authorization")
-                if api.authenticator.authenticate(authorization, client_ip(request)) is None:
+                principal = api.authenticator.authenticate(authorization, client_ip(request))
+                if principal is None:
                     raise wire.TwilioError(*wire.UNAUTHENTICATED)
+                if account:
+                    return view(api, principal, *args, **kwargs)
+                if not principal.may(kwargs.get("sid")):
+                    raise wire.TwilioError(*wire.NOT_PERMITTED)
                 return view(api, *args, **kwargs)
             except wire.TwilioError as exc:
                 return exc.response()
@@ -81,6 +89,19 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
 
         return wrapper
 
+    def answers(view: Callable[..., Response]) -> Callable[..., Response]:
+        """A Service's route: its ``sid`` must be one of the credential's Services."""
+        return door(view, account=False)
+
+    def account_wide(view: Callable[..., Response]) -> Callable[..., Response]:
+        """The account's own route: the view gets the principal and keeps to its Services."""
+        return door(view, account=True)
+
+    def only_own(principal: Any, query_service: str | None) -> None:
+        """An account-wide read (Attempts) by a limited key: one of its Services, named."""
+        if principal.services is not None and not principal.may(query_service):
+            raise wire.TwilioError(*wire.NOT_PERMITTED)
+
     def form() -> dict[str, str]:
         request = bp.current_request
         return wire.parse_form(raw_body(request), request.headers.get("content-type") or "")
@@ -93,14 +114,16 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
         return public_base(bp.current_request)
 
     @bp.route("/v2/Services", methods=["POST"], content_types=_FORMS)
-    @answers
-    def create_service(api: Any) -> Response:
+    @account_wide
+    def create_service(api: Any, principal: Any) -> Response:
+        if principal.services is not None:  # a new Service is the account's: no limited key makes one
+            raise wire.TwilioError(*wire.NOT_PERMITTED)
         return wire.json_answer(api.create_service(form(), base()), 201)
 
     @bp.route("/v2/Services", methods=["GET"], content_types=_FORMS)
-    @answers
-    def list_services(api: Any) -> Response:
-        items = [api.service_body(s, base()) for s in api.catalog.all()]
+    @account_wide
+    def list_services(api: Any, principal: Any) -> Response:
+        items = [api.service_body(s, base()) for s in api.catalog.all() if principal.may(s.sid)]
         return wire.json_answer(api.page("services", items, query(), base(), "/v2/Services"))
 
     @bp.route("/v2/Services/{sid}", methods=["GET"], content_types=_FORMS)
@@ -140,17 +163,22 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
         return wire.json_answer(api.check(sid, form()))
 
     @bp.route("/v2/Attempts", methods=["GET"], content_types=_FORMS)
-    @answers
-    def list_attempts(api: Any) -> Response:
+    @account_wide
+    def list_attempts(api: Any, principal: Any) -> Response:
+        only_own(principal, query().get("VerifyServiceSid"))
         return wire.json_answer(api.attempts.list(query(), base()))
 
     # One route for both (API Gateway and Chalice's local router would have to rank them).
     @bp.route("/v2/Attempts/{sid}", methods=["GET"], content_types=_FORMS)
-    @answers
-    def fetch_attempt_or_summary(api: Any, sid: str) -> Response:
+    @account_wide
+    def fetch_attempt_or_summary(api: Any, principal: Any, sid: str) -> Response:
         if sid == "Summary":
+            only_own(principal, query().get("VerifyServiceSid"))
             return wire.json_answer(api.attempts.summary(query(), base()))
-        return wire.json_answer(api.attempts.fetch(sid, base()))
+        attempt = api.attempts.fetch(sid, base())
+        if not principal.may(attempt.get("service_sid")):  # another Service's: as if none (no probe)
+            raise wire.not_found()
+        return wire.json_answer(attempt)
 
     totp_routes(bp, answers, form, base)
 

@@ -58,6 +58,8 @@ UNAUTHENTICATED = (20003, 401, "Authenticate")  # https://www.twilio.com/docs/ap
 CROSS_SITE = (20403, 403, "Forbidden: /v2 is for backends; cross-site browser requests are refused "
                           "(a request with Sec-Fetch-Site other than none or same-origin, or an Origin "
                           "other than the API's own)")
+# ... and a credential without permission: an API key limited to other Services.
+NOT_PERMITTED = (20403, 403, "Forbidden: this API key is limited to other Services")
 
 # The domain's refusals in Twilio's codes. Twilio's pages:
 #   60202 Max check attempts reached (429)   https://www.twilio.com/docs/api/errors/60202

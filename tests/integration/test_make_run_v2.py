@@ -31,6 +31,10 @@ def test_make_run_prints_a_key_the_sdk_uses():
             line = proc.stdout.readline() if proc.stdout else ""
         key = json.loads(re.search(r"\{.*\}", line).group(0))
         assert line.startswith(f"Twilio Verify (v2) API on http://127.0.0.1:{port}, key for this run: ")
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("Or Client(account_sid, auth_token), auth token for this run: "), line
+        token = json.loads(re.search(r"\{.*\}", line).group(0))
+        assert token["account_sid"] == key["account_sid"] and re.fullmatch(r"[0-9a-f]{32}", token["auth_token"])
         while True:  # the API is up once the page answers
             try:
                 requests.get(f"http://127.0.0.1:{port}/", timeout=2)
@@ -43,6 +47,9 @@ def test_make_run_prints_a_key_the_sdk_uses():
         service = client.verify.v2.services.create(friendly_name="Local", code_length=8)
         verification = client.verify.v2.services(service.sid).verifications.create(to="+14155552671", channel="sms")
         assert verification.status == "pending"
+        account = Client(token["account_sid"], token["auth_token"])  # as Twilio's quickstarts hold it
+        account.verify.base_url = f"http://127.0.0.1:{port}"
+        assert account.verify.v2.services(service.sid).verifications(verification.sid).fetch().status == "pending"
     finally:
         proc.terminate()
         proc.wait(timeout=20)

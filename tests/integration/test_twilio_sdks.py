@@ -147,6 +147,76 @@ def test_twilio_python_wrong_credentials_and_a_revoked_key(server, key, dynamodb
                for line in listed)
 
 
+def api_keys(dynamodb_endpoint: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`python scripts/api_keys.py ARGS --stage test`, as an operator runs it."""
+    env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
+    return subprocess.run([sys.executable, "scripts/api_keys.py", *args, "--stage", "test"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=check)
+
+
+def fresh_auth_token(dynamodb_endpoint: str) -> dict:
+    """The account's auth token, made anew (`auth-token create`; any earlier one revoked first:
+    the table is the session's)."""
+    api_keys(dynamodb_endpoint, "auth-token", "revoke", check=False)
+    return json.loads(api_keys(dynamodb_endpoint, "auth-token", "create").stdout)
+
+
+def test_twilio_python_with_the_account_sid_and_auth_token(server, dynamodb_endpoint):
+    """Client(account_sid, auth_token), as most apps and Twilio's own quickstarts hold it."""
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
+
+    token = fresh_auth_token(dynamodb_endpoint)
+
+    def account(auth_token: str) -> Client:
+        client = Client(token["account_sid"], auth_token)
+        client.verify.base_url = server.url
+        return client
+
+    verify = account(token["auth_token"]).verify.v2
+    service = verify.services.create(friendly_name="Token App")
+    to = unique_number(126)
+    assert verify.services(service.sid).verifications.create(to=to, channel="sms").status == "pending"
+    check = verify.services(service.sid).verification_checks.create(to=to, code=server.last_code(to))
+    assert (check.status, check.valid) == ("approved", True)
+    with pytest.raises(TwilioRestException) as refused:
+        account("0" * 32).verify.v2.services.create(friendly_name="Nope")
+    assert (refused.value.status, refused.value.code) == (401, 20003)
+    assert "0" * 32 not in str(refused.value) and token["auth_token"] not in server.log_path.read_text()
+
+    # Rotation as Twilio's: a secondary beside the primary, then promote; the server forks per
+    # request, so each change is seen by the next request (a warm container: within 30 s).
+    secondary = json.loads(api_keys(dynamodb_endpoint, "auth-token", "rotate").stdout)["auth_token"]
+    for auth_token in (token["auth_token"], secondary):
+        assert account(auth_token).verify.v2.services(service.sid).fetch().friendly_name == "Token App"
+    api_keys(dynamodb_endpoint, "auth-token", "promote")
+    assert account(secondary).verify.v2.services(service.sid).fetch().sid == service.sid
+    with pytest.raises(TwilioRestException) as refused:
+        account(token["auth_token"]).verify.v2.services(service.sid).fetch()
+    assert refused.value.code == 20003  # the rotated-out token
+    api_keys(dynamodb_endpoint, "auth-token", "revoke")
+    with pytest.raises(TwilioRestException) as refused:
+        account(secondary).verify.v2.services(service.sid).fetch()
+    assert refused.value.code == 20003  # revoked
+
+
+def test_twilio_python_with_a_key_limited_to_one_service(server, key, dynamodb_endpoint):
+    from twilio.base.exceptions import TwilioRestException
+
+    mine = sdk(server, key).verify.v2.services.create(friendly_name="Mine")
+    other = sdk(server, key).verify.v2.services.create(friendly_name="Other")
+    limited = json.loads(api_keys(dynamodb_endpoint, "create", "--name", "limited", "--services", mine.sid).stdout)
+    verify = sdk(server, limited).verify.v2
+    to = unique_number(127)
+    assert verify.services(mine.sid).verifications.create(to=to, channel="sms").status == "pending"
+    check = verify.services(mine.sid).verification_checks.create(to=to, code=server.last_code(to))
+    assert check.status == "approved"
+    with pytest.raises(TwilioRestException) as refused:
+        verify.services(other.sid).verifications.create(to=unique_number(128), channel="sms")
+    assert (refused.value.status, refused.value.code) == (403, 20403)
+    assert [s.sid for s in verify.services.list()] == [mine.sid]
+
+
 @pytest.fixture(scope="module")
 def totp_server(serve):
     """The server with the stage's TOTP key (KMS: moto's server, as `make run` has it) and
@@ -208,6 +278,14 @@ def test_twilio_node_drives_the_documented_flow(server, key):
     seen = _node("twilio_node_flow.js", server, key, TO=unique_number(122))
     assert seen == {"created": "pending", "wrong": [False, "pending"], "right": [True, "approved"], "fetched": 20404,
                     "canceled": "canceled", "max_attempts": 60202, "bad_key": 20003}
+
+
+def test_twilio_node_with_the_account_sid_and_auth_token(server, dynamodb_endpoint):
+    token = fresh_auth_token(dynamodb_endpoint)
+    seen = _node("twilio_node_token.js", server, {"account_sid": token["account_sid"], "api_key_sid": "",
+                                                    "api_key_secret": ""},
+                 AUTH_TOKEN=token["auth_token"], TO=unique_number(129))
+    assert seen == {"created": "pending", "right": [True, "approved"], "bad_token": 20003}
 
 
 def test_twilio_node_services_apart_totp_attempts_and_a_revoked_key(totp_server, key, dynamodb_endpoint):

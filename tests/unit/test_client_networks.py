@@ -132,8 +132,10 @@ def test_the_v2_doors_failure_count_is_per_network():
         loads = 0
 
         def load(self):
+            from chalicelib.twilio_v2.credentials import Credentials
+
             Keys.loads += 1
-            return {}
+            return Credentials({})
 
     now = [0.0]  # all in one minute (the count is per minute)
     authenticator = Authenticator(Keys(), lambda sid, secret: "0" * 64, monotonic=lambda: now[0])
