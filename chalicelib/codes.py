@@ -42,6 +42,20 @@ def parse_code(raw: object, length: int) -> str:
     return raw
 
 
+# Twilio's ``Code``: "the 4-10 character string being verified" (twilio_verify_v2's
+# CreateVerificationCheck); ASCII letters and digits, as its custom codes are.
+_TWILIO_CODE = re.compile(r"[0-9A-Za-z]{4,10}", re.ASCII)
+
+
+def parse_twilio_code(raw: object) -> str:
+    """v2's guess: 4 to 10 ASCII letters or digits, whatever the Service's code length. One
+    of another length or with letters is a guess like any other, MACed and counted; it never
+    matches (the code is the Service's length of digits). v1 keeps ``parse_code``."""
+    if not isinstance(raw, str) or not _TWILIO_CODE.fullmatch(raw):
+        raise InvalidCodeFormat("The code must be 4 to 10 ASCII letters or digits.")
+    return raw
+
+
 class CodeHasher:
     """Keyed hashes, each with its own purpose label: code MACs under the code key ``secret``,
     the rest under ``identity_key`` (``secret`` itself when None: one key for both jobs)."""

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib import concurrency, errors, telemetry
-from chalicelib.codes import CodeHasher, log_ref, parse_code
+from chalicelib.codes import CodeHasher, log_ref, parse_code, parse_twilio_code
 from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.email_address import is_email, parse_email
@@ -78,19 +78,19 @@ class VerificationService(StartUseCase):
 
     # -- check ----------------------------------------------------------------------------
 
-    def check(self, request: CheckRequest, client_ip: str | None = "unknown") -> Verification:
+    def check(
+        self, request: CheckRequest, client_ip: str | None = "unknown", *, any_length: bool = False
+    ) -> Verification:
+        """``any_length``: v2's ``Code`` (codes.parse_twilio_code: 4-10 letters or digits, a
+        guess of another length than the code's is a wrong one); v1's is exactly the code's
+        digits (docs/security.md rule 13)."""
         cfg = self._config
         # Format first: a malformed code is refused before it can use up an attempt.
-        code = parse_code(request.code, cfg.code_length)
+        code = parse_twilio_code(request.code) if any_length else parse_code(request.code, cfg.code_length)
         if request.verification_id is not None:
             number_key = self._number_key_of(request.verification_id)
-        elif is_email(request.to):
-            number_key = self._number_key(parse_email(request.to).key)
         else:
-            region = parse_region(request.country, cfg.default_region)
-            test = test_number(request.to, cfg.test_numbers.code_for)
-            phone = test[0] if test is not None else parse_phone_number(request.to, region)
-            number_key = self._number_key(phone.e164)
+            number_key = self._recipient_key(request.to, request.country)
 
         now = self._clock()
         # Test numbers too: a fixed code is the easiest one to guess.
@@ -132,10 +132,12 @@ class VerificationService(StartUseCase):
 
     # -- look up / cancel -----------------------------------------------------------------
 
-    def get(self, verification_id: str) -> Verification:
-        number_key = self._number_key_of(verification_id)
+    def get(self, verification_id: str | None = None, *, to: str | None = None) -> Verification:
+        """The verification named by its SID, or (``to``: v2's path in place of the SID) the
+        one of this number or address in this app's scope."""
+        number_key = self._target(verification_id, to)
         verification = self._store.get(number_key)
-        if verification is None or verification.id != verification_id:
+        if verification is None or verification_id is not None and verification.id != verification_id:
             raise errors.VerificationNotFound()
         # The item's Service; an item with none named is the stage's own app's or was made
         # before ``svc`` existed (at most a code's lifetime ago): its key, derived again, tells.
@@ -145,8 +147,9 @@ class VerificationService(StartUseCase):
             raise errors.VerificationNotFound()
         return verification
 
-    def cancel(self, verification_id: str) -> Verification:
-        number_key = self._number_key_of(verification_id)
+    def cancel(self, verification_id: str | None = None, *, to: str | None = None) -> Verification:
+        """One conditional write, by SID or (``to``) by number: see ``get``."""
+        number_key = self._target(verification_id, to)
         try:
             return self._store.cancel(number_key, verification_id, int(self._clock()), self._scope)
         except ConditionFailed as exc:
@@ -155,10 +158,11 @@ class VerificationService(StartUseCase):
             assert exc.current is not None
             raise errors.NotPending(status=exc.current.status(self._clock())) from None
 
-    def approve(self, verification_id: str) -> Verification:
+    def approve(self, verification_id: str | None = None, *, to: str | None = None) -> Verification:
         """Approve a pending verification the backend confirmed another way (v2's
-        ``Status=approved``): one write, then the approval's bookkeeping as for a right code."""
-        number_key = self._number_key_of(verification_id)
+        ``Status=approved``), by SID or (``to``) by number: one write, then the approval's
+        bookkeeping as for a right code."""
+        number_key = self._target(verification_id, to)
         now = self._clock()
         try:
             verification = self._store.approve(number_key, verification_id, int(now), self._scope)
@@ -175,6 +179,27 @@ class VerificationService(StartUseCase):
 
     def _number_key_of(self, verification_id: object) -> str:
         return self._hasher.number_key_of(require_verification_id(verification_id))
+
+    def _recipient_key(self, to: object, country: str | None = None) -> str:
+        """The item's key, in this app's scope, of a number (a test number as itself) or of an
+        address's mailbox (any spelling of it: chalicelib/email_address.py)."""
+        if is_email(to):
+            return self._number_key(parse_email(to).key)
+        cfg = self._config
+        region = parse_region(country, cfg.default_region)
+        test = test_number(to, cfg.test_numbers.code_for)
+        phone = test[0] if test is not None else parse_phone_number(to, region)
+        return self._number_key(phone.e164)
+
+    def _target(self, verification_id: str | None, to: str | None) -> str:
+        """The item's key of a verification named by SID, or by number or address (``to``):
+        one that is neither names no verification."""
+        if to is None:
+            return self._number_key_of(verification_id)
+        try:
+            return self._recipient_key(to)
+        except (errors.InvalidPhoneNumber, errors.InvalidEmailAddress, errors.InvalidRequest):
+            raise errors.VerificationNotFound() from None
 
     def _not_ours(self, current: Verification | None, verification_id: str | None) -> bool:
         """No verification, or (named by SID) another one or another Service's: not found. A

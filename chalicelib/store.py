@@ -38,8 +38,8 @@ _LIVE = (
     " AND (attribute_not_exists(guess_mac) OR guess_mac <> code_mac)"
 )
 
-# Cancel and approve: this verification, live and not locked by failed checks.
-_LIVE_AND_UNLOCKED = f"vid = :vid AND {_LIVE} AND attempts < max_attempts"
+# Cancel and approve: live and not locked by failed checks (by SID: ``vid = :vid`` too).
+_LIVE_AND_UNLOCKED = f"{_LIVE} AND attempts < max_attempts"
 
 
 def _of_scope(scope: str, by_sid: bool = True) -> tuple[str, dict[str, str]]:
@@ -100,11 +100,15 @@ class VerificationStore(abc.ABC):
         returns the item."""
 
     @abc.abstractmethod
-    def cancel(self, number_key: str, verification_id: str, now: int, scope: str = "") -> Verification:
-        """Cancel the Service ``scope``'s live verification ``verification_id``."""
+    def cancel(self, number_key: str, verification_id: str | None, now: int, scope: str = "") -> Verification:
+        """Cancel the Service ``scope``'s live verification ``verification_id`` (None: the
+        number's live one, whatever its SID)."""
 
-    def approve(self, number_key: str, verification_id: str, now: int, scope: str = "") -> Verification:
-        """Approve the Service ``scope``'s live verification ``verification_id`` without a code."""
+    def approve(
+        self, number_key: str, verification_id: str | None, now: int, scope: str = ""
+    ) -> Verification:
+        """Approve the Service ``scope``'s live verification ``verification_id`` (None: the
+        number's) without a code."""
         raise NotImplementedError
 
     def record_delivery(
@@ -363,37 +367,38 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             token=True,
         )
 
-    def cancel(self, number_key: str, verification_id: str, now: int, scope: str = "") -> Verification:
-        # Condition: the same verification, the Service's, live and not locked by failed checks (canceling a
-        # locked one and starting over would reset the guessing). Cancel and approve race on
-        # one item; whichever write lands first makes the other's condition fail.
+    def cancel(self, number_key: str, verification_id: str | None, now: int, scope: str = "") -> Verification:
+        # Condition: the same verification (by SID), the Service's, live and not locked by
+        # failed checks (canceling a locked one and starting over would reset the guessing).
+        # Cancel and approve race on one item; whichever write lands first makes the other's
+        # condition fail. By number (v2's ``Verifications/+1...``) there is no ``vid`` to
+        # name: the item's key, derived from the number and the Service, names it, and the
+        # condition still proves the Service (``_of_scope``'s by-number form), in this one write.
         # Retry timeline: t0 lands, t1 answer lost, t2 the retry finds it canceled (409):
         # the token says by itself, so the cancel answers 200.
-        scoped, scope_values = _of_scope(scope)
-        return self._write(
-            number_key,
-            "SET canceled_at = :now",
-            f"{scoped} AND {_LIVE_AND_UNLOCKED}",
-            {":vid": verification_id, ":now": now, **scope_values},
-            returns=True,
-            token=True,  # a retry after a lost answer finds it canceled by itself: a success
-        )
+        return self._end(number_key, "SET canceled_at = :now", verification_id, now, scope)
 
-    def approve(self, number_key: str, verification_id: str, now: int, scope: str = "") -> Verification:
-        # Condition: the same verification, the Service's, live and not locked by failed checks, as for
-        # cancel. The guess becomes the code's MAC: the item is approved as by a right check,
-        # so a later check, cancel or approval finds it no longer live. Approve, cancel and
-        # check race on one item; the first write to land wins. A retry after a lost answer
-        # fails the condition on its own approval (the service recognises it).
-        scoped, scope_values = _of_scope(scope)
-        return self._write(
-            number_key,
-            "SET guess_mac = code_mac",
-            f"{scoped} AND {_LIVE_AND_UNLOCKED}",
-            {":vid": verification_id, ":now": now, **scope_values},
-            returns=True,
-            token=True,  # the token answers a retried approval at once (chalicelib/dynamodb.py)
-        )
+    def approve(
+        self, number_key: str, verification_id: str | None, now: int, scope: str = ""
+    ) -> Verification:
+        # Condition: as for cancel (by SID or by number). The guess becomes the code's MAC: the
+        # item is approved as by a right check, so a later check, cancel or approval finds it
+        # no longer live. Approve, cancel and check race on one item; the first write to land
+        # wins. A retry after a lost answer fails the condition on its own approval (the
+        # token answers it at once: chalicelib/dynamodb.py).
+        return self._end(number_key, "SET guess_mac = code_mac", verification_id, now, scope)
+
+    def _end(
+        self, number_key: str, update: str, verification_id: str | None, now: int, scope: str
+    ) -> Verification:
+        scoped, scope_values = _of_scope(scope, by_sid=verification_id is not None)
+        condition = f"{scoped} AND {_LIVE_AND_UNLOCKED}"
+        values: dict[str, Any] = {":now": now, **scope_values}
+        if verification_id is not None:
+            condition = "vid = :vid AND " + condition
+            values[":vid"] = verification_id
+        return self._write(number_key, update, condition, values, returns=True,
+                           token=True)  # a retry after a lost answer finds its own write: a success
 
     # -- reads ----------------------------------------------------------------------------
 

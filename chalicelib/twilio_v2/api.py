@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from chalicelib import errors
 from chalicelib.attempts import attempt_sid
@@ -197,7 +197,7 @@ class TwilioApi:
 
     def fetch(self, sid: str, verification_sid: str, base: str) -> dict[str, Any]:
         settings, app = self.app(sid)
-        verification = app.get(verification_sid)
+        verification = app.get(**_named(verification_sid))
         if verification.status(app.now()) in _GONE:
             raise wire.not_found("The Verification")
         return self.verification_body(settings, verification, app.now(), base)
@@ -210,8 +210,10 @@ class TwilioApi:
         settings, app = self.app(sid)
         # One write, whose condition names this Service: another Service's verification, or
         # one no longer pending (approved, canceled, expired, locked), answers 20404
-        # (VerificationNotFound and NotPending: wire.from_domain), as at Twilio.
-        verification = app.cancel(verification_sid) if status == "canceled" else app.approve(verification_sid)
+        # (VerificationNotFound and NotPending: wire.from_domain), as at Twilio. By number too:
+        # the number's key is this Service's, and the write's condition proves the Service.
+        named = _named(verification_sid)
+        verification = app.cancel(**named) if status == "canceled" else app.approve(**named)
         return self.verification_body(settings, verification, app.now(), base)
 
     def check(self, sid: str, form: dict[str, str]) -> dict[str, Any]:
@@ -229,7 +231,7 @@ class TwilioApi:
             return self._check_body(settings, other, "pending", None)
         request = CheckRequest(form["Code"], to, None, verification_sid)
         try:
-            verification = app.check(request, None)
+            verification = app.check(request, None, any_length=True)  # Twilio's Code: 4-10 characters
         except errors.IncorrectCode as exc:  # Twilio answers a wrong code with 200, pending
             return self._check_body(settings, exc.verification, "pending", None)
         receipt = self._receipts.for_verification(verification, app.now(),
@@ -287,6 +289,16 @@ def _only(form: dict[str, str], allowed: set[str] | tuple[str, ...]) -> None:
     for name in sorted(form):
         if name not in allowed:
             raise wire.invalid(name, "not supported by this service")
+
+
+def _named(raw: str) -> dict[str, str]:
+    """The path's ``Sid``: a ``VE`` SID, or the E.164 number or email address of the Service's
+    pending verification, as Twilio takes it (its api-snippets approve by phone number:
+    ``verifications('+15017122661').update(status='approved')``). The SDKs send the ``+`` as
+    is; a client that percent-encodes it sends ``%2B``, decoded here once (never ``+`` as a
+    space: this is a path, not a form)."""
+    value = unquote(raw) if "%" in raw else raw
+    return {"verification_id": value} if value.startswith("VE") else {"to": value}
 
 
 def _updated(v: Verification) -> int:

@@ -61,24 +61,37 @@ CROSS_SITE = (20403, 403, "Forbidden: /v2 is for backends; cross-site browser re
 # ... and a credential without permission: an API key limited to other Services.
 NOT_PERMITTED = (20403, 403, "Forbidden: this API key is limited to other Services")
 
-# The domain's refusals in Twilio's codes. Twilio's pages:
-#   60202 Max check attempts reached (429)   https://www.twilio.com/docs/api/errors/60202
-#   60203 Max send attempts reached (429)    https://www.twilio.com/docs/api/errors/60203
-#   60410 Verification delivery attempt blocked (Fraud Guard, a prefix paused)
-#   60605 Verification delivery attempt blocked: geo permissions (403)
-#   60205 SMS is not supported by landline phone number (400)
-#   20429 Too Many Requests (429)
+# The domain's refusals in Twilio's codes, each with the HTTP status its page gives
+# (https://www.twilio.com/docs/api/errors/<code>; docs/twilio-verify.md#errors has the table):
+#   60202 Max check attempts reached                          429
+#   60203 Max send attempts reached                           429
+#   60212 Too many concurrent requests for phone number       429 ("many verifications in a
+#         short period of time for the same phone number": a resend within the wait, or the
+#         second of two concurrent starts)
+#   60205 SMS is not supported by landline phone number       403
+#   60223 Delivery channel disabled                           400
+#   60410 Verification delivery attempt blocked (Fraud Guard: a prefix paused after pumping);
+#         its page gives no status: 403, as 60605's, with Retry-After
+#   60605 Verification delivery attempt blocked (Geo-Permissions)   403
+#   20429 Too many requests (the Service's own rate limits, concurrency)   429
 _CODES: dict[type[errors.ServiceError], tuple[int, int]] = {
     errors.MaxAttemptsReached: (60202, 429),
     errors.TooManyChecks: (60202, 429),
     errors.TooManySends: (60203, 429),
     errors.TooManyVerifications: (60203, 429),
-    errors.ResendTooSoon: (60203, 429),
+    errors.ResendTooSoon: (60212, 429),
+    # The pumping defences: a prefix's or a country's hourly sends (their limit and their
+    # breaker's pause), as Fraud Guard's block of a prefix.
+    errors.PrefixRateLimited: (60410, 403),
     errors.PrefixSuspended: (60410, 403),
+    errors.CountryRateLimited: (60410, 403),
     errors.CountrySuspended: (60410, 403),
     errors.CountryNotAllowed: (60605, 403),
-    errors.UnsupportedNumberType: (60205, 400),
-    errors.UndeliverableNumber: (60205, 400),
+    errors.UnsupportedNumberType: (60205, 403),
+    errors.UndeliverableNumber: (60205, 403),
+    # After api.start's own check of the name (60200 `Channel`), a channel the domain refuses
+    # is one the stage has not turned on or that no provider reaches for the number's region.
+    errors.UnsupportedChannel: (60223, 400),
     errors.VerificationNotFound: (20404, 404),
     errors.FactorNotFound: (20404, 404),
     errors.FactorSuspended: (60310, 429),  # too many wrong codes: until the backend re-enables it
@@ -88,7 +101,7 @@ _CODES: dict[type[errors.ServiceError], tuple[int, int]] = {
     errors.DeliveryFailed: (20503, 503),  # the providers could not take it: try again
 }
 _PARAMETERS: dict[type[errors.ServiceError], str] = {
-    errors.InvalidPhoneNumber: "To", errors.InvalidEmailAddress: "To", errors.UnsupportedChannel: "Channel",
+    errors.InvalidPhoneNumber: "To", errors.InvalidEmailAddress: "To",
     errors.InvalidCodeFormat: "Code",
     errors.TooManyFactors: "Identity", errors.FactorAlreadyVerified: "AuthPayload",
 }
@@ -96,8 +109,9 @@ _PARAMETERS: dict[type[errors.ServiceError], str] = {
 
 def from_domain(exc: errors.ServiceError) -> TwilioError:
     """The one mapping of the domain's errors to Twilio's codes (a subclass answers as its
-    class: TotpUnavailable as ServiceUnavailable); a limit not named above is 20429 (rate
-    limited), any other client error 60200, anything else a 500 in Twilio's shape."""
+    class: TotpUnavailable as ServiceUnavailable); a limit not named above is 20429 (the
+    Service's own rate limits: per IP, the send budget), any other client error 60200,
+    anything else a 500 in Twilio's shape."""
     kind = next((k for k in type(exc).__mro__ if k in _PARAMETERS or k in _CODES), None)
     if kind in _PARAMETERS:
         error = invalid(_PARAMETERS[kind], exc.message)

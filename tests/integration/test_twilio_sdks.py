@@ -333,3 +333,38 @@ def test_twilio_python_sends_by_whatsapp_email_and_auto(channels_server, key):
     assert [a["channel"] for a in resent.send_code_attempts] == ["whatsapp", "sms"]
     code = channels_server.last_code(to)
     assert verify.verification_checks.create(verification_sid=first.sid, code=code).status == "approved"
+
+
+def test_twilio_python_approves_fetches_and_cancels_by_number_and_checks_any_length(server, key):
+    """Issue 29 through twilio-python, unchanged: Twilio's api-snippets
+    (verify/verifications/approve-verification/approve-verification.6.x.py) approve with
+    ``verifications('+15017122661').update(status='approved')``; the SDK puts the number in the
+    path as given. A Code of another length than the Service's is a wrong guess (pending)."""
+    from twilio.base.exceptions import TwilioRestException
+
+    client = sdk(server, key)
+    service = client.verify.v2.services.create(friendly_name="ByNumber")
+    other = client.verify.v2.services.create(friendly_name="Elsewhere")
+    to = unique_number(127)
+    verification = client.verify.v2.services(service.sid).verifications.create(to=to, channel="sms")
+    fetched = client.verify.v2.services(service.sid).verifications(to).fetch()
+    assert (fetched.sid, fetched.status) == (verification.sid, "pending")
+    with pytest.raises(TwilioRestException) as foreign:  # another Service's key for the number
+        client.verify.v2.services(other.sid).verifications(to).update(status="approved")
+    assert (foreign.value.status, foreign.value.code) == (404, 20404)
+    miss = client.verify.v2.services(service.sid).verification_checks.create(to=to, code="1234")
+    assert (miss.status, miss.valid) == ("pending", False)
+    approved = client.verify.v2.services(service.sid).verifications(to).update(status="approved")
+    assert (approved.sid, approved.status, approved.valid) == (verification.sid, "approved", True)
+    again = client.verify.v2.services(service.sid).verifications.create(to=to, channel="sms")
+    canceled = client.verify.v2.services(service.sid).verifications(to).update(status="canceled")
+    assert (canceled.sid, canceled.status) == (again.sid, "canceled")
+    with pytest.raises(TwilioRestException) as gone:
+        client.verify.v2.services(service.sid).verifications(to).fetch()
+    assert (gone.value.status, gone.value.code) == (404, 20404)
+
+
+def test_twilio_node_approves_fetches_and_cancels_by_number_and_checks_any_length(server, key):
+    seen = _node("twilio_node_by_number.js", server, key, TO=unique_number(128))
+    assert seen == {"fetched": "pending", "same_sid": True, "foreign": 20404, "short_code": [False, "pending"],
+                    "approved": "approved", "canceled": "canceled", "gone": 20404}

@@ -148,7 +148,7 @@ def test_a_check_by_another_spelling_approves_on_v2(configured, key, outbox):  #
     assert status == 201 and body["to"] == "Ana.Silva@gmail.com"
     status, again, _ = call(client, key, "POST", f"/v2/Services/{sid}/Verifications",
                             {"To": "anasilva+x@gmail.com", "Channel": "email"})
-    assert status == 429 and twilio_error(again) == 60203  # the same mailbox: a resend, too soon
+    assert status == 429 and twilio_error(again) == 60212  # the same mailbox: a resend, too soon
     code = last_code(outbox)
     status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck",
                            {"To": "anasilva+signup@googlemail.com", "Code": code})
