@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from chalicelib import errors, telemetry, totp_limits
@@ -22,6 +22,7 @@ from chalicelib.config import Config
 from chalicelib.models import InvalidRequest, ReceiptBinding, decode_json_object, parse_binding
 from chalicelib.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
 from chalicelib.dynamodb import ConditionFailed
+from chalicelib.totp_entities import ChallengeChange, to_prune
 from chalicelib.totp_store import (
     UNVERIFIED,
     VERIFIED,
@@ -141,9 +142,7 @@ class TotpService:
         """The same rules for another app (the v2 Service ``scope``, its SID): its name is the
         issuer the authenticator app shows. Its identities are its own by name (the v2 layer
         scopes them) and its items carry its SID, which every write's condition checks."""
-        import dataclasses
-
-        config = dataclasses.replace(self._config, brand_name=brand)
+        config = replace(self._config, brand_name=brand)
         return TotpService(config, self._store, self._hasher, self._kms, self._receipts,
                            lambda: self._clock(), scope)
 
@@ -206,8 +205,10 @@ class TotpService:
         self._accept(identity_key, item, {factor_id}, code, now, self._source(request), confirm=True)
         return factor
 
-    def challenge(self, request: CodeRequest) -> tuple[str, str | None]:
-        """(factor id, receipt or None if KMS could not sign)."""
+    def challenge(self, request: CodeRequest,
+                  change: ChallengeChange | None = None) -> tuple[str, str | None]:
+        """(factor id, receipt or None if KMS could not sign). ``change``: the v2 Challenge this
+        code creates or answers, written by the same write that counts the code."""
         code = parse_code(request.code, DIGITS)
         self._require_enabled()
         if request.factor_id is not None:
@@ -221,7 +222,7 @@ class TotpService:
         if not verified:
             raise errors.FactorNotFound()
         matched, step = self._accept(identity_key, item, verified, code, now, self._source(request),
-                                     confirm=False)
+                                     confirm=False, change=change)
         telemetry.metric("TotpApprovals")
         receipt = None
         try:
@@ -278,7 +279,8 @@ class TotpService:
         return self._hasher.source_key(request.device_ip) if request.device_ip else None
 
     def _accept(self, identity_key: str, item: IdentityItem, factor_ids: set[str], code: str, now: float,
-                source: str | None, *, confirm: bool) -> tuple[TotpFactor, int]:
+                source: str | None, *, confirm: bool, change: ChallengeChange | None = None,
+                ) -> tuple[TotpFactor, int]:
         """Accept ``code`` for one of ``factor_ids`` or count it wrong on all of them. A replayed
         code (right, but already used) is counted and answered exactly as a wrong one."""
         steps: dict[str, Sequence[int]] = {}  # factor id -> steps whose code matches (KMS once each)
@@ -289,6 +291,9 @@ class TotpService:
                 raise errors.FactorNotFound()
             if not live:
                 raise errors.FactorSuspended()
+            if change is not None:  # a challenge no longer pending: no code compared, none counted
+                change.check(item.challenges, now)
+                change = replace(change, prune=tuple(to_prune(item.challenges))) if change.new else change
             wait = totp_limits.wait_seconds(item, live, source, now)
             if wait:  # decided before any KMS call or comparison
                 raise errors.TotpRetryLater(retry_after=wait)
@@ -302,14 +307,15 @@ class TotpService:
                     unused = [step for step in steps[factor.id] if step > factor.last_step]
                     if unused:
                         self._store.accept(identity_key, factor.id, unused[0], confirm=confirm, now=int(now),
-                                           expected=expected, scope=self._scope)
+                                           expected=expected, scope=self._scope, challenge=change)
                         log.info("totp accepted factor=%s confirm=%s", factor.id[-16:], confirm)
                         return factor, unused[0]
                     if steps[factor.id]:
                         replayed = factor.id
                 suspended = self._store.record_failure(
                     identity_key, expected, now=int(now), max_failures=self._settings.max_failures,
-                    replayed=replayed, stale_sources=totp_limits.stale_sources(item, now), scope=self._scope)
+                    replayed=replayed, stale_sources=totp_limits.stale_sources(item, now), scope=self._scope,
+                    challenge=change)
             except ConditionFailed as exc:  # a concurrent write changed the item: decide again
                 item = self._ours(identity_key, exc.item)
                 continue

@@ -17,6 +17,7 @@ authenticators, so every rule is a condition on one item, checked by DynamoDB in
                    approves nothing until the backend re-enables it)
     s_<source>     one map per source (keyed hash of the end user's IP, chalicelib/totp_limits.py)
                    that sent wrong codes for this identity: n (consecutive), at (the last one)
+    entity_at, c_  its v2 Entity and Challenges (chalicelib/totp_entities.py)
 
 A factor id is ``"YF" + identity key + suffix``, so a factor is found by one key lookup and
 listing an identity's factors is one GetItem: no index, no scan.
@@ -25,10 +26,14 @@ listing an identity's factors is one GetItem: no index, no scan.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, with_token  # the shared botocore plumbing
+from chalicelib.totp_entities import (
+    APPROVED, PENDING, Challenge, ChallengeChange, challenge_attribute, challenge_terms, challenge_value,
+    prunes, to_challenges,
+)
 
 VERIFIED, UNVERIFIED = "verified", "unverified"
 
@@ -69,6 +74,12 @@ class IdentityItem:
     factors: dict[str, TotpFactor]  # by factor id
     sources: dict[str, SourceRecord]  # by source key
     service: str | None = None  # the v2 Service's SID; None: the default Service (v1's)
+    entity_at: int | None = None  # when its v2 Entity was created (chalicelib/totp_entities.py)
+    challenges: dict[str, Challenge] = field(default_factory=dict)  # by challenge SID
+
+    @property
+    def exists(self) -> bool:
+        return self.entity_at is not None or bool(self.factors)
 
 
 @dataclass(frozen=True)
@@ -139,9 +150,59 @@ class DynamoDBTotpStore(_DynamoDBTable):
             scope=scope,
         )
 
+    def create_entity(self, identity_key: str, identity: str, now: int, scope: str | None) -> int:
+        """The v2 Entity's item (its creation time kept if it exists: a retry, a second create)."""
+        item = self._write(
+            identity_key,
+            "SET #identity = :identity, entity_at = if_not_exists(entity_at, :now)"
+            + (", #service = :service" if scope else ""),
+            "", {":identity": {"S": identity}, ":now": {"N": str(now)}}, {"#identity": "identity"},
+            scope=scope, new=True, returns=True, after=True,
+        )
+        return int((item or {}).get("entity_at", {}).get("N", now))
+
+    def delete_entity(self, identity_key: str, scope: str | None) -> None:
+        """The entity's item, its factors and challenges with it: one DeleteItem, conditioned on
+        the item's Service (ConditionFailed: no such entity in this Service)."""
+        pk = identity_pk(identity_key)
+        ours = "attribute_not_exists(#service)" if scope is None else "#service = :service"
+        params: dict[str, Any] = {"Key": {"pk": {"S": pk}},
+                                  "ExpressionAttributeNames": {"#service": "service"},
+                                  "ConditionExpression": f"attribute_exists(pk) AND {ours}",
+                                  "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+        if scope is not None:
+            params["ExpressionAttributeValues"] = {":service": {"S": scope}}
+        self._call("delete_item", pk=pk, **params)
+
+    def add_challenge(self, identity_key: str, change: ChallengeChange, scope: str | None) -> None:
+        """A pending challenge (no code given) for a verified factor, the oldest beyond the
+        bound removed in the same write."""
+        names = {"#f": factor_attribute(change.challenge.factor_id), "#status": "status",
+                 "#ch": challenge_attribute(change.challenge.id)}
+        removes = {f"#old{i}": challenge_attribute(c) for i, c in enumerate(change.prune)}
+        self._write(
+            identity_key,
+            "SET #ch = :challenge" + (f" REMOVE {', '.join(removes)}" if removes else ""),
+            "attribute_exists(#f) AND #f.#status = :verified AND attribute_not_exists(#ch)",
+            {":challenge": challenge_value(change.challenge), ":verified": {"S": VERIFIED}},
+            {**names, **removes}, scope=scope,
+        )
+
+    def update_factor(self, identity_key: str, factor_id: str, label: str | None, skew: int | None,
+                      scope: str | None) -> None:
+        sets, values = [], {}
+        if label is not None:
+            sets.append("#f.label = :label")
+            values[":label"] = {"S": label}
+        if skew is not None:
+            sets.append("#f.skew = :skew")
+            values[":skew"] = {"N": str(skew)}
+        self._write(identity_key, "SET " + ", ".join(sets), "attribute_exists(#f)", values,
+                    {"#f": factor_attribute(factor_id)}, scope=scope)
+
     def accept(
         self, identity_key: str, factor_id: str, step: int, *, confirm: bool, now: int, expected: Expected,
-        scope: str | None,
+        scope: str | None, challenge: ChallengeChange | None = None,
     ) -> None:
         """A right code: the step becomes the last accepted one, the factor's and the source's
         wrong-code counts start again from zero."""
@@ -168,6 +229,10 @@ class DynamoDBTotpStore(_DynamoDBTable):
         if confirm:
             values.update({":unverified": {"S": UNVERIFIED}, ":now": {"N": str(now)}})
         counters = _expect_counters(expected, names, values)
+        if challenge is not None:  # the challenge approved by the same write
+            more, condition = challenge_terms(challenge, APPROVED, now, names, values)
+            update, counters = update + more, counters + condition
+            removes += prunes(challenge, names)
         self._write(
             identity_key,
             f"{update} REMOVE {', '.join(removes)}",
@@ -181,7 +246,7 @@ class DynamoDBTotpStore(_DynamoDBTable):
 
     def record_failure(
         self, identity_key: str, expected: Expected, *, now: int, max_failures: int, replayed: str | None,
-        stale_sources: list[str], scope: str | None,
+        stale_sources: list[str], scope: str | None, challenge: ChallengeChange | None = None,
     ) -> list[str]:
         """One wrong code, counted on every factor it was compared with and on its source;
         returns the factors this failure suspended (their count reached ``max_failures``).
@@ -219,9 +284,14 @@ class DynamoDBTotpStore(_DynamoDBTable):
         counters = _expect_counters(expected, names, values)
         exists = " AND ".join(f"attribute_exists(#c{i}) AND attribute_not_exists(#c{i}.suspended_at)"
                               for i in range(len(expected.factor_fails)))
+        removes = list(stale)
+        if challenge is not None:  # a new challenge stays pending; an existing one must still be
+            more, condition = challenge_terms(challenge, PENDING, now, names, values)
+            sets += [more.removeprefix(", ")] if more else []
+            exists, removes = exists + condition, removes + prunes(challenge, names)
         self._write(
             identity_key,
-            "SET " + ", ".join(sets) + (f" REMOVE {', '.join(stale)}" if stale else ""),
+            "SET " + ", ".join(sets) + (f" REMOVE {', '.join(removes)}" if removes else ""),
             f"{exists} AND {counters}",
             values,
             names,
@@ -247,7 +317,7 @@ class DynamoDBTotpStore(_DynamoDBTable):
 
     def _write(self, identity_key: str, update: str, condition: str, values: dict[str, Any],
                names: dict[str, str], *, scope: str | None, new: bool = False, returns: bool = False,
-               token: bool = False) -> dict[str, Any] | None:
+               token: bool = False, after: bool = False) -> dict[str, Any] | None:
         """One conditional UpdateItem; its condition also says the item is ``scope``'s (the v2
         Service's SID, None for the default Service), or new when ``new``."""
         pk = identity_pk(identity_key)
@@ -259,12 +329,12 @@ class DynamoDBTotpStore(_DynamoDBTable):
             ours = "(attribute_not_exists(pk) OR #service = :service)" if new else "#service = :service"
         params: dict[str, Any] = {
             "Key": {"pk": {"S": pk}}, "UpdateExpression": update,
-            "ConditionExpression": f"{condition} AND {ours}",
+            "ConditionExpression": f"{condition} AND {ours}" if condition else ours,
             "ExpressionAttributeValues": values, "ExpressionAttributeNames": names,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if returns:
-            params["ReturnValues"] = "ALL_OLD"
+            params["ReturnValues"] = "ALL_NEW" if after else "ALL_OLD"
         if token:  # idempotent under botocore's retries (chalicelib/dynamodb.py)
             params = with_token(params, {"S": secrets.token_hex(8)})
         return self._call("update_item", pk=pk, **params).get("Attributes")
@@ -326,4 +396,6 @@ def _to_identity(identity_key: str, item: dict[str, Any] | None) -> IdentityItem
             factors[factor.id] = factor
     sources = {name[2:]: SourceRecord(int(v["M"]["n"]["N"]), int(v["M"]["at"]["N"]))
                for name, v in item.items() if name.startswith("s_") and "M" in v}
-    return IdentityItem(item.get("identity", {}).get("S"), factors, sources, item.get("service", {}).get("S"))
+    entity_at = int(item["entity_at"]["N"]) if "entity_at" in item else None
+    return IdentityItem(item.get("identity", {}).get("S"), factors, sources, item.get("service", {}).get("S"),
+                        entity_at, to_challenges(item))

@@ -23,6 +23,18 @@ def totp_routes(bp: Blueprint, answers: Callable[..., Any], form: Callable[[], d
             raise wire.invalid(sorted(set(fields) - {"Identity"})[0], "not supported by this service")
         return wire.json_answer(api.totp.entity(sid, fields.get("Identity") or "", base(), created=True), 201)
 
+    @bp.route("/v2/Services/{sid}/Entities", methods=["GET"], content_types=_FORMS)
+    @answers
+    def list_entities(api: Any, sid: str) -> Response:
+        items = api.totp.entities(sid, base())
+        return wire.json_answer(api.page("entities", items, _query(), base(), f"/v2/Services/{sid}/Entities"))
+
+    @bp.route(_ENTITY, methods=["DELETE"], content_types=_FORMS)
+    @answers
+    def delete_entity(api: Any, sid: str, identity: str) -> Response:
+        api.totp.delete_entity(sid, identity)
+        return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+
     @bp.route(_ENTITY, methods=["GET"], content_types=_FORMS)
     @answers
     def fetch_entity(api: Any, sid: str, identity: str) -> Response:
@@ -36,10 +48,9 @@ def totp_routes(bp: Blueprint, answers: Callable[..., Any], form: Callable[[], d
     @bp.route(_ENTITY + "/Factors", methods=["GET"], content_types=_FORMS)
     @answers
     def list_factors(api: Any, sid: str, identity: str) -> Response:
-        params = bp.current_request.query_params
         items = api.totp.factors(sid, identity, base())
         path = f"/v2/Services/{sid}/Entities/{identity}/Factors"
-        return wire.json_answer(api.page("factors", items, dict(params) if params else {}, base(), path))
+        return wire.json_answer(api.page("factors", items, _query(), base(), path))
 
     @bp.route(_ENTITY + "/Factors/{factor_sid}", methods=["GET"], content_types=_FORMS)
     @answers
@@ -61,3 +72,25 @@ def totp_routes(bp: Blueprint, answers: Callable[..., Any], form: Callable[[], d
     @answers
     def create_challenge(api: Any, sid: str, identity: str) -> Response:
         return wire.json_answer(api.totp.challenge(sid, identity, form(), base()), 201)
+
+    @bp.route(_ENTITY + "/Challenges", methods=["GET"], content_types=_FORMS)
+    @answers
+    def list_challenges(api: Any, sid: str, identity: str) -> Response:
+        query = _query()
+        items = api.totp.challenges(sid, identity, query, base())
+        path = f"/v2/Services/{sid}/Entities/{identity}/Challenges"
+        return wire.json_answer(api.page("challenges", items, query, base(), path))
+
+    @bp.route(_ENTITY + "/Challenges/{challenge_sid}", methods=["GET"], content_types=_FORMS)
+    @answers
+    def fetch_challenge(api: Any, sid: str, identity: str, challenge_sid: str) -> Response:
+        return wire.json_answer(api.totp.fetch_challenge(sid, identity, challenge_sid, base()))
+
+    @bp.route(_ENTITY + "/Challenges/{challenge_sid}", methods=["POST"], content_types=_FORMS)
+    @answers
+    def update_challenge(api: Any, sid: str, identity: str, challenge_sid: str) -> Response:
+        return wire.json_answer(api.totp.update_challenge(sid, identity, challenge_sid, form(), base()))
+
+    def _query() -> dict[str, str]:
+        params = bp.current_request.query_params
+        return dict(params) if params else {}

@@ -244,6 +244,41 @@ def test_twilio_python_enrolls_a_totp_factor_and_approves_a_challenge(totp_serve
     assert challenge.status == "approved"
 
 
+def test_twilio_python_drives_every_totp_resource(totp_server, key):
+    """Issue 29: every TOTP operation of Twilio's document through twilio-python, unchanged:
+    an entity created, fetched and listed before it has a factor; a pending challenge fetched,
+    listed and approved by its update's AuthPayload; the entity deleted with its factors."""
+    import time
+
+    import pyotp
+    from twilio.base.exceptions import TwilioRestException
+
+    client = sdk(totp_server, key)
+    service = client.verify.v2.services(client.verify.v2.services.create(friendly_name="Acme Entities").sid)
+    entity = service.entities.create(identity="user-0043-sdk")
+    assert service.entities("user-0043-sdk").fetch().sid == entity.sid  # no factor yet
+    assert [e.identity for e in service.entities.list()] == ["user-0043-sdk"]
+    user = service.entities("user-0043-sdk")
+    created = user.new_factors.create(friendly_name="Alice's phone", factor_type="totp")
+    totp = pyotp.TOTP(created.binding["secret"])
+    assert user.factors(created.sid).update(auth_payload=totp.now()).status == "verified"
+    renamed = user.factors(created.sid).update(friendly_name="Work phone")
+    assert renamed.friendly_name == "Work phone" and renamed.status == "verified"
+    challenge = user.challenges.create(factor_sid=created.sid)
+    assert challenge.status == "pending" and len(challenge.sid) == 34
+    assert user.challenges(challenge.sid).fetch().status == "pending"
+    assert [c.sid for c in user.challenges.list(factor_sid=created.sid, status="pending")] == [challenge.sid]
+    # The confirming code is used; the next step's code is inside the window (OTP_TOTP_WINDOW=1).
+    approved = user.challenges(challenge.sid).update(auth_payload=totp.at(time.time() + 30))
+    assert approved.status == "approved"
+    assert [c.status for c in user.challenges.list()] == ["approved"]
+    assert user.delete() is True
+    with pytest.raises(TwilioRestException) as refused:
+        user.factors(created.sid).fetch()
+    assert refused.value.status == 404 and refused.value.code == 20404
+    assert service.entities.list() == []
+
+
 def test_twilio_python_lists_and_summarises_attempts(totp_server, key):
     client = sdk(totp_server, key)
     service = client.verify.v2.services.create(friendly_name="Conversions")
