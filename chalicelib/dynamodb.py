@@ -194,6 +194,8 @@ def to_verification(item: dict[str, Any] | None) -> Verification | None:
         approved_at=approved_at(item),
         binding=_binding(item.get("binding")),
         scope=plain.get("svc") or "",
+        # Absent on an item made before every code stayed live: its one code_mac is the list.
+        code_macs=tuple(x["S"] for x in item.get("code_macs", {}).get("L", [])),
     )
 
 
