@@ -259,3 +259,82 @@ def test_a_v1_lookup_still_answers_after_resends(client, outbox, clock):
     start(client)
     status, body, _ = get(client, f"/v1/verifications/{first['id']}")
     assert status == 200 and body["send_count"] == 2
+
+
+# -- the store: undo, upgrade, more sends than live codes, retries -------------------------------
+
+
+def test_a_refused_resend_takes_out_exactly_the_code_it_added(configured, key, outbox):
+    """The prefix limit refuses the second send after the number's write: the undo removes
+    that send's code, its send and its count in the window; the first code still approves."""
+    client = configured(OTP_MAX_SENDS_PER_PREFIX_PER_HOUR="1")
+    sid = new_service(client, key)["sid"]
+    assert _start(client, key, sid)[0] == 201
+    before = _item(NUMBER, sid)
+    status, body, _ = _start(client, key, sid)
+    assert status == 429, body
+    after = _item(NUMBER, sid)
+    assert after["code_macs"] == before["code_macs"] and len(after["code_macs"]["L"]) == 1
+    assert after["code_mac"] == before["code_mac"] and after["send_count"]["N"] == "1"
+    sent = [name for name in after if name.startswith("sent_3600_")]
+    assert [after[name]["N"] for name in sent] == ["1"]
+    assert _check(client, key, sid, _codes(outbox)[0])["status"] == "approved"
+
+
+def test_an_item_from_before_the_upgrade_stays_checkable_and_takes_resends(client, key, outbox):
+    """An item with one ``code_mac`` and no ``code_macs`` (written by the previous version)
+    is read as a one-element list: its code approves, and a resend keeps it live."""
+    sid = new_service(client, key)["sid"]
+    assert _start(client, key, sid)[0] == 201
+    service = wiring.get_service()
+    pk = "v#" + service._hasher.number_key(NUMBER, sid)
+    boto3.client("dynamodb").update_item(TableName=TABLE, Key={"pk": {"S": pk}}, UpdateExpression="REMOVE code_macs")
+    first = _codes(outbox)[0]
+    assert _check(client, key, sid, _wrong(first))["status"] == "pending"
+    assert _start(client, key, sid)[0] == 201  # the resend makes the list: [its code, the new one]
+    assert len(_item(NUMBER, sid)["code_macs"]["L"]) == 2
+    assert _check(client, key, sid, first)["status"] == "approved"
+
+
+def test_an_old_item_approves_once_with_its_one_code(client, key, outbox):
+    sid = new_service(client, key)["sid"]
+    assert _start(client, key, sid)[0] == 201
+    pk = "v#" + wiring.get_service()._hasher.number_key(NUMBER, sid)
+    boto3.client("dynamodb").update_item(TableName=TABLE, Key={"pk": {"S": pk}}, UpdateExpression="REMOVE code_macs")
+    code = _codes(outbox)[0]
+    assert _check(client, key, sid, code)["status"] == "approved"
+    assert call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck", {"To": NUMBER, "Code": code})[0] == 404
+
+
+def test_at_most_five_codes_are_live_whatever_otp_max_sends_says(configured, outbox):
+    """v1 with OTP_MAX_SENDS=7 and no interval: the 6th and 7th sends replace the oldest codes."""
+    client = configured(OTP_MAX_SENDS="7", OTP_RESEND_INTERVAL_SECONDS="0")
+    for _ in range(7):
+        assert start(client)[0] in (200, 201)
+    item = _item(NUMBER)
+    assert len(item["code_macs"]["L"]) == 5 and item["send_count"]["N"] == "7"
+    codes = _codes(outbox)
+    service = wiring.get_service()
+    key = service._hasher.number_key(NUMBER)
+    live = {value["S"] for value in item["code_macs"]["L"]}
+    assert live == {service._hasher.code_mac(key, code) for code in codes[2:]}
+    if codes[0] not in codes[2:]:
+        assert check(client, codes[0])[0] == 403  # the oldest was replaced
+    assert check(client, codes[2])[0] == 200
+
+
+def test_a_retried_resend_adds_one_code_and_counts_one_send(client, key, outbox):
+    """botocore's retry after a lost answer (tests/faults.py) finds its own resend: 201, one
+    code added, one send counted on the verification and in the window."""
+    from tests.faults import Faults
+
+    sid = new_service(client, key)["sid"]
+    assert _start(client, key, sid)[0] == 201
+    faults = Faults()
+    faults.attach(wiring.get_service()._store._client)
+    faults.arm("resend", "lost")
+    status, body, _ = _start(client, key, sid)
+    assert status == 201 and len(body["send_code_attempts"]) == 2 and faults.seen.count("resend") == 2
+    item = _item(NUMBER, sid)
+    assert len(item["code_macs"]["L"]) == 2 and item["send_count"]["N"] == "2"
+    assert [item[n]["N"] for n in item if n.startswith("sent_3600_")] == ["2"]
