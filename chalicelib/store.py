@@ -7,18 +7,12 @@ conditional write. No read-then-write anywhere.
 
 A "live" verification is one that exists, is not canceled, not approved and not expired:
     attribute_exists(vid) AND code_expires_at > :now AND attribute_not_exists(canceled_at)
-    AND (attribute_not_exists(guess_mac) OR (NOT contains(code_macs, guess_mac)
-         AND (attribute_exists(code_macs) OR guess_mac <> code_mac)))
-Every code a verification sent stays valid until it ends: the item holds the MACs of its live
-codes (``code_macs``, at most models.MAX_LIVE_CODES, oldest first; never a code) and
-``code_mac``, the latest one's. Approval is derived: the check write stores the MAC of the
-guess, and the verification is approved when that is one of ``code_macs`` (in code: compared
-with each, hmac.compare_digest). An item made before ``code_macs`` existed has only
-``code_mac``, read as a one-element list, so it stays checkable until it expires. The first
-right guess makes the item not live, so a right code succeeds once, whichever code it is.
-``code_expires_at`` is fixed by the first send (a resend never extends it). ``expires_at`` is
-the item's TTL: the latest of the code's expiry, the end of the day and of the send window
-whose counters the item holds. TTL only cleans up; every condition and read checks expiry itself.
+    AND <the last guess is none of its live codes> (chalicelib/live_codes.py)
+Every code a verification sent stays valid until it ends (live_codes.py: the item holds their
+MACs, never a code); approval is derived from the guess the check write stores. The life,
+``code_expires_at``, is fixed by the first send. ``expires_at`` is the item's TTL: the latest of
+that, the end of the day and of the send window whose counters the item holds. TTL only cleans
+up; every condition and read checks expiry itself.
 
 Services: a verification's item key is its Service's (codes.py ``number_key``), and so is the
 number key inside its SID; the item also names its Service (``svc``: the Service's SID, absent
@@ -36,20 +30,14 @@ from typing import Any
 
 from chalicelib.callbacks import STATUS_RANK
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, binding_value, to_verification
-from chalicelib.models import MAX_LIVE_CODES, CheckLimit, SendLimit, Verification
+from chalicelib.live_codes import UNAPPROVED, add_code, item_expires, send_window, without_code
+from chalicelib.models import CheckLimit, SendLimit, Verification
 
 DAY = 86_400
 
-# Not approved: no guess yet, or the last guess is none of the live codes (``code_macs``; an
-# item made before that list has only ``code_mac``). DynamoDB's contains(list, path) compares
-# the stored guess with each element (moto and dynalite evaluate it the same way).
-_UNAPPROVED = (
-    "(attribute_not_exists(guess_mac) OR (NOT contains(code_macs, guess_mac)"
-    " AND (attribute_exists(code_macs) OR guess_mac <> code_mac)))"
-)
 _LIVE = (
     "attribute_exists(vid) AND code_expires_at > :now AND attribute_not_exists(canceled_at)"
-    f" AND {_UNAPPROVED}"
+    f" AND {UNAPPROVED}"
 )
 
 # Cancel and approve: this verification, live and not locked by failed checks.
@@ -162,7 +150,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # The item's Service (v.scope) is set, or removed for the stage's own app, by every start.
         sets = (", binding = :binding" if binding else "") + (", svc = :svc" if v.scope else "")
         removes = ("" if binding else ", binding") + ("" if v.scope else ", svc")
-        counted, counted_names, counted_values = _send_window(window, now)
+        counted, counted_names, counted_values = send_window(window, now)
         old = self._update(
             number_pk(number_key),
             "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac, code_macs = :code_macs,"
@@ -180,7 +168,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":code_macs": [v.code_mac],
                 ":created": v.created_at,
                 ":code_expires": v.expires_at,
-                ":item_expires": _item_expires(v.expires_at, now, window),
+                ":item_expires": item_expires(v.expires_at, now, window),
                 ":sent": v.sent_at_ms,
                 ":one": 1,
                 ":zero": 0,
@@ -221,29 +209,22 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         min_sent_at_ms: int | None, max_sends: int, checks: CheckLimit, window: SendLimit | None = None,
     ) -> Verification:
         # Condition: the same verification, still live, not locked by failed checks, the
-        # number's checks this window not used up, under the send limit, the number's send
-        # window and past the resend interval (none on v2 unless its Service sets one: then
-        # concurrent resends all land, up to the limits). With an interval, concurrent resends
-        # race on the item; only the first passes `sent_at_ms <= :min_sent`.
-        # The code's MAC joins the live codes: appended while there are fewer than
-        # MAX_LIVE_CODES (`size(code_macs) < :max_live` keeps concurrent appends under it);
-        # beyond, it replaces the oldest, at the slot the send count names, pinned on the
-        # count and the latest code as read (a concurrent resend makes this one start again);
-        # an item made before the list existed gets [its code, this code], pinned the same way.
-        # The verification's expiry is left alone (rule 5: every code dies with the first's
-        # lifetime), and so is the attempts counter (a resend never resets the guessing). The
-        # last wrong guess is removed, so that a code sent now which happens to equal it is not
-        # found approved without a check. The receipt's binding is the last start's.
-        # Retry timeline: t0 lands, t1 answer lost, t2 the retry fails its condition on its
-        # own send (the token); the token says it is ours, so the new code is sent (without
-        # it: a second code counted that nobody received, or 429). ``to`` is the last
-        # start's spelling of the recipient (one mailbox, several spellings: email_address.py).
-        # By number: the item's key proves the Service (v.scope); an item made before ``svc``
-        # existed gets it here, so its SID works on the Service's SID paths from this resend on.
+        # number's checks this window and its send window not used up, under the send limit
+        # and past the resend interval (none on v2 unless its Service sets one: concurrent
+        # resends then all land, up to the limits; with one, only the first passes
+        # `sent_at_ms <= :min_sent`). The code joins the live codes (live_codes.add_code); the
+        # expiry and the attempts are left alone (rule 5; a resend never resets the guessing).
+        # The last wrong guess is removed: a code sent now that happens to equal it must not
+        # be found approved without a check. The receipt's binding is the last start's.
+        # Retry timeline: t0 lands, t1 answer lost, t2 the retry fails its condition on its own
+        # send; the token says it is ours, so the new code is sent (without it: a second code
+        # counted that nobody received, or 429). ``to`` is the last start's spelling of the
+        # recipient (one mailbox, several spellings: email_address.py). By number: the item's
+        # key proves the Service (v.scope); an item made before ``svc`` existed gets it here.
         binding = binding_value(v.binding)
         scoped, scope_values = _of_scope(v.scope, by_sid=False)
-        codes, pinned, code_values = _add_code(live, v.code_mac)
-        counted, counted_names, counted_values = _send_window(window, now)
+        codes, pinned, code_values = add_code(live, v.code_mac)
+        counted, counted_names, counted_values = send_window(window, now)
         waited = " AND sent_at_ms <= :min_sent" if min_sent_at_ms is not None else ""
         return self._write(
             number_key,
@@ -260,7 +241,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 ":to": v.to,
                 ":code_mac": v.code_mac,
                 ":sent": v.sent_at_ms,
-                ":item_expires": _item_expires(live.expires_at, now, window),
+                ":item_expires": item_expires(live.expires_at, now, window),
                 ":channel": v.channel,
                 ":send": [v.sends[-1]],
                 ":one": 1,
@@ -303,7 +284,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                     names={"#to": "to", "#starts": f"starts_{day_of(failed.created_at)}", **given_names},
                 )
             else:
-                restored, latest = _without_code(failed, previous)
+                restored, latest = without_code(failed, previous)
                 self._write(
                     number_key,
                     "SET #to = :old_to, code_mac = :old_mac, sent_at_ms = :old_sent, channel = :old_channel"
@@ -450,51 +431,3 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
     def _write(self, number_key: str, *args: Any, **kwargs: Any) -> Verification:
         return to_verification(self._update(number_pk(number_key), *args, **kwargs))  # type: ignore[return-value]
 
-
-# -- the live codes and the send window, as pieces of the writes above ---------------------------
-
-
-def _add_code(live: Verification, mac: str) -> tuple[str, str, dict[str, Any]]:
-    """How a resend adds ``mac`` to ``live``'s codes: (SET clause, condition, values)."""
-    if not live.code_macs:  # an item made before the list existed: its one code, then this one
-        return ("code_macs = :code_macs", " AND attribute_not_exists(code_macs) AND code_mac = :live_mac",
-                {":code_macs": [live.code_mac, mac], ":live_mac": live.code_mac})
-    if len(live.code_macs) < MAX_LIVE_CODES:
-        return ("code_macs = list_append(code_macs, :new_macs)", " AND size(code_macs) < :max_live",
-                {":new_macs": [mac], ":max_live": MAX_LIVE_CODES})
-    # Full (only with OTP_MAX_SENDS over MAX_LIVE_CODES): send n takes slot (n - 1) mod 5, the
-    # oldest code's; pinned on the state read, so the slot is the one computed.
-    slot = live.send_count % MAX_LIVE_CODES
-    return (f"code_macs[{slot}] = :code_mac", " AND send_count = :live_count AND code_mac = :live_mac",
-            {":live_count": live.send_count, ":live_mac": live.code_mac})
-
-
-def _without_code(failed: Verification, previous: Verification) -> tuple[tuple[str, ...], str]:
-    """The live codes once the failed resend's own code is taken out (empty: the item had no
-    list before it), and the latest code left. An appended code is the last of the list the
-    resend returned (concurrent appends before it stay); a replaced one gets its slot back."""
-    if not previous.code_macs:
-        return (), previous.code_mac
-    if len(previous.code_macs) < MAX_LIVE_CODES:
-        restored = failed.code_macs[:-1]
-        return restored, restored[-1]
-    slot = previous.send_count % MAX_LIVE_CODES
-    restored = (*failed.code_macs[:slot], previous.code_macs[slot], *failed.code_macs[slot + 1:])
-    return restored, previous.code_mac
-
-
-def _send_window(
-    window: SendLimit | None, now: int,
-) -> tuple[tuple[str, str, str], dict[str, str], dict[str, Any]]:
-    """The send window's pieces of a start's or resend's write: (ADD, REMOVE, condition)
-    clauses, names and values; nothing when no window is given."""
-    if window is None:
-        return ("", "", ""), {}, {}
-    return ((", #sent :one", ", #old_sent", " AND (attribute_not_exists(#sent) OR #sent < :max_window)"),
-            {"#sent": window.attribute(now), "#old_sent": window.attribute(now, back=1)},
-            {":max_window": window.max_sends})
-
-
-def _item_expires(code_expires: int, now: int, window: SendLimit | None) -> int:
-    """The item's TTL: kept while its code, its day's counters or its send window may matter."""
-    return max(code_expires, (day_of(now) + 1) * DAY, window.window_end(now) if window else 0)
