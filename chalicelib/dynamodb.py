@@ -195,6 +195,8 @@ def to_verification(item: dict[str, Any] | None) -> Verification | None:
         binding=_binding(item.get("binding")),
         scope=plain.get("svc") or "",
         metadata=plain.get("meta"),
+        # Absent on an item made before every code stayed live: its one code_mac is the list.
+        code_macs=tuple(x["S"] for x in item.get("code_macs", {}).get("L", [])),
     )
 
 

@@ -90,6 +90,13 @@ class TooManySends(ServiceError):
     message = "Too many codes were sent for this verification; wait for it to expire."
 
 
+class TooManySendsToNumber(TooManySends):
+    """The number's send window (OTP_MAX_SENDS_PER_NUMBER_PER_WINDOW) is used up, across its
+    verifications: the same code as TooManySends (v2: 60203), with a Retry-After at its end."""
+
+    message = "Too many codes were sent to this number; try again later."
+
+
 class MaxAttemptsReached(ServiceError):
     status, code = 429, "max_attempts_reached"
     message = "Too many incorrect codes; wait for the verification to expire."

@@ -22,6 +22,10 @@ CHANNELS = ("sms", "voice", "whatsapp", "email")
 # moving on after an undelivered send: docs/channels.md).
 REQUEST_CHANNELS = (*CHANNELS, "auto")
 
+# The codes a verification keeps live (every code it sent, up to this many, whatever
+# OTP_MAX_SENDS says): docs/security.md, "the guessing odds".
+MAX_LIVE_CODES = 5
+
 _ID = re.compile(r"VE[0-9a-f]{48}", re.ASCII)
 _LOCALE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", re.ASCII)
 _NONCE = re.compile(r"[\x21-\x7e]{1,256}", re.ASCII)  # visible ASCII, as OIDC nonces are in practice
@@ -47,7 +51,8 @@ class SendAttempt:
 class Verification:
     """One verification as stored. Its status is derived, never stored:
 
-    approved  the last guess's MAC equals the code's MAC (set by the single check write)
+    approved  the last guess's MAC equals the MAC of one of its live codes (set by the single
+              check write; chalicelib/store.py derives the same in its conditions)
     canceled  ``canceled_at`` is set
     expired   ``expires_at`` has passed (DynamoDB TTL deletes days late; reads check it)
     max_attempts_reached  ``attempts`` reached ``max_attempts`` without approval
@@ -74,6 +79,14 @@ class Verification:
     # A v2 start's Tags, Amount and Payee as JSON (twilio_v2/params.py), set by the create's
     # write and kept by resends (the item's ``meta``); None: none given.
     metadata: str | None = None
+    # The MACs of the codes sent and still live, oldest first (at most MAX_LIVE_CODES; the
+    # item's ``code_macs``). Empty for an item made before resends kept every code: its one
+    # ``code_mac`` is then the list (``live_macs``).
+    code_macs: tuple[str, ...] = ()
+
+    @property
+    def live_macs(self) -> tuple[str, ...]:
+        return self.code_macs or (self.code_mac,)
 
     @property
     def provider(self) -> str | None:
@@ -81,7 +94,14 @@ class Verification:
 
     @property
     def approved(self) -> bool:
-        return self.guess_mac is not None and macs_equal(self.guess_mac, self.code_mac)
+        """The guess's MAC is one of the live codes' MACs: compared with every one of them in
+        constant time (hmac.compare_digest, no early exit), so timing tells nothing."""
+        if self.guess_mac is None:
+            return False
+        matched = False
+        for mac in self.live_macs:
+            matched |= macs_equal(self.guess_mac, mac)
+        return matched
 
     def status(self, now: float) -> str:
         if self.approved:
@@ -123,6 +143,30 @@ class CheckLimit:
     def retry_after(self, now: float) -> int:
         window_end = (int(now) // self.window_seconds + 1) * self.window_seconds
         return max(1, math.ceil(window_end - now))
+
+
+@dataclass(frozen=True)
+class SendLimit:
+    """Sends per number per window, across its verifications (docs/limits.md): with no wait
+    between a verification's sends, what keeps a number from being bombed (rule 10). The count
+    lives on the number's item (``sent_<window length>_<window>``), in the write the start or
+    the resend makes anyway: starting over does not reset it and it costs no extra write."""
+
+    max_sends: int
+    window_seconds: int
+
+    def attribute(self, now: float, back: int = 0) -> str:
+        return f"sent_{self.window_seconds}_{int(now) // self.window_seconds - back}"
+
+    def window_end(self, now: float) -> int:
+        return (int(now) // self.window_seconds + 1) * self.window_seconds
+
+    def used(self, item: dict[str, Any] | None, now: float) -> bool:
+        count = (item or {}).get(self.attribute(now), {}).get("N")
+        return count is not None and int(count) >= self.max_sends
+
+    def retry_after(self, now: float) -> int:
+        return max(1, math.ceil(self.window_end(now) - now))
 
 
 def valid_locale(locale: str) -> bool:

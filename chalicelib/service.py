@@ -20,7 +20,7 @@ from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.email_address import is_email, parse_email
 from chalicelib.limits import Limiter
-from chalicelib.models import CheckRequest, Verification, require_verification_id
+from chalicelib.models import MAX_LIVE_CODES, CheckRequest, Verification, require_verification_id
 from chalicelib.phone import parse_phone_number, parse_region, test_number
 from chalicelib.routing import ProviderPool
 from chalicelib.sending import ChainSender
@@ -58,12 +58,15 @@ class VerificationService(StartUseCase):
         self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
         self._scope = ""  # the stage's own app; for_app() gives another app its own keys
 
-    def for_app(self, scope: str, code_length: int, brand: str) -> VerificationService:
+    def for_app(self, scope: str, code_length: int, brand: str, resend_wait: int = 0) -> VerificationService:
         """The same rules for another app on this deployment (a v2 Service): its code length,
         its brand in the message, and its own number keys (``scope``), so its verifications
         never meet another app's. The limits on IPs, prefixes, countries and the budget stay
-        shared: one deployment, one bill."""
-        config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand)
+        shared: one deployment, one bill. As Twilio: no wait between sends unless the Service
+        sets one (``resend_wait``), and at most 5 sends per verification (OTP_MAX_SENDS if lower)."""
+        config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand,
+                                     resend_interval_seconds=resend_wait,
+                                     max_sends=min(self._config.max_sends, MAX_LIVE_CODES))
         app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
                                   lambda: self._clock(), delivery=self._delivery, attempts=self._attempts)
         app._scope = scope
@@ -117,7 +120,7 @@ class VerificationService(StartUseCase):
             raise errors.VerificationNotFound() from None
 
         telemetry.note(id=log_ref(verification.id), attempts=verification.attempts)
-        if verification.approved:  # hmac.compare_digest of the two MACs
+        if verification.approved:  # hmac.compare_digest of the guess's MAC with each live code's
             log.info("approved ref=%s attempts=%d", log_ref(verification.id), verification.attempts)
             telemetry.metric("Approvals")  # approvals / VerificationsStarted: the conversion rate
             self._record_approval(number_key, verification, now)
@@ -236,7 +239,9 @@ class VerificationService(StartUseCase):
         if not is_email(verification.to) and not self.is_test_number(verification.to):
             try:
                 phone = parse_phone_number(verification.to, self._config.default_region)
-                # The channel of the send that converted: the last one (its code is the live one).
+                # The channel of the send that converted: counted as the last one's (any of
+                # the verification's codes may have been the right one; the item keeps no
+                # channel per code).
                 channel = verification.sends[-1].channel if verification.sends else verification.channel
                 writes += self._limiter.record_approval(phone, channel, now)
                 region = phone.region

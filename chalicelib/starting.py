@@ -20,7 +20,7 @@ from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed, StoreUnavailable
 from chalicelib.email_address import EmailAddress, parse_email
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
-from chalicelib.models import CHANNELS, ReceiptBinding, SendAttempt, StartRequest, Verification
+from chalicelib.models import CHANNELS, ReceiptBinding, SendAttempt, SendLimit, StartRequest, Verification
 from chalicelib.phone import PhoneNumber, parse_phone_number, parse_region, require_reachable, test_number
 from chalicelib.routing import ProviderPool
 from chalicelib.sending import ChainSender, MaybeDelivered
@@ -57,6 +57,10 @@ class StartUseCase:
         limits = self._config.limits
         return CheckLimit(limits.checks_per_number_per_window, limits.number_check_window_seconds)
 
+    def _send_limit(self) -> SendLimit:
+        limits = self._config.limits
+        return SendLimit(limits.sends_per_number_per_window, limits.number_send_window_seconds)
+
     # -- start / resend -------------------------------------------------------------------
 
     def start(self, request: StartRequest, client_ip: str | None = "unknown") -> tuple[Verification, bool]:
@@ -64,7 +68,8 @@ class StartUseCase:
 
         Order: input and country; then two waves of DynamoDB writes, each wave's writes at
         once: (1) the client IP's request count and the number's item (one live
-        verification, resend interval, sends, starts per day), (2) the send counters (prefix,
+        verification, resend interval, sends per verification and per number's send window,
+        starts per day), (2) the send counters (prefix,
         country, budget); then the send. A refusal after the item's write undoes it.
 
         Why the IP count shares the first wave with the number's write: a new verification
@@ -125,7 +130,7 @@ class StartUseCase:
         fallbacks: tuple[str, ...] = (),
     ) -> tuple[Verification, bool]:
         cfg = self._config
-        checks = self._check_limit()
+        checks, window = self._check_limit(), self._send_limit()
         for _ in range(_START_TRIES):
             now = self._clock()
             code = fixed_code or new_code(cfg.code_length)
@@ -135,7 +140,7 @@ class StartUseCase:
                                         binding=request.binding, metadata=request.metadata)
             max_starts = cfg.limits.verifications_per_number_per_day
             try:
-                approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks)
+                approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks, window)
                 verification, previous, created = fresh, None, True
             except ConditionFailed as exc:
                 concurrency.settle(ip_count)  # raises the IP's refusal: nothing of ours was kept
@@ -147,10 +152,12 @@ class StartUseCase:
                     if checks.used(exc.item, now):
                         # No SMS to a number whose guesses are used up: its code could not be checked.
                         raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
+                    if window.used(exc.item, now):  # starting over does not reset the number's sends
+                        raise errors.TooManySendsToNumber(retry_after=window.retry_after(now)) from None
                     continue  # it stopped being live between the two writes: start again
                 order = order_after_undelivered(live, chain, request.channel)  # 422: permanent
                 send = dataclasses.replace(send, provider=order[0])
-                resent = self._resend(number_key, live, code, now, send, checks, request.binding,
+                resent = self._resend(number_key, live, code, now, send, checks, window, request.binding,
                                       to=_shown(phone))
                 if resent is None:
                     continue
@@ -161,7 +168,7 @@ class StartUseCase:
                     concurrency.settle(ip_count)
                     ip_count = None
                 except Exception:
-                    self._undo(number_key, fresh, None)  # the IP refused (or failed): remove it
+                    self._undo(number_key, fresh, None, window)  # the IP refused (or failed): remove it
                     raise
             telemetry.note(id=log_ref(verification.id), send_count=verification.send_count)
             try:
@@ -172,7 +179,7 @@ class StartUseCase:
             except Exception:
                 # Anything after the number's write (a send counter refusing or failing, the
                 # provider, a bug): nothing was sent, so put back what the write replaced.
-                self._undo(number_key, verification, previous)
+                self._undo(number_key, verification, previous, window)
                 raise
             return verification, created
         raise errors.ServiceError()  # only under a pathological write storm on one number
@@ -278,15 +285,17 @@ class StartUseCase:
             return channel, order, fallbacks[at + 1:]
         return None
 
-    def _undo(self, number_key: str, failed: Verification, previous: Verification | None) -> None:
+    def _undo(
+        self, number_key: str, failed: Verification, previous: Verification | None, window: SendLimit,
+    ) -> None:
         """Put back what a start or resend wrote, for a request that sent nothing. The client
         gets the answer it earned (the refusal, 502) even when this clean-up fails: tried a
         second time when the first fails (its own botocore retries spent), then logged with
-        a metric; the item then holds a code nobody received until the resend interval ends
-        (see docs/reliability.md)."""
+        a metric; the item then holds a code nobody received, counted as a send, until the
+        verification ends (see docs/reliability.md)."""
         for attempt in (1, 2):
             try:
-                self._store.undo_send(number_key, failed, previous)
+                self._store.undo_send(number_key, failed, previous, window)
                 return
             except StoreUnavailable as exc:
                 log.error("undo failed ref=%s attempt=%d: %s", log_ref(failed.id), attempt, exc)
@@ -312,29 +321,33 @@ class StartUseCase:
 
     def _resend(
         self, number_key: str, live: Verification, code: str, now: float, send: SendAttempt,
-        checks: CheckLimit, binding: ReceiptBinding | None = None, to: str | None = None,
+        checks: CheckLimit, window: SendLimit, binding: ReceiptBinding | None = None, to: str | None = None,
     ) -> Verification | None:
-        """``to``: this start's spelling of the recipient (another spelling of one mailbox is
-        a resend of its verification; the code, and later receipts, go to the latest)."""
+        """A new code for ``live``: it joins the codes already sent (each stays valid until the
+        verification ends, which a resend does not move). ``to``: this start's spelling of the
+        recipient (another spelling of one mailbox is a resend of its verification; the code,
+        and later receipts, go to the latest). None: the item changed meanwhile, start again."""
         cfg = self._config
         wanted = dataclasses.replace(
             live,
             to=to or live.to,
             code_mac=self._hasher.code_mac(number_key, code),
             sent_at_ms=send.at_ms,
-            expires_at=int(now) + cfg.ttl_seconds,
             channel=send.channel,
             sends=(*live.sends, send),
         )
         wanted = dataclasses.replace(wanted, binding=binding, scope=self._scope)
+        wait = cfg.resend_interval_seconds  # 0 (none) on v2 unless its Service sets one
         try:
             return self._store.resend(
                 number_key,
                 wanted,
+                live=live,
                 now=int(now),
-                min_sent_at_ms=int(now * 1000) - cfg.resend_interval_seconds * 1000,
+                min_sent_at_ms=int(now * 1000) - wait * 1000 if wait else None,
                 max_sends=cfg.max_sends,
                 checks=checks,
+                window=window,
             )
         except ConditionFailed as exc:
             current = exc.current
@@ -349,8 +362,12 @@ class StartUseCase:
                 raise errors.TooManyChecks(retry_after=checks.retry_after(now)) from None
             if current.send_count >= cfg.max_sends:
                 raise errors.TooManySends(retry_after=seconds_until(current.expires_at, now)) from None
-            ready_at = current.sent_at_ms / 1000 + cfg.resend_interval_seconds
-            raise errors.ResendTooSoon(retry_after=seconds_until(ready_at, now)) from None
+            if window.used(exc.item, now):
+                raise errors.TooManySendsToNumber(retry_after=window.retry_after(now)) from None
+            ready_at = current.sent_at_ms / 1000 + wait
+            if wait and ready_at > now:
+                raise errors.ResendTooSoon(retry_after=seconds_until(ready_at, now)) from None
+            return None  # another resend landed first (its code taken in the list): again
 
     def _auto(self, request: StartRequest) -> tuple[StartRequest, tuple[str, ...]]:
         """Channel "auto": one read of the number's item tells a resend after an undelivered

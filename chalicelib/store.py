@@ -7,11 +7,12 @@ conditional write. No read-then-write anywhere.
 
 A "live" verification is one that exists, is not canceled, not approved and not expired:
     attribute_exists(vid) AND code_expires_at > :now AND attribute_not_exists(canceled_at)
-    AND (attribute_not_exists(guess_mac) OR guess_mac <> code_mac)
-Approval is derived: the check write stores the MAC of the guess, and the verification is
-approved when that equals the MAC of the code (compared in code with hmac.compare_digest).
-``expires_at`` is the item's TTL: the later of the code's expiry and the end of the day whose
-counters the item holds. TTL only cleans up; every condition and read checks expiry itself.
+    AND <the last guess is none of its live codes> (chalicelib/live_codes.py)
+Every code a verification sent stays valid until it ends (live_codes.py: the item holds their
+MACs, never a code); approval is derived from the guess the check write stores. The life,
+``code_expires_at``, is fixed by the first send. ``expires_at`` is the item's TTL: the latest of
+that, the end of the day and of the send window whose counters the item holds. TTL only cleans
+up; every condition and read checks expiry itself.
 
 Services: a verification's item key is its Service's (codes.py ``number_key``), and so is the
 number key inside its SID; the item also names its Service (``svc``: the Service's SID, absent
@@ -29,13 +30,14 @@ from typing import Any
 
 from chalicelib.callbacks import STATUS_RANK
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, binding_value, to_verification
-from chalicelib.models import CheckLimit, Verification
+from chalicelib.live_codes import UNAPPROVED, add_code, item_expires, send_window, without_code
+from chalicelib.models import CheckLimit, SendLimit, Verification
 
 DAY = 86_400
 
 _LIVE = (
     "attribute_exists(vid) AND code_expires_at > :now AND attribute_not_exists(canceled_at)"
-    " AND (attribute_not_exists(guess_mac) OR guess_mac <> code_mac)"
+    f" AND {UNAPPROVED}"
 )
 
 # Cancel and approve: live and not locked by failed checks (by SID: ``vid = :vid`` too).
@@ -64,10 +66,12 @@ def day_of(now: int) -> int:
 class VerificationStore(abc.ABC):
     @abc.abstractmethod
     def create(
-        self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit
+        self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit,
+        window: SendLimit | None = None,
     ) -> int | None:
-        """Store ``v`` unless the number has a live verification, used its starts today or
-        its checks this window; returns when the number was last approved (None: never)."""
+        """Store ``v`` unless the number has a live verification, used its starts today, its
+        checks this window or its sends this send window (counting one); returns when the
+        number was last approved (None: never)."""
 
     @abc.abstractmethod
     def mark_approved(self, number_key: str, verification_id: str, now: int) -> None:
@@ -75,14 +79,19 @@ class VerificationStore(abc.ABC):
 
     @abc.abstractmethod
     def resend(
-        self, number_key: str, v: Verification, *, now: int, min_sent_at_ms: int, max_sends: int,
-        checks: CheckLimit,
+        self, number_key: str, v: Verification, *, live: Verification, now: int,
+        min_sent_at_ms: int | None, max_sends: int, checks: CheckLimit, window: SendLimit | None = None,
     ) -> Verification:
-        """Replace the code of the live verification ``v.id`` and count the send."""
+        """Add ``v.code_mac`` to the live codes of ``live`` (the verification as last read; at
+        most MAX_LIVE_CODES, the oldest replaced beyond) and count the send."""
 
     @abc.abstractmethod
-    def undo_send(self, number_key: str, failed: Verification, previous: Verification | None) -> None:
-        """After a failed or refused delivery, put back what ``create``/``resend`` replaced."""
+    def undo_send(
+        self, number_key: str, failed: Verification, previous: Verification | None,
+        window: SendLimit | None = None,
+    ) -> None:
+        """After a failed or refused delivery, put back what ``create``/``resend`` changed:
+        exactly the code it added, its send and its count in the send window."""
 
     @abc.abstractmethod
     def record_provider(
@@ -128,10 +137,11 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
     # -- writes ---------------------------------------------------------------------------
 
     def create(
-        self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit
+        self, number_key: str, v: Verification, now: int, max_starts_per_day: int, checks: CheckLimit,
+        window: SendLimit | None = None,
     ) -> int | None:
-        # Condition: NOT live, today's starts under the limit and this window's checks too (no
-        # SMS whose code could not be checked). Two concurrent first
+        # Condition: NOT live, today's starts under the limit, this window's checks too (no
+        # SMS whose code could not be checked) and the number's sends in the send window. Two concurrent first
         # requests for one number both see "no live item"; DynamoDB serialises the writes on
         # the item and the second one fails (it now sees the first's live verification) and
         # becomes a resend. An UpdateItem, not a PutItem: the number's daily counters survive
@@ -146,23 +156,25 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         removes = ("" if binding else ", binding") + ("" if v.scope else ", svc")
         sets += ", meta = :meta" if v.metadata else ""  # a v2 start's Tags, Amount, Payee
         removes += "" if v.metadata else ", meta"
+        counted, counted_names, counted_values = send_window(window, now)
         old = self._update(
             number_pk(number_key),
-            "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac,"
+            "SET vid = :vid, #to = :to, channel = :channel, code_mac = :code_mac, code_macs = :code_macs,"
             " created_at = :created, code_expires_at = :code_expires, expires_at = :item_expires,"
             " sent_at_ms = :sent, send_count = :one, attempts = :zero,"
-            " max_attempts = :max_attempts, sends = :sends" + sets + " ADD #starts :one"
-            " REMOVE guess_mac, canceled_at, #old_starts, #old_checks" + removes,
+            " max_attempts = :max_attempts, sends = :sends" + sets + " ADD #starts :one" + counted[0] +
+            " REMOVE guess_mac, canceled_at, #old_starts, #old_checks" + counted[1] + removes,
             f"NOT ({_LIVE}) AND (attribute_not_exists(#starts) OR #starts < :max_starts)"
-            " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
+            " AND (attribute_not_exists(#checks) OR #checks < :max_checks)" + counted[2],
             {
                 ":vid": v.id,
                 ":to": v.to,
                 ":channel": v.channel,
                 ":code_mac": v.code_mac,
+                ":code_macs": [v.code_mac],
                 ":created": v.created_at,
                 ":code_expires": v.expires_at,
-                ":item_expires": max(v.expires_at, (day + 1) * DAY),
+                ":item_expires": item_expires(v.expires_at, now, window),
                 ":sent": v.sent_at_ms,
                 ":one": 1,
                 ":zero": 0,
@@ -174,6 +186,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 **({":binding": binding} if binding else {}),
                 **({":svc": v.scope} if v.scope else {}),
                 **({":meta": v.metadata} if v.metadata else {}),
+                **counted_values,
             },
             names={
                 "#to": "to",
@@ -181,6 +194,7 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
                 "#old_starts": f"starts_{day - 1}",
                 "#checks": checks.attribute(now),
                 "#old_checks": checks.attribute(now, back=1),
+                **counted_names,
             },
             old=True,
             token=True,  # a retry after a lost answer finds its own live item: a success
@@ -198,92 +212,106 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
             pass
 
     def resend(
-        self, number_key: str, v: Verification, *, now: int, min_sent_at_ms: int, max_sends: int,
-        checks: CheckLimit,
+        self, number_key: str, v: Verification, *, live: Verification, now: int,
+        min_sent_at_ms: int | None, max_sends: int, checks: CheckLimit, window: SendLimit | None = None,
     ) -> Verification:
         # Condition: the same verification, still live, not locked by failed checks, the
-        # number's checks this window not used up, under the send limit and past the resend
-        # interval. Concurrent resends race on the item;
-        # only the first passes `sent_at_ms <= :min_sent`, so one interval gives one SMS.
-        # The attempts counter is left alone: a resend never resets the guessing budget. The
-        # receipt's binding is the last start's (its session is the one that will get it).
-        # Retry timeline: t0 lands, t1 answer lost, t2 the retry fails `sent_at_ms <=
-        # :min_sent` on its own send; the token says it is ours, so the new code is sent
-        # (without it: 429 and a code in the item that nobody received). ``to`` is the last
-        # start's spelling of the recipient (one mailbox, several spellings: email_address.py).
-        # By number: the item's key proves the Service (v.scope); an item made before ``svc``
-        # existed gets it here, so its SID works on the Service's SID paths from this resend on.
+        # number's checks this window and its send window not used up, under the send limit
+        # and past the resend interval (none on v2 unless its Service sets one: concurrent
+        # resends then all land, up to the limits; with one, only the first passes
+        # `sent_at_ms <= :min_sent`). The code joins the live codes (live_codes.add_code); the
+        # expiry and the attempts are left alone (rule 5; a resend never resets the guessing).
+        # The last wrong guess is removed: a code sent now that happens to equal it must not
+        # be found approved without a check. The receipt's binding is the last start's.
+        # Retry timeline: t0 lands, t1 answer lost, t2 the retry fails its condition on its own
+        # send; the token says it is ours, so the new code is sent (without it: a second code
+        # counted that nobody received, or 429). ``to`` is the last start's spelling of the
+        # recipient (one mailbox, several spellings: email_address.py). By number: the item's
+        # key proves the Service (v.scope); an item made before ``svc`` existed gets it here.
         binding = binding_value(v.binding)
         scoped, scope_values = _of_scope(v.scope, by_sid=False)
+        codes, pinned, code_values = add_code(live, v.code_mac)
+        counted, counted_names, counted_values = send_window(window, now)
+        waited = " AND sent_at_ms <= :min_sent" if min_sent_at_ms is not None else ""
         return self._write(
             number_key,
-            "SET #to = :to, code_mac = :code_mac, sent_at_ms = :sent, code_expires_at = :code_expires,"
+            f"SET #to = :to, code_mac = :code_mac, {codes}, sent_at_ms = :sent,"
             " expires_at = :item_expires, channel = :channel, sends = list_append(sends, :send)"
             + (", binding = :binding" if binding else "") + (", svc = :svc" if v.scope else "") +
-            " ADD send_count :one" + ("" if binding else " REMOVE binding"),
+            " ADD send_count :one" + counted[0] + " REMOVE guess_mac" + counted[1]
+            + ("" if binding else ", binding"),
             f"vid = :vid AND {scoped} AND {_LIVE} AND attempts < max_attempts"
-            " AND send_count < :max_sends AND sent_at_ms <= :min_sent"
-            " AND (attribute_not_exists(#checks) OR #checks < :max_checks)",
+            f" AND send_count < :max_sends{waited}{pinned}"
+            " AND (attribute_not_exists(#checks) OR #checks < :max_checks)" + counted[2],
             {
                 ":vid": v.id,
                 ":to": v.to,
                 ":code_mac": v.code_mac,
                 ":sent": v.sent_at_ms,
-                ":code_expires": v.expires_at,
-                ":item_expires": max(v.expires_at, (day_of(now) + 1) * DAY),
+                ":item_expires": item_expires(live.expires_at, now, window),
                 ":channel": v.channel,
                 ":send": [v.sends[-1]],
                 ":one": 1,
                 ":max_sends": max_sends,
-                ":min_sent": min_sent_at_ms,
                 ":max_checks": checks.max_checks,
                 ":now": now,
+                **({":min_sent": min_sent_at_ms} if min_sent_at_ms is not None else {}),
                 **({":binding": binding} if binding else {}),
                 **scope_values,
+                **code_values,
+                **counted_values,
             },
-            names={"#to": "to", "#checks": checks.attribute(now)},
+            names={"#to": "to", "#checks": checks.attribute(now), **counted_names},
             returns=True,
-            token=True,  # a retry after a lost answer fails `sent_at_ms <= :min_sent` on its own send
+            token=True,  # a retry after a lost answer fails its condition on its own send
         )
 
-    def undo_send(self, number_key: str, failed: Verification, previous: Verification | None) -> None:
-        # Condition: the item still holds the code we failed to deliver and no check has
-        # landed since that send (attempts unchanged). If anything wrote since (a concurrent
-        # resend that did deliver, a check, an approval), leave its state alone: undoing after
-        # an approval would bring the old code back to life.
+    def undo_send(
+        self, number_key: str, failed: Verification, previous: Verification | None,
+        window: SendLimit | None = None,
+    ) -> None:
+        # Condition: the item still holds the code we failed to deliver as its latest, at the
+        # same send count, and no check has landed since that send (attempts unchanged). If
+        # anything wrote since (a concurrent resend that did deliver, a check, an approval),
+        # leave its state alone: undoing after an approval could bring a used code back to life.
+        # The send window's count is given back with the send (at the failed send's window).
+        given, given_names = ("", {}) if window is None else (
+            ", #sent :minus_one", {"#sent": window.attribute(failed.sent_at_ms // 1000)})
         try:
             if previous is None or previous.id != failed.id:
                 # A new verification: remove it and give back the day's start; the item's
                 # other counters stay.
                 self._write(
                     number_key,
-                    "REMOVE vid, #to, channel, code_mac, created_at, code_expires_at, sent_at_ms,"
-                    " send_count, attempts, max_attempts, sends ADD #starts :minus_one",
+                    "REMOVE vid, #to, channel, code_mac, code_macs, created_at, code_expires_at, sent_at_ms,"
+                    " send_count, attempts, max_attempts, sends ADD #starts :minus_one" + given,
                     "vid = :vid AND code_mac = :code_mac AND attempts = :attempts",
                     {":vid": failed.id, ":code_mac": failed.code_mac, ":minus_one": -1,
                      ":attempts": failed.attempts},
-                    names={"#to": "to", "#starts": f"starts_{day_of(failed.created_at)}"},
+                    names={"#to": "to", "#starts": f"starts_{day_of(failed.created_at)}", **given_names},
                 )
             else:
+                restored, latest = without_code(failed, previous)
                 self._write(
                     number_key,
-                    "SET #to = :old_to, code_mac = :old_mac, sent_at_ms = :old_sent,"
-                    " code_expires_at = :old_expires, channel = :old_channel"
-                    f" REMOVE sends[{len(failed.sends) - 1}]"
-                    " ADD send_count :minus_one",
-                    "vid = :vid AND code_mac = :code_mac AND attempts = :attempts",
+                    "SET #to = :old_to, code_mac = :old_mac, sent_at_ms = :old_sent, channel = :old_channel"
+                    + (", code_macs = :old_macs" if restored else "")
+                    + f" REMOVE sends[{len(failed.sends) - 1}]" + ("" if restored else ", code_macs")
+                    + " ADD send_count :minus_one" + given,
+                    "vid = :vid AND code_mac = :code_mac AND attempts = :attempts AND send_count = :count",
                     {
                         ":vid": failed.id,
                         ":code_mac": failed.code_mac,
                         ":attempts": failed.attempts,
-                        ":old_mac": previous.code_mac,
+                        ":count": failed.send_count,
+                        ":old_mac": latest,
                         ":old_sent": previous.sent_at_ms,
-                        ":old_expires": previous.expires_at,
                         ":old_channel": previous.channel,
                         ":old_to": previous.to,
                         ":minus_one": -1,
+                        **({":old_macs": list(restored)} if restored else {}),
                     },
-                    names={"#to": "to"},
+                    names={"#to": "to", **given_names},
                 )
         except ConditionFailed:
             pass
@@ -338,9 +366,10 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
         # Condition: the Service's (``_of_scope``), live, under the verification's attempt
         # limit and under the number's checks for the window. The attempt is counted in the
         # same write that stores the guess, so N concurrent guesses get at most max_attempts
-        # successful writes, hence at most max_attempts comparisons. A correct guess makes the
-        # item approved (guess_mac = code_mac), which the condition then refuses: a code
-        # succeeds once even under 20 concurrent correct submissions. The day's count lives on
+        # successful writes, hence at most max_attempts comparisons. A correct guess (any live
+        # code's: ``contains(code_macs, guess_mac)``) makes the item approved, which the
+        # condition then refuses: one approval under 20 concurrent correct submissions, be they
+        # of one code or of several codes of the verification. The day's count lives on
         # the number's item, so a new verification does not reset it.
         # Retry timeline: t0 lands, t1 answer lost, t2 the retry would count a wrong guess a
         # second time, or fail on its own approval (404, approval lost): its condition refuses
@@ -409,3 +438,4 @@ class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
 
     def _write(self, number_key: str, *args: Any, **kwargs: Any) -> Verification:
         return to_verification(self._update(number_pk(number_key), *args, **kwargs))  # type: ignore[return-value]
+

@@ -42,6 +42,10 @@ class Limits:
     breaker_country_min_sends: int = 50
     sms_special_types: frozenset[str] = frozenset()  # opt-in: voip, personal, non_geographic
     emails_per_hour: int = 1000  # email's own budget: made-up addresses never refuse an SMS
+    # Sends per number (or address) per window, across its verifications: rule 10 with no wait
+    # between a verification's sends (v2). On the number's item, in the write the send makes.
+    sends_per_number_per_window: int = 10
+    number_send_window_seconds: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str = "local") -> "Limits":
@@ -66,6 +70,8 @@ class Limits:
                 env, "OTP_MAX_VERIFICATIONS_PER_NUMBER_PER_DAY", 10, 1, 1000
             ),
             checks_per_number_per_window=_int(env, "OTP_MAX_CHECKS_PER_NUMBER_PER_WINDOW", 10, 1, 1000),
+            sends_per_number_per_window=_int(env, "OTP_MAX_SENDS_PER_NUMBER_PER_WINDOW", 10, 1, 1000),
+            number_send_window_seconds=_int(env, "OTP_NUMBER_SEND_WINDOW_SECONDS", 3600, 60, 86400),
             number_check_window_seconds=_int(env, "OTP_NUMBER_CHECK_WINDOW_SECONDS", 3600, 60, 86400),
             requests_per_ip_per_hour=_int(env, "OTP_MAX_REQUESTS_PER_IP_PER_HOUR", 20, 1, 1_000_000),
             checks_per_ip_per_hour=_int(env, "OTP_MAX_CHECKS_PER_IP_PER_HOUR", 60, 1, 1_000_000),

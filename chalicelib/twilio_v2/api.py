@@ -43,7 +43,7 @@ class TwilioApi:
                                            token=hasher.auth_token, account_sid=self.account_sid)
         self.totp = TotpResources(self, get_totp)
         self.attempts = AttemptResources(self, service._attempts, service.now)
-        self._apps: dict[tuple[str, int, str], Any] = {}
+        self._apps: dict[tuple[str, int, str, int], Any] = {}
         self._lock = threading.Lock()
 
     # -- Services ---------------------------------------------------------------------------
@@ -142,12 +142,11 @@ class TwilioApi:
             raise wire.invalid(parameter, "too long for a one-segment SMS with this code length")
 
     def app(self, sid: str, brand: str | None = None) -> tuple[ServiceSettings, Any]:
-        """The Service and the VerificationService that applies its settings."""
+        """The Service and the VerificationService that applies its settings (the default
+        Service's too: v1's verifications, with v2's rules for resends)."""
         settings = self._settings(sid)
-        if settings.default and brand is None:
-            return settings, self._service
         scope = "" if settings.default else settings.sid
-        key = (scope, settings.code_length, brand or settings.friendly_name)
+        key = (scope, settings.code_length, brand or settings.friendly_name, resend_wait(settings))
         with self._lock:
             app = self._apps.get(key)
             if app is None:
@@ -283,6 +282,13 @@ class TwilioApi:
         if receipt is not None:
             body["receipt"] = receipt  # this service's extension: the approval's signed receipt
         return body
+
+
+def resend_wait(settings: ServiceSettings) -> int:
+    """Seconds a Service waits between two sends of a verification: none, as at Twilio (a
+    resend is a start again, answered 201), unless the Service sets one (an extension
+    parameter of the Service's settings, read here and nowhere else)."""
+    return 0
 
 
 def _only(form: dict[str, str], allowed: set[str] | tuple[str, ...]) -> None:

@@ -27,6 +27,26 @@ def test_twenty_concurrent_correct_checks_give_exactly_one_success(live_server):
     assert set(statuses) <= {200, 404}, statuses
 
 
+def test_twenty_concurrent_right_guesses_of_two_codes_give_exactly_one_success(serve):
+    """Issue 29: both codes of a resent verification are live; 20 concurrent right guesses,
+    the first code and the second mixed, approve it once (the check's condition finds the
+    stored guess among the live codes after the first lands)."""
+    server = serve(OTP_RESEND_INTERVAL_SECONDS="0")
+    number = unique_number(5)
+    assert server.post("/v1/verifications", {"to": number}).status_code == 201
+    first = server.last_code(number)
+    assert server.post("/v1/verifications", {"to": number}).status_code == 200
+    second = server.last_code(number)
+    codes = [first if i % 2 else second for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(
+            lambda code: server.post("/v1/verifications/check", {"to": number, "code": code}), codes,
+        ))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 404}, statuses
+
+
 def test_fifty_concurrent_wrong_checks_count_exactly_to_the_limit(live_server, dynamodb):
     from tests.conftest import TABLE
 

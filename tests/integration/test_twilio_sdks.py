@@ -72,6 +72,20 @@ def test_twilio_python_drives_the_documented_flow(server, key):
     assert (gone.value.status, gone.value.code) == (404, 20404)
 
 
+def test_twilio_python_a_reload_is_a_resend_and_the_first_code_approves(server, key):
+    """Issue 29: the quickstarts start again on a reload of the verify page; Twilio answers 201
+    with the same SID, and the code of the first SMS (they arrive late) still approves."""
+    client = sdk(server, key)
+    verify = client.verify.v2.services(client.verify.v2.services.create(friendly_name="Reload").sid)
+    to = unique_number(127)
+    first = verify.verifications.create(to=to, channel="sms")
+    code = server.last_code(to)
+    again = verify.verifications.create(to=to, channel="sms")  # within a second: no wait on v2
+    assert again.sid == first.sid and len(again.send_code_attempts) == 2
+    check = verify.verification_checks.create(to=to, code=code)
+    assert (check.status, check.valid, check.sid) == ("approved", True, first.sid)
+
+
 def test_twilio_python_cancel_max_attempts_and_a_second_service(server, key):
     from twilio.base.exceptions import TwilioRestException
 
