@@ -118,7 +118,8 @@ class Recording:
         if attempt.exception() is None:
             undo.append(functools.partial(self._log._forget, self.sid, self.verification_id))
         if count.exception() is None:
-            undo.append(functools.partial(self._log._count, self.counter, {self.total: -1}, "u" + self.sid, None))
+            undo.append(functools.partial(self._log._count, self.counter, {self.total: -1}, "u" + self.sid,
+                                          None))
         for outcome in concurrency.run_all(undo):
             if outcome.error is not None:
                 raise outcome.error
@@ -159,7 +160,8 @@ class AttemptLog(_DynamoDBTable):
     def _forget(self, sid: str, verification_id: str) -> None:
         """Out of the index (the item itself expires): a retry changes nothing."""
         try:
-            self._update("at#" + sid, "REMOVE ak, #as", "ve = :ve", {":ve": verification_id}, names={"#as": "as"})
+            self._update("at#" + sid, "REMOVE ak, #as", "ve = :ve", {":ve": verification_id},
+                         names={"#as": "as"})
         except ConditionFailed:
             pass
 
@@ -245,7 +247,8 @@ class AttemptLog(_DynamoDBTable):
         stops = [reached for _, reached in (o.value for o in outcomes) if reached is not None]
         boundary = max(stops) if stops else None
         found = sorted((a for matches, _ in (o.value for o in outcomes) for a in matches
-                        if boundary is None or a.position >= boundary), key=lambda a: a.position, reverse=True)
+                        if boundary is None or a.position >= boundary),
+                       key=lambda a: a.position, reverse=True)
         if len(found) > size:
             return found[:size], found[size - 1].position
         return found, boundary
@@ -258,7 +261,8 @@ class AttemptLog(_DynamoDBTable):
             "IndexName": INDEX, "ScanIndexForward": False,
             "KeyConditionExpression": "ak = :ak AND #as BETWEEN :low AND :high",
             "ExpressionAttributeNames": {"#as": "as"},
-            "ExpressionAttributeValues": {":ak": {"S": f"at#{shard}"}, ":low": {"S": lower}, ":high": {"S": upper}},
+            "ExpressionAttributeValues": {":ak": {"S": f"at#{shard}"}, ":low": {"S": lower},
+                                          ":high": {"S": upper}},
         }
         while True:
             answer = self._call("query", Limit=min(size + 1, READ_BUDGET - read), **params)
@@ -322,8 +326,9 @@ def position(at_ms: int, sid: str) -> str:
 def _attempt(item: dict[str, Any]) -> Attempt:
     at_ms = int(item["as"]["S"].split("#", 1)[0])
     scope = item["svc"]["S"]
-    return Attempt(item["pk"]["S"][3:], item["ve"]["S"], "" if scope == DEFAULT_SCOPE else scope, item["to"]["S"],
-                   item.get("cc", {}).get("S", ""), item["ch"]["S"], int(item["at"]["N"]), "cv" in item, at_ms)
+    return Attempt(item["pk"]["S"][3:], item["ve"]["S"], "" if scope == DEFAULT_SCOPE else scope,
+                   item["to"]["S"], item.get("cc", {}).get("S", ""), item["ch"]["S"], int(item["at"]["N"]),
+                   "cv" in item, at_ms)
 
 
 def _shard(verification_id: str) -> int:

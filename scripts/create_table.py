@@ -26,7 +26,8 @@ STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 # declares the same).
 ATTRIBUTES = [{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "ak", "as")]
 ATTEMPTS_INDEX = {"IndexName": "attempts",
-                  "KeySchema": [{"AttributeName": "ak", "KeyType": "HASH"}, {"AttributeName": "as", "KeyType": "RANGE"}],
+                  "KeySchema": [{"AttributeName": "ak", "KeyType": "HASH"},
+                                {"AttributeName": "as", "KeyType": "RANGE"}],
                   "Projection": {"ProjectionType": "ALL"}}
 
 

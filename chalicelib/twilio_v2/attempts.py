@@ -64,8 +64,9 @@ class AttemptResources:
         before = token[2:] if token else None
         low_ms, high_ms = int(low * 1000), int(high * 1000)
         if "VerificationSid" in query:  # its attempts by key: one page
-            found = sorted((a for a in log.of_verification(query["VerificationSid"]) if keep(a)
-                            and (before is None or a.position < before)), key=lambda a: a.position, reverse=True)
+            found = sorted((a for a in log.of_verification(query["VerificationSid"])
+                            if keep(a) and (before is None or a.position < before)),
+                           key=lambda a: a.position, reverse=True)
             chunk, after = found[:size], (found[size - 1].position if len(found) > size else None)
         else:
             chunk, after = log.page(low_ms, high_ms, before, size, keep)
