@@ -94,8 +94,9 @@ class Config:
     totp: "TotpSettings" = None  # type: ignore[assignment]
     channels: Channels = Channels()  # whatsapp and email (docs/channels.md): off by default
     # OTP_ATTEMPTS: each send and approval also recorded for the v2 Attempts list and Summary
-    # (chalicelib/attempts.py): one more write beside each, so off unless asked for.
-    attempts: bool = False
+    # (chalicelib/attempts.py): two small writes beside each, in the waves they already make.
+    # On, as Twilio always has them; OTP_ATTEMPTS=false turns them off.
+    attempts: bool = True
     # The identity key (OTP_IDENTITY_SECRET[_PARAMETER]): keys item keys, SIDs, API keys and send
     # references, so rotating the code key voids only codes. Unset: the code key does both jobs.
     identity_secret: str | None = None
@@ -225,7 +226,7 @@ class Config:
             **receipt_settings(env, stage),
             totp=TotpSettings.from_env(env, stage),
             channels=channels,
-            attempts=_bool(env, "OTP_ATTEMPTS", False),
+            attempts=_bool(env, "OTP_ATTEMPTS", True),
         )
         over = config.composer().check_budget(config.code_length)
         if over:

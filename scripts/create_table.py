@@ -5,7 +5,9 @@
 Uses the ordinary AWS environment (AWS_ENDPOINT_URL_DYNAMODB is respected), so the same
 command targets moto's server, dynalite or AWS. On-demand billing; TTL on ``expires_at``
 where the server supports it (dynalite does not: that is reported, not fatal); the table's
-stream on with NEW_AND_OLD_IMAGES, which events are read from (docs/events.md).
+stream on with NEW_AND_OLD_IMAGES, which events are read from (docs/events.md); the
+``attempts`` global secondary index (the v2 Attempts list, chalicelib/attempts.py), added to
+an existing table too (DynamoDB builds it from the items already there; nothing else waits).
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from botocore.exceptions import ClientError
 
 TTL_ATTRIBUTE = "expires_at"
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+# The Attempts list's index: sparse (only attempt items carry ``ak``), SHARDS partitions of
+# attempts sorted by time. Its attributes beside the table's key (scripts/package_template.py
+# declares the same).
+ATTRIBUTES = [{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "ak", "as")]
+ATTEMPTS_INDEX = {"IndexName": "attempts",
+                  "KeySchema": [{"AttributeName": "ak", "KeyType": "HASH"},
+                                {"AttributeName": "as", "KeyType": "RANGE"}],
+                  "Projection": {"ProjectionType": "ALL"}}
 
 
 def ensure_table(client: Any, name: str, wait_seconds: float = 30.0, encrypted: bool = False) -> list[str]:
@@ -33,7 +43,8 @@ def ensure_table(client: Any, name: str, wait_seconds: float = 30.0, encrypted: 
         client.create_table(
             TableName=name,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            AttributeDefinitions=ATTRIBUTES,
+            GlobalSecondaryIndexes=[ATTEMPTS_INDEX],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification=STREAM,
             **({"SSESpecification": {"Enabled": True, "SSEType": "KMS"}} if encrypted else {}),
@@ -46,7 +57,19 @@ def ensure_table(client: Any, name: str, wait_seconds: float = 30.0, encrypted: 
         time.sleep(0.2)
     done.append(_ensure_ttl(client, name))
     done.append(_ensure_stream(client, name, deadline))
+    done.append(_ensure_index(client, name))
     return done
+
+
+def _ensure_index(client: Any, name: str) -> str:
+    """The attempts index on a table made before it (one UpdateTable; DynamoDB backfills it
+    while the table serves, and the list reads nothing from it until it is ACTIVE)."""
+    indexes = client.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes") or []
+    if any(index["IndexName"] == ATTEMPTS_INDEX["IndexName"] for index in indexes):
+        return "attempts index already on"
+    client.update_table(TableName=name, AttributeDefinitions=ATTRIBUTES,
+                        GlobalSecondaryIndexUpdates=[{"Create": ATTEMPTS_INDEX}])
+    return "attempts index created (DynamoDB fills it from the existing items)"
 
 
 def stream_arn(client: Any, name: str) -> str | None:

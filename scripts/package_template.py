@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.config import Config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
 from scripts.snapstart import deep_merge, snapstart_additions  # noqa: E402
+from scripts.create_table import ATTEMPTS_INDEX, ATTRIBUTES  # noqa: E402
 from scripts.gateway_settings import GATEWAY_RESPONSES, THROTTLING, gateway_response_template  # noqa: E402
 from scripts.provision import (  # noqa: E402
     function_name,
@@ -123,8 +124,10 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                 "Properties": {
                     "TableName": config.table_name,
                     "BillingMode": "PAY_PER_REQUEST",
-                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "AttributeDefinitions": ATTRIBUTES,
                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                    # The v2 Attempts list (chalicelib/attempts.py; scripts/create_table.py).
+                    "GlobalSecondaryIndexes": [ATTEMPTS_INDEX],
                     "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                     "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS"},

@@ -86,7 +86,7 @@ def aws(stage_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws(config={"core": {"reset_boto3_session": False}}):
         import boto3
 
-        from scripts.create_table import STREAM, TTL_ATTRIBUTE
+        from scripts.create_table import ATTEMPTS_INDEX, ATTRIBUTES, STREAM, TTL_ATTRIBUTE
         from scripts.keys import ensure_receipt_key, ensure_totp_key
 
         # The table as scripts/create_table.py makes it (tests/unit/test_provision.py tests
@@ -94,7 +94,7 @@ def aws(stage_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(
             TableName=TABLE, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            AttributeDefinitions=ATTRIBUTES, GlobalSecondaryIndexes=[ATTEMPTS_INDEX],
             BillingMode="PAY_PER_REQUEST", StreamSpecification=STREAM)
         dynamodb.update_time_to_live(
             TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})

@@ -1,10 +1,12 @@
 """Twilio's Verification Attempts (``GET /v2/Attempts``, ``/v2/Attempts/{VL}``) and their
-Summary (``GET /v2/Attempts/Summary``) over chalicelib/attempts.py. On when the stage sets
-OTP_ATTEMPTS=true; otherwise these answer 20404 naming the variable.
+Summary (``GET /v2/Attempts/Summary``) over chalicelib/attempts.py. On unless the stage sets
+OTP_ATTEMPTS=false; then these answer 20404 naming the variable.
 
-Dates are Twilio's ``YYYY-MM-DDTHH:MM:SSZ``; a range covers at most MAX_DAYS days (the list
-and the summary read SHARDS items a day) and defaults to the last day. The summary's counters
-are kept per UTC day, so its date filters count whole days."""
+Dates are Twilio's ``YYYY-MM-DDTHH:MM:SSZ``; a range covers at most MAX_DAYS days and
+defaults to the last day. The list pages as Twilio's does: ``next_page_url`` carries
+``PageToken`` (where the page stopped) and the SDKs follow it as given; a page may hold fewer
+than ``PageSize`` when filters skip many attempts (each page reads a bounded part of the
+index). The summary's counters are kept per UTC day, so its date filters count whole days."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib.attempts import DAY, Attempt, split_attempt_sid
+import re
+from urllib.parse import urlencode
+
+from chalicelib.attempts import DAY, Attempt
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES, CHANNELS
 
@@ -24,6 +29,7 @@ _SUMMARY = {"DateCreatedAfter", "DateCreatedBefore", "Country", "Channel", "Veri
 # Twilio's enum for the Channel filter (twilio_verify_v2: verification_attempt_enum_channels and
 # verification_attempts_summary_enum_channels). This service never sends by rbm: that filter finds nothing.
 _FILTERS = ("sms", "call", "email", "whatsapp", "rbm")
+_TOKEN = re.compile(r"PT[0-9]{13}#VL[0-9a-f]{32}|PT[0-9]{13}#")  # "PT" + a position (chalicelib/attempts.py)
 
 
 class AttemptResources:
@@ -34,31 +40,53 @@ class AttemptResources:
 
     def list(self, query: dict[str, str], base: str) -> dict[str, Any]:
         log = self._require(query, _LIST)
-        days = self._days(query)
+        self._days(query)  # the range's bounds checked
         scope = self._scope(query.get("VerifyServiceSid"))
         channel = _channel(query.get("Channel"))
         status = query.get("Status")
         if status not in (None, "converted", "unconverted"):
             raise wire.invalid("Status", "converted or unconverted")
+        size = wire.optional_int(query, "PageSize", 1, 1000) or 50
+        number = wire.optional_int(query, "Page", 0, 1_000_000) or 0
+        token = query.get("PageToken")
+        if token is not None and not _TOKEN.fullmatch(token):
+            raise wire.invalid("PageToken", "a token from this list's next_page_url")
         low, high = _bounds(query, self._now())
-        found = [a for a in log.attempts(days)
-                 if (scope is None or a.scope == scope) and (channel is None or a.channel == channel)
-                 and low <= a.at < high
-                 and query.get("Country", a.country).upper() == a.country
-                 and query.get("ChannelData.To", a.to) == a.to
-                 and query.get("VerificationSid", a.verification_id) == a.verification_id
-                 and (status is None or (status == "converted") == a.converted)]
-        found.sort(key=lambda a: (-a.at, a.sid))
-        return self._api.page("attempts", [self.body(a, base) for a in found], query, base, "/v2/Attempts")
+        country = query.get("Country", "").upper() or None
+
+        def keep(a: Attempt) -> bool:
+            return ((scope is None or a.scope == scope) and (channel is None or a.channel == channel)
+                    and low <= a.at < high and (country is None or a.country == country)
+                    and query.get("ChannelData.To", a.to) == a.to
+                    and query.get("VerificationSid", a.verification_id) == a.verification_id
+                    and (status is None or (status == "converted") == a.converted))
+
+        before = token[2:] if token else None
+        low_ms, high_ms = int(low * 1000), int(high * 1000)
+        if "VerificationSid" in query:  # its attempts by key: one page
+            found = sorted((a for a in log.of_verification(query["VerificationSid"])
+                            if keep(a) and (before is None or a.position < before)),
+                           key=lambda a: a.position, reverse=True)
+            chunk, after = found[:size], (found[size - 1].position if len(found) > size else None)
+        else:
+            chunk, after = log.page(low_ms, high_ms, before, size, keep)
+        filters = {k: v for k, v in query.items() if k not in ("PageSize", "Page", "PageToken")}
+
+        def url(page: int, at: str | None) -> str:
+            return f"{base}/v2/Attempts?" + urlencode(
+                {**filters, "PageSize": size, "Page": page, **({"PageToken": "PT" + at} if at else {})})
+
+        return {"attempts": [self.body(a, base) for a in chunk], "meta": {
+            "page": number, "page_size": size, "first_page_url": url(0, None), "url": url(number, before),
+            "key": "attempts", "previous_page_url": None,  # forward only (the SDKs follow next)
+            "next_page_url": url(number + 1, after) if after else None}}
 
     def fetch(self, sid: str, base: str) -> dict[str, Any]:
         log = self._require({}, _LIST)
-        where = split_attempt_sid(sid)
-        if where is not None:
-            for attempt in log.attempts([where[0]], [where[1]]):
-                if attempt.sid == sid:
-                    return self.body(attempt, base)
-        raise wire.not_found("The Attempt")
+        attempt = log.get(sid)
+        if attempt is None:
+            raise wire.not_found("The Attempt")
+        return self.body(attempt, base)
 
     def summary(self, query: dict[str, str], base: str) -> dict[str, Any]:
         log = self._require(query, _SUMMARY)
@@ -87,7 +115,7 @@ class AttemptResources:
 
     def _require(self, query: dict[str, str], allowed: set[str]) -> Any:
         if self._log is None:
-            raise wire.not_found("The Attempts log (OTP_ATTEMPTS=true turns it on)")
+            raise wire.not_found("The Attempts log (OTP_ATTEMPTS=false turned it off)")
         for name in sorted(query):
             if name not in allowed:
                 raise wire.invalid(name, "not supported by this service")

@@ -21,16 +21,19 @@ def test_a_conversion_counts_on_its_attempts_own_service_only(dynamodb_endpoint,
     log = AttemptLog(client, TABLE)
     day = DAY + len(scope)
     at_ms = day * 86_400_000
-    verification = Verification("VE" + "1" * 48, "+14155552671", "sms", "mac", 1, 2, at_ms, 1, 0, 5,
-                                sends=(SendAttempt("sms", "console", at_ms),))
+    verification = Verification("VE" + str(len(scope) % 10) * 48, "+14155552671", "sms", "mac", 1, 2, at_ms, 1, 0, 5,
+                                sends=(SendAttempt("sms", "console", at_ms),), scope=scope)
     log.record(verification, "US", scope).settle()
 
     def converted() -> int:  # this test's attempt only (dynalite is shared by the module)
         return log.counts([day], lambda *_: True).converted
 
+    def attempt():
+        return log.of_verification(verification.id)[0]
+
     for write in log.conversions(verification, "US", other):  # another Service's: nothing
         write()
-    assert converted() == 0 and not log.attempts([day])[0].converted
+    assert converted() == 0 and not attempt().converted
     for write in log.conversions(verification, "US", scope) * 2:  # its own (and a retry): once
         write()
-    assert converted() == 1 and log.attempts([day])[0].converted
+    assert converted() == 1 and attempt().converted

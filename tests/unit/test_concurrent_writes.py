@@ -59,7 +59,7 @@ def _number_item(e164: str) -> dict:
 
 
 def test_a_new_verification_waits_for_two_sequential_round_trips(configured, outbox, clock, slow_dynamodb):
-    client = configured()
+    client = configured(OTP_ATTEMPTS="false")  # the attempt's two writes: tests/unit/test_twilio_v2_attempts.py
     from chalicelib import wiring
 
     calls = slow_dynamodb(wiring.get_service())

@@ -99,13 +99,20 @@ def test_resources_are_the_stages_own(stage):
             continue
         resources = _listed(statement["Resource"])
         assert "*" not in resources, statement
-        if any(a.startswith("dynamodb:") for a in actions):
-            assert resources == [f"arn:aws:dynamodb:*:*:table/{variables['OTP_TABLE_NAME']}"]
+        table = f"arn:aws:dynamodb:*:*:table/{variables['OTP_TABLE_NAME']}"
+        if actions == {"dynamodb:Query"}:  # the Attempts list's index only (chalicelib/attempts.py)
+            assert resources == [table + "/index/attempts"]
+        elif any(a.startswith("dynamodb:") for a in actions):
+            assert resources == [table]
         if actions & {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"}:
-            # Deletes and batch reads are the Services' alone (twilio_v2/services.py): no
-            # credential of the API can delete a number's verification or a counter.
-            assert actions == {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"}
-            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["v2#service#*"]}}
+            # Deletes and batch reads are the Services' (twilio_v2/services.py) and, batch reads
+            # only, the Attempts counters': no credential of the API can delete a number's
+            # verification or a counter, or batch-read a verification.
+            allowed = {"v2#service#*": {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"},
+                       "ac#*": {"dynamodb:BatchGetItem"}}
+            keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+            assert len(keys) == 1 and actions == allowed[keys[0]], statement
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
         if "ssm:GetParameter" in actions:
             assert actions == {"ssm:GetParameter", "ssm:GetParameters"}  # the code key and identity key
             assert all(r.startswith("arn:aws:ssm:*:*:parameter/phone-verify/" + stage + "/") for r in resources)

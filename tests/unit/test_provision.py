@@ -139,6 +139,11 @@ def test_an_existing_bare_table_is_fixed_and_keeps_its_items(aws_clients):
     done = provision.before("dev", dynamodb, ssm, boto3.client("kms"))
     assert "TTL enabled on expires_at" in done and "point-in-time recovery enabled" in done
     assert dynamodb.get_item(TableName="phone-verify-dev", Key={"pk": {"S": "v#keep"}})["Item"]
+    # The Attempts list's index, added to a table made before it (chalicelib/attempts.py).
+    indexes = dynamodb.describe_table(TableName="phone-verify-dev")["Table"]["GlobalSecondaryIndexes"]
+    assert [(i["IndexName"], [k["AttributeName"] for k in i["KeySchema"]]) for i in indexes] == [
+        ("attempts", ["ak", "as"])]
+    assert "attempts index created (DynamoDB fills it from the existing items)" in done
 
 
 def test_a_refused_ttl_change_within_the_hour_is_reported_not_fatal():
@@ -152,8 +157,10 @@ def test_a_refused_ttl_change_within_the_hour_is_reported_not_fatal():
         stub.add_response("describe_table", {"Table": {"TableName": "t-table", "TableStatus": "ACTIVE",
                                                        "StreamSpecification": {"StreamEnabled": True,
                                                                                "StreamViewType": "NEW_AND_OLD_IMAGES"}}})
+        stub.add_response("describe_table", {"Table": {"TableName": "t-table", "TableStatus": "ACTIVE",
+                                                       "GlobalSecondaryIndexes": [{"IndexName": "attempts"}]}})
         done = ensure_table(client, "t-table")
-    assert "one TTL change an hour" in done[-2]
+    assert "one TTL change an hour" in done[-3] and done[-1] == "attempts index already on"
 
 
 def test_after_deploy_sets_stage_throttling(deployed_api):

@@ -110,6 +110,8 @@ class CallCounter:
     def _record(self, params, model, **_):
         pk = params.get("Key", {}).get("pk", {}).get("S", "")
         kind = "v" if pk.startswith("v#") else "#".join(pk.split("#")[:2])
+        if pk.startswith(("at#VL", "ac#")):  # the v2 Attempts log's (chalicelib/attempts.py)
+            kind = pk[:2]
         self.calls.append(f"{model.name} {kind}")
 
     def take(self) -> list[str]:
@@ -125,20 +127,24 @@ def test_dynamodb_calls_per_operation(client, service, outbox, clock):
     counter = CallCounter(service._store._client)
     start(client)
     # a new verification: the IP's count, the number's item (with its day's starts), then
-    # the send counters; no read
-    assert sorted(counter.take()) == sorted(REQUEST_WRITES)  # writes of one wave go out at once
+    # the send counters with the send's attempt and its counter (on by default); no read
+    attempt = ["UpdateItem at", "UpdateItem ac"]
+    assert sorted(counter.take()) == sorted(REQUEST_WRITES + attempt)  # writes of one wave go out at once
     clock.advance(30)
     start(client)
     # a resend: the create attempt fails its condition and returns the live item, then the
     # resend write
-    assert sorted(counter.take()) == sorted(["UpdateItem rl#ip", "UpdateItem v", "UpdateItem v", *REQUEST_WRITES[2:]])
+    assert sorted(counter.take()) == sorted(["UpdateItem rl#ip", "UpdateItem v", "UpdateItem v", *REQUEST_WRITES[2:],
+                                             *attempt])
     check(client, "000000" if last_code(outbox) != "000000" else "000001")
     assert counter.take() == ["UpdateItem rl#ipcheck", "UpdateItem v"]  # wrong: no read
     check(client, last_code(outbox))
     # right: the same two writes, then, together, the number's approval marker (the breaker
-    # trusts it) and the prefix's approval count (the breaker's conversion)
+    # trusts it), the prefix's approval count (the breaker's conversion) and the conversion of
+    # the verification's two attempts and its counter
     calls = counter.take()
     assert calls[:2] == ["UpdateItem rl#ipcheck", "UpdateItem v"]
-    assert sorted(calls[2:]) == ["UpdateItem rl#prefix", "UpdateItem v"]
+    assert sorted(calls[2:]) == sorted(["UpdateItem rl#prefix", "UpdateItem v", "UpdateItem at", "UpdateItem at",
+                                        "UpdateItem ac"])
     check(client, last_code(outbox))
     assert counter.take() == ["UpdateItem rl#ipcheck", "UpdateItem v"]  # approved: the failed write says why

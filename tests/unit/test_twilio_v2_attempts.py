@@ -1,7 +1,7 @@
-"""Twilio's Verification Attempts and their Summary on /v2 (issue 20), with OTP_ATTEMPTS=true:
-each send is an attempt and its verification's approval converts it, written in the waves the
-verification's writes already make (chalicelib/attempts.py). Shapes: Twilio's OpenAPI document
-twilio_verify_v2 (VerificationAttempt, VerificationAttemptsSummary)."""
+"""Twilio's Verification Attempts and their Summary on /v2 (issue 20; on by default since issue
+29): each send is an attempt and its verification's approval converts it, written in the waves
+the verification's writes already make (chalicelib/attempts.py). Shapes: Twilio's OpenAPI
+document twilio_verify_v2 (VerificationAttempt, VerificationAttemptsSummary)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_a_send_and_its_attempt_share_a_wave(client, key, slow_dynamodb):  # noq
     verify(client, key, sid, A)
     request = [c for c in calls.take() if c["operation"] != "GetItem"]  # the Service, cached
     assert sequential_round_trips(request) == 2  # as without attempts
-    assert len(waves(request)[1]) == 4  # prefix, country, budget, and the attempt
+    assert len(waves(request)[1]) == 5  # prefix, country, budget, the attempt and its counter
 
 
 def test_a_refused_send_is_no_attempt(configured, key):
@@ -103,8 +103,33 @@ def test_a_retried_write_is_counted_once(client, key, outbox):
     assert (summary["total_attempts"], summary["total_converted"]) == (1, 1)
 
 
-def test_without_otp_attempts_the_routes_say_how_to_turn_them_on(configured, key):
+def test_attempts_are_on_by_default(configured, key):
+    """Twilio always has them: a stage that sets nothing records and lists its attempts."""
     client = configured()
+    sid = new_service(client, key)["sid"]
+    started = verify(client, key, sid, A)
+    status, body, _ = call(client, key, "GET", "/v2/Attempts")
+    assert status == 200 and [a["verification_sid"] for a in body["attempts"]] == [started["sid"]]
+    assert call(client, key, "GET", "/v2/Attempts/Summary")[1]["total_attempts"] == 1
+
+
+def test_otp_attempts_false_records_none_and_the_routes_say_so(configured, key, outbox):
+    from chalicelib.attempts import attempt_sid
+
+    client = configured(OTP_ATTEMPTS="false")
+    sid = new_service(client, key)["sid"]
+    started = verify(client, key, sid, A)
+    assert call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck", {"To": A, "Code": last_code(outbox)})[1]["valid"]
+    service = wiring.get_service()
+    assert service._attempts is None
+    table = service._store._client
+    from tests.conftest import TABLE
+    attempt = attempt_sid(started["sid"], 0)
+    assert started["send_code_attempts"][0]["attempt_sid"] == attempt
+    assert "Item" not in table.get_item(TableName=TABLE, Key={"pk": {"S": "at#" + attempt}})
+    for shard in range(8):  # nothing in the index either
+        assert table.query(TableName=TABLE, IndexName="attempts", KeyConditionExpression="ak = :a",
+                           ExpressionAttributeValues={":a": {"S": f"at#{shard}"}})["Count"] == 0
     status, body, _ = call(client, key, "GET", "/v2/Attempts")
     assert status == 404 and twilio_error(body) == 20404 and "OTP_ATTEMPTS" in body["message"]
 
@@ -142,25 +167,13 @@ def test_each_channel_this_service_sends_by_is_a_filter_by_twilios_name(configur
     assert status == 400 and twilio_error(body) == 60200 and "`Channel`" in body["message"]
 
 
-def test_a_full_item_still_counts_what_it_cannot_list(client, key, outbox, monkeypatch):
-    from chalicelib import attempts
-
-    monkeypatch.setattr(attempts, "SHARDS", 1)  # every attempt of the day in one item...
-    monkeypatch.setattr(attempts, "PER_ITEM", 1)  # ...which holds one
-    sid = new_service(client, key)["sid"]
-    verify(client, key, sid, A)
-    verify(client, key, sid, B)
-    assert call(client, key, "POST", f"/v2/Services/{sid}/VerificationCheck", {"To": B, "Code": last_code(outbox)})[1]["valid"]
-    assert [a["channel_data"]["to"] for a in call(client, key, "GET", "/v2/Attempts")[1]["attempts"]] == [A]
-    summary = call(client, key, "GET", "/v2/Attempts/Summary")[1]
-    assert (summary["total_attempts"], summary["total_converted"]) == (2, 1)
-
-
-def test_a_months_range_reads_its_items_by_key_in_three_calls(client, key, clock):
+def test_a_months_range_is_one_query_a_shard_and_no_scan(client, key, clock):
     from datetime import datetime, timezone
 
+    from chalicelib.attempts import SHARDS
+
     sid = new_service(client, key)["sid"]
-    verify(client, key, sid, A)
+    started = verify(client, key, sid, A)
     calls = []
     wiring.get_service()._store._client.meta.events.register(
         "provide-client-params.dynamodb.*", lambda params, model, **_: calls.append((model.name, params)))
@@ -168,6 +181,17 @@ def test_a_months_range_reads_its_items_by_key_in_three_calls(client, key, clock
     start = datetime.fromtimestamp(clock.now + 60 - 30 * 86400, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     status, body, _ = call(client, key, "GET", f"/v2/Attempts?DateCreatedAfter={start}&DateCreatedBefore={end}")
     assert status == 200 and [a["channel_data"]["to"] for a in body["attempts"]] == [A]
+    assert body["meta"]["next_page_url"] is None
+    listed = [(name, params) for name, params in calls if name != "GetItem"]
+    assert [name for name, _ in listed] == ["Query"] * SHARDS  # no Scan, no BatchGetItem
+    assert {params["IndexName"] for _, params in listed} == {"attempts"}
+    calls.clear()
+    summary = call(client, key, "GET", f"/v2/Attempts/Summary?DateCreatedAfter={start}&DateCreatedBefore={end}")[1]
+    assert summary["total_attempts"] == 1
     batches = [params for name, params in calls if name == "BatchGetItem"]
-    assert [name for name, _ in calls if name != "GetItem"] == ["BatchGetItem"] * 3  # no Scan, no Query
-    assert sum(len(next(iter(p["RequestItems"].values()))["Keys"]) for p in batches) == 31 * 8
+    assert [name for name, _ in calls if name != "GetItem"] == ["BatchGetItem"] * 3  # counters by key
+    assert sum(len(next(iter(p["RequestItems"].values()))["Keys"]) for p in batches) == 31 * SHARDS
+    calls.clear()
+    by_verification = call(client, key, "GET", f"/v2/Attempts?VerificationSid={started['sid']}")[1]["attempts"]
+    assert [a["verification_sid"] for a in by_verification] == [started["sid"]]
+    assert {name for name, _ in calls} == {"GetItem"}  # by key: its SIDs follow from its id
