@@ -12,7 +12,10 @@ compile each module it imported from source (docs/benchmarks.md). This step:
 - drops what no runtime import loads: charset_normalizer's mypyc extensions (`md` and `cd`:
   their pure-Python twins md.py and cd.py are in the zip and load instead; requests uses the
   package only to guess the encoding of a response body sent without a charset), type stubs
-  (.pyi) and the dist-info RECORD files (pip's list of installed files, 31 KB compressed).
+  (.pyi), the dist-info RECORD files (pip's list of installed files, 31 KB compressed) and
+  METADATA files (each package's PyPI description: 35 KB compressed; nothing in the zip reads a
+  distribution's metadata: requests checks its dependencies' `__version__` attributes; the
+  licenses stay).
 tests/integration/test_package.py unpacks the result and runs a start and a check from it.
 """
 
@@ -37,8 +40,8 @@ def cold_modules(path: Path = MODULE_LIST) -> list[str]:
 def dropped(name: str) -> bool:
     """Files no runtime import of the package loads."""
     path = PurePosixPath(name)
-    if path.suffix == ".pyi" or (path.name == "RECORD" and path.parent.suffix == ".dist-info"):
-        return True  # stubs for type checkers; RECORD lists installed files for pip's uninstall
+    if path.suffix == ".pyi" or (path.name in ("RECORD", "METADATA") and path.parent.suffix == ".dist-info"):
+        return True  # stubs for type checkers; pip's list of installed files; the PyPI description
     # md.cpython-313-x86_64-linux-gnu.so and cd.cpython-...: the extension loader comes first,
     # so with them present the pure-Python md.py/cd.py beside them never load.
     return path.parent.name == "charset_normalizer" and path.suffix == ".so"

@@ -245,11 +245,14 @@ SCENARIOS = ("start", "resend", "wrong_check", "right_check", "cancel", "totp", 
 
 # Every call each scenario's request makes (checked against the fault-free run below; on
 # dynalite a failed condition adds the store's read, "get").
+# "attempt" and "attempt_count": the v2 Attempts' writes (on by default), in the send's and the
+# approval's own waves.
 CALLS = {
-    "start": ("ip", "create", "prefix", "country", "budget"),
-    "resend": ("ip", "create", "resend", "prefix", "country", "budget"),
+    "start": ("ip", "create", "prefix", "country", "budget", "attempt", "attempt_count"),
+    "resend": ("ip", "create", "resend", "prefix", "country", "budget", "attempt", "attempt_count"),
     "wrong_check": ("ipcheck", "check"),
-    "right_check": ("ipcheck", "check", "mark_approved", "approvals_prefix", "kms_public_key", "kms_sign"),
+    "right_check": ("ipcheck", "check", "mark_approved", "approvals_prefix", "attempt", "attempt_count",
+                    "kms_public_key", "kms_sign"),
     "cancel": ("cancel",),
     "totp": ("totp_load", "kms_decrypt", "totp_accept", "kms_public_key", "kms_sign"),
     "totp_wrong": ("totp_load", "kms_decrypt", "totp_failure"),

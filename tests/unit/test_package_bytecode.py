@@ -19,6 +19,7 @@ FILES = {
     "pkg/fast.pyi": "VALUE: int\n",
     "pkg-1.0.dist-info/RECORD": "pkg/fast.py,,\n",
     "pkg-1.0.dist-info/METADATA": "Name: pkg\n",
+    "pkg-1.0.dist-info/licenses/LICENSE": "MIT\n",
     "charset_normalizer/md.cpython-313-x86_64-linux-gnu.so": "\x7fELF",
     "charset_normalizer/md.py": "PURE = True\n",
 }
@@ -35,9 +36,9 @@ def test_listed_modules_ship_as_bytecode_that_runs(tmp_path):
     path = _zip(tmp_path / "deployment.zip")
     stats = package_bytecode.rewrite(path, ["pkg/__init__.py", "pkg/fast.py"])
     names = set(zipfile.ZipFile(path).namelist())
-    assert names == {"pkg/__init__.pyc", "pkg/fast.pyc", "pkg/slow.py", "pkg-1.0.dist-info/METADATA",
-                     "charset_normalizer/md.py"}
-    assert (stats["compiled"], stats["dropped"]) == (2, 3)
+    assert names == {"pkg/__init__.pyc", "pkg/fast.pyc", "pkg/slow.py", "pkg-1.0.dist-info/licenses/LICENSE",
+                     "charset_normalizer/md.py"}  # the licenses stay
+    assert (stats["compiled"], stats["dropped"]) == (2, 4)
     zipfile.ZipFile(path).extractall(tmp_path / "task")
     probe = ("import sys, traceback; sys.dont_write_bytecode = True; import pkg.fast, pkg.slow\n"
              "print(pkg.fast.VALUE, pkg.slow.VALUE, type(pkg.fast.__spec__.loader).__name__)\n"
