@@ -13,6 +13,7 @@ one ended: the DynamoDB latency a request waits for, in round trips.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import secrets
 import threading
@@ -86,8 +87,9 @@ _pool = ThreadPoolExecutor(max_workers=4)
 
 
 def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk: str) -> None:
-    """The number's item and its prefix counter get fresh keys (as a new number would); the
-    IP, country and budget counters are the same items the handler's writes hit."""
+    """The number's item, its prefix counter and its attempts' items get fresh keys (as a new
+    number's would); the IP, country, budget and attempt counters are the same items the
+    handler's writes hit."""
     prefix_pk = "rl#prefix#" + secrets.token_hex(6)
 
     def one(call: dict[str, Any]) -> None:
@@ -98,6 +100,10 @@ def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk
             key["S"] = number_pk
         elif key.get("S", "").startswith("rl#prefix#"):
             key["S"] = prefix_pk
+        elif key.get("S", "").startswith("at#"):
+            # An attempt's item, as the new number's would be: made by the start's replay (its
+            # condition: a new item) and found by the check's (its conversion), one key for both.
+            key["S"] = "at#" + hashlib.sha256((number_pk + key["S"]).encode()).hexdigest()[:32]
         getattr(client, xform_name(call["operation"]))(**params)
 
     _in_waves(calls, one)
@@ -120,10 +126,12 @@ def _in_waves(calls: list[list[dict[str, Any]]], one: Callable[[dict[str, Any]],
 
 def fresh_token(params: dict[str, Any]) -> dict[str, Any]:
     """A replayed write gets a token of its own, as each request's write does (the app's write
-    token, chalicelib/dynamodb.py): replaying the recorded one would find it on the item."""
+    token, chalicelib/dynamodb.py, and the attempt counters' ``:w``, chalicelib/attempts.py):
+    replaying the recorded one would find it on the item."""
     values = params.get("ExpressionAttributeValues", {})
-    if ":wid" in values:
-        values[":wid"] = {"S": secrets.token_hex(8)}
+    for name in (":wid", ":w"):
+        if name in values:
+            values[name] = {"S": secrets.token_hex(8)}
     return params
 
 
