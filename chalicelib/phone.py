@@ -42,6 +42,26 @@ REFUSED_TYPES = {"sms": SMS_REFUSED_TYPES, "voice": VOICE_REFUSED_TYPES, "whatsa
 _CHANNEL_WORDS = {"sms": "SMS.", "voice": "voice call.", "whatsapp": "WhatsApp."}
 
 
+# The names Twilio's Lookup gives a carrier's ``type`` (a Verification's ``lookup``), for the
+# types phonenumbers can tell apart. NANP (+1) numbers are FIXED_LINE_OR_MOBILE there (its
+# metadata cannot tell one from the other): no name, the type is unknown (null), never guessed.
+_LINE_TYPES = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE: "landline",
+    PhoneNumberType.VOIP: "voip",
+}
+
+
+def line_type(e164: str) -> str | None:
+    """Twilio Lookup's name of the number's type ("mobile", "landline", "voip"), or None when
+    phonenumbers cannot tell (NANP numbers, test numbers, a number it does not know)."""
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return None
+    return _LINE_TYPES.get(kind)
+
+
 @dataclass(frozen=True)
 class PhoneNumber:
     e164: str
