@@ -182,7 +182,9 @@ class StartUseCase:
                 self._undo(number_key, verification, previous, window)
                 raise
             return verification, created
-        raise errors.ServiceError()  # only under a pathological write storm on one number
+        # Only under a write storm on one number (its item changed under each of our tries):
+        # the other requests are the number's own; this one may try again in a second.
+        raise errors.ResendTooSoon(retry_after=1)
 
     def _send(
         self, phone: PhoneNumber | EmailAddress, number_key: str, code: str, request: StartRequest,

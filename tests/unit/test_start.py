@@ -275,3 +275,23 @@ def test_a_provider_bug_is_a_502_not_a_500(client, service, monkeypatch):
     service._providers.replace("console", Broken())
     status, body, _ = start(client)
     assert status == 502 and error_code(body) == "delivery_failed"
+
+
+def test_a_write_storm_on_one_number_is_429_with_retry_after_never_a_500(client, monkeypatch):
+    """Each try's create finds an item that stopped being live between the two writes (what
+    concurrent starts, checks and cancels on one number can make happen three times in a row):
+    the request answers 429 `resend_too_soon` with Retry-After (v2: 60212), not a 500."""
+    from chalicelib import wiring
+    from chalicelib.dynamodb import ConditionFailed
+
+    store = wiring.get_service()._store
+    calls = []
+
+    def create(*args, **kwargs):
+        calls.append(1)
+        raise ConditionFailed(None)  # no live verification, no limit used: start again
+
+    monkeypatch.setattr(store, "create", create)
+    status, body, headers = start(client)
+    assert status == 429 and error_code(body) == "resend_too_soon", body
+    assert headers["Retry-After"] == "1" and len(calls) == 3
