@@ -1,7 +1,8 @@
 """Twilio's official SDKs, unchanged, against this service served over HTTP (scripts/serve.py,
 as `make run` serves it) and dynalite: the switch README's "Moving from Twilio Verify" shows,
 a base URL and an API key. twilio-python (requirements-dev.txt) runs in this process;
-twilio-node (installed into .deps by `make test`) runs tests/integration/twilio_node_flow.js.
+twilio-node (installed into .deps by `make test`) runs tests/integration/twilio_node_*.js
+(twilio_node_otp.js is their TOTP code helper, not a flow).
 
 How the SDKs are pointed at us, from their source: twilio-python's Domain.absolute_url joins
 ``client.verify.base_url`` and the ``/v2/...`` path (twilio/base/domain.py); twilio-node's
@@ -346,6 +347,18 @@ def test_twilio_node_services_apart_totp_attempts_and_a_revoked_key(totp_server,
                  REVOKED_SID=revoked["api_key_sid"], REVOKED_SECRET=revoked["api_key_secret"])
     assert seen == {"foreign": 20404, "first_still_checks": "approved", "factor": "verified", "challenge": "approved",
                     "attempts": ["converted"], "summary": [1, 1, "100.00"], "revoked": 20003}
+
+
+def test_twilio_node_drives_every_totp_resource(totp_server, key):
+    """Issue 29: twilio-node, unchanged, through every TOTP operation of Twilio's document
+    (tests/integration/twilio_node_totp.js), as twilio-python does above: the entity fetched and
+    listed before it has a factor, a pending challenge fetched, listed and approved by its
+    update's AuthPayload, the entity deleted with its factors (then 20404)."""
+    seen = _node("twilio_node_totp.js", totp_server, key, IDENTITY="node-user-0043")
+    assert seen == {"fetched": True, "listed": ["node-user-0043"], "new_factor": "unverified",
+                    "factor": "verified", "challenge": ["pending", 34], "challenge_fetched": "pending",
+                    "pending": [True], "approved": "approved", "challenges": ["approved"], "removed": True,
+                    "gone": [404, 20404], "factor_gone": [404, 20404], "listed_after": []}
 
 
 @pytest.fixture(scope="module")

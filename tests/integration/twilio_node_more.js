@@ -1,10 +1,10 @@
 // twilio-node, unchanged: a second Service kept apart, a TOTP factor enrolled and a challenge
 // approved, Attempts listed and summarised, a revoked key refused (test_twilio_sdks.py runs it
 // against a server with KMS and OTP_ATTEMPTS=true). Prints what it saw as one JSON object.
-const crypto = require("crypto");
 const fs = require("fs");
 const assert = require("assert");
 const twilio = require("twilio");
+const { totp } = require("./twilio_node_otp");
 
 const { API_URL, SERVER_LOG, TO, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET, REVOKED_SID, REVOKED_SECRET } =
   process.env;
@@ -21,19 +21,6 @@ function lastCode(to) {
   const codes = [...text.matchAll(re)].map((m) => m[1]);
   assert(codes.length > 0, `no SMS to ${to}`);
   return codes[codes.length - 1];
-}
-
-// RFC 6238 (SHA-1, 6 digits, 30 s) over the RFC 4648 base32 secret the factor's binding gives.
-function totp(secret, at) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const ch of secret.replace(/=+$/, "")) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30)));
-  const mac = crypto.createHmac("sha1", key).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0xf;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1e6).padStart(6, "0");
 }
 
 async function code(promise) {
