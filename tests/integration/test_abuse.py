@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, FakeClock
 from chalicelib import wiring
 
 
@@ -21,7 +21,9 @@ def client_on_dynalite(dynamodb_endpoint, monkeypatch, stage_env):
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint)
     reset_app()
-    wiring.get_service()
+    # A fixed clock in the middle of an hour: the limits count in hourly windows, and on the
+    # real clock a run that crosses the hour starts a second window (20 SMS instead of 10).
+    monkeypatch.setattr(wiring.get_service(), "_clock", FakeClock(1_800_001_800.0))
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as client:
         yield client
     reset_app()
