@@ -2,7 +2,8 @@
 as `make run` serves it) and dynalite: the switch README's "Moving from Twilio Verify" shows,
 a base URL and an API key. twilio-python (requirements-dev.txt) runs in this process;
 twilio-node (installed into .deps by `make test`) runs tests/integration/twilio_node_*.js
-(twilio_node_otp.js is their TOTP code helper, not a flow).
+(twilio_node_otp.js and twilio_node_common.js are their helpers: the TOTP code, the code printed
+to the log and the error a call failed with; not flows).
 
 How the SDKs are pointed at us, from their source: twilio-python's Domain.absolute_url joins
 ``client.verify.base_url`` and the ``/v2/...`` path (twilio/base/domain.py); twilio-node's

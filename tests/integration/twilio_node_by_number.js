@@ -4,17 +4,9 @@
 // twilio-node puts the number in the path as given (lib/rest/verify/v2/service/verification.js).
 const assert = require("assert");
 const twilio = require("twilio");
+const { code } = require("./twilio_node_common");
 
 const { API_URL, TO, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET } = process.env;
-
-async function code(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err.code;
-  }
-  throw new Error("expected an error");
-}
 
 (async () => {
   const client = twilio(API_KEY_SID, API_KEY_SECRET, { accountSid: TWILIO_ACCOUNT_SID });

@@ -1,34 +1,15 @@
 // twilio-node, unchanged, against this service (tests/integration/test_twilio_sdks.py runs it).
 // The client is pointed at us as README shows: client.verify.baseUrl (lib/base/Domain.js joins
 // it with the /v2/... path). Prints what it saw as one JSON object; any surprise exits non-zero.
-const fs = require("fs");
-const assert = require("assert");
 const twilio = require("twilio");
+const { lastCode, code } = require("./twilio_node_common");
 
-const { API_URL, SERVER_LOG, TO, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET } = process.env;
+const { API_URL, TO, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET } = process.env;
 
 function client(secret) {
   const c = twilio(API_KEY_SID, secret, { accountSid: TWILIO_ACCOUNT_SID });
   c.verify.baseUrl = API_URL;
   return c;
-}
-
-function lastCode(to, length) {
-  const text = fs.readFileSync(SERVER_LOG, "utf8");
-  const escaped = to.replace("+", "\\+");
-  const re = new RegExp(`\\[console SMS to ${escaped}\\][^\\n]*\\n[^\\n]*?\\b([0-9]{${length}})\\b`, "g");
-  const codes = [...text.matchAll(re)].map((m) => m[1]);
-  assert(codes.length > 0, `no SMS to ${to}`);
-  return codes[codes.length - 1];
-}
-
-async function code(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err.code;
-  }
-  throw new Error("expected an error");
 }
 
 (async () => {

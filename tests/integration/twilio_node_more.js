@@ -1,35 +1,17 @@
 // twilio-node, unchanged: a second Service kept apart, a TOTP factor enrolled and a challenge
 // approved, Attempts listed and summarised, a revoked key refused (test_twilio_sdks.py runs it
 // against a server with KMS and OTP_ATTEMPTS=true). Prints what it saw as one JSON object.
-const fs = require("fs");
-const assert = require("assert");
 const twilio = require("twilio");
+const { lastCode, code } = require("./twilio_node_common");
 const { totp } = require("./twilio_node_otp");
 
-const { API_URL, SERVER_LOG, TO, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET, REVOKED_SID, REVOKED_SECRET } =
+const { API_URL, TO, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET, REVOKED_SID, REVOKED_SECRET } =
   process.env;
 
 function client(sid, secret) {
   const c = twilio(sid, secret, { accountSid: TWILIO_ACCOUNT_SID });
   c.verify.baseUrl = API_URL;
   return c;
-}
-
-function lastCode(to) {
-  const text = fs.readFileSync(SERVER_LOG, "utf8");
-  const re = new RegExp(`\\[console SMS to ${to.replace("+", "\\+")}\\][^\\n]*\\n[^\\n]*?\\b([0-9]{6})\\b`, "g");
-  const codes = [...text.matchAll(re)].map((m) => m[1]);
-  assert(codes.length > 0, `no SMS to ${to}`);
-  return codes[codes.length - 1];
-}
-
-async function code(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err.code;
-  }
-  throw new Error("expected an error");
 }
 
 (async () => {

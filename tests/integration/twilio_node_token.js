@@ -1,24 +1,16 @@
 // twilio-node, unchanged, with the account SID and its auth token (twilio(accountSid, authToken),
 // as most apps and Twilio's quickstarts hold it): a start and a check, and a wrong token.
 // tests/integration/test_twilio_sdks.py runs it; prints what it saw as one JSON object.
-const fs = require("fs");
 const assert = require("assert");
 const twilio = require("twilio");
+const { lastCode } = require("./twilio_node_common");
 
-const { API_URL, SERVER_LOG, TO, TWILIO_ACCOUNT_SID, AUTH_TOKEN } = process.env;
+const { API_URL, TO, TWILIO_ACCOUNT_SID, AUTH_TOKEN } = process.env;
 
 function client(token) {
   const c = twilio(TWILIO_ACCOUNT_SID, token);
   c.verify.baseUrl = API_URL;
   return c;
-}
-
-function lastCode(to) {
-  const text = fs.readFileSync(SERVER_LOG, "utf8");
-  const re = new RegExp(`\\[console SMS to ${to.replace("+", "\\+")}\\][^\\n]*\\n[^\\n]*?\\b([0-9]{6})\\b`, "g");
-  const codes = [...text.matchAll(re)].map((m) => m[1]);
-  assert(codes.length > 0, `no SMS to ${to}`);
-  return codes[codes.length - 1];
 }
 
 (async () => {
