@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         from scripts.local_events import start
 
         start(os.environ["OTP_TABLE_NAME"], os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"))
-    server_cls = ForkingHTTPServer if args.forking else ThreadedHTTPServer
+    class Threaded(ThreadedHTTPServer):  # make run's: chalice's, with the same backlog
+        request_queue_size = ForkingHTTPServer.request_queue_size
+
+    server_cls = ForkingHTTPServer if args.forking else Threaded
     server = LocalDevServer(app, config, args.host, args.port, handler_cls=Handler, server_cls=server_cls)
     try:
         server.serve_forever()
