@@ -165,13 +165,13 @@ class DynamoDBTotpStore(_DynamoDBTable):
         """The entity's item, its factors and challenges with it: one DeleteItem, conditioned on
         the item's Service (ConditionFailed: no such entity in this Service)."""
         pk = identity_pk(identity_key)
-        ours = "attribute_not_exists(#service)" if scope is None else "#service = :service"
+        ours, values = _of_service(scope)
         params: dict[str, Any] = {"Key": {"pk": {"S": pk}},
                                   "ExpressionAttributeNames": {"#service": "service"},
                                   "ConditionExpression": f"attribute_exists(pk) AND {ours}",
                                   "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
-        if scope is not None:
-            params["ExpressionAttributeValues"] = {":service": {"S": scope}}
+        if values:
+            params["ExpressionAttributeValues"] = values
         self._call("delete_item", pk=pk, **params)
 
     def add_challenge(self, identity_key: str, change: ChallengeChange, scope: str | None) -> None:
@@ -322,11 +322,8 @@ class DynamoDBTotpStore(_DynamoDBTable):
         Service's SID, None for the default Service), or new when ``new``."""
         pk = identity_pk(identity_key)
         names = {**names, "#service": "service"}
-        if scope is None:
-            ours = "attribute_not_exists(#service)"
-        else:
-            values = {**values, ":service": {"S": scope}}
-            ours = "(attribute_not_exists(pk) OR #service = :service)" if new else "#service = :service"
+        ours, service_values = _of_service(scope, new)
+        values = {**values, **service_values}
         params: dict[str, Any] = {
             "Key": {"pk": {"S": pk}}, "UpdateExpression": update,
             "ConditionExpression": f"{condition} AND {ours}" if condition else ours,
@@ -399,3 +396,12 @@ def _to_identity(identity_key: str, item: dict[str, Any] | None) -> IdentityItem
     entity_at = int(item["entity_at"]["N"]) if "entity_at" in item else None
     return IdentityItem(item.get("identity", {}).get("S"), factors, sources, item.get("service", {}).get("S"),
                         entity_at, to_challenges(item))
+
+
+def _of_service(scope: str | None, new: bool = False) -> tuple[str, dict[str, Any]]:
+    """The condition that the item is ``scope``'s (the v2 Service's SID; None: the default
+    Service's), or does not exist yet when ``new``, and its values."""
+    if scope is None:
+        return "attribute_not_exists(#service)", {}
+    ours = "(attribute_not_exists(pk) OR #service = :service)" if new else "#service = :service"
+    return ours, {":service": {"S": scope}}
