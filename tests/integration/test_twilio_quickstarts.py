@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -93,7 +94,7 @@ def flask_app(server, account, tmp_path):
 
 @pytest.fixture
 def express_app(server, account, tmp_path):
-    if not NODE_SDK.exists():
+    if shutil.which("node") is None or not NODE_SDK.exists():
         pytest.fail("twilio-node is missing: run `make test` (it installs it into .deps/)")
     env = {**app_env(server, account), "NODE_PATH": str(ROOT / ".deps" / "node_modules")}
     yield from run(tmp_path, ["node", str(HERE / "quickstart_express.js")], env)
