@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from scripts.run_local import free_port
 from tests.browser.conftest import shoot
-from tests.browser.test_layout import OVERFLOWING, SIZES
+from tests.browser.test_layout import SIZES, fits
 
 
 @pytest.fixture(params=list(SIZES))
@@ -31,16 +31,13 @@ def no_js(request, browser):
     context.close()
 
 
-def fits(page) -> None:
-    # Playwright's own evaluation runs with the page's scripts off (CDP Runtime.evaluate).
-    assert page.evaluate(OVERFLOWING) == []
-
-
 def test_the_whole_flow_without_javascript(no_js, site):
     page = no_js
     line = 3000 + (100 if page.size == "360x740" else 0)
     national, e164 = f"415 555 {line}", f"+1415555{line}"
     page.goto(site.url + "/")
+    fits(page)  # nothing wider than the screen, no label or button on two lines (Playwright's
+    # own evaluation runs with the page's scripts off)
     expect(page.get_by_role("group", name="Send the code by")).to_be_hidden()  # SMS only: the form routes' channel
     expect(page.get_by_role("tablist")).to_be_hidden()  # the Authenticator app tab needs the script
     page.get_by_label("Phone number").fill(national)
