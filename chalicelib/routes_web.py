@@ -52,9 +52,10 @@ def web_routes() -> Blueprint:
     def dev_inbox() -> Response:
         if not _inbox_enabled():
             raise errors.NotFound()
+        from chalicelib.providers.console import OUTBOX
         from chalicelib.web import inbox_page
 
-        return inbox_page()
+        return inbox_page(list(OUTBOX))
 
     @bp.route("/dev/inbox.json", methods=["GET"])
     @domain_errors
