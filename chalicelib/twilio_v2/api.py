@@ -62,11 +62,18 @@ class TwilioApi:
             raise wire.invalid("FriendlyName", "this deployment has the most Services it keeps") from None
         return self.service_body(service, base)
 
-    def update_service(self, sid: str, form: dict[str, str], base: str) -> dict[str, Any]:
+    def update_service(self, sid: str, form: dict[str, str], base: str,
+                       account: bool = True) -> dict[str, Any]:
+        """``account``: the credential acts on every Service (not a key limited to some), the
+        only one that may let the Service's starts turn the pumping defences off."""
         current = self._settings(sid)
         if current.default:
             raise wire.invalid("Sid", "the default Service is the stage's configuration (OTP_* variables)")
         changes = params.service_changes(form, self._config.limits.allowed_countries)
+        if changes.get("risk_check_opt_out_enabled") and not account:
+            raise wire.TwilioError(20403, 403, "Forbidden: only a credential for every Service sets "
+                                               "RiskCheckOptOutEnabled (this API key is limited to some "
+                                               "Services)")
         self._check_service(dataclasses.replace(current, **changes))
         try:
             updated = self.catalog.update(sid, int(self._service.now()), **changes)

@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from tests.conftest import TABLE
+from tests.unit.test_v2_credentials import expire_cache
 from tests.unit.test_twilio_v2 import call, key, new_service, twilio_error  # noqa: F401 (key: a fixture)
 
 US, US2, US3, US4 = "+14155552671", "+14155552672", "+14155552673", "+14155552674"  # one prefix
@@ -212,3 +213,22 @@ def test_risk_check_disable_is_for_sms_only_as_at_twilio(configured, key):  # no
     assert _start(client, key, sid, US, Channel="call")[0] == 201
     status, body, _ = _start(client, key, sid, US2, Channel="call", RiskCheck="disable")
     assert (status, twilio_error(body)) == (403, 60410)  # "For SMS channel only"
+
+
+def test_a_key_limited_to_the_service_cannot_turn_the_risk_check_off(client, key, monkeypatch):  # noqa: F811
+    """A key handed to one app (limited to its Service) acts on that Service, but turning the
+    pumping defences off is the account's decision: a leaked app key cannot grant it itself."""
+    from scripts.api_keys import create
+
+    sid = new_service(client, key)["sid"]
+    limited = create("test", "app", services=[sid])
+    expire_cache(monkeypatch, 1.5)  # a second later: the new key is read
+    status, body, _ = call(client, limited, "POST", f"/v2/Services/{sid}", {"RiskCheckOptOutEnabled": "true"})
+    assert (status, twilio_error(body)) == (403, 20403), body
+    assert call(client, key, "GET", f"/v2/Services/{sid}")[1]["risk_check_opt_out_enabled"] is False
+    assert call(client, limited, "POST", f"/v2/Services/{sid}", {"FriendlyName": "Shop"})[0] == 200
+    assert call(client, limited, "POST", f"/v2/Services/{sid}", {"RiskCheckOptOutEnabled": "false"})[0] == 200
+    other = new_service(client, key)["sid"]
+    assert call(client, limited, "POST", f"/v2/Services/{other}", {"FriendlyName": "X"})[0] == 403
+    assert call(client, key, "POST", f"/v2/Services/{sid}", {"RiskCheckOptOutEnabled": "true"})[0] == 200
+    assert _start(client, limited, sid, RiskCheck="disable")[0] == 201  # the account allowed it
