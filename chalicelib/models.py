@@ -212,6 +212,7 @@ class StartRequest:
     locale: str
     binding: ReceiptBinding | None = None
     metadata: str | None = None  # Verification.metadata for a new verification
+    risk_check: bool = True  # False: this send passes the pumping defences (v2's RiskCheck=disable)
 
 
 @dataclass(frozen=True)

@@ -57,19 +57,23 @@ class VerificationService(StartUseCase):
         self._delivery = delivery  # opt-in: its module loads on use
         self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
         self._scope = ""  # the stage's own app; for_app() gives another app its own keys
+        self._countries: frozenset[str] | None = None  # an app's own allowed regions (for_app)
 
-    def for_app(self, scope: str, code_length: int, brand: str, resend_wait: int = 0) -> VerificationService:
+    def for_app(self, scope: str, code_length: int, brand: str, resend_wait: int = 0,
+                countries: tuple[str, ...] | None = None) -> VerificationService:
         """The same rules for another app on this deployment (a v2 Service): its code length,
         its brand in the message, and its own number keys (``scope``), so its verifications
         never meet another app's. The limits on IPs, prefixes, countries and the budget stay
         shared: one deployment, one bill. As Twilio: no wait between sends unless the Service
-        sets one (``resend_wait``), and at most 5 sends per verification (OTP_MAX_SENDS if lower)."""
+        sets one (``resend_wait``), and at most 5 sends per verification (OTP_MAX_SENDS if lower).
+        ``countries``: the app's own allowed regions, inside the stage's (None: the stage's)."""
         config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand,
                                      resend_interval_seconds=resend_wait,
                                      max_sends=min(self._config.max_sends, MAX_LIVE_CODES))
         app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
                                   lambda: self._clock(), delivery=self._delivery, attempts=self._attempts)
         app._scope = scope
+        app._countries = frozenset(countries) if countries is not None else None
         return app
 
     def with_message(self, **options: Any) -> VerificationService:

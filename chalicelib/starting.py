@@ -48,6 +48,7 @@ class StartUseCase:
     _sender: ChainSender
     _attempts: AttemptLog | None
     _scope: str
+    _countries: frozenset[str] | None
 
     def _number_key(self, key: str) -> str:
         """The item's key for a number's (or an address's) key, in this app's scope."""
@@ -104,6 +105,8 @@ class StartUseCase:
                 phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
             region = phone.region
             self._limiter.allow_country(phone)
+            if self._countries is not None and phone.region not in self._countries:
+                raise errors.CountryNotAllowed()  # the app's own list (a v2 Service's AllowedCountries)
         telemetry.note(to=phone.masked, channel=request.channel, region=region)
         chain = self._providers.names(region, request.channel)
         if not chain:
@@ -215,7 +218,7 @@ class StartUseCase:
         moved_to, refusal = None, None
         while True:
             try:
-                self._count_send(phone, number_key, verification, now, trusted, moved_to)
+                self._count_send(phone, number_key, verification, now, trusted, moved_to, request.risk_check)
                 break
             except (errors.PrefixSuspended, errors.CountrySuspended) as suspended:
                 # Channel auto: this channel's breaker is suspended for the range; the next
@@ -241,11 +244,12 @@ class StartUseCase:
 
     def _count_send(
         self, phone: PhoneNumber | EmailAddress, number_key: str, verification: Verification, now: float,
-        trusted: bool, moved_to: str | None,
+        trusted: bool, moved_to: str | None, risk_check: bool = True,
     ) -> None:
         """The send counters for the verification's channel, in one wave with the send's v2
         attempt and, when channel auto moved the send to another channel (``moved_to``: its
-        first provider), the number's item's new channel. Raises the counters' refusal."""
+        first provider), the number's item's new channel. Raises the counters' refusal.
+        ``risk_check`` False: the pumping defences pass this send (Limiter.reserve_send)."""
         attempts = self._attempts
         region = phone.region if isinstance(phone, PhoneNumber) else ""  # an address has none
         recording = attempts.record(verification, region, self._scope) if attempts else None
@@ -254,7 +258,7 @@ class StartUseCase:
             moving = concurrency.submit(self._store.record_provider, number_key, verification, moved_to,
                                         verification.channel)
         try:
-            self._limiter.reserve_send(phone, now, trusted, verification.channel)
+            self._limiter.reserve_send(phone, now, trusted, verification.channel, fraud_guard=risk_check)
         except Exception:
             if recording is not None:
                 recording.cancel()  # a refused send is no attempt: removed beside the undo
