@@ -238,4 +238,4 @@ def test_every_variable_make_run_reads_has_its_line_with_its_default():
     assert not missing, f"docs/running-locally.md has no line for make run's {', '.join(missing)}"
     wrong = sorted(name for name, default in reads.items()
                    if default is not None and f"| `{default}` |" not in table[name])
-    assert not wrong, f"docs/running-locally.md's default disagrees with scripts/run_local.py: {', '.join(wrong)}"
+    assert not wrong, f"docs/running-locally.md's default disagrees with run_local.py: {', '.join(wrong)}"
