@@ -1,8 +1,8 @@
 """The fenced snippets of README.md and docs/*.md, each classified by its fence's info string
 (the convention is docs/testing.md's "The docs' snippets run"):
 
-- run: ``sh``, ``python``, ``js`` (tests/integration/test_docs_snippets.py runs them against the
-  served app, placeholders filled);
+- run: ``sh`` (curl commands and variables only), ``python``, ``js``
+  (tests/integration/test_docs_snippets.py runs them against the served app, placeholders filled);
 - checked: ``json`` (parses), ``dotenv`` (every name is a variable the code reads, and the
   configuration accepts the fragment), an ``sh`` block of ``make`` commands only (each target and
   variable is the Makefile's), ``text`` and ``mermaid`` figures (a text figure's repository paths
@@ -25,6 +25,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = "(not run here"
 RUN = ("sh", "python", "js")
 FIGURES = ("text", "mermaid")
+# An sh command that runs: curl, or a variable set to a value or to what curl answers.
+_CURL = re.compile(r"(?:[A-Z_][A-Z0-9_]*=(?:\$\()?)?curl |[A-Z_][A-Z0-9_]*=[^\s$`;|&]*$")
 _FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 
 
@@ -54,6 +56,8 @@ class Snippet:
             return "checked"
         if self.language == "sh" and make_commands(self.code):
             return "checked"
+        if self.language == "sh" and not all(_CURL.match(c) for c, _ in commands(self.code)):
+            return "unmarked"  # only curl runs here: never a make target or an AWS command by mistake
         return "run" if self.language in RUN else "unmarked"
 
 

@@ -227,8 +227,10 @@ const codeInput = {value: ""};
 const form = new EventTarget();
 form.requestSubmit = () => form.dispatchEvent(new Event("submit", {cancelable: true}));
 const seen = {countdown: [], shown: [], done: 0};
-let settle;
-const settled = () => new Promise((resolve) => { settle = resolve; });
+let settle = () => {};  // nothing waits before the first submit
+// An answer shown, or 5 s (a snippet that never checks on submit fails on what it showed).
+const settled = () => Promise.race([new Promise((resolve) => { settle = resolve; }),
+                                    new Promise((resolve) => setTimeout(resolve, 5000))]);
 function startCountdown(seconds) { seen.countdown.push(seconds); }
 function show(text) { seen.shown.push(text); settle(); }
 function done() { seen.done += 1; settle(); }

@@ -85,7 +85,17 @@ def test_the_checks_see_what_they_must(tmp_path: Path) -> None:
     fragment = dotenv(found["OTP_NOT_A_VARIABLE=1  # a comment"].code)
     assert set(fragment) - own_variables() == {"OTP_NOT_A_VARIABLE"}
     assert missing_paths(found["chalicelib/no_such_module.py  gone"].code) == ["chalicelib/no_such_module.py"]
-    assert make_commands("make run\ncurl -s x\n") is None  # a block with anything else is run, not checked
+    assert make_commands("make run\ncurl -s x\n") is None  # a block with anything else is not checked
+    mixed = snippets([_page(tmp_path, "```sh\nmake secret STAGE=prod\naws ssm put-parameter --name x\n```")])
+    assert [s.kind for s in mixed] == ["unmarked"]  # only curl runs: never make or aws by mistake
+    safe = "```sh\nAPI=http://127.0.0.1:8000\nCODE=$(curl -s $API/x)\ncurl -s $API/y \\\n  -d z\n```\n"
+    assert [s.kind for s in snippets([_page(tmp_path, safe)])] == ["run"]
+
+
+def _page(tmp_path: Path, text: str) -> Path:
+    page = tmp_path / "other.md"
+    page.write_text(text)
+    return page
 
 
 def test_the_command_reader_joins_lines_and_reads_the_samples() -> None:
