@@ -122,9 +122,22 @@ def matches(sample: object, answer: object) -> bool:
     if isinstance(sample, dict):
         return (isinstance(answer, dict) and sample.keys() == answer.keys()
                 and all(matches(sample[k], answer[k]) for k in sample))
+    if isinstance(sample, list):
+        return (isinstance(answer, list) and len(sample) == len(answer)
+                and all(matches(s, a) for s, a in zip(sample, answer)))
     if isinstance(sample, str) and "…" in sample:
         return isinstance(answer, str) and answer.startswith(sample.split("…", 1)[0]) and len(answer) > 1
     return type(sample) is type(answer) and sample == answer
+
+
+def trailing_samples(code: str) -> list[object]:
+    """The ``# {json}`` lines that end a Python snippet: what its last print shows."""
+    found: list[object] = []
+    for line in reversed(code.rstrip().splitlines()):
+        if not line.startswith("# {"):
+            break
+        found.append(json.loads(line[2:]))
+    return found
 
 
 def makefile_targets_and_variables() -> tuple[set[str], set[str]]:

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT
-from tests.docs_snippets import Snippet, commands, matches, samples, snippets
+from tests.docs_snippets import Snippet, commands, matches, samples, snippets, trailing_samples
 from tests.integration.conftest import unique_number
 from tests.live import moto_kms
 
@@ -211,6 +211,10 @@ def run_python(snippet: Snippet, served: Served, monkeypatch: pytest.MonkeyPatch
     assert driven or not defined, f"{snippet.id} defines {defined}: give one of them a driver here"
     for name in driven:
         PY_DRIVERS[name](ns, served, number, calls)
+    shown = trailing_samples(code)
+    if shown:
+        printed = json.loads(out.getvalue().strip().splitlines()[-1])
+        assert any(matches(sample, printed) for sample in shown), (shown, printed)
     return out.getvalue()
 
 
@@ -315,3 +319,5 @@ def test_the_comparison_sees_a_missing_field_and_a_wrong_value() -> None:
     assert not matches(sample, {"id": "VE12", "status": "pending", "valid": True})
     assert not matches(sample, {"id": "XX12", "status": "approved", "valid": True})
     assert not matches({"resend_after": 30}, {"resend_after": 30.0})
+    assert matches([{"sent_at": "…"}], [{"sent_at": "2027-01-15T08:00:05Z"}])
+    assert not matches([{"sent_at": "…"}], [{"sent_at": "x"}, {"sent_at": "y"}])

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.docs_snippets import (
-    Snippet, check_make, commands, dotenv, make_commands, missing_paths, samples, snippets,
+    Snippet, check_make, commands, dotenv, make_commands, missing_paths, samples, snippets, trailing_samples,
 )
 from tests.unit.test_docs_config import own_variables, provider_variables
 
@@ -104,3 +104,5 @@ def test_the_command_reader_joins_lines_and_reads_the_samples() -> None:
     assert listed == [("A=1", []), ("curl -s $A    -d x",
                                     ['201 {"id": "VE…"}', '403 {"error": {}} (a wrong code)', "prose"])]
     assert samples(listed[1][1]) == [(201, {"id": "VE…"}), (403, {"error": {}})]
+    assert trailing_samples('print(x)\n# {"a": 1}\n# {"a": null}\n') == [{"a": None}, {"a": 1}]
+    assert trailing_samples('# {"a": 1}\nprint(x)\n') == []
