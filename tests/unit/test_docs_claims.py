@@ -88,3 +88,27 @@ def test_the_readme_counts_the_sms_providers_built_in() -> None:
     count = NUMBERS[len(_sms_providers()) - 1]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"({count} built in)" in readme and f"the {count} SMS providers" in readme, count
+
+
+def test_the_limits_tables_defaults_are_the_codes() -> None:
+    """docs/limits.md restates the limits' defaults: each row's default cell gives, in order, the
+    default of each bounded number or flag its variable cell names (0 and false read "off")."""
+    from tests.unit.test_docs_config import _reads
+
+    ints, flags = _reads("_int"), _reads("_bool")
+    checked = 0
+    for line in (ROOT / "docs" / "limits.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if not line.startswith("| ") or len(cells) != 4:
+            continue
+        expected = []
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)", cells[1]):
+            if name in ints:
+                expected.append("off" if ints[name][0] == 0 else str(ints[name][0]))
+            elif name in flags:
+                expected.append("on" if flags[name][0] else "off")
+        if expected:
+            checked += 1
+            documented = re.findall(r"[0-9]+|\boff\b|\bon\b", cells[2])
+            assert documented[:len(expected)] == expected, (cells, expected)
+    assert checked >= 12
