@@ -6,6 +6,7 @@ providers' table and count are the registry's."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -14,6 +15,12 @@ import pytest
 from tests.conftest import ROOT
 from tests.docs_snippets import makefile_targets_and_variables
 from tests.unit.test_docs_config import own_variables, provider_variables
+
+
+@functools.cache
+def read_variables() -> frozenset[str]:
+    """The OTP_/SMS_ variables and the providers' settings the code reads (collected once)."""
+    return frozenset(own_variables() | provider_variables())
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Named on purpose though nothing reads them any more: docs/events.md's move from the queue.
@@ -37,9 +44,25 @@ def test_every_make_target_a_page_names_exists(page: Path) -> None:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_ids)
+def test_every_variable_a_make_command_sets_is_read(page: Path) -> None:
+    """`make api-key STAGE=dev NAME=shop`, `PORT=9000 make run`: each name is the Makefile's, or
+    read by what the target runs (scripts/find_python.sh's PYTHON, make run's variables, the
+    stage's variables)."""
+    from tests.unit.test_docs_config import _make_run_reads
+
+    _, variables = makefile_targets_and_variables()
+    finder = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", (ROOT / "scripts" / "find_python.sh").read_text()))
+    known = variables | finder | set(_make_run_reads()) | read_variables()
+    unknown = set()
+    for code in re.findall(r"`([^`\n]*\bmake [a-z][^`\n]*)`", page.read_text(encoding="utf-8")):
+        unknown |= set(re.findall(r"\b([A-Z][A-Z0-9_]*)=", code)) - known
+    assert not unknown, f"make reads none of {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_ids)
 def test_every_variable_a_page_names_is_one_the_code_reads(page: Path) -> None:
     named = set(re.findall(r"\b((?:OTP|SMS)_[A-Z0-9]+(?:_[A-Z0-9]+)*)\b", page.read_text(encoding="utf-8")))
-    unknown = named - own_variables() - provider_variables() - RETIRED
+    unknown = named - read_variables() - RETIRED
     assert not unknown, f"the code reads none of {sorted(unknown)}"
 
 
