@@ -36,6 +36,7 @@ class Snippet:
     line: int  # of the opening fence
     info: str
     code: str
+    heading: str = ""  # the nearest heading above it
 
     @property
     def language(self) -> str:
@@ -68,7 +69,9 @@ def snippets(pages: list[Path] = PAGES) -> list[Snippet]:
         for match in _FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
             name = str(page.relative_to(ROOT)) if ROOT in page.parents else page.name
-            found.append(Snippet(name, line, match.group(1).strip(), match.group(2)))
+            headings = re.findall(r"^#{1,6} (.+)$", _FENCE.sub("", text[:match.start()]), re.M)
+            heading = headings[-1] if headings else ""
+            found.append(Snippet(name, line, match.group(1).strip(), match.group(2), heading))
     return found
 
 
@@ -186,3 +189,15 @@ def figure_paths(code: str) -> list[str]:
 
 def missing_paths(code: str) -> list[str]:
     return [path for path in figure_paths(code) if not list(ROOT.glob(path.rstrip("/")))]
+
+
+def shell_references(code: str) -> set[str]:
+    """The upper-case variables an sh snippet reads (``$NAME``, ``${NAME}``) and does not set."""
+    read = set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", code))
+    return read - set(re.findall(r"(?:^|\s)([A-Z_][A-Z0-9_]*)=", code, re.M))
+
+
+def route_of(snippet: Snippet) -> str | None:
+    """The v1 route a JSON snippet is the body of: the heading above it names `POST /path`."""
+    match = re.fullmatch(r"`POST (/[^`\s{}]+)`", snippet.heading)
+    return match.group(1) if match and snippet.language == "json" else None

@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT
-from tests.docs_snippets import Snippet, commands, matches, samples, snippets, trailing_samples
+from tests.docs_snippets import Snippet, commands, matches, route_of, samples, snippets, trailing_samples
 from tests.integration.conftest import unique_number
 from tests.live import moto_kms
 
@@ -304,6 +304,8 @@ def test_the_docs_have_snippets_of_each_runnable_language() -> None:
     languages = {s.language for s in RUNNABLE}
     assert languages == {"sh", "python", "js"} and len(RUNNABLE) >= 10, [s.id for s in RUNNABLE]
     assert "README.md" in {s.page for s in RUNNABLE}  # the quick start
+    unmarked = [s.id for s in snippets() if s.kind == "unmarked"]
+    assert not unmarked, f"neither run nor checked nor marked '(not run here)' (docs/testing.md): {unmarked}"
 
 
 @pytest.mark.parametrize("snippet", RUNNABLE, ids=lambda s: s.id)
@@ -315,6 +317,17 @@ def test_the_snippet_runs_as_the_page_shows_it(snippet: Snippet, served: Served,
         run_python(snippet, served, monkeypatch)
     else:
         run_js(snippet, served, tmp_path)
+
+
+BODIES = [s for s in snippets() if route_of(s)]
+
+
+@pytest.mark.parametrize("snippet", BODIES, ids=lambda s: s.id)
+def test_a_request_body_the_page_shows_is_accepted(snippet: Snippet, served: Served) -> None:
+    """A JSON body under a route's heading (api.md's start) is one the route takes as it is."""
+    body = json.loads(snippet.code.replace("+14155552671", unique_number(290 + BODIES.index(snippet))))
+    answer = requests.post(served.url + route_of(snippet), json=body, timeout=30)  # type: ignore[operator]
+    assert answer.status_code in (200, 201), answer.text
 
 
 def test_the_comparison_sees_a_missing_field_and_a_wrong_value() -> None:

@@ -14,7 +14,8 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.docs_snippets import (
-    Snippet, check_make, commands, dotenv, make_commands, missing_paths, samples, snippets, trailing_samples,
+    Snippet, check_make, commands, dotenv, make_commands, missing_paths, samples, shell_references, snippets,
+    trailing_samples,
 )
 from tests.unit.test_docs_config import own_variables, provider_variables
 
@@ -61,6 +62,15 @@ def test_a_text_figures_paths_exist(snippet: Snippet) -> None:
     assert not missing, f"{snippet.id} names paths that do not exist: {missing}"
 
 
+@pytest.mark.parametrize("snippet", [s for s in ALL if s.language == "sh"], ids=lambda s: s.id)
+def test_an_sh_snippet_reads_only_variables_it_sets_or_the_code_reads(snippet: Snippet) -> None:
+    from tests.unit.test_docs_config import _make_run_reads
+
+    unknown = shell_references(snippet.code) - own_variables() - provider_variables()
+    unknown -= set(_make_run_reads())
+    assert not unknown, f"{snippet.id} reads {sorted(unknown)}: set nowhere in it, read nowhere in the code"
+
+
 @pytest.mark.parametrize("snippet", _of("run", "python"), ids=lambda s: s.id)
 def test_a_python_snippet_compiles(snippet: Snippet) -> None:
     compile(snippet.code, snippet.id, "exec")
@@ -85,6 +95,7 @@ def test_the_checks_see_what_they_must(tmp_path: Path) -> None:
     fragment = dotenv(found["OTP_NOT_A_VARIABLE=1  # a comment"].code)
     assert set(fragment) - own_variables() == {"OTP_NOT_A_VARIABLE"}
     assert missing_paths(found["chalicelib/no_such_module.py  gone"].code) == ["chalicelib/no_such_module.py"]
+    assert shell_references('A=1\ncurl $A/$B ${OTP_STAGE}\n') == {"B", "OTP_STAGE"}
     assert make_commands("make run\ncurl -s x\n") is None  # a block with anything else is not checked
     mixed = snippets([_page(tmp_path, "```sh\nmake secret STAGE=prod\naws ssm put-parameter --name x\n```")])
     assert [s.kind for s in mixed] == ["unmarked"]  # only curl runs: never make or aws by mistake
