@@ -212,3 +212,30 @@ def test_each_flags_line_gives_the_codes_default():
     wrong = [name for name, (default,) in sorted(flags.items())
              if lines.get(name, ["", ""])[1] != f"`{str(default).lower()}`"]
     assert not wrong, f"docs/configuration.md's default disagrees with the code: {', '.join(wrong)}"
+
+
+def _make_run_reads() -> dict[str, str | None]:
+    """name -> its constant default, of every ``os.environ.get(NAME[, default])`` in
+    scripts/run_local.py (`make run`'s own variables: PORT, and the defaults it gives others)."""
+    found: dict[str, str | None] = {}
+    for node in ast.walk(ast.parse((ROOT / "scripts" / "run_local.py").read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and ast.unparse(node.func.value) == "os.environ" and _string_args(node):
+            default = node.args[1] if len(node.args) > 1 else None
+            found[_string_args(node)[0]] = default.value if isinstance(default, ast.Constant) else None
+    return found
+
+
+def test_every_variable_make_run_reads_has_its_line_with_its_default():
+    """Issue 30: `PORT` was documented nowhere. docs/running-locally.md's table gives each
+    variable scripts/run_local.py reads, with the default it applies when that is a constant."""
+    page = (ROOT / "docs" / "running-locally.md").read_text()
+    table = {name: line for line in page.splitlines() if line.startswith("| `")
+             for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split(" | ")[0])}
+    reads = _make_run_reads()
+    assert {"PORT", "OTP_PUBLIC_URL", "OTP_SECRET"} <= set(reads)
+    missing = sorted(set(reads) - set(table))
+    assert not missing, f"docs/running-locally.md has no line for make run's {', '.join(missing)}"
+    wrong = sorted(name for name, default in reads.items()
+                   if default is not None and f"| `{default}` |" not in table[name])
+    assert not wrong, f"docs/running-locally.md's default disagrees with run_local.py: {', '.join(wrong)}"
