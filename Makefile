@@ -87,7 +87,8 @@ bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (abo
 	@$(PY) bench/run.py
 
 # Every AWS target first finds the region (AWS_DEFAULT_REGION, the profile's config, or
-# AWS_REGION) and stops with a message naming the variable when there is none.
+# AWS_REGION) and stops with a message naming the variable when there is none; then the
+# credentials (scripts/aws_access.py): none, expired or refused is one line and exit 1.
 REGION = $$($(PY) scripts/provision.py region)
 BUILD ?= build/$(STAGE)
 
@@ -102,7 +103,9 @@ deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, 
 	$(PY) scripts/provision.py after --stage $(STAGE)
 
 destroy: $(STAMP) ## delete STAGE's function, role and API (the table and the secret are kept)
-	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(VENV)/bin/chalice delete --stage $(STAGE)
+	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
+	$(PY) scripts/provision.py credentials; \
+	$(VENV)/bin/chalice delete --stage $(STAGE)
 	@echo "Deleted the Lambda function, its role and the API of stage $(STAGE). The DynamoDB table, the SSM secret and the log group are kept."
 
 # Only the secret parameter: the CloudFormation path's one step outside the stack.
