@@ -60,14 +60,20 @@ lock: $(STAMP) ## lock pyproject.toml's dependencies again: uv.lock and the requ
 	$(EXPORT) --group run -o requirements-run.txt
 	$(EXPORT) --group dev -o requirements-dev.txt
 
+# The npm packages' versions are pinned in tests/node/package.json (Dependabot's npm entry
+# updates them there); each is installed again when that file changes.
+NPM_PIN = $$(node -p "require('./tests/node/package.json').devDependencies['$(1)']")
+
 # dynalite: a DynamoDB implementation with per-item locking, for concurrency tests over HTTP.
-$(DYNALITE):
-	npm install --prefix .deps --no-audit --no-fund --loglevel=error dynalite@4.0.0
+$(DYNALITE): tests/node/package.json
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error dynalite@$(call NPM_PIN,dynalite)
+	@touch $(DYNALITE)
 
 # twilio-node, Twilio's official Node SDK, unchanged: tests/integration/test_twilio_sdks.py drives
 # the v2 API with it as a Twilio Verify user would.
-$(TWILIO_NODE):
-	npm install --prefix .deps --no-audit --no-fund --loglevel=error twilio@5.13.1
+$(TWILIO_NODE): tests/node/package.json
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error twilio@$(call NPM_PIN,twilio)
+	@touch $(TWILIO_NODE)
 
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser). Only
 # the default path is installed; a CHROMIUM of your own must exist (make says so when it does not).
