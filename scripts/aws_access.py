@@ -10,7 +10,7 @@ printed as one line that names what to fix, never as a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -67,10 +67,3 @@ def one_line() -> Iterator[None]:
             raise
         print(line, file=sys.stderr)
         raise SystemExit(1) from None
-
-
-def guarded(main: Callable[..., int]) -> Callable[..., int]:
-    def run(*args: Any, **kwargs: Any) -> int:
-        with one_line():
-            return main(*args, **kwargs)
-    return run
