@@ -1,6 +1,7 @@
 """What `make deploy` ensures around `chalice deploy`, and the secret `make secret` makes alone.
 
     python scripts/provision.py region               # the AWS region in use, or a message naming the variable
+    python scripts/provision.py credentials          # the account and identity in use, or what is missing
     python scripts/provision.py secret --stage prod  # only the secret (the CloudFormation path)
     python scripts/provision.py before --stage dev   # the table (its stream on), the secret, with
                                                      # events the failed-records queue, with WhatsApp
@@ -65,6 +66,19 @@ def stage_config(stage: str) -> dict:
 def stage_variables(stage: str) -> dict[str, str]:
     config = chalice_config()
     return {**config.get("environment_variables", {}), **stage_config(stage).get("environment_variables", {})}
+
+
+def stage_kind(stage: str) -> str:
+    """What the stage is (local, test, dev or prod: chalicelib/settings/env.py STAGES): its own
+    OTP_STAGE in .chalice/config.json, which its function runs with, so that a Chalice stage of
+    any name (`staging`, `eu-prod`) is one of the four; a stage named after a kind may omit it."""
+    from chalicelib.settings.env import STAGES
+
+    kind = stage_variables(stage).get("OTP_STAGE") or (stage if stage in STAGES else None)
+    if kind not in STAGES:
+        raise SystemExit(f"stage {stage!r}: set its OTP_STAGE in .chalice/config.json to one of "
+                         f"{', '.join(STAGES)} (what the stage is: dev and prod are deployed), not {kind!r}")
+    return kind
 
 
 def function_name(stage: str) -> str:
@@ -215,25 +229,37 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["region", "secret", "before", "stream", "after"])
+    parser.add_argument("step", choices=["region", "credentials", "secret", "before", "stream", "after"])
     parser.add_argument("--stage")
     args = parser.parse_args(argv)
     region_name = region()
     if args.step == "region":
         print(region_name)
         return 0
-    if not args.stage:
+    if not args.stage and args.step != "credentials":
         parser.error("--stage is required")
+    from scripts.aws_access import one_line, require_credentials
+
     session = boto3.session.Session(region_name=region_name)
-    if args.step == "secret":
-        lines = secret(args.stage, session.client("ssm"), session.client("kms"))
-    elif args.step == "before":
-        lines = before(args.stage, *map(session.client, ("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns",
-                                                          "sesv2", "socialmessaging")))
-    elif args.step == "stream":
-        lines = [events_stream(args.stage, session.client("dynamodb"))]
+    require_credentials(session)  # one line naming what to set, before any step's first call
+    with one_line():  # AWS's refusals (expired credentials, access denied): one line each
+        if args.step == "credentials":
+            identity = session.client("sts").get_caller_identity()
+            print(f"AWS account {identity['Account']} as {identity['Arn']} in {region_name}")
+            return 0
+        return _step(args.step, args.stage, session, region_name)
+
+
+def _step(step: str, stage: str, session: Any, region_name: str) -> int:
+    if step == "secret":
+        lines = secret(stage, session.client("ssm"), session.client("kms"))
+    elif step == "before":
+        lines = before(stage, *map(session.client, ("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns",
+                                                     "sesv2", "socialmessaging")))
+    elif step == "stream":
+        lines = [events_stream(stage, session.client("dynamodb"))]
     else:
-        lines = after(args.stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
+        lines = after(stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
                       session.client("sns"), partition(region_name), session.client("lambda"),
                       session.client("dynamodb"), session.client("sqs"))
     for line in lines:
