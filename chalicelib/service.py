@@ -181,7 +181,17 @@ class VerificationService(StartUseCase):
         return verification
 
     def _number_key_of(self, verification_id: object) -> str:
-        return self._hasher.number_key_of(require_verification_id(verification_id))
+        """The number key of a SID: inside a 50-character id (issued before 34-character SIDs);
+        a 34-character one's from its lookup item, one strongly consistent read
+        (chalicelib/sid_links.py). The write that follows still proves the SID and the Service
+        in its condition, so the lookup's own Service is not trusted here."""
+        sid = require_verification_id(verification_id)
+        if len(sid) != 34:
+            return self._hasher.number_key_of(sid)
+        link = self._store.resolve_sid(sid)
+        if link is None:
+            raise errors.VerificationNotFound()
+        return link[0]
 
     def _recipient_key(self, to: object, country: str | None = None) -> str:
         """The item's key, in this app's scope, of a number (a test number as itself) or of an

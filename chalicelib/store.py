@@ -29,9 +29,10 @@ import abc
 from typing import Any
 
 from chalicelib.callbacks import STATUS_RANK
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, binding_value, to_verification
+from chalicelib.dynamodb import ConditionFailed, approved_at, binding_value, to_verification
 from chalicelib.live_codes import UNAPPROVED, add_code, item_expires, send_window, without_code
 from chalicelib.models import CheckLimit, SendLimit, Verification
+from chalicelib.sid_links import SidLinks
 
 DAY = 86_400
 
@@ -131,8 +132,16 @@ class VerificationStore(abc.ABC):
     def get(self, number_key: str) -> Verification | None:
         """The number's verification, whatever its state (callers check expiry)."""
 
+    def link_sid(self, sid: str, key: str, scope: str | None, expires_at: int | None) -> None:
+        """Map a 34-character SID to its number key (chalicelib/sid_links.py)."""
+        raise NotImplementedError
 
-class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
+    def resolve_sid(self, sid: str) -> tuple[str, str] | None:
+        """(number key, Service SID) of a 34-character SID, or None (chalicelib/sid_links.py)."""
+        raise NotImplementedError
+
+
+class DynamoDBVerificationStore(SidLinks, VerificationStore):
 
     # -- writes ---------------------------------------------------------------------------
 
