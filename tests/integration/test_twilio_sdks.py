@@ -80,7 +80,8 @@ def test_twilio_python_by_the_34_character_sid(server, key):
     import re
 
     document = json.loads((ROOT / "tests/data/twilio-oai/twilio_verify_v2.json").read_text())
-    pattern = document["components"]["schemas"]["verify.v2.service.verification"]["properties"]["sid"]["pattern"]
+    schema = document["components"]["schemas"]["verify.v2.service.verification"]
+    pattern = schema["properties"]["sid"]["pattern"]
     client = sdk(server, key)
     verify = client.verify.v2.services(client.verify.v2.services.create(friendly_name="Sids").sid)
     to, other = unique_number(140), unique_number(141)

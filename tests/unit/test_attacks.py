@@ -119,7 +119,8 @@ def test_an_id_with_a_changed_random_part_finds_nothing(client, outbox):
     _, body, _ = start(client)
     verification_id = body["id"]
     for at in (2, 20, 33):  # any hex digit of a 34-character SID
-        forged = verification_id[:at] + ("0" if verification_id[at] != "0" else "1") + verification_id[at + 1:]
+        digit = "0" if verification_id[at] != "0" else "1"
+        forged = verification_id[:at] + digit + verification_id[at + 1:]
         status, answer, _ = get(client, f"/v1/verifications/{forged}")
         assert status == 404 and error_code(answer) == "verification_not_found"
 

@@ -206,7 +206,8 @@ def test_a_50_character_id_held_by_an_app_still_fetches_checks_and_approves(clie
     assert _ok(check(client, last_code(outbox), id=v1))["status"] == "approved"
 
     v2 = _as_before(_ok(start(client, to=OTHER_NUMBER), 201)["id"])
-    approved = _ok(call(client, key, "POST", f"/v2/Services/{default}/Verifications/{v2}", {"Status": "approved"}))
+    path = f"/v2/Services/{default}/Verifications/{v2}"
+    approved = _ok(call(client, key, "POST", path, {"Status": "approved"}))
     assert (approved["sid"], approved["status"]) == (v2, "approved")
 
 
@@ -225,7 +226,8 @@ def test_a_delivery_receipt_sent_for_a_50_character_id_still_lands(client, outbo
 
 def test_another_services_34_character_sid_is_20404_and_counts_nothing(client, key, outbox):
     a, b = new_service(client, key)["sid"], new_service(client, key, FriendlyName="Other")["sid"]
-    victim = _ok(call(client, key, "POST", f"/v2/Services/{a}/Verifications", {"To": NUMBER, "Channel": "sms"}), 201)
+    form = {"To": NUMBER, "Channel": "sms"}
+    victim = _ok(call(client, key, "POST", f"/v2/Services/{a}/Verifications", form), 201)
     code = last_code(outbox)
     for method, path, form in [
         ("POST", f"/v2/Services/{b}/VerificationCheck", {"VerificationSid": victim["sid"], "Code": code}),
@@ -240,6 +242,17 @@ def test_another_services_34_character_sid_is_20404_and_counts_nothing(client, k
     still = _ok(call(client, key, "POST", f"/v2/Services/{a}/VerificationCheck",
                      {"VerificationSid": victim["sid"], "Code": code}))
     assert still["status"] == "approved"
+
+
+def test_an_unknown_sid_is_counted_on_the_checking_ip_as_any_check(configured, outbox):
+    """An attacker walking SIDs from one address gets the per-IP check limit, as with a real
+    one: the lookup goes out beside the IP's count, never instead of it."""
+    client = configured(OTP_MAX_CHECKS_PER_IP_PER_HOUR="3")
+    for n in range(3):
+        status, body, _ = check(client, "123456", id=f"VE{n:032x}")
+        assert status == 404 and error_code(body) == "verification_not_found"
+    status, body, _ = check(client, "123456", id="VE" + "f" * 32)
+    assert status == 429, body
 
 
 def test_a_sid_with_no_lookup_is_simply_not_found(client, key):
@@ -261,8 +274,8 @@ def _default(client, key) -> str:
 
 def test_a_v2_factor_is_verified_and_challenged_by_its_34_character_sid_on_v2_and_v1(client, key, step_clock):
     entities = f"/v2/Services/{_default(client, key)}/Entities/{IDENTITY}"
-    first, second = (_ok(call(client, key, "POST", f"{entities}/Factors", {"FactorType": "totp", "FriendlyName": n}),
-                         201) for n in "ab")
+    first, second = (_ok(call(client, key, "POST", f"{entities}/Factors",
+                              {"FactorType": "totp", "FriendlyName": n}), 201) for n in "ab")
     for created in (first, second):
         assert SID34.fullmatch(created["sid"]) and created["sid"].startswith("YF")
     one, two = (pyotp.TOTP(f["binding"]["secret"]) for f in (first, second))
@@ -272,7 +285,8 @@ def test_a_v2_factor_is_verified_and_challenged_by_its_34_character_sid_on_v2_an
     assert _ok(post(client, f"/v1/totp/factors/{second['sid']}/verify",
                     {"code": two.at(step_clock.now)}))["status"] == "verified"
     step_clock.advance(30)
-    approved = _ok(post(client, "/v1/totp/challenges", {"factor_id": first["sid"], "code": one.at(step_clock.now)}))
+    approved = _ok(post(client, "/v1/totp/challenges",
+                        {"factor_id": first["sid"], "code": one.at(step_clock.now)}))
     assert approved["factor_id"] == first["sid"] and approved["receipt"]
     challenge = _ok(call(client, key, "POST", f"{entities}/Challenges",
                          {"FactorSid": second["sid"], "AuthPayload": two.at(step_clock.now)}), 201)
@@ -282,7 +296,8 @@ def test_a_v2_factor_is_verified_and_challenged_by_its_34_character_sid_on_v2_an
     status, body, _ = call(client, key, "GET", f"{entities}/Factors/{first['sid']}")
     assert (status, twilio_error(body)) == (404, 20404)
     # a factor SID of another identity, on this identity's path: not found
-    other = _ok(call(client, key, "POST", f"/v2/Services/{_default(client, key)}/Entities/someone-else/Factors",
+    elsewhere = f"/v2/Services/{_default(client, key)}/Entities/someone-else/Factors"
+    other = _ok(call(client, key, "POST", elsewhere,
                      {"FactorType": "totp", "FriendlyName": "c"}), 201)
     status, body, _ = call(client, key, "GET", f"{entities}/Factors/{other['sid']}")
     assert (status, twilio_error(body)) == (404, 20404)
@@ -304,9 +319,11 @@ def test_a_factor_made_before_34_character_sids_still_verifies_and_challenges(cl
     old = enrolled["id"]
     assert len(old) == 50 and old[2:34] == store_key[0]
     totp = pyotp.TOTP(enrolled["secret"])
-    assert _ok(post(client, f"/v1/totp/factors/{old}/verify", {"code": totp.at(step_clock.now)}))["status"] == "verified"
+    verified = _ok(post(client, f"/v1/totp/factors/{old}/verify", {"code": totp.at(step_clock.now)}))
+    assert verified["status"] == "verified"
     step_clock.advance(30)
-    assert _ok(post(client, "/v1/totp/challenges", {"factor_id": old, "code": totp.at(step_clock.now)}))["receipt"]
+    challenged = _ok(post(client, "/v1/totp/challenges", {"factor_id": old, "code": totp.at(step_clock.now)}))
+    assert challenged["receipt"]
     entities = f"/v2/Services/{_default(client, key)}/Entities/{IDENTITY}"
     fetched = _ok(call(client, key, "GET", f"{entities}/Factors/{old}"))
     assert fetched["sid"] == old and fetched["entity_sid"] == "YE" + store_key[0]
@@ -315,7 +332,8 @@ def test_a_factor_made_before_34_character_sids_still_verifies_and_challenges(cl
                          {"FactorSid": old, "AuthPayload": totp.at(step_clock.now)}), 201)
     assert challenge["status"] == "approved"
     # ... and an old id on another identity's path is not found (its key is inside it)
-    status, body, _ = call(client, key, "GET", f"/v2/Services/{_default(client, key)}/Entities/bob/Factors/{old}")
+    bobs = f"/v2/Services/{_default(client, key)}/Entities/bob/Factors/{old}"
+    status, body, _ = call(client, key, "GET", bobs)
     assert (status, twilio_error(body)) == (404, 20404)
 
 
@@ -362,7 +380,8 @@ def test_a_retried_factor_lookup_write_ends_right(client, step_clock, kind):
     enrolled = _ok(post(client, "/v1/totp/factors", {"identity": IDENTITY}), 201)
     assert ("sid", kind) in faults.hit
     code = pyotp.TOTP(enrolled["secret"]).at(step_clock.now)
-    assert _ok(post(client, f"/v1/totp/factors/{enrolled['id']}/verify", {"code": code}))["status"] == "verified"
+    verified = _ok(post(client, f"/v1/totp/factors/{enrolled['id']}/verify", {"code": code}))
+    assert verified["status"] == "verified"
 
 
 def test_dynamodb_calls_per_start_and_check(client, service, outbox, clock):
@@ -380,6 +399,7 @@ def test_dynamodb_calls_per_start_and_check(client, service, outbox, clock):
     check(client, wrong)
     assert counter.take() == ["UpdateItem rl#ipcheck", "UpdateItem v"]  # by number: unchanged
     check(client, wrong, id=body["id"])
-    assert counter.take() == ["GetItem sid", "UpdateItem rl#ipcheck", "UpdateItem v"]  # by SID: one read
+    calls = counter.take()  # by SID: one read more, beside the IP's count (one wave), then the write
+    assert sorted(calls[:2]) == ["GetItem sid", "UpdateItem rl#ipcheck"] and calls[2:] == ["UpdateItem v"]
     get(client, f"/v1/verifications/{body['id']}")
     assert counter.take() == ["GetItem sid", "GetItem v"]
