@@ -14,8 +14,9 @@ MACs, never a code); approval is derived from the guess the check write stores. 
 that, the end of the day and of the send window whose counters the item holds. TTL only cleans
 up; every condition and read checks expiry itself.
 
-Services: a verification's item key is its Service's (codes.py ``number_key``), and so is the
-number key inside its SID; the item also names its Service (``svc``: the Service's SID, absent
+Services: a verification's item key is its Service's (codes.py ``number_key``), and its SID
+names that key through its lookup item (chalicelib/sid_links.py; a 50-character id made before
+holds it masked); the item also names its Service (``svc``: the Service's SID, absent
 for the stage's own app), and every write that names a verification by SID carries that Service
 in its condition (``_of_scope``), so another Service's SID is simply not found, counting nothing.
 
