@@ -37,7 +37,7 @@ def _text(description: str, example: str) -> dict[str, Any]:
 
 
 VERIFICATION_EXAMPLE = {
-    "id": "VE" + "1f" * 24,
+    "id": "VE" + "1f" * 16,
     "to": "+14155552671",
     "channel": "sms",
     "status": "pending",

@@ -94,15 +94,30 @@ class VerificationService(StartUseCase):
         cfg = self._config
         # Format first: a malformed code is refused before it can use up an attempt.
         code = parse_twilio_code(request.code) if any_length else parse_code(request.code, cfg.code_length)
-        if request.verification_id is not None:
-            number_key = self._number_key_of(request.verification_id)
-        else:
+        lookup = None
+        if request.verification_id is None:
             number_key = self._recipient_key(request.to, request.country)
+        elif len(sid := require_verification_id(request.verification_id)) == 34:
+            # The SID's lookup goes out beside the IP's count (one round trip, as by number), and
+            # an unknown SID is counted on the IP as any check is.
+            lookup = concurrency.submit(self._store.resolve_sid, sid)
+        else:
+            number_key = self._hasher.number_key_of(sid)
 
         now = self._clock()
         # Test numbers too: a fixed code is the easiest one to guess.
         if client_ip is not None:  # None: a backend's call (v2), no end user's address to count
-            self._limiter.check_from_ip(client_ip, now)
+            try:
+                self._limiter.check_from_ip(client_ip, now)
+            except Exception:
+                if lookup is not None:
+                    concurrency.wait_quietly(lookup)
+                raise
+        if lookup is not None:
+            link = lookup.result()
+            if link is None:
+                raise errors.VerificationNotFound()
+            number_key = link[0]
         guess_mac = self._hasher.code_mac(number_key, code)
         checks = self._check_limit()
         try:
@@ -185,7 +200,17 @@ class VerificationService(StartUseCase):
         return verification
 
     def _number_key_of(self, verification_id: object) -> str:
-        return self._hasher.number_key_of(require_verification_id(verification_id))
+        """The number key of a SID: inside a 50-character id (issued before 34-character SIDs);
+        a 34-character one's from its lookup item, one strongly consistent read
+        (chalicelib/sid_links.py). The write that follows still proves the SID and the Service
+        in its condition, so the lookup's own Service is not trusted here."""
+        sid = require_verification_id(verification_id)
+        if len(sid) != 34:
+            return self._hasher.number_key_of(sid)
+        link = self._store.resolve_sid(sid)
+        if link is None:
+            raise errors.VerificationNotFound()
+        return link[0]
 
     def _recipient_key(self, to: object, country: str | None = None) -> str:
         """The item's key, in this app's scope, of a number (a test number as itself) or of an

@@ -20,6 +20,7 @@ from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed, StoreUnavailable
 from chalicelib.email_address import EmailAddress, parse_email
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
+from chalicelib.live_codes import item_expires
 from chalicelib.models import CHANNELS, ReceiptBinding, SendAttempt, SendLimit, StartRequest, Verification
 from chalicelib.phone import PhoneNumber, parse_phone_number, parse_region, require_reachable, test_number
 from chalicelib.routing import ProviderPool
@@ -142,10 +143,16 @@ class StartUseCase:
             fresh = dataclasses.replace(self._new_verification(phone, number_key, code, now, send),
                                         binding=request.binding, metadata=request.metadata)
             max_starts = cfg.limits.verifications_per_number_per_day
+            # The SID's lookup (chalicelib/sid_links.py), in the same wave as the number's
+            # write: a new verification costs no round trip more. A resend keeps its SID: the
+            # lookup of this try's is then an orphan, which names nothing.
+            link = concurrency.submit(self._store.link_sid, fresh.id, number_key, self._scope,
+                                      item_expires(fresh.expires_at, int(now), window))
             try:
                 approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks, window)
                 verification, previous, created = fresh, None, True
             except ConditionFailed as exc:
+                concurrency.wait_quietly(link)
                 concurrency.settle(ip_count)  # raises the IP's refusal: nothing of ours was kept
                 ip_count = None
                 live = exc.current
@@ -166,10 +173,14 @@ class StartUseCase:
                     continue
                 verification, previous, created = resent, live, False
                 approved_at = resent.approved_at
+            except Exception:
+                concurrency.wait_quietly(link)  # never leave a write running past the request
+                raise
             else:
                 try:
                     concurrency.settle(ip_count)
                     ip_count = None
+                    concurrency.settle(link)  # a SID that names nothing must not be answered
                 except Exception:
                     self._undo(number_key, fresh, None, window)  # the IP refused (or failed): remove it
                     raise
