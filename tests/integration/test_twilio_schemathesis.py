@@ -28,9 +28,10 @@ from tests.live import moto_kms
 # path of the 57 operations, served or not); allow_header_conformance: that Allow lists the
 # document's methods for it.
 CHECKS = ("not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,"
-          "unsupported_method,allow_header_conformance,twilio_error_shape,twilio_sids")
+          "unsupported_method,allow_header_conformance,twilio_error_shape,twilio_sids,twilio_fields")
 IDENTITY = "fuzz-identity-0001"
-SEED, EXAMPLES = "20261130", "10"  # deterministic; at most 10 generated cases per operation and phase
+# deterministic; at most 10 generated cases per operation and phase (TWILIO_OAI_MAX_EXAMPLES: more)
+SEED, EXAMPLES = "20261130", os.environ.get("TWILIO_OAI_MAX_EXAMPLES", "10")
 
 
 @pytest.fixture(scope="module")

@@ -112,3 +112,34 @@ def bad_sids(body: Any, patterns: dict[str, list[str]], where: str = "") -> list
 def write(spec: dict[str, Any], path: Path) -> Path:
     path.write_text(json.dumps(spec))
     return path
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def missing_fields(spec: dict[str, Any], schema: dict[str, Any], body: Any, where: str = "") -> list[str]:
+    """The fields an answer's schema names that its body leaves out (at any depth). Twilio's
+    document marks none ``required``, but Twilio's answers carry every field, ``null`` when it
+    has no value, and the SDKs read each one."""
+    schema = _resolve(spec, schema)
+    found: list[str] = []
+    if isinstance(body, dict) and schema.get("properties"):
+        for name, prop in schema["properties"].items():
+            at = f"{where}.{name}" if where else name
+            if name not in body:
+                found.append(at)
+            elif isinstance(prop, dict):
+                found.extend(missing_fields(spec, prop, body[name], at))
+    elif isinstance(body, list) and isinstance(schema.get("items"), dict):
+        for index, value in enumerate(body[:3]):
+            found.extend(missing_fields(spec, schema["items"], value, f"{where}[{index}]"))
+    return found
+
+
+def response_schema(spec: dict[str, Any], method: str, path: str, status: int) -> dict[str, Any] | None:
+    responses = spec["paths"][path][method.lower()]["responses"]
+    content = (responses.get(str(status)) or {}).get("content") or {}
+    return (content.get("application/json") or {}).get("schema")

@@ -72,9 +72,19 @@ def test_the_sid_check_refuses_a_sid_off_the_documents_pattern(checks, body):
 
 
 def test_the_sid_check_passes_twilios_sids_and_relaxing_is_explicit(checks):
-    body = {"sid": VE, "service_sid": "VA" + "cd" * 16, "send_code_attempts": [{"attempt_sid": "VL" + "ef" * 16}],
+    body = {"sid": VE, "service_sid": "VA" + "cd" * 16,
+            "send_code_attempts": [{"attempt_sid": "VL" + "ef" * 16}],
             "url": "https://x/v2/Services/VA/Verifications/" + VE + "ab" * 8}
     assert checks.twilio_sids(None, _response(200, body), None) is None
     relaxed = twilio_oai.relax_long_sids(twilio_oai.load(), ["VE"])
     assert twilio_oai.bad_sids({"sid": VE + "ab" * 8}, twilio_oai.sid_patterns(relaxed)) == []
     assert twilio_oai.bad_sids({"sid": "YF" + "ab" * 24}, twilio_oai.sid_patterns(relaxed)) != []
+
+
+def test_the_fields_check_names_what_a_success_leaves_out():
+    spec = twilio_oai.load()
+    schema = twilio_oai.response_schema(spec, "GET", "/v2/Services", 200)
+    body = {"services": [{"sid": "VA" + "ab" * 16}], "meta": {"page": 0}}
+    missing = twilio_oai.missing_fields(spec, schema, body)
+    assert "services[0].friendly_name" in missing and "services[0].passkeys" in missing
+    assert "meta.next_page_url" in missing and "meta.page" not in missing
