@@ -17,7 +17,8 @@ THROTTLING = {"dev": (10, 20), "prod": (100, 200)}
 # nothing of the request. $context.error.messageString is not used: for a path that is no route
 # it repeats the request's Authorization header ("... Authorization=Basic <base64 of
 # SK...:secret>"), and the SDKs put the message into their exceptions, so apps would log their
-# secret. (Paths under /v2 that are no route reach the function: Twilio's 404, routes.py.)
+# secret. (Under /v2 neither a path that is no route nor a wrong method on a route's path
+# comes here: both reach the function, Twilio's 404 and 405, chalicelib/twilio_v2/routes.py.)
 # The messages hold no "$" or "#" (the template is VTL).
 GATEWAY_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found", "No such resource, or no such method on it"),

@@ -8,6 +8,10 @@ the deployed API Gateway routes, where the two differ:
   (scripts/gateway_settings.py, MISSING_AUTHENTICATION_TOKEN: a fixed 404 in the contract's
   shape), where chalice's local gateway answers a 403 that repeats the request's
   Authorization header (chalice/local.py LocalGateway.handle_request).
+
+Under /v2 neither case reaches the gateway's own answers, here as on API Gateway: every method
+of a v2 route's path is a route (Twilio's 405 for the ones it does not take,
+chalicelib/twilio_v2/routes.py) and every other path is ``/v2/{proxy+}``'s.
 """
 
 from __future__ import annotations

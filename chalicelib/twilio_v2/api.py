@@ -100,6 +100,7 @@ class TwilioApi:
             "totp": {"issuer": s.totp_issuer or s.friendly_name, "time_step": PERIOD, "code_length": DIGITS,
                      "skew": self._config.totp.window if s.totp_skew is None else s.totp_skew},
             "default_template_sid": None, "whatsapp": {"msg_service_sid": None, "from": None},
+            "passkeys": None,  # the document's field (nullable): no passkey settings until issue 34
             "verify_event_subscription_enabled": s.verify_event_subscription_enabled,
             # This service's extensions (docs/twilio-verify.md's Service parameters):
             "resend_wait": s.resend_wait,

@@ -7,7 +7,9 @@ anything else, so without them every /v2 request to these routes gets 401 (20003
 else. A key limited to some Services gets 403 (20403) on any other Service's routes and on the
 account's own (``account`` views: a new Service, Attempts of other Services). Before that, a request that a
 browser sent from another site's page is refused (403, 20403): /v2 is for backends. A path
-under /v2 that is no route answers Twilio's 404 (20404), whatever its credentials.
+under /v2 that is no route answers Twilio's 404 (20404; with the reason for an operation of
+Twilio's document not offered here), and another method on a route's path Twilio's 405
+(20004), whatever its credentials (unserved.py).
 """
 
 from __future__ import annotations
@@ -50,8 +52,20 @@ def cross_site(headers: Any) -> bool:
     return not host or origin.strip().lower() != f"{scheme}://{host}"
 
 
+class _Recording(Blueprint):
+    """A Blueprint that keeps each route's methods, for the 405s twilio_routes adds."""
+
+    def __init__(self, import_name: str) -> None:
+        super().__init__(import_name)
+        self.methods: dict[str, set[str]] = {}
+
+    def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        self.methods.setdefault(path, set()).update(kwargs.get("methods", ["GET"]))
+        return super().route(path, **kwargs)
+
+
 def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str]) -> Blueprint:
-    bp = Blueprint(__name__)
+    bp = _Recording(__name__)
 
     def door(view: Callable[..., Response], account: bool) -> Callable[..., Response]:
         """A cross-site browser's request refused, then Basic auth, then the credential's
@@ -185,13 +199,37 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
 
     totp_routes(bp, answers, form, base)
 
+    # A route's path with another method: Twilio's 405 20004 with Allow (unserved.py), from the
+    # function on API Gateway as locally (those methods are routes too, so API Gateway's own
+    # answer, v1's shape, never comes to a /v2 path). Like the catch-all, whatever the
+    # credentials: no key is read (nothing is there), nothing of the request is repeated.
+    def method_not_allowed(allowed: list[str]) -> Callable[..., Response]:
+        def view(**_: str) -> Response:
+            from chalicelib.twilio_v2 import unserved
+
+            return unserved.method_not_allowed(allowed).response()
+
+        return view
+
+    for index, (path, methods) in enumerate(sorted(bp.methods.items())):
+        allowed, other = sorted(methods), [method for method in _ANY if method not in methods]
+        if other:  # the catch-all has every method
+            bp.route(path, methods=other, content_types=["*/*"], name=f"method_not_allowed_{index}")(
+                method_not_allowed(allowed))
+
     # Every other path under /v2: API Gateway's greedy resource (a route Chalice deploys as it
     # is, scripts/package_template.py declares its parameter) and scripts/local_gateway.py
-    # locally. Twilio's 404 whatever the credentials: no key is read for a path that is no
-    # route, and nothing of the request is repeated. A wrong method on a route's own resource
-    # never comes here on API Gateway (its fixed answer: scripts/gateway_settings.py).
+    # locally. Twilio's 404 (or, for an operation of Twilio's document not offered here, its
+    # 20404 with the reason, or 20004 for a method the document does not give that path:
+    # unserved.py) whatever the credentials: no key is read for a path that is no route, and
+    # nothing of the request is repeated. A wrong method on a route's own path is one of the
+    # 405 views above, never this.
     @bp.route("/v2/{proxy+}", methods=_ANY, content_types=["*/*"])
     def no_such_resource() -> Response:
-        return wire.not_found().response()
+        from chalicelib.twilio_v2 import unserved
+
+        request = bp.current_request
+        proxy = (request.uri_params or {}).get("proxy") or ""
+        return unserved.answer(request.method, "/v2/" + proxy).response()
 
     return bp

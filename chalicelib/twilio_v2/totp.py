@@ -104,6 +104,7 @@ class TotpResources:
         enrollment = totp.enroll(scoped, label, settings.totp_skew if skew is None else skew)  # Totp.Skew
         body = self._factor_body(settings, identity, enrollment.factor, totp, base)
         body["binding"] = {"secret": enrollment.secret, "uri": enrollment.uri}  # on creation only, as Twilio
+        body["options"] = None  # passkeys' creation options; null for TOTP (the document's createTotp)
         return body
 
     def verify_factor(self, service_sid: str, identity: str, factor_sid: str, form: dict[str, str],

@@ -27,6 +27,7 @@ class TwilioError(Exception):
     def __init__(self, code: int, status: int, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code, self.status, self.message, self.retry_after = code, status, message, retry_after
+        self.allow: str | None = None  # a 405's Allow header (RFC 9110 15.5.6)
 
     def response(self) -> Response:
         body = {"code": self.code, "message": self.message, "status": self.status,
@@ -34,6 +35,8 @@ class TwilioError(Exception):
         headers: dict[str, str | list[str]] = {**_JSON}
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
+        if self.allow is not None:
+            headers["Allow"] = self.allow
         return Response(body=json.dumps(body), status_code=self.status, headers=headers)
 
 

@@ -88,6 +88,9 @@ def test_no_credential_comes_back_from_a_path_or_method_that_is_no_route(serve, 
             body = response.json()
             if path.startswith("/v2/Nope") or path.endswith("/Nope/Deeper"):
                 assert response.status_code == 404 and body["code"] == 20404 and body["status"] == 404
+            elif path.startswith("/v2/"):  # a route's path, another method: Twilio's 405, as deployed
+                assert response.status_code == 405 and body["code"] == 20004
+                assert response.headers["Allow"] == "GET, POST"
             elif not path.startswith("/v2/"):
                 assert set(body) == {"error"}, body
     log = server.log_path.read_text(encoding="utf-8", errors="replace")

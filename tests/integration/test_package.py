@@ -131,6 +131,12 @@ def test_unknown_v2_paths_reach_the_function(packaged):
         assert operation["x-amazon-apigateway-integration"]["type"] == "aws_proxy"
         assert not operation.get("security")
         assert operation["parameters"] == [{"name": "proxy", "in": "path", "required": True, "type": "string"}]
+    # A v2 route's path takes every method too (Twilio's 405 from the function for the others,
+    # chalicelib/twilio_v2/routes.py), so no /v2 request gets API Gateway's own answer.
+    for path in ("/v2/Services", "/v2/Services/{sid}/VerificationCheck", "/v2/Attempts/{sid}"):
+        assert {"get", "post", "put", "patch", "delete", "head", "options"} <= set(paths[path]), path
+        integrations = [op["x-amazon-apigateway-integration"]["type"] for op in paths[path].values()]
+        assert set(integrations) == {"aws_proxy"}, path
 
 
 def test_every_metric_in_alarm_math_is_filled_with_zero(packaged):

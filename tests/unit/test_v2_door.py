@@ -115,7 +115,7 @@ def test_every_v2_route_refuses_a_cross_site_request(client, key):
     fill = {"sid": body["sid"], "identity": "alice-0001", "verification_sid": "VE" + "0" * 48,
             "factor_sid": "YF" + "0" * 48, "challenge_sid": "YC" + "0" * 32}
     routes = [(m, p) for p, methods in app_module.app.routes.items() if p.startswith("/v2/") and "+}" not in p
-              for m in methods]
+              for m, e in methods.items() if not e.view_name.startswith("method_not_allowed")]
     assert routes
     for method, path in routes:
         status, body, _ = call(client, key, method, path.format(**fill), {"To": "+14155552671"},
