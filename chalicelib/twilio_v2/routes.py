@@ -23,6 +23,7 @@ from chalicelib.config import ConfigError
 from chalicelib.http import raw_body
 from chalicelib.origins import client_ip
 from chalicelib.twilio_v2 import wire
+from chalicelib.twilio_v2.routes_rate_limits import rate_limit_routes
 from chalicelib.twilio_v2.routes_totp import totp_routes
 
 log = logging.getLogger("verify")
@@ -184,6 +185,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
         return wire.json_answer(attempt)
 
     totp_routes(bp, answers, form, base)
+    rate_limit_routes(bp, answers, form, query, base)
 
     # Every other path under /v2: API Gateway's greedy resource (a route Chalice deploys as it
     # is, scripts/package_template.py declares its parameter) and scripts/local_gateway.py
