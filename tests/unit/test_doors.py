@@ -41,7 +41,7 @@ def test_server_routes_are_behind_iam_and_nothing_else_is():
     # /v2: HTTP Basic with an API key, checked by the function (IAM would refuse Twilio's SDKs).
     v2 = [route for route in routes if " /v2/" in route]
     catch_all = [route for route in v2 if route.endswith(" /v2/{proxy+}")]  # Twilio's 404 for any other path
-    assert len(v2) == 24 + len(catch_all) and len(catch_all) == 7 and all(routes[route] is None for route in v2)
+    assert len(v2) == 34 + len(catch_all) and len(catch_all) == 7 and all(routes[route] is None for route in v2)
 
 
 def test_a_private_api_puts_start_check_and_the_forms_behind_iam_too():

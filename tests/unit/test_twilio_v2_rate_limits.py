@@ -363,3 +363,67 @@ def test_a_start_naming_two_keys_makes_the_same_two_sequential_round_trips(clien
     assert (len(plain), sequential_round_trips(plain)) == (4, 2)  # number, prefix, country, budget (no IP)
     assert (len(named), sequential_round_trips(named)) == (6, 2)  # + one write per rate limit (both buckets)
     assert len(waves(named)[1]) == 5
+
+
+def test_the_same_name_and_key_in_two_services_count_apart(client, key):  # noqa: F811
+    """One Service's starts never use up another's bucket (the counter's key is a keyed hash of
+    the Service, the Rate Limit and the value): a stranger with their own Service cannot
+    refuse your users by naming your keys."""
+    first, second = new_service(client, key)["sid"], new_service(client, key, FriendlyName="Other")["sid"]
+    for sid in (first, second):
+        _bucket(client, key, sid, _limit(client, key, sid)["sid"], 1, 60)
+    assert _start(client, key, second, A, end_user_ip_address="203.0.113.7")[0] == 201
+    assert _start(client, key, first, B, end_user_ip_address="203.0.113.7")[0] == 201
+    assert _start(client, key, first, C, end_user_ip_address="203.0.113.7")[0] == 429
+
+
+@pytest.mark.parametrize("previous, elapsed, admitted", [(0, 0.0, 7), (4, 0.5, 5), (7, 0.1, 0), (6, 0.9, 6)])
+def test_concurrent_starts_admit_exactly_the_weighted_limit(previous, elapsed, admitted):
+    """40 starts at once on one key of a bucket of Max=7: exactly floor(7 - previous x (1 -
+    elapsed)) pass (the k-th admitted saw a count of at least k), the rest are given back."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.counters import CounterFull, CounterStore
+    from chalicelib.rate_buckets import Bucket, BucketCount, RateLimitExceeded, count
+
+    class Memory(CounterStore):  # DynamoDB's per-item serialisation: one lock
+        def __init__(self):
+            self.item: dict[str, int] = {}
+            self.lock = threading.Lock()
+
+        def increment_windows(self, key, windows, expires_at):
+            with self.lock:
+                if any(self.item.get(a, 0) >= limit for a, _, limit in windows):
+                    raise CounterFull(dict(self.item))
+                for a, old, _ in windows:
+                    self.item[a] = self.item.get(a, 0) + 1
+                    self.item.pop(old, None)
+                return dict(self.item)
+
+        def release_windows(self, key, attributes):
+            with self.lock:
+                for a in attributes:
+                    self.item[a] -= 1
+
+        def increment(self, *a, **k):  # pragma: no cover - not used here
+            raise NotImplementedError
+
+        add = suspend = release = increment
+
+    bucket = Bucket("00000000", 7, 60)
+    now = 60 * 1000 + 60 * elapsed
+    store = Memory()
+    store.item[bucket.attribute(1000 - 1)] = previous
+
+    def one(_):
+        try:
+            count(store, BucketCount("rl#rk#x", (bucket,)), now)
+            return True
+        except RateLimitExceeded:
+            return False
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(40)))
+    assert sum(results) == admitted
+    assert store.item[bucket.attribute(1000)] == admitted  # every refusal given back
