@@ -202,6 +202,11 @@ class CodeHasher:
         """A non-reversible key for the end user's network (TOTP throttles, totp_limits.py)."""
         return self._mac(b"source", network)[:8].hex()
 
+    def rate_limit_key(self, service_sid: str, rate_limit_sid: str, value: str) -> str:
+        """A non-reversible key for the value a start names for a Service Rate Limit (an IP
+        address, a session id: twilio_v2/rate_limits.py), never stored as given."""
+        return self._mac(b"rate-limit", service_sid, rate_limit_sid, value)[:16].hex()
+
     def code_mac(self, number_key: str, code: str) -> str:
         """Bound to the number (via its key); the item holds only the current code's MAC,
         so a resend or a new verification kills every earlier code."""

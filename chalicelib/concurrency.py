@@ -19,9 +19,11 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple, Sequence
 
-# A new verification issues at most three writes at once (prefix, country, budget); the
-# caller's own thread runs one of them.
-MAX_WORKERS = 4
+# A new verification issues at most ten writes at once (prefix, country, budget, the v2
+# attempt's two, and one per Service Rate Limit it names: at most five,
+# twilio_v2/rate_limits.py); the caller's own thread runs one of them. Ten is also botocore's
+# default connection pool (max_pool_connections): no write waits for a connection.
+MAX_WORKERS = 9
 
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()

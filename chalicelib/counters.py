@@ -9,7 +9,7 @@ never suspends another, and a send still costs one write."""
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
 
@@ -52,6 +52,18 @@ class CounterStore(abc.ABC):
     def release(self, key: str, channel: str | None = None) -> None:
         """Give back every count that ``increment`` added (``n`` and, with ``channel``, the
         channel's) for a request that was then refused."""
+
+    def increment_windows(self, key: str, windows: Sequence[tuple[str, str, int]],
+                          expires_at: int) -> dict[str, int]:
+        """Add one to each of ``key``'s window counts (``(attribute, old attribute, limit)``:
+        one per bucket), all or none: none when any reached its limit; drops each old
+        window's count. Returns the item's counts after the write (the windows before, for a
+        sliding count: chalicelib/rate_buckets.py). Raises CounterFull."""
+        raise NotImplementedError
+
+    def release_windows(self, key: str, attributes: Sequence[str]) -> None:
+        """Give back what ``increment_windows`` added to ``attributes`` (at most once)."""
+        raise NotImplementedError
 
 
 class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
@@ -127,6 +139,41 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
         # never retried (``give_backs``): a lost answer, a throttle or an error leaves this
         # request counted, the conservative side, as a failed send does.
         self._give_back(key, "ADD n :minus_one", {":minus_one": -1, ":zero": 0}, channel)
+
+    def increment_windows(self, key: str, windows: Sequence[tuple[str, str, int]],
+                          expires_at: int) -> dict[str, int]:
+        # One item per rate limit and key, a count per bucket and window: the write counts
+        # this start in every bucket (the condition caps each window's own count at its
+        # bucket's max: all or none), drops the windows before last and returns the ones
+        # before, in one UpdateItem. The token makes a retry after a lost answer find its
+        # write (as ``increment``).
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":one": 1, ":expires": expires_at}
+        conditions, adds, removes = [], [], []
+        for i, (attribute, old, limit) in enumerate(windows):
+            names[f"#w{i}"], names[f"#o{i}"], values[f":m{i}"] = attribute, old, limit
+            conditions.append(f"(attribute_not_exists(#w{i}) OR #w{i} < :m{i})")
+            adds.append(f"#w{i} :one")
+            removes.append(f"#o{i}")
+        try:
+            item = self._update(
+                key, f"ADD {', '.join(adds)} SET expires_at = :expires REMOVE {', '.join(removes)}",
+                " AND ".join(conditions), values, names=names, returns=True, token=True,
+            )
+        except ConditionFailed as exc:
+            raise CounterFull(_counts(exc.item)) from None
+        return _counts(item)
+
+    def release_windows(self, key: str, attributes: Sequence[str]) -> None:
+        # One attempt, never retried, as ``release``: a lost give-back leaves the start counted.
+        names = {f"#w{i}": attribute for i, attribute in enumerate(attributes)}
+        try:
+            self.give_backs()._update(
+                key, "ADD " + ", ".join(f"{name} :minus_one" for name in names),
+                " AND ".join(f"{name} > :zero" for name in names), {":minus_one": -1, ":zero": 0},
+                names=names)
+        except (ConditionFailed, StoreUnavailable):
+            pass
 
     def suspend(self, key: str, expires_at: int, channel: str | None = None) -> None:
         # The suspension and the give-back of the send that tripped it, in the one write the

@@ -193,6 +193,15 @@ class CountrySuspended(LimitExceeded):
     message = "Sending to this country is paused after unusual activity. Try again later."
 
 
+class RateLimitExceeded(LimitExceeded):
+    """A bucket of a v2 Service's own Rate Limits refused the start (chalicelib/rate_buckets.py):
+    v2 answers Twilio's 20429, whose page names "Exceeding Verify Service Rate Limits that you
+    configure" as a cause (https://www.twilio.com/docs/api/errors/20429). v1 has no such limits."""
+
+    code = "rate_limit_exceeded"
+    message = "Too many requests: a Rate Limit of this Service was exceeded for the key given."
+
+
 class SendBudgetExhausted(LimitExceeded):
     code = "send_budget_exhausted"
     message = "The service has reached its sending budget for now. Try again later."

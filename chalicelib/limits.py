@@ -40,7 +40,7 @@ import functools
 import logging
 import math
 import secrets
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from chalicelib import concurrency, errors
 from chalicelib.counters import CounterFull, CounterStore, per_channel
@@ -49,6 +49,7 @@ from chalicelib.phone import PhoneNumber
 
 if TYPE_CHECKING:
     from chalicelib.email_address import EmailAddress
+    from chalicelib.rate_buckets import BucketCount
     from chalicelib.settings.limits import Limits
 
 log = logging.getLogger("verify")
@@ -93,7 +94,7 @@ class Limiter:
 
     def reserve_send(
         self, phone: PhoneNumber | EmailAddress, now: float, trusted: bool = False, channel: str = "sms",
-        fraud_guard: bool = True,
+        fraud_guard: bool = True, buckets: Sequence[BucketCount] = (),
     ) -> None:
         """Count one send against the prefix, the country (and its breaker) and the budget,
         the three writes at once. A refusal by any of them gives back what the others
@@ -105,18 +106,20 @@ class Limiter:
         RiskCheck=disable, where the Service allows it): the prefix's limit and every breaker's
         suspension pass this send, which is still counted on the prefix (so a range pumped this
         way still trips the breaker for every other request); the country's limit (with a
-        trusted number's headroom when its breaker is on) and the budget hold."""
+        trusted number's headroom when its breaker is on) and the budget hold. ``buckets``: the
+        Service's rate limits the start names (chalicelib/rate_buckets.py), counted in the same
+        wave and given back with the others (whichever refuses)."""
         if not isinstance(phone, PhoneNumber):
             # An email address: the budget only. Its per-recipient limits are on its item; a
             # breaker on its domain would let a stranger suspend gmail.com for everyone, and
             # pumping (revenue share on terminated calls and SMS) does not exist for email.
             # Its budget is its own: made-up addresses never use up the SMS budget.
-            self._budget(now, "email")
+            self._all_or_nothing([lambda: self._budget(now, "email"), *self._bucket_calls(buckets, now)])
             return
         limits = self._limits
         prefix_limit = limits.sends_per_prefix_per_hour if fraud_guard else _NO_LIMIT
         passes = trusted or not fraud_guard  # a breaker's suspension does not stop it, nor does it trip one
-        outcomes = concurrency.run_all([
+        self._all_or_nothing([
             lambda: self._breaker_counter(
                 "prefix", prefix_of(phone.e164), channel, prefix_limit, now, passes,
                 limits.breaker_min_sends, errors.PrefixRateLimited, errors.PrefixSuspended),
@@ -125,16 +128,34 @@ class Limiter:
                 passes, limits.breaker_country_min_sends if limits.breaker_country_wide else None,
                 errors.CountryRateLimited, errors.CountrySuspended),
             lambda: self._budget(now, channel),
+            *self._bucket_calls(buckets, now),
         ])
+
+    def reserve_buckets(self, buckets: Sequence[BucketCount], now: float) -> None:
+        """A test number's start: the Service's rate limits only (it skips the send counters)."""
+        if buckets:
+            self._all_or_nothing(self._bucket_calls(buckets, now))
+
+    def _bucket_calls(self, buckets: Sequence[BucketCount], now: float) -> list[Callable[[], object]]:
+        from chalicelib import rate_buckets
+
+        return [functools.partial(rate_buckets.count, self._counters, bucket, now) for bucket in buckets]
+
+    def _all_or_nothing(self, calls: Sequence[Callable[[], object]]) -> None:
+        """Every counter at once; when any refuses, the others give back what they counted
+        (raising the first refusal in the calls' order)."""
+        outcomes = concurrency.run_all(calls)
         refusals = [o.error for o in outcomes if o.error is not None]
         if not refusals:
             return
         # Each counter that counted gives back all it counted (``n`` and the channel's own
-        # sends), the give-backs at once: one round trip, on the refusal path only.
+        # sends; a bucket's window), the give-backs at once: one round trip, on the refusal
+        # path only.
         counted = [o.value for o in outcomes if o.error is None and o.value is not None]
         if counted:
-            concurrency.run_all([functools.partial(self._counters.release, key, counted_channel)
-                                 for key, counted_channel in counted])
+            release = self._counters.release
+            concurrency.run_all([value if callable(value) else functools.partial(release, *value)
+                                 for value in counted])
         raise refusals[0]
 
     def record_approval(self, phone: PhoneNumber, channel: str, now: float) -> list[Callable[[], None]]:

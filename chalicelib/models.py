@@ -215,6 +215,7 @@ class StartRequest:
     binding: ReceiptBinding | None = None
     metadata: str | None = None  # Verification.metadata for a new verification
     risk_check: bool = True  # False: this send passes the pumping defences (v2's RiskCheck=disable)
+    buckets: tuple[Any, ...] = ()  # rate_buckets.BucketCount: the v2 Service's rate limits it names
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,7 @@ class StartUseCase:
             log.info("test number ref=%s to=%s: no SMS sent, send counters skipped",
                      log_ref(verification.id), phone.masked)
             telemetry.note(test_number=True)
+            self._limiter.reserve_buckets(request.buckets, now)  # the Service's own rate limits still hold
             fail = cfg.test_numbers.fail_for(phone.key)
             if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
                 from chalicelib.providers.rehearsal import rehearsal_chain
@@ -229,7 +230,8 @@ class StartUseCase:
         moved_to, refusal = None, None
         while True:
             try:
-                self._count_send(phone, number_key, verification, now, trusted, moved_to, request.risk_check)
+                self._count_send(phone, number_key, verification, now, trusted, moved_to, request.risk_check,
+                                 request.buckets)
                 break
             except (errors.PrefixSuspended, errors.CountrySuspended) as suspended:
                 # Channel auto: this channel's breaker is suspended for the range; the next
@@ -255,7 +257,7 @@ class StartUseCase:
 
     def _count_send(
         self, phone: PhoneNumber | EmailAddress, number_key: str, verification: Verification, now: float,
-        trusted: bool, moved_to: str | None, risk_check: bool = True,
+        trusted: bool, moved_to: str | None, risk_check: bool = True, buckets: tuple[Any, ...] = (),
     ) -> None:
         """The send counters for the verification's channel, in one wave with the send's v2
         attempt and, when channel auto moved the send to another channel (``moved_to``: its
@@ -269,7 +271,8 @@ class StartUseCase:
             moving = concurrency.submit(self._store.record_provider, number_key, verification, moved_to,
                                         verification.channel)
         try:
-            self._limiter.reserve_send(phone, now, trusted, verification.channel, fraud_guard=risk_check)
+            self._limiter.reserve_send(phone, now, trusted, verification.channel, fraud_guard=risk_check,
+                                       buckets=buckets)
         except Exception:
             if recording is not None:
                 recording.cancel()  # a refused send is no attempt: removed beside the undo

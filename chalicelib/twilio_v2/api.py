@@ -15,7 +15,7 @@ from chalicelib.messages import base_locale, brand_problem
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
 from chalicelib.phone import line_type
-from chalicelib.twilio_v2 import params, wire
+from chalicelib.twilio_v2 import params, rate_limits, wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
 from chalicelib.twilio_v2.channels import CHANNELS
@@ -44,6 +44,7 @@ class TwilioApi:
                                            token=hasher.auth_token, account_sid=self.account_sid)
         self.totp = TotpResources(self, get_totp)
         self.attempts = AttemptResources(self, service._attempts, service.now)
+        self.rate_limits = rate_limits.RateLimitResources(self)
         self._apps: dict[tuple[str, int, str, int, tuple[str, ...] | None], Any] = {}
         self._lock = threading.Lock()
 
@@ -108,7 +109,7 @@ class TwilioApi:
             "risk_check_opt_out_enabled": s.risk_check_opt_out_enabled,
             "date_created": wire.iso(s.created_at), "date_updated": wire.iso(s.updated_at), "url": url,
             "links": {"verifications": f"{url}/Verifications",
-                      "verification_checks": f"{url}/VerificationCheck"},
+                      "verification_checks": f"{url}/VerificationCheck", "rate_limits": f"{url}/RateLimits"},
         }
 
     def page(self, key: str, items: list[dict], query: dict[str, str], base: str, path: str) -> dict:
@@ -204,8 +205,9 @@ class TwilioApi:
         settings, app = self.app(sid, brand)
         if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled:
             app = app.with_message(**message, psd2=options.psd2)
+        buckets = rate_limits.named(settings, form.get("RateLimits"), self._service._hasher.rate_limit_key)
         request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata,
-                               risk_check=options.risk_check)
+                               risk_check=options.risk_check, buckets=buckets)
         verification, _ = app.start(request, source_ip)
         return self.verification_body(settings, verification, app.now(), base)
 

@@ -148,11 +148,11 @@ _START_NOT_HERE = {
     "CustomMessage": "deprecated by Twilio; the message is the locale's template",
     "TemplateSid": "not until Twilio's Templates land (the message is the locale's template here)",
     "TemplateCustomSubstitutions": "not until Twilio's Templates land",
-    "RateLimits": "not until Twilio's Rate Limits land (this deployment's limits apply: docs/limits.md)",
 }
 START_PARAMETERS = frozenset({"To", "Channel", "Locale", "CustomFriendlyName", "DeviceIp", "AppHash", "Tags",
                               "Amount", "Payee", "RiskCheck", "ChannelConfiguration", "CustomCode",
-                              "SendDigits", "EnableSnaClientToken", *_START_NOT_HERE})
+                              "SendDigits", "EnableSnaClientToken", "RateLimits",
+                              *_START_NOT_HERE})  # RateLimits: twilio_v2/rate_limits.py
 
 
 @dataclass(frozen=True)

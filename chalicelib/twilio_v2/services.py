@@ -79,6 +79,9 @@ class ServiceSettings:
     resend_wait: int = 0  # ResendWait: seconds between two sends of a verification (Twilio: none)
     allowed_countries: tuple[str, ...] | None = None  # AllowedCountries: None, the stage's list
     risk_check_opt_out_enabled: bool = False  # RiskCheckOptOutEnabled: a start may send RiskCheck=disable
+    # Twilio's Service Rate Limits and their Buckets, as JSON objects (twilio_v2/rate_limits.py):
+    # in the Service's own item, so a start reads them with the Service (no extra round trip).
+    rate_limits: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> str:
         """The stored JSON. A field at its default is left out, so a Service stored before the
@@ -98,6 +101,8 @@ class ServiceSettings:
         settings = {k: v for k, v in data.items() if k in known}
         if isinstance(settings.get("allowed_countries"), list):  # JSON's list: the field's tuple
             settings["allowed_countries"] = tuple(settings["allowed_countries"])
+        if isinstance(settings.get("rate_limits"), list):
+            settings["rate_limits"] = tuple(settings["rate_limits"])
         return ServiceSettings(**settings)
 
 
@@ -296,6 +301,23 @@ class ServiceCatalog:
                 return None
             new = replace(current, updated_at=now, **changes)
             if self._store.replace(current, new):
+                self.remember(new, sid)
+                return new
+            current = self._read(sid)
+        raise ConcurrentUpdate()
+
+    def change(self, sid: str, apply: Callable[[ServiceSettings], ServiceSettings]) -> ServiceSettings | None:
+        """``apply`` to the Service, written by the compare-and-set of ``update``. ``apply``
+        must be idempotent (twilio_v2/rate_limits.py: a create names its new SID, so applying
+        it again to a Service that has it changes nothing): a retry after a lost answer that
+        meets another change re-reads, applies again and finds nothing left to write.
+        None: no such Service."""
+        current = self.get(sid)
+        for _ in range(_WRITE_TRIES):
+            if current is None:
+                return None
+            new = apply(current)
+            if new.to_json() == current.to_json() or self._store.replace(current, new):
                 self.remember(new, sid)
                 return new
             current = self._read(sid)
