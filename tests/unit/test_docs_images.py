@@ -1,7 +1,8 @@
 """The pictures in README.md and docs/*.md: README shows the page at its top (before its first
 section), every picture has alt text and is a PNG of this repository (or make bench's SVG
 chart), and every picture of docs/screenshots/ is one the browser tests take
-(`shoot(page, name, docs=True)` in tests/browser/test_layout.py), so `make screenshots` takes it again when the page changes."""
+(`shoot(page, name, docs=True)` in tests/browser/test_layout.py), so `make screenshots` takes
+it again when the page changes."""
 
 from __future__ import annotations
 
