@@ -10,7 +10,8 @@ from the function's JSON request lines with CloudWatch Logs Insights, in a log w
 
 Dashboard body: docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/
 CloudWatch-Dashboard-Body-Structure.html (metric arrays [Namespace, MetricName, DimensionName,
-DimensionValue, ..., {options}]; SEARCH('{Namespace,Dim1,Dim2} MetricName="X"', 'Sum', period) for every value of a dimension).
+DimensionValue, ..., {options}]; SEARCH('{Namespace,Dim1,Dim2} MetricName="X"', 'Sum', period)
+for every value of a dimension).
 """
 
 from __future__ import annotations
