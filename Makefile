@@ -129,11 +129,12 @@ deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, 
 	$(VENV)/bin/chalice deploy --stage $(STAGE); \
 	$(PY) scripts/provision.py after --stage $(STAGE)
 
-destroy: $(STAMP) ## delete STAGE's function, role and API (the table and the secret are kept)
+destroy: $(STAMP) ## delete STAGE's function, role, API and dashboard (the table and the secret are kept)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	$(PY) scripts/provision.py credentials; \
-	$(VENV)/bin/chalice delete --stage $(STAGE)
-	@echo "Deleted the Lambda function, its role and the API of stage $(STAGE). The DynamoDB table, the SSM secret and the log group are kept."
+	$(VENV)/bin/chalice delete --stage $(STAGE); \
+	$(PY) scripts/provision.py destroy --stage $(STAGE)
+	@echo "Deleted the Lambda function, its role, the API and the dashboard of stage $(STAGE). The DynamoDB table, the SSM secret and the log group are kept."
 
 # Only the secret parameter: the CloudFormation path's one step outside the stack.
 secret: $(STAMP) ## create STAGE's secret parameter and KMS keys (the CloudFormation path's one step)

@@ -2,10 +2,10 @@
 
     python bench/run.py [--smoke]
 
-Prints one table and writes bench/results.json. Each figure is the median of repeated runs
-next to its floor and the ratio, so the figures hold on a noisy machine. --smoke runs every
-section with few repetitions and a small table (the test suite runs it; its numbers mean
-nothing). Sections:
+Prints one table and writes bench/results.json, its ratios as a chart beside it (bench/chart.py:
+bench/results.svg). Each figure is the median of repeated runs next to its floor and the
+ratio, so the figures hold on a noisy machine. --smoke runs every section with few repetitions
+and a small table (the test suite runs it; its numbers mean nothing). Sections:
 
 1. cold start: fresh interpreters (bench/cold.py) importing the app and serving a request and
    a check against moto in-process, versus fresh interpreters making the same DynamoDB calls
@@ -49,7 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import approvals, channels, faults, floor, twilio_v2  # noqa: E402
+from bench import approvals, channels, chart, faults, floor, twilio_v2  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
                            latest_code, median_ms, numbers)
@@ -478,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"cold_start": results["cold_start"], "package": results["package"]}, indent=2))
         return 0
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    chart.write(results, Path(args.output))  # the ratios as bars beside it (docs/benchmarks.md)
     print(report(results))
     return 0
 

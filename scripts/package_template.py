@@ -11,7 +11,7 @@ encryption, retained when the stack is deleted), an SNS topic for alarms (an ema
 subscription when OTP_ALARM_EMAIL is set; encrypted with the stack's TopicsKey), and four
 CloudWatch alarms on the service's EMF metrics (namespace PhoneVerify): provider failure rate,
 sends per hour near the budget, the budget used up, conversion rate (approvals / verifications
-started) dropping. checkov's findings: scripts/template_checks.py. The secret parameter is made by
+started) dropping; the operator's dashboard (scripts/dashboard.py). checkov's findings: scripts/template_checks.py. The secret parameter is made by
 `make secret` (CloudFormation cannot create SecureString parameters).
 """
 
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.config import Config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
+from scripts import dashboard  # noqa: E402
 from scripts.snapstart import deep_merge, snapstart_additions  # noqa: E402
 from scripts.create_table import ATTEMPTS_INDEX, ATTRIBUTES  # noqa: E402
 from scripts.gateway_settings import GATEWAY_RESPONSES, THROTTLING, gateway_response_template  # noqa: E402
@@ -137,6 +138,8 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                 },
             },
             "AlarmTopic": alarm_topic(stage, alarm_email),
+            # The operator's view (scripts/dashboard.py, docs/dashboard.md): as make deploy puts it.
+            "OperatorDashboard": dashboard.template_resource(stage),
             "ProviderFailureRateAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
                 **alarm,
                 "AlarmDescription": "More than 20% of sends failed at the providers (5-minute windows)",

@@ -10,7 +10,9 @@
     python scripts/provision.py after --stage dev    # throttling, gateway responses (deployed),
                                                      # log retention, SNS SMS delivery-status logs,
                                                      # the events mapping's error handling,
-                                                     # API Gateway access logs (stage option)
+                                                     # API Gateway access logs (stage option),
+                                                     # the operator's dashboard (scripts/dashboard.py)
+    python scripts/provision.py destroy --stage dev  # after chalice delete: the dashboard
 
 Idempotent: a second run changes nothing. The table is created if missing (on-demand, TTL on
 ``expires_at``, point-in-time recovery and server-side encryption with the AWS managed KMS
@@ -184,7 +186,8 @@ def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
 
 
 def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str = "aws",
-          lambda_client: Any = None, dynamodb: Any = None, sqs: Any = None) -> list[str]:
+          lambda_client: Any = None, dynamodb: Any = None, sqs: Any = None,
+          cloudwatch: Any = None) -> list[str]:
     deployed = ROOT / ".chalice" / "deployed" / f"{stage}.json"
     if not deployed.exists():
         return [f"no {deployed}: nothing deployed for {stage}"]
@@ -212,6 +215,10 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
     for handler in handlers(stage_variables(stage)):
         done.append(ensure_log_retention(logs, f"{log_group_name(stage)}-{handler}",
                                          log_retention_days(stage)))
+    if cloudwatch is not None:  # the operator's dashboard (scripts/dashboard.py, docs/dashboard.md)
+        from scripts.dashboard import ensure_dashboard
+
+        done.append(ensure_dashboard(cloudwatch, stage))
     return done + [f"URL: {api.get('rest_api_url', '(see chalice url)')}"]
 
 
@@ -225,11 +232,18 @@ def _events_after(stage: str, logs: Any, lambda_client: Any, dynamodb: Any, sqs:
             ensure_log_retention(logs, f"/aws/lambda/{name}", log_retention_days(stage))]
 
 
+def destroy(stage: str, cloudwatch: Any) -> list[str]:
+    """What `make destroy` deletes besides `chalice delete`'s function, role and API: the dashboard."""
+    from scripts.dashboard import delete_dashboard
+
+    return [delete_dashboard(cloudwatch, stage)]
+
+
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["region", "credentials", "secret", "before", "stream", "after"])
+    parser.add_argument("step", choices=["region", "credentials", "secret", "before", "stream", "after", "destroy"])
     parser.add_argument("--stage")
     args = parser.parse_args(argv)
     region_name = region()
@@ -256,12 +270,14 @@ def _step(step: str, stage: str, session: Any, region_name: str) -> int:
     elif step == "before":
         lines = before(stage, *map(session.client, ("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns",
                                                      "sesv2", "socialmessaging")))
+    elif step == "destroy":
+        lines = destroy(stage, session.client("cloudwatch"))
     elif step == "stream":
         lines = [events_stream(stage, session.client("dynamodb"))]
     else:
         lines = after(stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
                       session.client("sns"), partition(region_name), session.client("lambda"),
-                      session.client("dynamodb"), session.client("sqs"))
+                      session.client("dynamodb"), session.client("sqs"), session.client("cloudwatch"))
     for line in lines:
         print(line)
     return 0

@@ -5,8 +5,8 @@ A copy of the project runs, in-process: `make secret` (provision secret), `make 
 varied the way a user may vary them (reserved concurrency, tags, API Gateway access logs,
 events, End User Messaging's delivery topic, and the WhatsApp and email channels on, then off
 again), `make package` (chalice package: no AWS call at all) and `make destroy` (chalice
-delete). Every botocore call goes through BaseClient._make_api_call, which records it; moto
-answers, except SES v2's event destinations and End User Messaging Social, which moto 5.2.5
+delete, then the dashboard). Every botocore call goes through BaseClient._make_api_call, which
+records it; moto answers, except SES v2's event destinations and End User Messaging Social, which moto 5.2.5
 lacks: botocore's Stubber answers those in their documented shapes (tests/unit/channel_fakes.py).
 """
 
@@ -112,6 +112,10 @@ def permissions(service: str, operation: Any, params: dict) -> list[tuple[str, s
     if service == "sqs":  # the queue's ARN, from its name or its URL (.../account/name)
         queue = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[-1]
         return [(action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")]
+    if service == "monitoring" and "Dashboard" in name:  # arn:aws:cloudwatch::account:dashboard/name
+        # (docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html: no region)
+        names = params.get("DashboardNames") or [params["DashboardName"]]
+        return [(f"cloudwatch:{name}", f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{n}") for n in names]
     if service == "monitoring":  # CloudWatch's signing name; alarms are named resources
         return [(f"cloudwatch:{name}", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{params['AlarmName']}")]
     if service == "kms":  # docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html
@@ -249,7 +253,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
         stream = provision.events_stream(stage, *clients("dynamodb"))
         _chalice(project, "deploy", "--stage", stage, environ={"OTP_EVENTS_STREAM_ARN": stream})
         provision.after(stage, *clients("apigateway", "logs", "iam", "sns"), "aws",
-                        *clients("lambda", "dynamodb", "sqs"))
+                        *clients("lambda", "dynamodb", "sqs", "cloudwatch"))
 
     variables = provision.stage_variables(stage)
     with mock_aws():
@@ -273,6 +277,7 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
             recorded["package"] = r.calls
             with Recorder() as r:
                 _chalice(project, "delete", "--stage", stage)
+                provision.destroy(stage, *clients("cloudwatch"))  # as the Makefile's destroy target
             recorded["destroy"] = r.calls
             # A second account's story: a table made by hand (no PITR, no SSE) and no secret yet.
             dynamodb, ssm = clients("dynamodb", "ssm")

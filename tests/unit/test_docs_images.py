@@ -1,7 +1,8 @@
 """The pictures in README.md and docs/*.md: README shows the page at its top (before its first
-section), every picture has alt text and is a PNG of this repository, and every picture of
-docs/screenshots/ is one the browser tests take (`shoot(page, name, docs=True)` in
-tests/browser/test_layout.py), so `make screenshots` takes it again when the page changes."""
+section), every picture has alt text and is a PNG of this repository (or make bench's SVG
+chart), and every picture of docs/screenshots/ is one the browser tests take
+(`shoot(page, name, docs=True)` in tests/browser/test_layout.py), so `make screenshots` takes
+it again when the page changes."""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ def problems(page: Path, root: Path = ROOT) -> list[str]:
             problems.append(f"{src}: no alt text a reader without the picture can use")
         if not file.is_file() or root not in file.parents:
             problems.append(f"{src}: no file {file}")
+        elif file.suffix == ".svg" and file.parent == root / "bench":  # make bench's chart (bench/chart.py)
+            if not file.read_text(encoding="utf-8").startswith("<svg "):
+                problems.append(f"{src}: not an SVG")
         elif file.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
             problems.append(f"{src}: not a PNG")
     return problems
