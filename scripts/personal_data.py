@@ -67,13 +67,19 @@ class Recipient:
         """Whether a stored ``to`` (as some start spelled it) is this recipient."""
         if self.kind == "phone number":
             return to == self.key
-        from chalicelib.email_address import parse_email
-        from chalicelib.errors import InvalidEmailAddress
+        return "@" in to and _mailbox(to) == self.key
 
-        try:
-            return parse_email(to).mailbox == self.key
-        except InvalidEmailAddress:
-            return False
+
+@functools.lru_cache(maxsize=65536)
+def _mailbox(address: str) -> str | None:
+    """The mailbox a stored spelling names (the attempts index holds one per attempt)."""
+    from chalicelib.email_address import parse_email
+    from chalicelib.errors import InvalidEmailAddress
+
+    try:
+        return parse_email(address).mailbox
+    except InvalidEmailAddress:
+        return None
 
 
 def recipient(raw: str) -> Recipient:
