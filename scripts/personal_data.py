@@ -33,6 +33,7 @@ import json
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -113,13 +114,15 @@ class Kept:
 class PersonalData:
     """Finds, exports and erases one person's items through an injected DynamoDB client."""
 
-    def __init__(self, dynamodb: Any, table: str, hasher: Any, default_sid: str) -> None:
+    def __init__(self, dynamodb: Any, table: str, hasher: Any, default_sid: str,
+                 now: Callable[[], float] = time.time) -> None:
         from chalicelib.dynamodb import _DynamoDBTable
         from chalicelib.twilio_v2.services import ServiceStore
 
         self._db = _DynamoDBTable(dynamodb, table)
         self._services = ServiceStore(dynamodb, table)
         self._hasher = hasher
+        self._now = now
         self.default_sid = default_sid
 
     def services(self, extra: tuple[str, ...] = ()) -> list[str]:
@@ -243,6 +246,7 @@ class PersonalData:
     def erase(self, kept: Kept) -> dict[str, int]:
         counts: dict[str, int] = {}
         if kept.to is not None:
+            self._tombstones(kept)
             counts["verifications"] = sum(self._delete(item["pk"]["S"], "attribute_exists(pk)", {}, {})
                                           for _, item in kept.verifications)
             # Still naming the recipient, as spelled when found.
@@ -255,6 +259,17 @@ class PersonalData:
             counts["entity_entries"] = sum(self._unlist(shard, name)
                                            for _, shard, name in kept.entity_entries)
         return counts
+
+    def _tombstones(self, kept: Kept) -> None:
+        """Before any delete: the number items' tombstones, so that the stream's records of
+        them (24 hours, not editable) are not delivered as events (chalicelib/forgotten.py).
+        Nothing but the item's key (a keyed hash) and a TTL; writing one again is the same
+        write, so a retry after a lost answer changes nothing."""
+        from chalicelib.forgotten import KEEP_SECONDS, tombstone_pk
+
+        until = int(self._now()) + KEEP_SECONDS
+        for _, item in kept.verifications:
+            self._db._update(tombstone_pk(item["pk"]["S"]), "SET expires_at = :until", "", {":until": until})
 
     def _delete(self, pk: str, condition: str, names: dict[str, str], values: dict[str, Any]) -> int:
         """1 when the item is gone: deleted by this call, or found gone by it (botocore's retry

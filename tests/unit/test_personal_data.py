@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, TABLE, last_code
 from tests.unit.helpers import check, post, start
+from tests.unit.test_events import events  # noqa: F401  (a fixture)
 from tests.unit.test_twilio_v2 import call, key, new_service  # noqa: F401  (key: a fixture)
 
 A, B = "+14155552671", "+14155552672"
@@ -234,3 +235,32 @@ def test_a_refused_sends_attempt_keeps_no_number(configured, key):
     assert not [i for i in naming(B) if i["pk"]["S"].startswith("at#")]
     assert run("forget", "--stage", "test", "--to", B)[0] == 0
     assert naming(B) == []
+
+
+def test_events_not_yet_delivered_about_a_forgotten_number_are_not_delivered(events, outbox):
+    """The stream keeps its records 24 hours and cannot be edited: a receiver that was down
+    would still get the forgotten number's events when it comes back. ``forget`` leaves a
+    tombstone of the number's item key that the consumer honours; another number's events
+    still go."""
+    from tests.unit.test_events import Receiver
+
+    receiver = Receiver(down=True)
+    client, poller = events(receiver, max_retries=50)
+    assert start(client, A)[0] == 201
+    assert check(client, last_code(outbox), A)[0] == 200
+    assert start(client, B)[0] == 201
+    poller.run(rounds=3)  # down: nothing taken, the first record is retried
+    assert {json.loads(body)["data"]["to"][:5] for _, body in receiver.received} == {"+1415"}
+    assert run("forget", "--stage", "test", "--to", A)[0] == 0
+    receiver.down = False
+    before = len(receiver.received)
+    poller.run(rounds=5)
+    delivered = [body for _, body in receiver.taken()[before:]]
+    assert [b["type"] for b in delivered] == ["verification.started"]
+    assert delivered[0]["data"]["to"].endswith(B[-2:])
+    assert poller.discarded == []
+    import time
+
+    tombstones = [i for i in table_items() if i["pk"]["S"].startswith("fg#")]
+    assert tombstones and all(int(i["expires_at"]["N"]) <= time.time() + 25 * 3600 for i in tombstones)
+    assert all(set(i) == {"pk", "expires_at"} for i in tombstones)  # nothing but the item's key
