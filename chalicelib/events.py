@@ -218,8 +218,9 @@ def _item_key(record: Mapping[str, Any]) -> Any:
 
 
 def _item_keys(records: list[Mapping[str, Any]]) -> set[str]:
-    """The number items' keys in a batch (only they imply events naming a recipient)."""
-    return {key for key in map(_item_key, records) if isinstance(key, str) and key.startswith("v#")}
+    """The number and identity items' keys in a batch (only they imply events naming a
+    recipient or an identity)."""
+    return {key for key in map(_item_key, records) if isinstance(key, str) and key.startswith(("v#", "t#"))}
 
 
 def _note_taken(marks: DeliveryMarks, urls: tuple[str, ...], delivered: list[str],

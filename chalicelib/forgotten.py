@@ -3,7 +3,9 @@ stream consumer must know them: the stream keeps every write's record (with the 
 so its ``to``) for 24 hours and cannot be edited, so a receiver that was down, or a batch being
 retried, would still be POSTed the forgotten number's events.
 
-``forget`` writes, before it deletes anything, a tombstone per number item it erases:
+The same holds for a TOTP identity's item (its events name the identity).
+
+``forget`` writes, before it deletes anything, a tombstone per number or identity item it erases:
 ``pk = "fg#" + the item's key`` (a keyed hash: no number), removed by TTL after KEEP_SECONDS,
 longer than the stream keeps a record. The consumer (chalicelib/events.py ``deliver_batch``)
 reads the tombstones of a batch's number items in one BatchGetItem and skips their records.
@@ -32,8 +34,8 @@ class Tombstones:
         self._table = table
 
     def forgotten(self, item_pks: set[str]) -> set[str]:
-        """Which of the items (``v#...`` keys) were forgotten. A failure raises StoreUnavailable:
-        the batch fails and is retried, rather than delivered unchecked."""
+        """Which of the items (``v#...`` and ``t#...`` keys) were forgotten. A failure raises
+        StoreUnavailable: the batch fails and is retried, rather than delivered unchecked."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         found: set[str] = set()

@@ -245,8 +245,8 @@ class PersonalData:
 
     def erase(self, kept: Kept) -> dict[str, int]:
         counts: dict[str, int] = {}
+        self._tombstones(kept)
         if kept.to is not None:
-            self._tombstones(kept)
             counts["verifications"] = sum(self._delete(item["pk"]["S"], "attribute_exists(pk)", {}, {})
                                           for _, item in kept.verifications)
             # Still naming the recipient, as spelled when found.
@@ -261,14 +261,15 @@ class PersonalData:
         return counts
 
     def _tombstones(self, kept: Kept) -> None:
-        """Before any delete: the number items' tombstones, so that the stream's records of
-        them (24 hours, not editable) are not delivered as events (chalicelib/forgotten.py).
+        """Before any delete: the number and identity items' tombstones, so that the stream's
+        records of them (24 hours, not editable) are not delivered as events
+        (chalicelib/forgotten.py).
         Nothing but the item's key (a keyed hash) and a TTL; writing one again is the same
         write, so a retry after a lost answer changes nothing."""
         from chalicelib.forgotten import KEEP_SECONDS, tombstone_pk
 
         until = int(self._now()) + KEEP_SECONDS
-        for _, item in kept.verifications:
+        for _, item in [*kept.verifications, *kept.identities]:
             self._db._update(tombstone_pk(item["pk"]["S"]), "SET expires_at = :until", "", {":until": until})
 
     def _delete(self, pk: str, condition: str, names: dict[str, str], values: dict[str, Any]) -> int:

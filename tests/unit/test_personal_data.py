@@ -264,3 +264,22 @@ def test_events_not_yet_delivered_about_a_forgotten_number_are_not_delivered(eve
     tombstones = [i for i in table_items() if i["pk"]["S"].startswith("fg#")]
     assert tombstones and all(int(i["expires_at"]["N"]) <= time.time() + 25 * 3600 for i in tombstones)
     assert all(set(i) == {"pk", "expires_at"} for i in tombstones)  # nothing but the item's key
+
+
+def test_totp_events_not_yet_delivered_about_a_forgotten_identity_are_not_delivered(events, clock):
+    from tests.unit.test_events import Receiver
+    from tests.unit.test_totp import code_at, confirm, enroll
+
+    receiver = Receiver(down=True)
+    client, poller = events(receiver, max_retries=50)
+    clock.now = (int(clock.now) // 30) * 30 + 15  # mid-step
+    factor = enroll(client, "ana@example.com")
+    assert confirm(client, factor["id"], code_at(factor["secret"], clock.now))[0] == 200
+    assert start(client, B)[0] == 201
+    poller.run(rounds=3)
+    assert receiver.types()[0] == "totp.factor_verified"  # refused: retried
+    assert run("forget", "--stage", "test", "--identity", "ana@example.com")[0] == 0
+    receiver.down = False
+    before = len(receiver.received)
+    poller.run(rounds=5)
+    assert [b["type"] for _, b in receiver.taken()[before:]] == ["verification.started"]
