@@ -231,15 +231,23 @@ class PersonalData:
             out.update(to=kept.to.shown, kind=kept.to.kind, verifications=[
                 {"service_sid": scope or self.default_sid, "item": plain(item)}
                 for scope, item in kept.verifications],
-                attempts=[{"sid": a["pk"]["S"][3:], "verification_sid": a["ve"]["S"],
-                           **{k: v for k, v in plain(a).items() if k not in ("pk", "ve")}}
-                          for a in sorted(kept.attempts, key=lambda a: a.get("as", {}).get("S", ""))])
+                attempts=[self._attempt(a) for a in sorted(
+                    kept.attempts, key=lambda a: a.get("as", {}).get("S", ""))])
         if kept.identity is not None:
             listed = {sid for sid, _, _ in kept.entity_entries}
             out.update(identity=kept.identity, entity_listed_in=sorted(listed),
                        totp=[_identity(sid, item) for sid, item in kept.identities])
         out["not_exported"] = WITHHELD
         return out
+
+    def _attempt(self, item: dict[str, Any]) -> dict[str, Any]:
+        """An attempt as Twilio's Attempts resource names its fields (the index keys left out)."""
+        from chalicelib.attempts import DEFAULT_SCOPE
+
+        data = {k: v for k, v in plain(item).items() if k not in ("pk", "ve", "svc", "ak", "as")}
+        scope = item.get("svc", {}).get("S", DEFAULT_SCOPE)
+        return {"sid": item["pk"]["S"][3:], "verification_sid": item["ve"]["S"],
+                "service_sid": self.default_sid if scope == DEFAULT_SCOPE else scope, **data}
 
     # -- erasing ------------------------------------------------------------------------------
 
