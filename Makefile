@@ -26,7 +26,7 @@ CHECKOV_VENV := .deps/checkov-venv
 CHECKOV_BIN := $(CHECKOV_VENV)/bin/checkov
 STAGE ?= dev
 
-.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token clean
+.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token export forget clean
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -173,6 +173,23 @@ ACTION ?= create
 auth-token: $(STAMP) ## the v2 API's auth token: make auth-token STAGE=dev [ACTION=rotate|promote|revoke]
 	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/api_keys.py auth-token $(ACTION) \
 		--stage $(STAGE) $(if $(SECONDARY),--secondary)
+
+# A person's data (docs/personal-data.md): export prints, as JSON, everything STAGE's table keeps
+# about one number or address (TO=) or TOTP identity (IDENTITY=); forget erases it and prints the
+# counts. SERVICE=VA... also looks in a Service deleted since. No Scan: key lookups and one read
+# of the attempts index (its cost is on that page).
+PERSON = $(if $(TO),--to "$(TO)") $(if $(IDENTITY),--identity "$(IDENTITY)") $(if $(SERVICE),--service "$(SERVICE)")
+# Checked when the Makefile is read, before any prerequisite is built.
+ifneq ($(filter export forget,$(MAKECMDGOALS)),)
+ifeq ($(TO)$(IDENTITY),)
+$(error make $(filter export forget,$(MAKECMDGOALS)) needs TO=+14155552671 (or an email address) or IDENTITY=...)
+endif
+endif
+export: $(STAMP) ## print what STAGE keeps about a person as JSON: make export STAGE=dev TO=+1... (or IDENTITY=)
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/personal_data.py export --stage $(STAGE) $(PERSON)
+
+forget: $(STAMP) ## erase everything STAGE keeps about a person: make forget STAGE=dev TO=+1... (or IDENTITY=)
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/personal_data.py forget --stage $(STAGE) $(PERSON)
 
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
 table: $(STAMP) ## create or update the DynamoDB table named by OTP_TABLE_NAME

@@ -158,10 +158,14 @@ class AttemptLog(_DynamoDBTable):
             # botocore's retry of our own write after a lost answer: it had landed.
 
     def _forget(self, sid: str, verification_id: str) -> None:
-        """Out of the index (the item itself expires): a retry changes nothing."""
+        """Deleted, not only taken out of the index: an attempt names its recipient, and one
+        left until its TTL could no longer be found once the number's item dropped its
+        verification (scripts/personal_data.py finds attempts by key and by the index). A
+        retry after a lost answer finds it gone: nothing to do."""
         try:
-            self._update("at#" + sid, "REMOVE ak, #as", "ve = :ve", {":ve": verification_id},
-                         names={"#as": "as"})
+            self._call("delete_item", pk="at#" + sid, Key={"pk": {"S": "at#" + sid}},
+                       ConditionExpression="ve = :ve", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                       ExpressionAttributeValues={":ve": {"S": verification_id}})
         except ConditionFailed:
             pass
 

@@ -163,17 +163,23 @@ def deliver_batch(
     marks: DeliveryMarks | None = None,
     pause: Callable[[], None] = lambda: None,
     time_left: Callable[[], float] = lambda: float("inf"),
+    forgotten: Callable[[set[str]], set[str]] | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """POST the events of a batch of stream records, in order, each to every URL; return the
     partial batch response (docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html):
     the first record not fully taken, so that Lambda retries from it and not before it. A
     record there is no time left for is handed back the same way, before the function's
-    timeout would fail (and repeat) the whole batch."""
+    timeout would fail (and repeat) the whole batch. ``forgotten``: which of the batch's item
+    keys ``make forget`` erased (chalicelib/forgotten.py); their records are skipped."""
     marks = marks or NoMarks()
     all_keys = {url_key(url) for url in urls}
+    batch = list(records)
+    skipped = forgotten(keys) if forgotten is not None and (keys := _item_keys(batch)) else set()
     first = True
-    for record in records:
+    for record in batch:
         sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
+        if skipped and _item_key(record) in skipped:
+            continue
         try:
             events = events_of(record, include_number)
         except StreamRecordError as exc:  # poisoned: retried, then to the on-failure queue
@@ -205,6 +211,16 @@ def deliver_batch(
             telemetry.metric("EventsDelivered")
         first = False
     return {"batchItemFailures": []}
+
+
+def _item_key(record: Mapping[str, Any]) -> Any:
+    return (((record.get("dynamodb") or {}).get("Keys") or {}).get("pk") or {}).get("S")
+
+
+def _item_keys(records: list[Mapping[str, Any]]) -> set[str]:
+    """The number and identity items' keys in a batch (only they imply events naming a
+    recipient or an identity)."""
+    return {key for key in map(_item_key, records) if isinstance(key, str) and key.startswith(("v#", "t#"))}
 
 
 def _note_taken(marks: DeliveryMarks, urls: tuple[str, ...], delivered: list[str],

@@ -255,10 +255,14 @@ def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
         secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
                                     lambda: boto3.client("ssm"))
     poster = Poster(secret, shared_session().post)
+    from chalicelib.forgotten import Tombstones
+
     marks = delivery_marks(config.events.urls, _dynamodb_client, config.table_name)
     urls, include_number = config.events.urls, config.events.include_number
+    client = functools.cache(_dynamodb_client)
+    forgotten = Tombstones(client, config.table_name).forgotten  # make forget's (docs/personal-data.md)
     return lambda records, context: deliver_batch(records, urls, poster, include_number, marks,
-                                                  stream_pause(context), stream_time_left(context))
+                                                  stream_pause(context), stream_time_left(context), forgotten)
 
 
 def _dynamodb_client() -> Any:

@@ -228,7 +228,8 @@ def test_a_refused_call_would_fail_the_check():
 # with-ddb.html, "Execution role permissions"; services-dynamodb-errors.html); the code itself
 # reads and writes the delivery marks (chalicelib/events.py) and reads the events secret.
 CONSUMER = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
-            "dynamodb:UpdateItem", "dynamodb:GetItem", "ssm:GetParameter", "sqs:SendMessage"} | LOGS
+            "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "ssm:GetParameter",
+            "sqs:SendMessage"} | LOGS
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
@@ -245,8 +246,11 @@ def test_the_events_consumer_has_a_role_of_its_own_with_exactly_what_it_needs(st
         elif any(a.startswith("dynamodb:") for a in actions):
             assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
             # Its delivery marks only: no credential of the consumer can change a number's item,
-            # so none can make an event (security.md 22).
-            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["wh#*"]}}
+            # so none can make an event (security.md 22); and it reads make forget's tombstones
+            # (chalicelib/forgotten.py), nothing else.
+            keys = ["fg#*"] if actions == {"dynamodb:BatchGetItem"} else ["wh#*"]
+            assert actions <= {"dynamodb:UpdateItem", "dynamodb:GetItem"} or keys == ["fg#*"]
+            assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
         elif actions == {"sqs:SendMessage"}:  # the failed records' positions, never an event
             assert resources == [f"arn:aws:sqs:*:*:{STAGES['app_name']}-{stage}-events-failed"]
         elif actions == {"ssm:GetParameter"}:
@@ -256,7 +260,7 @@ def test_the_events_consumer_has_a_role_of_its_own_with_exactly_what_it_needs(st
             assert actions == LOGS and sorted(resources) == [group, group + ":*"]
     # The API's role has no SQS action and no stream action: it cannot put an event anywhere.
     assert not any(a.startswith("sqs:") or a in CONSUMER - LOGS - {"dynamodb:UpdateItem", "dynamodb:GetItem",
-                                                                     "ssm:GetParameter"}
+                                                                     "dynamodb:BatchGetItem", "ssm:GetParameter"}
                    for s in statements(stage) for a in _listed(s["Action"]))
 
 
