@@ -16,6 +16,7 @@ from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
 from chalicelib.settings.channels import Channels
 from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str
 from chalicelib.settings.events import Events
+from chalicelib.settings.hooks import Hooks
 from chalicelib.settings.limits import Limits
 from chalicelib.settings.numbers import TestNumbers
 from chalicelib.settings.receipts import receipt_settings
@@ -101,6 +102,8 @@ class Config:
     # references, so rotating the code key voids only codes. Unset: the code key does both jobs.
     identity_secret: str | None = None
     identity_secret_parameter: str | None = None
+    # OTP_CUSTOM_CODE_ENABLED and the identity platforms' hooks (settings/hooks.py)
+    hooks: Hooks = Hooks()
 
     @property
     def sms_provider(self) -> str:
@@ -227,6 +230,7 @@ class Config:
             totp=TotpSettings.from_env(env, stage),
             channels=channels,
             attempts=_bool(env, "OTP_ATTEMPTS", True),
+            hooks=Hooks.from_env(env, stage),
         )
         over = config.composer().check_budget(config.code_length)
         if over:

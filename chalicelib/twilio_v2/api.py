@@ -27,6 +27,7 @@ from chalicelib.totp import DIGITS, PERIOD
 
 _GONE = ("approved", "canceled", "expired")  # Twilio: such a verification is no longer found (20404)
 _APPS_CACHED = 256
+MAX_CUSTOM_CODE = 10  # Twilio's CustomCode: 4-10 characters
 
 
 class TwilioApi:
@@ -38,7 +39,8 @@ class TwilioApi:
         self.account_sid = hasher.derived_sid("AC", "account")
         client, table = service._store._client, config.table_name
         default = ServiceSettings(hasher.derived_sid("VA", "default-service"), config.brand_name,
-                                  config.code_length, 0, 0, default=True)
+                                  config.code_length, 0, 0, default=True,
+                                  custom_code_enabled=config.hooks.custom_code_enabled)
         self.catalog = ServiceCatalog(ServiceStore(client, table), default, wall=service.now)
         self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac,
                                            token=hasher.auth_token, account_sid=self.account_sid)
@@ -95,7 +97,8 @@ class TwilioApi:
             "sid": s.sid, "account_sid": self.account_sid, "friendly_name": s.friendly_name,
             "code_length": s.code_length, "lookup_enabled": s.lookup_enabled, "psd2_enabled": s.psd2_enabled,
             "skip_sms_to_landlines": s.skip_sms_to_landlines, "dtmf_input_required": False, "tts_name": None,
-            "do_not_share_warning_enabled": s.do_not_share_warning_enabled, "custom_code_enabled": False,
+            "do_not_share_warning_enabled": s.do_not_share_warning_enabled,
+            "custom_code_enabled": s.custom_code_enabled,
             "push": {"include_date": False, "apn_credential_sid": None, "fcm_credential_sid": None},
             "totp": {"issuer": s.totp_issuer or s.friendly_name, "time_step": PERIOD, "code_length": DIGITS,
                      "skew": self._config.totp.window if s.totp_skew is None else s.totp_skew},
@@ -144,6 +147,9 @@ class TwilioApi:
             raise error
         self._check_budget(s.friendly_name, s.code_length, "FriendlyName",
                            do_not_share=s.do_not_share_warning_enabled)
+        if s.custom_code_enabled:  # a custom code is up to 10 characters: one segment with any
+            self._check_budget(s.friendly_name, MAX_CUSTOM_CODE, "CustomCodeEnabled",
+                               do_not_share=s.do_not_share_warning_enabled)
 
     def _check_budget(self, brand: str, code_length: int, parameter: str, locale: str | None = None,
                       **options: Any) -> None:
@@ -204,7 +210,7 @@ class TwilioApi:
         if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled:
             app = app.with_message(**message, psd2=options.psd2)
         request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata,
-                               risk_check=options.risk_check)
+                               risk_check=options.risk_check, custom_code=options.custom_code)
         verification, _ = app.start(request, source_ip)
         return self.verification_body(settings, verification, app.now(), base)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.messages import SERVICE_BRAND_LENGTH, brand_problem, text_problem
@@ -23,12 +23,12 @@ _FLAGS = {  # Twilio's boolean -> ServiceSettings' field
     "DoNotShareWarningEnabled": "do_not_share_warning_enabled", "Psd2Enabled": "psd2_enabled",
     "VerifyEventSubscriptionEnabled": "verify_event_subscription_enabled",
     "RiskCheckOptOutEnabled": "risk_check_opt_out_enabled",  # an extension (below)
+    "CustomCodeEnabled": "custom_code_enabled",  # a start may give its CustomCode (Twilio's 60204 without)
 }
 # Accepted only as "false" (or empty), and why.
 _FALSE_ONLY = {
     "DtmfInputRequired": "the calls here speak the code when answered; no call provider here waits for a key "
                          "press first",
-    "CustomCodeEnabled": "not until custom codes land",
 }
 _SENDER = ("per-Service WhatsApp senders come with Messaging Configurations; WhatsApp goes out from the "
            "stage's sender")
@@ -75,10 +75,10 @@ def service_changes(form: dict[str, str], stage_countries: frozenset[str] = froz
     code_length = wire.optional_int(form, "CodeLength", 4, 10)
     if code_length is not None:
         changes["code_length"] = code_length
-    for name, field in _FLAGS.items():
+    for name, attribute in _FLAGS.items():
         value = wire.optional_bool(form, name)
         if value is not None:
-            changes[field] = value
+            changes[attribute] = value
     if form.get("TtsName"):
         raise wire.invalid("TtsName", "calls here speak with the Amazon Polly voice of the message's "
                                       "language (docs/channels.md)")
@@ -163,6 +163,14 @@ class StartOptions:
     # RiskCheck: False (disable, where the Service allows it) turns off the pumping defences
     # (the prefix's limit, the breakers) for this request's SMS; Twilio's is "For SMS channel only".
     risk_check: bool = True
+    # CustomCode: the caller's code, sent instead of a generated one (never in a repr: no log
+    # line can carry it); only its keyed MAC is kept, as for every code.
+    custom_code: str | None = field(default=None, repr=False)
+
+
+# Twilio's CustomCode: "4-10 characters, letters and digits" (docs Verify API, custom codes);
+# matched exactly, case included, as VerificationCheck's Code (codes.parse_twilio_code).
+_CUSTOM_CODE = re.compile(r"[0-9A-Za-z]{4,10}", re.ASCII)
 
 
 def start_options(form: dict[str, str], service: Any, channel: str) -> StartOptions:
@@ -174,12 +182,13 @@ def start_options(form: dict[str, str], service: Any, channel: str) -> StartOpti
         if name in _START_NOT_HERE:
             raise wire.invalid(name, _START_NOT_HERE[name])
     if "CustomCode" in form:
-        if not getattr(service, "custom_code_enabled", False):  # no Service has it yet
+        if not service.custom_code_enabled:
             # 60204 Service does not support this feature (https://www.twilio.com/docs/api/errors/60204):
             # Twilio's answer when the Service's CustomCodeEnabled is false.
             raise wire.TwilioError(60204, 400, "Service does not support this feature: `CustomCode` needs "
                                                "the Service's CustomCodeEnabled")
-        raise wire.invalid("CustomCode", "not until custom codes land")
+        if not _CUSTOM_CODE.fullmatch(form["CustomCode"]):
+            raise wire.invalid("CustomCode", "4 to 10 ASCII letters or digits")
     if wire.optional_bool(form, "EnableSnaClientToken"):
         raise wire.invalid("EnableSnaClientToken", "this service has no Silent Network Auth")
     risk = form.get("RiskCheck")
@@ -208,7 +217,8 @@ def start_options(form: dict[str, str], service: Any, channel: str) -> StartOpti
         meta["amount"], meta["payee"] = psd2
     return StartOptions(app_hash if channel == "sms" else None, psd2,
                         json.dumps(meta, sort_keys=True, separators=(",", ":")) if meta else None,
-                        risk_check=not (risk == "disable" and channel == "sms"))
+                        risk_check=not (risk == "disable" and channel == "sms"),
+                        custom_code=form.get("CustomCode"))
 
 
 def metadata(raw: str | None) -> dict[str, Any]:

@@ -79,6 +79,7 @@ class ServiceSettings:
     resend_wait: int = 0  # ResendWait: seconds between two sends of a verification (Twilio: none)
     allowed_countries: tuple[str, ...] | None = None  # AllowedCountries: None, the stage's list
     risk_check_opt_out_enabled: bool = False  # RiskCheckOptOutEnabled: a start may send RiskCheck=disable
+    custom_code_enabled: bool = False  # CustomCodeEnabled (Twilio's): a start may give its CustomCode
 
     def to_json(self) -> str:
         """The stored JSON. A field at its default is left out, so a Service stored before the
