@@ -105,3 +105,43 @@ def test_custom_code_enabled_is_kept_and_can_be_turned_off(client, key):  # noqa
     assert call(client, key, "GET", f"/v2/Services/{sid}")[1]["custom_code_enabled"] is True
     status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}", {"CustomCodeEnabled": "false"})
     assert status == 200 and body["custom_code_enabled"] is False
+
+
+# -- JSON bodies (authentik's generic provider and other platforms POST JSON) -----------------
+
+def _json_call(client, key, path: str, body, raw: bytes | None = None):  # noqa: F811
+    from tests.unit.test_twilio_v2 import basic
+
+    headers = {**basic(key["api_key_sid"], key["api_key_secret"]), "content-type": "application/json"}
+    response = client.http.request("POST", path, headers=headers,
+                                   body=raw if raw is not None else json.dumps(body).encode())
+    return response.status_code, json.loads(response.body or b"null")
+
+
+def test_a_start_and_a_check_take_json_with_the_forms_names(client, key, outbox):  # noqa: F811
+    sid = new_service(client, key, CustomCodeEnabled="true")["sid"]
+    status, body = _json_call(client, key, f"/v2/Services/{sid}/Verifications",
+                              {"To": NUMBER, "Channel": "sms", "CustomCode": "9QX41", "Tags": {"order": "7"}})
+    assert status == 201 and body["status"] == "pending" and "9QX41" in outbox[0]["body"], body
+    status, body = _json_call(client, key, f"/v2/Services/{sid}/VerificationCheck",
+                              {"To": NUMBER, "Code": "9QX41"})
+    assert status == 200 and body["status"] == "approved", body
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"To": "+14155552671", "To": "+14155552672", "Channel": "sms"}',  # a name twice
+    b'{"To": null, "Channel": "sms"}', b'{"To": ["+14155552671"], "Channel": "sms"}',
+    b'{"To": "+14155552671", "Channel": "sms", "Amount": 1.5}', b'["To"]', b'{"To": ', b"\xff\xfe",
+    b'{"To": "+14155552671", "Channel": "sms", "x": "' + b"a" * 9000 + b'"}',
+], ids=["twice", "null", "list", "fraction", "array", "truncated", "not-utf8", "too-long"])
+def test_a_bad_json_body_is_60200_and_sends_nothing(client, key, outbox, raw):  # noqa: F811
+    sid = new_service(client, key)["sid"]
+    status, body = _json_call(client, key, f"/v2/Services/{sid}/Verifications", None, raw=raw)
+    assert status == 400 and twilio_error(body) == 60200, body
+    assert not outbox
+
+
+def test_a_service_update_still_takes_the_form_only(client, key):  # noqa: F811
+    sid = new_service(client, key)["sid"]
+    status, body = _json_call(client, key, f"/v2/Services/{sid}", {"FriendlyName": "Other"})
+    assert status == 400 and twilio_error(body) == 60200, body
