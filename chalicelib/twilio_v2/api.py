@@ -41,6 +41,7 @@ class TwilioApi:
         default = ServiceSettings(hasher.derived_sid("VA", "default-service"), config.brand_name,
                                   config.code_length, 0, 0, default=True,
                                   custom_code_enabled=config.hooks.custom_code_enabled)
+        self.default_sid = default.sid
         self.catalog = ServiceCatalog(ServiceStore(client, table), default, wall=service.now)
         self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac,
                                            token=hasher.auth_token, account_sid=self.account_sid)
@@ -176,13 +177,16 @@ class TwilioApi:
 
     # -- Verifications ----------------------------------------------------------------------
 
-    def start(self, sid: str, form: dict[str, str], base: str) -> dict[str, Any]:
+    def start(self, sid: str, form: dict[str, str], base: str, platform: bool = False) -> dict[str, Any]:
         """A start for the Service. The caller is a backend (one address for all its users), so
         the per-IP limit counts the end user's ``DeviceIp`` when given and nothing otherwise;
-        the number's, the prefix's, the country's limits and the budget always apply."""
+        the number's, the prefix's, the country's limits and the budget always apply.
+        ``platform``: an identity platform's hook (chalicelib/hooks/) starts the Service it was
+        given with the platform's CustomCode; the platform checks the code and never reports
+        back, so its sends stay out of the conversion breakers' sample (docs/limits.md)."""
         to, channel = form.get("To"), form.get("Channel")
         settings = self._settings(sid)
-        options = params.start_options(form, settings, channel or "")
+        options = params.start_options(form, settings, channel or "", platform)
         if not to:
             raise wire.invalid("To", "is required")
         if channel not in CHANNELS:
@@ -210,7 +214,8 @@ class TwilioApi:
         if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled:
             app = app.with_message(**message, psd2=options.psd2)
         request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata,
-                               risk_check=options.risk_check, custom_code=options.custom_code)
+                               risk_check=options.risk_check, custom_code=options.custom_code,
+                               sampled=not platform)
         verification, _ = app.start(request, source_ip)
         return self.verification_body(settings, verification, app.now(), base)
 

@@ -170,24 +170,26 @@ class StartOptions:
 
 # Twilio's CustomCode: "4-10 characters, letters and digits" (docs Verify API, custom codes);
 # matched exactly, case included, as VerificationCheck's Code (codes.parse_twilio_code).
-_CUSTOM_CODE = re.compile(r"[0-9A-Za-z]{4,10}", re.ASCII)
+CUSTOM_CODE = re.compile(r"[0-9A-Za-z]{4,10}", re.ASCII)
 
 
-def start_options(form: dict[str, str], service: Any, channel: str) -> StartOptions:
+def start_options(form: dict[str, str], service: Any, channel: str, platform: bool = False) -> StartOptions:
     """The CreateVerification parameters beyond To, Channel, Locale, CustomFriendlyName and
-    DeviceIp (the caller's), checked in the form's order of names."""
+    DeviceIp (the caller's), checked in the form's order of names. ``platform``: an identity
+    platform's hook (chalicelib/hooks/), whose Service the operator named for it: its code
+    is always the platform's, whatever the Service's CustomCodeEnabled."""
     for name in sorted(form):
         if name not in START_PARAMETERS:
             raise wire.invalid(name, "not supported by this service")
         if name in _START_NOT_HERE:
             raise wire.invalid(name, _START_NOT_HERE[name])
     if "CustomCode" in form:
-        if not service.custom_code_enabled:
+        if not (service.custom_code_enabled or platform):
             # 60204 Service does not support this feature (https://www.twilio.com/docs/api/errors/60204):
             # Twilio's answer when the Service's CustomCodeEnabled is false.
             raise wire.TwilioError(60204, 400, "Service does not support this feature: `CustomCode` needs "
                                                "the Service's CustomCodeEnabled")
-        if not _CUSTOM_CODE.fullmatch(form["CustomCode"]):
+        if not CUSTOM_CODE.fullmatch(form["CustomCode"]):
             raise wire.invalid("CustomCode", "4 to 10 ASCII letters or digits")
     if wire.optional_bool(form, "EnableSnaClientToken"):
         raise wire.invalid("EnableSnaClientToken", "this service has no Silent Network Auth")
