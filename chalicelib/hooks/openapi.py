@@ -23,7 +23,8 @@ def hook_paths() -> dict[str, Any]:
             "operationId": operation,
             "summary": summary + "; 404 unless its OTP_HOOK_*_SECRET is set",
             "security": [],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
             "responses": {
                 "200": {"description": "Sent (or the platform's error object, for the platform to show)",
                         "content": {"application/json": {"schema": {"type": "object"}}}},
