@@ -53,4 +53,16 @@ def hook_routes(get_hooks: Callable[[], Any]) -> Blueprint:
         return run("supabase", supabase.send_sms,
                    lambda: supabase.error(503, "The SMS service is unavailable; try again"))
 
+    @bp.route("/v1/hooks/logto/sms", methods=["POST"], content_types=_JSON)
+    def logto_sms() -> Response:
+        from chalicelib.hooks import logto, plain
+
+        return run("logto", logto.send_sms, lambda: plain.error("unavailable", "Try again"))
+
+    @bp.route("/v1/hooks/zitadel/sms", methods=["POST"], content_types=_JSON)
+    def zitadel_sms() -> Response:
+        from chalicelib.hooks import plain, zitadel
+
+        return run("zitadel", zitadel.send_sms, lambda: plain.error("unavailable", "Try again"))
+
     return bp

@@ -12,6 +12,12 @@ HOOKS = {
         {"type": "object", "required": ["error"], "properties": {"error": {
             "type": "object", "required": ["http_code", "message"],
             "properties": {"http_code": {"type": "integer"}, "message": {"type": "string"}}}}}),
+    "/v1/hooks/logto/sms": (
+        "logtoSmsHook", "Logto's HTTP SMS connector (its static Authorization value)",
+        {"$ref": "#/components/schemas/Error"}),
+    "/v1/hooks/zitadel/sms": (
+        "zitadelSmsHook", "ZITADEL's HTTP SMS provider (ZITADEL-Signature under its signing key)",
+        {"$ref": "#/components/schemas/Error"}),
 }
 
 
