@@ -23,7 +23,7 @@ PLATFORM = "logto"
 
 
 def send_sms(hooks: HookStarts, headers: Any, raw: bytes) -> plain.Answer:
-    def read() -> tuple[str, str]:
+    def read() -> tuple[str, str, str | None]:
         if len(raw) > plain.MAX_BODY_BYTES:
             raise HookRefused(400, f"The request body must be at most {plain.MAX_BODY_BYTES} bytes")
         given = (headers.get("authorization") or "").encode("utf-8")
@@ -33,6 +33,7 @@ def send_sms(hooks: HookStarts, headers: Any, raw: bytes) -> plain.Answer:
         payload = body.get("payload")
         if not isinstance(payload, dict) or not isinstance(body.get("type"), str):
             raise HookRefused(400, "The body is Logto's {to, type, payload: {code}}")
-        return plain.number_and_code(body.get("to"), payload.get("code"), "Logto's body")
+        to, code = plain.number_and_code(body.get("to"), payload.get("code"), "Logto's body")
+        return to, code, plain.end_user_ip(body.get("ip"))  # newer connector-kits pass the user's ip
 
     return plain.run(hooks, PLATFORM, read)

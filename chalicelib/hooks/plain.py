@@ -20,10 +20,11 @@ def error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def run(hooks: HookStarts, platform: str, read: Callable[[], tuple[str, str]]) -> Answer:
+def run(hooks: HookStarts, platform: str, read: Callable[[], tuple[str, str, str | None]]) -> Answer:
+    """``read``: the number, the code and the end user's address (None: the platform sends none)."""
     try:
-        to, code = read()
-        hooks.start(platform, to, code)
+        to, code, ip = read()
+        hooks.start(platform, to, code, ip)
     except HookRefused as refused:
         name = {400: "invalid_request", 401: "unauthorized"}.get(refused.status, "invalid_request")
         return refused.status, error(name, refused.message), {}
@@ -42,6 +43,13 @@ def json_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HookRefused(400, "The request body must be a JSON object")
     return body
+
+
+def end_user_ip(raw: object) -> str | None:
+    """The end user's address when the platform passes one (the per-IP limit counts it)."""
+    from chalicelib.networks import client_network
+
+    return raw if isinstance(raw, str) and client_network(raw) is not None else None
 
 
 def number_and_code(to: object, code: object, where: str) -> tuple[str, str]:

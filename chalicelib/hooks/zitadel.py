@@ -52,7 +52,7 @@ def verify(key: str, header: str, body: bytes, now: float) -> tuple[int, str]:
 
 
 def send_sms(hooks: HookStarts, headers: Any, raw: bytes) -> plain.Answer:
-    def read() -> tuple[str, str]:
+    def read() -> tuple[str, str, str | None]:
         if len(raw) > plain.MAX_BODY_BYTES:
             raise HookRefused(400, f"The request body must be at most {plain.MAX_BODY_BYTES} bytes")
         header = headers.get("zitadel-signature") or ""
@@ -66,6 +66,8 @@ def send_sms(hooks: HookStarts, headers: Any, raw: bytes) -> plain.Answer:
         if not isinstance(context, dict) or not isinstance(args, dict):
             raise HookRefused(400, "The body is ZITADEL's {contextInfo: {recipientPhoneNumber}, "
                                    "args: {code}}")
-        return plain.number_and_code(context.get("recipientPhoneNumber"), args.get("code"), "ZITADEL's body")
+        to, code = plain.number_and_code(context.get("recipientPhoneNumber"), args.get("code"),
+                                         "ZITADEL's body")
+        return to, code, None  # ZITADEL passes no end user's address
 
     return plain.run(hooks, PLATFORM, read)

@@ -158,3 +158,11 @@ def test_pumping_through_zitadel_is_held_by_the_prefix_limit(client, clock, outb
         statuses.append(zitadel(client, body, zitadel_signature(int(clock()), body))[0])
     assert statuses[:20] == [200] * 20 and set(statuses[20:]) == {403}
     assert len(outbox) == 20
+
+
+def test_the_end_users_ip_logto_passes_counts_on_the_per_ip_limit(client, outbox):
+    bodies = [json.dumps({"to": f"+1415{200 + n}2671", "type": "SignIn", "payload": {"code": "482913"},
+                          "ip": "203.0.113.9"}).encode() for n in range(21)]
+    statuses = [logto(client, body)[0] for body in bodies]
+    assert statuses[:20] == [200] * 20 and statuses[20] == 429
+    assert len(outbox) == 20
