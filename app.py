@@ -21,7 +21,7 @@ from chalicelib import errors, telemetry, wiring
 from chalicelib.config import ConfigError, api_key_required, public_api
 from chalicelib.http import JSON_HEADERS as _JSON_HEADERS
 from chalicelib.http import SERVER_DOOR, App, raw_body
-from chalicelib.hooks import hook_routes
+from chalicelib.hooks.routes import hook_routes
 from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.models import parse_check_request, parse_start_request

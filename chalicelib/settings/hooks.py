@@ -14,7 +14,13 @@ from typing import Mapping
 from chalicelib.errors import ConfigError
 from chalicelib.settings.env import DEPLOYED_STAGES, _bool, _str
 
-PLATFORMS = ("supabase", "logto", "zitadel")
+# Each platform's variables, spelt out (docs/configuration.md's test reads the names).
+PLATFORMS = {
+    "supabase": ("OTP_HOOK_SUPABASE_SECRET", "OTP_HOOK_SUPABASE_SECRET_PARAMETER",
+                 "OTP_HOOK_SUPABASE_SERVICE"),
+    "logto": ("OTP_HOOK_LOGTO_SECRET", "OTP_HOOK_LOGTO_SECRET_PARAMETER", "OTP_HOOK_LOGTO_SERVICE"),
+    "zitadel": ("OTP_HOOK_ZITADEL_SECRET", "OTP_HOOK_ZITADEL_SECRET_PARAMETER", "OTP_HOOK_ZITADEL_SERVICE"),
+}
 _SERVICE_SID = re.compile(r"VA[0-9a-f]{32}", re.ASCII)
 MIN_SECRET_LENGTH = 16
 
@@ -43,23 +49,22 @@ class Hooks:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str) -> "Hooks":
-        hooks = {name: _hook(env, stage, name.upper()) for name in PLATFORMS}
+        hooks = {name: _hook(env, stage, name, *variables) for name, variables in PLATFORMS.items()}
         return cls(_bool(env, "OTP_CUSTOM_CODE_ENABLED", False), **hooks)
 
 
-def _hook(env: Mapping[str, str], stage: str, platform: str) -> Hook:
-    prefix = f"OTP_HOOK_{platform}"
-    secret, parameter = _str(env, f"{prefix}_SECRET"), _str(env, f"{prefix}_SECRET_PARAMETER")
+def _hook(env: Mapping[str, str], stage: str, platform: str, secret_name: str, parameter_name: str,
+          service_name: str) -> Hook:
+    secret, parameter = _str(env, secret_name), _str(env, parameter_name)
     if secret is not None and stage in DEPLOYED_STAGES:
-        raise ConfigError(f"{prefix}_SECRET is refused in the {stage!r} stage: use "
-                          f"{prefix}_SECRET_PARAMETER (SSM)")
+        raise ConfigError(f"{secret_name} is refused in the {stage!r} stage: use {parameter_name} (SSM)")
     if secret is not None and len(secret) < MIN_SECRET_LENGTH:
-        raise ConfigError(f"{prefix}_SECRET must be at least {MIN_SECRET_LENGTH} characters")
-    if secret is not None and platform == "SUPABASE":
-        check_supabase_secret(secret, f"{prefix}_SECRET")
-    service = _str(env, f"{prefix}_SERVICE")
+        raise ConfigError(f"{secret_name} must be at least {MIN_SECRET_LENGTH} characters")
+    if secret is not None and platform == "supabase":
+        check_supabase_secret(secret, secret_name)
+    service = _str(env, service_name)
     if service is not None and not _SERVICE_SID.fullmatch(service):
-        raise ConfigError(f"{prefix}_SERVICE must be a Service SID (VA and 32 hex digits)")
+        raise ConfigError(f"{service_name} must be a Service SID (VA and 32 hex digits)")
     return Hook(secret, parameter, service)
 
 

@@ -198,3 +198,34 @@ def test_unconverted_hook_sends_never_suspend_a_range_for_its_real_users(hook, c
         post(client, *signed(documented_body(phone=f"1415555{2700 + n}", ip=f"198.51.100.{n}"), clock()))
     status, body, _ = post(client, *signed(documented_body(phone="14155552800", ip="198.51.100.99"), clock()))
     assert body["error"]["http_code"] == 403 and len(outbox) == 20
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env, named", [
+    ({"OTP_HOOK_SUPABASE_SECRET": "whsec_notbase64!!!!!!"}, "OTP_HOOK_SUPABASE_SECRET"),
+    ({"OTP_HOOK_LOGTO_SECRET": "short"}, "OTP_HOOK_LOGTO_SECRET"),
+    ({"OTP_HOOK_ZITADEL_SERVICE": "VA123"}, "OTP_HOOK_ZITADEL_SERVICE"),
+    ({"OTP_STAGE": "dev", "OTP_SECRET_PARAMETER": "/x", "SMS_PROVIDER": "sns",
+      "OTP_HOOK_SUPABASE_SECRET": SECRET}, "OTP_HOOK_SUPABASE_SECRET_PARAMETER"),
+    ({"OTP_CUSTOM_CODE_ENABLED": "yes"}, "OTP_CUSTOM_CODE_ENABLED"),
+])
+def test_a_bad_hook_setting_fails_at_start_naming_the_variable(env, named):
+    from chalicelib.config import Config, ConfigError
+    from tests.unit.test_config import BASE
+
+    with pytest.raises(ConfigError, match=named):
+        deployed = env.get("OTP_STAGE") == "dev"  # no plain OTP_SECRET there
+        Config.from_env({**{k: v for k, v in BASE.items() if not (deployed and k == "OTP_SECRET")}, **env})
+
+
+def test_the_hooks_settings_are_read():
+    from chalicelib.config import Config
+    from tests.unit.test_config import BASE
+
+    config = Config.from_env({**BASE, "OTP_CUSTOM_CODE_ENABLED": "true", "OTP_HOOK_SUPABASE_SECRET": SECRET,
+                              "OTP_HOOK_LOGTO_SECRET_PARAMETER": "/phone-verify/test/logto",
+                              "OTP_HOOK_ZITADEL_SERVICE": "VA" + "a" * 32})
+    hooks = config.hooks
+    assert hooks.custom_code_enabled and hooks.supabase.enabled and hooks.logto.enabled
+    assert not hooks.zitadel.enabled and hooks.zitadel.service == "VA" + "a" * 32
