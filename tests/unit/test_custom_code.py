@@ -145,3 +145,25 @@ def test_a_service_update_still_takes_the_form_only(client, key):  # noqa: F811
     sid = new_service(client, key)["sid"]
     status, body = _json_call(client, key, f"/v2/Services/{sid}", {"FriendlyName": "Other"})
     assert status == 400 and twilio_error(body) == 60200, body
+
+
+# -- conversion feedback: Status=approved is the breaker's conversion too --------------------
+
+@pytest.mark.parametrize("report", [True, False])
+def test_custom_codes_confirmed_by_status_approved_keep_their_range_open(client, key, outbox, report):  # noqa: F811
+    """OTP_BREAKER_MIN_SENDS=10 at 20 %: ten custom-code sends of one range, each confirmed by
+    Status=approved, leave the 11th through; unreported, the 11th trips the breaker (60410)."""
+    sid = new_service(client, key, CustomCodeEnabled="true")["sid"]
+    path = f"/v2/Services/{sid}/Verifications"
+    for n in range(10):
+        status, body, _ = call(client, key, "POST", path, {"To": f"+1415555{2600 + n}", "Channel": "sms",
+                                                           "CustomCode": "8080"})
+        assert status == 201, body
+        if report:
+            assert call(client, key, "POST", f"{path}/{body['sid']}", {"Status": "approved"})[0] == 200
+    status, body, _ = call(client, key, "POST", path,
+                           {"To": "+14155552699", "Channel": "sms", "CustomCode": "8080"})
+    if report:
+        assert status == 201, body
+    else:
+        assert status == 403 and twilio_error(body) == 60410, body
