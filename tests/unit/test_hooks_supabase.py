@@ -229,3 +229,20 @@ def test_the_hooks_settings_are_read():
     hooks = config.hooks
     assert hooks.custom_code_enabled and hooks.supabase.enabled and hooks.logto.enabled
     assert not hooks.zitadel.enabled and hooks.zitadel.service == "VA" + "a" * 32
+
+
+def test_the_replay_guards_write_retried_after_a_lost_answer_is_its_own_first_delivery(aws):
+    """botocore retries the guard's write after a lost answer: the token recognises the write
+    that had landed, so Supabase's first delivery is not refused as its own replay."""
+    import boto3
+
+    from chalicelib.hooks.core import ReplayGuard
+    from tests.conftest import TABLE
+    from tests.faults import Faults
+
+    faults = Faults()
+    guard = ReplayGuard(faults.attach(boto3.client("dynamodb", region_name="us-east-1")), TABLE)
+    faults.arm("UpdateItem", "lost")
+    assert guard.first("supabase", "msg_1", 2_000_000_000) is True
+    assert faults.hit == [("UpdateItem", "lost")]
+    assert guard.first("supabase", "msg_1", 2_000_000_000) is False  # a real replay
