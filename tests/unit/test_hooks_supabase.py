@@ -246,3 +246,14 @@ def test_the_replay_guards_write_retried_after_a_lost_answer_is_its_own_first_de
     assert guard.first("supabase", "msg_1", 2_000_000_000) is True
     assert faults.hit == [("UpdateItem", "lost")]
     assert guard.first("supabase", "msg_1", 2_000_000_000) is False  # a real replay
+
+
+def test_custom_codes_need_one_segment_with_a_ten_character_code():
+    from chalicelib.config import Config, ConfigError
+    from tests.unit.test_config import BASE
+
+    tight = {**BASE, "OTP_BRAND_NAME": "A" * 20, "OTP_WEBOTP_DOMAIN": "verify.example-shop.com"}
+    Config.from_env(tight)  # a 6-digit code fits
+    for custom in ({"OTP_CUSTOM_CODE_ENABLED": "true"}, {"OTP_HOOK_SUPABASE_SECRET": SECRET}):
+        with pytest.raises(ConfigError, match="10-character custom code"):
+            Config.from_env({**tight, **custom})
