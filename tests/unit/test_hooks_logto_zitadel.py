@@ -166,3 +166,13 @@ def test_the_end_users_ip_logto_passes_counts_on_the_per_ip_limit(client, outbox
     statuses = [logto(client, body)[0] for body in bodies]
     assert statuses[:20] == [200] * 20 and statuses[20] == 429
     assert len(outbox) == 20
+
+
+def test_a_number_the_service_does_not_allow_is_403_from_zitadel(configured, clock, outbox, key):  # noqa: F811
+    client = configured(OTP_HOOK_ZITADEL_SECRET=ZITADEL_KEY)
+    sid = new_service(client, key, AllowedCountries="GB")["sid"]
+    client = configured(OTP_HOOK_ZITADEL_SECRET=ZITADEL_KEY, OTP_HOOK_ZITADEL_SERVICE=sid)
+    body = zitadel_body()
+    status, answer, _ = zitadel(client, body, zitadel_signature(int(clock()), body))
+    assert status == 403 and answer["error"]["message"], answer
+    assert not outbox
