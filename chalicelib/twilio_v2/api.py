@@ -73,6 +73,10 @@ class TwilioApi:
         if current.default:
             raise wire.invalid("Sid", "the default Service is the stage's configuration (OTP_* variables)")
         changes = params.service_changes(form, self._config.limits.allowed_countries)
+        if changes.get("custom_code_reported") is False and not account:
+            raise wire.TwilioError(20403, 403, "Forbidden: only a credential for every Service sets "
+                                               "CustomCodeReported=false (this API key is limited to some "
+                                               "Services)")
         if changes.get("risk_check_opt_out_enabled") and not account:
             raise wire.TwilioError(20403, 403, "Forbidden: only a credential for every Service sets "
                                                "RiskCheckOptOutEnabled (this API key is limited to some "
@@ -109,6 +113,7 @@ class TwilioApi:
             "resend_wait": s.resend_wait,
             "allowed_countries": list(s.allowed_countries) if s.allowed_countries is not None else None,
             "risk_check_opt_out_enabled": s.risk_check_opt_out_enabled,
+            "custom_code_reported": s.custom_code_reported,
             "date_created": wire.iso(s.created_at), "date_updated": wire.iso(s.updated_at), "url": url,
             "links": {"verifications": f"{url}/Verifications",
                       "verification_checks": f"{url}/VerificationCheck"},
@@ -213,9 +218,10 @@ class TwilioApi:
         settings, app = self.app(sid, brand)
         if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled:
             app = app.with_message(**message, psd2=options.psd2)
+        unreported = options.custom_code is not None and not settings.custom_code_reported
         request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata,
                                risk_check=options.risk_check, custom_code=options.custom_code,
-                               sampled=not platform)
+                               sampled=not (platform or unreported))  # never reported: not sampled
         verification, _ = app.start(request, source_ip)
         return self.verification_body(settings, verification, app.now(), base)
 

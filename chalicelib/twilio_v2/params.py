@@ -24,6 +24,7 @@ _FLAGS = {  # Twilio's boolean -> ServiceSettings' field
     "VerifyEventSubscriptionEnabled": "verify_event_subscription_enabled",
     "RiskCheckOptOutEnabled": "risk_check_opt_out_enabled",  # an extension (below)
     "CustomCodeEnabled": "custom_code_enabled",  # a start may give its CustomCode (Twilio's 60204 without)
+    "CustomCodeReported": "custom_code_reported",  # an extension (below)
 }
 # Accepted only as "false" (or empty), and why.
 _FALSE_ONLY = {
@@ -47,8 +48,11 @@ _NOT_HERE = {
 # ResendWait (seconds between two sends of one verification: Twilio has no wait, v1 has
 # OTP_RESEND_INTERVAL_SECONDS with the same bounds), AllowedCountries (ISO regions,
 # comma-separated as OTP_ALLOWED_COUNTRIES; empty: the stage's list) and RiskCheckOptOutEnabled
-# (whether a start may send RiskCheck=disable; off by default).
-EXTENSIONS = frozenset({"ResendWait", "AllowedCountries", "RiskCheckOptOutEnabled"})
+# (whether a start may send RiskCheck=disable; off by default); CustomCodeReported (true by
+# default: the app reports each custom code's outcome with Status=approved; false: the codes are
+# checked elsewhere, as Kratos and authentik check theirs, so the Service's custom-code starts
+# stay out of the conversion breakers' sample, as a hook's: docs/limits.md).
+EXTENSIONS = frozenset({"ResendWait", "AllowedCountries", "RiskCheckOptOutEnabled", "CustomCodeReported"})
 SERVICE_PARAMETERS = frozenset({"FriendlyName", "CodeLength", "TtsName", "Totp.Issuer", "Totp.TimeStep",
                                 "Totp.CodeLength", "Totp.Skew", *_FLAGS, *_FALSE_ONLY, *_NOT_HERE,
                                 *EXTENSIONS})

@@ -80,6 +80,9 @@ class ServiceSettings:
     allowed_countries: tuple[str, ...] | None = None  # AllowedCountries: None, the stage's list
     risk_check_opt_out_enabled: bool = False  # RiskCheckOptOutEnabled: a start may send RiskCheck=disable
     custom_code_enabled: bool = False  # CustomCodeEnabled (Twilio's): a start may give its CustomCode
+    # CustomCodeReported (an extension): False, its custom codes are checked elsewhere and never
+    # reported, so their sends stay out of the conversion breakers' sample
+    custom_code_reported: bool = True
 
     def to_json(self) -> str:
         """The stored JSON. A field at its default is left out, so a Service stored before the

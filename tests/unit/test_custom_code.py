@@ -167,3 +167,31 @@ def test_custom_codes_confirmed_by_status_approved_keep_their_range_open(client,
         assert status == 201, body
     else:
         assert status == 403 and twilio_error(body) == 60410, body
+
+
+def test_a_service_whose_custom_codes_are_checked_elsewhere_never_suspends_its_ranges(client, key, outbox):  # noqa: F811
+    """CustomCodeReported=false (Kratos, authentik: they check the code and never report it):
+    15 unreported custom-code starts of one range stay out of the breaker's sample, yet count on
+    the prefix's limit of 20."""
+    sid = new_service(client, key, CustomCodeEnabled="true", CustomCodeReported="false")["sid"]
+    assert call(client, key, "GET", f"/v2/Services/{sid}")[1]["custom_code_reported"] is False
+    path = f"/v2/Services/{sid}/Verifications"
+    statuses = [call(client, key, "POST", path, {"To": f"+1415555{2600 + n}", "Channel": "sms",
+                                                 "CustomCode": "8080"})[0] for n in range(21)]
+    assert statuses == [201] * 20 + [403]
+    assert len(outbox) == 20
+
+
+def test_only_an_account_wide_credential_sets_custom_code_reported_false(client, key, monkeypatch):  # noqa: F811
+    from scripts.api_keys import create
+    from tests.unit.test_twilio_v2 import basic
+    from tests.unit.test_v2_credentials import expire_cache
+
+    sid = new_service(client, key, CustomCodeEnabled="true")["sid"]
+    limited = create("test", "limited", services=[sid])
+    expire_cache(monkeypatch, 1.5)  # the new key is read (as test_v2_credentials does)
+    headers = basic(limited["api_key_sid"], limited["api_key_secret"])
+    status, body, _ = call(client, key, "POST", f"/v2/Services/{sid}", {"CustomCodeReported": "false"},
+                           headers=headers)
+    assert status == 403 and twilio_error(body) == 20403, body
+    assert call(client, key, "GET", f"/v2/Services/{sid}")[1]["custom_code_reported"] is True
