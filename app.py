@@ -21,6 +21,7 @@ from chalicelib import errors, telemetry, wiring
 from chalicelib.config import ConfigError, api_key_required, public_api
 from chalicelib.http import JSON_HEADERS as _JSON_HEADERS
 from chalicelib.http import SERVER_DOOR, App, raw_body
+from chalicelib.hooks.routes import hook_routes
 from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.models import parse_check_request, parse_start_request
@@ -260,12 +261,10 @@ if any(_CHANNEL_TOPICS):
 
 # -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------
 
-
 app.register_blueprint(totp_routes(lambda: wiring.get_totp()))
 
 
 # -- the seed-compatible routes (form or JSON fields, plain-text answers) ---------------------
-
 
 app.register_blueprint(seed_routes(_API_KEY, PUBLIC_DOOR))
 
@@ -291,6 +290,7 @@ def jwks() -> Response:
 
 
 app.register_blueprint(twilio_routes(lambda: wiring.get_twilio(), lambda req: wiring.public_base(req)))
+app.register_blueprint(hook_routes(lambda: wiring.get_hooks()))  # docs/identity-platforms.md
 
 
 # -- the web page and the local SMS inbox ----------------------------------------------------

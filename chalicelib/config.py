@@ -16,6 +16,7 @@ from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
 from chalicelib.settings.channels import Channels
 from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str
 from chalicelib.settings.events import Events
+from chalicelib.settings.hooks import PLATFORMS, Hooks
 from chalicelib.settings.limits import Limits
 from chalicelib.settings.numbers import TestNumbers
 from chalicelib.settings.receipts import receipt_settings
@@ -101,6 +102,8 @@ class Config:
     # references, so rotating the code key voids only codes. Unset: the code key does both jobs.
     identity_secret: str | None = None
     identity_secret_parameter: str | None = None
+    # OTP_CUSTOM_CODE_ENABLED and the identity platforms' hooks (settings/hooks.py)
+    hooks: Hooks = Hooks()
 
     @property
     def sms_provider(self) -> str:
@@ -227,12 +230,16 @@ class Config:
             totp=TotpSettings.from_env(env, stage),
             channels=channels,
             attempts=_bool(env, "OTP_ATTEMPTS", True),
+            hooks=Hooks.from_env(env, stage),
         )
-        over = config.composer().check_budget(config.code_length)
+        # A custom code (v2's CustomCode on the default Service, a hook's) has up to 10 characters.
+        custom = config.hooks.custom_code_enabled or any(config.hooks.of(p).enabled for p in PLATFORMS)
+        over = config.composer().check_budget(max(config.code_length, 10) if custom else config.code_length)
         if over:
             raise ConfigError(
                 "the SMS would need two segments in locale(s) "
-                f"{', '.join(over)}: shorten OTP_BRAND_NAME, OTP_MESSAGE_TEMPLATE or "
+                + ("with a 10-character custom code (OTP_CUSTOM_CODE_ENABLED, OTP_HOOK_*) " if custom else "")
+                + f"{', '.join(over)}: shorten OTP_BRAND_NAME, OTP_MESSAGE_TEMPLATE or "
                 "OTP_WEBOTP_DOMAIN, or drop OTP_ANDROID_APP_HASH"
             )
         return config

@@ -31,12 +31,13 @@ class CounterStore(abc.ABC):
     @abc.abstractmethod
     def increment(
         self, key: str, limit: int, expires_at: int, honour_suspension: bool = True,
-        channel: str | None = None,
+        channel: str | None = None, sampled: bool = True,
     ) -> dict[str, int]:
         """Add one to ``key``'s count unless it reached ``limit`` or is suspended (unless told
         to pass a suspension); returns the item's counts after the write. Raises CounterFull.
         With a ``channel``, the send also counts on that channel's own count, and only that
-        channel's suspension refuses it."""
+        channel's suspension refuses it; ``sampled`` False: ``n`` only (the channel's
+        suspension still refuses it), kept out of the channel's conversion sample."""
 
     @abc.abstractmethod
     def add(self, key: str, attribute: str, expires_at: int) -> None:
@@ -86,7 +87,7 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
 
     def increment(
         self, key: str, limit: int, expires_at: int, honour_suspension: bool = True,
-        channel: str | None = None,
+        channel: str | None = None, sampled: bool = True,
     ) -> dict[str, int]:
         # Condition: under the limit (``n``, every channel) and (unless a trusted number
         # passes a breaker's suspension) the send's own channel not suspended. DynamoDB
@@ -102,9 +103,9 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
         names: dict[str, str] = {}
         if honour_suspension:
             names["#suspended"] = _suspended(channel)
-        if channel is not None:
+        if channel is not None and sampled:
             names["#sends"] = per_channel("n", channel)
-        add = "ADD n :one, #sends :one" if channel is not None else "ADD n :one"
+        add = "ADD n :one, #sends :one" if "#sends" in names else "ADD n :one"
         try:
             item = self._update(
                 key,

@@ -94,7 +94,7 @@ class Limiter:
 
     def reserve_send(
         self, phone: PhoneNumber | EmailAddress, now: float, trusted: bool = False, channel: str = "sms",
-        fraud_guard: bool = True, buckets: Sequence[BucketCount] = (),
+        fraud_guard: bool = True, buckets: Sequence[BucketCount] = (), sampled: bool = True,
     ) -> None:
         """Count one send against the prefix, the country (and its breaker) and the budget,
         the three writes at once. A refusal by any of them gives back what the others
@@ -108,7 +108,10 @@ class Limiter:
         way still trips the breaker for every other request); the country's limit (with a
         trusted number's headroom when its breaker is on) and the budget hold. ``buckets``: the
         Service's rate limits the start names (chalicelib/rate_buckets.py), counted in the same
-        wave and given back with the others (whichever refuses)."""
+        wave and given back with the others (whichever refuses). ``sampled`` False
+        (a hook's start: the platform checks the code and never reports back): counted on every
+        limit, refused by a suspension, but kept out of the breakers' conversion sample, so
+        sends whose approvals can never come do not suspend a whole range (docs/limits.md)."""
         if not isinstance(phone, PhoneNumber):
             # An email address: the budget only. Its per-recipient limits are on its item; a
             # breaker on its domain would let a stranger suspend gmail.com for everyone, and
@@ -122,11 +125,11 @@ class Limiter:
         self._all_or_nothing([
             lambda: self._breaker_counter(
                 "prefix", prefix_of(phone.e164), channel, prefix_limit, now, passes,
-                limits.breaker_min_sends, errors.PrefixRateLimited, errors.PrefixSuspended),
+                limits.breaker_min_sends, errors.PrefixRateLimited, errors.PrefixSuspended, sampled),
             lambda: self._breaker_counter(
                 "country", phone.region, channel, limits.sends_per_country_per_hour or _NO_LIMIT, now,
                 passes, limits.breaker_country_min_sends if limits.breaker_country_wide else None,
-                errors.CountryRateLimited, errors.CountrySuspended),
+                errors.CountryRateLimited, errors.CountrySuspended, sampled),
             lambda: self._budget(now, channel),
             *self._bucket_calls(buckets, now),
         ])
@@ -185,7 +188,7 @@ class Limiter:
     def _breaker_counter(
         self, kind: str, name: str, channel: str, limit: int, now: float, trusted: bool,
         min_sends: int | None, limit_error: type[errors.LimitExceeded],
-        suspended_error: type[errors.LimitExceeded],
+        suspended_error: type[errors.LimitExceeded], sampled: bool = True,
     ) -> tuple[str, str | None]:
         """A send counter with a conversion breaker per channel (``min_sends`` None: no
         breaker). The counter's item holds the window's sends (``n``, every channel: the
@@ -193,7 +196,8 @@ class Limiter:
         ``channel`` converted under OTP_BREAKER_MIN_CONVERSION_PERCENT, the window is
         suspended for ``channel`` (the send that trips it given back in that write). A trusted
         number passes a suspension, and never trips it. Returns what to give back when another
-        counter refuses the send: the key and the channel counted on it."""
+        counter refuses the send: the key and the channel counted on it. ``sampled`` False: the
+        send counts on ``n`` only (not the channel's sample) and never trips the breaker."""
         window, retry_after = _window(now)
         key = f"rl#{kind}#{name}#{window}"
         suspended = per_channel("suspended", channel)
@@ -209,12 +213,14 @@ class Limiter:
             limit += len(BREAKER_CHANNELS) * (min_sends + 1)
         try:
             counts = self._counters.increment(key, limit, _ttl(window), honour_suspension=not trusted,
-                                              channel=channel)
+                                              channel=channel, **({} if sampled else {"sampled": False}))
         except CounterFull as full:
             if full.item.get(suspended):
                 raise suspended_error(retry_after=retry_after) from None
             log.warning("limit hit kind=%s limit=%d", kind, limit)
             raise limit_error(retry_after=retry_after) from None
+        if not sampled:
+            return key, None  # only ``n`` was counted: that is all a give-back returns
         # The channel's sends before this one, and its approvals.
         sends = counts.get(per_channel("n", channel), 1) - 1
         approvals = counts.get(per_channel("approvals", channel), 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -216,6 +216,12 @@ class StartRequest:
     metadata: str | None = None  # Verification.metadata for a new verification
     risk_check: bool = True  # False: this send passes the pumping defences (v2's RiskCheck=disable)
     buckets: tuple[Any, ...] = ()  # rate_buckets.BucketCount: the v2 Service's rate limits it names
+    # The caller's code (v2's CustomCode, an identity platform's hook), sent instead of a new
+    # one; kept as its MAC only, like every code. Never in a repr (a log line).
+    custom_code: str | None = field(default=None, repr=False)
+    # False: the platform checks the code elsewhere and never reports the outcome (a hook), so
+    # this send is kept out of the conversion breakers' sample (Limiter.reserve_send).
+    sampled: bool = True
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,9 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
             },
         } for method in ("get", "post")},
     }
+    from chalicelib.hooks.openapi import hook_paths
+
+    paths.update(hook_paths())  # the identity platforms' hooks, each in its platform's format
     paths["/v1/verifications"]["options"] = {"operationId": "startPreflight", **preflight}
     paths["/v1/verifications/check"]["options"] = {"operationId": "checkPreflight", **preflight}
     paths["/"] = {"get": {"operationId": "page", "summary": "The web page", "security": [],

@@ -137,7 +137,9 @@ class StartUseCase:
         checks, window = self._check_limit(), self._send_limit()
         for _ in range(_START_TRIES):
             now = self._clock()
-            code = fixed_code or new_code(cfg.code_length)
+            # A custom code (the caller's, v2's CustomCode or a hook's) is the one sent and kept
+            # as its MAC; a test number still sends nothing (its fixed code when none is given).
+            code = request.custom_code or fixed_code or new_code(cfg.code_length)
             # The first write names the chain's first provider; a failover corrects it.
             send = SendAttempt(request.channel, chain[0], int(now * 1000))
             fresh = dataclasses.replace(self._new_verification(phone, number_key, code, now, send),
@@ -231,7 +233,7 @@ class StartUseCase:
         while True:
             try:
                 self._count_send(phone, number_key, verification, now, trusted, moved_to, request.risk_check,
-                                 request.buckets)
+                                 request.buckets, request.sampled)
                 break
             except (errors.PrefixSuspended, errors.CountrySuspended) as suspended:
                 # Channel auto: this channel's breaker is suspended for the range; the next
@@ -258,11 +260,13 @@ class StartUseCase:
     def _count_send(
         self, phone: PhoneNumber | EmailAddress, number_key: str, verification: Verification, now: float,
         trusted: bool, moved_to: str | None, risk_check: bool = True, buckets: tuple[Any, ...] = (),
+        sampled: bool = True,
     ) -> None:
         """The send counters for the verification's channel, in one wave with the send's v2
         attempt and, when channel auto moved the send to another channel (``moved_to``: its
         first provider), the number's item's new channel. Raises the counters' refusal.
-        ``risk_check`` False: the pumping defences pass this send (Limiter.reserve_send)."""
+        ``risk_check`` False: the pumping defences pass this send (Limiter.reserve_send);
+        ``sampled`` False: kept out of the breakers' conversion sample (a hook's start)."""
         attempts = self._attempts
         region = phone.region if isinstance(phone, PhoneNumber) else ""  # an address has none
         recording = attempts.record(verification, region, self._scope) if attempts else None
@@ -272,7 +276,7 @@ class StartUseCase:
                                         verification.channel)
         try:
             self._limiter.reserve_send(phone, now, trusted, verification.channel, fraud_guard=risk_check,
-                                       buckets=buckets)
+                                       buckets=buckets, sampled=sampled)
         except Exception:
             if recording is not None:
                 recording.cancel()  # a refused send is no attempt: removed beside the undo

@@ -223,6 +223,23 @@ def _twilio_for(service: Any) -> Any:
     return TwilioApi(get_config(), service, get_receipts(), lambda: get_totp())
 
 
+def get_hooks() -> Any:
+    """The identity platforms' hooks (chalicelib/hooks/core.py) over the v2 dialect."""
+    return _hooks_for(get_twilio())
+
+
+@functools.lru_cache(maxsize=1)
+def _hooks_for(twilio: Any) -> Any:
+    import boto3
+
+    from chalicelib.hooks.core import HookStarts, ReplayGuard
+    from chalicelib.parameters import _get_secure_string
+
+    config = get_config()
+    return HookStarts(config, lambda: twilio, ReplayGuard(twilio._service._store._client, config.table_name),
+                      lambda variable, name: _get_secure_string(variable, name, lambda: boto3.client("ssm")))
+
+
 def public_base(request: Any) -> str:
     """The API's own base URL for the absolute URLs Twilio's resources carry (the SDKs follow
     ``next_page_url`` as given): OTP_PUBLIC_URL when set, else the URL the request came to.
@@ -298,7 +315,7 @@ def openapi_json(api_key_required: bool, public: bool) -> str:
 
 # Every per-container cache above; reset() clears them (tests and the bench between builds).
 _CACHES: tuple[Any, ...] = (get_config, _service, get_receipts, _kms_client, _totp_for, _event_delivery,
-                            openapi_json, _twilio_for)
+                            openapi_json, _twilio_for, _hooks_for)
 _resets: list[Callable[[], None]] = []
 
 

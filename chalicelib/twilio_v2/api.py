@@ -27,6 +27,7 @@ from chalicelib.totp import DIGITS, PERIOD
 
 _GONE = ("approved", "canceled", "expired")  # Twilio: such a verification is no longer found (20404)
 _APPS_CACHED = 256
+MAX_CUSTOM_CODE = 10  # Twilio's CustomCode: 4-10 characters
 
 
 class TwilioApi:
@@ -38,7 +39,9 @@ class TwilioApi:
         self.account_sid = hasher.derived_sid("AC", "account")
         client, table = service._store._client, config.table_name
         default = ServiceSettings(hasher.derived_sid("VA", "default-service"), config.brand_name,
-                                  config.code_length, 0, 0, default=True)
+                                  config.code_length, 0, 0, default=True,
+                                  custom_code_enabled=config.hooks.custom_code_enabled)
+        self.default_sid = default.sid
         self.catalog = ServiceCatalog(ServiceStore(client, table), default, wall=service.now)
         self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac,
                                            token=hasher.auth_token, account_sid=self.account_sid)
@@ -71,6 +74,10 @@ class TwilioApi:
         if current.default:
             raise wire.invalid("Sid", "the default Service is the stage's configuration (OTP_* variables)")
         changes = params.service_changes(form, self._config.limits.allowed_countries)
+        if changes.get("custom_code_reported") is False and not account:
+            raise wire.TwilioError(20403, 403, "Forbidden: only a credential for every Service sets "
+                                               "CustomCodeReported=false (this API key is limited to some "
+                                               "Services)")
         if changes.get("risk_check_opt_out_enabled") and not account:
             raise wire.TwilioError(20403, 403, "Forbidden: only a credential for every Service sets "
                                                "RiskCheckOptOutEnabled (this API key is limited to some "
@@ -96,7 +103,8 @@ class TwilioApi:
             "sid": s.sid, "account_sid": self.account_sid, "friendly_name": s.friendly_name,
             "code_length": s.code_length, "lookup_enabled": s.lookup_enabled, "psd2_enabled": s.psd2_enabled,
             "skip_sms_to_landlines": s.skip_sms_to_landlines, "dtmf_input_required": False, "tts_name": None,
-            "do_not_share_warning_enabled": s.do_not_share_warning_enabled, "custom_code_enabled": False,
+            "do_not_share_warning_enabled": s.do_not_share_warning_enabled,
+            "custom_code_enabled": s.custom_code_enabled,
             "push": {"include_date": False, "apn_credential_sid": None, "fcm_credential_sid": None},
             "totp": {"issuer": s.totp_issuer or s.friendly_name, "time_step": PERIOD, "code_length": DIGITS,
                      "skew": self._config.totp.window if s.totp_skew is None else s.totp_skew},
@@ -107,6 +115,7 @@ class TwilioApi:
             "resend_wait": s.resend_wait,
             "allowed_countries": list(s.allowed_countries) if s.allowed_countries is not None else None,
             "risk_check_opt_out_enabled": s.risk_check_opt_out_enabled,
+            "custom_code_reported": s.custom_code_reported,
             "date_created": wire.iso(s.created_at), "date_updated": wire.iso(s.updated_at), "url": url,
             "links": {"verifications": f"{url}/Verifications",
                       "verification_checks": f"{url}/VerificationCheck", "rate_limits": f"{url}/RateLimits"},
@@ -146,6 +155,9 @@ class TwilioApi:
             raise error
         self._check_budget(s.friendly_name, s.code_length, "FriendlyName",
                            do_not_share=s.do_not_share_warning_enabled)
+        if s.custom_code_enabled:  # a custom code is up to 10 characters: one segment with any
+            self._check_budget(s.friendly_name, MAX_CUSTOM_CODE, "CustomCodeEnabled",
+                               do_not_share=s.do_not_share_warning_enabled)
 
     def _check_budget(self, brand: str, code_length: int, parameter: str, locale: str | None = None,
                       **options: Any) -> None:
@@ -172,13 +184,16 @@ class TwilioApi:
 
     # -- Verifications ----------------------------------------------------------------------
 
-    def start(self, sid: str, form: dict[str, str], base: str) -> dict[str, Any]:
+    def start(self, sid: str, form: dict[str, str], base: str, platform: bool = False) -> dict[str, Any]:
         """A start for the Service. The caller is a backend (one address for all its users), so
         the per-IP limit counts the end user's ``DeviceIp`` when given and nothing otherwise;
-        the number's, the prefix's, the country's limits and the budget always apply."""
+        the number's, the prefix's, the country's limits and the budget always apply.
+        ``platform``: an identity platform's hook (chalicelib/hooks/) starts the Service it was
+        given with the platform's CustomCode; the platform checks the code and never reports
+        back, so its sends stay out of the conversion breakers' sample (docs/limits.md)."""
         to, channel = form.get("To"), form.get("Channel")
         settings = self._settings(sid)
-        options = params.start_options(form, settings, channel or "")
+        options = params.start_options(form, settings, channel or "", platform)
         if not to:
             raise wire.invalid("To", "is required")
         if channel not in CHANNELS:
@@ -206,8 +221,10 @@ class TwilioApi:
         if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled:
             app = app.with_message(**message, psd2=options.psd2)
         buckets = rate_limits.named(settings, form.get("RateLimits"), self._service._hasher.rate_limit_key)
+        unreported = options.custom_code is not None and not settings.custom_code_reported
         request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata,
-                               risk_check=options.risk_check, buckets=buckets)
+                               risk_check=options.risk_check, custom_code=options.custom_code,
+                               buckets=buckets, sampled=not (platform or unreported))  # never reported: not sampled
         verification, _ = app.start(request, source_ip)
         return self.verification_body(settings, verification, app.now(), base)
 

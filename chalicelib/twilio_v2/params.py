@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.messages import SERVICE_BRAND_LENGTH, brand_problem, text_problem
@@ -23,12 +23,13 @@ _FLAGS = {  # Twilio's boolean -> ServiceSettings' field
     "DoNotShareWarningEnabled": "do_not_share_warning_enabled", "Psd2Enabled": "psd2_enabled",
     "VerifyEventSubscriptionEnabled": "verify_event_subscription_enabled",
     "RiskCheckOptOutEnabled": "risk_check_opt_out_enabled",  # an extension (below)
+    "CustomCodeEnabled": "custom_code_enabled",  # a start may give its CustomCode (Twilio's 60204 without)
+    "CustomCodeReported": "custom_code_reported",  # an extension (below)
 }
 # Accepted only as "false" (or empty), and why.
 _FALSE_ONLY = {
     "DtmfInputRequired": "the calls here speak the code when answered; no call provider here waits for a key "
                          "press first",
-    "CustomCodeEnabled": "not until custom codes land",
 }
 _SENDER = ("per-Service WhatsApp senders come with Messaging Configurations; WhatsApp goes out from the "
            "stage's sender")
@@ -47,8 +48,11 @@ _NOT_HERE = {
 # ResendWait (seconds between two sends of one verification: Twilio has no wait, v1 has
 # OTP_RESEND_INTERVAL_SECONDS with the same bounds), AllowedCountries (ISO regions,
 # comma-separated as OTP_ALLOWED_COUNTRIES; empty: the stage's list) and RiskCheckOptOutEnabled
-# (whether a start may send RiskCheck=disable; off by default).
-EXTENSIONS = frozenset({"ResendWait", "AllowedCountries", "RiskCheckOptOutEnabled"})
+# (whether a start may send RiskCheck=disable; off by default); CustomCodeReported (true by
+# default: the app reports each custom code's outcome with Status=approved; false: the codes are
+# checked elsewhere, as Kratos and authentik check theirs, so the Service's custom-code starts
+# stay out of the conversion breakers' sample, as a hook's: docs/limits.md).
+EXTENSIONS = frozenset({"ResendWait", "AllowedCountries", "RiskCheckOptOutEnabled", "CustomCodeReported"})
 SERVICE_PARAMETERS = frozenset({"FriendlyName", "CodeLength", "TtsName", "Totp.Issuer", "Totp.TimeStep",
                                 "Totp.CodeLength", "Totp.Skew", *_FLAGS, *_FALSE_ONLY, *_NOT_HERE,
                                 *EXTENSIONS})
@@ -75,10 +79,10 @@ def service_changes(form: dict[str, str], stage_countries: frozenset[str] = froz
     code_length = wire.optional_int(form, "CodeLength", 4, 10)
     if code_length is not None:
         changes["code_length"] = code_length
-    for name, field in _FLAGS.items():
+    for name, attribute in _FLAGS.items():
         value = wire.optional_bool(form, name)
         if value is not None:
-            changes[field] = value
+            changes[attribute] = value
     if form.get("TtsName"):
         raise wire.invalid("TtsName", "calls here speak with the Amazon Polly voice of the message's "
                                       "language (docs/channels.md)")
@@ -163,23 +167,34 @@ class StartOptions:
     # RiskCheck: False (disable, where the Service allows it) turns off the pumping defences
     # (the prefix's limit, the breakers) for this request's SMS; Twilio's is "For SMS channel only".
     risk_check: bool = True
+    # CustomCode: the caller's code, sent instead of a generated one (never in a repr: no log
+    # line can carry it); only its keyed MAC is kept, as for every code.
+    custom_code: str | None = field(default=None, repr=False)
 
 
-def start_options(form: dict[str, str], service: Any, channel: str) -> StartOptions:
+# Twilio's CustomCode: "4-10 characters, letters and digits" (docs Verify API, custom codes);
+# matched exactly, case included, as VerificationCheck's Code (codes.parse_twilio_code).
+CUSTOM_CODE = re.compile(r"[0-9A-Za-z]{4,10}", re.ASCII)
+
+
+def start_options(form: dict[str, str], service: Any, channel: str, platform: bool = False) -> StartOptions:
     """The CreateVerification parameters beyond To, Channel, Locale, CustomFriendlyName and
-    DeviceIp (the caller's), checked in the form's order of names."""
+    DeviceIp (the caller's), checked in the form's order of names. ``platform``: an identity
+    platform's hook (chalicelib/hooks/), whose Service the operator named for it: its code
+    is always the platform's, whatever the Service's CustomCodeEnabled."""
     for name in sorted(form):
         if name not in START_PARAMETERS:
             raise wire.invalid(name, "not supported by this service")
         if name in _START_NOT_HERE:
             raise wire.invalid(name, _START_NOT_HERE[name])
     if "CustomCode" in form:
-        if not getattr(service, "custom_code_enabled", False):  # no Service has it yet
+        if not (service.custom_code_enabled or platform):
             # 60204 Service does not support this feature (https://www.twilio.com/docs/api/errors/60204):
             # Twilio's answer when the Service's CustomCodeEnabled is false.
             raise wire.TwilioError(60204, 400, "Service does not support this feature: `CustomCode` needs "
                                                "the Service's CustomCodeEnabled")
-        raise wire.invalid("CustomCode", "not until custom codes land")
+        if not CUSTOM_CODE.fullmatch(form["CustomCode"]):
+            raise wire.invalid("CustomCode", "4 to 10 ASCII letters or digits")
     if wire.optional_bool(form, "EnableSnaClientToken"):
         raise wire.invalid("EnableSnaClientToken", "this service has no Silent Network Auth")
     risk = form.get("RiskCheck")
@@ -208,7 +223,8 @@ def start_options(form: dict[str, str], service: Any, channel: str) -> StartOpti
         meta["amount"], meta["payee"] = psd2
     return StartOptions(app_hash if channel == "sms" else None, psd2,
                         json.dumps(meta, sort_keys=True, separators=(",", ":")) if meta else None,
-                        risk_check=not (risk == "disable" and channel == "sms"))
+                        risk_check=not (risk == "disable" and channel == "sms"),
+                        custom_code=form.get("CustomCode"))
 
 
 def metadata(raw: str | None) -> dict[str, Any]:

@@ -117,9 +117,14 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
         if principal.services is not None and not principal.may(query_service):
             raise wire.TwilioError(*wire.NOT_PERMITTED)
 
-    def form() -> dict[str, str]:
+    def form(json_body: bool = False) -> dict[str, str]:
+        """The form; ``json_body``: a start's or check's JSON object too (the same names)."""
         request = bp.current_request
-        return wire.parse_form(raw_body(request), request.headers.get("content-type") or "")
+        content_type = request.headers.get("content-type") or ""
+        raw = raw_body(request)
+        if json_body and raw and content_type.lower().split(";")[0].strip() == "application/json":
+            return wire.parse_json_fields(raw)
+        return wire.parse_form(raw, content_type)
 
     def query() -> dict[str, str]:
         params = bp.current_request.query_params
@@ -163,7 +168,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     @bp.route("/v2/Services/{sid}/Verifications", methods=["POST"], content_types=_FORMS)
     @answers
     def create_verification(api: Any, sid: str) -> Response:
-        return wire.json_answer(api.start(sid, form(), base()), 201)
+        return wire.json_answer(api.start(sid, form(json_body=True), base()), 201)
 
     @bp.route("/v2/Services/{sid}/Verifications/{verification_sid}", methods=["GET"], content_types=_FORMS)
     @answers
@@ -178,7 +183,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     @bp.route("/v2/Services/{sid}/VerificationCheck", methods=["POST"], content_types=_FORMS)
     @answers
     def create_verification_check(api: Any, sid: str) -> Response:
-        return wire.json_answer(api.check(sid, form()))
+        return wire.json_answer(api.check(sid, form(json_body=True)))
 
     @bp.route("/v2/Attempts", methods=["GET"], content_types=_FORMS)
     @account_wide

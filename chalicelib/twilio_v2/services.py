@@ -82,6 +82,10 @@ class ServiceSettings:
     # Twilio's Service Rate Limits and their Buckets, as JSON objects (twilio_v2/rate_limits.py):
     # in the Service's own item, so a start reads them with the Service (no extra round trip).
     rate_limits: tuple[dict[str, Any], ...] = ()
+    custom_code_enabled: bool = False  # CustomCodeEnabled (Twilio's): a start may give its CustomCode
+    # CustomCodeReported (an extension): False, its custom codes are checked elsewhere and never
+    # reported, so their sends stay out of the conversion breakers' sample
+    custom_code_reported: bool = True
 
     def to_json(self) -> str:
         """The stored JSON. A field at its default is left out, so a Service stored before the

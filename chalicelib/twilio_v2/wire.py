@@ -152,6 +152,44 @@ def parse_form(raw: bytes, content_type: str) -> dict[str, str]:
     return form
 
 
+def parse_json_fields(raw: bytes) -> dict[str, str]:
+    """A start's or check's parameters as a JSON object with the form's names (authentik's
+    generic SMS provider and other platforms POST JSON): read as the form would give them, a
+    string as is, true/false and a whole number as their text, an object (Tags,
+    ChannelConfiguration) as its JSON. A name given twice, null, a list or a fraction is
+    refused: no value means one thing to this parser and another to a proxy's."""
+    if len(raw) > MAX_FORM_BYTES:
+        raise TwilioError(60200, 400, f"The request body must be at most {MAX_FORM_BYTES} bytes")
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for name, value in items:
+            if name in seen:
+                raise invalid(name, "given more than once")
+            seen[name] = value
+        return seen
+
+    try:
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise TwilioError(60200, 400, "The request body is not a valid JSON object") from None
+    if not isinstance(body, dict) or len(body) > 64:
+        raise TwilioError(60200, 400, "The request body must be a JSON object of at most 64 parameters")
+    form: dict[str, str] = {}
+    for name, value in body.items():
+        if isinstance(value, bool):
+            form[name] = "true" if value else "false"
+        elif isinstance(value, str):
+            form[name] = value
+        elif isinstance(value, int):
+            form[name] = str(value)
+        elif isinstance(value, dict):
+            form[name] = json.dumps(value, separators=(",", ":"))
+        else:
+            raise invalid(name, "must be a string, a boolean, a whole number or (Tags) an object")
+    return form
+
+
 def optional_int(form: dict[str, str], name: str, low: int, high: int) -> int | None:
     raw = form.get(name)
     if raw is None:

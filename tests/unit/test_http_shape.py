@@ -81,7 +81,9 @@ def test_api_keys_are_required_per_stage_on_the_api_routes_only():
                    # a browser's CORS preflight cannot carry a key
                    "OPTIONS /v1/verifications", "OPTIONS /v1/verifications/check",
                    # providers cannot send a key; their signature authenticates them
-                   "POST /v1/callbacks/{provider}", "GET /v1/callbacks/{provider}"}
+                   "POST /v1/callbacks/{provider}", "GET /v1/callbacks/{provider}",
+                   # identity platforms send their own signature or token, never a key
+                   "POST /v1/hooks/supabase/send-sms", "POST /v1/hooks/logto/sms", "POST /v1/hooks/zitadel/sms"}
     # The TOTP routes are behind IAM instead (tests/unit/test_totp.py); /v2 is behind HTTP Basic,
     # checked by the function: an API Gateway key would refuse Twilio's SDKs.
     assert not any(needs for route, needs in required.items() if " /v2/" in route)

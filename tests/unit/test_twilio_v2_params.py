@@ -45,7 +45,7 @@ SERVICE_VALUES = {
     **{f"Passkeys.{n}": "x" for n in ("AuthenticatorAttachment", "DiscoverableCredentials", "RelyingParty.Id",
                                       "RelyingParty.Name", "RelyingParty.Origins", "UserVerification")},
 }
-APPLIED = {"CodeLength", "DoNotShareWarningEnabled", "FriendlyName", "LookupEnabled", "Psd2Enabled",
+APPLIED = {"CodeLength", "CustomCodeEnabled", "DoNotShareWarningEnabled", "FriendlyName", "LookupEnabled", "Psd2Enabled",
            "SkipSmsToLandlines", "Totp.Issuer", "Totp.Skew", "VerifyEventSubscriptionEnabled"}
 
 
