@@ -224,7 +224,8 @@ class TwilioApi:
         unreported = options.custom_code is not None and not settings.custom_code_reported
         request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata,
                                risk_check=options.risk_check, custom_code=options.custom_code,
-                               buckets=buckets, sampled=not (platform or unreported))  # never reported: not sampled
+                               buckets=buckets,
+                               sampled=not (platform or unreported))  # never reported: not sampled
         verification, _ = app.start(request, source_ip)
         return self.verification_body(settings, verification, app.now(), base)
 
