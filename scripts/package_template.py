@@ -11,7 +11,8 @@ encryption, retained when the stack is deleted), an SNS topic for alarms (an ema
 subscription when OTP_ALARM_EMAIL is set; encrypted with the stack's TopicsKey), and four
 CloudWatch alarms on the service's EMF metrics (namespace PhoneVerify): provider failure rate,
 sends per hour near the budget, the budget used up, conversion rate (approvals / verifications
-started) dropping; the operator's dashboard (scripts/dashboard.py). checkov's findings: scripts/template_checks.py. The secret parameter is made by
+started) dropping; the operator's dashboard (scripts/dashboard.py). checkov's findings:
+scripts/template_checks.py. The secret parameter is made by
 `make secret` (CloudFormation cannot create SecureString parameters).
 """
 

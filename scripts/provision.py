@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["region", "credentials", "secret", "before", "stream", "after", "destroy"])
+    parser.add_argument("step", choices=["region", "credentials", "secret", "before", "stream", "after",
+                                         "destroy"])
     parser.add_argument("--stage")
     args = parser.parse_args(argv)
     region_name = region()
