@@ -28,7 +28,7 @@ from chalicelib.origins import add_cors_headers, client_ip, json_only, preflight
 from chalicelib.routes_channels import channel_event_routes
 from chalicelib.routes_delivery import delivery_routes
 from chalicelib.routes_seed import seed_routes
-from chalicelib.routes_totp import totp_routes
+from chalicelib.totp.routes import totp_routes
 from chalicelib.routes_web import web_routes
 from chalicelib.settings.channels import channel_event_topics
 from chalicelib.settings.events import delivery_topic, events_stream

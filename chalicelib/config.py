@@ -86,7 +86,7 @@ class Config:
     log_format: str = "json"  # "human" (one line per request, no EMF) is the local default
     limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
     test_numbers: "TestNumbers" = None  # type: ignore[assignment]
-    # Receipts (chalicelib/receipts.py): the issuer is the API's public base URL.
+    # Receipts (chalicelib/factors/receipts.py): the issuer is the API's public base URL.
     public_url: str = "http://localhost:8000"
     receipt_audience: str = "http://localhost:8000"
     receipt_ttl_seconds: int = 300

@@ -214,7 +214,7 @@ class FactorAlreadyVerified(ServiceError):
 
 
 class TotpRetryLater(MaxAttemptsReached):
-    """Growing delays after wrong authenticator codes (chalicelib/totp_limits.py)."""
+    """Growing delays after wrong authenticator codes (chalicelib/totp/limits.py)."""
 
     message = "Too many incorrect authenticator codes in a row; try again after Retry-After seconds."
 

@@ -1,4 +1,4 @@
-"""A DynamoDB Stream record of an identity's TOTP item (``pk = "t#..."``, chalicelib/totp_store.py)
+"""A DynamoDB Stream record of an identity's TOTP item (``pk = "t#..."``, chalicelib/totp/store.py)
 -> the events it implies (docs/events.md):
 
     a factor's status unverified -> verified          totp.factor_verified
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from chalicelib.totp_store import VERIFIED
+from chalicelib.totp.store import VERIFIED
 
 TOTP_ITEM_PREFIX = "t#"
 

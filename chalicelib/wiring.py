@@ -178,8 +178,8 @@ def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secre
 
 @functools.cache
 def get_receipts() -> Any:
-    """The ReceiptSigner (chalicelib/receipts.py); its KMS client is built on first use."""
-    from chalicelib.receipts import signer_from_config
+    """The ReceiptSigner (chalicelib/factors/receipts.py); its KMS client is built on first use."""
+    from chalicelib.factors.receipts import signer_from_config
 
     return signer_from_config(get_config(), _kms_client)
 
@@ -196,15 +196,15 @@ def _kms_client() -> Any:
 
 
 def get_totp() -> Any:
-    """The TotpService (chalicelib/totp.py), rebuilt with the VerificationService whose
+    """The TotpService (chalicelib/totp/service.py), rebuilt with the VerificationService whose
     DynamoDB client, secret (identity keys) and clock it shares."""
     return _totp_for(get_service())
 
 
 @functools.lru_cache(maxsize=1)
 def _totp_for(service: Any) -> Any:
-    from chalicelib.totp import TotpService
-    from chalicelib.totp_store import DynamoDBTotpStore
+    from chalicelib.totp.service import TotpService
+    from chalicelib.totp.store import DynamoDBTotpStore
 
     store = DynamoDBTotpStore(service._store._client, get_config().table_name)
     return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)

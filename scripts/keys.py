@@ -29,7 +29,7 @@ def receipt_alias(stage: str) -> str:
 
 
 def previous_receipt_alias(stage: str) -> str:
-    return receipt_alias(stage) + "-previous"  # chalicelib/receipts.py PREVIOUS_SUFFIX
+    return receipt_alias(stage) + "-previous"  # chalicelib/factors/receipts.py PREVIOUS_SUFFIX
 
 
 def totp_alias(stage: str) -> str:

@@ -1,4 +1,4 @@
-"""The receipts' settings (chalicelib/receipts.py): issuer, audience, lifetime, KMS keys."""
+"""The receipts' settings (chalicelib/factors/receipts.py): issuer, audience, lifetime, KMS keys."""
 
 from __future__ import annotations
 

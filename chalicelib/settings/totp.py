@@ -1,4 +1,4 @@
-"""Authenticator-app factors' settings (chalicelib/totp.py): OTP_TOTP_*."""
+"""Authenticator-app factors' settings (chalicelib/totp/service.py): OTP_TOTP_*."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from chalicelib.settings.env import _KMS_KEY_ID, _int, _str
 
 @dataclass(frozen=True)
 class TotpSettings:
-    """Authenticator-app factors (chalicelib/totp.py). ``key_id`` None: TOTP is off (local
+    """Authenticator-app factors (chalicelib/totp/service.py). ``key_id`` None: TOTP is off (local
     and test stages without OTP_TOTP_KEY_ID); deployed stages default to the stage's key."""
 
     key_id: str | None

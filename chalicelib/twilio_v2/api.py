@@ -23,7 +23,7 @@ from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
 from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore,
                                            TooManyServices)
 from chalicelib.twilio_v2.totp import TotpResources
-from chalicelib.totp import DIGITS, PERIOD
+from chalicelib.totp.service import DIGITS, PERIOD
 
 _GONE = ("approved", "canceled", "expired")  # Twilio: such a verification is no longer found (20404)
 _APPS_CACHED = 256

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from chalicelib.receipts import DerError, ReceiptSigner, ecdsa_der_to_raw, p256_point_from_spki
+from chalicelib.factors.receipts import DerError, ReceiptSigner, ecdsa_der_to_raw, p256_point_from_spki
 from tests.unit.helpers import NUMBER, check, get, start
 from chalicelib import wiring
 
@@ -308,7 +308,7 @@ def test_kid_is_the_rfc_7638_thumbprint():
     """Checked against joserfc's thumbprint (an independent JOSE implementation)."""
     from joserfc.jwk import ECKey
 
-    from chalicelib.receipts import PublicKey
+    from chalicelib.factors.receipts import PublicKey
 
     public = ec.generate_private_key(ec.SECP256R1()).public_key()
     der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

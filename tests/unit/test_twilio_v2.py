@@ -397,7 +397,7 @@ def test_the_codes_twilio_documents(name, code, status):
 
 
 def test_a_kms_outage_is_20503():
-    from chalicelib.totp import TotpUnavailable
+    from chalicelib.totp.service import TotpUnavailable
     from chalicelib.twilio_v2 import wire
 
     assert (wire.from_domain(TotpUnavailable()).code, wire.from_domain(TotpUnavailable()).status) == (20503, 503)

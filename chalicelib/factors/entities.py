@@ -1,6 +1,6 @@
 """A v2 Service's Entities and Challenges (Twilio Verify's TOTP resources) in storage.
 
-An Entity is its identity's item (chalicelib/totp_store.py, ``pk = "t#" + identity key``),
+An Entity is its identity's item (chalicelib/totp/store.py, ``pk = "t#" + identity key``),
 which holds its factors and its challenges, so deleting an entity deletes them all in one
 write, and a challenge is found by one GetItem (the route names the entity). On the item:
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from chalicelib.models import InvalidRequest
 from chalicelib.networks import client_network
-from chalicelib.totp_store import IdentityItem, TotpFactor
+from chalicelib.totp.store import IdentityItem, TotpFactor
 
 FREE = 5  # wrong codes in a row before the first wait: per source, or per factor without one
 FREE_WITH_SOURCES = 20  # per factor, when the backend passes the end user's IP

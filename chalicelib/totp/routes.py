@@ -17,7 +17,7 @@ def totp_routes(get_totp: Callable[[], Any]) -> Blueprint:
     @bp.route("/v1/totp/factors", methods=["POST"], authorizer=SERVER_DOOR)
     @domain_errors
     def enroll_totp_factor() -> Response:
-        from chalicelib.totp import DIGITS, PERIOD, ALGORITHM, parse_enroll_request
+        from chalicelib.totp.service import DIGITS, PERIOD, ALGORITHM, parse_enroll_request
 
         enrollment = get_totp().enroll(*parse_enroll_request(raw_body(bp.current_request)))
         return json_response({"id": enrollment.factor.id, "identity": enrollment.identity,
@@ -28,7 +28,7 @@ def totp_routes(get_totp: Callable[[], Any]) -> Blueprint:
     @bp.route("/v1/totp/factors/{factor_id}/verify", methods=["POST"], authorizer=SERVER_DOOR)
     @domain_errors
     def verify_totp_factor(factor_id: str) -> Response:
-        from chalicelib.totp import parse_code_request
+        from chalicelib.totp.service import parse_code_request
 
         request = parse_code_request(raw_body(bp.current_request), challenge=False)
         return json_response({"id": get_totp().confirm(factor_id, request).id, "status": "verified"})
@@ -37,14 +37,14 @@ def totp_routes(get_totp: Callable[[], Any]) -> Blueprint:
     @domain_errors
     def enable_totp_factor(factor_id: str) -> Response:
         """Re-enable a factor suspended after too many wrong codes (its count restarts)."""
-        from chalicelib.totp import factor_body
+        from chalicelib.totp.service import factor_body
 
         return json_response(factor_body(get_totp().reinstate(factor_id)))
 
     @bp.route("/v1/totp/challenges", methods=["POST"], authorizer=SERVER_DOOR)
     @domain_errors
     def totp_challenge() -> Response:
-        from chalicelib.totp import parse_code_request
+        from chalicelib.totp.service import parse_code_request
 
         request = parse_code_request(raw_body(bp.current_request), challenge=True)
         factor_id, receipt = get_totp().challenge(request)
@@ -53,7 +53,7 @@ def totp_routes(get_totp: Callable[[], Any]) -> Blueprint:
     @bp.route("/v1/totp/factors", methods=["GET"], authorizer=SERVER_DOOR)
     @domain_errors
     def list_totp_factors() -> Response:
-        from chalicelib.totp import factor_body, parse_identity
+        from chalicelib.totp.service import factor_body, parse_identity
 
         query = bp.current_request.query_params
         identity = parse_identity(query.get("identity") if query is not None else None)

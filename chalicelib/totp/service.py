@@ -1,7 +1,7 @@
 """Authenticator-app factors (TOTP, RFC 6238 with pyotp): enroll, confirm, challenge, list,
 delete. The secret is encrypted by KMS before it is stored (encryption context: the factor's
 id), so a table dump holds no secret; a code is accepted once (``last_step`` condition), and
-wrong codes (replays included) slow down and finally suspend a factor (chalicelib/totp_limits.py).
+wrong codes (replays included) slow down and finally suspend a factor (chalicelib/totp/limits.py).
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from chalicelib import errors, telemetry, totp_limits
+from chalicelib import errors, telemetry
+from chalicelib.totp import limits as totp_limits
 from chalicelib.codes import CodeHasher, parse_code
 from chalicelib.config import Config
 from chalicelib.models import InvalidRequest, ReceiptBinding, decode_json_object, parse_binding
-from chalicelib.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
+from chalicelib.factors.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
 from chalicelib.dynamodb import ConditionFailed
-from chalicelib.totp_entities import ChallengeChange, to_prune
-from chalicelib.totp_store import (
+from chalicelib.factors.entities import ChallengeChange, to_prune
+from chalicelib.totp.store import (
     UNVERIFIED,
     VERIFIED,
     DynamoDBTotpStore,

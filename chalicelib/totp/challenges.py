@@ -1,9 +1,9 @@
 """The use cases of a v2 Service's Entities and Challenges over its TotpService
-(chalicelib/totp.py): an entity created, found, listed and deleted; a challenge created (with
+(chalicelib/totp/service.py): an entity created, found, listed and deleted; a challenge created (with
 or without its code), found, listed and answered. A code is always checked by
 ``TotpService.challenge``, the one path with the limits and counting of every code (rules
 18-20 of docs/security.md); the challenge's own change rides in that path's write.
-Storage: chalicelib/totp_entities.py."""
+Storage: chalicelib/factors/entities.py."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 from chalicelib import errors
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.models import InvalidRequest
-from chalicelib.totp import CodeRequest, TotpService, split_factor_id
-from chalicelib.totp_entities import (
+from chalicelib.totp.service import CodeRequest, TotpService, split_factor_id
+from chalicelib.factors.entities import (
     PENDING,
     Challenge,
     ChallengeChange,
@@ -22,7 +22,7 @@ from chalicelib.totp_entities import (
     EntityIndex,
     to_prune,
 )
-from chalicelib.totp_store import VERIFIED, IdentityItem
+from chalicelib.totp.store import VERIFIED, IdentityItem
 
 DEFAULT_CHALLENGE_SECONDS = 300  # Twilio: five minutes after creation unless ExpirationDate says
 MAX_CHALLENGE_SECONDS = 3600  # ... and at most 60 minutes

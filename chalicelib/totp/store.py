@@ -15,9 +15,9 @@ authenticators, so every rule is a condition on one item, checked by DynamoDB in
                    code or by the backend), failed_at, replayed_at (the last replayed code),
                    suspended_at (set by the failure that reached the cap; the factor then
                    approves nothing until the backend re-enables it)
-    s_<source>     one map per source (keyed hash of the end user's IP, chalicelib/totp_limits.py)
+    s_<source>     one map per source (keyed hash of the end user's IP, chalicelib/totp/limits.py)
                    that sent wrong codes for this identity: n (consecutive), at (the last one)
-    entity_at, c_  its v2 Entity and Challenges (chalicelib/totp_entities.py)
+    entity_at, c_  its v2 Entity and Challenges (chalicelib/factors/entities.py)
 
 A factor id is ``"YF" + identity key + suffix``, so a factor is found by one key lookup and
 listing an identity's factors is one GetItem: no index, no scan.
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, with_token  # the shared botocore plumbing
-from chalicelib.totp_entities import (
+from chalicelib.factors.entities import (
     APPROVED, PENDING, Challenge, ChallengeChange, challenge_attribute, challenge_terms, challenge_value,
     prunes, to_challenges,
 )
@@ -74,7 +74,7 @@ class IdentityItem:
     factors: dict[str, TotpFactor]  # by factor id
     sources: dict[str, SourceRecord]  # by source key
     service: str | None = None  # the v2 Service's SID; None: the default Service (v1's)
-    entity_at: int | None = None  # when its v2 Entity was created (chalicelib/totp_entities.py)
+    entity_at: int | None = None  # when its v2 Entity was created (chalicelib/factors/entities.py)
     challenges: dict[str, Challenge] = field(default_factory=dict)  # by challenge SID
 
     @property

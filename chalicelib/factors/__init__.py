@@ -1,0 +1,1 @@
+"""What the factors (TOTP now, passkeys next) share: entities and their factors, receipts."""
