@@ -25,8 +25,8 @@ from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
 from chalicelib.models import parse_check_request, parse_start_request
 from chalicelib.origins import add_cors_headers, client_ip, json_only, preflight
-from chalicelib.routes_channels import channel_event_routes
-from chalicelib.routes_delivery import delivery_routes
+from chalicelib.delivery.channel_routes import channel_event_routes
+from chalicelib.delivery.routes import delivery_routes
 from chalicelib.routes_seed import seed_routes
 from chalicelib.totp.routes import totp_routes
 from chalicelib.routes_web import web_routes

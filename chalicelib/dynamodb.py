@@ -20,7 +20,7 @@ import re
 import secrets
 from typing import Any
 
-from chalicelib.callbacks import STATUS_RANK
+from chalicelib.delivery.callbacks import STATUS_RANK
 from chalicelib.models import ReceiptBinding, SendAttempt, Verification
 
 

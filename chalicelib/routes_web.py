@@ -71,7 +71,7 @@ def web_routes() -> Blueprint:
         """`make run`: the events the local table's stream implies (scripts/local_events.py)."""
         if not _inbox_enabled():
             raise errors.NotFound()
-        from chalicelib.events import LOCAL_EVENTS
+        from chalicelib.events.posting import LOCAL_EVENTS
 
         return json_response(list(LOCAL_EVENTS))
 

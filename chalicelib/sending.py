@@ -23,7 +23,7 @@ from chalicelib.routing import ProviderPool
 from chalicelib.store import VerificationStore
 
 if TYPE_CHECKING:
-    from chalicelib.delivery import DeliveryTracker
+    from chalicelib.delivery.tracker import DeliveryTracker
     from chalicelib.messages import MessageComposer
 
 log = logging.getLogger("verify")

@@ -29,7 +29,7 @@ from chalicelib.store import VerificationStore
 
 if TYPE_CHECKING:
     from chalicelib.attempts import AttemptLog
-    from chalicelib.delivery import DeliveryTracker
+    from chalicelib.delivery.tracker import DeliveryTracker
 
 log = logging.getLogger("verify")
 

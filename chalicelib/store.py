@@ -28,7 +28,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from chalicelib.callbacks import STATUS_RANK
+from chalicelib.delivery.callbacks import STATUS_RANK
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, binding_value, to_verification
 from chalicelib.live_codes import UNAPPROVED, add_code, item_expires, send_window, without_code
 from chalicelib.models import CheckLimit, SendLimit, Verification

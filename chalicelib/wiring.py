@@ -165,7 +165,7 @@ def _build_service() -> Any:
 
 
 def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes) -> Any:
-    from chalicelib.delivery import DeliveryTracker
+    from chalicelib.delivery.tracker import DeliveryTracker
     from chalicelib.phone import parse_phone_number
 
     def region_of(e164: str) -> str:
@@ -241,8 +241,14 @@ def public_base(request: Any) -> str:
 
 @functools.cache
 def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
-    """The table stream's consumer (chalicelib/events.py), built once per container."""
-    from chalicelib.events import Poster, deliver_batch, delivery_marks, stream_pause, stream_time_left
+    """The table stream's consumer (chalicelib/events/posting.py), built once per container."""
+    from chalicelib.events.posting import (
+        Poster,
+        deliver_batch,
+        delivery_marks,
+        stream_pause,
+        stream_time_left,
+    )
     from chalicelib.providers.http import shared_session
 
     config = get_config()
@@ -277,7 +283,7 @@ def deliver_stream_records(records: list[dict[str, Any]], context: Any = None) -
 
 def delivery_published(message: str) -> int:
     """One End User Messaging delivery event from its topic: the same ranked, monotonic write
-    as an HTTP receipt (chalicelib/delivery.py); how many sends it changed."""
+    as an HTTP receipt (chalicelib/delivery/tracker.py); how many sends it changed."""
     tracker = get_service().delivery
     return tracker.receive_published("end-user-messaging", message) if tracker is not None else 0
 

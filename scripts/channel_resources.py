@@ -54,7 +54,7 @@ EMAIL_EVENTS = ("BOUNCE", "COMPLAINT", "REJECT", "RENDERING_FAILURE")
 EMAIL_EVENTS_CFN = ("bounce", "complaint", "reject", "renderingFailure")
 DESTINATION = "phone-verify-events"  # the event destination's name in the configuration set
 SES_PRINCIPAL, SOCIAL_PRINCIPAL = "ses.amazonaws.com", "social-messaging.amazonaws.com"
-# The Chalice handlers of the channels' events (chalicelib/routes_channels.py), by topic variable.
+# The Chalice handlers of the channels' events (chalicelib/delivery/channel_routes.py), by topic variable.
 HANDLERS = {"email_events": "OTP_EMAIL_EVENTS_TOPIC", "whatsapp_events": "OTP_WHATSAPP_EVENTS_TOPIC"}
 _CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)  # CreateConfigurationSet's rule
 _NUMBER_ID = re.compile(r"phone-number-id-[0-9a-zA-Z]+", re.ASCII)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# With the consumer's pause of chalicelib/events.py RETRY_PAUSE_SECONDS (10 s) before each
+# With the consumer's pause of chalicelib/events/posting.py RETRY_PAUSE_SECONDS (10 s) before each
 # reported refusal, 1,000 retries span about 3 hours of a receiver's outage; the age bound
 # (6 hours) caps what one poisoned record can hold its shard for.
 MAX_RETRIES = 1000

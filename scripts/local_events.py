@@ -95,7 +95,7 @@ def start(table: str, endpoint: str | None) -> LocalStream:
         stream = LocalStream(table, endpoint, app.deliver_stream_records)
         print(f"Events: the table's stream is POSTed to {os.environ['OTP_EVENTS_URL']}")
     else:
-        from chalicelib.events import keep_locally
+        from chalicelib.events.posting import keep_locally
 
         stream = LocalStream(table, endpoint, keep_locally)
         print("Events: shown in the page's inbox panel (set OTP_EVENTS_URL to POST them)")

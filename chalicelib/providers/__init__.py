@@ -162,7 +162,7 @@ class Delivery:
     locale: str
     code: str
     verification_id: str
-    report: Any = None  # a chalicelib.delivery.DeliveryReport for providers with delivery_reports
+    report: Any = None  # a chalicelib.delivery.tracker.DeliveryReport for providers with delivery_reports
 
 
 class SmsProvider(abc.ABC):

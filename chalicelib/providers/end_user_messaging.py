@@ -10,7 +10,7 @@ from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
 from chalicelib.providers.speech import voiced
 
 if TYPE_CHECKING:
-    from chalicelib.delivery import DeliveryReport
+    from chalicelib.delivery.tracker import DeliveryReport
 
 # Reasons read from botocore's service model, botocore/data/pinpoint-sms-voice-v2/2022-03-31/
 # service-2.json (ConflictExceptionReason, ValidationExceptionReason). Permanent: only what
@@ -30,7 +30,7 @@ DESTINATION_FIELD = "DestinationPhoneNumber"
 class EndUserMessagingProvider(SmsProvider):
     name = "end-user-messaging"
     supports_voice = True
-    delivery_reports = True  # the send reference rides in Context (chalicelib/callbacks/end_user_messaging)
+    delivery_reports = True  # the send reference rides in Context (delivery/callbacks/end_user_messaging)
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         params: dict[str, Any] = {

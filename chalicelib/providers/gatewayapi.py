@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery import DeliveryReport, gatewayapi_fields
+from chalicelib.delivery.tracker import DeliveryReport, gatewayapi_fields
 
 # 0x0215 MSISDN blacklisted, 0x0217 destination country not allowed. 0x0214 (temporarily
 # blacklisted), auth, credit and IP errors belong to this provider or this moment.
@@ -16,7 +16,7 @@ PERMANENT = {"0x0215", "0x0217"}
 
 class GatewayApiProvider(HttpProvider):
     name = "gatewayapi"
-    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery/tracker.py)
 
     def _auth(self) -> Any:
         token = self.context.optional("token")

@@ -7,12 +7,12 @@ from typing import Any
 from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery import DeliveryReport, messagebird_fields
+from chalicelib.delivery.tracker import DeliveryReport, messagebird_fields
 
 
 class MessageBirdProvider(HttpProvider):
     name = "messagebird"
-    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery/tracker.py)
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         payload: dict[str, Any] = {

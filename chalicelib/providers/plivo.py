@@ -7,7 +7,7 @@ from chalicelib.phone import PhoneNumber
 import re
 
 from chalicelib.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery import DeliveryReport, plivo_fields
+from chalicelib.delivery.tracker import DeliveryReport, plivo_fields
 
 # Plivo answers errors as {"api_id", "error": "<sentence>"} with no code. The one sentence
 # documented as being about the destination (https://www.plivo.com/docs/messaging/concepts/
@@ -19,7 +19,7 @@ INVALID_DESTINATION = re.compile(r"\+?[0-9]{6,15} is not a valid phone number", 
 
 class PlivoProvider(HttpProvider):
     name = "plivo"
-    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery/tracker.py)
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         auth_id = self.context.required("auth_id")

@@ -2,7 +2,7 @@
 
 Settings: SES_FROM (the From address, on a verified identity: the policy grants
 ``ses:SendEmail`` on that identity only) and SES_CONFIGURATION_SET (its event destination, an
-SNS topic, brings bounces and complaints back: chalicelib/callbacks/ses.py). Each send carries
+SNS topic, brings bounces and complaints back: chalicelib/delivery/callbacks/ses.py). Each send carries
 its send reference as the message tag ``verify_ref``, which SES copies into every event of the
 message (``mail.tags``), so an event finds its send without a lookup.
 
@@ -22,7 +22,7 @@ from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
 
 if TYPE_CHECKING:
     from chalicelib.channel_messages import EmailMessage
-    from chalicelib.delivery import DeliveryReport
+    from chalicelib.delivery.tracker import DeliveryReport
     from chalicelib.email_address import EmailAddress
 
 REFERENCE_TAG = "verify_ref"  # SES tag names: ASCII letters, digits, _ and -, at most 256
@@ -30,7 +30,7 @@ REFERENCE_TAG = "verify_ref"  # SES tag names: ASCII letters, digits, _ and -, a
 
 class SesProvider(SmsProvider):
     name = "ses"
-    delivery_reports = True  # tags each send with its reference (chalicelib/delivery.py)
+    delivery_reports = True  # tags each send with its reference (chalicelib/delivery/tracker.py)
 
     def send_email(
         self, to: EmailAddress, message: EmailMessage, report: DeliveryReport | None = None

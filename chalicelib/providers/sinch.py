@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalicelib.messages import SmsMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery import DeliveryReport, sinch_fields
+from chalicelib.delivery.tracker import DeliveryReport, sinch_fields
 
 REGIONS = {"us", "eu", "au", "br", "ca"}
 
@@ -19,7 +19,7 @@ PERMANENT = {"illegal_number_type"}
 
 class SinchProvider(HttpProvider):
     name = "sinch"
-    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery/tracker.py)
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         plan = self.context.required("service_plan_id")

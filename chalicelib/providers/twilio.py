@@ -10,7 +10,7 @@ from chalicelib.messages import SmsMessage, VoiceMessage
 from chalicelib.phone import PhoneNumber
 from chalicelib.providers import ProviderError
 from chalicelib.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery import DeliveryReport, twilio_fields
+from chalicelib.delivery.tracker import DeliveryReport, twilio_fields
 from chalicelib.providers.speech import voiced
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ SIGNALWIRE_PERMANENT = {
 
 class TwilioProvider(HttpProvider):
     name = "twilio"
-    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery/tracker.py)
     supports_voice = True
     permanent_codes: dict[int, str] = TWILIO_PERMANENT
 

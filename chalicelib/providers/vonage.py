@@ -7,7 +7,7 @@ from chalicelib.phone import PhoneNumber
 import re
 
 from chalicelib.providers import ProviderError
-from chalicelib.delivery import DeliveryReport, vonage_fields
+from chalicelib.delivery.tracker import DeliveryReport, vonage_fields
 from chalicelib.providers.http import HttpProvider, json_or_none
 
 # messages[].status, https://developer.vonage.com/en/api-errors/sms (and the SMS guide
@@ -28,7 +28,7 @@ _NAMES_DESTINATION = re.compile(
 
 class VonageProvider(HttpProvider):
     name = "vonage"
-    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery.py)
+    delivery_reports = True  # passes a receipt URL and reference (chalicelib/delivery/tracker.py)
 
     def send_sms(self, to: PhoneNumber, message: SmsMessage, report: DeliveryReport | None = None) -> str:
         data = {

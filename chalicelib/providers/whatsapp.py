@@ -32,7 +32,7 @@ from chalicelib.providers.http import HttpProvider, json_or_none
 
 if TYPE_CHECKING:
     from chalicelib.channel_messages import WhatsAppMessage
-    from chalicelib.delivery import DeliveryReport
+    from chalicelib.delivery.tracker import DeliveryReport
     from chalicelib.phone import PhoneNumber
 
 META_PERMANENT = {131026: "Message Undeliverable"}
@@ -55,7 +55,7 @@ class MetaWhatsAppProvider(HttpProvider):
     META_ACCESS_TOKEN (a system user's), META_API_VERSION, META_BASE_URL (tests)."""
 
     name = "meta"
-    delivery_reports = True  # the reference rides in biz_opaque_callback_data (chalicelib/delivery.py)
+    delivery_reports = True  # the reference rides in biz_opaque_callback_data (delivery/tracker.py)
 
     def send_whatsapp(
         self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None
@@ -88,7 +88,7 @@ class SocialMessagingProvider(SmsProvider):
     object as bytes. The message stays in the AWS account: no token to hold."""
 
     name = "end-user-messaging-social"
-    delivery_reports = True  # as for meta: statuses come back by SNS (chalicelib/routes_channels.py)
+    delivery_reports = True  # as for meta: statuses come back by SNS (chalicelib/delivery/channel_routes.py)
 
     def send_whatsapp(
         self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None

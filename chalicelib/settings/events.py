@@ -51,7 +51,7 @@ class Events:
                 "OTP_EVENTS_URL needs OTP_EVENTS_SECRET (whsec_...) or OTP_EVENTS_SECRET_PARAMETER"
             )
         if secret is not None:
-            from chalicelib.standard_webhooks import secret_bytes
+            from chalicelib.events.standard_webhooks import secret_bytes
 
             try:
                 key = secret_bytes(secret)

@@ -326,7 +326,7 @@ class TotpService:
     def _counted_failure(self, identity_key: str, item: IdentityItem, live: Sequence[TotpFactor],
                          replayed: str | None, suspended: Sequence[str]) -> None:
         """After a wrong (or replayed) code was counted: log and metrics, then refuse. The
-        suspension's event comes from the item's change (chalicelib/stream_totp.py)."""
+        suspension's event comes from the item's change (chalicelib/events/totp.py)."""
         fails = max(f.fails for f in live) + 1
         telemetry.metric("TotpIncorrectCodes")
         if replayed is not None:

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from chalicelib import standard_webhooks
+from chalicelib.events import standard_webhooks
 from scripts.run_local import free_port, wait_for_port
 from tests.conftest import ROOT
 from tests.unit.test_events import SECRET, Receiver

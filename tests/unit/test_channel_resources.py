@@ -297,7 +297,7 @@ def test_the_handlers_are_the_ones_the_app_registers():
     """Their names make the functions' names and log groups (chalice: <app>-<stage>-<handler>)."""
     from chalice import Chalice
 
-    from chalicelib.routes_channels import channel_event_routes
+    from chalicelib.delivery.channel_routes import channel_event_routes
 
     app = Chalice("probe")
     app.register_blueprint(channel_event_routes(lambda: None, "e", "w"))

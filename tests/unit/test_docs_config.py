@@ -8,7 +8,7 @@ The names are collected from the code, not from a list kept here:
 - the providers' settings, ``<PREFIX>_<SETTING>`` (chalicelib/config.py collects them by prefix):
   the keys each registered provider reads through its context (``required``, ``optional``,
   ``url``) in the methods its channels reach, and the keys its delivery-receipt reader reads
-  (``require(settings, ...)``, ``settings.get(...)``) in chalicelib/callbacks/.
+  (``require(settings, ...)``, ``settings.get(...)``) in chalicelib/delivery/callbacks/.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _settings_keys(tree: ast.AST) -> set[str]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        if isinstance(node.func, ast.Name) and node.func.id == "require":  # chalicelib/callbacks/__init__.py
+        if isinstance(node.func, ast.Name) and node.func.id == "require":  # chalicelib/delivery/callbacks/__init__.py
             keys.update(_string_args(node)[:1])
         elif isinstance(node.func, ast.Attribute) and node.func.attr == "get" and \
                 isinstance(node.func.value, ast.Name) and node.func.value.id == "settings":
@@ -109,7 +109,7 @@ def _settings_keys(tree: ast.AST) -> set[str]:
 def callback_keys() -> dict[str, set[str]]:
     """Per provider, the settings its receipt reader reads: the function SCHEMES names, and the
     module's other public functions (Meta's subscription handshake) when one provider owns it."""
-    from chalicelib.callbacks import SCHEMES
+    from chalicelib.delivery.callbacks import SCHEMES
 
     owners: dict[str, list[str]] = {}
     for provider, target in SCHEMES.items():

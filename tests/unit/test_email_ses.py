@@ -88,7 +88,7 @@ def publish(event: dict) -> None:
     from chalice import Chalice
     from chalice.test import Client
 
-    from chalicelib.routes_channels import channel_event_routes
+    from chalicelib.delivery.channel_routes import channel_event_routes
 
     app = Chalice("events")
     app.register_blueprint(channel_event_routes(wiring.get_service, "verify-email-events", None))
@@ -189,7 +189,7 @@ def test_the_send_carries_its_reference_as_a_message_tag():
     from botocore.stub import Stubber
 
     from chalicelib.channel_messages import email_message
-    from chalicelib.delivery import DeliveryReport
+    from chalicelib.delivery.tracker import DeliveryReport
     from chalicelib.email_address import parse_email
     from chalicelib.providers import ProviderContext
     from chalicelib.providers.ses import SesProvider

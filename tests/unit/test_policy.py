@@ -226,7 +226,7 @@ def test_a_refused_call_would_fail_the_check():
 # Lambda's mapping reads the stream with the function's role and sends a failed batch's
 # position to the on-failure queue with it too (docs.aws.amazon.com/lambda/latest/dg/
 # with-ddb.html, "Execution role permissions"; services-dynamodb-errors.html); the code itself
-# reads and writes the delivery marks (chalicelib/events.py) and reads the events secret.
+# reads and writes the delivery marks (chalicelib/events/posting.py) and reads the events secret.
 CONSUMER = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
             "dynamodb:UpdateItem", "dynamodb:GetItem", "ssm:GetParameter", "sqs:SendMessage"} | LOGS
 
@@ -295,7 +295,7 @@ def test_the_delivery_status_handler_has_a_role_of_its_own(stage):
 
 @pytest.mark.parametrize("stage", DEPLOYED)
 def test_the_channels_event_handlers_have_a_role_of_their_own(stage):
-    """email_events and whatsapp_events (chalicelib/routes_channels.py) write send statuses
+    """email_events and whatsapp_events (chalicelib/delivery/channel_routes.py) write send statuses
     through the same path as delivery_status (store.record_delivery, with the server secret's
     keys): the same grants, on their own log groups; never a send (no ses:, social-messaging:)."""
     functions = STAGES["stages"][stage]["lambda_functions"]

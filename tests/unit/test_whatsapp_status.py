@@ -212,7 +212,7 @@ def publish(event: dict) -> None:
     from chalice import Chalice
     from chalice.test import Client
 
-    from chalicelib.routes_channels import channel_event_routes
+    from chalicelib.delivery.channel_routes import channel_event_routes
 
     app = Chalice("events")
     app.register_blueprint(channel_event_routes(wiring.get_service, None, "verify-whatsapp-events"))
@@ -235,7 +235,7 @@ def test_social_status_events_move_the_send(configured, outbox, clock):
 
 
 def test_a_social_read_event_is_read(configured, outbox, clock):
-    from chalicelib.callbacks.meta import read_social_event
+    from chalicelib.delivery.callbacks.meta import read_social_event
 
     client = configured(**ENV)
     body = start(client)[1]  # any verification: the reference is what counts
@@ -244,7 +244,7 @@ def test_a_social_read_event_is_read(configured, outbox, clock):
 
 
 def test_social_events_that_are_not_ours_change_nothing(configured):
-    from chalicelib.callbacks.meta import read_social_event
+    from chalicelib.delivery.callbacks.meta import read_social_event
 
     assert read_social_event(json.dumps(social_event(STATUS_WEBHOOK["entry"][0]))) == []  # no reference
     assert read_social_event("not json") == []

@@ -14,7 +14,7 @@ import hmac
 import json
 from typing import Mapping
 
-from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt
+from chalicelib.delivery.callbacks import CallbackRequest, InvalidSignature, Receipt
 
 STATUSES = {
     "Dispatched": "sent",

@@ -11,7 +11,7 @@ import hmac
 import json
 from typing import Any
 
-from chalicelib.callbacks import InvalidSignature
+from chalicelib.delivery.callbacks import InvalidSignature
 
 _DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 

@@ -16,7 +16,7 @@ import hmac
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from chalicelib.callbacks import (
+from chalicelib.delivery.callbacks import (
     CallbackRequest,
     InvalidSignature,
     Receipt,
@@ -38,7 +38,7 @@ FIELDS = frozenset({
     "DeliveryReportTime", "requester_ip", "PowerpackUUID", "ConversationExpirationTimestamp",
     "ConversationOrigin", "ConversationID",
 })
-QUERY = frozenset({"ref"})  # the callback URL's own query (chalicelib/delivery.py delivery_report)
+QUERY = frozenset({"ref"})  # the callback URL's own query (chalicelib/delivery/tracker.py delivery_report)
 
 
 def _sorted_pairs(pairs: list[tuple[str, str]], template: str, joiner: str) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.callbacks import MAX_BODY_BYTES, Receipt
+from chalicelib.delivery.callbacks import MAX_BODY_BYTES, Receipt
 
 REFERENCE_TAG = "verify_ref"  # the tag chalicelib/providers/ses.py sets
 

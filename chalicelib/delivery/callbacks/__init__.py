@@ -22,14 +22,14 @@ UNDELIVERED = ("undelivered", "failed")
 MAX_BODY_BYTES = 16_384
 
 SCHEMES = {
-    "twilio": "chalicelib.callbacks.twilio:read_twilio",
-    "signalwire": "chalicelib.callbacks.twilio:read_signalwire",
-    "plivo": "chalicelib.callbacks.plivo:read",
-    "vonage": "chalicelib.callbacks.vonage:read",
-    "gatewayapi": "chalicelib.callbacks.gatewayapi:read",
-    "messagebird": "chalicelib.callbacks.messagebird:read",
-    "sinch": "chalicelib.callbacks.sinch:read",
-    "meta": "chalicelib.callbacks.meta:read",
+    "twilio": "chalicelib.delivery.callbacks.twilio:read_twilio",
+    "signalwire": "chalicelib.delivery.callbacks.twilio:read_signalwire",
+    "plivo": "chalicelib.delivery.callbacks.plivo:read",
+    "vonage": "chalicelib.delivery.callbacks.vonage:read",
+    "gatewayapi": "chalicelib.delivery.callbacks.gatewayapi:read",
+    "messagebird": "chalicelib.delivery.callbacks.messagebird:read",
+    "sinch": "chalicelib.delivery.callbacks.sinch:read",
+    "meta": "chalicelib.delivery.callbacks.meta:read",
 }
 
 
@@ -65,7 +65,7 @@ class CallbackRequest:
 
 @dataclass(frozen=True)
 class Receipt:
-    reference: str  # the send reference handed to the provider (chalicelib.delivery)
+    reference: str  # the send reference handed to the provider (chalicelib.delivery.tracker)
     status: str  # one of STATUS_RANK
     error_code: str | None = None
     permanent: bool = False  # the reason is about the number itself: no resend helps

@@ -20,7 +20,7 @@ import hmac
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt, form_params, require
+from chalicelib.delivery.callbacks import CallbackRequest, InvalidSignature, Receipt, form_params, require
 
 # "read": WhatsApp (and RCS) messages only, when the user opened it (twilio.com/docs/messaging/
 # guides/outbound-message-status-in-status-callbacks); SMS never reports it.

@@ -4,7 +4,7 @@ verification, POSTed as JSON with Standard Webhooks headers, at least once.
 Events are not produced by the request path at all: they are read from the table's own
 DynamoDB Stream (``NEW_AND_OLD_IMAGES``) by a Lambda event source mapping (``app.py``:
 ``table_events``), and each one is derived from a record's old and new images
-(chalicelib/stream_events.py). So nothing can fail after a state change, and nobody can put an
+(chalicelib/events/stream.py). So nothing can fail after a state change, and nobody can put an
 event on the path: only the table writes its stream.
 
 ``deliver_batch`` POSTs a batch's events in the shard's order and reports the first record that
@@ -28,7 +28,7 @@ from collections import deque
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from chalicelib import concurrency, telemetry
-from chalicelib.stream_events import StreamRecordError, events_of
+from chalicelib.events.stream import StreamRecordError, events_of
 
 log = logging.getLogger("verify")
 POST_TIMEOUT_SECONDS = 3
@@ -123,7 +123,7 @@ class Poster:
         self._clock = clock
 
     def __call__(self, url: str, webhook_id: str, body: dict[str, Any]) -> bool:
-        from chalicelib.standard_webhooks import headers
+        from chalicelib.events.standard_webhooks import headers
 
         raw = json.dumps(body, separators=(",", ":")).encode("utf-8")
         # Signed at each attempt (receivers refuse timestamps older than five minutes); the id

@@ -16,7 +16,7 @@ import hmac
 import json
 from typing import Any, Mapping
 
-from chalicelib.callbacks import (
+from chalicelib.delivery.callbacks import (
     CallbackRequest,
     InvalidSignature,
     Receipt,

@@ -15,8 +15,8 @@ import hmac
 from typing import Mapping
 from urllib.parse import urlencode
 
-from chalicelib.callbacks import CallbackRequest, InvalidSignature, Receipt, require
-from chalicelib.callbacks.jwt_hs import verify_hs
+from chalicelib.delivery.callbacks import CallbackRequest, InvalidSignature, Receipt, require
+from chalicelib.delivery.callbacks.jwt_hs import verify_hs
 
 LEEWAY_SECONDS = 1
 STATUSES = {

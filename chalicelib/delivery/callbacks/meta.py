@@ -25,7 +25,7 @@ import hmac
 import json
 from typing import Any, Mapping
 
-from chalicelib.callbacks import MAX_BODY_BYTES, CallbackRequest, InvalidSignature, Receipt, require
+from chalicelib.delivery.callbacks import MAX_BODY_BYTES, CallbackRequest, InvalidSignature, Receipt, require
 
 # "read" stays itself: channel "auto" moves a resend on after a WhatsApp nobody opened.
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}

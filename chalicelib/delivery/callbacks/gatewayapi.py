@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from chalicelib.callbacks import CallbackRequest, Receipt, require
-from chalicelib.callbacks.jwt_hs import verify_hs
+from chalicelib.delivery.callbacks import CallbackRequest, Receipt, require
+from chalicelib.delivery.callbacks.jwt_hs import verify_hs
 
 STATUSES = {"ENROUTE": "sent", "BUFFERED": "sent", "ACCEPTED": "sent", "DELIVERED": "delivered",
             "EXPIRED": "undelivered", "UNDELIVERABLE": "undelivered", "REJECTED": "failed",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.callbacks import Receipt
+from chalicelib.delivery.callbacks import Receipt
 
 CONTEXT_KEY = "ref"
 # TEXT_QUEUED and TEXT_PENDING say nothing a send's "accepted" does not: no receipt.

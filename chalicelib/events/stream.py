@@ -40,7 +40,7 @@ NUMBER_ITEM_PREFIX = "v#"
 
 TYPES = ("verification.started", "verification.resent", "verification.approved", "verification.failed",
          "verification.canceled", "verification.expired", "delivery.updated",
-         # from the TOTP items: chalicelib/stream_totp.py
+         # from the TOTP items: chalicelib/events/totp.py
          "totp.factor_verified", "totp.approved", "totp.factor_suspended", "totp.code_replayed")
 
 
@@ -136,7 +136,7 @@ def changes(record: Mapping[str, Any]) -> list[tuple[str, Verification, int | No
 
 
 def _totp(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    from chalicelib.stream_totp import TOTP_ITEM_PREFIX, totp_changes
+    from chalicelib.events.totp import TOTP_ITEM_PREFIX, totp_changes
 
     ddb = record.get("dynamodb") or {}
     pk = ((ddb.get("Keys") or {}).get("pk") or {}).get("S")

@@ -1,5 +1,5 @@
 """Delivery receipts from providers: public, each authenticated by its provider's signature
-(chalicelib/delivery.py). A Chalice blueprint that app.py registers with its lazy
+(chalicelib/delivery/tracker.py). A Chalice blueprint that app.py registers with its lazy
 ``get_service`` factory (this module never imports app.py)."""
 
 from __future__ import annotations

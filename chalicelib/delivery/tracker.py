@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from chalicelib import errors, telemetry
-from chalicelib.callbacks import MAX_BODY_BYTES, SCHEMES, CallbackRequest, InvalidSignature
-from chalicelib.callbacks import NotConfigured, read_receipts
+from chalicelib.delivery.callbacks import MAX_BODY_BYTES, SCHEMES, CallbackRequest, InvalidSignature
+from chalicelib.delivery.callbacks import NotConfigured, read_receipts
 from chalicelib.codes import CodeHasher, log_ref
 
 log = logging.getLogger("verify")
@@ -28,9 +28,9 @@ PUBLISHED = ("end-user-messaging",)
 # Messaging Social's event destination publish to SNS topics; each send carries its reference
 # (SES: the message tag verify_ref; WhatsApp: biz_opaque_callback_data, echoed in statuses).
 _PUBLISHED_READERS = {
-    "end-user-messaging": "chalicelib.callbacks.end_user_messaging:read_event",
-    "ses": "chalicelib.callbacks.ses:read_event",
-    "end-user-messaging-social": "chalicelib.callbacks.meta:read_social_event",
+    "end-user-messaging": "chalicelib.delivery.callbacks.end_user_messaging:read_event",
+    "ses": "chalicelib.delivery.callbacks.ses:read_event",
+    "end-user-messaging-social": "chalicelib.delivery.callbacks.meta:read_social_event",
 }
 # Providers whose callback URL is set once in their console (Meta's app dashboard) or that
 # publish to SNS: the send carries the reference alone, with or without OTP_PUBLIC_URL.
@@ -52,7 +52,7 @@ def delivery_report(public_url: str, provider: str, reference: str, token_key: b
     if provider in _REFERENCE_IN_URL:
         url += "?ref=" + reference
     elif provider == "sinch":  # unsigned by default: a per-deployment secret in the URL
-        from chalicelib.callbacks.sinch import url_token
+        from chalicelib.delivery.callbacks.sinch import url_token
 
         url += "?token=" + url_token(token_key)
     return DeliveryReport(url, reference)
@@ -150,7 +150,7 @@ class DeliveryTracker:
         """Meta's webhook verification GET: the challenge, when the verify token is right."""
         if provider != "meta" or not self._public_url:
             raise errors.NotFound()
-        from chalicelib.callbacks.meta import handshake
+        from chalicelib.delivery.callbacks.meta import handshake
 
         try:
             return handshake(query, self._settings().get(provider, {}))

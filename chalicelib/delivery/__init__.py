@@ -1,0 +1,1 @@
+"""Delivery receipts: providers' callbacks (callbacks/), the tracker that records them, their routes."""

@@ -1,0 +1,1 @@
+"""Events to the deployment's backend: the table stream read, signed (Standard Webhooks) and POSTed."""
