@@ -60,7 +60,7 @@ def main(mode: str, package: str | None = None) -> None:
 
         start = app.app(api_event("POST", "/v1/verifications", {"to": "+14155552671"}), Context())
         assert start["statusCode"] == 201, start
-        from chalicelib.providers.console import OUTBOX
+        from chalicelib.channels.providers.console import OUTBOX
 
         code = OUTBOX[0]["body"].split(" is ")[1][:6]
         check = app.app(api_event("POST", "/v1/verifications/check",

@@ -141,7 +141,7 @@ def numbers(start: int, count: int) -> list[str]:
 
 
 def latest_code() -> str:
-    from chalicelib.providers.console import OUTBOX
+    from chalicelib.channels.providers.console import OUTBOX
 
     return OUTBOX[0]["body"].split(" is ")[1][:6]
 

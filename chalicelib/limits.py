@@ -45,10 +45,10 @@ from typing import TYPE_CHECKING, Callable
 from chalicelib import concurrency, errors
 from chalicelib.counters import CounterFull, CounterStore, per_channel
 from chalicelib.networks import count_key
-from chalicelib.phone import PhoneNumber
+from chalicelib.channels.phone import PhoneNumber
 
 if TYPE_CHECKING:
-    from chalicelib.email_address import EmailAddress
+    from chalicelib.channels.email_address import EmailAddress
     from chalicelib.settings.limits import Limits
 
 log = logging.getLogger("verify")

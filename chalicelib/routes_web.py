@@ -61,7 +61,7 @@ def web_routes() -> Blueprint:
     def dev_inbox_json() -> Response:
         if not _inbox_enabled():
             raise errors.NotFound()
-        from chalicelib.providers.console import OUTBOX
+        from chalicelib.channels.providers.console import OUTBOX
 
         return json_response(list(OUTBOX))
 

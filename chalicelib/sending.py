@@ -14,17 +14,17 @@ from chalicelib import errors, telemetry
 from chalicelib.codes import log_ref
 from chalicelib.dynamodb import StoreUnavailable
 from chalicelib.models import Verification
-from chalicelib.phone import PhoneNumber
+from chalicelib.channels.phone import PhoneNumber
 
 if TYPE_CHECKING:
-    from chalicelib.email_address import EmailAddress
-from chalicelib.providers import Delivery, ProviderError, SmsProvider
+    from chalicelib.channels.email_address import EmailAddress
+from chalicelib.channels.providers import Delivery, ProviderError, SmsProvider
 from chalicelib.routing import ProviderPool
 from chalicelib.store import VerificationStore
 
 if TYPE_CHECKING:
     from chalicelib.delivery.tracker import DeliveryTracker
-    from chalicelib.messages import MessageComposer
+    from chalicelib.channels.messages import MessageComposer
 
 log = logging.getLogger("verify")
 

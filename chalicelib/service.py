@@ -18,10 +18,10 @@ from chalicelib import concurrency, errors, telemetry
 from chalicelib.codes import CodeHasher, log_ref, parse_code, parse_twilio_code
 from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed
-from chalicelib.email_address import is_email, parse_email
+from chalicelib.channels.email_address import is_email, parse_email
 from chalicelib.limits import Limiter
 from chalicelib.models import MAX_LIVE_CODES, CheckRequest, Verification, require_verification_id
-from chalicelib.phone import parse_phone_number, parse_region, test_number
+from chalicelib.channels.phone import parse_phone_number, parse_region, test_number
 from chalicelib.routing import ProviderPool
 from chalicelib.sending import ChainSender
 from chalicelib.starting import StartUseCase, seconds_until
@@ -185,7 +185,7 @@ class VerificationService(StartUseCase):
 
     def _recipient_key(self, to: object, country: str | None = None) -> str:
         """The item's key, in this app's scope, of a number (a test number as itself) or of an
-        address's mailbox (any spelling of it: chalicelib/email_address.py)."""
+        address's mailbox (any spelling of it: chalicelib/channels/email_address.py)."""
         if is_email(to):
             return self._number_key(parse_email(to).key)
         cfg = self._config

@@ -18,10 +18,16 @@ from chalicelib.channel_choice import order_after_undelivered
 from chalicelib.codes import CodeHasher, log_ref, new_code
 from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed, StoreUnavailable
-from chalicelib.email_address import EmailAddress, parse_email
+from chalicelib.channels.email_address import EmailAddress, parse_email
 from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.models import CHANNELS, ReceiptBinding, SendAttempt, SendLimit, StartRequest, Verification
-from chalicelib.phone import PhoneNumber, parse_phone_number, parse_region, require_reachable, test_number
+from chalicelib.channels.phone import (
+    PhoneNumber,
+    parse_phone_number,
+    parse_region,
+    require_reachable,
+    test_number,
+)
 from chalicelib.routing import ProviderPool
 from chalicelib.sending import ChainSender, MaybeDelivered
 from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
@@ -202,7 +208,7 @@ class StartUseCase:
             telemetry.note(test_number=True)
             fail = cfg.test_numbers.fail_for(phone.key)
             if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
-                from chalicelib.providers.rehearsal import rehearsal_chain
+                from chalicelib.channels.providers.rehearsal import rehearsal_chain
 
                 verification = self._sender.deliver(
                     phone, number_key, code, request.locale, verification, previous,
@@ -391,7 +397,7 @@ class StartUseCase:
 
 def _shown(phone: PhoneNumber | EmailAddress) -> str:
     """The verification's ``to``: a number's E.164, an address as this start spelled it (its
-    key is the mailbox, chalicelib/email_address.py)."""
+    key is the mailbox, chalicelib/channels/email_address.py)."""
     return phone.address if isinstance(phone, EmailAddress) else phone.key
 
 

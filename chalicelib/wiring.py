@@ -114,7 +114,7 @@ def _build_service() -> Any:
     from chalicelib.counters import DynamoDBCounterStore
     from chalicelib.limits import Limiter
     from chalicelib.parameters import load_provider_settings, load_server_secrets
-    from chalicelib.providers import ProviderContext
+    from chalicelib.channels.providers import ProviderContext
     from chalicelib.routing import ProviderPool
     from chalicelib.service import VerificationService
     from chalicelib.store import DynamoDBVerificationStore
@@ -136,7 +136,7 @@ def _build_service() -> Any:
     settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))
 
     def http_session() -> Any:  # requests is imported only when an HTTP provider sends
-        from chalicelib.providers.http import shared_session
+        from chalicelib.channels.providers.http import shared_session
 
         return shared_session()
 
@@ -166,7 +166,7 @@ def _build_service() -> Any:
 
 def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes) -> Any:
     from chalicelib.delivery.tracker import DeliveryTracker
-    from chalicelib.phone import parse_phone_number
+    from chalicelib.channels.phone import parse_phone_number
 
     def region_of(e164: str) -> str:
         if "@" in e164:  # an email verification's address: no country
@@ -249,7 +249,7 @@ def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
         stream_pause,
         stream_time_left,
     )
-    from chalicelib.providers.http import shared_session
+    from chalicelib.channels.providers.http import shared_session
 
     config = get_config()
     secret = config.events.secret

@@ -131,7 +131,7 @@ def client(service):
 
 @pytest.fixture
 def outbox():
-    from chalicelib.providers.console import OUTBOX
+    from chalicelib.channels.providers.console import OUTBOX
 
     OUTBOX.clear()
     return OUTBOX

@@ -104,7 +104,7 @@ def gatewayapi_fields(report: DeliveryReport | None) -> dict[str, str]:
 def end_user_messaging_fields(configuration_set: str | None) -> dict[str, str]:
     """End User Messaging SendTextMessage: ``ConfigurationSetName``; its event destination (an
     SNS topic) carries the delivery events to the ``on_sns_message`` handler: no public URL
-    (the reference rides in ``Context``: chalicelib/providers/end_user_messaging.py)."""
+    (the reference rides in ``Context``: chalicelib/channels/providers/end_user_messaging.py)."""
     return {"ConfigurationSetName": configuration_set} if configuration_set else {}
 
 

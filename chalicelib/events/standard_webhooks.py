@@ -11,13 +11,16 @@ away from their clock (the reference libraries' tolerance).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import secrets
 import time
 
-PREFIX = "whsec_"
+
+# The secret's format is configuration (checked at start-up): chalicelib/settings/events.py.
+from chalicelib.settings.events import PREFIX as PREFIX
+from chalicelib.settings.events import secret_bytes as secret_bytes
+
 TOLERANCE_SECONDS = 300
 
 
@@ -28,18 +31,6 @@ class InvalidWebhook(Exception):
 def new_secret() -> str:
     """A fresh secret in the spec's serialisation (24 to 64 random bytes; 32 here)."""
     return PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
-
-
-def secret_bytes(secret: str) -> bytes:
-    """The key inside ``whsec_<base64>`` (the prefix is optional, padding may be missing)."""
-    raw = secret[len(PREFIX):] if secret.startswith(PREFIX) else secret
-    try:
-        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("a webhook secret is whsec_ followed by base64") from None
-    if not key:
-        raise ValueError("a webhook secret may not be empty")
-    return key
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

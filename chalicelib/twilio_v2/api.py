@@ -11,10 +11,10 @@ from urllib.parse import unquote, urlencode
 
 from chalicelib import errors
 from chalicelib.attempts import attempt_sid
-from chalicelib.messages import base_locale, brand_problem
+from chalicelib.channels.messages import base_locale, brand_problem
 from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
-from chalicelib.phone import line_type
+from chalicelib.channels.phone import line_type
 from chalicelib.twilio_v2 import params, wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.messages import SERVICE_BRAND_LENGTH, brand_problem, text_problem
+from chalicelib.channels.messages import SERVICE_BRAND_LENGTH, brand_problem, text_problem
 from chalicelib.totp.service import DIGITS, MAX_SKEW, PERIOD
 from chalicelib.twilio_v2 import wire
 

@@ -66,7 +66,7 @@ class Harness:
 
     def codes(self) -> list[str]:
         """The codes sent to this number, oldest first (the console provider's outbox)."""
-        from chalicelib.providers.console import OUTBOX
+        from chalicelib.channels.providers.console import OUTBOX
 
         return [re.search(r"\b[0-9]{6}\b", m["body"]).group(0)  # type: ignore[union-attr]
                 for m in reversed(OUTBOX) if m["to"] == self.number]
@@ -352,7 +352,7 @@ class FailingProvider:
     supports_voice = True
 
     def send_sms(self, to, message):
-        from chalicelib.providers import ProviderError
+        from chalicelib.channels.providers import ProviderError
 
         raise ProviderError("console", permanent=False, detail="HTTP 503")
 

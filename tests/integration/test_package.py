@@ -335,12 +335,12 @@ before = loaded()
 import app
 from bench.events import Context, api_event
 start = app.app(api_event("POST", "/v1/verifications", {"to": "+14155552671"}), Context())
-from chalicelib.providers.console import OUTBOX
+from chalicelib.channels.providers.console import OUTBOX
 code = OUTBOX[0]["body"].split(" is ")[1][:6]
 check = app.app(api_event("POST", "/v1/verifications/check", {"to": "+14155552671", "code": code}), Context())
 # The providers the deployed stages name (.chalice/config.json: SNS), as their first send imports them.
 import importlib
-from chalicelib.providers import REGISTRY
+from chalicelib.channels.providers import REGISTRY
 for name in json.loads(os.environ["STAGE_PROVIDERS"]):
     importlib.import_module(REGISTRY[name].path.split(":")[0])
 phases["app"] = sorted(loaded() - before)
@@ -381,7 +381,7 @@ def packaged_cold_start(packaged, tmp_path_factory) -> dict:
 def test_the_packaged_zip_serves_a_start_and_a_check(packaged_cold_start):
     assert (packaged_cold_start["start"], packaged_cold_start["check"]) == (201, 200)
     assert "app.pyc" in packaged_cold_start["phases"]["app"], "app.py did not load from the zip"
-    assert "chalicelib/providers/sns.pyc" in packaged_cold_start["phases"]["app"]  # dev and prod send by SNS
+    assert "chalicelib/channels/providers/sns.pyc" in packaged_cold_start["phases"]["app"]  # dev and prod send by SNS
 
 
 def test_a_cold_start_loads_no_module_of_the_zip_from_source(packaged_cold_start):

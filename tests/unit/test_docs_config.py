@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "configuration.md"
 OWN = re.compile(r"(OTP|SMS)_[A-Z0-9]+(_[A-Z0-9]+)*")
-CONTEXT_READERS = ("required", "optional", "url")  # chalicelib/providers/__init__.py ProviderContext
+CONTEXT_READERS = ("required", "optional", "url")  # chalicelib/channels/providers/__init__.py ProviderContext
 # SmsProvider.deliver, the service's entry point, dispatches to one method per channel.
 CHANNEL_METHODS = {"sms": "send_sms", "voice": "call", "whatsapp": "send_whatsapp", "email": "send_email"}
 
@@ -127,7 +127,7 @@ def callback_keys() -> dict[str, set[str]]:
 
 
 def provider_variables() -> set[str]:
-    from chalicelib.providers import REGISTRY
+    from chalicelib.channels.providers import REGISTRY
 
     receipts = callback_keys()
     names = set()

@@ -99,6 +99,6 @@ def test_the_budget_stays_below_the_functions_timeout(value):
     (requests.exceptions.InvalidURL("bad"), False),
 ])
 def test_a_request_left_only_when_the_connection_dropped_after_it_was_written(error, left):
-    from chalicelib.providers.http import request_left
+    from chalicelib.channels.providers.http import request_left
 
     assert request_left(error) is left

@@ -48,7 +48,7 @@ def test_verifications_per_number_per_day(configured, outbox, clock):
 
 
 def test_a_failed_send_does_not_use_up_a_start(configured, service, outbox):
-    from chalicelib.providers import ProviderError
+    from chalicelib.channels.providers import ProviderError
 
     class Failing:
         name = "console"

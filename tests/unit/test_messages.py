@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.config import Config, ConfigError
-from chalicelib.messages import (
+from chalicelib.channels.messages import (
     MAX_BRAND_LENGTH,
     SMS_TEMPLATES,
     VOICE_TEMPLATES,

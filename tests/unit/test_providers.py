@@ -17,9 +17,9 @@ import requests
 import responses
 from botocore.stub import Stubber
 
-from chalicelib.messages import SmsMessage, VoiceMessage, measure
-from chalicelib.phone import parse_phone_number
-from chalicelib.providers import REGISTRY, ProviderContext, ProviderError, load_provider
+from chalicelib.channels.messages import SmsMessage, VoiceMessage, measure
+from chalicelib.channels.phone import parse_phone_number
+from chalicelib.channels.providers import REGISTRY, ProviderContext, ProviderError, load_provider
 from chalicelib import wiring
 
 PHONE = parse_phone_number("+14155552671", "US")
@@ -119,7 +119,7 @@ WIRES = [
         basic("ACrc", "rc-secret"), "form",
         {"From": "+15005550006", "To": "+14155552671", "Body": TEXT.text},
         (200, {"sid": "SMrc1", "status": "sending"}), "SMrc1",
-        None,  # Restcomm has no error about the destination (see chalicelib/providers/restcomm.py)
+        None,  # Restcomm has no error about the destination (see chalicelib/channels/providers/restcomm.py)
         # Restcomm-Connect AbstractEndpoint.buildErrorResponseBody(msg, error, JSON), as sent by
         # SmsMessagesEndpoint when the SMS limit is hit: the error value is not quoted.
         (403, '{"message":"Outbound SMS limit exceeded",\n"error":SMS_LIMIT_EXCEEDED}'),
@@ -289,7 +289,7 @@ def test_our_oauth1_signature_is_oauthlibs(url):
     # request with the same nonce and timestamp; the header must be the same, signature included.
     from requests_oauthlib import OAuth1 as Reference
 
-    from chalicelib.providers.oauth1 import OAuth1
+    from chalicelib.channels.providers.oauth1 import OAuth1
 
     def signed(auth):
         request = requests.Request("POST", url, json={"message": "x"}, auth=auth).prepare()
@@ -477,7 +477,7 @@ def test_sns_failures_are_classified(code, message, permanent):
 
 
 def test_console_provider_writes_the_message_and_keeps_it(capsys):
-    from chalicelib.providers.console import OUTBOX
+    from chalicelib.channels.providers.console import OUTBOX
 
     message_id = load_provider(ProviderContext("console")).send_sms(PHONE, TEXT)
     assert TEXT.text in capsys.readouterr().err

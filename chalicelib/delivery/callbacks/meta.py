@@ -29,7 +29,7 @@ from chalicelib.delivery.callbacks import MAX_BODY_BYTES, CallbackRequest, Inval
 
 # "read" stays itself: channel "auto" moves a resend on after a WhatsApp nobody opened.
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
-# Meta's error codes that are about the recipient (chalicelib/providers/whatsapp.py).
+# Meta's error codes that are about the recipient (chalicelib/channels/providers/whatsapp.py).
 PERMANENT_ERRORS = {131026}
 
 

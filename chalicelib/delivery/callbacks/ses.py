@@ -5,7 +5,7 @@ The format: "Contents of event data that Amazon SES publishes to Amazon SNS" and
 examples (docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html,
 .../event-publishing-retrieving-sns-examples.html): ``eventType`` (Bounce, Complaint,
 Delivery, Send, Reject, Open, Click, Rendering Failure, DeliveryDelay, Subscription) and
-``mail.tags``, which holds the message's tags (ours: ``verify_ref``, chalicelib/providers/
+``mail.tags``, which holds the message's tags (ours: ``verify_ref``, chalicelib/channels/providers/
 ses.py) as lists of strings.
 
 What each means for the send:
@@ -27,7 +27,7 @@ from typing import Any
 
 from chalicelib.delivery.callbacks import MAX_BODY_BYTES, Receipt
 
-REFERENCE_TAG = "verify_ref"  # the tag chalicelib/providers/ses.py sets
+REFERENCE_TAG = "verify_ref"  # the tag chalicelib/channels/providers/ses.py sets
 
 
 def read_event(message: str) -> list[Receipt]:

@@ -1,7 +1,7 @@
 """WhatsApp: Meta's Cloud API directly, and AWS End User Messaging Social (docs/channels.md).
 
 Both send the same WhatsApp Cloud API message object: the approved authentication template
-with the code as its body parameter and its copy-code button's (chalicelib/channel_messages.py).
+with the code as its body parameter and its copy-code button's (chalicelib/channels/channel_messages.py).
 
 Errors, by whose fault (docs/providers.md's rule; classes as the issue names them):
 - Meta, "WhatsApp error codes" (developers.facebook.com/documentation/business-messaging/
@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.providers import ProviderError, SmsProvider, aws_transport_error
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 
 if TYPE_CHECKING:
-    from chalicelib.channel_messages import WhatsAppMessage
+    from chalicelib.channels.channel_messages import WhatsAppMessage
     from chalicelib.delivery.tracker import DeliveryReport
-    from chalicelib.phone import PhoneNumber
+    from chalicelib.channels.phone import PhoneNumber
 
 META_PERMANENT = {131026: "Message Undeliverable"}
 META_ACCOUNT = {0, 3, 10, 190, 131030, 131031, 131042, 132001, 132015, 132016, 133010, 368,
@@ -60,7 +60,7 @@ class MetaWhatsAppProvider(HttpProvider):
     def send_whatsapp(
         self, to: PhoneNumber, message: WhatsAppMessage, report: DeliveryReport | None = None
     ) -> str:
-        from chalicelib.channel_messages import cloud_api_message
+        from chalicelib.channels.channel_messages import cloud_api_message
 
         reference = report.reference if report else None
         base = self.context.url("base_url", "https://graph.facebook.com")
@@ -95,7 +95,7 @@ class SocialMessagingProvider(SmsProvider):
     ) -> str:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from chalicelib.channel_messages import cloud_api_message
+        from chalicelib.channels.channel_messages import cloud_api_message
 
         reference = report.reference if report else None
         params: dict[str, Any] = {

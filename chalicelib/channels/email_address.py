@@ -3,7 +3,7 @@
 What is accepted is what Amazon SES sends to: an ASCII dot-atom local part (SES: "the local
 part ... may only contain 7-bit ASCII characters"; no quoted strings, no comments) and a
 domain that is a valid IDNA 2008 host name with at least two labels, none of them mixing
-scripts (chalicelib/idn_scripts.py: ``gmаil.com`` with a Cyrillic 'а' is refused). Lengths
+scripts (chalicelib/channels/idn_scripts.py: ``gmаil.com`` with a Cyrillic 'а' is refused). Lengths
 follow RFC 5321 (4.5.3.1): local part at most 64 octets, the address at most 254 (the
 256-octet path less the angle brackets), the domain at most 253 in its A-label form.
 
@@ -178,7 +178,7 @@ def _ascii_domain(domain: str) -> str:
 def _unicode_domain(ascii_domain: str) -> str:
     import idna
 
-    from chalicelib.idn_scripts import is_single_script
+    from chalicelib.channels.idn_scripts import is_single_script
 
     try:
         unicode_domain = str(idna.decode(ascii_domain))

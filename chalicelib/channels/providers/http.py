@@ -10,7 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from chalicelib import budget
-from chalicelib.providers import ProviderError, SmsProvider
+from chalicelib.channels.providers import ProviderError, SmsProvider
 
 # (connect, read) seconds, at most: within a request, cut to what its budget has left
 # (chalicelib/budget.py), so a second provider in a chain is tried only when there is time.

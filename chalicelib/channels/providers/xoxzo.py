@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.messages import SmsMessage, VoiceMessage
-from chalicelib.phone import PhoneNumber
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.messages import SmsMessage, VoiceMessage
+from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 
 
 class XoxzoProvider(HttpProvider):

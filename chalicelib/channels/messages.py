@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
-    from chalicelib.channel_messages import EmailMessage, WhatsAppMessage
+    from chalicelib.channels.channel_messages import EmailMessage, WhatsAppMessage
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -212,12 +212,13 @@ class MessageComposer:
         return VoiceMessage(template.format(brand=self._brand, digits=", ".join(code)), language)
 
     def email(self, code: str, locale: str | None = None) -> EmailMessage:
-        from chalicelib.channel_messages import email_message
+        from chalicelib.channels.channel_messages import email_message
 
         return email_message(self._brand, code, self._ttl, base_locale(locale))
 
     def whatsapp(self, code: str, locale: str | None = None) -> WhatsAppMessage:
-        from chalicelib.channel_messages import WHATSAPP_LANGUAGES, whatsapp_message
+        from chalicelib.channels.channel_messages import whatsapp_message
+        from chalicelib.settings.channels import WHATSAPP_LANGUAGES
 
         template, languages = self._whatsapp
         return whatsapp_message(template, languages or WHATSAPP_LANGUAGES, code, base_locale(locale))

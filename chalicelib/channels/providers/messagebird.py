@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.messages import SmsMessage
-from chalicelib.phone import PhoneNumber
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.messages import SmsMessage
+from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 from chalicelib.delivery.tracker import DeliveryReport, messagebird_fields
 
 

@@ -6,15 +6,15 @@ import json
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
-from chalicelib.messages import SmsMessage, VoiceMessage
-from chalicelib.phone import PhoneNumber
-from chalicelib.providers import ProviderError
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.messages import SmsMessage, VoiceMessage
+from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels.providers import ProviderError
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 from chalicelib.delivery.tracker import DeliveryReport, twilio_fields
-from chalicelib.providers.speech import voiced
+from chalicelib.channels.providers.speech import voiced
 
 if TYPE_CHECKING:
-    from chalicelib.channel_messages import WhatsAppMessage
+    from chalicelib.channels.channel_messages import WhatsAppMessage
 
 # Twilio's error dictionary, https://www.twilio.com/docs/api/errors/<code> (twilio-python raises
 # TwilioRestException with the same "code"). Only these say the destination cannot take it:

@@ -6,9 +6,9 @@ so speaking a code would mean serving the code from a URL: see README, "Voice".
 
 from __future__ import annotations
 
-from chalicelib.messages import SmsMessage
-from chalicelib.phone import PhoneNumber
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.messages import SmsMessage
+from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 
 # Restcomm Connect's SMS endpoint (RestComm/Restcomm-Connect, restcomm.http's
 # SmsMessagesEndpoint.putSmsMessage and AbstractEndpoint.buildErrorResponseBody) answers:

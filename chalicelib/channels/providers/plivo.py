@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from chalicelib.messages import SmsMessage
-from chalicelib.phone import PhoneNumber
+from chalicelib.channels.messages import SmsMessage
+from chalicelib.channels.phone import PhoneNumber
 import re
 
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 from chalicelib.delivery.tracker import DeliveryReport, plivo_fields
 
 # Plivo answers errors as {"api_id", "error": "<sentence>"} with no code. The one sentence

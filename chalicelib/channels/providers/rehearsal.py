@@ -15,13 +15,13 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Sequence
 
-from chalicelib.providers import Delivery, ProviderError, SmsProvider
+from chalicelib.channels.providers import Delivery, ProviderError, SmsProvider
+from chalicelib.settings.numbers import FAIL_MODES
 
 if TYPE_CHECKING:
-    from chalicelib.messages import SmsMessage
-    from chalicelib.phone import PhoneNumber
+    from chalicelib.channels.messages import SmsMessage
+    from chalicelib.channels.phone import PhoneNumber
 
-FAIL_MODES = ("permanent", "transient", "timeout")
 _ids = itertools.count(1)
 
 

@@ -18,6 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+# Meta's language codes per shipped locale: the configuration's default, owned there.
+from chalicelib.settings.channels import WHATSAPP_LANGUAGES as WHATSAPP_LANGUAGES
+
 # (subject, the first line, the expiry line). The subject leads with the code: mail clients
 # show it in the notification, as Twilio Verify's and Google's do.
 EMAIL_TEMPLATES: dict[str, tuple[str, str, str]] = {
@@ -47,13 +50,6 @@ EMAIL_TEMPLATES: dict[str, tuple[str, str, str]] = {
 }
 _RTL = {"ar"}
 
-# Meta's language codes for the shipped locales (developers.facebook.com/docs/whatsapp/
-# business-management-api/message-templates/supported-languages). The approved template
-# must exist in each language used; OTP_WHATSAPP_LANGUAGES overrides any of them.
-WHATSAPP_LANGUAGES: dict[str, str] = {
-    "en": "en", "es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt_BR", "ja": "ja",
-    "zh": "zh_CN", "ar": "ar", "hi": "hi", "ru": "ru",
-}
 
 
 

@@ -11,78 +11,21 @@ from __future__ import annotations
 import abc
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from chalicelib.errors import ConfigError
+# The registry is configuration (which providers exist, their variables): the kernel owns it, so
+# that config.py validates SMS_PROVIDER without importing this package (chalicelib/settings/providers.py).
+from chalicelib.settings.providers import REGISTRY as REGISTRY
+from chalicelib.settings.providers import URL_SETTINGS as URL_SETTINGS
+from chalicelib.settings.providers import ProviderSpec as ProviderSpec
+from chalicelib.settings.providers import check_url as check_url
 
-if TYPE_CHECKING:  # the configuration imports REGISTRY: this module never imports config.py
-    from chalicelib.channel_messages import EmailMessage, WhatsAppMessage
-    from chalicelib.email_address import EmailAddress
-    from chalicelib.messages import SmsMessage, VoiceMessage
-    from chalicelib.phone import PhoneNumber
-
-
-class ProviderSpec(NamedTuple):
-    path: str  # "module:Class", imported only when a deployment names the provider
-    env_prefix: str  # settings come from <PREFIX>_<SETTING> variables, e.g. TWILIO_AUTH_TOKEN
-    voice: bool
-    channels: tuple[str, ...] = ("sms",)  # besides voice: sms, whatsapp, email (docs/channels.md)
-
-
-REGISTRY: dict[str, ProviderSpec] = {
-    "console": ProviderSpec(
-        "chalicelib.providers.console:ConsoleProvider", "CONSOLE", True, ("sms", "whatsapp", "email")
-    ),
-    "ses": ProviderSpec("chalicelib.providers.ses:SesProvider", "SES", False, ("email",)),
-    "sns": ProviderSpec("chalicelib.providers.sns:SnsProvider", "SNS", False),
-    "end-user-messaging": ProviderSpec(
-        "chalicelib.providers.end_user_messaging:EndUserMessagingProvider", "EUM", True
-    ),
-    "twilio": ProviderSpec("chalicelib.providers.twilio:TwilioProvider", "TWILIO", True, ("sms", "whatsapp")),
-    "meta": ProviderSpec("chalicelib.providers.whatsapp:MetaWhatsAppProvider", "META", False, ("whatsapp",)),
-    "end-user-messaging-social": ProviderSpec(
-        "chalicelib.providers.whatsapp:SocialMessagingProvider", "EUM_SOCIAL", False, ("whatsapp",)
-    ),
-    "signalwire": ProviderSpec("chalicelib.providers.twilio:SignalWireProvider", "SIGNALWIRE", True),
-    "vonage": ProviderSpec("chalicelib.providers.vonage:VonageProvider", "VONAGE", False),
-    "gatewayapi": ProviderSpec("chalicelib.providers.gatewayapi:GatewayApiProvider", "GATEWAYAPI", False),
-    "xoxzo": ProviderSpec("chalicelib.providers.xoxzo:XoxzoProvider", "XOXZO", True),
-    "restcomm": ProviderSpec("chalicelib.providers.restcomm:RestcommProvider", "RESTCOMM", False),
-    "plivo": ProviderSpec("chalicelib.providers.plivo:PlivoProvider", "PLIVO", False),
-    "messagebird": ProviderSpec("chalicelib.providers.messagebird:MessageBirdProvider", "MESSAGEBIRD", False),
-    "sinch": ProviderSpec("chalicelib.providers.sinch:SinchProvider", "SINCH", False),
-    "webhook": ProviderSpec("chalicelib.providers.webhook:WebhookProvider", "WEBHOOK", True),
-    "lambda": ProviderSpec("chalicelib.providers.lambda_:LambdaProvider", "LAMBDA_PROVIDER", True),
-}
-
-# Settings holding a URL the service sends credentials or codes to: https, or http on loopback
-# (a local fake in tests, a sidecar). Checked at start-up for variables, at first use for SSM.
-URL_SETTINGS = ("base_url", "url")
-
-
-def check_url(value: str, variable: str) -> str:
-    """Return ``value`` if it is an https URL (or http on 127.0.0.1/localhost); else ConfigError."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(value)
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        parts, port_ok = None, False
-    loopback = parts is not None and parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if (
-        parts is None
-        or not port_ok
-        or not parts.hostname
-        or parts.username is not None
-        or parts.fragment
-        or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
-    ):
-        raise ConfigError(
-            f"{variable} must be an https:// URL (http:// only on 127.0.0.1 or localhost), "
-            "without credentials or fragment"
-        )
-    return value
+if TYPE_CHECKING:  # this module never imports config.py
+    from chalicelib.channels.channel_messages import EmailMessage, WhatsAppMessage
+    from chalicelib.channels.email_address import EmailAddress
+    from chalicelib.channels.messages import SmsMessage, VoiceMessage
+    from chalicelib.channels.phone import PhoneNumber
 
 
 class ProviderError(Exception):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from chalicelib.messages import SmsMessage, VoiceMessage
-from chalicelib.phone import PhoneNumber
-from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
-from chalicelib.providers.speech import voiced
+from chalicelib.channels.messages import SmsMessage, VoiceMessage
+from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels.providers import ProviderError, SmsProvider, aws_transport_error
+from chalicelib.channels.providers.speech import voiced
 
 if TYPE_CHECKING:
     from chalicelib.delivery.tracker import DeliveryReport

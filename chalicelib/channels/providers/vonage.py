@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from chalicelib.messages import SmsMessage
-from chalicelib.phone import PhoneNumber
+from chalicelib.channels.messages import SmsMessage
+from chalicelib.channels.phone import PhoneNumber
 import re
 
-from chalicelib.providers import ProviderError
+from chalicelib.channels.providers import ProviderError
 from chalicelib.delivery.tracker import DeliveryReport, vonage_fields
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 
 # messages[].status, https://developer.vonage.com/en/api-errors/sms (and the SMS guide
 # "Troubleshooting SMS"): the statuses that say the destination cannot take the message.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib.messages import SmsMessage
-from chalicelib.phone import PhoneNumber
-from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
+from chalicelib.channels.messages import SmsMessage
+from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels.providers import ProviderError, SmsProvider, aws_transport_error
 
 # SNS Publish errors (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
 # and botocore/data/sns/2010-03-31/service-2.json). Publish has no opted-out error: a send to an

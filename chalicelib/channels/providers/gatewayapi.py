@@ -1,12 +1,12 @@
-"""GatewayAPI: JSON REST with an API token (Basic) or OAuth 1.0a (chalicelib/providers/oauth1.py)."""
+"""GatewayAPI: JSON REST with an API token (Basic) or OAuth 1.0a (chalicelib/channels/providers/oauth1.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.messages import SmsMessage
-from chalicelib.phone import PhoneNumber
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.messages import SmsMessage
+from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 from chalicelib.delivery.tracker import DeliveryReport, gatewayapi_fields
 
 # 0x0215 MSISDN blacklisted, 0x0217 destination country not allowed. 0x0214 (temporarily
@@ -22,7 +22,7 @@ class GatewayApiProvider(HttpProvider):
         token = self.context.optional("token")
         if token or not self.context.optional("key"):
             return (self.context.required("token"), "")  # the token, or an error naming it
-        from chalicelib.providers.oauth1 import OAuth1  # only when OAuth is configured
+        from chalicelib.channels.providers.oauth1 import OAuth1  # only when OAuth is configured
 
         return OAuth1(self.context.required("key"), self.context.required("secret"))
 

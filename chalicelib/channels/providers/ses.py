@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.providers import ProviderError, SmsProvider, aws_transport_error
+from chalicelib.channels.providers import ProviderError, SmsProvider, aws_transport_error
 
 if TYPE_CHECKING:
-    from chalicelib.channel_messages import EmailMessage
+    from chalicelib.channels.channel_messages import EmailMessage
     from chalicelib.delivery.tracker import DeliveryReport
-    from chalicelib.email_address import EmailAddress
+    from chalicelib.channels.email_address import EmailAddress
 
 REFERENCE_TAG = "verify_ref"  # SES tag names: ASCII letters, digits, _ and -, at most 256
 

@@ -15,14 +15,14 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from chalicelib.messages import SmsMessage, VoiceMessage
-from chalicelib.phone import PhoneNumber
-from chalicelib.providers import SmsProvider
+from chalicelib.channels.messages import SmsMessage, VoiceMessage
+from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels.providers import SmsProvider
 from chalicelib.telemetry import sms_box
 
 if TYPE_CHECKING:
-    from chalicelib.channel_messages import EmailMessage, WhatsAppMessage
-    from chalicelib.email_address import EmailAddress
+    from chalicelib.channels.channel_messages import EmailMessage, WhatsAppMessage
+    from chalicelib.channels.email_address import EmailAddress
 
 # Process-wide so the local inbox sees what every request sent.
 OUTBOX: collections.deque[dict[str, Any]] = collections.deque(maxlen=100)

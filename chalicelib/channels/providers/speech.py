@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from chalicelib.messages import VoiceMessage
+from chalicelib.channels.messages import VoiceMessage
 
 
 class Voice(NamedTuple):
@@ -36,7 +36,7 @@ VOICES: dict[str, Voice] = {
 }
 
 _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-# The composer says the digits one by one, joined by ", " (chalicelib/messages.py).
+# The composer says the digits one by one, joined by ", " (chalicelib/channels/messages.py).
 _SPOKEN_CODE = re.compile(r"[0-9](?:, [0-9])+", re.ASCII)
 
 

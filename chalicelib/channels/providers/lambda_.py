@@ -19,12 +19,12 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.providers import Delivery, ProviderError, SmsProvider, aws_transport_error
-from chalicelib.providers.webhook import payload
+from chalicelib.channels.providers import Delivery, ProviderError, SmsProvider, aws_transport_error
+from chalicelib.channels.providers.webhook import payload
 
 if TYPE_CHECKING:
-    from chalicelib.messages import SmsMessage
-    from chalicelib.phone import PhoneNumber
+    from chalicelib.channels.messages import SmsMessage
+    from chalicelib.channels.phone import PhoneNumber
 
 # Invoke errors: ResourceNotFound, AccessDenied (the policy), TooManyRequests, ServiceException,
 # the function's own limits (RequestTooLarge, ...): all about this provider, all transient.

@@ -21,12 +21,12 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from chalicelib.providers import Delivery, ProviderContext, ProviderError
-from chalicelib.providers.http import HttpProvider, json_or_none
+from chalicelib.channels.providers import Delivery, ProviderContext, ProviderError
+from chalicelib.channels.providers.http import HttpProvider, json_or_none
 
 if TYPE_CHECKING:
-    from chalicelib.messages import SmsMessage
-    from chalicelib.phone import PhoneNumber
+    from chalicelib.channels.messages import SmsMessage
+    from chalicelib.channels.phone import PhoneNumber
 
 SECRET_PREFIX = "whsec_"
 
