@@ -23,7 +23,7 @@ from chalicelib.http import JSON_HEADERS as _JSON_HEADERS
 from chalicelib.http import SERVER_DOOR, App, raw_body
 from chalicelib.http import domain_errors as _domain_errors
 from chalicelib.http import json_response as _json
-from chalicelib.models import parse_check_request, parse_start_request
+from chalicelib.verify.models import parse_check_request, parse_start_request
 from chalicelib.origins import add_cors_headers, client_ip, json_only, preflight
 from chalicelib.delivery.channel_routes import channel_event_routes
 from chalicelib.delivery.routes import delivery_routes

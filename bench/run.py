@@ -226,7 +226,7 @@ def flat_at_scale(db: Dynalite, runs: int, scale: int) -> dict[str, Any]:
     for name, table in (("small", small), ("large", large)):
         build_app(db.endpoint, table)
         apps[name] = wiring.get_service()  # kept: each service holds its own table
-    from chalicelib.models import CheckRequest, StartRequest
+    from chalicelib.verify.models import CheckRequest, StartRequest
 
     timings: dict[str, list[float]] = {"small": [], "large": []}
     phones = numbers(20_000, runs + 5)

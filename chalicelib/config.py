@@ -94,7 +94,7 @@ class Config:
     totp: "TotpSettings" = None  # type: ignore[assignment]
     channels: Channels = Channels()  # whatsapp and email (docs/channels.md): off by default
     # OTP_ATTEMPTS: each send and approval also recorded for the v2 Attempts list and Summary
-    # (chalicelib/attempts.py): two small writes beside each, in the waves they already make.
+    # (chalicelib/verify/attempts.py): two small writes beside each, in the waves they already make.
     # On, as Twilio always has them; OTP_ATTEMPTS=false turns them off.
     attempts: bool = True
     # The identity key (OTP_IDENTITY_SECRET[_PARAMETER]): keys item keys, SIDs, API keys and send

@@ -21,7 +21,7 @@ import secrets
 from typing import Any
 
 from chalicelib.delivery.callbacks import STATUS_RANK
-from chalicelib.models import ReceiptBinding, SendAttempt, Verification
+from chalicelib.verify.models import ReceiptBinding, SendAttempt, Verification
 
 
 class ConditionFailed(Exception):

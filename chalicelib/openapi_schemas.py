@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.channels.messages import SMS_TEMPLATES
-from chalicelib.models import CHANNELS, MAX_BODY_BYTES, REQUEST_CHANNELS
+from chalicelib.verify.models import CHANNELS, MAX_BODY_BYTES, REQUEST_CHANNELS
 
 # Answers that Chalice gives itself, reshaped into the contract by app.py's middleware, and
 # API Gateway's own answers, reshaped by the gateway responses `make deploy` and

@@ -111,13 +111,13 @@ def _build_service() -> Any:
 
     from chalicelib import budget
     from chalicelib.codes import CodeHasher
-    from chalicelib.counters import DynamoDBCounterStore
-    from chalicelib.limits import Limiter
+    from chalicelib.verify.counters import DynamoDBCounterStore
+    from chalicelib.verify.limits import Limiter
     from chalicelib.parameters import load_provider_settings, load_server_secrets
     from chalicelib.channels.providers import ProviderContext
-    from chalicelib.routing import ProviderPool
-    from chalicelib.service import VerificationService
-    from chalicelib.store import DynamoDBVerificationStore
+    from chalicelib.verify.routing import ProviderPool
+    from chalicelib.verify.service import VerificationService
+    from chalicelib.verify.store import DynamoDBVerificationStore
     from chalicelib.telemetry import configure_logging
 
     configure_logging(log_format=get_config().log_format)
@@ -146,7 +146,7 @@ def _build_service() -> Any:
     providers = ProviderPool(config, settings, context)
     # The counters' give-backs go through a client botocore never retries (one attempt, like
     # a send: a retried give-back after a lost answer could give back another request's
-    # count), made on the first refusal of the container (chalicelib/counters.py).
+    # count), made on the first refusal of the container (chalicelib/verify/counters.py).
     give_back_client = functools.cache(lambda: budget.guard(
         boto3.client("dynamodb", config=budget.botocore_config(seconds, send=True))))
     limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name,
@@ -157,7 +157,7 @@ def _build_service() -> Any:
     delivery = _delivery_tracker(config, store, hasher, settings, identity_key)
     attempts = None
     if config.attempts:
-        from chalicelib.attempts import AttemptLog
+        from chalicelib.verify.attempts import AttemptLog
 
         attempts = AttemptLog(aws_client("dynamodb"), config.table_name)
     return VerificationService(config, store, providers, hasher, limiter, delivery=delivery,

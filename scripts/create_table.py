@@ -6,7 +6,7 @@ Uses the ordinary AWS environment (AWS_ENDPOINT_URL_DYNAMODB is respected), so t
 command targets moto's server, dynalite or AWS. On-demand billing; TTL on ``expires_at``
 where the server supports it (dynalite does not: that is reported, not fatal); the table's
 stream on with NEW_AND_OLD_IMAGES, which events are read from (docs/events.md); the
-``attempts`` global secondary index (the v2 Attempts list, chalicelib/attempts.py), added to
+``attempts`` global secondary index (the v2 Attempts list, chalicelib/verify/attempts.py), added to
 an existing table too (DynamoDB builds it from the items already there; nothing else waits).
 """
 

@@ -126,7 +126,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                     "BillingMode": "PAY_PER_REQUEST",
                     "AttributeDefinitions": ATTRIBUTES,
                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-                    # The v2 Attempts list (chalicelib/attempts.py; scripts/create_table.py).
+                    # The v2 Attempts list (chalicelib/verify/attempts.py; scripts/create_table.py).
                     "GlobalSecondaryIndexes": [ATTEMPTS_INDEX],
                     "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},

@@ -78,7 +78,7 @@ def name_of(target: str, body: dict[str, Any]) -> str:
         if ":step" in values:
             return "totp_accept"
         return "totp_failure" if ".fails = " in update and "#c0" in update else "totp_write"
-    if pk.startswith("at#"):  # the v2 Attempts (chalicelib/attempts.py): one item per send
+    if pk.startswith("at#"):  # the v2 Attempts (chalicelib/verify/attempts.py): one item per send
         return "attempt"
     if pk.startswith("ac#"):  # their per-day Summary counters
         return "attempt_count"

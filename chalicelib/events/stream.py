@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from chalicelib.dynamodb import to_verification
-from chalicelib.models import Verification
+from chalicelib.verify.models import Verification
 
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 NUMBER_ITEM_PREFIX = "v#"

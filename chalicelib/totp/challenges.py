@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.dynamodb import ConditionFailed
-from chalicelib.models import InvalidRequest
+from chalicelib.verify.models import InvalidRequest
 from chalicelib.totp.service import CodeRequest, TotpService, split_factor_id
 from chalicelib.factors.entities import (
     PENDING,

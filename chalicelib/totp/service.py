@@ -20,7 +20,7 @@ from chalicelib import errors, telemetry
 from chalicelib.totp import limits as totp_limits
 from chalicelib.codes import CodeHasher, parse_code
 from chalicelib.config import Config
-from chalicelib.models import InvalidRequest, ReceiptBinding, decode_json_object, parse_binding
+from chalicelib.verify.models import InvalidRequest, ReceiptBinding, decode_json_object, parse_binding
 from chalicelib.factors.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.factors.entities import ChallengeChange, to_prune

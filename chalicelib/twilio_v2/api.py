@@ -10,9 +10,9 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from chalicelib import errors
-from chalicelib.attempts import attempt_sid
+from chalicelib.verify.attempts import attempt_sid
 from chalicelib.channels.messages import base_locale, brand_problem
-from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
+from chalicelib.verify.models import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
 from chalicelib.channels.phone import line_type
 from chalicelib.twilio_v2 import params, wire

@@ -78,7 +78,7 @@ class Harness:
     def state(self) -> dict[str, Any]:
         """What a request leaves behind, in the terms the rules use (no ids, MACs, tokens)."""
         from chalicelib.dynamodb import to_verification
-        from chalicelib.limits import prefix_of
+        from chalicelib.verify.limits import prefix_of
 
         now = self.clock.now
         key = self.service._hasher.number_key(self.number)

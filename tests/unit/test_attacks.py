@@ -140,7 +140,7 @@ class ApprovesThenFails:
     def send_sms(self, to, message):
         import re
 
-        from chalicelib.models import CheckRequest
+        from chalicelib.verify.models import CheckRequest
 
         code = re.search(r"\b[0-9]{6}\b", message.text).group(0)
         self.service.check(CheckRequest(code, to.e164, None, None))

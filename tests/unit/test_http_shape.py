@@ -52,7 +52,7 @@ def test_importing_the_app_does_no_aws_or_provider_work():
     probe = (
         "import sys, app; "
         "heavy = [m for m in ('boto3', 'botocore', 'phonenumbers', 'chalicelib.channels.providers.sns', "
-        "'chalicelib.service', 'chalicelib.store') if m in sys.modules]; print(heavy)"
+        "'chalicelib.verify.service', 'chalicelib.verify.store') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -42,7 +42,7 @@ def test_a_trusted_numbers_counter_write_is_accepted_by_dynamodb(aws):
     """The trusted path's condition is one parenthesised OR: the token must not double it."""
     import boto3
 
-    from chalicelib.counters import DynamoDBCounterStore
+    from chalicelib.verify.counters import DynamoDBCounterStore
     from tests.conftest import TABLE
 
     store = DynamoDBCounterStore(boto3.client("dynamodb"), TABLE)

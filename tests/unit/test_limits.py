@@ -175,8 +175,8 @@ def test_global_budget_is_never_exceeded(configured, outbox, clock):
 
 def test_budget_shards_add_up_to_the_budget_exactly():
     from chalicelib.config import Limits
-    from chalicelib.limits import Limiter
-    from chalicelib.counters import CounterFull, CounterStore
+    from chalicelib.verify.limits import Limiter
+    from chalicelib.verify.counters import CounterFull, CounterStore
 
     class Memory(CounterStore):
         def __init__(self):
@@ -400,8 +400,8 @@ def test_sms_pumping_does_not_refuse_email(configured, outbox, clock):
 def test_the_email_budget_is_sharded_and_exact():
     """Its shards add up to it, as the phone pool's do, and they are items of their own."""
     from chalicelib.config import Limits
-    from chalicelib.counters import CounterFull, CounterStore
-    from chalicelib.limits import Limiter
+    from chalicelib.verify.counters import CounterFull, CounterStore
+    from chalicelib.verify.limits import Limiter
 
     class Memory(CounterStore):
         def __init__(self):

@@ -100,7 +100,7 @@ def test_resources_are_the_stages_own(stage):
         resources = _listed(statement["Resource"])
         assert "*" not in resources, statement
         table = f"arn:aws:dynamodb:*:*:table/{variables['OTP_TABLE_NAME']}"
-        if actions == {"dynamodb:Query"}:  # the Attempts list's index only (chalicelib/attempts.py)
+        if actions == {"dynamodb:Query"}:  # the Attempts list's index only (chalicelib/verify/attempts.py)
             assert resources == [table + "/index/attempts"]
         elif any(a.startswith("dynamodb:") for a in actions):
             assert resources == [table]

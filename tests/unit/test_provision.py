@@ -139,7 +139,7 @@ def test_an_existing_bare_table_is_fixed_and_keeps_its_items(aws_clients):
     done = provision.before("dev", dynamodb, ssm, boto3.client("kms"))
     assert "TTL enabled on expires_at" in done and "point-in-time recovery enabled" in done
     assert dynamodb.get_item(TableName="phone-verify-dev", Key={"pk": {"S": "v#keep"}})["Item"]
-    # The Attempts list's index, added to a table made before it (chalicelib/attempts.py).
+    # The Attempts list's index, added to a table made before it (chalicelib/verify/attempts.py).
     indexes = dynamodb.describe_table(TableName="phone-verify-dev")["Table"]["GlobalSecondaryIndexes"]
     assert [(i["IndexName"], [k["AttributeName"] for k in i["KeySchema"]]) for i in indexes] == [
         ("attempts", ["ak", "as"])]

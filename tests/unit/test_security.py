@@ -110,7 +110,7 @@ class CallCounter:
     def _record(self, params, model, **_):
         pk = params.get("Key", {}).get("pk", {}).get("S", "")
         kind = "v" if pk.startswith("v#") else "#".join(pk.split("#")[:2])
-        if pk.startswith(("at#VL", "ac#")):  # the v2 Attempts log's (chalicelib/attempts.py)
+        if pk.startswith(("at#VL", "ac#")):  # the v2 Attempts log's (chalicelib/verify/attempts.py)
             kind = pk[:2]
         self.calls.append(f"{model.name} {kind}")
 

@@ -11,7 +11,7 @@ and requests/Node's URL parser leave ``+`` alone in a path); other clients send 
 
 By number is in the Service's scope: the item's key is derived from the number and the
 Service (chalicelib/codes.py ``number_key``), and the write's condition proves the Service
-(chalicelib/store.py ``_of_scope``), so another Service's pending verification of the number is
+(chalicelib/verify/store.py ``_of_scope``), so another Service's pending verification of the number is
 simply not found (20404) and nothing of it changes."""
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class Verification:
     """One verification as stored. Its status is derived, never stored:
 
     approved  the last guess's MAC equals the MAC of one of its live codes (set by the single
-              check write; chalicelib/store.py derives the same in its conditions)
+              check write; chalicelib/verify/store.py derives the same in its conditions)
     canceled  ``canceled_at`` is set
     expired   ``expires_at`` has passed (DynamoDB TTL deletes days late; reads check it)
     max_attempts_reached  ``attempts`` reached ``max_attempts`` without approval
@@ -74,7 +74,7 @@ class Verification:
     approved_at: int | None = None  # the number's last approval (any verification): the breaker trusts it
     binding: ReceiptBinding | None = None  # the last start's nonce and purpose, for the receipt
     # The Service whose item it is (the item's ``svc``): its SID; "" for the stage's own app
-    # (and for an item made before ``svc`` existed: chalicelib/store.py ``_of_scope``).
+    # (and for an item made before ``svc`` existed: chalicelib/verify/store.py ``_of_scope``).
     scope: str = ""
     # A v2 start's Tags, Amount and Payee as JSON (twilio_v2/params.py), set by the create's
     # write and kept by resends (the item's ``meta``); None: none given.

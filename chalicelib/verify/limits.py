@@ -31,7 +31,7 @@ the others' counts for this request are given back by compensating writes (``rel
 and the channel's own count, in one write per counter), so a refused send counts nowhere,
 whichever counter refused it; the send that trips a breaker is given back in the suspension's
 write. A limit still holds exactly, because every count is a conditional increment and a
-give-back only removes a count this request added, at most once (chalicelib/counters.py).
+give-back only removes a count this request added, at most once (chalicelib/verify/counters.py).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import secrets
 from typing import TYPE_CHECKING, Callable
 
 from chalicelib import concurrency, errors
-from chalicelib.counters import CounterFull, CounterStore, per_channel
+from chalicelib.verify.counters import CounterFull, CounterStore, per_channel
 from chalicelib.networks import count_key
 from chalicelib.channels.phone import PhoneNumber
 

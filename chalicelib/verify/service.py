@@ -1,5 +1,5 @@
 """The verification use cases: check, look up, cancel and approve, on top of start and
-resend (chalicelib/starting.py).
+resend (chalicelib/verify/starting.py).
 
 Each state change is one conditional write in the store; this module decides what the
 outcome means for the client and raises the domain's errors.
@@ -19,16 +19,16 @@ from chalicelib.codes import CodeHasher, log_ref, parse_code, parse_twilio_code
 from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.channels.email_address import is_email, parse_email
-from chalicelib.limits import Limiter
-from chalicelib.models import MAX_LIVE_CODES, CheckRequest, Verification, require_verification_id
+from chalicelib.verify.limits import Limiter
+from chalicelib.verify.models import MAX_LIVE_CODES, CheckRequest, Verification, require_verification_id
 from chalicelib.channels.phone import parse_phone_number, parse_region, test_number
-from chalicelib.routing import ProviderPool
-from chalicelib.sending import ChainSender
-from chalicelib.starting import StartUseCase, seconds_until
-from chalicelib.store import VerificationStore
+from chalicelib.verify.routing import ProviderPool
+from chalicelib.verify.sending import ChainSender
+from chalicelib.verify.starting import StartUseCase, seconds_until
+from chalicelib.verify.store import VerificationStore
 
 if TYPE_CHECKING:
-    from chalicelib.attempts import AttemptLog
+    from chalicelib.verify.attempts import AttemptLog
     from chalicelib.delivery.tracker import DeliveryTracker
 
 log = logging.getLogger("verify")
@@ -206,7 +206,7 @@ class VerificationService(StartUseCase):
 
     def _not_ours(self, current: Verification | None, verification_id: str | None) -> bool:
         """No verification, or (named by SID) another one or another Service's: not found. A
-        Service's write names it in its condition (the item's ``svc``, chalicelib/store.py), so
+        Service's write names it in its condition (the item's ``svc``, chalicelib/verify/store.py), so
         such a write changed nothing; by number, the item's key is already this Service's."""
         if current is None:
             return True
@@ -234,7 +234,7 @@ class VerificationService(StartUseCase):
         writes go out together, one round trip. A failure here must not fail the user's check."""
         writes: list[Callable[[], None]] = [
             functools.partial(self._store.mark_approved, number_key, verification.id, int(now))]
-        # An address has no prefix or country for the breakers to count (chalicelib/limits.py).
+        # An address has no prefix or country for the breakers to count (chalicelib/verify/limits.py).
         region = ""
         if not is_email(verification.to) and not self.is_test_number(verification.to):
             try:
@@ -249,7 +249,7 @@ class VerificationService(StartUseCase):
                 log.warning("approval not counted for the breaker ref=%s", log_ref(verification.id))
         if self._attempts is not None and not self.is_test_number(verification.to):
             # The attempt's own Service: the approval's write proved the item is this scope's,
-            # and the conversion's write checks it on each attempt too (chalicelib/attempts.py).
+            # and the conversion's write checks it on each attempt too (chalicelib/verify/attempts.py).
             writes += self._attempts.conversions(verification, region, self._scope)
         for outcome in concurrency.run_all(writes):
             if outcome.error is not None:

@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable
 
 from chalicelib import concurrency
 from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
-from chalicelib.models import Verification
+from chalicelib.verify.models import Verification
 
 log = logging.getLogger("verify")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from chalicelib.models import Verification
+    from chalicelib.verify.models import Verification
 
 PHONE_CHANNELS = frozenset({"sms", "voice"})
 

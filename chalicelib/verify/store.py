@@ -7,7 +7,7 @@ conditional write. No read-then-write anywhere.
 
 A "live" verification is one that exists, is not canceled, not approved and not expired:
     attribute_exists(vid) AND code_expires_at > :now AND attribute_not_exists(canceled_at)
-    AND <the last guess is none of its live codes> (chalicelib/live_codes.py)
+    AND <the last guess is none of its live codes> (chalicelib/verify/live_codes.py)
 Every code a verification sent stays valid until it ends (live_codes.py: the item holds their
 MACs, never a code); approval is derived from the guess the check write stores. The life,
 ``code_expires_at``, is fixed by the first send. ``expires_at`` is the item's TTL: the latest of
@@ -19,7 +19,7 @@ number key inside its SID; the item also names its Service (``svc``: the Service
 for the stage's own app), and every write that names a verification by SID carries that Service
 in its condition (``_of_scope``), so another Service's SID is simply not found, counting nothing.
 
-Counters (``pk = "rl#..."``) live in chalicelib/counters.py; the botocore plumbing both share
+Counters (``pk = "rl#..."``) live in chalicelib/verify/counters.py; the botocore plumbing both share
 (``ConditionFailed``, ``StoreUnavailable``, the item codec) in chalicelib/dynamodb.py.
 """
 
@@ -30,8 +30,8 @@ from typing import Any
 
 from chalicelib.delivery.callbacks import STATUS_RANK
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, binding_value, to_verification
-from chalicelib.live_codes import UNAPPROVED, add_code, item_expires, send_window, without_code
-from chalicelib.models import CheckLimit, SendLimit, Verification
+from chalicelib.verify.live_codes import UNAPPROVED, add_code, item_expires, send_window, without_code
+from chalicelib.verify.models import CheckLimit, SendLimit, Verification
 
 DAY = 86_400
 

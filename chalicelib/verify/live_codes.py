@@ -1,5 +1,5 @@
 """The live codes of a verification and the number's send window, as pieces of the number's
-item's writes (chalicelib/store.py): every code a verification sent stays valid until it ends.
+item's writes (chalicelib/verify/store.py): every code a verification sent stays valid until it ends.
 
 The item holds the MACs of its live codes (``code_macs``, oldest first, at most
 models.MAX_LIVE_CODES; never a code, docs/security.md rule 2) and ``code_mac``, the latest
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.models import MAX_LIVE_CODES, SendLimit, Verification
+from chalicelib.verify.models import MAX_LIVE_CODES, SendLimit, Verification
 
 DAY = 86_400
 

@@ -1,6 +1,6 @@
 """Sending one code through a provider chain: the same code to each provider in turn until
 one takes it; a failover names the provider that did. When none took it, the caller
-(chalicelib/service.py) undoes the number's write, unless a provider may have taken it
+(chalicelib/verify/service.py) undoes the number's write, unless a provider may have taken it
 (``MaybeDelivered``)."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from chalicelib import errors, telemetry
 from chalicelib.codes import log_ref
 from chalicelib.dynamodb import StoreUnavailable
-from chalicelib.models import Verification
+from chalicelib.verify.models import Verification
 from chalicelib.channels.phone import PhoneNumber
 
 if TYPE_CHECKING:
     from chalicelib.channels.email_address import EmailAddress
 from chalicelib.channels.providers import Delivery, ProviderError, SmsProvider
-from chalicelib.routing import ProviderPool
-from chalicelib.store import VerificationStore
+from chalicelib.verify.routing import ProviderPool
+from chalicelib.verify.store import VerificationStore
 
 if TYPE_CHECKING:
     from chalicelib.delivery.tracker import DeliveryTracker

@@ -1,4 +1,4 @@
-"""The start use case: send a code for a new verification, or resend one (chalicelib/service.py
+"""The start use case: send a code for a new verification, or resend one (chalicelib/verify/service.py
 builds on it; the check, look-up and cancel use cases live there).
 
 Two waves of conditional DynamoDB writes, then the send; anything that fails after the
@@ -14,13 +14,20 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib import concurrency, errors, telemetry
-from chalicelib.channel_choice import order_after_undelivered
+from chalicelib.verify.channel_choice import order_after_undelivered
 from chalicelib.codes import CodeHasher, log_ref, new_code
 from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed, StoreUnavailable
 from chalicelib.channels.email_address import EmailAddress, parse_email
-from chalicelib.limits import TRUSTED_FOR_SECONDS, Limiter
-from chalicelib.models import CHANNELS, ReceiptBinding, SendAttempt, SendLimit, StartRequest, Verification
+from chalicelib.verify.limits import TRUSTED_FOR_SECONDS, Limiter
+from chalicelib.verify.models import (
+    CHANNELS,
+    ReceiptBinding,
+    SendAttempt,
+    SendLimit,
+    StartRequest,
+    Verification,
+)
 from chalicelib.channels.phone import (
     PhoneNumber,
     parse_phone_number,
@@ -28,12 +35,12 @@ from chalicelib.channels.phone import (
     require_reachable,
     test_number,
 )
-from chalicelib.routing import ProviderPool
-from chalicelib.sending import ChainSender, MaybeDelivered
-from chalicelib.store import DAY, CheckLimit, VerificationStore, day_of
+from chalicelib.verify.routing import ProviderPool
+from chalicelib.verify.sending import ChainSender, MaybeDelivered
+from chalicelib.verify.store import DAY, CheckLimit, VerificationStore, day_of
 
 if TYPE_CHECKING:
-    from chalicelib.attempts import AttemptLog
+    from chalicelib.verify.attempts import AttemptLog
 
 log = logging.getLogger("verify")
 
@@ -379,11 +386,11 @@ class StartUseCase:
 
     def _auto(self, request: StartRequest) -> tuple[StartRequest, tuple[str, ...]]:
         """Channel "auto": one read of the number's item tells a resend after an undelivered
-        send (chalicelib/channel_choice.py). Only a choice: the start's conditional writes
+        send (chalicelib/verify/channel_choice.py). Only a choice: the start's conditional writes
         still decide, so a race at worst picks the channel an instant stale. Returns the
         request on its channel and the order's channels after it (taken when a breaker
         suspends the chosen one)."""
-        from chalicelib.channel_choice import auto_channel
+        from chalicelib.verify.channel_choice import auto_channel
 
         cfg = self._config
         test = test_number(request.to, cfg.test_numbers.code_for)
