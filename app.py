@@ -27,9 +27,9 @@ from chalicelib.verify.models import parse_check_request, parse_start_request
 from chalicelib.origins import add_cors_headers, client_ip, json_only, preflight
 from chalicelib.delivery.channel_routes import channel_event_routes
 from chalicelib.delivery.routes import delivery_routes
-from chalicelib.routes_seed import seed_routes
+from chalicelib.web.seed import seed_routes
 from chalicelib.totp.routes import totp_routes
-from chalicelib.routes_web import web_routes
+from chalicelib.web.routes import web_routes
 from chalicelib.settings.channels import channel_event_topics
 from chalicelib.settings.events import delivery_topic, events_stream
 from chalicelib.twilio_v2.routes import twilio_routes

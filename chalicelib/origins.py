@@ -1,6 +1,6 @@
 """The browser checks of the public door: which pages may call it (Origin, Sec-Fetch-Site,
 OTP_ALLOWED_ORIGINS), the CORS answers they get, and the caller's address as API Gateway saw
-it. Used by app.py's v1 routes and the seed routes (chalicelib/routes_seed.py)."""
+it. Used by app.py's v1 routes and the seed routes (chalicelib/web/seed.py)."""
 
 from __future__ import annotations
 

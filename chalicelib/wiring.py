@@ -290,10 +290,10 @@ def delivery_published(message: str) -> int:
 
 @functools.cache
 def openapi_json(api_key_required: bool, public: bool) -> str:
-    """The contract (chalicelib/openapi.py) as served at /openapi.json."""
+    """The contract (chalicelib/openapi/document.py) as served at /openapi.json."""
     import json
 
-    from chalicelib.openapi import document
+    from chalicelib.openapi.document import document
 
     return json.dumps(document(get_config().code_length, api_key_required, public))
 

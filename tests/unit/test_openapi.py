@@ -8,8 +8,8 @@ import json
 import jsonschema
 import pytest
 
-from chalicelib.openapi import document
-from chalicelib.openapi_schemas import error_codes
+from chalicelib.openapi.document import document
+from chalicelib.openapi.schemas import error_codes
 from tests.conftest import last_code
 from tests.unit.helpers import check, delete, get, post, start
 

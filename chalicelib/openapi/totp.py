@@ -1,5 +1,5 @@
 """The OpenAPI paths and schemas of the authenticator-app (TOTP) routes, merged into the
-document by chalicelib/openapi.py. These routes sit behind IAM (SigV4)."""
+document by chalicelib/openapi/document.py. These routes sit behind IAM (SigV4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The schemas of the v1 OpenAPI document (chalicelib/openapi.py builds the paths around them),
+"""The schemas of the v1 OpenAPI document (chalicelib/openapi/document.py builds the paths around them),
 and the error codes the contract declares, collected from the ServiceError classes."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import openapi_schemas
+from chalicelib.openapi import schemas as openapi_schemas
 
 
 def _error_response(description: str, retry: bool = False) -> dict[str, Any]:
@@ -240,7 +240,7 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
                                                             "content": {"application/json": {
                                                                 "schema": {"type": "object"}}}}}}}
 
-    from chalicelib import openapi_totp
+    from chalicelib.openapi import totp as openapi_totp
 
     paths.update(openapi_totp.paths())
     doc: dict[str, Any] = {

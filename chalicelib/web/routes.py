@@ -29,7 +29,7 @@ def web_routes() -> Blueprint:
     @bp.route("/", methods=["GET"])
     @domain_errors
     def index() -> Response:
-        from chalicelib.web import index_page
+        from chalicelib.web.page import index_page
 
         config = wiring.get_config()
         # The page offers the channels this deployment sends (docs/channels.md).
@@ -40,7 +40,7 @@ def web_routes() -> Blueprint:
     @bp.route("/static/{name}", methods=["GET"])
     @domain_errors
     def static(name: str) -> Response:
-        from chalicelib.web import static_file
+        from chalicelib.web.page import static_file
 
         response = static_file(name)
         if response is None:
@@ -52,7 +52,7 @@ def web_routes() -> Blueprint:
     def dev_inbox() -> Response:
         if not _inbox_enabled():
             raise errors.NotFound()
-        from chalicelib.web import inbox_page
+        from chalicelib.web.page import inbox_page
 
         return inbox_page()
 
