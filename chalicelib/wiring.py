@@ -75,7 +75,7 @@ class _Shared:
 
 
 def _retry_seconds() -> int:
-    from chalicelib.parameters import RETRY_AFTER_SECONDS
+    from chalicelib.settings.parameters import RETRY_AFTER_SECONDS
 
     return RETRY_AFTER_SECONDS
 
@@ -113,7 +113,7 @@ def _build_service() -> Any:
     from chalicelib.codes import CodeHasher
     from chalicelib.verify.counters import DynamoDBCounterStore
     from chalicelib.verify.limits import Limiter
-    from chalicelib.parameters import load_provider_settings, load_server_secrets
+    from chalicelib.settings.parameters import load_provider_settings, load_server_secrets
     from chalicelib.channels.providers import ProviderContext
     from chalicelib.verify.routing import ProviderPool
     from chalicelib.verify.service import VerificationService
@@ -256,7 +256,7 @@ def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
     if secret is None:  # deployed stages: from SSM, once per container
         import boto3
 
-        from chalicelib.parameters import _get_secure_string
+        from chalicelib.settings.parameters import _get_secure_string
 
         secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
                                     lambda: boto3.client("ssm"))

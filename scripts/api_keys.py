@@ -40,7 +40,7 @@ def _context(stage: str) -> tuple[Any, Any, Any]:
 
     from chalicelib.codes import CodeHasher
     from chalicelib.config import Config
-    from chalicelib.parameters import load_server_secrets
+    from chalicelib.settings.parameters import load_server_secrets
     from chalicelib.twilio_v2.credentials import ApiKeyStore
 
     config = Config.from_env({**stage_variables(stage), **os.environ, "OTP_STAGE": stage})

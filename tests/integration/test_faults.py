@@ -463,7 +463,7 @@ def _name_secrets(read: str, name: str, monkeypatch) -> None:
 
 @SECRETS
 def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_faults, monkeypatch, read):
-    import chalicelib.parameters as parameters
+    import chalicelib.settings.parameters as parameters
 
     name = "/phone-verify/test/cold-secret"
     monkeypatch.setattr(parameters, "_last_good", {})  # a cold container
@@ -502,7 +502,7 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
 
 @SECRETS
 def test_ssm_throttled_at_a_refresh_keeps_the_last_good_secret(configured, ssm_faults, monkeypatch, outbox, read):
-    import chalicelib.parameters as parameters
+    import chalicelib.settings.parameters as parameters
 
     name = "/phone-verify/test/warm-secret"
     monkeypatch.setattr(parameters, "_last_good", {})

@@ -46,7 +46,7 @@ def required_for(stage: str) -> set[str]:
         providers |= set(chain.split(","))
     needed = {a for a in actions_in_code() if a.startswith("dynamodb:")} | LOGS
     secrets = {"OTP_SECRET_PARAMETER", "OTP_IDENTITY_SECRET_PARAMETER"} & set(variables)
-    if len(secrets) == 2:  # both keys in one round trip (chalicelib/parameters.py load_server_secrets)
+    if len(secrets) == 2:  # both keys in one round trip (chalicelib/settings/parameters.py load_server_secrets)
         needed.add("ssm:GetParameters")
     # One name alone, and SMS_CREDENTIALS_PARAMETER, which docs/permissions.md says the shipped
     # policy already lets the function read.

@@ -293,9 +293,9 @@ def test_the_token_commands_refuse_a_stage_without_a_secret_as_the_key_commands_
                          ids=" ".join)
 def test_without_aws_credentials_every_command_says_so_without_a_traceback(aws, monkeypatch, capsys, argv):
     """NoCredentialsError reading the stage's secret (SSM) or its table: one line that says
-    what to check, exit 1 (chalicelib/parameters.py answers ParametersUnavailable)."""
+    what to check, exit 1 (chalicelib/settings/parameters.py answers ParametersUnavailable)."""
     import scripts.api_keys as api_keys
-    from chalicelib import parameters
+    from chalicelib.settings import parameters
 
     def unavailable(*_):
         raise parameters.ParametersUnavailable(retry_after=1)
