@@ -185,7 +185,7 @@ class Config:
         if not _REGION.fullmatch(region):
             raise ConfigError("OTP_DEFAULT_REGION must be an ISO 3166 alpha-2 code such as US")
 
-        from chalicelib.channels.messages import brand_problem
+        from chalicelib.channels import brand_problem
 
         brand = _str(env, "OTP_BRAND_NAME") or "Verify"
         problem = brand_problem(brand)  # the rule v2's FriendlyName and CustomFriendlyName follow
@@ -238,7 +238,7 @@ class Config:
         return config
 
     def composer(self):  # -> MessageComposer
-        from chalicelib.channels.messages import MessageComposer
+        from chalicelib.channels import MessageComposer
 
         return MessageComposer(
             self.brand_name,

@@ -31,8 +31,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from chalicelib.dynamodb import to_verification
-from chalicelib.verify.models import Verification
+from chalicelib.verify import to_verification
+from chalicelib.verify import Verification
 
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 NUMBER_ITEM_PREFIX = "v#"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from chalicelib.totp.store import VERIFIED
+from chalicelib.totp import VERIFIED
 
 TOTP_ITEM_PREFIX = "t#"
 

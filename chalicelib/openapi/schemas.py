@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import errors
-from chalicelib.channels.messages import SMS_TEMPLATES
-from chalicelib.verify.models import CHANNELS, MAX_BODY_BYTES, REQUEST_CHANNELS
+from chalicelib.channels import SMS_TEMPLATES
+from chalicelib.http import MAX_BODY_BYTES
+from chalicelib.verify import CHANNELS, REQUEST_CHANNELS
 
 # Answers that Chalice gives itself, reshaped into the contract by app.py's middleware, and
 # API Gateway's own answers, reshaped by the gateway responses `make deploy` and

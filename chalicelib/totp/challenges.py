@@ -12,16 +12,9 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.dynamodb import ConditionFailed
-from chalicelib.verify.models import InvalidRequest
+from chalicelib.errors import InvalidRequest
 from chalicelib.totp.service import CodeRequest, TotpService, split_factor_id
-from chalicelib.factors.entities import (
-    PENDING,
-    Challenge,
-    ChallengeChange,
-    EntityEntry,
-    EntityIndex,
-    to_prune,
-)
+from chalicelib.factors import PENDING, Challenge, ChallengeChange, EntityEntry, EntityIndex, to_prune
 from chalicelib.totp.store import VERIFIED, IdentityItem
 
 DEFAULT_CHALLENGE_SECONDS = 300  # Twilio: five minutes after creation unless ExpirationDate says

@@ -13,7 +13,7 @@ why the backend hears of it (an event) and can re-enable the factor.
 
 from __future__ import annotations
 
-from chalicelib.verify.models import InvalidRequest
+from chalicelib.errors import InvalidRequest
 from chalicelib.networks import client_network
 from chalicelib.totp.store import IdentityItem, TotpFactor
 

@@ -20,10 +20,12 @@ from chalicelib import errors, telemetry
 from chalicelib.totp import limits as totp_limits
 from chalicelib.codes import CodeHasher, parse_code
 from chalicelib.config import Config
-from chalicelib.verify.models import InvalidRequest, ReceiptBinding, decode_json_object, parse_binding
-from chalicelib.factors.receipts import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
+from chalicelib.errors import InvalidRequest
+from chalicelib.factors import ReceiptBinding, parse_binding
+from chalicelib.http import decode_json_object
+from chalicelib.factors import AMR_TOTP, ReceiptSigner, ReceiptUnavailable
 from chalicelib.dynamodb import ConditionFailed
-from chalicelib.factors.entities import ChallengeChange, to_prune
+from chalicelib.factors import ChallengeChange, to_prune
 from chalicelib.totp.store import (
     UNVERIFIED,
     VERIFIED,

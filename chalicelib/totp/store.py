@@ -30,9 +30,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, with_token  # the shared botocore plumbing
-from chalicelib.factors.entities import (
-    APPROVED, PENDING, Challenge, ChallengeChange, challenge_attribute, challenge_terms, challenge_value,
-    prunes, to_challenges,
+from chalicelib.factors import (
+    APPROVED,
+    PENDING,
+    Challenge,
+    ChallengeChange,
+    challenge_attribute,
+    challenge_terms,
+    challenge_value,
+    prunes,
+    to_challenges,
 )
 
 VERIFIED, UNVERIFIED = "verified", "unverified"

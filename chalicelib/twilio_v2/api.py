@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from chalicelib import errors
-from chalicelib.verify.attempts import attempt_sid
-from chalicelib.channels.messages import base_locale, brand_problem
-from chalicelib.verify.models import CheckRequest, StartRequest, Verification, valid_locale
+from chalicelib.verify import attempt_sid
+from chalicelib.channels import base_locale, brand_problem
+from chalicelib.verify import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
-from chalicelib.channels.phone import line_type
+from chalicelib.channels import line_type
 from chalicelib.twilio_v2 import params, wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
@@ -23,7 +23,7 @@ from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
 from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore,
                                            TooManyServices)
 from chalicelib.twilio_v2.totp import TotpResources
-from chalicelib.totp.service import DIGITS, PERIOD
+from chalicelib.totp import DIGITS, PERIOD
 
 _GONE = ("approved", "canceled", "expired")  # Twilio: such a verification is no longer found (20404)
 _APPS_CACHED = 256

@@ -17,7 +17,7 @@ from typing import Any
 import re
 from urllib.parse import urlencode
 
-from chalicelib.verify.attempts import DAY, Attempt
+from chalicelib.verify import DAY, Attempt
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES, CHANNELS
 

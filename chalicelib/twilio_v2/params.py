@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.channels.messages import SERVICE_BRAND_LENGTH, brand_problem, text_problem
-from chalicelib.totp.service import DIGITS, MAX_SKEW, PERIOD
+from chalicelib.channels import SERVICE_BRAND_LENGTH, brand_problem, text_problem
+from chalicelib.totp import DIGITS, MAX_SKEW, PERIOD
 from chalicelib.twilio_v2 import wire
 
 # -- Services -------------------------------------------------------------------------------

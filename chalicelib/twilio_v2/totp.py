@@ -18,9 +18,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib import errors
-from chalicelib.totp.service import ALGORITHM, DIGITS, MAX_SKEW, PERIOD, CodeRequest
-from chalicelib.totp.challenges import EntityService
-from chalicelib.factors.entities import EXPIRED, ChallengeEnded, TooManyEntities, hidden_details
+from chalicelib.totp import ALGORITHM, DIGITS, MAX_SKEW, PERIOD, CodeRequest
+from chalicelib.totp import EntityService
+from chalicelib.factors import EXPIRED, ChallengeEnded, TooManyEntities, hidden_details
 from chalicelib.twilio_v2 import wire
 
 _IDENTITY = re.compile(r"[A-Za-z0-9._@-]{1,64}", re.ASCII)

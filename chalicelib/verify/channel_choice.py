@@ -21,7 +21,7 @@ PHONE_CHANNELS = frozenset({"sms", "voice"})
 
 
 def auto_channel(order: tuple[str, ...], live: Verification | None, now: float) -> str:
-    from chalicelib.delivery.callbacks import UNDELIVERED
+    from chalicelib.delivery import UNDELIVERED
 
     if live is None or live.status(now) != "pending" or not live.sends:
         return order[0]
@@ -48,7 +48,7 @@ def order_after_undelivered(
     after the one that failed (then wrap around); a permanent reason refuses the resend on a
     channel that reaches the same thing (not WhatsApp's failure for an SMS)."""
     from chalicelib import errors
-    from chalicelib.delivery.callbacks import UNDELIVERED
+    from chalicelib.delivery import UNDELIVERED
 
     last = live.sends[-1] if live is not None and live.sends else None
     if last is None or last.status not in UNDELIVERED or not same_reach(last.channel, channel):

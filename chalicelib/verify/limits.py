@@ -45,10 +45,10 @@ from typing import TYPE_CHECKING, Callable
 from chalicelib import concurrency, errors
 from chalicelib.verify.counters import CounterFull, CounterStore, per_channel
 from chalicelib.networks import count_key
-from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels import PhoneNumber
 
 if TYPE_CHECKING:
-    from chalicelib.channels.email_address import EmailAddress
+    from chalicelib.channels import EmailAddress
     from chalicelib.settings.limits import Limits
 
 log = logging.getLogger("verify")

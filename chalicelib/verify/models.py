@@ -6,7 +6,6 @@ each of the right type. Anything else is ``invalid_request``, never a 500.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -15,8 +14,13 @@ from typing import Any
 
 from chalicelib.codes import macs_equal
 from chalicelib.errors import InvalidRequest, VerificationNotFound
+# What a receipt is bound to is every factor's (chalicelib/factors/binding.py); a request's JSON
+# body is the HTTP kernel's (chalicelib/http.py): both re-exported here for the v1 parsers.
+from chalicelib.factors import ReceiptBinding as ReceiptBinding
+from chalicelib.factors import parse_binding as parse_binding
+from chalicelib.http import MAX_BODY_BYTES as MAX_BODY_BYTES
+from chalicelib.http import decode_json_object as decode_json_object
 
-MAX_BODY_BYTES = 4096
 CHANNELS = ("sms", "voice", "whatsapp", "email")
 # What a start may ask for: a channel, or "auto" (the stage's order for the number's country,
 # moving on after an undelivered send: docs/channels.md).
@@ -28,7 +32,6 @@ MAX_LIVE_CODES = 5
 
 _ID = re.compile(r"VE[0-9a-f]{48}", re.ASCII)
 _LOCALE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", re.ASCII)
-_NONCE = re.compile(r"[\x21-\x7e]{1,256}", re.ASCII)  # visible ASCII, as OIDC nonces are in practice
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,15 @@ class SendAttempt:
     @property
     def at_iso(self) -> str:
         return datetime.fromtimestamp(self.at_ms // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def item_value(self) -> dict[str, Any]:
+        """The send as the number's item holds it (chalicelib/dynamodb.py's ItemValue); its
+        rank keeps a late receipt from moving the status backwards (chalicelib/delivery)."""
+        from chalicelib.delivery import STATUS_RANK
+
+        return {"M": {"channel": {"S": self.channel}, "provider": {"S": self.provider},
+                      "at_ms": {"N": str(self.at_ms)}, "status": {"S": self.status},
+                      "rank": {"N": str(STATUS_RANK[self.status])}}}
 
 
 @dataclass(frozen=True)
@@ -182,29 +194,6 @@ def require_verification_id(raw: object) -> str:
 
 
 @dataclass(frozen=True)
-class ReceiptBinding:
-    """What the app's backend binds a receipt to (docs/security.md, receipts): ``nonce`` an
-    opaque value tied to its session (OIDC's meaning), ``purpose`` why the user is verified."""
-
-    nonce: str | None = None
-    purpose: str | None = None
-
-    def claims(self) -> dict[str, str]:
-        return {k: v for k, v in (("nonce", self.nonce), ("purpose", self.purpose)) if v is not None}
-
-
-def parse_binding(body: dict[str, Any]) -> ReceiptBinding | None:
-    """``nonce`` (1-256 visible ASCII characters) and ``purpose`` (``login``, ``signup``,
-    ``transaction`` or any 1-64 printable characters), both optional."""
-    nonce, purpose = _optional_str(body, "nonce"), _optional_str(body, "purpose")
-    if nonce is not None and not _NONCE.fullmatch(nonce):
-        raise InvalidRequest("'nonce' must be 1-256 visible ASCII characters.")
-    if purpose is not None and not (1 <= len(purpose) <= 64 and purpose.isprintable()):
-        raise InvalidRequest("'purpose' must be 1-64 printable characters, such as \"login\".")
-    return ReceiptBinding(nonce, purpose) if nonce is not None or purpose is not None else None
-
-
-@dataclass(frozen=True)
 class StartRequest:
     to: str
     country: str | None
@@ -220,20 +209,6 @@ class CheckRequest:
     to: str | None
     country: str | None
     verification_id: str | None
-
-
-def decode_json_object(raw: bytes | None) -> dict[str, Any]:
-    if raw is None or len(raw) == 0:
-        raise InvalidRequest("The request body must be a JSON object.")
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidRequest(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise InvalidRequest("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    return body
 
 
 def _fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from chalicelib.config import Config
-from chalicelib.channels.providers import REGISTRY, ProviderContext, SmsProvider, load_provider
+from chalicelib.channels import REGISTRY, ProviderContext, SmsProvider, load_provider
 
 
 class ProviderPool:

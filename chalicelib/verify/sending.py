@@ -14,17 +14,17 @@ from chalicelib import errors, telemetry
 from chalicelib.codes import log_ref
 from chalicelib.dynamodb import StoreUnavailable
 from chalicelib.verify.models import Verification
-from chalicelib.channels.phone import PhoneNumber
+from chalicelib.channels import PhoneNumber
 
 if TYPE_CHECKING:
-    from chalicelib.channels.email_address import EmailAddress
-from chalicelib.channels.providers import Delivery, ProviderError, SmsProvider
+    from chalicelib.channels import EmailAddress
+from chalicelib.channels import Delivery, ProviderError, SmsProvider
 from chalicelib.verify.routing import ProviderPool
 from chalicelib.verify.store import VerificationStore
 
 if TYPE_CHECKING:
-    from chalicelib.delivery.tracker import DeliveryTracker
-    from chalicelib.channels.messages import MessageComposer
+    from chalicelib.delivery import DeliveryTracker
+    from chalicelib.channels import MessageComposer
 
 log = logging.getLogger("verify")
 

@@ -18,10 +18,11 @@ from chalicelib import concurrency, errors, telemetry
 from chalicelib.codes import CodeHasher, log_ref, parse_code, parse_twilio_code
 from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed
-from chalicelib.channels.email_address import is_email, parse_email
+from chalicelib.verify.items import to_verification
+from chalicelib.channels import is_email, parse_email
 from chalicelib.verify.limits import Limiter
 from chalicelib.verify.models import MAX_LIVE_CODES, CheckRequest, Verification, require_verification_id
-from chalicelib.channels.phone import parse_phone_number, parse_region, test_number
+from chalicelib.channels import parse_phone_number, parse_region, test_number
 from chalicelib.verify.routing import ProviderPool
 from chalicelib.verify.sending import ChainSender
 from chalicelib.verify.starting import StartUseCase, seconds_until
@@ -29,7 +30,7 @@ from chalicelib.verify.store import VerificationStore
 
 if TYPE_CHECKING:
     from chalicelib.verify.attempts import AttemptLog
-    from chalicelib.delivery.tracker import DeliveryTracker
+    from chalicelib.delivery import DeliveryTracker
 
 log = logging.getLogger("verify")
 
@@ -106,7 +107,7 @@ class VerificationService(StartUseCase):
                 number_key, request.verification_id, guess_mac, int(now), checks, self._scope
             )
         except ConditionFailed as exc:
-            current = exc.current
+            current = to_verification(exc.item)
             if self._not_ours(current, request.verification_id):
                 raise errors.VerificationNotFound() from None
             assert current is not None
@@ -156,10 +157,11 @@ class VerificationService(StartUseCase):
         try:
             return self._store.cancel(number_key, verification_id, int(self._clock()), self._scope)
         except ConditionFailed as exc:
-            if self._not_ours(exc.current, verification_id):
+            current = to_verification(exc.item)
+            if self._not_ours(current, verification_id):
                 raise errors.VerificationNotFound() from None
-            assert exc.current is not None
-            raise errors.NotPending(status=exc.current.status(self._clock())) from None
+            assert current is not None
+            raise errors.NotPending(status=current.status(self._clock())) from None
 
     def approve(self, verification_id: str | None = None, *, to: str | None = None) -> Verification:
         """Approve a pending verification the backend confirmed another way (v2's
@@ -172,7 +174,7 @@ class VerificationService(StartUseCase):
         except ConditionFailed as exc:
             # Our own write retried after a lost answer is the store's success (its token); an
             # approval found here was another's (a right code first): no longer pending.
-            current = exc.current
+            current = to_verification(exc.item)
             if self._not_ours(current, verification_id):
                 raise errors.VerificationNotFound() from None
             assert current is not None

@@ -18,7 +18,8 @@ from chalicelib.verify.channel_choice import order_after_undelivered
 from chalicelib.codes import CodeHasher, log_ref, new_code
 from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed, StoreUnavailable
-from chalicelib.channels.email_address import EmailAddress, parse_email
+from chalicelib.verify.items import to_verification
+from chalicelib.channels import EmailAddress, parse_email
 from chalicelib.verify.limits import TRUSTED_FOR_SECONDS, Limiter
 from chalicelib.verify.models import (
     CHANNELS,
@@ -28,13 +29,7 @@ from chalicelib.verify.models import (
     StartRequest,
     Verification,
 )
-from chalicelib.channels.phone import (
-    PhoneNumber,
-    parse_phone_number,
-    parse_region,
-    require_reachable,
-    test_number,
-)
+from chalicelib.channels import PhoneNumber, parse_phone_number, parse_region, require_reachable, test_number
 from chalicelib.verify.routing import ProviderPool
 from chalicelib.verify.sending import ChainSender, MaybeDelivered
 from chalicelib.verify.store import DAY, CheckLimit, VerificationStore, day_of
@@ -158,7 +153,7 @@ class StartUseCase:
             except ConditionFailed as exc:
                 concurrency.settle(ip_count)  # raises the IP's refusal: nothing of ours was kept
                 ip_count = None
-                live = exc.current
+                live = to_verification(exc.item)
                 if live is None or live.status(now) not in ("pending", "max_attempts_reached"):
                     if _starts_used(exc.item, now, max_starts):
                         raise errors.TooManyVerifications(retry_after=_until_day_end(now)) from None
@@ -215,7 +210,7 @@ class StartUseCase:
             telemetry.note(test_number=True)
             fail = cfg.test_numbers.fail_for(phone.key)
             if fail:  # rehearse the chain's failure: 422, failover or 502, nothing sent
-                from chalicelib.channels.providers.rehearsal import rehearsal_chain
+                from chalicelib.channels import rehearsal_chain
 
                 verification = self._sender.deliver(
                     phone, number_key, code, request.locale, verification, previous,
@@ -365,7 +360,7 @@ class StartUseCase:
                 window=window,
             )
         except ConditionFailed as exc:
-            current = exc.current
+            current = to_verification(exc.item)
             if current is None or current.id != live.id:
                 return None  # replaced or deleted meanwhile: start again
             status = current.status(now)

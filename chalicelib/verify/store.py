@@ -28,8 +28,9 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from chalicelib.delivery.callbacks import STATUS_RANK
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, approved_at, binding_value, to_verification
+from chalicelib.delivery import STATUS_RANK
+from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable
+from chalicelib.verify.items import approved_at, binding_value, to_verification
 from chalicelib.verify.live_codes import UNAPPROVED, add_code, item_expires, send_window, without_code
 from chalicelib.verify.models import CheckLimit, SendLimit, Verification
 

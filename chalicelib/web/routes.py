@@ -61,7 +61,7 @@ def web_routes() -> Blueprint:
     def dev_inbox_json() -> Response:
         if not _inbox_enabled():
             raise errors.NotFound()
-        from chalicelib.channels.providers.console import OUTBOX
+        from chalicelib.channels import OUTBOX
 
         return json_response(list(OUTBOX))
 
@@ -71,7 +71,7 @@ def web_routes() -> Blueprint:
         """`make run`: the events the local table's stream implies (scripts/local_events.py)."""
         if not _inbox_enabled():
             raise errors.NotFound()
-        from chalicelib.events.posting import LOCAL_EVENTS
+        from chalicelib.events import LOCAL_EVENTS
 
         return json_response(list(LOCAL_EVENTS))
 

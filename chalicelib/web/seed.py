@@ -14,7 +14,7 @@ from chalice import Blueprint, Response
 from chalicelib import errors, wiring
 from chalicelib.config import ConfigError
 from chalicelib.http import raw_body
-from chalicelib.verify.models import CheckRequest, StartRequest
+from chalicelib.verify import CheckRequest, StartRequest
 from chalicelib.origins import client_ip, refuse_foreign_pages
 
 log = logging.getLogger("verify")

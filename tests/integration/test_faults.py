@@ -77,7 +77,7 @@ class Harness:
 
     def state(self) -> dict[str, Any]:
         """What a request leaves behind, in the terms the rules use (no ids, MACs, tokens)."""
-        from chalicelib.dynamodb import to_verification
+        from chalicelib.verify.items import to_verification
         from chalicelib.verify.limits import prefix_of
 
         now = self.clock.now

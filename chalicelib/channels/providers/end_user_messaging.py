@@ -10,7 +10,7 @@ from chalicelib.channels.providers import ProviderError, SmsProvider, aws_transp
 from chalicelib.channels.providers.speech import voiced
 
 if TYPE_CHECKING:
-    from chalicelib.delivery.tracker import DeliveryReport
+    from chalicelib.delivery import DeliveryReport
 
 # Reasons read from botocore's service model, botocore/data/pinpoint-sms-voice-v2/2022-03-31/
 # service-2.json (ConflictExceptionReason, ValidationExceptionReason). Permanent: only what

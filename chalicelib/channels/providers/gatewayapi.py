@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib.channels.messages import SmsMessage
 from chalicelib.channels.phone import PhoneNumber
 from chalicelib.channels.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery.tracker import DeliveryReport, gatewayapi_fields
+from chalicelib.delivery import DeliveryReport, gatewayapi_fields
 
 # 0x0215 MSISDN blacklisted, 0x0217 destination country not allowed. 0x0214 (temporarily
 # blacklisted), auth, credit and IP errors belong to this provider or this moment.

@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib.channels.messages import SmsMessage
 from chalicelib.channels.phone import PhoneNumber
 from chalicelib.channels.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery.tracker import DeliveryReport, messagebird_fields
+from chalicelib.delivery import DeliveryReport, messagebird_fields
 
 
 class MessageBirdProvider(HttpProvider):

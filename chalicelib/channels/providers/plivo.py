@@ -7,7 +7,7 @@ from chalicelib.channels.phone import PhoneNumber
 import re
 
 from chalicelib.channels.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery.tracker import DeliveryReport, plivo_fields
+from chalicelib.delivery import DeliveryReport, plivo_fields
 
 # Plivo answers errors as {"api_id", "error": "<sentence>"} with no code. The one sentence
 # documented as being about the destination (https://www.plivo.com/docs/messaging/concepts/

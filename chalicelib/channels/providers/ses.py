@@ -22,7 +22,7 @@ from chalicelib.channels.providers import ProviderError, SmsProvider, aws_transp
 
 if TYPE_CHECKING:
     from chalicelib.channels.channel_messages import EmailMessage
-    from chalicelib.delivery.tracker import DeliveryReport
+    from chalicelib.delivery import DeliveryReport
     from chalicelib.channels.email_address import EmailAddress
 
 REFERENCE_TAG = "verify_ref"  # SES tag names: ASCII letters, digits, _ and -, at most 256

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalicelib.channels.messages import SmsMessage
 from chalicelib.channels.phone import PhoneNumber
 from chalicelib.channels.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery.tracker import DeliveryReport, sinch_fields
+from chalicelib.delivery import DeliveryReport, sinch_fields
 
 REGIONS = {"us", "eu", "au", "br", "ca"}
 

@@ -10,7 +10,7 @@ from chalicelib.channels.messages import SmsMessage, VoiceMessage
 from chalicelib.channels.phone import PhoneNumber
 from chalicelib.channels.providers import ProviderError
 from chalicelib.channels.providers.http import HttpProvider, json_or_none
-from chalicelib.delivery.tracker import DeliveryReport, twilio_fields
+from chalicelib.delivery import DeliveryReport, twilio_fields
 from chalicelib.channels.providers.speech import voiced
 
 if TYPE_CHECKING:

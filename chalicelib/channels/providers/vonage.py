@@ -7,7 +7,7 @@ from chalicelib.channels.phone import PhoneNumber
 import re
 
 from chalicelib.channels.providers import ProviderError
-from chalicelib.delivery.tracker import DeliveryReport, vonage_fields
+from chalicelib.delivery import DeliveryReport, vonage_fields
 from chalicelib.channels.providers.http import HttpProvider, json_or_none
 
 # messages[].status, https://developer.vonage.com/en/api-errors/sms (and the SMS guide

@@ -32,7 +32,7 @@ from chalicelib.channels.providers.http import HttpProvider, json_or_none
 
 if TYPE_CHECKING:
     from chalicelib.channels.channel_messages import WhatsAppMessage
-    from chalicelib.delivery.tracker import DeliveryReport
+    from chalicelib.delivery import DeliveryReport
     from chalicelib.channels.phone import PhoneNumber
 
 META_PERMANENT = {131026: "Message Undeliverable"}
