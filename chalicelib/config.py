@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
+from chalicelib.settings.brand import brand_problem
 from chalicelib.settings.providers import REGISTRY, URL_SETTINGS, check_url
 from chalicelib.settings.channels import Channels
 from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str
@@ -185,8 +186,6 @@ class Config:
         if not _REGION.fullmatch(region):
             raise ConfigError("OTP_DEFAULT_REGION must be an ISO 3166 alpha-2 code such as US")
 
-        from chalicelib.channels import brand_problem
-
         brand = _str(env, "OTP_BRAND_NAME") or "Verify"
         problem = brand_problem(brand)  # the rule v2's FriendlyName and CustomFriendlyName follow
         if problem:
@@ -228,27 +227,9 @@ class Config:
             channels=channels,
             attempts=_bool(env, "OTP_ATTEMPTS", True),
         )
-        over = config.composer().check_budget(config.code_length)
-        if over:
-            raise ConfigError(
-                "the SMS would need two segments in locale(s) "
-                f"{', '.join(over)}: shorten OTP_BRAND_NAME, OTP_MESSAGE_TEMPLATE or "
-                "OTP_WEBOTP_DOMAIN, or drop OTP_ANDROID_APP_HASH"
-            )
+        # The SMS's one-segment budget is the channels' rule, checked by the composition root
+        # (chalicelib/wiring.py load_config: chalicelib/channels/messages.py check_budget_of).
         return config
-
-    def composer(self):  # -> MessageComposer
-        from chalicelib.channels import MessageComposer
-
-        return MessageComposer(
-            self.brand_name,
-            self.ttl_seconds,
-            template_override=self.message_template,
-            webotp_domain=self.webotp_domain,
-            android_app_hash=self.android_app_hash,
-            whatsapp_template=self.channels.whatsapp_template,
-            whatsapp_languages=self.channels.whatsapp_languages,
-        )
 
 
 def _secret(env: Mapping[str, str], variable: str, stage: str) -> tuple[str | None, str | None]:

@@ -22,11 +22,21 @@ from chalicelib import errors, snapstart
 log = logging.getLogger("verify")
 
 
-@functools.cache
-def get_config() -> Any:
+def load_config(environ: Any = None) -> Any:
+    """The configuration (chalicelib/config.py), then the rules of the capabilities it names
+    that the kernel cannot check itself: the SMS's one-segment budget (chalicelib/channels).
+    Every entry point reads its configuration here (the routes, make deploy, make api-key)."""
+    from chalicelib.channels import check_budget_of
     from chalicelib.config import Config
 
-    return Config.from_env()
+    config = Config.from_env(environ)
+    check_budget_of(config)
+    return config
+
+
+@functools.cache
+def get_config() -> Any:
+    return load_config()
 
 
 class _Shared:

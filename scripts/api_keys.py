@@ -39,11 +39,11 @@ def _context(stage: str) -> tuple[Any, Any, Any]:
     import boto3
 
     from chalicelib.codes import CodeHasher
-    from chalicelib.config import Config
+    from chalicelib.wiring import load_config
     from chalicelib.settings.parameters import load_server_secrets
     from chalicelib.twilio_v2.credentials import ApiKeyStore
 
-    config = Config.from_env({**stage_variables(stage), **os.environ, "OTP_STAGE": stage})
+    config = load_config({**stage_variables(stage), **os.environ, "OTP_STAGE": stage})
     if (config.secret is None and config.secret_parameter is None and config.identity_secret is None
             and config.identity_secret_parameter is None):
         raise SystemExit(f"the {stage!r} stage has no server secret: set OTP_SECRET (the server's) first")

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.config import Config  # noqa: E402
+from chalicelib.wiring import load_config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
 from scripts.snapstart import deep_merge, snapstart_additions  # noqa: E402
 from scripts.create_table import ATTEMPTS_INDEX, ATTRIBUTES  # noqa: E402
@@ -84,7 +84,7 @@ def alarm_topic(stage: str, email: str | None) -> dict:
 
 def resources(stage: str, alarm_email: str | None = None) -> dict:
     variables = stage_variables(stage)
-    config = Config.from_env(variables)  # validates the stage too (its secret is an SSM name)
+    config = load_config(variables)  # validates the stage too (its secret is an SSM name)
     budget = config.limits.sends_per_hour
     alarm = {"AlarmActions": [{"Ref": "AlarmTopic"}], "TreatMissingData": "notBreaching"}
     # SAM's GatewayResponses (AWS::Serverless::Api): StatusCode, ResponseParameters, ResponseTemplates;

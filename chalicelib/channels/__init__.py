@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from chalicelib.channels.messages import base_locale as base_locale
     from chalicelib.channels.messages import brand_problem as brand_problem
     from chalicelib.channels.messages import text_problem as text_problem
+    from chalicelib.channels.messages import check_budget_of as check_budget_of
+    from chalicelib.channels.messages import composer_for as composer_for
     from chalicelib.channels.providers import REGISTRY as REGISTRY
     from chalicelib.channels.providers import Delivery as Delivery
     from chalicelib.channels.providers import ProviderContext as ProviderContext
@@ -51,6 +53,8 @@ _EXPORTS = {
     "base_locale": "chalicelib.channels.messages",
     "brand_problem": "chalicelib.channels.messages",
     "text_problem": "chalicelib.channels.messages",
+    "check_budget_of": "chalicelib.channels.messages",
+    "composer_for": "chalicelib.channels.messages",
     "REGISTRY": "chalicelib.channels.providers",
     "Delivery": "chalicelib.channels.providers",
     "ProviderContext": "chalicelib.channels.providers",

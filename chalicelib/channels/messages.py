@@ -10,13 +10,20 @@ even the short one would need two segments is refused at start (``check_budget``
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
+# The brand's rules are configuration's too (OTP_BRAND_NAME is checked at start-up): the kernel
+# owns them (chalicelib/settings/brand.py); v2's FriendlyName and CustomFriendlyName follow them.
+from chalicelib.settings.brand import MAX_BRAND_DIGITS as MAX_BRAND_DIGITS
+from chalicelib.settings.brand import MAX_BRAND_LENGTH as MAX_BRAND_LENGTH
+from chalicelib.settings.brand import SERVICE_BRAND_LENGTH as SERVICE_BRAND_LENGTH
+from chalicelib.settings.brand import brand_problem as brand_problem
+from chalicelib.settings.brand import text_problem as text_problem
+
 if TYPE_CHECKING:
     from chalicelib.channels.channel_messages import EmailMessage, WhatsAppMessage
+    from chalicelib.config import Config
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -67,48 +74,6 @@ DEFAULT_LOCALE = "en"
 DO_NOT_SHARE = " Don't share this code with anyone; our employees will never ask for the code."
 DO_NOT_SHARE_SHORT = " Don't share this code."  # where the whole one does not fit one segment
 PSD2_LINE = " Amount: {amount}. Payee: {payee}."
-MAX_BRAND_LENGTH = 20  # the stage's OTP_BRAND_NAME and a verification's CustomFriendlyName
-SERVICE_BRAND_LENGTH = 32  # a v2 Service's FriendlyName: Twilio's document allows 32
-MAX_BRAND_DIGITS = 4
-
-# A brand is printed into every message, so it is held to Twilio's rules for a Service's name
-# (https://www.twilio.com/docs/verify/api/service, friendly_name: "Phone numbers, special
-# characters or links are NOT allowed"; a bad one is 60200, https://www.twilio.com/docs/api/errors/60200):
-# printable text (no control, format, line or paragraph separator, private-use or unassigned
-# code point: that covers newlines, which could forge a WebOTP line, and bidi controls), no
-# link or anything that looks like a domain, at most 4 digits (no phone number), not blank.
-_NOT_PRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-# label.tld, dots as UTS #46 maps them (full stop, ideographic, full-width, half-width).
-_DOMAIN = re.compile(r"[^\W_](?:[\w-]*[^\W_])?[.\u3002\uff0e\uff61][^\W\d_]{2,}")
-
-
-def text_problem(text: str, max_length: int) -> str | None:
-    """Why ``text`` cannot reach a message (security rule 33: printable, bounded, no control,
-    bidi or line-break character), or None."""
-    if not text.strip():
-        return "must not be empty"
-    if len(text) > max_length:
-        return f"must be at most {max_length} characters (it is printed in the message)"
-    if any(unicodedata.category(ch) in _NOT_PRINTABLE for ch in text):
-        return "must be printable text (no control, format or bidi characters, no line breaks)"
-    return None
-
-
-def brand_problem(brand: str, max_length: int = MAX_BRAND_LENGTH) -> str | None:
-    """Why ``brand`` cannot be a brand (a phrase to follow the parameter's name), or None.
-    The one rule for every brand: OTP_BRAND_NAME, FriendlyName and CustomFriendlyName (a
-    Service's FriendlyName may be SERVICE_BRAND_LENGTH long; the others MAX_BRAND_LENGTH);
-    a PSD2 Payee follows it too."""
-    problem = text_problem(brand, max_length)
-    if problem:
-        return problem
-    if "://" in brand or _DOMAIN.search(brand):
-        return "must not contain a link or a domain name"
-    if sum(ch.isdigit() for ch in brand) > MAX_BRAND_DIGITS:
-        return f"must have at most {MAX_BRAND_DIGITS} digits (no phone numbers)"
-    return None
-
-
 @dataclass(frozen=True)
 class SmsMessage:
     text: str
@@ -237,3 +202,31 @@ class MessageComposer:
             for locale in (locales or tuple(SMS_TEMPLATES))
             if self.sms(worst_code, locale).segments > 1
         ]
+
+
+def composer_for(config: Config) -> MessageComposer:
+    """The messages of a deployment (chalicelib/config.py's Config): brand, lifetime, template,
+    WebOTP and app-hash lines, WhatsApp template and languages."""
+    return MessageComposer(
+        config.brand_name,
+        config.ttl_seconds,
+        template_override=config.message_template,
+        webotp_domain=config.webotp_domain,
+        android_app_hash=config.android_app_hash,
+        whatsapp_template=config.channels.whatsapp_template,
+        whatsapp_languages=config.channels.whatsapp_languages,
+    )
+
+
+def check_budget_of(config: Config) -> None:
+    """ConfigError when a deployment's SMS would need two segments in some locale (at start-up,
+    chalicelib/wiring.py load_config, so a deploy fails before a user pays for two)."""
+    from chalicelib.errors import ConfigError
+
+    over = composer_for(config).check_budget(config.code_length)
+    if over:
+        raise ConfigError(
+            "the SMS would need two segments in locale(s) "
+            f"{', '.join(over)}: shorten OTP_BRAND_NAME, OTP_MESSAGE_TEMPLATE or "
+            "OTP_WEBOTP_DOMAIN, or drop OTP_ANDROID_APP_HASH"
+        )

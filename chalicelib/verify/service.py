@@ -19,7 +19,7 @@ from chalicelib.codes import CodeHasher, log_ref, parse_code, parse_twilio_code
 from chalicelib.config import Config
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.verify.items import to_verification
-from chalicelib.channels import is_email, parse_email
+from chalicelib.channels import composer_for, is_email, parse_email
 from chalicelib.verify.limits import Limiter
 from chalicelib.verify.models import MAX_LIVE_CODES, CheckRequest, Verification, require_verification_id
 from chalicelib.channels import parse_phone_number, parse_region, test_number
@@ -54,7 +54,7 @@ class VerificationService(StartUseCase):
         self._hasher = hasher
         self._limiter = limiter
         self._clock = clock
-        self._sender = ChainSender(config.composer(), providers, store, delivery)
+        self._sender = ChainSender(composer_for(config), providers, store, delivery)
         self._delivery = delivery  # opt-in: its module loads on use
         self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
         self._scope = ""  # the stage's own app; for_app() gives another app its own keys

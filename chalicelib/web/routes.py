@@ -5,25 +5,26 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib import errors, wiring
+from typing import Any, Callable
+
+from chalicelib import errors
 from chalicelib.http import domain_errors, json_response
 
 
-def _inbox_enabled() -> bool:
+def _inbox_enabled(config: Any) -> bool:
     """Only `make run`: the local stage with the console provider and nothing else."""
-    config = wiring.get_config()
     return config.stage == "local" and config.all_providers == ("console",) and all(
         name == "console" for name in config.channels.providers)
 
 
-def _totp_tab_enabled() -> bool:
+def _totp_tab_enabled(config: Any) -> bool:
     """The page's "Authenticator app" tab: the local stage only, where `chalice local` serves the
     TOTP routes without IAM (deployed, API Gateway refuses the page's unsigned calls)."""
-    config = wiring.get_config()
     return config.stage == "local" and config.totp.key_id is not None
 
 
-def web_routes() -> Blueprint:
+def web_routes(get_config: Callable[[], Any]) -> Blueprint:
+    """``get_config``: the container's configuration (chalicelib/wiring.py), read per request."""
     bp = Blueprint(__name__)
 
     @bp.route("/", methods=["GET"])
@@ -31,10 +32,11 @@ def web_routes() -> Blueprint:
     def index() -> Response:
         from chalicelib.web.page import index_page
 
-        config = wiring.get_config()
+        config = get_config()
         # The page offers the channels this deployment sends (docs/channels.md).
         channels = ("sms", *(c for c in ("whatsapp", "email") if config.channels.chain(c)))
-        return index_page(config.code_length, config.default_region, _inbox_enabled(), _totp_tab_enabled(),
+        return index_page(config.code_length, config.default_region, _inbox_enabled(config),
+                          _totp_tab_enabled(config),
                           channels)
 
     @bp.route("/static/{name}", methods=["GET"])
@@ -50,7 +52,7 @@ def web_routes() -> Blueprint:
     @bp.route("/dev/inbox", methods=["GET"])
     @domain_errors
     def dev_inbox() -> Response:
-        if not _inbox_enabled():
+        if not _inbox_enabled(get_config()):
             raise errors.NotFound()
         from chalicelib.web.page import inbox_page
 
@@ -59,7 +61,7 @@ def web_routes() -> Blueprint:
     @bp.route("/dev/inbox.json", methods=["GET"])
     @domain_errors
     def dev_inbox_json() -> Response:
-        if not _inbox_enabled():
+        if not _inbox_enabled(get_config()):
             raise errors.NotFound()
         from chalicelib.channels import OUTBOX
 
@@ -69,7 +71,7 @@ def web_routes() -> Blueprint:
     @domain_errors
     def dev_events_json() -> Response:
         """`make run`: the events the local table's stream implies (scripts/local_events.py)."""
-        if not _inbox_enabled():
+        if not _inbox_enabled(get_config()):
             raise errors.NotFound()
         from chalicelib.events import LOCAL_EVENTS
 

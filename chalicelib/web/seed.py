@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from chalice import Blueprint, Response
 
-from chalicelib import errors, wiring
+from chalicelib import errors
 from chalicelib.config import ConfigError
 from chalicelib.http import raw_body
 from chalicelib.verify import CheckRequest, StartRequest
@@ -60,8 +60,9 @@ def _text(body: str, status: int, headers: dict[str, str] | None = None) -> Resp
     return Response(body=body, status_code=status, headers={**_TEXT_HEADERS, **(headers or {})})
 
 
-def seed_routes(api_key_required: bool, door: Any) -> Blueprint:
-    """The two routes, behind the public door's API-key setting and authorizer (app.py)."""
+def seed_routes(api_key_required: bool, door: Any, get_service: Callable[[], Any]) -> Blueprint:
+    """The two routes, behind the public door's API-key setting and authorizer (app.py);
+    ``get_service``: the container's VerificationService (chalicelib/wiring.py), per request."""
     bp = Blueprint(__name__)
 
     def params() -> dict[str, Any]:
@@ -82,7 +83,7 @@ def seed_routes(api_key_required: bool, door: Any) -> Blueprint:
         try:
             if target is None:
                 raise errors.InvalidPhoneNumber()
-            wiring.get_service().start(StartRequest(target[0], target[1], "sms", "en"),
+            get_service().start(StartRequest(target[0], target[1], "sms", "en"),
                                        client_ip(bp.current_request))
         except (errors.InvalidPhoneNumber, errors.UnsupportedNumberType, errors.InvalidRequest):
             return _text("Invalid Phone Number", 400)
@@ -110,7 +111,7 @@ def seed_routes(api_key_required: bool, door: Any) -> Blueprint:
         try:
             if target is None:
                 raise errors.VerificationNotFound()
-            wiring.get_service().check(CheckRequest(fields.get("auth_code"), target[0], target[1], None),
+            get_service().check(CheckRequest(fields.get("auth_code"), target[0], target[1], None),
                                        client_ip(bp.current_request))
         except errors.ServiceUnavailable as exc:  # the secrets could not be read yet (SSM)
             return _text("Service Unavailable", 503, {"Retry-After": str(exc.retry_after or 1)})

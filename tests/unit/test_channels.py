@@ -245,7 +245,9 @@ def test_the_whatsapp_message_is_metas_authentication_template_with_copy_code():
             ],
         },
     }
-    assert Config.from_env(BASE).composer().whatsapp("1", "pt").language == "pt_BR"
+    from chalicelib.channels import composer_for
+
+    assert composer_for(Config.from_env(BASE)).whatsapp("1", "pt").language == "pt_BR"
 
 
 # -- the approval's receipt ---------------------------------------------------------------------
