@@ -71,7 +71,7 @@ def receipts(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]:
     """A right check with its receipt versus the same check without one (same table, same
     servers); ReceiptSigner.sign versus the bare KMS Sign call it made, replayed on a plain
     boto3 client; the KMS calls of each approval."""
-    from scripts.keys import ensure_receipt_key
+    from scripts.keys.kms import ensure_receipt_key
 
     table = db.table("bench-receipts")
     key = ensure_receipt_key(moto.client("kms"), "bench")
@@ -132,7 +132,7 @@ def totp_challenges(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]
     condition holds as the app's did)."""
     import pyotp
 
-    from scripts.keys import ensure_receipt_key, ensure_totp_key
+    from scripts.keys.kms import ensure_receipt_key, ensure_totp_key
 
     table = db.table("bench-totp")
     admin = moto.client("kms")

@@ -345,10 +345,10 @@ def calls_per_operation(db: Dynalite, repeats: int = 7) -> dict[str, Any]:
 
 def build_package(out: Path) -> dict[str, Path]:
     """The prod stage's deployment zip as `chalice package` makes it ("chalice") and as
-    `make package` ships it ("package": then scripts/package_bytecode.py), from a tree without
+    `make package` ships it ("package": then scripts/deploy/package_bytecode.py), from a tree without
     bytecode (a tree that ran the tests holds ~100 KB of chalicelib .pyc files that
     `make package` removes)."""
-    from scripts import package_bytecode
+    from scripts.deploy import package_bytecode
 
     for cache in (ROOT / "chalicelib").rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)

@@ -34,7 +34,7 @@ class App(Chalice):
     """Chalice keeping the request being handled (``current_request``) per thread. Chalice keeps
     it on the app object, which is safe on Lambda (one request per container at a time) and not
     under `chalice local`, whose server gives each request a thread: a request could read
-    another's. `make run` (scripts/serve.py) still serves one request at a time per process."""
+    another's. `make run` (scripts/local/serve.py) still serves one request at a time per process."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._requests = threading.local()

@@ -139,7 +139,7 @@ class Poster:
             return False
 
 
-# `make run` without OTP_EVENTS_URL (scripts/local_events.py): the events the local table's
+# `make run` without OTP_EVENTS_URL (scripts/local/events.py): the events the local table's
 # stream implies, newest first, for the page's inbox panel (/dev/events.json).
 LOCAL_EVENTS: deque[dict[str, Any]] = deque(maxlen=50)
 

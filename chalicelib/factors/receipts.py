@@ -34,7 +34,7 @@ _P256_BYTES = 32
 # How long a container trusts its reading of an alias for the JWKS. Signing notices a repointed
 # alias at once (KMS Sign answers the KeyId that signed); the JWKS within this delay.
 ALIAS_REFRESH_SECONDS = 60
-# The alias `scripts/keys.py rotate_receipt_key` leaves on the key it replaced, so that receipts
+# The alias `scripts/keys/kms.py rotate_receipt_key` leaves on the key it replaced, so that receipts
 # signed just before a rotation still verify (published while the alias exists).
 PREVIOUS_SUFFIX = "-previous"
 

@@ -12,7 +12,7 @@ from chalicelib.verify import CHANNELS, REQUEST_CHANNELS
 
 # Answers that Chalice gives itself, reshaped into the contract by app.py's middleware, and
 # API Gateway's own answers, reshaped by the gateway responses `make deploy` and
-# `make package` install (scripts/provision.py).
+# `make package` install (scripts/deploy/provision.py).
 FRAMEWORK_CODES = ("unsupported_media_type", "method_not_allowed", "throttled", "quota_exceeded",
                    "invalid_api_key")
 

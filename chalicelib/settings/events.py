@@ -79,7 +79,7 @@ class Events:
 
 
 # Until `make deploy` names it (OTP_EVENTS_STREAM_ARN) or `make package` puts the table's
-# StreamArn in its place (scripts/events_resources.py), the handler is bound to this name.
+# StreamArn in its place (scripts/deploy/events_resources.py), the handler is bound to this name.
 STREAM_PLACEHOLDER = "arn:aws:dynamodb:::table/phone-verify/stream/named-by-make-deploy-or-make-package"
 
 

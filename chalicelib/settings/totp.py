@@ -26,7 +26,7 @@ class TotpSettings:
         if key_id is not None and not _KMS_KEY_ID.fullmatch(key_id):
             raise ConfigError(f"OTP_TOTP_KEY_ID {key_id!r} must be a KMS key id, key ARN or alias/... name")
         if key_id is None and stage not in ("local", "test"):
-            key_id = f"alias/phone-verify-{stage}-totp"  # scripts/keys.py totp_alias
+            key_id = f"alias/phone-verify-{stage}-totp"  # scripts/keys/kms.py totp_alias
         return cls(
             key_id=key_id,
             max_factors=_int(env, "OTP_TOTP_MAX_FACTORS", 5, 1, 20),

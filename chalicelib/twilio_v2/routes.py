@@ -183,10 +183,10 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     totp_routes(bp, answers, form, base)
 
     # Every other path under /v2: API Gateway's greedy resource (a route Chalice deploys as it
-    # is, scripts/package_template.py declares its parameter) and scripts/local_gateway.py
+    # is, scripts/deploy/package_template.py declares its parameter) and scripts/local/gateway.py
     # locally. Twilio's 404 whatever the credentials: no key is read for a path that is no
     # route, and nothing of the request is repeated. A wrong method on a route's own resource
-    # never comes here on API Gateway (its fixed answer: scripts/gateway_settings.py).
+    # never comes here on API Gateway (its fixed answer: scripts/deploy/gateway_settings.py).
     @bp.route("/v2/{proxy+}", methods=_ANY, content_types=["*/*"])
     def no_such_resource() -> Response:
         return wire.not_found().response()

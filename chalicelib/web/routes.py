@@ -70,7 +70,7 @@ def web_routes(get_config: Callable[[], Any]) -> Blueprint:
     @bp.route("/dev/events.json", methods=["GET"])
     @domain_errors
     def dev_events_json() -> Response:
-        """`make run`: the events the local table's stream implies (scripts/local_events.py)."""
+        """`make run`: the events the local table's stream implies (scripts/local/events.py)."""
         if not _inbox_enabled(get_config()):
             raise errors.NotFound()
         from chalicelib.events import LOCAL_EVENTS

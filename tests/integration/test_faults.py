@@ -129,7 +129,7 @@ def harness(request, backend, configured, clock, outbox, monkeypatch) -> Callabl
         table = "phone-verify-test"
         reader = boto3.client("dynamodb")
         if backend == "dynalite":
-            from scripts.create_table import ensure_table
+            from scripts.deploy.create_table import ensure_table
 
             endpoint = request.getfixturevalue("dynamodb_endpoint")
             reader = boto3.client("dynamodb", endpoint_url=endpoint)

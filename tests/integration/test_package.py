@@ -236,13 +236,13 @@ def dev_packaged(tmp_path_factory) -> dict:
     (project / ".chalice" / "config.json").write_text(json.dumps(config))
     env = {**_clean_env(tmp_path), "AWS_DEFAULT_REGION": "eu-west-1"}
     bin_dir = Path(sys.executable).parent
-    resources = subprocess.run([sys.executable, "scripts/package_template.py", "dev"], cwd=project, env=env,
+    resources = subprocess.run([sys.executable, "scripts/deploy/package_template.py", "dev"], cwd=project, env=env,
                                capture_output=True, text=True, check=True).stdout
     (project / "resources.json").write_text(resources)
     subprocess.run([str(bin_dir / "chalice"), "package", "--stage", "dev", "--merge-template", "resources.json",
                     "out"], cwd=project, env=env, capture_output=True, text=True, check=True)
     # make package's last step, as for the prod stage: the cold path as bytecode, the unread files dropped.
-    subprocess.run([sys.executable, "scripts/package_bytecode.py", "out/deployment.zip"], cwd=project, env=env,
+    subprocess.run([sys.executable, "scripts/deploy/package_bytecode.py", "out/deployment.zip"], cwd=project, env=env,
                    capture_output=True, text=True, check=True)
     lint = subprocess.run([str(bin_dir / "cfn-lint"), "out/sam.json"], cwd=project, env=env,
                           capture_output=True, text=True)
@@ -329,7 +329,7 @@ phases = {"boto3": sorted(loaded())}
 from moto import mock_aws  # moto imports requests & co. from the zip: not counted
 mock = mock_aws()
 mock.start()
-from scripts.create_table import ensure_table
+from scripts.deploy.create_table import ensure_table
 ensure_table(boto3.client("dynamodb"), os.environ["OTP_TABLE_NAME"])
 before = loaded()
 import app

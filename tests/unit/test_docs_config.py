@@ -30,14 +30,20 @@ CHANNEL_METHODS = {"sms": "send_sms", "voice": "call", "whatsapp": "send_whatsap
 
 def _sources() -> list[Path]:
     return [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py")),
-            *sorted((ROOT / "scripts").glob("*.py"))]
+            *sorted((ROOT / "scripts").rglob("*.py"))]
 
 
 def own_variables() -> set[str]:
     names = set()
     for path in _sources():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and OWN.fullmatch(node.value):
+        tree = ast.parse(path.read_text())
+        # A capability's public face maps the names it exports (SMS_TEMPLATES) to their modules.
+        exported = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets)
+                    and isinstance(node.value, ast.Dict) for key in node.value.keys}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and OWN.fullmatch(node.value) \
+                    and id(node) not in exported:
                 names.add(node.value)
     return names
 

@@ -277,12 +277,12 @@ def test_the_consumer_is_a_chalice_handler_bound_to_the_stream_only_when_events_
     assert json.loads(off.stdout) == []
 
 
-# -- `make run`: the local table's stream, polled in the API's process (scripts/local_events.py) --
+# -- `make run`: the local table's stream, polled in the API's process (scripts/local/events.py) --
 
 
 def test_make_run_shows_the_streams_events_on_the_page_without_a_url(configured, outbox, monkeypatch):
     from chalicelib.events.posting import LOCAL_EVENTS, keep_locally
-    from scripts.local_events import LocalStream
+    from scripts.local.events import LocalStream
 
     monkeypatch.delenv("OTP_EVENTS_URL", raising=False)
     client = configured(OTP_STAGE="local")  # the local stage's inbox (console provider)
@@ -301,7 +301,7 @@ def test_make_run_shows_the_streams_events_on_the_page_without_a_url(configured,
 
 def test_make_run_posts_to_the_url_and_retries_a_refused_batch_from_the_refused_record(events, outbox):
     import app as app_module
-    from scripts.local_events import RETRY_SECONDS, LocalStream
+    from scripts.local.events import RETRY_SECONDS, LocalStream
 
     receiver = Receiver(down=True)
     client, _ = events(receiver)

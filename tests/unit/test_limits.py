@@ -282,7 +282,7 @@ def test_approvals_keep_the_breaker_closed(configured, outbox, clock):
 
 
 def test_an_exhausted_budget_is_an_alarm(configured, outbox, clock, capsys):
-    from scripts.package_template import resources
+    from scripts.deploy.package_template import resources
 
     client = configured(OTP_MAX_SENDS_PER_HOUR="1", OTP_BUDGET_SHARDS="1")
     assert start(client, to=number(1))[0] == 201

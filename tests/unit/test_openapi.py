@@ -45,7 +45,7 @@ def test_every_error_code_raised_by_the_code_is_in_the_enum():
 
 
 def test_api_gateways_own_answers_use_codes_of_the_enum():
-    from scripts.gateway_settings import GATEWAY_RESPONSES
+    from scripts.deploy.gateway_settings import GATEWAY_RESPONSES
 
     assert {code for _, code, _ in GATEWAY_RESPONSES.values()} <= set(error_codes())
 

@@ -156,7 +156,7 @@ def test_the_documented_rotation_end_to_end_without_a_restart(client, outbox, re
     answers the ARN of the key that signed, as AWS documents: docs.aws.amazon.com/kms/latest/
     APIReference/API_Sign.html#API_Sign_ResponseSyntax). The container read the alias before
     the rotation and is not restarted."""
-    from scripts.keys import retire_previous_receipt_key, rotate_receipt_key
+    from scripts.keys.kms import retire_previous_receipt_key, rotate_receipt_key
 
     before = approve(client, outbox)["receipt"]
     published_before = jwks(client)
@@ -182,7 +182,7 @@ def test_the_documented_rotation_end_to_end_without_a_restart(client, outbox, re
 
 
 def test_a_container_that_read_the_alias_before_a_rotation_catches_up_within_a_minute(aws):
-    from scripts.keys import ensure_receipt_key, rotate_receipt_key
+    from scripts.keys.kms import ensure_receipt_key, rotate_receipt_key
 
     kms = boto3.client("kms")
     alias = ensure_receipt_key(kms, "test")

@@ -137,7 +137,7 @@ def test_an_auto_resend_moves_to_sms_unless_the_whatsapp_was_read(meta, outbox, 
 @pytest.mark.parametrize("receipt, resend_channel", [("read", "whatsapp"), ("delivered", "sms")])
 def test_a_v2_auto_resend_moves_to_sms_unless_the_whatsapp_was_read(meta, outbox, clock, receipt,
                                                                      resend_channel):
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
 
     key = create("test", "tests")  # as tests/unit/test_twilio_v2.py's fixture makes one
     sid = new_service(meta, key)["sid"]

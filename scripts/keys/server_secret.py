@@ -1,5 +1,5 @@
 """The server secrets, SSM SecureStrings made on a stage's first deploy and never overwritten
-(`make deploy`, `make secret`: scripts/provision.py):
+(`make deploy`, `make secret`: scripts/deploy/provision.py):
 
 - the code key (OTP_SECRET_PARAMETER): keys every code's MAC; random;
 - the identity key (OTP_IDENTITY_SECRET_PARAMETER): keys every number's and identity's item key,

@@ -1,6 +1,6 @@
 """What the WhatsApp and email channels need in AWS (docs/channels.md), from a stage's variables:
 pure functions returning CloudFormation fragments and IAM statements, merged by
-scripts/package_template.py (`make package`), and the calls scripts/provision.py's `before` step
+scripts/deploy/package_template.py (`make package`), and the calls scripts/deploy/provision.py's `before` step
 makes before `chalice deploy` (`make deploy`), which subscribes the handlers to the topics by name.
 
 Email (OTP_EMAIL_PROVIDER names ``ses``): the SES v2 configuration set SES_CONFIGURATION_SET,
@@ -12,7 +12,7 @@ with `make deploy`, that topic as the event destination of the origination numbe
 Business Account (CloudFormation has no resource for it: `make package` prints the command).
 
 The function's permissions (added to the API role's policy by `make package`; for `make deploy`,
-add what `python -m scripts.channel_resources STAGE` prints to .chalice/policy-STAGE.json: the
+add what `python -m scripts.deploy.channel_resources STAGE` prints to .chalice/policy-STAGE.json: the
 `before` step refuses a stage whose policy file does not grant them):
 
     ses:SendEmail                     on the From address's identities (the address as written
@@ -44,7 +44,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 Arn = Callable[[str, str], Any]  # (service, resource) -> an ARN in the stack, or with wildcards
 
 # The SES events that move a send (docs/channels.md): botocore's sesv2 EventType names, and
@@ -252,7 +252,7 @@ def template_resources(variables: Mapping[str, str]) -> dict[str, Any]:
 def with_channels(variables: Mapping[str, str], merged: dict) -> dict:
     """`make package`: the statements added to the API role's policy, the resources, and for
     WhatsApp the output naming the topic and the command that sets it on the business account."""
-    from scripts.snapstart import deep_merge
+    from scripts.deploy.snapstart import deep_merge
 
     email, whatsapp = channels(variables)
     statements = _statements(email, whatsapp, stack_arn)
@@ -363,7 +363,7 @@ def ensure_channel_resources(variables: Mapping[str, str], sns: Any, sesv2: Any,
         if role_policy_file is not None and (email or whatsapp) else []
     if missing:
         raise SystemExit(f"{role_policy_file} does not grant the channels' sends; add these statements "
-                         f"(python -m scripts.channel_resources STAGE prints them):\n"
+                         f"(python -m scripts.deploy.channel_resources STAGE prints them):\n"
                          + json.dumps(missing, indent=2))
     return (ensure_email(sns, sesv2, email) if email else []) + \
         (ensure_whatsapp(sns, social, whatsapp) if whatsapp else [])
@@ -371,7 +371,7 @@ def ensure_channel_resources(variables: Mapping[str, str], sns: Any, sesv2: Any,
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
-    from scripts.provision import stage_variables
+    from scripts.deploy.stage import stage_variables
 
     json.dump(policy_statements(stage_variables(sys.argv[1]), wildcard_arn), sys.stdout, indent=2)
     print()

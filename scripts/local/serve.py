@@ -1,6 +1,6 @@
 """Serve the app locally the way `chalice local` does, optionally one process per request.
 
-    python scripts/serve.py --stage local --port 8000 [--forking]
+    python scripts/local/serve.py --stage local --port 8000 [--forking]
 
 `chalice local` serves requests on threads, but a Chalice app keeps the current request on
 the shared app object, which is safe on Lambda (one request per container at a time) and
@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ForkingHTTPServer(socketserver.ForkingMixIn, HTTPServer):
@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
 
     app_lock = threading.Lock()
 
-    from scripts.local_gateway import Gateway
+    from scripts.local.gateway import Gateway
 
     class Handler(ChaliceRequestHandler):
-        # Routed as the deployed API (scripts/local_gateway.py): /v2/{proxy+} takes every
+        # Routed as the deployed API (scripts/local/gateway.py): /v2/{proxy+} takes every
         # other path under /v2 (Twilio's 404), and a path that is no route gets the gateway's
         # fixed 404, not chalice local's 403 that repeats the request's Authorization header.
         def __init__(self, request: Any, address: Any, server: Any, app_object: Any, config: Any) -> None:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
         wiring.get_service()
     if args.events:
-        from scripts.local_events import start
+        from scripts.local.events import start
 
         start(os.environ["OTP_TABLE_NAME"], os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"))
     class Threaded(ThreadedHTTPServer):  # make run's: chalice's, with the same backlog

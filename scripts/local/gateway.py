@@ -1,11 +1,11 @@
-"""Chalice's local gateway (`chalice local`, scripts/serve.py, chalice.test.Client) routed as
+"""Chalice's local gateway (`chalice local`, scripts/local/serve.py, chalice.test.Client) routed as
 the deployed API Gateway routes, where the two differ:
 
 - a greedy route (``/v2/{proxy+}``) takes every path under its prefix that no other route
   takes, as API Gateway's greedy resource does (chalice's local matcher knows no greedy
   parameter: it would take one path segment);
 - a path that no route takes gets this API's own gateway response for it
-  (scripts/gateway_settings.py, MISSING_AUTHENTICATION_TOKEN: a fixed 404 in the contract's
+  (scripts/deploy/gateway_settings.py, MISSING_AUTHENTICATION_TOKEN: a fixed 404 in the contract's
   shape), where chalice's local gateway answers a 403 that repeats the request's
   Authorization header (chalice/local.py LocalGateway.handle_request).
 """
@@ -58,7 +58,7 @@ class Gateway(LocalGateway):
 
 def no_such_resource() -> tuple[dict[str, str], bytes]:
     """MISSING_AUTHENTICATION_TOKEN's gateway response: its status is NoSuchResource.CODE."""
-    from scripts.gateway_settings import GATEWAY_RESPONSES, gateway_response_template
+    from scripts.deploy.gateway_settings import GATEWAY_RESPONSES, gateway_response_template
 
     status, code, message = GATEWAY_RESPONSES["MISSING_AUTHENTICATION_TOKEN"]
     assert status == str(NoSuchResource.CODE)

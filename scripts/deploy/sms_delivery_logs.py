@@ -1,5 +1,5 @@
 """SNS SMS delivery-status logging, which `make deploy` turns on for a stage that sends SMS
-through SNS (scripts/provision.py after): an account setting (per region) shared by every
+through SNS (scripts/deploy/provision.py after): an account setting (per region) shared by every
 stage, with the IAM role SNS assumes to write to CloudWatch Logs.
 """
 
@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from scripts.service_roles import ensure_service_role
+from scripts.deploy.service_roles import ensure_service_role
 
 SMS_STATUS_ROLE = "phone-verify-sns-delivery-status"
 SMS_STATUS_SUCCESS_SAMPLING = "100"  # failures are always logged; log every success too

@@ -3,7 +3,7 @@ process, the way Lambda's mapping does in AWS, and hand each batch to the same c
 (``app.deliver_stream_records``) when OTP_EVENTS_URL is set; without it, keep the events for
 the page's inbox panel (``/dev/events.json``), so a developer sees what their backend would get.
 
-Started by scripts/serve.py ``--events`` (scripts/run_local.py passes it). A batch a receiver
+Started by scripts/local/serve.py ``--events`` (scripts/local/run_local.py passes it). A batch a receiver
 refused is read again from the refused record after RETRY_SECONDS, as the mapping retries it.
 """
 

@@ -7,8 +7,8 @@ stack or the app is deleted. API Gateway writes it with the account's CloudWatch
 account-level, per-region setting, shared by every API of the account): set here if the account
 has none, kept if it has one.
 
-`make deploy`: ``ensure_access_logging`` (from scripts/provision.py after). `make package`:
-``template_additions`` (from scripts/package_template.py).
+`make deploy`: ``ensure_access_logging`` (from scripts/deploy/provision.py after). `make package`:
+``template_additions`` (from scripts/deploy/package_template.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from scripts.log_groups import ensure_log_retention
-from scripts.service_roles import ensure_service_role
+from scripts.deploy.log_groups import ensure_log_retention
+from scripts.deploy.service_roles import ensure_service_role
 
 # $context variables: docs.aws.amazon.com/apigateway/latest/developerguide/
 # api-gateway-mapping-template-reference.html#context-variable-reference. resourcePath is the

@@ -1,7 +1,7 @@
 """The events of a stage (docs/events.md): what reads the table's stream and where a record
 goes when it cannot be delivered. Pure functions returning CloudFormation fragments and IAM
-statements, merged by scripts/package_template.py (`make package`), and the calls
-scripts/provision.py makes around `chalice deploy` (`make deploy`).
+statements, merged by scripts/deploy/package_template.py (`make package`), and the calls
+scripts/deploy/provision.py makes around `chalice deploy` (`make deploy`).
 
 The consumer is the Chalice handler ``table_events`` (app.py), a Lambda function of its own
 with a role of its own (``.chalice/policy-STAGE-events.json``; the API's role has nothing of

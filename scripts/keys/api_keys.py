@@ -1,14 +1,14 @@
 """Credentials for Twilio Verify's v2 API (HTTP Basic): API keys (the key's SID and secret)
 and the account's auth token (the account SID and the token, as ``Client(sid, token)`` sends).
 
-    python scripts/api_keys.py create --stage dev [--name NAME] [--services VA...,VA...]
-    python scripts/api_keys.py list   --stage dev                # one JSON object per key
-    python scripts/api_keys.py revoke --stage dev --sid SK...    # refused within 30 s everywhere
+    python scripts/keys/api_keys.py create --stage dev [--name NAME] [--services VA...,VA...]
+    python scripts/keys/api_keys.py list   --stage dev                # one JSON object per key
+    python scripts/keys/api_keys.py revoke --stage dev --sid SK...    # refused within 30 s everywhere
 
-    python scripts/api_keys.py auth-token create  --stage dev    # the primary, shown once
-    python scripts/api_keys.py auth-token rotate  --stage dev    # a secondary: both work
-    python scripts/api_keys.py auth-token promote --stage dev    # the secondary is the primary
-    python scripts/api_keys.py auth-token revoke  --stage dev [--secondary]
+    python scripts/keys/api_keys.py auth-token create  --stage dev    # the primary, shown once
+    python scripts/keys/api_keys.py auth-token rotate  --stage dev    # a secondary: both work
+    python scripts/keys/api_keys.py auth-token promote --stage dev    # the secondary is the primary
+    python scripts/keys/api_keys.py auth-token revoke  --stage dev [--secondary]
 
 The stage's table and server secret come from its entry in .chalice/config.json, overridden
 by the environment (AWS_ENDPOINT_URL_DYNAMODB respected): the table keeps only a keyed hash of
@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from scripts.provision import stage_variables  # noqa: E402
+from scripts.deploy.provision import stage_variables  # noqa: E402
 
 
 def _context(stage: str) -> tuple[Any, Any, Any]:

@@ -1,6 +1,6 @@
 """Create or update the verifications table, idempotently.
 
-    python scripts/create_table.py [TABLE_NAME]
+    python scripts/deploy/create_table.py [TABLE_NAME]
 
 Uses the ordinary AWS environment (AWS_ENDPOINT_URL_DYNAMODB is respected), so the same
 command targets moto's server, dynalite or AWS. On-demand billing; TTL on ``expires_at``
@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 TTL_ATTRIBUTE = "expires_at"
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 # The Attempts list's index: sparse (only attempt items carry ``ak``), SHARDS partitions of
-# attempts sorted by time. Its attributes beside the table's key (scripts/package_template.py
+# attempts sorted by time. Its attributes beside the table's key (scripts/deploy/package_template.py
 # declares the same).
 ATTRIBUTES = [{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "ak", "as")]
 ATTEMPTS_INDEX = {"IndexName": "attempts",
@@ -82,7 +82,7 @@ def stream_arn(client: Any, name: str) -> str | None:
 
 def ensure_protections(client: Any, table: str) -> list[str]:
     """Point-in-time recovery and KMS server-side encryption on an existing table (a deployed
-    stage's: `make deploy`, scripts/provision.py before)."""
+    stage's: `make deploy`, scripts/deploy/provision.py before)."""
     done = []
     backups = client.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")

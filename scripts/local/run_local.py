@@ -2,7 +2,7 @@
 
 Everything listens on 127.0.0.1; Ctrl-C stops it all. The console provider prints each SMS,
 code included, to this terminal; the table's stream is polled for events (POSTed to
-OTP_EVENTS_URL when set, else shown in the page's inbox panel: scripts/local_events.py).
+OTP_EVENTS_URL when set, else shown in the page's inbox panel: scripts/local/events.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -40,7 +40,7 @@ def _local_keys(env: dict[str, str]) -> dict[str, str]:
     import boto3
 
     sys.path.insert(0, str(ROOT))
-    from scripts.keys import ensure_receipt_key, ensure_totp_key
+    from scripts.keys.kms import ensure_receipt_key, ensure_totp_key
 
     kms = boto3.client("kms", endpoint_url=env["AWS_ENDPOINT_URL_KMS"], region_name=env["AWS_DEFAULT_REGION"],
                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
@@ -65,7 +65,7 @@ def main() -> int:
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{db_port}",
         "AWS_ENDPOINT_URL_KMS": f"http://127.0.0.1:{db_port}",  # the same moto server
         "OTP_PUBLIC_URL": os.environ.get("OTP_PUBLIC_URL", f"http://127.0.0.1:{api_port}"),
-        # One secret for this run, shared by the server and the API key below (scripts/api_keys.py
+        # One secret for this run, shared by the server and the API key below (scripts/keys/api_keys.py
         # keeps a keyed hash under it); the table is new each run too.
         "OTP_SECRET": os.environ.get("OTP_SECRET") or secrets.token_urlsafe(32),
     }

@@ -1,7 +1,7 @@
 """API Gateway's stage settings that `chalice deploy` leaves out: per-stage throttling and API
 Gateway's own answers (a path that does not exist, its throttling, its faults) in the contract's
-shape. `make deploy` applies them after `chalice deploy` (scripts/provision.py after); `make
-package` writes the same values into the stack (scripts/package_template.py).
+shape. `make deploy` applies them after `chalice deploy` (scripts/deploy/provision.py after); `make
+package` writes the same values into the stack (scripts/deploy/package_template.py).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def ensure_gateway_responses(apigateway: Any, rest_api_id: str, api_stage: str) 
         apigateway.put_gateway_response(**params)
     deployment = apigateway.create_deployment(
         restApiId=rest_api_id, stageName=api_stage,
-        description="scripts/provision.py after: gateway responses in the contract's shape",
+        description="scripts/deploy/provision.py after: gateway responses in the contract's shape",
     )
     return ["API Gateway's own error answers use the contract's shape "
             f"(deployment {deployment['id']} on {api_stage})"]

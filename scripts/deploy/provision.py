@@ -1,15 +1,14 @@
 """What `make deploy` ensures around `chalice deploy`, and the secret `make secret` makes alone.
 
-    python scripts/provision.py region               # the AWS region in use, or a message naming the variable
-    python scripts/provision.py secret --stage prod  # only the secret (the CloudFormation path)
-    python scripts/provision.py before --stage dev   # the table (its stream on), the secret, with
-                                                     # events the failed-records queue, with WhatsApp
-                                                     # or email their topics (scripts/channel_resources.py)
-    python scripts/provision.py stream --stage dev   # the table stream's ARN when events are on
-    python scripts/provision.py after --stage dev    # throttling, gateway responses (deployed),
-                                                     # log retention, SNS SMS delivery-status logs,
-                                                     # the events mapping's error handling,
-                                                     # API Gateway access logs (stage option)
+    python scripts/deploy/provision.py region        # the AWS region in use, or a message naming it
+    python scripts/deploy/provision.py secret --stage prod  # only the secret (CloudFormation path)
+    python scripts/deploy/provision.py before --stage dev   # the table (its stream on), the secret,
+                                # with events the failed-records queue, with WhatsApp or email
+                                # their topics (scripts/deploy/channel_resources.py)
+    python scripts/deploy/provision.py stream --stage dev   # the table stream's ARN (events on)
+    python scripts/deploy/provision.py after --stage dev    # throttling, gateway responses
+                                # (deployed), log retention, SNS SMS delivery-status logs, the
+                                # events mapping's error handling, API Gateway access logs
 
 Idempotent: a second run changes nothing. The table is created if missing (on-demand, TTL on
 ``expires_at``, point-in-time recovery and server-side encryption with the AWS managed KMS
@@ -19,12 +18,14 @@ overwritten: the code key random, the identity key a copy of an existing code ke
 before the split keeps its item keys, SIDs and API keys), else random. Names come from the
 stage's entry in .chalice/config.json.
 
-This module reads the stage's settings and runs the steps in order; each step is its own module:
-the table (scripts/create_table.py), the secret (scripts/server_secret.py) and KMS keys
-(scripts/keys.py), API Gateway's throttling and error answers (scripts/gateway_settings.py), log
-groups (scripts/log_groups.py), service roles (scripts/service_roles.py), SNS SMS delivery-status
-logs (scripts/sms_delivery_logs.py), access logs (scripts/access_logs.py), events
-(scripts/events_resources.py), the WhatsApp and email channels (scripts/channel_resources.py).
+This module reads the stage's settings (scripts/deploy/stage.py) and runs the steps in order;
+each step is its own module: the table (scripts/deploy/create_table.py), the secret
+(scripts/keys/server_secret.py) and KMS keys (scripts/keys/kms.py), API Gateway's throttling and
+error answers (scripts/deploy/gateway_settings.py), log groups (scripts/deploy/log_groups.py),
+service roles (scripts/deploy/service_roles.py), SNS SMS delivery-status logs
+(scripts/deploy/sms_delivery_logs.py), access logs (scripts/deploy/access_logs.py), events
+(scripts/deploy/events_resources.py), the WhatsApp and email channels
+(scripts/deploy/channel_resources.py). No step imports this module.
 """
 
 from __future__ import annotations
@@ -37,52 +38,25 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 # The steps, one module each; this module reads the stage's settings and runs them in order.
-from scripts.log_groups import DEFAULT_RETENTION_DAYS, RETENTION_DAYS, ensure_log_retention  # noqa: E402
-from scripts.create_table import ensure_protections, ensure_table, stream_arn  # noqa: E402
-from scripts.gateway_settings import ensure_gateway_responses, ensure_throttling  # noqa: E402
-from scripts.server_secret import ensure_identity_secret, ensure_secret  # noqa: E402
-from scripts.sms_delivery_logs import ensure_sms_delivery_logging  # noqa: E402
+from scripts.deploy import stage as _stage  # noqa: E402  (its ROOT: the project, tests point it elsewhere)
+from scripts.deploy.log_groups import ensure_log_retention  # noqa: E402
+# The stage as .chalice/config.json gives it (scripts/deploy/stage.py), for the steps and the callers.
+from scripts.deploy.stage import chalice_config as chalice_config  # noqa: E402
+from scripts.deploy.stage import function_name as function_name  # noqa: E402
+from scripts.deploy.stage import log_group_name as log_group_name  # noqa: E402
+from scripts.deploy.stage import log_retention_days as log_retention_days  # noqa: E402
+from scripts.deploy.stage import stage_config as stage_config  # noqa: E402
+from scripts.deploy.stage import stage_variables as stage_variables  # noqa: E402
+from scripts.deploy.create_table import ensure_protections, ensure_table, stream_arn  # noqa: E402
+from scripts.deploy.gateway_settings import ensure_gateway_responses, ensure_throttling  # noqa: E402
+from scripts.keys.server_secret import ensure_identity_secret, ensure_secret  # noqa: E402
+from scripts.deploy.sms_delivery_logs import ensure_sms_delivery_logging  # noqa: E402
 
 NO_REGION = """No AWS region configured. Set one, for example:
   export AWS_DEFAULT_REGION=eu-west-1     (or AWS_REGION, or `aws configure set region eu-west-1`)"""
-
-
-def chalice_config() -> dict:
-    return json.loads((ROOT / ".chalice" / "config.json").read_text())
-
-
-def stage_config(stage: str) -> dict:
-    stages = chalice_config()["stages"]
-    if stage not in stages:
-        raise SystemExit(f"unknown stage {stage!r}; stages: {', '.join(stages)}")
-    return stages[stage]
-
-
-def stage_variables(stage: str) -> dict[str, str]:
-    config = chalice_config()
-    return {**config.get("environment_variables", {}), **stage_config(stage).get("environment_variables", {})}
-
-
-def function_name(stage: str) -> str:
-    """The API handler's name: chalice deploy names it <app>-<stage>, and make package does too."""
-    return f"{chalice_config()['app_name']}-{stage}"
-
-
-def log_group_name(stage: str) -> str:
-    return f"/aws/lambda/{function_name(stage)}"
-
-
-def log_retention_days(stage: str) -> int:
-    """The stage's `log_retention_days` in .chalice/config.json (our key; chalice's own
-    `log_retention_in_days` would name the API handler's log group wrongly), default 30."""
-    days = stage_config(stage).get("log_retention_days", DEFAULT_RETENTION_DAYS)
-    if days not in RETENTION_DAYS:
-        raise SystemExit(f"stage {stage}: log_retention_days must be one of {RETENTION_DAYS}, not {days!r}")
-    return days
 
 
 def uses_sns(stage: str) -> bool:
@@ -122,13 +96,14 @@ def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None, cloud
     done += ensure_protections(dynamodb, table)
     done += secret(stage, ssm, kms)
     if events_on(stage):  # events are opt-in: where undeliverable records go exists before the mapping
-        from scripts.events_resources import ensure_failed_queue
+        from scripts.deploy.events_resources import ensure_failed_queue
 
         arn = ensure_failed_queue(sqs, cloudwatch, chalice_config()["app_name"], stage)
         done.append(f"events: failed-records queue {arn} and its alarm ready")
-    from scripts.channel_resources import ensure_channel_resources as channels  # topics chalice subscribes to
+    # the topics chalice subscribes to
+    from scripts.deploy.channel_resources import ensure_channel_resources as channels
 
-    return done + channels(variables, sns, sesv2, social, ROOT / ".chalice" / f"policy-{stage}.json")
+    return done + channels(variables, sns, sesv2, social, _stage.ROOT / ".chalice" / f"policy-{stage}.json")
 
 
 def events_stream(stage: str, dynamodb: Any) -> str:
@@ -146,7 +121,7 @@ def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
     """The secret and the stage's two KMS keys (receipts, TOTP secrets), nothing else: the
     CloudFormation path's one step outside the stack (they outlive any stack: deleting one
     voids receipts in flight or every enrolled authenticator)."""
-    from scripts.keys import ensure_receipt_key, ensure_totp_key
+    from scripts.keys.kms import ensure_receipt_key, ensure_totp_key
 
     variables = stage_variables(stage)
     done = []
@@ -171,7 +146,7 @@ def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
 
 def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str = "aws",
           lambda_client: Any = None, dynamodb: Any = None, sqs: Any = None) -> list[str]:
-    deployed = ROOT / ".chalice" / "deployed" / f"{stage}.json"
+    deployed = _stage.ROOT / ".chalice" / "deployed" / f"{stage}.json"
     if not deployed.exists():
         return [f"no {deployed}: nothing deployed for {stage}"]
     resources = json.loads(deployed.read_text())["resources"]
@@ -184,7 +159,7 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
     done = ensure_gateway_responses(apigateway, api["rest_api_id"], api_stage)
     done.insert(0, ensure_throttling(apigateway, api["rest_api_id"], api_stage, stage))
     done.append(ensure_log_retention(logs, log_group_name(stage), log_retention_days(stage)))
-    from scripts import access_logs
+    from scripts.deploy import access_logs
 
     done += access_logs.ensure_access_logging(
         access_logs.enabled(stage_config(stage)), apigateway, iam, logs, api["rest_api_id"], api_stage,
@@ -193,7 +168,7 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
         done += ensure_sms_delivery_logging(iam, sns, part)
     if events_on(stage):
         done += _events_after(stage, logs, lambda_client, dynamodb, sqs)
-    from scripts.channel_resources import handlers  # the functions SNS topics invoke
+    from scripts.deploy.channel_resources import handlers  # the functions SNS topics invoke
 
     for handler in handlers(stage_variables(stage)):
         done.append(ensure_log_retention(logs, f"{log_group_name(stage)}-{handler}",
@@ -202,7 +177,7 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
 
 
 def _events_after(stage: str, logs: Any, lambda_client: Any, dynamodb: Any, sqs: Any) -> list[str]:
-    from scripts.events_resources import FUNCTION, configure_mapping, failed_queue_name
+    from scripts.deploy.events_resources import FUNCTION, configure_mapping, failed_queue_name
 
     name = f"{function_name(stage)}-{FUNCTION}"
     url = sqs.get_queue_url(QueueName=failed_queue_name(chalice_config()["app_name"], stage))["QueueUrl"]

@@ -1,6 +1,6 @@
 """`make package`'s last step: rewrites chalice's deployment.zip, in place, for the cold start.
 
-    python scripts/package_bytecode.py build/prod/out/deployment.zip
+    python scripts/deploy/package_bytecode.py build/prod/out/deployment.zip
 
 Lambda's /var/task is read-only and chalice's zip holds no bytecode, so every cold start used to
 compile each module it imported from source (docs/benchmarks.md). This step:
@@ -28,7 +28,7 @@ import sys
 import zipfile
 from pathlib import Path, PurePosixPath
 
-MODULE_LIST = Path(__file__).resolve().parent / "cold_modules.txt"
+MODULE_LIST = Path(__file__).resolve().parents[1] / "cold_modules.txt"
 LAMBDA_PYTHONS = ((3, 13), (3, 12))
 
 

@@ -10,10 +10,10 @@ Both functions are idempotent and return the alias name, which is what the stage
 OTP_RECEIPT_KEY_IDS / OTP_TOTP_KEY_ID name. Used by `make deploy` and `make run`.
 
 Rotating the receipts' key (docs/security.md, "Rotating the receipts' key"):
-``python -m scripts.keys rotate-receipts <stage>`` makes a new key sign from the next receipt on
+``python -m scripts.keys.kms rotate-receipts <stage>`` makes a new key sign from the next receipt on
 (the alias is repointed; running containers notice it at their next Sign) and leaves the old key
 under ``alias/phone-verify-<stage>-receipts-previous``, which the JWKS keeps publishing;
-``python -m scripts.keys retire-previous-receipts <stage>`` removes that alias once the receipts
+``python -m scripts.keys.kms retire-previous-receipts <stage>`` removes that alias once the receipts
 signed before the rotation have expired.
 """
 
@@ -118,7 +118,7 @@ def main(argv: list[str]) -> int:
     import boto3
 
     if len(argv) != 2 or argv[0] not in ("rotate-receipts", "retire-previous-receipts"):
-        print("usage: python -m scripts.keys rotate-receipts|retire-previous-receipts <stage>")
+        print("usage: python -m scripts.keys.kms rotate-receipts|retire-previous-receipts <stage>")
         return 2
     kms = boto3.client("kms")
     if argv[0] == "rotate-receipts":

@@ -1,6 +1,6 @@
 """The resources `make package` merges into `chalice package`'s template, for a stage.
 
-    python scripts/package_template.py STAGE > build/STAGE/resources.json
+    python scripts/deploy/package_template.py STAGE > build/STAGE/resources.json
 
 Merged into chalice's own resources: the API's throttling, its gateway responses (in its
 body, so in its deployment) and `OpenApiVersion` (no implicit stage named `Stage`); the
@@ -21,15 +21,15 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from chalicelib.wiring import load_config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
-from scripts.snapstart import deep_merge, snapstart_additions  # noqa: E402
-from scripts.create_table import ATTEMPTS_INDEX, ATTRIBUTES  # noqa: E402
-from scripts.gateway_settings import GATEWAY_RESPONSES, THROTTLING, gateway_response_template  # noqa: E402
-from scripts.provision import (  # noqa: E402
+from scripts.deploy.snapstart import deep_merge, snapstart_additions  # noqa: E402
+from scripts.deploy.create_table import ATTEMPTS_INDEX, ATTRIBUTES  # noqa: E402
+from scripts.deploy.gateway_settings import GATEWAY_RESPONSES, THROTTLING, gateway_response_template  # noqa: E402
+from scripts.deploy.provision import (  # noqa: E402
     function_name,
     log_group_name,
     log_retention_days,
@@ -126,7 +126,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                     "BillingMode": "PAY_PER_REQUEST",
                     "AttributeDefinitions": ATTRIBUTES,
                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-                    # The v2 Attempts list (chalicelib/verify/attempts.py; scripts/create_table.py).
+                    # The v2 Attempts list (chalicelib/verify/attempts.py; scripts/deploy/create_table.py).
                     "GlobalSecondaryIndexes": [ATTEMPTS_INDEX],
                     "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
                     "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
@@ -190,7 +190,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
-    from scripts.channel_resources import with_channels  # WhatsApp and email (docs/channels.md)
+    from scripts.deploy.channel_resources import with_channels  # WhatsApp and email (docs/channels.md)
 
     merged = with_sns_handlers(stage, with_channels(stage_variables(stage), with_events(stage, merged)))
     return with_snapstart(stage, with_access_logs(stage, merged))
@@ -211,8 +211,9 @@ def greedy_parameter() -> dict:
 
 
 def with_access_logs(stage: str, merged: dict) -> dict:
-    """A stage with ``"api_access_logs": true`` gets API Gateway's access log (scripts/access_logs.py)."""
-    from scripts import access_logs
+    """A stage with ``"api_access_logs": true`` gets API Gateway's access log
+    (scripts/deploy/access_logs.py)."""
+    from scripts.deploy import access_logs
 
     if not access_logs.enabled(stage_config(stage)):
         return merged
@@ -229,10 +230,10 @@ def with_events(stage: str, merged: dict) -> dict:
     """A stage that sends events (OTP_EVENTS_URL) gets its stream consumer's mapping settings
     (over chalice's own DynamoDB event: the table's StreamArn, error handling, filter), the
     failed-records queue with its alarm, and the consumer's role policy with the stack's ARNs
-    (scripts/events_resources.py). The API's role gets nothing of it."""
+    (scripts/deploy/events_resources.py). The API's role gets nothing of it."""
     if not stage_variables(stage).get("OTP_EVENTS_URL"):
         return merged
-    from scripts.events_resources import FUNCTION, resources as event_resources, sam_event
+    from scripts.deploy.events_resources import FUNCTION, resources as event_resources, sam_event
 
     app_name = json.loads((ROOT / ".chalice" / "config.json").read_text())["app_name"]
     resources = merged["Resources"]
@@ -259,7 +260,7 @@ def with_sns_handlers(stage: str, merged: dict) -> dict:
     and the channels' (OTP_EMAIL_EVENTS_TOPIC, OTP_WHATSAPP_EVENTS_TOPIC): each its fixed name
     and its log group, and its role's policy with the stack's ARNs: the handler's own
     `iam_policy_file` in the stage's `lambda_functions` (as chalice reads it), else the stage's."""
-    from scripts.channel_resources import handlers
+    from scripts.deploy.channel_resources import handlers
 
     resources = merged["Resources"]
     for handler in handlers(stage_variables(stage)):
@@ -277,7 +278,7 @@ def with_sns_handlers(stage: str, merged: dict) -> dict:
 
 def with_snapstart(stage: str, merged: dict) -> dict:
     """A stage with ``"snapstart": true`` in .chalice/config.json gets SnapStart on a published
-    alias that API Gateway invokes (scripts/snapstart.py); the runtime is this Python's."""
+    alias that API Gateway invokes (scripts/deploy/snapstart.py); the runtime is this Python's."""
     options = {**stage_config(stage), "runtime": f"python3.{sys.version_info.minor}"}
     if not options.get("snapstart"):
         return merged
