@@ -12,10 +12,21 @@ RUN_STAMP := $(VENV)/.installed-run-al2023
 STAMP := $(VENV)/.installed-al2023
 DYNALITE := .deps/node_modules/.bin/dynalite
 TWILIO_NODE := .deps/node_modules/twilio/package.json
-CHROMIUM := /usr/bin/chromium
+# The browser the browser tests drive: Debian's /usr/bin/chromium (installed when missing), or
+# yours: `CHROMIUM=/path/to/chromium make test` (macOS: the Chrome or Chromium app's binary;
+# tests/browser/conftest.py reads the same variable).
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
+# Installed only when it is the default path; any other must already run (checked, not made:
+# a path with spaces, as macOS's, cannot be a prerequisite).
+BROWSER := $(if $(filter /usr/bin/chromium,$(CHROMIUM)),/usr/bin/chromium)
+CHECK_BROWSER = @test -x "$(CHROMIUM)" || { echo "CHROMIUM=$(CHROMIUM) is not a program: point it at your Chromium or Chrome, e.g. CHROMIUM=/usr/bin/chromium-browser make test" >&2; exit 1; }
+# checkov in a venv of its own (its pins would fight uv.lock): tests/checkov/requirements.txt.
+CHECKOV_VENV := .deps/checkov-venv
+CHECKOV_BIN := $(CHECKOV_VENV)/bin/checkov
 STAGE ?= dev
 
-.PHONY: help run lint test screenshots lock table bench deploy destroy package secret api-key auth-token clean
+.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token clean
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -49,18 +60,32 @@ lock: $(STAMP) ## lock pyproject.toml's dependencies again: uv.lock and the requ
 	$(EXPORT) --group run -o requirements-run.txt
 	$(EXPORT) --group dev -o requirements-dev.txt
 
+# The npm packages' versions are pinned in tests/node/package.json (Dependabot's npm entry
+# updates them there); each is installed again when that file changes.
+NPM_PIN = $$(node -p "require('./tests/node/package.json').devDependencies['$(1)']")
+
 # dynalite: a DynamoDB implementation with per-item locking, for concurrency tests over HTTP.
-$(DYNALITE):
-	npm install --prefix .deps --no-audit --no-fund --loglevel=error dynalite@4.0.0
+$(DYNALITE): tests/node/package.json
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error dynalite@$(call NPM_PIN,dynalite)
+	@touch $(DYNALITE)
 
 # twilio-node, Twilio's official Node SDK, unchanged: tests/integration/test_twilio_sdks.py drives
 # the v2 API with it as a Twilio Verify user would.
-$(TWILIO_NODE):
-	npm install --prefix .deps --no-audit --no-fund --loglevel=error twilio@5.13.1
+$(TWILIO_NODE): tests/node/package.json
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error twilio@$(call NPM_PIN,twilio)
+	@touch $(TWILIO_NODE)
 
-# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
-$(CHROMIUM):
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser). Only
+# the default path is installed; a CHROMIUM of your own must exist (make says so when it does not).
+/usr/bin/chromium:
+	@command -v apt-get >/dev/null || { echo "no /usr/bin/chromium and no apt-get to install it: run CHROMIUM=/path/to/chromium make ..." >&2; exit 1; }
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# checkov's own venv, on the Python .venv uses; made again when its requirements change.
+$(CHECKOV_BIN): tests/checkov/requirements.txt
+	@interpreter=$$(scripts/find_python.sh) || exit 1; rm -rf $(CHECKOV_VENV) && "$$interpreter" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/checkov/requirements.txt
+	@touch $(CHECKOV_BIN)
 
 run: $(RUN_STAMP) ## serve the API and the page on http://127.0.0.1:8000 (local DynamoDB, SMS in the terminal)
 	@$(PY) scripts/local/run_local.py
@@ -74,12 +99,14 @@ lint: $(STAMP) ## ruff and mypy (make test runs it first)
 # Two pytest workers (pytest-xdist), each taking whole files (a file's servers start once);
 # TEST_WORKERS=1 runs in one process, TEST_WORKERS=auto one per core.
 TEST_WORKERS ?= 2
-test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(CHROMIUM) ## install everything, then lint, unit, integration and browser tests
+test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(BROWSER) $(CHECKOV_BIN) ## install everything, then lint, unit, integration and browser tests
+	$(CHECK_BROWSER)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The pictures in docs/screenshots/ are the page as the layout tests see it; a test run writes
 # its own into tests/browser/screenshots/ and leaves the committed ones alone.
-screenshots: $(STAMP) $(DYNALITE) $(CHROMIUM) ## take docs/screenshots/ again from the page (commit them when the page changes)
+screenshots: $(STAMP) $(DYNALITE) $(BROWSER) ## take docs/screenshots/ again from the page (commit them when the page changes)
+	$(CHECK_BROWSER)
 	OTP_DOCS_SCREENSHOTS=1 $(PY) -m pytest -q tests/browser/test_layout.py
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
@@ -87,7 +114,8 @@ bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (abo
 	@$(PY) bench/run.py
 
 # Every AWS target first finds the region (AWS_DEFAULT_REGION, the profile's config, or
-# AWS_REGION) and stops with a message naming the variable when there is none.
+# AWS_REGION) and stops with a message naming the variable when there is none; then the
+# credentials (scripts/deploy/aws_access.py): none, expired or refused is one line and exit 1.
 REGION = $$($(PY) scripts/deploy/provision.py region)
 BUILD ?= build/$(STAGE)
 
@@ -102,7 +130,9 @@ deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, 
 	$(PY) scripts/deploy/provision.py after --stage $(STAGE)
 
 destroy: $(STAMP) ## delete STAGE's function, role and API (the table and the secret are kept)
-	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(VENV)/bin/chalice delete --stage $(STAGE)
+	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
+	$(PY) scripts/deploy/provision.py credentials; \
+	$(VENV)/bin/chalice delete --stage $(STAGE)
 	@echo "Deleted the Lambda function, its role and the API of stage $(STAGE). The DynamoDB table, the SSM secret and the log group are kept."
 
 # Only the secret parameter: the CloudFormation path's one step outside the stack.
@@ -120,7 +150,13 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 	PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
 	$(PY) scripts/deploy/package_bytecode.py $(BUILD)/out/deployment.zip; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
-	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$(stat -c %s $(BUILD)/out/deployment.zip) bytes)"
+	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$($(PY) -c 'import os, sys; print(os.path.getsize(sys.argv[1]))' $(BUILD)/out/deployment.zip) bytes)"
+
+# checkov on the template `make package` writes, offline: exit 1 on any finding that is neither
+# fixed nor skipped with its reason (scripts/deploy/template_checks.py; docs/going-live.md#checkov).
+checkov: $(STAMP) $(CHECKOV_BIN) ## checkov on STAGE's packaged template: fails on a finding neither fixed nor explained
+	@$(MAKE) -s package STAGE=$(STAGE) BUILD=$(BUILD)
+	@CHECKOV=$(CHECKOV_BIN) $(PY) scripts/deploy/checkov_run.py $(BUILD)/out/sam.json
 
 # An API key for the v2 (Twilio Verify) API: prints {"account_sid", "api_key_sid", "api_key_secret"}
 # once (the table keeps a keyed hash). List and revoke: python scripts/keys/api_keys.py list|revoke.

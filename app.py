@@ -160,7 +160,8 @@ app.register_blueprint(totp_routes(lambda: wiring.get_totp()))
 # -- the seed-compatible routes (form or JSON fields, plain-text answers) ---------------------
 
 
-app.register_blueprint(seed_routes(_API_KEY, PUBLIC_DOOR, lambda: wiring.get_service()))
+app.register_blueprint(seed_routes(_API_KEY, PUBLIC_DOOR, lambda: wiring.get_service(),
+                                   lambda: wiring.get_config()))
 
 
 # -- the contract and the receipts' keys -----------------------------------------------------

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from typing import Callable
 
 from chalicelib.errors import InvalidCodeFormat
 
@@ -94,31 +95,69 @@ class CodeHasher:
         return self._mac(b"auth-token", str(generation))[:16].hex()
 
     def verification_id(self, number_key: str) -> str:
-        """``VE`` + the number key masked by a pad + the id's own random part (48 hex in all).
+        """``VE`` + 32 hex (Twilio's ``^VE[0-9a-fA-F]{32}$``): a keyed permutation of the
+        number key's first 8 bytes and 8 random bytes (``_sid_block``), so two ids of one number
+        share nothing an outsider can link. It does not hold the whole number key: the store
+        keeps a small lookup item from the SID to it (store.py ``link_sid``), read before a
+        by-SID write. Only the server inverts it (a delivery reference carries the whole key
+        and the nonce, and gives the SID back: ``read_send_reference``)."""
+        return _new_id(bytes.fromhex(number_key), secrets.token_bytes(8), self._sid_block)
 
-        The pad is a MAC of the random part, so two ids of one number share nothing an
-        outsider can link, and only the server (holding the secret) finds the item again
-        from an id with one key lookup."""
-        nonce = secrets.token_hex(8)
+    def legacy_verification_id(self, number_key: str, nonce: str) -> str:
+        """The 50-character id issued before 34-character SIDs (``VE`` + the number key masked
+        by a pad + the nonce): still read wherever it is given (``number_key_of``) for as long
+        as such a verification or its delivery references exist."""
         return "VE" + _xor_hex(number_key, self._pad(nonce)) + nonce
 
     def number_key_of(self, verification_id: str) -> str:
-        """The number key inside an id of the right shape (see models.split_verification_id)."""
+        """The number key inside a 50-character id (see models.require_verification_id); a
+        34-character SID holds only part of it (the store's lookup item has the rest)."""
         masked, nonce = verification_id[2:34], verification_id[34:]
         return _xor_hex(masked, self._pad(nonce))
 
     def _pad(self, nonce: str) -> str:
         return self._mac(b"id-pad", nonce)[:16].hex()
 
-    def send_reference(self, verification_id: str, index: int) -> str:
+    def _sid_block(self, left: bytes, right: bytes) -> bytes:
+        """A keyed permutation of 16 bytes (8 + 8): four Feistel rounds of HMACs under the
+        identity key (Luby-Rackoff), as ``_feistel`` below, with their own purpose label."""
+        for step in range(1, 5):
+            if step % 2:
+                right = _xor(right, self._mac(b"sid-round", str(step), left.hex())[:8])
+            else:
+                left = _xor(left, self._mac(b"sid-round", str(step), right.hex())[:8])
+        return left + right
+
+    def send_reference(self, verification_id: str, index: int, number_key: str | None = None) -> str:
         """What a provider gets to name one send in its delivery receipt: no number, no code,
         nothing linkable to the verification id (or to the verification's other sends) without
         the secret; only this server can read it (and it carries a MAC, so a forged one is
-        simply unknown). 66 lowercase hex characters: the index, the id's two halves (number
-        key and nonce) enciphered together, the MAC."""
-        number_key = bytes.fromhex(self.number_key_of(verification_id))
-        body = f"{index:02x}{self._feistel(index, number_key, bytes.fromhex(verification_id[34:])).hex()}"
+        simply unknown). 66 lowercase hex characters: the index, the number key and the id's
+        nonce enciphered together, the MAC. A 34-character SID's reference (``number_key``
+        required: the SID holds only part of it) sets the index byte's top bit; a 50-character
+        id's is as before, so references already sent read as they always did."""
+        if len(verification_id) == 34:
+            if number_key is None:
+                raise ValueError("a 34-character SID's reference needs its number key")
+            left, right = self._sid_unblock(bytes.fromhex(verification_id[2:]))
+            tweak, key_bytes, nonce = 0x80 | index, bytes.fromhex(number_key), right
+            if key_bytes[:8] != left:
+                raise ValueError("the number key is not this SID's")
+        else:
+            tweak = index
+            key_bytes = bytes.fromhex(self.number_key_of(verification_id))
+            nonce = bytes.fromhex(verification_id[34:])
+        body = f"{tweak:02x}{self._feistel(tweak, key_bytes, nonce).hex()}"
         return body + self._mac(b"ref", body)[:8].hex()
+
+    def _sid_unblock(self, block: bytes) -> tuple[bytes, bytes]:
+        left, right = block[:8], block[8:]
+        for step in range(4, 0, -1):
+            if step % 2:
+                right = _xor(right, self._mac(b"sid-round", str(step), left.hex())[:8])
+            else:
+                left = _xor(left, self._mac(b"sid-round", str(step), right.hex())[:8])
+        return left, right
 
     def _round(self, index: int, step: int, half: bytes, size: int) -> bytes:
         return self._mac(b"ref-round", f"{index}.{step}", half.hex())[:size]
@@ -148,10 +187,12 @@ class CodeHasher:
         body, tag = reference[:50], reference[50:]
         if not hmac.compare_digest(self._mac(b"ref", body)[:8].hex().encode(), tag.encode()):
             return None
-        index = int(body[:2], 16)
-        key_bytes, nonce_bytes = self._unfeistel(index, bytes.fromhex(body[2:]))
+        tweak = int(body[:2], 16)
+        key_bytes, nonce_bytes = self._unfeistel(tweak, bytes.fromhex(body[2:]))
+        if tweak & 0x80:  # a 34-character SID's
+            return key_bytes.hex(), _new_id(key_bytes, nonce_bytes, self._sid_block), tweak & 0x7F
         number_key, nonce = key_bytes.hex(), nonce_bytes.hex()
-        return number_key, "VE" + _xor_hex(number_key, self._pad(nonce)) + nonce, index
+        return number_key, self.legacy_verification_id(number_key, nonce), tweak
 
     def identity_key(self, identity: str) -> str:
         """A stable, non-reversible key for an app's user id (TOTP factors' item key)."""
@@ -165,6 +206,10 @@ class CodeHasher:
         """Bound to the number (via its key); the item holds only the current code's MAC,
         so a resend or a new verification kills every earlier code."""
         return self._mac(b"code", number_key, code, key=self._code_key).hex()
+
+
+def _new_id(number_key: bytes, nonce: bytes, block: Callable[[bytes, bytes], bytes]) -> str:
+    return "VE" + block(number_key[:8], nonce).hex()
 
 
 def _xor(a: bytes, b: bytes) -> bytes:

@@ -92,8 +92,11 @@ def serve(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory):
     servers: dict[tuple, LiveServer] = {}
     procs = []
 
-    def start(stage: str = "test", forking: bool = True, **overrides: str) -> LiveServer:
-        env_key = (stage, forking, *sorted(overrides.items()))
+    def start(stage: str = "test", forking: bool = True, public_url: bool = False,
+              **overrides: str) -> LiveServer:
+        """``public_url``: OTP_PUBLIC_URL is the served URL, as `make run` sets it (the receipts'
+        issuer is then the URL a client reaches)."""
+        env_key = (stage, forking, public_url, *sorted(overrides.items()))
         if env_key in servers:
             return servers[env_key]
         import boto3
@@ -104,6 +107,8 @@ def serve(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory):
         table = overrides.get("OTP_TABLE_NAME") or stages[stage]["environment_variables"]["OTP_TABLE_NAME"]
         ensure_table(boto3.client("dynamodb", endpoint_url=dynamodb_endpoint), table)
         port = free_port()
+        if public_url:
+            overrides = {**overrides, "OTP_PUBLIC_URL": f"http://127.0.0.1:{port}"}
         log_path = tmp_path_factory.mktemp("server") / "server.log"
         log = open(log_path, "w")
         env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "PYTHONUNBUFFERED": "1"}

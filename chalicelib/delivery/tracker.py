@@ -128,8 +128,10 @@ class DeliveryTracker:
         self._token_key = token_key
         self._region_of = region_of
 
-    def report_for(self, provider: str, verification_id: str, index: int) -> DeliveryReport | None:
-        reference = self._hasher.send_reference(verification_id, index)
+    def report_for(
+        self, provider: str, verification_id: str, index: int, number_key: str | None = None
+    ) -> DeliveryReport | None:
+        reference = self._hasher.send_reference(verification_id, index, number_key)
         if provider in _REFERENCE_ONLY:
             return DeliveryReport("", reference)
         if not self._public_url:

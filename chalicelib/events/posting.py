@@ -147,7 +147,7 @@ LOCAL_EVENTS: deque[dict[str, Any]] = deque(maxlen=50)
 def keep_locally(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, str]]]:
     for record in records:
         try:
-            events = events_of(record, include_number=False)
+            events = events_of(record, include_number=False, include_tags=False)  # the page: no app data
         except StreamRecordError:
             continue
         for webhook_id, body in events:

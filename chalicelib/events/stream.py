@@ -28,6 +28,7 @@ event): the same on every retry of that record.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -52,11 +53,24 @@ def _masked(e164: str) -> str:
     return e164[:keep_head] + "*" * (len(e164) - keep_head - 2) + e164[-2:]
 
 
+def _tags(raw: str | None) -> dict[str, str] | None:
+    """A v2 start's ``Tags`` from the verification's metadata (twilio_v2/params.py checked them:
+    at most 10, keys and values up to 128 characters, Twilio's bounds), or None."""
+    try:
+        tags = json.loads(raw).get("tags") if raw else None
+    except (ValueError, AttributeError):
+        return None
+    return tags if isinstance(tags, dict) and tags else None
+
+
 def event_body(event_type: str, verification: Any, at: float, include_number: bool,
-               send_index: int | None = None, status: str | None = None) -> dict[str, Any]:
+               send_index: int | None = None, status: str | None = None,
+               include_tags: bool = True) -> dict[str, Any]:
     """The event as POSTed. Built from the stored verification: it holds no code (only MACs,
     which are left out too). ``at`` is the change's time (the stream record's), so the body is
-    the same on every retry."""
+    the same on every retry. ``tags``: a v2 start's Tags, as Twilio puts them in its
+    verification and message status events; the app's own data, so only for its receivers
+    (``include_tags``: not on the local page's inbox) and never logged."""
     sends = verification.sends
     index = len(sends) - 1 if send_index is None else send_index
     data: dict[str, Any] = {
@@ -71,6 +85,9 @@ def event_body(event_type: str, verification: Any, at: float, include_number: bo
         send = sends[index]
         data["send"] = {"index": index, "provider": send.provider, "status": send.status,
                         "error_code": send.error_code}
+    tags = _tags(getattr(verification, "metadata", None)) if include_tags else None
+    if tags is not None:
+        data["tags"] = tags
     stamp = datetime.fromtimestamp(int(at), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"type": event_type, "timestamp": stamp, "data": data}
 
@@ -148,8 +165,9 @@ def _totp(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         raise StreamRecordError(f"an image is not a TOTP item: {type(exc).__name__}") from None
 
 
-def events_of(record: Mapping[str, Any], include_number: bool) -> list[tuple[str, dict[str, Any]]]:
-    """(webhook-id, body) for each event of the record."""
+def events_of(record: Mapping[str, Any], include_number: bool,
+              include_tags: bool = True) -> list[tuple[str, dict[str, Any]]]:
+    """(webhook-id, body) for each event of the record (``include_tags``: event_body)."""
     found = changes(record)
     totp = _totp(record)
     if not found and not totp:
@@ -159,7 +177,7 @@ def events_of(record: Mapping[str, Any], include_number: bool) -> list[tuple[str
     if not isinstance(event_id, str) or not event_id or not isinstance(at, (int, float)):
         raise StreamRecordError("no eventID or ApproximateCreationDateTime")
     stamp = datetime.fromtimestamp(int(at), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    bodies = [event_body(kind, verification, at, include_number, index, status)
+    bodies = [event_body(kind, verification, at, include_number, index, status, include_tags)
               for kind, verification, index, status in found]
     bodies += [{"type": kind, "timestamp": stamp, "data": data} for kind, data in totp]
     return [("msg_" + event_id + ("" if n == 0 else f".{n + 1}"), body) for n, body in enumerate(bodies)]

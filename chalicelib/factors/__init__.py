@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.factors.receipts import AMR_TOTP as AMR_TOTP
     from chalicelib.factors.receipts import ReceiptSigner as ReceiptSigner
     from chalicelib.factors.receipts import ReceiptUnavailable as ReceiptUnavailable
+    from chalicelib.factors.sid_links import SidLinks as SidLinks
 
 _EXPORTS = {
     "ReceiptBinding": "chalicelib.factors.binding",
@@ -54,6 +55,7 @@ _EXPORTS = {
     "AMR_TOTP": "chalicelib.factors.receipts",
     "ReceiptSigner": "chalicelib.factors.receipts",
     "ReceiptUnavailable": "chalicelib.factors.receipts",
+    "SidLinks": "chalicelib.factors.sid_links",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -37,7 +37,7 @@ def _text(description: str, example: str) -> dict[str, Any]:
 
 
 VERIFICATION_EXAMPLE = {
-    "id": "VE" + "1f" * 24,
+    "id": "VE" + "1f" * 16,
     "to": "+14155552671",
     "channel": "sms",
     "status": "pending",
@@ -153,7 +153,8 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
     }
     not_found_early = _error_response("not_found: no such provider, or OTP_PUBLIC_URL unset")
     for path, summary, responses in (
-        ("/request-auth", "Seed-compatible: send a code to `number`", {
+        ("/request-auth", "Seed-compatible: send a code to `number` (a browser's navigation, "
+         "`Accept: text/html`, gets the next step as a page instead of the text)", {
             "200": _text("Sent", "Your code was sent"),
             "400": _text("Invalid number", "Invalid Phone Number"),
             "403": _text("A browser page on another origin", "Forbidden"),
@@ -174,6 +175,11 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
     ):
         # POST only, fields in the body only: a GET (an <img>) must not send an SMS, and a code
         # in a query string lands in logs and Referer headers.
+        # The page's form without JavaScript (Accept names text/html): the same statuses, as
+        # pages (chalicelib/web/form_pages.py); 415 is Chalice's, before the route.
+        for status, response in responses.items():
+            if status != "415":
+                response["content"] = {**response["content"], "text/html": {"schema": {"type": "string"}}}
         paths[path] = {
             "post": {"operationId": path.strip("/").replace("-", "_") + "_post", "summary": summary,
                      "security": public, "requestBody": seed_form, "responses": responses},

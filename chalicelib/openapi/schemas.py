@@ -34,7 +34,7 @@ JWS = "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$"
 
 def schemas(code_pattern: str) -> dict[str, Any]:
     iso_time = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"}
-    verification_id = {"type": "string", "pattern": "^VE[0-9a-f]{48}$"}
+    verification_id = {"type": "string", "pattern": "^VE[0-9a-f]{32}([0-9a-f]{16})?$"}
     # E.164, or (channel email) the address as normalised (chalicelib/channels/email_address.py).
     e164 = {"type": "string", "pattern": "^(\\+[1-9][0-9]{6,14}|[^@\\s]{1,64}@[^@\\s]{1,253})$"}
     status = {"type": "string",

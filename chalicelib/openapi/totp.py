@@ -84,7 +84,7 @@ def paths() -> dict[str, Any]:
 
 def schemas(jws_pattern: str) -> dict[str, Any]:
     identity = {"type": "string", "pattern": "^[A-Za-z0-9._@:-]{1,128}$"}
-    factor_id = {"type": "string", "pattern": "^YF[0-9a-f]{48}$"}
+    factor_id = {"type": "string", "pattern": "^YF[0-9a-f]{32}([0-9a-f]{16})?$"}
     code = {"type": "string", "pattern": "^[0-9]{6}$"}
     device_ip = {"type": "string", "description": "The end user's IP as the backend saw it (as the v2 "
                  "API's DeviceIp): wrong codes are slowed down per source, so a stranger elsewhere does "

@@ -13,7 +13,8 @@ from typing import Any
 from chalicelib import errors
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.errors import InvalidRequest
-from chalicelib.totp.service import CodeRequest, TotpService, split_factor_id
+from chalicelib.totp.service import TotpService
+from chalicelib.totp import CodeRequest
 from chalicelib.factors import PENDING, Challenge, ChallengeChange, EntityEntry, EntityIndex, to_prune
 from chalicelib.totp.store import VERIFIED, IdentityItem
 
@@ -82,10 +83,8 @@ class EntityService:
         challenge = Challenge("YC" + secrets.token_hex(16), factor_id, PENDING, now, expires,
                               message=message, hidden=hidden)
         if code is not None:
-            return self._answer(challenge, ChallengeChange(challenge, new=True), code)
-        key = split_factor_id(factor_id)
-        if key != self._totp.identity_key(identity):
-            raise errors.FactorNotFound()
+            return self._answer(identity, challenge, ChallengeChange(challenge, new=True), code)
+        key = self._totp.factor_key(factor_id, identity)
         for _ in range(3):
             item = self._totp._load(key)
             factor = item.factors.get(factor_id)
@@ -112,21 +111,22 @@ class EntityService:
     def respond(self, identity: str, challenge_id: str, code: str) -> tuple[Challenge, str | None]:
         """The code for a pending challenge: approved, or still pending (a wrong code, counted)."""
         challenge = self.get_challenge(identity, challenge_id)
-        return self._answer(challenge, ChallengeChange(challenge, new=False), code)
+        return self._answer(identity, challenge, ChallengeChange(challenge, new=False), code)
 
-    def _answer(self, challenge: Challenge, change: ChallengeChange,
+    def _answer(self, identity: str, challenge: Challenge, change: ChallengeChange,
                 code: str) -> tuple[Challenge, str | None]:
         try:
-            _, receipt = self._totp.challenge(CodeRequest(code, factor_id=challenge.factor_id), change)
+            _, receipt = self._totp.challenge(CodeRequest(code, identity, challenge.factor_id), change)
         except errors.IncorrectCode:
             return challenge, None
         return challenge.approved(int(self._totp.now())), receipt
 
     # -- factors --------------------------------------------------------------------------
 
-    def update_factor(self, factor_id: str, label: str | None, skew: int | None) -> None:
+    def update_factor(self, identity: str, factor_id: str, label: str | None, skew: int | None) -> None:
+        key = self._totp.factor_key(factor_id, identity)
         try:
-            self._store.update_factor(split_factor_id(factor_id), factor_id, label, skew, self._scope)
+            self._store.update_factor(key, factor_id, label, skew, self._scope)
         except ConditionFailed:
             raise errors.FactorNotFound() from None
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from chalicelib import errors, telemetry
+from chalicelib import concurrency, errors, telemetry
 from chalicelib.totp import limits as totp_limits
 from chalicelib.codes import CodeHasher, parse_code
 from chalicelib.config import Config
@@ -46,7 +46,8 @@ MAX_SKEW = 2  # a factor's window at most (as OTP_TOTP_WINDOW and Twilio's Confi
 _IDENTITY = re.compile(r"[A-Za-z0-9._@:-]{1,128}", re.ASCII)
 # How the v2 layer names a Service's user to this module (twilio_v2/totp.py): v1 may not.
 _SCOPED = re.compile(r"VA[0-9a-f]{32}:", re.ASCII)
-_FACTOR_ID = re.compile(r"YF[0-9a-f]{48}", re.ASCII)
+_FACTOR_ID = re.compile(r"YF[0-9a-f]{48}", re.ASCII)  # before 34-character SIDs: the identity key inside
+_FACTOR_SID = re.compile(r"YF[0-9a-f]{32}", re.ASCII)  # Twilio's pattern (chalicelib/factors/sid_links.py)
 
 
 class TotpUnavailable(errors.ServiceUnavailable):
@@ -117,8 +118,15 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
         raise InvalidRequest(f"Unknown field(s): {', '.join(unknown[:5])}.")
 
 
+def new_factor_sid() -> str:
+    """Twilio's 34 characters, random: v1 finds the factor's item by the SID's lookup item."""
+    return "YF" + secrets.token_hex(16)
+
+
 def split_factor_id(raw: object) -> str:
-    """The identity key inside a factor id; an id of the wrong shape is simply not found."""
+    """The identity key inside a 50-character factor id (made before 34-character SIDs, and
+    kept for ever: factors do not expire); any other value is simply not found here
+    (``TotpService.factor_key`` reads both)."""
     if not isinstance(raw, str) or not _FACTOR_ID.fullmatch(raw):
         raise errors.FactorNotFound()
     return raw[2:34]
@@ -162,6 +170,24 @@ class TotpService:
     def identity_key(self, identity: str) -> str:
         return self._hasher.identity_key(identity)
 
+    def factor_key(self, factor_id: object, identity: str | None = None) -> str:
+        """The identity key of a factor's item: inside a 50-character id; for a 34-character
+        SID, the key of ``identity`` (v2's path names it) or, named by the SID alone (v1), the
+        SID's lookup item (one strongly consistent read). Either way the factor must then be in
+        that item, of this Service (every write's condition and ``_ours``): a SID of another
+        identity or Service is simply not found."""
+        if isinstance(factor_id, str) and _FACTOR_SID.fullmatch(factor_id):
+            if identity is not None:
+                return self._hasher.identity_key(identity)
+            link = self._store.resolve_sid(factor_id)
+            if link is None:
+                raise errors.FactorNotFound()
+            return link[0]
+        key = split_factor_id(factor_id)
+        if identity is not None and key != self._hasher.identity_key(identity):
+            raise errors.FactorNotFound()
+        return key
+
     def enroll(self, identity: str, label: str | None, skew: int | None = None) -> Enrollment:
         """``skew``: the factor's window (0-2, MAX_SKEW); None keeps the stage's OTP_TOTP_WINDOW."""
         import pyotp
@@ -172,13 +198,28 @@ class TotpService:
         self._require_enabled()
         now = int(self._clock())
         identity_key = self._hasher.identity_key(identity)
-        factor_id = "YF" + identity_key + secrets.token_hex(8)
+        factor_id = new_factor_sid()
         secret = pyotp.random_base32()  # 32 base32 characters: 160 bits from `secrets`
         factor = TotpFactor(
             id=factor_id, status=UNVERIFIED, label=label or identity,
             secret_ciphertext=self._encrypt(factor_id, secret), created_at=now,
             expires_at=now + self._settings.enroll_ttl_seconds, last_step=0, skew=skew,
         )
+        # The SID's lookup goes out with the factor's write (one wave); factors live for ever,
+        # and so does it. Refused (too many factors), it is an orphan that names nothing.
+        link = concurrency.submit(self._store.link_sid, factor_id, identity_key, self._scope, None)
+        try:
+            self._add(identity_key, identity, factor, now)
+        except Exception:
+            concurrency.wait_quietly(link)
+            raise
+        concurrency.settle(link)  # v1 names a factor by its SID alone: one it cannot find is no factor
+        uri = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).provisioning_uri(
+            name=factor.label, issuer_name=self._config.brand_name)
+        telemetry.note(factor=factor_id[-16:])
+        return Enrollment(factor, identity, secret, uri, qr_svg(uri))
+
+    def _add(self, identity_key: str, identity: str, factor: TotpFactor, now: int) -> None:
         for attempt in range(2):
             try:
                 self._store.add(identity_key, identity, factor, self._settings.max_factors, self._scope)
@@ -189,15 +230,12 @@ class TotpService:
                 if attempt or not expired:
                     raise errors.TooManyFactors() from None
                 self._store.remove_expired(identity_key, expired, now, self._scope)  # then try once more
-        uri = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD).provisioning_uri(
-            name=factor.label, issuer_name=self._config.brand_name)
-        telemetry.note(factor=factor_id[-16:])
-        return Enrollment(factor, identity, secret, uri, qr_svg(uri))
 
     def confirm(self, factor_id: str, request: CodeRequest) -> TotpFactor:
+        """``request.identity``: the factor's identity when the caller names it (v2's path)."""
         code = parse_code(request.code, DIGITS)  # format first: no lookup, no attempt used
         self._require_enabled()
-        identity_key = split_factor_id(factor_id)
+        identity_key = self.factor_key(factor_id, request.identity)
         item = self._load(identity_key)
         now = self._clock()
         factor = item.factors.get(factor_id)
@@ -215,7 +253,7 @@ class TotpService:
         code = parse_code(request.code, DIGITS)
         self._require_enabled()
         if request.factor_id is not None:
-            identity_key = split_factor_id(request.factor_id)
+            identity_key = self.factor_key(request.factor_id, request.identity)
         else:
             identity_key = self._hasher.identity_key(request.identity or "")
         item = self._load(identity_key)
@@ -246,7 +284,7 @@ class TotpService:
     def reinstate(self, factor_id: str) -> TotpFactor:
         """The backend re-enables a (suspended) verified factor: its wrong-code count restarts."""
         self._require_enabled()
-        identity_key = split_factor_id(factor_id)
+        identity_key = self.factor_key(factor_id)
         try:
             was_suspended = self._store.reinstate(identity_key, factor_id, self._scope)
         except ConditionFailed:
@@ -257,10 +295,11 @@ class TotpService:
             raise errors.FactorNotFound()
         return factor
 
-    def delete(self, factor_id: str) -> None:
+    def delete(self, factor_id: str, identity: str | None = None) -> None:
         self._require_enabled()
+        identity_key = self.factor_key(factor_id, identity)
         try:
-            self._store.delete(split_factor_id(factor_id), factor_id, self._scope)
+            self._store.delete(identity_key, factor_id, self._scope)
         except ConditionFailed:
             raise errors.FactorNotFound() from None
 

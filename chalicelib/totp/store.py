@@ -19,8 +19,11 @@ authenticators, so every rule is a condition on one item, checked by DynamoDB in
                    that sent wrong codes for this identity: n (consecutive), at (the last one)
     entity_at, c_  its v2 Entity and Challenges (chalicelib/factors/entities.py)
 
-A factor id is ``"YF" + identity key + suffix``, so a factor is found by one key lookup and
-listing an identity's factors is one GetItem: no index, no scan.
+A factor id is Twilio's ``"YF"`` + 32 hex; its item is the identity's, named by the caller (v2's
+path) or by the SID's lookup item (v1, chalicelib/factors/sid_links.py); a factor made before
+34-character SIDs has ``"YF" + identity key + suffix`` (50 characters), found from the id alone.
+Either way one key lookup, and listing an identity's factors is one GetItem: no index, no scan.
+A factor's attribute is ``f_`` + the id's last 16 hex, whichever its length.
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, with_token  # the shared botocore plumbing
+from chalicelib.dynamodb import ConditionFailed, with_token  # the shared botocore plumbing
 from chalicelib.factors import (
     APPROVED,
     PENDING,
     Challenge,
     ChallengeChange,
+    SidLinks,
     challenge_attribute,
     challenge_terms,
     challenge_value,
@@ -108,7 +112,7 @@ def factor_attribute(factor_id: str) -> str:
     return "f_" + factor_id[-16:]
 
 
-class DynamoDBTotpStore(_DynamoDBTable):
+class DynamoDBTotpStore(SidLinks):
     def load(self, identity_key: str) -> IdentityItem:
         return _to_identity(identity_key, self._get(identity_pk(identity_key)))
 

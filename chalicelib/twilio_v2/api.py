@@ -44,13 +44,13 @@ class TwilioApi:
                                            token=hasher.auth_token, account_sid=self.account_sid)
         self.totp = TotpResources(self, get_totp)
         self.attempts = AttemptResources(self, service._attempts, service.now)
-        self._apps: dict[tuple[str, int, str, int], Any] = {}
+        self._apps: dict[tuple[str, int, str, int, tuple[str, ...] | None], Any] = {}
         self._lock = threading.Lock()
 
     # -- Services ---------------------------------------------------------------------------
 
     def create_service(self, form: dict[str, str], base: str) -> dict[str, Any]:
-        changes = params.service_changes(form)
+        changes = params.service_changes(form, self._config.limits.allowed_countries)
         if "friendly_name" not in changes:
             raise wire.invalid("FriendlyName", "is required")
         now = int(self._service.now())
@@ -62,11 +62,18 @@ class TwilioApi:
             raise wire.invalid("FriendlyName", "this deployment has the most Services it keeps") from None
         return self.service_body(service, base)
 
-    def update_service(self, sid: str, form: dict[str, str], base: str) -> dict[str, Any]:
+    def update_service(self, sid: str, form: dict[str, str], base: str,
+                       account: bool = True) -> dict[str, Any]:
+        """``account``: the credential acts on every Service (not a key limited to some), the
+        only one that may let the Service's starts turn the pumping defences off."""
         current = self._settings(sid)
         if current.default:
             raise wire.invalid("Sid", "the default Service is the stage's configuration (OTP_* variables)")
-        changes = params.service_changes(form)
+        changes = params.service_changes(form, self._config.limits.allowed_countries)
+        if changes.get("risk_check_opt_out_enabled") and not account:
+            raise wire.TwilioError(20403, 403, "Forbidden: only a credential for every Service sets "
+                                               "RiskCheckOptOutEnabled (this API key is limited to some "
+                                               "Services)")
         self._check_service(dataclasses.replace(current, **changes))
         try:
             updated = self.catalog.update(sid, int(self._service.now()), **changes)
@@ -94,6 +101,10 @@ class TwilioApi:
                      "skew": self._config.totp.window if s.totp_skew is None else s.totp_skew},
             "default_template_sid": None, "whatsapp": {"msg_service_sid": None, "from": None},
             "verify_event_subscription_enabled": s.verify_event_subscription_enabled,
+            # This service's extensions (docs/twilio-verify.md's Service parameters):
+            "resend_wait": s.resend_wait,
+            "allowed_countries": list(s.allowed_countries) if s.allowed_countries is not None else None,
+            "risk_check_opt_out_enabled": s.risk_check_opt_out_enabled,
             "date_created": wire.iso(s.created_at), "date_updated": wire.iso(s.updated_at), "url": url,
             "links": {"verifications": f"{url}/Verifications",
                       "verification_checks": f"{url}/VerificationCheck"},
@@ -147,7 +158,8 @@ class TwilioApi:
         Service's too: v1's verifications, with v2's rules for resends)."""
         settings = self._settings(sid)
         scope = "" if settings.default else settings.sid
-        key = (scope, settings.code_length, brand or settings.friendly_name, resend_wait(settings))
+        key = (scope, settings.code_length, brand or settings.friendly_name, resend_wait(settings),
+               settings.allowed_countries)
         with self._lock:
             app = self._apps.get(key)
             if app is None:
@@ -191,7 +203,8 @@ class TwilioApi:
         settings, app = self.app(sid, brand)
         if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled:
             app = app.with_message(**message, psd2=options.psd2)
-        request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata)
+        request = StartRequest(to, None, CHANNELS[channel], locale, metadata=options.metadata,
+                               risk_check=options.risk_check)
         verification, _ = app.start(request, source_ip)
         return self.verification_body(settings, verification, app.now(), base)
 
@@ -288,8 +301,8 @@ class TwilioApi:
 def resend_wait(settings: ServiceSettings) -> int:
     """Seconds a Service waits between two sends of a verification: none, as at Twilio (a
     resend is a start again, answered 201), unless the Service sets one (an extension
-    parameter of the Service's settings, read here and nowhere else)."""
-    return 0
+    parameter of the Service's settings, ``ResendWait``, read here and nowhere else)."""
+    return settings.resend_wait
 
 
 def _only(form: dict[str, str], allowed: set[str] | tuple[str, ...]) -> None:

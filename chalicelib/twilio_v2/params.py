@@ -22,6 +22,7 @@ _FLAGS = {  # Twilio's boolean -> ServiceSettings' field
     "LookupEnabled": "lookup_enabled", "SkipSmsToLandlines": "skip_sms_to_landlines",
     "DoNotShareWarningEnabled": "do_not_share_warning_enabled", "Psd2Enabled": "psd2_enabled",
     "VerifyEventSubscriptionEnabled": "verify_event_subscription_enabled",
+    "RiskCheckOptOutEnabled": "risk_check_opt_out_enabled",  # an extension (below)
 }
 # Accepted only as "false" (or empty), and why.
 _FALSE_ONLY = {
@@ -42,14 +43,25 @@ _NOT_HERE = {
         "AuthenticatorAttachment", "DiscoverableCredentials", "RelyingParty.Id", "RelyingParty.Name",
         "RelyingParty.Origins", "UserVerification")},
 }
+# This service's extensions (Twilio has none; docs/twilio-verify.md's Service parameters):
+# ResendWait (seconds between two sends of one verification: Twilio has no wait, v1 has
+# OTP_RESEND_INTERVAL_SECONDS with the same bounds), AllowedCountries (ISO regions,
+# comma-separated as OTP_ALLOWED_COUNTRIES; empty: the stage's list) and RiskCheckOptOutEnabled
+# (whether a start may send RiskCheck=disable; off by default).
+EXTENSIONS = frozenset({"ResendWait", "AllowedCountries", "RiskCheckOptOutEnabled"})
 SERVICE_PARAMETERS = frozenset({"FriendlyName", "CodeLength", "TtsName", "Totp.Issuer", "Totp.TimeStep",
-                                "Totp.CodeLength", "Totp.Skew", *_FLAGS, *_FALSE_ONLY, *_NOT_HERE})
+                                "Totp.CodeLength", "Totp.Skew", *_FLAGS, *_FALSE_ONLY, *_NOT_HERE,
+                                *EXTENSIONS})
 MAX_ISSUER_LENGTH = 64
+MAX_RESEND_WAIT = 3600  # OTP_RESEND_INTERVAL_SECONDS' bound
+_REGION = re.compile(r"[A-Z]{2}", re.ASCII)
 
 
-def service_changes(form: dict[str, str]) -> dict[str, Any]:
+def service_changes(form: dict[str, str], stage_countries: frozenset[str] = frozenset()) -> dict[str, Any]:
     """ServiceSettings' fields a CreateService/UpdateService form sets (FriendlyName's brand
-    rules and the SMS budget are the caller's: they need the resulting Service)."""
+    rules and the SMS budget are the caller's: they need the resulting Service).
+    ``stage_countries``: the stage's OTP_ALLOWED_COUNTRIES (empty: every country), which a
+    Service's AllowedCountries may narrow, never widen."""
     for name in sorted(form):
         if name not in SERVICE_PARAMETERS:
             raise wire.invalid(name, "not supported by this service")
@@ -82,7 +94,31 @@ def service_changes(form: dict[str, str]) -> dict[str, Any]:
         if problem or ":" in issuer:  # Google's Key URI format: no colon in the issuer
             raise wire.invalid("Totp.Issuer", problem or "must not contain a colon")
         changes["totp_issuer"] = issuer or None  # empty: back to the FriendlyName, Twilio's default
+    wait = wire.optional_int(form, "ResendWait", 0, MAX_RESEND_WAIT)
+    if wait is not None:
+        changes["resend_wait"] = wait
+    if "AllowedCountries" in form:
+        changes["allowed_countries"] = _countries(form["AllowedCountries"], stage_countries)
     return changes
+
+
+def _countries(raw: str, stage: frozenset[str]) -> tuple[str, ...] | None:
+    """``US,GB`` -> ("GB", "US"); empty -> None (every country the stage allows). Each must be
+    a region phonenumbers knows (a number's region is one of them) and, when the stage lists
+    its countries, one of the stage's: a Service narrows the stage's list, never widens it."""
+    import phonenumbers  # loaded by chalicelib.channels.phone already on every start
+
+    if not raw.strip():
+        return None
+    names = [name.strip().upper() for name in raw.split(",")]
+    for name in names:
+        if not _REGION.fullmatch(name) or name not in phonenumbers.SUPPORTED_REGIONS:
+            raise wire.invalid("AllowedCountries", "ISO 3166 region codes, comma-separated (US,GB)")
+        if stage and name not in stage:
+            raise wire.invalid("AllowedCountries", f"{name} is not among the stage's countries "
+                                                   "(OTP_ALLOWED_COUNTRIES): a Service narrows them, never "
+                                                   "widens them")
+    return tuple(sorted(set(names)))
 
 
 def service_problem(service: Any) -> wire.TwilioError | None:
@@ -124,6 +160,9 @@ class StartOptions:
     app_hash: str | None = None  # SMS only, as Twilio's "Applies only to SMS"
     psd2: tuple[str, str] | None = None  # (Amount, Payee)
     metadata: str | None = None  # Verification.metadata: {"tags", "amount", "payee"} as JSON
+    # RiskCheck: False (disable, where the Service allows it) turns off the pumping defences
+    # (the prefix's limit, the breakers) for this request's SMS; Twilio's is "For SMS channel only".
+    risk_check: bool = True
 
 
 def start_options(form: dict[str, str], service: Any, channel: str) -> StartOptions:
@@ -146,9 +185,11 @@ def start_options(form: dict[str, str], service: Any, channel: str) -> StartOpti
     risk = form.get("RiskCheck")
     if risk not in (None, "enable", "disable"):
         raise wire.invalid("RiskCheck", "enable or disable")
-    if risk == "disable":
-        raise wire.invalid("RiskCheck", "disable would bypass the prefix and country defences (Fraud Guard, "
-                                        "Geo Permissions); this deployment keeps them for every verification")
+    if risk == "disable" and not service.risk_check_opt_out_enabled:
+        # Refused, not ignored: an app that sends it expects Fraud Guard off, and a silent "on"
+        # would surprise it with 60410s; the Service's owner turns it on knowingly (an extension).
+        raise wire.invalid("RiskCheck", "disable needs the Service's RiskCheckOptOutEnabled (an extension, "
+                                        "off by default): it turns off the pumping defences for the request")
     if "SendDigits" in form:
         if not _SEND_DIGITS.fullmatch(form["SendDigits"]):
             raise wire.invalid("SendDigits", "1-32 of 0-9 w W # *")
@@ -166,7 +207,8 @@ def start_options(form: dict[str, str], service: Any, channel: str) -> StartOpti
     if psd2:
         meta["amount"], meta["payee"] = psd2
     return StartOptions(app_hash if channel == "sms" else None, psd2,
-                        json.dumps(meta, sort_keys=True, separators=(",", ":")) if meta else None)
+                        json.dumps(meta, sort_keys=True, separators=(",", ":")) if meta else None,
+                        risk_check=not (risk == "disable" and channel == "sms"))
 
 
 def metadata(raw: str | None) -> dict[str, Any]:

@@ -132,9 +132,12 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
         return wire.json_answer(api.service_body(api.app(sid)[0], base()))
 
     @bp.route("/v2/Services/{sid}", methods=["POST"], content_types=_FORMS)
-    @answers
-    def update_service(api: Any, sid: str) -> Response:
-        return wire.json_answer(api.update_service(sid, form(), base()))
+    @account_wide
+    def update_service(api: Any, principal: Any, sid: str) -> Response:
+        if not principal.may(sid):
+            raise wire.TwilioError(*wire.NOT_PERMITTED)
+        # A key limited to its Services updates them, but turns no defence off (RiskCheckOptOutEnabled).
+        return wire.json_answer(api.update_service(sid, form(), base(), account=principal.services is None))
 
     @bp.route("/v2/Services/{sid}", methods=["DELETE"], content_types=_FORMS)
     @answers

@@ -75,6 +75,10 @@ class ServiceSettings:
     totp_issuer: str | None = None  # None: the FriendlyName
     totp_skew: int | None = None  # None: the stage's OTP_TOTP_WINDOW
     verify_event_subscription_enabled: bool = False
+    # Extensions (Twilio has none of these; docs/twilio-verify.md names them):
+    resend_wait: int = 0  # ResendWait: seconds between two sends of a verification (Twilio: none)
+    allowed_countries: tuple[str, ...] | None = None  # AllowedCountries: None, the stage's list
+    risk_check_opt_out_enabled: bool = False  # RiskCheckOptOutEnabled: a start may send RiskCheck=disable
 
     def to_json(self) -> str:
         """The stored JSON. A field at its default is left out, so a Service stored before the
@@ -91,7 +95,10 @@ class ServiceSettings:
         if not isinstance(data, dict) or "sid" not in data:
             return None
         known = {f.name for f in fields(ServiceSettings)} - {"default"}
-        return ServiceSettings(**{k: v for k, v in data.items() if k in known})
+        settings = {k: v for k, v in data.items() if k in known}
+        if isinstance(settings.get("allowed_countries"), list):  # JSON's list: the field's tuple
+            settings["allowed_countries"] = tuple(settings["allowed_countries"])
+        return ServiceSettings(**settings)
 
 
 # Fields added after the first layout (sid, friendly_name, code_length, created_at, updated_at).

@@ -127,11 +127,12 @@ class TotpResources:
         skew = _skew(form.get("Config.Skew"))
         factor = self._listed(totp, scoped, factor_sid)
         if label is not None or skew is not None:
-            EntityService(totp, settings.sid).update_factor(factor_sid, label, skew)
+            EntityService(totp, settings.sid).update_factor(scoped, factor_sid, label, skew)
             factor = self._listed(totp, scoped, factor_sid)
         if "AuthPayload" in form:
             try:
-                factor = _with_status(totp.confirm(factor_sid, CodeRequest(form["AuthPayload"])), "verified")
+                confirmed = totp.confirm(factor_sid, CodeRequest(form["AuthPayload"], scoped))
+                factor = _with_status(confirmed, "verified")
             except errors.IncorrectCode:  # Twilio: 200, still unverified
                 factor = self._listed(totp, scoped, factor_sid)
             except errors.FactorAlreadyVerified:
@@ -153,7 +154,7 @@ class TotpResources:
     def delete_factor(self, service_sid: str, identity: str, factor_sid: str) -> None:
         _, totp, scoped = self._totp(service_sid, identity)
         _own(totp, scoped, factor_sid)
-        totp.delete(factor_sid)
+        totp.delete(factor_sid, scoped)
 
     def challenge(self, service_sid: str, identity: str, form: dict[str, str], base: str) -> dict[str, Any]:
         settings, entities, scoped = self._entities(service_sid, identity)
@@ -172,7 +173,7 @@ class TotpResources:
                 hidden = hidden_details(hidden)
             except ValueError as exc:
                 raise wire.invalid("HiddenDetails", str(exc)) from None
-        _own(self._get_totp(), scoped, factor_sid)  # no read: the factor's SID names its identity
+        _own(self._get_totp(), scoped, factor_sid)  # no read: the path names the factor's identity
         expires = _expiration(form.get("ExpirationDate"), self._get_totp().now())
         with _challenge_errors():
             challenge, receipt = entities.challenge(scoped, factor_sid, form.get("AuthPayload"), expires,
@@ -246,7 +247,8 @@ class TotpResources:
     def _factor_body(self, s: Any, identity: str, f: Any, totp: Any, base: str) -> dict[str, Any]:
         url = f"{base}/v2/Services/{s.sid}/Entities/{identity}/Factors/{f.id}"
         return {"sid": f.id, "account_sid": self._api.account_sid, "service_sid": s.sid,
-                "entity_sid": "YE" + f.id[2:34], "identity": identity, "friendly_name": f.label,
+                "entity_sid": "YE" + totp.identity_key(_scoped(s, identity)), "identity": identity,
+                "friendly_name": f.label,
                 "status": f.status, "factor_type": "totp", "date_created": wire.iso(f.created_at),
                 "date_updated": wire.iso(f.created_at), "metadata": None, "url": url,
                 "config": {"alg": ALGORITHM.lower(), "code_length": DIGITS, "time_step": PERIOD,
@@ -254,10 +256,19 @@ class TotpResources:
 
 
 def _own(totp: Any, scoped: str, factor_sid: str) -> None:
-    """A factor of this identity in this Service (its SID carries the identity's key), else
-    20404 before any read; an unverified one is not found by a challenge either (20404)."""
-    if not isinstance(factor_sid, str) or factor_sid[2:34] != totp.identity_key(scoped):
-        raise wire.not_found("The Factor")
+    """A Factor SID of this identity in this Service, else 20404 before any read: a
+    34-character one is looked for in the identity's item (``TotpService.factor_key``); a
+    50-character one (made before them) carries its identity's key, which must be this one's.
+    An unverified factor is not found by a challenge either (20404)."""
+    try:
+        totp.factor_key(factor_sid, scoped)
+    except errors.FactorNotFound:
+        raise wire.not_found("The Factor") from None
+
+
+def _scoped(settings: Any, identity: str) -> str:
+    """The identity as the domain knows it (``TotpResources._totp``)."""
+    return identity if settings.default else f"{settings.sid}:{identity}"
 
 
 @contextlib.contextmanager

@@ -92,7 +92,8 @@ class Limiter:
             raise errors.CountryNotAllowed()
 
     def reserve_send(
-        self, phone: PhoneNumber | EmailAddress, now: float, trusted: bool = False, channel: str = "sms"
+        self, phone: PhoneNumber | EmailAddress, now: float, trusted: bool = False, channel: str = "sms",
+        fraud_guard: bool = True,
     ) -> None:
         """Count one send against the prefix, the country (and its breaker) and the budget,
         the three writes at once. A refusal by any of them gives back what the others
@@ -100,7 +101,11 @@ class Limiter:
         budget). A send that passes but then fails at the provider stays counted: the
         counters are conservative, never generous. ``trusted``: the number was approved
         recently, so a breaker's suspension does not stop it (its limits still do).
-        ``channel``: the breakers count and suspend it on its own."""
+        ``channel``: the breakers count and suspend it on its own. ``fraud_guard`` False (v2's
+        RiskCheck=disable, where the Service allows it): the prefix's limit and every breaker's
+        suspension pass this send, which is still counted on the prefix (so a range pumped this
+        way still trips the breaker for every other request); the country's limit (with a
+        trusted number's headroom when its breaker is on) and the budget hold."""
         if not isinstance(phone, PhoneNumber):
             # An email address: the budget only. Its per-recipient limits are on its item; a
             # breaker on its domain would let a stranger suspend gmail.com for everyone, and
@@ -109,13 +114,15 @@ class Limiter:
             self._budget(now, "email")
             return
         limits = self._limits
+        prefix_limit = limits.sends_per_prefix_per_hour if fraud_guard else _NO_LIMIT
+        passes = trusted or not fraud_guard  # a breaker's suspension does not stop it, nor does it trip one
         outcomes = concurrency.run_all([
             lambda: self._breaker_counter(
-                "prefix", prefix_of(phone.e164), channel, limits.sends_per_prefix_per_hour, now, trusted,
+                "prefix", prefix_of(phone.e164), channel, prefix_limit, now, passes,
                 limits.breaker_min_sends, errors.PrefixRateLimited, errors.PrefixSuspended),
             lambda: self._breaker_counter(
                 "country", phone.region, channel, limits.sends_per_country_per_hour or _NO_LIMIT, now,
-                trusted, limits.breaker_country_min_sends if limits.breaker_country_wide else None,
+                passes, limits.breaker_country_min_sends if limits.breaker_country_wide else None,
                 errors.CountryRateLimited, errors.CountrySuspended),
             lambda: self._budget(now, channel),
         ])

@@ -30,7 +30,8 @@ REQUEST_CHANNELS = (*CHANNELS, "auto")
 # OTP_MAX_SENDS says): docs/security.md, "the guessing odds".
 MAX_LIVE_CODES = 5
 
-_ID = re.compile(r"VE[0-9a-f]{48}", re.ASCII)
+# 34 characters (Twilio's SID) or 50 (ids issued before: chalicelib/factors/sid_links.py)
+_ID = re.compile(r"VE[0-9a-f]{32}(?:[0-9a-f]{16})?", re.ASCII)
 _LOCALE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", re.ASCII)
 
 
@@ -187,7 +188,8 @@ def valid_locale(locale: str) -> bool:
 
 
 def require_verification_id(raw: object) -> str:
-    """An id of the right shape (``VE`` + 48 hex); any other value is simply not found."""
+    """An id of the right shape (``VE`` + 32 hex, or 48 before 34-character SIDs); any other
+    value is simply not found."""
     if not isinstance(raw, str) or not _ID.fullmatch(raw):
         raise VerificationNotFound()
     return raw
@@ -201,6 +203,7 @@ class StartRequest:
     locale: str
     binding: ReceiptBinding | None = None
     metadata: str | None = None  # Verification.metadata for a new verification
+    risk_check: bool = True  # False: this send passes the pumping defences (v2's RiskCheck=disable)
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ class ChainSender:
             metric = telemetry.metric if not getattr(provider, "rehearsal", False) else _no_metric
             report = None
             if self._delivery is not None and getattr(provider, "delivery_reports", False):
-                report = self._delivery.report_for(provider.name, verification.id, index)
+                report = self._delivery.report_for(provider.name, verification.id, index, number_key)
             delivery = Delivery(phone, channel, payload, locale, code, verification.id, report)
             try:
                 message_id = self.send(provider, delivery)

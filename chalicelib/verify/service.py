@@ -58,19 +58,23 @@ class VerificationService(StartUseCase):
         self._delivery = delivery  # opt-in: its module loads on use
         self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
         self._scope = ""  # the stage's own app; for_app() gives another app its own keys
+        self._countries: frozenset[str] | None = None  # an app's own allowed regions (for_app)
 
-    def for_app(self, scope: str, code_length: int, brand: str, resend_wait: int = 0) -> VerificationService:
+    def for_app(self, scope: str, code_length: int, brand: str, resend_wait: int = 0,
+                countries: tuple[str, ...] | None = None) -> VerificationService:
         """The same rules for another app on this deployment (a v2 Service): its code length,
         its brand in the message, and its own number keys (``scope``), so its verifications
         never meet another app's. The limits on IPs, prefixes, countries and the budget stay
         shared: one deployment, one bill. As Twilio: no wait between sends unless the Service
-        sets one (``resend_wait``), and at most 5 sends per verification (OTP_MAX_SENDS if lower)."""
+        sets one (``resend_wait``), and at most 5 sends per verification (OTP_MAX_SENDS if lower).
+        ``countries``: the app's own allowed regions, inside the stage's (None: the stage's)."""
         config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand,
                                      resend_interval_seconds=resend_wait,
                                      max_sends=min(self._config.max_sends, MAX_LIVE_CODES))
         app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
                                   lambda: self._clock(), delivery=self._delivery, attempts=self._attempts)
         app._scope = scope
+        app._countries = frozenset(countries) if countries is not None else None
         return app
 
     def with_message(self, **options: Any) -> VerificationService:
@@ -91,15 +95,30 @@ class VerificationService(StartUseCase):
         cfg = self._config
         # Format first: a malformed code is refused before it can use up an attempt.
         code = parse_twilio_code(request.code) if any_length else parse_code(request.code, cfg.code_length)
-        if request.verification_id is not None:
-            number_key = self._number_key_of(request.verification_id)
-        else:
+        lookup = None
+        if request.verification_id is None:
             number_key = self._recipient_key(request.to, request.country)
+        elif len(sid := require_verification_id(request.verification_id)) == 34:
+            # The SID's lookup goes out beside the IP's count (one round trip, as by number), and
+            # an unknown SID is counted on the IP as any check is.
+            lookup = concurrency.submit(self._store.resolve_sid, sid)
+        else:
+            number_key = self._hasher.number_key_of(sid)
 
         now = self._clock()
         # Test numbers too: a fixed code is the easiest one to guess.
         if client_ip is not None:  # None: a backend's call (v2), no end user's address to count
-            self._limiter.check_from_ip(client_ip, now)
+            try:
+                self._limiter.check_from_ip(client_ip, now)
+            except Exception:
+                if lookup is not None:
+                    concurrency.wait_quietly(lookup)
+                raise
+        if lookup is not None:
+            link = lookup.result()
+            if link is None:
+                raise errors.VerificationNotFound()
+            number_key = link[0]
         guess_mac = self._hasher.code_mac(number_key, code)
         checks = self._check_limit()
         try:
@@ -183,7 +202,17 @@ class VerificationService(StartUseCase):
         return verification
 
     def _number_key_of(self, verification_id: object) -> str:
-        return self._hasher.number_key_of(require_verification_id(verification_id))
+        """The number key of a SID: inside a 50-character id (issued before 34-character SIDs);
+        a 34-character one's from its lookup item, one strongly consistent read
+        (chalicelib/factors/sid_links.py). The write that follows still proves the SID and the Service
+        in its condition, so the lookup's own Service is not trusted here."""
+        sid = require_verification_id(verification_id)
+        if len(sid) != 34:
+            return self._hasher.number_key_of(sid)
+        link = self._store.resolve_sid(sid)
+        if link is None:
+            raise errors.VerificationNotFound()
+        return link[0]
 
     def _recipient_key(self, to: object, country: str | None = None) -> str:
         """The item's key, in this app's scope, of a number (a test number as itself) or of an

@@ -21,6 +21,7 @@ from chalicelib.dynamodb import ConditionFailed, StoreUnavailable
 from chalicelib.verify.items import to_verification
 from chalicelib.channels import EmailAddress, parse_email
 from chalicelib.verify.limits import TRUSTED_FOR_SECONDS, Limiter
+from chalicelib.verify.live_codes import item_expires
 from chalicelib.verify.models import (
     CHANNELS,
     ReceiptBinding,
@@ -56,6 +57,7 @@ class StartUseCase:
     _sender: ChainSender
     _attempts: AttemptLog | None
     _scope: str
+    _countries: frozenset[str] | None
 
     def _number_key(self, key: str) -> str:
         """The item's key for a number's (or an address's) key, in this app's scope."""
@@ -112,6 +114,8 @@ class StartUseCase:
                 phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
             region = phone.region
             self._limiter.allow_country(phone)
+            if self._countries is not None and phone.region not in self._countries:
+                raise errors.CountryNotAllowed()  # the app's own list (a v2 Service's AllowedCountries)
         telemetry.note(to=phone.masked, channel=request.channel, region=region)
         chain = self._providers.names(region, request.channel)
         if not chain:
@@ -147,10 +151,16 @@ class StartUseCase:
             fresh = dataclasses.replace(self._new_verification(phone, number_key, code, now, send),
                                         binding=request.binding, metadata=request.metadata)
             max_starts = cfg.limits.verifications_per_number_per_day
+            # The SID's lookup (chalicelib/factors/sid_links.py), in the same wave as the number's
+            # write: a new verification costs no round trip more. A resend keeps its SID: the
+            # lookup of this try's is then an orphan, which names nothing.
+            link = concurrency.submit(self._store.link_sid, fresh.id, number_key, self._scope,
+                                      item_expires(fresh.expires_at, int(now), window))
             try:
                 approved_at = self._store.create(number_key, fresh, int(now), max_starts, checks, window)
                 verification, previous, created = fresh, None, True
             except ConditionFailed as exc:
+                concurrency.wait_quietly(link)
                 concurrency.settle(ip_count)  # raises the IP's refusal: nothing of ours was kept
                 ip_count = None
                 live = to_verification(exc.item)
@@ -171,10 +181,14 @@ class StartUseCase:
                     continue
                 verification, previous, created = resent, live, False
                 approved_at = resent.approved_at
+            except Exception:
+                concurrency.wait_quietly(link)  # never leave a write running past the request
+                raise
             else:
                 try:
                     concurrency.settle(ip_count)
                     ip_count = None
+                    concurrency.settle(link)  # a SID that names nothing must not be answered
                 except Exception:
                     self._undo(number_key, fresh, None, window)  # the IP refused (or failed): remove it
                     raise
@@ -223,7 +237,7 @@ class StartUseCase:
         moved_to, refusal = None, None
         while True:
             try:
-                self._count_send(phone, number_key, verification, now, trusted, moved_to)
+                self._count_send(phone, number_key, verification, now, trusted, moved_to, request.risk_check)
                 break
             except (errors.PrefixSuspended, errors.CountrySuspended) as suspended:
                 # Channel auto: this channel's breaker is suspended for the range; the next
@@ -249,11 +263,12 @@ class StartUseCase:
 
     def _count_send(
         self, phone: PhoneNumber | EmailAddress, number_key: str, verification: Verification, now: float,
-        trusted: bool, moved_to: str | None,
+        trusted: bool, moved_to: str | None, risk_check: bool = True,
     ) -> None:
         """The send counters for the verification's channel, in one wave with the send's v2
         attempt and, when channel auto moved the send to another channel (``moved_to``: its
-        first provider), the number's item's new channel. Raises the counters' refusal."""
+        first provider), the number's item's new channel. Raises the counters' refusal.
+        ``risk_check`` False: the pumping defences pass this send (Limiter.reserve_send)."""
         attempts = self._attempts
         region = phone.region if isinstance(phone, PhoneNumber) else ""  # an address has none
         recording = attempts.record(verification, region, self._scope) if attempts else None
@@ -262,7 +277,7 @@ class StartUseCase:
             moving = concurrency.submit(self._store.record_provider, number_key, verification, moved_to,
                                         verification.channel)
         try:
-            self._limiter.reserve_send(phone, now, trusted, verification.channel)
+            self._limiter.reserve_send(phone, now, trusted, verification.channel, fraud_guard=risk_check)
         except Exception:
             if recording is not None:
                 recording.cancel()  # a refused send is no attempt: removed beside the undo

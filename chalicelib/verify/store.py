@@ -14,8 +14,9 @@ MACs, never a code); approval is derived from the guess the check write stores. 
 that, the end of the day and of the send window whose counters the item holds. TTL only cleans
 up; every condition and read checks expiry itself.
 
-Services: a verification's item key is its Service's (codes.py ``number_key``), and so is the
-number key inside its SID; the item also names its Service (``svc``: the Service's SID, absent
+Services: a verification's item key is its Service's (codes.py ``number_key``), and its SID
+names that key through its lookup item (chalicelib/factors/sid_links.py; a 50-character id made before
+holds it masked); the item also names its Service (``svc``: the Service's SID, absent
 for the stage's own app), and every write that names a verification by SID carries that Service
 in its condition (``_of_scope``), so another Service's SID is simply not found, counting nothing.
 
@@ -29,10 +30,11 @@ import abc
 from typing import Any
 
 from chalicelib.delivery import STATUS_RANK
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed
 from chalicelib.verify.items import approved_at, binding_value, to_verification
 from chalicelib.verify.live_codes import UNAPPROVED, add_code, item_expires, send_window, without_code
 from chalicelib.verify.models import CheckLimit, SendLimit, Verification
+from chalicelib.factors import SidLinks
 
 DAY = 86_400
 
@@ -132,8 +134,16 @@ class VerificationStore(abc.ABC):
     def get(self, number_key: str) -> Verification | None:
         """The number's verification, whatever its state (callers check expiry)."""
 
+    def link_sid(self, sid: str, key: str, scope: str | None, expires_at: int | None) -> None:
+        """Map a 34-character SID to its number key (chalicelib/factors/sid_links.py)."""
+        raise NotImplementedError
 
-class DynamoDBVerificationStore(_DynamoDBTable, VerificationStore):
+    def resolve_sid(self, sid: str) -> tuple[str, str] | None:
+        """(number key, Service SID) of a 34-character SID, or None (chalicelib/factors/sid_links.py)."""
+        raise NotImplementedError
+
+
+class DynamoDBVerificationStore(SidLinks, VerificationStore):
 
     # -- writes ---------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ scripts, styles and requests from this origin only (no inline script or style).
 from __future__ import annotations
 
 import functools
+from html import escape
 from pathlib import Path
+from typing import Iterable
 
 from chalice import Response
 
@@ -29,12 +31,18 @@ SECURITY_HEADERS = {
         "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer Chromium posts the page's own forms (no
+    # JavaScript) with `Origin: null`, which the form routes refuse as a foreign page
+    # (fetch.spec.whatwg.org, "serializing a request origin"). same-origin names the page on
+    # its own origin and sends neither Referer nor Origin to any other.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 _INBOX_PANEL = (
-    '<aside id="inbox-panel" aria-labelledby="inbox-title"><h2 id="inbox-title">Local SMS inbox '
-    '(<a href="/dev/inbox">open</a>)</h2><ol id="inbox" aria-live="polite"></ol>'
+    # The title names the channel chosen on the page (inbox.js lists that channel's messages).
+    '<aside id="inbox-panel" aria-labelledby="inbox-title"><h2 id="inbox-title"><span id="inbox-name">'
+    'Local SMS inbox</span> (<a href="/dev/inbox">open</a>)</h2>'
+    '<ol id="inbox" aria-live="polite">{messages}</ol>'
     # What the backend would get (docs/events.md): `make run` polls the table's stream.
     '<h2 id="events-title">Events to your backend</h2>'
     '<ol id="events" aria-labelledby="events-title"></ol></aside>'
@@ -63,7 +71,7 @@ def _country_options(default_region: str) -> str:
 # With the "Authenticator app" tab (local stage only): the SMS steps become the first tab's
 # panel; totp-panel.html (not served on its own) is the second. totp.js runs both tabs.
 _TABLIST = (
-    '<div role="tablist" aria-label="How to verify" class="tabs">'
+    '<div role="tablist" aria-label="How to verify" class="tabs" hidden>'  # totp.js shows it
     '<button type="button" role="tab" id="tab-sms" aria-selected="true" aria-controls="sms-panel">'
     'Text message</button>'
     '<button type="button" role="tab" id="tab-totp" aria-selected="false" aria-controls="totp-panel" '
@@ -91,7 +99,9 @@ def _channel_choice(channels: tuple[str, ...]) -> str:
         f'{" checked" if i == 0 else ""}><label for="channel-{c}">{_CHANNEL_LABELS[c]}</label></span>'
         for i, c in enumerate(channels)
     )
-    return f'<fieldset id="channel" class="channels"><legend>Send the code by</legend>{options}</fieldset>'
+    # Hidden until app.js runs: without JavaScript the form posts to /request-auth, SMS only.
+    return (f'<fieldset id="channel" class="channels" hidden><legend>Send the code by</legend>{options}'
+            '</fieldset>')
 
 
 @functools.cache
@@ -107,7 +117,7 @@ def index_html(
         code_length=code_length,
         country_options=_country_options(default_region),
         inbox="on" if inbox else "",
-        inbox_panel=_INBOX_PANEL if inbox else "",
+        inbox_panel=_INBOX_PANEL.format(messages="") if inbox else "",
         heading="Verify it is you" if totp else "Verify your phone number",
         tablist=_TABLIST if totp else "",
         sms_panel=' role="tabpanel" aria-labelledby="tab-sms"' if totp else "",
@@ -129,8 +139,20 @@ def index_page(
     return response
 
 
-def inbox_page() -> Response:
-    page = (_STATIC / "inbox.html").read_text(encoding="utf-8").format(inbox_panel=_INBOX_PANEL)
+def inbox_page(messages: Iterable[dict[str, str]]) -> Response:
+    """/dev/inbox, its messages in the markup (a reader without JavaScript reloads it; inbox.js
+    refreshes the same list every second), newest first, as inbox.js marks them."""
+    seen: set[str] = set()
+    items = []
+    for m in messages:
+        replaced = m["to"] in seen
+        seen.add(m["to"])
+        mark, note = (' class="replaced"', " · replaced by a newer code") if replaced else ("", "")
+        items.append(f'<li{mark}><span class="to">{escape(m["to"])} ({escape(m["channel"])}){note}</span>'
+                     f'<span class="body">{escape(m["body"])}</span></li>')
+    panel = _INBOX_PANEL.format(messages="".join(items) or "<li>No messages yet.</li>")
+    panel = panel.replace(">Local SMS inbox<", ">Local inbox<")  # every channel's messages
+    page = (_STATIC / "inbox.html").read_text(encoding="utf-8").format(inbox_panel=panel)
     return _html(page)
 
 

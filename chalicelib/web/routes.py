@@ -54,9 +54,10 @@ def web_routes(get_config: Callable[[], Any]) -> Blueprint:
     def dev_inbox() -> Response:
         if not _inbox_enabled(get_config()):
             raise errors.NotFound()
+        from chalicelib.channels import OUTBOX
         from chalicelib.web.page import inbox_page
 
-        return inbox_page()
+        return inbox_page(list(OUTBOX))
 
     @bp.route("/dev/inbox.json", methods=["GET"])
     @domain_errors

@@ -8,9 +8,10 @@ function's fixed name and its log group with the stage's retention; the role's p
 (`.chalice/policy-STAGE.json`) with the partition, region and account of the stack.
 Added: the verifications table (on-demand, TTL on expires_at, point-in-time recovery, KMS
 encryption, retained when the stack is deleted), an SNS topic for alarms (an email
-subscription when OTP_ALARM_EMAIL is set), and three CloudWatch alarms on the service's EMF
-metrics (namespace PhoneVerify): provider failure rate, sends per hour near the budget,
-conversion rate (approvals / verifications started) dropping. The secret parameter is made by
+subscription when OTP_ALARM_EMAIL is set; encrypted with the stack's TopicsKey), and four
+CloudWatch alarms on the service's EMF metrics (namespace PhoneVerify): provider failure rate,
+sends per hour near the budget, the budget used up, conversion rate (approvals / verifications
+started) dropping. checkov's findings: scripts/deploy/template_checks.py. The secret parameter is made by
 `make secret` (CloudFormation cannot create SecureString parameters).
 """
 
@@ -193,7 +194,21 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
     from scripts.deploy.channel_resources import with_channels  # WhatsApp and email (docs/channels.md)
 
     merged = with_sns_handlers(stage, with_channels(stage_variables(stage), with_events(stage, merged)))
-    return with_snapstart(stage, with_access_logs(stage, merged))
+    return with_checks(stage, with_snapstart(stage, with_access_logs(stage, merged)))
+
+
+def with_checks(stage: str, merged: dict) -> dict:
+    """checkov's findings fixed or, where a check does not apply, skipped with the reason
+    (scripts/deploy/template_checks.py; docs/going-live.md#checkov)."""
+    from scripts.deploy import access_logs
+    from scripts.deploy.channel_resources import handlers
+    from scripts.deploy.template_checks import harden
+
+    sns_handlers = ["".join(part.capitalize() for part in handler.split("_"))
+                    for handler in handlers(stage_variables(stage))]
+    stream = "TableEvents" if stage_variables(stage).get("OTP_EVENTS_URL") else None
+    return harden(merged, sns_handlers, stream, access_logs.enabled(stage_config(stage)),
+                  f"{function_name(stage)}-handlers-dlq")
 
 
 # The catch-all under /v2 (chalicelib/twilio_v2/routes.py): chalice writes its methods but, not

@@ -1,6 +1,7 @@
 """What `make deploy` ensures around `chalice deploy`, and the secret `make secret` makes alone.
 
     python scripts/deploy/provision.py region        # the AWS region in use, or a message naming it
+    python scripts/deploy/provision.py credentials   # the account and identity in use, or what is missing
     python scripts/deploy/provision.py secret --stage prod  # only the secret (CloudFormation path)
     python scripts/deploy/provision.py before --stage dev   # the table (its stream on), the secret,
                                 # with events the failed-records queue, with WhatsApp or email
@@ -49,14 +50,15 @@ from scripts.deploy.stage import function_name as function_name  # noqa: E402
 from scripts.deploy.stage import log_group_name as log_group_name  # noqa: E402
 from scripts.deploy.stage import log_retention_days as log_retention_days  # noqa: E402
 from scripts.deploy.stage import stage_config as stage_config  # noqa: E402
+from scripts.deploy.stage import stage_kind as stage_kind  # noqa: E402
 from scripts.deploy.stage import stage_variables as stage_variables  # noqa: E402
 from scripts.deploy.create_table import ensure_protections, ensure_table, stream_arn  # noqa: E402
 from scripts.deploy.gateway_settings import ensure_gateway_responses, ensure_throttling  # noqa: E402
 from scripts.keys.server_secret import ensure_identity_secret, ensure_secret  # noqa: E402
 from scripts.deploy.sms_delivery_logs import ensure_sms_delivery_logging  # noqa: E402
 
-NO_REGION = """No AWS region configured. Set one, for example:
-  export AWS_DEFAULT_REGION=eu-west-1     (or AWS_REGION, or `aws configure set region eu-west-1`)"""
+# The message when there is no region: aws_access.py's (it says every operator error in one line).
+from scripts.deploy.aws_access import NO_REGION as NO_REGION  # noqa: E402
 
 
 def uses_sns(stage: str) -> bool:
@@ -190,25 +192,37 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["region", "secret", "before", "stream", "after"])
+    parser.add_argument("step", choices=["region", "credentials", "secret", "before", "stream", "after"])
     parser.add_argument("--stage")
     args = parser.parse_args(argv)
     region_name = region()
     if args.step == "region":
         print(region_name)
         return 0
-    if not args.stage:
+    if not args.stage and args.step != "credentials":
         parser.error("--stage is required")
+    from scripts.deploy.aws_access import one_line, require_credentials
+
     session = boto3.session.Session(region_name=region_name)
-    if args.step == "secret":
-        lines = secret(args.stage, session.client("ssm"), session.client("kms"))
-    elif args.step == "before":
-        lines = before(args.stage, *map(session.client, ("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns",
-                                                          "sesv2", "socialmessaging")))
-    elif args.step == "stream":
-        lines = [events_stream(args.stage, session.client("dynamodb"))]
+    require_credentials(session)  # one line naming what to set, before any step's first call
+    with one_line():  # AWS's refusals (expired credentials, access denied): one line each
+        if args.step == "credentials":
+            identity = session.client("sts").get_caller_identity()
+            print(f"AWS account {identity['Account']} as {identity['Arn']} in {region_name}")
+            return 0
+        return _step(args.step, args.stage, session, region_name)
+
+
+def _step(step: str, stage: str, session: Any, region_name: str) -> int:
+    if step == "secret":
+        lines = secret(stage, session.client("ssm"), session.client("kms"))
+    elif step == "before":
+        lines = before(stage, *map(session.client, ("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns",
+                                                     "sesv2", "socialmessaging")))
+    elif step == "stream":
+        lines = [events_stream(stage, session.client("dynamodb"))]
     else:
-        lines = after(args.stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
+        lines = after(stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
                       session.client("sns"), partition(region_name), session.client("lambda"),
                       session.client("dynamodb"), session.client("sqs"))
     for line in lines:

@@ -28,6 +28,19 @@ def stage_variables(stage: str) -> dict[str, str]:
     return {**config.get("environment_variables", {}), **stage_config(stage).get("environment_variables", {})}
 
 
+def stage_kind(stage: str) -> str:
+    """What the stage is (local, test, dev or prod: chalicelib/settings/env.py STAGES): its own
+    OTP_STAGE in .chalice/config.json, which its function runs with, so that a Chalice stage of
+    any name (`staging`, `eu-prod`) is one of the four; a stage named after a kind may omit it."""
+    from chalicelib.settings.env import STAGES
+
+    kind = stage_variables(stage).get("OTP_STAGE") or (stage if stage in STAGES else None)
+    if kind not in STAGES:
+        raise SystemExit(f"stage {stage!r}: set its OTP_STAGE in .chalice/config.json to one of "
+                         f"{', '.join(STAGES)} (what the stage is: dev and prod are deployed), not {kind!r}")
+    return kind
+
+
 def function_name(stage: str) -> str:
     """The API handler's name: chalice deploy names it <app>-<stage>, and make package does too."""
     return f"{chalice_config()['app_name']}-{stage}"

@@ -11,8 +11,11 @@ and the account's auth token (the account SID and the token, as ``Client(sid, to
     python scripts/keys/api_keys.py auth-token revoke  --stage dev [--secondary]
 
 The stage's table and server secret come from its entry in .chalice/config.json, overridden
-by the environment (AWS_ENDPOINT_URL_DYNAMODB respected): the table keeps only a keyed hash of
-each key's secret under the identity key, so `create` shows the secret once and never again.
+by the environment (AWS_ENDPOINT_URL_DYNAMODB respected); its kind (local, test, dev, prod) is
+its own OTP_STAGE there, so a stage of any name (`staging`, `eu-prod`) works. No region, no
+credentials, no secret parameter or no table: one line saying which, exit 1. The table keeps
+only a keyed hash of each key's secret under the identity key, so `create` shows the secret
+once and never again.
 The auth token is derived from the identity key and its generation (the table keeps which
 generations are live): `create` and `rotate` show it once; no command shows it again.
 A key with --services acts on those Services only (403 20403 elsewhere); without, on all.
@@ -31,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from scripts.deploy.provision import stage_variables  # noqa: E402
+from scripts.deploy.provision import stage_kind, stage_variables  # noqa: E402
 
 
 def _context(stage: str) -> tuple[Any, Any, Any]:
@@ -42,14 +45,19 @@ def _context(stage: str) -> tuple[Any, Any, Any]:
     from chalicelib.wiring import load_config
     from chalicelib.settings.parameters import load_server_secrets
     from chalicelib.twilio_v2.credentials import ApiKeyStore
+    from scripts.deploy.aws_access import require_credentials
+    from scripts.deploy.provision import region
 
-    config = load_config({**stage_variables(stage), **os.environ, "OTP_STAGE": stage})
+    # The stage's kind is its own OTP_STAGE (the one its function runs with), not its name.
+    config = load_config({**stage_variables(stage), **os.environ, "OTP_STAGE": stage_kind(stage)})
     if (config.secret is None and config.secret_parameter is None and config.identity_secret is None
             and config.identity_secret_parameter is None):
         raise SystemExit(f"the {stage!r} stage has no server secret: set OTP_SECRET (the server's) first")
     # API keys' MACs are under the identity key (the code key when the stage has none).
-    code_key, identity_key = load_server_secrets(config, lambda: boto3.client("ssm"))
-    store = ApiKeyStore(boto3.client("dynamodb"), config.table_name)
+    region_name = region()  # one line naming what is missing, before the first call
+    require_credentials(boto3.session.Session(region_name=region_name))
+    code_key, identity_key = load_server_secrets(config, lambda: boto3.client("ssm", region_name=region_name))
+    store = ApiKeyStore(boto3.client("dynamodb", region_name=region_name), config.table_name)
     return config, CodeHasher(code_key, identity_key), store
 
 
@@ -123,15 +131,19 @@ def main(argv: list[str]) -> int:
         parser.error("revoke needs --sid")
     from chalicelib.dynamodb import StoreUnavailable
     from chalicelib.errors import ConfigError, ServiceUnavailable
+    from scripts.deploy.aws_access import one_line
 
+    deploy = f"make deploy STAGE={args.stage} (or make secret STAGE={args.stage} on the CloudFormation path)"
     try:
-        return _run(args)
+        with one_line():  # AWS's refusals (expired credentials, access denied): one line each
+            return _run(args)
     except ConfigError as exc:  # e.g. a deployed stage with no OTP_SECRET_PARAMETER
-        print(f"the {args.stage!r} stage's configuration: {exc}", file=sys.stderr)
+        hint = f": create it with {deploy}" if "ParameterNotFound" in str(exc) else ""
+        print(f"the {args.stage!r} stage's configuration: {exc}{hint}", file=sys.stderr)
         return 1
-    except (ServiceUnavailable, StoreUnavailable) as exc:  # no AWS credentials, no region, no table
-        print(f"could not reach the {args.stage!r} stage's secret or table ({exc}): are AWS credentials and "
-              "the region set, and is the stage deployed (make deploy)?", file=sys.stderr)
+    except (ServiceUnavailable, StoreUnavailable):  # SSM or DynamoDB did not answer, or no table
+        print(f"could not read the {args.stage!r} stage's secret or table: check the AWS credentials and the "
+              f"region, and that the stage is deployed ({deploy})", file=sys.stderr)
         return 1
 
 

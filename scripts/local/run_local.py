@@ -76,14 +76,14 @@ def main() -> int:
     try:
         wait_for_port(db_port)
         subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "create_table.py"), "phone-verify-local"],
+            [sys.executable, str(ROOT / "scripts" / "deploy" / "create_table.py"), "phone-verify-local"],
             env=env, check=True,
         )
         env.update(_local_keys(env))
-        key = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_keys.py"), "create", "--stage",
+        key = subprocess.run([sys.executable, str(ROOT / "scripts" / "keys" / "api_keys.py"), "create", "--stage",
                               "local", "--name", "make run"], env=env, check=True, capture_output=True,
                              text=True).stdout
-        token = subprocess.run([sys.executable, str(ROOT / "scripts" / "api_keys.py"), "auth-token", "create",
+        token = subprocess.run([sys.executable, str(ROOT / "scripts" / "keys" / "api_keys.py"), "auth-token", "create",
                                 "--stage", "local"], env=env, check=True, capture_output=True,
                                text=True).stdout
         print(f"DynamoDB (moto server) on http://127.0.0.1:{db_port}")
@@ -91,7 +91,7 @@ def main() -> int:
         print(f"Or Client(account_sid, auth_token), auth token for this run: {token.strip()}")
         print(f"Open http://127.0.0.1:{api_port}/ ; codes are printed below. Ctrl-C stops.")
         api = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "serve.py"), "--stage", "local",
+            [sys.executable, str(ROOT / "scripts" / "local" / "serve.py"), "--stage", "local",
              "--port", str(api_port), "--events"],
             env=env,
         )

@@ -12,7 +12,8 @@ import pytest
 
 from tests.live import LiveServer, dynamodb_endpoint, serve  # noqa: F401  (fixtures)
 
-CHROMIUM = "/usr/bin/chromium"
+# The browser: Debian's, or yours (`CHROMIUM=/path/to/chromium make test`, as the Makefile reads it).
+CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
 SHOTS = Path(__file__).parent / "screenshots"
 DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -41,7 +42,8 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium, "
+                    "or set CHROMIUM=/path/to/chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, headless=True,

@@ -8,8 +8,10 @@ import re
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from tests.browser.conftest import shoot
+from tests.browser.test_layout import fits as fits_the_screen
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 360, "height": 740}}
 
@@ -92,3 +94,30 @@ def test_the_inbox_shows_whatsapp_and_email(page, site):
     text = page.locator("#inbox").inner_text()
     assert "(whatsapp)" in text and "is your verification code. For your security" in text
     assert "(email)" in text and "Subject: " in text
+
+
+def test_the_tab_and_the_inbox_follow_the_channel(sized, site):
+    page, size = sized
+    page.goto(site.url + "/")
+    # A message of each channel, so each list has something to leave out.
+    n = 0 if size == "desktop" else 5
+    for body in ({"to": f"+1415555012{n + 1}"}, {"to": f"+1415555012{n + 2}", "channel": "whatsapp"},
+                 {"to": f"ana.follow.{size}@example.com", "channel": "email"}):
+        assert requests.post(site.url + "/v1/verifications", json=body, timeout=10).status_code == 201
+    tab, title, inbox = page.locator("#tab-sms"), page.locator("#inbox-title"), page.locator("#inbox li")
+    for radio, tab_name, inbox_name, channel in (
+        ("Email", "Email", "Local email inbox", "email"),
+        ("WhatsApp", "WhatsApp", "Local WhatsApp inbox", "whatsapp"),
+        ("SMS", "Text message", "Local SMS inbox", "sms"),
+    ):
+        page.get_by_role("radio", name=radio).check()
+        expect(page.get_by_role("tab", name=tab_name, exact=True)).to_have_attribute("aria-selected", "true")
+        expect(tab).to_have_text(tab_name)
+        expect(title).to_have_text(f"{inbox_name} (open)")
+        expect(inbox.filter(has_text=f"({channel})").first).to_be_visible()
+        assert all(f"({channel})" in text for text in inbox.all_inner_texts()), inbox.all_inner_texts()
+        fits_the_screen(page)  # "WhatsApp" and "Authenticator app" each on one line, nothing wider
+        if channel == "email":
+            expect(page.get_by_role("heading", level=1)).to_have_text("Verify it is you")  # beside the tab
+            expect(page.locator("#change")).to_have_text("Use another address")
+            shoot(page, f"channels-follow-email-{size}")

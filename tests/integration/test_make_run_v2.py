@@ -50,6 +50,17 @@ def test_make_run_prints_a_key_the_sdk_uses():
         account = Client(token["account_sid"], token["auth_token"])  # as Twilio's quickstarts hold it
         account.verify.base_url = f"http://127.0.0.1:{port}"
         assert account.verify.v2.services(service.sid).verifications(verification.sid).fetch().status == "pending"
+        # docs/configuration.md, docs/receipts.md: under `make run` the receipts' issuer (and
+        # audience) is http://127.0.0.1:$PORT, not the local stage's default http://localhost:8000.
+        base, to = f"http://127.0.0.1:{port}", "+14155552672"
+        assert requests.post(base + "/v1/verifications", json={"to": to}, timeout=30).status_code == 201
+        inbox = requests.get(base + "/dev/inbox.json", timeout=30).json()
+        sms = next(m["body"] for m in inbox if m["to"] == to)
+        code = re.search(r"\b[0-9]{6}\b", sms)[0]  # type: ignore[index]
+        check = requests.post(base + "/v1/verifications/check", json={"to": to, "code": code}, timeout=30)
+        receipt = check.json()["receipt"]
+        claims = json.loads(base64.urlsafe_b64decode(receipt.split(".")[1] + "=="))
+        assert (claims["iss"], claims["aud"]) == (base, base)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

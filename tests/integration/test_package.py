@@ -20,10 +20,11 @@ LIMIT = 1_500_000
 LAMBDA_PYTHONS = {(3, 13): "python3.13", (3, 12): "python3.12"}
 
 
-def _make_package(build: Path, env: dict[str, str], stage: str = "prod") -> subprocess.CompletedProcess:
+def _make_package(build: Path, env: dict[str, str], stage: str = "prod",
+                  cwd: Path = ROOT) -> subprocess.CompletedProcess:
     # -o: the .venv is taken as it is (tests run inside it; make test built it).
     return subprocess.run(["make", "-s", "-o", ".venv/.installed-al2023", "package", f"STAGE={stage}",
-                           f"BUILD={build}"], cwd=ROOT, env=env, capture_output=True, text=True)
+                           f"BUILD={build}"], cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def _clean_env(home: Path) -> dict[str, str]:

@@ -74,6 +74,31 @@ def test_twilio_python_drives_the_documented_flow(server, key):
     assert (gone.value.status, gone.value.code) == (404, 20404)
 
 
+def test_twilio_python_by_the_34_character_sid(server, key):
+    """Issue 29: start, fetch by the SID, check by VerificationSid, approve by SID; every SID
+    matches the pattern of Twilio's own document (an app's CHAR(34) column and validation)."""
+    import re
+
+    document = json.loads((ROOT / "tests/data/twilio-oai/twilio_verify_v2.json").read_text())
+    schema = document["components"]["schemas"]["verify.v2.service.verification"]
+    pattern = schema["properties"]["sid"]["pattern"]
+    client = sdk(server, key)
+    verify = client.verify.v2.services(client.verify.v2.services.create(friendly_name="Sids").sid)
+    to, other = unique_number(140), unique_number(141)
+    started = verify.verifications.create(to=to, channel="sms")
+    assert re.fullmatch(pattern.strip("^$"), started.sid) and len(started.sid) == 34
+    fetched = verify.verifications(started.sid).fetch()
+    assert (fetched.sid, fetched.status) == (started.sid, "pending")
+    code = server.last_code(to)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    assert verify.verification_checks.create(verification_sid=started.sid, code=wrong).status == "pending"
+    check = verify.verification_checks.create(verification_sid=started.sid, code=code)
+    assert (check.sid, check.status, check.valid) == (started.sid, "approved", True)
+    second = verify.verifications.create(to=other, channel="sms")
+    approved = verify.verifications(second.sid).update(status="approved")
+    assert (approved.sid, approved.status) == (second.sid, "approved") and len(approved.sid) == 34
+
+
 def test_twilio_python_a_reload_is_a_resend_and_the_first_code_approves(server, key):
     """Issue 29: the quickstarts start again on a reload of the verify page; Twilio answers 201
     with the same SID, and the code of the first SMS (they arrive late) still approves."""
@@ -252,6 +277,7 @@ def test_twilio_python_enrolls_a_totp_factor_and_approves_a_challenge(totp_serve
     entity_factors = client.verify.v2.services(service.sid).entities(entity.identity)
     created = entity_factors.new_factors.create(friendly_name="Alice's phone", factor_type="totp")
     assert created.status == "unverified" and created.binding["uri"].startswith("otpauth://totp/")
+    assert len(created.sid) == 34 and len(entity.sid) == 34  # Twilio's SIDs (issue 29)
     totp = pyotp.TOTP(created.binding["secret"])
     factor = entity_factors.factors(created.sid).update(auth_payload=totp.now())
     assert factor.status == "verified"

@@ -74,3 +74,13 @@ def render_gateway_response(template: str, authorization: str) -> str:
                       value, template)
     assert "$" not in rendered and "#" not in rendered, rendered  # no VTL left unrendered
     return rendered
+
+
+def send_reference(verification_id: str, index: int) -> str:
+    """The delivery reference the server gives a provider for send ``index`` (a 34-character
+    SID's needs its number key: the service finds it as for any path naming the SID)."""
+    from chalicelib import wiring
+
+    service = wiring.get_service()
+    number_key = service._number_key_of(verification_id)
+    return service._hasher.send_reference(verification_id, index, number_key)

@@ -17,7 +17,7 @@ AUTO = {"OTP_WHATSAPP_PROVIDER": "console", "OTP_CHANNEL_ORDER": '{"BR": "whatsa
 def mark(verification_id: str, index: int, status: str, error_code: str | None, permanent: bool) -> None:
     """A delivery receipt's write (what DeliveryTracker does for every provider's receipt)."""
     service = wiring.get_service()
-    number_key = service._hasher.number_key_of(verification_id)
+    number_key = service._number_key_of(verification_id)
     assert service._store.record_delivery(number_key, verification_id, index, "console", status,
                                           error_code, permanent) is not None
 

@@ -218,7 +218,7 @@ AUTO = {**BREAKER, "OTP_CHANNEL_ORDER": '{"*": "whatsapp,sms"}'}
 
 def raw_item(verification_id: str) -> dict:
     service = wiring.get_service()
-    key = service._hasher.number_key_of(verification_id)
+    key = service._number_key_of(verification_id)
     return service._store._get("v#" + key) or {}
 
 

@@ -48,6 +48,8 @@ def _counters() -> dict[str, int]:
 
 def _kind(call: dict) -> str:
     pk = call["params"]["Key"]["pk"]["S"]
+    if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/factors/sid_links.py)
+        return "sid"
     return "v" if pk.startswith("v#") else pk.split("#")[1]
 
 
@@ -65,16 +67,23 @@ def test_a_new_verification_waits_for_two_sequential_round_trips(configured, out
     calls = slow_dynamodb(wiring.get_service())
     assert start(client, to=number(1))[0] == 201
     request = calls.take()
-    assert len(request) == 5  # IP, number, prefix, country, budget: the same writes as before
-    assert sequential_round_trips(request) == 2
+    assert len(request) == 6  # IP, the SID's lookup, number, prefix, country, budget
+    assert sequential_round_trips(request) == 2  # the lookup in the number's wave: no round trip more
     grouped = [sorted(_kind(c) for c in wave) for wave in waves(request)]
-    assert grouped == [["ip", "v"], ["budget", "country", "prefix"]]
+    assert grouped == [["ip", "sid", "v"], ["budget", "country", "prefix"]]
 
     clock.advance(31)
     assert start(client, to=number(1))[0] == 200  # a resend: the failed create, the resend, the counters
     assert sequential_round_trips(calls.take()) == 3
     assert check(client, "000000" if last_code(outbox) != "000000" else "000001", to=number(1))[0] == 403
     assert sequential_round_trips(calls.take()) == 2  # the IP's check count, then the number's
+    verification_id = wiring.get_service()._store.get(wiring.get_service()._hasher.number_key(number(1))).id
+    calls.take()  # that read is the test's own
+    wrong = "000000" if last_code(outbox) != "000000" else "000001"
+    assert check(client, wrong, id=verification_id)[0] == 403
+    checked = calls.take()  # by SID: the lookup beside the IP's count, then the number's write
+    assert sequential_round_trips(checked) == 2
+    assert [sorted(_kind(c) for c in wave) for wave in waves(checked)] == [["ipcheck", "sid"], ["v"]]
 
 
 def test_a_refused_send_gives_back_what_the_other_counters_counted(configured, outbox):

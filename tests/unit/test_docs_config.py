@@ -218,3 +218,73 @@ def test_each_flags_line_gives_the_codes_default():
     wrong = [name for name, (default,) in sorted(flags.items())
              if lines.get(name, ["", ""])[1] != f"`{str(default).lower()}`"]
     assert not wrong, f"docs/configuration.md's default disagrees with the code: {', '.join(wrong)}"
+
+
+def _make_run_reads() -> dict[str, str | None]:
+    """name -> its constant default, of every ``os.environ.get(NAME[, default])`` in
+    scripts/local/run_local.py (`make run`'s own variables: PORT, and the defaults it gives others)."""
+    found: dict[str, str | None] = {}
+    for node in ast.walk(ast.parse((ROOT / "scripts" / "local" / "run_local.py").read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and ast.unparse(node.func.value) == "os.environ" and _string_args(node):
+            default = node.args[1] if len(node.args) > 1 else None
+            found[_string_args(node)[0]] = default.value if isinstance(default, ast.Constant) else None
+    return found
+
+
+def test_every_variable_make_run_reads_has_its_line_with_its_default():
+    """Issue 30: `PORT` was documented nowhere. docs/running-locally.md's table gives each
+    variable scripts/local/run_local.py reads, with the default it applies when that is a constant."""
+    page = (ROOT / "docs" / "running-locally.md").read_text()
+    table = {name: line for line in page.splitlines() if line.startswith("| `")
+             for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split(" | ")[0])}
+    reads = _make_run_reads()
+    assert {"PORT", "OTP_PUBLIC_URL", "OTP_SECRET"} <= set(reads)
+    missing = sorted(set(reads) - set(table))
+    assert not missing, f"docs/running-locally.md has no line for make run's {', '.join(missing)}"
+    wrong = sorted(name for name, default in reads.items()
+                   if default is not None and f"| `{default}` |" not in table[name])
+    assert not wrong, f"docs/running-locally.md's default disagrees with run_local.py: {', '.join(wrong)}"
+
+
+# -- docs/going-live.md: the operator's page names only settings the code reads -----------------
+
+GOING_LIVE = ROOT / "docs" / "going-live.md"
+
+
+def _prefixes() -> tuple[str, ...]:
+    from chalicelib.channels.providers import REGISTRY
+
+    return ("OTP", "SMS", *sorted({spec.env_prefix for spec in REGISTRY.values()}))
+
+
+def test_every_setting_the_going_live_page_names_is_one_the_code_reads():
+    text = GOING_LIVE.read_text()
+    pattern = re.compile(r"\b(?:" + "|".join(_prefixes()) + r")_[A-Z0-9]+(?:_[A-Z0-9]+)*\b")
+    named = set(pattern.findall(text))
+    assert {"OTP_PUBLIC_URL", "OTP_ALLOWED_ORIGINS", "SNS_ORIGINATION_NUMBER", "SES_FROM",
+            "EUM_SOCIAL_ORIGINATION_PHONE_NUMBER_ID", "OTP_ALARM_EMAIL"} <= named  # the pattern finds them
+    unknown = sorted(named - own_variables() - provider_variables())
+    assert not unknown, f"docs/going-live.md names settings nothing reads: {', '.join(unknown)}"
+
+
+def test_the_going_live_page_names_every_alarm_the_template_can_have(monkeypatch):
+    """As configured, and with events and the channels on (each adds its alarm)."""
+    from scripts.deploy import package_template
+    from tests.unit.test_channel_resources import VARIABLES
+
+    original = package_template.stage_variables
+    monkeypatch.setattr(package_template, "stage_variables", lambda stage: {
+        **original(stage), **VARIABLES, "OTP_EVENTS_URL": "https://backend.example.com/hooks",
+        "OTP_EVENTS_SECRET_PARAMETER": "/phone-verify/prod/events-secret"})
+    alarms = {name for name, r in package_template.resources("prod")["Resources"].items()
+              if r.get("Type") == "AWS::CloudWatch::Alarm"}
+    assert len(alarms) == 6
+    page = GOING_LIVE.read_text()
+    assert not sorted(a for a in alarms if f"`{a}`" not in page), "docs/going-live.md misses an alarm"
+    monkeypatch.setattr(package_template, "stage_variables", original)
+    always = sum(r.get("Type") == "AWS::CloudWatch::Alarm"
+                 for r in package_template.resources("prod")["Resources"].values())
+    words = {3: "three", 4: "four", 5: "five"}
+    assert f"{words[always].capitalize()} always" in page
+    assert f"{words[always]} alarms" in (ROOT / "docs" / "deploying.md").read_text()

@@ -25,9 +25,10 @@ def _prose(path: Path) -> str:
 
 def _heading_ids(path: Path) -> set[str]:
     """GitHub's ids: lower case, punctuation dropped (hyphens kept), spaces to hyphens, and
-    -1, -2 ... on repeats."""
-    ids: set[str] = set()
-    for line in _FENCE.sub("", path.read_text(encoding="utf-8")).splitlines():
+    -1, -2 ... on repeats; and an HTML anchor's (``<a id="...">``), which GitHub keeps."""
+    text = _FENCE.sub("", path.read_text(encoding="utf-8"))
+    ids: set[str] = set(re.findall(r'<a id="([^"]+)"', text))
+    for line in text.splitlines():
         if match := re.match(r"#{1,6} (.+)", line):
             base = re.sub(r"[^\w\- ]", "", match.group(1).strip().lower()).replace(" ", "-")
             slug, n = base, 0
@@ -69,3 +70,5 @@ def test_the_checker_sees_a_broken_link_and_a_broken_anchor(tmp_path: Path, monk
     assert _relative_links(page) == ["#a-heading-with-code", "#nope", "missing.md"]
     assert "a-heading-with-code" in _heading_ids(page)
     assert "nope" not in _heading_ids(page)
+    page.write_text('- <a id="a-point"></a>**A point**\n', encoding="utf-8")
+    assert _heading_ids(page) == {"a-point"}

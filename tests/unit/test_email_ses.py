@@ -11,7 +11,7 @@ import re
 import pytest
 
 from chalicelib import wiring
-from tests.unit.helpers import check, error_code, get, start
+from tests.unit.helpers import check, error_code, get, send_reference, start
 
 FROM = "verify@example.com"
 SES = {"OTP_EMAIL_PROVIDER": "ses", "SES_FROM": FROM, "SES_CONFIGURATION_SET": "verify-events"}
@@ -78,7 +78,7 @@ def code_in(message) -> str:
 
 def event_for(record: dict, verification_id: str, index: int = 0) -> dict:
     event = copy.deepcopy(record)
-    reference = wiring.get_service()._hasher.send_reference(verification_id, index)
+    reference = send_reference(verification_id, index)
     event["mail"]["tags"]["verify_ref"] = [reference]
     return event
 

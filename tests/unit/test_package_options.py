@@ -135,12 +135,16 @@ def test_a_stage_with_the_channels_gets_their_topics_configuration_set_and_named
         group = merged[f"{name}LogGroup"]
         assert group["DeletionPolicy"] == "Retain"
         assert group["Properties"] == {"LogGroupName": f"/aws/lambda/phone-verify-prod-{handler}", "RetentionInDays": 30}
-        # Its own role (.chalice/policy-prod-channel-events.json) with the stack's ARNs: no send.
+        # Its own role (.chalice/policy-prod-channel-events.json) with the stack's ARNs: no send,
+        # but to its dead-letter queue (scripts/deploy/template_checks.py).
         role = merged[f"{name}Role"]["Properties"]["Policies"][0]["PolicyDocument"]
         assert "arn:aws:" not in json.dumps(role) and "${AWS::Partition}" in json.dumps(role)
         assert {a for s in role["Statement"] for a in s["Action"]} == {
             "dynamodb:UpdateItem", "ssm:GetParameter", "ssm:GetParameters", "logs:CreateLogGroup", "logs:CreateLogStream",
-            "logs:PutLogEvents"}
+            "logs:PutLogEvents", "sqs:SendMessage"}
+        [send] = [s for s in role["Statement"] if "sqs:SendMessage" in s["Action"]]
+        assert send["Resource"] == [{"Fn::GetAtt": ["HandlersDeadLetterQueue", "Arn"]}]
+        assert function["Properties"]["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": send["Resource"][0]}
     sids = [s.get("Sid") for s in merged["ApiHandlerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]]
     assert {"EmailFromOwnIdentity", "WhatsAppFromOwnNumber"} <= set(sids)
     assert "DeliveryStatus" not in merged  # no End User Messaging delivery topic named

@@ -20,7 +20,7 @@ from chalicelib import wiring
 from chalicelib.delivery.callbacks import Receipt
 from chalicelib.delivery.callbacks.end_user_messaging import read_event
 from tests.conftest import ROOT
-from tests.unit.helpers import NUMBER, get, start
+from tests.unit.helpers import NUMBER, get, send_reference, start
 
 
 def documented_event(event_type: str, status: str, context: dict | None) -> str:
@@ -134,8 +134,7 @@ def test_an_undelivered_event_names_its_reason(eum):
     client, stub = eum
     stub.add_response("send_text_message", {"MessageId": "m-1"})
     _, started, _ = start(client)
-    service = wiring.get_service()
-    ref = service._hasher.send_reference(started["id"], 0)
+    ref = send_reference(started["id"], 0)
     assert app_module.delivery_published(documented_event("TEXT_INVALID", "INVALID", {"ref": ref})) == 1
     attempt = get(client, f"/v1/verifications/{started['id']}")[1]["send_attempts"][0]
     assert attempt["status"] == "undelivered" and attempt["error_code"] == "INVALID"

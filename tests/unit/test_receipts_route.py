@@ -205,11 +205,11 @@ def test_a_reference_shares_nothing_with_the_verification_id_or_its_other_sends(
     for n in range(50):
         number_key = hasher.number_key(f"+1415555{n:04d}")
         verification_id = hasher.verification_id(number_key)
-        first, second = (hasher.send_reference(verification_id, i) for i in (0, 1))
+        first, second = (hasher.send_reference(verification_id, i, number_key) for i in (0, 1))
         for reference in (first, second):
-            assert len(reference) == 66 and reference[:2] in ("00", "01")
-            # No 8 hex characters (32 bits) of the id's halves or of the number key show.
-            for part in (verification_id[2:34], verification_id[34:], number_key):
+            assert len(reference) == 66 and reference[:2] in ("80", "81")  # a 34-character SID's
+            # No 8 hex characters (32 bits) of the id or of the number key show.
+            for part in (verification_id[2:], number_key):
                 assert not any(part[i:i + 8] in reference for i in range(len(part) - 7)), (part, reference)
             assert hasher.read_send_reference(reference)[:2] == (number_key, verification_id)
         assert not any(first[i:i + 8] in second for i in range(2, 58))  # two sends look unrelated

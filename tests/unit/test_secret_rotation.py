@@ -71,13 +71,17 @@ def test_the_code_key_keys_code_macs_only_and_one_key_keeps_todays_values():
 
     code_a, code_b, identity = b"a" * 32, b"b" * 32, b"i" * 32
     one, two = CodeHasher(code_a, identity), CodeHasher(code_b, identity)
-    verification_id = one.verification_id(one.number_key(NUMBER))
+    number_key = one.number_key(NUMBER)
+    verification_id = one.verification_id(number_key)
+    old_id = one.legacy_verification_id(number_key, "0123456789abcdef")  # before 34-character SIDs
     for method, args in [("number_key", (NUMBER,)), ("number_key", (NUMBER, "VA" + "0" * 32)),
                          ("derived_sid", ("AC", "account")), ("api_key_mac", ("SK1", "s")),
                          ("identity_key", ("alice",)), ("source_key", ("203.0.113.0/24",)),
-                         ("number_key_of", (verification_id,)), ("send_reference", (verification_id, 1))]:
+                         ("number_key_of", (old_id,)), ("send_reference", (old_id, 1)),
+                         ("send_reference", (verification_id, 1, number_key))]:
         assert getattr(one, method)(*args) == getattr(two, method)(*args), method  # the identity key's
-    assert two.read_send_reference(one.send_reference(verification_id, 1))[1] == verification_id
+    assert two.read_send_reference(one.send_reference(verification_id, 1, number_key))[1] == verification_id
+    assert two.read_send_reference(one.send_reference(old_id, 1))[1] == old_id
     assert one.code_mac("k", "123456") != two.code_mac("k", "123456")  # the code key's
     assert one.code_mac("k", "123456") == CodeHasher(code_a, b"x" * 32).code_mac("k", "123456")
 

@@ -112,6 +112,8 @@ class CallCounter:
         kind = "v" if pk.startswith("v#") else "#".join(pk.split("#")[:2])
         if pk.startswith(("at#VL", "ac#")):  # the v2 Attempts log's (chalicelib/verify/attempts.py)
             kind = pk[:2]
+        if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/factors/sid_links.py)
+            kind = "sid"
         self.calls.append(f"{model.name} {kind}")
 
     def take(self) -> list[str]:
@@ -119,8 +121,10 @@ class CallCounter:
         return calls
 
 
+# "UpdateItem sid": the new SID's lookup (chalicelib/factors/sid_links.py), in the number's write's wave;
+# written by a resend too (an orphan: the start cannot know it is a resend before its write).
 REQUEST_WRITES = ["UpdateItem rl#ip", "UpdateItem v", "UpdateItem rl#prefix", "UpdateItem rl#country",
-                  "UpdateItem rl#budget"]
+                  "UpdateItem rl#budget", "UpdateItem sid"]
 
 
 def test_dynamodb_calls_per_operation(client, service, outbox, clock):

@@ -35,7 +35,7 @@ def _wrong(code: str) -> str:
 
 def raw_item(verification_sid: str) -> dict:
     service = wiring.get_service()
-    return service._store._get("v#" + service._hasher.number_key_of(verification_sid)) or {}
+    return service._store._get("v#" + service._number_key_of(verification_sid)) or {}
 
 
 def _untouched(verification_sid: str) -> None:
@@ -162,7 +162,7 @@ def test_v2_update_is_one_write_and_reads_nothing_first(client, key):
 def _as_before_the_upgrade(verification_sid: str) -> None:
     """The item as this version's predecessor wrote it: no ``svc``."""
     service = wiring.get_service()
-    pk = "v#" + service._hasher.number_key_of(verification_sid)
+    pk = "v#" + service._number_key_of(verification_sid)
     service._store._client.update_item(TableName=service._store._table, Key={"pk": {"S": pk}},
                                        UpdateExpression="REMOVE svc", ConditionExpression="attribute_exists(svc)")
 
@@ -248,7 +248,7 @@ def test_a_conversion_is_counted_on_the_attempts_own_service(counting, key, outb
     first, second = new_service(client, key)["sid"], new_service(client, key, FriendlyName="Other")["sid"]
     victim = _verify(client, key, first)["sid"]
     service = wiring.get_service()
-    verification = service._store.get(service._hasher.number_key_of(victim))
+    verification = service._store.get(service._number_key_of(victim))
     for write in service._attempts.conversions(verification, "US", second):
         write()
     assert _summary(client, key, second) == (0, 0, 0) and _summary(client, key) == (1, 0, 1)

@@ -217,7 +217,8 @@ def test_every_totp_write_proves_the_items_service_in_its_condition(client, key,
 
     sid = new_service(client, key)["sid"]
     created, _ = _verified(client, key, sid, step_clock)
-    store, identity_key, factor_id = wiring.get_totp()._store, created["sid"][2:34], created["sid"]
+    store, factor_id = wiring.get_totp()._store, created["sid"]
+    identity_key = wiring.get_totp().factor_key(factor_id)
     expected = Expected({factor_id: 0}, None, 0)
     for scope in (None, "VA" + "0" * 32):
         writes = [

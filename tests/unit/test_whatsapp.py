@@ -14,7 +14,7 @@ import responses
 from chalicelib import wiring
 from chalicelib.channels.channel_messages import cloud_api_message
 from chalicelib.channels.messages import MessageComposer
-from tests.unit.helpers import NUMBER, check, error_code, start
+from tests.unit.helpers import NUMBER, check, error_code, send_reference, start
 
 CODE = "000042"  # secrets.randbelow patched to 42
 META_URL = "https://graph.facebook.com/v21.0/106540352242922/messages"
@@ -61,7 +61,7 @@ def fixed_code(monkeypatch):
 
 def expected_message(verification_id: str, locale: str = "en") -> dict:
     """What the send carries: the template, and the send's reference as biz_opaque_callback_data."""
-    reference = wiring.get_service()._hasher.send_reference(verification_id, 0)
+    reference = send_reference(verification_id, 0)
     return cloud_api_message(NUMBER, MessageComposer("Verify", 600).whatsapp(CODE, locale), reference)
 
 

@@ -13,7 +13,7 @@ import pytest
 import responses
 
 from chalicelib import wiring
-from tests.unit.helpers import error_code, get, start
+from tests.unit.helpers import error_code, get, send_reference, start
 from tests.unit.test_twilio_v2 import call, new_service
 from tests.unit.test_whatsapp import META, META_SUCCESS, META_URL
 
@@ -57,7 +57,7 @@ def status_for(verification_id: str, status: str, errors: list | None = None, in
     payload = copy.deepcopy(STATUS_WEBHOOK)
     entry = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
     entry["status"] = status
-    entry["biz_opaque_callback_data"] = wiring.get_service()._hasher.send_reference(verification_id, index)
+    entry["biz_opaque_callback_data"] = send_reference(verification_id, index)
     if errors is not None:
         entry["errors"] = errors
         entry.pop("conversation")

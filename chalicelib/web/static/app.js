@@ -51,13 +51,22 @@
     whatsapp: `We will send you a ${codeLength}-digit code on WhatsApp.`,
     email: `We will email you a ${codeLength}-digit code.`,
   };
+  // The first tab (beside "Authenticator app"), the heading without tabs and the buttons that
+  // name the recipient follow the channel; the inbox's title and list too (inbox.js).
+  const TAB = { sms: "Text message", whatsapp: "WhatsApp", email: "Email" };
+  const heading = document.querySelector("h1"), phoneHeading = heading.textContent;
   function showChannel() {
     const email = channel() === "email";
     $("phone-fields").hidden = email;
     if ($("email-fields")) $("email-fields").hidden = !email;
     $("number-help").textContent = HELP[channel()];
+    if ($("tab-sms")) $("tab-sms").textContent = TAB[channel()];
+    if (phoneHeading === "Verify your phone number") heading.textContent = email ? "Verify your email address" : phoneHeading;
+    $("change").textContent = email ? "Use another address" : "Use another number";
+    $("again").textContent = email ? "Verify another address" : "Verify another number";
   }
   for (const radio of document.querySelectorAll('input[name="channel"]')) radio.addEventListener("change", showChannel);
+  if ($("channel")) $("channel").hidden = false;  // without JavaScript the form posts SMS only
   showChannel();
   const minutes = (s) => (s >= 120 ? `${Math.ceil(s / 60)} minutes` : `${s} seconds`);
 

@@ -7,6 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const tabs = [...document.querySelectorAll('[role="tab"]')];
   if (!tabs.length) return;
+  document.querySelector('[role="tablist"]').hidden = false;  // hidden without JavaScript
 
   function select(tab, focus) {
     for (const t of tabs) {
