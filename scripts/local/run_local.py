@@ -80,10 +80,11 @@ def main() -> int:
             env=env, check=True,
         )
         env.update(_local_keys(env))
-        key = subprocess.run([sys.executable, str(ROOT / "scripts" / "keys" / "api_keys.py"), "create", "--stage",
+        api_keys = str(ROOT / "scripts" / "keys" / "api_keys.py")
+        key = subprocess.run([sys.executable, api_keys, "create", "--stage",
                               "local", "--name", "make run"], env=env, check=True, capture_output=True,
                              text=True).stdout
-        token = subprocess.run([sys.executable, str(ROOT / "scripts" / "keys" / "api_keys.py"), "auth-token", "create",
+        token = subprocess.run([sys.executable, api_keys, "auth-token", "create",
                                 "--stage", "local"], env=env, check=True, capture_output=True,
                                text=True).stdout
         print(f"DynamoDB (moto server) on http://127.0.0.1:{db_port}")
