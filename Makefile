@@ -88,7 +88,7 @@ $(CHECKOV_BIN): tests/checkov/requirements.txt
 	@touch $(CHECKOV_BIN)
 
 run: $(RUN_STAMP) ## serve the API and the page on http://127.0.0.1:8000 (local DynamoDB, SMS in the terminal)
-	@$(PY) scripts/run_local.py
+	@$(PY) scripts/local/run_local.py
 
 # Lint and types before the tests: any ruff finding or mypy error fails `make test` (and CI).
 # Paths and settings come from pyproject.toml; `ruff format` is not applied (yet).
@@ -115,8 +115,8 @@ bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (abo
 
 # Every AWS target first finds the region (AWS_DEFAULT_REGION, the profile's config, or
 # AWS_REGION) and stops with a message naming the variable when there is none; then the
-# credentials (scripts/aws_access.py): none, expired or refused is one line and exit 1.
-REGION = $$($(PY) scripts/provision.py region)
+# credentials (scripts/deploy/aws_access.py): none, expired or refused is one line and exit 1.
+REGION = $$($(PY) scripts/deploy/provision.py region)
 BUILD ?= build/$(STAGE)
 
 # Deploy to your AWS account: the table and the secret (idempotent), the channels' topics and
@@ -124,21 +124,21 @@ BUILD ?= build/$(STAGE)
 # answers (deployed), log retention and SNS SMS delivery-status logs. The table is never dropped.
 deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
-	$(PY) scripts/provision.py before --stage $(STAGE); \
-	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/provision.py stream --stage $(STAGE)); \
+	$(PY) scripts/deploy/provision.py before --stage $(STAGE); \
+	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/deploy/provision.py stream --stage $(STAGE)); \
 	$(VENV)/bin/chalice deploy --stage $(STAGE); \
-	$(PY) scripts/provision.py after --stage $(STAGE)
+	$(PY) scripts/deploy/provision.py after --stage $(STAGE)
 
 destroy: $(STAMP) ## delete STAGE's function, role, API and dashboard (the table and the secret are kept)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
-	$(PY) scripts/provision.py credentials; \
+	$(PY) scripts/deploy/provision.py credentials; \
 	$(VENV)/bin/chalice delete --stage $(STAGE); \
-	$(PY) scripts/provision.py destroy --stage $(STAGE)
+	$(PY) scripts/deploy/provision.py destroy --stage $(STAGE)
 	@echo "Deleted the Lambda function, its role, the API and the dashboard of stage $(STAGE). The DynamoDB table, the SSM secret and the log group are kept."
 
 # Only the secret parameter: the CloudFormation path's one step outside the stack.
 secret: $(STAMP) ## create STAGE's secret parameter and KMS keys (the CloudFormation path's one step)
-	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/provision.py secret --stage $(STAGE)
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/deploy/provision.py secret --stage $(STAGE)
 
 # CloudFormation/SAM: chalice package merged with the table, the log group, the alarms and their
 # topic (an email subscription from OTP_ALARM_EMAIL), the channels' topics and SES configuration
@@ -146,24 +146,24 @@ secret: $(STAMP) ## create STAGE's secret parameter and KMS keys (the CloudForma
 package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into build/STAGE/out
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	mkdir -p $(BUILD); \
-	$(PY) scripts/package_template.py $(STAGE) > $(BUILD)/resources.json; \
+	$(PY) scripts/deploy/package_template.py $(STAGE) > $(BUILD)/resources.json; \
 	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +; \
 	PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
-	$(PY) scripts/package_bytecode.py $(BUILD)/out/deployment.zip; \
+	$(PY) scripts/deploy/package_bytecode.py $(BUILD)/out/deployment.zip; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$($(PY) -c 'import os, sys; print(os.path.getsize(sys.argv[1]))' $(BUILD)/out/deployment.zip) bytes)"
 
 # checkov on the template `make package` writes, offline: exit 1 on any finding that is neither
-# fixed nor skipped with its reason (scripts/template_checks.py; docs/going-live.md#checkov).
+# fixed nor skipped with its reason (scripts/deploy/template_checks.py; docs/going-live.md#checkov).
 checkov: $(STAMP) $(CHECKOV_BIN) ## checkov on STAGE's packaged template: fails on a finding neither fixed nor explained
 	@$(MAKE) -s package STAGE=$(STAGE) BUILD=$(BUILD)
-	@CHECKOV=$(CHECKOV_BIN) $(PY) scripts/checkov_run.py $(BUILD)/out/sam.json
+	@CHECKOV=$(CHECKOV_BIN) $(PY) scripts/deploy/checkov_run.py $(BUILD)/out/sam.json
 
 # An API key for the v2 (Twilio Verify) API: prints {"account_sid", "api_key_sid", "api_key_secret"}
-# once (the table keeps a keyed hash). List and revoke: python scripts/api_keys.py list|revoke.
+# once (the table keeps a keyed hash). List and revoke: python scripts/keys/api_keys.py list|revoke.
 # SERVICES=VA...,VA...: the key acts on those Services only (403 20403 elsewhere); unset: all.
 api-key: $(STAMP) ## create an API key for the Twilio Verify (v2) API: make api-key STAGE=dev NAME=backend
-	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/api_keys.py create --stage $(STAGE) \
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/keys/api_keys.py create --stage $(STAGE) \
 		--name "$(NAME)" $(if $(SERVICES),--services "$(SERVICES)")
 
 # The account's auth token (Client(account_sid, auth_token)): ACTION=create (the default) prints
@@ -171,7 +171,7 @@ api-key: $(STAMP) ## create an API key for the Twilio Verify (v2) API: make api-
 # it the primary, revoke ends both (SECONDARY=1: the secondary only).
 ACTION ?= create
 auth-token: $(STAMP) ## the v2 API's auth token: make auth-token STAGE=dev [ACTION=rotate|promote|revoke]
-	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/api_keys.py auth-token $(ACTION) \
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/keys/api_keys.py auth-token $(ACTION) \
 		--stage $(STAGE) $(if $(SECONDARY),--secondary)
 
 # A person's data (docs/personal-data.md): export prints, as JSON, everything STAGE's table keeps
@@ -186,14 +186,14 @@ $(error make $(filter export forget,$(MAKECMDGOALS)) needs TO=+14155552671 (or a
 endif
 endif
 export: $(STAMP) ## print what STAGE keeps about a person as JSON: make export STAGE=dev TO=+1... (or IDENTITY=)
-	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/personal_data.py export --stage $(STAGE) $(PERSON)
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/data/personal_data.py export --stage $(STAGE) $(PERSON)
 
 forget: $(STAMP) ## erase everything STAGE keeps about a person: make forget STAGE=dev TO=+1... (or IDENTITY=)
-	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/personal_data.py forget --stage $(STAGE) $(PERSON)
+	@region=$(REGION) || exit 1; AWS_DEFAULT_REGION=$$region $(PY) scripts/data/personal_data.py forget --stage $(STAGE) $(PERSON)
 
 # Create or update the table named by OTP_TABLE_NAME (AWS_ENDPOINT_URL_DYNAMODB respected).
 table: $(STAMP) ## create or update the DynamoDB table named by OTP_TABLE_NAME
-	$(PY) scripts/create_table.py
+	$(PY) scripts/deploy/create_table.py
 
 clean: ## remove .venv and .deps
 	rm -rf $(VENV) .deps

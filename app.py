@@ -1,7 +1,8 @@
-"""Routes only: read the request, call the verification service, shape the response.
+"""The app: each capability's routes are a blueprint (chalicelib/<capability>/routes.py), registered
+here with the factories of chalicelib/wiring.py; the event sources (SNS, the table's stream) are
+bound here too. No route is written here.
 
-Domain errors become HTTP responses in one place (``domain_errors``, chalicelib/http.py);
-the TOTP, delivery-receipt, seed and page routes are blueprints (chalicelib/routes_*.py), the
+Domain errors become HTTP responses in one place (``domain_errors``, chalicelib/http.py); the
 browser checks live in chalicelib/origins.py. Chalice's own error answers (415, 405, ...) are
 rewritten into the same ``{"error": {...}}`` shape by middleware. Everything that costs time
 (config, AWS clients, the secret, providers) is built on first use and cached per container
@@ -12,35 +13,33 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from chalice import Response
 
-from chalicelib import errors, telemetry, wiring
+from chalicelib import errors, origins, telemetry, wiring
 from chalicelib.config import ConfigError, api_key_required, public_api
+from chalicelib.delivery.channel_routes import channel_event_routes
+from chalicelib.delivery.routes import delivery_routes
+from chalicelib.factors.routes import receipt_routes
 from chalicelib.http import JSON_HEADERS as _JSON_HEADERS
-from chalicelib.http import SERVER_DOOR, App, raw_body
 from chalicelib.hooks.routes import hook_routes
-from chalicelib.http import domain_errors as _domain_errors
-from chalicelib.http import json_response as _json
-from chalicelib.models import parse_check_request, parse_start_request
-from chalicelib.origins import add_cors_headers, client_ip, json_only, preflight
-from chalicelib.routes_channels import channel_event_routes
-from chalicelib.routes_delivery import delivery_routes
-from chalicelib.routes_seed import seed_routes
-from chalicelib.routes_totp import totp_routes
-from chalicelib.routes_web import web_routes
+from chalicelib.http import SERVER_DOOR, App
+from chalicelib.openapi.routes import openapi_routes
+from chalicelib.origins import add_cors_headers
 from chalicelib.settings.channels import channel_event_topics
 from chalicelib.settings.events import delivery_topic, events_stream
+from chalicelib.totp.routes import totp_routes
 from chalicelib.twilio_v2.routes import twilio_routes
-
-if TYPE_CHECKING:
-    from chalice.app import Request
+from chalicelib.verify.routes import verify_routes
+from chalicelib.web.routes import web_routes
+from chalicelib.web.seed import seed_routes
 
 # Chalice's log goes through the root's handlers, an unhandled error as one redacted record.
 app = App(app_name="phone-verify", configure_logs=False)  # Chalice, per-thread request
 telemetry.adopt_chalice_log(app.log)
+# The browser checks (chalicelib/origins.py) read OTP_ALLOWED_ORIGINS from the container's configuration.
+origins.allow_origins(lambda: wiring.get_config().allowed_origins)
 log = logging.getLogger("verify")
 
 # API Gateway API keys (with a usage plan) for the API routes; the page at / stays open.
@@ -109,114 +108,8 @@ def _outcome(response: Response) -> str:
 # -- the v1 JSON API -------------------------------------------------------------------------
 
 
-def _request() -> Request:
-    """The request being handled: Chalice sets it before it calls a route or middleware."""
-    request = app.current_request
-    if request is None:  # outside a request: a programming error, not a client's
-        raise RuntimeError("no current request")
-    return request
-
-
-def _body() -> bytes:
-    return raw_body(_request())
-
-
-def _client_ip() -> str:
-    return client_ip(_request())
-
-
-_json_only = json_only(_request)
-
-
-def _preflight() -> Response:
-    return preflight(_request(), _API_KEY)
-
-
-def _verification_body(v: Any, now: float, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": v.id,
-        "to": v.to,
-        "channel": v.channel,
-        "status": v.status(now),
-        "expires_at": v.expires_at_iso,
-        "send_count": v.send_count,
-        **extra,
-    }
-
-
-@app.route("/v1/verifications", methods=["POST"], api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
-@_domain_errors
-@_json_only
-def start_verification() -> Response:
-    request = parse_start_request(_body())
-    service = wiring.get_service()
-    verification, created = service.start(request, _client_ip())
-    now = service.now()
-    ready_at = verification.sent_at_ms / 1000 + service.resend_interval
-    body = _verification_body(verification, now, resend_after=max(0, math.ceil(ready_at - now)),
-                              provider=verification.provider)
-    return _json(body, 201 if created else 200)
-
-
-@app.route("/v1/verifications/check", methods=["POST"], api_key_required=_API_KEY, authorizer=PUBLIC_DOOR)
-@_domain_errors
-@_json_only
-def check_verification() -> Response:
-    service = wiring.get_service()
-    verification = service.check(parse_check_request(_body()), _client_ip())
-    receipt = wiring.get_receipts().for_verification(verification, service.now(),
-                                                     test_number=service.is_test_number(verification.to))
-    return _json({"id": verification.id, "to": verification.to, "status": "approved", "valid": True,
-                  "receipt": receipt})
-
-
-# CORS preflights: answered by the function (not API Gateway's static mock) so that only the
-# origins in OTP_ALLOWED_ORIGINS get an answer. No API key or signature: a browser cannot
-# send one with a preflight.
-@app.route("/v1/verifications", methods=["OPTIONS"])
-@_domain_errors
-def start_preflight() -> Response:
-    return _preflight()
-
-
-@app.route("/v1/verifications/check", methods=["OPTIONS"])
-@_domain_errors
-def check_preflight() -> Response:
-    return _preflight()
-
-
-@app.route("/v1/verifications/{verification_id}", methods=["GET"], api_key_required=_API_KEY,
-           authorizer=SERVER_DOOR)
-@_domain_errors
-def get_verification(verification_id: str) -> Response:
-    service = wiring.get_service()
-    verification = service.get(verification_id)
-    attempts = [
-        {"channel": s.channel, "provider": s.provider, "sent_at": s.at_iso, "status": s.status,
-         "error_code": s.error_code}
-        for s in verification.sends
-    ]
-    return _json(
-        _verification_body(
-            verification,
-            service.now(),
-            attempts_remaining=verification.attempts_remaining,
-            send_attempts=attempts,
-        )
-    )
-
-
-@app.route("/v1/verifications/{verification_id}", methods=["DELETE"], api_key_required=_API_KEY,
-           authorizer=SERVER_DOOR)
-@_domain_errors
-def cancel_verification(verification_id: str) -> Response:
-    service = wiring.get_service()
-    verification = service.cancel(verification_id)
-    return _json(
-        _verification_body(
-            verification, service.now(), attempts_remaining=verification.attempts_remaining
-        )
-    )
+app.register_blueprint(verify_routes(_API_KEY, PUBLIC_DOOR, lambda: wiring.get_service(),
+                                    lambda: wiring.get_receipts()))
 
 
 app.register_blueprint(delivery_routes(lambda: wiring.get_service()))
@@ -266,24 +159,16 @@ app.register_blueprint(totp_routes(lambda: wiring.get_totp()))
 
 # -- the seed-compatible routes (form or JSON fields, plain-text answers) ---------------------
 
-app.register_blueprint(seed_routes(_API_KEY, PUBLIC_DOOR))
+
+app.register_blueprint(seed_routes(_API_KEY, PUBLIC_DOOR, lambda: wiring.get_service(),
+                                   lambda: wiring.get_config()))
 
 
-# -- the contract ----------------------------------------------------------------------------
+# -- the contract and the receipts' keys -----------------------------------------------------
 
 
-@app.route("/openapi.json", methods=["GET"])
-@_domain_errors
-def openapi() -> Response:
-    return Response(body=wiring.openapi_json(_API_KEY, PUBLIC_DOOR is None), status_code=200,
-                    headers={"Content-Type": "application/json", "Cache-Control": "max-age=300"})
-
-
-@app.route("/.well-known/jwks.json", methods=["GET"])
-@_domain_errors
-def jwks() -> Response:
-    """The receipts' public keys (RFC 7517), every configured key so rotation is seamless."""
-    return _json(wiring.get_receipts().jwks(), headers={"Cache-Control": "public, max-age=3600"})
+app.register_blueprint(openapi_routes(lambda: wiring.openapi_json(_API_KEY, PUBLIC_DOOR is None)))
+app.register_blueprint(receipt_routes(lambda: wiring.get_receipts()))
 
 
 # -- Twilio Verify's v2 API: HTTP Basic with an API key, checked by the function -----------
@@ -296,4 +181,4 @@ app.register_blueprint(hook_routes(lambda: wiring.get_hooks()))  # docs/identity
 # -- the web page and the local SMS inbox ----------------------------------------------------
 
 
-app.register_blueprint(web_routes())
+app.register_blueprint(web_routes(lambda: wiring.get_config()))

@@ -71,7 +71,7 @@ def receipts(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]:
     """A right check with its receipt versus the same check without one (same table, same
     servers); ReceiptSigner.sign versus the bare KMS Sign call it made, replayed on a plain
     boto3 client; the KMS calls of each approval."""
-    from scripts.keys import ensure_receipt_key
+    from scripts.keys.kms import ensure_receipt_key
 
     table = db.table("bench-receipts")
     key = ensure_receipt_key(moto.client("kms"), "bench")
@@ -132,7 +132,7 @@ def totp_challenges(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]
     condition holds as the app's did)."""
     import pyotp
 
-    from scripts.keys import ensure_receipt_key, ensure_totp_key
+    from scripts.keys.kms import ensure_receipt_key, ensure_totp_key
 
     table = db.table("bench-totp")
     admin = moto.client("kms")
@@ -144,11 +144,11 @@ def totp_challenges(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]
     dynamodb, kms = service._store._client, wiring._kms_client()
     enrollment = wiring.get_totp().enroll(TOTP_IDENTITY, None)
     totp = pyotp.TOTP(enrollment.secret)
-    from chalicelib.totp import CodeRequest
+    from chalicelib.totp.service import CodeRequest
 
     wiring.get_totp().confirm(enrollment.factor.id, CodeRequest(totp.at(clock.now)))
     clients = {"dynamodb": db.client(), "kms": moto.client("kms")}  # the floor's
-    pk = "t#" + enrollment.factor.id[2:34]  # chalicelib/totp_store.py identity_pk
+    pk = "t#" + enrollment.factor.id[2:34]  # chalicelib/totp/store.py identity_pk
     item = clients["dynamodb"].get_item(TableName=table, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]
     floor_pk = "t#floor" + enrollment.factor.id[7:34]
     clients["dynamodb"].put_item(TableName=table, Item={**item, "pk": {"S": floor_pk}})

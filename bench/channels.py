@@ -182,8 +182,8 @@ class FakeCloudApi:
 def whatsapp_start(db: Dynalite, runs: int) -> dict[str, Any]:
     import requests
 
-    from chalicelib.channel_messages import cloud_api_message
-    from chalicelib.messages import MessageComposer
+    from chalicelib.channels.channel_messages import cloud_api_message
+    from chalicelib.channels.messages import MessageComposer
 
     fake = FakeCloudApi()
     table = db.table("bench-whatsapp")

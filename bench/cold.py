@@ -9,7 +9,7 @@ and set-up are the same for all and are not part of a Lambda cold start). Then, 
          what the zip ships as source compiles on every run; the standard library and the
          site-packages standing in for the runtime's boto3 keep their cached bytecode, as the
          Lambda runtime's do. bench/run.py runs it on chalice's zip (no bytecode) and on
-         `make package`'s (scripts/package_bytecode.py);
+         `make package`'s (scripts/deploy/package_bytecode.py);
 - floor: create a boto3 DynamoDB client and replay the DynamoDB calls the handler made
          (recorded by bench/run.py into the file named by BENCH_CALLS).
 Prints {"ms": ...}.
@@ -47,7 +47,7 @@ def main(mode: str, package: str | None = None) -> None:
     mock.start()
     import boto3
 
-    from scripts.create_table import ensure_table
+    from scripts.deploy.create_table import ensure_table
 
     # A session of its own, so that neither mode finds the default session's caches warm.
     ensure_table(boto3.session.Session().client("dynamodb"), TABLE)
@@ -60,7 +60,7 @@ def main(mode: str, package: str | None = None) -> None:
 
         start = app.app(api_event("POST", "/v1/verifications", {"to": "+14155552671"}), Context())
         assert start["statusCode"] == 201, start
-        from chalicelib.providers.console import OUTBOX
+        from chalicelib.channels.providers.console import OUTBOX
 
         code = OUTBOX[0]["body"].split(" is ")[1][:6]
         check = app.app(api_event("POST", "/v1/verifications/check",

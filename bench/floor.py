@@ -126,7 +126,7 @@ def _in_waves(calls: list[list[dict[str, Any]]], one: Callable[[dict[str, Any]],
 
 def fresh_token(params: dict[str, Any]) -> dict[str, Any]:
     """A replayed write gets a token of its own, as each request's write does (the app's write
-    token, chalicelib/dynamodb.py, and the attempt counters' ``:w``, chalicelib/attempts.py):
+    token, chalicelib/dynamodb.py, and the attempt counters' ``:w``, chalicelib/verify/attempts.py):
     replaying the recorded one would find it on the item."""
     values = params.get("ExpressionAttributeValues", {})
     for name in (":wid", ":w"):

@@ -46,7 +46,7 @@ def median_ms(samples: list[float]) -> float:
 
 class _Server:
     def __init__(self, argv: list[str]) -> None:
-        from scripts.run_local import free_port, wait_for_port
+        from scripts.local.run_local import free_port, wait_for_port
 
         self.port = free_port()
         self.proc = subprocess.Popen([*argv, str(self.port)], stdout=subprocess.DEVNULL,
@@ -72,7 +72,7 @@ class Dynalite(_Server):
         return boto3.client("dynamodb", endpoint_url=self.endpoint)
 
     def table(self, name: str) -> str:
-        from scripts.create_table import ensure_table
+        from scripts.deploy.create_table import ensure_table
 
         ensure_table(self.client(), name)
         return name
@@ -141,7 +141,7 @@ def numbers(start: int, count: int) -> list[str]:
 
 
 def latest_code() -> str:
-    from chalicelib.providers.console import OUTBOX
+    from chalicelib.channels.providers.console import OUTBOX
 
     return OUTBOX[0]["body"].split(" is ")[1][:6]
 

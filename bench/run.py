@@ -226,7 +226,7 @@ def flat_at_scale(db: Dynalite, runs: int, scale: int) -> dict[str, Any]:
     for name, table in (("small", small), ("large", large)):
         build_app(db.endpoint, table)
         apps[name] = wiring.get_service()  # kept: each service holds its own table
-    from chalicelib.models import CheckRequest, StartRequest
+    from chalicelib.verify.models import CheckRequest, StartRequest
 
     timings: dict[str, list[float]] = {"small": [], "large": []}
     phones = numbers(20_000, runs + 5)
@@ -345,10 +345,10 @@ def calls_per_operation(db: Dynalite, repeats: int = 7) -> dict[str, Any]:
 
 def build_package(out: Path) -> dict[str, Path]:
     """The prod stage's deployment zip as `chalice package` makes it ("chalice") and as
-    `make package` ships it ("package": then scripts/package_bytecode.py), from a tree without
+    `make package` ships it ("package": then scripts/deploy/package_bytecode.py), from a tree without
     bytecode (a tree that ran the tests holds ~100 KB of chalicelib .pyc files that
     `make package` removes)."""
-    from scripts import package_bytecode
+    from scripts.deploy import package_bytecode
 
     for cache in (ROOT / "chalicelib").rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)

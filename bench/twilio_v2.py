@@ -56,7 +56,7 @@ def warm(db: Dynalite, runs: int, calls_file: Any) -> dict[str, Any]:
                                  {"To": phone, "Channel": "sms"}, authorization), Context())
         t1 = time.perf_counter()
         assert started["statusCode"] == 201, started
-        from chalicelib.providers.console import OUTBOX
+        from chalicelib.channels.providers.console import OUTBOX
 
         code = OUTBOX[0]["body"].split(" is ")[1][:6]
         t2 = time.perf_counter()

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
-from chalicelib.providers import REGISTRY, URL_SETTINGS, check_url
+from chalicelib.settings.brand import brand_problem
+from chalicelib.settings.providers import REGISTRY, URL_SETTINGS, check_url
 from chalicelib.settings.channels import Channels
 from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str
 from chalicelib.settings.events import Events
-from chalicelib.settings.hooks import PLATFORMS, Hooks
+from chalicelib.settings.hooks import Hooks
 from chalicelib.settings.limits import Limits
 from chalicelib.settings.numbers import TestNumbers
 from chalicelib.settings.receipts import receipt_settings
@@ -87,7 +88,7 @@ class Config:
     log_format: str = "json"  # "human" (one line per request, no EMF) is the local default
     limits: "Limits" = None  # type: ignore[assignment]  # set by from_env
     test_numbers: "TestNumbers" = None  # type: ignore[assignment]
-    # Receipts (chalicelib/receipts.py): the issuer is the API's public base URL.
+    # Receipts (chalicelib/factors/receipts.py): the issuer is the API's public base URL.
     public_url: str = "http://localhost:8000"
     receipt_audience: str = "http://localhost:8000"
     receipt_ttl_seconds: int = 300
@@ -95,7 +96,7 @@ class Config:
     totp: "TotpSettings" = None  # type: ignore[assignment]
     channels: Channels = Channels()  # whatsapp and email (docs/channels.md): off by default
     # OTP_ATTEMPTS: each send and approval also recorded for the v2 Attempts list and Summary
-    # (chalicelib/attempts.py): two small writes beside each, in the waves they already make.
+    # (chalicelib/verify/attempts.py): two small writes beside each, in the waves they already make.
     # On, as Twilio always has them; OTP_ATTEMPTS=false turns them off.
     attempts: bool = True
     # The identity key (OTP_IDENTITY_SECRET[_PARAMETER]): keys item keys, SIDs, API keys and send
@@ -188,8 +189,6 @@ class Config:
         if not _REGION.fullmatch(region):
             raise ConfigError("OTP_DEFAULT_REGION must be an ISO 3166 alpha-2 code such as US")
 
-        from chalicelib.messages import brand_problem
-
         brand = _str(env, "OTP_BRAND_NAME") or "Verify"
         problem = brand_problem(brand)  # the rule v2's FriendlyName and CustomFriendlyName follow
         if problem:
@@ -232,30 +231,9 @@ class Config:
             attempts=_bool(env, "OTP_ATTEMPTS", True),
             hooks=Hooks.from_env(env, stage),
         )
-        # A custom code (v2's CustomCode on the default Service, a hook's) has up to 10 characters.
-        custom = config.hooks.custom_code_enabled or any(config.hooks.of(p).enabled for p in PLATFORMS)
-        over = config.composer().check_budget(max(config.code_length, 10) if custom else config.code_length)
-        if over:
-            raise ConfigError(
-                "the SMS would need two segments in locale(s) "
-                + ("with a 10-character custom code (OTP_CUSTOM_CODE_ENABLED, OTP_HOOK_*) " if custom else "")
-                + f"{', '.join(over)}: shorten OTP_BRAND_NAME, OTP_MESSAGE_TEMPLATE or "
-                "OTP_WEBOTP_DOMAIN, or drop OTP_ANDROID_APP_HASH"
-            )
+        # The SMS's one-segment budget is the channels' rule, checked by the composition root
+        # (chalicelib/wiring.py load_config: chalicelib/channels/messages.py check_budget_of).
         return config
-
-    def composer(self):  # -> MessageComposer
-        from chalicelib.messages import MessageComposer
-
-        return MessageComposer(
-            self.brand_name,
-            self.ttl_seconds,
-            template_override=self.message_template,
-            webotp_domain=self.webotp_domain,
-            android_app_hash=self.android_app_hash,
-            whatsapp_template=self.channels.whatsapp_template,
-            whatsapp_languages=self.channels.whatsapp_languages,
-        )
 
 
 def _secret(env: Mapping[str, str], variable: str, stage: str) -> tuple[str | None, str | None]:

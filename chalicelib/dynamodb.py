@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
-
-from chalicelib.callbacks import STATUS_RANK
-from chalicelib.models import ReceiptBinding, SendAttempt, Verification
+from typing import Any, Protocol, runtime_checkable
 
 
 class ConditionFailed(Exception):
-    """The write's condition did not hold; ``item`` is the raw item as it was (or None) and
-    ``current`` the verification in it, if any."""
+    """The write's condition did not hold; ``item`` is the raw item as it was (or None). Each
+    store decodes it (the verification in a number's item: chalicelib/verify/items.py)."""
 
     def __init__(self, item: dict[str, Any] | None) -> None:
         super().__init__("condition failed")
         self.item = item
-        self.current = to_verification(item)
+
+
+@runtime_checkable
+class ItemValue(Protocol):
+    """A value that says how DynamoDB stores it (a verification's send: chalicelib/verify/
+    models.py's SendAttempt): the plumbing encodes it without knowing the capability's model."""
+
+    def item_value(self) -> dict[str, Any]: ...
 
 
 class StoreUnavailable(Exception):
@@ -135,14 +139,12 @@ def _top_level_or(expression: str) -> bool:
     return False
 
 
-# -- the item codec: here, not in store.py, because ConditionFailed decodes the item it carries --
+# -- the value codec; a capability's own items are decoded by its store (verify/items.py) -------
 
 
 def _value(v: Any) -> dict[str, Any]:
-    if isinstance(v, SendAttempt):
-        return {"M": {"channel": {"S": v.channel}, "provider": {"S": v.provider},
-                      "at_ms": {"N": str(v.at_ms)}, "status": {"S": v.status},
-                      "rank": {"N": str(STATUS_RANK[v.status])}}}
+    if isinstance(v, ItemValue):
+        return v.item_value()
     if isinstance(v, list):
         return {"L": [_value(x) for x in v]}
     if isinstance(v, dict):
@@ -154,59 +156,3 @@ def _value(v: Any) -> dict[str, Any]:
 
 def marshal(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: _value(v) for k, v in values.items()}
-
-
-def _send_attempt(value: dict[str, Any]) -> SendAttempt:
-    m = value["M"]
-    return SendAttempt(
-        m["channel"]["S"], m["provider"]["S"], int(m["at_ms"]["N"]),
-        status=m.get("status", {}).get("S", "accepted"), error_code=m.get("error_code", {}).get("S"),
-        permanent=m.get("permanent", {}).get("N") == "1",
-    )
-
-
-def approved_at(item: dict[str, Any] | None) -> int | None:
-    value = (item or {}).get("approved_at", {}).get("N")
-    return int(value) if value is not None else None
-
-
-def to_verification(item: dict[str, Any] | None) -> Verification | None:
-    """The verification in a number's item; None for no item, a counter, or a removed one."""
-    if not item or "vid" not in item:
-        return None
-    plain: dict[str, Any] = {
-        k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items() if "L" not in v
-    }
-    return Verification(
-        id=plain["vid"],
-        to=plain["to"],
-        channel=plain["channel"],
-        code_mac=plain["code_mac"],
-        created_at=plain["created_at"],
-        expires_at=plain["code_expires_at"],
-        sent_at_ms=plain["sent_at_ms"],
-        send_count=plain["send_count"],
-        attempts=plain["attempts"],
-        max_attempts=plain["max_attempts"],
-        guess_mac=plain.get("guess_mac"),
-        canceled_at=plain.get("canceled_at"),
-        sends=tuple(_send_attempt(x) for x in item.get("sends", {}).get("L", [])),
-        approved_at=approved_at(item),
-        binding=_binding(item.get("binding")),
-        scope=plain.get("svc") or "",
-        metadata=plain.get("meta"),
-        # Absent on an item made before every code stayed live: its one code_mac is the list.
-        code_macs=tuple(x["S"] for x in item.get("code_macs", {}).get("L", [])),
-    )
-
-
-def _binding(value: dict[str, Any] | None) -> ReceiptBinding | None:
-    if not value or "M" not in value:
-        return None
-    fields = value["M"]
-    return ReceiptBinding(fields.get("nonce", {}).get("S"), fields.get("purpose", {}).get("S"))
-
-
-def binding_value(binding: ReceiptBinding | None) -> dict[str, str] | None:
-    """The item's ``binding`` map (None: the attribute is removed)."""
-    return binding.claims() or None if binding is not None else None

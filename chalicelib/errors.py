@@ -194,7 +194,7 @@ class CountrySuspended(LimitExceeded):
 
 
 class RateLimitExceeded(LimitExceeded):
-    """A bucket of a v2 Service's own Rate Limits refused the start (chalicelib/rate_buckets.py):
+    """A bucket of a v2 Service's own Rate Limits refused the start (chalicelib/verify/rate_buckets.py):
     v2 answers Twilio's 20429, whose page names "Exceeding Verify Service Rate Limits that you
     configure" as a cause (https://www.twilio.com/docs/api/errors/20429). v1 has no such limits."""
 
@@ -223,7 +223,7 @@ class FactorAlreadyVerified(ServiceError):
 
 
 class TotpRetryLater(MaxAttemptsReached):
-    """Growing delays after wrong authenticator codes (chalicelib/totp_limits.py)."""
+    """Growing delays after wrong authenticator codes (chalicelib/totp/limits.py)."""
 
     message = "Too many incorrect authenticator codes in a row; try again after Retry-After seconds."
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("verify")
 
 JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+MAX_BODY_BYTES = 4096  # a JSON request body, any route's
 
 # Two doors. The server door is AWS IAM (SigV4): API Gateway refuses an unsigned call before
 # the function runs. It takes every route that manages state or reads personal data. The
@@ -33,7 +34,7 @@ class App(Chalice):
     """Chalice keeping the request being handled (``current_request``) per thread. Chalice keeps
     it on the app object, which is safe on Lambda (one request per container at a time) and not
     under `chalice local`, whose server gives each request a thread: a request could read
-    another's. `make run` (scripts/serve.py) still serves one request at a time per process."""
+    another's. `make run` (scripts/local/serve.py) still serves one request at a time per process."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._requests = threading.local()
@@ -84,3 +85,17 @@ def raw_body(request: Request) -> bytes:
     """The raw body. Chalice declares str | bytes but encodes a text body, so this is bytes."""
     raw = request.raw_body
     return raw.encode("utf-8") if isinstance(raw, str) else raw
+
+
+def decode_json_object(raw: bytes | None) -> dict[str, Any]:
+    if raw is None or len(raw) == 0:
+        raise errors.InvalidRequest("The request body must be a JSON object.")
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.InvalidRequest(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise errors.InvalidRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise errors.InvalidRequest("The request body must be a JSON object.")
+    return body

@@ -1,6 +1,6 @@
 """The browser checks of the public door: which pages may call it (Origin, Sec-Fetch-Site,
 OTP_ALLOWED_ORIGINS), the CORS answers they get, and the caller's address as API Gateway saw
-it. Used by app.py's v1 routes and the seed routes (chalicelib/routes_seed.py)."""
+it. Used by app.py's v1 routes and the seed routes (chalicelib/web/seed.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,31 @@ from urllib.parse import urlsplit
 
 from chalice import Response
 
-from chalicelib import errors, wiring
+from chalicelib import errors
 from chalicelib.config import ConfigError
 
 if TYPE_CHECKING:
     from chalice.app import Request
 
 
+def _no_origin() -> frozenset[str]:
+    return frozenset()
+
+
+# The origins allowed (OTP_ALLOWED_ORIGINS) come from the configuration the composition root
+# hands in (app.py: allow_origins), read per request: the kernel never imports chalicelib/wiring.py.
+_allowed_origins: Callable[[], frozenset[str]] = _no_origin
+
+
+def allow_origins(source: Callable[[], frozenset[str]]) -> None:
+    """Where the allowed origins come from (app.py: the container's configuration)."""
+    global _allowed_origins
+    _allowed_origins = source
+
+
 def cross_origin_allowed(origin: str) -> bool:
     try:
-        return origin in wiring.get_config().allowed_origins
+        return origin in _allowed_origins()
     except ConfigError:
         return False
 

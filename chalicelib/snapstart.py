@@ -9,7 +9,7 @@ https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-python.html
 reseeds ``random`` from the OS, drops the thread pool, and forgets the cached service (its
 AWS clients and connections, its secrets), so the first request after a restore builds them
 afresh. Codes and ids come from ``secrets`` (the OS, never a snapshot), and so do budget
-shards (chalicelib/limits.py). Outside Lambda the module is absent and nothing is registered.
+shards (chalicelib/verify/limits.py). Outside Lambda the module is absent and nothing is registered.
 """
 
 from __future__ import annotations

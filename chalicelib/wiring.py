@@ -22,11 +22,21 @@ from chalicelib import errors, snapstart
 log = logging.getLogger("verify")
 
 
-@functools.cache
-def get_config() -> Any:
+def load_config(environ: Any = None) -> Any:
+    """The configuration (chalicelib/config.py), then the rules of the capabilities it names
+    that the kernel cannot check itself: the SMS's one-segment budget (chalicelib/channels).
+    Every entry point reads its configuration here (the routes, make deploy, make api-key)."""
+    from chalicelib.channels import check_budget_of
     from chalicelib.config import Config
 
-    return Config.from_env()
+    config = Config.from_env(environ)
+    check_budget_of(config)
+    return config
+
+
+@functools.cache
+def get_config() -> Any:
+    return load_config()
 
 
 class _Shared:
@@ -75,7 +85,7 @@ class _Shared:
 
 
 def _retry_seconds() -> int:
-    from chalicelib.parameters import RETRY_AFTER_SECONDS
+    from chalicelib.settings.parameters import RETRY_AFTER_SECONDS
 
     return RETRY_AFTER_SECONDS
 
@@ -111,13 +121,13 @@ def _build_service() -> Any:
 
     from chalicelib import budget
     from chalicelib.codes import CodeHasher
-    from chalicelib.counters import DynamoDBCounterStore
-    from chalicelib.limits import Limiter
-    from chalicelib.parameters import load_provider_settings, load_server_secrets
-    from chalicelib.providers import ProviderContext
-    from chalicelib.routing import ProviderPool
-    from chalicelib.service import VerificationService
-    from chalicelib.store import DynamoDBVerificationStore
+    from chalicelib.verify.counters import DynamoDBCounterStore
+    from chalicelib.verify.limits import Limiter
+    from chalicelib.settings.parameters import load_provider_settings, load_server_secrets
+    from chalicelib.channels.providers import ProviderContext
+    from chalicelib.verify.routing import ProviderPool
+    from chalicelib.verify.service import VerificationService
+    from chalicelib.verify.store import DynamoDBVerificationStore
     from chalicelib.telemetry import configure_logging
 
     configure_logging(log_format=get_config().log_format)
@@ -136,7 +146,7 @@ def _build_service() -> Any:
     settings = functools.cache(lambda: load_provider_settings(config, lambda: aws_client("ssm")))
 
     def http_session() -> Any:  # requests is imported only when an HTTP provider sends
-        from chalicelib.providers.http import shared_session
+        from chalicelib.channels.providers.http import shared_session
 
         return shared_session()
 
@@ -146,7 +156,7 @@ def _build_service() -> Any:
     providers = ProviderPool(config, settings, context)
     # The counters' give-backs go through a client botocore never retries (one attempt, like
     # a send: a retried give-back after a lost answer could give back another request's
-    # count), made on the first refusal of the container (chalicelib/counters.py).
+    # count), made on the first refusal of the container (chalicelib/verify/counters.py).
     give_back_client = functools.cache(lambda: budget.guard(
         boto3.client("dynamodb", config=budget.botocore_config(seconds, send=True))))
     limiter = Limiter(config.limits, DynamoDBCounterStore(aws_client("dynamodb"), config.table_name,
@@ -157,7 +167,7 @@ def _build_service() -> Any:
     delivery = _delivery_tracker(config, store, hasher, settings, identity_key)
     attempts = None
     if config.attempts:
-        from chalicelib.attempts import AttemptLog
+        from chalicelib.verify.attempts import AttemptLog
 
         attempts = AttemptLog(aws_client("dynamodb"), config.table_name)
     return VerificationService(config, store, providers, hasher, limiter, delivery=delivery,
@@ -165,8 +175,8 @@ def _build_service() -> Any:
 
 
 def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes) -> Any:
-    from chalicelib.delivery import DeliveryTracker
-    from chalicelib.phone import parse_phone_number
+    from chalicelib.delivery.tracker import DeliveryTracker
+    from chalicelib.channels.phone import parse_phone_number
 
     def region_of(e164: str) -> str:
         if "@" in e164:  # an email verification's address: no country
@@ -178,8 +188,8 @@ def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secre
 
 @functools.cache
 def get_receipts() -> Any:
-    """The ReceiptSigner (chalicelib/receipts.py); its KMS client is built on first use."""
-    from chalicelib.receipts import signer_from_config
+    """The ReceiptSigner (chalicelib/factors/receipts.py); its KMS client is built on first use."""
+    from chalicelib.factors.receipts import signer_from_config
 
     return signer_from_config(get_config(), _kms_client)
 
@@ -196,15 +206,15 @@ def _kms_client() -> Any:
 
 
 def get_totp() -> Any:
-    """The TotpService (chalicelib/totp.py), rebuilt with the VerificationService whose
+    """The TotpService (chalicelib/totp/service.py), rebuilt with the VerificationService whose
     DynamoDB client, secret (identity keys) and clock it shares."""
     return _totp_for(get_service())
 
 
 @functools.lru_cache(maxsize=1)
 def _totp_for(service: Any) -> Any:
-    from chalicelib.totp import TotpService
-    from chalicelib.totp_store import DynamoDBTotpStore
+    from chalicelib.totp.service import TotpService
+    from chalicelib.totp.store import DynamoDBTotpStore
 
     store = DynamoDBTotpStore(service._store._client, get_config().table_name)
     return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
@@ -233,7 +243,7 @@ def _hooks_for(twilio: Any) -> Any:
     import boto3
 
     from chalicelib.hooks.core import HookStarts, ReplayGuard
-    from chalicelib.parameters import _get_secure_string
+    from chalicelib.settings.parameters import _get_secure_string
 
     config = get_config()
     return HookStarts(config, lambda: twilio, ReplayGuard(twilio._service._store._client, config.table_name),
@@ -258,21 +268,27 @@ def public_base(request: Any) -> str:
 
 @functools.cache
 def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
-    """The table stream's consumer (chalicelib/events.py), built once per container."""
-    from chalicelib.events import Poster, deliver_batch, delivery_marks, stream_pause, stream_time_left
-    from chalicelib.providers.http import shared_session
+    """The table stream's consumer (chalicelib/events/posting.py), built once per container."""
+    from chalicelib.events.posting import (
+        Poster,
+        deliver_batch,
+        delivery_marks,
+        stream_pause,
+        stream_time_left,
+    )
+    from chalicelib.channels.providers.http import shared_session
 
     config = get_config()
     secret = config.events.secret
     if secret is None:  # deployed stages: from SSM, once per container
         import boto3
 
-        from chalicelib.parameters import _get_secure_string
+        from chalicelib.settings.parameters import _get_secure_string
 
         secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
                                     lambda: boto3.client("ssm"))
     poster = Poster(secret, shared_session().post)
-    from chalicelib.forgotten import Tombstones
+    from chalicelib.events.forgotten import Tombstones
 
     marks = delivery_marks(config.events.urls, _dynamodb_client, config.table_name)
     urls, include_number = config.events.urls, config.events.include_number
@@ -298,17 +314,17 @@ def deliver_stream_records(records: list[dict[str, Any]], context: Any = None) -
 
 def delivery_published(message: str) -> int:
     """One End User Messaging delivery event from its topic: the same ranked, monotonic write
-    as an HTTP receipt (chalicelib/delivery.py); how many sends it changed."""
+    as an HTTP receipt (chalicelib/delivery/tracker.py); how many sends it changed."""
     tracker = get_service().delivery
     return tracker.receive_published("end-user-messaging", message) if tracker is not None else 0
 
 
 @functools.cache
 def openapi_json(api_key_required: bool, public: bool) -> str:
-    """The contract (chalicelib/openapi.py) as served at /openapi.json."""
+    """The contract (chalicelib/openapi/document.py) as served at /openapi.json."""
     import json
 
-    from chalicelib.openapi import document
+    from chalicelib.openapi.document import document
 
     return json.dumps(document(get_config().code_length, api_key_required, public))
 

@@ -86,10 +86,10 @@ def aws(stage_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws(config={"core": {"reset_boto3_session": False}}):
         import boto3
 
-        from scripts.create_table import ATTEMPTS_INDEX, ATTRIBUTES, STREAM, TTL_ATTRIBUTE
-        from scripts.keys import ensure_receipt_key, ensure_totp_key
+        from scripts.deploy.create_table import ATTEMPTS_INDEX, ATTRIBUTES, STREAM, TTL_ATTRIBUTE
+        from scripts.keys.kms import ensure_receipt_key, ensure_totp_key
 
-        # The table as scripts/create_table.py makes it (tests/unit/test_provision.py tests
+        # The table as scripts/deploy/create_table.py makes it (tests/unit/test_provision.py tests
         # that script), in two calls instead of its idempotent describe-and-wait steps.
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(
@@ -131,7 +131,7 @@ def client(service):
 
 @pytest.fixture
 def outbox():
-    from chalicelib.providers.console import OUTBOX
+    from chalicelib.channels.providers.console import OUTBOX
 
     OUTBOX.clear()
     return OUTBOX

@@ -63,7 +63,7 @@ def name_of(target: str, body: dict[str, Any]) -> str:
         return "service_index" if pk == "v2#services" else "service_item"
     if operation == "GetItem":
         return {"v": "get", "t": "totp_load"}.get(pk[:1], "get_" + pk.split("#")[0])
-    if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/sid_links.py)
+    if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/factors/sid_links.py)
         return "sid"
     if pk.startswith("v#"):
         for value, name in ((":created", "create"), (":send", "resend"), (":guess", "check"),
@@ -80,7 +80,7 @@ def name_of(target: str, body: dict[str, Any]) -> str:
         if ":step" in values:
             return "totp_accept"
         return "totp_failure" if ".fails = " in update and "#c0" in update else "totp_write"
-    if pk.startswith("at#"):  # the v2 Attempts (chalicelib/attempts.py): one item per send
+    if pk.startswith("at#"):  # the v2 Attempts (chalicelib/verify/attempts.py): one item per send
         return "attempt"
     if pk.startswith("ac#"):  # their per-day Summary counters
         return "attempt_count"

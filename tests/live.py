@@ -1,5 +1,5 @@
 """Servers for tests over real HTTP: dynalite (a DynamoDB implementation that locks per item)
-and the app served by scripts/serve.py. Imported by the integration and browser conftests."""
+and the app served by scripts/local/serve.py. Imported by the integration and browser conftests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from scripts.run_local import free_port, wait_for_port
+from scripts.local.run_local import free_port, wait_for_port
 from tests.conftest import ROOT, TABLE
 
 DYNALITE = ROOT / ".deps" / "node_modules" / ".bin" / "dynalite"
@@ -63,7 +63,7 @@ def dynamodb_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         endpoint = f"http://127.0.0.1:{port}"
         import boto3
 
-        from scripts.create_table import ensure_table
+        from scripts.deploy.create_table import ensure_table
 
         ensure_table(boto3.client("dynamodb", endpoint_url=endpoint), TABLE)
         yield endpoint
@@ -101,7 +101,7 @@ def serve(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory):
             return servers[env_key]
         import boto3
 
-        from scripts.create_table import ensure_table
+        from scripts.deploy.create_table import ensure_table
 
         stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
         table = overrides.get("OTP_TABLE_NAME") or stages[stage]["environment_variables"]["OTP_TABLE_NAME"]
@@ -114,7 +114,7 @@ def serve(dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory):
         env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "PYTHONUNBUFFERED": "1"}
         assignments = [f"--env={k}={v}" for k, v in {**RELAXED, **overrides}.items()]
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "serve.py"), "--stage", stage,
+            [sys.executable, str(ROOT / "scripts" / "local" / "serve.py"), "--stage", stage,
              "--port", str(port), *(["--forking"] if forking else []), *assignments],
             env=env, stdout=log, stderr=log, cwd=ROOT,
         )
@@ -138,10 +138,10 @@ def live_server(serve) -> LiveServer:
 @contextmanager
 def moto_kms(stage: str) -> Iterator[dict[str, str]]:
     """moto's server as KMS on 127.0.0.1 with the stage's receipt and TOTP keys, as `make run`
-    (scripts/run_local.py) makes them: the variables that point the app at it."""
+    (scripts/local/run_local.py) makes them: the variables that point the app at it."""
     import boto3
 
-    from scripts.keys import ensure_receipt_key, ensure_totp_key
+    from scripts.keys.kms import ensure_receipt_key, ensure_totp_key
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

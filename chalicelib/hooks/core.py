@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from chalicelib import errors
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable
-from chalicelib.twilio_v2 import wire
+from chalicelib import twilio_v2 as wire  # its public face: TwilioError, from_domain
 
 log = logging.getLogger("verify")
 

@@ -1,4 +1,4 @@
-"""The hooks' operations in /openapi.json (chalicelib/openapi.py): each in its platform's own
+"""The hooks' operations in /openapi.json (chalicelib/openapi/document.py): each in its platform's own
 format, which that platform's documentation defines (docs/identity-platforms.md)."""
 
 from __future__ import annotations

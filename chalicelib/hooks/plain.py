@@ -9,8 +9,8 @@ import json
 from typing import Any, Callable
 
 from chalicelib.hooks.core import HookRefused, HookStarts, e164
-from chalicelib.twilio_v2 import wire
-from chalicelib.twilio_v2.params import CUSTOM_CODE
+from chalicelib import twilio_v2 as wire  # its public face: TwilioError, from_domain
+from chalicelib.twilio_v2 import CUSTOM_CODE
 
 MAX_BODY_BYTES = 16 * 1024
 Answer = tuple[int, dict[str, Any], dict[str, str]]

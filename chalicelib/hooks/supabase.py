@@ -25,9 +25,9 @@ from typing import Any
 from chalicelib.hooks.core import HookRefused, HookStarts, e164
 from chalicelib.networks import client_network
 from chalicelib.settings.hooks import supabase_key
-from chalicelib.standard_webhooks import TOLERANCE_SECONDS, InvalidWebhook, verify
-from chalicelib.twilio_v2 import wire
-from chalicelib.twilio_v2.params import CUSTOM_CODE
+from chalicelib.events import TOLERANCE_SECONDS, InvalidWebhook, verify
+from chalicelib import twilio_v2 as wire  # its public face: TwilioError, from_domain
+from chalicelib.twilio_v2 import CUSTOM_CODE
 
 PLATFORM = "supabase"
 MAX_BODY_BYTES = 64 * 1024  # the user object (identities, metadata) with room; Supabase's own limit is 200 KB

@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.hooks import plain
 from chalicelib.hooks.core import HookRefused, HookStarts
-from chalicelib.standard_webhooks import TOLERANCE_SECONDS
+from chalicelib.events import TOLERANCE_SECONDS
 
 PLATFORM = "zitadel"
 

@@ -12,15 +12,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from chalicelib.channel_messages import WHATSAPP_LANGUAGES
 from chalicelib.errors import ConfigError
-from chalicelib.providers import REGISTRY
+from chalicelib.settings.providers import REGISTRY
 from chalicelib.settings.env import _str
 
 # Meta: "Template names can only contain lowercase alphanumeric characters and underscores",
 # at most 512 characters.
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}", re.ASCII)
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?", re.ASCII)
+
+
+# Meta's language codes for the shipped locales (developers.facebook.com/docs/whatsapp/
+# business-management-api/message-templates/supported-languages). The approved template
+# must exist in each language used; OTP_WHATSAPP_LANGUAGES overrides any of them.
+WHATSAPP_LANGUAGES: dict[str, str] = {
+    "en": "en", "es": "es", "fr": "fr", "de": "de", "it": "it", "pt": "pt_BR", "ja": "ja",
+    "zh": "zh_CN", "ar": "ar", "hi": "hi", "ru": "ru",
+}
 
 
 @dataclass(frozen=True)

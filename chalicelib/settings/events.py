@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -10,6 +12,20 @@ from typing import Mapping
 
 from chalicelib.errors import ConfigError
 from chalicelib.settings.env import DEPLOYED_STAGES, _bool, _str
+
+PREFIX = "whsec_"  # Standard Webhooks' secrets: whsec_ and base64 (chalicelib/events/standard_webhooks.py)
+
+
+def secret_bytes(secret: str) -> bytes:
+    """The key inside ``whsec_<base64>`` (the prefix is optional, padding may be missing)."""
+    raw = secret[len(PREFIX):] if secret.startswith(PREFIX) else secret
+    try:
+        key = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a webhook secret is whsec_ followed by base64") from None
+    if not key:
+        raise ValueError("a webhook secret may not be empty")
+    return key
 
 
 @dataclass(frozen=True)
@@ -51,8 +67,6 @@ class Events:
                 "OTP_EVENTS_URL needs OTP_EVENTS_SECRET (whsec_...) or OTP_EVENTS_SECRET_PARAMETER"
             )
         if secret is not None:
-            from chalicelib.standard_webhooks import secret_bytes
-
             try:
                 key = secret_bytes(secret)
             except ValueError:
@@ -65,7 +79,7 @@ class Events:
 
 
 # Until `make deploy` names it (OTP_EVENTS_STREAM_ARN) or `make package` puts the table's
-# StreamArn in its place (scripts/events_resources.py), the handler is bound to this name.
+# StreamArn in its place (scripts/deploy/events_resources.py), the handler is bound to this name.
 STREAM_PLACEHOLDER = "arn:aws:dynamodb:::table/phone-verify/stream/named-by-make-deploy-or-make-package"
 
 

@@ -70,7 +70,7 @@ def _hook(env: Mapping[str, str], stage: str, platform: str, secret_name: str, p
 
 def check_supabase_secret(secret: str, name: str) -> None:
     """Supabase shows a hook's secret as ``v1,whsec_<base64>`` (Standard Webhooks' key)."""
-    from chalicelib.standard_webhooks import secret_bytes
+    from chalicelib.settings.events import secret_bytes
 
     try:
         secret_bytes(supabase_key(secret))

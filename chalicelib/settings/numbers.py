@@ -10,13 +10,16 @@ from typing import Mapping
 from chalicelib.errors import ConfigError
 from chalicelib.settings.env import _str
 
+# How a test number's rehearsal send fails (chalicelib/channels/providers/rehearsal.py).
+FAIL_MODES = ("permanent", "transient", "timeout")
+
 
 @dataclass(frozen=True)
 class TestNumbers:
     """OTP_TEST_NUMBERS: numbers (or ^regex ranges) for app-store review and end-to-end tests.
     Each value is a fixed code ("123456" or {"code": "123456"}), or a failure on purpose
     ({"fail": "permanent"|"transient"|"timeout"}, optionally with a "code"): no SMS is ever
-    sent to a test number; see chalicelib/providers/rehearsal.py for how each failure answers."""
+    sent to a test number; see chalicelib/channels/providers/rehearsal.py for how each failure answers."""
 
     exact: Mapping[str, str]
     ranges: tuple[tuple["re.Pattern[str]", str], ...]
@@ -42,8 +45,6 @@ class TestNumbers:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str, code_length: int) -> "TestNumbers":
-        from chalicelib.providers.rehearsal import FAIL_MODES
-
         raw = _str(env, "OTP_TEST_NUMBERS")
         if raw is None:
             return cls({}, (), {})

@@ -1,4 +1,4 @@
-"""The receipts' settings (chalicelib/receipts.py): issuer, audience, lifetime, KMS keys."""
+"""The receipts' settings (chalicelib/factors/receipts.py): issuer, audience, lifetime, KMS keys."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def receipt_settings(env: Mapping[str, str], stage: str) -> ReceiptSettings:
     if len(set(key_ids)) != len(key_ids):
         raise ConfigError("OTP_RECEIPT_KEY_IDS names a key twice")
     if not key_ids and deployed:
-        key_ids = (f"alias/phone-verify-{stage}-receipts",)  # scripts/keys.py receipt_alias
+        key_ids = (f"alias/phone-verify-{stage}-receipts",)  # scripts/keys/kms.py receipt_alias
     return {
         "public_url": url,
         "callback_base_url": url if given is not None else None,

@@ -1,4 +1,4 @@
-"""Authenticator-app factors' settings (chalicelib/totp.py): OTP_TOTP_*."""
+"""Authenticator-app factors' settings (chalicelib/totp/service.py): OTP_TOTP_*."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from chalicelib.settings.env import _KMS_KEY_ID, _int, _str
 
 @dataclass(frozen=True)
 class TotpSettings:
-    """Authenticator-app factors (chalicelib/totp.py). ``key_id`` None: TOTP is off (local
+    """Authenticator-app factors (chalicelib/totp/service.py). ``key_id`` None: TOTP is off (local
     and test stages without OTP_TOTP_KEY_ID); deployed stages default to the stage's key."""
 
     key_id: str | None
@@ -26,7 +26,7 @@ class TotpSettings:
         if key_id is not None and not _KMS_KEY_ID.fullmatch(key_id):
             raise ConfigError(f"OTP_TOTP_KEY_ID {key_id!r} must be a KMS key id, key ARN or alias/... name")
         if key_id is None and stage not in ("local", "test"):
-            key_id = f"alias/phone-verify-{stage}-totp"  # scripts/keys.py totp_alias
+            key_id = f"alias/phone-verify-{stage}-totp"  # scripts/keys/kms.py totp_alias
         return cls(
             key_id=key_id,
             max_factors=_int(env, "OTP_TOTP_MAX_FACTORS", 5, 1, 20),

@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from chalicelib import errors
-from chalicelib.attempts import attempt_sid
-from chalicelib.messages import base_locale, brand_problem
-from chalicelib.models import CheckRequest, StartRequest, Verification, valid_locale
+from chalicelib.verify import attempt_sid
+from chalicelib.channels import base_locale, brand_problem, composer_for
+from chalicelib.verify import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
-from chalicelib.phone import line_type
+from chalicelib.channels import line_type
 from chalicelib.twilio_v2 import params, rate_limits, wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
@@ -164,7 +164,7 @@ class TwilioApi:
         """One SMS segment in every locale (a Service's settings) or in ``locale`` (a start's)."""
         config = dataclasses.replace(self._config, brand_name=brand, code_length=code_length)
         locales = (base_locale(locale),) if locale else None
-        if config.composer().with_options(**options).check_budget(code_length, locales):
+        if composer_for(config).with_options(**options).check_budget(code_length, locales):
             raise wire.invalid(parameter, "too long for a one-segment SMS with this code length")
 
     def app(self, sid: str, brand: str | None = None) -> tuple[ServiceSettings, Any]:

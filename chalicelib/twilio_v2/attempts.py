@@ -1,5 +1,5 @@
 """Twilio's Verification Attempts (``GET /v2/Attempts``, ``/v2/Attempts/{VL}``) and their
-Summary (``GET /v2/Attempts/Summary``) over chalicelib/attempts.py. On unless the stage sets
+Summary (``GET /v2/Attempts/Summary``) over chalicelib/verify/attempts.py. On unless the stage sets
 OTP_ATTEMPTS=false; then these answer 20404 naming the variable.
 
 Dates are Twilio's ``YYYY-MM-DDTHH:MM:SSZ``; a range covers at most MAX_DAYS days and
@@ -17,7 +17,7 @@ from typing import Any
 import re
 from urllib.parse import urlencode
 
-from chalicelib.attempts import DAY, Attempt
+from chalicelib.verify import DAY, Attempt
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES, CHANNELS
 
@@ -29,7 +29,7 @@ _SUMMARY = {"DateCreatedAfter", "DateCreatedBefore", "Country", "Channel", "Veri
 # Twilio's enum for the Channel filter (twilio_verify_v2: verification_attempt_enum_channels and
 # verification_attempts_summary_enum_channels). This service never sends by rbm: that filter finds nothing.
 _FILTERS = ("sms", "call", "email", "whatsapp", "rbm")
-_TOKEN = re.compile(r"PT[0-9]{13}#VL[0-9a-f]{32}|PT[0-9]{13}#")  # "PT" + a position (chalicelib/attempts.py)
+_TOKEN = re.compile(r"PT[0-9]{13}#VL[0-9a-f]{32}|PT[0-9]{13}#")  # "PT" + a position (verify/attempts.py)
 
 
 class AttemptResources:

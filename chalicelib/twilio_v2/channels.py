@@ -1,4 +1,4 @@
-"""Twilio's channel names and the domain's (chalicelib/models.py CHANNELS), one map for the
+"""Twilio's channel names and the domain's (chalicelib/verify/models.py CHANNELS), one map for the
 Verifications (api.py) and the Attempts filters (attempts.py)."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.messages import SERVICE_BRAND_LENGTH, brand_problem, text_problem
+from chalicelib.channels import SERVICE_BRAND_LENGTH, brand_problem, text_problem
 from chalicelib.totp import DIGITS, MAX_SKEW, PERIOD
 from chalicelib.twilio_v2 import wire
 
@@ -110,7 +110,7 @@ def _countries(raw: str, stage: frozenset[str]) -> tuple[str, ...] | None:
     """``US,GB`` -> ("GB", "US"); empty -> None (every country the stage allows). Each must be
     a region phonenumbers knows (a number's region is one of them) and, when the stage lists
     its countries, one of the stage's: a Service narrows the stage's list, never widens it."""
-    import phonenumbers  # loaded by chalicelib.phone already on every start
+    import phonenumbers  # loaded by chalicelib.channels.phone already on every start
 
     if not raw.strip():
         return None

@@ -27,8 +27,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.messages import text_problem
-from chalicelib.rate_buckets import Bucket, BucketCount
+from chalicelib.channels import text_problem
+from chalicelib.verify import Bucket, BucketCount
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.services import ServiceSettings
 

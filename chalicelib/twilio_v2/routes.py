@@ -225,7 +225,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
                 method_not_allowed(allowed))
 
     # Every other path under /v2: API Gateway's greedy resource (a route Chalice deploys as it
-    # is, scripts/package_template.py declares its parameter) and scripts/local_gateway.py
+    # is, scripts/deploy/package_template.py declares its parameter) and scripts/local/gateway.py
     # locally. Twilio's 404 (or, for an operation of Twilio's document not offered here, its
     # 20404 with the reason, or 20004 for a method the document does not give that path:
     # unserved.py) whatever the credentials: no key is read for a path that is no route, and

@@ -4,9 +4,9 @@ counted per identity. Twilio's answers since its 2021 change: a wrong ``AuthPayl
 the Factor ``unverified`` (200) and the Challenge ``pending`` (201); too many wrong codes are
 60310 for a Factor and 60308 for a Challenge (429, https://www.twilio.com/docs/api/errors/60310,
 /60308). An Entity is its identity's item, made by its creation or its first Factor's; it
-holds its Factors and Challenges (chalicelib/totp_entities.py), so deleting it deletes them.
+holds its Factors and Challenges (chalicelib/factors/entities.py), so deleting it deletes them.
 A Challenge without ``AuthPayload`` stays pending until an update brings the code, checked by
-the same use case as every code (chalicelib/totp_challenges.py)."""
+the same use case as every code (chalicelib/totp/challenges.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.totp import ALGORITHM, DIGITS, MAX_SKEW, PERIOD, CodeRequest
-from chalicelib.totp_challenges import EntityService
-from chalicelib.totp_entities import EXPIRED, ChallengeEnded, TooManyEntities, hidden_details
+from chalicelib.totp import EntityService
+from chalicelib.factors import EXPIRED, ChallengeEnded, TooManyEntities, hidden_details
 from chalicelib.twilio_v2 import wire
 
 _IDENTITY = re.compile(r"[A-Za-z0-9._@-]{1,64}", re.ASCII)

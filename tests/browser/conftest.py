@@ -20,7 +20,7 @@ DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 @pytest.fixture(scope="session")
 def kms_keys() -> Iterator[dict[str, str]]:
-    """moto's server as KMS, with the stage's keys, as `make run` (scripts/run_local.py) does:
+    """moto's server as KMS, with the stage's keys, as `make run` (scripts/local/run_local.py) does:
     the TOTP key (the "Authenticator app" tab) and the receipt key (the approval's receipt)."""
     from tests.live import moto_kms
 

@@ -1,4 +1,4 @@
-"""The page under `make run` (scripts/run_local.py itself, moto's server with its table's
+"""The page under `make run` (scripts/local/run_local.py itself, moto's server with its table's
 stream): the inbox panel's "Events to your backend" list shows what the backend would get, in
 Chromium, with no script error or CSP violation (the page fixture fails on either)."""
 
@@ -12,7 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from scripts.run_local import free_port, wait_for_port
+from scripts.local.run_local import free_port, wait_for_port
 from tests.browser.conftest import shoot
 from tests.integration.test_local_events import _make_run, _stop
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from scripts.run_local import free_port
+from scripts.local.run_local import free_port
 from tests.browser.conftest import shoot
 from tests.browser.test_layout import SIZES, fits
 

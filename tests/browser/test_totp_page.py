@@ -2,7 +2,7 @@
 pyotp, computed from the secret the page shows, as an authenticator app computes them.
 
 The replay rule shapes the flow: confirming stores the accepted time step (``last_step``) and a
-challenge takes only a later step (chalicelib/totp.py), so the code that confirmed is refused
+challenge takes only a later step (chalicelib/totp/service.py), so the code that confirmed is refused
 once more, and the challenge uses the next step's code (within the window of one step)."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from scripts.run_local import free_port
+from scripts.local.run_local import free_port
 from tests.integration.test_twilio_sdks import make_key
 
 

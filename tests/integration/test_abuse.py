@@ -32,7 +32,7 @@ def client_on_dynalite(dynamodb_endpoint, monkeypatch, stage_env):
 def test_a_bot_walking_a_prefix_from_rotating_ips_is_stopped(client_on_dynalite, monkeypatch):
     from chalice.local import LambdaEventConverter
 
-    from chalicelib.providers.console import OUTBOX
+    from chalicelib.channels.providers.console import OUTBOX
 
     OUTBOX.clear()
     outcomes: dict[str, int] = {}

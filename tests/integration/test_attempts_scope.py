@@ -1,5 +1,5 @@
 """A conversion is counted on its attempt's own Service (issue 28 item 1), on dynalite too:
-the conditions chalicelib/attempts.py writes for the stage's own app ("" as ``svc``) and for a
+the conditions chalicelib/verify/attempts.py writes for the stage's own app ("" as ``svc``) and for a
 Service must hold on both DynamoDB implementations the tests use (moto in tests/unit)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from chalicelib.attempts import AttemptLog
-from chalicelib.models import SendAttempt, Verification
+from chalicelib.verify.attempts import AttemptLog
+from chalicelib.verify.models import SendAttempt, Verification
 from tests.conftest import TABLE
 
 DAY = 20_000

@@ -25,7 +25,7 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert throttled["p99_ms"] >= throttled["p50_ms"] > 0
     # Five writes of the send (the number, the IP, the prefix, the country, the budget) and, with
     # the v2 Attempts on by default, the attempt's item and its day's counter, in the same wave.
-    # 8: the send's 5, the SID's lookup (chalicelib/sid_links.py) and the attempt's 2
+    # 8: the send's 5, the SID's lookup (chalicelib/factors/sid_links.py) and the attempt's 2
     assert results["units"]["request"]["writes"] == 8 and results["units"]["request"]["reads"] == 0
     assert results["units"]["check_right"]["reads"] == 0
     for figure in (results["cold_start"], results["warm"]["request"], results["warm"]["check"], results["flat"]):

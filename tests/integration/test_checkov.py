@@ -1,6 +1,6 @@
 """checkov on `make package`'s template, offline, from its own venv (`make test` makes
 .deps/checkov-venv; CHECKOV=/path names another): no finding is left that is neither fixed nor
-skipped with its reason (scripts/template_checks.py), on prod as configured and on prod with
+skipped with its reason (scripts/deploy/template_checks.py), on prod as configured and on prod with
 every option on (events, email and WhatsApp, End User Messaging's delivery events, access logs);
 each skip is on the page (docs/going-live.md#checkov), and what is fixed passes, not skipped."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import checkov_run
+from scripts.deploy import checkov_run
 from tests.conftest import ROOT
 from tests.integration.test_package import _clean_env, _make_package
 

@@ -72,7 +72,7 @@ def served(serve, dynamodb_endpoint: str) -> Iterator[Served]:
         env = {"OTP_TABLE_NAME": "phone-verify-docs", "OTP_SECRET": SECRET}
         server = serve(stage="local", forking=False, public_url=True, **env, **kms)
         made = subprocess.run(
-            [sys.executable, "scripts/api_keys.py", "create", "--stage", "local", "--name", "docs"],
+            [sys.executable, "scripts/keys/api_keys.py", "create", "--stage", "local", "--name", "docs"],
             cwd=ROOT, env={**os.environ, **env, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint},
             capture_output=True, text=True, check=True)
         key = json.loads(made.stdout)
@@ -137,7 +137,7 @@ Calls = list[tuple[str, Any]]
 
 
 def _signed(secret: str, body: bytes) -> dict[str, str]:
-    from chalicelib import standard_webhooks  # the service's own signer: the docs' receivers agree with it
+    from chalicelib.events import standard_webhooks  # the service's own signer: the docs' receivers agree with it
 
     return standard_webhooks.headers(secret, "msg_docs_1", int(time.time()), body)
 

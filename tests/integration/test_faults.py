@@ -66,7 +66,7 @@ class Harness:
 
     def codes(self) -> list[str]:
         """The codes sent to this number, oldest first (the console provider's outbox)."""
-        from chalicelib.providers.console import OUTBOX
+        from chalicelib.channels.providers.console import OUTBOX
 
         return [re.search(r"\b[0-9]{6}\b", m["body"]).group(0)  # type: ignore[union-attr]
                 for m in reversed(OUTBOX) if m["to"] == self.number]
@@ -77,8 +77,8 @@ class Harness:
 
     def state(self) -> dict[str, Any]:
         """What a request leaves behind, in the terms the rules use (no ids, MACs, tokens)."""
-        from chalicelib.dynamodb import to_verification
-        from chalicelib.limits import prefix_of
+        from chalicelib.verify.items import to_verification
+        from chalicelib.verify.limits import prefix_of
 
         now = self.clock.now
         key = self.service._hasher.number_key(self.number)
@@ -129,7 +129,7 @@ def harness(request, backend, configured, clock, outbox, monkeypatch) -> Callabl
         table = "phone-verify-test"
         reader = boto3.client("dynamodb")
         if backend == "dynalite":
-            from scripts.create_table import ensure_table
+            from scripts.deploy.create_table import ensure_table
 
             endpoint = request.getfixturevalue("dynamodb_endpoint")
             reader = boto3.client("dynamodb", endpoint_url=endpoint)
@@ -300,7 +300,7 @@ FAILING = [
     ("start", "ip", {"answer": UNAVAILABLE, "state.status": None, "state.sms": 0, "start_again.http": 201}),
     ("start", "create", {"answer": UNAVAILABLE, "state.status": None, "state.sms": 0,
                          "start_again.http": 201}),
-    # The SID's lookup (chalicelib/sid_links.py): without it the SID would name nothing, so the
+    # The SID's lookup (chalicelib/factors/sid_links.py): without it the SID would name nothing, so the
     # new verification is removed, as when the IP's count fails; a resend keeps its SID (the
     # lookup it wrote is an orphan) and goes on.
     ("start", "sid", {"answer": UNAVAILABLE, "state.status": None, "state.sms": 0, "start_again.http": 201}),
@@ -359,7 +359,7 @@ class FailingProvider:
     supports_voice = True
 
     def send_sms(self, to, message):
-        from chalicelib.providers import ProviderError
+        from chalicelib.channels.providers import ProviderError
 
         raise ProviderError("console", permanent=False, detail="HTTP 503")
 
@@ -470,7 +470,7 @@ def _name_secrets(read: str, name: str, monkeypatch) -> None:
 
 @SECRETS
 def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_faults, monkeypatch, read):
-    import chalicelib.parameters as parameters
+    import chalicelib.settings.parameters as parameters
 
     name = "/phone-verify/test/cold-secret"
     monkeypatch.setattr(parameters, "_last_good", {})  # a cold container
@@ -509,7 +509,7 @@ def test_ssm_throttled_on_a_cold_container_is_503_with_retry_after_not_500(ssm_f
 
 @SECRETS
 def test_ssm_throttled_at_a_refresh_keeps_the_last_good_secret(configured, ssm_faults, monkeypatch, outbox, read):
-    import chalicelib.parameters as parameters
+    import chalicelib.settings.parameters as parameters
 
     name = "/phone-verify/test/warm-secret"
     monkeypatch.setattr(parameters, "_last_good", {})

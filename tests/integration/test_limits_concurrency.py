@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from scripts.create_table import ensure_table
+from scripts.deploy.create_table import ensure_table
 from tests.integration.conftest import unique_number
 
 

@@ -1,4 +1,4 @@
-"""`make run` (scripts/run_local.py, as the Makefile runs it) with OTP_EVENTS_URL: the local
+"""`make run` (scripts/local/run_local.py, as the Makefile runs it) with OTP_EVENTS_URL: the local
 table's stream on moto's server is polled by the API's process and each event reaches the
 backend, signed; without the URL, the page's panel lists them (/dev/events.json)."""
 
@@ -13,15 +13,15 @@ import time
 
 import requests
 
-from chalicelib import standard_webhooks
-from scripts.run_local import free_port, wait_for_port
+from chalicelib.events import standard_webhooks
+from scripts.local.run_local import free_port, wait_for_port
 from tests.conftest import ROOT
 from tests.unit.test_events import SECRET, Receiver
 
 
 def _make_run(port: int, **env: str) -> subprocess.Popen:
     variables = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "OTP_"))}
-    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run_local.py")], cwd=ROOT,
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "local" / "run_local.py")], cwd=ROOT,
                             env={**variables, "PORT": str(port), "PYTHONUNBUFFERED": "1", **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -1,4 +1,4 @@
-"""`make run` serves with scripts/serve.py's threads and one app call at a time per process (not
+"""`make run` serves with scripts/local/serve.py's threads and one app call at a time per process (not
 `chalice local`'s unguarded threads): twenty concurrent starts on one number, no 500."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from tests.integration.conftest import unique_number
 
 
 def test_twenty_concurrent_starts_on_one_number_under_make_runs_server(serve):
-    server = serve(forking=False)  # as scripts/run_local.py starts it
+    server = serve(forking=False)  # as scripts/local/run_local.py starts it
     number = unique_number(41)
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(lambda _: server.post("/v1/verifications", {"to": number}), range(20)))

@@ -1,4 +1,4 @@
-"""`make run` (scripts/run_local.py) prints an API key for the v2 API, and Twilio's Python SDK
+"""`make run` (scripts/local/run_local.py) prints an API key for the v2 API, and Twilio's Python SDK
 works with it against the local server, as docs/twilio-verify.md shows."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from scripts.run_local import free_port
+from scripts.local.run_local import free_port
 from tests.conftest import ROOT
 
 
@@ -22,7 +22,7 @@ def test_make_run_prints_a_key_the_sdk_uses():
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "OTP_"))}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run_local.py")], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "local" / "run_local.py")], cwd=ROOT,
                             env={**env, "PORT": str(port), "PYTHONUNBUFFERED": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -66,7 +66,7 @@ def test_make_run_prints_a_key_the_sdk_uses():
         proc.wait(timeout=20)
 
 
-# -- issue 28 item 3: scripts/serve.py routes as API Gateway does, and repeats no credential --
+# -- issue 28 item 3: scripts/local/serve.py routes as API Gateway does, and repeats no credential --
 
 
 def test_no_credential_comes_back_from_a_path_or_method_that_is_no_route(serve, dynamodb_endpoint):

@@ -243,13 +243,13 @@ def dev_packaged(tmp_path_factory) -> dict:
     (project / ".chalice" / "config.json").write_text(json.dumps(config))
     env = {**_clean_env(tmp_path), "AWS_DEFAULT_REGION": "eu-west-1"}
     bin_dir = Path(sys.executable).parent
-    resources = subprocess.run([sys.executable, "scripts/package_template.py", "dev"], cwd=project, env=env,
+    resources = subprocess.run([sys.executable, "scripts/deploy/package_template.py", "dev"], cwd=project, env=env,
                                capture_output=True, text=True, check=True).stdout
     (project / "resources.json").write_text(resources)
     subprocess.run([str(bin_dir / "chalice"), "package", "--stage", "dev", "--merge-template", "resources.json",
                     "out"], cwd=project, env=env, capture_output=True, text=True, check=True)
     # make package's last step, as for the prod stage: the cold path as bytecode, the unread files dropped.
-    subprocess.run([sys.executable, "scripts/package_bytecode.py", "out/deployment.zip"], cwd=project, env=env,
+    subprocess.run([sys.executable, "scripts/deploy/package_bytecode.py", "out/deployment.zip"], cwd=project, env=env,
                    capture_output=True, text=True, check=True)
     lint = subprocess.run([str(bin_dir / "cfn-lint"), "out/sam.json"], cwd=project, env=env,
                           capture_output=True, text=True)
@@ -336,18 +336,18 @@ phases = {"boto3": sorted(loaded())}
 from moto import mock_aws  # moto imports requests & co. from the zip: not counted
 mock = mock_aws()
 mock.start()
-from scripts.create_table import ensure_table
+from scripts.deploy.create_table import ensure_table
 ensure_table(boto3.client("dynamodb"), os.environ["OTP_TABLE_NAME"])
 before = loaded()
 import app
 from bench.events import Context, api_event
 start = app.app(api_event("POST", "/v1/verifications", {"to": "+14155552671"}), Context())
-from chalicelib.providers.console import OUTBOX
+from chalicelib.channels.providers.console import OUTBOX
 code = OUTBOX[0]["body"].split(" is ")[1][:6]
 check = app.app(api_event("POST", "/v1/verifications/check", {"to": "+14155552671", "code": code}), Context())
 # The providers the deployed stages name (.chalice/config.json: SNS), as their first send imports them.
 import importlib
-from chalicelib.providers import REGISTRY
+from chalicelib.channels.providers import REGISTRY
 for name in json.loads(os.environ["STAGE_PROVIDERS"]):
     importlib.import_module(REGISTRY[name].path.split(":")[0])
 phases["app"] = sorted(loaded() - before)
@@ -388,7 +388,7 @@ def packaged_cold_start(packaged, tmp_path_factory) -> dict:
 def test_the_packaged_zip_serves_a_start_and_a_check(packaged_cold_start):
     assert (packaged_cold_start["start"], packaged_cold_start["check"]) == (201, 200)
     assert "app.pyc" in packaged_cold_start["phases"]["app"], "app.py did not load from the zip"
-    assert "chalicelib/providers/sns.pyc" in packaged_cold_start["phases"]["app"]  # dev and prod send by SNS
+    assert "chalicelib/channels/providers/sns.pyc" in packaged_cold_start["phases"]["app"]  # dev and prod send by SNS
 
 
 def test_a_cold_start_loads_no_module_of_the_zip_from_source(packaged_cold_start):

@@ -60,7 +60,7 @@ ROWS = [
                "message": "Unauthorized", "variables": []})),
     # Xoxzo validation errors are keyed by field (400); 500 is transient
     Row("xoxzo", "JP", (400, {"recipient": ["Invalid phone number"]}), (500, {"detail": "error"})),
-    # Restcomm documents no destination error (chalicelib/providers/restcomm.py); its 403 body
+    # Restcomm documents no destination error (chalicelib/channels/providers/restcomm.py); its 403 body
     # from AbstractEndpoint.buildErrorResponseBody is not valid JSON
     Row("restcomm", "FR", None, (403, '{"message":"Outbound SMS limit exceeded",\n"error":SMS_LIMIT_EXCEEDED}')),
     # https://www.plivo.com/docs/messaging/concepts/destination-number-validation; 401 auth

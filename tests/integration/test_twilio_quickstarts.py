@@ -24,7 +24,7 @@ import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
 
-from scripts.run_local import free_port, wait_for_port
+from scripts.local.run_local import free_port, wait_for_port
 from tests.conftest import ROOT
 from tests.integration.conftest import unique_number
 from tests.integration.test_twilio_sdks import NODE_SDK, fresh_auth_token

@@ -1,4 +1,4 @@
-"""Twilio's official SDKs, unchanged, against this service served over HTTP (scripts/serve.py,
+"""Twilio's official SDKs, unchanged, against this service served over HTTP (scripts/local/serve.py,
 as `make run` serves it) and dynalite: the switch README's "Moving from Twilio Verify" shows,
 a base URL and an API key. twilio-python (requirements-dev.txt) runs in this process;
 twilio-node (installed into .deps by `make test`) runs tests/integration/twilio_node_*.js
@@ -32,9 +32,9 @@ def server(serve):
 
 
 def make_key(dynamodb_endpoint: str) -> dict:
-    """As an operator makes one: `python scripts/api_keys.py create --stage test`."""
+    """As an operator makes one: `python scripts/keys/api_keys.py create --stage test`."""
     env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
-    out = subprocess.run([sys.executable, "scripts/api_keys.py", "create", "--stage", "test", "--name", "sdk"],
+    out = subprocess.run([sys.executable, "scripts/keys/api_keys.py", "create", "--stage", "test", "--name", "sdk"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)  # one JSON object and nothing else on stdout
 
@@ -175,23 +175,23 @@ def test_twilio_python_wrong_credentials_and_a_revoked_key(server, key, dynamodb
     revoked = make_key(dynamodb_endpoint)
     assert sdk(server, revoked).verify.v2.services.list(limit=1)
     env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
-    subprocess.run([sys.executable, "scripts/api_keys.py", "revoke", "--stage", "test", "--sid", revoked["api_key_sid"]],
+    subprocess.run([sys.executable, "scripts/keys/api_keys.py", "revoke", "--stage", "test", "--sid", revoked["api_key_sid"]],
                    cwd=ROOT, env=env, check=True, capture_output=True)
     # The server forks per request (as Lambda's containers come and go): the revocation is
     # seen by the next request; a warm container sees it within the keys' cache bound (30 s).
     with pytest.raises(TwilioRestException) as refused:
         sdk(server, revoked).verify.v2.services.create(friendly_name="Nope")
     assert refused.value.code == 20003
-    listed = subprocess.run([sys.executable, "scripts/api_keys.py", "list", "--stage", "test"], cwd=ROOT, env=env,
+    listed = subprocess.run([sys.executable, "scripts/keys/api_keys.py", "list", "--stage", "test"], cwd=ROOT, env=env,
                             check=True, capture_output=True, text=True).stdout.splitlines()
     assert any(json.loads(line)["api_key_sid"] == revoked["api_key_sid"] and json.loads(line)["revoked_at"]
                for line in listed)
 
 
 def api_keys(dynamodb_endpoint: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """`python scripts/api_keys.py ARGS --stage test`, as an operator runs it."""
+    """`python scripts/keys/api_keys.py ARGS --stage test`, as an operator runs it."""
     env = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
-    return subprocess.run([sys.executable, "scripts/api_keys.py", *args, "--stage", "test"], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "scripts/keys/api_keys.py", *args, "--stage", "test"], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=check)
 
 
@@ -367,7 +367,7 @@ def test_twilio_node_with_the_account_sid_and_auth_token(server, dynamodb_endpoi
 
 def test_twilio_node_services_apart_totp_attempts_and_a_revoked_key(totp_server, key, dynamodb_endpoint):
     revoked = make_key(dynamodb_endpoint)
-    subprocess.run([sys.executable, "scripts/api_keys.py", "revoke", "--stage", "test", "--sid", revoked["api_key_sid"]],
+    subprocess.run([sys.executable, "scripts/keys/api_keys.py", "revoke", "--stage", "test", "--sid", revoked["api_key_sid"]],
                    cwd=ROOT, env={**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}, check=True,
                    capture_output=True)
     seen = _node("twilio_node_more.js", totp_server, key, TO=unique_number(125),

@@ -1,5 +1,5 @@
 """Issue 33's Service Rate Limits and Buckets through twilio-python and twilio-node, unchanged,
-against the served API (scripts/serve.py) and dynalite: each resource's create, list, fetch,
+against the served API (scripts/local/serve.py) and dynalite: each resource's create, list, fetch,
 update and delete, and the effect on starts: a bucket of Max=2, Interval=60 refuses the third
 start with that key (429, 20429) and not a start with another key; another Service's rate
 limit is 20404 from this one."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.stub import Stubber
 
-from scripts.channel_resources import DESTINATION, EMAIL_EVENTS
+from scripts.deploy.channel_resources import DESTINATION, EMAIL_EVENTS
 
 NUMBER_ID = "phone-number-id-976c72a700aac43eaf573ae050example"
 WABA_ID = "waba-fb2594b8a7974770b128a409e2example"

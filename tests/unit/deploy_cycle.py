@@ -213,10 +213,11 @@ def run_cycle(project: Path, stage: str, monkeypatch: Any) -> dict[str, list[tup
     import boto3
     from moto import mock_aws
 
-    from scripts import provision
-    from scripts.channel_resources import policy_statements, wildcard_arn
+    from scripts.deploy import provision
+    from scripts.deploy import stage as stage_file
+    from scripts.deploy.channel_resources import policy_statements, wildcard_arn
 
-    monkeypatch.setattr(provision, "ROOT", project)
+    monkeypatch.setattr(stage_file, "ROOT", project)
     config_file = project / ".chalice" / "config.json"
     configured = config_file.read_text()
     varied = json.loads(configured)

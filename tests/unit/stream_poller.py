@@ -11,7 +11,7 @@ mapping's settings say. Sources, each behaviour beside its code:
 - retries and the on-failure destination: docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
   (after MaximumRetryAttempts the batch is discarded and a record of it, with
   ``DDBStreamBatchInfo``, goes to the SQS destination; processing continues after it);
-- the filter: FILTER in scripts/events_resources.py (the number and TOTP items);
+- the filter: FILTER in scripts/deploy/events_resources.py (the number and TOTP items);
 - TTL deletes: docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html
   (a REMOVE record with ``userIdentity`` {"type": "Service", "principalId": "dynamodb.amazonaws.com"});
   moto writes no ``userIdentity``, so ``ttl_delete`` deletes the item and marks its record.
@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 import boto3
 
-from scripts.events_resources import MAX_RETRIES
-from scripts.local_events import lambda_record, streams_client
+from scripts.deploy.events_resources import MAX_RETRIES
+from scripts.local.events import lambda_record, streams_client
 
 
 class StreamPoller:

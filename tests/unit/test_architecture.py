@@ -1,177 +1,235 @@
-"""docs/architecture.md's diagram has a box for every kind of resource the deploy makes: the
-kinds are read from what the make targets build, with every option on (events, End User
-Messaging's delivery topic, the WhatsApp and email channels, access logs, SnapStart):
+"""The house's rules (docs/architecture.md, issue 30): chalicelib/ is a package per capability over
+a small kernel. Read from the source (ast), so a rule broken anywhere, at the top of a module or
+inside a function, fails here:
 
-- `make package`: the resources chalice package writes (tests/unit/deploy_cycle.py runs it in a
-  copy of the project) and the ones scripts/package_template.py merges into them;
-- `make deploy`: every call provision.py and chalice deploy make that creates or changes
-  something, recorded on moto by tests/unit/deploy_cycle.py (as test_policy.py does).
-
-A kind this test cannot place (a new resource type, a new AWS service called) fails too: give
-it a box, then a line in KIND_BOX or SERVICE_BOX."""
+- no import cycle among our modules (the imports that run: a ``TYPE_CHECKING`` block does not);
+- the kernel (chalicelib's top-level modules and settings/) imports no capability, nor wiring.py;
+- a capability takes from another only its public face (``from chalicelib.verify import X``, the
+  names its ``__init__`` exports), never its internals (``chalicelib.verify.store``);
+- no capability imports chalicelib/wiring.py or app.py (they are handed factories instead), and
+  the capabilities' own dependencies form no circle;
+- at most 12 modules at chalicelib's top level; each public face names what its modules define
+  and importing it loads none of them (the cold start).
+"""
 
 from __future__ import annotations
 
-import json
-import re
+import ast
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from scripts import package_template
 from tests.conftest import ROOT
 
-# CloudFormation types -> the diagram's box (by node id). Functions are told apart by name.
-KIND_BOX = {
-    "AWS::Serverless::Api": "apigw",
-    "AWS::ApiGateway::Account": "apigw",  # the account's CloudWatch role for access logs
-    "AWS::Serverless::Function": None,  # by logical id: see _function_box
-    "AWS::Lambda::Permission": "roles",  # a grant: who may invoke the function
-    "AWS::Lambda::Version": "lambda",  # SnapStart's published version and its alias
-    "AWS::Lambda::Alias": "lambda",
-    "AWS::IAM::Role": "roles",
-    "AWS::DynamoDB::Table": "ddb",
-    "AWS::SNS::Topic": "topics",  # AlarmTopic: "alarms"
-    "AWS::SNS::TopicPolicy": "topics",
-    "AWS::SQS::Queue": "sqs",
-    "AWS::KMS::Key": "kms",  # TopicsKey: encrypts the SNS topics
-    "AWS::CloudWatch::Alarm": "cw",
-    "AWS::CloudWatch::Dashboard": "cw",
-    "AWS::Logs::LogGroup": "cw",
-    "AWS::SES::ConfigurationSet": "ses",
-    "AWS::SES::ConfigurationSetEventDestination": "ses",
-}
-# IAM service prefixes of the calls make deploy makes -> box.
-SERVICE_BOX = {
-    "dynamodb": "ddb", "ssm": "ssm", "kms": "kms", "sqs": "sqs", "cloudwatch": "cw", "logs": "cw",
-    "ses": "ses", "social-messaging": "eum", "iam": "roles", "apigateway": "apigw",
-    "lambda": None,  # by function: see _function_box
-    "sns": None,  # topics, or the account's SMS settings (SNS SMS)
-}
-CHANGES = re.compile(r"^(Create|Put|Update|Set|Tag|Add|Attach|Publish|Associate|Enable|Delete"
-                     r"|POST|PUT|PATCH|DELETE)")
+CAPABILITIES = ("verify", "factors", "totp", "delivery", "events", "channels", "web", "openapi", "hooks",
+                "twilio_v2")
+COMPOSITION = ("chalicelib.wiring",)  # the composition root: it may import anything, lazily
+MAX_TOP_LEVEL = 12
 
 
-def diagram_boxes() -> dict[str, str]:
-    """Node id -> label of the Mermaid flowchart at the top of docs/architecture.md."""
-    text = (ROOT / "docs" / "architecture.md").read_text()
-    block = re.search(r"```mermaid\n(.*?)```", text, re.S)
-    assert block, "docs/architecture.md has no Mermaid diagram"
-    return {m.group(1): m.group(2) for m in re.finditer(r"\b(\w+)(?:\[\(|\[|\(\()([^\])]+)", block.group(1))}
+def _modules(root: Path, top: str = "chalicelib") -> dict[str, Path]:
+    modules = {}
+    for path in (root / top).rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
 
 
-def _function_box(name: str) -> str:
-    from scripts.channel_resources import HANDLERS
-    from scripts.events_resources import FUNCTION
-
-    handlers = {"delivery_status", *HANDLERS}
-    camel = lambda h: "".join(p.capitalize() for p in h.split("_"))  # noqa: E731  (chalice package's ids)
-    if name.endswith(FUNCTION) or name == camel(FUNCTION):
-        return "consumer"
-    if any(name.endswith(h) or name == camel(h) for h in handlers):
-        return "handlers"
-    return "lambda"
+def _type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def package_kinds(monkeypatch, sam: dict) -> dict[str, str]:
-    """(what, box) for every resource of the merged template, every option on."""
-    from tests.unit.deploy_cycle import channel_variables
+def imports(path: Path, modules: dict[str, Path], top: str = "chalicelib") -> list[tuple[str, int, bool]]:
+    """(module imported, line, runs) for every chalicelib import in ``path``; ``runs`` is False
+    inside ``if TYPE_CHECKING:``. ``from P import name`` names P.name when that is a module."""
+    found: list[tuple[str, int, bool]] = []
 
-    variables, config = package_template.stage_variables, package_template.stage_config
-    monkeypatch.setattr(package_template, "stage_variables", lambda stage: {
-        **variables(stage), **channel_variables(stage), **OPTIONS_ON})
-    monkeypatch.setattr(package_template, "stage_config",
-                        lambda stage: {**config(stage), "api_access_logs": True, "snapstart": True})
-    merged = package_template.deep_merge(package_template.resources("prod"), sam)["Resources"]
-    found = {}
-    for logical_id, resource in merged.items():
-        kind = resource.get("Type")
-        assert kind, f"{logical_id}: merged into no resource of chalice package's"
-        assert kind in KIND_BOX, f"make package makes a {kind} ({logical_id}): draw it, then map it here"
-        box = KIND_BOX[kind]
-        if kind == "AWS::Serverless::Function":
-            box = _function_box(logical_id)
-        if logical_id == "AlarmTopic":
-            box = "alarms"
-        found[f"{kind} {logical_id}"] = box
-        if kind == "AWS::DynamoDB::Table" and "StreamSpecification" in resource["Properties"]:
-            found[f"{logical_id}'s stream"] = "stream"
-        if "DynamoDB" in json.dumps(resource.get("Properties", {}).get("Events", {})):
-            found[f"{logical_id}'s event source mapping"] = "stream"
+    def visit(node: ast.AST, runs: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _type_checking(child):
+                for grandchild in child.body:
+                    visit_one(grandchild, False)
+                for grandchild in child.orelse:
+                    visit_one(grandchild, runs)
+            else:
+                visit_one(child, runs)
+
+    def visit_one(node: ast.AST, runs: bool) -> None:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(top):
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.append((name if name in modules else node.module, node.lineno, runs))
+        elif isinstance(node, ast.Import):
+            found.extend((a.name, node.lineno, runs) for a in node.names if a.name.startswith(top))
+        visit(node, runs)
+
+    visit(ast.parse(path.read_text()), True)
     return found
 
 
-def deploy_kinds(calls: list[tuple[str, str]]) -> dict[str, str]:
-    """(what, box) for every call of make deploy that makes or changes something."""
-    found = {}
-    for action, arn in calls:
-        service, _, name = action.partition(":")
-        if not CHANGES.match(name) or service == "iam" and name == "PassRole":
-            continue
-        assert service in SERVICE_BOX, f"make deploy calls {action}: draw its service, then map it here"
-        box = SERVICE_BOX[service]
-        if service == "lambda":
-            box = "stream" if "EventSourceMapping" in name else _function_box(arn.rsplit(":", 1)[-1])
-        if service == "sns":
-            box = "topics" if name in ("CreateTopic", "SetTopicAttributes", "Subscribe") else "sns"
-        if service == "dynamodb" and name == "UpdateTable":
-            found["the table's stream"] = "stream"
-        found[f"{action} {arn}"] = box
-    return found
+def layer(module: str) -> str:
+    """``kernel``, ``composition`` or the capability a module belongs to."""
+    if module in COMPOSITION:
+        return "composition"
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in CAPABILITIES:
+        return parts[1]
+    return "kernel"  # chalicelib itself, its top-level modules and settings/
 
 
-OPTIONS_ON = {"OTP_EVENTS_URL": "https://backend.example.com/hooks",
-              "OTP_EVENTS_SECRET_PARAMETER": "/phone-verify/prod/events-secret",
-              "OTP_DELIVERY_EVENTS_TOPIC": "phone-verify-prod-delivery-events"}
+def violations(root: Path) -> list[str]:
+    """Every broken rule under ``root`` (a checkout), one line each."""
+    modules = _modules(root)
+    problems = []
+    top = sorted(p.name for p in (root / "chalicelib").glob("*.py") if p.name != "__init__.py")
+    if len(top) > MAX_TOP_LEVEL:
+        problems.append(f"{len(top)} modules at chalicelib's top level (at most {MAX_TOP_LEVEL}): {top}")
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    capability_graph: dict[str, set[str]] = {c: set() for c in CAPABILITIES}
+    for name, path in sorted(modules.items()):
+        own = layer(name)
+        where = path.relative_to(root)
+        for target, line, runs in imports(path, modules):
+            if runs and target in modules and target != name:
+                graph[name].add(target)
+            theirs = layer(target)
+            if target in ("chalicelib.wiring", "app") and own != "composition":
+                problems.append(f"{where}:{line}: imports {target} (the composition root hands factories in)")
+            elif own == "kernel" and theirs not in ("kernel",):
+                problems.append(f"{where}:{line}: the kernel imports {target} ({theirs})")
+            elif own in CAPABILITIES and theirs in CAPABILITIES and theirs != own:
+                capability_graph[own].add(theirs)
+                if target != f"chalicelib.{theirs}":
+                    problems.append(f"{where}:{line}: {own} imports {target}, {theirs}'s internals "
+                                    f"(take it from chalicelib.{theirs}'s public face)")
+    problems += [f"import cycle: {' -> '.join(c)}" for c in _cycles(graph)]
+    problems += [f"capabilities in a circle: {' -> '.join(c)}" for c in _cycles(capability_graph)]
+    return list(dict.fromkeys(problems))  # one line per import statement
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """make deploy's calls (run_cycle: options on in its second deploy) and chalice package's
-    template of a stage with every option on, each in a copy of the project."""
-    from tests.unit.deploy_cycle import _chalice, channel_variables, project_copy, run_cycle
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    cycles, done = [], set()
 
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        recorded = run_cycle(project_copy(tmp_path_factory.mktemp("deploy")), "prod", monkeypatch)
-    project = project_copy(tmp_path_factory.mktemp("package"))
-    config_file = project / ".chalice" / "config.json"
-    config = json.loads(config_file.read_text())
-    config["stages"]["prod"]["environment_variables"].update(**OPTIONS_ON, **channel_variables("prod"))
-    config_file.write_text(json.dumps(config))
-    _chalice(project, "package", "--stage", "prod", str(project / "out"))  # no AWS call (test_policy.py)
-    return recorded["deploy"], json.loads((project / "out" / "sam.json").read_text())
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in done:
+                visit(nxt, path + [nxt])
+        done.add(node)
 
-
-def test_every_kind_make_package_builds_has_a_box(built, monkeypatch):
-    boxes = diagram_boxes()
-    kinds = package_kinds(monkeypatch, built[1])
-    assert {"lambda", "consumer", "handlers", "stream", "ses", "alarms"} <= set(kinds.values())
-    missing = sorted(what for what, box in kinds.items() if box not in boxes)
-    assert not missing, f"no box in docs/architecture.md for: {missing}"
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [name])
+    return cycles
 
 
-def test_every_kind_make_deploy_creates_has_a_box(built):
-    boxes = diagram_boxes()
-    kinds = deploy_kinds(built[0])
-    assert {"kms", "eum", "ses", "stream", "consumer", "sns", "cw"} <= set(kinds.values())
-    missing = sorted(what for what, box in kinds.items() if box not in boxes)
-    assert not missing, f"no box in docs/architecture.md for: {missing}"
+def test_the_house_keeps_its_rules():
+    assert violations(ROOT) == []
 
 
-def test_the_boxes_name_what_they_stand_for():
-    boxes = diagram_boxes()
-    for box, words in {"kms": "KMS", "ses": "SES", "eum": "End User Messaging", "stream": "stream",
-                       "consumer": "events consumer", "sqs": "SQS", "topics": "SNS topics",
-                       "handlers": "SNS handlers", "alarms": "alarm", "cw": "dashboard",
-                       "roles": "IAM"}.items():
-        assert words in boxes.get(box, ""), (box, boxes.get(box))
+def test_no_import_cycle_among_the_scripts():
+    """scripts/: deploy/, keys/, local/; a step never imports the runner that runs it (the circle
+    channel_resources.py <-> provision.py ended: both read the stage from deploy/stage.py)."""
+    modules = _modules(ROOT, "scripts")
+    graph = {name: {t for t, _, runs in imports(path, modules, "scripts") if runs and t in modules and t != name}
+             for name, path in modules.items()}
+    assert _cycles(graph) == []
 
 
-def test_the_checker_sees_a_missing_box(monkeypatch, tmp_path):
-    page = tmp_path / "docs" / "architecture.md"
-    page.parent.mkdir()
-    page.write_text("# x\n\n```mermaid\nflowchart LR\n    a[A] --> ddb[(DynamoDB)]\n```\n")
-    import tests.unit.test_architecture as me
+def test_at_most_twelve_modules_at_chalicelibs_top_level():
+    top = [p for p in (ROOT / "chalicelib").glob("*.py") if p.name != "__init__.py"]
+    assert len(top) <= MAX_TOP_LEVEL, sorted(p.name for p in top)
 
-    monkeypatch.setattr(me, "ROOT", tmp_path)
-    assert me.diagram_boxes() == {"a": "A", "ddb": "DynamoDB"}
-    assert "kms" not in me.diagram_boxes()
+
+@pytest.mark.parametrize("capability", CAPABILITIES)
+def test_a_public_face_names_what_its_modules_define_and_loads_none_of_them(capability):
+    """``from chalicelib.<capability> import X`` finds X, and importing the package alone loads
+    none of its modules (nothing heavy at cold start: scripts/cold_modules.txt)."""
+    probe = (
+        "import importlib, sys\n"
+        f"face = importlib.import_module('chalicelib.{capability}')\n"
+        f"loaded = sorted(m for m in sys.modules if m.startswith('chalicelib.{capability}.'))\n"
+        "assert not loaded, loaded\n"
+        "for name in face.__all__:\n"
+        "    getattr(face, name)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+# -- the rules catch what they are for: each broken once in a small tree -----------------------
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in {"chalicelib/__init__.py": "", **files}.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+def test_the_rules_catch_an_import_cycle(tmp_path):
+    root = _tree(tmp_path, {
+        "chalicelib/verify/__init__.py": "",
+        "chalicelib/verify/a.py": "def f():\n    from chalicelib.verify import b\n",
+        "chalicelib/verify/b.py": "from chalicelib.verify.a import f\n",
+    })
+    assert any(p.startswith("import cycle") for p in violations(root))
+
+
+def test_an_import_under_type_checking_makes_no_cycle(tmp_path):
+    root = _tree(tmp_path, {
+        "chalicelib/verify/__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                         "    from chalicelib.verify.a import f\n",
+        "chalicelib/verify/a.py": "from chalicelib.verify import b\n",
+        "chalicelib/verify/b.py": "X = 1\n",
+    })
+    assert violations(root) == []
+
+
+def test_the_rules_catch_the_kernel_importing_a_capability(tmp_path):
+    root = _tree(tmp_path, {
+        "chalicelib/config.py": "def f():\n    from chalicelib.channels import brand_problem\n",
+        "chalicelib/channels/__init__.py": "",
+    })
+    assert violations(root) == ["chalicelib/config.py:2: the kernel imports chalicelib.channels (channels)"]
+
+
+def test_the_rules_catch_an_import_of_another_capabilitys_internals(tmp_path):
+    root = _tree(tmp_path, {
+        "chalicelib/totp/__init__.py": "",
+        "chalicelib/totp/service.py": "from chalicelib.verify.models import ReceiptBinding\n",
+        "chalicelib/verify/__init__.py": "",
+        "chalicelib/verify/models.py": "ReceiptBinding = None\n",
+    })
+    assert len(violations(root)) == 1 and "verify's internals" in violations(root)[0]
+    face = _tree(tmp_path, {"chalicelib/totp/service.py": "from chalicelib.verify import ReceiptBinding\n"})
+    assert violations(face) == []
+
+
+def test_the_rules_catch_a_capability_importing_the_composition_root(tmp_path):
+    root = _tree(tmp_path, {
+        "chalicelib/web/__init__.py": "",
+        "chalicelib/web/routes.py": "from chalicelib import wiring\n",
+        "chalicelib/wiring.py": "",
+    })
+    assert violations(root) == ["chalicelib/web/routes.py:1: imports chalicelib.wiring "
+                                "(the composition root hands factories in)"]
+
+
+def test_the_rules_catch_capabilities_in_a_circle(tmp_path):
+    root = _tree(tmp_path, {
+        "chalicelib/web/__init__.py": "from chalicelib import verify\n",
+        "chalicelib/verify/__init__.py": "def f():\n    from chalicelib import web\n",
+    })
+    assert any(p.startswith("capabilities in a circle") for p in violations(root))
+
+
+def test_the_rules_catch_a_thirteenth_top_level_module(tmp_path):
+    root = _tree(tmp_path, {f"chalicelib/m{i}.py": "" for i in range(13)})
+    assert violations(root) and "13 modules at chalicelib's top level" in violations(root)[0]

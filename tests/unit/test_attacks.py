@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.providers import ProviderError
+from chalicelib.channels.providers import ProviderError
 from tests.conftest import last_code
 from tests.unit.helpers import NUMBER, check, delete, error_code, get, start
 
@@ -142,7 +142,7 @@ class ApprovesThenFails:
     def send_sms(self, to, message):
         import re
 
-        from chalicelib.models import CheckRequest
+        from chalicelib.verify.models import CheckRequest
 
         code = re.search(r"\b[0-9]{6}\b", message.text).group(0)
         self.service.check(CheckRequest(code, to.e164, None, None))
@@ -187,8 +187,8 @@ def test_a_read_timeout_is_maybe_delivered_and_a_connect_timeout_is_not():
     import requests
     import responses
 
-    from chalicelib.providers import ProviderContext
-    from chalicelib.providers.http import HttpProvider
+    from chalicelib.channels.providers import ProviderContext
+    from chalicelib.channels.providers.http import HttpProvider
 
     class Probe(HttpProvider):
         name = "twilio"

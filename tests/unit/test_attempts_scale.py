@@ -1,6 +1,6 @@
 """The Attempts log at volume (issue 29): a day of 1,000 attempts lists completely through
 Twilio's ``PageToken`` paging as twilio-python follows it, its summary counts them, every item
-stays small and the same size as the day grows, and nothing scans (chalicelib/attempts.py).
+stays small and the same size as the day grows, and nothing scans (chalicelib/verify/attempts.py).
 
 Item size as DynamoDB bills it (docs: "Item sizes and formats", Developer Guide): the UTF-8
 bytes of each attribute's name and value, a number ~1 byte per 2 significant digits + 1; one
@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib import wiring
-from chalicelib.attempts import SHARDS, attempt_sid
-from chalicelib.models import SendAttempt, Verification
+from chalicelib.verify.attempts import SHARDS, attempt_sid
+from chalicelib.verify.models import SendAttempt, Verification
 from tests.conftest import TABLE
 from tests.unit.test_twilio_v2 import basic, call, key, new_service  # noqa: F401  (key: a fixture)
 
@@ -92,7 +92,7 @@ def seed_day(log, clock, count: int, scope: str) -> list[Verification]:
     """As ``fill_day`` (which writes one at a time: 60 ms each in moto), faster: the first
     attempts through the real writes, the rest as copies of the items those writes made, in
     BatchWriteItem calls, and their counters added per counter item."""
-    from chalicelib import attempts
+    from chalicelib.verify import attempts
 
     made = fill_day(log, clock, 10, scope)
     dynamodb = log._client
@@ -203,7 +203,7 @@ def test_items_stay_small_and_the_same_size_as_the_day_grows(client, key, clock)
 def test_a_filtered_page_reads_a_bounded_part_of_the_index(client, key, clock, monkeypatch):
     """A filter that matches little still answers each page after at most SHARDS x
     READ_BUDGET entries, with a next_page_url where it stopped; following it finds the rest."""
-    from chalicelib import attempts
+    from chalicelib.verify import attempts
 
     monkeypatch.setattr(attempts, "READ_BUDGET", 20)
     service = wiring.get_service()

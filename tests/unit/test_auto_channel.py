@@ -1,5 +1,5 @@
 """Channel "auto": the stage's order for the number's country, and a resend after an
-undelivered send moving to the next channel (chalicelib/channel_choice.py)."""
+undelivered send moving to the next channel (chalicelib/verify/channel_choice.py)."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_a_resend_without_an_undelivered_sms_report_stays_on_sms(configured, out
 
 
 def _live(channel: str, status: str, now: float = 1_000.0):
-    from chalicelib.models import SendAttempt, Verification
+    from chalicelib.verify.models import SendAttempt, Verification
 
     return Verification(id="VE" + "0" * 48, to=BRAZIL, channel=channel, code_mac="m", created_at=int(now),
                         expires_at=int(now) + 600, sent_at_ms=int(now * 1000), send_count=1, attempts=0,
@@ -82,7 +82,7 @@ def _live(channel: str, status: str, now: float = 1_000.0):
     ("read", "whatsapp"),
 ])
 def test_after_a_whatsapp_send_only_read_keeps_whatsapp(status, expected):
-    from chalicelib.channel_choice import auto_channel
+    from chalicelib.verify.channel_choice import auto_channel
 
     assert auto_channel(("whatsapp", "sms"), _live("whatsapp", status), 1_030.0) == expected
 
@@ -92,13 +92,13 @@ def test_after_a_whatsapp_send_only_read_keeps_whatsapp(status, expected):
     ("undelivered", "whatsapp"), ("failed", "whatsapp"),
 ])
 def test_after_an_sms_send_only_an_undelivered_report_moves_on(status, expected):
-    from chalicelib.channel_choice import auto_channel
+    from chalicelib.verify.channel_choice import auto_channel
 
     assert auto_channel(("sms", "whatsapp"), _live("sms", status), 1_030.0) == expected
 
 
 def test_at_the_end_of_the_order_an_unread_whatsapp_stays_on_whatsapp():
-    from chalicelib.channel_choice import auto_channel
+    from chalicelib.verify.channel_choice import auto_channel
 
     assert auto_channel(("sms", "whatsapp"), _live("whatsapp", "delivered"), 1_030.0) == "whatsapp"
     assert auto_channel(("whatsapp",), _live("whatsapp", "sent"), 1_030.0) == "whatsapp"

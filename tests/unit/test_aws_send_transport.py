@@ -23,9 +23,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from chalicelib.messages import SmsMessage
-from chalicelib.phone import parse_phone_number
-from chalicelib.providers import ProviderContext, ProviderError, load_provider
+from chalicelib.channels.messages import SmsMessage
+from chalicelib.channels.phone import parse_phone_number
+from chalicelib.channels.providers import ProviderContext, ProviderError, load_provider
 
 PHONE = parse_phone_number("+14155552671", "US")
 TEXT = SmsMessage("Your code is 012345", "GSM-7", 1)
@@ -63,7 +63,7 @@ def _end_user_messaging(client: Any) -> Callable[[], str]:
 
 
 def _lambda(client: Any) -> Callable[[], str]:
-    from chalicelib.providers import Delivery
+    from chalicelib.channels.providers import Delivery
 
     provider = load_provider(ProviderContext("lambda", {"function": "send-otp"}, None, None,
                                              lambda service: client))
@@ -72,9 +72,9 @@ def _lambda(client: Any) -> Callable[[], str]:
 
 
 def _ses(client: Any) -> Callable[[], str]:
-    from chalicelib.channel_messages import email_message
-    from chalicelib.email_address import parse_email
-    from chalicelib.providers.ses import SesProvider
+    from chalicelib.channels.channel_messages import email_message
+    from chalicelib.channels.email_address import parse_email
+    from chalicelib.channels.providers.ses import SesProvider
 
     provider = SesProvider(ProviderContext("ses", {"from": "verify@example.com", "configuration_set": "cs"},
                                            aws=lambda service: client))

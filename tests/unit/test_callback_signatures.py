@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.callbacks import CallbackRequest, InvalidSignature, NotConfigured, twilio, vonage
-from chalicelib.callbacks import gatewayapi, messagebird, plivo, sinch
-from chalicelib.callbacks.jwt_hs import verify_hs
+from chalicelib.delivery.callbacks import CallbackRequest, InvalidSignature, NotConfigured, twilio, vonage
+from chalicelib.delivery.callbacks import gatewayapi, messagebird, plivo, sinch
+from chalicelib.delivery.callbacks.jwt_hs import verify_hs
 
 # -- Twilio: twilio-python tests/unit/test_request_validator.py ------------------------------
 TW_TOKEN = "12345"

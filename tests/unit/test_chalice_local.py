@@ -2,7 +2,7 @@
 Chalice keeps the request being handled on the app object (``app.current_request``): on Lambda
 one request at a time per container, under those threads a request's view read another's body.
 The app keeps it per thread (chalicelib/http.py ``App``), so `chalice local` is safe to use, and
-`make run` (scripts/serve.py) still serves one request at a time per process, as Lambda does."""
+`make run` (scripts/local/serve.py) still serves one request at a time per process, as Lambda does."""
 
 from __future__ import annotations
 

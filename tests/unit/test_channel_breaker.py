@@ -1,4 +1,4 @@
-"""The conversion breaker per channel (chalicelib/limits.py, chalicelib/counters.py): one item
+"""The conversion breaker per channel (chalicelib/verify/limits.py, chalicelib/verify/counters.py): one item
 per prefix and hour, ``n`` (every channel) under the prefix limit, and each channel's own
 sends, approvals and suspension beside it. One channel's conversion never suspends another's
 sends; an approval counts on the channel of the send that converted."""
@@ -161,7 +161,7 @@ def test_a_stranger_filling_the_limit_through_the_breakers_samples_does_not_refu
     """The attacker's view, with a limit below the samples' sum: SMS and voice pumping count
     2 x 4 = 8 on ``n``, the whole limit, so the range refuses strangers (and WhatsApp's
     pumping) for the hour. A number approved lately is not refused: its limit is raised by what
-    the breakers' samples can count (chalicelib/limits.py), which no stranger can spend."""
+    the breakers' samples can count (chalicelib/verify/limits.py), which no stranger can spend."""
     clock.now = HOUR_START - 86_400
     client = configured(**{**BREAKER, "OTP_MAX_SENDS_PER_PREFIX_PER_HOUR": "8"})
     owner = in_range(50)
@@ -406,7 +406,7 @@ def test_a_give_back_whose_answer_is_lost_gives_back_once(configured, outbox, cl
     counter before a retry could (the usual case on a busy counter). A retry with a write token
     does not see its token any more and gives back a second time: the other request's count
     is gone and one more send passes the limit. A give-back is never retried
-    (chalicelib/counters.py): given back once."""
+    (chalicelib/verify/counters.py): given back once."""
     import json
 
     from botocore.exceptions import ReadTimeoutError

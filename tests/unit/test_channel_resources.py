@@ -1,4 +1,4 @@
-"""scripts/channel_resources.py: the function may send email from its own identity and
+"""scripts/deploy/channel_resources.py: the function may send email from its own identity and
 WhatsApp from its own number, nothing else; `make package` adds the channels' topics (each
 publishable by its one service), SES's configuration set and event destination, and subscribes
 the handlers through the stack's topics, linting clean with the SAM transform; `make deploy`
@@ -14,8 +14,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from scripts import channel_resources as cr
-from scripts.channel_resources import policy_statements, wildcard_arn, with_channels
+from scripts.deploy import channel_resources as cr
+from scripts.deploy.channel_resources import policy_statements, wildcard_arn, with_channels
 from tests.unit.channel_fakes import NUMBER_ID, WABA_ID, expect_email, expect_whatsapp
 
 VARIABLES = {
@@ -297,7 +297,7 @@ def test_the_handlers_are_the_ones_the_app_registers():
     """Their names make the functions' names and log groups (chalice: <app>-<stage>-<handler>)."""
     from chalice import Chalice
 
-    from chalicelib.routes_channels import channel_event_routes
+    from chalicelib.delivery.channel_routes import channel_event_routes
 
     app = Chalice("probe")
     app.register_blueprint(channel_event_routes(lambda: None, "e", "w"))

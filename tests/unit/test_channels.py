@@ -32,7 +32,7 @@ def channels(configured):
     ],
 )
 def test_addresses_are_normalised(raw, address):
-    from chalicelib.email_address import parse_email
+    from chalicelib.channels.email_address import parse_email
 
     parsed = parse_email(raw)
     assert parsed.address == address
@@ -55,7 +55,7 @@ def test_addresses_are_normalised(raw, address):
     ],
 )
 def test_bad_addresses_are_refused(raw):
-    from chalicelib.email_address import parse_email
+    from chalicelib.channels.email_address import parse_email
 
     with pytest.raises(InvalidEmailAddress):
         parse_email(raw)
@@ -204,7 +204,7 @@ def test_the_console_provider_is_refused_on_the_new_channels_in_prod():
 
 
 def test_the_email_has_text_and_html_parts_per_locale_with_the_brand_escaped():
-    from chalicelib.messages import MessageComposer
+    from chalicelib.channels.messages import MessageComposer
 
     message = MessageComposer("A<b>&Co", 600).email("012345", "fr-CA")
     assert message.subject == "012345 est votre code de vérification A<b>&Co"
@@ -215,8 +215,8 @@ def test_the_email_has_text_and_html_parts_per_locale_with_the_brand_escaped():
 
 
 def test_every_sms_locale_has_an_email_and_a_whatsapp_language():
-    from chalicelib.channel_messages import EMAIL_TEMPLATES, WHATSAPP_LANGUAGES
-    from chalicelib.messages import SMS_TEMPLATES
+    from chalicelib.channels.channel_messages import EMAIL_TEMPLATES, WHATSAPP_LANGUAGES
+    from chalicelib.channels.messages import SMS_TEMPLATES
 
     assert set(EMAIL_TEMPLATES) == set(SMS_TEMPLATES) == set(WHATSAPP_LANGUAGES)
 
@@ -225,8 +225,8 @@ def test_the_whatsapp_message_is_metas_authentication_template_with_copy_code():
     # Shape from Meta, "Copy code authentication templates", section "Sending authentication
     # templates" (developers.facebook.com/docs/whatsapp/business-management-api/
     # authentication-templates/copy-code-button-authentication-templates).
-    from chalicelib.channel_messages import cloud_api_message
-    from chalicelib.messages import MessageComposer
+    from chalicelib.channels.channel_messages import cloud_api_message
+    from chalicelib.channels.messages import MessageComposer
 
     message = MessageComposer("Acme", 600, whatsapp_template="acme_otp",
                               whatsapp_languages={"pt": "pt_PT"}).whatsapp("012345", "pt-BR")
@@ -245,7 +245,9 @@ def test_the_whatsapp_message_is_metas_authentication_template_with_copy_code():
             ],
         },
     }
-    assert Config.from_env(BASE).composer().whatsapp("1", "pt").language == "pt_BR"
+    from chalicelib.channels import composer_for
+
+    assert composer_for(Config.from_env(BASE)).whatsapp("1", "pt").language == "pt_BR"
 
 
 # -- the approval's receipt ---------------------------------------------------------------------
@@ -280,8 +282,8 @@ def test_a_whatsapp_receipt_names_the_number_with_otp(configured, outbox, clock)
 
 
 def test_events_mask_an_address_as_logs_do():
-    from chalicelib.email_address import parse_email
-    from chalicelib.stream_events import _masked
+    from chalicelib.channels.email_address import parse_email
+    from chalicelib.events.stream import _masked
 
     assert _masked("Ana@example.com") == parse_email("Ana@example.com").masked == "A***@example.com"
     assert _masked(NUMBER) == "+1415*****71"

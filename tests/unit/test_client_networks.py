@@ -35,7 +35,7 @@ def test_one_canonical_form(raw, network):
 
 
 def test_parse_device_ip_is_the_same_rule():
-    from chalicelib.totp_limits import parse_device_ip
+    from chalicelib.totp.limits import parse_device_ip
 
     assert parse_device_ip("::ffff:203.0.113.7") == "203.0.113.7"  # was "::/64": every mapped client as one
     assert parse_device_ip("2001:db8:5:7::9") == "2001:db8:5:7::/64"

@@ -48,7 +48,7 @@ def _counters() -> dict[str, int]:
 
 def _kind(call: dict) -> str:
     pk = call["params"]["Key"]["pk"]["S"]
-    if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/sid_links.py)
+    if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/factors/sid_links.py)
         return "sid"
     return "v" if pk.startswith("v#") else pk.split("#")[1]
 
@@ -145,7 +145,7 @@ def test_the_budget_shard_is_not_chosen_from_randoms_seeded_state(configured):
     """SnapStart: every restored container starts from the snapshot's memory, so anything
     drawn from `random`'s state would repeat across containers; shards come from the OS."""
     from chalicelib.config import Limits
-    from chalicelib.limits import Limiter
+    from chalicelib.verify.limits import Limiter
 
     limits = Limits.from_env({"OTP_BUDGET_SHARDS": "100", "OTP_MAX_SENDS_PER_HOUR": "1000"})
     draws = []

@@ -183,7 +183,7 @@ def test_a_service_whose_custom_codes_are_checked_elsewhere_never_suspends_its_r
 
 
 def test_only_an_account_wide_credential_sets_custom_code_reported_false(client, key, monkeypatch):  # noqa: F811
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
     from tests.unit.test_twilio_v2 import basic
     from tests.unit.test_v2_credentials import expire_cache
 

@@ -1,4 +1,4 @@
-"""The operator's dashboard (scripts/dashboard.py, docs/dashboard.md): every PhoneVerify metric
+"""The operator's dashboard (scripts/deploy/dashboard.py, docs/dashboard.md): every PhoneVerify metric
 it names is one the code emits, with the dimension set its EMF document carries; AWS's own
 metrics with their documented dimensions and this stage's names; `make deploy` puts it once
 (moto), `make destroy` deletes it, `make package`'s template has it; each widget is in the docs."""
@@ -15,7 +15,8 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.telemetry import NAMESPACE, SERVICE
-from scripts import dashboard, package_template, provision
+from scripts.deploy import dashboard, package_template, provision
+from scripts.deploy import stage as deploy_stage
 from tests.conftest import ROOT
 
 REGION = "us-east-1"
@@ -132,7 +133,7 @@ def test_the_widgets_cover_what_the_operator_asked_for(body):
 
 
 def test_the_breaker_query_parses_the_line_the_breaker_writes():
-    source = (ROOT / "chalicelib" / "limits.py").read_text()
+    source = (ROOT / "chalicelib" / "verify" / "limits.py").read_text()
     assert '"%s suspended range=%s channel=%s sends=%d approvals=%d conversion=%.1f%% "' in source
     body = dashboard.for_stage("prod", REGION)
     query = next(w["properties"]["query"] for w in body["widgets"] if "Breaker" in w["properties"]["title"])
@@ -143,7 +144,7 @@ def test_every_widget_is_described_in_the_docs():
     docs = (ROOT / "docs" / "dashboard.md").read_text()
     for widget in dashboard.for_stage("prod", REGION)["widgets"]:
         assert f"**{widget['properties']['title']}**" in docs, widget["properties"]["title"]
-    assert "docs/dashboard.md" in (ROOT / "scripts" / "dashboard.py").read_text()
+    assert "docs/dashboard.md" in (ROOT / "scripts" / "deploy" / "dashboard.py").read_text()
     assert "(dashboard.md)" in (ROOT / "docs" / "deploying.md").read_text()
 
 
@@ -162,7 +163,7 @@ def deployed(tmp_path, monkeypatch):
         (tmp_path / ".chalice" / "config.json").write_text((ROOT / ".chalice" / "config.json").read_text())
         (tmp_path / ".chalice" / "deployed" / "prod.json").write_text(json.dumps({"resources": [
             {"resource_type": "rest_api", "rest_api_id": api["id"], "rest_api_url": "https://x/api/"}]}))
-        monkeypatch.setattr(provision, "ROOT", tmp_path)
+        monkeypatch.setattr(deploy_stage, "ROOT", tmp_path)
         yield boto3.client("cloudwatch", region_name=REGION)
 
 

@@ -95,7 +95,7 @@ def test_the_path_check_sees_a_missing_module() -> None:
 
 
 def _sms_providers() -> dict[str, bool]:
-    from chalicelib.providers import REGISTRY
+    from chalicelib.channels.providers import REGISTRY
 
     return {name: spec.voice for name, spec in REGISTRY.items() if "sms" in spec.channels}
 

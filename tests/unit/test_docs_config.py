@@ -8,7 +8,7 @@ The names are collected from the code, not from a list kept here:
 - the providers' settings, ``<PREFIX>_<SETTING>`` (chalicelib/config.py collects them by prefix):
   the keys each registered provider reads through its context (``required``, ``optional``,
   ``url``) in the methods its channels reach, and the keys its delivery-receipt reader reads
-  (``require(settings, ...)``, ``settings.get(...)``) in chalicelib/callbacks/.
+  (``require(settings, ...)``, ``settings.get(...)``) in chalicelib/delivery/callbacks/.
 """
 
 from __future__ import annotations
@@ -23,21 +23,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "configuration.md"
 OWN = re.compile(r"(OTP|SMS)_[A-Z0-9]+(_[A-Z0-9]+)*")
-CONTEXT_READERS = ("required", "optional", "url")  # chalicelib/providers/__init__.py ProviderContext
+CONTEXT_READERS = ("required", "optional", "url")  # chalicelib/channels/providers/__init__.py ProviderContext
 # SmsProvider.deliver, the service's entry point, dispatches to one method per channel.
 CHANNEL_METHODS = {"sms": "send_sms", "voice": "call", "whatsapp": "send_whatsapp", "email": "send_email"}
 
 
 def _sources() -> list[Path]:
     return [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py")),
-            *sorted((ROOT / "scripts").glob("*.py"))]
+            *sorted((ROOT / "scripts").rglob("*.py"))]
 
 
 def own_variables() -> set[str]:
     names = set()
     for path in _sources():
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and OWN.fullmatch(node.value):
+        tree = ast.parse(path.read_text())
+        # A capability's public face maps the names it exports (SMS_TEMPLATES) to their modules.
+        exported = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets)
+                    and isinstance(node.value, ast.Dict) for key in node.value.keys}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and OWN.fullmatch(node.value) \
+                    and id(node) not in exported:
                 names.add(node.value)
     return names
 
@@ -98,7 +104,7 @@ def _settings_keys(tree: ast.AST) -> set[str]:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        if isinstance(node.func, ast.Name) and node.func.id == "require":  # chalicelib/callbacks/__init__.py
+        if isinstance(node.func, ast.Name) and node.func.id == "require":  # chalicelib/delivery/callbacks/__init__.py
             keys.update(_string_args(node)[:1])
         elif isinstance(node.func, ast.Attribute) and node.func.attr == "get" and \
                 isinstance(node.func.value, ast.Name) and node.func.value.id == "settings":
@@ -109,7 +115,7 @@ def _settings_keys(tree: ast.AST) -> set[str]:
 def callback_keys() -> dict[str, set[str]]:
     """Per provider, the settings its receipt reader reads: the function SCHEMES names, and the
     module's other public functions (Meta's subscription handshake) when one provider owns it."""
-    from chalicelib.callbacks import SCHEMES
+    from chalicelib.delivery.callbacks import SCHEMES
 
     owners: dict[str, list[str]] = {}
     for provider, target in SCHEMES.items():
@@ -127,7 +133,7 @@ def callback_keys() -> dict[str, set[str]]:
 
 
 def provider_variables() -> set[str]:
-    from chalicelib.providers import REGISTRY
+    from chalicelib.channels.providers import REGISTRY
 
     receipts = callback_keys()
     names = set()
@@ -216,9 +222,9 @@ def test_each_flags_line_gives_the_codes_default():
 
 def _make_run_reads() -> dict[str, str | None]:
     """name -> its constant default, of every ``os.environ.get(NAME[, default])`` in
-    scripts/run_local.py (`make run`'s own variables: PORT, and the defaults it gives others)."""
+    scripts/local/run_local.py (`make run`'s own variables: PORT, and the defaults it gives others)."""
     found: dict[str, str | None] = {}
-    for node in ast.walk(ast.parse((ROOT / "scripts" / "run_local.py").read_text())):
+    for node in ast.walk(ast.parse((ROOT / "scripts" / "local" / "run_local.py").read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
                 and ast.unparse(node.func.value) == "os.environ" and _string_args(node):
             default = node.args[1] if len(node.args) > 1 else None
@@ -228,7 +234,7 @@ def _make_run_reads() -> dict[str, str | None]:
 
 def test_every_variable_make_run_reads_has_its_line_with_its_default():
     """Issue 30: `PORT` was documented nowhere. docs/running-locally.md's table gives each
-    variable scripts/run_local.py reads, with the default it applies when that is a constant."""
+    variable scripts/local/run_local.py reads, with the default it applies when that is a constant."""
     page = (ROOT / "docs" / "running-locally.md").read_text()
     table = {name: line for line in page.splitlines() if line.startswith("| `")
              for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split(" | ")[0])}
@@ -247,7 +253,7 @@ GOING_LIVE = ROOT / "docs" / "going-live.md"
 
 
 def _prefixes() -> tuple[str, ...]:
-    from chalicelib.providers import REGISTRY
+    from chalicelib.channels.providers import REGISTRY
 
     return ("OTP", "SMS", *sorted({spec.env_prefix for spec in REGISTRY.values()}))
 
@@ -264,7 +270,7 @@ def test_every_setting_the_going_live_page_names_is_one_the_code_reads():
 
 def test_the_going_live_page_names_every_alarm_the_template_can_have(monkeypatch):
     """As configured, and with events and the channels on (each adds its alarm)."""
-    from scripts import package_template
+    from scripts.deploy import package_template
     from tests.unit.test_channel_resources import VARIABLES
 
     original = package_template.stage_variables

@@ -1,5 +1,5 @@
 """One mailbox, one set of limits (issue 28, items 5 and 11): an address is keyed on its
-mailbox (chalicelib/email_address.py's MAILBOX_RULES), so respelling it (case, +tags, Gmail's
+mailbox (chalicelib/channels/email_address.py's MAILBOX_RULES), so respelling it (case, +tags, Gmail's
 dots) is a resend of the same verification, never a new one; and a domain whose labels mix
 scripts (a Cyrillic 'а' in gmail.com) is refused. Sends are counted in moto's SES, which
 records what SendEmail accepted (tests/unit/test_email_ses.py)."""
@@ -112,7 +112,7 @@ def test_a_refused_resend_leaves_the_spelling_that_got_the_live_code(configured,
     ("ana@proton.me", "ana@protonmail.com"),  # Proton's domains are not merged
 ])
 def test_different_mailboxes_are_not_merged(mail, one, other):
-    from chalicelib.email_address import parse_email
+    from chalicelib.channels.email_address import parse_email
 
     assert parse_email(one).key != parse_email(other).key
     _use_up_the_day(mail, one)
@@ -135,7 +135,7 @@ def test_different_mailboxes_are_not_merged(mail, one, other):
     ("Ana@BÜCHER.de", "ana@bücher.de"), ("ana@xn--bcher-kva.de", "ana@bücher.de"),
 ])
 def test_the_mailbox_key(raw, mailbox):
-    from chalicelib.email_address import parse_email
+    from chalicelib.channels.email_address import parse_email
 
     assert parse_email(raw).key == mailbox
 
@@ -183,7 +183,7 @@ HONEST = [
 def test_a_domain_label_that_mixes_scripts_is_refused(raw):
     import idna
 
-    from chalicelib.email_address import parse_email
+    from chalicelib.channels.email_address import parse_email
 
     with pytest.raises(InvalidEmailAddress):
         parse_email(raw)
@@ -194,7 +194,7 @@ def test_a_domain_label_that_mixes_scripts_is_refused(raw):
 
 @pytest.mark.parametrize("raw", HONEST)
 def test_honest_idns_pass(raw):
-    from chalicelib.email_address import parse_email
+    from chalicelib.channels.email_address import parse_email
 
     assert parse_email(raw).address.startswith("ana@")
 

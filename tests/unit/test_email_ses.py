@@ -88,7 +88,7 @@ def publish(event: dict) -> None:
     from chalice import Chalice
     from chalice.test import Client
 
-    from chalicelib.routes_channels import channel_event_routes
+    from chalicelib.delivery.channel_routes import channel_event_routes
 
     app = Chalice("events")
     app.register_blueprint(channel_event_routes(wiring.get_service, "verify-email-events", None))
@@ -188,11 +188,11 @@ def test_the_send_carries_its_reference_as_a_message_tag():
     import boto3
     from botocore.stub import Stubber
 
-    from chalicelib.channel_messages import email_message
-    from chalicelib.delivery import DeliveryReport
-    from chalicelib.email_address import parse_email
-    from chalicelib.providers import ProviderContext
-    from chalicelib.providers.ses import SesProvider
+    from chalicelib.channels.channel_messages import email_message
+    from chalicelib.delivery.tracker import DeliveryReport
+    from chalicelib.channels.email_address import parse_email
+    from chalicelib.channels.providers import ProviderContext
+    from chalicelib.channels.providers.ses import SesProvider
 
     client = boto3.client("sesv2", region_name="us-east-1")
     message = email_message("Acme", "012345", 600, "en")
@@ -223,10 +223,10 @@ def test_every_documented_send_email_error_is_transient(code):
     import boto3
     from botocore.stub import Stubber
 
-    from chalicelib.channel_messages import email_message
-    from chalicelib.email_address import parse_email
-    from chalicelib.providers import ProviderContext, ProviderError
-    from chalicelib.providers.ses import SesProvider
+    from chalicelib.channels.channel_messages import email_message
+    from chalicelib.channels.email_address import parse_email
+    from chalicelib.channels.providers import ProviderContext, ProviderError
+    from chalicelib.channels.providers.ses import SesProvider
 
     client = boto3.client("sesv2", region_name="us-east-1")
     provider = SesProvider(ProviderContext("ses", {"from": FROM, "configuration_set": "cs"},

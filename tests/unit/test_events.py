@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 
-from chalicelib import standard_webhooks, wiring
+from chalicelib import wiring
+from chalicelib.events import standard_webhooks
 from tests.conftest import TABLE, last_code
 from tests.unit.helpers import NUMBER, check, delete, start
 from tests.unit.stream_poller import StreamPoller
@@ -125,7 +126,7 @@ def test_delivery_updated_from_a_receipt_write_and_not_from_a_replay(events, out
     _, started, _ = start(client)
     store = wiring.get_service()._store
     key = number_pk()[2:]
-    # The write the HTTP callbacks make (chalicelib/delivery.py DeliveryTracker.receive).
+    # The write the HTTP callbacks make (chalicelib/delivery/tracker.py DeliveryTracker.receive).
     assert store.record_delivery(key, started["id"], 0, "console", "delivered", None, False) is not None
     assert store.record_delivery(key, started["id"], 0, "console", "sent", None, False) is None  # never backwards
     poller.run(rounds=2)
@@ -234,7 +235,7 @@ def test_a_poisoned_record_ends_in_the_failed_queue_without_blocking_the_records
 
 
 def test_counter_items_and_marks_imply_no_event(events, outbox):
-    from chalicelib.stream_events import changes
+    from chalicelib.events.stream import changes
 
     for pk in ("rl#ip#1.2.3.4", "wh#msg_x", "totp#abc"):
         record = {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": pk}}, "NewImage": {"pk": {"S": pk}}}}
@@ -276,12 +277,12 @@ def test_the_consumer_is_a_chalice_handler_bound_to_the_stream_only_when_events_
     assert json.loads(off.stdout) == []
 
 
-# -- `make run`: the local table's stream, polled in the API's process (scripts/local_events.py) --
+# -- `make run`: the local table's stream, polled in the API's process (scripts/local/events.py) --
 
 
 def test_make_run_shows_the_streams_events_on_the_page_without_a_url(configured, outbox, monkeypatch):
-    from chalicelib.events import LOCAL_EVENTS, keep_locally
-    from scripts.local_events import LocalStream
+    from chalicelib.events.posting import LOCAL_EVENTS, keep_locally
+    from scripts.local.events import LocalStream
 
     monkeypatch.delenv("OTP_EVENTS_URL", raising=False)
     client = configured(OTP_STAGE="local")  # the local stage's inbox (console provider)
@@ -300,7 +301,7 @@ def test_make_run_shows_the_streams_events_on_the_page_without_a_url(configured,
 
 def test_make_run_posts_to_the_url_and_retries_a_refused_batch_from_the_refused_record(events, outbox):
     import app as app_module
-    from scripts.local_events import RETRY_SECONDS, LocalStream
+    from scripts.local.events import RETRY_SECONDS, LocalStream
 
     receiver = Receiver(down=True)
     client, _ = events(receiver)
@@ -369,7 +370,7 @@ def test_totp_factor_verified_and_approved_from_the_identitys_item(events, clock
 def test_the_consumer_waits_before_reporting_a_refusal_within_the_invocations_time(monkeypatch):
     """So that the mapping's retries span hours of an outage; never past the function's timeout
     (Lambda's context: get_remaining_time_in_millis)."""
-    from chalicelib import events as events_module
+    from chalicelib.events import posting as events_module
 
     slept: list[float] = []
     monkeypatch.setattr(events_module.time, "sleep", slept.append)
@@ -414,7 +415,7 @@ def test_a_start_no_provider_took_is_started_then_canceled(events):
 def test_records_there_is_no_time_left_for_are_handed_back_not_lost_to_a_timeout(events, outbox):
     """A timeout would fail the whole batch (and repeat what was taken): the consumer stops
     first and reports the next record, which Lambda retries from."""
-    from chalicelib.events import Poster, deliver_batch
+    from chalicelib.events.posting import Poster, deliver_batch
 
     receiver = Receiver()
     client, poller = events(receiver)
@@ -425,7 +426,7 @@ def test_records_there_is_no_time_left_for_are_handed_back_not_lost_to_a_timeout
     poster = Poster(SECRET, __import__("requests").post)
     answer = deliver_batch(records, (receiver.url,), poster, False, time_left=lambda: next(clock))
     assert receiver.types() == ["verification.started"]
-    from chalicelib.stream_events import events_of
+    from chalicelib.events.stream import events_of
 
     [approval] = [r for r in records if [b["type"] for _, b in events_of(r, False)] == ["verification.approved"]]
     assert answer == {"batchItemFailures": [{"itemIdentifier": approval["dynamodb"]["SequenceNumber"]}]}

@@ -1,4 +1,4 @@
-"""scripts/events_resources.py: the failed-records queue and its alarm lint as part of a
+"""scripts/deploy/events_resources.py: the failed-records queue and its alarm lint as part of a
 template, the mapping's error handling is bounded, and `make deploy`'s calls make the same
 settings on (moto's) SQS, CloudWatch and Lambda."""
 
@@ -8,7 +8,7 @@ import json
 
 import boto3
 
-from scripts import events_resources as er
+from scripts.deploy import events_resources as er
 
 
 def test_the_mapping_retries_from_the_failed_record_bisects_and_gives_up_in_bounds():

@@ -14,7 +14,7 @@ import base64
 import json
 import logging
 
-from chalicelib import standard_webhooks
+from chalicelib.events import standard_webhooks
 from tests.conftest import TABLE, last_code
 from tests.unit.helpers import NUMBER
 from tests.unit.test_events import SECRET, Receiver, events  # noqa: F401 (events: a fixture)
@@ -59,8 +59,8 @@ def test_a_verification_without_tags_has_none_in_its_events(events, key, outbox)
 
 
 def test_a_delivery_update_carries_the_tags_as_twilios_message_status_event_does():
-    from chalicelib.models import SendAttempt, Verification
-    from chalicelib.stream_events import event_body
+    from chalicelib.verify.models import SendAttempt, Verification
+    from chalicelib.events.stream import event_body
 
     verification = Verification("VE" + "0" * 32, NUMBER, "sms", "mac", 1, 0, 1_800_000_000_000, 1, 0, 5,
                                 sends=(SendAttempt("sms", "console", 1_800_000_000_000),),
@@ -75,8 +75,9 @@ def test_a_delivery_update_carries_the_tags_as_twilios_message_status_event_does
 
 
 def test_the_pages_inbox_and_the_receipt_never_show_the_tags(configured, key, outbox, monkeypatch):  # noqa: F811
-    from chalicelib.events import LOCAL_EVENTS, keep_locally
-    from scripts.local_events import LocalStream
+    from chalicelib.events.posting import keep_locally
+    from chalicelib.events import LOCAL_EVENTS
+    from scripts.local.events import LocalStream
 
     monkeypatch.delenv("OTP_EVENTS_URL", raising=False)
     client = configured(OTP_STAGE="local")  # the local stage's inbox (console provider)

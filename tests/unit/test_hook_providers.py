@@ -22,9 +22,9 @@ from botocore.stub import Stubber
 from standardwebhooks import Webhook
 
 from chalicelib.config import ConfigError
-from chalicelib.messages import measure
-from chalicelib.phone import parse_phone_number
-from chalicelib.providers import Delivery, ProviderContext, ProviderError, load_provider
+from chalicelib.channels.messages import measure
+from chalicelib.channels.phone import parse_phone_number
+from chalicelib.channels.providers import Delivery, ProviderContext, ProviderError, load_provider
 from tests.conftest import ROOT
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()

@@ -51,8 +51,8 @@ def test_importing_the_app_does_no_aws_or_provider_work():
     """`chalice deploy` imports app.py on the deployer's machine; Lambda pays it on cold start."""
     probe = (
         "import sys, app; "
-        "heavy = [m for m in ('boto3', 'botocore', 'phonenumbers', 'chalicelib.providers.sns', "
-        "'chalicelib.service', 'chalicelib.store') if m in sys.modules]; print(heavy)"
+        "heavy = [m for m in ('boto3', 'botocore', 'phonenumbers', 'chalicelib.channels.providers.sns', "
+        "'chalicelib.verify.service', 'chalicelib.verify.store') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -42,7 +42,7 @@ def test_a_trusted_numbers_counter_write_is_accepted_by_dynamodb(aws):
     """The trusted path's condition is one parenthesised OR: the token must not double it."""
     import boto3
 
-    from chalicelib.counters import DynamoDBCounterStore
+    from chalicelib.verify.counters import DynamoDBCounterStore
     from tests.conftest import TABLE
 
     store = DynamoDBCounterStore(boto3.client("dynamodb"), TABLE)
@@ -99,6 +99,6 @@ def test_the_budget_stays_below_the_functions_timeout(value):
     (requests.exceptions.InvalidURL("bad"), False),
 ])
 def test_a_request_left_only_when_the_connection_dropped_after_it_was_written(error, left):
-    from chalicelib.providers.http import request_left
+    from chalicelib.channels.providers.http import request_left
 
     assert request_left(error) is left

@@ -1,4 +1,4 @@
-"""scripts/keys.py: the stage's KMS keys are created once, reused, and never replaced."""
+"""scripts/keys/kms.py: the stage's KMS keys are created once, reused, and never replaced."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from scripts.keys import ensure_receipt_key, ensure_totp_key
+from scripts.keys.kms import ensure_receipt_key, ensure_totp_key
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_verifications_per_number_per_day(configured, outbox, clock):
 
 
 def test_a_failed_send_does_not_use_up_a_start(configured, service, outbox):
-    from chalicelib.providers import ProviderError
+    from chalicelib.channels.providers import ProviderError
 
     class Failing:
         name = "console"
@@ -175,8 +175,8 @@ def test_global_budget_is_never_exceeded(configured, outbox, clock):
 
 def test_budget_shards_add_up_to_the_budget_exactly():
     from chalicelib.config import Limits
-    from chalicelib.limits import Limiter
-    from chalicelib.counters import CounterFull, CounterStore
+    from chalicelib.verify.limits import Limiter
+    from chalicelib.verify.counters import CounterFull, CounterStore
 
     class Memory(CounterStore):
         def __init__(self):
@@ -282,7 +282,7 @@ def test_approvals_keep_the_breaker_closed(configured, outbox, clock):
 
 
 def test_an_exhausted_budget_is_an_alarm(configured, outbox, clock, capsys):
-    from scripts.package_template import resources
+    from scripts.deploy.package_template import resources
 
     client = configured(OTP_MAX_SENDS_PER_HOUR="1", OTP_BUDGET_SHARDS="1")
     assert start(client, to=number(1))[0] == 201
@@ -400,8 +400,8 @@ def test_sms_pumping_does_not_refuse_email(configured, outbox, clock):
 def test_the_email_budget_is_sharded_and_exact():
     """Its shards add up to it, as the phone pool's do, and they are items of their own."""
     from chalicelib.config import Limits
-    from chalicelib.counters import CounterFull, CounterStore
-    from chalicelib.limits import Limiter
+    from chalicelib.verify.counters import CounterFull, CounterStore
+    from chalicelib.verify.limits import Limiter
 
     class Memory(CounterStore):
         def __init__(self):

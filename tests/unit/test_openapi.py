@@ -8,8 +8,8 @@ import json
 import jsonschema
 import pytest
 
-from chalicelib.openapi import document
-from chalicelib.openapi_schemas import error_codes
+from chalicelib.openapi.document import document
+from chalicelib.openapi.schemas import error_codes
 from tests.conftest import last_code
 from tests.unit.helpers import check, delete, get, post, start
 
@@ -45,7 +45,7 @@ def test_every_error_code_raised_by_the_code_is_in_the_enum():
 
 
 def test_api_gateways_own_answers_use_codes_of_the_enum():
-    from scripts.gateway_settings import GATEWAY_RESPONSES
+    from scripts.deploy.gateway_settings import GATEWAY_RESPONSES
 
     assert {code for _, code, _ in GATEWAY_RESPONSES.values()} <= set(error_codes())
 

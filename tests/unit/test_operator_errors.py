@@ -74,14 +74,14 @@ def test_the_make_targets_that_call_aws_check_the_credentials_first():
         commands = subprocess.run(["make", "-n", *stamps, target, "STAGE=dev"], cwd=ROOT, capture_output=True,
                                   text=True, timeout=30).stdout
         chalice = commands.index("chalice ")
-        assert "scripts/provision.py credentials" in commands[:chalice] or \
-            "scripts/provision.py before" in commands[:chalice], commands
+        assert "scripts/deploy/provision.py credentials" in commands[:chalice] or \
+            "scripts/deploy/provision.py before" in commands[:chalice], commands
 
 
 def test_a_stage_whose_secret_was_never_made_says_which_and_how(aws, monkeypatch, capsys):
     """The dev stage on moto, its SSM parameters missing: `make api-key` names them and the
     command that makes them."""
-    import scripts.api_keys as api_keys
+    import scripts.keys.api_keys as api_keys
 
     _without_test_stage(monkeypatch)
     assert api_keys.main(["create", "--stage", "dev"]) == 1
@@ -93,7 +93,7 @@ def test_a_stage_whose_secret_was_never_made_says_which_and_how(aws, monkeypatch
 def test_a_stage_with_its_secret_but_no_table_says_to_deploy(aws, monkeypatch, capsys):
     import boto3
 
-    import scripts.api_keys as api_keys
+    import scripts.keys.api_keys as api_keys
 
     _without_test_stage(monkeypatch)
     ssm = boto3.client("ssm")
@@ -108,7 +108,7 @@ def test_a_stage_with_its_secret_but_no_table_says_to_deploy(aws, monkeypatch, c
 def test_aws_refusing_the_credentials_is_one_line(capsys):
     from botocore.exceptions import ClientError
 
-    from scripts.aws_access import one_line
+    from scripts.deploy.aws_access import one_line
 
     with pytest.raises(SystemExit) as stopped, one_line():
         raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "The security token included in the "
@@ -120,7 +120,7 @@ def test_aws_refusing_the_credentials_is_one_line(capsys):
 
 def test_a_bug_keeps_its_traceback():
     """Only AWS's and botocore's errors are turned into a line: anything else is a bug, shown whole."""
-    from scripts.aws_access import one_line
+    from scripts.deploy.aws_access import one_line
 
     with pytest.raises(KeyError), one_line():
         raise KeyError("a bug")
@@ -131,7 +131,7 @@ def test_a_bug_keeps_its_traceback():
 
 def _with_stage(monkeypatch, name: str, like: str, **variables: str) -> None:
     """.chalice/config.json with one more stage, a copy of ``like``'s with ``variables`` over it."""
-    import scripts.provision as provision
+    import scripts.deploy.provision as provision
 
     real = provision.chalice_config()
 
@@ -147,7 +147,7 @@ def _with_stage(monkeypatch, name: str, like: str, **variables: str) -> None:
 
 def test_a_stage_named_staging_makes_keys_that_work(aws, client, monkeypatch):
     """`staging`, a copy of the test stage (OTP_STAGE=test): its key authenticates on the API."""
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
 
     _with_stage(monkeypatch, "staging", "test")
     monkeypatch.delenv("OTP_STAGE")  # the stage's own OTP_STAGE decides, not the shell's
@@ -161,8 +161,8 @@ def test_a_stage_named_eu_prod_is_a_prod_stage(aws, monkeypatch, capsys):
     its config is prod's (the countries' list is required there)."""
     import boto3
 
-    import scripts.api_keys as api_keys
-    from scripts.create_table import ensure_table
+    import scripts.keys.api_keys as api_keys
+    from scripts.deploy.create_table import ensure_table
 
     _without_test_stage(monkeypatch)
     _with_stage(monkeypatch, "eu-prod", "prod", OTP_TABLE_NAME="phone-verify-eu-prod",
@@ -180,7 +180,7 @@ def test_a_stage_named_eu_prod_is_a_prod_stage(aws, monkeypatch, capsys):
 
 
 def test_a_stage_whose_kind_is_not_one_of_the_four_says_so(monkeypatch):
-    from scripts.provision import stage_kind
+    from scripts.deploy.provision import stage_kind
 
     _with_stage(monkeypatch, "staging", "dev", OTP_STAGE="staging")
     with pytest.raises(SystemExit) as stopped:

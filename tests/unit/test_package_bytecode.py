@@ -1,4 +1,4 @@
-"""scripts/package_bytecode.py on a small zip: listed modules become sourceless bytecode that
+"""scripts/deploy/package_bytecode.py on a small zip: listed modules become sourceless bytecode that
 imports and runs, with tracebacks naming the module's path and line; dead weight goes; a
 listed module missing from the zip stops the build with its name."""
 
@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from scripts import package_bytecode
+from scripts.deploy import package_bytecode
 
 FILES = {
     "pkg/__init__.py": "",

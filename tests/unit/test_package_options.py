@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts import package_template
+from scripts.deploy import package_template
 
 
 def test_no_stage_has_snapstart_unless_it_asks():
@@ -111,7 +111,7 @@ def test_a_stage_with_access_logs_gets_a_retained_json_log_without_query_strings
     assert api["Properties"]["OpenApiVersion"] == "3.0.1" and "GatewayResponses" in api["Properties"]
 
 
-# -- issue 24: the WhatsApp and email channels' resources (scripts/channel_resources.py)
+# -- issue 24: the WhatsApp and email channels' resources (scripts/deploy/channel_resources.py)
 
 
 def test_a_stage_with_the_channels_gets_their_topics_configuration_set_and_named_logged_handlers(monkeypatch):
@@ -136,7 +136,7 @@ def test_a_stage_with_the_channels_gets_their_topics_configuration_set_and_named
         assert group["DeletionPolicy"] == "Retain"
         assert group["Properties"] == {"LogGroupName": f"/aws/lambda/phone-verify-prod-{handler}", "RetentionInDays": 30}
         # Its own role (.chalice/policy-prod-channel-events.json) with the stack's ARNs: no send,
-        # but to its dead-letter queue (scripts/template_checks.py).
+        # but to its dead-letter queue (scripts/deploy/template_checks.py).
         role = merged[f"{name}Role"]["Properties"]["Policies"][0]["PolicyDocument"]
         assert "arn:aws:" not in json.dumps(role) and "${AWS::Partition}" in json.dumps(role)
         assert {a for s in role["Statement"] for a in s["Action"]} == {
@@ -161,7 +161,7 @@ def test_the_packaged_gateway_responses_repeat_nothing_of_the_request():
     contract's shape ($context.error.messageString repeats the request's Authorization)."""
     import json
 
-    from scripts.gateway_settings import GATEWAY_RESPONSES
+    from scripts.deploy.gateway_settings import GATEWAY_RESPONSES
     from tests.unit.helpers import render_gateway_response
 
     basic = "Basic U0thYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYmFiYWJhYjpzM2NyM3Q="

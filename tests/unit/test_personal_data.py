@@ -1,4 +1,4 @@
-"""A person's data (issue 31): `make export` and `make forget` (scripts/personal_data.py) on
+"""A person's data (issue 31): `make export` and `make forget` (scripts/data/personal_data.py) on
 moto. A number verified through v1 and two v2 Services, with earlier verifications, attempts
 and TOTP factors, is exported whole, then erased: afterwards no item of the table names it
 (read item by item), and another number's items are as they were."""
@@ -47,7 +47,7 @@ def naming(text: str) -> list[dict[str, Any]]:
 
 
 def run(*argv: str) -> tuple[int, Any]:
-    from scripts import personal_data
+    from scripts.data import personal_data
 
     out = io.StringIO()
     with redirect_stdout(out):
@@ -169,7 +169,7 @@ def test_an_email_address_is_forgotten_in_every_spelling_of_its_mailbox(client, 
 def test_a_delete_retried_after_a_lost_answer_ends_right(client, key, outbox):
     """botocore retries a DeleteItem whose answer was lost: the retry finds the item gone (its
     own delete), which is a success, counted once."""
-    from scripts import personal_data
+    from scripts.data import personal_data
     from tests.faults import Faults
 
     sid = new_service(client, key)["sid"]
@@ -186,7 +186,7 @@ def test_a_delete_retried_after_a_lost_answer_ends_right(client, key, outbox):
 
 
 def test_bad_input_is_one_line_and_no_traceback(client, capsys):
-    from scripts import personal_data
+    from scripts.data import personal_data
 
     assert personal_data.main(["export", "--stage", "test", "--to", "12"]) == 1
     err = capsys.readouterr().err
@@ -204,7 +204,7 @@ def test_without_aws_credentials_or_region_one_clear_line(missing, tmp_path):
         env.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y")
     else:
         env.update(AWS_DEFAULT_REGION="eu-west-1")
-    done = subprocess.run([sys.executable, "scripts/personal_data.py", "forget", "--stage", "dev", "--to", A],
+    done = subprocess.run([sys.executable, "scripts/data/personal_data.py", "forget", "--stage", "dev", "--to", A],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert ("credentials" if missing == "credentials" else "region") in done.stderr
@@ -217,7 +217,7 @@ def test_the_make_targets_call_the_script():
         dry = subprocess.run(["make", "-n", target, args, "STAGE=prod"], cwd=ROOT, capture_output=True,
                              text=True, timeout=30)
         assert dry.returncode == 0, dry.stderr
-        assert f"scripts/personal_data.py {target} --stage prod" in dry.stdout
+        assert f"scripts/data/personal_data.py {target} --stage prod" in dry.stdout
     bare = subprocess.run(["make", "-s", "forget"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert bare.returncode != 0 and "TO=" in bare.stderr + bare.stdout
 

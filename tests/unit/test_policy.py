@@ -34,7 +34,7 @@ def actions_in_code() -> set[str]:
         # a direct call (client.publish(...)) or a name handed to the store's _call("get_item", ...)
         if re.search(rf'\.{method}\(|_call\(\s*"{method}"', source):
             called.add(action)
-    if re.search(r"self\._update\(", (ROOT / "chalicelib" / "store.py").read_text()):
+    if re.search(r"self\._update\(", (ROOT / "chalicelib" / "verify" / "store.py").read_text()):
         called.add("dynamodb:UpdateItem")
     return called
 
@@ -46,7 +46,7 @@ def required_for(stage: str) -> set[str]:
         providers |= set(chain.split(","))
     needed = {a for a in actions_in_code() if a.startswith("dynamodb:")} | LOGS
     secrets = {"OTP_SECRET_PARAMETER", "OTP_IDENTITY_SECRET_PARAMETER"} & set(variables)
-    if len(secrets) == 2:  # both keys in one round trip (chalicelib/parameters.py load_server_secrets)
+    if len(secrets) == 2:  # both keys in one round trip (chalicelib/settings/parameters.py load_server_secrets)
         needed.add("ssm:GetParameters")
     # One name alone, and SMS_CREDENTIALS_PARAMETER, which docs/permissions.md says the shipped
     # policy already lets the function read.
@@ -100,7 +100,7 @@ def test_resources_are_the_stages_own(stage):
         resources = _listed(statement["Resource"])
         assert "*" not in resources, statement
         table = f"arn:aws:dynamodb:*:*:table/{variables['OTP_TABLE_NAME']}"
-        if actions == {"dynamodb:Query"}:  # the Attempts list's index only (chalicelib/attempts.py)
+        if actions == {"dynamodb:Query"}:  # the Attempts list's index only (chalicelib/verify/attempts.py)
             assert resources == [table + "/index/attempts"]
         elif any(a.startswith("dynamodb:") for a in actions):
             assert resources == [table]
@@ -226,7 +226,7 @@ def test_a_refused_call_would_fail_the_check():
 # Lambda's mapping reads the stream with the function's role and sends a failed batch's
 # position to the on-failure queue with it too (docs.aws.amazon.com/lambda/latest/dg/
 # with-ddb.html, "Execution role permissions"; services-dynamodb-errors.html); the code itself
-# reads and writes the delivery marks (chalicelib/events.py) and reads the events secret.
+# reads and writes the delivery marks (chalicelib/events/posting.py) and reads the events secret.
 CONSUMER = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
             "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "ssm:GetParameter",
             "sqs:SendMessage"} | LOGS
@@ -247,7 +247,7 @@ def test_the_events_consumer_has_a_role_of_its_own_with_exactly_what_it_needs(st
             assert resources == [f"arn:aws:dynamodb:*:*:table/{table}"]
             # Its delivery marks only: no credential of the consumer can change a number's item,
             # so none can make an event (security.md 22); and it reads make forget's tombstones
-            # (chalicelib/forgotten.py), nothing else.
+            # (chalicelib/events/forgotten.py), nothing else.
             keys = ["fg#*"] if actions == {"dynamodb:BatchGetItem"} else ["wh#*"]
             assert actions <= {"dynamodb:UpdateItem", "dynamodb:GetItem"} or keys == ["fg#*"]
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
@@ -265,7 +265,7 @@ def test_the_events_consumer_has_a_role_of_its_own_with_exactly_what_it_needs(st
 
 
 def test_the_consumers_code_calls_only_what_its_role_grants():
-    source = (ROOT / "chalicelib" / "events.py").read_text() + (ROOT / "chalicelib" / "stream_events.py").read_text()
+    source = (ROOT / "chalicelib/events/posting.py").read_text() + (ROOT / "chalicelib/events/stream.py").read_text()
     called = {action for method, action in ACTIONS.items() if re.search(rf'_call\(\s*"{method}"|\.{method}\(', source)}
     assert called <= CONSUMER
     assert "dynamodb:UpdateItem" in called  # the marks (and reads through _DynamoDBTable._get)
@@ -299,7 +299,7 @@ def test_the_delivery_status_handler_has_a_role_of_its_own(stage):
 
 @pytest.mark.parametrize("stage", DEPLOYED)
 def test_the_channels_event_handlers_have_a_role_of_their_own(stage):
-    """email_events and whatsapp_events (chalicelib/routes_channels.py) write send statuses
+    """email_events and whatsapp_events (chalicelib/delivery/channel_routes.py) write send statuses
     through the same path as delivery_status (store.record_delivery, with the server secret's
     keys): the same grants, on their own log groups; never a send (no ses:, social-messaging:)."""
     functions = STAGES["stages"][stage]["lambda_functions"]

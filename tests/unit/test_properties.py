@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from chalicelib.codes import parse_code
 from chalicelib.errors import InvalidCodeFormat, InvalidPhoneNumber, InvalidRequest, UnsupportedNumberType
-from chalicelib.phone import parse_phone_number, require_reachable
+from chalicelib.channels.phone import parse_phone_number, require_reachable
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),

@@ -12,8 +12,8 @@ import requests
 import responses
 
 from chalicelib.config import Config, ConfigError
-from chalicelib.messages import VoiceMessage
-from chalicelib.providers import ProviderContext, ProviderError, load_provider
+from chalicelib.channels.messages import VoiceMessage
+from chalicelib.channels.providers import ProviderContext, ProviderError, load_provider
 from tests.unit.test_providers import PHONE, TEXT, WIRES, IDS, provider_for, reply
 
 TWILIO = WIRES[IDS.index("twilio")]

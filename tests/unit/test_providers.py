@@ -17,9 +17,9 @@ import requests
 import responses
 from botocore.stub import Stubber
 
-from chalicelib.messages import SmsMessage, VoiceMessage, measure
-from chalicelib.phone import parse_phone_number
-from chalicelib.providers import REGISTRY, ProviderContext, ProviderError, load_provider
+from chalicelib.channels.messages import SmsMessage, VoiceMessage, measure
+from chalicelib.channels.phone import parse_phone_number
+from chalicelib.channels.providers import REGISTRY, ProviderContext, ProviderError, load_provider
 from chalicelib import wiring
 
 PHONE = parse_phone_number("+14155552671", "US")
@@ -119,7 +119,7 @@ WIRES = [
         basic("ACrc", "rc-secret"), "form",
         {"From": "+15005550006", "To": "+14155552671", "Body": TEXT.text},
         (200, {"sid": "SMrc1", "status": "sending"}), "SMrc1",
-        None,  # Restcomm has no error about the destination (see chalicelib/providers/restcomm.py)
+        None,  # Restcomm has no error about the destination (see chalicelib/channels/providers/restcomm.py)
         # Restcomm-Connect AbstractEndpoint.buildErrorResponseBody(msg, error, JSON), as sent by
         # SmsMessagesEndpoint when the SMS limit is hit: the error value is not quoted.
         (403, '{"message":"Outbound SMS limit exceeded",\n"error":SMS_LIMIT_EXCEEDED}'),
@@ -289,7 +289,7 @@ def test_our_oauth1_signature_is_oauthlibs(url):
     # request with the same nonce and timestamp; the header must be the same, signature included.
     from requests_oauthlib import OAuth1 as Reference
 
-    from chalicelib.providers.oauth1 import OAuth1
+    from chalicelib.channels.providers.oauth1 import OAuth1
 
     def signed(auth):
         request = requests.Request("POST", url, json={"message": "x"}, auth=auth).prepare()
@@ -477,7 +477,7 @@ def test_sns_failures_are_classified(code, message, permanent):
 
 
 def test_console_provider_writes_the_message_and_keeps_it(capsys):
-    from chalicelib.providers.console import OUTBOX
+    from chalicelib.channels.providers.console import OUTBOX
 
     message_id = load_provider(ProviderContext("console")).send_sms(PHONE, TEXT)
     assert TEXT.text in capsys.readouterr().err
@@ -489,7 +489,7 @@ def test_console_provider_writes_the_message_and_keeps_it(capsys):
 
 def test_secret_comes_from_ssm_securestring(aws):
     from chalicelib.config import Config
-    from chalicelib.parameters import load_server_secrets
+    from chalicelib.settings.parameters import load_server_secrets
 
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="x" * 40, Type="SecureString")
@@ -502,7 +502,7 @@ def test_secret_comes_from_ssm_securestring(aws):
 
 def test_both_secrets_come_from_one_getparameters_call(aws):
     from chalicelib.config import Config
-    from chalicelib.parameters import load_server_secrets
+    from chalicelib.settings.parameters import load_server_secrets
 
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name="/phone-verify/test/otp-secret", Value="x" * 40, Type="SecureString")
@@ -520,9 +520,9 @@ def test_both_secrets_come_from_one_getparameters_call(aws):
 
 @pytest.mark.parametrize("value, message", [(None, "could not be read: ParameterNotFound"), ("i" * 31, "too short")])
 def test_a_missing_or_short_identity_secret_is_a_configuration_error_naming_it(aws, value, message, monkeypatch):
-    import chalicelib.parameters as parameters
+    import chalicelib.settings.parameters as parameters
     from chalicelib.config import Config, ConfigError
-    from chalicelib.parameters import load_server_secrets
+    from chalicelib.settings.parameters import load_server_secrets
 
     monkeypatch.setattr(parameters, "_last_good", {})  # a cold container: nothing to fall back on
     ssm = boto3.client("ssm")
@@ -540,7 +540,7 @@ def test_a_missing_or_short_identity_secret_is_a_configuration_error_naming_it(a
 
 def test_missing_ssm_secret_is_a_configuration_error_naming_the_variable(aws):
     from chalicelib.config import Config, ConfigError
-    from chalicelib.parameters import load_server_secrets
+    from chalicelib.settings.parameters import load_server_secrets
 
     config = Config.from_env(
         {"OTP_TABLE_NAME": "t-table", "OTP_STAGE": "prod", "SMS_PROVIDER": "sns",
@@ -552,7 +552,7 @@ def test_missing_ssm_secret_is_a_configuration_error_naming_the_variable(aws):
 
 def test_provider_credentials_come_from_one_ssm_json_over_the_environment(aws):
     from chalicelib.config import Config
-    from chalicelib.parameters import load_provider_settings
+    from chalicelib.settings.parameters import load_provider_settings
 
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name="/pv/creds", Type="SecureString",
@@ -567,7 +567,7 @@ def test_provider_credentials_come_from_one_ssm_json_over_the_environment(aws):
 
 def test_bad_credentials_json_is_refused_without_echoing_it(aws):
     from chalicelib.config import Config, ConfigError
-    from chalicelib.parameters import load_provider_settings
+    from chalicelib.settings.parameters import load_provider_settings
 
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name="/pv/bad", Type="SecureString", Value="token=hunter2")

@@ -13,10 +13,11 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from scripts import provision
-from scripts.create_table import ensure_table
-from scripts.gateway_settings import GATEWAY_RESPONSES
-from scripts.sms_delivery_logs import SMS_STATUS_ROLE
+from scripts.deploy import provision
+from scripts.deploy import stage as stage_file
+from scripts.deploy.create_table import ensure_table
+from scripts.deploy.gateway_settings import GATEWAY_RESPONSES
+from scripts.deploy.sms_delivery_logs import SMS_STATUS_ROLE
 from tests.unit.helpers import render_gateway_response
 
 
@@ -37,10 +38,10 @@ def deployed_api(aws_clients, tmp_path, monkeypatch):
     apigateway.create_deployment(restApiId=api["id"], stageName="api")
     deployed = tmp_path / ".chalice" / "deployed"
     deployed.mkdir(parents=True)
-    (tmp_path / ".chalice" / "config.json").write_text((provision.ROOT / ".chalice" / "config.json").read_text())
+    (tmp_path / ".chalice" / "config.json").write_text((stage_file.ROOT / ".chalice" / "config.json").read_text())
     (deployed / "prod.json").write_text(json.dumps({"resources": [
         {"resource_type": "rest_api", "rest_api_id": api["id"], "rest_api_url": "https://x/api/"}]}))
-    monkeypatch.setattr(provision, "ROOT", tmp_path)
+    monkeypatch.setattr(stage_file, "ROOT", tmp_path)
     return api["id"]
 
 
@@ -116,7 +117,7 @@ def test_the_identity_key_is_never_overwritten_even_after_the_code_key_rotates(a
 def test_a_concurrent_deploy_that_made_the_identity_key_first_wins(aws_clients):
     from botocore.stub import Stubber
 
-    from scripts.server_secret import ensure_identity_secret
+    from scripts.keys.server_secret import ensure_identity_secret
 
     _, ssm, _ = aws_clients
     with Stubber(ssm) as stub:
@@ -139,7 +140,7 @@ def test_an_existing_bare_table_is_fixed_and_keeps_its_items(aws_clients):
     done = provision.before("dev", dynamodb, ssm, boto3.client("kms"))
     assert "TTL enabled on expires_at" in done and "point-in-time recovery enabled" in done
     assert dynamodb.get_item(TableName="phone-verify-dev", Key={"pk": {"S": "v#keep"}})["Item"]
-    # The Attempts list's index, added to a table made before it (chalicelib/attempts.py).
+    # The Attempts list's index, added to a table made before it (chalicelib/verify/attempts.py).
     indexes = dynamodb.describe_table(TableName="phone-verify-dev")["Table"]["GlobalSecondaryIndexes"]
     assert [(i["IndexName"], [k["AttributeName"] for k in i["KeySchema"]]) for i in indexes] == [
         ("attempts", ["ak", "as"])]
@@ -195,7 +196,7 @@ def test_no_gateway_response_the_deploy_puts_repeats_the_request(deployed_api):
 def test_the_access_log_line_repeats_nothing_of_the_requests_credentials():
     """$context.error.message repeats the Authorization header for a path that is no route, as
     messageString does: the access log (a log line per request) must not carry it."""
-    from scripts.access_logs import ACCESS_LOG_FORMAT
+    from scripts.deploy.access_logs import ACCESS_LOG_FORMAT
 
     line = render_gateway_response(ACCESS_LOG_FORMAT, BASIC)
     assert "error.message" not in ACCESS_LOG_FORMAT and BASIC.split()[1] not in line
@@ -301,7 +302,8 @@ def _without_region(tmp_path):
 
 
 def test_no_region_stops_with_a_message_naming_the_variable(tmp_path):
-    result = subprocess.run([sys.executable, str(provision.ROOT / "scripts" / "provision.py"), "region"],
+    provision_py = str(stage_file.ROOT / "scripts" / "deploy" / "provision.py")
+    result = subprocess.run([sys.executable, provision_py, "region"],
                             env=_without_region(tmp_path), capture_output=True, text=True)
     assert result.returncode != 0
     assert "No AWS region configured" in result.stderr and "AWS_DEFAULT_REGION" in result.stderr
@@ -316,7 +318,8 @@ def test_the_region_comes_from_the_aws_configuration(tmp_path, source):
         env["AWS_CONFIG_FILE"] = str(tmp_path / "config")
     else:
         env.update(source)
-    result = subprocess.run([sys.executable, str(provision.ROOT / "scripts" / "provision.py"), "region"],
+    provision_py = str(stage_file.ROOT / "scripts" / "deploy" / "provision.py")
+    result = subprocess.run([sys.executable, provision_py, "region"],
                             env=env, capture_output=True, text=True)
     assert (result.returncode, result.stdout.strip()) == (0, "eu-west-1"), result.stderr
 
@@ -378,7 +381,7 @@ def _access_logs(tmp_path, on: bool) -> None:
 
 
 def test_access_logs_on_set_the_account_role_a_retained_group_and_the_stage(deployed_api, tmp_path):
-    from scripts import access_logs
+    from scripts.deploy import access_logs
 
     apigateway, iam = boto3.client("apigateway"), boto3.client("iam")
     assert "accessLogSettings" not in apigateway.get_stage(restApiId=deployed_api, stageName="api") or \
@@ -413,7 +416,7 @@ def test_an_accounts_own_api_gateway_role_is_kept(deployed_api, tmp_path):
 def test_access_logs_off_again_keep_the_log_group(deployed_api, tmp_path):
     """Called directly: moto drops a stage's settings on each new deployment (provision.after
     deploys first), where API Gateway keeps them, so only the step itself shows the removal."""
-    from scripts import access_logs
+    from scripts.deploy import access_logs
 
     apigateway, logs = boto3.client("apigateway"), boto3.client("logs")
     _access_logs(tmp_path, True)
@@ -426,21 +429,21 @@ def test_access_logs_off_again_keep_the_log_group(deployed_api, tmp_path):
     assert any("access log off" in line for line in done)
 
 
-# -- issue 24: the WhatsApp and email channels (scripts/channel_resources.py)
+# -- issue 24: the WhatsApp and email channels (scripts/deploy/channel_resources.py)
 
 
 def with_grants(tmp_path, monkeypatch, grants: bool = True) -> None:
     """A project whose policy-prod.json has (or lacks) the channels' statements, as the docs say."""
-    from scripts.channel_resources import policy_statements, wildcard_arn
+    from scripts.deploy.channel_resources import policy_statements, wildcard_arn
     from tests.unit.test_channel_resources import VARIABLES
 
     (tmp_path / ".chalice").mkdir(exist_ok=True)
-    policy = json.loads((provision.ROOT / ".chalice" / "policy-prod.json").read_text())
+    policy = json.loads((stage_file.ROOT / ".chalice" / "policy-prod.json").read_text())
     if grants:
         policy["Statement"] += policy_statements(VARIABLES, wildcard_arn)
     (tmp_path / ".chalice" / "policy-prod.json").write_text(json.dumps(policy))
-    (tmp_path / ".chalice" / "config.json").write_text((provision.ROOT / ".chalice" / "config.json").read_text())
-    monkeypatch.setattr(provision, "ROOT", tmp_path)
+    (tmp_path / ".chalice" / "config.json").write_text((stage_file.ROOT / ".chalice" / "config.json").read_text())
+    monkeypatch.setattr(stage_file, "ROOT", tmp_path)
 
 
 def test_a_stage_with_the_channels_gets_their_topics_before_chalice_deploy_subscribes_to_them(aws_clients,

@@ -17,8 +17,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from chalicelib import wiring
-from chalicelib.callbacks import Receipt
-from chalicelib.callbacks.end_user_messaging import read_event
+from chalicelib.delivery.callbacks import Receipt
+from chalicelib.delivery.callbacks.end_user_messaging import read_event
 from tests.conftest import ROOT
 from tests.unit.helpers import NUMBER, get, send_reference, start
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from chalicelib.receipts import DerError, ReceiptSigner, ecdsa_der_to_raw, p256_point_from_spki
+from chalicelib.factors.receipts import DerError, ReceiptSigner, ecdsa_der_to_raw, p256_point_from_spki
 from tests.unit.helpers import NUMBER, check, get, start
 from chalicelib import wiring
 
@@ -156,7 +156,7 @@ def test_the_documented_rotation_end_to_end_without_a_restart(client, outbox, re
     answers the ARN of the key that signed, as AWS documents: docs.aws.amazon.com/kms/latest/
     APIReference/API_Sign.html#API_Sign_ResponseSyntax). The container read the alias before
     the rotation and is not restarted."""
-    from scripts.keys import retire_previous_receipt_key, rotate_receipt_key
+    from scripts.keys.kms import retire_previous_receipt_key, rotate_receipt_key
 
     before = approve(client, outbox)["receipt"]
     published_before = jwks(client)
@@ -182,7 +182,7 @@ def test_the_documented_rotation_end_to_end_without_a_restart(client, outbox, re
 
 
 def test_a_container_that_read_the_alias_before_a_rotation_catches_up_within_a_minute(aws):
-    from scripts.keys import ensure_receipt_key, rotate_receipt_key
+    from scripts.keys.kms import ensure_receipt_key, rotate_receipt_key
 
     kms = boto3.client("kms")
     alias = ensure_receipt_key(kms, "test")
@@ -308,7 +308,7 @@ def test_kid_is_the_rfc_7638_thumbprint():
     """Checked against joserfc's thumbprint (an independent JOSE implementation)."""
     from joserfc.jwk import ECKey
 
-    from chalicelib.receipts import PublicKey
+    from chalicelib.factors.receipts import PublicKey
 
     public = ec.generate_private_key(ec.SECP256R1()).public_key()
     der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

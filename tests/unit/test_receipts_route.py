@@ -4,7 +4,7 @@ send makes the next resend use the next provider, a permanent reason refuses it.
 
 The provider side is a stand-in for the adapter (which issue 13 rewrites): it records the
 DeliveryReport the service hands it, as an adapter with ``delivery_reports = True`` would.
-Callbacks are signed with chalicelib.callbacks' schemes, themselves tested against the
+Callbacks are signed with chalicelib.delivery.callbacks' schemes, themselves tested against the
 providers' published vectors (test_callback_signatures.py)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from urllib.parse import urlencode, urlsplit, parse_qsl
 
 import pytest
 
-from chalicelib.callbacks import plivo as plivo_scheme
-from chalicelib.callbacks import twilio as twilio_scheme
+from chalicelib.delivery.callbacks import plivo as plivo_scheme
+from chalicelib.delivery.callbacks import twilio as twilio_scheme
 from tests.unit.helpers import JSON, NUMBER, error_code, get, start
 from chalicelib import wiring
 

@@ -161,7 +161,7 @@ def test_attempts_are_shared_across_the_codes(client, key, outbox):
 def test_a_wrong_guess_stored_before_a_resend_never_becomes_right(client, key, monkeypatch):
     """The item keeps the last guess's MAC; a resend that happens to send that very code must
     not approve the verification without a check."""
-    from chalicelib import starting
+    from chalicelib.verify import starting
 
     codes = iter(["111111", "222222"])
     monkeypatch.setattr(starting, "new_code", lambda length: next(codes))

@@ -38,11 +38,11 @@ IDENTITY_SECRET = "an-identity-key-for-this-test-only-0123456789abcdef"
 def test_with_an_identity_key_rotating_the_code_key_voids_only_pending_codes(configured, clock, outbox):
     """OTP_IDENTITY_SECRET keys everything but code MACs: after a rotation of OTP_SECRET (the
     code key) the number's item, the TOTP factor, the account SID and the API keys still work."""
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
     from tests.unit.test_twilio_v2 import call
 
     client = configured(OTP_IDENTITY_SECRET=IDENTITY_SECRET)
-    key = create("test", "tests")  # scripts/api_keys.py, as an operator makes one
+    key = create("test", "tests")  # scripts/keys/api_keys.py, as an operator makes one
     status, service, _ = call(client, key, "POST", "/v2/Services", {"FriendlyName": "Acme"})
     assert status == 201 and service["account_sid"] == key["account_sid"], service
     assert start(client)[0] == 201

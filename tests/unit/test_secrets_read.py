@@ -1,4 +1,4 @@
-"""The server secrets' SSM read (chalicelib/parameters.py) is one per container, shared: the
+"""The server secrets' SSM read (chalicelib/settings/parameters.py) is one per container, shared: the
 first requests of a cold container (many at once, and unauthenticated ones alike: checking a
 credential needs the identity key) wait for the one read instead of each making its own; a
 failed read is retried once per RETRY_AFTER_SECONDS, not once per request; a refresh after
@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from chalicelib import errors, wiring
-from chalicelib.parameters import RETRY_AFTER_SECONDS
+from chalicelib.settings.parameters import RETRY_AFTER_SECONDS
 from tests.integration.test_faults import ssm_faults  # noqa: F401  (a fixture)
 
 NAME = "/phone-verify/test/shared-secret"
@@ -32,7 +32,7 @@ class Reads(list):
 def reads(aws, monkeypatch):
     """The stage's secrets in SSM, a cold container, and the SSM calls it makes (each held
     0.2 s in flight, so concurrent first requests overlap it)."""
-    import chalicelib.parameters as parameters
+    import chalicelib.settings.parameters as parameters
 
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name=NAME, Value="c" * 40, Type="SecureString")

@@ -110,9 +110,9 @@ class CallCounter:
     def _record(self, params, model, **_):
         pk = params.get("Key", {}).get("pk", {}).get("S", "")
         kind = "v" if pk.startswith("v#") else "#".join(pk.split("#")[:2])
-        if pk.startswith(("at#VL", "ac#")):  # the v2 Attempts log's (chalicelib/attempts.py)
+        if pk.startswith(("at#VL", "ac#")):  # the v2 Attempts log's (chalicelib/verify/attempts.py)
             kind = pk[:2]
-        if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/sid_links.py)
+        if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/factors/sid_links.py)
             kind = "sid"
         self.calls.append(f"{model.name} {kind}")
 
@@ -121,7 +121,7 @@ class CallCounter:
         return calls
 
 
-# "UpdateItem sid": the new SID's lookup (chalicelib/sid_links.py), in the number's write's wave;
+# "UpdateItem sid": the new SID's lookup (chalicelib/factors/sid_links.py), in the number's write's wave;
 # written by a resend too (an orphan: the start cannot know it is a resend before its write).
 REQUEST_WRITES = ["UpdateItem rl#ip", "UpdateItem v", "UpdateItem rl#prefix", "UpdateItem rl#country",
                   "UpdateItem rl#budget", "UpdateItem sid"]

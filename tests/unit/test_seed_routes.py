@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.providers import ProviderError
+from chalicelib.channels.providers import ProviderError
 from tests.conftest import last_code
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}

@@ -5,7 +5,7 @@ A verification's SID carries its number key, and the key is the Service's own
 (chalicelib/codes.py ``number_key``), so a SID names the item of the Service that made it. The
 attack: Service B (or the public v1 door, with no credentials) sends Service A's SID. Each write
 that names a verification carries the Service in its condition (the item's ``svc``,
-chalicelib/store.py), so such a request is answered as for a verification that does not exist
+chalicelib/verify/store.py), so such a request is answered as for a verification that does not exist
 (v1 404 ``verification_not_found``, v2 20404) and counts nothing: no attempt, no per-number
 check, no conversion. Through the routes, as an attacker would call them."""
 

@@ -1,7 +1,7 @@
 """34-character SIDs (issue 29): every SID a v2 answer carries matches the pattern Twilio's own
 OpenAPI document gives its field (2 letters + 32 hex: apps keep SIDs in CHAR(34) columns and
 validate them with that pattern), one id per object on v1 too, the table item still found
-without a scan (chalicelib/sid_links.py), and what existed before keeps working: 50-character
+without a scan (chalicelib/factors/sid_links.py), and what existed before keeps working: 50-character
 ``VE``/``YF`` ids held by apps, the delivery references already sent, existing factors.
 Through the routes, as an app (or an attacker holding another Service's SID) calls them."""
 
@@ -308,7 +308,7 @@ def test_a_v2_factor_is_verified_and_challenged_by_its_34_character_sid_on_v2_an
 def test_a_factor_made_before_34_character_sids_still_verifies_and_challenges(client, key, step_clock):
     """Factors live for ever: one with a 50-character id (the identity key inside, no lookup
     item: as the code before made it) keeps working on v1 and v2."""
-    import chalicelib.totp as totp_module
+    import chalicelib.totp.service as totp_module
 
     identity_key = wiring.get_totp().identity_key(IDENTITY)
     with pytest.MonkeyPatch.context() as patch:

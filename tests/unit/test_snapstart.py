@@ -1,4 +1,4 @@
-"""SnapStart: the template's additions (scripts/snapstart.py) and the rule in code
+"""SnapStart: the template's additions (scripts/deploy/snapstart.py) and the rule in code
 (chalicelib/snapstart.py): nothing unique survives a snapshot restore unchecked."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from scripts.snapstart import deep_merge, snapstart_additions, supports_snapstart
+from scripts.deploy.snapstart import deep_merge, snapstart_additions, supports_snapstart
 
 ROUTES = {"/v1/verifications": ["POST"], "/": ["GET"]}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import standard_webhooks as sw
+from chalicelib.events import standard_webhooks as sw
 
 # test_sign_function: the same vector appears in the Go, JS, Java, PHP, Ruby and C# suites.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

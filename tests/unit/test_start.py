@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from chalicelib.providers import ProviderError
+from chalicelib.channels.providers import ProviderError
 from tests.conftest import last_code
 from tests.unit.helpers import (
     NUMBER,

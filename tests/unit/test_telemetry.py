@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from chalicelib import telemetry
-from chalicelib.providers import ProviderError
+from chalicelib.channels.providers import ProviderError
 from tests.conftest import last_code
 from tests.unit.helpers import check, start
 

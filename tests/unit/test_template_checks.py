@@ -5,7 +5,7 @@ dead-letter queue with an alarm; a check that does not apply is skipped with its
 
 from __future__ import annotations
 
-from scripts import package_template
+from scripts.deploy import package_template
 from tests.unit.test_channel_resources import VARIABLES
 
 

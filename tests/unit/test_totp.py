@@ -247,7 +247,7 @@ def test_every_totp_route_is_behind_iam():
 def test_totp_responses_validate_against_the_published_document(client, step_clock):
     import jsonschema
 
-    from chalicelib.openapi import document
+    from chalicelib.openapi.document import document
 
     doc = document()
 

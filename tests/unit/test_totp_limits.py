@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from chalicelib import wiring
-from chalicelib.totp_limits import delay_after
+from chalicelib.totp.limits import delay_after
 from tests.conftest import TABLE
 from tests.unit.helpers import error_code, get, post
 from tests.unit.test_totp import IDENTITY, challenge, code_at, enrolled
@@ -82,8 +82,8 @@ def test_a_failure_stamped_a_second_later_is_no_wait_while_the_count_is_free(sou
     one that started a second later can land first. Below the free count that stamp is no
     wait; it used to answer 429 with Retry-After 1 (found by tests/integration/
     test_totp_concurrency.py under load: the 20th wrong code refused, uncounted)."""
-    from chalicelib.totp_limits import FREE, FREE_WITH_SOURCES, wait_seconds
-    from chalicelib.totp_store import IdentityItem, SourceRecord, TotpFactor
+    from chalicelib.totp.limits import FREE, FREE_WITH_SOURCES, wait_seconds
+    from chalicelib.totp.store import IdentityItem, SourceRecord, TotpFactor
 
     now = 1_800_000_000.4
     free = FREE_WITH_SOURCES if source else FREE

@@ -25,8 +25,8 @@ FORM = "application/x-www-form-urlencoded"
 
 @pytest.fixture
 def key(aws):
-    """A key made as an operator makes one: scripts/api_keys.py create."""
-    from scripts.api_keys import create
+    """A key made as an operator makes one: scripts/keys/api_keys.py create."""
+    from scripts.keys.api_keys import create
 
     return create("test", "tests")
 
@@ -112,7 +112,7 @@ def test_the_table_keeps_a_keyed_hash_of_the_secret_never_the_secret(client, key
 
 def test_a_revoked_key_is_refused_within_the_cache_bound(client, key, monkeypatch):
     from chalicelib.twilio_v2 import credentials
-    from scripts.api_keys import main
+    from scripts.keys.api_keys import main
 
     assert call(client, key, "GET", "/v2/Services")[0] == 200
     assert main(["revoke", "--stage", "test", "--sid", key["api_key_sid"]]) == 0
@@ -404,7 +404,7 @@ def test_the_codes_twilio_documents(name, code, status):
 
 
 def test_a_kms_outage_is_20503():
-    from chalicelib.totp import TotpUnavailable
+    from chalicelib.totp.service import TotpUnavailable
     from chalicelib.twilio_v2 import wire
 
     assert (wire.from_domain(TotpUnavailable()).code, wire.from_domain(TotpUnavailable()).status) == (20503, 503)

@@ -1,6 +1,6 @@
 """Twilio's Verification Attempts and their Summary on /v2 (issue 20; on by default since issue
 29): each send is an attempt and its verification's approval converts it, written in the waves
-the verification's writes already make (chalicelib/attempts.py). Shapes: Twilio's OpenAPI
+the verification's writes already make (chalicelib/verify/attempts.py). Shapes: Twilio's OpenAPI
 document twilio_verify_v2 (VerificationAttempt, VerificationAttemptsSummary)."""
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def test_a_refused_send_is_no_attempt(configured, key):
 
 
 def test_a_retried_write_is_counted_once(client, key, outbox):
-    from chalicelib.attempts import AttemptLog
+    from chalicelib.verify.attempts import AttemptLog
 
     sid = new_service(client, key)["sid"]
     verify(client, key, sid, A)
@@ -114,7 +114,7 @@ def test_attempts_are_on_by_default(configured, key):
 
 
 def test_otp_attempts_false_records_none_and_the_routes_say_so(configured, key, outbox):
-    from chalicelib.attempts import attempt_sid
+    from chalicelib.verify.attempts import attempt_sid
 
     client = configured(OTP_ATTEMPTS="false")
     sid = new_service(client, key)["sid"]
@@ -170,7 +170,7 @@ def test_each_channel_this_service_sends_by_is_a_filter_by_twilios_name(configur
 def test_a_months_range_is_one_query_a_shard_and_no_scan(client, key, clock):
     from datetime import datetime, timezone
 
-    from chalicelib.attempts import SHARDS
+    from chalicelib.verify.attempts import SHARDS
 
     sid = new_service(client, key)["sid"]
     started = verify(client, key, sid, A)

@@ -11,7 +11,7 @@ and requests/Node's URL parser leave ``+`` alone in a path); other clients send 
 
 By number is in the Service's scope: the item's key is derived from the number and the
 Service (chalicelib/codes.py ``number_key``), and the write's condition proves the Service
-(chalicelib/store.py ``_of_scope``), so another Service's pending verification of the number is
+(chalicelib/verify/store.py ``_of_scope``), so another Service's pending verification of the number is
 simply not found (20404) and nothing of it changes."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_fetch_and_cancel_by_number_in_either_spelling_of_the_plus(client, key, 
 
 
 def test_fetch_cancel_and_approve_by_email_in_any_spelling_of_the_mailbox(configured, key, outbox):
-    """One mailbox, one item (chalicelib/email_address.py: Gmail ignores dots, case and
+    """One mailbox, one item (chalicelib/channels/email_address.py: Gmail ignores dots, case and
     sub-addresses), so any spelling of it names its pending verification."""
     client = configured(OTP_EMAIL_PROVIDER="console")
     sid = new_service(client, key)["sid"]

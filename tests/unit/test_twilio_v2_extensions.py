@@ -218,7 +218,7 @@ def test_risk_check_disable_is_for_sms_only_as_at_twilio(configured, key):  # no
 def test_a_key_limited_to_the_service_cannot_turn_the_risk_check_off(client, key, monkeypatch):  # noqa: F811
     """A key handed to one app (limited to its Service) acts on that Service, but turning the
     pumping defences off is the account's decision: a leaked app key cannot grant it itself."""
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
 
     sid = new_service(client, key)["sid"]
     limited = create("test", "app", services=[sid])

@@ -8,7 +8,7 @@ the Service's properties). The Verification's `lookup` is `{}` without a lookup 
 with one (the document's createVerification examples). Twilio's 60205: "SMS is not supported
 by landline phone number", 403 (https://www.twilio.com/docs/api/errors/60205).
 
-The number's type is phonenumbers' (chalicelib/phone.py): a NANP number (+1) is "fixed line
+The number's type is phonenumbers' (chalicelib/channels/phone.py): a NANP number (+1) is "fixed line
 or mobile" there, so its type is unknown (null) and an SMS to it goes."""
 
 from __future__ import annotations

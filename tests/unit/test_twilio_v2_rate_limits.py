@@ -261,7 +261,7 @@ def test_another_services_rate_limit_is_20404_from_this_service(client, key):  #
 
 
 def test_without_a_key_nothing_and_a_limited_key_only_its_services(client, key, monkeypatch):  # noqa: F811
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
     from tests.unit.test_v2_credentials import expire_cache
 
     mine, other = new_service(client, key)["sid"], new_service(client, key, FriendlyName="Other")["sid"]
@@ -390,8 +390,8 @@ def test_concurrent_starts_admit_exactly_the_weighted_limit(previous, elapsed, a
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from chalicelib.counters import CounterFull, CounterStore
-    from chalicelib.rate_buckets import Bucket, BucketCount, RateLimitExceeded, count
+    from chalicelib.verify.counters import CounterFull, CounterStore
+    from chalicelib.verify.rate_buckets import Bucket, BucketCount, RateLimitExceeded, count
 
     class Memory(CounterStore):  # DynamoDB's per-item serialisation: one lock
         def __init__(self):

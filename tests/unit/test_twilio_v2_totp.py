@@ -213,7 +213,7 @@ def test_every_totp_write_proves_the_items_service_in_its_condition(client, key,
     Service (or for the default) on a Service's item, is refused by DynamoDB."""
     from chalicelib import wiring
     from chalicelib.dynamodb import ConditionFailed
-    from chalicelib.totp_store import Expected
+    from chalicelib.totp.store import Expected
 
     sid = new_service(client, key)["sid"]
     created, _ = _verified(client, key, sid, step_clock)

@@ -77,7 +77,7 @@ def test_v1_an_unhandled_error_is_a_500_and_one_record_without_the_requests_data
     name = type(exc).__qualname__ if type(exc).__module__ == "builtins" else "botocore.exceptions.ClientError"
     record = _assert_one_record_without_leaks(root_log, name, " in create")
     assert record["route"] == "POST /v1/verifications"
-    assert "chalicelib/starting.py:" in record["exception"]  # the stack, relative to the project
+    assert "chalicelib/verify/starting.py:" in record["exception"]  # the stack, relative to the project
     if isinstance(exc, ClientError):
         assert (record["aws_error_code"], record["aws_operation"]) == ("ValidationException", "UpdateItem")
     summary = [r for r in _records(root_log) if r["message"] == "request"]
@@ -118,7 +118,7 @@ def test_the_terminal_shows_the_record_as_lines_without_the_requests_data(client
     text = out.getvalue()
     assert status == 500
     assert "error: unhandled error in POST /v1/verifications\nTraceback (most recent call last):\n" in text
-    assert "RuntimeError: item" in text and "chalicelib/starting.py:" in text
+    assert "RuntimeError: item" in text and "chalicelib/verify/starting.py:" in text
     for leak in LEAKS:
         assert leak not in text, leak
 

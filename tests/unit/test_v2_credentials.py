@@ -30,8 +30,8 @@ def as_account(token: dict) -> dict:
 
 
 def token_cli(action: str, *flags: str) -> dict:
-    """As an operator runs it: `python scripts/api_keys.py auth-token ACTION --stage test`."""
-    from scripts.api_keys import auth_token
+    """As an operator runs it: `python scripts/keys/api_keys.py auth-token ACTION --stage test`."""
+    from scripts.keys.api_keys import auth_token
 
     return auth_token("test", action, secondary="--secondary" in flags)
 
@@ -205,7 +205,7 @@ def test_nothing_logs_or_echoes_the_token(client, token, caplog):
 
 
 def test_a_service_limited_key_works_on_its_service_and_gets_20403_on_another(configured, key, outbox, monkeypatch):
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
 
     client = configured(OTP_ATTEMPTS="true")  # Attempts are in scope too
 
@@ -251,7 +251,7 @@ def test_a_service_limited_key_works_on_its_service_and_gets_20403_on_another(co
 
 
 def test_an_unlimited_key_still_acts_on_every_service(client, key):
-    from scripts.api_keys import main
+    from scripts.keys.api_keys import main
 
     service = new_service(client, key)
     assert call(client, key, "GET", f"/v2/Services/{service['sid']}")[0] == 200
@@ -260,7 +260,7 @@ def test_an_unlimited_key_still_acts_on_every_service(client, key):
 
 def test_the_key_script_refuses_a_malformed_or_unknown_service(client, key, capsys):
     """A typo never makes a key that can do nothing: --services must name live Services."""
-    from scripts.api_keys import main
+    from scripts.keys.api_keys import main
 
     with pytest.raises(SystemExit, match="not a Service SID.*VA123"):
         main(["create", "--stage", "test", "--services", "VA123"])
@@ -277,7 +277,7 @@ def test_the_key_script_refuses_a_malformed_or_unknown_service(client, key, caps
 
 @pytest.mark.parametrize("argv", [["create"], ["auth-token", "create"], ["auth-token", "rotate"]], ids=" ".join)
 def test_the_token_commands_refuse_a_stage_without_a_secret_as_the_key_commands_do(aws, monkeypatch, capsys, argv):
-    import scripts.api_keys as api_keys
+    import scripts.keys.api_keys as api_keys
 
     real = api_keys.stage_variables
     monkeypatch.setattr(api_keys, "stage_variables", lambda stage: {
@@ -293,9 +293,9 @@ def test_the_token_commands_refuse_a_stage_without_a_secret_as_the_key_commands_
                          ids=" ".join)
 def test_without_aws_credentials_every_command_says_so_without_a_traceback(aws, monkeypatch, capsys, argv):
     """NoCredentialsError reading the stage's secret (SSM) or its table: one line that says
-    what to check, exit 1 (chalicelib/parameters.py answers ParametersUnavailable)."""
-    import scripts.api_keys as api_keys
-    from chalicelib import parameters
+    what to check, exit 1 (chalicelib/settings/parameters.py answers ParametersUnavailable)."""
+    import scripts.keys.api_keys as api_keys
+    from chalicelib.settings import parameters
 
     def unavailable(*_):
         raise parameters.ParametersUnavailable(retry_after=1)

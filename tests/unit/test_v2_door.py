@@ -84,7 +84,7 @@ def test_the_own_origin_is_the_scheme_the_client_used(client, key):
 
 def test_the_pages_allowed_origins_do_not_open_v2(configured):
     """OTP_ALLOWED_ORIGINS lets a page call v1's start and check; a page never writes to /v2."""
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
 
     client = configured(OTP_ALLOWED_ORIGINS="https://app.example.com")
     key = create("test", "tests")
@@ -160,9 +160,9 @@ def _leaks(text: str) -> list[str]:
 
 @pytest.fixture
 def local(client):
-    """The test client routed as scripts/serve.py routes (scripts/local_gateway.py): greedy
+    """The test client routed as scripts/local/serve.py routes (scripts/local/gateway.py): greedy
     routes and the gateway's own fixed 404, as API Gateway with this API's gateway responses."""
-    from scripts.local_gateway import routed_as_deployed
+    from scripts.local.gateway import routed_as_deployed
 
     routed_as_deployed(client)
     return client
@@ -217,6 +217,6 @@ def test_an_unknown_v1_path_is_the_gateways_fixed_404(local):
 
 
 def _fixed(kind: str) -> str:
-    from scripts.gateway_settings import GATEWAY_RESPONSES
+    from scripts.deploy.gateway_settings import GATEWAY_RESPONSES
 
     return GATEWAY_RESPONSES[kind][2]

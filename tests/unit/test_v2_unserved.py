@@ -2,7 +2,7 @@
 a route here, or the catch-all's documented 20404 with its reason (Push; the Service resources
 and passkeys of issues 33 and 34); a method the document does not give a path is Twilio's 405
 20004 with Allow, on a route's path as on the catch-all's. Through the test client routed as
-API Gateway routes (scripts/local_gateway.py), with credentials and without."""
+API Gateway routes (scripts/local/gateway.py), with credentials and without."""
 
 from __future__ import annotations
 

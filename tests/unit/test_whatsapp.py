@@ -12,8 +12,8 @@ import pytest
 import responses
 
 from chalicelib import wiring
-from chalicelib.channel_messages import cloud_api_message
-from chalicelib.messages import MessageComposer
+from chalicelib.channels.channel_messages import cloud_api_message
+from chalicelib.channels.messages import MessageComposer
 from tests.unit.helpers import NUMBER, check, error_code, send_reference, start
 
 CODE = "000042"  # secrets.randbelow patched to 42
@@ -103,7 +103,7 @@ def test_meta_account_and_transient_errors_fail_over(configured, outbox, fixed_c
                                         (130429, "transient"), (131056, "transient"), (100, "transient"),
                                         (None, "transient")])
 def test_meta_error_classes(code, kind):
-    from chalicelib.providers.whatsapp import meta_error_class
+    from chalicelib.channels.providers.whatsapp import meta_error_class
 
     assert meta_error_class(code) == kind
 
@@ -121,8 +121,8 @@ def social_client(configured, env=SOCIAL):
 
     client = configured(**env)
     aws = boto3.client("socialmessaging", region_name="us-east-1")
-    from chalicelib.providers import ProviderContext
-    from chalicelib.providers.whatsapp import SocialMessagingProvider
+    from chalicelib.channels.providers import ProviderContext
+    from chalicelib.channels.providers.whatsapp import SocialMessagingProvider
 
     name = "end-user-messaging-social"
     settings = wiring.get_config().provider_settings[name]

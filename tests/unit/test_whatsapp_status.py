@@ -137,7 +137,7 @@ def test_an_auto_resend_moves_to_sms_unless_the_whatsapp_was_read(meta, outbox, 
 @pytest.mark.parametrize("receipt, resend_channel", [("read", "whatsapp"), ("delivered", "sms")])
 def test_a_v2_auto_resend_moves_to_sms_unless_the_whatsapp_was_read(meta, outbox, clock, receipt,
                                                                      resend_channel):
-    from scripts.api_keys import create
+    from scripts.keys.api_keys import create
 
     key = create("test", "tests")  # as tests/unit/test_twilio_v2.py's fixture makes one
     sid = new_service(meta, key)["sid"]
@@ -212,7 +212,7 @@ def publish(event: dict) -> None:
     from chalice import Chalice
     from chalice.test import Client
 
-    from chalicelib.routes_channels import channel_event_routes
+    from chalicelib.delivery.channel_routes import channel_event_routes
 
     app = Chalice("events")
     app.register_blueprint(channel_event_routes(wiring.get_service, None, "verify-whatsapp-events"))
@@ -235,7 +235,7 @@ def test_social_status_events_move_the_send(configured, outbox, clock):
 
 
 def test_a_social_read_event_is_read(configured, outbox, clock):
-    from chalicelib.callbacks.meta import read_social_event
+    from chalicelib.delivery.callbacks.meta import read_social_event
 
     client = configured(**ENV)
     body = start(client)[1]  # any verification: the reference is what counts
@@ -244,7 +244,7 @@ def test_a_social_read_event_is_read(configured, outbox, clock):
 
 
 def test_social_events_that_are_not_ours_change_nothing(configured):
-    from chalicelib.callbacks.meta import read_social_event
+    from chalicelib.delivery.callbacks.meta import read_social_event
 
     assert read_social_event(json.dumps(social_event(STATUS_WEBHOOK["entry"][0]))) == []  # no reference
     assert read_social_event("not json") == []

@@ -1,0 +1,1 @@
+"""Operator commands on the data a stage keeps (make export, make forget)."""
