@@ -27,8 +27,12 @@ def _bare(tmp_path, **extra: str) -> dict[str, str]:
             **extra}
 
 
+# Where each command lives in scripts/ (deploy/, keys/: issue 30), by the name the ids use.
+SCRIPTS = {"provision.py": "deploy/provision.py", "api_keys.py": "keys/api_keys.py"}
+
+
 def _run(script: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, str(ROOT / "scripts" / script), *args], env=env, cwd=ROOT,
+    return subprocess.run([PYTHON, str(ROOT / "scripts" / SCRIPTS[script]), *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -131,9 +135,9 @@ def test_a_bug_keeps_its_traceback():
 
 def _with_stage(monkeypatch, name: str, like: str, **variables: str) -> None:
     """.chalice/config.json with one more stage, a copy of ``like``'s with ``variables`` over it."""
-    import scripts.deploy.provision as provision
+    import scripts.deploy.stage as stage_file  # where every script reads the stage
 
-    real = provision.chalice_config()
+    real = stage_file.chalice_config()
 
     def config() -> dict:
         copied = json.loads(json.dumps(real))
@@ -142,7 +146,7 @@ def _with_stage(monkeypatch, name: str, like: str, **variables: str) -> None:
         copied["stages"][name] = stage
         return copied
 
-    monkeypatch.setattr(provision, "chalice_config", config)
+    monkeypatch.setattr(stage_file, "chalice_config", config)
 
 
 def test_a_stage_named_staging_makes_keys_that_work(aws, client, monkeypatch):
