@@ -87,7 +87,7 @@ _pool = ThreadPoolExecutor(max_workers=4)
 
 
 def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk: str) -> None:
-    """The number's item, its prefix counter and its attempts' items get fresh keys (as a new
+    """The number's item, its SID lookup, its prefix counter and its attempts' items get fresh keys (as a new
     number's would); the IP, country, budget and attempt counters are the same items the
     handler's writes hit."""
     prefix_pk = "rl#prefix#" + secrets.token_hex(6)
@@ -100,6 +100,10 @@ def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk
             key["S"] = number_pk
         elif key.get("S", "").startswith("rl#prefix#"):
             key["S"] = prefix_pk
+        elif key.get("S", "").startswith("sid#"):
+            # The verification's SID lookup (chalicelib/factors/sid_links.py): a new SID's, as
+            # a new verification's would be (its condition: no lookup for that SID yet).
+            key["S"] = "sid#VE" + hashlib.sha256((number_pk + "sid").encode()).hexdigest()[:32]
         elif key.get("S", "").startswith("at#"):
             # An attempt's item, as the new number's would be: made by the start's replay (its
             # condition: a new item) and found by the check's (its conversion), one key for both.

@@ -249,11 +249,13 @@ def test_the_replay_guards_write_retried_after_a_lost_answer_is_its_own_first_de
 
 
 def test_custom_codes_need_one_segment_with_a_ten_character_code():
-    from chalicelib.config import Config, ConfigError
+    """The check runs where every entry point reads its configuration (wiring.load_config)."""
+    from chalicelib.config import ConfigError
+    from chalicelib.wiring import load_config
     from tests.unit.test_config import BASE
 
     tight = {**BASE, "OTP_BRAND_NAME": "A" * 20, "OTP_WEBOTP_DOMAIN": "verify.example-shop.com"}
-    Config.from_env(tight)  # a 6-digit code fits
+    load_config(tight)  # a 6-digit code fits
     for custom in ({"OTP_CUSTOM_CODE_ENABLED": "true"}, {"OTP_HOOK_SUPABASE_SECRET": SECRET}):
         with pytest.raises(ConfigError, match="10-character custom code"):
-            Config.from_env({**tight, **custom})
+            load_config({**tight, **custom})

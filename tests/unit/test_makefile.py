@@ -79,8 +79,11 @@ def test_the_browser_tests_read_the_same_variable(tmp_path):
 def test_checkov_gets_a_venv_of_its_own_from_pinned_requirements():
     """Not in requirements-dev.txt (its pins would fight uv.lock): `make test` makes
     .deps/checkov-venv from tests/checkov/requirements.txt, every package pinned."""
+    # --what-if: its requirements just changed, so the rule prints whether or not `make test`
+    # (which runs this test) has already made the venv.
     commands = _dry_run("--old-file=.deps/node_modules/.bin/dynalite",
-                        "--old-file=.deps/node_modules/twilio/package.json", "test").stdout
+                        "--old-file=.deps/node_modules/twilio/package.json",
+                        "--what-if=tests/checkov/requirements.txt", "test").stdout
     assert "-m venv .deps/checkov-venv" in commands
     assert ".deps/checkov-venv/bin/pip install" in commands
     assert "-r tests/checkov/requirements.txt" in commands
