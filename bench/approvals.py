@@ -148,7 +148,9 @@ def totp_challenges(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]
 
     wiring.get_totp().confirm(enrollment.factor.id, CodeRequest(totp.at(clock.now)))
     clients = {"dynamodb": db.client(), "kms": moto.client("kms")}  # the floor's
-    pk = "t#" + enrollment.factor.id[2:34]  # chalicelib/totp/store.py identity_pk
+    from chalicelib.totp.store import identity_pk
+
+    pk = identity_pk(wiring.get_totp().identity_key(TOTP_IDENTITY))
     item = clients["dynamodb"].get_item(TableName=table, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]
     floor_pk = "t#floor" + enrollment.factor.id[7:34]
     clients["dynamodb"].put_item(TableName=table, Item={**item, "pk": {"S": floor_pk}})

@@ -10,7 +10,7 @@
   a request's outcome, e.g. the limit that refused it); the console provider's SMS in a box.
 
 Written with the standard library rather than AWS Lambda Powertools: Powertools' wheel is about
-0.9 MB zipped (the whole deployment zip must stay under 1.5 MB), its layer ARN is bound to a
+0.9 MB zipped (the whole deployment zip must stay under 2 MB), its layer ARN is bound to a
 region and a runtime, and its import would add to the cold start; what is used here is the
 EMF document format and a JSON formatter, about sixty lines.
 A code or a credential never reaches these functions: callers pass ids, masked numbers,

@@ -8,7 +8,8 @@ compile each module it imported from source (docs/benchmarks.md). This step:
   sourceless .pyc files compiled by this Python, which is the Lambda runtime's
   (scripts/find_python.sh; bytecode only loads on the minor version that wrote it). Python's
   path finder loads `name.pyc` when there is no `name.py` (SourcelessFileLoader); no timestamp
-  or hash is checked. The other modules keep their source: their bytecode would not fit 1.5 MB;
+  or hash is checked. The other modules keep their source: their bytecode is larger than their
+  source zipped, and they load only on the routes that use them;
 - drops what no runtime import loads: charset_normalizer's mypyc extensions (`md` and `cd`:
   their pure-Python twins md.py and cd.py are in the zip and load instead; requests uses the
   package only to guess the encoding of a response body sent without a charset), type stubs

@@ -1,7 +1,8 @@
 """`make package`'s template: chalice package merged with the table, the log group and the
 alarms, linted by cfn-lint, on the Lambda's own runtime; SAM's transform of it (run offline
 with samtranslator) has one throttled stage and the gateway responses in the API's body; the
-deployment zip stays under 1.5 MB. Also: the region check, the runtime and find_python.sh."""
+deployment zip stays under 2 MB (the bar since issue 34; the cold start, measured by `make bench`,
+is the real one). Also: the region check, the runtime and find_python.sh."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-LIMIT = 1_500_000
+LIMIT = 2_000_000
 LAMBDA_PYTHONS = {(3, 13): "python3.13", (3, 12): "python3.12"}
 
 

@@ -1,7 +1,7 @@
 """OAuth 1.0a request signing (RFC 5849), two-legged, HMAC-SHA1: what GatewayAPI's OAuth
 option needs and nothing more.
 
-Written here instead of taking requests-oauthlib because oauthlib alone is 150 KB of the 1.5 MB
+Written here instead of taking requests-oauthlib because oauthlib alone is 150 KB of the 2 MB
 Lambda package; tests/unit/test_providers.py checks every signature against oauthlib itself.
 Only the query string is signed besides the oauth_* parameters: the bodies sent are JSON, which
 RFC 5849 section 3.4.1.3.1 leaves out of the signature base string.
