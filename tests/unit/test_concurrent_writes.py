@@ -18,7 +18,7 @@ from tests.unit import test_limits
 
 number = test_limits.number
 
-LATENCY = 0.03  # seconds added to every DynamoDB call, so overlap is unmistakable
+LATENCY = 0.1  # seconds added to every DynamoDB call, so overlap is unmistakable (a busy machine delays a thread by tens of ms)
 
 
 @pytest.fixture
