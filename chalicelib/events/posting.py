@@ -164,14 +164,21 @@ def deliver_batch(
     pause: Callable[[], None] = lambda: None,
     time_left: Callable[[], float] = lambda: float("inf"),
     forgotten: Callable[[set[str]], set[str]] | None = None,
+    also: Callable[[Mapping[str, Any], bool], bool] | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """POST the events of a batch of stream records, in order, each to every URL; return the
     partial batch response (docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html):
     the first record not fully taken, so that Lambda retries from it and not before it. A
     record there is no time left for is handed back the same way, before the function's
     timeout would fail (and repeat) the whole batch. ``forgotten``: which of the batch's item
-    keys ``make forget`` erased (chalicelib/events/forgotten.py); their records are skipped."""
+    keys ``make forget`` erased (chalicelib/events/forgotten.py); their records are skipped.
+    ``also(record, first)``: another delivery of the record (the v2 Services' Webhooks,
+    chalicelib/twilio_v2/webhook_delivery.py), after its events went to every URL; False: not
+    all taken, and the record is the one Lambda retries from (``first``: it may have been
+    taken in part before). The URLs' marks are then kept even for one URL, so that retry does
+    not POST them again."""
     marks = marks or NoMarks()
+    marking = len(urls) > 1 or also is not None
     all_keys = {url_key(url) for url in urls}
     batch = list(records)
     skipped = forgotten(keys) if forgotten is not None and (keys := _item_keys(batch)) else set()
@@ -189,11 +196,11 @@ def deliver_batch(
         delivered: list[str] = []
         for webhook_id, body in events:
             if time_left() < POST_TIMEOUT_SECONDS + 2:
-                _note_taken(marks, urls, delivered, all_keys)
+                _note_taken(marks, marking, delivered, all_keys)
                 return {"batchItemFailures": [{"itemIdentifier": sequence}]}
             # Only the first record of an invocation can have been taken in part: a record
             # some URL refused is the one Lambda retries the batch from.
-            taken = marks.taken(webhook_id) if first and len(urls) > 1 else set()
+            taken = marks.taken(webhook_id) if first and marking else set()
             done = set(taken)
             # Several receivers: independent POSTs, made at once (chalicelib/concurrency.py).
             waiting = [url for url in urls if url_key(url) not in done]
@@ -201,14 +208,29 @@ def deliver_batch(
             outcomes = concurrency.run_all(posts)
             done |= {url_key(url) for url, outcome in zip(waiting, outcomes) if outcome.value is True}
             if len(done) < len(urls):
-                _note_taken(marks, urls, delivered, all_keys)
-                if len(urls) > 1 and done != taken:
+                _note_taken(marks, marking, delivered, all_keys)
+                if marking and done != taken:
                     marks.note(webhook_id, done - taken)
                 telemetry.metric("EventsNotDelivered")
                 pause()
                 return {"batchItemFailures": [{"itemIdentifier": sequence}]}
             delivered.append(webhook_id)
             telemetry.metric("EventsDelivered")
+        if also is not None:
+            if time_left() < POST_TIMEOUT_SECONDS + 2:
+                _note_taken(marks, marking, delivered, all_keys)
+                return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+            try:
+                taken_all = also(record, first)
+            except StreamRecordError as exc:
+                log.error("stream record unreadable seq=%s: %s", sequence, exc)
+                telemetry.metric("EventRecordsUnreadable")
+                return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+            if not taken_all:
+                _note_taken(marks, marking, delivered, all_keys)
+                telemetry.metric("EventsNotDelivered")
+                pause()
+                return {"batchItemFailures": [{"itemIdentifier": sequence}]}
         first = False
     return {"batchItemFailures": []}
 
@@ -223,9 +245,9 @@ def _item_keys(records: list[Mapping[str, Any]]) -> set[str]:
     return {key for key in map(_item_key, records) if isinstance(key, str) and key.startswith(("v#", "t#"))}
 
 
-def _note_taken(marks: DeliveryMarks, urls: tuple[str, ...], delivered: list[str],
+def _note_taken(marks: DeliveryMarks, marking: bool, delivered: list[str],
                 all_keys: set[str]) -> None:
     """The retry starts at this record: its events every URL took are skipped then."""
-    if len(urls) > 1:
+    if marking and all_keys:
         for webhook_id in delivered:
             marks.note(webhook_id, all_keys)

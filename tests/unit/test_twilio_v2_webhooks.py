@@ -46,15 +46,31 @@ def test_webhooks_in_twilios_shape_through_create_list_fetch_update_delete(clien
     sid = new_service(client, key)["sid"]
     made = _webhook(client, key, sid)
     assert YW.fullmatch(made["sid"]) and made["service_sid"] == sid and made["account_sid"].startswith("AC")
-    assert set(made) == {"sid", "service_sid", "account_sid", "friendly_name", "event_types", "status",
-                         "version", "webhook_url", "webhook_method", "date_created", "date_updated", "url"}
+    assert set(made) == {
+        "sid",
+        "service_sid",
+        "account_sid",
+        "friendly_name",
+        "event_types",
+        "status",
+        "version",
+        "webhook_url",
+        "webhook_method",
+        "date_created",
+        "date_updated",
+        "url",
+    }
     assert (made["status"], made["version"], made["webhook_method"]) == ("enabled", "v2", "POST")
     assert made["event_types"] == ["factor.verified", "challenge.approved"] and made["webhook_url"] == HOOK
     assert made["url"].endswith(f"/v2/Services/{sid}/Webhooks/{made['sid']}")
     yw = made["sid"]
     assert call(client, key, "GET", f"/v2/Services/{sid}/Webhooks/{yw}")[1] == made
-    status, updated = post(client, key, f"/v2/Services/{sid}/Webhooks/{yw}",
-                           [("Status", "disabled"), ("Version", "v1"), ("EventTypes", "*")])
+    status, updated = post(
+        client,
+        key,
+        f"/v2/Services/{sid}/Webhooks/{yw}",
+        [("Status", "disabled"), ("Version", "v1"), ("EventTypes", "*")],
+    )
     assert status == 200, updated
     assert (updated["status"], updated["version"], updated["event_types"]) == ("disabled", "v1", ["*"])
     assert updated["friendly_name"] == "backend" and updated["webhook_url"] == HOOK  # untouched
@@ -71,26 +87,64 @@ def test_webhooks_in_twilios_shape_through_create_list_fetch_update_delete(clien
     assert call(client, key, "DELETE", f"/v2/Services/{sid}/Webhooks/{yw}")[0] == 404
 
 
-@pytest.mark.parametrize("pairs, code, named", [
-    ([("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "factor.updated")], 60306, "EventTypes"),
-    ([("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "verification.code")], 60306, "EventTypes"),
-    ([("FriendlyName", "b"), ("WebhookUrl", HOOK)], 60200, "EventTypes"),
-    ([("WebhookUrl", HOOK), ("EventTypes", "*")], 60200, "FriendlyName"),
-    ([("FriendlyName", "b"), ("EventTypes", "*")], 60200, "WebhookUrl"),
-    ([("FriendlyName", "b"), ("WebhookUrl", "ftp://backend.example.com/"), ("EventTypes", "*")], 60200,
-     "WebhookUrl"),
-    ([("FriendlyName", "b"), ("WebhookUrl", "https://user:pw@backend.example.com/"), ("EventTypes", "*")],
-     60200, "WebhookUrl"),
-    ([("FriendlyName", "b"), ("WebhookUrl", "http://backend.example.com/"), ("EventTypes", "*")], 60200,
-     "WebhookUrl"),
-    ([("FriendlyName", "b\u202e"), ("WebhookUrl", HOOK), ("EventTypes", "*")], 60200, "FriendlyName"),
-    ([("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*"), ("Status", "on")], 60200, "Status"),
-    ([("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*"), ("Version", "v3")], 60200, "Version"),
-    ([("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*"), ("WebhookMethod", "GET")], 60200,
-     "WebhookMethod"),
-    ([("FriendlyName", "b"), ("FriendlyName", "c"), ("WebhookUrl", HOOK), ("EventTypes", "*")], 60200,
-     "FriendlyName"),
-])
+@pytest.mark.parametrize(
+    "pairs, code, named",
+    [
+        (
+            [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "factor.updated")],
+            60306,
+            "EventTypes",
+        ),
+        (
+            [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "verification.code")],
+            60306,
+            "EventTypes",
+        ),
+        ([("FriendlyName", "b"), ("WebhookUrl", HOOK)], 60200, "EventTypes"),
+        ([("WebhookUrl", HOOK), ("EventTypes", "*")], 60200, "FriendlyName"),
+        ([("FriendlyName", "b"), ("EventTypes", "*")], 60200, "WebhookUrl"),
+        (
+            [("FriendlyName", "b"), ("WebhookUrl", "ftp://backend.example.com/"), ("EventTypes", "*")],
+            60200,
+            "WebhookUrl",
+        ),
+        (
+            [
+                ("FriendlyName", "b"),
+                ("WebhookUrl", "https://user:pw@backend.example.com/"),
+                ("EventTypes", "*"),
+            ],
+            60200,
+            "WebhookUrl",
+        ),
+        (
+            [("FriendlyName", "b"), ("WebhookUrl", "http://backend.example.com/"), ("EventTypes", "*")],
+            60200,
+            "WebhookUrl",
+        ),
+        ([("FriendlyName", "b\u202e"), ("WebhookUrl", HOOK), ("EventTypes", "*")], 60200, "FriendlyName"),
+        (
+            [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*"), ("Status", "on")],
+            60200,
+            "Status",
+        ),
+        (
+            [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*"), ("Version", "v3")],
+            60200,
+            "Version",
+        ),
+        (
+            [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*"), ("WebhookMethod", "GET")],
+            60200,
+            "WebhookMethod",
+        ),
+        (
+            [("FriendlyName", "b"), ("FriendlyName", "c"), ("WebhookUrl", HOOK), ("EventTypes", "*")],
+            60200,
+            "FriendlyName",
+        ),
+    ],
+)
 def test_bad_parameters_answer_twilios_errors_naming_them(client, key, pairs, code, named):  # noqa: F811
     sid = new_service(client, key)["sid"]
     status, body = post(client, key, f"/v2/Services/{sid}/Webhooks", pairs)
@@ -121,8 +175,12 @@ def test_at_most_five_per_service(client, key):  # noqa: F811
     sid = new_service(client, key)["sid"]
     for _ in range(5):
         _webhook(client, key, sid)
-    status, body = post(client, key, f"/v2/Services/{sid}/Webhooks",
-                        [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*")])
+    status, body = post(
+        client,
+        key,
+        f"/v2/Services/{sid}/Webhooks",
+        [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*")],
+    )
     assert status == 400 and twilio_error(body) == 60200 and "at most 5" in body["message"]
 
 
@@ -143,8 +201,12 @@ def test_the_default_service_has_no_webhooks(client, key):  # noqa: F811
     from chalicelib import wiring
 
     default = wiring.get_twilio().default_sid
-    status, body = post(client, key, f"/v2/Services/{default}/Webhooks",
-                        [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*")])
+    status, body = post(
+        client,
+        key,
+        f"/v2/Services/{default}/Webhooks",
+        [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*")],
+    )
     assert status == 400 and "default Service" in body["message"]
 
 
@@ -172,11 +234,22 @@ def test_without_a_key_nothing_and_a_limited_key_only_its_services(client, key, 
     expire_cache(monkeypatch, 1.5)
     status, body, _ = call(client, key, "GET", f"/v2/Services/{sid}/Webhooks", headers={})
     assert status == 401 and twilio_error(body) == 20003
-    status, body = post(client, limited, f"/v2/Services/{sid}/Webhooks",
-                        [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*")])
+    status, body = post(
+        client,
+        limited,
+        f"/v2/Services/{sid}/Webhooks",
+        [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*")],
+    )
     assert status == 403 and twilio_error(body) == 20403
-    assert post(client, limited, f"/v2/Services/{other}/Webhooks",
-                [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*")])[0] == 201
+    assert (
+        post(
+            client,
+            limited,
+            f"/v2/Services/{other}/Webhooks",
+            [("FriendlyName", "b"), ("WebhookUrl", HOOK), ("EventTypes", "*")],
+        )[0]
+        == 201
+    )
 
 
 def test_the_webhook_is_kept_in_the_services_own_item(client, key):  # noqa: F811
