@@ -261,3 +261,34 @@ def test_the_webhook_is_kept_in_the_services_own_item(client, key):  # noqa: F81
     made = _webhook(client, key, sid)
     item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": f"v2#service#{sid}"}})["Item"]
     assert made["sid"] in item["settings"]["S"] and HOOK in item["settings"]["S"]
+
+
+# -- OTP_TWILIO_WEBHOOKS: the stream's consumer without OTP_EVENTS_URL --------------------------
+
+
+def test_otp_twilio_webhooks_alone_gives_the_stream_a_consumer():
+    from chalicelib.config import ConfigError
+    from chalicelib.settings.events import STREAM_PLACEHOLDER, Events, events_stream
+
+    assert events_stream({}) is None and events_stream({"OTP_TWILIO_WEBHOOKS": "false"}) is None
+    assert events_stream({"OTP_TWILIO_WEBHOOKS": "true"}) == STREAM_PLACEHOLDER
+    events = Events.from_env({"OTP_TWILIO_WEBHOOKS": "true"}, "prod")
+    assert events.consumer and events.twilio_webhooks and not events.enabled and events.urls == ()
+    assert not Events.from_env({}, "prod").consumer
+    with pytest.raises(ConfigError, match="OTP_TWILIO_WEBHOOKS"):
+        Events.from_env({"OTP_TWILIO_WEBHOOKS": "yes"}, "prod")
+
+
+def test_make_package_and_make_deploy_make_the_consumer_for_otp_twilio_webhooks(monkeypatch):
+    from scripts.deploy import package_template, provision
+
+    for module in (package_template, provision):
+        original = module.stage_variables
+        monkeypatch.setattr(module, "stage_variables", lambda stage, original=original: {
+            **original(stage), "OTP_TWILIO_WEBHOOKS": "true"})
+    assert provision.events_on("prod")
+    merged = package_template.resources("prod")["Resources"]
+    assert {"EventsFailedQueue", "EventsFailedAlarm", "EventsFunctionLogGroup"} <= set(merged)
+    consumer = merged["TableEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    [reads] = [s for s in consumer if s.get("Sid") == "TwilioWebhooksServicesAndToken"]
+    assert reads["Action"] == ["dynamodb:GetItem"]
