@@ -32,6 +32,7 @@ class Receiver:
 
     def __init__(self, down: bool = False) -> None:
         self.down = down
+        self.status = 200
         self.received: list[tuple[str, dict, bytes]] = []
         outer = self
 
@@ -39,7 +40,9 @@ class Receiver:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["content-length"]))
                 outer.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(503 if outer.down else 200)
+                self.send_response(503 if outer.down else outer.status)
+                if outer.status == 302:
+                    self.send_header("Location", "/elsewhere")
                 self.end_headers()
 
             def log_message(self, *args):
@@ -150,9 +153,7 @@ def test_verification_approved_is_signed_so_request_validator_accepts_it(webhook
     assert last_code(outbox, 6) not in raw.decode()
 
 
-def test_factor_and_challenge_events_are_twilios_form_signed_over_the_sorted_params(
-    webhooks, key, step_clock  # noqa: F811
-):
+def test_factor_and_challenge_events_are_twilios_signed_form(webhooks, key, step_clock):  # noqa: F811
     client, token, poller, service_with = webhooks
     receiver = Receiver()
     sid = service_with(receiver, types=("*",))
@@ -237,9 +238,7 @@ def test_another_services_verifications_go_to_its_webhooks_only(webhooks, key, o
     assert mine.received == [] and theirs.types() == ["verification.started", "verification.approved"]
 
 
-def test_a_refusing_webhook_is_retried_with_the_same_uuid_and_the_other_is_not_repeated(
-    webhooks, key, outbox  # noqa: F811
-):
+def test_a_refusal_is_retried_with_one_uuid_the_other_not_repeated(webhooks, key, outbox):  # noqa: F811
     client, token, poller, service_with = webhooks
     down, up = Receiver(down=True), Receiver()
     sid = service_with(down, up, types=("verification.*",))
@@ -313,3 +312,61 @@ def test_the_standard_webhooks_events_stay_beside_them_and_are_not_repeated(conf
     assert standard.types() == ["verification.started", "verification.approved"]
     assert twilio.types()[-2:] == ["verification.started", "verification.approved"]
     wiring._event_delivery.cache_clear()
+
+
+def test_a_redirect_is_a_refusal_not_followed(webhooks, key, outbox):  # noqa: F811
+    client, token, poller, service_with = webhooks
+    receiver = Receiver()
+    receiver.status = 302
+    sid = service_with(receiver, types=("verification.approved",))
+    approve(client, key, sid, outbox)
+    poller.run(rounds=3)
+    assert [p for p, _, _ in receiver.received] == [receiver.received[0][0]] * 3  # retried, never /elsewhere
+
+
+def test_a_webhook_made_in_another_container_is_seen_within_the_service_cache(webhooks, key, outbox):  # noqa: F811
+    from chalicelib.twilio_v2 import services
+
+    client, token, poller, service_with = webhooks
+    receiver = Receiver()
+    sid = service_with(types=())  # a Service, no webhook yet
+    catalog = wiring.get_twilio().catalog
+    assert catalog.get(sid).webhooks == ()  # the consumer's cache holds it
+    elsewhere = services.ServiceCatalog(catalog._store, catalog.default)  # another container's
+    hook = {
+        "sid": "YW" + "1" * 32,
+        "friendly_name": "b",
+        "event_types": ["verification.*"],
+        "url": receiver.url,
+        "status": "enabled",
+        "version": "v2",
+        "created_at": 0,
+        "updated_at": 0,
+    }
+    elsewhere.change(sid, lambda s: services.replace(s, webhooks=(hook,)))
+    approve(client, key, sid, outbox)
+    poller.run(rounds=3)
+    assert receiver.received == []  # within CACHE_SECONDS: not seen yet
+    now = catalog._monotonic()
+    catalog._monotonic = lambda: now + services.CACHE_SECONDS
+    approve(client, key, sid, outbox)
+    poller.run(rounds=3)
+    assert receiver.types() == ["verification.started", "verification.approved"]
+
+
+def test_a_revoked_token_signs_nothing_the_record_is_retried(webhooks, key, outbox, monkeypatch):  # noqa: F811
+    from scripts.keys.api_keys import auth_token
+    from tests.unit.test_v2_credentials import expire_cache
+
+    client, token, poller, service_with = webhooks
+    receiver = Receiver()
+    sid = service_with(receiver, types=("verification.approved",))
+    auth_token("test", "revoke")
+    expire_cache(monkeypatch)
+    approve(client, key, sid, outbox)
+    poller.run(rounds=2)
+    assert receiver.received == [] and poller.retries == 2
+    fresh = auth_token("test", "create")["auth_token"]
+    expire_cache(monkeypatch, 61)
+    poller.run(rounds=2)
+    assert receiver.types() == ["verification.approved"] and valid(fresh, receiver, 0)
