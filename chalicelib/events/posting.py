@@ -178,7 +178,7 @@ def deliver_batch(
     taken in part before). The URLs' marks are then kept even for one URL, so that retry does
     not POST them again."""
     marks = marks or NoMarks()
-    marking = len(urls) > 1 or also is not None
+    marking = len(urls) > 1 or (also is not None and len(urls) == 1)
     all_keys = {url_key(url) for url in urls}
     batch = list(records)
     skipped = forgotten(keys) if forgotten is not None and (keys := _item_keys(batch)) else set()
