@@ -161,6 +161,8 @@ class WebhookResources:
             where = "https" if not local else "https, or http://127.0.0.1 or http://localhost locally"
             raise wire.invalid("WebhookUrl", f"must be an absolute URL with {where}, no user or password, "
                                              f"at most {MAX_URL} characters")
+        if not local and _internal(url):
+            raise wire.invalid("WebhookUrl", "must name a public host: the events consumer POSTs to it")
         return url
 
     def _now(self) -> int:
@@ -184,6 +186,21 @@ class WebhookResources:
         if service is None:
             raise wire.not_found("The Service")
         return service
+
+
+def _internal(url: str) -> bool:
+    """A host the consumer must not be pointed at from the API: localhost, or an IP address
+    that is not global (loopback, private, link-local such as 169.254.169.254, reserved). A
+    name that resolves to one is not caught here (no DNS lookup on the request path)."""
+    import ipaddress
+
+    host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False
 
 
 def _only(form: dict[str, str], allowed: tuple[str, ...]) -> None:

@@ -169,6 +169,18 @@ def test_a_deployed_stage_takes_https_only(client, key, monkeypatch):  # noqa: F
     assert status == 400 and "WebhookUrl" in body["message"]
     https = pairs[:1] + [("WebhookUrl", HOOK)] + pairs[2:]
     assert post(client, key, f"/v2/Services/{sid}/Webhooks", https)[0] == 201
+    for internal in (
+        "https://127.0.0.1/h",
+        "https://localhost:8443/h",
+        "https://169.254.169.254/latest",
+        "https://10.0.0.8/h",
+        "https://192.168.1.1./h",
+        "https://0.0.0.0/h",
+    ):
+        status, body = post(
+            client, key, f"/v2/Services/{sid}/Webhooks", pairs[:1] + [("WebhookUrl", internal)] + pairs[2:]
+        )
+        assert status == 400 and "public host" in body["message"], internal
 
 
 def test_at_most_five_per_service(client, key):  # noqa: F811
@@ -284,8 +296,11 @@ def test_make_package_and_make_deploy_make_the_consumer_for_otp_twilio_webhooks(
 
     for module in (package_template, provision):
         original = module.stage_variables
-        monkeypatch.setattr(module, "stage_variables", lambda stage, original=original: {
-            **original(stage), "OTP_TWILIO_WEBHOOKS": "true"})
+        monkeypatch.setattr(
+            module,
+            "stage_variables",
+            lambda stage, original=original: {**original(stage), "OTP_TWILIO_WEBHOOKS": "true"},
+        )
     assert provision.events_on("prod")
     merged = package_template.resources("prod")["Resources"]
     assert {"EventsFailedQueue", "EventsFailedAlarm", "EventsFunctionLogGroup"} <= set(merged)

@@ -147,9 +147,9 @@ def test_verification_approved_is_signed_so_request_validator_accepts_it(webhook
     )
     assert valid(token, receiver, 1) and valid(token, receiver, 0)
     assert not valid(token, receiver, 1, raw.replace(b'"approved"', b'"canceled"'))  # tampered
-    assert not RequestValidator("0" * 32).validate(
-        receiver.base + path, raw.decode(), headers["x-twilio-signature"]
-    )
+    for other in ("0" * 32, key["api_key_secret"]):  # another token, an API key's secret: never the signer
+        signature = headers["x-twilio-signature"]
+        assert not RequestValidator(other).validate(receiver.base + path, raw.decode(), signature)
     assert last_code(outbox, 6) not in raw.decode()
 
 
