@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from chalicelib.events.posting import LOCAL_EVENTS as LOCAL_EVENTS
     from chalicelib.events.stream import StreamRecordError as StreamRecordError
     from chalicelib.events.stream import changes as changes
+    from chalicelib.events.stream import masked as masked
 
 _EXPORTS = {
     "TOLERANCE_SECONDS": "chalicelib.events.standard_webhooks",
@@ -24,6 +25,7 @@ _EXPORTS = {
     "LOCAL_EVENTS": "chalicelib.events.posting",
     "StreamRecordError": "chalicelib.events.stream",
     "changes": "chalicelib.events.stream",
+    "masked": "chalicelib.events.stream",
 }
 __all__ = sorted(_EXPORTS)
 

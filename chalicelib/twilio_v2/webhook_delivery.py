@@ -41,6 +41,7 @@ from urllib.parse import urlencode
 from chalicelib import concurrency, telemetry
 from chalicelib.events import StreamRecordError
 from chalicelib.events import changes as verification_changes
+from chalicelib.events import masked
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.credentials import twilio_signature
 from chalicelib.twilio_v2.webhooks import VERIFICATION_EVENTS, subscribed
@@ -67,14 +68,6 @@ def _uuid(event_id: str, n: int) -> str:
     return str(uuid.UUID(bytes=hashlib.sha256(f"{event_id}.{n}".encode()).digest()[:16], version=4))
 
 
-def _masked(to: str) -> str:
-    if "@" in to:
-        local, _, domain = to.rpartition("@")
-        return f"{local[:1]}***@{domain}"
-    keep = min(5, len(to) - 2)
-    return to[:keep] + "*" * (len(to) - keep - 2) + to[-2:]
-
-
 def twilio_events(record: Mapping[str, Any], account_sid: str, include_number: bool) -> list[TwilioEvent]:
     """The Twilio webhook events a stream record implies, in order (StreamRecordError: not one)."""
     ddb = record.get("dynamodb") or {}
@@ -90,7 +83,7 @@ def twilio_events(record: Mapping[str, Any], account_sid: str, include_number: b
             if kind in VERIFICATION_EVENTS and verification.scope:  # "": the default Service, no webhooks
                 found.append((kind, verification.scope, {
                     "verification_sid": verification.id, "channel": verification.channel,
-                    "to": verification.to if include_number else _masked(verification.to),
+                    "to": verification.to if include_number else masked(verification.to),
                     "status": status or verification.status(at), "send_count": verification.send_count,
                     "attempts": verification.attempts}))
     elif record.get("eventName") in ("INSERT", "MODIFY", "REMOVE"):
