@@ -307,3 +307,20 @@ def test_make_package_and_make_deploy_make_the_consumer_for_otp_twilio_webhooks(
     consumer = merged["TableEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     [reads] = [s for s in consumer if s.get("Sid") == "TwilioWebhooksServicesAndToken"]
     assert reads["Action"] == ["dynamodb:GetItem"]
+
+
+@pytest.mark.parametrize("kind", ["lost", "reset"])
+def test_a_retried_create_is_one_webhook(client, key, kind):  # noqa: F811
+    """botocore retries the Service's write after a lost answer (or a reset connection): the
+    retry finds its own webhook there (docs/reliability.md)."""
+    from chalicelib import wiring
+    from tests.faults import Faults
+
+    sid = new_service(client, key)["sid"]
+    faults = Faults()
+    faults.attach(wiring.get_service()._store._client)
+    faults.arm("service_item", kind)
+    made = _webhook(client, key, sid)
+    assert ("service_item", kind) in faults.hit
+    listed = call(client, key, "GET", f"/v2/Services/{sid}/Webhooks")[1]["webhooks"]
+    assert [w["sid"] for w in listed] == [made["sid"]]
