@@ -272,6 +272,7 @@ def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
     the events to OTP_EVENTS_URL and, with OTP_TWILIO_WEBHOOKS, the v2 Services' Webhooks."""
     from chalicelib.events.posting import (
         DynamoDBDeliveryMarks,
+        InvocationMarks,
         Poster,
         deliver_batch,
         delivery_marks,
@@ -293,25 +294,32 @@ def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
     poster = Poster(secret or "", shared_session().post)
     from chalicelib.events.forgotten import Tombstones
 
-    twilio = _twilio_webhooks(include_number) if config.events.twilio_webhooks else None
-    marks = (DynamoDBDeliveryMarks(_dynamodb_client(), config.table_name) if twilio is not None
-             else delivery_marks(urls, _dynamodb_client, config.table_name))
     client = functools.cache(_dynamodb_client)
     forgotten = Tombstones(client, config.table_name).forgotten  # make forget's (docs/personal-data.md)
-    return lambda records, context: deliver_batch(records, urls, poster, include_number, marks,
-                                                  stream_pause(context), stream_time_left(context), forgotten,
-                                                  twilio)
+    if not config.events.twilio_webhooks:
+        marks = delivery_marks(urls, _dynamodb_client, config.table_name)
+        return lambda records, context: deliver_batch(records, urls, poster, include_number, marks,
+                                                      stream_pause(context), stream_time_left(context),
+                                                      forgotten)
+    # The events' URLs and the webhooks note a record's marks in one item, read once.
+    shared = InvocationMarks(DynamoDBDeliveryMarks(_dynamodb_client(), config.table_name))
+    twilio = _twilio_webhooks(include_number, shared)
+
+    def both(records: list[dict[str, Any]], context: Any) -> dict[str, Any]:
+        shared.begin()
+        return deliver_batch(records, urls, poster, include_number, shared, stream_pause(context),
+                             stream_time_left(context), forgotten, twilio)
+
+    return both
 
 
-def _twilio_webhooks(include_number: bool) -> Any:
+def _twilio_webhooks(include_number: bool, marks: Any) -> Any:
     """The v2 Services' Webhooks (chalicelib/twilio_v2/webhook_delivery.py) over the v2
     dialect's Service cache and auth token, looked up at each record (both rebuilt with the
     VerificationService when its secrets are re-read)."""
     from chalicelib.channels.providers.http import shared_session
-    from chalicelib.events.posting import DynamoDBDeliveryMarks
     from chalicelib.twilio_v2.webhook_delivery import WebhookDelivery
 
-    marks = DynamoDBDeliveryMarks(_dynamodb_client(), get_config().table_name)
     built: list[Any] = [None, None]  # (the TwilioApi, its WebhookDelivery)
 
     def deliver(record: Any, first: bool) -> bool:

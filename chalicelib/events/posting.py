@@ -84,6 +84,29 @@ class DynamoDBDeliveryMarks:
         )
 
 
+class InvocationMarks:
+    """Marks read once per invocation: the events' URLs and the v2 Services' webhooks
+    (chalicelib/twilio_v2/webhook_delivery.py) keep a record's marks in one item (its first
+    event's webhook-id), so the record a retry starts from costs one read, not one per kind.
+    ``begin`` forgets what was read (each invocation: another container may have noted since)."""
+
+    def __init__(self, marks: DeliveryMarks) -> None:
+        self._marks = marks
+        self._read: dict[str, set[str]] = {}
+
+    def begin(self) -> None:
+        self._read.clear()
+
+    def taken(self, webhook_id: str) -> set[str]:
+        if webhook_id not in self._read:
+            self._read[webhook_id] = self._marks.taken(webhook_id)
+        return set(self._read[webhook_id])
+
+    def note(self, webhook_id: str, url_keys: set[str]) -> None:
+        self._marks.note(webhook_id, url_keys)
+        self._read.setdefault(webhook_id, set()).update(url_keys)
+
+
 def delivery_marks(urls: tuple[str, ...], client: Callable[[], Any], table: str) -> DeliveryMarks:
     """Marks on the table for several URLs; none (and no DynamoDB client) for one."""
     return DynamoDBDeliveryMarks(client(), table) if len(urls) > 1 else NoMarks()

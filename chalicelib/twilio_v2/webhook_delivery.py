@@ -22,7 +22,8 @@ query, and the signature is over that URL alone.
 
 ``uuid`` is derived from the stream record's ``eventID``: the same on every retry, so a
 receiver drops what it already took (a retry after another webhook refused the record POSTs
-only to the webhooks that did not take it: marks on the table, as for the events' URLs). Sent
+only to the webhooks that did not take it: marks on the table, in the item of the events'
+URLs' marks for that record). Sent
 as ``I-Twilio-Idempotency-Token`` too, as Twilio does. No code and no secret is in any body;
 the number is masked unless OTP_EVENTS_INCLUDE_NUMBER, as in the Standard Webhooks events.
 """
@@ -49,7 +50,9 @@ from chalicelib.twilio_v2.webhooks import VERIFICATION_EVENTS, subscribed
 log = logging.getLogger("verify")
 POST_TIMEOUT_SECONDS = 3
 TOTP_ITEM_PREFIX = "t#"
-_MARK = "tw_"  # the marks' id: "tw_" + the record's eventID (chalicelib/events/posting.py DeliveryMarks)
+# The marks' id: the record's first event's webhook-id ("msg_" + its eventID), whose item the
+# events' URLs note in too (chalicelib/events/posting.py InvocationMarks: one read for both).
+_MARK = "msg_"
 
 
 @dataclass(frozen=True)
