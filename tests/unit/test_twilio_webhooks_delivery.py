@@ -370,3 +370,21 @@ def test_a_revoked_token_signs_nothing_the_record_is_retried(webhooks, key, outb
     expire_cache(monkeypatch, 61)
     poller.run(rounds=2)
     assert receiver.types() == ["verification.approved"] and valid(fresh, receiver, 0)
+
+
+def test_a_forgotten_numbers_records_reach_no_webhook(webhooks, key, outbox):  # noqa: F811
+    """make forget's tombstones hold for the webhooks as for the events' URLs
+    (docs/personal-data.md): a webhook that was down does not get the forgotten number later."""
+    from tests.unit.test_personal_data import run
+
+    client, token, poller, service_with = webhooks
+    receiver = Receiver(down=True)
+    sid = service_with(receiver, types=("verification.*",))
+    approve(client, key, sid, outbox)
+    poller.run(rounds=2)
+    assert receiver.received  # refused, so still in the stream
+    assert run("forget", "--stage", "test", "--to", TO)[0] == 0
+    receiver.down = False
+    before = len(receiver.received)
+    poller.run(rounds=3)
+    assert receiver.received[before:] == [] and poller.discarded == []
