@@ -78,6 +78,13 @@ def report(results: dict[str, Any]) -> str:
                      "", "", "none"))
     rows.append(("  events consumer per stream record (POST to 127.0.0.1)", f"{e['consumer_ms_per_record']:.2f} ms",
                  "", f"{e['stream_records_per_verification']:g} records per verification", ""))
+    wh = results.get("webhooks")
+    if wh:  # bench/webhooks.py: a v2 Service with one webhook, one invocation per record
+        only, events, both = wh["webhooks_only"], wh["events_only"], wh["both"]
+        rows.append(("  consumer per record, Twilio webhooks vs events", f"{only['ms_per_record']:.2f} ms",
+                     f"{events['ms_per_record']:.2f} ms", f"both {both['ms_per_record']:.2f} ms",
+                     f"{only['dynamodb_calls_per_record']:g} vs {events['dynamodb_calls_per_record']:g} "
+                     "DynamoDB calls"))
     wa = results.get("whatsapp")
     if wa:
         rows.append(("WhatsApp start (Meta, faked locally) vs floor", f"{wa['app_ms']:.2f} ms",

@@ -49,7 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import approvals, channels, chart, faults, floor, twilio_v2  # noqa: E402
+from bench import approvals, channels, chart, faults, floor, twilio_v2, webhooks  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
                            latest_code, median_ms, numbers)
@@ -427,6 +427,7 @@ def _other_sections(db: Dynalite, results: dict[str, Any], runs: int, scale: int
     results["receipts"] = approvals.receipts(db, moto, runs)
     results["totp"] = approvals.totp_challenges(db, moto, runs)
     results["events"] = approvals.events(db, runs)
+    results["webhooks"] = webhooks.consumer(db, runs)
     results["cost"] = cost_per_1000(results["warm"], results["units"], results["receipts"], results["events"])
     results["channel_cost"] = channels.cost_per_channel(results["cost"])
     return moto

@@ -268,8 +268,11 @@ def public_base(request: Any) -> str:
 
 @functools.cache
 def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
-    """The table stream's consumer (chalicelib/events/posting.py), built once per container."""
+    """The table stream's consumer (chalicelib/events/posting.py), built once per container:
+    the events to OTP_EVENTS_URL and, with OTP_TWILIO_WEBHOOKS, the v2 Services' Webhooks."""
     from chalicelib.events.posting import (
+        DynamoDBDeliveryMarks,
+        InvocationMarks,
         Poster,
         deliver_batch,
         delivery_marks,
@@ -279,23 +282,55 @@ def _event_delivery() -> Callable[[list[dict[str, Any]], Any], dict[str, Any]]:
     from chalicelib.channels.providers.http import shared_session
 
     config = get_config()
+    urls, include_number = config.events.urls, config.events.include_number
     secret = config.events.secret
-    if secret is None:  # deployed stages: from SSM, once per container
+    if secret is None and urls:  # deployed stages: from SSM, once per container
         import boto3
 
         from chalicelib.settings.parameters import _get_secure_string
 
         secret = _get_secure_string("OTP_EVENTS_SECRET_PARAMETER", config.events.secret_parameter,
                                     lambda: boto3.client("ssm"))
-    poster = Poster(secret, shared_session().post)
+    poster = Poster(secret or "", shared_session().post)
     from chalicelib.events.forgotten import Tombstones
 
-    marks = delivery_marks(config.events.urls, _dynamodb_client, config.table_name)
-    urls, include_number = config.events.urls, config.events.include_number
     client = functools.cache(_dynamodb_client)
     forgotten = Tombstones(client, config.table_name).forgotten  # make forget's (docs/personal-data.md)
-    return lambda records, context: deliver_batch(records, urls, poster, include_number, marks,
-                                                  stream_pause(context), stream_time_left(context), forgotten)
+    if not config.events.twilio_webhooks:
+        marks = delivery_marks(urls, _dynamodb_client, config.table_name)
+        return lambda records, context: deliver_batch(records, urls, poster, include_number, marks,
+                                                      stream_pause(context), stream_time_left(context),
+                                                      forgotten)
+    # The events' URLs and the webhooks note a record's marks in one item, read once.
+    shared = InvocationMarks(DynamoDBDeliveryMarks(_dynamodb_client(), config.table_name))
+    twilio = _twilio_webhooks(include_number, shared)
+
+    def both(records: list[dict[str, Any]], context: Any) -> dict[str, Any]:
+        shared.begin()
+        return deliver_batch(records, urls, poster, include_number, shared, stream_pause(context),
+                             stream_time_left(context), forgotten, twilio)
+
+    return both
+
+
+def _twilio_webhooks(include_number: bool, marks: Any) -> Any:
+    """The v2 Services' Webhooks (chalicelib/twilio_v2/webhook_delivery.py) over the v2
+    dialect's Service cache and auth token, looked up at each record (both rebuilt with the
+    VerificationService when its secrets are re-read)."""
+    from chalicelib.channels.providers.http import shared_session
+    from chalicelib.twilio_v2.webhook_delivery import WebhookDelivery
+
+    built: list[Any] = [None, None]  # (the TwilioApi, its WebhookDelivery)
+
+    def deliver(record: Any, first: bool) -> bool:
+        twilio = get_twilio()
+        if built[0] is not twilio:
+            built[:] = [twilio, WebhookDelivery(twilio.catalog.get, twilio.account_sid,
+                                                twilio.authenticator.signing_token, shared_session().post,
+                                                marks, include_number)]
+        return bool(built[1](record, first))
+
+    return deliver
 
 
 def _dynamodb_client() -> Any:

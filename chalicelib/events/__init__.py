@@ -14,12 +14,18 @@ if TYPE_CHECKING:
     from chalicelib.events.standard_webhooks import InvalidWebhook as InvalidWebhook
     from chalicelib.events.standard_webhooks import verify as verify
     from chalicelib.events.posting import LOCAL_EVENTS as LOCAL_EVENTS
+    from chalicelib.events.stream import StreamRecordError as StreamRecordError
+    from chalicelib.events.stream import changes as changes
+    from chalicelib.events.stream import masked as masked
 
 _EXPORTS = {
     "TOLERANCE_SECONDS": "chalicelib.events.standard_webhooks",
     "InvalidWebhook": "chalicelib.events.standard_webhooks",
     "verify": "chalicelib.events.standard_webhooks",
     "LOCAL_EVENTS": "chalicelib.events.posting",
+    "StreamRecordError": "chalicelib.events.stream",
+    "changes": "chalicelib.events.stream",
+    "masked": "chalicelib.events.stream",
 }
 __all__ = sorted(_EXPORTS)
 

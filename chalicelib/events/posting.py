@@ -84,6 +84,29 @@ class DynamoDBDeliveryMarks:
         )
 
 
+class InvocationMarks:
+    """Marks read once per invocation: the events' URLs and the v2 Services' webhooks
+    (chalicelib/twilio_v2/webhook_delivery.py) keep a record's marks in one item (its first
+    event's webhook-id), so the record a retry starts from costs one read, not one per kind.
+    ``begin`` forgets what was read (each invocation: another container may have noted since)."""
+
+    def __init__(self, marks: DeliveryMarks) -> None:
+        self._marks = marks
+        self._read: dict[str, set[str]] = {}
+
+    def begin(self) -> None:
+        self._read.clear()
+
+    def taken(self, webhook_id: str) -> set[str]:
+        if webhook_id not in self._read:
+            self._read[webhook_id] = self._marks.taken(webhook_id)
+        return set(self._read[webhook_id])
+
+    def note(self, webhook_id: str, url_keys: set[str]) -> None:
+        self._marks.note(webhook_id, url_keys)
+        self._read.setdefault(webhook_id, set()).update(url_keys)
+
+
 def delivery_marks(urls: tuple[str, ...], client: Callable[[], Any], table: str) -> DeliveryMarks:
     """Marks on the table for several URLs; none (and no DynamoDB client) for one."""
     return DynamoDBDeliveryMarks(client(), table) if len(urls) > 1 else NoMarks()
@@ -164,14 +187,21 @@ def deliver_batch(
     pause: Callable[[], None] = lambda: None,
     time_left: Callable[[], float] = lambda: float("inf"),
     forgotten: Callable[[set[str]], set[str]] | None = None,
+    also: Callable[[Mapping[str, Any], bool], bool] | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """POST the events of a batch of stream records, in order, each to every URL; return the
     partial batch response (docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html):
     the first record not fully taken, so that Lambda retries from it and not before it. A
     record there is no time left for is handed back the same way, before the function's
     timeout would fail (and repeat) the whole batch. ``forgotten``: which of the batch's item
-    keys ``make forget`` erased (chalicelib/events/forgotten.py); their records are skipped."""
+    keys ``make forget`` erased (chalicelib/events/forgotten.py); their records are skipped.
+    ``also(record, first)``: another delivery of the record (the v2 Services' Webhooks,
+    chalicelib/twilio_v2/webhook_delivery.py), after its events went to every URL; False: not
+    all taken, and the record is the one Lambda retries from (``first``: it may have been
+    taken in part before). The URLs' marks are then kept even for one URL, so that retry does
+    not POST them again."""
     marks = marks or NoMarks()
+    marking = len(urls) > 1 or (also is not None and len(urls) == 1)
     all_keys = {url_key(url) for url in urls}
     batch = list(records)
     skipped = forgotten(keys) if forgotten is not None and (keys := _item_keys(batch)) else set()
@@ -189,11 +219,11 @@ def deliver_batch(
         delivered: list[str] = []
         for webhook_id, body in events:
             if time_left() < POST_TIMEOUT_SECONDS + 2:
-                _note_taken(marks, urls, delivered, all_keys)
+                _note_taken(marks, marking, delivered, all_keys)
                 return {"batchItemFailures": [{"itemIdentifier": sequence}]}
             # Only the first record of an invocation can have been taken in part: a record
             # some URL refused is the one Lambda retries the batch from.
-            taken = marks.taken(webhook_id) if first and len(urls) > 1 else set()
+            taken = marks.taken(webhook_id) if first and marking else set()
             done = set(taken)
             # Several receivers: independent POSTs, made at once (chalicelib/concurrency.py).
             waiting = [url for url in urls if url_key(url) not in done]
@@ -201,14 +231,29 @@ def deliver_batch(
             outcomes = concurrency.run_all(posts)
             done |= {url_key(url) for url, outcome in zip(waiting, outcomes) if outcome.value is True}
             if len(done) < len(urls):
-                _note_taken(marks, urls, delivered, all_keys)
-                if len(urls) > 1 and done != taken:
+                _note_taken(marks, marking, delivered, all_keys)
+                if marking and done != taken:
                     marks.note(webhook_id, done - taken)
                 telemetry.metric("EventsNotDelivered")
                 pause()
                 return {"batchItemFailures": [{"itemIdentifier": sequence}]}
             delivered.append(webhook_id)
             telemetry.metric("EventsDelivered")
+        if also is not None:
+            if time_left() < POST_TIMEOUT_SECONDS + 2:
+                _note_taken(marks, marking, delivered, all_keys)
+                return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+            try:
+                taken_all = also(record, first)
+            except StreamRecordError as exc:
+                log.error("stream record unreadable seq=%s: %s", sequence, exc)
+                telemetry.metric("EventRecordsUnreadable")
+                return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+            if not taken_all:
+                _note_taken(marks, marking, delivered, all_keys)
+                telemetry.metric("EventsNotDelivered")
+                pause()
+                return {"batchItemFailures": [{"itemIdentifier": sequence}]}
         first = False
     return {"batchItemFailures": []}
 
@@ -223,9 +268,9 @@ def _item_keys(records: list[Mapping[str, Any]]) -> set[str]:
     return {key for key in map(_item_key, records) if isinstance(key, str) and key.startswith(("v#", "t#"))}
 
 
-def _note_taken(marks: DeliveryMarks, urls: tuple[str, ...], delivered: list[str],
+def _note_taken(marks: DeliveryMarks, marking: bool, delivered: list[str],
                 all_keys: set[str]) -> None:
     """The retry starts at this record: its events every URL took are skipped then."""
-    if len(urls) > 1:
+    if marking and all_keys:
         for webhook_id in delivered:
             marks.note(webhook_id, all_keys)

@@ -45,7 +45,8 @@ TYPES = ("verification.started", "verification.resent", "verification.approved",
          "totp.factor_verified", "totp.approved", "totp.factor_suspended", "totp.code_replayed")
 
 
-def _masked(e164: str) -> str:
+def masked(e164: str) -> str:
+    """The number as events show it by default (``+1415*****71``; an address ``a***@example.com``)."""
     if "@" in e164:  # an email verification's address: a***@example.com
         local, _, domain = e164.rpartition("@")
         return f"{local[:1]}***@{domain}"
@@ -75,7 +76,7 @@ def event_body(event_type: str, verification: Any, at: float, include_number: bo
     index = len(sends) - 1 if send_index is None else send_index
     data: dict[str, Any] = {
         "id": verification.id,
-        "to": verification.to if include_number else _masked(verification.to),
+        "to": verification.to if include_number else masked(verification.to),
         "channel": verification.channel,
         "status": status or verification.status(at),
         "send_count": verification.send_count,

@@ -37,16 +37,26 @@ class Events:
     secret: str | None = None  # whsec_...; OTP_EVENTS_SECRET (local, test) or the SSM parameter
     secret_parameter: str | None = None
     include_number: bool = False
+    # OTP_TWILIO_WEBHOOKS: the stream's consumer also delivers the v2 Services' Webhooks
+    # (chalicelib/twilio_v2/webhook_delivery.py), with or without OTP_EVENTS_URL.
+    twilio_webhooks: bool = False
 
     @property
     def enabled(self) -> bool:
         return bool(self.urls)
 
+    @property
+    def consumer(self) -> bool:
+        """The table's stream has a consumer: events to OTP_EVENTS_URL, Twilio's Webhooks, or both."""
+        return bool(self.urls) or self.twilio_webhooks
+
     @classmethod
     def from_env(cls, env: Mapping[str, str], stage: str) -> "Events":
         raw = _str(env, "OTP_EVENTS_URL")
+        twilio_webhooks = _bool(env, "OTP_TWILIO_WEBHOOKS", False)
         if raw is None:
-            return cls()
+            return cls(include_number=_bool(env, "OTP_EVENTS_INCLUDE_NUMBER", False),
+                       twilio_webhooks=twilio_webhooks)
         try:
             urls = json.loads(raw) if raw.startswith("[") else [raw]
         except ValueError:
@@ -75,7 +85,8 @@ class Events:
                 raise ConfigError(
                     "OTP_EVENTS_SECRET must be whsec_ followed by base64 of 24 to 64 random bytes"
                 )
-        return cls(tuple(urls), secret, parameter, _bool(env, "OTP_EVENTS_INCLUDE_NUMBER", False))
+        return cls(tuple(urls), secret, parameter, _bool(env, "OTP_EVENTS_INCLUDE_NUMBER", False),
+                   twilio_webhooks)
 
 
 # Until `make deploy` names it (OTP_EVENTS_STREAM_ARN) or `make package` puts the table's
@@ -89,9 +100,15 @@ def events_stream(environ: Mapping[str, str] | None = None) -> str | None:
     None when events are off. The ARN matters only to `chalice deploy`, which creates the
     mapping; at run time the handler only needs to exist."""
     env = os.environ if environ is None else environ
-    if not _str(env, "OTP_EVENTS_URL"):
+    if not stream_consumer(env):
         return None
     return _str(env, "OTP_EVENTS_STREAM_ARN") or STREAM_PLACEHOLDER
+
+
+def stream_consumer(env: Mapping[str, str]) -> bool:
+    """The stage has the stream's consumer: OTP_EVENTS_URL (the Standard Webhooks events) or
+    OTP_TWILIO_WEBHOOKS (the v2 Services' Webhooks). make deploy and make package ask this."""
+    return bool(_str(env, "OTP_EVENTS_URL")) or _bool(env, "OTP_TWILIO_WEBHOOKS", False)
 
 
 def delivery_topic(environ: Mapping[str, str] | None = None) -> str | None:

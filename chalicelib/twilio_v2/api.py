@@ -15,7 +15,7 @@ from chalicelib.channels import base_locale, brand_problem, composer_for
 from chalicelib.verify import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
 from chalicelib.channels import line_type
-from chalicelib.twilio_v2 import params, rate_limits, wire
+from chalicelib.twilio_v2 import params, rate_limits, webhooks, wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
 from chalicelib.twilio_v2.channels import CHANNELS
@@ -48,6 +48,7 @@ class TwilioApi:
         self.totp = TotpResources(self, get_totp)
         self.attempts = AttemptResources(self, service._attempts, service.now)
         self.rate_limits = rate_limits.RateLimitResources(self)
+        self.webhooks = webhooks.WebhookResources(self)
         self._apps: dict[tuple[str, int, str, int, tuple[str, ...] | None], Any] = {}
         self._lock = threading.Lock()
 

@@ -236,6 +236,11 @@ class Authenticator:
         primary = self._current(refresh=False).tokens.primary
         return self._token(primary) if primary is not None and self._token is not None else None
 
+    def has_signing_token(self) -> bool:
+        """The account has a primary auth token now (one consistent read, not the cache: a
+        Webhook's create asks, moments after `make auth-token` perhaps)."""
+        return self._token is not None and self._store.load().tokens.primary is not None
+
     def _key(self, sid: str, secret: str, refresh_on_miss: bool) -> Principal | None:
         known = sid in self._current(refresh=False).keys
         key = self._current(refresh=refresh_on_miss and not known).keys.get(sid)

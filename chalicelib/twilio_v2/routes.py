@@ -27,6 +27,7 @@ from chalicelib.origins import client_ip
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.routes_rate_limits import rate_limit_routes
 from chalicelib.twilio_v2.routes_totp import totp_routes
+from chalicelib.twilio_v2.routes_webhooks import webhook_routes
 
 log = logging.getLogger("verify")
 _FORMS = ["application/x-www-form-urlencoded", "application/json", "text/plain"]
@@ -126,6 +127,11 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
             return wire.parse_json_fields(raw)
         return wire.parse_form(raw, content_type)
 
+    def form_lists(*names: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """The form and its array parameters (``names``, repeated as the SDKs send them)."""
+        request = bp.current_request
+        return wire.parse_form_lists(raw_body(request), request.headers.get("content-type") or "", names)
+
     def query() -> dict[str, str]:
         params = bp.current_request.query_params
         return dict(params) if params else {}
@@ -205,6 +211,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
 
     totp_routes(bp, answers, form, base)
     rate_limit_routes(bp, answers, form, query, base)
+    webhook_routes(bp, answers, form_lists, query, base)
 
     # A route's path with another method: Twilio's 405 20004 with Allow (unserved.py), from the
     # function on API Gateway as locally (those methods are routes too, so API Gateway's own

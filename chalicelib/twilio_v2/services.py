@@ -82,6 +82,9 @@ class ServiceSettings:
     # Twilio's Service Rate Limits and their Buckets, as JSON objects (twilio_v2/rate_limits.py):
     # in the Service's own item, so a start reads them with the Service (no extra round trip).
     rate_limits: tuple[dict[str, Any], ...] = ()
+    # Twilio's Webhooks (twilio_v2/webhooks.py), as JSON objects: read with the Service by the
+    # events consumer (twilio_v2/webhook_delivery.py) through its cache.
+    webhooks: tuple[dict[str, Any], ...] = ()
     custom_code_enabled: bool = False  # CustomCodeEnabled (Twilio's): a start may give its CustomCode
     # CustomCodeReported (an extension): False, its custom codes are checked elsewhere and never
     # reported, so their sends stay out of the conversion breakers' sample
@@ -105,8 +108,9 @@ class ServiceSettings:
         settings = {k: v for k, v in data.items() if k in known}
         if isinstance(settings.get("allowed_countries"), list):  # JSON's list: the field's tuple
             settings["allowed_countries"] = tuple(settings["allowed_countries"])
-        if isinstance(settings.get("rate_limits"), list):
-            settings["rate_limits"] = tuple(settings["rate_limits"])
+        for name in ("rate_limits", "webhooks"):
+            if isinstance(settings.get(name), list):
+                settings[name] = tuple(settings[name])
         return ServiceSettings(**settings)
 
 

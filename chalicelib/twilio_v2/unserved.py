@@ -22,7 +22,6 @@ _PUSH = ("Push factors are not offered by this service (Twilio's Push needs its 
          "the app); TOTP factors are")
 _LATER = "{} are not available on this service yet (issue {}: Twilio's {})"
 _SERVICE_RESOURCES = "Service resources"
-WEBHOOKS = _LATER.format("Webhooks", 33, _SERVICE_RESOURCES) + "; the Standard Webhooks events are"
 SAFE_LIST = _LATER.format("The Safe List and its numbers", 33, _SERVICE_RESOURCES)
 MESSAGING = (_LATER.format("Messaging Configurations", 33, _SERVICE_RESOURCES)
              + "; the deployment's provider chain applies")
@@ -36,8 +35,6 @@ UNSERVED: dict[str, tuple[tuple[str, ...], str]] = {
     f"{_S}/AccessTokens/{{Sid}}": (("GET",), _PUSH),
     f"{_S}/Entities/{{Identity}}/Challenges/{{ChallengeSid}}/Notifications": (("POST",), _PUSH),
     "/v2/Forms/{FormType}": (("GET",), _PUSH),
-    f"{_S}/Webhooks": (("GET", "POST"), WEBHOOKS),
-    f"{_S}/Webhooks/{{Sid}}": (("GET", "POST", "DELETE"), WEBHOOKS),
     "/v2/SafeList/Numbers": (("POST",), SAFE_LIST),
     "/v2/SafeList/Numbers/{PhoneNumber}": (("GET", "DELETE"), SAFE_LIST),
     f"{_S}/MessagingConfigurations": (("GET", "POST"), MESSAGING),

@@ -134,8 +134,16 @@ def from_domain(exc: errors.ServiceError) -> TwilioError:
 def parse_form(raw: bytes, content_type: str) -> dict[str, str]:
     """The request's parameters: form-encoded, each given once (the SDKs send no repeats for
     the parameters this service takes)."""
+    return parse_form_lists(raw, content_type, ())[0]
+
+
+def parse_form_lists(raw: bytes, content_type: str,
+                     lists: tuple[str, ...]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The form, and the values of each of ``lists``: the document's array parameters, which
+    the SDKs send as the name repeated (``EventTypes=a&EventTypes=b``). Any other name given
+    twice is refused."""
     if not raw:
-        return {}
+        return {}, {}
     if not content_type.lower().startswith("application/x-www-form-urlencoded"):
         raise TwilioError(60200, 400, "Send the parameters as application/x-www-form-urlencoded")
     if len(raw) > MAX_FORM_BYTES:
@@ -145,11 +153,15 @@ def parse_form(raw: bytes, content_type: str) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         raise TwilioError(60200, 400, "The request body is not a valid form") from None
     form: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {}
     for name, value in pairs:
+        if name in lists:
+            repeated.setdefault(name, []).append(value)
+            continue
         if name in form:
             raise invalid(name, "given more than once")
         form[name] = value
-    return form
+    return form, repeated
 
 
 def parse_json_fields(raw: bytes) -> dict[str, str]:

@@ -210,7 +210,9 @@ def with_checks(stage: str, merged: dict) -> dict:
 
     sns_handlers = ["".join(part.capitalize() for part in handler.split("_"))
                     for handler in handlers(stage_variables(stage))]
-    stream = "TableEvents" if stage_variables(stage).get("OTP_EVENTS_URL") else None
+    from chalicelib.settings.events import stream_consumer
+
+    stream = "TableEvents" if stream_consumer(stage_variables(stage)) else None
     return harden(merged, sns_handlers, stream, access_logs.enabled(stage_config(stage)),
                   f"{function_name(stage)}-handlers-dlq")
 
@@ -246,11 +248,13 @@ RETAINED = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 
 
 def with_events(stage: str, merged: dict) -> dict:
-    """A stage that sends events (OTP_EVENTS_URL) gets its stream consumer's mapping settings
+    """A stage with the stream consumer (OTP_EVENTS_URL, OTP_TWILIO_WEBHOOKS) gets its mapping settings
     (over chalice's own DynamoDB event: the table's StreamArn, error handling, filter), the
     failed-records queue with its alarm, and the consumer's role policy with the stack's ARNs
     (scripts/deploy/events_resources.py). The API's role gets nothing of it."""
-    if not stage_variables(stage).get("OTP_EVENTS_URL"):
+    from chalicelib.settings.events import stream_consumer
+
+    if not stream_consumer(stage_variables(stage)):
         return merged
     from scripts.deploy.events_resources import FUNCTION, resources as event_resources, sam_event
 

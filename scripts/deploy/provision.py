@@ -71,7 +71,10 @@ def uses_sns(stage: str) -> bool:
 
 
 def events_on(stage: str) -> bool:
-    return bool(stage_variables(stage).get("OTP_EVENTS_URL"))
+    """The stage has the stream's consumer: OTP_EVENTS_URL or OTP_TWILIO_WEBHOOKS."""
+    from chalicelib.settings.events import stream_consumer
+
+    return stream_consumer(stage_variables(stage))
 
 
 def region(environ: Mapping[str, str] | None = None) -> str:

@@ -86,14 +86,27 @@ class LocalStream(threading.Thread):
 
 
 def start(table: str, endpoint: str | None) -> LocalStream:
-    """Poll ``table``'s stream: deliver to OTP_EVENTS_URL when set, else keep for the page."""
+    """Poll ``table``'s stream: deliver to OTP_EVENTS_URL when set, else keep for the page;
+    with OTP_TWILIO_WEBHOOKS, to the v2 Services' Webhooks too."""
     import os
+
+    from chalicelib.settings.events import stream_consumer
 
     if os.environ.get("OTP_EVENTS_URL"):
         import app
 
         stream = LocalStream(table, endpoint, app.deliver_stream_records)
         print(f"Events: the table's stream is POSTed to {os.environ['OTP_EVENTS_URL']}")
+    elif stream_consumer(os.environ):
+        import app
+        from chalicelib.events.posting import keep_locally
+
+        def both(records: list[dict]) -> dict:
+            keep_locally(records)
+            return app.deliver_stream_records(records)
+
+        stream = LocalStream(table, endpoint, both)
+        print("Events: shown in the page's inbox panel, and POSTed to the v2 Services' Webhooks")
     else:
         from chalicelib.events.posting import keep_locally
 

@@ -42,6 +42,13 @@ def test_bench_smoke_runs_every_section(tmp_path):
         assert events[op]["other_aws_calls"] == [] and events[op]["ratio"] > 0
     # create, the check's write, the approval marker: three records of the number's item
     assert events["stream_records_per_verification"] == 3 and events["consumer_ms_per_record"] > 0
+    # The v2 Services' Webhooks (bench/webhooks.py): per record, make forget's tombstones and,
+    # with a webhook to POST to, its delivery marks; the Service and the token from the caches.
+    webhooks = results["webhooks"]
+    assert webhooks["events_only"]["calls"] == ["BatchGetItem"] and webhooks["webhooks_only"]["ms_per_record"] > 0
+    assert webhooks["webhooks_only"]["calls"] == ["BatchGetItem", "GetItem"]
+    assert 2 <= webhooks["webhooks_only"]["dynamodb_calls_per_record"] < 2.2
+    assert 2 <= webhooks["both"]["dynamodb_calls_per_record"] < 2.2  # one marks' item for both
     for figure in (receipts["ratio"], receipts["sign_ratio"], totp["ratio"]):
         assert figure > 0
     cost = results["cost"]

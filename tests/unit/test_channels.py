@@ -283,7 +283,7 @@ def test_a_whatsapp_receipt_names_the_number_with_otp(configured, outbox, clock)
 
 def test_events_mask_an_address_as_logs_do():
     from chalicelib.channels.email_address import parse_email
-    from chalicelib.events.stream import _masked
+    from chalicelib.events.stream import masked as _masked
 
     assert _masked("Ana@example.com") == parse_email("Ana@example.com").masked == "A***@example.com"
     assert _masked(NUMBER) == "+1415*****71"

@@ -41,8 +41,8 @@ def test_server_routes_are_behind_iam_and_nothing_else_is():
     # /v2: HTTP Basic with an API key, checked by the function (IAM would refuse Twilio's SDKs).
     v2 = [route for route in routes if " /v2/" in route]
     catch_all = [route for route in v2 if route.endswith(" /v2/{proxy+}")]  # Twilio's 404 for any other path
-    # 34 routes on 17 paths, each path taking the 7 methods (the others: Twilio's 405, no key read)
-    assert len(v2) == 17 * 7 + len(catch_all) and len(catch_all) == 7
+    # 39 routes on 19 paths, each path taking the 7 methods (the others: Twilio's 405, no key read)
+    assert len(v2) == 19 * 7 + len(catch_all) and len(catch_all) == 7
     assert all(routes[route] is None for route in v2)
 
 

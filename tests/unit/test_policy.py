@@ -226,10 +226,14 @@ def test_a_refused_call_would_fail_the_check():
 # Lambda's mapping reads the stream with the function's role and sends a failed batch's
 # position to the on-failure queue with it too (docs.aws.amazon.com/lambda/latest/dg/
 # with-ddb.html, "Execution role permissions"; services-dynamodb-errors.html); the code itself
-# reads and writes the delivery marks (chalicelib/events/posting.py) and reads the events secret.
+# reads and writes the delivery marks (chalicelib/events/posting.py) and reads the events secret;
+# for the v2 Services' Webhooks (chalicelib/twilio_v2/webhook_delivery.py) it reads the Services'
+# items and the keys item (the auth token's generation), and the server secrets (the token is
+# derived from the identity key).
 CONSUMER = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
             "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchGetItem", "ssm:GetParameter",
-            "sqs:SendMessage"} | LOGS
+            "ssm:GetParameters", "sqs:SendMessage"} | LOGS
+TWILIO_WEBHOOKS_KEYS = ["v2#keys", "v2#services", "v2#service#*"]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
@@ -249,23 +253,27 @@ def test_the_events_consumer_has_a_role_of_its_own_with_exactly_what_it_needs(st
             # so none can make an event (security.md 22); and it reads make forget's tombstones
             # (chalicelib/events/forgotten.py), nothing else.
             keys = ["fg#*"] if actions == {"dynamodb:BatchGetItem"} else ["wh#*"]
+            if actions == {"dynamodb:GetItem"}:  # reads only: the Services, the auth token's generation
+                keys = TWILIO_WEBHOOKS_KEYS
             assert actions <= {"dynamodb:UpdateItem", "dynamodb:GetItem"} or keys == ["fg#*"]
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
         elif actions == {"sqs:SendMessage"}:  # the failed records' positions, never an event
             assert resources == [f"arn:aws:sqs:*:*:{STAGES['app_name']}-{stage}-events-failed"]
-        elif actions == {"ssm:GetParameter"}:
+        elif actions == {"ssm:GetParameter", "ssm:GetParameters"}:
             assert resources == [f"arn:aws:ssm:*:*:parameter/phone-verify/{stage}/*"]
         else:
             group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{STAGES['app_name']}-{stage}-table_events"
             assert actions == LOGS and sorted(resources) == [group, group + ":*"]
     # The API's role has no SQS action and no stream action: it cannot put an event anywhere.
     assert not any(a.startswith("sqs:") or a in CONSUMER - LOGS - {"dynamodb:UpdateItem", "dynamodb:GetItem",
-                                                                     "dynamodb:BatchGetItem", "ssm:GetParameter"}
+                                                                     "dynamodb:BatchGetItem", "ssm:GetParameter",
+                                                                     "ssm:GetParameters"}
                    for s in statements(stage) for a in _listed(s["Action"]))
 
 
 def test_the_consumers_code_calls_only_what_its_role_grants():
-    source = (ROOT / "chalicelib/events/posting.py").read_text() + (ROOT / "chalicelib/events/stream.py").read_text()
+    source = "".join((ROOT / path).read_text() for path in (
+        "chalicelib/events/posting.py", "chalicelib/events/stream.py", "chalicelib/twilio_v2/webhook_delivery.py"))
     called = {action for method, action in ACTIONS.items() if re.search(rf'_call\(\s*"{method}"|\.{method}\(', source)}
     assert called <= CONSUMER
     assert "dynamodb:UpdateItem" in called  # the marks (and reads through _DynamoDBTable._get)
