@@ -22,6 +22,7 @@ from chalicelib.twilio_v2.channels import CHANNELS
 from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
 from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore,
                                            TooManyServices)
+from chalicelib.twilio_v2.safe_list import SafeListResources
 from chalicelib.twilio_v2.totp import TotpResources
 from chalicelib.totp import DIGITS, PERIOD
 
@@ -48,6 +49,7 @@ class TwilioApi:
         self.totp = TotpResources(self, get_totp)
         self.attempts = AttemptResources(self, service._attempts, service.now)
         self.rate_limits = rate_limits.RateLimitResources(self)
+        self.safe_list = SafeListResources(self, service._safe_list, service.now)
         self._apps: dict[tuple[str, int, str, int, tuple[str, ...] | None], Any] = {}
         self._lock = threading.Lock()
 

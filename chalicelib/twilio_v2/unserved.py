@@ -23,7 +23,6 @@ _PUSH = ("Push factors are not offered by this service (Twilio's Push needs its 
 _LATER = "{} are not available on this service yet (issue {}: Twilio's {})"
 _SERVICE_RESOURCES = "Service resources"
 WEBHOOKS = _LATER.format("Webhooks", 33, _SERVICE_RESOURCES) + "; the Standard Webhooks events are"
-SAFE_LIST = _LATER.format("The Safe List and its numbers", 33, _SERVICE_RESOURCES)
 MESSAGING = (_LATER.format("Messaging Configurations", 33, _SERVICE_RESOURCES)
              + "; the deployment's provider chain applies")
 TEMPLATES = _LATER.format("Templates", 33, _SERVICE_RESOURCES) + "; the deployment's message texts apply"
@@ -38,8 +37,6 @@ UNSERVED: dict[str, tuple[tuple[str, ...], str]] = {
     "/v2/Forms/{FormType}": (("GET",), _PUSH),
     f"{_S}/Webhooks": (("GET", "POST"), WEBHOOKS),
     f"{_S}/Webhooks/{{Sid}}": (("GET", "POST", "DELETE"), WEBHOOKS),
-    "/v2/SafeList/Numbers": (("POST",), SAFE_LIST),
-    "/v2/SafeList/Numbers/{PhoneNumber}": (("GET", "DELETE"), SAFE_LIST),
     f"{_S}/MessagingConfigurations": (("GET", "POST"), MESSAGING),
     f"{_S}/MessagingConfigurations/{{Country}}": (("GET", "POST", "DELETE"), MESSAGING),
     "/v2/Templates": (("GET",), TEMPLATES),

@@ -30,6 +30,7 @@ from chalicelib.verify.store import VerificationStore
 
 if TYPE_CHECKING:
     from chalicelib.verify.attempts import AttemptLog
+    from chalicelib.verify.safe_list import SafeList
     from chalicelib.delivery import DeliveryTracker
 
 log = logging.getLogger("verify")
@@ -47,6 +48,7 @@ class VerificationService(StartUseCase):
         *,
         delivery: DeliveryTracker | None = None,
         attempts: AttemptLog | None = None,
+        safe_list: SafeList | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -57,6 +59,7 @@ class VerificationService(StartUseCase):
         self._sender = ChainSender(composer_for(config), providers, store, delivery)
         self._delivery = delivery  # opt-in: its module loads on use
         self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
+        self._safe_list = safe_list  # the account's Safe List (v2's SafeList/Numbers), or None
         self._scope = ""  # the stage's own app; for_app() gives another app its own keys
         self._countries: frozenset[str] | None = None  # an app's own allowed regions (for_app)
 
@@ -72,7 +75,8 @@ class VerificationService(StartUseCase):
                                      resend_interval_seconds=resend_wait,
                                      max_sends=min(self._config.max_sends, MAX_LIVE_CODES))
         app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
-                                  lambda: self._clock(), delivery=self._delivery, attempts=self._attempts)
+                                  lambda: self._clock(), delivery=self._delivery, attempts=self._attempts,
+                                  safe_list=self._safe_list)
         app._scope = scope
         app._countries = frozenset(countries) if countries is not None else None
         return app

@@ -1,0 +1,63 @@
+"""Issue 33's Safe List, Messaging Configurations and Templates through twilio-python and
+twilio-node, unchanged, against the served API (scripts/local/serve.py) and dynalite: each
+resource's operations, and the Safe List's effect: a safe-listed number in a suspended prefix is
+sent while its neighbour is refused (Twilio's 60410)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import unique_number
+from tests.integration.test_twilio_sdks import _node, key, sdk  # noqa: F401 (fixtures)
+
+# A prefix's breaker trips on its fourth unconverted send here (the default is the eleventh).
+ENV = {"OTP_BREAKER_MIN_SENDS": "3"}
+
+
+@pytest.fixture(scope="module")
+def server(serve):
+    return serve(**ENV)
+
+
+def _range(seed: int) -> list[str]:
+    """Numbers of one prefix (unique_number's, the last 3 digits apart)."""
+    base = unique_number(seed)[:-3]
+    return [f"{base}{n:03d}" for n in range(8)]
+
+
+def test_twilio_python_drives_the_safe_list_and_its_effect(server, key):  # noqa: F811
+    from twilio.base.exceptions import TwilioRestException
+
+    client = sdk(server, key)
+    numbers = _range(351)
+    safe, neighbour = numbers[6], numbers[7]
+    added = client.verify.v2.safelist.create(phone_number=safe)
+    assert added.sid.startswith("GN") and len(added.sid) == 34 and added.phone_number == safe
+    assert client.verify.v2.safelist(safe).fetch().sid == added.sid
+    with pytest.raises(TwilioRestException) as twice:
+        client.verify.v2.safelist.create(phone_number=safe)
+    assert (twice.value.status, twice.value.code) == (400, 60411)
+
+    verify = client.verify.v2.services(client.verify.v2.services.create(friendly_name="Safe").sid).verifications
+    for to in numbers[:3]:  # three unconverted sends: the fourth trips the prefix's breaker
+        assert verify.create(to=to, channel="sms").status == "pending"
+    for to in (numbers[3], neighbour):
+        with pytest.raises(TwilioRestException) as refused:
+            verify.create(to=to, channel="sms")
+        assert (refused.value.status, refused.value.code) == (403, 60410)
+    assert verify.create(to=safe, channel="sms").status == "pending"
+    assert server.last_code(safe)  # sent
+
+    assert client.verify.v2.safelist(safe).delete() is True
+    with pytest.raises(TwilioRestException) as gone:
+        client.verify.v2.safelist(safe).fetch()
+    assert (gone.value.status, gone.value.code) == (404, 20404)
+
+
+def test_twilio_node_drives_the_safe_list_and_its_effect(server, key):  # noqa: F811
+    numbers = _range(361)
+    seen = _node("twilio_node_service_resources.js", server, key, NUMBERS=",".join(numbers))
+    assert seen["safe_list"] == {
+        "added": ["GN", 34, numbers[6]], "fetched": True, "twice": 60411, "starts": ["pending"] * 3,
+        "refused": [60410, 60410], "safe": "pending", "removed": True, "gone": 20404,
+    }

@@ -1,0 +1,37 @@
+// twilio-node, unchanged: the Safe List (and its effect on a suspended prefix), a Service's
+// Messaging Configurations and the Templates (test_twilio_sdks_service_resources.py runs it).
+// Prints what it saw as one JSON object.
+const twilio = require("twilio");
+const { code } = require("./twilio_node_common");
+
+const { API_URL, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET, NUMBERS } = process.env;
+
+async function safeList(verify, numbers) {
+  const seen = {};
+  const [safe, neighbour] = [numbers[6], numbers[7]];
+  const added = await verify.safelist.create({ phoneNumber: safe });
+  seen.added = [added.sid.slice(0, 2), added.sid.length, added.phoneNumber];
+  seen.fetched = (await verify.safelist(safe).fetch()).sid === added.sid;
+  seen.twice = await code(verify.safelist.create({ phoneNumber: safe }));
+  const service = await verify.services.create({ friendlyName: "Node Safe" });
+  const start = (to) => verify.services(service.sid).verifications.create({ to, channel: "sms" });
+  seen.starts = [];
+  for (const to of numbers.slice(0, 3)) seen.starts.push((await start(to)).status);
+  seen.refused = [await code(start(numbers[3])), await code(start(neighbour))];
+  seen.safe = (await start(safe)).status;
+  seen.removed = await verify.safelist(safe).remove();
+  seen.gone = await code(verify.safelist(safe).fetch());
+  return seen;
+}
+
+(async () => {
+  const c = twilio(API_KEY_SID, API_KEY_SECRET, { accountSid: TWILIO_ACCOUNT_SID });
+  c.verify.baseUrl = API_URL;
+  const verify = c.verify.v2;
+  const seen = {};
+  seen.safe_list = await safeList(verify, NUMBERS.split(","));
+  process.stdout.write(JSON.stringify(seen));
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
