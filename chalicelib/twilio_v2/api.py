@@ -15,7 +15,7 @@ from chalicelib.channels import base_locale, brand_problem, composer_for
 from chalicelib.verify import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
 from chalicelib.channels import line_type
-from chalicelib.twilio_v2 import params, rate_limits, wire
+from chalicelib.twilio_v2 import messaging, params, rate_limits, wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
 from chalicelib.twilio_v2.channels import CHANNELS
@@ -50,7 +50,9 @@ class TwilioApi:
         self.attempts = AttemptResources(self, service._attempts, service.now)
         self.rate_limits = rate_limits.RateLimitResources(self)
         self.safe_list = SafeListResources(self, service._safe_list, service.now)
-        self._apps: dict[tuple[str, int, str, int, tuple[str, ...] | None], Any] = {}
+        self.messaging = messaging.MessagingResources(
+            self, messaging.messaging_services(config.sms_providers, config.sms_routes))
+        self._apps: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
 
     # -- Services ---------------------------------------------------------------------------
@@ -120,7 +122,8 @@ class TwilioApi:
             "custom_code_reported": s.custom_code_reported,
             "date_created": wire.iso(s.created_at), "date_updated": wire.iso(s.updated_at), "url": url,
             "links": {"verifications": f"{url}/Verifications",
-                      "verification_checks": f"{url}/VerificationCheck", "rate_limits": f"{url}/RateLimits"},
+                      "verification_checks": f"{url}/VerificationCheck", "rate_limits": f"{url}/RateLimits",
+                      "messaging_configurations": f"{url}/MessagingConfigurations"},
         }
 
     def page(self, key: str, items: list[dict], query: dict[str, str], base: str, path: str) -> dict:
@@ -175,7 +178,7 @@ class TwilioApi:
         settings = self._settings(sid)
         scope = "" if settings.default else settings.sid
         key = (scope, settings.code_length, brand or settings.friendly_name, resend_wait(settings),
-               settings.allowed_countries)
+               settings.allowed_countries, messaging.service_routes(settings, self.messaging.chains))
         with self._lock:
             app = self._apps.get(key)
             if app is None:

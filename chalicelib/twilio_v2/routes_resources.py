@@ -46,3 +46,32 @@ def resource_routes(bp: Blueprint, answers: Callable[..., Any], account_wide: Ca
         _account_only(principal)
         api.safe_list.delete(phone_number)
         return _gone()
+
+    configurations = "/v2/Services/{sid}/MessagingConfigurations"
+    configuration = configurations + "/{country}"
+
+    @bp.route(configurations, methods=["POST"], content_types=_FORMS)
+    @answers
+    def create_messaging_configuration(api: Any, sid: str) -> Response:
+        return wire.json_answer(api.messaging.create(sid, form(), base()), 201)
+
+    @bp.route(configurations, methods=["GET"], content_types=_FORMS)
+    @answers
+    def list_messaging_configurations(api: Any, sid: str) -> Response:
+        return wire.json_answer(api.messaging.list(sid, query(), base()))
+
+    @bp.route(configuration, methods=["GET"], content_types=_FORMS)
+    @answers
+    def fetch_messaging_configuration(api: Any, sid: str, country: str) -> Response:
+        return wire.json_answer(api.messaging.fetch(sid, country, base()))
+
+    @bp.route(configuration, methods=["POST"], content_types=_FORMS)
+    @answers
+    def update_messaging_configuration(api: Any, sid: str, country: str) -> Response:
+        return wire.json_answer(api.messaging.update(sid, country, form(), base()))
+
+    @bp.route(configuration, methods=["DELETE"], content_types=_FORMS)
+    @answers
+    def delete_messaging_configuration(api: Any, sid: str, country: str) -> Response:
+        api.messaging.delete(sid, country)
+        return _gone()

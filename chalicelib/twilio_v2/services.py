@@ -82,6 +82,8 @@ class ServiceSettings:
     # Twilio's Service Rate Limits and their Buckets, as JSON objects (twilio_v2/rate_limits.py):
     # in the Service's own item, so a start reads them with the Service (no extra round trip).
     rate_limits: tuple[dict[str, Any], ...] = ()
+    # Twilio's Messaging Configurations (twilio_v2/messaging.py): the SMS chain per country.
+    messaging_configurations: tuple[dict[str, Any], ...] = ()
     custom_code_enabled: bool = False  # CustomCodeEnabled (Twilio's): a start may give its CustomCode
     # CustomCodeReported (an extension): False, its custom codes are checked elsewhere and never
     # reported, so their sends stay out of the conversion breakers' sample
@@ -105,8 +107,9 @@ class ServiceSettings:
         settings = {k: v for k, v in data.items() if k in known}
         if isinstance(settings.get("allowed_countries"), list):  # JSON's list: the field's tuple
             settings["allowed_countries"] = tuple(settings["allowed_countries"])
-        if isinstance(settings.get("rate_limits"), list):
-            settings["rate_limits"] = tuple(settings["rate_limits"])
+        for name in ("rate_limits", "messaging_configurations"):
+            if isinstance(settings.get(name), list):
+                settings[name] = tuple(settings[name])
         return ServiceSettings(**settings)
 
 

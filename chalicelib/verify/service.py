@@ -64,17 +64,20 @@ class VerificationService(StartUseCase):
         self._countries: frozenset[str] | None = None  # an app's own allowed regions (for_app)
 
     def for_app(self, scope: str, code_length: int, brand: str, resend_wait: int = 0,
-                countries: tuple[str, ...] | None = None) -> VerificationService:
+                countries: tuple[str, ...] | None = None,
+                routes: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> VerificationService:
         """The same rules for another app on this deployment (a v2 Service): its code length,
         its brand in the message, and its own number keys (``scope``), so its verifications
         never meet another app's. The limits on IPs, prefixes, countries and the budget stay
         shared: one deployment, one bill. As Twilio: no wait between sends unless the Service
         sets one (``resend_wait``), and at most 5 sends per verification (OTP_MAX_SENDS if lower).
-        ``countries``: the app's own allowed regions, inside the stage's (None: the stage's)."""
+        ``countries``: the app's own allowed regions, inside the stage's (None: the stage's).
+        ``routes``: the app's own SMS chains by region (ProviderPool.with_routes)."""
         config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand,
                                      resend_interval_seconds=resend_wait,
                                      max_sends=min(self._config.max_sends, MAX_LIVE_CODES))
-        app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
+        app = VerificationService(config, self._store, self._providers.with_routes(dict(routes)),
+                                  self._hasher, self._limiter,
                                   lambda: self._clock(), delivery=self._delivery, attempts=self._attempts,
                                   safe_list=self._safe_list)
         app._scope = scope

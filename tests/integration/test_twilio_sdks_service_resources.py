@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.twilio_v2.messaging import messaging_service_sid
 from tests.integration.conftest import unique_number
 from tests.integration.test_twilio_sdks import _node, key, sdk  # noqa: F401 (fixtures)
 
 # A prefix's breaker trips on its fourth unconverted send here (the default is the eleventh).
 ENV = {"OTP_BREAKER_MIN_SENDS": "3"}
+CONSOLE = messaging_service_sid(("console",))  # the test stage's SMS_PROVIDER, as a Messaging Service
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +56,41 @@ def test_twilio_python_drives_the_safe_list_and_its_effect(server, key):  # noqa
     assert (gone.value.status, gone.value.code) == (404, 20404)
 
 
-def test_twilio_node_drives_the_safe_list_and_its_effect(server, key):  # noqa: F811
+def test_twilio_python_drives_messaging_configurations(server, key):  # noqa: F811
+    from twilio.base.exceptions import TwilioRestException
+
+    client = sdk(server, key)
+    service = client.verify.v2.services.create(friendly_name="Senders")
+    configurations = client.verify.v2.services(service.sid).messaging_configurations
+    made = configurations.create(country="US", messaging_service_sid=CONSOLE)
+    assert (made.country, made.messaging_service_sid, made.service_sid) == ("US", CONSOLE, service.sid)
+    configurations.create(country="all", messaging_service_sid=CONSOLE)
+    assert [c.country for c in configurations.list()] == ["US", "all"]
+    assert configurations("US").fetch().messaging_service_sid == CONSOLE
+    assert configurations("US").update(messaging_service_sid=CONSOLE).messaging_service_sid == CONSOLE
+    with pytest.raises(TwilioRestException) as twice:
+        configurations.create(country="US", messaging_service_sid=CONSOLE)
+    assert (twice.value.status, twice.value.code) == (400, 60213)
+    with pytest.raises(TwilioRestException) as unknown:
+        configurations.create(country="IN", messaging_service_sid="MG" + "0" * 32)
+    assert (unknown.value.status, unknown.value.code) == (400, 60200)
+    to = unique_number(371)
+    assert client.verify.v2.services(service.sid).verifications.create(to=to, channel="sms").status == "pending"
+    assert server.last_code(to)  # sent by the configured chain
+    assert configurations("US").delete() is True
+    with pytest.raises(TwilioRestException) as gone:
+        configurations("US").fetch()
+    assert (gone.value.status, gone.value.code) == (404, 20404)
+
+
+def test_twilio_node_drives_the_safe_list_messaging_configurations_and_templates(server, key):  # noqa: F811
     numbers = _range(361)
-    seen = _node("twilio_node_service_resources.js", server, key, NUMBERS=",".join(numbers))
+    seen = _node("twilio_node_service_resources.js", server, key, NUMBERS=",".join(numbers), MG=CONSOLE,
+                 TO=unique_number(372))
+    assert seen["messaging"] == {
+        "created": ["US", CONSOLE], "listed": ["US", "all"], "fetched": CONSOLE, "updated": CONSOLE,
+        "duplicate": 60213, "bad_sid": 60200, "started": "pending", "deleted": True, "gone": 20404,
+    }
     assert seen["safe_list"] == {
         "added": ["GN", 34, numbers[6]], "fetched": True, "twice": 60411, "starts": ["pending"] * 3,
         "refused": [60410, 60410], "safe": "pending", "removed": True, "gone": 20404,

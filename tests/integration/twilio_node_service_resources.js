@@ -4,7 +4,25 @@
 const twilio = require("twilio");
 const { code } = require("./twilio_node_common");
 
-const { API_URL, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET, NUMBERS } = process.env;
+const { API_URL, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET, NUMBERS, MG, TO } = process.env;
+
+async function messaging(verify) {
+  const seen = {};
+  const service = await verify.services.create({ friendlyName: "Node Senders" });
+  const configurations = verify.services(service.sid).messagingConfigurations;
+  const made = await configurations.create({ country: "US", messagingServiceSid: MG });
+  seen.created = [made.country, made.messagingServiceSid];
+  await configurations.create({ country: "all", messagingServiceSid: MG });
+  seen.listed = (await configurations.list()).map((c) => c.country);
+  seen.fetched = (await configurations("US").fetch()).messagingServiceSid;
+  seen.updated = (await configurations("US").update({ messagingServiceSid: MG })).messagingServiceSid;
+  seen.duplicate = await code(configurations.create({ country: "US", messagingServiceSid: MG }));
+  seen.bad_sid = await code(configurations.create({ country: "IN", messagingServiceSid: "MG" + "0".repeat(32) }));
+  seen.started = (await verify.services(service.sid).verifications.create({ to: TO, channel: "sms" })).status;
+  seen.deleted = await configurations("US").remove();
+  seen.gone = await code(configurations("US").fetch());
+  return seen;
+}
 
 async function safeList(verify, numbers) {
   const seen = {};
@@ -30,6 +48,7 @@ async function safeList(verify, numbers) {
   const verify = c.verify.v2;
   const seen = {};
   seen.safe_list = await safeList(verify, NUMBERS.split(","));
+  seen.messaging = await messaging(verify);
   process.stdout.write(JSON.stringify(seen));
 })().catch((err) => {
   console.error(err);

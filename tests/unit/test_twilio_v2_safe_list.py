@@ -168,3 +168,21 @@ def test_a_start_that_passes_never_reads_the_safe_list(client, key, monkeypatch)
     monkeypatch.setattr(SafeList, "contains", refuse)
     sid = new_service(client, key)["sid"]
     assert _start(client, key, sid, SAFE_NUMBER)[0] == 201
+
+
+@pytest.mark.parametrize("kind", ["lost", "reset"])
+def test_a_retried_add_or_remove_answers_as_the_write_it_was(client, key, kind):  # noqa: F811
+    """botocore retries a write whose answer was lost: the token makes the retry find its own
+    add (201, not 60411) and its own removal (204, not 20404)."""
+    from chalicelib import wiring
+    from tests.faults import Faults
+
+    faults = Faults()
+    faults.attach(wiring.get_service()._store._client)
+    faults.arm("safe_list", kind)
+    status, body, _ = call(client, key, "POST", SAFE, {"PhoneNumber": SAFE_NUMBER})
+    assert status == 201 and ("safe_list", kind) in faults.hit, body
+    faults.arm("safe_list", kind)
+    status, body, _ = call(client, key, "DELETE", f"{SAFE}/{SAFE_NUMBER}")
+    assert status == 204 and faults.hit.count(("safe_list", kind)) == 2, body
+    assert call(client, key, "GET", f"{SAFE}/{SAFE_NUMBER}")[0] == 404
