@@ -75,3 +75,8 @@ def resource_routes(bp: Blueprint, answers: Callable[..., Any], account_wide: Ca
     def delete_messaging_configuration(api: Any, sid: str, country: str) -> Response:
         api.messaging.delete(sid, country)
         return _gone()
+
+    @bp.route("/v2/Templates", methods=["GET"], content_types=_FORMS)
+    @account_wide
+    def list_templates(api: Any, principal: Any) -> Response:
+        return wire.json_answer(api.templates.list(query(), base()))  # the deployment's: any credential

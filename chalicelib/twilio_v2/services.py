@@ -82,6 +82,7 @@ class ServiceSettings:
     # Twilio's Service Rate Limits and their Buckets, as JSON objects (twilio_v2/rate_limits.py):
     # in the Service's own item, so a start reads them with the Service (no extra round trip).
     rate_limits: tuple[dict[str, Any], ...] = ()
+    default_template_sid: str | None = None  # DefaultTemplateSid: an HJ SID of GET /v2/Templates
     # Twilio's Messaging Configurations (twilio_v2/messaging.py): the SMS chain per country.
     messaging_configurations: tuple[dict[str, Any], ...] = ()
     custom_code_enabled: bool = False  # CustomCodeEnabled (Twilio's): a start may give its CustomCode

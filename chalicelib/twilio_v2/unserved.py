@@ -23,7 +23,6 @@ _PUSH = ("Push factors are not offered by this service (Twilio's Push needs its 
 _LATER = "{} are not available on this service yet (issue {}: Twilio's {})"
 _SERVICE_RESOURCES = "Service resources"
 WEBHOOKS = _LATER.format("Webhooks", 33, _SERVICE_RESOURCES) + "; the Standard Webhooks events are"
-TEMPLATES = _LATER.format("Templates", 33, _SERVICE_RESOURCES) + "; the deployment's message texts apply"
 PASSKEYS = _LATER.format("Passkeys", 34, "passkey routes")
 
 _S = "/v2/Services/{ServiceSid}"
@@ -35,7 +34,6 @@ UNSERVED: dict[str, tuple[tuple[str, ...], str]] = {
     "/v2/Forms/{FormType}": (("GET",), _PUSH),
     f"{_S}/Webhooks": (("GET", "POST"), WEBHOOKS),
     f"{_S}/Webhooks/{{Sid}}": (("GET", "POST", "DELETE"), WEBHOOKS),
-    "/v2/Templates": (("GET",), TEMPLATES),
     f"{_S}/Passkeys/Factors": (("POST",), PASSKEYS),
     f"{_S}/Passkeys/VerifyFactor": (("POST",), PASSKEYS),
     f"{_S}/Passkeys/Challenges": (("POST",), PASSKEYS),

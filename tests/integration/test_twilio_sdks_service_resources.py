@@ -5,6 +5,9 @@ sent while its neighbour is refused (Twilio's 60410)."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from chalicelib.twilio_v2.messaging import messaging_service_sid
@@ -12,7 +15,8 @@ from tests.integration.conftest import unique_number
 from tests.integration.test_twilio_sdks import _node, key, sdk  # noqa: F401 (fixtures)
 
 # A prefix's breaker trips on its fourth unconverted send here (the default is the eleventh).
-ENV = {"OTP_BREAKER_MIN_SENDS": "3"}
+ENV = {"OTP_BREAKER_MIN_SENDS": "3",
+       "OTP_TEMPLATES": json.dumps({"Acme login": {"en": "{code} is your {brand} login code"}})}
 CONSOLE = messaging_service_sid(("console",))  # the test stage's SMS_PROVIDER, as a Messaging Service
 
 
@@ -83,14 +87,32 @@ def test_twilio_python_drives_messaging_configurations(server, key):  # noqa: F8
     assert (gone.value.status, gone.value.code) == (404, 20404)
 
 
+def test_twilio_python_lists_templates_and_a_start_with_template_sid_sends_its_text(server, key):  # noqa: F811
+    client = sdk(server, key)
+    templates = client.verify.v2.templates.list()
+    assert [t.friendly_name for t in templates] == ["Verify default", "Acme login"]
+    login = templates[1]
+    assert login.sid.startswith("HJ") and login.channels == ["sms"]
+    assert login.translations["en"]["text"] == "{code} is your {brand} login code"
+    assert [t.sid for t in client.verify.v2.templates.list(friendly_name="Acme login")] == [login.sid]
+    service = client.verify.v2.services.create(friendly_name="Acme", default_template_sid=login.sid)
+    assert service.default_template_sid == login.sid
+    to = unique_number(381)
+    client.verify.v2.services(service.sid).verifications.create(to=to, channel="sms", template_sid=login.sid)
+    assert re.fullmatch(r"│ [0-9]{6} is your Acme login code +│", server.last_sms(to))  # the console's frame
+
+
 def test_twilio_node_drives_the_safe_list_messaging_configurations_and_templates(server, key):  # noqa: F811
     numbers = _range(361)
     seen = _node("twilio_node_service_resources.js", server, key, NUMBERS=",".join(numbers), MG=CONSOLE,
-                 TO=unique_number(372))
+                 TO=unique_number(372), TEMPLATE_TO=unique_number(382))
     assert seen["messaging"] == {
         "created": ["US", CONSOLE], "listed": ["US", "all"], "fetched": CONSOLE, "updated": CONSOLE,
         "duplicate": 60213, "bad_sid": 60200, "started": "pending", "deleted": True, "gone": 20404,
     }
+    assert seen["templates"] == {"names": ["Verify default", "Acme login"], "sid": True, "filtered": 1,
+                                 "started": "pending"}
+    assert re.fullmatch(r"│ [0-9]{6} is your Acme login code +│", server.last_sms(unique_number(382)))
     assert seen["safe_list"] == {
         "added": ["GN", 34, numbers[6]], "fetched": True, "twice": 60411, "starts": ["pending"] * 3,
         "refused": [60410, 60410], "safe": "pending", "removed": True, "gone": 20404,

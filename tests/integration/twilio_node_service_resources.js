@@ -4,7 +4,20 @@
 const twilio = require("twilio");
 const { code } = require("./twilio_node_common");
 
-const { API_URL, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET, NUMBERS, MG, TO } = process.env;
+const { API_URL, TWILIO_ACCOUNT_SID, API_KEY_SID, API_KEY_SECRET, NUMBERS, MG, TO, TEMPLATE_TO } = process.env;
+
+async function templates(verify) {
+  const seen = {};
+  const listed = await verify.templates.list();
+  seen.names = listed.map((t) => t.friendlyName);
+  const login = listed[1];
+  seen.sid = login.sid.startsWith("HJ") && login.sid.length === 34;
+  seen.filtered = (await verify.templates.list({ friendlyName: "Acme login" })).length;
+  const service = await verify.services.create({ friendlyName: "Acme" });
+  seen.started = (await verify.services(service.sid).verifications.create({
+    to: TEMPLATE_TO, channel: "sms", templateSid: login.sid })).status;
+  return seen;
+}
 
 async function messaging(verify) {
   const seen = {};
@@ -49,6 +62,7 @@ async function safeList(verify, numbers) {
   const seen = {};
   seen.safe_list = await safeList(verify, NUMBERS.split(","));
   seen.messaging = await messaging(verify);
+  seen.templates = await templates(verify);
   process.stdout.write(JSON.stringify(seen));
 })().catch((err) => {
   console.error(err);

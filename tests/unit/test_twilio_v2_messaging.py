@@ -163,3 +163,13 @@ def test_a_retried_create_is_one_configuration_not_60213(client, key, kind):  # 
     status, body, _ = call(client, key, "POST", _path(sid), {"Country": "US", "MessagingServiceSid": SNS})
     assert status == 201 and ("service_item", kind) in faults.hit, body
     assert [c["country"] for c in call(client, key, "GET", _path(sid))[1]["messaging_configurations"]] == ["US"]
+
+
+def test_the_docs_example_sids_are_the_chains_sids():
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "twilio-verify.md").read_text()
+    rows = [json.loads(line[2:]) for line in text.splitlines() if line.startswith('# {"messaging_service_sid"')]
+    assert len(rows) == 2
+    for row in rows:
+        assert row["messaging_service_sid"] == messaging_service_sid(tuple(row["providers"]))
