@@ -43,15 +43,14 @@ class TemplateResources:
     def pick(self, raw: str | None, default: str | None, channel: str) -> Any:
         """The start's template (its ``TemplateSid``, else the Service's default for SMS): an
         OTP_TEMPLATES template, or None for the shipped texts. 60200 for a SID of another shape,
-        one this service does not have, or a template for another channel than the start's."""
-        if raw is None:
-            if default is None or channel != "sms":
-                return None
-            return self.configured.get(default)  # one gone from OTP_TEMPLATES: the shipped texts
+        one this service does not have, or a start on a channel that sends no SMS (call,
+        whatsapp, email: each sends its own message)."""
+        if raw is None:  # the Service's default: its SMS only (the composer's other messages are their own)
+            return self.configured.get(default) if default else None  # one gone from OTP_TEMPLATES: shipped
         if not _HJ.fullmatch(raw):
             raise wire.invalid("TemplateSid", "must match ^HJ[0-9a-fA-F]{32}$")
         sid = self.known(raw, "TemplateSid")
-        if channel != "sms":
+        if channel not in ("sms", "auto"):  # auto: when it sends an SMS
             raise wire.invalid("TemplateSid", "this service's templates are for sms (the other channels send "
                                               "their own message)")
         return self.configured.get(sid)
