@@ -186,3 +186,33 @@ def test_a_retried_add_or_remove_answers_as_the_write_it_was(client, key, kind):
     status, body, _ = call(client, key, "DELETE", f"{SAFE}/{SAFE_NUMBER}")
     assert status == 204 and faults.hit.count(("safe_list", kind)) == 2, body
     assert call(client, key, "GET", f"{SAFE}/{SAFE_NUMBER}")[0] == 404
+
+
+def test_a_safe_number_still_meets_the_send_budget(configured, key, outbox):  # noqa: F811
+    client = configured(OTP_ATTEMPTS="false", OTP_MAX_SENDS_PER_HOUR="1", OTP_BUDGET_SHARDS="1")
+    sid = new_service(client, key)["sid"]
+    call(client, key, "POST", SAFE, {"PhoneNumber": SAFE_NUMBER})
+    assert _start(client, key, sid, NEXT_DOOR)[0] == 201  # the hour's one send
+    status, body, _ = _start(client, key, sid, SAFE_NUMBER)
+    assert status == 429 and _sent_to(outbox, SAFE_NUMBER) == 0, body
+
+
+def test_a_safe_number_of_a_refused_type_is_still_refused(client, key, outbox):  # noqa: F811
+    voip = "+445612345678"  # a UK VoIP number (OTP_SMS_ALLOWED_SPECIAL_TYPES allows none by default)
+    sid = new_service(client, key)["sid"]
+    assert call(client, key, "POST", SAFE, {"PhoneNumber": voip})[0] == 201
+    status, body, _ = _start(client, key, sid, voip)
+    assert status == 403 and twilio_error(body) == 60205 and _sent_to(outbox, voip) == 0, body
+
+
+def test_a_safe_number_still_meets_its_services_rate_limits(client, key):  # noqa: F811
+    sid = new_service(client, key)["sid"]
+    status, limit, _ = call(client, key, "POST", f"/v2/Services/{sid}/RateLimits", {"UniqueName": "ip"})
+    call(client, key, "POST", f"/v2/Services/{sid}/RateLimits/{limit['sid']}/Buckets", {"Max": "1", "Interval": "60"})
+    for number in (SAFE_NUMBER, NEXT_DOOR):
+        call(client, key, "POST", SAFE, {"PhoneNumber": number})
+    form = {"Channel": "sms", "RateLimits": json.dumps({"ip": "203.0.113.7"})}
+    path = f"/v2/Services/{sid}/Verifications"
+    assert call(client, key, "POST", path, {"To": SAFE_NUMBER, **form})[0] == 201
+    status, body, _ = call(client, key, "POST", path, {"To": NEXT_DOOR, **form})
+    assert status == 429 and twilio_error(body) == 20429, body
