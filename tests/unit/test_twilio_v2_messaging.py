@@ -173,3 +173,13 @@ def test_the_docs_example_sids_are_the_chains_sids():
     assert len(rows) == 2
     for row in rows:
         assert row["messaging_service_sid"] == messaging_service_sid(tuple(row["providers"]))
+
+
+def test_a_configuration_whose_chain_the_stage_dropped_is_skipped_until_updated(configured, key, outbox):  # noqa: F811
+    client = configured(OTP_ATTEMPTS="false", SMS_PROVIDER="console", SMS_ROUTES='{"IN": "sns"}')
+    sid = new_service(client, key)["sid"]
+    call(client, key, "POST", _path(sid), {"Country": "US", "MessagingServiceSid": SNS})
+    client = configured(OTP_ATTEMPTS="false", SMS_PROVIDER="console", SMS_ROUTES='{"JP": "console"}')  # no sns
+    _start(client, key, sid, US)
+    assert any(m["to"] == US for m in outbox)  # the stage's chain
+    assert call(client, key, "GET", _path(sid, "US"))[1]["messaging_service_sid"] == SNS  # still there
