@@ -216,3 +216,15 @@ def test_a_safe_number_still_meets_its_services_rate_limits(client, key):  # noq
     assert call(client, key, "POST", path, {"To": SAFE_NUMBER, **form})[0] == 201
     status, body, _ = call(client, key, "POST", path, {"To": NEXT_DOOR, **form})
     assert status == 429 and twilio_error(body) == 20429, body
+
+
+def test_a_safe_number_passes_a_calls_suspended_breaker_too(client, key, outbox):  # noqa: F811
+    sid = new_service(client, key)["sid"]
+    call(client, key, "POST", SAFE, {"PhoneNumber": SAFE_NUMBER})
+    path = f"/v2/Services/{sid}/Verifications"
+    for to in NEIGHBOURS[:3]:
+        assert call(client, key, "POST", path, {"To": to, "Channel": "call"})[0] == 201
+    status, body, _ = call(client, key, "POST", path, {"To": NEXT_DOOR, "Channel": "call"})
+    assert status == 403 and twilio_error(body) == 60410
+    status, body, _ = call(client, key, "POST", path, {"To": SAFE_NUMBER, "Channel": "call"})
+    assert status == 201, body
