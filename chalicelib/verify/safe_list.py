@@ -33,7 +33,7 @@ class SafeList(_DynamoDBTable):
         return self._hasher.derived_sid("GN", f"{_SCOPE}:{e164}")
 
     def _pk(self, e164: str) -> str:
-        return "safe#" + self._hasher.number_key(e164, _SCOPE)
+        return safe_list_pk(self._hasher, e164)
 
     def add(self, e164: str, now: int) -> bool:
         """False: the number is on the list already (Twilio's 60411). The write's token makes a
@@ -58,3 +58,8 @@ class SafeList(_DynamoDBTable):
         except ConditionFailed:
             return False
         return True
+
+
+def safe_list_pk(hasher: Any, e164: str) -> str:
+    """A number's Safe List item (scripts/data/personal_data.py finds and erases it too)."""
+    return "safe#" + hasher.number_key(e164, _SCOPE)
