@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import TABLE
 from tests.integration import twilio_oai
+from tests.unit.test_concurrent_writes import slow_dynamodb  # noqa: F401  (a fixture)
 from tests.unit.test_twilio_v2 import call, key, new_service, twilio_error  # noqa: F401  (key: a fixture)
 
 SAFE = "/v2/SafeList/Numbers"
@@ -228,3 +229,28 @@ def test_a_safe_number_passes_a_calls_suspended_breaker_too(client, key, outbox)
     assert status == 403 and twilio_error(body) == 60410
     status, body, _ = call(client, key, "POST", path, {"To": SAFE_NUMBER, "Channel": "call"})
     assert status == 201, body
+
+
+def test_what_the_safe_list_costs_a_start(client, key, slow_dynamodb):  # noqa: F811
+    """A start nothing refuses: no read of the list, the same two sequential round trips. A safe
+    number in a suspended prefix, on that path only: the refused counters' wave, then (after the
+    give-backs, which go through their own client, not timed here) one consistent GetItem of the
+    list and the counters' wave again: 4 timed round trips, 5 with the give-backs."""
+    from bench.floor import sequential_round_trips
+    from chalicelib import wiring
+
+    sid = new_service(client, key)["sid"]
+    call(client, key, "POST", SAFE, {"PhoneNumber": SAFE_NUMBER})
+    for to in NEIGHBOURS:
+        _start(client, key, sid, to)  # the fourth trips the breaker
+    calls = slow_dynamodb(wiring.get_service())
+    assert _start(client, key, sid, "+14155559999")[0] == 201  # another prefix: nothing refuses
+    plain = calls.take()
+    assert _start(client, key, sid, SAFE_NUMBER)[0] == 201
+    safe = calls.take()
+    reads = [c for c in safe if c["operation"] == "GetItem" and c["params"]["Key"]["pk"]["S"].startswith("safe#")]
+    assert not [c for c in plain if c["params"]["Key"]["pk"]["S"].startswith("safe#")]
+    assert len(reads) == 1 and reads[0]["params"]["ConsistentRead"] is True
+    print(f"\nround trips: a start nothing refuses {sequential_round_trips(plain)}, "
+          f"a safe number in a suspended prefix {sequential_round_trips(safe)}")
+    assert sequential_round_trips(plain) == 2 and sequential_round_trips(safe) == 4
