@@ -31,8 +31,8 @@ _FALSE_ONLY = {
     "DtmfInputRequired": "the calls here speak the code when answered; no call provider here waits for a key "
                          "press first",
 }
-_SENDER = ("per-Service WhatsApp senders come with Messaging Configurations; WhatsApp goes out from the "
-           "stage's sender")
+_SENDER = ("no per-Service WhatsApp sender here (Messaging Configurations choose a Service's SMS chain); "
+           "WhatsApp goes out from the stage's sender")
 # Refused whatever the value, and why.
 _NOT_HERE = {
     "Whatsapp.MsgServiceSid": _SENDER,
