@@ -152,8 +152,10 @@ class MessagingResources:
         raise wire.invalid("MessagingServiceSid",
                            f"names none of this stage's provider chains ({LIST_COMMAND} lists them)")
 
+    # The Service item's helpers are RateLimitResources' (one copy of the rules: 20404 for no such
+    # Service, 60200 for the default one, 20429 for a compare-and-set lost three times).
     def _service(self, sid: str) -> ServiceSettings:
-        return self._api.rate_limits._service(sid)  # 20404 no such Service; the default one is the stage's
+        return self._api.rate_limits._service(sid)
 
     def _change(self, sid: str, apply: Any) -> ServiceSettings:
         return self._api.rate_limits._change(sid, apply)
