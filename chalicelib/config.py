@@ -20,6 +20,7 @@ from chalicelib.settings.events import Events
 from chalicelib.settings.hooks import Hooks
 from chalicelib.settings.limits import Limits
 from chalicelib.settings.numbers import TestNumbers
+from chalicelib.settings.templates import Template, templates_from_env
 from chalicelib.settings.receipts import receipt_settings
 from chalicelib.settings.totp import TotpSettings
 
@@ -105,6 +106,8 @@ class Config:
     identity_secret_parameter: str | None = None
     # OTP_CUSTOM_CODE_ENABLED and the identity platforms' hooks (settings/hooks.py)
     hooks: Hooks = Hooks()
+    # OTP_TEMPLATES: the operator's SMS templates (settings/templates.py; v2's Templates)
+    templates: tuple[Template, ...] = ()
 
     @property
     def sms_provider(self) -> str:
@@ -230,6 +233,7 @@ class Config:
             channels=channels,
             attempts=_bool(env, "OTP_ATTEMPTS", True),
             hooks=Hooks.from_env(env, stage),
+            templates=templates_from_env(env),
         )
         # The SMS's one-segment budget is the channels' rule, checked by the composition root
         # (chalicelib/wiring.py load_config: chalicelib/channels/messages.py check_budget_of).

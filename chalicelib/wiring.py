@@ -170,8 +170,11 @@ def _build_service() -> Any:
         from chalicelib.verify.attempts import AttemptLog
 
         attempts = AttemptLog(aws_client("dynamodb"), config.table_name)
+    from chalicelib.verify.safe_list import SafeList
+
+    safe_list = SafeList(aws_client("dynamodb"), config.table_name, hasher)
     return VerificationService(config, store, providers, hasher, limiter, delivery=delivery,
-                               attempts=attempts)
+                               attempts=attempts, safe_list=safe_list)
 
 
 def _delivery_tracker(config: Any, store: Any, hasher: Any, settings: Any, secret: bytes) -> Any:

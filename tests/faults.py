@@ -63,6 +63,8 @@ def name_of(target: str, body: dict[str, Any]) -> str:
         return "service_index" if pk == "v2#services" else "service_item"
     if operation == "GetItem":
         return {"v": "get", "t": "totp_load"}.get(pk[:1], "get_" + pk.split("#")[0])
+    if pk.startswith("safe#"):  # the Safe List (chalicelib/verify/safe_list.py): add and remove
+        return "safe_list"
     if pk.startswith("sid#"):  # a 34-character SID's lookup (chalicelib/factors/sid_links.py)
         return "sid"
     if pk.startswith("v#"):

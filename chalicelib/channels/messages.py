@@ -24,6 +24,7 @@ from chalicelib.settings.brand import text_problem as text_problem
 if TYPE_CHECKING:
     from chalicelib.channels.channel_messages import EmailMessage, WhatsAppMessage
     from chalicelib.config import Config
+    from chalicelib.settings.templates import Template
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -129,21 +130,28 @@ class MessageComposer:
         self._app_hash = android_app_hash
         self._do_not_share = do_not_share  # a v2 Service's DoNotShareWarningEnabled
         self._psd2 = psd2  # a v2 verification's (Amount, Payee): PSD2's dynamic linking
+        self._template: Template | None = None  # a v2 start's picked template (with_options)
 
     def with_options(self, *, app_hash: str | None = None, do_not_share: bool = False,
-                     psd2: tuple[str, str] | None = None) -> MessageComposer:
+                     psd2: tuple[str, str] | None = None,
+                     template: Template | None = None) -> MessageComposer:
         """The same composer for one verification of a v2 Service: its AppHash (in place of
         the stage's OTP_ANDROID_APP_HASH), the Service's do-not-share warning, the PSD2
-        transaction's amount and payee. Each is validated by the caller (twilio_v2/params.py)."""
+        transaction's amount and payee, the SMS template it picked (an OTP_TEMPLATES one:
+        v2's TemplateSid or DefaultTemplateSid). Each is validated by the caller
+        (twilio_v2/params.py, settings/templates.py)."""
         import copy
 
         composer = copy.copy(self)
         composer._app_hash = app_hash or self._app_hash
         composer._do_not_share = do_not_share
         composer._psd2 = psd2
+        composer._template = template
         return composer
 
     def templates(self, locale: str | None) -> tuple[str, ...]:
+        if self._template is not None:  # the picked template's translation: one text, no short form
+            return (self._template.text_for(locale),)
         if self._override:
             return (self._override,)
         return SMS_TEMPLATES[base_locale(locale)]
@@ -227,7 +235,13 @@ def check_budget_of(config: Config) -> None:
 
     # A custom code (v2's CustomCode on the default Service, a hook's) has up to 10 characters.
     custom = config.hooks.custom_code_enabled or any(config.hooks.of(p).enabled for p in PLATFORMS)
-    over = composer_for(config).check_budget(max(config.code_length, 10) if custom else config.code_length)
+    length = max(config.code_length, 10) if custom else config.code_length
+    over = composer_for(config).check_budget(length)
+    for template in config.templates:  # OTP_TEMPLATES: each translation, in one segment
+        composer = composer_for(config).with_options(template=template)
+        if any(composer.sms("0" * length, locale).segments > 1 for locale, _ in template.translations):
+            raise ConfigError(f"OTP_TEMPLATES: {template.friendly_name!r} would need two SMS segments with "
+                              "OTP_BRAND_NAME and OTP_CODE_LENGTH: shorten it")
     if over:
         raise ConfigError(
             "the SMS would need two segments in locale(s) "

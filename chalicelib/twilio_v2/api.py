@@ -15,13 +15,15 @@ from chalicelib.channels import base_locale, brand_problem, composer_for
 from chalicelib.verify import CheckRequest, StartRequest, Verification, valid_locale
 from chalicelib.networks import client_network
 from chalicelib.channels import line_type
-from chalicelib.twilio_v2 import params, rate_limits, webhooks, wire
+from chalicelib.twilio_v2 import messaging, params, rate_limits, webhooks, wire
 from chalicelib.twilio_v2.attempts import AttemptResources
 from chalicelib.twilio_v2.channels import CHANNEL_NAMES as _CHANNEL_NAMES
 from chalicelib.twilio_v2.channels import CHANNELS
 from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
 from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore,
                                            TooManyServices)
+from chalicelib.twilio_v2.safe_list import SafeListResources
+from chalicelib.twilio_v2.templates import TemplateResources
 from chalicelib.twilio_v2.totp import TotpResources
 from chalicelib.totp import DIGITS, PERIOD
 
@@ -49,13 +51,17 @@ class TwilioApi:
         self.attempts = AttemptResources(self, service._attempts, service.now)
         self.rate_limits = rate_limits.RateLimitResources(self)
         self.webhooks = webhooks.WebhookResources(self)
-        self._apps: dict[tuple[str, int, str, int, tuple[str, ...] | None], Any] = {}
+        self.safe_list = SafeListResources(self, service._safe_list, service.now)
+        self.templates = TemplateResources(self, config)
+        self.messaging = messaging.MessagingResources(
+            self, messaging.messaging_services(config.sms_providers, config.sms_routes))
+        self._apps: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
 
     # -- Services ---------------------------------------------------------------------------
 
     def create_service(self, form: dict[str, str], base: str) -> dict[str, Any]:
-        changes = params.service_changes(form, self._config.limits.allowed_countries)
+        changes = self._service_changes(form)
         if "friendly_name" not in changes:
             raise wire.invalid("FriendlyName", "is required")
         now = int(self._service.now())
@@ -74,7 +80,7 @@ class TwilioApi:
         current = self._settings(sid)
         if current.default:
             raise wire.invalid("Sid", "the default Service is the stage's configuration (OTP_* variables)")
-        changes = params.service_changes(form, self._config.limits.allowed_countries)
+        changes = self._service_changes(form)
         if changes.get("custom_code_reported") is False and not account:
             raise wire.TwilioError(20403, 403, "Forbidden: only a credential for every Service sets "
                                                "CustomCodeReported=false (this API key is limited to some "
@@ -91,6 +97,13 @@ class TwilioApi:
         if updated is None:
             raise wire.not_found("The Service")
         return self.service_body(updated, base)
+
+    def _service_changes(self, form: dict[str, str]) -> dict[str, Any]:
+        changes = params.service_changes(form, self._config.limits.allowed_countries)
+        if changes.get("default_template_sid"):  # as GET /v2/Templates spells it (60200: none such)
+            changes["default_template_sid"] = self.templates.known(changes["default_template_sid"],
+                                                                   "DefaultTemplateSid")
+        return changes
 
     def delete_service(self, sid: str) -> None:
         if self._settings(sid).default:
@@ -109,7 +122,8 @@ class TwilioApi:
             "push": {"include_date": False, "apn_credential_sid": None, "fcm_credential_sid": None},
             "totp": {"issuer": s.totp_issuer or s.friendly_name, "time_step": PERIOD, "code_length": DIGITS,
                      "skew": self._config.totp.window if s.totp_skew is None else s.totp_skew},
-            "default_template_sid": None, "whatsapp": {"msg_service_sid": None, "from": None},
+            "default_template_sid": s.default_template_sid,
+            "whatsapp": {"msg_service_sid": None, "from": None},
             "passkeys": None,  # the document's field (nullable): no passkey settings until issue 34
             "verify_event_subscription_enabled": s.verify_event_subscription_enabled,
             # This service's extensions (docs/twilio-verify.md's Service parameters):
@@ -119,7 +133,8 @@ class TwilioApi:
             "custom_code_reported": s.custom_code_reported,
             "date_created": wire.iso(s.created_at), "date_updated": wire.iso(s.updated_at), "url": url,
             "links": {"verifications": f"{url}/Verifications",
-                      "verification_checks": f"{url}/VerificationCheck", "rate_limits": f"{url}/RateLimits"},
+                      "verification_checks": f"{url}/VerificationCheck", "rate_limits": f"{url}/RateLimits",
+                      "messaging_configurations": f"{url}/MessagingConfigurations"},
         }
 
     def page(self, key: str, items: list[dict], query: dict[str, str], base: str, path: str) -> dict:
@@ -154,8 +169,13 @@ class TwilioApi:
         error = params.service_problem(s)
         if error is not None:
             raise error
-        self._check_budget(s.friendly_name, s.code_length, "FriendlyName",
-                           do_not_share=s.do_not_share_warning_enabled)
+        template = None
+        if s.default_template_sid is not None:  # one of GET /v2/Templates, in one segment as the others
+            template = self.templates.pick(None, self.templates.known(s.default_template_sid,
+                                                                      "DefaultTemplateSid"), "sms")
+        parameter = "DefaultTemplateSid" if template else "FriendlyName"
+        self._check_budget(s.friendly_name, s.code_length, parameter,
+                           do_not_share=s.do_not_share_warning_enabled, template=template)
         if s.custom_code_enabled:  # a custom code is up to 10 characters: one segment with any
             self._check_budget(s.friendly_name, MAX_CUSTOM_CODE, "CustomCodeEnabled",
                                do_not_share=s.do_not_share_warning_enabled)
@@ -174,7 +194,7 @@ class TwilioApi:
         settings = self._settings(sid)
         scope = "" if settings.default else settings.sid
         key = (scope, settings.code_length, brand or settings.friendly_name, resend_wait(settings),
-               settings.allowed_countries)
+               settings.allowed_countries, messaging.service_routes(settings, self.messaging.chains))
         with self._lock:
             app = self._apps.get(key)
             if app is None:
@@ -207,9 +227,12 @@ class TwilioApi:
             problem = brand_problem(brand)  # the stage's limit: a brand per verification
             if problem:
                 raise wire.invalid("CustomFriendlyName", problem)
-        message = {"app_hash": options.app_hash, "do_not_share": settings.do_not_share_warning_enabled}
+        template = self.templates.pick(form.get("TemplateSid"), settings.default_template_sid, channel)
+        message = {"app_hash": options.app_hash, "do_not_share": settings.do_not_share_warning_enabled,
+                   "template": template}
         psd2 = {"psd2": options.psd2}
-        for parameter, extra in (("CustomFriendlyName", {}), ("AppHash", {}), ("Amount", psd2)):
+        for parameter, extra in (("CustomFriendlyName", {}), ("AppHash", {}), ("Amount", psd2),
+                                 ("TemplateSid", {})):
             if parameter in form:  # one SMS segment with each: each named as it adds to the text
                 self._check_budget(brand or settings.friendly_name, settings.code_length, parameter,
                                    locale, **message, **extra)
@@ -219,7 +242,7 @@ class TwilioApi:
             if source_ip is None:
                 raise wire.invalid("DeviceIp")
         settings, app = self.app(sid, brand)
-        if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled:
+        if options.app_hash or options.psd2 or settings.do_not_share_warning_enabled or template:
             app = app.with_message(**message, psd2=options.psd2)
         buckets = rate_limits.named(settings, form.get("RateLimits"), self._service._hasher.rate_limit_key)
         unreported = options.custom_code is not None and not settings.custom_code_reported

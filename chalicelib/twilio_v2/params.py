@@ -31,11 +31,10 @@ _FALSE_ONLY = {
     "DtmfInputRequired": "the calls here speak the code when answered; no call provider here waits for a key "
                          "press first",
 }
-_SENDER = ("per-Service WhatsApp senders come with Messaging Configurations; WhatsApp goes out from the "
-           "stage's sender")
+_SENDER = ("no per-Service WhatsApp sender here (Messaging Configurations choose a Service's SMS chain); "
+           "WhatsApp goes out from the stage's sender")
 # Refused whatever the value, and why.
 _NOT_HERE = {
-    "DefaultTemplateSid": "not until Twilio's Templates land (the message is the locale's template here)",
     "Whatsapp.MsgServiceSid": _SENDER,
     "Whatsapp.From": _SENDER,
     **{f"Push.{n}": "this service has no Push factors" for n in ("ApnCredentialSid", "FcmCredentialSid",
@@ -53,7 +52,8 @@ _NOT_HERE = {
 # checked elsewhere, as Kratos and authentik check theirs, so the Service's custom-code starts
 # stay out of the conversion breakers' sample, as a hook's: docs/limits.md).
 EXTENSIONS = frozenset({"ResendWait", "AllowedCountries", "RiskCheckOptOutEnabled", "CustomCodeReported"})
-SERVICE_PARAMETERS = frozenset({"FriendlyName", "CodeLength", "TtsName", "Totp.Issuer", "Totp.TimeStep",
+SERVICE_PARAMETERS = frozenset({"FriendlyName", "CodeLength", "TtsName", "DefaultTemplateSid", "Totp.Issuer",
+                                "Totp.TimeStep",
                                 "Totp.CodeLength", "Totp.Skew", *_FLAGS, *_FALSE_ONLY, *_NOT_HERE,
                                 *EXTENSIONS})
 MAX_ISSUER_LENGTH = 64
@@ -76,6 +76,8 @@ def service_changes(form: dict[str, str], stage_countries: frozenset[str] = froz
     changes: dict[str, Any] = {}
     if "FriendlyName" in form:
         changes["friendly_name"] = form["FriendlyName"]
+    if "DefaultTemplateSid" in form:  # a SID of GET /v2/Templates (the caller checks it is one); "": none
+        changes["default_template_sid"] = form["DefaultTemplateSid"] or None
     code_length = wire.optional_int(form, "CodeLength", 4, 10)
     if code_length is not None:
         changes["code_length"] = code_length
@@ -150,12 +152,12 @@ MAX_TAGS, MAX_TAG_LENGTH = 10, 128  # Twilio's document: "up to 10 tags ... up t
 MAX_AMOUNT_LENGTH = 32
 _START_NOT_HERE = {
     "CustomMessage": "deprecated by Twilio; the message is the locale's template",
-    "TemplateSid": "not until Twilio's Templates land (the message is the locale's template here)",
-    "TemplateCustomSubstitutions": "not until Twilio's Templates land",
+    "TemplateCustomSubstitutions": "a template's fields here are {brand}, {code} and {minutes}, filled by "
+                                   "the service (OTP_TEMPLATES)",
 }
 START_PARAMETERS = frozenset({"To", "Channel", "Locale", "CustomFriendlyName", "DeviceIp", "AppHash", "Tags",
                               "Amount", "Payee", "RiskCheck", "ChannelConfiguration", "CustomCode",
-                              "SendDigits", "EnableSnaClientToken", "RateLimits",
+                              "SendDigits", "EnableSnaClientToken", "RateLimits", "TemplateSid",
                               *_START_NOT_HERE})  # RateLimits: twilio_v2/rate_limits.py
 
 

@@ -26,6 +26,7 @@ from chalicelib.http import raw_body
 from chalicelib.origins import client_ip
 from chalicelib.twilio_v2 import wire
 from chalicelib.twilio_v2.routes_rate_limits import rate_limit_routes
+from chalicelib.twilio_v2.routes_resources import resource_routes
 from chalicelib.twilio_v2.routes_totp import totp_routes
 from chalicelib.twilio_v2.routes_webhooks import webhook_routes
 
@@ -212,6 +213,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     totp_routes(bp, answers, form, base)
     rate_limit_routes(bp, answers, form, query, base)
     webhook_routes(bp, answers, form_lists, query, base)
+    resource_routes(bp, answers, account_wide, form, query, base)
 
     # A route's path with another method: Twilio's 405 20004 with Allow (unserved.py), from the
     # function on API Gateway as locally (those methods are routes too, so API Gateway's own

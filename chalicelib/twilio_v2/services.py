@@ -85,6 +85,9 @@ class ServiceSettings:
     # Twilio's Webhooks (twilio_v2/webhooks.py), as JSON objects: read with the Service by the
     # events consumer (twilio_v2/webhook_delivery.py) through its cache.
     webhooks: tuple[dict[str, Any], ...] = ()
+    default_template_sid: str | None = None  # DefaultTemplateSid: an HJ SID of GET /v2/Templates
+    # Twilio's Messaging Configurations (twilio_v2/messaging.py): the SMS chain per country.
+    messaging_configurations: tuple[dict[str, Any], ...] = ()
     custom_code_enabled: bool = False  # CustomCodeEnabled (Twilio's): a start may give its CustomCode
     # CustomCodeReported (an extension): False, its custom codes are checked elsewhere and never
     # reported, so their sends stay out of the conversion breakers' sample
@@ -108,7 +111,7 @@ class ServiceSettings:
         settings = {k: v for k, v in data.items() if k in known}
         if isinstance(settings.get("allowed_countries"), list):  # JSON's list: the field's tuple
             settings["allowed_countries"] = tuple(settings["allowed_countries"])
-        for name in ("rate_limits", "webhooks"):
+        for name in ("rate_limits", "webhooks", "messaging_configurations"):
             if isinstance(settings.get(name), list):
                 settings[name] = tuple(settings[name])
         return ServiceSettings(**settings)

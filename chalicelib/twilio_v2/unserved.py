@@ -21,11 +21,6 @@ from chalicelib.twilio_v2 import wire
 _PUSH = ("Push factors are not offered by this service (Twilio's Push needs its Verify Push SDK in "
          "the app); TOTP factors are")
 _LATER = "{} are not available on this service yet (issue {}: Twilio's {})"
-_SERVICE_RESOURCES = "Service resources"
-SAFE_LIST = _LATER.format("The Safe List and its numbers", 33, _SERVICE_RESOURCES)
-MESSAGING = (_LATER.format("Messaging Configurations", 33, _SERVICE_RESOURCES)
-             + "; the deployment's provider chain applies")
-TEMPLATES = _LATER.format("Templates", 33, _SERVICE_RESOURCES) + "; the deployment's message texts apply"
 PASSKEYS = _LATER.format("Passkeys", 34, "passkey routes")
 
 _S = "/v2/Services/{ServiceSid}"
@@ -35,11 +30,6 @@ UNSERVED: dict[str, tuple[tuple[str, ...], str]] = {
     f"{_S}/AccessTokens/{{Sid}}": (("GET",), _PUSH),
     f"{_S}/Entities/{{Identity}}/Challenges/{{ChallengeSid}}/Notifications": (("POST",), _PUSH),
     "/v2/Forms/{FormType}": (("GET",), _PUSH),
-    "/v2/SafeList/Numbers": (("POST",), SAFE_LIST),
-    "/v2/SafeList/Numbers/{PhoneNumber}": (("GET", "DELETE"), SAFE_LIST),
-    f"{_S}/MessagingConfigurations": (("GET", "POST"), MESSAGING),
-    f"{_S}/MessagingConfigurations/{{Country}}": (("GET", "POST", "DELETE"), MESSAGING),
-    "/v2/Templates": (("GET",), TEMPLATES),
     f"{_S}/Passkeys/Factors": (("POST",), PASSKEYS),
     f"{_S}/Passkeys/VerifyFactor": (("POST",), PASSKEYS),
     f"{_S}/Passkeys/Challenges": (("POST",), PASSKEYS),

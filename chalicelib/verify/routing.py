@@ -6,6 +6,7 @@ code; a permanent one stops (the number is the problem, not the provider).
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Mapping
 
 from chalicelib.config import Config
@@ -25,11 +26,23 @@ class ProviderPool:
         self._context = context
         self._loader = loader
         self._loaded: dict[str, SmsProvider] = {}
+        self._routes: Mapping[str, tuple[str, ...]] = {}
+
+    def with_routes(self, routes: Mapping[str, tuple[str, ...]]) -> ProviderPool:
+        """This pool (its loaded providers shared) with an app's own SMS chains by region
+        (``*``: every other region), before the stage's: a v2 Service's Messaging
+        Configurations, each one of the stage's configured chains."""
+        if not routes:
+            return self
+        pool = copy.copy(self)
+        pool._routes = dict(routes)
+        return pool
 
     def names(self, region: str, channel: str) -> tuple[str, ...]:
         if channel in ("whatsapp", "email"):  # one chain each (docs/channels.md)
             return self._config.channels.chain(channel)
-        chain = self._config.chain_for(region)
+        own = self._routes.get(region) or self._routes.get("*") if channel == "sms" else None
+        chain = own or self._config.chain_for(region)
         if channel == "voice":
             chain = tuple(name for name in chain if REGISTRY[name].voice)
         return chain

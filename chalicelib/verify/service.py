@@ -30,6 +30,7 @@ from chalicelib.verify.store import VerificationStore
 
 if TYPE_CHECKING:
     from chalicelib.verify.attempts import AttemptLog
+    from chalicelib.verify.safe_list import SafeList
     from chalicelib.delivery import DeliveryTracker
 
 log = logging.getLogger("verify")
@@ -47,6 +48,7 @@ class VerificationService(StartUseCase):
         *,
         delivery: DeliveryTracker | None = None,
         attempts: AttemptLog | None = None,
+        safe_list: SafeList | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -57,22 +59,27 @@ class VerificationService(StartUseCase):
         self._sender = ChainSender(composer_for(config), providers, store, delivery)
         self._delivery = delivery  # opt-in: its module loads on use
         self._attempts = attempts  # the v2 Attempts list (OTP_ATTEMPTS), or None
+        self._safe_list = safe_list  # the account's Safe List (v2's SafeList/Numbers), or None
         self._scope = ""  # the stage's own app; for_app() gives another app its own keys
         self._countries: frozenset[str] | None = None  # an app's own allowed regions (for_app)
 
     def for_app(self, scope: str, code_length: int, brand: str, resend_wait: int = 0,
-                countries: tuple[str, ...] | None = None) -> VerificationService:
+                countries: tuple[str, ...] | None = None,
+                routes: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> VerificationService:
         """The same rules for another app on this deployment (a v2 Service): its code length,
         its brand in the message, and its own number keys (``scope``), so its verifications
         never meet another app's. The limits on IPs, prefixes, countries and the budget stay
         shared: one deployment, one bill. As Twilio: no wait between sends unless the Service
         sets one (``resend_wait``), and at most 5 sends per verification (OTP_MAX_SENDS if lower).
-        ``countries``: the app's own allowed regions, inside the stage's (None: the stage's)."""
+        ``countries``: the app's own allowed regions, inside the stage's (None: the stage's).
+        ``routes``: the app's own SMS chains by region (ProviderPool.with_routes)."""
         config = dataclasses.replace(self._config, code_length=code_length, brand_name=brand,
                                      resend_interval_seconds=resend_wait,
                                      max_sends=min(self._config.max_sends, MAX_LIVE_CODES))
-        app = VerificationService(config, self._store, self._providers, self._hasher, self._limiter,
-                                  lambda: self._clock(), delivery=self._delivery, attempts=self._attempts)
+        app = VerificationService(config, self._store, self._providers.with_routes(dict(routes)),
+                                  self._hasher, self._limiter,
+                                  lambda: self._clock(), delivery=self._delivery, attempts=self._attempts,
+                                  safe_list=self._safe_list)
         app._scope = scope
         app._countries = frozenset(countries) if countries is not None else None
         return app

@@ -37,6 +37,7 @@ from chalicelib.verify.store import DAY, CheckLimit, VerificationStore, day_of
 
 if TYPE_CHECKING:
     from chalicelib.verify.attempts import AttemptLog
+    from chalicelib.verify.safe_list import SafeList
 
 log = logging.getLogger("verify")
 
@@ -58,6 +59,7 @@ class StartUseCase:
     _attempts: AttemptLog | None
     _scope: str
     _countries: frozenset[str] | None
+    _safe_list: SafeList | None
 
     def _number_key(self, key: str) -> str:
         """The item's key for a number's (or an address's) key, in this app's scope."""
@@ -113,7 +115,11 @@ class StartUseCase:
             else:
                 phone = require_reachable(request.to, region, request.channel, cfg.limits.sms_special_types)
             region = phone.region
-            self._limiter.allow_country(phone)
+            try:
+                self._limiter.allow_country(phone)
+            except errors.CountryNotAllowed:  # the stage's list (Geo Permissions): lifted for a safe number
+                if not self._safe_listed(phone):
+                    raise
             if self._countries is not None and phone.region not in self._countries:
                 raise errors.CountryNotAllowed()  # the app's own list (a v2 Service's AllowedCountries)
         telemetry.note(to=phone.masked, channel=request.channel, region=region)
@@ -243,7 +249,13 @@ class StartUseCase:
                 self._count_send(phone, number_key, verification, now, trusted, moved_to, request.risk_check,
                                  request.buckets, request.sampled)
                 break
-            except (errors.PrefixSuspended, errors.CountrySuspended) as suspended:
+            except (errors.PrefixSuspended, errors.CountrySuspended, errors.PrefixRateLimited,
+                    errors.CountryRateLimited) as suspended:
+                if not trusted and self._safe_listed(phone):  # read on this refusal only
+                    trusted = True  # the Safe List's number: trusted, as an approved one is
+                    continue
+                if isinstance(suspended, (errors.PrefixRateLimited, errors.CountryRateLimited)):
+                    raise
                 # Channel auto: this channel's breaker is suspended for the range; the next
                 # channel of the order has its own. The number's item is reused: the moved
                 # send's channel and provider are written beside the next counters.
@@ -295,6 +307,11 @@ class StartUseCase:
             if recording is not None:
                 recording.settle()  # after a cancel: removed before another channel records it
         concurrency.settle(moving)
+
+    def _safe_listed(self, phone: PhoneNumber | EmailAddress) -> bool:
+        """On the account's Safe List (chalicelib/verify/safe_list.py): asked only by a refusal."""
+        return (self._safe_list is not None and isinstance(phone, PhoneNumber)
+                and self._safe_list.contains(phone.e164))
 
     def _next_channel(
         self, phone: PhoneNumber | EmailAddress, previous: Verification | None, created: bool,

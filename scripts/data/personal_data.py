@@ -14,6 +14,7 @@ What is found, and how (no Scan):
   shard (a Query, not a Scan: every attempt of the retention period is read once, matched here
   on ``to``). An attempt of a Service that no longer exists names that Service: its item is
   looked up too;
+- a number's Safe List item (``safe#`` + its ``number_key`` in the Safe List's scope), one GetItem;
 - a TOTP identity's item in every scope (``t#`` + ``identity_key``: the identity as given for
   the default Service and v1, ``<Service SID>:<identity>`` for a Service) and its entry in the
   Service's entity index (totp_entities.py).
@@ -109,6 +110,7 @@ class Kept:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     identities: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (Service SID, item)
     entity_entries: list[tuple[str, str, str]] = field(default_factory=list)  # (Service SID, shard, name)
+    safe_list: dict[str, Any] | None = None  # the number's Safe List item, if it is on the list
 
 
 class PersonalData:
@@ -164,6 +166,11 @@ class PersonalData:
             named = {a.get("svc", {}).get("S", "") for a in attempts.values()}
             todo = sorted({"" if s == DEFAULT_SCOPE else s for s in named} - looked)
         kept.attempts = [a for a in attempts.values() if who.names(a.get("to", {}).get("S", ""))]
+        if who.kind == "phone number":  # the account's Safe List (chalicelib/verify/safe_list.py)
+            from chalicelib.verify.safe_list import safe_list_pk
+
+            item = self._db._get(safe_list_pk(self._hasher, who.key))
+            kept.safe_list = item if item is not None and "created_at" in item else None
 
     def _attempts_of(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         """The attempts of the item's verification, by key (also those a refused send took
@@ -233,6 +240,9 @@ class PersonalData:
                 for scope, item in kept.verifications],
                 attempts=[self._attempt(a) for a in sorted(
                     kept.attempts, key=lambda a: a.get("as", {}).get("S", ""))])
+            if kept.to.kind == "phone number":
+                out["safe_list"] = (None if kept.safe_list is None else
+                                    {"added_at": int(kept.safe_list["created_at"]["N"])})
         if kept.identity is not None:
             listed = {sid for sid, _, _ in kept.entity_entries}
             out.update(identity=kept.identity, entity_listed_in=sorted(listed),
@@ -260,6 +270,9 @@ class PersonalData:
             # Still naming the recipient, as spelled when found.
             counts["attempts"] = sum(self._delete(a["pk"]["S"], "#to = :to", {"#to": "to"}, {":to": a["to"]})
                                      for a in kept.attempts)
+            if kept.safe_list is not None:
+                counts["safe_list"] = self._delete(kept.safe_list["pk"]["S"], "attribute_exists(created_at)",
+                                                   {}, {})
         if kept.identity is not None:
             counts["totp_identities"] = sum(
                 self._delete(item["pk"]["S"], "#identity = :identity", {"#identity": "identity"},

@@ -283,3 +283,14 @@ def test_totp_events_not_yet_delivered_about_a_forgotten_identity_are_not_delive
     before = len(receiver.received)
     poller.run(rounds=5)
     assert [b["type"] for _, b in receiver.taken()[before:]] == ["verification.started"]
+
+
+def test_a_safe_listed_number_is_exported_and_forgotten_off_the_list(client, key):  # noqa: F811
+    assert call(client, key, "POST", "/v2/SafeList/Numbers", {"PhoneNumber": A})[0] == 201
+    code, exported = run("export", "--stage", "test", "--to", A)
+    assert code == 0 and isinstance(exported["safe_list"]["added_at"], int)
+    assert run("export", "--stage", "test", "--to", B)[1]["safe_list"] is None
+    code, erased = run("forget", "--stage", "test", "--to", A)
+    assert code == 0 and erased["erased"]["safe_list"] == 1
+    status, body, _ = call(client, key, "GET", f"/v2/SafeList/Numbers/{A}")
+    assert status == 404

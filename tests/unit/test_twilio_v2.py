@@ -70,11 +70,12 @@ def test_without_basic_auth_every_v2_route_is_401(client, key):
     fill = {"sid": service["sid"], "identity": "alice-0001", "verification_sid": "VE" + "0" * 48,
             "factor_sid": "YF" + "0" * 48, "challenge_sid": "YC" + "0" * 32,
             "rate_limit_sid": "RK" + "0" * 32, "bucket_sid": "BL" + "0" * 32,
-            "webhook_sid": "YW" + "0" * 32}
+            "webhook_sid": "YW" + "0" * 32, "phone_number": "+14155552671", "country": "US"}
     routes = [(method, path) for path, methods in app_module.app.routes.items() if path.startswith("/v2/")
               and path != "/v2/{proxy+}" for method, entry in methods.items()
               if not entry.view_name.startswith("method_not_allowed")]  # 404 and 405s: test_v2_unserved.py
-    assert len(routes) == 39  # with the TOTP Entities and Challenges, RateLimits, Buckets and Webhooks routes
+    assert len(routes) == 48  # with the TOTP routes, the RateLimits and Buckets, the Webhooks, the Safe List,
+    # Messaging Configurations and Templates
     for method, path in routes:
         concrete = path.format(**fill)
         status, body, headers = call(client, key, method, concrete, {"To": NUMBER}, headers={"content-type": FORM})

@@ -115,7 +115,7 @@ def test_every_v2_route_refuses_a_cross_site_request(client, key):
     fill = {"sid": body["sid"], "identity": "alice-0001", "verification_sid": "VE" + "0" * 48,
             "factor_sid": "YF" + "0" * 48, "challenge_sid": "YC" + "0" * 32,
             "rate_limit_sid": "RK" + "0" * 32, "bucket_sid": "BL" + "0" * 32,
-            "webhook_sid": "YW" + "0" * 32}
+            "webhook_sid": "YW" + "0" * 32, "phone_number": "+14155552671", "country": "US"}
     routes = [(m, p) for p, methods in app_module.app.routes.items() if p.startswith("/v2/") and "+}" not in p
               for m, e in methods.items() if not e.view_name.startswith("method_not_allowed")]
     assert routes
