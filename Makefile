@@ -52,13 +52,15 @@ $(STAMP): $(RUN_STAMP) requirements-dev.txt
 	@touch $(STAMP)
 
 # After editing the dependencies in pyproject.toml: lock them again (uv.lock, with hashes) and
-# regenerate the three requirements files from the lock. uv comes from requirements-dev.txt.
+# regenerate the four requirements files from the lock (requirements-cognito.txt: the Cognito
+# trigger's layer, `make cognito-layer`). uv comes from requirements-dev.txt.
 EXPORT = $(VENV)/bin/uv export --quiet --frozen --no-default-groups --no-emit-project --format requirements-txt
 lock: $(STAMP) ## lock pyproject.toml's dependencies again: uv.lock and the requirements*.txt made from it
 	$(VENV)/bin/uv lock --python $(PY)
 	$(EXPORT) -o requirements.txt
 	$(EXPORT) --group run -o requirements-run.txt
 	$(EXPORT) --group dev -o requirements-dev.txt
+	$(EXPORT) --only-group cognito -o requirements-cognito.txt
 
 # The npm packages' versions are pinned in tests/node/package.json (Dependabot's npm entry
 # updates them there); each is installed again when that file changes.
