@@ -26,7 +26,7 @@ CHECKOV_VENV := .deps/checkov-venv
 CHECKOV_BIN := $(CHECKOV_VENV)/bin/checkov
 STAGE ?= dev
 
-.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token export forget clean
+.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token export forget clean cognito-layer
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -121,12 +121,26 @@ bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (abo
 REGION = $$($(PY) scripts/deploy/provision.py region)
 BUILD ?= build/$(STAGE)
 
+# Amazon Cognito's CustomSMSSender trigger (a stage with OTP_HOOK_COGNITO_KEY_ID): its layer holds
+# the AWS Encryption SDK and cryptography, never the API's zip. `pip download --platform
+# manylinux2014_$(LAYER_ARCH) --only-binary=:all:` of requirements-cognito.txt (uv.lock's hashes),
+# for the Lambda's Python: scripts/deploy/cognito_trigger.py. LAYER_ARCH=aarch64 for arm64.
+LAYER_ARCH ?= x86_64
+COGNITO = $(PY) scripts/deploy/cognito_trigger.py
+cognito-layer: $(STAMP) ## build the Cognito trigger's layer (AWS Encryption SDK) into build/STAGE/cognito-layer.zip
+	$(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/cognito-layer.zip
+
 # Deploy to your AWS account: the table and the secret (idempotent), the channels' topics and
-# SES configuration set when on, chalice deploy, then the stage's throttling, API Gateway's own
-# answers (deployed), log retention and SNS SMS delivery-status logs. The table is never dropped.
+# SES configuration set when on, the Cognito trigger's key and layer when on (published before
+# chalice deploy, its ARN recorded in the stage's lambda_functions.cognito_sms.layers), chalice
+# deploy, then the stage's throttling, API Gateway's own answers (deployed), log retention, SNS SMS
+# delivery-status logs, and how to attach the Cognito trigger to a user pool. The table is never dropped.
 deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	$(PY) scripts/deploy/provision.py before --stage $(STAGE); \
+	if $(COGNITO) enabled --stage $(STAGE); then \
+	  $(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/cognito-layer.zip; \
+	  $(COGNITO) publish --stage $(STAGE) --arch $(LAYER_ARCH) --zip $(BUILD)/cognito-layer.zip; fi; \
 	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/deploy/provision.py stream --stage $(STAGE)); \
 	$(VENV)/bin/chalice deploy --stage $(STAGE); \
 	$(PY) scripts/deploy/provision.py after --stage $(STAGE)
@@ -144,7 +158,8 @@ secret: $(STAMP) ## create STAGE's secret parameter and KMS keys (the CloudForma
 
 # CloudFormation/SAM: chalice package merged with the table, the log group, the alarms and their
 # topic (an email subscription from OTP_ALARM_EMAIL), the channels' topics and SES configuration
-# set when on; linted. Writes $(BUILD)/out.
+# set when on, the Cognito trigger (its key, function and AWS::Serverless::LayerVersion, whose
+# cognito-layer.zip is written beside sam.json) when on; linted. Writes $(BUILD)/out.
 package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into build/STAGE/out
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	mkdir -p $(BUILD); \
@@ -152,6 +167,8 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +; \
 	PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
 	$(PY) scripts/deploy/package_bytecode.py $(BUILD)/out/deployment.zip; \
+	if $(COGNITO) enabled --stage $(STAGE); then \
+	  $(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/out/cognito-layer.zip; fi; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$($(PY) -c 'import os, sys; print(os.path.getsize(sys.argv[1]))' $(BUILD)/out/deployment.zip) bytes)"
 

@@ -50,7 +50,8 @@ def cognito_key_policy(account: str, partition: str = "aws") -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
          "Action": "kms:*", "Resource": "*"},
-        {"Sid": "CognitoEncryptsCodes", "Effect": "Allow", "Principal": {"Service": "cognito-idp.amazonaws.com"},
+        {"Sid": "CognitoEncryptsCodes", "Effect": "Allow",
+         "Principal": {"Service": "cognito-idp.amazonaws.com"},
          "Action": ["kms:Encrypt", "kms:CreateGrant"], "Resource": "*",
          "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
     ]}
