@@ -12,6 +12,7 @@ RUN_STAMP := $(VENV)/.installed-run-al2023
 STAMP := $(VENV)/.installed-al2023
 DYNALITE := .deps/node_modules/.bin/dynalite
 TWILIO_NODE := .deps/node_modules/twilio/package.json
+BETTER_AUTH := .deps/node_modules/better-auth/package.json
 # The browser the browser tests drive: Debian's /usr/bin/chromium (installed when missing), or
 # yours: `CHROMIUM=/path/to/chromium make test` (macOS: the Chrome or Chromium app's binary;
 # tests/browser/conftest.py reads the same variable).
@@ -77,6 +78,12 @@ $(TWILIO_NODE): tests/node/package.json
 	npm install --prefix .deps --no-audit --no-fund --loglevel=error twilio@$(call NPM_PIN,twilio)
 	@touch $(TWILIO_NODE)
 
+# Better Auth from npm, unchanged: tests/integration/test_identity_platforms.py runs its phoneNumber
+# plugin with docs/examples/better-auth-phone-number.mjs (sendOTP/verifyOTP through twilio-node).
+$(BETTER_AUTH): tests/node/package.json
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error better-auth@$(call NPM_PIN,better-auth)
+	@touch $(BETTER_AUTH)
+
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser). Only
 # the default path is installed; a CHROMIUM of your own must exist (make says so when it does not).
 /usr/bin/chromium:
@@ -101,7 +108,7 @@ lint: $(STAMP) ## ruff and mypy (make test runs it first)
 # Two pytest workers (pytest-xdist), each taking whole files (a file's servers start once);
 # TEST_WORKERS=1 runs in one process, TEST_WORKERS=auto one per core.
 TEST_WORKERS ?= 2
-test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(BROWSER) $(CHECKOV_BIN) ## install everything, then lint, unit, integration and browser tests
+test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(BETTER_AUTH) $(BROWSER) $(CHECKOV_BIN) ## install everything, then lint, unit, integration and browser tests
 	$(CHECK_BROWSER)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 

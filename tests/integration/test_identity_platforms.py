@@ -3,6 +3,8 @@ platform runs them against the served app."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.conftest import ROOT
 from tests.integration.test_twilio_sdks import _node, key, server  # noqa: F401 (fixtures)
 from tests.integration.conftest import unique_number
@@ -106,3 +108,37 @@ def test_kratos_message_without_a_code_is_cancelled_by_the_jsonnet(server, key):
     with pytest.raises(RuntimeError, match="cancel"):  # builder.go's ErrCancel test: "cancel" in the error
         kratos_render(kratos_context(unique_number(152), "verification_valid",
                                      {"verification_url": "https://kratos/verify?token=x"}))
+
+
+# -- Better Auth: its phoneNumber plugin, run by Node --------------------------------------------
+
+def _better_auth(server, key: dict, to: str) -> dict:
+    """tests/integration/better_auth_phone.mjs, by Node, with better-auth and twilio-node from
+    .deps/node_modules (`make test` installs both, pinned in tests/node/package.json) or from the
+    environment's NODE_PATH first."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    paths = [p for p in os.environ.get("NODE_PATH", "").split(os.pathsep) if p] + [str(ROOT / ".deps" / "node_modules")]
+    if shutil.which("node") is None or not any((Path(p) / "better-auth" / "package.json").exists() for p in paths):
+        pytest.fail("better-auth is missing: run `make test` (it installs it into .deps/)")
+    here = ROOT / "tests" / "integration"
+    environ = {**os.environ, "API_URL": server.url, "SERVER_LOG": str(server.log_path), "TO": to,
+               "TWILIO_ACCOUNT_SID": key["account_sid"], "API_KEY_SID": key["api_key_sid"],
+               "API_KEY_SECRET": key["api_key_secret"], "NODE_PATH": os.pathsep.join(paths)}
+    run = subprocess.run(["node", "--import", str(here / "node_path_imports.mjs"), str(here / "better_auth_phone.mjs")],
+                         env=environ, capture_output=True, text=True, timeout=120, cwd=here)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return dict(json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+def test_better_auths_phone_number_plugin_signs_in_and_resets_through_the_service(server, key):  # noqa: F811
+    example = (ROOT / "docs" / "examples" / "better-auth-phone-number.mjs").read_text()
+    assert example.strip() in (ROOT / "docs" / "identity-platforms.md").read_text()  # the doc shows this file
+    seen = _better_auth(server, key, unique_number(153))
+    assert seen == {"wrong": "INVALID_OTP", "status": True, "verified": True, "token": True,
+                    "again": "INVALID_OTP", "new_code_for_reset": True, "reset": True}, seen
