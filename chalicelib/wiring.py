@@ -251,8 +251,10 @@ def _hooks_for(twilio: Any) -> Any:
 
 
 def cognito_sms(event: Any) -> dict[str, Any]:
-    """One Cognito CustomSMSSender event (chalicelib/hooks/cognito.py), within a request's time
-    budget as an API request is; raises CognitoRefused when nothing was sent."""
+    """One Cognito CustomSMSSender event (chalicelib/hooks/cognito.py), within the request's
+    time budget as an API request is: the trigger's function has its own, 4 s, under the 5 s
+    Cognito waits before it retries (.chalice/config.json); raises CognitoRefused when nothing
+    was sent."""
     from chalicelib import budget
     from chalicelib.hooks.cognito import send
 

@@ -44,6 +44,9 @@ SOURCES = {
 # A notice without a code: this service relays no text of the pool's, so it sends nothing.
 NOTICES = frozenset({"CustomSMSSender_AccountTakeOverNotification"})
 MAX_CIPHERTEXT = 8 * 1024  # Cognito's ciphertexts are well under 1 KiB
+# Cognito waits 5 s for its trigger, then retries it (each retry a resend): the function's
+# timeout is 5 s and its OTP_REQUEST_BUDGET_SECONDS 4 (.chalice/config.json), so its clients'
+# timeouts are sized to answer (sent, refused, or out of time) before Cognito gives up.
 
 
 class CognitoRefused(Exception):
@@ -120,6 +123,9 @@ class KmsDecrypter:
         if not arn.startswith("arn:") or ":alias/" in arn:
             arn = self._kms().describe_key(KeyId=self._key_id)["KeyMetadata"]["Arn"]
         provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[arn])
+        # The SDK logs a refused message's unread footer at ERROR with a traceback, after the
+        # DecryptKeyError this turns into one warning: that second line says nothing more.
+        logging.getLogger("aws_encryption_sdk.streaming_client").setLevel(logging.CRITICAL)
         # Cognito's ciphertexts may predate key commitment: decrypt them, encrypt nothing.
         client = aws_encryption_sdk.EncryptionSDKClient(
             commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT, max_encrypted_data_keys=4)

@@ -442,6 +442,9 @@ def test_a_stage_with_the_cognito_trigger_packages_its_function_with_the_layer_a
     trigger = transformed["CognitoSms"]["Properties"]
     assert trigger["Layers"] == [{"Ref": layers[0]}] and trigger["FunctionName"] == "phone-verify-dev-cognito_sms"
     assert trigger["Handler"] == "app.cognito_sms"
+    assert trigger["Timeout"] == 5  # under the 5 s Cognito waits before it retries
+    assert trigger["Environment"]["Variables"]["OTP_REQUEST_BUDGET_SECONDS"] == "4"
+    assert trigger["Environment"]["Variables"]["OTP_HOOK_COGNITO_KEY_ID"] == "alias/phone-verify-dev-cognito"
     assert trigger["Role"] == {"Fn::GetAtt": ["CognitoSmsRole", "Arn"]}
     others = [r["Properties"] for name, r in transformed.items()
               if r["Type"] == "AWS::Lambda::Function" and name != "CognitoSms"]

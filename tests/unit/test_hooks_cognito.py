@@ -243,3 +243,24 @@ def test_a_bad_cognito_setting_fails_naming_the_variable():
             Config.from_env({**base, name: value})
     config = Config.from_env({**base, "OTP_HOOK_COGNITO_KEY_ID": "alias/phone-verify-test-cognito"})
     assert config.hooks.cognito.enabled and config.hooks.cognito.key_id == "alias/phone-verify-test-cognito"
+
+
+def test_the_trigger_answers_within_the_five_seconds_cognito_waits(trigger, outbox, monkeypatch):
+    """Cognito retries a trigger that has not answered in 5 s (each retry a resend): the
+    function's timeout is 5 s and its own budget 4 s, which its clients' timeouts are sized to."""
+    import json
+
+    from chalicelib import budget
+    from tests.conftest import ROOT
+
+    stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
+    for stage in ("dev", "prod"):
+        function = stages[stage]["lambda_functions"]["cognito_sms"]
+        assert function["lambda_timeout"] == 5
+        assert function["environment_variables"] == {"OTP_REQUEST_BUDGET_SECONDS": "4"}
+    budgets = []
+    original = budget.begin
+    monkeypatch.setattr(budget, "begin", lambda seconds=8.0: (budgets.append(seconds), original(seconds))[1])
+    handler = trigger(OTP_REQUEST_BUDGET_SECONDS="4")
+    handler(cognito_event("CustomSMSSender_SignUp", encrypted("482913", trigger.key)))
+    assert budgets == [4] and len(outbox) == 1
