@@ -6,7 +6,7 @@ layer only (never in the API's zip) and imported on the first event.
 
 Authentication is the ciphertext itself: only a principal allowed to encrypt under that key
 (the key policy names cognito-idp.amazonaws.com) can make a code this function accepts, and
-only Cognito may invoke the function (the permission `make deploy` prints). Cognito sends no
+outside the account only the user pool the printed permission names may invoke the function. Cognito sends no
 message id, so a replayed event is a resend of the number's pending verification (5 sends at
 most), then the number's, the prefix's, the country's limits and the budget; Cognito passes
 no end user's address, so no per-IP limit counts.
