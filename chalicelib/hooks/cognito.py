@@ -77,11 +77,22 @@ def send(hooks: HookStarts, event: Any, decrypt: Decrypt) -> dict[str, Any]:
     except HookRefused as refused:
         raise CognitoRefused(refused.message) from None
     try:
-        hooks.start(PLATFORM, to, code)
+        hooks.start(PLATFORM, to, code, locale=_locale(attributes.get("locale")))
     except wire.TwilioError as exc:
         log.warning("hook cognito %s refused: %s %s", source, exc.status, exc.message)
         raise CognitoRefused(f"Not sent ({exc.status}): {exc.message}") from None
     return {"sent": True, "source": source, "message": SOURCES[source]}
+
+
+def _locale(raw: object) -> str | None:
+    """The user's ``locale`` attribute (OpenID's: ``fr-FR``, ``fr_FR``, ``fr``) as v2's Locale;
+    None (the start's default, English) when it is not a language tag."""
+    from chalicelib.verify import valid_locale
+
+    if not isinstance(raw, str):
+        return None
+    tag = raw.strip().replace("_", "-")
+    return tag if 0 < len(tag) <= 16 and valid_locale(tag) else None
 
 
 def _decrypted(code: object, decrypt: Decrypt) -> str:

@@ -45,9 +45,10 @@ def encrypted(code: str, key_id: str) -> str:
     return base64.b64encode(ciphertext).decode()
 
 
-def cognito_event(source: str, code: str | None, phone: str | None = NUMBER) -> dict:
+def cognito_event(source: str, code: str | None, phone: str | None = NUMBER, **more: str) -> dict:
     attributes = {"sub": "3f5b8c1e-0000-4000-8000-000000000001", "cognito:user_status": "UNCONFIRMED",
-                  "phone_number_verified": "false", **({"phone_number": phone} if phone is not None else {})}
+                  "phone_number_verified": "false", **({"phone_number": phone} if phone is not None else {}),
+                  **more}
     return {"version": "1", "triggerSource": source, "region": "us-east-1", "userPoolId": "us-east-1_Example1",
             "userName": "3f5b8c1e-0000-4000-8000-000000000001",
             "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "1example23456789"},
@@ -264,3 +265,12 @@ def test_the_trigger_answers_within_the_five_seconds_cognito_waits(trigger, outb
     handler = trigger(OTP_REQUEST_BUDGET_SECONDS="4")
     handler(cognito_event("CustomSMSSender_SignUp", encrypted("482913", trigger.key)))
     assert budgets == [4] and len(outbox) == 1
+
+
+@pytest.mark.parametrize("locale, text", [
+    ("fr_FR", "Votre code de verification Verify est 482913"), ("de", "Ihr Verify Bestätigungscode lautet 482913"),
+    ("not a locale!", "Your Verify verification code is 482913"),
+])
+def test_the_message_is_in_the_users_locale_attribute_when_it_names_one(trigger, outbox, locale, text):
+    trigger()(cognito_event("CustomSMSSender_SignUp", encrypted("482913", trigger.key), locale=locale))
+    assert outbox[0]["body"].startswith(text), outbox[0]["body"]
