@@ -12,6 +12,7 @@ RUN_STAMP := $(VENV)/.installed-run-al2023
 STAMP := $(VENV)/.installed-al2023
 DYNALITE := .deps/node_modules/.bin/dynalite
 TWILIO_NODE := .deps/node_modules/twilio/package.json
+BETTER_AUTH := .deps/node_modules/better-auth/package.json
 # The browser the browser tests drive: Debian's /usr/bin/chromium (installed when missing), or
 # yours: `CHROMIUM=/path/to/chromium make test` (macOS: the Chrome or Chromium app's binary;
 # tests/browser/conftest.py reads the same variable).
@@ -26,7 +27,7 @@ CHECKOV_VENV := .deps/checkov-venv
 CHECKOV_BIN := $(CHECKOV_VENV)/bin/checkov
 STAGE ?= dev
 
-.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token export forget clean
+.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token export forget clean cognito-layer
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -52,13 +53,15 @@ $(STAMP): $(RUN_STAMP) requirements-dev.txt
 	@touch $(STAMP)
 
 # After editing the dependencies in pyproject.toml: lock them again (uv.lock, with hashes) and
-# regenerate the three requirements files from the lock. uv comes from requirements-dev.txt.
+# regenerate the four requirements files from the lock (requirements-cognito.txt: the Cognito
+# trigger's layer, `make cognito-layer`). uv comes from requirements-dev.txt.
 EXPORT = $(VENV)/bin/uv export --quiet --frozen --no-default-groups --no-emit-project --format requirements-txt
 lock: $(STAMP) ## lock pyproject.toml's dependencies again: uv.lock and the requirements*.txt made from it
 	$(VENV)/bin/uv lock --python $(PY)
 	$(EXPORT) -o requirements.txt
 	$(EXPORT) --group run -o requirements-run.txt
 	$(EXPORT) --group dev -o requirements-dev.txt
+	$(EXPORT) --only-group cognito -o requirements-cognito.txt
 
 # The npm packages' versions are pinned in tests/node/package.json (Dependabot's npm entry
 # updates them there); each is installed again when that file changes.
@@ -74,6 +77,12 @@ $(DYNALITE): tests/node/package.json
 $(TWILIO_NODE): tests/node/package.json
 	npm install --prefix .deps --no-audit --no-fund --loglevel=error twilio@$(call NPM_PIN,twilio)
 	@touch $(TWILIO_NODE)
+
+# Better Auth from npm, unchanged: tests/integration/test_identity_platforms.py runs its phoneNumber
+# plugin with docs/examples/better-auth-phone-number.mjs (sendOTP/verifyOTP through twilio-node).
+$(BETTER_AUTH): tests/node/package.json
+	npm install --prefix .deps --no-audit --no-fund --loglevel=error better-auth@$(call NPM_PIN,better-auth)
+	@touch $(BETTER_AUTH)
 
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser). Only
 # the default path is installed; a CHROMIUM of your own must exist (make says so when it does not).
@@ -99,7 +108,7 @@ lint: $(STAMP) ## ruff and mypy (make test runs it first)
 # Two pytest workers (pytest-xdist), each taking whole files (a file's servers start once);
 # TEST_WORKERS=1 runs in one process, TEST_WORKERS=auto one per core.
 TEST_WORKERS ?= 2
-test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(BROWSER) $(CHECKOV_BIN) ## install everything, then lint, unit, integration and browser tests
+test: lint $(STAMP) $(DYNALITE) $(TWILIO_NODE) $(BETTER_AUTH) $(BROWSER) $(CHECKOV_BIN) ## install everything, then lint, unit, integration and browser tests
 	$(CHECK_BROWSER)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
@@ -119,12 +128,26 @@ bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (abo
 REGION = $$($(PY) scripts/deploy/provision.py region)
 BUILD ?= build/$(STAGE)
 
+# Amazon Cognito's CustomSMSSender trigger (a stage with OTP_HOOK_COGNITO_KEY_ID): its layer holds
+# the AWS Encryption SDK and cryptography, never the API's zip. `pip download --platform
+# manylinux2014_$(LAYER_ARCH) --only-binary=:all:` of requirements-cognito.txt (uv.lock's hashes),
+# for the Lambda's Python: scripts/deploy/cognito_trigger.py. LAYER_ARCH=aarch64 for arm64.
+LAYER_ARCH ?= x86_64
+COGNITO = $(PY) scripts/deploy/cognito_trigger.py
+cognito-layer: $(STAMP) ## build the Cognito trigger's layer (AWS Encryption SDK) into build/STAGE/cognito-layer.zip
+	$(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/cognito-layer.zip
+
 # Deploy to your AWS account: the table and the secret (idempotent), the channels' topics and
-# SES configuration set when on, chalice deploy, then the stage's throttling, API Gateway's own
-# answers (deployed), log retention and SNS SMS delivery-status logs. The table is never dropped.
+# SES configuration set when on, the Cognito trigger's key and layer when on (published before
+# chalice deploy, its ARN recorded in the stage's lambda_functions.cognito_sms.layers), chalice
+# deploy, then the stage's throttling, API Gateway's own answers (deployed), log retention, SNS SMS
+# delivery-status logs, and how to attach the Cognito trigger to a user pool. The table is never dropped.
 deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	$(PY) scripts/deploy/provision.py before --stage $(STAGE); \
+	if $(COGNITO) enabled --stage $(STAGE); then \
+	  $(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/cognito-layer.zip; \
+	  $(COGNITO) publish --stage $(STAGE) --arch $(LAYER_ARCH) --zip $(BUILD)/cognito-layer.zip; fi; \
 	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/deploy/provision.py stream --stage $(STAGE)); \
 	$(VENV)/bin/chalice deploy --stage $(STAGE); \
 	$(PY) scripts/deploy/provision.py after --stage $(STAGE)
@@ -142,7 +165,8 @@ secret: $(STAMP) ## create STAGE's secret parameter and KMS keys (the CloudForma
 
 # CloudFormation/SAM: chalice package merged with the table, the log group, the alarms and their
 # topic (an email subscription from OTP_ALARM_EMAIL), the channels' topics and SES configuration
-# set when on; linted. Writes $(BUILD)/out.
+# set when on, the Cognito trigger (its key, function and AWS::Serverless::LayerVersion, whose
+# cognito-layer.zip is written beside sam.json) when on; linted. Writes $(BUILD)/out.
 package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into build/STAGE/out
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	mkdir -p $(BUILD); \
@@ -150,6 +174,8 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +; \
 	PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/chalice package --stage $(STAGE) --merge-template $(BUILD)/resources.json $(BUILD)/out; \
 	$(PY) scripts/deploy/package_bytecode.py $(BUILD)/out/deployment.zip; \
+	if $(COGNITO) enabled --stage $(STAGE); then \
+	  $(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/out/cognito-layer.zip; fi; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$($(PY) -c 'import os, sys; print(os.path.getsize(sys.argv[1]))' $(BUILD)/out/deployment.zip) bytes)"
 

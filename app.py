@@ -29,6 +29,7 @@ from chalicelib.openapi.routes import openapi_routes
 from chalicelib.origins import add_cors_headers
 from chalicelib.settings.channels import channel_event_topics
 from chalicelib.settings.events import delivery_topic, events_stream
+from chalicelib.settings.hooks import cognito_key
 from chalicelib.totp.routes import totp_routes
 from chalicelib.twilio_v2.routes import twilio_routes
 from chalicelib.verify.routes import verify_routes
@@ -176,6 +177,18 @@ app.register_blueprint(receipt_routes(lambda: wiring.get_receipts()))
 
 app.register_blueprint(twilio_routes(lambda: wiring.get_twilio(), lambda req: wiring.public_base(req)))
 app.register_blueprint(hook_routes(lambda: wiring.get_hooks()))  # docs/identity-platforms.md
+
+
+def cognito_sms_sender(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """One Amazon Cognito CustomSMSSender event (chalicelib/wiring.py, chalicelib/hooks/cognito.py)."""
+    return wiring.cognito_sms(event)
+
+
+if cognito_key():  # bound at import: the trigger's own function (and role, and layer) exists only then
+
+    @app.lambda_function(name="cognito_sms")
+    def cognito_sms(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return cognito_sms_sender(event, context)
 
 
 # -- the web page and the local SMS inbox ----------------------------------------------------

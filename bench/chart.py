@@ -30,6 +30,7 @@ RATIOS: tuple[tuple[str, tuple[str, ...], str, str | float], ...] = (
     ("request with events vs without", ("events", "request"), "ratio", 1.05),
     ("check with events vs without", ("events", "check"), "ratio", 1.05),
     ("WhatsApp start vs floor", ("whatsapp",), "ratio", "goal_ratio"),
+    ("Supabase hook send vs floor", ("hook",), "ratio", "goal_ratio"),
     ("Lambda package vs its size limit", ("package",), "ratio", 1.0),
 )
 

@@ -104,6 +104,10 @@ def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk
             # The verification's SID lookup (chalicelib/factors/sid_links.py): a new SID's, as
             # a new verification's would be (its condition: no lookup for that SID yet).
             key["S"] = "sid#VE" + hashlib.sha256((number_pk + "sid").encode()).hexdigest()[:32]
+        elif key.get("S", "").startswith("hook#"):
+            # A hook's replay guard (chalicelib/hooks/core.py): a new message id's, as each
+            # platform's request carries one (its condition: not seen yet).
+            key["S"] = "hook#" + hashlib.sha256((number_pk + key["S"]).encode()).hexdigest()[:32]
         elif key.get("S", "").startswith("at#"):
             # An attempt's item, as the new number's would be: made by the start's replay (its
             # condition: a new item) and found by the check's (its conversion), one key for both.

@@ -90,6 +90,11 @@ def report(results: dict[str, Any]) -> str:
         rows.append(("WhatsApp start (Meta, faked locally) vs floor", f"{wa['app_ms']:.2f} ms",
                      f"{wa['floor_ms']:.2f} ms", f"{wa['ratio']:.2f}", f"<= {wa['goal_ratio']}"))
         rows.append(("  of which the raw Cloud API POST", f"{wa['raw_post_ms']:.2f} ms", "", "", ""))
+    hook = results.get("hook")
+    if hook:
+        rows.append(("Supabase hook send (webhook provider, faked locally) vs floor", f"{hook['app_ms']:.2f} ms",
+                     f"{hook['floor_ms']:.2f} ms", f"{hook['ratio']:.2f}", f"<= {hook['goal_ratio']}"))
+        rows.append(("  of which the bare provider POST", f"{hook['raw_post_ms']:.2f} ms", "", "", ""))
     if "package" in results:
         pk = results["package"]
         rows.append(("Lambda package (make package)", f"{pk['bytes']:,} B", f"{pk['limit_bytes']:,} B",

@@ -49,7 +49,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import approvals, channels, chart, faults, floor, twilio_v2, webhooks  # noqa: E402
+from bench import approvals, channels, chart, faults, floor, hooks, twilio_v2, webhooks  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
                            latest_code, median_ms, numbers)
@@ -421,6 +421,7 @@ def _other_sections(db: Dynalite, results: dict[str, Any], runs: int, scale: int
     results["flat"] = flat_at_scale(db, max(10, runs // 4), scale)
     results["units"] = calls_per_operation(db)
     results["whatsapp"] = channels.whatsapp_start(db, runs)
+    results["hook"] = hooks.supabase_send(db, runs)
     results["throttled"] = faults.throttled_starts(db, 3 * runs)
     moto = MotoServer()  # KMS, from here on (the app's clients read these variables)
     os.environ.update(AWS_ENDPOINT_URL_KMS=moto.endpoint)

@@ -253,6 +253,31 @@ def _hooks_for(twilio: Any) -> Any:
                       lambda variable, name: _get_secure_string(variable, name, lambda: boto3.client("ssm")))
 
 
+def cognito_sms(event: Any) -> dict[str, Any]:
+    """One Cognito CustomSMSSender event (chalicelib/hooks/cognito.py), within the request's
+    time budget as an API request is: the trigger's function has its own, 4 s, under the 5 s
+    Cognito waits before it retries (.chalice/config.json); raises CognitoRefused when nothing
+    was sent."""
+    from chalicelib import budget
+    from chalicelib.hooks.cognito import send
+
+    budget.begin(get_config().request_budget_seconds)
+    try:
+        return send(get_hooks(), event, _cognito_decrypter())
+    finally:
+        budget.end()
+
+
+@functools.cache
+def _cognito_decrypter() -> Any:
+    from chalicelib.hooks.cognito import CognitoRefused, KmsDecrypter
+
+    key_id = get_config().hooks.cognito.key_id
+    if key_id is None:
+        raise CognitoRefused("OTP_HOOK_COGNITO_KEY_ID is not set: this stage has no Cognito trigger")
+    return KmsDecrypter(key_id, _kms_client)
+
+
 def public_base(request: Any) -> str:
     """The API's own base URL for the absolute URLs Twilio's resources carry (the SDKs follow
     ``next_page_url`` as given): OTP_PUBLIC_URL when set, else the URL the request came to.
@@ -369,7 +394,7 @@ def openapi_json(api_key_required: bool, public: bool) -> str:
 
 # Every per-container cache above; reset() clears them (tests and the bench between builds).
 _CACHES: tuple[Any, ...] = (get_config, _service, get_receipts, _kms_client, _totp_for, _event_delivery,
-                            openapi_json, _twilio_for, _hooks_for)
+                            openapi_json, _twilio_for, _hooks_for, _cognito_decrypter)
 _resets: list[Callable[[], None]] = []
 
 

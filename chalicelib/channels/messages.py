@@ -234,7 +234,8 @@ def check_budget_of(config: Config) -> None:
     from chalicelib.settings.hooks import PLATFORMS
 
     # A custom code (v2's CustomCode on the default Service, a hook's) has up to 10 characters.
-    custom = config.hooks.custom_code_enabled or any(config.hooks.of(p).enabled for p in PLATFORMS)
+    hooks = (*PLATFORMS, "cognito")
+    custom = config.hooks.custom_code_enabled or any(config.hooks.of(p).enabled for p in hooks)
     length = max(config.code_length, 10) if custom else config.code_length
     over = composer_for(config).check_budget(length)
     for template in config.templates:  # OTP_TEMPLATES: each translation, in one segment

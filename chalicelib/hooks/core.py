@@ -72,14 +72,18 @@ class HookStarts:
                                                         hook.secret_parameter)
         return self._secrets[platform]
 
-    def start(self, platform: str, to: str, code: str, device_ip: str | None = None) -> None:
+    def start(self, platform: str, to: str, code: str, device_ip: str | None = None,
+              locale: str | None = None) -> None:
         """Send ``code`` to ``to`` (E.164) by SMS for the platform's Service: a new verification,
-        or a resend of the pending one (at most 5 sends, as on /v2). Raises wire.TwilioError."""
+        or a resend of the pending one (at most 5 sends, as on /v2). ``locale``: the message's
+        (v2's ``Locale``, checked there), when the platform names the user's. Raises wire.TwilioError."""
         api = self._get_twilio()
         sid = self._config.hooks.of(platform).service or api.default_sid
         form = {"To": to, "Channel": "sms", "CustomCode": code}
         if device_ip is not None:
             form["DeviceIp"] = device_ip  # the end user's address: the per-IP limit counts it
+        if locale is not None:
+            form["Locale"] = locale
         try:
             api.start(sid, form, "", platform=True)
         except errors.ServiceError as exc:

@@ -198,6 +198,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
     from scripts.deploy.channel_resources import with_channels  # WhatsApp and email (docs/channels.md)
 
     merged = with_sns_handlers(stage, with_channels(stage_variables(stage), with_events(stage, merged)))
+    merged = with_cognito_trigger(stage, merged)
     return with_checks(stage, with_snapstart(stage, with_access_logs(stage, merged)))
 
 
@@ -211,10 +212,12 @@ def with_checks(stage: str, merged: dict) -> dict:
     sns_handlers = ["".join(part.capitalize() for part in handler.split("_"))
                     for handler in handlers(stage_variables(stage))]
     from chalicelib.settings.events import stream_consumer
+    from scripts.deploy import cognito_trigger
 
     stream = "TableEvents" if stream_consumer(stage_variables(stage)) else None
+    cognito = cognito_trigger.RESOURCE if cognito_trigger.enabled(stage) else None
     return harden(merged, sns_handlers, stream, access_logs.enabled(stage_config(stage)),
-                  f"{function_name(stage)}-handlers-dlq")
+                  f"{function_name(stage)}-handlers-dlq", cognito)
 
 
 # The catch-all under /v2 (chalicelib/twilio_v2/routes.py): chalice writes its methods but, not
@@ -297,6 +300,19 @@ def with_sns_handlers(stage: str, merged: dict) -> dict:
         resources[f"{name}Role"] = {"Properties": {"Policies": [
             {"PolicyName": f"{name}RolePolicy", "PolicyDocument": role_policy(stage, policy_file)}]}}
     return merged
+
+
+def with_cognito_trigger(stage: str, merged: dict) -> dict:
+    """A stage with OTP_HOOK_COGNITO_KEY_ID gets Cognito's CustomSMSSender trigger: its KMS key
+    and alias, the AWS Encryption SDK's layer (`make package` writes cognito-layer.zip beside
+    the template), and the function's name, layer, log group and own role
+    (scripts/deploy/cognito_trigger.py)."""
+    from scripts.deploy import cognito_trigger
+
+    if not cognito_trigger.enabled(stage):
+        return merged
+    policy = role_policy(stage, f"policy-{stage}-cognito.json")
+    return deep_merge(cognito_trigger.template_additions(stage, policy, log_retention_days(stage)), merged)
 
 
 def with_snapstart(stage: str, merged: dict) -> dict:

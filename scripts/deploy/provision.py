@@ -10,7 +10,8 @@
     python scripts/deploy/provision.py after --stage dev    # throttling, gateway responses
                                 # (deployed), log retention, SNS SMS delivery-status logs, the
                                 # events mapping's error handling, API Gateway access logs, the
-                                # operator's dashboard (scripts/deploy/dashboard.py)
+                                # operator's dashboard (scripts/deploy/dashboard.py), how to attach
+                                # the Cognito trigger (scripts/deploy/cognito_trigger.py)
     python scripts/deploy/provision.py destroy --stage dev  # after chalice delete: the dashboard
 
 Idempotent: a second run changes nothing. The table is created if missing (on-demand, TTL on
@@ -96,12 +97,14 @@ def partition(region_name: str) -> str:
 
 
 def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None, cloudwatch: Any = None,
-           sns: Any = None, sesv2: Any = None, social: Any = None) -> list[str]:
+           sns: Any = None, sesv2: Any = None, social: Any = None, sts: Any = None,
+           part: str = "aws") -> list[str]:
     variables = stage_variables(stage)
     table = variables["OTP_TABLE_NAME"]
     done = ensure_table(dynamodb, table, encrypted=True)
     done += ensure_protections(dynamodb, table)
     done += secret(stage, ssm, kms)
+    done += cognito_key(stage, kms, sts, part)
     if events_on(stage):  # events are opt-in: where undeliverable records go exists before the mapping
         from scripts.deploy.events_resources import ensure_failed_queue
 
@@ -111,6 +114,20 @@ def before(stage: str, dynamodb: Any, ssm: Any, kms: Any, sqs: Any = None, cloud
     from scripts.deploy.channel_resources import ensure_channel_resources as channels
 
     return done + channels(variables, sns, sesv2, social, _stage.ROOT / ".chalice" / f"policy-{stage}.json")
+
+
+def cognito_key(stage: str, kms: Any, sts: Any, part: str = "aws") -> list[str]:
+    """The key Cognito encrypts the trigger's codes with, when the stage has the trigger and
+    names the stage's own alias (another key named is the operator's to manage)."""
+    from scripts.keys.kms import cognito_alias, ensure_cognito_key
+
+    key = stage_variables(stage).get("OTP_HOOK_COGNITO_KEY_ID")
+    if not key:
+        return []
+    if key != cognito_alias(stage):
+        return [f"Cognito key named by OTP_HOOK_COGNITO_KEY_ID (yours to manage): {key}"]
+    account = sts.get_caller_identity()["Account"]
+    return [f"Cognito key {ensure_cognito_key(kms, stage, account, part)} ready"]
 
 
 def events_stream(stage: str, dynamodb: Any) -> str:
@@ -153,7 +170,7 @@ def secret(stage: str, ssm: Any, kms: Any) -> list[str]:
 
 def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str = "aws",
           lambda_client: Any = None, dynamodb: Any = None, sqs: Any = None,
-          cloudwatch: Any = None) -> list[str]:
+          cloudwatch: Any = None, kms: Any = None) -> list[str]:
     deployed = _stage.ROOT / ".chalice" / "deployed" / f"{stage}.json"
     if not deployed.exists():
         return [f"no {deployed}: nothing deployed for {stage}"]
@@ -185,7 +202,24 @@ def after(stage: str, apigateway: Any, logs: Any, iam: Any, sns: Any, part: str 
         from scripts.deploy.dashboard import ensure_dashboard
 
         done.append(ensure_dashboard(cloudwatch, stage))
+    done += _cognito_after(stage, resources, logs, kms)
     return done + [f"URL: {api.get('rest_api_url', '(see chalice url)')}"]
+
+
+def _cognito_after(stage: str, resources: list[dict[str, Any]], logs: Any, kms: Any) -> list[str]:
+    """The trigger's log retention and how to attach it to a user pool (printed, not done: the
+    pool is the operator's)."""
+    from scripts.deploy.cognito_trigger import FUNCTION, attach_instructions, enabled
+
+    function = next((r for r in resources if r.get("resource_type") == "lambda_function"
+                     and r.get("name") == FUNCTION), None)
+    if not enabled(stage) or function is None:
+        return []
+    key = stage_variables(stage)["OTP_HOOK_COGNITO_KEY_ID"]
+    key_arn = kms.describe_key(KeyId=key)["KeyMetadata"]["Arn"] if kms is not None else key
+    group = f"/aws/lambda/{function_name(stage)}-{FUNCTION}"
+    return [ensure_log_retention(logs, group, log_retention_days(stage)),
+            *attach_instructions(stage, function["lambda_arn"], key_arn)]
 
 
 def _events_after(stage: str, logs: Any, lambda_client: Any, dynamodb: Any, sqs: Any) -> list[str]:
@@ -235,8 +269,10 @@ def _step(step: str, stage: str, session: Any, region_name: str) -> int:
     if step == "secret":
         lines = secret(stage, session.client("ssm"), session.client("kms"))
     elif step == "before":
-        lines = before(stage, *map(session.client, ("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns",
-                                                     "sesv2", "socialmessaging")))
+        clients = ("dynamodb", "ssm", "kms", "sqs", "cloudwatch", "sns", "sesv2", "socialmessaging", "sts")
+        dynamodb, ssm, kms, sqs, cloudwatch, sns, sesv2, social, sts = map(session.client, clients)
+        lines = before(stage, dynamodb, ssm, kms, sqs, cloudwatch, sns, sesv2, social, sts,
+                       partition(region_name))
     elif step == "destroy":
         lines = destroy(stage, session.client("cloudwatch"))
     elif step == "stream":
@@ -244,7 +280,8 @@ def _step(step: str, stage: str, session: Any, region_name: str) -> int:
     else:
         lines = after(stage, session.client("apigateway"), session.client("logs"), session.client("iam"),
                       session.client("sns"), partition(region_name), session.client("lambda"),
-                      session.client("dynamodb"), session.client("sqs"), session.client("cloudwatch"))
+                      session.client("dynamodb"), session.client("sqs"), session.client("cloudwatch"),
+                      session.client("kms"))
     for line in lines:
         print(line)
     return 0

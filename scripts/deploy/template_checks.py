@@ -36,6 +36,8 @@ SKIPS: dict[str, list[tuple[str, str]]] = {
     "stream_function": [("CKV_AWS_116", "A stream's records are not asynchronous invocations: the event "
                                         "source mapping's on-failure destination (EventsFailedQueue) keeps "
                                         "what the consumer could not deliver")],
+    "cognito_function": [("CKV_AWS_116", "Cognito invokes it synchronously and fails the user's request on "
+                                         "an error: there is no asynchronous event to keep")],
     "api": [
         ("CKV_AWS_73", "X-Ray would record each request's path, and /v2 paths carry phone numbers "
                        "(GET /v2/Services/VA.../Verifications/+1...); logs and EMF metrics cover latency"),
@@ -109,7 +111,7 @@ def handlers_dead_letters(queue_name: str) -> dict[str, Any]:
 
 
 def harden(merged: dict, sns_handlers: list[str], stream_function: str | None, access_logs: bool,
-           queue_name: str) -> dict:
+           queue_name: str, cognito_function: str | None = None) -> dict:
     """The fixes, then the skips, on `make package`'s resources (``sns_handlers``: the CloudFormation
     names of the functions SNS invokes; ``stream_function``: the events consumer's, if any)."""
     resources = merged["Resources"]
@@ -126,8 +128,11 @@ def harden(merged: dict, sns_handlers: list[str], stream_function: str | None, a
             policy = resources[f"{name}Role"]["Properties"]["Policies"][0]["PolicyDocument"]
             policy["Statement"].append({"Effect": "Allow", "Action": ["sqs:SendMessage"],
                                         "Resource": [queue_arn]})
-    for name in ("APIHandler", *sns_handlers, *([stream_function] if stream_function else [])):
+    extra = [name for name in (stream_function, cognito_function) if name]
+    for name in ("APIHandler", *sns_handlers, *extra):
         _skip(resources[name], "function")
+    if cognito_function:
+        _skip(resources[cognito_function], "cognito_function")
     _skip(resources["APIHandler"], "api_function")
     if stream_function:
         _skip(resources[stream_function], "stream_function")

@@ -5,6 +5,10 @@ receipt in flight, or every enrolled authenticator's secret):
   (ES256); its private half never leaves KMS.
 - ``alias/phone-verify-<stage>-totp``: SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, encrypts the TOTP
   factors' secrets, with the factor's id as encryption context.
+- ``alias/phone-verify-<stage>-cognito`` (only for a stage with OTP_HOOK_COGNITO_KEY_ID naming it):
+  SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT; Amazon Cognito encrypts the codes it hands the
+  CustomSMSSender trigger under it (its key policy lets cognito-idp.amazonaws.com encrypt, for
+  this account's user pools only), and only the trigger's role may decrypt.
 
 Both functions are idempotent and return the alias name, which is what the stage's
 OTP_RECEIPT_KEY_IDS / OTP_TOTP_KEY_ID name. Used by `make deploy` and `make run`.
@@ -34,6 +38,31 @@ def previous_receipt_alias(stage: str) -> str:
 
 def totp_alias(stage: str) -> str:
     return f"alias/phone-verify-{stage}-totp"
+
+
+def cognito_alias(stage: str) -> str:
+    return f"alias/phone-verify-{stage}-cognito"
+
+
+def cognito_key_policy(account: str, partition: str = "aws") -> dict[str, Any]:
+    """The account administers the key (as KMS's default policy); Cognito may encrypt with it
+    and make the grant it encrypts under, for user pools of this account only."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "CognitoEncryptsCodes", "Effect": "Allow",
+         "Principal": {"Service": "cognito-idp.amazonaws.com"},
+         "Action": ["kms:Encrypt", "kms:CreateGrant"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+    ]}
+
+
+def ensure_cognito_key(kms: Any, stage: str, account: str, partition: str = "aws") -> str:
+    import json
+
+    return _ensure_key(kms, cognito_alias(stage), "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT",
+                       f"phone-verify {stage}: Cognito encrypts the CustomSMSSender trigger's codes", stage,
+                       policy=json.dumps(cognito_key_policy(account, partition)))
 
 
 def ensure_receipt_key(kms: Any, stage: str) -> str:
@@ -79,11 +108,12 @@ def retire_previous_receipt_key(kms: Any, stage: str) -> bool:
     return True
 
 
-def _ensure_key(kms: Any, alias: str, spec: str, usage: str, description: str, stage: str) -> str:
+def _ensure_key(kms: Any, alias: str, spec: str, usage: str, description: str, stage: str,
+                policy: str | None = None) -> str:
     existing = _describe(kms, alias)
     if existing is None:
         key_id = kms.create_key(
-            KeySpec=spec, KeyUsage=usage, Description=description,
+            KeySpec=spec, KeyUsage=usage, Description=description, **({"Policy": policy} if policy else {}),
             Tags=[{"TagKey": "project", "TagValue": "phone-verify"}, {"TagKey": "stage", "TagValue": stage}],
         )["KeyMetadata"]["KeyId"]
         try:

@@ -68,3 +68,10 @@ def test_bench_smoke_runs_every_section(tmp_path):
                           "whatsapp (IN, EUM Social)"}
     assert all(usd > cost["total_usd"] for usd in lines.values())
     assert "WhatsApp start" in run.stdout and "per 1,000 by email (SES a la carte)" in run.stdout
+    # An identity platform's hook (bench/hooks.py): Supabase's signed request through the handler
+    # against the same DynamoDB calls replayed and the bare provider POST; its writes are all
+    # UpdateItem (the webhook-id's guard among them), no read.
+    hook = results["hook"]
+    assert hook["dynamodb_calls"] and set(hook["dynamodb_calls"]) == {"UpdateItem"}
+    assert hook["ratio"] > 0 and hook["floor_ms"] > hook["raw_post_ms"] > 0
+    assert "Supabase hook send" in run.stdout

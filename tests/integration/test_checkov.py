@@ -1,7 +1,8 @@
 """checkov on `make package`'s template, offline, from its own venv (`make test` makes
 .deps/checkov-venv; CHECKOV=/path names another): no finding is left that is neither fixed nor
 skipped with its reason (scripts/deploy/template_checks.py), on prod as configured and on prod with
-every option on (events, email and WhatsApp, End User Messaging's delivery events, access logs);
+every option on (events, email and WhatsApp, End User Messaging's delivery events, access logs,
+Cognito's trigger);
 each skip is on the page (docs/going-live.md#checkov), and what is fixed passes, not skipped."""
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ EVERY_OPTION = {
     "EUM_SOCIAL_ORIGINATION_PHONE_NUMBER_ID": "phone-number-id-0123abcd",
     "OTP_WHATSAPP_EVENTS_TOPIC": "phone-verify-prod-whatsapp-events",
     "OTP_DELIVERY_EVENTS_TOPIC": "phone-verify-prod-delivery-events",
+    # Cognito's CustomSMSSender trigger: its key, layer (built by make package) and function.
+    "OTP_HOOK_COGNITO_KEY_ID": "alias/phone-verify-prod-cognito",
 }
 
 

@@ -179,6 +179,19 @@ def test_the_zip_is_small(packaged):
     assert size < LIMIT, f"deployment.zip is {size:,} bytes, over {LIMIT:,}"
 
 
+def _top_level(zip_path: Path) -> set[str]:
+    import zipfile
+
+    return {name.split("/")[0] for name in zipfile.ZipFile(zip_path).namelist()}
+
+
+def test_the_apis_zip_holds_no_cryptography_nor_the_encryption_sdk(packaged):
+    """The Cognito trigger's SDK is in its layer only (scripts/deploy/cognito_trigger.py)."""
+    names = _top_level(packaged["zip"])
+    assert "chalicelib" in names  # the zip read is the API's
+    assert not {n for n in names if n.startswith(("cryptography", "aws_encryption_sdk", "_cffi_backend", "cffi"))}
+
+
 def test_make_package_without_a_region_stops_with_a_message(tmp_path):
     result = _make_package(tmp_path / "build", _clean_env(tmp_path))
     assert result.returncode != 0
@@ -223,8 +236,8 @@ def test_find_python_finds_this_python():
 
 @pytest.fixture(scope="module")
 def dev_packaged(tmp_path_factory) -> dict:
-    """A copy of the project whose dev stage turns events, End User Messaging's delivery topic
-    and the WhatsApp and email channels on: `make package`'s steps (chalice package merged,
+    """A copy of the project whose dev stage turns events, End User Messaging's delivery topic,
+    the WhatsApp and email channels and Cognito's CustomSMSSender trigger on: `make package`'s steps (chalice package merged,
     cfn-lint in the stack's region) and SAM's transform of the template."""
     import shutil
 
@@ -240,7 +253,8 @@ def dev_packaged(tmp_path_factory) -> dict:
     config = json.loads((project / ".chalice" / "config.json").read_text())
     config["stages"]["dev"]["environment_variables"].update(
         OTP_EVENTS_URL="https://backend.example.com/hooks", OTP_EVENTS_SECRET_PARAMETER="/phone-verify/dev/events",
-        OTP_DELIVERY_EVENTS_TOPIC="phone-verify-dev-delivery-events", **channel_variables("dev"))
+        OTP_DELIVERY_EVENTS_TOPIC="phone-verify-dev-delivery-events", **channel_variables("dev"),
+        OTP_HOOK_COGNITO_KEY_ID="alias/phone-verify-dev-cognito")
     (project / ".chalice" / "config.json").write_text(json.dumps(config))
     env = {**_clean_env(tmp_path), "AWS_DEFAULT_REGION": "eu-west-1"}
     bin_dir = Path(sys.executable).parent
@@ -258,6 +272,8 @@ def dev_packaged(tmp_path_factory) -> dict:
     template = json.loads((project / "out" / "sam.json").read_text())
     for function in [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]:
         function["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"
+    for layer in [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::LayerVersion"]:
+        layer["Properties"]["ContentUri"] = "s3://bucket/cognito-layer.zip"  # as `aws cloudformation package`
     return {"template": template, "transformed": _transformed(template)["Resources"],
             "zip": project / "out" / "deployment.zip"}
 
@@ -415,3 +431,24 @@ def test_what_the_zip_drops_no_import_needs(packaged, packaged_cold_start):
     assert packaged_cold_start["text"] == "Vérification refusée : numéro inconnu"
     # The source of a shipped .pyc is not shipped too (it would cost the bytes twice).
     assert not [n for n in names if n.endswith(".pyc") and n[:-1] in names]
+
+
+def test_a_stage_with_the_cognito_trigger_packages_its_function_with_the_layer_and_the_api_without(dev_packaged):
+    """SAM makes the trigger's layer an AWS::Lambda::LayerVersion that only the trigger's function
+    names; the API's function has no layer, and the one zip both share holds no cryptography."""
+    transformed = dev_packaged["transformed"]
+    layers = [name for name, r in transformed.items() if r["Type"] == "AWS::Lambda::LayerVersion"]
+    assert len(layers) == 1 and layers[0].startswith("CognitoSdkLayer")
+    trigger = transformed["CognitoSms"]["Properties"]
+    assert trigger["Layers"] == [{"Ref": layers[0]}] and trigger["FunctionName"] == "phone-verify-dev-cognito_sms"
+    assert trigger["Handler"] == "app.cognito_sms"
+    assert trigger["Timeout"] == 5  # under the 5 s Cognito waits before it retries
+    assert trigger["Environment"]["Variables"]["OTP_REQUEST_BUDGET_SECONDS"] == "4"
+    assert trigger["Environment"]["Variables"]["OTP_HOOK_COGNITO_KEY_ID"] == "alias/phone-verify-dev-cognito"
+    assert trigger["Role"] == {"Fn::GetAtt": ["CognitoSmsRole", "Arn"]}
+    others = [r["Properties"] for name, r in transformed.items()
+              if r["Type"] == "AWS::Lambda::Function" and name != "CognitoSms"]
+    assert others and not any(p.get("Layers") for p in others)
+    assert transformed["CognitoKey"]["Type"] == "AWS::KMS::Key"
+    names = _top_level(dev_packaged["zip"])
+    assert not {n for n in names if n.startswith(("cryptography", "aws_encryption_sdk"))}

@@ -33,7 +33,9 @@ KIND_BOX = {
     "AWS::SNS::Topic": "topics",  # AlarmTopic: "alarms"
     "AWS::SNS::TopicPolicy": "topics",
     "AWS::SQS::Queue": "sqs",
-    "AWS::KMS::Key": "kms",  # TopicsKey: encrypts the SNS topics
+    "AWS::KMS::Key": "kms",  # TopicsKey: encrypts the SNS topics; CognitoKey: Cognito's codes
+    "AWS::KMS::Alias": "kms",
+    "AWS::Serverless::LayerVersion": "cognito",  # the Cognito trigger's AWS Encryption SDK
     "AWS::CloudWatch::Alarm": "cw",
     "AWS::CloudWatch::Dashboard": "cw",
     "AWS::Logs::LogGroup": "cw",
@@ -63,10 +65,14 @@ def _function_box(name: str) -> str:
     from scripts.deploy.channel_resources import HANDLERS
     from scripts.deploy.events_resources import FUNCTION
 
+    from scripts.deploy.cognito_trigger import FUNCTION as COGNITO
+
     handlers = {"delivery_status", *HANDLERS}
     camel = lambda h: "".join(p.capitalize() for p in h.split("_"))  # noqa: E731  (chalice package's ids)
     if name.endswith(FUNCTION) or name == camel(FUNCTION):
         return "consumer"
+    if name.endswith(COGNITO) or name == camel(COGNITO):
+        return "cognito"
     if any(name.endswith(h) or name == camel(h) for h in handlers):
         return "handlers"
     return "lambda"
@@ -76,9 +82,12 @@ def package_kinds(monkeypatch, sam: dict) -> dict[str, str]:
     """(what, box) for every resource of the merged template, every option on."""
     from tests.unit.deploy_cycle import channel_variables
 
+    from scripts.deploy import cognito_trigger
+
     variables, config = package_template.stage_variables, package_template.stage_config
-    monkeypatch.setattr(package_template, "stage_variables", lambda stage: {
-        **variables(stage), **channel_variables(stage), **OPTIONS_ON})
+    for module in (package_template, cognito_trigger):
+        monkeypatch.setattr(module, "stage_variables", lambda stage: {
+            **variables(stage), **channel_variables(stage), **OPTIONS_ON})
     monkeypatch.setattr(package_template, "stage_config",
                         lambda stage: {**config(stage), "api_access_logs": True, "snapstart": True})
     merged = package_template.deep_merge(package_template.resources("prod"), sam)["Resources"]
@@ -121,7 +130,8 @@ def deploy_kinds(calls: list[tuple[str, str]]) -> dict[str, str]:
 
 OPTIONS_ON = {"OTP_EVENTS_URL": "https://backend.example.com/hooks",
               "OTP_EVENTS_SECRET_PARAMETER": "/phone-verify/prod/events-secret",
-              "OTP_DELIVERY_EVENTS_TOPIC": "phone-verify-prod-delivery-events"}
+              "OTP_DELIVERY_EVENTS_TOPIC": "phone-verify-prod-delivery-events",
+              "OTP_HOOK_COGNITO_KEY_ID": "alias/phone-verify-prod-cognito"}
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +154,7 @@ def built(tmp_path_factory):
 def test_every_kind_make_package_builds_has_a_box(built, monkeypatch):
     boxes = diagram_boxes()
     kinds = package_kinds(monkeypatch, built[1])
-    assert {"lambda", "consumer", "handlers", "stream", "ses", "alarms"} <= set(kinds.values())
+    assert {"lambda", "consumer", "handlers", "stream", "ses", "alarms", "cognito"} <= set(kinds.values())
     missing = sorted(what for what, box in kinds.items() if box not in boxes)
     assert not missing, f"no box in docs/architecture.md for: {missing}"
 
@@ -162,7 +172,7 @@ def test_the_boxes_name_what_they_stand_for():
     for box, words in {"kms": "KMS", "ses": "SES", "eum": "End User Messaging", "stream": "stream",
                        "consumer": "events consumer", "sqs": "SQS", "topics": "SNS topics",
                        "handlers": "SNS handlers", "alarms": "alarm", "cw": "dashboard",
-                       "roles": "IAM"}.items():
+                       "roles": "IAM", "cognito": "Cognito trigger", "userpool": "Cognito user pool"}.items():
         assert words in boxes.get(box, ""), (box, boxes.get(box))
 
 

@@ -25,6 +25,7 @@ EXPORTS = {  # file -> the groups `make lock` exports into it (see the Makefile)
     "requirements.txt": [],
     "requirements-run.txt": ["--group", "run"],
     "requirements-dev.txt": ["--group", "dev"],
+    "requirements-cognito.txt": ["--only-group", "cognito"],  # the Cognito trigger's layer
 }
 
 

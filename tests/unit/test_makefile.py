@@ -92,3 +92,17 @@ def test_checkov_gets_a_venv_of_its_own_from_pinned_requirements():
     assert any(line.startswith("checkov==") for line in pins) and all("==" in line for line in pins)
     assert "checkov" not in (ROOT / "requirements-dev.txt").read_text()
     assert "checkov" not in (ROOT / "pyproject.toml").read_text().split("[tool.uv]")[0]
+
+
+def test_make_test_installs_better_auth_at_its_pin():
+    """Better Auth from npm, unchanged (tests/integration/test_identity_platforms.py), pinned in
+    tests/node/package.json like dynalite and twilio-node."""
+    import json
+
+    commands = _dry_run("--old-file=.deps/node_modules/.bin/dynalite",
+                        "--old-file=.deps/node_modules/twilio/package.json",
+                        "--what-if=tests/node/package.json", "test").stdout
+    assert "npm install --prefix .deps" in commands
+    assert "better-auth@$(node -p \"require('./tests/node/package.json').devDependencies['better-auth']\")" in commands
+    pins = json.loads((ROOT / "tests" / "node" / "package.json").read_text())["devDependencies"]
+    assert pins["better-auth"].count(".") == 2 and pins["better-auth"][0].isdigit()  # an exact version
