@@ -34,6 +34,10 @@ def report(results: dict[str, Any]) -> str:
             w = v2[op]
             rows.append((f"warm v2 {op}: Basic auth + form (dynalite)", f"{w['app_ms']:.2f} ms",
                          f"{w['floor_ms']:.2f} ms", f"{w['ratio']:.2f}", f"<= {w['goal_ratio']}"))
+        limited = v2.get("rate_limits")
+        if limited:
+            rows.append(("  v2 start naming two Rate Limits vs naming none", f"{limited['app_ms']:.2f} ms",
+                         f"{limited['floor_ms']:.2f} ms", f"{limited['ratio']:.2f}", f"<= {limited['goal_ratio']}"))
         lookup = v2["service_lookup"]
         rows.append(("  v2 Service lookup: cached vs read", f"{lookup['hit_ms']:.4f} ms",
                      f"{lookup['miss_ms']:.2f} ms", f"1/{lookup['ratio']:.0f}",

@@ -20,6 +20,8 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert sections <= set(results)
     lookup = results["v2"]["service_lookup"]
     assert results["v2"]["start"]["ratio"] > 0 and lookup["miss_ms"] > lookup["hit_ms"] > 0
+    limited = results["v2"]["rate_limits"]  # a start naming two Rate Limits against one naming none
+    assert limited["ratio"] > 0 and limited["goal_ratio"] == 1.1
     throttled = results["throttled"]  # every start answered 201 (run.py asserts it), faults or not
     assert throttled["starts"] > 0 and throttled["writes"] >= 5 * throttled["starts"]
     assert throttled["p99_ms"] >= throttled["p50_ms"] > 0
