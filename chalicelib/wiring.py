@@ -220,6 +220,23 @@ def _totp_for(service: Any) -> Any:
     return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
 
 
+def get_passkeys() -> Any:
+    """The PasskeyService (chalicelib/passkeys/service.py), over the VerificationService's
+    DynamoDB client, identity keys and clock."""
+    return _passkeys_for(get_service())
+
+
+@functools.lru_cache(maxsize=1)
+def _passkeys_for(service: Any) -> Any:
+    from chalicelib.passkeys.service import PasskeyService
+    from chalicelib.passkeys.store import DynamoDBPasskeyStore
+
+    settings = get_config().passkeys
+    store = DynamoDBPasskeyStore(service._store._client, get_config().table_name)
+    return PasskeyService(store, service._hasher.identity_key, ttl_seconds=settings.challenge_ttl_seconds,
+                          max_factors=settings.max_factors, clock=service.now)
+
+
 def get_twilio() -> Any:
     """The Twilio Verify v2 dialect (chalicelib/twilio_v2/api.py) over this container's
     VerificationService: its Services and API keys are cached with it."""
@@ -230,7 +247,7 @@ def get_twilio() -> Any:
 def _twilio_for(service: Any) -> Any:
     from chalicelib.twilio_v2.api import TwilioApi
 
-    return TwilioApi(get_config(), service, get_receipts(), lambda: get_totp())
+    return TwilioApi(get_config(), service, get_receipts(), lambda: get_totp(), lambda: get_passkeys())
 
 
 def get_hooks() -> Any:
@@ -330,7 +347,8 @@ def openapi_json(api_key_required: bool, public: bool) -> str:
 
 
 # Every per-container cache above; reset() clears them (tests and the bench between builds).
-_CACHES: tuple[Any, ...] = (get_config, _service, get_receipts, _kms_client, _totp_for, _event_delivery,
+_CACHES: tuple[Any, ...] = (get_config, _service, get_receipts, _kms_client, _totp_for, _passkeys_for,
+                            _event_delivery,
                             openapi_json, _twilio_for, _hooks_for)
 _resets: list[Callable[[], None]] = []
 
