@@ -43,7 +43,7 @@ class PasskeySettings:
         return cls(
             rp_id=rp_id.lower() if rp_id else None, rp_name=name, origins=passkey_origins(
                 _str(env, "OTP_PASSKEY_ORIGINS"), "OTP_PASSKEY_ORIGINS"),
-            challenge_ttl_seconds=_int(env, "OTP_PASSKEY_CHALLENGE_TTL_SECONDS", 300, 30, 600),
+            challenge_ttl_seconds=_int(env, "OTP_PASSKEY_CHALLENGE_TTL_SECONDS", 300, 5, 600),
             max_factors=_int(env, "OTP_PASSKEY_MAX_FACTORS", 10, 1, 20),
             user_verification=_choice(env, "OTP_PASSKEY_USER_VERIFICATION", USER_VERIFICATION, "preferred"),
         )

@@ -97,6 +97,19 @@ def _object(body: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any
     return value
 
 
+def service_passkeys(s: Any) -> dict[str, Any] | None:
+    """A Service's ``passkeys`` field: its Passkeys.* parameters, or null when none is set."""
+    values = (s.passkey_rp_id, s.passkey_rp_name, s.passkey_rp_origins, s.passkey_attachment,
+              s.passkey_discoverable, s.passkey_user_verification)
+    if all(v is None for v in values):
+        return None
+    return {"relying_party": {"id": s.passkey_rp_id, "name": s.passkey_rp_name,
+                              "origins": list(s.passkey_rp_origins) if s.passkey_rp_origins else None},
+            "authenticator_attachment": s.passkey_attachment,
+            "discoverable_credentials": s.passkey_discoverable,
+            "user_verification": s.passkey_user_verification}
+
+
 class PasskeyResources:
     def __init__(self, api: Any, get_passkeys: Any, receipts: Any) -> None:
         self._api = api
@@ -253,6 +266,27 @@ class PasskeyResources:
             )
         except ReceiptUnavailable:
             return None
+
+    # -- passkey factors among the entity's Factors (twilio_v2/totp.py's routes) -------------------
+
+    def factors(self, settings: Any, identity: str, base: str) -> list[dict[str, Any]]:
+        passkeys = self._get_passkeys().for_scope(None if settings.default else settings.sid)
+        scoped = self.scoped(settings, identity)
+        key = passkeys.identity_key(scoped)
+        return [self.factor_body(settings, identity, key, p, base) for p in passkeys.passkeys(scoped)]
+
+    def factor(self, settings: Any, identity: str, factor_sid: str, base: str) -> dict[str, Any] | None:
+        return next((f for f in self.factors(settings, identity, base) if f["sid"] == factor_sid), None)
+
+    def delete(self, settings: Any, identity: str, factor_sid: str) -> bool:
+        """Whether ``factor_sid`` was one of the entity's passkeys (now deleted)."""
+        passkeys = self._get_passkeys().for_scope(None if settings.default else settings.sid)
+        scoped = self.scoped(settings, identity)
+        if not any(p.id == factor_sid for p in passkeys.passkeys(scoped)):
+            return False
+        with _errors():
+            passkeys.delete(scoped, factor_sid)
+        return True
 
     # -- bodies --------------------------------------------------------------------------------
 
