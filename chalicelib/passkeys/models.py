@@ -127,6 +127,16 @@ class TooManyPasskeys(errors.ServiceError):
     message = "This number holds the most passkeys allowed; delete one first."
 
 
+class InvalidReceipt(errors.ServiceError):
+    status, code = 400, "invalid_receipt"
+    message = "The receipt is not one this service signed for a verified number, or it has expired."
+
+
+class TooManyPasskeyRequests(errors.LimitExceeded):
+    code = "too_many_passkey_requests"
+    message = "Too many passkey requests for this number. Try again later."
+
+
 class ReceiptUsed(errors.ServiceError):
     status, code = 409, "receipt_used"
     message = "This receipt has already registered a passkey; verify the number again."

@@ -10,11 +10,16 @@ import json
 
 import pytest
 
-from tests.integration.test_twilio_sdks import key, make_key, sdk  # noqa: F401  (fixtures)
+from tests.integration.test_twilio_sdks import make_key, sdk
 from tests.live import moto_kms
 from tests.passkey_authenticator import SoftAuthenticator, b64url, unb64url
 
 ORIGIN, RP_ID = "https://app.example.com", "app.example.com"
+
+
+@pytest.fixture(scope="module")
+def key(dynamodb_endpoint):
+    return make_key(dynamodb_endpoint)
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +164,8 @@ def test_the_services_passkeys_settings_are_the_defaults_and_60393_without_them(
     assert service.passkeys["relying_party"]["id"] == RP_ID
     factor = _factor(client, service.sid, "erin")
     options = factor.options["publicKey"]
-    assert options["rp"]["id"] == RP_ID and options["authenticatorSelection"]["userVerification"] == "required"
+    assert options["rp"]["id"] == RP_ID
+    assert options["authenticatorSelection"]["userVerification"] == "required"
     no_uv = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID, uv=False)
     status, code, message = _refused(lambda: _verify(client, service.sid, no_uv.create(options)))
     assert (status, code) == (400, 60200) and "flags" in message
@@ -201,6 +207,7 @@ def test_expired_challenges_are_not_found(serve, key):
         challenge = _challenge(client, service.sid, identity="hana").options["publicKey"]
         assert challenge["timeout"] == 5000
         time.sleep(5.5)
-        assert _refused(lambda: _approve(client, service.sid, authenticator.get(challenge)))[:2] == (404, 20404)
+        asserted = authenticator.get(challenge)
+        assert _refused(lambda: _approve(client, service.sid, asserted))[:2] == (404, 20404)
         created = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID).create(late)
         assert _refused(lambda: _verify(client, service.sid, created))[:2] == (404, 20404)
