@@ -134,3 +134,23 @@ def test_the_public_door_counts_passkey_requests_per_number(configured, outbox, 
     assert post(client, "/v1/passkeys/challenges", {"to": NUMBER})[0] == 201  # two
     status, body, headers = post(client, "/v1/passkeys/challenges", {"to": NUMBER})
     assert status == 429 and error_code(body) == "too_many_passkey_requests" and "Retry-After" in headers
+
+
+def test_the_answers_validate_against_openapi_json(client, outbox, real_time):
+    from tests.unit.test_openapi import _validate
+
+    receipt = approve(client, outbox)["receipt"]
+    status, created, _ = post(client, "/v1/passkeys/registrations", {"receipt": receipt})
+    _validate(created, "/v1/passkeys/registrations", "post", status)
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
+    status, verified, _ = post(client, "/v1/passkeys/registrations/verify",
+                               {"credential": authenticator.create(created["public_key"])})
+    _validate(verified, "/v1/passkeys/registrations/verify", "post", status)
+    status, options, _ = post(client, "/v1/passkeys/challenges", {"to": NUMBER})
+    _validate(options, "/v1/passkeys/challenges", "post", status)
+    status, approved, _ = post(client, "/v1/passkeys/challenges/approve",
+                               {"credential": authenticator.get(options["public_key"])})
+    _validate(approved, "/v1/passkeys/challenges/approve", "post", status)
+    status, refused, _ = post(client, "/v1/passkeys/challenges/approve",
+                              {"credential": authenticator.get(options["public_key"])})
+    _validate(refused, "/v1/passkeys/challenges/approve", "post", status)
