@@ -93,6 +93,10 @@ def test_twilio_python_registers_a_passkey_and_approves_a_challenge(server, key,
     assert challenge.options["publicKey"]["allowCredentials"][0]["id"] == b64url(authenticator.credential_id)
     approved = _approve(client, service.sid, authenticator.get(challenge.options["publicKey"]))
     assert (approved.sid, approved.status, approved.factor_sid) == (challenge.sid, "approved", factor.sid)
+    by_factor = _challenge(client, service.sid, factor_sid=factor.sid)  # its SID names its entity
+    assert by_factor.identity == f"alice{-alg}" and by_factor.factor_sid == factor.sid
+    asserted = authenticator.get(by_factor.options["publicKey"])
+    assert _approve(client, service.sid, asserted).status == "approved"
     listed = client.verify.v2.services(service.sid).entities(f"alice{-alg}").factors.list()
     assert [(f.sid, f.factor_type, f.status) for f in listed] == [(factor.sid, "passkeys", "verified")]
 
