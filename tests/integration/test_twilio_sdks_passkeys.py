@@ -215,3 +215,36 @@ def test_expired_challenges_are_not_found(serve, key):
         assert _refused(lambda: _approve(client, service.sid, asserted))[:2] == (404, 20404)
         created = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID).create(late)
         assert _refused(lambda: _verify(client, service.sid, created))[:2] == (404, 20404)
+
+
+def test_twilio_node_drives_the_four_routes(server, key):
+    """twilio-node, unchanged (tests/integration/twilio_node_passkeys.js): a Service with the
+    Passkeys.* parameters, a factor registered and verified, a challenge approved, its
+    assertion replayed (20404); the software authenticator answers over the script's stdin."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    if shutil.which("node") is None or not (ROOT / ".deps" / "node_modules" / "twilio").exists():
+        pytest.fail("twilio-node is missing: run `make test` (it installs it into .deps/)")
+    env = {**os.environ, "API_URL": server.url, "TWILIO_ACCOUNT_SID": key["account_sid"],
+           "API_KEY_SID": key["api_key_sid"], "API_KEY_SECRET": key["api_key_secret"], "RP_ID": RP_ID,
+           "ORIGIN": ORIGIN, "NODE_PATH": str(ROOT / ".deps" / "node_modules")}
+    node = subprocess.Popen(["node", str(ROOT / "tests" / "integration" / "twilio_node_passkeys.js")], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID, sign_count=1)
+    try:
+        for answer in (authenticator.create, authenticator.get):
+            line = node.stdout.readline()
+            assert line, node.stderr.read()
+            options = json.loads(line)
+            node.stdin.write(json.dumps(answer(options)) + "\n")
+            node.stdin.flush()
+        seen = json.loads(node.stdout.readline())
+        assert node.wait(timeout=60) == 0, node.stderr.read()
+    finally:
+        node.kill()
+    assert seen == {"service": RP_ID, "factor": ["unverified", "passkeys"], "verified": "verified",
+                    "approved": ["approved", True, True], "replayed": [404, 20404]}
