@@ -232,7 +232,8 @@ def test_twilio_node_drives_the_four_routes(server, key):
     env = {**os.environ, "API_URL": server.url, "TWILIO_ACCOUNT_SID": key["account_sid"],
            "API_KEY_SID": key["api_key_sid"], "API_KEY_SECRET": key["api_key_secret"], "RP_ID": RP_ID,
            "ORIGIN": ORIGIN, "NODE_PATH": str(ROOT / ".deps" / "node_modules")}
-    node = subprocess.Popen(["node", str(ROOT / "tests" / "integration" / "twilio_node_passkeys.js")], env=env,
+    script = str(ROOT / "tests" / "integration" / "twilio_node_passkeys.js")
+    node = subprocess.Popen(["node", script], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID, sign_count=1)
     try:
