@@ -249,3 +249,24 @@ def test_twilio_node_drives_the_four_routes(server, key):
         node.kill()
     assert seen == {"service": RP_ID, "factor": ["unverified", "passkeys"], "verified": "verified",
                     "approved": ["approved", True, True], "replayed": [404, 20404]}
+
+
+def test_passkey_factors_are_the_entitys_factors_and_go_with_it(server, key):
+    """Fetched and deleted with TOTP's Factors routes (factor_type passkeys); the entity exists
+    from its first passkey, and deleting it deletes its passkeys (its one item)."""
+    client = sdk(server, key)
+    service = _service(client)
+    authenticator, factor = _enrolled(client, service.sid, "ivan")
+    second, kept = _enrolled(client, service.sid, "ivan")
+    entity = client.verify.v2.services(service.sid).entities("ivan")
+    assert entity.fetch().sid == factor.entity_sid
+    fetched = entity.factors(factor.sid).fetch()
+    assert (fetched.factor_type, fetched.status) == ("passkeys", "verified")
+    assert fetched.config["relying_party"]["id"] == RP_ID
+    entity.factors(factor.sid).delete()
+    assert [f.sid for f in entity.factors.list()] == [kept.sid]
+    options = _challenge(client, service.sid, identity="ivan").options["publicKey"]
+    assert [c["id"] for c in options["allowCredentials"]] == [b64url(second.credential_id)]
+    entity.delete()
+    assert _refused(lambda: _challenge(client, service.sid, identity="ivan"))[:2] == (404, 20404)
+    assert _refused(lambda: _approve(client, service.sid, second.get(options)))[:2] == (404, 20404)
