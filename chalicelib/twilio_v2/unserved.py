@@ -3,8 +3,7 @@
 that are no route here, each with its reason, in Twilio's error shape.
 
 - A path and method of the document that this service does not offer: 404 ``20404``, the
-  message saying why (Push is not offered; the Service resources and passkeys are not built
-  yet: issues 33 and 34).
+  message saying why (Push is not offered: Twilio's Verify Push SDK is not this service's).
 - A path of the document with a method it does not give there: 405 ``20004`` ("The resource
   you accessed is valid, but the HTTP method you attempted to use is not supported for the
   resource", https://www.twilio.com/docs/api/errors/20004), with ``Allow``.
@@ -20,8 +19,6 @@ from chalicelib.twilio_v2 import wire
 
 _PUSH = ("Push factors are not offered by this service (Twilio's Push needs its Verify Push SDK in "
          "the app); TOTP factors are")
-_LATER = "{} are not available on this service yet (issue {}: Twilio's {})"
-PASSKEYS = _LATER.format("Passkeys", 34, "passkey routes")
 
 _S = "/v2/Services/{ServiceSid}"
 # path -> (its methods in the document, why none is served here)
@@ -30,10 +27,6 @@ UNSERVED: dict[str, tuple[tuple[str, ...], str]] = {
     f"{_S}/AccessTokens/{{Sid}}": (("GET",), _PUSH),
     f"{_S}/Entities/{{Identity}}/Challenges/{{ChallengeSid}}/Notifications": (("POST",), _PUSH),
     "/v2/Forms/{FormType}": (("GET",), _PUSH),
-    f"{_S}/Passkeys/Factors": (("POST",), PASSKEYS),
-    f"{_S}/Passkeys/VerifyFactor": (("POST",), PASSKEYS),
-    f"{_S}/Passkeys/Challenges": (("POST",), PASSKEYS),
-    f"{_S}/Passkeys/ApproveChallenge": (("POST",), PASSKEYS),
 }
 
 
