@@ -120,13 +120,15 @@ REGION = $$($(PY) scripts/deploy/provision.py region)
 BUILD ?= build/$(STAGE)
 
 # Deploy to your AWS account: the table and the secret (idempotent), the channels' topics and
-# SES configuration set when on, chalice deploy, then the stage's throttling, API Gateway's own
+# SES configuration set when on, chalice deploy (its zip with the cold path as bytecode, as `make
+# package`'s: scripts/deploy/chalice_deploy.py), then the stage's throttling, API Gateway's own
 # answers (deployed), log retention and SNS SMS delivery-status logs. The table is never dropped.
 deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	$(PY) scripts/deploy/provision.py before --stage $(STAGE); \
 	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/deploy/provision.py stream --stage $(STAGE)); \
-	$(VENV)/bin/chalice deploy --stage $(STAGE); \
+	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +; \
+	PYTHONDONTWRITEBYTECODE=1 $(PY) scripts/deploy/chalice_deploy.py deploy --stage $(STAGE); \
 	$(PY) scripts/deploy/provision.py after --stage $(STAGE)
 
 destroy: $(STAMP) ## delete STAGE's function, role, API and dashboard (the table and the secret are kept)
