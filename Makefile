@@ -110,8 +110,9 @@ screenshots: $(STAMP) $(DYNALITE) $(BROWSER) ## take docs/screenshots/ again fro
 	OTP_DOCS_SCREENSHOTS=1 $(PY) -m pytest -q tests/browser/test_layout.py
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
+# `make bench ARGS=--load`: the load run only (bench/load.py; --clients N --verifications M).
 bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (about 3 minutes)
-	@$(PY) bench/run.py
+	@$(PY) bench/run.py $(ARGS)
 
 # Every AWS target first finds the region (AWS_DEFAULT_REGION, the profile's config, or
 # AWS_REGION) and stops with a message naming the variable when there is none; then the

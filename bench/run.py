@@ -449,6 +449,32 @@ def _other_sections(db: Dynalite, results: dict[str, Any], runs: int, scale: int
     return moto
 
 
+def _load(args: argparse.Namespace) -> int:
+    from bench import load
+
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]
+    os.environ.update(BENCH_ENV)
+    work = Path(tempfile.mkdtemp())
+    calls_file = work / "calls.json"
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    devnull = open(os.devnull, "w")
+    sys.stdout = sys.stderr = devnull  # the in-process app's log lines while the calls are recorded
+    db = Dynalite()
+    try:
+        record_calls(db, calls_file)
+    finally:
+        db.stop()
+        sys.stdout, sys.stderr = real_stdout, real_stderr
+        devnull.close()
+    try:
+        result = load.main(args.clients, args.verifications, calls_file, work, Path(args.output))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"load": result}, indent=2))
+    return 0 if result["counters_exact"] and not result["errors"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="phone-verify benchmarks")
     parser.add_argument("--smoke", action="store_true", help="few repetitions, small table")
@@ -458,7 +484,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true",
                         help="with --cold: also write section 1 into --output's cold_start and package "
                              "(the other sections of a full run left as they are) and redraw its chart")
+    parser.add_argument("--load", action="store_true",
+                        help="only the load run (bench/load.py): the forking dev server on dynalite under "
+                             "--clients concurrent clients until --verifications are done; prints its JSON "
+                             "and sets results.json's load when a full run wrote one")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--verifications", type=int, default=2000)
     args = parser.parse_args(argv)
+    if args.load:
+        return _load(args)
     runs, cold_runs, scale = (10, 2, 1_000) if args.smoke else (200, 11, 100_000)
     cold_runs = args.cold or cold_runs
 
