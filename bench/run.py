@@ -468,7 +468,7 @@ def _load(args: argparse.Namespace) -> int:
         sys.stdout, sys.stderr = real_stdout, real_stderr
         devnull.close()
     try:
-        result = load.main(args.clients, args.verifications, calls_file, work, Path(args.output))
+        result = load.main(args.clients, args.verifications, calls_file, work, Path(args.output), args.nice)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"load": result}, indent=2))
@@ -490,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
                              "and sets results.json's load when a full run wrote one")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--verifications", type=int, default=2000)
+    parser.add_argument("--nice", type=int, default=0,
+                        help="with --load: run the server, its children, the clients and the floor this much "
+                             "below dynalite (DynamoDB's stand-in, which on AWS has CPUs of its own)")
     args = parser.parse_args(argv)
     if args.load:
         return _load(args)
