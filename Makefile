@@ -119,8 +119,9 @@ screenshots: $(STAMP) $(DYNALITE) $(BROWSER) ## take docs/screenshots/ again fro
 	OTP_DOCS_SCREENSHOTS=1 $(PY) -m pytest -q tests/browser/test_layout.py
 
 # Benchmarks (not tests): one table of ratios against floors measured in the same run.
+# `make bench ARGS=--load`: the load run only (bench/load.py; --clients N --verifications M).
 bench: $(STAMP) $(DYNALITE) ## measure: one table of figures against floors (about 3 minutes)
-	@$(PY) bench/run.py
+	@$(PY) bench/run.py $(ARGS)
 
 # Every AWS target first finds the region (AWS_DEFAULT_REGION, the profile's config, or
 # AWS_REGION) and stops with a message naming the variable when there is none; then the
@@ -140,7 +141,8 @@ cognito-layer: $(STAMP) ## build the Cognito trigger's layer (AWS Encryption SDK
 # Deploy to your AWS account: the table and the secret (idempotent), the channels' topics and
 # SES configuration set when on, the Cognito trigger's key and layer when on (published before
 # chalice deploy, its ARN recorded in the stage's lambda_functions.cognito_sms.layers), chalice
-# deploy, then the stage's throttling, API Gateway's own answers (deployed), log retention, SNS SMS
+# deploy (its zip with the cold path as bytecode, as `make package`'s: scripts/deploy/chalice_deploy.py),
+# then the stage's throttling, API Gateway's own answers (deployed), log retention, SNS SMS
 # delivery-status logs, and how to attach the Cognito trigger to a user pool. The table is never dropped.
 deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, function)
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
@@ -149,7 +151,8 @@ deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, 
 	  $(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/cognito-layer.zip; \
 	  $(COGNITO) publish --stage $(STAGE) --arch $(LAYER_ARCH) --zip $(BUILD)/cognito-layer.zip; fi; \
 	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/deploy/provision.py stream --stage $(STAGE)); \
-	$(VENV)/bin/chalice deploy --stage $(STAGE); \
+	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +; \
+	PYTHONDONTWRITEBYTECODE=1 $(PY) scripts/deploy/chalice_deploy.py deploy --stage $(STAGE); \
 	$(PY) scripts/deploy/provision.py after --stage $(STAGE)
 
 destroy: $(STAMP) ## delete STAGE's function, role, API and dashboard (the table and the secret are kept)

@@ -86,7 +86,8 @@ def waves(calls: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 _pool = ThreadPoolExecutor(max_workers=4)
 
 
-def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk: str) -> None:
+def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk: str,
+           pool: ThreadPoolExecutor | None = None) -> None:
     """The number's item, its SID lookup, its prefix counter and its attempts' items get fresh keys (as a new
     number's would); the IP, country, budget and attempt counters are the same items the
     handler's writes hit."""
@@ -114,7 +115,7 @@ def replay(client: Any, calls: list[list[dict[str, Any]]], table: str, number_pk
             key["S"] = "at#" + hashlib.sha256((number_pk + key["S"]).encode()).hexdigest()[:32]
         getattr(client, xform_name(call["operation"]))(**params)
 
-    _in_waves(calls, one)
+    _in_waves(calls, one, pool)
 
 
 def replay_calls(clients: dict[str, Any], calls: list[list[dict[str, Any]]],
@@ -124,9 +125,11 @@ def replay_calls(clients: dict[str, Any], calls: list[list[dict[str, Any]]],
     _in_waves(calls, lambda call: getattr(clients[call["service"]], xform_name(call["operation"]))(**rewrite(call)))
 
 
-def _in_waves(calls: list[list[dict[str, Any]]], one: Callable[[dict[str, Any]], Any]) -> None:
+def _in_waves(calls: list[list[dict[str, Any]]], one: Callable[[dict[str, Any]], Any],
+              pool: ThreadPoolExecutor | None = None) -> None:
+    """``pool``: the load floor's, as wide as its clients' waves (the shared one has 4 threads)."""
     for wave in calls:
-        futures = [_pool.submit(one, call) for call in wave[1:]]
+        futures = [(pool or _pool).submit(one, call) for call in wave[1:]]
         one(wave[0])
         for future in futures:
             future.result()

@@ -80,7 +80,8 @@ PACKAGE_LIMIT_BYTES = 1_500_000
 
 def cold_start(runs: int, calls_file: Path, zips: dict[str, Path]) -> dict[str, Any]:
     """`zips`: the deployment zips unpacked (build_package): "chalice" as `chalice package` makes
-    it, "package" as `make package` ships it; their rows are as on Lambda."""
+    it, "package" as `make package` ships it, "deploy" as `make deploy` uploads it; their rows
+    are as on Lambda."""
     def one(mode: str, *args: str) -> float:
         out = subprocess.run([sys.executable, str(ROOT / "bench" / "cold.py"), mode, *args], cwd=ROOT,
                              capture_output=True, text=True,
@@ -101,6 +102,8 @@ def cold_start(runs: int, calls_file: Path, zips: dict[str, Path]) -> dict[str, 
     app_runs: list[float] = []
     floor_runs, boto3_runs, compiling_runs, package_runs, boto3_compiling_runs, boto3_package_runs = \
         [], [], [], [], [], []
+    deploy_runs: list[float] = []
+    boto3_deploy_runs: list[float] = []
     for _ in range(runs):  # interleaved, so drift hits all alike
         app_runs.append(one("app"))
         floor_runs.append(one("floor"))
@@ -109,6 +112,8 @@ def cold_start(runs: int, calls_file: Path, zips: dict[str, Path]) -> dict[str, 
         boto3_compiling_runs.append(boto3_import(zips["chalice"]))
         package_runs.append(one("zip", str(zips["package"])))
         boto3_package_runs.append(boto3_import(zips["package"]))
+        deploy_runs.append(one("zip", str(zips["deploy"])))
+        boto3_deploy_runs.append(boto3_import(zips["deploy"]))
     # In-process moto imports boto3 before either timer starts; a Lambda cold start pays that
     # import in both cases, so the issue's floor ("a fresh interpreter that imports boto3 and
     # makes the same calls") is the floor plus boto3's import, measured here in fresh
@@ -143,6 +148,12 @@ def cold_start(runs: int, calls_file: Path, zips: dict[str, Path]) -> dict[str, 
         "boto3_import_package_ms": median_ms(boto3_package_runs),
         "ratio_package": round((statistics.median(package_runs) + statistics.median(boto3_package_runs))
                                / (floor_s + boto3_s), 3),
+        # ... and `make deploy`'s (scripts/deploy/chalice_deploy.py: chalice deploy's own zip,
+        # rewritten as `make package`'s; before, chalice's zip as is: ratio_compiling).
+        "app_deploy_ms": median_ms(deploy_runs),
+        "boto3_import_deploy_ms": median_ms(boto3_deploy_runs),
+        "ratio_deploy": round((statistics.median(deploy_runs) + statistics.median(boto3_deploy_runs))
+                              / (floor_s + boto3_s), 3),
         "goal_ratio": 1.15,
         "import_app_ms": round(total_us / 1000, 1),
         "largest_imports_ms": {name: round(cum / 1000, 1) for cum, name in top},
@@ -363,7 +374,13 @@ def build_package(out: Path) -> dict[str, Path]:
     shipped = out / "deployment.zip"
     shutil.copy(shipped, out / "chalice.zip")
     package_bytecode.rewrite(shipped, package_bytecode.cold_modules())
-    return {"chalice": out / "chalice.zip", "package": shipped}
+    # `make deploy`'s: the zip `chalice deploy` uploads, built by its own build stage through
+    # scripts/deploy/chalice_deploy.py (offline), copied out of .chalice/deployments.
+    build = "import sys; from scripts.deploy.chalice_deploy import deploy_zip; print(deploy_zip('prod'))"
+    built = subprocess.run([sys.executable, "-c", build], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                           check=True, capture_output=True, text=True)
+    shutil.copy(built.stdout.strip().splitlines()[-1], out / "deploy.zip")
+    return {"chalice": out / "chalice.zip", "package": shipped, "deploy": out / "deploy.zip"}
 
 
 def package_size(zip_path: Path) -> dict[str, Any]:
@@ -437,13 +454,53 @@ def _other_sections(db: Dynalite, results: dict[str, Any], runs: int, scale: int
     return moto
 
 
+def _load(args: argparse.Namespace) -> int:
+    from bench import load
+
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]
+    os.environ.update(BENCH_ENV)
+    work = Path(tempfile.mkdtemp())
+    calls_file = work / "calls.json"
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    devnull = open(os.devnull, "w")
+    sys.stdout = sys.stderr = devnull  # the in-process app's log lines while the calls are recorded
+    db = Dynalite()
+    try:
+        record_calls(db, calls_file)
+    finally:
+        db.stop()
+        sys.stdout, sys.stderr = real_stdout, real_stderr
+        devnull.close()
+    try:
+        result = load.main(args.clients, args.verifications, calls_file, work, Path(args.output), args.nice)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"load": result}, indent=2))
+    return 0 if result["counters_exact"] and not result["errors"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="phone-verify benchmarks")
     parser.add_argument("--smoke", action="store_true", help="few repetitions, small table")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--cold", type=int, metavar="N",
                         help="only section 1, N interleaved runs of each mode; prints its JSON")
+    parser.add_argument("--record", action="store_true",
+                        help="with --cold: also write section 1 into --output's cold_start and package "
+                             "(the other sections of a full run left as they are) and redraw its chart")
+    parser.add_argument("--load", action="store_true",
+                        help="only the load run (bench/load.py): the forking dev server on dynalite under "
+                             "--clients concurrent clients until --verifications are done; prints its JSON "
+                             "and sets results.json's load when a full run wrote one")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--verifications", type=int, default=2000)
+    parser.add_argument("--nice", type=int, default=0,
+                        help="with --load: run the server, its children, the clients and the floor this much "
+                             "below dynalite (DynamoDB's stand-in, which on AWS has CPUs of its own)")
     args = parser.parse_args(argv)
+    if args.load:
+        return _load(args)
     runs, cold_runs, scale = (10, 2, 1_000) if args.smoke else (200, 11, 100_000)
     cold_runs = args.cold or cold_runs
 
@@ -479,8 +536,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout, sys.stderr = real_stdout, real_stderr
         devnull.close()
         shutil.rmtree(work, ignore_errors=True)
-    if args.cold:  # the quick loop (docs/benchmarks.md): results.json is left as it is
+    if args.cold:  # the quick loop (docs/benchmarks.md): results.json is left as it is unless --record
         print(json.dumps({"cold_start": results["cold_start"], "package": results["package"]}, indent=2))
+        if args.record:
+            output = Path(args.output)
+            if not output.exists():
+                print(f"--record: no {output} to update (a full `make bench` writes it)", file=sys.stderr)
+                return 1
+            recorded = json.loads(output.read_text())
+            recorded.update(cold_start=results["cold_start"], package=results["package"])
+            output.write_text(json.dumps(recorded, indent=2) + "\n")
+            chart.write(recorded, output)  # the chart beside it stays the results' own
         return 0
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     chart.write(results, Path(args.output))  # the ratios as bars beside it (docs/benchmarks.md)

@@ -54,6 +54,16 @@ class CounterStore(abc.ABC):
         """Give back every count that ``increment`` added (``n`` and, with ``channel``, the
         channel's) for a request that was then refused."""
 
+    def read_counts(self, keys: Sequence[str]) -> list[dict[str, int]]:
+        """The counts of ``keys``' items (one consistent read of them all; an absent item
+        reads as no counts): a sharded breaker's sum (chalicelib/verify/limits.py)."""
+        raise NotImplementedError
+
+    def mark_suspended(self, key: str, expires_at: int, channel: str | None = None) -> None:
+        """Mark ``key``'s window suspended (for ``channel``) without giving anything back: the
+        other shards of a counter whose breaker tripped on one of them."""
+        raise NotImplementedError
+
     def increment_windows(self, key: str, windows: Sequence[tuple[str, str, int]],
                           expires_at: int) -> dict[str, int]:
         """Add one to each of ``key``'s window counts (``(attribute, old attribute, limit)``:
@@ -184,6 +194,28 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
         self._give_back(key, "ADD n :minus_one SET #suspended = :yes, expires_at = :expires",
                         {":minus_one": -1, ":zero": 0, ":yes": 1, ":expires": expires_at}, channel,
                         {"#suspended": _suspended(channel)})
+
+    def read_counts(self, keys: Sequence[str]) -> list[dict[str, int]]:
+        # One BatchGetItem (at most 100 keys: OTP_BUDGET_SHARDS is at most 100), consistent:
+        # a shard's count read after its increment includes it.
+        found: dict[str, dict[str, int]] = {}
+        request: dict[str, Any] = {self._table: {"Keys": [{"pk": {"S": key}} for key in keys],
+                                                 "ConsistentRead": True}}
+        while request:
+            try:  # no TableName parameter: not through _call
+                answer = self._client.batch_get_item(RequestItems=request)
+            except self._botocore_errors as exc:
+                raise StoreUnavailable(f"DynamoDB batch_get_item failed: {type(exc).__name__}") from None
+            for item in answer.get("Responses", {}).get(self._table, []):
+                found[item["pk"]["S"]] = _counts(item)
+            request = answer.get("UnprocessedKeys") or {}
+        return [found.get(key, {}) for key in keys]
+
+    def mark_suspended(self, key: str, expires_at: int, channel: str | None = None) -> None:
+        # No condition: setting the flag twice is the same flag (a retry is harmless); an
+        # absent shard is made with the flag alone, so its first send is refused too.
+        self._update(key, "SET #suspended = :yes, expires_at = :expires", "",
+                     {":yes": 1, ":expires": expires_at}, names={"#suspended": _suspended(channel)})
 
     def _give_back(self, key: str, update: str, values: dict[str, Any], channel: str | None,
                    names: dict[str, str] | None = None) -> None:

@@ -43,6 +43,7 @@ import secrets
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from chalicelib import concurrency, errors
+from chalicelib.dynamodb import StoreUnavailable
 from chalicelib.verify.counters import CounterFull, CounterStore, per_channel
 from chalicelib.networks import count_key
 from chalicelib.channels import PhoneNumber
@@ -58,6 +59,7 @@ HOUR = 3600
 TRUSTED_FOR_SECONDS = 30 * 86_400  # a number approved this recently passes the breakers
 BREAKER_CHANNELS = ("sms", "voice", "whatsapp")  # each with its own breaker (email has none)
 _NO_LIMIT = 10**12
+COUNTRY_SHARE = 1000  # the least sends an hour a country shard holds (_country_shards)
 
 
 class Limiter:
@@ -138,7 +140,7 @@ class Limiter:
             lambda: self._breaker_counter(
                 "country", phone.region, channel, limits.sends_per_country_per_hour or _NO_LIMIT, now,
                 passes, limits.breaker_country_min_sends if limits.breaker_country_wide else None,
-                errors.CountryRateLimited, errors.CountrySuspended, sampled),
+                errors.CountryRateLimited, errors.CountrySuspended, sampled, self._country_shards()),
             lambda: self._budget(now, channel),
             *self._bucket_calls(buckets, now),
         ])
@@ -164,10 +166,12 @@ class Limiter:
         # sends; a bucket's window), the give-backs at once: one round trip, on the refusal
         # path only.
         counted = [o.value for o in outcomes if o.error is None and o.value is not None]
-        if counted:
+        # A sharded breaker's trip: the other shards' suspension flags, in the same wave.
+        follow_ups = [call for refusal in refusals for call in getattr(refusal, "follow_ups", ())]
+        if counted or follow_ups:
             release = self._counters.release
             concurrency.run_all([value if callable(value) else functools.partial(release, *value)
-                                 for value in counted])
+                                 for value in counted] + follow_ups)
         raise refusals[0]
 
     def record_approval(self, phone: PhoneNumber, channel: str, now: float) -> list[Callable[[], None]]:
@@ -176,8 +180,9 @@ class Limiter:
         run beside the approval's other writes."""
         window, _ = _window(now)
         keys = [f"rl#prefix#{prefix_of(phone.e164)}#{window}"]
-        if self._limits.breaker_country_wide:
-            keys.append(f"rl#country#{phone.region}#{window}")
+        if self._limits.breaker_country_wide:  # on one shard: the breaker reads their sum
+            keys.append(_shard_key(f"rl#country#{phone.region}#{window}",
+                                   self._choose_shard(self._country_shards())))
         approvals = per_channel("approvals", channel)
         return [functools.partial(self._counters.add, key, approvals, _ttl(window)) for key in keys]
 
@@ -197,7 +202,7 @@ class Limiter:
     def _breaker_counter(
         self, kind: str, name: str, channel: str, limit: int, now: float, trusted: bool,
         min_sends: int | None, limit_error: type[errors.LimitExceeded],
-        suspended_error: type[errors.LimitExceeded], sampled: bool = True,
+        suspended_error: type[errors.LimitExceeded], sampled: bool = True, shards: int = 1,
     ) -> tuple[str, str | None]:
         """A send counter with a conversion breaker per channel (``min_sends`` None: no
         breaker). The counter's item holds the window's sends (``n``, every channel: the
@@ -206,36 +211,65 @@ class Limiter:
         suspended for ``channel`` (the send that trips it given back in that write). A trusted
         number passes a suspension, and never trips it. Returns what to give back when another
         counter refuses the send: the key and the channel counted on it. ``sampled`` False: the
-        send counts on ``n`` only (not the channel's sample) and never trips the breaker."""
+        send counts on ``n`` only (not the channel's sample) and never trips the breaker.
+
+        ``shards`` > 1 (a country): the window's counter is that many items, as the budget is
+        (a send counts on one random shard, a full one is followed by one other; the shards'
+        limits add up to ``limit``), and the breaker decides on the shards' sum, read only at a
+        check point: when this send brings its shard's count of ``channel`` to a multiple of
+        the shard's share of ``min_sends`` (``_check_every``). A trip suspends every shard."""
         window, retry_after = _window(now)
-        key = f"rl#{kind}#{name}#{window}"
+        base = f"rl#{kind}#{name}#{window}"
         suspended = per_channel("suspended", channel)
+        headroom = 0
         if trusted and min_sends is not None:
             # The breakers' samples never fill the limit for the numbers a suspension lets
             # through: a bot that never converts gets at most min_sends sends counted per
             # channel before that channel's suspension refuses the rest (plus one should the
-            # tripping send's give-back be lost), so pumping every channel it can count
-            # BREAKER_CHANNELS x (min_sends + 1) on ``n`` at most. A trusted
-            # number's limit is raised by that much, so those sends cannot refuse it. The
-            # headroom is for numbers approved within TRUSTED_FOR_SECONDS only, each still
-            # under its own per-number limits: a stranger cannot spend it.
-            limit += len(BREAKER_CHANNELS) * (min_sends + 1)
-        try:
-            counts = self._counters.increment(key, limit, _ttl(window), honour_suspension=not trusted,
-                                              channel=channel, **({} if sampled else {"sampled": False}))
-        except CounterFull as full:
-            if full.item.get(suspended):
-                raise suspended_error(retry_after=retry_after) from None
+            # tripping send's give-back be lost; plus, sharded, up to a check period on each
+            # shard: ``shards * _check_every``), so pumping every channel it can count
+            # BREAKER_CHANNELS x that on ``n`` at most. A trusted number's limit is raised by
+            # that much, so those sends cannot refuse it. The headroom is for numbers approved
+            # within TRUSTED_FOR_SECONDS only, each still under its own per-number limits: a
+            # stranger cannot spend it.
+            lag = shards * _check_every(min_sends, shards) if shards > 1 else 0
+            headroom = len(BREAKER_CHANNELS) * (min_sends + lag + 1)
+        shard = self._choose_shard(shards)
+        for attempt in range(1 if shards == 1 else 2):
+            if attempt:  # the chosen shard is full: one other, drawn only then
+                shard = (shard + 1 + self._choose_shard(shards - 1)) % shards
+            key = _shard_key(base, shard)
+            try:
+                counts = self._counters.increment(
+                    key, _share(limit, shards, shard) + _share(headroom, shards, shard), _ttl(window),
+                    honour_suspension=not trusted, channel=channel, **({} if sampled else {"sampled": False}))
+                break
+            except CounterFull as full:
+                if full.item.get(suspended):
+                    raise suspended_error(retry_after=retry_after) from None
+        else:
             log.warning("limit hit kind=%s limit=%d", kind, limit)
-            raise limit_error(retry_after=retry_after) from None
+            raise limit_error(retry_after=retry_after)
         if not sampled:
             return key, None  # only ``n`` was counted: that is all a give-back returns
+        percent = self._limits.breaker_min_conversion_percent
+        if min_sends is None or trusted or counts.get(suspended) or not percent:
+            return key, channel
+        own = counts.get(per_channel("n", channel), 1)
+        if shards > 1:
+            if own % _check_every(min_sends, shards):
+                return key, channel  # not a check point: the shard's own sample decides nothing
+            keys = [_shard_key(base, s) for s in range(shards)]
+            try:
+                # Read after the increment: this shard's count includes this send.
+                counts = _sum(self._counters.read_counts(keys))
+            except StoreUnavailable:
+                log.warning("%s breaker sum not read: decided at the next check point", kind)
+                return key, channel
         # The channel's sends before this one, and its approvals.
         sends = counts.get(per_channel("n", channel), 1) - 1
         approvals = counts.get(per_channel("approvals", channel), 0)
-        percent = self._limits.breaker_min_conversion_percent
-        if (min_sends is not None and not trusted and not counts.get(suspended) and percent
-                and sends >= min_sends and approvals * 100 < percent * sends):
+        if sends >= min_sends and approvals * 100 < percent * sends:
             self._counters.suspend(key, _ttl(window), channel)
             log.warning(
                 "%s suspended range=%s channel=%s sends=%d approvals=%d conversion=%.1f%% "
@@ -243,8 +277,23 @@ class Limiter:
                 kind, name if kind == "country" else name[:-2] + "**", channel, sends, approvals,
                 100 * approvals / sends, percent, min_sends, retry_after,
             )
-            raise suspended_error(retry_after=retry_after)
+            refusal = suspended_error(retry_after=retry_after)
+            # The other shards' flags: written in the refusal's give-back wave (_all_or_nothing),
+            # from the request's own thread (a pool thread waiting on the pool could starve it).
+            refusal.follow_ups = [  # type: ignore[attr-defined]
+                functools.partial(self._counters.mark_suspended, _shard_key(base, s), _ttl(window), channel)
+                for s in range(shards) if _shard_key(base, s) != key]
+            raise refusal
         return key, channel
+
+    def _country_shards(self) -> int:
+        """The country counter's shards: OTP_BUDGET_SHARDS (every send of a country is a send
+        of the budget, so what spreads the budget spreads any country), fewer when the
+        country's limit is low: each shard's share is at least COUNTRY_SHARE sends an hour, so
+        a limit under 2 x COUNTRY_SHARE is one item and exact (a limit that low is never hot)."""
+        limit = self._limits.sends_per_country_per_hour
+        shards = self._limits.budget_shards
+        return shards if not limit else max(1, min(shards, limit // COUNTRY_SHARE))
 
     def _budget(self, now: float, channel: str = "sms") -> tuple[str, None]:
         """The hourly send budget of ``channel``'s pool: SMS, voice and WhatsApp share
@@ -280,6 +329,33 @@ class Limiter:
 def prefix_of(e164: str) -> str:
     """Pumping walks blocks of adjacent numbers: the E.164 number without its last 3 digits."""
     return e164[:-3]
+
+
+def _shard_key(base: str, shard: int) -> str:
+    """Shard 0 keeps the unsharded key: a deploy mid-hour keeps that hour's count in the sum."""
+    return base if shard == 0 else f"{base}#{shard}"
+
+
+def _share(total: int, shards: int, shard: int) -> int:
+    """``shard``'s part of ``total``: the parts add up to ``total`` exactly."""
+    return total // shards + (1 if shard < total % shards else 0)
+
+
+def _check_every(min_sends: int, shards: int) -> int:
+    """A sharded breaker reads the shards' sum each time a shard's own count of a channel
+    reaches a multiple of this: the shard's share of ``min_sends``. With shards evenly chosen
+    about one send in this many is a check point, so the breaker trips about this many sends
+    after its point (at most ``shards`` x this), and each shard is read ``shards`` / this times
+    as often as it is written (docs/scale.md)."""
+    return max(1, -(-min_sends // shards))
+
+
+def _sum(items: Sequence[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for item in items:
+        for name, value in item.items():
+            total[name] = total.get(name, 0) + value
+    return total
 
 
 def _window(now: float) -> tuple[int, int]:

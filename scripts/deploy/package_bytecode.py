@@ -13,7 +13,8 @@ compile each module it imported from source (docs/benchmarks.md). This step:
 - drops what no runtime import loads: charset_normalizer's mypyc extensions (`md` and `cd`:
   their pure-Python twins md.py and cd.py are in the zip and load instead; requests uses the
   package only to guess the encoding of a response body sent without a charset), type stubs
-  (.pyi), the dist-info RECORD files (pip's list of installed files, 31 KB compressed) and
+  (.pyi), a working tree's own ``__pycache__`` (chalice zips chalicelib/ as it finds it: after
+  `make test` it holds bytecode of whatever Python ran the tests), the dist-info RECORD files (pip's list of installed files, 31 KB compressed) and
   METADATA files (each package's PyPI description: 35 KB compressed; nothing in the zip reads a
   distribution's metadata: requests checks its dependencies' `__version__` attributes; the
   licenses stay), and ecdsa's own test modules (``ecdsa/test_*.py``, 72 KB compressed: the
@@ -42,6 +43,8 @@ def cold_modules(path: Path = MODULE_LIST) -> list[str]:
 def dropped(name: str) -> bool:
     """Files no runtime import of the package loads."""
     path = PurePosixPath(name)
+    if "__pycache__" in path.parts:
+        return True  # a working tree's own bytecode (tests, make run): another Python's, stale or not
     if path.suffix == ".pyi" or (path.name in ("RECORD", "METADATA") and path.parent.suffix == ".dist-info"):
         return True  # stubs for type checkers; pip's list of installed files; the PyPI description
     # md.cpython-313-x86_64-linux-gnu.so and cd.cpython-...: the extension loader comes first,

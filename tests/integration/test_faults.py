@@ -102,7 +102,8 @@ class Harness:
             "ipcheck": n(f"rl#ipcheck#{self.ip}#{window}"),
             "prefix": n(f"rl#prefix#{prefix_of(self.number)}#{window}"),
             "approvals": n(f"rl#prefix#{prefix_of(self.number)}#{window}", "approvals_sms"),
-            "country": n(f"rl#country#US#{window}"),
+            "country": n(f"rl#country#US#{window}") + sum(  # sharded as the budget (shard 0: no suffix)
+                n(f"rl#country#US#{window}#{s}") for s in range(1, config.limits.budget_shards)),
             "budget": sum(n(f"rl#budget#{window}#{s}") for s in range(config.limits.budget_shards)),
             "sms": len(self.codes()),
             # seconds until a resend is allowed (0: the number is not held)

@@ -1,0 +1,315 @@
+"""`make bench ARGS=--load`: what a user sees under load (not part of `make test`).
+
+The forking dev server (scripts/local/serve.py --forking: one process per request, as Lambda
+gives each concurrent request its own container) on dynalite, both on 127.0.0.1; ``clients``
+threads, each a client making verifications one after another (a start, the code read from
+the console provider's log, a right check) until ``verifications`` are done: it stops by
+itself. Reported: verifications a second against the floor (the DynamoDB calls a start and a
+check make, recorded from the handler and replayed with boto3 by as many threads, each
+replaying a fresh number's calls wave by wave as bench/floor.py does), p50/p95/p99 of the
+start and the check (each against the floor's), errors (any other status, or no code), and
+every counter checked exact afterwards: the sends the log shows, the budget's and the
+country's shards, the number items' starts and checks, the prefix counters' approvals and the
+attempts' day counters (no send, approval or guess lost or counted twice).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench import floor
+from bench.harness import BENCH_ENV, Dynalite, numbers
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = "bench-load"
+_CODE = re.compile(r"\[console SMS to (\+[0-9]+)\][^\n]*\n[^\n]*?\b([0-9]{6})\b", re.ASCII)
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 1)
+
+
+class Codes:
+    """The codes the console provider printed, read from the server's log as it grows."""
+
+    def __init__(self, log_path: Path) -> None:
+        self._path, self._tail = log_path, ""
+        self._codes: dict[str, str] = {}
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        with open(self._path, encoding="utf-8", errors="replace") as log:
+            while not self._stop.is_set():
+                chunk = log.read()
+                if not chunk:
+                    time.sleep(0.002)
+                    continue
+                text = self._tail + chunk
+                found = list(_CODE.finditer(text))
+                self._tail = text[found[-1].end():] if found else text[-4000:]
+                with self._changed:
+                    for match in found:
+                        self._codes[match.group(1)] = match.group(2)
+                    self._changed.notify_all()
+
+    def wait(self, number: str, timeout: float = 20.0) -> str | None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while number not in self._codes:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._changed.wait(left)
+            return self._codes[number]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _serve(db: Dynalite, log_path: Path) -> tuple[subprocess.Popen, str]:
+    from scripts.local.run_local import free_port, wait_for_port
+
+    port = free_port()
+    env = {**os.environ, **BENCH_ENV, "AWS_ENDPOINT_URL_DYNAMODB": db.endpoint, "PYTHONUNBUFFERED": "1"}
+    settings = {**BENCH_ENV, "OTP_TABLE_NAME": TABLE, "OTP_REQUEST_BUDGET_SECONDS": "19",
+                "OTP_LOG_FORMAT": "json"}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "local" / "serve.py"), "--stage", "test", "--port", str(port),
+         "--forking", *[f"--env={k}={v}" for k, v in settings.items()]],
+        env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, cwd=ROOT)
+    wait_for_port(port)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def served(db: Dynalite, clients: int, count: int, work: Path) -> dict[str, Any]:
+    import requests
+
+    log_path = work / "server.log"
+    proc, url = _serve(db, log_path)
+    codes = Codes(log_path)
+    todo = iter(numbers(60_000, count))
+    lock = threading.Lock()
+    starts: list[float] = []
+    checks: list[float] = []
+    errors: dict[str, int] = {}
+    failed_starts: list[str] = []
+
+    def error(kind: str) -> None:
+        with lock:
+            errors[kind] = errors.get(kind, 0) + 1
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                number = next(todo, None)
+            if number is None:
+                return
+            t0 = time.perf_counter()
+            started = session.post(url + "/v1/verifications", json={"to": number}, timeout=30)
+            t1 = time.perf_counter()
+            if started.status_code != 201:
+                error(f"start {started.status_code} {_code_of(started)}")
+                failed_starts.append(number)
+                continue
+            code = codes.wait(number)
+            if code is None:
+                error("no code")
+                continue
+            t2 = time.perf_counter()
+            checked = session.post(url + "/v1/verifications/check", json={"to": number, "code": code},
+                                   timeout=30)
+            t3 = time.perf_counter()
+            with lock:
+                starts.append(t1 - t0)
+                if checked.status_code == 200:
+                    checks.append(t3 - t2)
+            if checked.status_code != 200:
+                error(f"check {checked.status_code} {_code_of(checked)}")
+
+    try:
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            for future in [pool.submit(client) for _ in range(clients)]:
+                future.result()
+        seconds = time.perf_counter() - began
+    finally:
+        codes.stop()
+        proc.terminate()
+        proc.wait(timeout=10)
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    sent = len(re.findall(r"\[console SMS to ", text))
+    # Where the time goes: each request's own latency_ms, measured by the handler from its
+    # start to its answer (chalicelib/telemetry.py), against what the client saw; the rest is
+    # outside the handler: the accept queue, the fork, the child's start, HTTP.
+    inside: dict[str, list[float]] = {"POST /v1/verifications": [], "POST /v1/verifications/check": []}
+    for line in text.splitlines():
+        if line.startswith("{") and '"latency_ms"' in line and '"route"' in line:
+            entry = json.loads(line)
+            if entry.get("route") in inside:
+                inside[entry["route"]].append(entry["latency_ms"] / 1000)
+    return {"seconds": seconds, "starts": starts, "checks": checks, "errors": errors, "sms_in_log": sent,
+            "failed_starts": len(failed_starts),
+            "handler_starts": inside["POST /v1/verifications"],
+            "handler_checks": inside["POST /v1/verifications/check"]}
+
+
+def _code_of(response: Any) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "?"
+
+
+def floor_run(db: Dynalite, clients: int, count: int, calls_file: Path) -> dict[str, Any]:
+    """The recorded calls of a start and a check, replayed for ``count`` fresh numbers by
+    ``clients`` threads, each wave's calls at once on a pool as wide as every client's waves."""
+    import boto3
+    from botocore.config import Config
+
+    recorded = floor.load(calls_file)
+    client = boto3.client("dynamodb", endpoint_url=db.endpoint,
+                          config=Config(max_pool_connections=clients * 10))
+    widest = max(len(w) for w in recorded["request"] + recorded["check"])
+    pool = ThreadPoolExecutor(max_workers=clients * widest)
+    table = db.table("bench-load-floor")
+    starts: list[float] = []
+    checks: list[float] = []
+    lock = threading.Lock()
+    left = [count]
+
+    def one() -> None:
+        while True:
+            with lock:
+                if left[0] == 0:
+                    return
+                left[0] -= 1
+            number_pk = floor.fresh_number_pk()
+            t0 = time.perf_counter()
+            floor.replay(client, recorded["request"], table, number_pk, pool=pool)
+            t1 = time.perf_counter()
+            floor.replay(client, recorded["check"], table, number_pk, pool=pool)
+            t2 = time.perf_counter()
+            with lock:
+                starts.append(t1 - t0)
+                checks.append(t2 - t1)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as threads:
+        for future in [threads.submit(one) for _ in range(clients)]:
+            future.result()
+    seconds = time.perf_counter() - began
+    pool.shutdown()
+    return {"seconds": seconds, "starts": starts, "checks": checks}
+
+
+def counters(db: Dynalite) -> dict[str, int]:
+    """Every count the run left in the table, summed by kind."""
+    client = db.client()
+    totals: dict[str, int] = {}
+    pages = client.get_paginator("scan").paginate(TableName=TABLE)
+    for item in (i for page in pages for i in page["Items"]):
+        pk = item["pk"]["S"]
+        numbers_of = {k: int(v["N"]) for k, v in item.items() if "N" in v}
+
+        def add(name: str, value: int) -> None:
+            totals[name] = totals.get(name, 0) + value
+
+        if pk.startswith("rl#budget#"):
+            add("budget", numbers_of.get("n", 0))
+        elif pk.startswith("rl#country#"):
+            add("country", numbers_of.get("n", 0))
+            add("country_shards", 1)
+        elif pk.startswith("rl#prefix#"):
+            add("prefix", numbers_of.get("n", 0))
+            add("approvals", numbers_of.get("approvals_sms", 0))
+        elif pk.startswith("v#"):
+            add("number_starts", sum(v for k, v in numbers_of.items() if k.startswith("starts_")))
+            add("number_checks", sum(v for k, v in numbers_of.items() if k.startswith("checks_")))
+        elif pk.startswith("ac#"):
+            add("attempts", sum(v for k, v in numbers_of.items() if k.startswith("t#")))
+            add("conversions", sum(v for k, v in numbers_of.items() if k.startswith("c#")))
+    return totals
+
+
+def run(clients: int, count: int, calls_file: Path, work: Path, nice: int = 0) -> dict[str, Any]:
+    """``nice``: once dynalite runs, this process (the clients and the floor's threads) and the
+    server it starts next (and every child it forks) run that much below it. On AWS, DynamoDB
+    has CPUs of its own; here dynalite, one node process, shares two cores with 50 forked
+    handlers and the clients, and a starved dynalite slows every call of both runs."""
+    db = Dynalite()
+    try:
+        if nice:
+            os.nice(nice)
+        db.table(TABLE)
+        ours = served(db, clients, count, work)
+        counts = counters(db)
+        base = floor_run(db, clients, count, calls_file)
+    finally:
+        db.stop()
+    done = len(ours["checks"])
+    sends = len(ours["starts"])
+    failed = ours["failed_starts"]
+    expected = {"budget": sends, "country": sends, "prefix": sends, "number_starts": sends,
+                "attempts": sends, "approvals": done, "conversions": done, "number_checks": done}
+    # A start that failed (503: a call out of time) may stay counted where its write landed: the
+    # conservative side, never generous (docs/limits.md). So the send counts may exceed the
+    # sends by at most the failed starts; approvals and guesses must be exact whatever happens.
+    exact = ours["sms_in_log"] == sends and all(counts.get(k, 0) == v for k, v in expected.items())
+    send_kinds = ("budget", "country", "prefix", "number_starts", "attempts")
+    bounded = ours["sms_in_log"] == sends and all(
+        v <= counts.get(k, 0) <= v + (failed if k in send_kinds else 0) for k, v in expected.items())
+    per_second = done / ours["seconds"]
+    floor_per_second = len(base["checks"]) / base["seconds"]
+    return {
+        "clients": clients,
+        "nice": nice,
+        "verifications": count,
+        "seconds": round(ours["seconds"], 1),
+        "per_second": round(per_second, 1),
+        "floor_per_second": round(floor_per_second, 1),
+        "ratio": round(per_second / floor_per_second, 3),
+        **{f"start_p{p}_ms": percentile(ours["starts"], p) for p in (50, 95, 99)},
+        **{f"check_p{p}_ms": percentile(ours["checks"], p) for p in (50, 95, 99)},
+        **{f"floor_start_p{p}_ms": percentile(base["starts"], p) for p in (50, 99)},
+        **{f"floor_check_p{p}_ms": percentile(base["checks"], p) for p in (50, 99)},
+        "start_mean_ms": round(statistics.mean(ours["starts"]) * 1000, 1),
+        # The same requests timed inside the handler (its request log's latency_ms).
+        **({f"handler_start_p{p}_ms": percentile(ours["handler_starts"], p) for p in (50, 99)}
+           if ours["handler_starts"] else {}),
+        **({f"handler_check_p{p}_ms": percentile(ours["handler_checks"], p) for p in (50, 99)}
+           if ours["handler_checks"] else {}),
+        "errors": sum(ours["errors"].values()),
+        "error_kinds": ours["errors"],
+        "sms_in_log": ours["sms_in_log"],
+        "counters": counts,
+        "counters_expected": expected,
+        "failed_starts": failed,
+        "counters_exact": exact,
+        "counters_within_failed_starts": bounded,
+    }
+
+
+def main(clients: int, count: int, calls_file: Path, work: Path, output: Path,
+         nice: int = 0) -> dict[str, Any]:
+    result = run(clients, count, calls_file, work, nice)
+    if output.exists():  # a full run's results.json: the load section beside the others
+        recorded = json.loads(output.read_text())
+        recorded["load"] = result
+        output.write_text(json.dumps(recorded, indent=2) + "\n")
+    return result
