@@ -56,10 +56,10 @@ def test_dependabot_watches_uv_pip_npm_and_actions_where_their_files_are():
 
 def test_the_npm_tools_are_installed_at_the_versions_dependabot_updates():
     pins = json.loads((ROOT / "tests" / "node" / "package.json").read_text())["devDependencies"]
-    assert set(pins) == {"dynalite", "twilio"}
+    assert set(pins) == {"dynalite", "twilio", "better-auth"}
     assert all(re.fullmatch(r"\d+\.\d+\.\d+", version) for version in pins.values())
     makefile = (ROOT / "Makefile").read_text()
-    assert not re.search(r"(dynalite|twilio)@\d", makefile), "the Makefile pins a version of its own"
+    assert not re.search(r"(dynalite|twilio|better-auth)@\d", makefile), "the Makefile pins a version of its own"
     assert "tests/node/package.json" in makefile
 
 
@@ -89,12 +89,25 @@ def test_every_package_the_lambda_code_imports_is_declared():
     dependencies (a package borrowed from another's dependencies goes when that one drops it),
     or given by the Lambda runtime (boto3, botocore, SnapStart's hook) or chalice."""
     runtime = {"boto3", "botocore", "snapshot_restore_py", "chalice"}
+    # The Cognito trigger's layer (pyproject's cognito group), attached to that function only.
+    layer = {re.split(r"[=<>!~\[ ]", d, maxsplit=1)[0].lower() for d in PYPROJECT["dependency-groups"]["cognito"]}
     distributions = packages_distributions()
     undeclared = sorted(
         module for module in _third_party_imports() - runtime
-        if not {d.lower() for d in distributions.get(module, [module])} & _declared())
+        if not {d.lower() for d in distributions.get(module, [module])} & (_declared() | layer))
     assert not undeclared, f"imported but not in pyproject.toml's dependencies: {', '.join(undeclared)}"
     assert "idna" in _third_party_imports()  # the collector sees the imports inside functions too
+
+
+def test_the_layers_packages_are_imported_by_the_cognito_trigger_only():
+    """aws-encryption-sdk (and its cryptography) is in the trigger's layer, not the API's zip:
+    imported by chalicelib/hooks/cognito.py alone, inside its functions (never at import time)."""
+    importers = sorted(str(p.relative_to(ROOT)) for p in [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")]
+                       if re.search(r"^\s*(?:import|from) (?:aws_encryption_sdk|cryptography)\b", p.read_text(), re.M))
+    assert importers == ["chalicelib/hooks/cognito.py"]
+    tree = ast.parse((ROOT / "chalicelib" / "hooks" / "cognito.py").read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not [n for n in top if "aws_encryption_sdk" in ast.dump(n) or "cryptography" in ast.dump(n)]
 
 
 def test_pyproject_names_no_file_that_does_not_exist():
