@@ -137,7 +137,7 @@ def register_flask(session: requests.Session, app: App, to: str) -> requests.Res
 
 def test_flask_quickstart_registers_again_within_seconds_and_the_first_code_verifies(server, account,
                                                                                        flask_app):
-    to, since = unique_number(140), mark(server)
+    to, since = unique_number(640), mark(server)
     browser = requests.Session()
     assert browser.get(flask_app.url + "/auth/register", timeout=30).status_code == 200
     registered = register_flask(browser, flask_app, to)
@@ -174,7 +174,7 @@ def test_flask_quickstart_registers_again_within_seconds_and_the_first_code_veri
 
 
 def test_flask_quickstart_shows_its_500_page_on_the_sixth_send(server, account, flask_app):
-    to, since = unique_number(141), mark(server)
+    to, since = unique_number(641), mark(server)
     browser = requests.Session()
     for send in range(1, 6):  # the first, then four registrations again, each after `flask init-db`
         flask_app.init_db()
@@ -205,7 +205,7 @@ def logged(app: App) -> list[dict]:
 
 def test_express_quickstart_reloads_resends_refuses_the_sixth_and_verifies_the_first_code(server, account,
                                                                                           express_app):
-    to, url, since = unique_number(142), express_app.url, mark(server)
+    to, url, since = unique_number(642), express_app.url, mark(server)
     browser = requests.Session()
     assert browser.get(url + "/register", timeout=30).status_code == 200
     registered = browser.post(url + "/register", timeout=30, data={

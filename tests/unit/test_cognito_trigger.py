@@ -84,7 +84,7 @@ def test_make_cognito_layer_builds_for_the_architecture_asked():
 def test_make_deploy_publishes_the_layer_before_chalice_deploy_and_package_writes_it_beside_the_template():
     deploy = _dry_run("deploy", "STAGE=dev")
     publish = deploy.index("cognito_trigger.py publish --stage dev")
-    assert deploy.index("cognito_trigger.py enabled --stage dev") < publish < deploy.index("chalice deploy")
+    assert deploy.index("cognito_trigger.py enabled --stage dev") < publish < deploy.index("chalice_deploy.py deploy")
     package = _dry_run("package", "STAGE=dev")
     build = package.index("cognito_trigger.py build --arch x86_64 --out build/dev/out/cognito-layer.zip")
     assert package.index("chalice package") < build < package.index("cfn-lint")
