@@ -34,7 +34,7 @@ def test_page_has_two_steps_the_right_inputs_and_security_headers(client):
 
 
 @pytest.mark.parametrize("name,content_type", [("app.js", "text/javascript"), ("app.css", "text/css"),
-                                               ("inbox.js", "text/javascript")])
+                                               ("inbox.js", "text/javascript"), ("passkeys.js", "text/javascript")])
 def test_static_files_are_served_with_their_types(client, name, content_type):
     response = client.http.get(f"/static/{name}")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith(content_type)
