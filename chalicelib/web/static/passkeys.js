@@ -65,8 +65,13 @@
     if (typeof credential.toJSON === "function") return credential.toJSON();
     const r = credential.response, response = { clientDataJSON: text64(r.clientDataJSON) };
     if (r.attestationObject) {
+      // What toJSON() writes for an attestation (WebAuthn Level 3, AuthenticatorAttestationResponseJSON).
       response.attestationObject = text64(r.attestationObject);
       response.transports = r.getTransports ? r.getTransports() : [];
+      if (r.getAuthenticatorData) response.authenticatorData = text64(r.getAuthenticatorData());
+      const key = r.getPublicKey && r.getPublicKey();
+      if (key) response.publicKey = text64(key);
+      if (r.getPublicKeyAlgorithm) response.publicKeyAlgorithm = r.getPublicKeyAlgorithm();
     } else {
       response.authenticatorData = text64(r.authenticatorData);
       response.signature = text64(r.signature);
