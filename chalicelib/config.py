@@ -21,6 +21,7 @@ from chalicelib.settings.hooks import Hooks
 from chalicelib.settings.limits import Limits
 from chalicelib.settings.numbers import TestNumbers
 from chalicelib.settings.receipts import receipt_settings
+from chalicelib.settings.passkeys import PasskeySettings
 from chalicelib.settings.totp import TotpSettings
 
 __all__ = ["Config", "ConfigError", "Limits", "TestNumbers", "api_key_required", "public_api"]
@@ -94,6 +95,7 @@ class Config:
     receipt_ttl_seconds: int = 300
     receipt_key_ids: tuple[str, ...] = ()  # the first signs; all are published
     totp: "TotpSettings" = None  # type: ignore[assignment]
+    passkeys: "PasskeySettings" = None  # type: ignore[assignment]  # OTP_PASSKEY_* (settings/passkeys.py)
     channels: Channels = Channels()  # whatsapp and email (docs/channels.md): off by default
     # OTP_ATTEMPTS: each send and approval also recorded for the v2 Attempts list and Summary
     # (chalicelib/verify/attempts.py): two small writes beside each, in the waves they already make.
@@ -227,6 +229,7 @@ class Config:
             test_numbers=TestNumbers.from_env(env, stage, code_length),
             **receipt_settings(env, stage),
             totp=TotpSettings.from_env(env, stage),
+            passkeys=PasskeySettings.from_env(env),
             channels=channels,
             attempts=_bool(env, "OTP_ATTEMPTS", True),
             hooks=Hooks.from_env(env, stage),

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from chalicelib.factors.entities import prunes as prunes
     from chalicelib.factors.entities import to_challenges as to_challenges
     from chalicelib.factors.entities import to_prune as to_prune
+    from chalicelib.factors.receipt_check import InvalidReceipt as InvalidReceipt
+    from chalicelib.factors.receipt_check import check_receipt as check_receipt
     from chalicelib.factors.receipts import AMR_TOTP as AMR_TOTP
     from chalicelib.factors.receipts import ReceiptSigner as ReceiptSigner
     from chalicelib.factors.receipts import ReceiptUnavailable as ReceiptUnavailable
@@ -52,6 +54,8 @@ _EXPORTS = {
     "prunes": "chalicelib.factors.entities",
     "to_challenges": "chalicelib.factors.entities",
     "to_prune": "chalicelib.factors.entities",
+    "InvalidReceipt": "chalicelib.factors.receipt_check",
+    "check_receipt": "chalicelib.factors.receipt_check",
     "AMR_TOTP": "chalicelib.factors.receipts",
     "ReceiptSigner": "chalicelib.factors.receipts",
     "ReceiptUnavailable": "chalicelib.factors.receipts",

@@ -182,6 +182,10 @@ class ReceiptSigner:
     def enabled(self) -> bool:
         return bool(self._key_ids)
 
+    @property
+    def issuer(self) -> str:
+        return self._issuer
+
     def public_key(self, name: str, *, fresh: bool = False, missing_ok: bool = False) -> PublicKey | None:
         """The key ``name`` (key id, ARN or alias) names; an alias is read again after
         ALIAS_REFRESH_SECONDS or when ``fresh``. None only if ``missing_ok`` and KMS has no such key."""

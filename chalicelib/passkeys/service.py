@@ -1,0 +1,376 @@
+"""Passkey factors' use cases, for both dialects (v1's page routes and /v2's Passkeys routes):
+register (creation options), verify the registration, challenge (request options), approve.
+
+Each challenge carries what finds it, then fresh randomness (VerifyFactor and ApproveChallenge
+name nothing else):
+
+    registration  0x01 | identity key (16) | factor SID's 16 bytes | random (16)
+    sign-in       0x02 | identity key (16) | challenge SID's 16 bytes | random (16)
+    discoverable  0x03 | its item's key (16) | random (16)
+
+so the answer's clientDataJSON leads to one GetItem (the identity's item; a discoverable one:
+its own item, spent, then the identity named by the assertion's userHandle, the entity SID
+the creation options gave as user.id). The whole challenge is compared, in constant time,
+with the one stored; single use and expiry are the writes' conditions (chalicelib/passkeys/store.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from chalicelib import errors, telemetry
+from chalicelib.dynamodb import ConditionFailed
+from chalicelib.passkeys import cose
+from chalicelib.passkeys.store import (
+    APPROVED,
+    MAX_CHALLENGES,
+    PENDING,
+    UNVERIFIED,
+    VERIFIED,
+    DynamoDBPasskeyStore,
+    Passkey,
+    PasskeyItem,
+    SignInChallenge,
+    receipt_attribute,
+)
+from chalicelib.passkeys.webauthn import (
+    CREATE,
+    GET,
+    CeremonyRefused,
+    CounterRegressed,
+    b64url,
+    client_data,
+    credential_id,
+    verify_assertion,
+    verify_registration,
+)
+
+log = logging.getLogger("verify")
+_REGISTRATION, _SIGN_IN, _OPEN = 1, 2, 3
+MAX_DECISIONS = 5  # an approval decided again after a concurrent one moved the counter
+
+
+class PasskeyRefused(errors.ServiceError):
+    """A ceremony's check failed (``check``: origin, challenge, rpId, flags, signature, ...)."""
+
+    status, code = 400, "invalid_credential"
+
+    def __init__(self, refused: CeremonyRefused) -> None:
+        super().__init__(f"The passkey was refused ({refused.check}): {refused}.")
+        self.check = refused.check
+
+
+class ChallengeNotFound(errors.ServiceError):
+    status, code = 404, "challenge_not_found"
+    message = "No such challenge: unknown, expired or already used. Ask for a new one."
+
+
+class CounterWentBack(errors.ServiceError):
+    status, code = 403, "counter_regressed"
+    message = ("The passkey's sign counter went back: another authenticator may hold a copy of it. "
+               "It was refused and reported.")
+
+
+class NoPasskey(errors.ServiceError):
+    status, code = 404, "no_passkey"
+    message = "This number has no passkey here."
+
+
+class TooManyPasskeys(errors.ServiceError):
+    status, code = 409, "too_many_passkeys"
+    message = "This number holds the most passkeys allowed; delete one first."
+
+
+class ReceiptUsed(errors.ServiceError):
+    status, code = 409, "receipt_used"
+    message = "This receipt has already registered a passkey; verify the number again."
+
+
+@dataclass(frozen=True)
+class RelyingParty:
+    """Who the passkey is for: the site's id (a domain), its name, the origins its pages and apps
+    run on, and what its ceremonies ask of the authenticator."""
+
+    id: str
+    name: str
+    origins: frozenset[str]
+    user_verification: str = "preferred"  # required | preferred | discouraged
+    resident_key: str = "preferred"  # Twilio's discoverable_credentials
+    attachment: str | None = None  # platform | cross-platform; None: any
+
+
+@dataclass(frozen=True)
+class Approval:
+    identity: str
+    passkey: Passkey
+    challenge_id: str | None  # None: a discoverable challenge
+    user_verified: bool
+    sign_count: int
+
+
+def amr(passkey: Passkey, user_verified: bool) -> tuple[str, ...]:
+    """RFC 8176: "swk" for a synced passkey (backup eligible: a software-held key), "hwk" for a
+    device-bound one, and "user" when the authenticator verified the user (PIN, biometrics)."""
+    return ("swk" if passkey.backup_eligible else "hwk",) + (("user",) if user_verified else ())
+
+
+class PasskeyService:
+    def __init__(self, store: DynamoDBPasskeyStore, identity_key: Callable[[str], str], *, ttl_seconds: int,
+                 max_factors: int, clock: Callable[[], float] = time.time, scope: str | None = None) -> None:
+        self._store = store
+        self._identity_key = identity_key
+        self._ttl = ttl_seconds
+        self._max = max_factors
+        self._clock = clock
+        self._scope = scope  # the v2 Service whose passkeys these are; None: the default Service (v1)
+
+    def for_scope(self, scope: str | None) -> PasskeyService:
+        return PasskeyService(self._store, self._identity_key, ttl_seconds=self._ttl, max_factors=self._max,
+                              clock=self._clock, scope=scope)
+
+    def now(self) -> float:
+        return self._clock()
+
+    def identity_key(self, identity: str) -> str:
+        return self._identity_key(identity)
+
+    def load(self, identity: str) -> PasskeyItem:
+        return self._ours(self._store.load(self._identity_key(identity)))
+
+    def _ours(self, item: PasskeyItem) -> PasskeyItem:
+        return item if item.service == self._scope else PasskeyItem(None, self._scope, {}, {})
+
+    # -- registration -----------------------------------------------------------------------
+
+    def register(self, identity: str, user_name: str, label: str, rp: RelyingParty, *,
+                 receipt: tuple[str, int] | None = None, entity: bool = False,
+                 ) -> tuple[Passkey, dict[str, Any]]:
+        """An unverified passkey and the creation options for navigator.credentials.create().
+        ``receipt`` (jti, expiry): the verification's receipt this registration spends."""
+        key = self._identity_key(identity)
+        now = int(self._clock())
+        for _ in range(MAX_DECISIONS):
+            item = self.load(identity)
+            if receipt is not None and receipt_attribute(receipt[0]) in item.receipts:
+                raise ReceiptUsed()
+            sid = secrets.token_bytes(16)
+            challenge = bytes([_REGISTRATION]) + bytes.fromhex(key) + sid + secrets.token_bytes(16)
+            passkey = Passkey(id="YF" + sid.hex(), status=UNVERIFIED, label=label, rp_id=rp.id,
+                              created_at=now, expires_at=now + self._ttl, challenge=challenge,
+                              user_verification=rp.user_verification)
+            prune = [p.id for p in item.passkeys.values() if not p.live(now)]
+            gone = [name for name, exp in item.receipts.items() if exp <= now]
+            try:
+                self._store.add(key, identity, passkey, max_factors=self._max, scope=self._scope,
+                                receipt=receipt, prune=prune, receipts_gone=gone, entity=entity, now=now)
+            except ConditionFailed as exc:
+                after = self._ours_raw(exc.item)
+                if receipt is not None and receipt_attribute(receipt[0]) in after.receipts:
+                    raise ReceiptUsed() from None
+                if exc.item and exc.item.get("service", {}).get("S") != self._scope:
+                    raise errors.FactorNotFound() from None  # another Service's identity key: never here
+                if len([p for p in after.passkeys.values() if p.live(now)]) >= self._max:
+                    raise TooManyPasskeys() from None
+                continue  # a pruned passkey changed meanwhile: decide again
+            telemetry.metric("PasskeyRegistrations")
+            return passkey, creation_options(passkey, item, rp, "YE" + key, user_name, self._ttl)
+        raise errors.ServiceUnavailable(retry_after=1)
+
+    def verify_registration(self, credential: Any, rp: RelyingParty) -> tuple[str, Passkey]:
+        """(identity, the verified passkey) for a create() result."""
+        try:
+            client = client_data(credential, CREATE)
+        except CeremonyRefused as exc:
+            raise PasskeyRefused(exc) from None
+        found = _parse(client.challenge, _REGISTRATION)
+        if found is None:
+            raise ChallengeNotFound()
+        key, sid = found
+        item = self._ours(self._store.load(key))
+        now = int(self._clock())
+        passkey = item.passkeys.get("YF" + sid.hex())
+        if passkey is None or passkey.status != UNVERIFIED or not passkey.live(now) or passkey.rp_id != rp.id:
+            raise ChallengeNotFound()
+        try:
+            new = verify_registration(credential, challenge=passkey.challenge, origins=rp.origins,
+                                      rp_id=rp.id, user_verification=passkey.user_verification)
+        except CeremonyRefused as exc:
+            log.info("passkey registration refused check=%s", exc.check)
+            raise PasskeyRefused(exc) from None
+        if item.by_credential(new.credential_id) is not None:
+            raise PasskeyRefused(CeremonyRefused("credential", "this passkey is registered already"))
+        verified = replace(passkey, status=VERIFIED, credential_id=new.credential_id,
+                           public_key=new.public_key, algorithm=new.algorithm, sign_count=new.sign_count,
+                           transports=new.transports,
+                           bound_at=now, user_verified=new.user_verified, backup_eligible=new.backup_eligible,
+                           backed_up=new.backed_up, attachment=new.attachment, expires_at=None)
+        try:
+            self._store.verify(key, verified, now, self._scope)
+        except ConditionFailed:
+            raise ChallengeNotFound() from None  # answered already (a replay) or expired meanwhile
+        log.info("passkey registered factor=%s alg=%s", verified.id[-16:], cose.NAMES[new.algorithm])
+        return item.identity or "", verified
+
+    # -- sign-in ----------------------------------------------------------------------------
+
+    def challenge(self, identity: str | None, factor_id: str | None, rp: RelyingParty
+                  ) -> tuple[SignInChallenge | None, list[Passkey], dict[str, Any]]:
+        """(the challenge: None for a discoverable one, the passkeys it allows, request options).
+        ``identity`` None: discoverable (allowCredentials empty, the browser offers its own)."""
+        now = int(self._clock())
+        expires = now + self._ttl
+        if identity is None:
+            key = secrets.token_bytes(16)
+            raw = bytes([_OPEN]) + key + secrets.token_bytes(16)
+            self._store.put_open_challenge(key.hex(), raw, rp.user_verification, expires, self._scope)
+            return None, [], request_options(raw, [], rp, self._ttl)
+        identity_key = self._identity_key(identity)
+        item = self.load(identity)
+        allowed = [p for p in item.passkeys.values() if p.status == VERIFIED and factor_id in (None, p.id)]
+        if not allowed:
+            raise NoPasskey()
+        sid = secrets.token_bytes(16)
+        raw = bytes([_SIGN_IN]) + bytes.fromhex(identity_key) + sid + secrets.token_bytes(16)
+        challenge = SignInChallenge("YC" + sid.hex(), raw, factor_id or "", PENDING, now, expires,
+                                    rp.user_verification)
+        ordered = sorted(item.challenges.values(), key=lambda c: (c.created_at, c.id))
+        prune = [c.id for c in ordered[:max(0, len(ordered) - (MAX_CHALLENGES - 1))]]
+        try:
+            self._store.add_challenge(identity_key, challenge, prune, self._scope)
+        except ConditionFailed:
+            raise NoPasskey() from None  # deleted meanwhile
+        return challenge, allowed, request_options(raw, allowed, rp, self._ttl)
+
+    def approve(self, credential: Any, rp: RelyingParty) -> Approval:
+        """A get() result for one of this service's challenges: the counter moves, the challenge
+        is spent (approved), once."""
+        try:
+            client = client_data(credential, GET)
+            raw_id = credential_id(credential)
+        except CeremonyRefused as exc:
+            raise PasskeyRefused(exc) from None
+        now = int(self._clock())
+        challenge: SignInChallenge | None = None
+        sign_in = _parse(client.challenge, _SIGN_IN)
+        if sign_in is not None:
+            identity_key = sign_in[0]
+            item = self._ours(self._store.load(identity_key))
+            challenge = item.challenges.get("YC" + sign_in[1].hex())
+            if challenge is None or not challenge.pending(now) or challenge.challenge != client.challenge:
+                raise ChallengeNotFound()
+            expected, uv = challenge.challenge, challenge.user_verification
+        else:
+            opened = _parse(client.challenge, _OPEN)
+            spent = opened and self._store.spend_open_challenge(opened[0], now, self._scope)
+            if not spent or spent[0] != client.challenge:
+                raise ChallengeNotFound()
+            expected, uv = spent
+            identity_key = _entity_key(credential)
+            item = self._ours(self._store.load(identity_key))
+        for _ in range(MAX_DECISIONS):
+            passkey = item.by_credential(raw_id)
+            if passkey is None or (challenge is not None and challenge.factor_id not in ("", passkey.id)):
+                raise PasskeyRefused(CeremonyRefused("credential", "not a passkey of this number or entity"))
+            try:
+                assertion = verify_assertion(credential, challenge=expected, origins=rp.origins, rp_id=rp.id,
+                                             public_key=passkey.public_key, sign_count=passkey.sign_count,
+                                             user_verification=uv)
+            except CounterRegressed as exc:
+                log.warning("passkey sign counter went back factor=%s stored=%d received=%d: a cloned "
+                            "authenticator?", passkey.id[-16:], exc.stored, exc.received)
+                telemetry.metric("PasskeyCounterRegressions")
+                raise CounterWentBack() from None
+            except CeremonyRefused as exc:
+                log.info("passkey assertion refused check=%s factor=%s", exc.check, passkey.id[-16:])
+                raise PasskeyRefused(exc) from None
+            try:
+                self._store.approve(identity_key, passkey, assertion.sign_count, now, self._scope, challenge)
+            except ConditionFailed as exc:
+                item = self._ours_raw(exc.item)
+                if challenge is not None:
+                    current = item.challenges.get(challenge.id)
+                    if current is None or not current.pending(now):
+                        raise ChallengeNotFound() from None  # a replay, or its twin landed first
+                continue  # the counter moved meanwhile: checked again against the new one
+            telemetry.metric("PasskeyApprovals")
+            return Approval(item.identity or "", passkey, challenge.id if challenge else None,
+                            assertion.user_verified, assertion.sign_count)
+        raise errors.ServiceUnavailable(retry_after=1)
+
+    # -- factors ----------------------------------------------------------------------------
+
+    def passkeys(self, identity: str) -> list[Passkey]:
+        now = self._clock()
+        return sorted((p for p in self.load(identity).passkeys.values() if p.live(now)),
+                      key=lambda p: (p.created_at, p.id))
+
+    def delete(self, identity: str, factor_id: str) -> None:
+        try:
+            self._store.delete(self._identity_key(identity), factor_id, self._scope)
+        except ConditionFailed:
+            raise errors.FactorNotFound() from None
+
+    def _ours_raw(self, raw: dict[str, Any] | None) -> PasskeyItem:
+        from chalicelib.passkeys.store import to_item
+
+        return self._ours(to_item(raw))
+
+
+def _parse(challenge: bytes, kind: int) -> tuple[str, bytes] | None:
+    """(identity or item key, the SID's bytes) of one of our challenges of ``kind``."""
+    if kind == _OPEN:
+        return (challenge[1:17].hex(), b"") if len(challenge) == 33 and challenge[0] == _OPEN else None
+    if len(challenge) != 49 or challenge[0] != kind:
+        return None
+    return challenge[1:17].hex(), challenge[17:33]
+
+
+def _entity_key(credential: Any) -> str:
+    """The identity key from a discoverable assertion's userHandle (the entity SID, "YE" + key)."""
+    from chalicelib.passkeys.webauthn import b64url_decode
+
+    response = credential.get("response") or {}
+    try:
+        handle = b64url_decode(response.get("userHandle"), "userHandle").decode("ascii")
+    except (CeremonyRefused, UnicodeDecodeError):
+        handle = ""
+    if len(handle) != 34 or not handle.startswith("YE"):
+        raise PasskeyRefused(CeremonyRefused("credential", "the userHandle names no entity"))
+    return handle[2:]
+
+
+def _descriptor(p: Passkey) -> dict[str, Any]:
+    found: dict[str, Any] = {"type": "public-key", "id": b64url(p.credential_id)}
+    if p.transports:
+        found["transports"] = list(p.transports)
+    return found
+
+
+def creation_options(passkey: Passkey, item: PasskeyItem, rp: RelyingParty, user_id: str, user_name: str,
+                     ttl: int) -> dict[str, Any]:
+    """PublicKeyCredentialCreationOptionsJSON (parseCreationOptionsFromJSON() takes it)."""
+    selection: dict[str, Any] = {"residentKey": rp.resident_key,
+                                 "requireResidentKey": rp.resident_key == "required",
+                                 "userVerification": rp.user_verification}
+    if rp.attachment:
+        selection["authenticatorAttachment"] = rp.attachment
+    return {"rp": {"id": rp.id, "name": rp.name},
+            "user": {"id": b64url(user_id.encode("ascii")), "name": user_name, "displayName": user_name},
+            "challenge": b64url(passkey.challenge),
+            "pubKeyCredParams": [{"type": "public-key", "alg": alg} for alg in cose.ALGORITHMS],
+            "timeout": ttl * 1000,
+            "excludeCredentials": [_descriptor(p) for p in item.passkeys.values() if p.status == VERIFIED],
+            "authenticatorSelection": selection, "attestation": "none"}
+
+
+def request_options(challenge: bytes, allowed: list[Passkey], rp: RelyingParty, ttl: int) -> dict[str, Any]:
+    """PublicKeyCredentialRequestOptionsJSON (parseRequestOptionsFromJSON() takes it)."""
+    return {"challenge": b64url(challenge), "rpId": rp.id, "timeout": ttl * 1000,
+            "allowCredentials": [_descriptor(p) for p in allowed], "userVerification": rp.user_verification}
+
+
+__all__ = ["APPROVED", "PasskeyService", "RelyingParty", "Approval", "amr"]
