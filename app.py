@@ -27,6 +27,8 @@ from chalicelib.hooks.routes import hook_routes
 from chalicelib.http import SERVER_DOOR, App
 from chalicelib.openapi.routes import openapi_routes
 from chalicelib.origins import add_cors_headers
+from chalicelib.passkeys.routes import PATHS as _PASSKEY_PATHS
+from chalicelib.passkeys.routes import passkey_routes
 from chalicelib.settings.channels import channel_event_topics
 from chalicelib.settings.events import delivery_topic, events_stream
 from chalicelib.totp.routes import totp_routes
@@ -49,7 +51,7 @@ _API_KEY = api_key_required()
 # browsers and apps) takes start and check, unless OTP_PUBLIC_API=false puts them behind IAM.
 PUBLIC_DOOR = None if public_api() else SERVER_DOOR
 # v1 routes a browser on an allowed origin may call (CORS, OTP_ALLOWED_ORIGINS).
-_CORS_PATHS = ("/v1/verifications", "/v1/verifications/check")
+_CORS_PATHS = ("/v1/verifications", "/v1/verifications/check", *_PASSKEY_PATHS)
 
 
 # -- Chalice's own answers in the contract's shape (domain errors: chalicelib/http.py) -------
@@ -155,6 +157,11 @@ if any(_CHANNEL_TOPICS):
 # -- authenticator apps (TOTP): the server door, behind IAM ----------------------------------
 
 app.register_blueprint(totp_routes(lambda: wiring.get_totp()))
+
+
+# -- passkeys for the page (chalicelib/passkeys/routes.py): the public door, as start and check -----
+
+app.register_blueprint(passkey_routes(_API_KEY, PUBLIC_DOOR, lambda: wiring.get_page_passkeys()))
 
 
 # -- the seed-compatible routes (form or JSON fields, plain-text answers) ---------------------

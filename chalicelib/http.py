@@ -22,6 +22,7 @@ log = logging.getLogger("verify")
 
 JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 MAX_BODY_BYTES = 4096  # a JSON request body, any route's
+PASSKEY_BODY_BYTES = 16384  # a passkey ceremony's (decode_json_object)
 
 # Two doors. The server door is AWS IAM (SigV4): API Gateway refuses an unsigned call before
 # the function runs. It takes every route that manages state or reads personal data. The
@@ -87,11 +88,13 @@ def raw_body(request: Request) -> bytes:
     return raw.encode("utf-8") if isinstance(raw, str) else raw
 
 
-def decode_json_object(raw: bytes | None) -> dict[str, Any]:
+def decode_json_object(raw: bytes | None, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """``limit``: MAX_BODY_BYTES, or a passkey ceremony's (PASSKEY_BODY_BYTES: an RS256 key's
+    attestation object and the browser's other fields pass 4 KB)."""
     if raw is None or len(raw) == 0:
         raise errors.InvalidRequest("The request body must be a JSON object.")
-    if len(raw) > MAX_BODY_BYTES:
-        raise errors.InvalidRequest(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+    if len(raw) > limit:
+        raise errors.InvalidRequest(f"The request body must be at most {limit} bytes.")
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):

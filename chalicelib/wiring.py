@@ -220,6 +220,36 @@ def _totp_for(service: Any) -> Any:
     return TotpService(get_config(), store, service._hasher, _kms_client, get_receipts(), service.now)
 
 
+def get_passkeys() -> Any:
+    """The PasskeyService (chalicelib/passkeys/service.py), over the VerificationService's
+    DynamoDB client, identity keys and clock."""
+    return _passkeys_for(get_service())
+
+
+@functools.lru_cache(maxsize=1)
+def _passkeys_for(service: Any) -> Any:
+    from chalicelib.passkeys.service import PasskeyService
+    from chalicelib.passkeys.store import DynamoDBPasskeyStore
+
+    settings = get_config().passkeys
+    store = DynamoDBPasskeyStore(service._store._client, get_config().table_name)
+    return PasskeyService(store, service._hasher.identity_key, ttl_seconds=settings.challenge_ttl_seconds,
+                          max_factors=settings.max_factors, clock=service.now)
+
+
+@functools.cache
+def get_page_passkeys() -> Any:
+    """The page's passkey ceremonies (chalicelib/passkeys/page.py): the PasskeyService, the
+    receipts, and the public door's counters (the VerificationService's limiter)."""
+    from chalicelib.passkeys.page import PageCeremonies, TooManyPasskeyRequests
+
+    def limit(ip: str, number_key: str | None, now: float, settings: Any) -> None:
+        get_service()._limiter.passkey_request(ip, number_key, now, settings.per_ip_per_hour,
+                                               settings.per_number_per_hour, TooManyPasskeyRequests)
+
+    return PageCeremonies(lambda: get_passkeys(), lambda: get_receipts(), lambda: get_config(), limit)
+
+
 def get_twilio() -> Any:
     """The Twilio Verify v2 dialect (chalicelib/twilio_v2/api.py) over this container's
     VerificationService: its Services and API keys are cached with it."""
@@ -230,7 +260,7 @@ def get_twilio() -> Any:
 def _twilio_for(service: Any) -> Any:
     from chalicelib.twilio_v2.api import TwilioApi
 
-    return TwilioApi(get_config(), service, get_receipts(), lambda: get_totp())
+    return TwilioApi(get_config(), service, get_receipts(), lambda: get_totp(), lambda: get_passkeys())
 
 
 def get_hooks() -> Any:
@@ -330,7 +360,9 @@ def openapi_json(api_key_required: bool, public: bool) -> str:
 
 
 # Every per-container cache above; reset() clears them (tests and the bench between builds).
-_CACHES: tuple[Any, ...] = (get_config, _service, get_receipts, _kms_client, _totp_for, _event_delivery,
+_CACHES: tuple[Any, ...] = (get_config, _service, get_receipts, _kms_client, _totp_for, _passkeys_for,
+                            get_page_passkeys,
+                            _event_delivery,
                             openapi_json, _twilio_for, _hooks_for)
 _resets: list[Callable[[], None]] = []
 

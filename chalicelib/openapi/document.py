@@ -252,6 +252,9 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
     from chalicelib.openapi import totp as openapi_totp
 
     paths.update(openapi_totp.paths())
+    from chalicelib.openapi import passkeys as openapi_passkeys
+
+    paths.update(openapi_passkeys.paths(public, preflight))
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -264,7 +267,8 @@ def document(code_length: int = 6, api_key_required: bool = False, public_api: b
         "components": {
             "headers": {"RetryAfter": {"description": "Seconds to wait",
                                        "schema": {"type": "integer", "minimum": 1}}},
-            "schemas": {**openapi_schemas.schemas(code_pattern), **openapi_totp.schemas(openapi_schemas.JWS)},
+            "schemas": {**openapi_schemas.schemas(code_pattern), **openapi_totp.schemas(openapi_schemas.JWS),
+                        **openapi_passkeys.schemas(openapi_schemas.JWS)},
         },
     }
     schemes: dict[str, Any] = {"SigV4": {

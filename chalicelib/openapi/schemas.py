@@ -18,6 +18,8 @@ FRAMEWORK_CODES = ("unsupported_media_type", "method_not_allowed", "throttled", 
 
 
 def error_codes() -> list[str]:
+    from chalicelib.passkeys import PasskeyRefused  # noqa: F401  (loads the passkeys' errors)
+
     codes: set[str] = set(FRAMEWORK_CODES)
     pending = [errors.ServiceError]
     while pending:

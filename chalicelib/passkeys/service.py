@@ -19,30 +19,39 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable
 
 from chalicelib import errors, telemetry
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.passkeys import cose
-from chalicelib.passkeys.store import (
-    APPROVED,
+from chalicelib.passkeys.models import (
     MAX_CHALLENGES,
     PENDING,
     UNVERIFIED,
     VERIFIED,
-    DynamoDBPasskeyStore,
+    Approval,
+    ChallengeNotFound,
+    CounterWentBack,
+    NoPasskey,
     Passkey,
     PasskeyItem,
+    PasskeyRefused,
+    ReceiptUsed,
+    RelyingParty,
     SignInChallenge,
+    TooManyPasskeys,
+    creation_options,
     receipt_attribute,
+    request_options,
+    to_item,
 )
+from chalicelib.passkeys.store import DynamoDBPasskeyStore
 from chalicelib.passkeys.webauthn import (
     CREATE,
     GET,
     CeremonyRefused,
     CounterRegressed,
-    b64url,
     client_data,
     credential_id,
     verify_assertion,
@@ -54,73 +63,17 @@ _REGISTRATION, _SIGN_IN, _OPEN = 1, 2, 3
 MAX_DECISIONS = 5  # an approval decided again after a concurrent one moved the counter
 
 
-class PasskeyRefused(errors.ServiceError):
-    """A ceremony's check failed (``check``: origin, challenge, rpId, flags, signature, ...)."""
-
-    status, code = 400, "invalid_credential"
-
-    def __init__(self, refused: CeremonyRefused) -> None:
-        super().__init__(f"The passkey was refused ({refused.check}): {refused}.")
-        self.check = refused.check
-
-
-class ChallengeNotFound(errors.ServiceError):
-    status, code = 404, "challenge_not_found"
-    message = "No such challenge: unknown, expired or already used. Ask for a new one."
-
-
-class CounterWentBack(errors.ServiceError):
-    status, code = 403, "counter_regressed"
-    message = ("The passkey's sign counter went back: another authenticator may hold a copy of it. "
-               "It was refused and reported.")
-
-
-class NoPasskey(errors.ServiceError):
-    status, code = 404, "no_passkey"
-    message = "This number has no passkey here."
-
-
-class TooManyPasskeys(errors.ServiceError):
-    status, code = 409, "too_many_passkeys"
-    message = "This number holds the most passkeys allowed; delete one first."
-
-
-class ReceiptUsed(errors.ServiceError):
-    status, code = 409, "receipt_used"
-    message = "This receipt has already registered a passkey; verify the number again."
-
-
-@dataclass(frozen=True)
-class RelyingParty:
-    """Who the passkey is for: the site's id (a domain), its name, the origins its pages and apps
-    run on, and what its ceremonies ask of the authenticator."""
-
-    id: str
-    name: str
-    origins: frozenset[str]
-    user_verification: str = "preferred"  # required | preferred | discouraged
-    resident_key: str = "preferred"  # Twilio's discoverable_credentials
-    attachment: str | None = None  # platform | cross-platform; None: any
-
-
-@dataclass(frozen=True)
-class Approval:
-    identity: str
-    passkey: Passkey
-    challenge_id: str | None  # None: a discoverable challenge
-    user_verified: bool
-    sign_count: int
-
-
-def amr(passkey: Passkey, user_verified: bool) -> tuple[str, ...]:
-    """RFC 8176: "swk" for a synced passkey (backup eligible: a software-held key), "hwk" for a
-    device-bound one, and "user" when the authenticator verified the user (PIN, biometrics)."""
-    return ("swk" if passkey.backup_eligible else "hwk",) + (("user",) if user_verified else ())
-
-
 class PasskeyService:
-    def __init__(self, store: DynamoDBPasskeyStore, identity_key: Callable[[str], str], *, ttl_seconds: int,
-                 max_factors: int, clock: Callable[[], float] = time.time, scope: str | None = None) -> None:
+    def __init__(
+        self,
+        store: DynamoDBPasskeyStore,
+        identity_key: Callable[[str], str],
+        *,
+        ttl_seconds: int,
+        max_factors: int,
+        clock: Callable[[], float] = time.time,
+        scope: str | None = None,
+    ) -> None:
         self._store = store
         self._identity_key = identity_key
         self._ttl = ttl_seconds
@@ -129,8 +82,14 @@ class PasskeyService:
         self._scope = scope  # the v2 Service whose passkeys these are; None: the default Service (v1)
 
     def for_scope(self, scope: str | None) -> PasskeyService:
-        return PasskeyService(self._store, self._identity_key, ttl_seconds=self._ttl, max_factors=self._max,
-                              clock=self._clock, scope=scope)
+        return PasskeyService(
+            self._store,
+            self._identity_key,
+            ttl_seconds=self._ttl,
+            max_factors=self._max,
+            clock=self._clock,
+            scope=scope,
+        )
 
     def now(self) -> float:
         return self._clock()
@@ -146,9 +105,16 @@ class PasskeyService:
 
     # -- registration -----------------------------------------------------------------------
 
-    def register(self, identity: str, user_name: str, label: str, rp: RelyingParty, *,
-                 receipt: tuple[str, int] | None = None, entity: bool = False,
-                 ) -> tuple[Passkey, dict[str, Any]]:
+    def register(
+        self,
+        identity: str,
+        user_name: str,
+        label: str,
+        rp: RelyingParty,
+        *,
+        receipt: tuple[str, int] | None = None,
+        entity: bool = False,
+    ) -> tuple[Passkey, dict[str, Any]]:
         """An unverified passkey and the creation options for navigator.credentials.create().
         ``receipt`` (jti, expiry): the verification's receipt this registration spends."""
         key = self._identity_key(identity)
@@ -159,14 +125,32 @@ class PasskeyService:
                 raise ReceiptUsed()
             sid = secrets.token_bytes(16)
             challenge = bytes([_REGISTRATION]) + bytes.fromhex(key) + sid + secrets.token_bytes(16)
-            passkey = Passkey(id="YF" + sid.hex(), status=UNVERIFIED, label=label, rp_id=rp.id,
-                              created_at=now, expires_at=now + self._ttl, challenge=challenge,
-                              user_verification=rp.user_verification)
+            passkey = Passkey(
+                id="YF" + sid.hex(),
+                status=UNVERIFIED,
+                label=label,
+                rp_id=rp.id,
+                created_at=now,
+                origins=tuple(sorted(rp.origins)),
+                expires_at=now + self._ttl,
+                challenge=challenge,
+                user_verification=rp.user_verification,
+            )
             prune = [p.id for p in item.passkeys.values() if not p.live(now)]
             gone = [name for name, exp in item.receipts.items() if exp <= now]
             try:
-                self._store.add(key, identity, passkey, max_factors=self._max, scope=self._scope,
-                                receipt=receipt, prune=prune, receipts_gone=gone, entity=entity, now=now)
+                self._store.add(
+                    key,
+                    identity,
+                    passkey,
+                    max_factors=self._max,
+                    scope=self._scope,
+                    receipt=receipt,
+                    prune=prune,
+                    receipts_gone=gone,
+                    entity=entity,
+                    now=now,
+                )
             except ConditionFailed as exc:
                 after = self._ours_raw(exc.item)
                 if receipt is not None and receipt_attribute(receipt[0]) in after.receipts:
@@ -180,8 +164,9 @@ class PasskeyService:
             return passkey, creation_options(passkey, item, rp, "YE" + key, user_name, self._ttl)
         raise errors.ServiceUnavailable(retry_after=1)
 
-    def verify_registration(self, credential: Any, rp: RelyingParty) -> tuple[str, Passkey]:
-        """(identity, the verified passkey) for a create() result."""
+    def verify_registration(self, credential: Any, rp: RelyingParty | None = None) -> tuple[str, Passkey]:
+        """(identity, the verified passkey) for a create() result. ``rp`` None: the relying
+        party the passkey was registered for (v2's VerifyFactor names none)."""
         try:
             client = client_data(credential, CREATE)
         except CeremonyRefused as exc:
@@ -193,21 +178,39 @@ class PasskeyService:
         item = self._ours(self._store.load(key))
         now = int(self._clock())
         passkey = item.passkeys.get("YF" + sid.hex())
-        if passkey is None or passkey.status != UNVERIFIED or not passkey.live(now) or passkey.rp_id != rp.id:
+        if passkey is None or passkey.status != UNVERIFIED or not passkey.live(now):
+            raise ChallengeNotFound()
+        rp = rp or _registered_rp(passkey)
+        if passkey.rp_id != rp.id:
             raise ChallengeNotFound()
         try:
-            new = verify_registration(credential, challenge=passkey.challenge, origins=rp.origins,
-                                      rp_id=rp.id, user_verification=passkey.user_verification)
+            new = verify_registration(
+                credential,
+                challenge=passkey.challenge,
+                origins=rp.origins,
+                rp_id=rp.id,
+                user_verification=passkey.user_verification,
+            )
         except CeremonyRefused as exc:
             log.info("passkey registration refused check=%s", exc.check)
             raise PasskeyRefused(exc) from None
         if item.by_credential(new.credential_id) is not None:
             raise PasskeyRefused(CeremonyRefused("credential", "this passkey is registered already"))
-        verified = replace(passkey, status=VERIFIED, credential_id=new.credential_id,
-                           public_key=new.public_key, algorithm=new.algorithm, sign_count=new.sign_count,
-                           transports=new.transports,
-                           bound_at=now, user_verified=new.user_verified, backup_eligible=new.backup_eligible,
-                           backed_up=new.backed_up, attachment=new.attachment, expires_at=None)
+        verified = replace(
+            passkey,
+            status=VERIFIED,
+            credential_id=new.credential_id,
+            public_key=new.public_key,
+            algorithm=new.algorithm,
+            sign_count=new.sign_count,
+            transports=new.transports,
+            bound_at=now,
+            user_verified=new.user_verified,
+            backup_eligible=new.backup_eligible,
+            backed_up=new.backed_up,
+            attachment=new.attachment,
+            expires_at=None,
+        )
         try:
             self._store.verify(key, verified, now, self._scope)
         except ConditionFailed:
@@ -217,37 +220,44 @@ class PasskeyService:
 
     # -- sign-in ----------------------------------------------------------------------------
 
-    def challenge(self, identity: str | None, factor_id: str | None, rp: RelyingParty
-                  ) -> tuple[SignInChallenge | None, list[Passkey], dict[str, Any]]:
-        """(the challenge: None for a discoverable one, the passkeys it allows, request options).
-        ``identity`` None: discoverable (allowCredentials empty, the browser offers its own)."""
+    def challenge(
+        self, identity: str | None, factor_id: str | None, rp: RelyingParty | None
+    ) -> tuple[SignInChallenge, list[Passkey], dict[str, Any]]:
+        """(the challenge, the passkeys it allows, request options). ``identity`` None:
+        discoverable (allowCredentials empty, the browser offers its own); ``rp`` None: the
+        passkeys' own relying party (v2), which a discoverable challenge must name."""
         now = int(self._clock())
         expires = now + self._ttl
         if identity is None:
             key = secrets.token_bytes(16)
             raw = bytes([_OPEN]) + key + secrets.token_bytes(16)
+            if rp is None:
+                raise ValueError("a discoverable challenge names its relying party")
             self._store.put_open_challenge(key.hex(), raw, rp.user_verification, expires, self._scope)
-            return None, [], request_options(raw, [], rp, self._ttl)
+            opened = SignInChallenge("YC" + key.hex(), raw, "", PENDING, now, expires, rp.user_verification)
+            return opened, [], request_options(raw, [], rp, self._ttl)
         identity_key = self._identity_key(identity)
         item = self.load(identity)
         allowed = [p for p in item.passkeys.values() if p.status == VERIFIED and factor_id in (None, p.id)]
         if not allowed:
             raise NoPasskey()
+        rp = rp or _registered_rp(allowed[0])
         sid = secrets.token_bytes(16)
         raw = bytes([_SIGN_IN]) + bytes.fromhex(identity_key) + sid + secrets.token_bytes(16)
-        challenge = SignInChallenge("YC" + sid.hex(), raw, factor_id or "", PENDING, now, expires,
-                                    rp.user_verification)
+        challenge = SignInChallenge(
+            "YC" + sid.hex(), raw, factor_id or "", PENDING, now, expires, rp.user_verification
+        )
         ordered = sorted(item.challenges.values(), key=lambda c: (c.created_at, c.id))
-        prune = [c.id for c in ordered[:max(0, len(ordered) - (MAX_CHALLENGES - 1))]]
+        prune = [c.id for c in ordered[: max(0, len(ordered) - (MAX_CHALLENGES - 1))]]
         try:
             self._store.add_challenge(identity_key, challenge, prune, self._scope)
         except ConditionFailed:
             raise NoPasskey() from None  # deleted meanwhile
         return challenge, allowed, request_options(raw, allowed, rp, self._ttl)
 
-    def approve(self, credential: Any, rp: RelyingParty) -> Approval:
+    def approve(self, credential: Any, rp: RelyingParty | None = None) -> Approval:
         """A get() result for one of this service's challenges: the counter moves, the challenge
-        is spent (approved), once."""
+        is spent (approved), once. ``rp`` None: the passkey's own relying party (v2)."""
         try:
             client = client_data(credential, GET)
             raw_id = credential_id(credential)
@@ -255,6 +265,7 @@ class PasskeyService:
             raise PasskeyRefused(exc) from None
         now = int(self._clock())
         challenge: SignInChallenge | None = None
+        opened_id = ""
         sign_in = _parse(client.challenge, _SIGN_IN)
         if sign_in is not None:
             identity_key = sign_in[0]
@@ -265,23 +276,37 @@ class PasskeyService:
             expected, uv = challenge.challenge, challenge.user_verification
         else:
             opened = _parse(client.challenge, _OPEN)
-            spent = opened and self._store.spend_open_challenge(opened[0], now, self._scope)
-            if not spent or spent[0] != client.challenge:
+            if opened is None:
+                raise ChallengeNotFound()
+            spent = self._store.spend_open_challenge(opened[0], now, self._scope)
+            if spent is None or spent[0] != client.challenge:
                 raise ChallengeNotFound()
             expected, uv = spent
+            opened_id = "YC" + opened[0]
             identity_key = _entity_key(credential)
             item = self._ours(self._store.load(identity_key))
         for _ in range(MAX_DECISIONS):
             passkey = item.by_credential(raw_id)
             if passkey is None or (challenge is not None and challenge.factor_id not in ("", passkey.id)):
                 raise PasskeyRefused(CeremonyRefused("credential", "not a passkey of this number or entity"))
+            party = rp or _registered_rp(passkey)
             try:
-                assertion = verify_assertion(credential, challenge=expected, origins=rp.origins, rp_id=rp.id,
-                                             public_key=passkey.public_key, sign_count=passkey.sign_count,
-                                             user_verification=uv)
+                assertion = verify_assertion(
+                    credential,
+                    challenge=expected,
+                    origins=party.origins,
+                    rp_id=party.id,
+                    public_key=passkey.public_key,
+                    sign_count=passkey.sign_count,
+                    user_verification=uv,
+                )
             except CounterRegressed as exc:
-                log.warning("passkey sign counter went back factor=%s stored=%d received=%d: a cloned "
-                            "authenticator?", passkey.id[-16:], exc.stored, exc.received)
+                log.warning(
+                    "passkey sign counter went back factor=%s stored=%d received=%d: a cloned authenticator?",
+                    passkey.id[-16:],
+                    exc.stored,
+                    exc.received,
+                )
                 telemetry.metric("PasskeyCounterRegressions")
                 raise CounterWentBack() from None
             except CeremonyRefused as exc:
@@ -297,16 +322,24 @@ class PasskeyService:
                         raise ChallengeNotFound() from None  # a replay, or its twin landed first
                 continue  # the counter moved meanwhile: checked again against the new one
             telemetry.metric("PasskeyApprovals")
-            return Approval(item.identity or "", passkey, challenge.id if challenge else None,
-                            assertion.user_verified, assertion.sign_count)
+            return Approval(
+                item.identity or "",
+                passkey,
+                challenge.id if challenge else opened_id,
+                assertion.user_verified,
+                assertion.sign_count,
+                challenge is None,
+            )
         raise errors.ServiceUnavailable(retry_after=1)
 
     # -- factors ----------------------------------------------------------------------------
 
     def passkeys(self, identity: str) -> list[Passkey]:
         now = self._clock()
-        return sorted((p for p in self.load(identity).passkeys.values() if p.live(now)),
-                      key=lambda p: (p.created_at, p.id))
+        return sorted(
+            (p for p in self.load(identity).passkeys.values() if p.live(now)),
+            key=lambda p: (p.created_at, p.id),
+        )
 
     def delete(self, identity: str, factor_id: str) -> None:
         try:
@@ -315,9 +348,11 @@ class PasskeyService:
             raise errors.FactorNotFound() from None
 
     def _ours_raw(self, raw: dict[str, Any] | None) -> PasskeyItem:
-        from chalicelib.passkeys.store import to_item
-
         return self._ours(to_item(raw))
+
+
+def _registered_rp(passkey: Passkey) -> RelyingParty:
+    return RelyingParty(passkey.rp_id, passkey.rp_id, frozenset(passkey.origins), passkey.user_verification)
 
 
 def _parse(challenge: bytes, kind: int) -> tuple[str, bytes] | None:
@@ -342,35 +377,3 @@ def _entity_key(credential: Any) -> str:
         raise PasskeyRefused(CeremonyRefused("credential", "the userHandle names no entity"))
     return handle[2:]
 
-
-def _descriptor(p: Passkey) -> dict[str, Any]:
-    found: dict[str, Any] = {"type": "public-key", "id": b64url(p.credential_id)}
-    if p.transports:
-        found["transports"] = list(p.transports)
-    return found
-
-
-def creation_options(passkey: Passkey, item: PasskeyItem, rp: RelyingParty, user_id: str, user_name: str,
-                     ttl: int) -> dict[str, Any]:
-    """PublicKeyCredentialCreationOptionsJSON (parseCreationOptionsFromJSON() takes it)."""
-    selection: dict[str, Any] = {"residentKey": rp.resident_key,
-                                 "requireResidentKey": rp.resident_key == "required",
-                                 "userVerification": rp.user_verification}
-    if rp.attachment:
-        selection["authenticatorAttachment"] = rp.attachment
-    return {"rp": {"id": rp.id, "name": rp.name},
-            "user": {"id": b64url(user_id.encode("ascii")), "name": user_name, "displayName": user_name},
-            "challenge": b64url(passkey.challenge),
-            "pubKeyCredParams": [{"type": "public-key", "alg": alg} for alg in cose.ALGORITHMS],
-            "timeout": ttl * 1000,
-            "excludeCredentials": [_descriptor(p) for p in item.passkeys.values() if p.status == VERIFIED],
-            "authenticatorSelection": selection, "attestation": "none"}
-
-
-def request_options(challenge: bytes, allowed: list[Passkey], rp: RelyingParty, ttl: int) -> dict[str, Any]:
-    """PublicKeyCredentialRequestOptionsJSON (parseRequestOptionsFromJSON() takes it)."""
-    return {"challenge": b64url(challenge), "rpId": rp.id, "timeout": ttl * 1000,
-            "allowCredentials": [_descriptor(p) for p in allowed], "userVerification": rp.user_verification}
-
-
-__all__ = ["APPROVED", "PasskeyService", "RelyingParty", "Approval", "amr"]

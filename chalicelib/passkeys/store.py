@@ -21,95 +21,45 @@ write before the identity's item is read (chalicelib/passkeys/service.py)."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, with_token
-
-UNVERIFIED, VERIFIED = "unverified", "verified"
-PENDING, APPROVED = "pending", "approved"
-MAX_CHALLENGES = 10
-
-
-@dataclass(frozen=True)
-class Passkey:
-    id: str
-    status: str
-    label: str
-    rp_id: str
-    created_at: int
-    expires_at: int | None = None  # unverified only
-    challenge: bytes = b""  # unverified only
-    user_verification: str = "preferred"
-    credential_id: bytes = b""
-    public_key: bytes = b""
-    algorithm: int = 0
-    sign_count: int = 0
-    transports: tuple[str, ...] = ()
-    bound_at: int | None = None
-    user_verified: bool = False
-    backed_up: bool = False
-    backup_eligible: bool = False
-    attachment: str | None = None
-
-    def live(self, now: float) -> bool:
-        return self.status == VERIFIED or (self.expires_at is not None and now < self.expires_at)
-
-
-@dataclass(frozen=True)
-class SignInChallenge:
-    id: str  # YC SID
-    challenge: bytes
-    factor_id: str  # "" : any of the identity's passkeys
-    status: str
-    created_at: int
-    expires_at: int
-    user_verification: str = "preferred"
-    responded_at: int | None = None
-
-    def pending(self, now: float) -> bool:
-        return self.status == PENDING and now < self.expires_at
-
-
-@dataclass(frozen=True)
-class PasskeyItem:
-    identity: str | None
-    service: str | None
-    passkeys: dict[str, Passkey]  # by factor SID
-    challenges: dict[str, SignInChallenge]  # by challenge SID
-    receipts: dict[str, int] = field(default_factory=dict)  # attribute -> expiry
-    entity_at: int | None = None
-
-    def by_credential(self, credential_id: bytes) -> Passkey | None:
-        return next((p for p in self.passkeys.values()
-                     if p.status == VERIFIED and p.credential_id == credential_id), None)
-
-
-def identity_pk(identity_key: str) -> str:
-    return "t#" + identity_key  # the TOTP factors' item (chalicelib/totp/store.py)
-
-
-def passkey_attribute(factor_id: str) -> str:
-    return "k_" + factor_id[-16:]
-
-
-def challenge_attribute(challenge_id: str) -> str:
-    return "pc_" + challenge_id
-
-
-def receipt_attribute(jti: str) -> str:
-    import hashlib
-
-    return "r_" + hashlib.sha256(jti.encode("utf-8")).hexdigest()[:24]
+from chalicelib.passkeys.models import (
+    APPROVED,
+    PENDING,
+    UNVERIFIED,
+    VERIFIED,
+    Passkey,
+    PasskeyItem,
+    SignInChallenge,
+    _challenge_value,
+    _passkey_value,
+    challenge_attribute,
+    identity_pk,
+    passkey_attribute,
+    receipt_attribute,
+    to_item,
+)
 
 
 class DynamoDBPasskeyStore(_DynamoDBTable):
     def load(self, identity_key: str) -> PasskeyItem:
         return to_item(self._get(identity_pk(identity_key)))
 
-    def add(self, identity_key: str, identity: str, passkey: Passkey, *, max_factors: int, scope: str | None,
-            receipt: tuple[str, int] | None, prune: list[str], receipts_gone: list[str], entity: bool,
-            now: int) -> None:
+    def add(
+        self,
+        identity_key: str,
+        identity: str,
+        passkey: Passkey,
+        *,
+        max_factors: int,
+        scope: str | None,
+        receipt: tuple[str, int] | None,
+        prune: list[str],
+        receipts_gone: list[str],
+        entity: bool,
+        now: int,
+    ) -> None:
         """A registration: the unverified passkey (with its challenge), the receipt it spends
         (``receipt``: its jti and expiry), and the expired ones removed, in one write."""
         # Condition: under the cap counting what this write prunes (each pruned one still an
@@ -119,12 +69,17 @@ class DynamoDBPasskeyStore(_DynamoDBTable):
         # Retry timeline: t0 lands, t1 answer lost, t2 the retry fails on its own receipt: the
         # token says the write is ours.
         names = {"#k": passkey_attribute(passkey.id), "#identity": "identity"}
-        values: dict[str, Any] = {":k": {"M": _passkey_value(passkey)}, ":identity": {"S": identity},
-                                  ":max": {"N": str(max_factors + len(prune))},
-                                  ":delta": {"N": str(1 - len(prune))}}
+        values: dict[str, Any] = {
+            ":k": {"M": _passkey_value(passkey)},
+            ":identity": {"S": identity},
+            ":max": {"N": str(max_factors + len(prune))},
+            ":delta": {"N": str(1 - len(prune))},
+        }
         sets = ["#k = :k", "#identity = :identity"]
-        condition = ["attribute_not_exists(#k)",
-                     "(attribute_not_exists(passkey_count) OR passkey_count < :max)"]
+        condition = [
+            "attribute_not_exists(#k)",
+            "(attribute_not_exists(passkey_count) OR passkey_count < :max)",
+        ]
         if entity:
             sets.append("entity_at = if_not_exists(entity_at, :now)")
             values[":now"] = {"N": str(now)}
@@ -144,32 +99,61 @@ class DynamoDBPasskeyStore(_DynamoDBTable):
             names[f"#oldr{i}"] = attribute
             removes.append(f"#oldr{i}")
         update = "SET " + ", ".join(sets) + " ADD passkey_count :delta"
-        self._write(identity_key, update + (f" REMOVE {', '.join(removes)}" if removes else ""),
-                    " AND ".join(condition), values, names, scope=scope, new=True, token=True)
+        self._write(
+            identity_key,
+            update + (f" REMOVE {', '.join(removes)}" if removes else ""),
+            " AND ".join(condition),
+            values,
+            names,
+            scope=scope,
+            new=True,
+            token=True,
+        )
 
     def verify(self, identity_key: str, passkey: Passkey, now: int, scope: str | None) -> None:
         """The registration's answer: ``passkey`` (as verified) replaces the unverified one."""
         # Condition: still unverified, unexpired, and for this very challenge (a second answer to
         # it, or one racing another, finds it verified: refused). The retry's token is ours.
         self._write(
-            identity_key, "SET #k = :k",
+            identity_key,
+            "SET #k = :k",
             "#k.#status = :unverified AND #k.expires_at > :now AND #k.challenge = :c",
-            {":k": {"M": _passkey_value(passkey)}, ":unverified": {"S": UNVERIFIED}, ":now": {"N": str(now)},
-             ":c": {"B": passkey.challenge}},
-            {"#k": passkey_attribute(passkey.id), "#status": "status"}, scope=scope, token=True)
+            {
+                ":k": {"M": _passkey_value(passkey)},
+                ":unverified": {"S": UNVERIFIED},
+                ":now": {"N": str(now)},
+                ":c": {"B": passkey.challenge},
+            },
+            {"#k": passkey_attribute(passkey.id), "#status": "status"},
+            scope=scope,
+            token=True,
+        )
 
-    def add_challenge(self, identity_key: str, challenge: SignInChallenge, prune: list[str],
-                      scope: str | None) -> None:
+    def add_challenge(
+        self, identity_key: str, challenge: SignInChallenge, prune: list[str], scope: str | None
+    ) -> None:
         # Condition: the item is this Service's and holds a passkey (the service read one); the
         # SID is random, so a second write of it is a retry (the token's).
         removes = {f"#old{i}": challenge_attribute(c) for i, c in enumerate(prune)}
-        self._write(identity_key, "SET #pc = :pc" + (f" REMOVE {', '.join(removes)}" if removes else ""),
-                    "attribute_exists(passkey_count) AND attribute_not_exists(#pc)",
-                    {":pc": {"M": _challenge_value(challenge)}},
-                    {"#pc": challenge_attribute(challenge.id), **removes}, scope=scope, token=True)
+        self._write(
+            identity_key,
+            "SET #pc = :pc" + (f" REMOVE {', '.join(removes)}" if removes else ""),
+            "attribute_exists(passkey_count) AND attribute_not_exists(#pc)",
+            {":pc": {"M": _challenge_value(challenge)}},
+            {"#pc": challenge_attribute(challenge.id), **removes},
+            scope=scope,
+            token=True,
+        )
 
-    def approve(self, identity_key: str, passkey: Passkey, new_count: int, now: int, scope: str | None,
-                challenge: SignInChallenge | None) -> None:
+    def approve(
+        self,
+        identity_key: str,
+        passkey: Passkey,
+        new_count: int,
+        now: int,
+        scope: str | None,
+        challenge: SignInChallenge | None,
+    ) -> None:
         """An assertion accepted: the counter moves to ``new_count`` and the identity's challenge
         (None: a discoverable one, spent on its own item) is approved, in one write."""
         # Condition: the passkey is verified and its counter is still the one the assertion was
@@ -177,34 +161,51 @@ class DynamoDBPasskeyStore(_DynamoDBTable):
         # decides again on the new counter, so a counter never goes back); the challenge is
         # still pending and unexpired (a replayed assertion finds it approved: refused).
         names = {"#k": passkey_attribute(passkey.id), "#status": "status"}
-        values: dict[str, Any] = {":verified": {"S": VERIFIED}, ":was": {"N": str(passkey.sign_count)},
-                                  ":count": {"N": str(new_count)}, ":now": {"N": str(now)}}
+        values: dict[str, Any] = {
+            ":verified": {"S": VERIFIED},
+            ":was": {"N": str(passkey.sign_count)},
+            ":count": {"N": str(new_count)},
+            ":now": {"N": str(now)},
+        }
         sets = ["#k.#count = :count", "#k.used_at = :now"]
         condition = "#k.#status = :verified AND #k.#count = :was"
         names["#count"] = "count"
         if challenge is not None:
             names["#pc"] = challenge_attribute(challenge.id)
-            values.update({":pending": {"S": PENDING}, ":approved": {"S": APPROVED},
-                           ":fid": {"S": passkey.id}})
+            values.update(
+                {":pending": {"S": PENDING}, ":approved": {"S": APPROVED}, ":fid": {"S": passkey.id}}
+            )
             sets += ["#pc.#status = :approved", "#pc.responded = :now", "#pc.factor = :fid"]
             condition += " AND #pc.#status = :pending AND #pc.expires > :now"
         self._write(identity_key, "SET " + ", ".join(sets), condition, values, names, scope=scope, token=True)
 
     def delete(self, identity_key: str, factor_id: str, scope: str | None) -> None:
-        self._write(identity_key, "REMOVE #k ADD passkey_count :minus", "attribute_exists(#k)",
-                    {":minus": {"N": "-1"}}, {"#k": passkey_attribute(factor_id)}, scope=scope)
+        self._write(
+            identity_key,
+            "REMOVE #k ADD passkey_count :minus",
+            "attribute_exists(#k)",
+            {":minus": {"N": "-1"}},
+            {"#k": passkey_attribute(factor_id)},
+            scope=scope,
+        )
 
     # -- discoverable sign-ins ---------------------------------------------------------------
 
-    def put_open_challenge(self, key: str, challenge: bytes, uv: str, expires_at: int,
-                           scope: str | None) -> None:
+    def put_open_challenge(
+        self, key: str, challenge: bytes, uv: str, expires_at: int, scope: str | None
+    ) -> None:
         values: dict[str, Any] = {":c": {"B": challenge}, ":uv": {"S": uv}, ":e": {"N": str(expires_at)}}
         if scope:
             values[":svc"] = {"S": scope}
-        self._call("update_item", pk="pkc#" + key, Key={"pk": {"S": "pkc#" + key}},
-                   UpdateExpression="SET challenge = :c, uv = :uv, expires_at = :e"
-                   + (", svc = :svc" if scope else ""),
-                   ConditionExpression="attribute_not_exists(pk)", ExpressionAttributeValues=values)
+        self._call(
+            "update_item",
+            pk="pkc#" + key,
+            Key={"pk": {"S": "pkc#" + key}},
+            UpdateExpression="SET challenge = :c, uv = :uv, expires_at = :e"
+            + (", svc = :svc" if scope else ""),
+            ConditionExpression="attribute_not_exists(pk)",
+            ExpressionAttributeValues=values,
+        )
 
     def spend_open_challenge(self, key: str, now: int, scope: str | None) -> tuple[bytes, str] | None:
         """(challenge, user verification) of an unspent, unexpired discoverable challenge of
@@ -216,20 +217,38 @@ class DynamoDBPasskeyStore(_DynamoDBTable):
         if scope:
             values[":svc"] = {"S": scope}
             ours = "svc = :svc"
-        unspent = ("attribute_exists(challenge) AND attribute_not_exists(spent) AND expires_at > :now"
-                   f" AND {ours}")
-        params = with_token({"Key": {"pk": {"S": "pkc#" + key}}, "UpdateExpression": "SET spent = :now",
-                             "ConditionExpression": unspent,
-                             "ExpressionAttributeValues": values, "ReturnValues": "ALL_NEW",
-                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}, {"S": secrets.token_hex(8)})
+        unspent = (
+            f"attribute_exists(challenge) AND attribute_not_exists(spent) AND expires_at > :now AND {ours}"
+        )
+        params = with_token(
+            {
+                "Key": {"pk": {"S": "pkc#" + key}},
+                "UpdateExpression": "SET spent = :now",
+                "ConditionExpression": unspent,
+                "ExpressionAttributeValues": values,
+                "ReturnValues": "ALL_NEW",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+            {"S": secrets.token_hex(8)},
+        )
         try:
             item = self._call("update_item", pk="pkc#" + key, **params).get("Attributes") or {}
         except ConditionFailed:
             return None
         return bytes(item["challenge"]["B"]), item.get("uv", {}).get("S", "preferred")
 
-    def _write(self, identity_key: str, update: str, condition: str, values: dict[str, Any],
-               names: dict[str, str], *, scope: str | None, new: bool = False, token: bool = False) -> None:
+    def _write(
+        self,
+        identity_key: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str],
+        *,
+        scope: str | None,
+        new: bool = False,
+        token: bool = False,
+    ) -> None:
         """One conditional UpdateItem on the identity's item, of ``scope``'s Service (or new)."""
         names = {**names, "#service": "service"}
         if scope is None:
@@ -241,69 +260,14 @@ class DynamoDBPasskeyStore(_DynamoDBTable):
         if sets_service:
             update = update.replace("SET ", "SET #service = :service, ", 1)
         params: dict[str, Any] = {
-            "Key": {"pk": {"S": identity_pk(identity_key)}}, "UpdateExpression": update,
+            "Key": {"pk": {"S": identity_pk(identity_key)}},
+            "UpdateExpression": update,
             "ConditionExpression": f"{condition} AND {ours}" if condition else ours,
-            "ExpressionAttributeValues": values, "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ExpressionAttributeNames": names,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if token:
             params = with_token(params, {"S": secrets.token_hex(8)})
         self._call("update_item", pk=identity_pk(identity_key), **params)
 
-
-def _passkey_value(p: Passkey) -> dict[str, Any]:
-    fields: dict[str, Any] = {"id": {"S": p.id}, "status": {"S": p.status}, "label": {"S": p.label},
-                              "rp": {"S": p.rp_id}, "created_at": {"N": str(p.created_at)},
-                              "uv": {"S": p.user_verification}}
-    if p.status == UNVERIFIED:
-        fields.update(challenge={"B": p.challenge}, expires_at={"N": str(p.expires_at or 0)})
-        return fields
-    fields.update(cred={"B": p.credential_id}, key={"B": p.public_key}, alg={"N": str(p.algorithm)},
-                  count={"N": str(p.sign_count)}, transports={"L": [{"S": t} for t in p.transports]},
-                  bound_at={"N": str(p.bound_at or 0)}, user_verified={"BOOL": p.user_verified},
-                  be={"BOOL": p.backup_eligible}, bs={"BOOL": p.backed_up},
-                  challenge={"B": p.challenge})
-    if p.attachment:
-        fields["attachment"] = {"S": p.attachment}
-    return fields
-
-
-def _challenge_value(c: SignInChallenge) -> dict[str, Any]:
-    return {"challenge": {"B": c.challenge}, "factor": {"S": c.factor_id}, "status": {"S": c.status},
-            "created": {"N": str(c.created_at)}, "expires": {"N": str(c.expires_at)},
-            "uv": {"S": c.user_verification}}
-
-
-def to_item(item: dict[str, Any] | None) -> PasskeyItem:
-    item = item or {}
-    passkeys, challenges, receipts = {}, {}, {}
-    for name, value in item.items():
-        if name.startswith("k_") and "M" in value:
-            m = value["M"]
-            p = Passkey(
-                id=m["id"]["S"], status=m["status"]["S"], label=m["label"]["S"], rp_id=m["rp"]["S"],
-                created_at=int(m["created_at"]["N"]),
-                expires_at=int(m["expires_at"]["N"]) if "expires_at" in m else None,
-                challenge=bytes(m["challenge"]["B"]) if "challenge" in m else b"",
-                user_verification=m.get("uv", {}).get("S", "preferred"),
-                credential_id=bytes(m["cred"]["B"]) if "cred" in m else b"",
-                public_key=bytes(m["key"]["B"]) if "key" in m else b"",
-                algorithm=int(m.get("alg", {}).get("N", 0)), sign_count=int(m.get("count", {}).get("N", 0)),
-                transports=tuple(t["S"] for t in m.get("transports", {}).get("L", [])),
-                bound_at=int(m["bound_at"]["N"]) if "bound_at" in m else None,
-                user_verified=m.get("user_verified", {}).get("BOOL", False),
-                backup_eligible=m.get("be", {}).get("BOOL", False),
-                backed_up=m.get("bs", {}).get("BOOL", False),
-                attachment=m.get("attachment", {}).get("S"))
-            passkeys[p.id] = p
-        elif name.startswith("pc_") and "M" in value:
-            m = value["M"]
-            challenges[name[3:]] = SignInChallenge(
-                id=name[3:], challenge=bytes(m["challenge"]["B"]), factor_id=m["factor"]["S"],
-                status=m["status"]["S"], created_at=int(m["created"]["N"]), expires_at=int(m["expires"]["N"]),
-                user_verification=m.get("uv", {}).get("S", "preferred"),
-                responded_at=int(m["responded"]["N"]) if "responded" in m else None)
-        elif name.startswith("r_") and "N" in value:
-            receipts[name] = int(value["N"])
-    return PasskeyItem(item.get("identity", {}).get("S"), item.get("service", {}).get("S"), passkeys,
-                       challenges, receipts, int(item["entity_at"]["N"]) if "entity_at" in item else None)

@@ -127,7 +127,7 @@ class Assertion:
 def _response(credential: object) -> dict[str, Any]:
     if not isinstance(credential, dict):
         raise CeremonyRefused("format", "the credential must be a JSON object")
-    if credential.get("type", "public-key") != "public-key":
+    if (credential.get("type") or "public-key") != "public-key":  # the SDKs send null for absent
         raise CeremonyRefused("type", "the credential's type must be \"public-key\"")
     response = credential.get("response")
     if not isinstance(response, dict):
@@ -137,8 +137,8 @@ def _response(credential: object) -> dict[str, Any]:
 
 def credential_id(credential: dict[str, Any]) -> bytes:
     """rawId, which ``id`` must equal (both base64url of the same bytes)."""
-    raw = b64url_decode(credential.get("rawId", credential.get("id")), "rawId")
-    if "id" in credential and b64url_decode(credential["id"], "id") != raw:
+    raw = b64url_decode(credential.get("rawId") or credential.get("id"), "rawId")
+    if credential.get("id") is not None and b64url_decode(credential["id"], "id") != raw:
         raise CeremonyRefused("credential", "'id' and 'rawId' differ")
     if not 1 <= len(raw) <= MAX_CREDENTIAL_ID:
         raise CeremonyRefused("credential", "the credential id is empty or too long")

@@ -30,6 +30,8 @@ class PasskeySettings:
     challenge_ttl_seconds: int
     max_factors: int  # passkeys per number or identity
     user_verification: str  # what the page's ceremonies ask for (v1)
+    per_ip_per_hour: int = 60  # v1's ceremonies from one network (the public door)
+    per_number_per_hour: int = 20  # v1's registrations and challenges for one number
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "PasskeySettings":
@@ -43,9 +45,11 @@ class PasskeySettings:
         return cls(
             rp_id=rp_id.lower() if rp_id else None, rp_name=name, origins=passkey_origins(
                 _str(env, "OTP_PASSKEY_ORIGINS"), "OTP_PASSKEY_ORIGINS"),
-            challenge_ttl_seconds=_int(env, "OTP_PASSKEY_CHALLENGE_TTL_SECONDS", 300, 30, 600),
+            challenge_ttl_seconds=_int(env, "OTP_PASSKEY_CHALLENGE_TTL_SECONDS", 300, 5, 600),
             max_factors=_int(env, "OTP_PASSKEY_MAX_FACTORS", 10, 1, 20),
             user_verification=_choice(env, "OTP_PASSKEY_USER_VERIFICATION", USER_VERIFICATION, "preferred"),
+            per_ip_per_hour=_int(env, "OTP_PASSKEY_MAX_PER_IP_PER_HOUR", 60, 1, 100000),
+            per_number_per_hour=_int(env, "OTP_PASSKEY_MAX_PER_NUMBER_PER_HOUR", 20, 1, 1000),
         )
 
 

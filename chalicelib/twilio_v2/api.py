@@ -22,6 +22,7 @@ from chalicelib.twilio_v2.channels import CHANNELS
 from chalicelib.twilio_v2.credentials import ApiKeyStore, Authenticator
 from chalicelib.twilio_v2.services import (ConcurrentUpdate, ServiceCatalog, ServiceSettings, ServiceStore,
                                            TooManyServices)
+from chalicelib.twilio_v2.passkeys import PasskeyResources, service_passkeys
 from chalicelib.twilio_v2.totp import TotpResources
 from chalicelib.totp import DIGITS, PERIOD
 
@@ -31,7 +32,8 @@ MAX_CUSTOM_CODE = 10  # Twilio's CustomCode: 4-10 characters
 
 
 class TwilioApi:
-    def __init__(self, config: Any, service: Any, receipts: Any, get_totp: Any) -> None:
+    def __init__(self, config: Any, service: Any, receipts: Any, get_totp: Any,
+                 get_passkeys: Any = None) -> None:
         self._config = config
         self._service = service
         self._receipts = receipts
@@ -46,6 +48,7 @@ class TwilioApi:
         self.authenticator = Authenticator(ApiKeyStore(client, table), hasher.api_key_mac,
                                            token=hasher.auth_token, account_sid=self.account_sid)
         self.totp = TotpResources(self, get_totp)
+        self.passkeys = PasskeyResources(self, get_passkeys, receipts)
         self.attempts = AttemptResources(self, service._attempts, service.now)
         self.rate_limits = rate_limits.RateLimitResources(self)
         self._apps: dict[tuple[str, int, str, int, tuple[str, ...] | None], Any] = {}
@@ -109,7 +112,7 @@ class TwilioApi:
             "totp": {"issuer": s.totp_issuer or s.friendly_name, "time_step": PERIOD, "code_length": DIGITS,
                      "skew": self._config.totp.window if s.totp_skew is None else s.totp_skew},
             "default_template_sid": None, "whatsapp": {"msg_service_sid": None, "from": None},
-            "passkeys": None,  # the document's field (nullable): no passkey settings until issue 34
+            "passkeys": service_passkeys(s),  # the Service's Passkeys.* (null: none set)
             "verify_event_subscription_enabled": s.verify_event_subscription_enabled,
             # This service's extensions (docs/twilio-verify.md's Service parameters):
             "resend_wait": s.resend_wait,

@@ -40,10 +40,14 @@ _NOT_HERE = {
     "Whatsapp.From": _SENDER,
     **{f"Push.{n}": "this service has no Push factors" for n in ("ApnCredentialSid", "FcmCredentialSid",
                                                                  "IncludeDate")},
-    **{f"Passkeys.{n}": "not until passkeys land" for n in (
-        "AuthenticatorAttachment", "DiscoverableCredentials", "RelyingParty.Id", "RelyingParty.Name",
-        "RelyingParty.Origins", "UserVerification")},
 }
+# Passkeys.*: a Passkeys Factor's defaults (twilio_v2/passkeys.py), each checked as its config field is.
+PASSKEY_PARAMETERS = {"Passkeys.RelyingParty.Id": "passkey_rp_id",
+                      "Passkeys.RelyingParty.Name": "passkey_rp_name",
+                      "Passkeys.RelyingParty.Origins": "passkey_rp_origins",
+                      "Passkeys.AuthenticatorAttachment": "passkey_attachment",
+                      "Passkeys.DiscoverableCredentials": "passkey_discoverable",
+                      "Passkeys.UserVerification": "passkey_user_verification"}
 # This service's extensions (Twilio has none; docs/twilio-verify.md's Service parameters):
 # ResendWait (seconds between two sends of one verification: Twilio has no wait, v1 has
 # OTP_RESEND_INTERVAL_SECONDS with the same bounds), AllowedCountries (ISO regions,
@@ -55,6 +59,7 @@ _NOT_HERE = {
 EXTENSIONS = frozenset({"ResendWait", "AllowedCountries", "RiskCheckOptOutEnabled", "CustomCodeReported"})
 SERVICE_PARAMETERS = frozenset({"FriendlyName", "CodeLength", "TtsName", "Totp.Issuer", "Totp.TimeStep",
                                 "Totp.CodeLength", "Totp.Skew", *_FLAGS, *_FALSE_ONLY, *_NOT_HERE,
+                                *PASSKEY_PARAMETERS,
                                 *EXTENSIONS})
 MAX_ISSUER_LENGTH = 64
 MAX_RESEND_WAIT = 3600  # OTP_RESEND_INTERVAL_SECONDS' bound
@@ -103,6 +108,11 @@ def service_changes(form: dict[str, str], stage_countries: frozenset[str] = froz
         changes["resend_wait"] = wait
     if "AllowedCountries" in form:
         changes["allowed_countries"] = _countries(form["AllowedCountries"], stage_countries)
+    for name, attribute in PASSKEY_PARAMETERS.items():
+        if name in form:
+            from chalicelib.twilio_v2.passkeys import passkey_setting
+
+            changes[attribute] = passkey_setting(name, form[name])
     return changes
 
 

@@ -25,6 +25,7 @@ from chalicelib.config import ConfigError
 from chalicelib.http import raw_body
 from chalicelib.origins import client_ip
 from chalicelib.twilio_v2 import wire
+from chalicelib.twilio_v2.routes_passkeys import passkey_routes
 from chalicelib.twilio_v2.routes_rate_limits import rate_limit_routes
 from chalicelib.twilio_v2.routes_totp import totp_routes
 
@@ -204,6 +205,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
         return wire.json_answer(attempt)
 
     totp_routes(bp, answers, form, base)
+    passkey_routes(bp, answers, base)
     rate_limit_routes(bp, answers, form, query, base)
 
     # A route's path with another method: Twilio's 405 20004 with Allow (unserved.py), from the

@@ -86,6 +86,13 @@ class ServiceSettings:
     # CustomCodeReported (an extension): False, its custom codes are checked elsewhere and never
     # reported, so their sends stay out of the conversion breakers' sample
     custom_code_reported: bool = True
+    # Passkeys.* (Twilio's): a Passkeys Factor's defaults (twilio_v2/passkeys.py); all None: 60393
+    passkey_rp_id: str | None = None
+    passkey_rp_name: str | None = None
+    passkey_rp_origins: tuple[str, ...] | None = None
+    passkey_attachment: str | None = None  # platform | cross-platform | any
+    passkey_discoverable: str | None = None  # required | preferred | discouraged
+    passkey_user_verification: str | None = None  # required | preferred | discouraged
 
     def to_json(self) -> str:
         """The stored JSON. A field at its default is left out, so a Service stored before the
@@ -105,6 +112,8 @@ class ServiceSettings:
         settings = {k: v for k, v in data.items() if k in known}
         if isinstance(settings.get("allowed_countries"), list):  # JSON's list: the field's tuple
             settings["allowed_countries"] = tuple(settings["allowed_countries"])
+        if isinstance(settings.get("passkey_rp_origins"), list):
+            settings["passkey_rp_origins"] = tuple(settings["passkey_rp_origins"])
         if isinstance(settings.get("rate_limits"), list):
             settings["rate_limits"] = tuple(settings["rate_limits"])
         return ServiceSettings(**settings)

@@ -144,16 +144,23 @@ class TotpResources:
         return self._factor_body(settings, identity, factor, totp, base)
 
     def factors(self, service_sid: str, identity: str, base: str) -> list[dict[str, Any]]:
+        """The entity's TOTP factors, then its passkeys (twilio_v2/passkeys.py): one item holds both."""
         settings, totp, scoped = self._totp(service_sid, identity)
-        return [self._factor_body(settings, identity, f, totp, base) for f in totp.list(scoped)]
+        return [self._factor_body(settings, identity, f, totp, base) for f in totp.list(scoped)] + \
+            self._api.passkeys.factors(settings, identity, base)
 
     def fetch_factor(self, service_sid: str, identity: str, factor_sid: str, base: str) -> dict[str, Any]:
         settings, totp, scoped = self._totp(service_sid, identity)
+        passkey = self._api.passkeys.factor(settings, identity, factor_sid, base)
+        if passkey is not None:
+            return passkey
         _own(totp, scoped, factor_sid)
         return self._factor_body(settings, identity, self._listed(totp, scoped, factor_sid), totp, base)
 
     def delete_factor(self, service_sid: str, identity: str, factor_sid: str) -> None:
-        _, totp, scoped = self._totp(service_sid, identity)
+        settings, totp, scoped = self._totp(service_sid, identity)
+        if self._api.passkeys.delete(settings, identity, factor_sid):
+            return
         _own(totp, scoped, factor_sid)
         totp.delete(factor_sid, scoped)
 

@@ -3,8 +3,7 @@
 that are no route here, each with its reason, in Twilio's error shape.
 
 - A path and method of the document that this service does not offer: 404 ``20404``, the
-  message saying why (Push is not offered; the Service resources and passkeys are not built
-  yet: issues 33 and 34).
+  message saying why (Push is not offered; some Service resources are not built yet: issue 33).
 - A path of the document with a method it does not give there: 405 ``20004`` ("The resource
   you accessed is valid, but the HTTP method you attempted to use is not supported for the
   resource", https://www.twilio.com/docs/api/errors/20004), with ``Allow``.
@@ -27,7 +26,6 @@ SAFE_LIST = _LATER.format("The Safe List and its numbers", 33, _SERVICE_RESOURCE
 MESSAGING = (_LATER.format("Messaging Configurations", 33, _SERVICE_RESOURCES)
              + "; the deployment's provider chain applies")
 TEMPLATES = _LATER.format("Templates", 33, _SERVICE_RESOURCES) + "; the deployment's message texts apply"
-PASSKEYS = _LATER.format("Passkeys", 34, "passkey routes")
 
 _S = "/v2/Services/{ServiceSid}"
 # path -> (its methods in the document, why none is served here)
@@ -43,10 +41,6 @@ UNSERVED: dict[str, tuple[tuple[str, ...], str]] = {
     f"{_S}/MessagingConfigurations": (("GET", "POST"), MESSAGING),
     f"{_S}/MessagingConfigurations/{{Country}}": (("GET", "POST", "DELETE"), MESSAGING),
     "/v2/Templates": (("GET",), TEMPLATES),
-    f"{_S}/Passkeys/Factors": (("POST",), PASSKEYS),
-    f"{_S}/Passkeys/VerifyFactor": (("POST",), PASSKEYS),
-    f"{_S}/Passkeys/Challenges": (("POST",), PASSKEYS),
-    f"{_S}/Passkeys/ApproveChallenge": (("POST",), PASSKEYS),
 }
 
 

@@ -85,6 +85,15 @@ class Limiter:
         self._count("ipcheck", count_key(ip), self._limits.checks_per_ip_per_hour, now,
                     errors.IpCheckRateLimited)
 
+    def passkey_request(self, ip: str, subject: str | None, now: float, per_ip: int, per_subject: int,
+                        subject_error: type[errors.LimitExceeded]) -> None:
+        """A passkey ceremony on the public door (chalicelib/passkeys/routes.py): counted per
+        network and, when it names one, per number (``subject``: its identity key), each on its
+        own hourly counter (OTP_PASSKEY_MAX_PER_IP_PER_HOUR, _PER_NUMBER_PER_HOUR)."""
+        self._count("pkip", count_key(ip), per_ip, now, errors.IpRateLimited)
+        if subject is not None:
+            self._count("pknum", subject, per_subject, now, subject_error)
+
     # -- per send -----------------------------------------------------------------------------
 
     def allow_country(self, phone: PhoneNumber) -> None:

@@ -8,17 +8,18 @@ import pytest
 
 from chalicelib import errors
 from chalicelib.codes import CodeHasher
-from chalicelib.passkeys.service import (
+from chalicelib.passkeys.models import (
     ChallengeNotFound,
     CounterWentBack,
     NoPasskey,
     PasskeyRefused,
-    PasskeyService,
+
     ReceiptUsed,
     RelyingParty,
     TooManyPasskeys,
     amr,
 )
+from chalicelib.passkeys.service import PasskeyService
 from chalicelib.passkeys.store import DynamoDBPasskeyStore
 from tests.conftest import TABLE
 from tests.passkey_authenticator import SoftAuthenticator
@@ -27,13 +28,11 @@ ORIGIN = "http://localhost:8000"
 RP = RelyingParty("localhost", "Verify", frozenset({ORIGIN}))
 NUMBER = "+14155552671"
 
-
 @pytest.fixture
 def passkeys(aws, clock):
     hasher = CodeHasher(b"k" * 32)
     store = DynamoDBPasskeyStore(boto3.client("dynamodb"), TABLE)
     return PasskeyService(store, hasher.identity_key, ttl_seconds=300, max_factors=3, clock=clock)
-
 
 def _enrolled(passkeys, identity=NUMBER, alg=-7, **kwargs):
     authenticator = SoftAuthenticator(alg=alg, origin=ORIGIN, rp_id="localhost", **kwargs)
@@ -42,18 +41,17 @@ def _enrolled(passkeys, identity=NUMBER, alg=-7, **kwargs):
     assert (who, verified.id, verified.status) == (identity, passkey.id, "verified")
     return authenticator, verified
 
-
 def test_a_passkey_registers_and_signs_in_once_per_challenge(passkeys):
     authenticator, passkey = _enrolled(passkeys, sign_count=1)
     challenge, allowed, options = passkeys.challenge(NUMBER, None, RP)
     assert [p.id for p in allowed] == [passkey.id] and options["allowCredentials"][0]["transports"]
     assertion = authenticator.get(options)
     approval = passkeys.approve(assertion, RP)
-    assert (approval.identity, approval.passkey.id, approval.challenge_id) == (NUMBER, passkey.id, challenge.id)
+    assert (approval.identity, approval.passkey.id) == (NUMBER, passkey.id)
+    assert approval.challenge_id == challenge.id
     assert approval.sign_count == 2 and amr(approval.passkey, approval.user_verified) == ("swk", "user")
     with pytest.raises(ChallengeNotFound):  # the same assertion again: the challenge is spent
         passkeys.approve(assertion, RP)
-
 
 def test_the_registration_options_exclude_the_numbers_passkeys_and_refuse_the_same_one_twice(passkeys):
     authenticator, passkey = _enrolled(passkeys)
@@ -63,7 +61,6 @@ def test_the_registration_options_exclude_the_numbers_passkeys_and_refuse_the_sa
         passkeys.verify_registration(authenticator.create(options), RP)
     assert refused.value.check == "credential"
 
-
 def test_a_registration_is_answered_once(passkeys):
     authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
     _, options = passkeys.register(NUMBER, NUMBER, "x", RP)
@@ -71,7 +68,6 @@ def test_a_registration_is_answered_once(passkeys):
     passkeys.verify_registration(created, RP)
     with pytest.raises(ChallengeNotFound):
         passkeys.verify_registration(created, RP)
-
 
 def test_an_expired_challenge_is_not_found(passkeys, clock):
     authenticator, _ = _enrolled(passkeys)
@@ -84,7 +80,6 @@ def test_an_expired_challenge_is_not_found(passkeys, clock):
     with pytest.raises(ChallengeNotFound):
         passkeys.verify_registration(SoftAuthenticator(origin=ORIGIN, rp_id="localhost").create(options), RP)
 
-
 def test_a_counter_that_goes_back_is_refused_and_the_challenge_stays(passkeys):
     authenticator, _ = _enrolled(passkeys, sign_count=10)
     _, _, options = passkeys.challenge(NUMBER, None, RP)
@@ -94,7 +89,6 @@ def test_a_counter_that_goes_back_is_refused_and_the_challenge_stays(passkeys):
         passkeys.approve(authenticator.get(options, count=5), RP)
     assert passkeys.approve(authenticator.get(options, count=12), RP).sign_count == 12
 
-
 def test_another_numbers_passkey_is_refused_for_this_numbers_challenge(passkeys):
     _enrolled(passkeys)
     other, _ = _enrolled(passkeys, identity="+14155552672")
@@ -102,7 +96,6 @@ def test_another_numbers_passkey_is_refused_for_this_numbers_challenge(passkeys)
     with pytest.raises(PasskeyRefused) as refused:
         passkeys.approve(other.get(options), RP)
     assert refused.value.check == "credential"
-
 
 def test_another_services_passkeys_are_not_found(passkeys):
     authenticator, _ = _enrolled(passkeys)
@@ -115,23 +108,22 @@ def test_another_services_passkeys_are_not_found(passkeys):
     with pytest.raises(errors.FactorNotFound):
         theirs.register(NUMBER, NUMBER, "x", RP)
 
-
 def test_a_discoverable_sign_in_finds_the_passkey_by_its_user_handle_once(passkeys):
     authenticator, passkey = _enrolled(passkeys, alg=-8)
     challenge, allowed, options = passkeys.challenge(None, None, RP)
-    assert challenge is None and allowed == [] and options["allowCredentials"] == []
+    assert challenge.id.startswith("YC") and allowed == [] and options["allowCredentials"] == []
     assertion = authenticator.get(options)
     approval = passkeys.approve(assertion, RP)
-    assert (approval.identity, approval.passkey.id, approval.challenge_id) == (NUMBER, passkey.id, None)
+    assert (approval.identity, approval.passkey.id) == (NUMBER, passkey.id)
+    assert approval.challenge_id == challenge.id
+    assert approval.discoverable
     with pytest.raises(ChallengeNotFound):
         passkeys.approve(assertion, RP)
-
 
 def test_a_receipt_registers_one_passkey(passkeys, clock):
     passkeys.register(NUMBER, NUMBER, "x", RP, receipt=("VE123", int(clock.now) + 300))
     with pytest.raises(ReceiptUsed):
         passkeys.register(NUMBER, NUMBER, "x", RP, receipt=("VE123", int(clock.now) + 300))
-
 
 def test_the_number_of_passkeys_is_bounded_and_expired_registrations_make_room(passkeys, clock):
     for _ in range(3):
@@ -141,7 +133,6 @@ def test_the_number_of_passkeys_is_bounded_and_expired_registrations_make_room(p
     clock.advance(301)
     passkeys.register(NUMBER, NUMBER, "x", RP)
     assert len(passkeys.passkeys(NUMBER)) == 1
-
 
 def test_a_number_without_passkeys_has_no_challenge(passkeys):
     with pytest.raises(NoPasskey):

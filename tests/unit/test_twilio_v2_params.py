@@ -42,11 +42,14 @@ SERVICE_VALUES = {
     "Totp.CodeLength": "8", "Totp.Issuer": "Acme Corp", "Totp.Skew": "2", "Totp.TimeStep": "60",
     "VerifyEventSubscriptionEnabled": "true", "Whatsapp.From": "+14155550100",
     "Whatsapp.MsgServiceSid": "MG" + "0" * 32,
-    **{f"Passkeys.{n}": "x" for n in ("AuthenticatorAttachment", "DiscoverableCredentials", "RelyingParty.Id",
-                                      "RelyingParty.Name", "RelyingParty.Origins", "UserVerification")},
+    "Passkeys.AuthenticatorAttachment": "platform", "Passkeys.DiscoverableCredentials": "preferred",
+    "Passkeys.RelyingParty.Id": "example.com", "Passkeys.RelyingParty.Name": "Example",
+    "Passkeys.RelyingParty.Origins": "https://example.com,https://www.example.com",
+    "Passkeys.UserVerification": "required",
 }
 APPLIED = {"CodeLength", "CustomCodeEnabled", "DoNotShareWarningEnabled", "FriendlyName", "LookupEnabled", "Psd2Enabled",
-           "SkipSmsToLandlines", "Totp.Issuer", "Totp.Skew", "VerifyEventSubscriptionEnabled"}
+           "SkipSmsToLandlines", "Totp.Issuer", "Totp.Skew", "VerifyEventSubscriptionEnabled",
+           *(name for name in SERVICE_VALUES if name.startswith("Passkeys."))}
 
 
 @pytest.mark.parametrize("operation", ["create", "update"])

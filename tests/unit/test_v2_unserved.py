@@ -1,6 +1,6 @@
 """Every operation of Twilio's twilio_verify_v2 document answers in Twilio's shape (issue 29):
 a route here, or the catch-all's documented 20404 with its reason (Push; the Service resources
-and passkeys of issues 33 and 34); a method the document does not give a path is Twilio's 405
+of issue 33); a method the document does not give a path is Twilio's 405
 20004 with Allow, on a route's path as on the catch-all's. Through the test client routed as
 API Gateway routes (scripts/local/gateway.py), with credentials and without."""
 
@@ -46,7 +46,7 @@ def test_every_operation_of_the_document_is_a_route_here_or_a_documented_answer(
                for method in methods}
     assert len(document) == 57 and not served & refused
     assert {(m, _template(p)) for m, p in document} == served | refused
-    assert len(served) == 35 and len(refused) == 22  # with the Rate Limits and Buckets (issue 33)
+    assert len(served) == 39 and len(refused) == 18  # with the Rate Limits (issue 33), the Passkeys (issue 34)
     # the catch-all's table is the document's paths that no route takes, with their methods
     unserved_paths = {_template(p) for m, p in document if not _served(m, p)}
     assert {_template(p) for p in unserved.UNSERVED} == unserved_paths
@@ -71,7 +71,6 @@ def test_an_operation_not_offered_answers_twilios_404_with_its_reason(local, key
 def test_the_reasons_name_what_is_missing_and_where_it_comes():
     assert "Push" in _why("/v2/Forms/{FormType}")
     assert "issue 33" in _why("/v2/Services/{ServiceSid}/Webhooks") and "issue 33" in _why("/v2/Templates")
-    assert "issue 34" in _why("/v2/Services/{ServiceSid}/Passkeys/Factors")
 
 
 @pytest.mark.parametrize("method, path, allow", [
@@ -137,7 +136,7 @@ def _missing(method: str, template: str, status: int, body: dict) -> list[str]:
 
 
 def test_a_service_and_a_new_factor_carry_every_field_of_the_document(client, key):
-    """Twilio's Service has ``passkeys`` (null until passkeys land: issue 34) and a new Factor
+    """Twilio's Service has ``passkeys`` (null while no Passkeys.* parameter is set) and a new Factor
     ``options`` (null for TOTP, as in the document's createTotp example): left out before."""
     from tests.unit.test_twilio_v2 import call, new_service
     from tests.unit.test_twilio_v2_totp import factor
