@@ -12,14 +12,9 @@ from __future__ import annotations
 import base64
 import json
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_page import code_for
-
-# TEMPORARY until pk-core is merged: its v1 routes (POST /v1/passkeys/registrations, .../verify,
-# /v1/passkeys/challenges, .../approve) do not exist on this branch yet.
-needs_v1 = pytest.mark.skip(reason="pk-core's v1 passkey routes are not merged into pk-page yet")
 
 REGISTER = "/v1/passkeys/registrations"
 VERIFY = "/v1/passkeys/registrations/verify"
@@ -91,13 +86,18 @@ def signed_in(page, answer, line: int, user_verified: bool) -> None:
     _, number = e164(line)
     body = answer.json()
     assert body["status"] == "approved" and body["to"] == number
-    amr = claims(body["receipt"])["amr"]
-    assert ("user" in amr) is user_verified, amr  # how the user proved it, as the receipt says
+    receipt = claims(body["receipt"])
+    assert receipt["sub"] == number and receipt["factor_id"] == body["factor_id"]
+    amr = receipt["amr"]
+    # How the user proved it: a device-bound passkey (the virtual authenticator is not backup
+    # eligible), and the user verified only when the authenticator did; since when it is bound.
+    assert amr == (["hwk", "user"] if user_verified else ["hwk"]), amr
+    assert receipt["iat"] - 60 < receipt["passkey_bound_at"] <= receipt["iat"]
+    assert "phone_number_verified" not in receipt  # it cannot register another passkey
     expect(page.get_by_role("heading", name="Signed in with a passkey")).to_be_focused()
     expect(page.locator("#verified")).to_have_text(f"{masked(number)} is yours: your passkey said so.")
 
 
-@needs_v1
 def test_add_a_passkey_then_sign_in_with_it_with_user_verification(page, site):
     authenticator(page, user_verification=True)
     verify_by_sms(page, site, 4101)
@@ -106,7 +106,6 @@ def test_add_a_passkey_then_sign_in_with_it_with_user_verification(page, site):
     signed_in(page, sign_in(page, site), 4101, user_verified=True)  # discoverable: no number typed
 
 
-@needs_v1
 def test_add_a_passkey_then_sign_in_with_it_without_user_verification(page, site):
     authenticator(page, user_verification=False)  # presence only: the flags' UV bit is 0
     verify_by_sms(page, site, 4102)
@@ -114,7 +113,6 @@ def test_add_a_passkey_then_sign_in_with_it_without_user_verification(page, site
     signed_in(page, sign_in(page, site, "(415) 555-4102"), 4102, user_verified=False)
 
 
-@needs_v1
 def test_a_cancelled_passkey_is_said_in_words_and_the_retry_reuses_the_registration(page, site):
     cdp, authenticator_id = authenticator(page, verified=False)  # the user fails the screen lock
     verify_by_sms(page, site, 4103)
@@ -129,7 +127,6 @@ def test_a_cancelled_passkey_is_said_in_words_and_the_retry_reuses_the_registrat
     assert len(registrations) == 1  # the receipt was consumed once; the retry kept its options
 
 
-@needs_v1
 def test_the_same_authenticator_cannot_be_added_twice(page, site):
     authenticator(page)
     verify_by_sms(page, site, 4104)
@@ -144,7 +141,6 @@ def test_the_same_authenticator_cannot_be_added_twice(page, site):
     assert verified == []  # nothing was made, so nothing was sent
 
 
-@needs_v1
 def test_an_assertion_from_another_authenticator_is_refused_for_the_first_ones_credential(page, site):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -170,6 +166,20 @@ def test_an_assertion_from_another_authenticator_is_refused_for_the_first_ones_c
     expect(page.locator("#passkey-signin-error")).to_have_text(
         "This passkey was not accepted. Use another passkey, or send a code.")
     expect(page.get_by_role("heading", name="Signed in with a passkey")).to_be_hidden()
+
+
+def test_no_passkey_is_said_in_words(page, site):
+    authenticator(page)
+    page.goto(local(site) + "/")
+    page.get_by_label("Phone number").fill("415 555 4106")  # a number with no passkey: 404 no_passkey
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator("#passkey-signin-error")).to_have_text(
+        "This number has no passkey yet. Send a code, then add one.")
+    page.get_by_label("Phone number").fill("")  # discoverable: this authenticator holds none for the site
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator("#passkey-signin-error")).to_have_text(
+        "The passkey request was cancelled or timed out, or this device has no passkey for this site.")
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_focused()
 
 
 def test_an_ip_address_is_said_before_any_request(page, site):

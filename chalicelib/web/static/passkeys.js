@@ -42,6 +42,7 @@
       case "invalid_credential": return "This passkey was not accepted. Use another passkey, or send a code.";
       case "challenge_not_found": return "This passkey request expired. Try again.";
       case "no_passkey": return "This number has no passkey yet. Send a code, then add one.";
+      case "too_many_passkeys": return "This number has as many passkeys as it may have. Sign in with one of them.";
       case "counter_regressed": return "This passkey looks copied, so it was refused. Send a code instead.";
       default: return verify.explain(error || {});
     }
