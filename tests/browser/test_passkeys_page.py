@@ -14,6 +14,7 @@ import json
 
 from playwright.sync_api import expect
 
+from tests.browser.test_layout import fits
 from tests.browser.test_page import code_for
 
 REGISTER = "/v1/passkeys/registrations"
@@ -62,6 +63,7 @@ def add_passkey(page, line: int) -> dict:
     expect(page.locator("#passkey-status")).to_have_text(
         f'Passkey added for {masked(number)}. Next time, choose "Sign in with a passkey".')
     expect(page.get_by_role("button", name="Add a passkey")).to_be_hidden()  # its receipt is used
+    fits(page)  # nothing wider than the screen, no button or label on two lines
     body = answer.value.json()
     assert body["status"] == "verified" and body["to"] == number and body["factor_id"].startswith("YF")
     return body
@@ -122,6 +124,7 @@ def test_a_cancelled_passkey_is_said_in_words_and_the_retry_reuses_the_registrat
     expect(page.locator("#passkey-add-error")).to_have_text(
         "Adding the passkey was cancelled or timed out. Try again.")
     expect(page.get_by_role("button", name="Add a passkey")).to_be_focused()
+    fits(page)
     cdp.send("WebAuthn.setUserVerified", {"authenticatorId": authenticator_id, "isUserVerified": True})
     add_passkey(page, 4103)
     assert len(registrations) == 1  # the receipt was consumed once; the retry kept its options
@@ -180,6 +183,7 @@ def test_no_passkey_is_said_in_words(page, site):
     expect(page.locator("#passkey-signin-error")).to_have_text(
         "The passkey request was cancelled or timed out, or this device has no passkey for this site.")
     expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_focused()
+    fits(page)
 
 
 def test_an_ip_address_is_said_before_any_request(page, site):
