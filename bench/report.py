@@ -69,6 +69,15 @@ def report(results: dict[str, Any]) -> str:
                  f"{t['floor_ms']:.2f} ms", f"{t['ratio']:.2f}", ""))
     rows.append(("  DynamoDB / KMS per TOTP challenge", " + ".join(t["dynamodb_calls"]) + " / "
                  + " + ".join(t["kms_calls"]), "", f"{t['sequential_round_trips']:g} sequential round trips", ""))
+    p = results.get("passkeys")
+    if p:
+        a = p["approve"]
+        rows.append(("passkey approval (handler) vs its calls by hand", f"{a['approve_ms']:.2f} ms",
+                     f"{a['floor_ms']:.2f} ms", f"{a['ratio']:.2f}", ""))
+        rows.append(("  calls per passkey approval", " + ".join(a["calls_per_approval"]), "", "", ""))
+        for name, v in p["verify"].items():
+            rows.append((f"  {name} assertion verified (pure Python) vs py_webauthn",
+                         f"{v['verify_ms']:.2f} ms", f"{v['py_webauthn_ms']:.2f} ms", "", ""))
     e = results["events"]
     for op in ("request", "check"):
         w = e[op]

@@ -28,6 +28,8 @@ and a small table (the test suite runs it; its numbers mean nothing). Sections:
    DynamoDB calls by hand and the same raw POST.
 11. (bench/faults.py) p50 and p99 of a start when one DynamoDB write in 100 is throttled once
    (botocore's backoff and retry), next to the same starts without faults.
+12. (bench/passkeys.py) a passkey approval versus its DynamoDB and KMS calls replayed by hand,
+   and the verifier's own time per algorithm (ES256, EdDSA, RS256) beside py_webauthn's.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import approvals, channels, chart, faults, floor, twilio_v2  # noqa: E402
+from bench import approvals, channels, chart, faults, floor, passkeys, twilio_v2  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.harness import (BENCH_ENV, OPTIONAL_ENV, Dynalite, MotoServer, build_app, call,  # noqa: E402
                            latest_code, median_ms, numbers)
@@ -426,6 +428,7 @@ def _other_sections(db: Dynalite, results: dict[str, Any], runs: int, scale: int
     os.environ.update(AWS_ENDPOINT_URL_KMS=moto.endpoint)
     results["receipts"] = approvals.receipts(db, moto, runs)
     results["totp"] = approvals.totp_challenges(db, moto, runs)
+    results["passkeys"] = passkeys.section(db, moto, runs)
     results["events"] = approvals.events(db, runs)
     results["cost"] = cost_per_1000(results["warm"], results["units"], results["receipts"], results["events"])
     results["channel_cost"] = channels.cost_per_channel(results["cost"])

@@ -22,8 +22,8 @@ from chalicelib.passkeys.webauthn import CeremonyRefused
 
 log = logging.getLogger("verify")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}", re.ASCII)
-_HOST = re.compile(r"(?P<host>localhost|\[?[0-9a-f:.]+\]?|([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*"
-                   r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(:[0-9]{1,5})?", re.ASCII)
+_HOST = re.compile(r"(?P<host>localhost|[0-9.]+|\[[0-9a-f:]+\]|([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*"
+                   r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?P<port>:[0-9]{1,5})?", re.ASCII)
 
 
 def page_party(config: Any, headers: Any) -> RelyingParty:
@@ -36,6 +36,11 @@ def page_party(config: Any, headers: Any) -> RelyingParty:
     scheme = (headers.get("x-forwarded-proto") or "http").split(",")[0].strip().lower()
     own = f"{scheme}://{host}"
     rp_id = settings.rp_id or match.group("host").strip("[]")
+    if not settings.rp_id and (":" in rp_id or rp_id.replace(".", "").isdigit()):
+        # WebAuthn's relying party id is a domain: browsers refuse an IP address (SecurityError).
+        raise errors.InvalidRequest("Passkeys need a domain name, not an IP address: open the page at "
+                                    f"http://localhost{match.group('port') or ''} "
+                                    "(or set OTP_PASSKEY_RP_ID).")
     origins = frozenset({own, *config.allowed_origins, *settings.origins})
     return RelyingParty(rp_id, settings.rp_name or config.brand_name, origins, settings.user_verification)
 

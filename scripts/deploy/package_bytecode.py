@@ -16,7 +16,8 @@ compile each module it imported from source (docs/benchmarks.md). This step:
   (.pyi), the dist-info RECORD files (pip's list of installed files, 31 KB compressed) and
   METADATA files (each package's PyPI description: 35 KB compressed; nothing in the zip reads a
   distribution's metadata: requests checks its dependencies' `__version__` attributes; the
-  licenses stay).
+  licenses stay), and ecdsa's own test modules (``ecdsa/test_*.py``, 72 KB compressed: the
+  package ships its test suite; the passkeys import ``ecdsa`` and its curves, never them).
 tests/integration/test_package.py unpacks the result and runs a start and a check from it.
 """
 
@@ -45,6 +46,8 @@ def dropped(name: str) -> bool:
         return True  # stubs for type checkers; pip's list of installed files; the PyPI description
     # md.cpython-313-x86_64-linux-gnu.so and cd.cpython-...: the extension loader comes first,
     # so with them present the pure-Python md.py/cd.py beside them never load.
+    if str(path.parent) == "ecdsa" and path.name.startswith("test_"):
+        return True  # ecdsa's test suite, shipped in the package; nothing imports it
     return path.parent.name == "charset_normalizer" and path.suffix == ".so"
 
 

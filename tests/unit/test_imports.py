@@ -66,3 +66,17 @@ def test_app_is_routes_only():
     source = (ROOT / "app.py").read_text()
     assert len(source.splitlines()) < 300
     assert "boto3" not in source and "functools.cache" not in source
+
+
+def test_the_passkeys_verifier_loads_on_the_passkey_routes_only():
+    """ecdsa and rsa (pure Python, issue 34) and the verifier are imported on first use: the
+    app's import (every cold start) loads none of them, a passkey verification loads them."""
+    probe = ("import sys, app\n"
+             "heavy = ('ecdsa', 'rsa', 'pyasn1', 'chalicelib.passkeys.webauthn',\n"
+             "         'chalicelib.passkeys.service')\n"
+             "assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]\n"
+             "from chalicelib.passkeys import cose\n"
+             "cose.PublicKey(cose.ES256, x=b'\\x01' * 32, y=b'\\x02' * 32).verify(b'', b'')\n"
+             "assert 'ecdsa' in sys.modules\n")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

@@ -154,3 +154,11 @@ def test_the_answers_validate_against_openapi_json(client, outbox, real_time):
     status, refused, _ = post(client, "/v1/passkeys/challenges/approve",
                               {"credential": authenticator.get(options["public_key"])})
     _validate(refused, "/v1/passkeys/challenges/approve", "post", status)
+
+
+def test_a_page_opened_at_an_ip_address_is_told_to_use_localhost(client, outbox, real_time):
+    """Browsers refuse an IP address as a relying party id (WebAuthn: a valid domain only)."""
+    status, body, _ = post(client, "/v1/passkeys/challenges", {}, host="127.0.0.1:8000",
+                           origin="http://127.0.0.1:8000")
+    assert status == 400 and error_code(body) == "invalid_request"
+    assert "http://localhost:8000" in body["error"]["message"]

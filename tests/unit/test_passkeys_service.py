@@ -137,3 +137,79 @@ def test_the_number_of_passkeys_is_bounded_and_expired_registrations_make_room(p
 def test_a_number_without_passkeys_has_no_challenge(passkeys):
     with pytest.raises(NoPasskey):
         passkeys.challenge(NUMBER, None, RP)
+
+
+# -- a write retried after a lost answer recognises its own success (chalicelib/dynamodb.py) ----
+
+
+@pytest.fixture
+def lossy(aws, clock):
+    """The service over a client whose next armed write lands and loses its answer: botocore's
+    standard retry mode sends it again (tests/faults.py)."""
+    from botocore.config import Config
+
+    from tests.faults import Faults
+
+    faults = Faults()
+    client = faults.attach(boto3.client("dynamodb", config=Config(retries={"mode": "standard",
+                                                                           "total_max_attempts": 3})))
+    hasher = CodeHasher(b"k" * 32)
+    service = PasskeyService(DynamoDBPasskeyStore(client, TABLE), hasher.identity_key, ttl_seconds=300,
+                             max_factors=3, clock=clock)
+    return service, faults
+
+
+@pytest.mark.parametrize("step", ["register", "verify", "challenge", "approve"])
+def test_each_write_retried_after_a_lost_answer_is_its_own_success(lossy, step):
+    passkeys, faults = lossy
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost", sign_count=1)
+    if step == "register":
+        faults.arm("totp_write", "lost")
+        passkeys.register(NUMBER, NUMBER, "x", RP, receipt=("VE1", 2_000_000_000))
+        assert faults.hit == [("totp_write", "lost")]
+        with pytest.raises(ReceiptUsed):  # spent once, by the first attempt
+            passkeys.register(NUMBER, NUMBER, "x", RP, receipt=("VE1", 2_000_000_000))
+        return
+    _, options = passkeys.register(NUMBER, NUMBER, "x", RP)
+    if step == "verify":
+        faults.arm("totp_write", "lost")
+    passkeys.verify_registration(authenticator.create(options), RP)
+    if step == "challenge":
+        faults.arm("totp_write", "lost")
+    _, _, request = passkeys.challenge(NUMBER, None, RP)
+    if step == "approve":
+        faults.arm("totp_write", "lost")
+    assert passkeys.approve(authenticator.get(request), RP).sign_count == 2
+    assert faults.hit == [("totp_write", "lost")]
+
+
+def test_a_discoverable_challenges_spend_retried_after_a_lost_answer_is_its_own(lossy):
+    passkeys, faults = lossy
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
+    _, options = passkeys.register(NUMBER, NUMBER, "x", RP)
+    passkeys.verify_registration(authenticator.create(options), RP)
+    _, _, request = passkeys.challenge(None, None, RP)
+    faults.arm("UpdateItem", "lost")  # the pkc# item's spend
+    assert passkeys.approve(authenticator.get(request), RP).identity == NUMBER
+    assert faults.hit == [("UpdateItem", "lost")]
+
+
+# -- concurrent answers: one lands ---------------------------------------------------------------
+
+
+def test_one_assertion_sent_ten_times_at_once_is_approved_once(passkeys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    authenticator, _ = _enrolled(passkeys, sign_count=1)
+    _, _, options = passkeys.challenge(NUMBER, None, RP)
+    assertion = authenticator.get(options)
+
+    def answer(_):
+        try:
+            return passkeys.approve(assertion, RP).sign_count
+        except ChallengeNotFound:
+            return "spent"
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(answer, range(10)))
+    assert results.count(2) == 1 and results.count("spent") == 9, results
