@@ -186,6 +186,15 @@ def test_no_passkey_is_said_in_words(page, site):
     fits(page)
 
 
+def test_a_browser_without_webauthn_shows_no_passkey_button(page, site):
+    page.add_init_script("delete window.PublicKeyCredential")
+    verify_by_sms(page, site, 4107)  # the SMS path as it was
+    expect(page.get_by_role("button", name="Add a passkey")).to_be_hidden()
+    page.get_by_role("button", name="Verify another number").click()
+    expect(page.get_by_role("button", name="Send code", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_hidden()
+
+
 def test_an_ip_address_is_said_before_any_request(page, site):
     """WebAuthn refuses an IP address as relying party id: the page says so, and asks nothing."""
     calls: list[str] = []
