@@ -40,7 +40,9 @@
       case "invalid_receipt": return "This verification has expired. Verify your number again to add a passkey.";
       case "receipt_used": return "This verification was already used. Verify your number again to add a passkey.";
       case "invalid_credential": return "This passkey was not accepted. Use another passkey, or send a code.";
-      case "challenge_not_found": return "This passkey request expired. Try again.";
+      case "challenge_not_found":
+        return making ? "This passkey request expired. Verify your number again to add a passkey."
+          : "This passkey request expired. Try again.";
       case "no_passkey": return "This number has no passkey yet. Send a code, then add one.";
       case "too_many_passkeys": return "This number has as many passkeys as it may have. Sign in with one of them.";
       case "counter_regressed": return "This passkey looks copied, so it was refused. Send a code instead.";
@@ -136,7 +138,9 @@
       status.textContent = `Passkey added for ${verify.mask(added.to)}. Next time, choose "Sign in with a passkey".`;
       $("again").focus();
     } catch (error) {
-      if (error && ["challenge_not_found", "invalid_credential"].includes(error.code)) creation = null;
+      // A refused credential leaves the challenge open (a retry may use another authenticator);
+      // a spent or expired one needs a new verification, the receipt being used.
+      if (error && error.code === "challenge_not_found") creation = null;
       say("passkey-add-error", explain(error, true));
       addButton.disabled = false;  // (a disabled button takes no focus)
       addButton.focus();
