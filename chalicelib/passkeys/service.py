@@ -22,7 +22,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from chalicelib import errors, telemetry
+from chalicelib import concurrency, errors, telemetry
 from chalicelib.dynamodb import ConditionFailed
 from chalicelib.passkeys import cose
 from chalicelib.passkeys.models import (
@@ -138,6 +138,11 @@ class PasskeyService:
             )
             prune = [p.id for p in item.passkeys.values() if not p.live(now)]
             gone = [name for name, exp in item.receipts.items() if exp <= now]
+            # v2's factor SID names its item (a Challenge may give factor_sid alone): its lookup
+            # goes out with the factor's write, in the same wave (an orphan if that is refused).
+            link = None
+            if entity:
+                link = concurrency.submit(self._store.link_sid, passkey.id, key, self._scope, None)
             try:
                 self._store.add(
                     key,
@@ -152,6 +157,8 @@ class PasskeyService:
                     now=now,
                 )
             except ConditionFailed as exc:
+                if link is not None:
+                    concurrency.wait_quietly(link)
                 after = self._ours_raw(exc.item)
                 if receipt is not None and receipt_attribute(receipt[0]) in after.receipts:
                     raise ReceiptUsed() from None
@@ -160,6 +167,7 @@ class PasskeyService:
                 if len([p for p in after.passkeys.values() if p.live(now)]) >= self._max:
                     raise TooManyPasskeys() from None
                 continue  # a pruned passkey changed meanwhile: decide again
+            concurrency.settle(link)
             telemetry.metric("PasskeyRegistrations")
             return passkey, creation_options(passkey, item, rp, "YE" + key, user_name, self._ttl)
         raise errors.ServiceUnavailable(retry_after=1)
@@ -254,6 +262,15 @@ class PasskeyService:
         except ConditionFailed:
             raise NoPasskey() from None  # deleted meanwhile
         return challenge, allowed, request_options(raw, allowed, rp, self._ttl)
+
+    def identity_of(self, factor_id: str) -> str:
+        """The identity whose passkey a v2 factor's SID names (its lookup item: one read);
+        NoPasskey if it names none of this Service's."""
+        link = self._store.resolve_sid(factor_id)
+        item = self._ours(self._store.load(link[0])) if link and (link[1] or None) == self._scope else None
+        if item is None or item.identity is None or factor_id not in item.passkeys:
+            raise NoPasskey()
+        return item.identity
 
     def approve(self, credential: Any, rp: RelyingParty | None = None) -> Approval:
         """A get() result for one of this service's challenges: the counter moves, the challenge

@@ -23,7 +23,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable, with_token
+from chalicelib.dynamodb import ConditionFailed, with_token
+from chalicelib.factors import SidLinks
 from chalicelib.passkeys.models import (
     APPROVED,
     PENDING,
@@ -42,7 +43,10 @@ from chalicelib.passkeys.models import (
 )
 
 
-class DynamoDBPasskeyStore(_DynamoDBTable):
+class DynamoDBPasskeyStore(SidLinks):
+    """The identity's item's passkey attributes; a v2 factor's SID also names its item through
+    its lookup (chalicelib/factors/sid_links.py), so a Challenge may name the factor alone."""
+
     def load(self, identity_key: str) -> PasskeyItem:
         return to_item(self._get(identity_pk(identity_key)))
 

@@ -199,13 +199,14 @@ class PasskeyResources:
         identity, factor_sid = body.get("identity"), body.get("factor_sid")
         if factor_sid is not None and (not isinstance(factor_sid, str) or not factor_sid.startswith("YF")):
             raise wire.invalid("factor_sid", "a passkey Factor's SID")
-        if identity is None and factor_sid is not None:
-            raise wire.invalid("identity", "is required with factor_sid (the Factor's entity)")
         if identity is not None and (not isinstance(identity, str) or not _IDENTITY.fullmatch(identity)):
             raise wire.invalid("identity", "1-64 characters of A-Z a-z 0-9 . _ @ -")
-        rp = self.relying_party(settings, {}) if identity is None else None
         scoped = self.scoped(settings, identity) if identity else None
         with _errors():
+            if scoped is None and factor_sid is not None:  # the factor names its entity (its SID's lookup)
+                scoped = passkeys.identity_of(factor_sid)
+                identity = scoped.removeprefix(f"{settings.sid}:")
+            rp = self.relying_party(settings, {}) if scoped is None else None
             challenge, allowed, options = passkeys.challenge(scoped, factor_sid, rp)
         key = passkeys.identity_key(scoped) if scoped else None
         answer = self._challenge_body(

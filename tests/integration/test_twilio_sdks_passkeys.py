@@ -93,6 +93,10 @@ def test_twilio_python_registers_a_passkey_and_approves_a_challenge(server, key,
     assert challenge.options["publicKey"]["allowCredentials"][0]["id"] == b64url(authenticator.credential_id)
     approved = _approve(client, service.sid, authenticator.get(challenge.options["publicKey"]))
     assert (approved.sid, approved.status, approved.factor_sid) == (challenge.sid, "approved", factor.sid)
+    by_factor = _challenge(client, service.sid, factor_sid=factor.sid)  # its SID names its entity
+    assert by_factor.identity == f"alice{-alg}" and by_factor.factor_sid == factor.sid
+    asserted = authenticator.get(by_factor.options["publicKey"])
+    assert _approve(client, service.sid, asserted).status == "approved"
     listed = client.verify.v2.services(service.sid).entities(f"alice{-alg}").factors.list()
     assert [(f.sid, f.factor_type, f.status) for f in listed] == [(factor.sid, "passkeys", "verified")]
 
@@ -211,3 +215,58 @@ def test_expired_challenges_are_not_found(serve, key):
         assert _refused(lambda: _approve(client, service.sid, asserted))[:2] == (404, 20404)
         created = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID).create(late)
         assert _refused(lambda: _verify(client, service.sid, created))[:2] == (404, 20404)
+
+
+def test_twilio_node_drives_the_four_routes(server, key):
+    """twilio-node, unchanged (tests/integration/twilio_node_passkeys.js): a Service with the
+    Passkeys.* parameters, a factor registered and verified, a challenge approved, its
+    assertion replayed (20404); the software authenticator answers over the script's stdin."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    if shutil.which("node") is None or not (ROOT / ".deps" / "node_modules" / "twilio").exists():
+        pytest.fail("twilio-node is missing: run `make test` (it installs it into .deps/)")
+    env = {**os.environ, "API_URL": server.url, "TWILIO_ACCOUNT_SID": key["account_sid"],
+           "API_KEY_SID": key["api_key_sid"], "API_KEY_SECRET": key["api_key_secret"], "RP_ID": RP_ID,
+           "ORIGIN": ORIGIN, "NODE_PATH": str(ROOT / ".deps" / "node_modules")}
+    script = str(ROOT / "tests" / "integration" / "twilio_node_passkeys.js")
+    node = subprocess.Popen(["node", script], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID, sign_count=1)
+    try:
+        for answer in (authenticator.create, authenticator.get):
+            line = node.stdout.readline()
+            assert line, node.stderr.read()
+            options = json.loads(line)
+            node.stdin.write(json.dumps(answer(options)) + "\n")
+            node.stdin.flush()
+        seen = json.loads(node.stdout.readline())
+        assert node.wait(timeout=60) == 0, node.stderr.read()
+    finally:
+        node.kill()
+    assert seen == {"service": RP_ID, "factor": ["unverified", "passkeys"], "verified": "verified",
+                    "approved": ["approved", True, True], "replayed": [404, 20404]}
+
+
+def test_passkey_factors_are_the_entitys_factors_and_go_with_it(server, key):
+    """Fetched and deleted with TOTP's Factors routes (factor_type passkeys); the entity exists
+    from its first passkey, and deleting it deletes its passkeys (its one item)."""
+    client = sdk(server, key)
+    service = _service(client)
+    authenticator, factor = _enrolled(client, service.sid, "ivan")
+    second, kept = _enrolled(client, service.sid, "ivan")
+    entity = client.verify.v2.services(service.sid).entities("ivan")
+    assert entity.fetch().sid == factor.entity_sid
+    fetched = entity.factors(factor.sid).fetch()
+    assert (fetched.factor_type, fetched.status) == ("passkeys", "verified")
+    assert fetched.config["relying_party"]["id"] == RP_ID
+    entity.factors(factor.sid).delete()
+    assert [f.sid for f in entity.factors.list()] == [kept.sid]
+    options = _challenge(client, service.sid, identity="ivan").options["publicKey"]
+    assert [c["id"] for c in options["allowCredentials"]] == [b64url(second.credential_id)]
+    entity.delete()
+    assert _refused(lambda: _challenge(client, service.sid, identity="ivan"))[:2] == (404, 20404)
+    assert _refused(lambda: _approve(client, service.sid, second.get(options)))[:2] == (404, 20404)

@@ -23,8 +23,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-CAPABILITIES = ("verify", "factors", "totp", "passkeys", "delivery", "events", "channels", "web", "openapi", "hooks",
-                "twilio_v2")
+CAPABILITIES = ("verify", "factors", "totp", "passkeys", "delivery", "events", "channels", "web", "openapi",
+                "hooks", "twilio_v2")
 COMPOSITION = ("chalicelib.wiring",)  # the composition root: it may import anything, lazily
 MAX_TOP_LEVEL = 12
 
