@@ -195,6 +195,23 @@ def test_a_browser_without_webauthn_shows_no_passkey_button(page, site):
     expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_hidden()
 
 
+def test_a_relying_party_on_another_site_is_said_in_words(page, site):
+    """The service's request options name another site (as OTP_PASSKEY_RP_ID=example.com would,
+    without a second server): the browser refuses them (SecurityError), the page says so."""
+    def elsewhere(route):
+        answer = route.fetch()
+        body = answer.json()
+        body["public_key"]["rpId"] = "example.com"
+        route.fulfill(response=answer, json=body)
+
+    authenticator(page)
+    page.route("**/v1/passkeys/challenges", elsewhere)
+    page.goto(local(site) + "/")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator("#passkey-signin-error")).to_have_text(
+        "Passkeys are not set up for this address. Send a code instead.")
+
+
 def test_an_ip_address_is_said_before_any_request(page, site):
     """WebAuthn refuses an IP address as relying party id: the page says so, and asks nothing."""
     calls: list[str] = []

@@ -34,7 +34,8 @@
           : "The passkey request was cancelled or timed out, or this device has no passkey for this site.";
       case "InvalidStateError": return "This device already has a passkey for this number.";
       case "NotSupportedError": return "This device has no authenticator that can make a passkey here.";
-      case "SecurityError": return IP_HOST;
+      // Another site's relying party id (OTP_PASSKEY_RP_ID names a domain this page is not on).
+      case "SecurityError": return ipHost ? IP_HOST : "Passkeys are not set up for this address. Send a code instead.";
       case "AbortError": return "The passkey request was stopped. Try again.";
       case "TypeError": return "This browser could not read the passkey request. Try another browser.";
       case "invalid_receipt": return "This verification has expired. Verify your number again to add a passkey.";
