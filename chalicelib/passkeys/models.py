@@ -98,10 +98,12 @@ class PasskeyRefused(errors.ServiceError):
     """A ceremony's check failed (``check``: origin, challenge, rpId, flags, signature, ...)."""
 
     status, code = 400, "invalid_credential"
+    message = "The passkey was refused."
 
-    def __init__(self, refused: CeremonyRefused) -> None:
-        super().__init__(f"The passkey was refused ({refused.check}): {refused}.")
-        self.check = refused.check
+    def __init__(self, refused: CeremonyRefused | None = None, **extra: Any) -> None:
+        why = f"The passkey was refused ({refused.check}): {refused}." if refused else None
+        super().__init__(why, **extra)
+        self.check = refused.check if refused else "credential"
 
 
 class ChallengeNotFound(errors.ServiceError):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import Future
 from typing import Any, Callable
 
-from chalicelib import errors, telemetry
+from chalicelib import concurrency, errors, telemetry
 from chalicelib.passkeys.models import (
     InvalidReceipt,
     RelyingParty,
@@ -84,9 +85,21 @@ class PageCeremonies:
                                        receipt=(claims["jti"], int(claims["exp"])))
         return {"public_key": options}
 
+    def _counting(self, ip: str) -> tuple[Any, Future[Any], Callable[[], None]]:
+        """(the service, the per-network count under way, the gate that waits for it): the
+        count's write goes out while the ceremony reads its item, and is settled (a 429 if it
+        is full) before the ceremony's own write."""
+        passkeys = self._passkeys()
+        counted = concurrency.submit(self._limit, ip, None, passkeys.now(), self._config().passkeys)
+        return passkeys, counted, lambda: concurrency.settle(counted)
+
     def verify(self, body: dict[str, Any], ip: str, headers: Any) -> dict[str, Any]:
-        passkeys = self._count(ip, None)
-        number, passkey = passkeys.verify_registration(_credential(body), page_party(self._config(), headers))
+        credential, rp = _credential(body), page_party(self._config(), headers)
+        passkeys, counted, gate = self._counting(ip)
+        try:
+            number, passkey = passkeys.verify_registration(credential, rp, gate)
+        finally:
+            concurrency.wait_quietly(counted)
         return {"status": "verified", "to": number, "factor_id": passkey.id}
 
     def challenge(self, body: dict[str, Any], ip: str, headers: Any) -> dict[str, Any]:
@@ -100,9 +113,12 @@ class PageCeremonies:
         return {"public_key": options}
 
     def approve(self, body: dict[str, Any], ip: str, headers: Any) -> dict[str, Any]:
-        passkeys = self._count(ip, None)
-        rp = page_party(self._config(), headers)
-        approval = passkeys.approve(_credential(body), rp)
+        credential, rp = _credential(body), page_party(self._config(), headers)
+        passkeys, counted, gate = self._counting(ip)
+        try:
+            approval = passkeys.approve(credential, rp, gate)
+        finally:
+            concurrency.wait_quietly(counted)
         if approval.passkey.rp_id != rp.id:  # the rpIdHash check refused it already; said twice
             from chalicelib.passkeys.models import PasskeyRefused
 

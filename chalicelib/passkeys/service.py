@@ -172,9 +172,11 @@ class PasskeyService:
             return passkey, creation_options(passkey, item, rp, "YE" + key, user_name, self._ttl)
         raise errors.ServiceUnavailable(retry_after=1)
 
-    def verify_registration(self, credential: Any, rp: RelyingParty | None = None) -> tuple[str, Passkey]:
+    def verify_registration(self, credential: Any, rp: RelyingParty | None = None,
+                            gate: Callable[[], None] = lambda: None) -> tuple[str, Passkey]:
         """(identity, the verified passkey) for a create() result. ``rp`` None: the relying
-        party the passkey was registered for (v2's VerifyFactor names none)."""
+        party the passkey was registered for (v2's VerifyFactor names none); ``gate`` as
+        ``approve``'s."""
         try:
             client = client_data(credential, CREATE)
         except CeremonyRefused as exc:
@@ -219,6 +221,7 @@ class PasskeyService:
             attachment=new.attachment,
             expires_at=None,
         )
+        gate()
         try:
             self._store.verify(key, verified, now, self._scope)
         except ConditionFailed:
@@ -272,9 +275,11 @@ class PasskeyService:
             raise NoPasskey()
         return item.identity
 
-    def approve(self, credential: Any, rp: RelyingParty | None = None) -> Approval:
+    def approve(self, credential: Any, rp: RelyingParty | None = None,
+                gate: Callable[[], None] = lambda: None) -> Approval:
         """A get() result for one of this service's challenges: the counter moves, the challenge
-        is spent (approved), once. ``rp`` None: the passkey's own relying party (v2)."""
+        is spent (approved), once. ``rp`` None: the passkey's own relying party (v2). ``gate``
+        runs before the first write (v1: the public door's count, made during the read)."""
         try:
             client = client_data(credential, GET)
             raw_id = credential_id(credential)
@@ -291,10 +296,12 @@ class PasskeyService:
             if challenge is None or not challenge.pending(now) or challenge.challenge != client.challenge:
                 raise ChallengeNotFound()
             expected, uv = challenge.challenge, challenge.user_verification
+            gate()
         else:
             opened = _parse(client.challenge, _OPEN)
             if opened is None:
                 raise ChallengeNotFound()
+            gate()
             spent = self._store.spend_open_challenge(opened[0], now, self._scope)
             if spent is None or spent[0] != client.challenge:
                 raise ChallengeNotFound()

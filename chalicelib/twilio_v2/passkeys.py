@@ -243,6 +243,7 @@ class PasskeyResources:
             now,
             base,
         )
+        answer["options"] = {}  # the document's field (an object): the request options went with the creation
         receipt = self._receipt(identity, approval, now)
         if receipt is not None:
             answer["receipt"] = receipt  # this service's extension: the approval's signed receipt

@@ -12,13 +12,20 @@ from chalice import Blueprint, Response
 from chalicelib.http import PASSKEY_BODY_BYTES, decode_json_object, raw_body
 from chalicelib.twilio_v2 import wire
 
-_JSON = ["application/json"]
+# Every type the other routes take, so that a request without credentials is 401 first (as on
+# every /v2 route); a body that is not JSON is then refused in Twilio's shape.
+_JSON = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
 _PASSKEYS = "/v2/Services/{sid}/Passkeys"
 
 
 def passkey_routes(bp: Blueprint, answers: Callable[..., Any], base: Callable[[], str]) -> None:
     def body() -> dict[str, Any]:
-        return decode_json_object(raw_body(bp.current_request), PASSKEY_BODY_BYTES)
+        request = bp.current_request
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise wire.TwilioError(60200, 400, "Send the body as application/json (Twilio's document gives "
+                                               "the Passkeys routes JSON bodies)")
+        return decode_json_object(raw_body(request), PASSKEY_BODY_BYTES)
 
     @bp.route(_PASSKEYS + "/Factors", methods=["POST"], content_types=_JSON)
     @answers

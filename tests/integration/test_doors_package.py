@@ -18,7 +18,10 @@ SERVER = {("get", "/v1/verifications/{verification_id}"), ("delete", "/v1/verifi
           ("post", "/v1/totp/factors/{factor_id}/verify"), ("post", "/v1/totp/challenges"),
           ("post", "/v1/totp/factors/{factor_id}/enable")}
 START_AND_CHECK = {("post", "/v1/verifications"), ("post", "/v1/verifications/check"),
-                   ("post", "/request-auth"), ("post", "/validate-auth")}
+                   ("post", "/request-auth"), ("post", "/validate-auth"),
+                   # the page's passkeys: the public door, as start and check
+                   *(("post", f"/v1/passkeys/{p}") for p in ("registrations", "registrations/verify", "challenges",
+                                                             "challenges/approve"))}
 
 
 def _package(tmp_path: Path, **env: str) -> dict:

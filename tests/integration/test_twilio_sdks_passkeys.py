@@ -270,3 +270,19 @@ def test_passkey_factors_are_the_entitys_factors_and_go_with_it(server, key):
     entity.delete()
     assert _refused(lambda: _challenge(client, service.sid, identity="ivan"))[:2] == (404, 20404)
     assert _refused(lambda: _approve(client, service.sid, second.get(options)))[:2] == (404, 20404)
+
+
+def test_a_form_body_is_60200_after_the_credentials(server, key):
+    """The Passkeys routes take JSON (Twilio's document): a form is refused in Twilio's shape, and
+    only once the key is checked (without one, 401 as on every /v2 route)."""
+    import requests
+
+    service = _service(sdk(server, key))
+    url = f"{server.url}/v2/Services/{service.sid}/Passkeys/Challenges"
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    anonymous = requests.post(url, data="identity=x", headers=form, timeout=30)
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == 20003
+    refused = requests.post(url, data="identity=x", headers=form, timeout=30,
+                            auth=(key["api_key_sid"], key["api_key_secret"]))
+    assert refused.status_code == 400 and refused.json()["code"] == 60200
+    assert "application/json" in refused.json()["message"]

@@ -18,7 +18,10 @@ SERVER_ROUTES = {"GET /v1/verifications/{verification_id}", "DELETE /v1/verifica
                  "POST /v1/totp/factors/{factor_id}/verify", "POST /v1/totp/challenges",
                  "POST /v1/totp/factors/{factor_id}/enable"}
 PUBLIC_API_ROUTES = {"POST /v1/verifications", "POST /v1/verifications/check", "POST /request-auth",
-                     "POST /validate-auth"}
+                     "POST /validate-auth",
+                     # the page's passkeys (chalicelib/passkeys/routes.py), the public door as start and check
+                     "POST /v1/passkeys/registrations", "POST /v1/passkeys/registrations/verify",
+                     "POST /v1/passkeys/challenges", "POST /v1/passkeys/challenges/approve"}
 
 
 def _authorizers(**env: str) -> dict[str, str | None]:
@@ -41,8 +44,8 @@ def test_server_routes_are_behind_iam_and_nothing_else_is():
     # /v2: HTTP Basic with an API key, checked by the function (IAM would refuse Twilio's SDKs).
     v2 = [route for route in routes if " /v2/" in route]
     catch_all = [route for route in v2 if route.endswith(" /v2/{proxy+}")]  # Twilio's 404 for any other path
-    # 34 routes on 17 paths, each path taking the 7 methods (the others: Twilio's 405, no key read)
-    assert len(v2) == 17 * 7 + len(catch_all) and len(catch_all) == 7
+    # 38 routes on 21 paths, each path taking the 7 methods (the others: Twilio's 405, no key read)
+    assert len(v2) == 21 * 7 + len(catch_all) and len(catch_all) == 7
     assert all(routes[route] is None for route in v2)
 
 

@@ -80,6 +80,8 @@ def test_api_keys_are_required_per_stage_on_the_api_routes_only():
                    "GET /.well-known/jwks.json",
                    # a browser's CORS preflight cannot carry a key
                    "OPTIONS /v1/verifications", "OPTIONS /v1/verifications/check",
+                   *(f"OPTIONS /v1/passkeys/{p}" for p in ("registrations", "registrations/verify", "challenges",
+                                                          "challenges/approve")),
                    # providers cannot send a key; their signature authenticates them
                    "POST /v1/callbacks/{provider}", "GET /v1/callbacks/{provider}",
                    # identity platforms send their own signature or token, never a key
@@ -91,4 +93,6 @@ def test_api_keys_are_required_per_stage_on_the_api_routes_only():
     assert {route for route, needs_key in required.items() if not needs_key} == open_routes
     assert {route for route, needs_key in required.items() if needs_key} == {
         "POST /v1/verifications", "POST /v1/verifications/check", "GET /v1/verifications/{verification_id}",
-        "DELETE /v1/verifications/{verification_id}", "POST /request-auth", "POST /validate-auth"}
+        "DELETE /v1/verifications/{verification_id}", "POST /request-auth", "POST /validate-auth",
+        *(f"POST /v1/passkeys/{p}" for p in ("registrations", "registrations/verify", "challenges",
+                                             "challenges/approve"))}

@@ -162,3 +162,19 @@ def test_a_page_opened_at_an_ip_address_is_told_to_use_localhost(client, outbox,
                            origin="http://127.0.0.1:8000")
     assert status == 400 and error_code(body) == "invalid_request"
     assert "http://localhost:8000" in body["error"]["message"]
+
+
+def test_an_approval_over_the_networks_count_writes_nothing(configured, outbox, real_time):
+    """The per-network count goes out with the item's read and is settled before the approval's
+    write: over it, 429 and the challenge still pending, the counter unmoved."""
+    from chalicelib import wiring
+
+    client = configured(OTP_PASSKEY_MAX_PER_IP_PER_HOUR="3")  # the registration, its verify, a challenge
+    authenticator, verified, _ = registered(client, outbox, sign_count=4)
+    options = post(client, "/v1/passkeys/challenges", {"to": NUMBER})[1]["public_key"]
+    status, body, headers = post(client, "/v1/passkeys/challenges/approve",
+                                 {"credential": authenticator.get(options)})
+    assert status == 429 and error_code(body) == "ip_rate_limited" and "Retry-After" in headers
+    item = wiring.get_passkeys().load(NUMBER)
+    assert [c.status for c in item.challenges.values()] == ["pending"]
+    assert item.passkeys[verified["factor_id"]].sign_count == 4

@@ -193,23 +193,3 @@ def test_a_discoverable_challenges_spend_retried_after_a_lost_answer_is_its_own(
     assert passkeys.approve(authenticator.get(request), RP).identity == NUMBER
     assert faults.hit == [("UpdateItem", "lost")]
 
-
-# -- concurrent answers: one lands ---------------------------------------------------------------
-
-
-def test_one_assertion_sent_ten_times_at_once_is_approved_once(passkeys):
-    from concurrent.futures import ThreadPoolExecutor
-
-    authenticator, _ = _enrolled(passkeys, sign_count=1)
-    _, _, options = passkeys.challenge(NUMBER, None, RP)
-    assertion = authenticator.get(options)
-
-    def answer(_):
-        try:
-            return passkeys.approve(assertion, RP).sign_count
-        except ChallengeNotFound:
-            return "spent"
-
-    with ThreadPoolExecutor(10) as pool:
-        results = list(pool.map(answer, range(10)))
-    assert results.count(2) == 1 and results.count("spent") == 9, results

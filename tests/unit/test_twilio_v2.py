@@ -73,7 +73,7 @@ def test_without_basic_auth_every_v2_route_is_401(client, key):
     routes = [(method, path) for path, methods in app_module.app.routes.items() if path.startswith("/v2/")
               and path != "/v2/{proxy+}" for method, entry in methods.items()
               if not entry.view_name.startswith("method_not_allowed")]  # 404 and 405s: test_v2_unserved.py
-    assert len(routes) == 34  # with the TOTP Entities and Challenges routes, and the RateLimits and Buckets
+    assert len(routes) == 38  # with the TOTP Entities and Challenges routes, the RateLimits and Buckets, Passkeys
     for method, path in routes:
         concrete = path.format(**fill)
         status, body, headers = call(client, key, method, concrete, {"To": NUMBER}, headers={"content-type": FORM})
