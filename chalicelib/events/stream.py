@@ -42,7 +42,9 @@ NUMBER_ITEM_PREFIX = "v#"
 TYPES = ("verification.started", "verification.resent", "verification.approved", "verification.failed",
          "verification.canceled", "verification.expired", "delivery.updated",
          # from the TOTP items: chalicelib/events/totp.py
-         "totp.factor_verified", "totp.approved", "totp.factor_suspended", "totp.code_replayed")
+         "totp.factor_verified", "totp.approved", "totp.factor_suspended", "totp.code_replayed",
+         # from the same items' passkeys: chalicelib/events/passkeys.py
+         "passkey.registered", "passkey.approved", "passkey.counter_regressed")
 
 
 def _masked(e164: str) -> str:
@@ -152,7 +154,9 @@ def changes(record: Mapping[str, Any]) -> list[tuple[str, Verification, int | No
     return found
 
 
-def _totp(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _totp(record: Mapping[str, Any], include_number: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """The TOTP and passkey events of an identity's item (one item holds both)."""
+    from chalicelib.events.passkeys import passkey_changes
     from chalicelib.events.totp import TOTP_ITEM_PREFIX, totp_changes
 
     ddb = record.get("dynamodb") or {}
@@ -160,7 +164,9 @@ def _totp(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if record.get("eventName") != "MODIFY" or not str(pk).startswith(TOTP_ITEM_PREFIX):
         return []
     try:
-        return totp_changes(ddb.get("OldImage"), ddb.get("NewImage"))
+        old, new = ddb.get("OldImage"), ddb.get("NewImage")
+        mask = (lambda number: number) if include_number else _masked
+        return totp_changes(old, new) + passkey_changes(old, new, mask)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StreamRecordError(f"an image is not a TOTP item: {type(exc).__name__}") from None
 
@@ -169,7 +175,7 @@ def events_of(record: Mapping[str, Any], include_number: bool,
               include_tags: bool = True) -> list[tuple[str, dict[str, Any]]]:
     """(webhook-id, body) for each event of the record (``include_tags``: event_body)."""
     found = changes(record)
-    totp = _totp(record)
+    totp = _totp(record, include_number)
     if not found and not totp:
         return []
     event_id = record.get("eventID")

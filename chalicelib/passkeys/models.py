@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib import errors
 from chalicelib.passkeys import cose
-from chalicelib.passkeys.webauthn import CeremonyRefused, b64url
+from chalicelib.passkeys.webauthn import CeremonyRefused, b64url, b64url_decode
 
 
 UNVERIFIED, VERIFIED = "unverified", "verified"
@@ -172,6 +172,18 @@ def amr(passkey: Passkey, user_verified: bool) -> tuple[str, ...]:
     device-bound one, and "user" when the authenticator verified the user (PIN, biometrics)."""
     return ("swk" if passkey.backup_eligible else "hwk",) + (("user",) if user_verified else ())
 
+
+
+def entity_key(credential: Any) -> str:
+    """The identity key from a discoverable assertion's userHandle (the entity SID, "YE" + key)."""
+    response = credential.get("response") or {}
+    try:
+        handle = b64url_decode(response.get("userHandle"), "userHandle").decode("ascii")
+    except (CeremonyRefused, UnicodeDecodeError):
+        handle = ""
+    if len(handle) != 34 or not handle.startswith("YE"):
+        raise PasskeyRefused(CeremonyRefused("credential", "the userHandle names no entity"))
+    return handle[2:]
 
 
 def _descriptor(p: Passkey) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from chalicelib.passkeys.models import (
     SignInChallenge,
     TooManyPasskeys,
     creation_options,
+    entity_key,
     receipt_attribute,
     request_options,
     to_item,
@@ -307,7 +308,7 @@ class PasskeyService:
                 raise ChallengeNotFound()
             expected, uv = spent
             opened_id = "YC" + opened[0]
-            identity_key = _entity_key(credential)
+            identity_key = entity_key(credential)
             item = self._ours(self._store.load(identity_key))
         for _ in range(MAX_DECISIONS):
             passkey = item.by_credential(raw_id)
@@ -332,6 +333,10 @@ class PasskeyService:
                     exc.received,
                 )
                 telemetry.metric("PasskeyCounterRegressions")
+                try:  # on the passkey too: the backend hears of it (passkey.counter_regressed)
+                    self._store.record_regression(identity_key, passkey.id, now, self._scope)
+                except ConditionFailed:
+                    pass  # deleted meanwhile
                 raise CounterWentBack() from None
             except CeremonyRefused as exc:
                 log.info("passkey assertion refused check=%s factor=%s", exc.check, passkey.id[-16:])
@@ -386,18 +391,3 @@ def _parse(challenge: bytes, kind: int) -> tuple[str, bytes] | None:
     if len(challenge) != 49 or challenge[0] != kind:
         return None
     return challenge[1:17].hex(), challenge[17:33]
-
-
-def _entity_key(credential: Any) -> str:
-    """The identity key from a discoverable assertion's userHandle (the entity SID, "YE" + key)."""
-    from chalicelib.passkeys.webauthn import b64url_decode
-
-    response = credential.get("response") or {}
-    try:
-        handle = b64url_decode(response.get("userHandle"), "userHandle").decode("ascii")
-    except (CeremonyRefused, UnicodeDecodeError):
-        handle = ""
-    if len(handle) != 34 or not handle.startswith("YE"):
-        raise PasskeyRefused(CeremonyRefused("credential", "the userHandle names no entity"))
-    return handle[2:]
-

@@ -183,6 +183,15 @@ class DynamoDBPasskeyStore(SidLinks):
             condition += " AND #pc.#status = :pending AND #pc.expires > :now"
         self._write(identity_key, "SET " + ", ".join(sets), condition, values, names, scope=scope, token=True)
 
+    def record_regression(self, identity_key: str, factor_id: str, now: int, scope: str | None) -> None:
+        """A refused assertion whose counter went back, on the passkey (its event comes from the
+        item's change: chalicelib/events/passkeys.py)."""
+        # Condition: the passkey is still there. The token: a retry counts it once.
+        self._write(identity_key, "SET #k.regressed_at = :now ADD #k.regressions :one",
+                    "attribute_exists(#k)",
+                    {":now": {"N": str(now)}, ":one": {"N": "1"}}, {"#k": passkey_attribute(factor_id)},
+                    scope=scope, token=True)
+
     def delete(self, identity_key: str, factor_id: str, scope: str | None) -> None:
         self._write(
             identity_key,

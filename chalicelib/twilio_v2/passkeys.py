@@ -280,6 +280,17 @@ class PasskeyResources:
     def factor(self, settings: Any, identity: str, factor_sid: str, base: str) -> dict[str, Any] | None:
         return next((f for f in self.factors(settings, identity, base) if f["sid"] == factor_sid), None)
 
+    def challenges(self, settings: Any, identity: str, base: str) -> list[dict[str, Any]]:
+        """The entity's passkey challenges (a number's or entity's; a discoverable one belongs to
+        no entity until it is answered), oldest first, as TOTP's Challenges routes list them."""
+        passkeys = self._get_passkeys().for_scope(None if settings.default else settings.sid)
+        scoped = self.scoped(settings, identity)
+        key, now = passkeys.identity_key(scoped), passkeys.now()
+        found = sorted(passkeys.load(scoped).challenges.values(), key=lambda c: (c.created_at, c.id))
+        return [self._challenge_body(settings, identity, key, c.id, c.factor_id or None, c.created_at,
+                                     c.expires_at, "expired" if c.status == "pending" and not c.pending(now)
+                                     else c.status, c.responded_at, base) for c in found]
+
     def delete(self, settings: Any, identity: str, factor_sid: str) -> bool:
         """Whether ``factor_sid`` was one of the entity's passkeys (now deleted)."""
         passkeys = self._get_passkeys().for_scope(None if settings.default else settings.sid)

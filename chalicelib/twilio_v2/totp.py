@@ -200,11 +200,19 @@ class TotpResources:
         found = [c for c in entities.challenges(scoped)
                  if factor_sid in (None, c.factor_id) and status in (None, c.state(now))]
         bodies = [self._challenge_body(settings, scoped, identity, c, None, base) for c in found]
+        passkeys = [b for b in self._api.passkeys.challenges(settings, identity, base)  # the same item's
+                    if factor_sid in (None, b["factor_sid"]) and status in (None, b["status"])]
+        if passkeys:
+            bodies = sorted(bodies + passkeys, key=lambda b: b["date_created"])  # stable: each in its order
         return bodies[::-1] if order == "desc" else bodies
 
     def fetch_challenge(self, service_sid: str, identity: str, challenge_sid: str,
                         base: str) -> dict[str, Any]:
         settings, entities, scoped = self._entities(service_sid, identity)
+        passkey = next((b for b in self._api.passkeys.challenges(settings, identity, base)
+                        if b["sid"] == challenge_sid), None)
+        if passkey is not None:
+            return passkey
         try:
             challenge = entities.get_challenge(scoped, challenge_sid)
         except errors.NotFound:

@@ -265,8 +265,15 @@ def test_passkey_factors_are_the_entitys_factors_and_go_with_it(server, key):
     assert fetched.config["relying_party"]["id"] == RP_ID
     entity.factors(factor.sid).delete()
     assert [f.sid for f in entity.factors.list()] == [kept.sid]
-    options = _challenge(client, service.sid, identity="ivan").options["publicKey"]
+    pending = _challenge(client, service.sid, identity="ivan")
+    options = pending.options["publicKey"]
     assert [c["id"] for c in options["allowCredentials"]] == [b64url(second.credential_id)]
+    approved = _challenge(client, service.sid, identity="ivan")
+    _approve(client, service.sid, second.get(approved.options["publicKey"]))
+    listed = {(c.sid, c.status, c.factor_type) for c in entity.challenges.list()}  # TOTP's routes: one item
+    assert listed == {(pending.sid, "pending", "passkeys"), (approved.sid, "approved", "passkeys")}
+    assert entity.challenges(approved.sid).fetch().factor_sid == kept.sid
+    assert [c.sid for c in entity.challenges.list(status="pending")] == [pending.sid]
     entity.delete()
     assert _refused(lambda: _challenge(client, service.sid, identity="ivan"))[:2] == (404, 20404)
     assert _refused(lambda: _approve(client, service.sid, second.get(options)))[:2] == (404, 20404)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.passkey_authenticator import SoftAuthenticator, b64url, unb64url
 from tests.unit.helpers import NUMBER, OTHER_NUMBER, error_code
+from tests.unit.test_events import events  # noqa: F401  (fixture)
 from tests.unit.test_receipts import approve, jwks, verify
 
 HOST = "localhost:8000"
@@ -178,3 +179,25 @@ def test_an_approval_over_the_networks_count_writes_nothing(configured, outbox, 
     item = wiring.get_passkeys().load(NUMBER)
     assert [c.status for c in item.challenges.values()] == ["pending"]
     assert item.passkeys[verified["factor_id"]].sign_count == 4
+
+
+@pytest.mark.filterwarnings("ignore:IAMAuthorizer is not a supported")
+def test_passkey_events_from_the_identitys_item(events, outbox, real_time):  # noqa: F811
+    """passkey.registered, passkey.approved and passkey.counter_regressed (the clone's refusal
+    recorded on the passkey), with the number masked and no key or credential id sent."""
+    from tests.unit.test_events import Receiver
+
+    receiver = Receiver()
+    client, poller = events(receiver)
+    authenticator, verified, _ = registered(client, outbox, sign_count=5)
+    options = post(client, "/v1/passkeys/challenges", {"to": NUMBER})[1]["public_key"]
+    approve_path = "/v1/passkeys/challenges/approve"
+    assert post(client, approve_path, {"credential": authenticator.get(options)})[0] == 200
+    options = post(client, "/v1/passkeys/challenges", {"to": NUMBER})[1]["public_key"]
+    assert post(client, approve_path, {"credential": authenticator.get(options, count=2)})[0] == 403
+    poller.run(rounds=3)
+    passkey_events = [(b["type"], b["data"]) for _, b in receiver.taken() if b["type"].startswith("passkey.")]
+    who = {"identity": NUMBER[:5] + "*" * (len(NUMBER) - 7) + NUMBER[-2:], "factor_id": verified["factor_id"]}
+    assert passkey_events == [("passkey.registered", who), ("passkey.approved", {**who, "sign_count": 6}),
+                              ("passkey.counter_regressed", {**who, "sign_count": 6})]
+    assert b64url(authenticator.credential_id) not in json.dumps(receiver.taken())
