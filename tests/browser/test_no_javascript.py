@@ -40,6 +40,7 @@ def test_the_whole_flow_without_javascript(no_js, site):
     # own evaluation runs with the page's scripts off)
     expect(page.get_by_role("group", name="Send the code by")).to_be_hidden()  # SMS only: the form routes' channel
     expect(page.get_by_role("tablist")).to_be_hidden()  # the Authenticator app tab needs the script
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_hidden()  # WebAuthn needs it too
     page.get_by_label("Phone number").fill(national)
     with page.expect_response(lambda r: r.url.endswith("/request-auth")) as posted:
         page.get_by_role("button", name="Send code", exact=True).click()

@@ -34,7 +34,7 @@ def test_page_has_two_steps_the_right_inputs_and_security_headers(client):
 
 
 @pytest.mark.parametrize("name,content_type", [("app.js", "text/javascript"), ("app.css", "text/css"),
-                                               ("inbox.js", "text/javascript")])
+                                               ("inbox.js", "text/javascript"), ("passkeys.js", "text/javascript")])
 def test_static_files_are_served_with_their_types(client, name, content_type):
     response = client.http.get(f"/static/{name}")
     assert response.status_code == 200 and response.headers["Content-Type"].startswith(content_type)
@@ -85,3 +85,19 @@ def test_the_inbox_lists_messages_newest_first(aws, monkeypatch, outbox):
     assert [m["to"] for m in messages] == ["+14155552672", "+14155552671"]
     assert "verification code is" in messages[0]["body"]
     reset_app()
+
+
+def test_the_passkey_words_docs_lists_are_the_pages_own():
+    """docs/passkeys.md's table of errors quotes passkeys.js: each message is one the script says."""
+    doc = (ROOT / "docs" / "passkeys.md").read_text(encoding="utf-8").split("## On the page", 1)[1]
+    script = (ROOT / "chalicelib" / "web" / "static" / "passkeys.js").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| [^|]+ \| ([^|]+) \|$", doc, re.M)
+    words = [w.strip() for w in rows if w.strip() not in ("the words", "---")]
+    assert len(words) >= 11
+    for text in words:
+        if text.startswith("the SMS path's own words"):
+            assert "default: return verify.explain(" in script
+        elif text.endswith("localhost:PORT."):
+            assert "Passkeys need a domain name, not an IP address: open this page at localhost" in script
+        else:
+            assert f'"{text}"' in script, text

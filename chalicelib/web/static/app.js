@@ -83,9 +83,6 @@
     if (!response.ok) throw { status: response.status, ...(data.error || { code: "unknown" }) };
     return data;
   }
-  // The tab scripts (totp.js, loaded after this one) post through the same function.
-  window.phoneVerify = Object.freeze({ api, fieldError });
-
   function explain(error) {
     switch (error.code) {
       case "invalid_phone_number": return "That phone number does not look right. Check the country and the number.";
@@ -138,6 +135,20 @@
       .catch(() => {});
   }
 
+  // The done screen: after a code (verified) or a passkey (passkeys.js: signed in).
+  function showDone(heading, text) {
+    clearInterval(timer);
+    if (otpAbort) otpAbort.abort();
+    phoneStep.hidden = true;
+    codeStep.hidden = true;
+    done.hidden = false;
+    done.querySelector("h2").textContent = heading;
+    $("verified").textContent = text;
+    done.querySelector("h2").focus();
+  }
+  // The other scripts (totp.js, passkeys.js, loaded after this one) post and speak through these.
+  window.phoneVerify = Object.freeze({ api, fieldError, explain, mask, showDone });
+
   async function send(isResend) {
     const via = channel(), input = recipientInput();
     const body = via === "email" ? { to: input.value.trim(), channel: via }
@@ -174,6 +185,7 @@
   phoneStep.addEventListener("submit", (event) => { event.preventDefault(); send(false); });
   resend.addEventListener("click", () => send(true));
   function backToNumber() {
+    document.dispatchEvent(new CustomEvent("phone-verify:restart"));
     clearInterval(timer);
     if (otpAbort) otpAbort.abort();
     codeStep.hidden = true;
@@ -195,15 +207,13 @@
     }
     $("verify").disabled = true;
     try {
-      await api("/v1/verifications/check", { id: verification.id, code });
-      clearInterval(timer);
-      if (otpAbort) otpAbort.abort();
-      codeStep.hidden = true;
-      done.hidden = false;
-      done.querySelector("h2").textContent = verification.to.includes("@") ? "Email address verified"
-        : "Phone number verified";
-      $("verified").textContent = `${mask(verification.to)} is yours. You can close this page.`;
-      done.querySelector("h2").focus();
+      const approval = await api("/v1/verifications/check", { id: verification.id, code });
+      // passkeys.js offers "Add a passkey" for the number, with the check's receipt (the
+      // registration consumes it): before showDone, so the offer is on screen when focus lands.
+      document.dispatchEvent(new CustomEvent("phone-verify:verified",
+        { detail: { to: verification.to, receipt: approval.receipt || null } }));
+      showDone(verification.to.includes("@") ? "Email address verified" : "Phone number verified",
+        `${mask(verification.to)} is yours. You can close this page.`);
     } catch (error) {
       codeInput.select();
       codeInput.focus();
