@@ -14,11 +14,12 @@ compile each module it imported from source (docs/benchmarks.md). This step:
   their pure-Python twins md.py and cd.py are in the zip and load instead; requests uses the
   package only to guess the encoding of a response body sent without a charset), type stubs
   (.pyi), a working tree's own ``__pycache__`` (chalice zips chalicelib/ as it finds it: after
-  `make test` it holds bytecode of whatever Python ran the tests), the dist-info RECORD files (pip's list of installed files, 31 KB compressed) and
-  METADATA files (each package's PyPI description: 35 KB compressed; nothing in the zip reads a
-  distribution's metadata: requests checks its dependencies' `__version__` attributes; the
-  licenses stay), and ecdsa's own test modules (``ecdsa/test_*.py``, 72 KB compressed: the
-  package ships its test suite; the passkeys import ``ecdsa`` and its curves, never them).
+  `make test` it holds bytecode of whatever Python ran the tests), the dist-info RECORD files
+  (pip's list of installed files, 31 KB compressed) and METADATA files (each package's PyPI
+  description: 35 KB compressed; nothing in the zip reads a distribution's metadata: requests
+  checks its dependencies' `__version__` attributes; the licenses stay), and ecdsa's own test
+  modules (``ecdsa/test_*.py``, 72 KB compressed: the package ships its test suite; the passkeys
+  import ``ecdsa`` and its curves, never them).
 tests/integration/test_package.py unpacks the result and runs a start and a check from it.
 """
 
