@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
 from chalicelib.twilio_v2 import wire
+from chalicelib.twilio_v2.service_resources import ServiceResources
 from chalicelib.twilio_v2.services import ServiceSettings
 
 MAX_CONFIGURATIONS = 250  # per Service: every country once, and ``all``
@@ -70,16 +71,18 @@ def service_routes(service: ServiceSettings, chains: Mapping[str, Chain]) -> tup
                         for c in service.messaging_configurations if c["messaging_service_sid"] in chains))
 
 
-class MessagingResources:
+class MessagingResources(ServiceResources):
+    WHAT = "its Messaging Configurations"
+
     def __init__(self, api: Any, chains: Mapping[str, tuple[str, ...]]) -> None:
-        self._api = api
+        super().__init__(api)
         self.chains = chains  # MG SID -> the stage's provider chain
 
     def create(self, sid: str, form: dict[str, str], base: str) -> dict[str, Any]:
         _only(form, ("Country", "MessagingServiceSid"))
         country = _country(form.get("Country"))
         mg = self._messaging_service(form)
-        now, token = self._api.rate_limits._now(), secrets.token_hex(8)  # this create's own mark
+        now, token = self._now(), secrets.token_hex(8)  # this create's own mark
 
         def apply(s: ServiceSettings) -> ServiceSettings:
             existing = _get(s, country)
@@ -111,7 +114,7 @@ class MessagingResources:
         _only(form, ("MessagingServiceSid",))
         country = _path_country(country)
         mg = self._messaging_service(form)
-        now = self._api.rate_limits._now()
+        now = self._now()
 
         def apply(s: ServiceSettings) -> ServiceSettings:
             current = _find(s, country)
@@ -152,13 +155,6 @@ class MessagingResources:
         raise wire.invalid("MessagingServiceSid",
                            f"names none of this stage's provider chains ({LIST_COMMAND} lists them)")
 
-    # The Service item's helpers are RateLimitResources' (one copy of the rules: 20404 for no such
-    # Service, 60200 for the default one, 20429 for a compare-and-set lost three times).
-    def _service(self, sid: str) -> ServiceSettings:
-        return self._api.rate_limits._service(sid)
-
-    def _change(self, sid: str, apply: Any) -> ServiceSettings:
-        return self._api.rate_limits._change(sid, apply)
 
 
 def _only(form: dict[str, str], allowed: tuple[str, ...]) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 from chalicelib.channels import text_problem
 from chalicelib.verify import Bucket, BucketCount
 from chalicelib.twilio_v2 import wire
+from chalicelib.twilio_v2.service_resources import ServiceResources
 from chalicelib.twilio_v2.services import ServiceSettings
 
 MAX_RATE_LIMITS = 5  # per Service (60207); a start counts each it names in one wave (concurrency.py)
@@ -48,9 +49,8 @@ def _only(form: dict[str, str], allowed: tuple[str, ...]) -> None:
             raise wire.invalid(name, "not supported by this service")
 
 
-class RateLimitResources:
-    def __init__(self, api: Any) -> None:
-        self._api = api
+class RateLimitResources(ServiceResources):
+    WHAT = "its Rate Limits"
 
     # -- Rate Limits ----------------------------------------------------------------------
 
@@ -183,27 +183,8 @@ class RateLimitResources:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _now(self) -> int:
-        return int(self._api._service.now())
 
-    def _service(self, sid: str) -> ServiceSettings:
-        service = self._api._settings(sid)  # 20404 for no such Service
-        if service.default:
-            raise wire.invalid("Sid", "the default Service is the stage's configuration (OTP_* variables): "
-                                      "make a Service for its Rate Limits")
-        return service
 
-    def _change(self, sid: str, apply: Any) -> ServiceSettings:
-        from chalicelib.twilio_v2.services import ConcurrentUpdate
-
-        self._service(sid)
-        try:
-            service = self._api.catalog.change(sid, apply)
-        except ConcurrentUpdate:
-            raise wire.TwilioError(20429, 429, "The Service is being updated by another request", 1) from None
-        if service is None:
-            raise wire.not_found("The Service")
-        return service
 
 
 def named(service: ServiceSettings, raw: str | None, key_mac: Any) -> tuple[BucketCount, ...]:

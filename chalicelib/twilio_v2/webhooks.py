@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from chalicelib.channels import text_problem
 from chalicelib.twilio_v2 import wire
+from chalicelib.twilio_v2.service_resources import ServiceResources
 from chalicelib.twilio_v2.services import ServiceSettings
 
 TWILIO_EVENTS = ("factor.created", "factor.verified", "factor.deleted", "challenge.approved",
@@ -53,9 +54,8 @@ def subscribed(webhook: dict[str, Any], event_type: str) -> bool:
     return "*" in types
 
 
-class WebhookResources:
-    def __init__(self, api: Any) -> None:
-        self._api = api
+class WebhookResources(ServiceResources):
+    WHAT = "its Webhooks"
 
     def create(self, sid: str, form: dict[str, str], event_types: Sequence[str], base: str) -> dict[str, Any]:
         _only(form, _CREATE)
@@ -165,27 +165,8 @@ class WebhookResources:
             raise wire.invalid("WebhookUrl", "must name a public host: the events consumer POSTs to it")
         return url
 
-    def _now(self) -> int:
-        return int(self._api._service.now())
 
-    def _service(self, sid: str) -> ServiceSettings:
-        service = self._api._settings(sid)  # 20404 for no such Service
-        if service.default:
-            raise wire.invalid("Sid", "the default Service is the stage's configuration (OTP_* variables): "
-                                      "make a Service for its Webhooks")
-        return service
 
-    def _change(self, sid: str, apply: Any) -> ServiceSettings:
-        from chalicelib.twilio_v2.services import ConcurrentUpdate
-
-        self._service(sid)
-        try:
-            service = self._api.catalog.change(sid, apply)
-        except ConcurrentUpdate:
-            raise wire.TwilioError(20429, 429, "The Service is being updated by another request", 1) from None
-        if service is None:
-            raise wire.not_found("The Service")
-        return service
 
 
 def _internal(url: str) -> bool:
