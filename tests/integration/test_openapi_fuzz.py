@@ -17,7 +17,7 @@ def test_schemathesis_finds_nothing(serve, tmp_path):
     run = subprocess.run(
         [str(schemathesis), "run", f"{server.url}/openapi.json",
          "--checks", CHECKS, "--phases", "examples,coverage,fuzzing,stateful",
-         "--seed", "20261122", "--max-examples", "25", "--workers", "1",
+         "--seed", "20261122", "--max-examples", "15", "--workers", "1",
          "--request-timeout", "20"],
         capture_output=True, text=True, timeout=240, cwd=tmp_path,
     )
