@@ -171,7 +171,7 @@ def twilio_routes(get_api: Callable[[], Any], public_base: Callable[[Any], str])
     @answers
     def delete_service(api: Any, sid: str) -> Response:
         api.delete_service(sid)
-        return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+        return wire.no_content()
 
     @bp.route("/v2/Services/{sid}/Verifications", methods=["POST"], content_types=_FORMS)
     @answers

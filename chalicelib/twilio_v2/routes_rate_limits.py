@@ -19,9 +19,6 @@ _BUCKET = _BUCKETS + "/{bucket_sid}"
 
 def rate_limit_routes(bp: Blueprint, answers: Callable[..., Any], form: Callable[[], dict[str, str]],
                       query: Callable[[], dict[str, str]], base: Callable[[], str]) -> None:
-    def gone() -> Response:
-        return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
-
     @bp.route(_LIMITS, methods=["POST"], content_types=_FORMS)
     @answers
     def create_rate_limit(api: Any, sid: str) -> Response:
@@ -46,7 +43,7 @@ def rate_limit_routes(bp: Blueprint, answers: Callable[..., Any], form: Callable
     @answers
     def delete_rate_limit(api: Any, sid: str, rate_limit_sid: str) -> Response:
         api.rate_limits.delete(sid, rate_limit_sid)
-        return gone()
+        return wire.no_content()
 
     @bp.route(_BUCKETS, methods=["POST"], content_types=_FORMS)
     @answers
@@ -73,4 +70,4 @@ def rate_limit_routes(bp: Blueprint, answers: Callable[..., Any], form: Callable
     @answers
     def delete_bucket(api: Any, sid: str, rate_limit_sid: str, bucket_sid: str) -> Response:
         api.rate_limits.delete_bucket(sid, rate_limit_sid, bucket_sid)
-        return gone()
+        return wire.no_content()

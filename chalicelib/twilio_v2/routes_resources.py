@@ -15,10 +15,6 @@ _SAFE = "/v2/SafeList/Numbers"
 _NUMBER = _SAFE + "/{phone_number}"
 
 
-def _gone() -> Response:
-    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
-
-
 def _account_only(principal: Any) -> None:
     """The account's own resource (the Safe List): no key limited to some Services."""
     if principal.services is not None:
@@ -45,7 +41,7 @@ def resource_routes(bp: Blueprint, answers: Callable[..., Any], account_wide: Ca
     def delete_safe_number(api: Any, principal: Any, phone_number: str) -> Response:
         _account_only(principal)
         api.safe_list.delete(phone_number)
-        return _gone()
+        return wire.no_content()
 
     configurations = "/v2/Services/{sid}/MessagingConfigurations"
     configuration = configurations + "/{country}"
@@ -74,7 +70,7 @@ def resource_routes(bp: Blueprint, answers: Callable[..., Any], account_wide: Ca
     @answers
     def delete_messaging_configuration(api: Any, sid: str, country: str) -> Response:
         api.messaging.delete(sid, country)
-        return _gone()
+        return wire.no_content()
 
     @bp.route("/v2/Templates", methods=["GET"], content_types=_FORMS)
     @account_wide

@@ -33,7 +33,7 @@ def totp_routes(bp: Blueprint, answers: Callable[..., Any], form: Callable[[], d
     @answers
     def delete_entity(api: Any, sid: str, identity: str) -> Response:
         api.totp.delete_entity(sid, identity)
-        return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+        return wire.no_content()
 
     @bp.route(_ENTITY, methods=["GET"], content_types=_FORMS)
     @answers
@@ -66,7 +66,7 @@ def totp_routes(bp: Blueprint, answers: Callable[..., Any], form: Callable[[], d
     @answers
     def delete_factor(api: Any, sid: str, identity: str, factor_sid: str) -> Response:
         api.totp.delete_factor(sid, identity, factor_sid)
-        return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+        return wire.no_content()
 
     @bp.route(_ENTITY + "/Challenges", methods=["POST"], content_types=_FORMS)
     @answers

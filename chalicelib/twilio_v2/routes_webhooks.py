@@ -46,4 +46,4 @@ def webhook_routes(bp: Blueprint, answers: Callable[..., Any], form_lists: FormL
     @answers
     def delete_webhook(api: Any, sid: str, webhook_sid: str) -> Response:
         api.webhooks.delete(sid, webhook_sid)
-        return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
+        return wire.no_content()

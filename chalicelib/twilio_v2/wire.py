@@ -231,3 +231,8 @@ def iso(epoch: float) -> str:
 
 def json_answer(body: Any, status: int = 200) -> Response:
     return Response(body=json.dumps(body), status_code=status, headers=dict(_JSON))
+
+
+def no_content() -> Response:
+    """A delete's answer: 204 with no body, as Twilio's."""
+    return Response(body="", status_code=204, headers={"Cache-Control": "no-store"})
