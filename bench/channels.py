@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -22,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench import floor
-from bench.harness import Dynalite, build_app, call, median_ms, numbers
+from bench.harness import Dynalite, build_app, call, numbers, send_against_floor
 from chalicelib import wiring
 
 WARMUP = 10
@@ -218,14 +217,7 @@ def whatsapp_start(db: Dynalite, runs: int) -> dict[str, Any]:
                 timings["post"].append(t3 - t2)
     finally:
         fake.stop()
-    return {
-        "app_ms": median_ms(timings["app"]),
-        "floor_ms": median_ms(timings["floor"]),
-        "raw_post_ms": median_ms(timings["post"]),
-        "ratio": round(statistics.median(timings["app"]) / statistics.median(timings["floor"]), 3),
-        "goal_ratio": 1.3,
-        "dynamodb_calls": [c["operation"] for wave in recorded for c in wave],
-    }
+    return send_against_floor(timings, recorded)
 
 
 def check_prices(prices: dict[str, Price]) -> None:

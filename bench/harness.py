@@ -45,6 +45,20 @@ def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 3)
 
 
+def send_against_floor(timings: dict[str, list[float]], recorded: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """A send's row against its floor (the same DynamoDB calls replayed, then the bare provider
+    POST): ``timings`` holds ``app``, ``floor`` and ``post``; goal 1.3 (bench/channels.py's
+    WhatsApp start, bench/hooks.py's Supabase hook)."""
+    return {
+        "app_ms": median_ms(timings["app"]),
+        "floor_ms": median_ms(timings["floor"]),
+        "raw_post_ms": median_ms(timings["post"]),
+        "ratio": round(statistics.median(timings["app"]) / statistics.median(timings["floor"]), 3),
+        "goal_ratio": 1.3,
+        "dynamodb_calls": [c["operation"] for wave in recorded for c in wave],
+    }
+
+
 class _Server:
     def __init__(self, argv: list[str]) -> None:
         from scripts.local.run_local import free_port, wait_for_port

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import statistics
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +23,7 @@ if __name__ == "__main__":  # python bench/hooks.py: the project on the path, as
 
 from bench import floor  # noqa: E402
 from bench.events import Context, api_event  # noqa: E402
-from bench.harness import Dynalite, build_app, median_ms, numbers  # noqa: E402
+from bench.harness import Dynalite, build_app, numbers, send_against_floor  # noqa: E402
 from chalicelib import wiring  # noqa: E402
 
 WARMUP = 10
@@ -114,14 +113,7 @@ def supabase_send(db: Dynalite, runs: int) -> dict[str, Any]:
                 timings["post"].append(t3 - t2)
     finally:
         receiver.stop()
-    return {
-        "app_ms": median_ms(timings["app"]),
-        "floor_ms": median_ms(timings["floor"]),
-        "raw_post_ms": median_ms(timings["post"]),
-        "ratio": round(statistics.median(timings["app"]) / statistics.median(timings["floor"]), 3),
-        "goal_ratio": 1.3,
-        "dynamodb_calls": [c["operation"] for wave in recorded for c in wave],
-    }
+    return send_against_floor(timings, recorded)
 
 
 def main(runs: int = 200) -> dict[str, Any]:
