@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
 from chalicelib.settings.brand import brand_problem
 from chalicelib.settings.providers import REGISTRY, URL_SETTINGS, check_url
 from chalicelib.settings.channels import Channels
-from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str
+from chalicelib.settings.env import DEPLOYED_STAGES, STAGES, _REGION, _bool, _choice, _int, _str, section
 from chalicelib.settings.events import Events
 from chalicelib.settings.hooks import Hooks
 from chalicelib.settings.limits import Limits
@@ -60,7 +59,7 @@ def public_api(environ: Mapping[str, str] | None = None) -> bool:
     return value == "true"
 
 
-@dataclass(frozen=True)
+@section
 class Config:
     stage: str
     table_name: str

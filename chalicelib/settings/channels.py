@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
 from chalicelib.settings.providers import REGISTRY
-from chalicelib.settings.env import _str
+from chalicelib.settings.env import _str, section
 
 # Meta: "Template names can only contain lowercase alphanumeric characters and underscores",
 # at most 512 characters.
@@ -31,7 +31,7 @@ WHATSAPP_LANGUAGES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@section
 class Channels:
     whatsapp: tuple[str, ...] = ()  # OTP_WHATSAPP_PROVIDER: the chain, () = off
     email: tuple[str, ...] = ()  # OTP_EMAIL_PROVIDER: the chain, () = off

@@ -7,11 +7,10 @@ import binascii
 import json
 import os
 import re
-from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
-from chalicelib.settings.env import DEPLOYED_STAGES, _bool, _str
+from chalicelib.settings.env import DEPLOYED_STAGES, _bool, _str, section
 
 PREFIX = "whsec_"  # Standard Webhooks' secrets: whsec_ and base64 (chalicelib/events/standard_webhooks.py)
 
@@ -28,7 +27,7 @@ def secret_bytes(secret: str) -> bytes:
     return key
 
 
-@dataclass(frozen=True)
+@section
 class Events:
     """Events to the deployment's backend (docs/events.md): Standard Webhooks POSTs of the
     changes the table's stream shows. Off when OTP_EVENTS_URL is unset."""

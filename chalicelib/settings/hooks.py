@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
-from chalicelib.settings.env import DEPLOYED_STAGES, _bool, _str
+from chalicelib.settings.env import DEPLOYED_STAGES, _bool, _str, section
 
 # Each platform's variables, spelt out (docs/configuration.md's test reads the names).
 PLATFORMS = {
@@ -33,7 +32,7 @@ _SERVICE_SID = re.compile(r"VA[0-9a-f]{32}", re.ASCII)
 MIN_SECRET_LENGTH = 16
 
 
-@dataclass(frozen=True)
+@section
 class Hook:
     secret: str | None = None
     secret_parameter: str | None = None
@@ -45,7 +44,7 @@ class Hook:
         return self.secret is not None or self.secret_parameter is not None or self.key_id is not None
 
 
-@dataclass(frozen=True)
+@section
 class Hooks:
     custom_code_enabled: bool = False  # the default Service's CustomCodeEnabled
     supabase: Hook = Hook()

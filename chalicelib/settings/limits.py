@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
-from chalicelib.settings.env import _REGION, _bool, _int, _str
+from chalicelib.settings.env import _REGION, _bool, _int, _str, section
 
 
 SPECIAL_TYPES = ("voip", "personal", "non_geographic")
@@ -22,7 +21,7 @@ def _special_types(raw: str | None) -> frozenset[str]:
     return types
 
 
-@dataclass(frozen=True)
+@section
 class Limits:
     """Abuse and cost limits (README, "Limits"). 0 turns an optional limit off."""
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
-from chalicelib.settings.env import _str
+from chalicelib.settings.env import _str, section
 
 # How a test number's rehearsal send fails (chalicelib/channels/providers/rehearsal.py).
 FAIL_MODES = ("permanent", "transient", "timeout")
 
 
-@dataclass(frozen=True)
+@section
 class TestNumbers:
     """OTP_TEST_NUMBERS: numbers (or ^regex ranges) for app-store review and end-to-end tests.
     Each value is a fixed code ("123456" or {"code": "123456"}), or a failure on purpose

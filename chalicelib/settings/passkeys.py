@@ -9,11 +9,10 @@ OTP_ALLOWED_ORIGINS (local: http://127.0.0.1:$PORT)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
-from chalicelib.settings.env import _choice, _int, _str
+from chalicelib.settings.env import _choice, _int, _str, section
 
 USER_VERIFICATION = ("required", "preferred", "discouraged")
 _RP_ID = re.compile(r"(localhost|([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})", re.ASCII)
@@ -22,7 +21,7 @@ PASSKEY_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhos
                             r"|android:apk-key-hash:[A-Za-z0-9_-]{43}", re.ASCII)
 
 
-@dataclass(frozen=True)
+@section
 class PasskeySettings:
     rp_id: str | None  # None: the request's host (the page's), as the browser sees it
     rp_name: str | None  # None: the brand (OTP_BRAND_NAME)

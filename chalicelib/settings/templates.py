@@ -19,12 +19,11 @@ import hashlib
 import json
 import re
 import string
-from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
 from chalicelib.settings.brand import SERVICE_BRAND_LENGTH, text_problem
-from chalicelib.settings.env import _str
+from chalicelib.settings.env import _str, section
 
 MAX_TEMPLATES = 50
 MAX_TEXT = 160
@@ -33,7 +32,7 @@ _LOCALE = re.compile(r"[a-z]{2,3}(?:-[A-Z]{2})?", re.ASCII)
 _EXAMPLE = 'e.g. {"Acme login": {"en": "{code} is your {brand} login code"}}'
 
 
-@dataclass(frozen=True)
+@section
 class Template:
     sid: str  # Twilio's HJ: derived from the friendly name, stable across deploys
     friendly_name: str

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import ConfigError
-from chalicelib.settings.env import _KMS_KEY_ID, _int, _str
+from chalicelib.settings.env import _KMS_KEY_ID, _int, _str, section
 
 
-@dataclass(frozen=True)
+@section
 class TotpSettings:
     """Authenticator-app factors (chalicelib/totp/service.py). ``key_id`` None: TOTP is off (local
     and test stages without OTP_TOTP_KEY_ID); deployed stages default to the stage's key."""
