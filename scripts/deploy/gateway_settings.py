@@ -9,8 +9,33 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# Per-stage API Gateway throttling (requests per second, burst), applied after deploy.
+from scripts.deploy.stage import stage_config, stage_kind
+
+# API Gateway throttling (requests per second, burst) by the stage's kind, unless the stage sets
+# its own `"api_throttle": {"rate": R, "burst": B}` in .chalice/config.json (docs/deploying.md;
+# at scale the account's throttle, not these, is the ceiling: docs/scale.md).
 THROTTLING = {"dev": (10, 20), "prod": (100, 200)}
+# API Gateway's own ceiling on a method's throttle is the account's (10,000/s and 5,000 burst
+# by default, adjustable): a stage set far above any account's is a typo.
+_MAX_RATE = 1_000_000
+
+
+def throttling(stage: str) -> tuple[float, int]:
+    """The stage's (rate, burst): its `api_throttle`, else its kind's (scripts/deploy/stage.py
+    stage_kind: a stage of any name that is prod is throttled as prod). One clear line when
+    the option is wrong."""
+    option = stage_config(stage).get("api_throttle")
+    if option is None:
+        return THROTTLING.get(stage_kind(stage), THROTTLING["dev"])
+    problem = (f"stage {stage}: api_throttle must be {{\"rate\": requests a second, \"burst\": requests}}, "
+               f"each a positive number up to {_MAX_RATE:,} (burst a whole number), not {option!r}")
+    if not isinstance(option, dict) or set(option) != {"rate", "burst"}:
+        raise SystemExit(problem)
+    rate, burst = option["rate"], option["burst"]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (rate, burst))
+    if not numbers or not 0 < rate <= _MAX_RATE or not isinstance(burst, int) or not 0 < burst <= _MAX_RATE:
+        raise SystemExit(problem)
+    return float(rate), burst
 
 # API Gateway's own answers (a path that is no route, a wrong method on a route's resource, a
 # bad signature, its throttling, its faults) in the contract's shape, each with a fixed message:
@@ -59,10 +84,10 @@ def ensure_gateway_responses(apigateway: Any, rest_api_id: str, api_stage: str) 
 
 
 def ensure_throttling(apigateway: Any, rest_api_id: str, api_stage: str, stage: str) -> str:
-    """The stage's throttling on every method (THROTTLING, else dev's); set after the deployment
+    """The stage's throttling (``throttling``) on every method; set after the deployment
     ensure_gateway_responses makes (moto replaces a stage's settings on a new deployment, and
     throttling set after it holds in either case)."""
-    rate, burst = THROTTLING.get(stage, (10, 20))
+    rate, burst = throttling(stage)
     apigateway.update_stage(
         restApiId=rest_api_id,
         stageName=api_stage,
@@ -71,4 +96,4 @@ def ensure_throttling(apigateway: Any, rest_api_id: str, api_stage: str, stage: 
             {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
         ],
     )
-    return f"API Gateway stage {api_stage}: throttling {rate} requests/s, burst {burst}"
+    return f"API Gateway stage {api_stage}: throttling {rate:g} requests/s, burst {burst}"

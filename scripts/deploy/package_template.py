@@ -31,7 +31,7 @@ from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
 from scripts.deploy import dashboard  # noqa: E402
 from scripts.deploy.snapstart import deep_merge, snapstart_additions  # noqa: E402
 from scripts.deploy.create_table import ATTEMPTS_INDEX, ATTRIBUTES  # noqa: E402
-from scripts.deploy.gateway_settings import GATEWAY_RESPONSES, THROTTLING, gateway_response_template  # noqa: E402
+from scripts.deploy.gateway_settings import GATEWAY_RESPONSES, gateway_response_template, throttling  # noqa: E402
 from scripts.deploy.provision import (  # noqa: E402
     function_name,
     log_group_name,
@@ -98,7 +98,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
                "ResponseTemplates": {"application/json": gateway_response_template(code, message)}}
         for kind, (status, code, message) in GATEWAY_RESPONSES.items()
     }
-    rate, burst = THROTTLING.get(stage, (10, 20))
+    rate, burst = throttling(stage)
     merged = {
         "Resources": {
             # Merged into chalice's own API resource: the stage's throttling, API Gateway's own
