@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.wiring import load_config  # noqa: E402
 from chalicelib.telemetry import NAMESPACE, SERVICE  # noqa: E402
 from scripts.deploy import dashboard  # noqa: E402
-from scripts.deploy.snapstart import deep_merge, snapstart_additions  # noqa: E402
+from scripts.deploy.snapstart import deep_merge, published_alias_additions  # noqa: E402
 from scripts.deploy.create_table import ATTEMPTS_INDEX, ATTRIBUTES  # noqa: E402
 from scripts.deploy.gateway_settings import GATEWAY_RESPONSES, gateway_response_template, throttling  # noqa: E402
 from scripts.deploy.provision import (  # noqa: E402
@@ -316,15 +316,19 @@ def with_cognito_trigger(stage: str, merged: dict) -> dict:
 
 
 def with_snapstart(stage: str, merged: dict) -> dict:
-    """A stage with ``"snapstart": true`` in .chalice/config.json gets SnapStart on a published
-    alias that API Gateway invokes (scripts/deploy/snapstart.py); the runtime is this Python's."""
+    """A stage with ``"snapstart": true`` or ``"provisioned_concurrency": N`` in
+    .chalice/config.json gets it on a published alias that API Gateway invokes
+    (scripts/deploy/snapstart.py); the runtime is this Python's. A wrong option is one line."""
     options = {**stage_config(stage), "runtime": f"python3.{sys.version_info.minor}"}
-    if not options.get("snapstart"):
+    if not options.get("snapstart") and options.get("provisioned_concurrency") is None:
         return merged
     import app
 
     routes = {path: list(methods) for path, methods in app.app.routes.items()}
-    return deep_merge(snapstart_additions(merged, options, routes), merged)
+    try:
+        return deep_merge(published_alias_additions(merged, options, routes), merged)
+    except ValueError as wrong:
+        raise SystemExit(f"stage {stage}: {wrong}") from None
 
 
 if __name__ == "__main__":

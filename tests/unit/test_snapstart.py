@@ -10,20 +10,20 @@ import types
 
 import pytest
 
-from scripts.deploy.snapstart import deep_merge, snapstart_additions, supports_snapstart
+from scripts.deploy.snapstart import deep_merge, published_alias_additions, supports_snapstart
 
 ROUTES = {"/v1/verifications": ["POST"], "/": ["GET"]}
 
 
 def test_off_unless_the_stage_asks():
-    assert snapstart_additions({}, {"runtime": "python3.13"}, ROUTES) == {}
+    assert published_alias_additions({}, {"runtime": "python3.13"}, ROUTES) == {}
 
 
 @pytest.mark.parametrize("runtime", ["python3.11", "python3.9", "nodejs22.x", ""])
 def test_refused_before_python_3_12(runtime):
     assert not supports_snapstart(runtime)
     with pytest.raises(ValueError, match="python3.12"):
-        snapstart_additions({}, {"snapstart": True, "runtime": runtime}, ROUTES)
+        published_alias_additions({}, {"snapstart": True, "runtime": runtime}, ROUTES)
 
 
 def test_published_versions_behind_an_alias_that_the_api_invokes():
@@ -42,7 +42,7 @@ def test_published_versions_behind_an_alias_that_the_api_invokes():
     }}
     ours = {"Resources": {"RestAPI": {"Properties": {"MethodSettings": [{"ThrottlingRateLimit": 10}]}}}}
     routes = {path: list(methods) for path, methods in app.app.routes.items()}
-    additions = snapstart_additions(ours, {"snapstart": True, "runtime": "python3.13"}, routes)
+    additions = published_alias_additions(ours, {"snapstart": True, "runtime": "python3.13"}, routes)
     merged = deep_merge(deep_merge(additions, ours), chalice_template)["Resources"]
 
     function = merged["APIHandler"]["Properties"]
@@ -54,6 +54,55 @@ def test_published_versions_behind_an_alias_that_the_api_invokes():
             for methods in merged["RestAPI"]["Properties"]["DefinitionBody"]["paths"].values()
             for op in methods.values() if "x-amazon-apigateway-integration" in op]
     assert uris and all("${APIHandler.Alias}" in uri and ".Arn}" not in uri for uri in uris)
+
+
+def test_provisioned_concurrency_on_the_same_published_alias():
+    """A stage's "provisioned_concurrency": N: the containers are kept on the alias API Gateway
+    invokes (provisioned concurrency, like SnapStart, applies to published versions only)."""
+    additions = published_alias_additions({}, {"provisioned_concurrency": 40, "runtime": "python3.11"}, ROUTES)
+    function = additions["Resources"]["APIHandler"]["Properties"]
+    assert function == {"AutoPublishAlias": "live",
+                        "ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": 40}}
+    assert additions["Resources"]["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {
+        "Ref": "APIHandler.Alias"}
+    uris = [op["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            for methods in additions["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"].values()
+            for op in methods.values()]
+    assert len(uris) == 2 and all("${APIHandler.Alias}" in uri for uri in uris)
+
+
+def test_snapstart_and_provisioned_concurrency_are_refused_together():
+    """Lambda: "SnapStart does not support provisioned concurrency" (its SnapStart page)."""
+    with pytest.raises(ValueError, match="cannot both be on"):
+        published_alias_additions({}, {"snapstart": True, "provisioned_concurrency": 5,
+                                       "runtime": "python3.13"}, ROUTES)
+
+
+@pytest.mark.parametrize("count", [0, -1, 2.5, "10", True, 100_001])
+def test_a_wrong_provisioned_concurrency_is_refused(count):
+    with pytest.raises(ValueError, match="whole number of containers"):
+        published_alias_additions({}, {"provisioned_concurrency": count, "runtime": "python3.13"}, ROUTES)
+
+
+def test_make_package_says_a_wrong_option_in_one_line(monkeypatch):
+    """Through `make package`'s template: the stage named, one line, no traceback."""
+    import json
+
+    from scripts.deploy import package_template
+    from scripts.deploy import stage as deploy_stage
+
+    real = deploy_stage.chalice_config()
+
+    def config() -> dict:
+        copied = json.loads(json.dumps(real))
+        copied["stages"]["prod"].update(snapstart=True, provisioned_concurrency=10)
+        return copied
+
+    monkeypatch.setattr(deploy_stage, "chalice_config", config)
+    with pytest.raises(SystemExit) as refused:
+        package_template.resources("prod")
+    assert str(refused.value).startswith("stage prod: snapstart and provisioned_concurrency cannot both be on")
+    assert "\n" not in str(refused.value)
 
 
 @pytest.fixture
