@@ -41,6 +41,7 @@ MINUTE = 60
 CERTIFICATION_TYPE = "receipt-key+jwt"
 PURPOSE = "receipt-minute-key"
 _BATCH_LIMIT = 100  # BatchGetItem's keys per call
+REREAD_SECONDS = 5  # how stale a container's JWKS may be about the next minute's key
 
 
 def minute_pk(minute: int) -> str:
@@ -136,7 +137,8 @@ class MinuteKeys:
         self._clock = clock
         self._prefetch_at = 30 + secrets.randbelow(26) if prefetch_at is None else prefetch_at
         self._keys: dict[int, MinuteKey] = {}
-        self._published: tuple[int, list[dict[str, str]]] | None = None
+        self._published: tuple[int, list[dict[str, str]], float, bool] | None = None
+        self._monotonic = time.monotonic
         self._lock = threading.Lock()
 
     def forget(self) -> None:
@@ -255,13 +257,15 @@ class MinuteKeys:
         """The JWKs (each with its ``certification``) of every minute key whose receipts may
         still be unexpired, and the next minute's when it was made ahead; only those that one
         of ``certifiers`` (the KMS receipt keys) certified, so that an item written into the
-        table by anyone else is never published. Read once a minute per container once the
-        current minute's key is among them (at most one key a minute exists, so nothing is
-        missed), and on every call until then."""
+        table by anyone else is never published. Read again on every call until the current
+        minute's key is among them (at most one key a minute exists: once it is listed, nothing
+        of this minute is missed), then every REREAD_SECONDS until the next minute's is listed
+        too (made ahead, it is published within those seconds), then not until the minute ends."""
         now = self._clock()
         minute = int(now // MINUTE)
         cached = self._published
-        if cached is not None and cached[0] == minute:
+        if cached is not None and cached[0] == minute and \
+                (cached[3] or self._monotonic() - cached[2] < REREAD_SECONDS):
             return cached[1]
         # A key of minute m signs until (m + 1) * 60; its receipts live ttl seconds more.
         first = int((now - self._ttl - MINUTE) // MINUTE) + 1
@@ -286,7 +290,7 @@ class MinuteKeys:
             keys.append((key_minute, key.jwk()))
         jwks = [jwk for _, jwk in sorted(keys, key=lambda pair: pair[0])]
         if any(m == minute for m, _ in keys):
-            self._published = (minute, jwks)
+            self._published = (minute, jwks, self._monotonic(), any(m == minute + 1 for m, _ in keys))
         return jwks
 
 

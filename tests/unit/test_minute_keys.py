@@ -384,3 +384,31 @@ def test_the_setting_is_validated(aws, monkeypatch, env, message):
 def test_the_default_stays_one_kms_sign_per_receipt(aws):
     assert wiring.get_config().receipt_signing == "kms"
     assert wiring.get_receipts()._minute_keys is None
+
+
+def test_the_jwks_reads_the_table_at_most_every_5_seconds_and_lists_a_key_made_ahead_within_them(
+        app_client, outbox, clock, minute_start, monkeypatch):
+    keys = wiring.get_receipts()._minute_keys
+    monotonic = [0.0]
+    monkeypatch.setattr(keys, "_monotonic", lambda: monotonic[0])
+    client = keys._store._client
+    reads = []
+    real = client.batch_get_item
+    monkeypatch.setattr(client, "batch_get_item", lambda **params: (reads.append(1), real(**params))[1])
+    clock.now = minute_start + 5
+    approve(app_client, outbox)
+    for _ in range(3):
+        assert len([k for k in published(app_client)["keys"] if "certification" in k]) == 1
+    assert len(reads) == 1
+    clock.now = minute_start + 45
+    keys.signing_key(clock.now)  # past 40 s: the next minute's key is made ahead
+    monotonic[0] = 4.9
+    assert len(published(app_client)["keys"]) == 2 and len(reads) == 1  # within the 5 s
+    monotonic[0] = 5.0
+    assert len(published(app_client)["keys"]) == 3 and len(reads) == 2  # the next minute's listed
+    monotonic[0] = 50.0
+    published(app_client)
+    assert len(reads) == 2  # both listed: nothing new this minute
+    clock.now = minute_start + MINUTE
+    published(app_client)
+    assert len(reads) == 3  # a new minute
