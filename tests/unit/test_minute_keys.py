@@ -10,6 +10,7 @@ the strict check of docs/receipts.md (pinned KMS key, certification), run from t
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from collections import Counter
@@ -192,6 +193,7 @@ def test_the_jwks_minute_keys_carry_a_certification_that_pyjwt_ignores(app_clien
     (minute_jwk,) = [k for k in jwks["keys"] if "certification" in k]
     assert set(minute_jwk) == {"kty", "crv", "x", "y", "kid", "alg", "use", "certification"}
     assert "d" not in minute_jwk
+    assert len(json.dumps(minute_jwk)) < 800  # docs/scale.md's JWKS size
     assert jwt.PyJWK(minute_jwk).key_id == minute_jwk["kid"]  # an unknown member is accepted
     header = jwt.get_unverified_header(minute_jwk["certification"])
     assert header["typ"] == "receipt-key+jwt" and header["kid"] == kms_jwk(jwks)["kid"]
