@@ -42,6 +42,7 @@ CERTIFICATION_TYPE = "receipt-key+jwt"
 PURPOSE = "receipt-minute-key"
 _BATCH_LIMIT = 100  # BatchGetItem's keys per call
 REREAD_SECONDS = 5  # how stale a container's JWKS may be about the next minute's key
+PREFETCH_RETRY_SECONDS = 5  # after the next minute's key could not be made ahead
 
 
 def minute_pk(minute: int) -> str:
@@ -139,6 +140,7 @@ class MinuteKeys:
         self._keys: dict[int, MinuteKey] = {}
         self._published: tuple[int, list[dict[str, str]], float, bool] | None = None
         self._monotonic = time.monotonic
+        self._prefetch_again_at = 0.0
         self._lock = threading.Lock()
 
     def forget(self) -> None:
@@ -154,10 +156,13 @@ class MinuteKeys:
         minute); from ``prefetch_at`` on, the next minute's too. Raises ReceiptUnavailable."""
         minute = int(now // MINUTE)
         key = self._held(minute)
-        if now - minute * MINUTE >= self._prefetch_at and minute + 1 not in self._keys:
+        if now - minute * MINUTE >= self._prefetch_at and minute + 1 not in self._keys \
+                and self._monotonic() >= self._prefetch_again_at:
             try:
                 self._held(minute + 1)
             except ReceiptUnavailable:
+                # Not tried again by every receipt that follows: the minute's own key still signs.
+                self._prefetch_again_at = self._monotonic() + PREFETCH_RETRY_SECONDS
                 log.warning("the next minute's receipt key could not be made ahead")
         return key
 
@@ -221,8 +226,11 @@ class MinuteKeys:
         der = self._kms_call("decrypt", KeyId=self._wrap_key_id, CiphertextBlob=_unb64(item["blob"]["S"]),
                              EncryptionContext=self._context(minute))["Plaintext"]
         private = serialization.load_der_private_key(der, password=None)
-        if not isinstance(private, ec.EllipticCurvePrivateKey) or \
-                private.public_key().public_numbers().x.to_bytes(32, "big") != published.public.x:
+        point = None
+        if isinstance(private, ec.EllipticCurvePrivateKey):
+            numbers = private.public_key().public_numbers()
+            point = (numbers.x.to_bytes(32, "big"), numbers.y.to_bytes(32, "big"))
+        if point != (published.public.x, published.public.y):
             log.error("receipt minute key %s: the private key is not the published one", minute)
             raise ReceiptUnavailable()
         return MinuteKey(minute, published.public, published.certification, private)

@@ -215,10 +215,15 @@ def other_container(clock) -> MinuteKeys:
 
 def test_two_containers_racing_for_one_minute_end_with_one_key(app_client, kms, clock, minute_start):
     first, second = wiring.get_receipts()._minute_keys, other_container(clock)
-    barrier = threading.Barrier(2)
+    barrier, first_wrote = threading.Barrier(2), threading.Event()
     for keys in (first, second):  # both read the minute's item before either writes it
         read = keys._store.read
         keys._store.read = lambda minute, read=read: (read(minute), barrier.wait(5))[0]
+    # DynamoDB applies one conditional write at a time; moto's table does not lock, so the
+    # second write is held until the first has landed, as DynamoDB would order them.
+    create_first, create_second = first._store.create, second._store.create
+    first._store.create = lambda *args: (create_first(*args), first_wrote.set())[0]
+    second._store.create = lambda *args: (first_wrote.wait(5), create_second(*args))[1]
     found: dict[str, Any] = {}
     threads = [threading.Thread(target=lambda name=name, keys=keys: found.update(
         {name: keys.signing_key(minute_start + 1)})) for name, keys in (("a", first), ("b", second))]
@@ -414,3 +419,35 @@ def test_the_jwks_reads_the_table_at_most_every_5_seconds_and_lists_a_key_made_a
     clock.now = minute_start + MINUTE
     published(app_client)
     assert len(reads) == 3  # a new minute
+
+
+def test_the_table_down_answers_the_approval_without_a_receipt_and_the_jwks_503(app_client, outbox, monkeypatch):
+    from chalicelib.dynamodb import StoreUnavailable
+
+    store = wiring.get_receipts()._minute_keys._store
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("DynamoDB get_item failed: ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(store, "read", down)
+    monkeypatch.setattr(store, "read_range", down)
+    assert approve(app_client, outbox)["receipt"] is None
+    status, body, _ = get(app_client, "/.well-known/jwks.json")
+    assert status == 503 and set(body) == {"error"}, body
+
+
+def test_a_next_minute_key_that_cannot_be_made_ahead_is_tried_again_after_5_seconds_not_per_receipt(
+        app_client, kms, clock, minute_start, monkeypatch):
+    keys = wiring.get_receipts()._minute_keys
+    monotonic = [0.0]
+    monkeypatch.setattr(keys, "_monotonic", lambda: monotonic[0])
+    signer = wiring.get_receipts()
+    receipt_for(signer, 0, minute_start + 1)
+    kms.failing = {"encrypt"}
+    for n in range(1, 20):  # past 40 s: the next minute's key is tried ahead, and fails
+        receipt_for(signer, n, minute_start + 41)
+    assert kms.calls["encrypt"] == 2  # this minute's, then one try ahead
+    monotonic[0] = 5.0
+    kms.failing = set()
+    receipt_for(signer, 20, minute_start + 46)
+    assert kms.calls["encrypt"] == 3 and len(minute_items()) == 2
