@@ -42,6 +42,9 @@ CERTIFICATION_TYPE = "receipt-key+jwt"
 PURPOSE = "receipt-minute-key"
 _BATCH_LIMIT = 100  # BatchGetItem's keys per call
 REREAD_SECONDS = 5  # how stale a container's JWKS may be about the next minute's key
+# ... and about the current minute's, before it is listed: a public route reads the table at most
+# this often per container while no key of the minute exists (an idle stage, a JWKS flood).
+MISSING_REREAD_SECONDS = 1
 PREFETCH_RETRY_SECONDS = 5  # after the next minute's key could not be made ahead
 
 
@@ -138,7 +141,8 @@ class MinuteKeys:
         self._clock = clock
         self._prefetch_at = 30 + secrets.randbelow(26) if prefetch_at is None else prefetch_at
         self._keys: dict[int, MinuteKey] = {}
-        self._published: tuple[int, list[dict[str, str]], float, bool] | None = None
+        # (minute, JWKs, read at (monotonic), how long that reading holds)
+        self._published: tuple[int, list[dict[str, str]], float, float] | None = None
         self._monotonic = time.monotonic
         self._prefetch_again_at = 0.0
         self._lock = threading.Lock()
@@ -176,6 +180,7 @@ class MinuteKeys:
                 key = self._obtain(minute)
                 self._keys = {m: k for m, k in self._keys.items() if m >= minute - 1}
                 self._keys[minute] = key
+                self._published = None  # this container's JWKS lists it from now on
         return key
 
     def _obtain(self, minute: int) -> MinuteKey:
@@ -265,15 +270,15 @@ class MinuteKeys:
         """The JWKs (each with its ``certification``) of every minute key whose receipts may
         still be unexpired, and the next minute's when it was made ahead; only those that one
         of ``certifiers`` (the KMS receipt keys) certified, so that an item written into the
-        table by anyone else is never published. Read again on every call until the current
-        minute's key is among them (at most one key a minute exists: once it is listed, nothing
-        of this minute is missed), then every REREAD_SECONDS until the next minute's is listed
-        too (made ahead, it is published within those seconds), then not until the minute ends."""
+        table by anyone else is never published. Read again every MISSING_REREAD_SECONDS until
+        the current minute's key is among them (and at once after this container made or opened
+        a key), then every REREAD_SECONDS until the next minute's is listed too (made ahead, it is
+        published within those seconds), then not until the minute ends: at most one key a
+        minute exists, so once both are listed nothing is missed."""
         now = self._clock()
         minute = int(now // MINUTE)
         cached = self._published
-        if cached is not None and cached[0] == minute and \
-                (cached[3] or self._monotonic() - cached[2] < REREAD_SECONDS):
+        if cached is not None and cached[0] == minute and self._monotonic() - cached[2] < cached[3]:
             return cached[1]
         # A key of minute m signs until (m + 1) * 60; its receipts live ttl seconds more.
         first = int((now - self._ttl - MINUTE) // MINUTE) + 1
@@ -297,8 +302,10 @@ class MinuteKeys:
                 continue
             keys.append((key_minute, key.jwk()))
         jwks = [jwk for _, jwk in sorted(keys, key=lambda pair: pair[0])]
-        if any(m == minute for m, _ in keys):
-            self._published = (minute, jwks, self._monotonic(), any(m == minute + 1 for m, _ in keys))
+        listed = {m for m, _ in keys}
+        holds = MISSING_REREAD_SECONDS if minute not in listed else \
+            REREAD_SECONDS if minute + 1 not in listed else float("inf")
+        self._published = (minute, jwks, self._monotonic(), holds)
         return jwks
 
 

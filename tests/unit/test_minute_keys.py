@@ -403,15 +403,22 @@ def test_the_jwks_reads_the_table_at_most_every_5_seconds_and_lists_a_key_made_a
     real = client.batch_get_item
     monkeypatch.setattr(client, "batch_get_item", lambda **params: (reads.append(1), real(**params))[1])
     clock.now = minute_start + 5
-    approve(app_client, outbox)
+    for _ in range(3):  # no key of this minute yet: the table is read once a second at most
+        assert [k for k in published(app_client)["keys"] if "certification" in k] == []
+    assert len(reads) == 1
+    monotonic[0] = 0.5
+    approve(app_client, outbox)  # this container makes the minute's key: its JWKS lists it at once
+    reads.clear()
     for _ in range(3):
         assert len([k for k in published(app_client)["keys"] if "certification" in k]) == 1
     assert len(reads) == 1
     clock.now = minute_start + 45
-    keys.signing_key(clock.now)  # past 40 s: the next minute's key is made ahead
-    monotonic[0] = 4.9
+    other = other_container(clock)
+    other._prefetch_at = 40
+    other.signing_key(clock.now)  # another container, past 40 s: the next minute's key made ahead
+    monotonic[0] = 5.4
     assert len(published(app_client)["keys"]) == 2 and len(reads) == 1  # within the 5 s
-    monotonic[0] = 5.0
+    monotonic[0] = 5.5
     assert len(published(app_client)["keys"]) == 3 and len(reads) == 2  # the next minute's listed
     monotonic[0] = 50.0
     published(app_client)
