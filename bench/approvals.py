@@ -343,3 +343,33 @@ def events(db: Dynalite, runs: int) -> dict[str, Any]:
     result["stream_records_per_verification"] = statistics.median(item_writes)
     result["consumer_ms_per_record"] = median_ms(consumer[WARMUP:] or consumer)
     return result
+
+
+def receipts_alone(runs: int) -> dict[str, Any]:
+    """Section 7 on its own, as `make bench` runs it (its own dynalite and moto KMS on 127.0.0.1):
+    ``python -m bench.approvals [RUNS]`` prints its JSON, results.json left as it is."""
+    import os
+    import sys
+
+    from bench.harness import BENCH_ENV
+
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]
+    os.environ.update(BENCH_ENV)
+    db, moto = Dynalite(), MotoServer()
+    os.environ.update(AWS_ENDPOINT_URL_KMS=moto.endpoint)
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stdout = sys.stderr = devnull  # the app's request lines and SMS while it runs
+        try:
+            return receipts(db, moto, runs)
+        finally:
+            db.stop()
+            moto.stop()
+            sys.stdout, sys.stderr = real_stdout, real_stderr
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(receipts_alone(int(sys.argv[1]) if len(sys.argv) > 1 else 100), indent=2))

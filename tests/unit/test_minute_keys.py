@@ -134,8 +134,10 @@ def kms_jwk(jwks: dict) -> dict:
 # -- many approvals, few KMS calls ---------------------------------------------------------------
 
 
-def test_500_approvals_across_3_minutes_make_3_kms_signs_and_every_receipt_verifies(
+def test_500_approval_receipts_across_3_minutes_make_3_kms_signs_and_every_receipt_verifies(
         app_client, kms, clock, minute_start, monkeypatch):
+    """The receipts of 500 approvals (ReceiptSigner.for_verification, the call an approved check
+    makes: the HTTP path is the next test's) over 2 min 30 s."""
     signer = wiring.get_receipts()
     moments = [minute_start + i * 150 / 500 for i in range(500)]  # 0 s to 2 min 30 s
     receipts = [receipt_for(signer, n, at) for n, at in enumerate(moments)]
