@@ -10,9 +10,10 @@ Encrypt under the stage's symmetric key (the TOTP key, whose quota is the symmet
 encryption context names the purpose, stage and minute, so no other ciphertext of that key opens
 as a minute key), and writes one item ``rk#<minute>`` with a conditional write. Every other
 container reads that item and decrypts it once per minute; a loser of the creation race gets the
-winner's item with its failed write and uses it. Keys live in memory only until their minute and
-the next are over, are made on first use (never at import or init: a SnapStart snapshot holds
-none, and wiring clears this cache after a restore). ``cryptography`` is imported here only,
+winner's item with its failed write and uses it. A container drops a key from memory when it
+takes the key of two minutes later (the one before stays for a request begun across the turn);
+keys are made on first use (never at import or init: a SnapStart snapshot holds none, and wiring
+clears this cache after a restore). ``cryptography`` is imported here only,
 inside the functions that make or open a key: it ships in a layer, never in the API's zip.
 
 The JWKS lists every minute key whose receipts may still be unexpired: one BatchGetItem of the
