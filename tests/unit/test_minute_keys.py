@@ -201,6 +201,14 @@ def test_the_jwks_minute_keys_carry_a_certification_that_pyjwt_ignores(app_clien
     assert header["typ"] == "receipt-key+jwt" and header["kid"] == kms_jwk(jwks)["kid"]
 
 
+def test_the_jwks_with_minute_keys_is_what_the_openapi_document_says(app_client, outbox):
+    import jsonschema
+
+    approve(app_client, outbox)
+    _, document, _ = get(app_client, "/openapi.json")
+    jsonschema.validate(published(app_client), document["components"]["schemas"]["JwkSet"])
+
+
 # -- containers sharing one key a minute -------------------------------------------------------
 
 
