@@ -267,15 +267,17 @@ class MinuteKeys:
 
     # -- publishing ----------------------------------------------------------------------
 
-    def published(self, certifiers: list[PublicKey]) -> list[dict[str, str]]:
+    def published(self, certifiers: Callable[[bool], list[PublicKey]]) -> list[dict[str, str]]:
         """The JWKs (each with its ``certification``) of every minute key whose receipts may
         still be unexpired, and the next minute's when it was made ahead; only those that one
-        of ``certifiers`` (the KMS receipt keys) certified, so that an item written into the
-        table by anyone else is never published. Read again every MISSING_REREAD_SECONDS until
-        the current minute's key is among them (and at once after this container made or opened
-        a key), then every REREAD_SECONDS until the next minute's is listed too (made ahead, it is
-        published within those seconds), then not until the minute ends: at most one key a
-        minute exists, so once both are listed nothing is missed."""
+        of ``certifiers(fresh)`` (the KMS receipt keys) certified, so that an item written into
+        the table by anyone else is never published (a certification by a key this container
+        does not know yet, another container's after a rotation, reads the aliases again once).
+        Read again every MISSING_REREAD_SECONDS until the current minute's key is among them
+        (and at once after this container made or opened a key), then every REREAD_SECONDS until
+        the next minute's is listed too (made ahead, it is published within those seconds), then
+        not until the minute ends: at most one key a minute exists, so once both are listed
+        nothing is missed."""
         now = self._clock()
         minute = int(now // MINUTE)
         cached = self._published
@@ -288,7 +290,7 @@ class MinuteKeys:
         except StoreUnavailable as exc:
             log.error("receipt minute keys: %s", exc)
             raise ReceiptUnavailable() from None
-        keys = []
+        keys, trusted, refreshed = [], certifiers(False), False
         for item in items:
             pk = item.get("pk", {}).get("S", "")
             try:
@@ -298,7 +300,10 @@ class MinuteKeys:
             key = self._published_key(key_minute, item)
             if key is None or (key_minute + 1) * MINUTE + self._ttl <= now:
                 continue
-            if not certified(key, certifiers, self._issuer, now):
+            if not certified(key, trusted, self._issuer, now) and not refreshed \
+                    and _certifier_kid(key.certification) not in {c.kid for c in trusted}:
+                trusted, refreshed = certifiers(True), True
+            if not certified(key, trusted, self._issuer, now):
                 log.error("receipt minute key %s: not certified by a receipt key, not published", key_minute)
                 continue
             keys.append((key_minute, key.jwk()))
@@ -308,6 +313,14 @@ class MinuteKeys:
             REREAD_SECONDS if minute + 1 not in listed else float("inf")
         self._published = (minute, jwks, self._monotonic(), holds)
         return jwks
+
+
+def _certifier_kid(certification: str) -> object:
+    try:
+        header = json.loads(_unb64(certification.split(".")[0]))
+    except ValueError:
+        return None
+    return header.get("kid") if isinstance(header, dict) else None
 
 
 def certified(key: MinuteKey, certifiers: list[PublicKey], issuer: str, now: float) -> bool:

@@ -232,15 +232,16 @@ class ReceiptSigner:
             raise ReceiptUnavailable() from None
         return PublicKey(kms_key_id(answer.get("KeyId") or name), x, y)
 
-    def kms_keys(self) -> list[PublicKey]:
+    def kms_keys(self, fresh: bool = False) -> list[PublicKey]:
         """Every key a configured name points to now, and for each alias the key its
         ``-previous`` alias names (the one a rotation replaced), and those this container saw
-        replaced less than a receipt's lifetime ago; each once."""
+        replaced less than a receipt's lifetime ago; each once. ``fresh``: aliases read again."""
         keys: dict[str, PublicKey] = {}
         for name in self._key_ids:
             names = [name] + ([name + PREVIOUS_SUFFIX] if name.startswith("alias/") else [])
             for candidate in names:
-                key = self.public_key(candidate, missing_ok=candidate != name)
+                key = self.public_key(candidate, fresh=fresh and candidate.startswith("alias/"),
+                                      missing_ok=candidate != name)
                 if key is not None:
                     keys.setdefault(key.kid, key)
         now = self._clock()
@@ -253,11 +254,9 @@ class ReceiptSigner:
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The KMS keys (``kms_keys``) and, with OTP_RECEIPT_SIGNING=minute_key, the minute keys
         whose receipts may still be unexpired, each certified by one of those KMS keys."""
-        kms_keys = self.kms_keys()
-        published = [key.jwk() for key in kms_keys]
-        if self._minute_keys is not None:
-            published += self._minute_keys.published(kms_keys)
-        return {"keys": published}
+        # The minute keys first: a certification by a key read since refreshes the KMS keys.
+        minute_keys = [] if self._minute_keys is None else self._minute_keys.published(self.kms_keys)
+        return {"keys": [key.jwk() for key in self.kms_keys()] + minute_keys}
 
     def sign(self, *, subject: str, phone_number: str | None, amr: Sequence[str], jti: str,
              now: float, extra_claims: dict[str, Any] | None = None, audience: str | None = None) -> str:

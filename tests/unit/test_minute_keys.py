@@ -468,3 +468,24 @@ def test_a_next_minute_key_that_cannot_be_made_ahead_is_tried_again_after_5_seco
     kms.failing = set()
     receipt_for(signer, 20, minute_start + 46)
     assert kms.calls["encrypt"] == 3 and len(minute_items()) == 2
+
+
+def test_a_minute_key_certified_by_a_rotated_in_receipt_key_is_published_by_a_container_that_had_not_seen_the_rotation(
+        app_client, outbox, clock, minute_start):
+    """scripts/keys/kms.py rotate-receipts repoints the alias: the container that signs next
+    certifies with the new key; another container, which read the alias before, reads it again
+    when it meets that certification, instead of leaving the key out for up to a minute."""
+    from chalicelib.factors.receipts import signer_from_config
+    from scripts.keys.kms import rotate_receipt_key
+
+    before = approve(app_client, outbox)["receipt"]  # minute 0, certified by the old key
+    stale = signer_from_config(wiring.get_config(), wiring._kms_client)
+    stale.use_minute_keys(other_container(clock))
+    assert len(stale.jwks()["keys"]) == 2  # the old KMS key and minute 0's: the alias read now
+    rotate_receipt_key(boto3.client("kms"), "test")
+    clock.now = minute_start + MINUTE + 1
+    after = approve(app_client, outbox)["receipt"]  # minute 1, certified by the new key
+    jwks = stale.jwks()  # within the minute its reading of the alias holds, yet:
+    assert len(jwks["keys"]) == 4  # the new KMS key, the old, and both minutes' keys
+    for token in (before, after):
+        verify(token, jwks)
