@@ -27,7 +27,7 @@ CHECKOV_VENV := .deps/checkov-venv
 CHECKOV_BIN := $(CHECKOV_VENV)/bin/checkov
 STAGE ?= dev
 
-.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token export forget clean cognito-layer
+.PHONY: help run lint test screenshots lock table bench deploy destroy package checkov secret api-key auth-token export forget clean cognito-layer receipts-layer
 .DEFAULT_GOAL := help
 
 # `make` alone lists the targets: each target's `## ` comment on its own line.
@@ -138,9 +138,17 @@ COGNITO = $(PY) scripts/deploy/cognito_trigger.py
 cognito-layer: $(STAMP) ## build the Cognito trigger's layer (AWS Encryption SDK) into build/STAGE/cognito-layer.zip
 	$(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/cognito-layer.zip
 
+# The API function's receipts layer (a stage with OTP_RECEIPT_SIGNING=minute_key): `cryptography`,
+# never in the API's zip, built as the Cognito trigger's is (scripts/deploy/layers.py) from
+# requirements-cognito.txt's cryptography, cffi and pycparser: scripts/deploy/receipt_layer.py.
+RECEIPTS_LAYER = $(PY) scripts/deploy/receipt_layer.py
+receipts-layer: $(STAMP) ## build the API's receipts layer (cryptography, for minute-key receipts) into build/STAGE/receipts-layer.zip
+	$(RECEIPTS_LAYER) build --arch $(LAYER_ARCH) --out $(BUILD)/receipts-layer.zip
+
 # Deploy to your AWS account: the table and the secret (idempotent), the channels' topics and
 # SES configuration set when on, the Cognito trigger's key and layer when on (published before
-# chalice deploy, its ARN recorded in the stage's lambda_functions.cognito_sms.layers), chalice
+# chalice deploy, its ARN recorded in the stage's lambda_functions.cognito_sms.layers), the API's
+# receipts layer when OTP_RECEIPT_SIGNING=minute_key (likewise, lambda_functions.api_handler), chalice
 # deploy (its zip with the cold path as bytecode, as `make package`'s: scripts/deploy/chalice_deploy.py),
 # then the stage's throttling, API Gateway's own answers (deployed), log retention, SNS SMS
 # delivery-status logs, and how to attach the Cognito trigger to a user pool. The table is never dropped.
@@ -150,6 +158,10 @@ deploy: $(STAMP) ## deploy STAGE to AWS with chalice (table, secret, keys, API, 
 	if $(COGNITO) enabled --stage $(STAGE); then \
 	  $(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/cognito-layer.zip; \
 	  $(COGNITO) publish --stage $(STAGE) --arch $(LAYER_ARCH) --zip $(BUILD)/cognito-layer.zip; fi; \
+	if $(RECEIPTS_LAYER) enabled --stage $(STAGE); then \
+	  $(RECEIPTS_LAYER) build --arch $(LAYER_ARCH) --out $(BUILD)/receipts-layer.zip; \
+	  $(RECEIPTS_LAYER) publish --stage $(STAGE) --arch $(LAYER_ARCH) --zip $(BUILD)/receipts-layer.zip; \
+	else $(RECEIPTS_LAYER) publish --stage $(STAGE); fi; \
 	export OTP_EVENTS_STREAM_ARN=$$($(PY) scripts/deploy/provision.py stream --stage $(STAGE)); \
 	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +; \
 	PYTHONDONTWRITEBYTECODE=1 $(PY) scripts/deploy/chalice_deploy.py deploy --stage $(STAGE); \
@@ -169,7 +181,8 @@ secret: $(STAMP) ## create STAGE's secret parameter and KMS keys (the CloudForma
 # CloudFormation/SAM: chalice package merged with the table, the log group, the alarms and their
 # topic (an email subscription from OTP_ALARM_EMAIL), the channels' topics and SES configuration
 # set when on, the Cognito trigger (its key, function and AWS::Serverless::LayerVersion, whose
-# cognito-layer.zip is written beside sam.json) when on; linted. Writes $(BUILD)/out.
+# cognito-layer.zip is written beside sam.json) when on, the API's receipts layer
+# (receipts-layer.zip) when OTP_RECEIPT_SIGNING=minute_key; linted. Writes $(BUILD)/out.
 package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into build/STAGE/out
 	@region=$(REGION) || exit 1; export AWS_DEFAULT_REGION=$$region; set -e; \
 	mkdir -p $(BUILD); \
@@ -179,6 +192,8 @@ package: $(STAMP) ## build STAGE's CloudFormation template and Lambda zip into b
 	$(PY) scripts/deploy/package_bytecode.py $(BUILD)/out/deployment.zip; \
 	if $(COGNITO) enabled --stage $(STAGE); then \
 	  $(COGNITO) build --arch $(LAYER_ARCH) --out $(BUILD)/out/cognito-layer.zip; fi; \
+	if $(RECEIPTS_LAYER) enabled --stage $(STAGE); then \
+	  $(RECEIPTS_LAYER) build --arch $(LAYER_ARCH) --out $(BUILD)/out/receipts-layer.zip; fi; \
 	$(VENV)/bin/cfn-lint $(BUILD)/out/sam.json; \
 	echo "$(BUILD)/out ($$region): sam.json and deployment.zip ($$($(PY) -c 'import os, sys; print(os.path.getsize(sys.argv[1]))' $(BUILD)/out/deployment.zip) bytes)"
 

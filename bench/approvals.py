@@ -70,21 +70,28 @@ def _verify(app: Any, phone: str) -> tuple[dict, float, dict, float]:
 def receipts(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]:
     """A right check with its receipt versus the same check without one (same table, same
     servers); ReceiptSigner.sign versus the bare KMS Sign call it made, replayed on a plain
-    boto3 client; the KMS calls of each approval."""
-    from scripts.keys.kms import ensure_receipt_key
+    boto3 client; the KMS calls of each approval. And the same check and signer with
+    OTP_RECEIPT_SIGNING=minute_key (chalicelib/factors/minute_keys.py) against the KMS path:
+    the milliseconds it adds (negative: saves) and its KMS calls per approval, counted over
+    every round (the minute's key is made by the first approval, the next ahead of its minute)."""
+    from scripts.keys.kms import ensure_receipt_key, ensure_totp_key
 
     table = db.table("bench-receipts")
     key = ensure_receipt_key(moto.client("kms"), "bench")
     plain = snapshot(build_app(db.endpoint, table))
+    minute = snapshot(build_app(db.endpoint, table, OTP_RECEIPT_KEY_IDS=key, OTP_RECEIPT_SIGNING="minute_key",
+                                OTP_TOTP_KEY_ID=ensure_totp_key(moto.client("kms"), "bench")))
     app = build_app(db.endpoint, table, OTP_RECEIPT_KEY_IDS=key)
     signed = snapshot(app)
-    kms_calls = floor.capture(wiring._kms_client())  # the client signed.receipts uses: no call yet
+    kms_calls = floor.capture(wiring._kms_client())  # the client both signers use: no call yet
     raw_kms = moto.client("kms")
-    phones = iter(numbers(50_000, 2 * (runs + WARMUP)))
-    times: dict[str, list[float]] = {"plain": [], "signed": [], "sign": [], "raw_sign": []}
+    phones = iter(numbers(50_000, 3 * (runs + WARMUP)))
+    times: dict[str, list[float]] = {"plain": [], "signed": [], "minute": [], "sign": [], "raw_sign": [],
+                                     "minute_sign": []}
     per_approval: list[list[str]] = []
+    minute_calls: collections.Counter[str] = collections.Counter()
     for i in range(runs + WARMUP):
-        for name, variant in (("plain", plain), ("signed", signed)):
+        for name, variant in (("plain", plain), ("signed", signed), ("minute", minute)):
             activate(app, variant)
             _, _, checked, seconds = _verify(app, next(phones))
             receipt = json.loads(checked["body"])["receipt"]
@@ -92,8 +99,17 @@ def receipts(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]:
             if name == "signed":
                 assert receipt.count(".") == 2, receipt
                 per_approval.append(_ops(kms_calls.take()))
+            elif name == "minute":
+                assert receipt.count(".") == 2, receipt
+                minute_calls.update(_ops(kms_calls.take()))
             if i >= WARMUP:
                 times[name].append(seconds)
+        t0 = time.perf_counter()
+        minute.receipts.sign(subject="+14155550100", phone_number="+14155550100", amr=("sms",),
+                             jti=f"VE{i:048x}", now=time.time())
+        if i >= WARMUP:
+            times["minute_sign"].append(time.perf_counter() - t0)
+        minute_calls.update(_ops(kms_calls.take()))
         # The signer alone versus the KMS call it makes, replayed on a plain client.
         t0 = time.perf_counter()
         signed.receipts.sign(subject="+14155550100", phone_number="+14155550100", amr=("sms",),
@@ -119,6 +135,14 @@ def receipts(db: Dynalite, moto: MotoServer, runs: int) -> dict[str, Any]:
         "kms_calls_per_approval": warm,
         "kms_calls_per_approval_share": share,
         "kms_sign_per_approval": warm.count("Sign"),
+        "minute_key": {
+            "check_ms": median_ms(times["minute"]),
+            "added_ms": round((med["minute"] - med["signed"]) * 1000, 3),  # against the KMS path
+            "sign_ms": median_ms(times["minute_sign"]),
+            "receipts": 2 * (runs + WARMUP),
+            "kms_calls": dict(sorted(minute_calls.items())),
+            "kms_calls_per_approval": round(sum(minute_calls.values()) / (2 * (runs + WARMUP)), 4),
+        },
     }
 
 
@@ -319,3 +343,33 @@ def events(db: Dynalite, runs: int) -> dict[str, Any]:
     result["stream_records_per_verification"] = statistics.median(item_writes)
     result["consumer_ms_per_record"] = median_ms(consumer[WARMUP:] or consumer)
     return result
+
+
+def receipts_alone(runs: int) -> dict[str, Any]:
+    """Section 7 on its own, as `make bench` runs it (its own dynalite and moto KMS on 127.0.0.1):
+    ``python -m bench.approvals [RUNS]`` prints its JSON, results.json left as it is."""
+    import os
+    import sys
+
+    from bench.harness import BENCH_ENV
+
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[name]
+    os.environ.update(BENCH_ENV)
+    db, moto = Dynalite(), MotoServer()
+    os.environ.update(AWS_ENDPOINT_URL_KMS=moto.endpoint)
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stdout = sys.stderr = devnull  # the app's request lines and SMS while it runs
+        try:
+            return receipts(db, moto, runs)
+        finally:
+            db.stop()
+            moto.stop()
+            sys.stdout, sys.stderr = real_stdout, real_stderr
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(json.dumps(receipts_alone(int(sys.argv[1]) if len(sys.argv) > 1 else 100), indent=2))

@@ -33,7 +33,7 @@ BENCH_ENV = {
     "OTP_BREAKER_MIN_CONVERSION_PERCENT": "0",
 }
 # Variables a section sets for its variant of the app; every other build runs without them.
-OPTIONAL_ENV = ("OTP_RECEIPT_KEY_IDS", "OTP_TOTP_KEY_ID", "OTP_EVENTS_URL", "OTP_EVENTS_SECRET",
+OPTIONAL_ENV = ("OTP_RECEIPT_KEY_IDS", "OTP_RECEIPT_SIGNING", "OTP_TOTP_KEY_ID", "OTP_EVENTS_URL", "OTP_EVENTS_SECRET",
                 "OTP_TWILIO_WEBHOOKS", "OTP_WHATSAPP_PROVIDER", "META_PHONE_NUMBER_ID", "META_ACCESS_TOKEN",
                 "META_BASE_URL", "WEBHOOK_URL", "WEBHOOK_SECRET", "OTP_HOOK_SUPABASE_SECRET")
 # The composition root's functions activate() swaps (chalicelib/wiring.py; reset() clears its caches).

@@ -73,6 +73,13 @@ def report(results: dict[str, Any]) -> str:
                  f"{r['raw_kms_sign_ms']:.2f} ms", f"{r['sign_ratio']:.2f}", ""))
     rows.append(("KMS per approval (first in a container)", " + ".join(r["kms_calls_per_approval"]),
                  "", "(" + " + ".join(r["kms_calls_first_approval"]) + ")", ""))
+    if "minute_key" in r:
+        m = r["minute_key"]
+        rows.append(("right check, minute-key receipt vs KMS's", f"{m['check_ms']:.2f} ms", f"{r['check_ms']:.2f} ms",
+                     f"{m['check_ms'] / r['check_ms']:.2f}", f"{m['added_ms']:+.1f} ms"))
+        rows.append(("  ReceiptSigner.sign, minute key vs KMS", f"{m['sign_ms']:.2f} ms", f"{r['sign_ms']:.2f} ms",
+                     f"{m['sign_ms'] / r['sign_ms']:.2f}",
+                     f"{m['kms_calls_per_approval']:g} KMS calls per receipt ({m['receipts']})"))
     t = results["totp"]
     rows.append(("TOTP challenge (handler) vs its calls by hand", f"{t['challenge_ms']:.2f} ms",
                  f"{t['floor_ms']:.2f} ms", f"{t['ratio']:.2f}", ""))

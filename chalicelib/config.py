@@ -94,6 +94,7 @@ class Config:
     receipt_audience: str = "http://localhost:8000"
     receipt_ttl_seconds: int = 300
     receipt_key_ids: tuple[str, ...] = ()  # the first signs; all are published
+    receipt_signing: str = "kms"  # or "minute_key": chalicelib/factors/minute_keys.py
     totp: "TotpSettings" = None  # type: ignore[assignment]
     passkeys: "PasskeySettings" = None  # type: ignore[assignment]  # OTP_PASSKEY_* (settings/passkeys.py)
     channels: Channels = Channels()  # whatsapp and email (docs/channels.md): off by default
@@ -237,6 +238,9 @@ class Config:
             hooks=Hooks.from_env(env, stage),
             templates=templates_from_env(env),
         )
+        if config.receipt_signing == "minute_key" and config.totp.key_id is None:
+            raise ConfigError("OTP_RECEIPT_SIGNING=minute_key needs OTP_TOTP_KEY_ID: the symmetric KMS key "
+                              "that wraps each minute's signing key")
         # The SMS's one-segment budget is the channels' rule, checked by the composition root
         # (chalicelib/wiring.py load_config: chalicelib/channels/messages.py check_budget_of).
         return config

@@ -113,7 +113,14 @@ def get_service() -> Any:
 get_service.cache_clear = _service.cache_clear  # type: ignore[attr-defined]
 
 # SnapStart: after a restore, the cached service (clients, connections, secrets) is rebuilt.
-snapstart.register(_service.cache_clear)
+snapstart.register(lambda: _forget_after_restore())
+
+
+def _forget_after_restore() -> None:
+    _service.cache_clear()
+    if get_receipts.cache_info().currsize:  # a minute key is made on a request only, but if one was
+        get_receipts().forget_minute_keys()  # held by a snapshot, none of it signs after the restore
+    get_receipts.cache_clear()
 
 
 def _build_service() -> Any:
@@ -194,7 +201,27 @@ def get_receipts() -> Any:
     """The ReceiptSigner (chalicelib/factors/receipts.py); its KMS client is built on first use."""
     from chalicelib.factors.receipts import signer_from_config
 
-    return signer_from_config(get_config(), _kms_client)
+    config = get_config()
+    signer = signer_from_config(config, _kms_client)
+    if config.receipt_signing == "minute_key":
+        signer.use_minute_keys(_minute_keys(config, signer))
+    return signer
+
+
+def _minute_keys(config: Any, signer: Any) -> Any:
+    """OTP_RECEIPT_SIGNING=minute_key: the stage's minute keys (chalicelib/factors/minute_keys.py),
+    certified by the receipt key and wrapped by the TOTP key; the DynamoDB client is made on first use."""
+    import boto3
+
+    from chalicelib import budget
+    from chalicelib.factors.minute_keys import CERTIFICATION_TYPE, MinuteKeys, MinuteKeyStore
+
+    seconds = config.request_budget_seconds
+    client = budget.guard(boto3.client("dynamodb", config=budget.botocore_config(seconds)))
+    return MinuteKeys(MinuteKeyStore(client, config.table_name), _kms_client,
+                      lambda claims: signer.kms_signed(claims, CERTIFICATION_TYPE),
+                      wrap_key_id=config.totp.key_id, stage=config.stage, issuer=config.public_url,
+                      ttl_seconds=config.receipt_ttl_seconds)
 
 
 @functools.cache

@@ -177,6 +177,22 @@ class ReceiptSigner:
         # lifetime after (its own receipts signed just before may still be in flight).
         self._replaced: dict[str, tuple[PublicKey, float]] = {}
         self._lock = threading.Lock()
+        self._minute_keys: Any = None  # factors/minute_keys.py's MinuteKeys, when they sign
+
+    def use_minute_keys(self, minute_keys: Any) -> None:
+        """Sign with the stage's minute keys (OTP_RECEIPT_SIGNING=minute_key) and publish them."""
+        self._minute_keys = minute_keys
+
+    def forget_minute_keys(self) -> None:
+        """SnapStart's after-restore hook: no key of the snapshot's signs after it."""
+        if self._minute_keys is not None:
+            self._minute_keys.forget()
+
+    @property
+    def cache_control(self) -> str:
+        """The JWKS's Cache-Control: an hour for KMS keys, which change on rotation only; a
+        minute with minute keys, a new one of which is published every minute."""
+        return "public, max-age=60" if self._minute_keys is not None else "public, max-age=3600"
 
     @property
     def enabled(self) -> bool:
@@ -216,23 +232,31 @@ class ReceiptSigner:
             raise ReceiptUnavailable() from None
         return PublicKey(kms_key_id(answer.get("KeyId") or name), x, y)
 
-    def jwks(self) -> dict[str, list[dict[str, str]]]:
+    def kms_keys(self, fresh: bool = False) -> list[PublicKey]:
         """Every key a configured name points to now, and for each alias the key its
         ``-previous`` alias names (the one a rotation replaced), and those this container saw
-        replaced less than a receipt's lifetime ago; each once."""
-        keys: dict[str, dict[str, str]] = {}
+        replaced less than a receipt's lifetime ago; each once. ``fresh``: aliases read again."""
+        keys: dict[str, PublicKey] = {}
         for name in self._key_ids:
             names = [name] + ([name + PREVIOUS_SUFFIX] if name.startswith("alias/") else [])
             for candidate in names:
-                key = self.public_key(candidate, missing_ok=candidate != name)
+                key = self.public_key(candidate, fresh=fresh and candidate.startswith("alias/"),
+                                      missing_ok=candidate != name)
                 if key is not None:
-                    keys.setdefault(key.kid, key.jwk())
+                    keys.setdefault(key.kid, key)
         now = self._clock()
         with self._lock:
             recent = [key for key, at in self._replaced.values() if now - at < self._ttl]
         for key in recent:
-            keys.setdefault(key.kid, key.jwk())
-        return {"keys": list(keys.values())}
+            keys.setdefault(key.kid, key)
+        return list(keys.values())
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The KMS keys (``kms_keys``) and, with OTP_RECEIPT_SIGNING=minute_key, the minute keys
+        whose receipts may still be unexpired, each certified by one of those KMS keys."""
+        # The minute keys first: a certification by a key read since refreshes the KMS keys.
+        minute_keys = [] if self._minute_keys is None else self._minute_keys.published(self.kms_keys)
+        return {"keys": [key.jwk() for key in self.kms_keys()] + minute_keys}
 
     def sign(self, *, subject: str, phone_number: str | None, amr: Sequence[str], jti: str,
              now: float, extra_claims: dict[str, Any] | None = None, audience: str | None = None) -> str:
@@ -245,10 +269,21 @@ class ReceiptSigner:
         if phone_number is not None:
             claims.update(phone_number=phone_number, phone_number_verified=True)
         claims.update(amr=list(amr), jti=jti, iat=iat, exp=iat + self._ttl, **(extra_claims or {}))
+        if self._minute_keys is not None:
+            # OTP_RECEIPT_SIGNING=minute_key: the minute's own key signs, here (factors/minute_keys.py).
+            minute_key = self._minute_keys.signing_key(now)
+            header = {"alg": "ES256", "typ": "JWT", "kid": minute_key.public.kid}
+            signing_input = _signing_input(header, claims)
+            return f"{signing_input}.{b64url(minute_key.sign(signing_input.encode('ascii')))}"
+        return self.kms_signed(claims)
+
+    def kms_signed(self, claims: dict[str, Any], typ: str = "JWT") -> str:
+        """``claims`` as a compact JWS signed by the receipt key in KMS (a receipt, or a minute
+        key's certification: ``typ`` receipt-key+jwt). Raises ReceiptUnavailable."""
         name = self._key_ids[0]
         key = self.public_key(name)
         assert key is not None  # missing_ok is False: a missing key raised
-        token, signer = self._signed(name, key, claims)
+        token, signer = self._signed(name, key, claims, typ)
         if signer != key.key_id:
             # The alias was repointed since this container read it: the header named the old
             # key. Read the alias again and sign with the key it names now, by id, so that the
@@ -256,18 +291,15 @@ class ReceiptSigner:
             log.warning("receipt key %s now names another key: signing again with it", name)
             key = self.public_key(name, fresh=True)
             assert key is not None
-            token, signer = self._signed(key.key_id, key, claims)
+            token, signer = self._signed(key.key_id, key, claims, typ)
             if signer != key.key_id:
                 log.error("KMS signed with %s, asked for %s", signer, key.key_id)
                 raise ReceiptUnavailable()
         return token
 
-    def _signed(self, key_name: str, key: PublicKey, claims: dict[str, Any]) -> tuple[str, str]:
+    def _signed(self, key_name: str, key: PublicKey, claims: dict[str, Any], typ: str) -> tuple[str, str]:
         """(the compact JWS, the id of the key that signed it)."""
-        header = {"alg": "ES256", "typ": "JWT", "kid": key.kid}
-        signing_input = ".".join(
-            b64url(json.dumps(part, separators=(",", ":")).encode("utf-8")) for part in (header, claims)
-        )
+        signing_input = _signing_input({"alg": "ES256", "typ": typ, "kid": key.kid}, claims)
         answer = self._call(
             "sign", KeyId=key_name, Message=signing_input.encode("ascii"), MessageType="RAW",
             SigningAlgorithm="ECDSA_SHA_256",
@@ -320,6 +352,11 @@ class ReceiptSigner:
         except BotoCoreError as exc:
             log.error("KMS %s on %s failed: %s", operation, params.get("KeyId"), type(exc).__name__)
             raise ReceiptUnavailable() from None
+
+
+def _signing_input(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    return ".".join(b64url(json.dumps(part, separators=(",", ":")).encode("utf-8"))
+                    for part in (header, claims))
 
 
 def signer_from_config(config: Any, kms: Callable[[], Any]) -> ReceiptSigner:

@@ -17,6 +17,7 @@ def receipt_routes(get_receipts: Callable[[], Any]) -> Blueprint:
     @domain_errors
     def jwks() -> Response:
         """The receipts' public keys (RFC 7517), every configured key so rotation is seamless."""
-        return json_response(get_receipts().jwks(), headers={"Cache-Control": "public, max-age=3600"})
+        receipts = get_receipts()
+        return json_response(receipts.jwks(), headers={"Cache-Control": receipts.cache_control})
 
     return bp

@@ -146,7 +146,10 @@ def schemas(code_pattern: str) -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {"kty": {"const": "EC"}, "crv": {"const": "P-256"}, "alg": {"const": "ES256"},
                                "use": {"const": "sig"}, "x": {"type": "string"}, "y": {"type": "string"},
-                               "kid": {"type": "string"}},
+                               "kid": {"type": "string"},
+                               "certification": {"type": "string", "description": (
+                                   "A minute key's (OTP_RECEIPT_SIGNING=minute_key): the compact JWS by "
+                                   "which the KMS key certifies it (docs/receipts.md)")}},
             }}},
         },
         "SeedForm": {

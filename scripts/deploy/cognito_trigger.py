@@ -20,20 +20,19 @@ version only when they changed; it records the version's ARN in the stage's `lay
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
-import re
-import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.deploy import stage as _stage  # noqa: E402
+from scripts.deploy import layers  # noqa: E402
+# The layer's steps are scripts/deploy/layers.py's, shared with the API's receipts layer.
+from scripts.deploy.layers import (  # noqa: E402
+    ARCHITECTURES as ARCHITECTURES, RUNTIME_SHIPS as RUNTIME_SHIPS, download_command as download_command,
+    layer_requirements as layer_requirements, layer_zip as layer_zip, runtime as runtime,
+)
 from scripts.deploy.stage import function_name, stage_variables  # noqa: E402
 
 FUNCTION = "cognito_sms"  # app.py's @app.lambda_function name
@@ -41,72 +40,15 @@ RESOURCE = "CognitoSms"  # as chalice package names it
 LAYER_RESOURCE = "CognitoSdkLayer"
 KEY_RESOURCE = "CognitoKey"
 REQUIREMENTS = "requirements-cognito.txt"
-# What the Lambda Python runtime ships (boto3 and what it needs): left out of the layer.
-RUNTIME_SHIPS = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
-                           "urllib3"})
-ARCHITECTURES = {"x86_64": "x86_64", "aarch64": "arm64"}  # pip's manylinux arch -> Lambda's name
-_FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def enabled(stage: str) -> bool:
     return bool(stage_variables(stage).get("OTP_HOOK_COGNITO_KEY_ID"))
 
 
-def runtime() -> str:
-    return f"python3.{sys.version_info.minor}"  # the Lambda's runtime is the Python that packages
-
-
-def layer_requirements(text: str) -> str:
-    """requirements-cognito.txt without the packages the runtime ships (each entry is its line
-    and the hash lines that continue it)."""
-    kept, keep = [], True
-    for line in text.splitlines():
-        if line and not line.startswith((" ", "#")):
-            keep = re.split(r"[=<>!~;\s]", line, maxsplit=1)[0].lower() not in RUNTIME_SHIPS
-        if keep and not line.startswith("#"):
-            kept.append(line)
-    return "\n".join(kept) + "\n"
-
-
-def download_command(requirements: Path, dest: Path, arch: str = "x86_64") -> list[str]:
-    """The wheels for the Lambda's platform, checked against uv.lock's hashes."""
-    if arch not in ARCHITECTURES:
-        raise SystemExit(f"LAYER_ARCH must be one of {', '.join(ARCHITECTURES)}, not {arch!r}")
-    return [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--no-deps", "--require-hashes", "--only-binary=:all:", "--platform", f"manylinux2014_{arch}",
-            "--implementation", "cp", "--python-version", f"3.{sys.version_info.minor}",
-            "--dest", str(dest), "-r", str(requirements)]
-
-
-def layer_zip(wheels: list[Path]) -> bytes:
-    """The wheels unpacked under python/ (where Lambda puts a layer's Python packages on the
-    path), with fixed dates and order: the same wheels make the same bytes."""
-    entries: dict[str, bytes] = {}
-    for wheel in wheels:
-        with zipfile.ZipFile(wheel) as archive:
-            for name in archive.namelist():
-                if not name.endswith("/") and ".dist-info/RECORD" not in name:
-                    entries[f"python/{name}"] = archive.read(name)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, _FIXED_DATE)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, entries[name])
-    return out.getvalue()
-
-
 def build(out: Path, arch: str = "x86_64") -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        requirements = Path(tmp) / "layer.txt"
-        requirements.write_text(layer_requirements((_stage.ROOT / REQUIREMENTS).read_text()))
-        wheels = Path(tmp) / "wheels"
-        subprocess.run(download_command(requirements, wheels, arch), check=True)
-        body = layer_zip(sorted(wheels.glob("*.whl")))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(body)
-    return f"{out}: the Cognito trigger's layer for {runtime()} on {arch} ({len(body)} bytes)"
+    size = layers.build(out, REQUIREMENTS, arch)
+    return f"{out}: the Cognito trigger's layer for {runtime()} on {arch} ({size} bytes)"
 
 
 def layer_name(stage: str) -> str:
@@ -115,29 +57,14 @@ def layer_name(stage: str) -> str:
 
 def publish(lambda_client: Any, stage: str, body: bytes, arch: str = "x86_64") -> str:
     """The layer's ARN: its latest version when it holds these bytes, else a new version."""
-    digest = hashlib.sha256(body).hexdigest()
-    versions = lambda_client.list_layer_versions(LayerName=layer_name(stage)).get("LayerVersions", [])
-    latest = max(versions, key=lambda v: v["Version"], default=None)
-    if latest is not None and latest.get("Description", "").endswith(digest):
-        return str(latest["LayerVersionArn"])
-    published = lambda_client.publish_layer_version(
-        LayerName=layer_name(stage), Content={"ZipFile": body}, CompatibleRuntimes=[runtime()],
-        CompatibleArchitectures=[ARCHITECTURES[arch]], LicenseInfo="Apache-2.0",
-        Description=f"aws-encryption-sdk for the Cognito trigger, sha256 {digest}")
-    return str(published["LayerVersionArn"])
+    return layers.publish(lambda_client, layer_name(stage), "aws-encryption-sdk for the Cognito trigger",
+                          body, arch)
 
 
 def record_layer(stage: str, arn: str) -> bool:
     """Put the layer's ARN in the stage's ``lambda_functions.cognito_sms.layers`` (what
     `chalice deploy` reads); True when the file changed."""
-    path = _stage.ROOT / ".chalice" / "config.json"
-    config = json.loads(path.read_text())
-    function = config["stages"][stage].setdefault("lambda_functions", {}).setdefault(FUNCTION, {})
-    if function.get("layers") == [arn]:
-        return False
-    function["layers"] = [arn]
-    path.write_text(json.dumps(config, indent=2) + "\n")
-    return True
+    return layers.record_layer(stage, FUNCTION, arn)
 
 
 def attach_instructions(stage: str, function_arn: str, key_arn: str) -> list[str]:

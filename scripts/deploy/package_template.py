@@ -199,6 +199,7 @@ def resources(stage: str, alarm_email: str | None = None) -> dict:
 
     merged = with_sns_handlers(stage, with_channels(stage_variables(stage), with_events(stage, merged)))
     merged = with_cognito_trigger(stage, merged)
+    merged = with_receipts_layer(stage, merged)
     return with_checks(stage, with_snapstart(stage, with_access_logs(stage, merged)))
 
 
@@ -313,6 +314,16 @@ def with_cognito_trigger(stage: str, merged: dict) -> dict:
         return merged
     policy = role_policy(stage, f"policy-{stage}-cognito.json")
     return deep_merge(cognito_trigger.template_additions(stage, policy, log_retention_days(stage)), merged)
+
+
+def with_receipts_layer(stage: str, merged: dict) -> dict:
+    """A stage with OTP_RECEIPT_SIGNING=minute_key gets `cryptography`'s layer on the API function
+    (`make package` writes receipts-layer.zip beside the template: scripts/deploy/receipt_layer.py)."""
+    from scripts.deploy import receipt_layer
+
+    if not receipt_layer.enabled(stage):
+        return merged
+    return deep_merge(receipt_layer.template_additions(stage), merged)
 
 
 def with_snapstart(stage: str, merged: dict) -> dict:

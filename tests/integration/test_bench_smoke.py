@@ -37,6 +37,10 @@ def test_bench_smoke_runs_every_section(tmp_path):
     receipts, totp, events = results["receipts"], results["totp"], results["events"]
     assert receipts["kms_calls_first_approval"] == ["GetPublicKey", "Sign"]
     assert receipts["kms_calls_per_approval"] == ["Sign"] and receipts["kms_calls_per_approval_share"] == 1.0
+    # Minute keys (OTP_RECEIPT_SIGNING=minute_key): a Sign and an Encrypt per minute's key, not per receipt.
+    minute = receipts["minute_key"]
+    assert {"Sign", "Encrypt"} <= set(minute["kms_calls"]) and minute["kms_calls"]["Sign"] <= 3
+    assert minute["kms_calls_per_approval"] < 0.5 and minute["sign_ms"] < receipts["sign_ms"]
     assert totp["calls_per_challenge"] == ["dynamodb:GetItem", "kms:Decrypt", "dynamodb:UpdateItem", "kms:Sign"]
     assert totp["calls_first_challenge"] == ["dynamodb:GetItem", "kms:Decrypt", "dynamodb:UpdateItem",
                                              "kms:GetPublicKey", "kms:Sign"]

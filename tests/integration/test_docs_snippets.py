@@ -163,6 +163,19 @@ def drive_accept_receipt(ns: dict, served: Served, number: str, calls: Calls) ->
         ns["accept_receipt"](receipt, jwks, served.url, served.url, "another-session", PURPOSE)
 
 
+def drive_accept_receipt_strict(ns: dict, served: Served, number: str, calls: Calls) -> None:
+    """docs/receipts.md's strict check on a KMS-signed receipt (the served app signs with KMS);
+    tests/unit/test_minute_keys.py runs the same snippet on minute keys and forged ones."""
+    import jwt
+
+    receipt, jwks = served.receipt(number), f"{served.url}/.well-known/jwks.json"
+    (kms_jwk,) = requests.get(jwks, timeout=30).json()["keys"]
+    claims = ns["accept_receipt_strict"](receipt, jwks, kms_jwk, served.url, served.url)
+    assert claims["phone_number"] == number
+    with pytest.raises(jwt.InvalidAudienceError):
+        ns["accept_receipt_strict"](receipt, jwks, kms_jwk, served.url, "https://another-app.example")
+
+
 def drive_verify(ns: dict, served: Served, number: str, calls: Calls) -> None:
     body = b'{"type": "verification.approved", "data": {}}'
     headers = _signed(WEBHOOK_SECRET, body)
@@ -184,7 +197,8 @@ def drive_claims(ns: dict, served: Served, number: str, calls: Calls) -> None:
 
 # A snippet that defines (or binds) the name is driven by its function.
 PY_DRIVERS: dict[str, Callable[[dict, Served, str, Calls], None]] = {
-    "check_code": drive_check_code, "accept_receipt": drive_accept_receipt, "verify": drive_verify,
+    "check_code": drive_check_code, "accept_receipt": drive_accept_receipt,
+    "accept_receipt_strict": drive_accept_receipt_strict, "verify": drive_verify,
     "verified": drive_verified, "claims": drive_claims,
 }
 

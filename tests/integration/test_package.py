@@ -237,7 +237,7 @@ def test_find_python_finds_this_python():
 @pytest.fixture(scope="module")
 def dev_packaged(tmp_path_factory) -> dict:
     """A copy of the project whose dev stage turns events, End User Messaging's delivery topic,
-    the WhatsApp and email channels and Cognito's CustomSMSSender trigger on: `make package`'s steps (chalice package merged,
+    the WhatsApp and email channels, Cognito's CustomSMSSender trigger and minute-key receipts on: `make package`'s steps (chalice package merged,
     cfn-lint in the stack's region) and SAM's transform of the template."""
     import shutil
 
@@ -254,7 +254,7 @@ def dev_packaged(tmp_path_factory) -> dict:
     config["stages"]["dev"]["environment_variables"].update(
         OTP_EVENTS_URL="https://backend.example.com/hooks", OTP_EVENTS_SECRET_PARAMETER="/phone-verify/dev/events",
         OTP_DELIVERY_EVENTS_TOPIC="phone-verify-dev-delivery-events", **channel_variables("dev"),
-        OTP_HOOK_COGNITO_KEY_ID="alias/phone-verify-dev-cognito")
+        OTP_HOOK_COGNITO_KEY_ID="alias/phone-verify-dev-cognito", OTP_RECEIPT_SIGNING="minute_key")
     (project / ".chalice" / "config.json").write_text(json.dumps(config))
     env = {**_clean_env(tmp_path), "AWS_DEFAULT_REGION": "eu-west-1"}
     bin_dir = Path(sys.executable).parent
@@ -273,7 +273,8 @@ def dev_packaged(tmp_path_factory) -> dict:
     for function in [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]:
         function["Properties"]["CodeUri"] = "s3://bucket/deployment.zip"
     for layer in [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::LayerVersion"]:
-        layer["Properties"]["ContentUri"] = "s3://bucket/cognito-layer.zip"  # as `aws cloudformation package`
+        # as `aws cloudformation package` writes it
+        layer["Properties"]["ContentUri"] = "s3://bucket/" + layer["Properties"]["ContentUri"].lstrip("./")
     return {"template": template, "transformed": _transformed(template)["Resources"],
             "zip": project / "out" / "deployment.zip"}
 
@@ -435,10 +436,12 @@ def test_what_the_zip_drops_no_import_needs(packaged, packaged_cold_start):
 
 def test_a_stage_with_the_cognito_trigger_packages_its_function_with_the_layer_and_the_api_without(dev_packaged):
     """SAM makes the trigger's layer an AWS::Lambda::LayerVersion that only the trigger's function
-    names; the API's function has no layer, and the one zip both share holds no cryptography."""
+    names; the API's function has only its receipts layer (OTP_RECEIPT_SIGNING=minute_key), and the
+    one zip both share holds no cryptography."""
     transformed = dev_packaged["transformed"]
-    layers = [name for name, r in transformed.items() if r["Type"] == "AWS::Lambda::LayerVersion"]
-    assert len(layers) == 1 and layers[0].startswith("CognitoSdkLayer")
+    layers = sorted(name for name, r in transformed.items() if r["Type"] == "AWS::Lambda::LayerVersion"
+                    and name.startswith("CognitoSdkLayer"))
+    assert len(layers) == 1
     trigger = transformed["CognitoSms"]["Properties"]
     assert trigger["Layers"] == [{"Ref": layers[0]}] and trigger["FunctionName"] == "phone-verify-dev-cognito_sms"
     assert trigger["Handler"] == "app.cognito_sms"
@@ -447,8 +450,22 @@ def test_a_stage_with_the_cognito_trigger_packages_its_function_with_the_layer_a
     assert trigger["Environment"]["Variables"]["OTP_HOOK_COGNITO_KEY_ID"] == "alias/phone-verify-dev-cognito"
     assert trigger["Role"] == {"Fn::GetAtt": ["CognitoSmsRole", "Arn"]}
     others = [r["Properties"] for name, r in transformed.items()
-              if r["Type"] == "AWS::Lambda::Function" and name != "CognitoSms"]
+              if r["Type"] == "AWS::Lambda::Function" and name not in ("CognitoSms", "APIHandler")]
     assert others and not any(p.get("Layers") for p in others)
     assert transformed["CognitoKey"]["Type"] == "AWS::KMS::Key"
     names = _top_level(dev_packaged["zip"])
     assert not {n for n in names if n.startswith(("cryptography", "aws_encryption_sdk"))}
+
+
+def test_a_stage_with_minute_key_receipts_packages_the_receipts_layer_on_the_api_function_only(dev_packaged):
+    """OTP_RECEIPT_SIGNING=minute_key (scripts/deploy/receipt_layer.py): `cryptography` in a layer
+    the API's function names, never in its zip, which stays under the limit."""
+    transformed = dev_packaged["transformed"]
+    (layer,) = [name for name, r in transformed.items()
+                if r["Type"] == "AWS::Lambda::LayerVersion" and name.startswith("ReceiptsLayer")]
+    assert transformed[layer]["Properties"]["Content"]["S3Key"] == "receipts-layer.zip"
+    assert transformed["APIHandler"]["Properties"]["Layers"] == [{"Ref": layer}]
+    assert transformed["APIHandler"]["Properties"]["Environment"]["Variables"]["OTP_RECEIPT_SIGNING"] == "minute_key"
+    names = _top_level(dev_packaged["zip"])
+    assert not {n for n in names if n.startswith(("cryptography", "cffi", "_cffi_backend"))}
+    assert dev_packaged["zip"].stat().st_size < LIMIT

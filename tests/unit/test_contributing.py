@@ -99,15 +99,20 @@ def test_every_package_the_lambda_code_imports_is_declared():
     assert "idna" in _third_party_imports()  # the collector sees the imports inside functions too
 
 
-def test_the_layers_packages_are_imported_by_the_cognito_trigger_only():
-    """aws-encryption-sdk (and its cryptography) is in the trigger's layer, not the API's zip:
-    imported by chalicelib/hooks/cognito.py alone, inside its functions (never at import time)."""
+def test_the_layers_packages_are_imported_by_the_cognito_trigger_and_the_minute_keys_only():
+    """aws-encryption-sdk (and its cryptography) is in the trigger's layer, cryptography in the
+    API's receipts layer (OTP_RECEIPT_SIGNING=minute_key), never in the API's zip: imported by
+    chalicelib/hooks/cognito.py and chalicelib/factors/minute_keys.py alone, inside their
+    functions (never at import time)."""
     importers = sorted(str(p.relative_to(ROOT)) for p in [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")]
                        if re.search(r"^\s*(?:import|from) (?:aws_encryption_sdk|cryptography)\b", p.read_text(), re.M))
-    assert importers == ["chalicelib/hooks/cognito.py"]
-    tree = ast.parse((ROOT / "chalicelib" / "hooks" / "cognito.py").read_text())
-    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert not [n for n in top if "aws_encryption_sdk" in ast.dump(n) or "cryptography" in ast.dump(n)]
+    assert importers == ["chalicelib/factors/minute_keys.py", "chalicelib/hooks/cognito.py"]
+    for importer in importers:
+        tree = ast.parse((ROOT / importer).read_text())
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert not [n for n in top if "aws_encryption_sdk" in ast.dump(n) or "cryptography" in ast.dump(n)]
+    minute_keys = (ROOT / "chalicelib" / "factors" / "minute_keys.py").read_text()
+    assert "aws_encryption_sdk" not in minute_keys
 
 
 def test_pyproject_names_no_file_that_does_not_exist():

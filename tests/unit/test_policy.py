@@ -106,10 +106,11 @@ def test_resources_are_the_stages_own(stage):
             assert resources == [table]
         if actions & {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"}:
             # Deletes and batch reads are the Services' (twilio_v2/services.py) and, batch reads
-            # only, the Attempts counters': no credential of the API can delete a number's
-            # verification or a counter, or batch-read a verification.
+            # only, the Attempts counters' and the receipts' minute keys' (factors/minute_keys.py):
+            # no credential of the API can delete a number's verification or a counter, or
+            # batch-read a verification.
             allowed = {"v2#service#*": {"dynamodb:DeleteItem", "dynamodb:BatchGetItem"},
-                       "ac#*": {"dynamodb:BatchGetItem"}}
+                       "ac#*": {"dynamodb:BatchGetItem"}, "rk#*": {"dynamodb:BatchGetItem"}}
             keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
             assert len(keys) == 1 and actions == allowed[keys[0]], statement
             assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
