@@ -43,7 +43,10 @@ class StoreUnavailable(Exception):
 
 
 
-class _DynamoDBTable:
+class DynamoDBTable:
+    """The base of every store on the table: one client, one table, the conditional update with
+    its token, and the error translation above."""
+
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name

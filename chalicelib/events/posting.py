@@ -63,9 +63,9 @@ class DynamoDBDeliveryMarks:
     MARK_SECONDS = 2 * 86_400
 
     def __init__(self, client: Any, table: str, clock: Callable[[], float] = time.time) -> None:
-        from chalicelib.dynamodb import _DynamoDBTable
+        from chalicelib.dynamodb import DynamoDBTable
 
-        self._table = _DynamoDBTable(client, table)
+        self._table = DynamoDBTable(client, table)
         self._clock = clock
 
     def taken(self, webhook_id: str) -> set[str]:

@@ -35,7 +35,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, DynamoDBTable
 
 SHARDS = 64
 PER_SHARD = 160  # ~120 bytes an entry: ~20 KB a shard at most
@@ -182,7 +182,7 @@ class EntityEntry:
     created_at: int
 
 
-class EntityIndex(_DynamoDBTable):
+class EntityIndex(DynamoDBTable):
     def add(self, service_sid: str, identity_key: str, identity: str, now: int) -> int:
         """The entity into its shard (within the bound); its creation time (an earlier one if
         it was there already: a retry, or a second create of the same identity)."""

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, DynamoDBTable
 from chalicelib.factors.receipts import PublicKey, ReceiptUnavailable, b64url, ecdsa_der_to_raw
 
 log = logging.getLogger("verify")
@@ -75,7 +75,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class MinuteKeyStore(_DynamoDBTable):
+class MinuteKeyStore(DynamoDBTable):
     """The minute keys' items on the stores' table."""
 
     def create(self, minute: int, attributes: dict[str, Any]) -> dict[str, Any] | None:

@@ -22,14 +22,14 @@ their length, for as long as such objects can exist.
 
 from __future__ import annotations
 
-from chalicelib.dynamodb import _DynamoDBTable
+from chalicelib.dynamodb import DynamoDBTable
 
 
 def sid_pk(sid: str) -> str:
     return "sid#" + sid
 
 
-class SidLinks(_DynamoDBTable):
+class SidLinks(DynamoDBTable):
     """The lookup's two operations, on the stores' table (a mixin of their stores)."""
 
     def link_sid(self, sid: str, key: str, scope: str | None, expires_at: int | None) -> None:

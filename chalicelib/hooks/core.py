@@ -14,7 +14,7 @@ import logging
 from typing import Any, Callable
 
 from chalicelib import errors
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed, DynamoDBTable
 from chalicelib import twilio_v2 as wire  # its public face: TwilioError, from_domain
 
 log = logging.getLogger("verify")
@@ -29,7 +29,7 @@ class HookRefused(Exception):
         self.status, self.message = status, message
 
 
-class ReplayGuard(_DynamoDBTable):
+class ReplayGuard(DynamoDBTable):
     """One conditional write per message id: the first delivery of an id passes, any other
     (a replay, the platform's own resend of one id) is refused. The item expires when the
     signature's timestamp stops being accepted, so the table keeps no more than that."""

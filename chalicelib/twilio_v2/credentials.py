@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed, DynamoDBTable
 from chalicelib.networks import count_key
 
 CACHE_SECONDS = 30.0
@@ -92,7 +92,7 @@ def new_secret() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(SECRET_LENGTH))
 
 
-class ApiKeyStore(_DynamoDBTable):
+class ApiKeyStore(DynamoDBTable):
     def load(self) -> Credentials:
         """The keys and the auth token's generations: one consistent GetItem."""
         item = self._get(PK) or {}

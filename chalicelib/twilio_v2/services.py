@@ -42,7 +42,7 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable
 
-from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, DynamoDBTable
 
 CACHE_SECONDS = 30.0
 MISS_REFRESH_SECONDS = 1.0  # an unknown SID re-reads the index at most this often
@@ -131,7 +131,7 @@ _OPTIONAL = frozenset(f.name for f in fields(ServiceSettings)) - {
     "sid", "friendly_name", "code_length", "created_at", "updated_at", "default"}
 
 
-class ServiceStore(_DynamoDBTable):
+class ServiceStore(DynamoDBTable):
     def index(self) -> dict[str, int]:
         """The live SIDs and their creation times (moving any Service of the one-item layout)."""
         item = self._get(PK) or {}

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from chalicelib import concurrency
-from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, DynamoDBTable
 from chalicelib.verify.models import Verification
 
 log = logging.getLogger("verify")
@@ -138,7 +138,7 @@ class Recording:
                 log.error("attempt not recorded: %s", type(exc).__name__)
 
 
-class AttemptLog(_DynamoDBTable):
+class AttemptLog(DynamoDBTable):
     def record(self, verification: Verification, country: str, scope: str) -> Recording:
         """Write the verification's latest send as an attempt, on the pool; the caller
         writes the send counters meanwhile and collects it with ``settle``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Callable, Sequence
 
-from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed, StoreUnavailable, DynamoDBTable
 
 
 class CounterFull(Exception):
@@ -77,7 +77,7 @@ class CounterStore(abc.ABC):
         raise NotImplementedError
 
 
-class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
+class DynamoDBCounterStore(DynamoDBTable, CounterStore):
     """Counts through ``client``; gives back (``release``, ``suspend``) through the client
     ``give_back_client`` makes, on the first give-back (the refusal path only), which botocore
     never retries: a give-back whose answer was lost is never applied twice (see ``release``).
@@ -87,12 +87,12 @@ class DynamoDBCounterStore(_DynamoDBTable, CounterStore):
                  give_back_client: Callable[[], Any] | None = None) -> None:
         super().__init__(client, table_name)
         self._give_back_client = give_back_client
-        self._give_backs: _DynamoDBTable | None = None
+        self._give_backs: DynamoDBTable | None = None
 
-    def give_backs(self) -> _DynamoDBTable:
+    def give_backs(self) -> DynamoDBTable:
         if self._give_backs is None:
             client = self._give_back_client() if self._give_back_client is not None else self._client
-            self._give_backs = _DynamoDBTable(client, self._table)
+            self._give_backs = DynamoDBTable(client, self._table)
         return self._give_backs
 
     def increment(

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.dynamodb import ConditionFailed, _DynamoDBTable
+from chalicelib.dynamodb import ConditionFailed, DynamoDBTable
 
 _SCOPE = "safe-list"  # the number key's scope: never a Service's (those are VA SIDs)
 
 
-class SafeList(_DynamoDBTable):
+class SafeList(DynamoDBTable):
     def __init__(self, client: Any, table_name: str, hasher: Any) -> None:
         super().__init__(client, table_name)
         self._hasher = hasher

@@ -118,10 +118,10 @@ class PersonalData:
 
     def __init__(self, dynamodb: Any, table: str, hasher: Any, default_sid: str,
                  now: Callable[[], float] = time.time) -> None:
-        from chalicelib.dynamodb import _DynamoDBTable
+        from chalicelib.dynamodb import DynamoDBTable
         from chalicelib.twilio_v2.services import ServiceStore
 
-        self._db = _DynamoDBTable(dynamodb, table)
+        self._db = DynamoDBTable(dynamodb, table)
         self._services = ServiceStore(dynamodb, table)
         self._hasher = hasher
         self._now = now

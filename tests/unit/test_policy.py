@@ -277,7 +277,7 @@ def test_the_consumers_code_calls_only_what_its_role_grants():
         "chalicelib/events/posting.py", "chalicelib/events/stream.py", "chalicelib/twilio_v2/webhook_delivery.py"))
     called = {action for method, action in ACTIONS.items() if re.search(rf'_call\(\s*"{method}"|\.{method}\(', source)}
     assert called <= CONSUMER
-    assert "dynamodb:UpdateItem" in called  # the marks (and reads through _DynamoDBTable._get)
+    assert "dynamodb:UpdateItem" in called  # the marks (and reads through DynamoDBTable._get)
 
 
 def test_the_recorded_cycle_covers_the_stream_the_mapping_and_the_failed_records_queue(recorded_cycle):
