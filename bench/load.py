@@ -82,32 +82,38 @@ class Codes:
         self._thread.join(timeout=5)
 
 
-def _serve(db: Dynalite, log_path: Path, workers: int) -> tuple[subprocess.Popen, str]:
+def _serve(db: Dynalite, log_path: Path, workers: int, table: str,
+           throttle: int) -> tuple[subprocess.Popen, str]:
     from scripts.local.run_local import free_port, wait_for_port
     from scripts.local.workers import READY
 
     port = free_port()
     env = {**os.environ, **BENCH_ENV, "AWS_ENDPOINT_URL_DYNAMODB": db.endpoint, "PYTHONUNBUFFERED": "1"}
-    settings = {**BENCH_ENV, "OTP_TABLE_NAME": TABLE, "OTP_REQUEST_BUDGET_SECONDS": "19",
+    settings = {**BENCH_ENV, "OTP_TABLE_NAME": table, "OTP_REQUEST_BUDGET_SECONDS": "19",
                 "OTP_LOG_FORMAT": "json"}
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "local" / "serve.py"), "--stage", "test", "--port", str(port),
+        [sys.executable, str(ROOT / "bench" / "load_server.py"),
+         *(["--throttle-one-in", str(throttle)] if throttle else []), "--stage", "test", "--port", str(port),
          f"--workers={workers}", *[f"--env={k}={v}" for k, v in settings.items()]],
         env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, cwd=ROOT)
     wait_for_port(port)
     deadline = time.monotonic() + 120  # every worker warmed (its connections open) before the clients
     while log_path.read_text(errors="replace").count(READY) < workers:
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the server's {workers} workers did not get ready: {log_path.read_text()[-2000:]}")
+            raise RuntimeError(f"the server's {workers} workers did not get ready: "
+                               f"{log_path.read_text()[-2000:]}")
         time.sleep(0.05)
     return proc, f"http://127.0.0.1:{port}"
 
 
-def served(db: Dynalite, clients: int, count: int, work: Path) -> dict[str, Any]:
+def served(db: Dynalite, clients: int, count: int, work: Path, table: str = TABLE,
+           throttle: int = 0) -> dict[str, Any]:
     import requests
 
-    log_path = work / "server.log"
-    proc, url = _serve(db, log_path, clients)
+    from bench.load_server import THROTTLED
+
+    log_path = work / f"{table}.log"
+    proc, url = _serve(db, log_path, clients, table, throttle)
     codes = Codes(log_path)
     todo = iter(numbers(60_000, count))
     lock = threading.Lock()
@@ -178,6 +184,7 @@ def served(db: Dynalite, clients: int, count: int, work: Path) -> dict[str, Any]
             if entry.get("route") in inside:
                 inside[entry["route"]].append(entry["latency_ms"] / 1000)
     return {"seconds": seconds, "starts": starts, "checks": checks, "errors": errors, "sms_in_log": sent,
+            "throttled_writes": text.count(THROTTLED),
             "firsts": firsts, "waits": waits,
             "failed_starts": len(failed_starts),
             "handler_starts": inside["POST /v1/verifications"],
@@ -244,11 +251,11 @@ def floor_run(db: Dynalite, clients: int, count: int, calls_file: Path,
     return {"seconds": seconds, "starts": starts, "checks": checks, "firsts": firsts}
 
 
-def counters(db: Dynalite) -> dict[str, int]:
+def counters(db: Dynalite, table: str = TABLE) -> dict[str, int]:
     """Every count the run left in the table, summed by kind."""
     client = db.client()
     totals: dict[str, int] = {}
-    pages = client.get_paginator("scan").paginate(TableName=TABLE)
+    pages = client.get_paginator("scan").paginate(TableName=table)
     for item in (i for page in pages for i in page["Items"]):
         pk = item["pk"]["S"]
         numbers_of = {k: int(v["N"]) for k, v in item.items() if "N" in v}
@@ -273,11 +280,14 @@ def counters(db: Dynalite) -> dict[str, int]:
     return totals
 
 
-def run(clients: int, count: int, calls_file: Path, work: Path, nice: int = 0) -> dict[str, Any]:
+def run(clients: int, count: int, calls_file: Path, work: Path, nice: int = 0,
+        throttle: int = 0) -> dict[str, Any]:
     """``nice``: once dynalite runs, this process (the clients and the floor's threads) and the
     server it starts next (and every child it forks) run that much below it. On AWS, DynamoDB
     has CPUs of its own; here dynalite, one node process, shares two cores with 50 forked
-    handlers and the clients, and a starved dynalite slows every call of both runs."""
+    handlers and the clients, and a starved dynalite slows every call of both runs.
+    ``throttle``: then the same run again, on a table of its own, with one DynamoDB write in
+    ``throttle`` throttled once (bench/load_server.py); its result is the ``throttled`` key."""
     db = Dynalite()
     try:
         if nice:
@@ -288,9 +298,29 @@ def run(clients: int, count: int, calls_file: Path, work: Path, nice: int = 0) -
         floor_run(db, clients, 2 * clients, calls_file, "bench-load-warm")
         ours = served(db, clients, count, work)
         counts = counters(db)
+        hit = hit_counts = None
+        if throttle:
+            db.table(TABLE + "-throttled")
+            hit = served(db, clients, count, work, TABLE + "-throttled", throttle)
+            hit_counts = counters(db, TABLE + "-throttled")
         base = floor_run(db, clients, count, calls_file)
     finally:
         db.stop()
+    result = summary(clients, count, nice, ours, counts, base)
+    if hit is not None and hit_counts is not None:
+        throttled = summary(clients, count, nice, hit, hit_counts, base)
+        throttled.update(
+            throttle_one_in=throttle,
+            # What one throttled write in ``throttle`` costs, against the run without faults.
+            **{f"{kind}_p{p}_delta_ms": round(throttled[f"{kind}_p{p}_ms"] - result[f"{kind}_p{p}_ms"], 1)
+               for kind in ("start", "check") for p in (50, 99)})
+        result["throttled"] = throttled
+    return result
+
+
+def summary(clients: int, count: int, nice: int, ours: dict[str, Any], counts: dict[str, int],
+            base: dict[str, Any]) -> dict[str, Any]:
+    """One served run's figures against the floor, and its counters checked."""
     done = len(ours["checks"])
     sends = len(ours["starts"])
     failed = ours["failed_starts"]
@@ -329,6 +359,7 @@ def run(clients: int, count: int, calls_file: Path, work: Path, nice: int = 0) -
         **({f"handler_check_p{p}_ms": percentile(ours["handler_checks"], p) for p in (50, 99)}
            if ours["handler_checks"] else {}),
         "errors": sum(ours["errors"].values()),
+        "throttled_writes": ours["throttled_writes"],  # bench/load_server.py's, in the server's log
         "error_kinds": ours["errors"],
         "sms_in_log": ours["sms_in_log"],
         "counters": counts,
@@ -340,10 +371,15 @@ def run(clients: int, count: int, calls_file: Path, work: Path, nice: int = 0) -
 
 
 def main(clients: int, count: int, calls_file: Path, work: Path, output: Path,
-         nice: int = 0) -> dict[str, Any]:
-    result = run(clients, count, calls_file, work, nice)
-    if output.exists():  # a full run's results.json: the load section beside the others
+         nice: int = 0, throttle: int = 0) -> dict[str, Any]:
+    """The run's sections: ``load`` and, with ``throttle``, ``load_throttled``; written into
+    ``output`` beside the other sections when a full run wrote it."""
+    result = run(clients, count, calls_file, work, nice, throttle)
+    sections = {"load": result}
+    if "throttled" in result:
+        sections["load_throttled"] = result.pop("throttled")
+    if output.exists():  # a full run's results.json: the load sections beside the others
         recorded = json.loads(output.read_text())
-        recorded["load"] = result
+        recorded.update(sections)
         output.write_text(json.dumps(recorded, indent=2) + "\n")
-    return result
+    return sections

@@ -473,11 +473,12 @@ def _load(args: argparse.Namespace) -> int:
         sys.stdout, sys.stderr = real_stdout, real_stderr
         devnull.close()
     try:
-        result = load.main(args.clients, args.verifications, calls_file, work, Path(args.output), args.nice)
+        sections = load.main(args.clients, args.verifications, calls_file, work, Path(args.output), args.nice,
+                             args.throttle)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"load": result}, indent=2))
-    return 0 if result["counters_exact"] and not result["errors"] else 1
+    print(json.dumps(sections, indent=2))
+    return 0 if all(r["counters_exact"] and not r["errors"] for r in sections.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -495,6 +496,10 @@ def main(argv: list[str] | None = None) -> int:
                              "and sets results.json's load when a full run wrote one")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--verifications", type=int, default=2000)
+    parser.add_argument("--throttle", type=int, default=0, metavar="N",
+                        help="with --load: then the same run with one DynamoDB write in N throttled once "
+                             "(bench/load_server.py), reported as load_throttled with its p99s against "
+                             "the first run's")
     parser.add_argument("--nice", type=int, default=0,
                         help="with --load: run the server, its children, the clients and the floor this much "
                              "below dynalite (DynamoDB's stand-in, which on AWS has CPUs of its own)")
