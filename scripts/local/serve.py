@@ -102,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         from chalicelib import wiring
 
         wiring.get_service()
-    if args.workers:
         from scripts.local import workers
 
+        # What each child's first request would compute (no I/O): each forked request of the
+        # integration tests' servers paid it, as each load client's first request did.
         workers.warm_before_fork()
     if args.events:
         from scripts.local.events import start
