@@ -163,11 +163,16 @@ def served(db: Dynalite, clients: int, count: int, work: Path, table: str = TABL
                 error(f"check {checked.status_code} {_code_of(checked)}")
 
     try:
+        server_pids = [proc.pid, *_children(proc.pid)]
+        cpu = (_cpu_seconds(server_pids), _cpu_seconds([db.proc.pid]), time.process_time())
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=clients) as pool:
             for future in [pool.submit(client) for _ in range(clients)]:
                 future.result()
         seconds = time.perf_counter() - began
+        # CPU seconds of the run: the server's processes, dynalite's, this process's (the clients).
+        spent = (_cpu_seconds(server_pids) - cpu[0], _cpu_seconds([db.proc.pid]) - cpu[1],
+                 time.process_time() - cpu[2])
     finally:
         codes.stop()
         proc.terminate()
@@ -185,7 +190,7 @@ def served(db: Dynalite, clients: int, count: int, work: Path, table: str = TABL
                 inside[entry["route"]].append(entry["latency_ms"] / 1000)
     return {"seconds": seconds, "starts": starts, "checks": checks, "errors": errors, "sms_in_log": sent,
             "throttled_writes": text.count(THROTTLED),
-            "firsts": firsts, "waits": waits,
+            "firsts": firsts, "waits": waits, "cpu": dict(zip(("server", "dynalite", "clients"), spent)),
             "failed_starts": len(failed_starts),
             "handler_starts": inside["POST /v1/verifications"],
             "handler_checks": inside["POST /v1/verifications/check"]}
@@ -242,13 +247,35 @@ def floor_run(db: Dynalite, clients: int, count: int, calls_file: Path,
                     firsts.append(t1 - t0)
                 first = False
 
+    cpu = (_cpu_seconds([db.proc.pid]), time.process_time())
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as threads:
         for future in [threads.submit(one) for _ in range(clients)]:
             future.result()
     seconds = time.perf_counter() - began
+    spent = {"replay": time.process_time() - cpu[1], "dynalite": _cpu_seconds([db.proc.pid]) - cpu[0]}
     pool.shutdown()
-    return {"seconds": seconds, "starts": starts, "checks": checks, "firsts": firsts}
+    return {"seconds": seconds, "starts": starts, "checks": checks, "firsts": firsts, "cpu": spent}
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` forked (Linux's /proc; none where it cannot say)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds these processes have used (Linux's /proc; 0 for one gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: stat's fields 14 and 15
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def counters(db: Dynalite, table: str = TABLE) -> dict[str, int]:
@@ -358,6 +385,12 @@ def summary(clients: int, count: int, nice: int, ours: dict[str, Any], counts: d
            if ours["handler_starts"] else {}),
         **({f"handler_check_p{p}_ms": percentile(ours["handler_checks"], p) for p in (50, 99)}
            if ours["handler_checks"] else {}),
+        # Where the two cores went, CPU milliseconds a verification: the service's processes, the
+        # clients and dynalite against the floor's replay and dynalite (the floor's calls).
+        "cpu_ms_per_verification": {
+            **{k: round(v * 1000 / max(done, 1), 1) for k, v in ours["cpu"].items()},
+            **{f"floor_{k}": round(v * 1000 / max(len(base["checks"]), 1), 1)
+               for k, v in base["cpu"].items()}},
         "errors": sum(ours["errors"].values()),
         "throttled_writes": ours["throttled_writes"],  # bench/load_server.py's, in the server's log
         "error_kinds": ours["errors"],

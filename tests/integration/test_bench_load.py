@@ -28,6 +28,9 @@ def test_the_load_run_completes_with_exact_counters(tmp_path):
         assert run["counters"]["approvals"] == run["counters"]["budget"] == 12
         assert run["start_p99_ms"] >= run["start_p50_ms"] > 0 and run["ratio"] > 0
         assert run["check_p99_ms"] > 0
+        # The workers' CPU is read (a start and a check take milliseconds of it), as is the floor's.
+        cpu = run["cpu_ms_per_verification"]
+        assert cpu["server"] > 1 and cpu["dynalite"] > 1 and cpu["floor_replay"] > 1, cpu
     # About 170 writes at 1 in 10: throttles were injected (none in the plain run), each one
     # absorbed by botocore's retry (no error), and no retried write counted twice (exact).
     assert load["throttled_writes"] == 0 and throttled["throttled_writes"] > 0, throttled
