@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             with app_lock:
                 return super()._generic_handle()
 
+        # chalice's handler binds these to its own _generic_handle when its class is made, so
+        # the override above was reached only by unknown methods: bind them to it.
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
     factory = CLIFactory(str(ROOT), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
     app = factory.load_chalice_app(config.environment_variables)
