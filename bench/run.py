@@ -491,9 +491,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --cold: also write section 1 into --output's cold_start and package "
                              "(the other sections of a full run left as they are) and redraw its chart")
     parser.add_argument("--load", action="store_true",
-                        help="only the load run (bench/load.py): the forking dev server on dynalite under "
-                             "--clients concurrent clients until --verifications are done; prints its JSON "
-                             "and sets results.json's load when a full run wrote one")
+                        help="only the load run (bench/load.py): the dev server's warmed workers (one a "
+                             "client) on dynalite under --clients concurrent clients until --verifications "
+                             "are done; prints its JSON and sets results.json's load when a full run "
+                             "wrote one")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--verifications", type=int, default=2000)
     parser.add_argument("--throttle", type=int, default=0, metavar="N",
