@@ -485,11 +485,12 @@ def _load(args: argparse.Namespace) -> int:
         sys.stdout, sys.stderr = real_stdout, real_stderr
         devnull.close()
     try:
-        result = load.main(args.clients, args.verifications, calls_file, work, Path(args.output), args.nice)
+        sections = load.main(args.clients, args.verifications, calls_file, work, Path(args.output), args.nice,
+                             args.throttle)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps({"load": result}, indent=2))
-    return 0 if result["counters_exact"] and not result["errors"] else 1
+    print(json.dumps(sections, indent=2))
+    return 0 if all(r["counters_exact"] and not r["errors"] for r in sections.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -502,11 +503,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --cold: also write section 1 into --output's cold_start and package "
                              "(the other sections of a full run left as they are) and redraw its chart")
     parser.add_argument("--load", action="store_true",
-                        help="only the load run (bench/load.py): the forking dev server on dynalite under "
-                             "--clients concurrent clients until --verifications are done; prints its JSON "
-                             "and sets results.json's load when a full run wrote one")
+                        help="only the load run (bench/load.py): the dev server's warmed workers (one a "
+                             "client) on dynalite under --clients concurrent clients until --verifications "
+                             "are done; prints its JSON and sets results.json's load when a full run "
+                             "wrote one")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--verifications", type=int, default=2000)
+    parser.add_argument("--throttle", type=int, default=0, metavar="N",
+                        help="with --load: then the same run with one DynamoDB write in N throttled once "
+                             "(bench/load_server.py), reported as load_throttled with its p99s against "
+                             "the first run's")
     parser.add_argument("--nice", type=int, default=0,
                         help="with --load: run the server, its children, the clients and the floor this much "
                              "below dynalite (DynamoDB's stand-in, which on AWS has CPUs of its own)")

@@ -1,12 +1,14 @@
 """Serve the app locally the way `chalice local` does, optionally one process per request.
 
-    python scripts/local/serve.py --stage local --port 8000 [--forking]
+    python scripts/local/serve.py --stage local --port 8000 [--forking | --workers N]
 
 `chalice local` serves requests on threads, but a Chalice app keeps the current request on
 the shared app object, which is safe on Lambda (one request per container at a time) and
-not under threads. ``--forking`` gives every request its own process, the way Lambda gives
+not under threads. ``--forking`` gives every connection its own process, the way Lambda gives
 every concurrent request its own container, so concurrency tests measure the store's
-atomicity and not the dev server's.
+atomicity and not the dev server's. ``--workers N`` forks N long-lived processes before
+serving, each warmed (``scripts/local/workers.py``) and serving one connection at a time: what N
+warm Lambda containers are, for the load test (bench/load.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--forking", action="store_true")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="N warmed long-lived processes, each serving one connection at a time")
     parser.add_argument("--events", action="store_true",
                         help="poll the table's stream (make run): POST to OTP_EVENTS_URL or show on the page")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -49,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     from scripts.local.gateway import Gateway
 
     class Handler(ChaliceRequestHandler):
+        # One send per response: http.server writes the headers and then the body with a send
+        # each, and the body's small second segment waited for the client's delayed ACK (about
+        # 40 ms on Linux) under Nagle's algorithm, on every response (docs/benchmarks.md).
+        wbufsize = -1  # buffered; handle_one_request flushes the response once it is written
+        disable_nagle_algorithm = True
+
         # Routed as the deployed API (scripts/local/gateway.py): /v2/{proxy+} takes every
         # other path under /v2 (Twilio's 404), and a path that is no route gets the gateway's
         # fixed 404, not chalice local's 403 that repeats the request's Authorization header.
@@ -74,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
             # Chalice keeps the current request on the app object: one request at a time per
             # process, as on Lambda. Threads still accept connections (a browser keeps several
             # open); with --forking every request has its own process and needs no lock.
-            if args.forking:
+            if args.forking or args.workers:
                 return super()._generic_handle()
             with app_lock:
                 return super()._generic_handle()
+
+        # chalice's handler binds these to its own _generic_handle when its class is made, so
+        # the override above was reached only by unknown methods: bind them to it.
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
     factory = CLIFactory(str(ROOT), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
@@ -86,12 +100,17 @@ def main(argv: list[str] | None = None) -> int:
         name, _, value = assignment.partition("=")
         os.environ[name] = value
     log_format = _configure_logging()
-    if args.forking:
+    if args.forking or args.workers:
         # Build the service once in the parent (no connection is opened yet), so each forked
         # request starts warm, like a warm Lambda container.
         from chalicelib import wiring
 
         wiring.get_service()
+        from scripts.local import workers
+
+        # What each child's first request would compute (no I/O): each forked request of the
+        # integration tests' servers paid it, as each load client's first request did.
+        workers.warm_before_fork()
     if args.events:
         from scripts.local.events import start
 
@@ -99,8 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     class Threaded(ThreadedHTTPServer):  # make run's: chalice's, with the same backlog
         request_queue_size = ForkingHTTPServer.request_queue_size
 
-    server_cls = ForkingHTTPServer if args.forking else Threaded
+    server_cls: type[HTTPServer] = ForkingHTTPServer if args.forking else Threaded
+    if args.workers:
+        from scripts.local import workers
+
+        server_cls = workers.WorkerHTTPServer
+        Handler.timeout = workers.IDLE_SECONDS  # an idle keep-alive connection frees its worker
     server = LocalDevServer(app, config, args.host, args.port, handler_cls=Handler, server_cls=server_cls)
+    if args.workers:
+        print(f"Serving on http://{args.host}:{args.port} with {args.workers} workers", flush=True)
+        return workers.serve(server.server, args.workers)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
