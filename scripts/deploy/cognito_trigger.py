@@ -19,7 +19,6 @@ version only when they changed; it records the version's ARN in the stage's `lay
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -120,28 +119,16 @@ def template_additions(stage: str, role_policy: dict, log_retention: int) -> dic
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["build", "publish", "enabled"])
-    parser.add_argument("--stage")
-    parser.add_argument("--arch", default="x86_64")
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--zip", type=Path)
-    args = parser.parse_args(argv)
-    if args.step == "enabled":
-        return 0 if enabled(args.stage) else 1
-    if args.step == "build":
-        print(build(args.out, args.arch))
-        return 0
-    if not enabled(args.stage):
-        print(f"stage {args.stage} has no OTP_HOOK_COGNITO_KEY_ID: no Cognito trigger, no layer")
-        return 0
-    import boto3
+def _publish(lambda_client: Any, stage: str, body: bytes, arch: str) -> str:
+    arn = publish(lambda_client, stage, body, arch)
+    changed = record_layer(stage, arn)
+    return f"Cognito trigger's layer {arn}" + (" (recorded in .chalice/config.json)" if changed else "")
 
-    arn = publish(boto3.client("lambda"), args.stage, args.zip.read_bytes(), args.arch)
-    changed = record_layer(args.stage, arn)
-    print(f"Cognito trigger's layer {arn}" + (" (recorded in .chalice/config.json)" if changed else ""))
-    return 0
+
+def main(argv: list[str] | None = None) -> int:
+    return layers.main(argv, __doc__.splitlines()[0], enabled=enabled, build=build, publish=_publish,
+                       off=lambda stage: f"stage {stage} has no OTP_HOOK_COGNITO_KEY_ID: no Cognito trigger, "
+                                         "no layer")
 
 
 if __name__ == "__main__":

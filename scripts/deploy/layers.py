@@ -9,6 +9,7 @@ so that publishing makes a new version only when they changed."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import json
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any, Callable, Collection
 
 from scripts.deploy import stage as _stage
 
@@ -122,3 +123,33 @@ def record_layer(stage: str, function: str, arn: str | None) -> bool:
         functions[function] = {**entry, "layers": [arn]}
     path.write_text(json.dumps(config, indent=2) + "\n")
     return True
+
+
+def main(argv: list[str] | None, description: str, *, enabled: Callable[[str], bool],
+         build: Callable[[Path, str], str], publish: Callable[[Any, str, bytes, str], str],
+         off: Callable[[str], str | None]) -> int:
+    """The command line of a layer's script (`build --out ZIP [--arch A]`, `publish --stage S
+    --zip ZIP`, `enabled --stage S`: exit 0 when the stage uses the layer). ``build`` says what
+    it wrote; ``publish`` publishes and records, saying what it did; ``off``, for a stage without
+    the layer, what there is to say (None: nothing)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("step", choices=["build", "publish", "enabled"])
+    parser.add_argument("--stage")
+    parser.add_argument("--arch", default="x86_64")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--zip", type=Path)
+    args = parser.parse_args(argv)
+    if args.step == "enabled":
+        return 0 if enabled(args.stage) else 1
+    if args.step == "build":
+        print(build(args.out, args.arch))
+        return 0
+    if not enabled(args.stage):
+        said = off(args.stage)
+        if said:
+            print(said)
+        return 0
+    import boto3
+
+    print(publish(boto3.client("lambda"), args.stage, args.zip.read_bytes(), args.arch))
+    return 0

@@ -15,9 +15,9 @@ for a stage that signs with KMS; `make package` puts the zip in the template as 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -60,30 +60,21 @@ def template_additions(stage: str) -> dict:
     }}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["build", "publish", "enabled"])
-    parser.add_argument("--stage")
-    parser.add_argument("--arch", default="x86_64")
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--zip", type=Path)
-    args = parser.parse_args(argv)
-    if args.step == "enabled":
-        return 0 if enabled(args.stage) else 1
-    if args.step == "build":
-        print(build(args.out, args.arch))
-        return 0
-    if not enabled(args.stage):
-        if layers.record_layer(args.stage, FUNCTION, None):
-            print(f"stage {args.stage} signs receipts with KMS: the receipts layer is off the API function")
-        return 0
-    import boto3
+def _publish(lambda_client: Any, stage: str, body: bytes, arch: str) -> str:
+    arn = layers.publish(lambda_client, layer_name(stage), "cryptography for the API's receipts", body, arch)
+    changed = layers.record_layer(stage, FUNCTION, arn)
+    return f"receipts layer {arn}" + (" (recorded in .chalice/config.json)" if changed else "")
 
-    arn = layers.publish(boto3.client("lambda"), layer_name(args.stage),
-                         "cryptography for the API's receipts", args.zip.read_bytes(), args.arch)
-    changed = layers.record_layer(args.stage, FUNCTION, arn)
-    print(f"receipts layer {arn}" + (" (recorded in .chalice/config.json)" if changed else ""))
-    return 0
+
+def _off(stage: str) -> str | None:
+    if layers.record_layer(stage, FUNCTION, None):
+        return f"stage {stage} signs receipts with KMS: the receipts layer is off the API function"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    return layers.main(argv, __doc__.splitlines()[0], enabled=enabled, build=build, publish=_publish,
+                       off=_off)
 
 
 if __name__ == "__main__":
