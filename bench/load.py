@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import floor
-from bench.harness import BENCH_ENV, Dynalite, numbers
+from bench.harness import BENCH_ENV, Dynalite, build_app, call, latest_code, numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "bench-load"
@@ -307,6 +307,33 @@ def counters(db: Dynalite, table: str = TABLE) -> dict[str, int]:
     return totals
 
 
+IN_PROCESS = 200  # verifications the in-process measure makes (fewer when the run makes fewer)
+
+
+def in_process_cpu(db: Dynalite, count: int) -> float:
+    """CPU milliseconds a verification (a start and a right check) with the app called in this
+    process on a warm service (``app.app``, no HTTP), against the same dynalite: what the served
+    run's server CPU holds beyond it is the dev server's HTTP and Chalice's local gateway, which
+    API Gateway does on Lambda."""
+    import contextlib
+
+    phones = numbers(80_000, count + 20)
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        app = build_app(db.endpoint, db.table(TABLE + "-in-process"))
+
+        def verification(phone: str) -> None:
+            assert call(app, "POST", "/v1/verifications", {"to": phone})["statusCode"] == 201
+            checked = call(app, "POST", "/v1/verifications/check", {"to": phone, "code": latest_code()})
+            assert checked["statusCode"] == 200, checked
+
+        for phone in phones[:20]:  # the service's first calls, as the workers' warm-up makes them
+            verification(phone)
+        started = time.process_time()
+        for phone in phones[20:]:
+            verification(phone)
+        return round((time.process_time() - started) * 1000 / count, 1)
+
+
 def run(clients: int, count: int, calls_file: Path, work: Path, nice: int = 0,
         throttle: int = 0) -> dict[str, Any]:
     """``nice``: once dynalite runs, this process (the clients and the floor's threads) and the
@@ -331,9 +358,11 @@ def run(clients: int, count: int, calls_file: Path, work: Path, nice: int = 0,
             hit = served(db, clients, count, work, TABLE + "-throttled", throttle)
             hit_counts = counters(db, TABLE + "-throttled")
         base = floor_run(db, clients, count, calls_file)
+        app_cpu = in_process_cpu(db, min(count, IN_PROCESS))
     finally:
         db.stop()
     result = summary(clients, count, nice, ours, counts, base)
+    result["cpu_ms_per_verification"]["in_process_app"] = app_cpu
     if hit is not None and hit_counts is not None:
         throttled = summary(clients, count, nice, hit, hit_counts, base)
         throttled.update(

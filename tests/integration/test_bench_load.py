@@ -31,6 +31,8 @@ def test_the_load_run_completes_with_exact_counters(tmp_path):
         # The workers' CPU is read (a start and a check take milliseconds of it), as is the floor's.
         cpu = run["cpu_ms_per_verification"]
         assert cpu["server"] > 1 and cpu["dynalite"] > 1 and cpu["floor_replay"] > 1, cpu
+    # The same verifications called in process, without HTTP, are measured too.
+    assert 1 < load["cpu_ms_per_verification"]["in_process_app"], load
     # About 170 writes at 1 in 10: throttles were injected (none in the plain run), each one
     # absorbed by botocore's retry (no error), and no retried write counted twice (exact).
     assert load["throttled_writes"] == 0 and throttled["throttled_writes"] > 0, throttled
