@@ -22,10 +22,12 @@ RATIOS: tuple[tuple[str, tuple[str, ...], str, str | float], ...] = (
     # The cold start's goal is as on Lambda (make package's zip); docs/benchmarks.md gives the
     # source tree's figure no goal.
     ("cold start as on Lambda (make package's zip)", ("cold_start",), "ratio_package", "goal_ratio"),
+    ("cold start as on Lambda (make deploy's zip)", ("cold_start",), "ratio_deploy", "goal_ratio"),
     ("warm request", ("warm", "request"), "ratio", "goal_ratio"),
     ("warm check", ("warm", "check"), "ratio", "goal_ratio"),
     ("warm v2 start", ("v2", "start"), "ratio", "goal_ratio"),
     ("warm v2 check", ("v2", "check"), "ratio", "goal_ratio"),
+    ("v2 start naming two Rate Limits", ("v2", "rate_limits"), "ratio", "goal_ratio"),
     ("check with 100,000 pending vs 100", ("flat",), "ratio", "goal_ratio"),
     ("request with events vs without", ("events", "request"), "ratio", 1.05),
     ("check with events vs without", ("events", "check"), "ratio", 1.05),

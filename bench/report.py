@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def report(results: dict[str, Any]) -> str:
-    rows = []
+HEADER = ("figure", "ours", "floor", "ratio", "goal")
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The table's rows (figure, ours, floor, ratio, goal); a figure indented by two spaces
+    belongs to the row above it."""
+    rows: list[tuple[str, ...]] = []
     c = results["cold_start"]
     rows.append(("cold start: boto3 + app import + request + check",
                  f"{c['app_ms'] + c['boto3_import_ms']:.1f} ms",
@@ -41,8 +46,12 @@ def report(results: dict[str, Any]) -> str:
                          f"{w['floor_ms']:.2f} ms", f"{w['ratio']:.2f}", f"<= {w['goal_ratio']}"))
         limited = v2.get("rate_limits")
         if limited:
-            rows.append(("  v2 start naming two Rate Limits vs naming none", f"{limited['app_ms']:.2f} ms",
-                         f"{limited['floor_ms']:.2f} ms", f"{limited['ratio']:.2f}", f"<= {limited['goal_ratio']}"))
+            rows.append(("  v2 start naming two Rate Limits vs none, each call 30 ms away",
+                         f"{limited['app_ms']:.2f} ms", f"{limited['floor_ms']:.2f} ms", f"{limited['ratio']:.2f}",
+                         f"<= {limited['goal_ratio']}"))
+            if "dynalite_ratio" in limited:
+                rows.append(("  the same on dynalite (its 2 more writes' CPU)", f"{limited['dynalite_app_ms']:.2f} ms",
+                             f"{limited['dynalite_floor_ms']:.2f} ms", f"{limited['dynalite_ratio']:.2f}", ""))
         lookup = v2["service_lookup"]
         rows.append(("  v2 Service lookup: cached vs read", f"{lookup['hit_ms']:.4f} ms",
                      f"{lookup['miss_ms']:.2f} ms", f"1/{lookup['ratio']:.0f}",
@@ -120,6 +129,18 @@ def report(results: dict[str, Any]) -> str:
         rows.append(("Supabase hook send (webhook provider, faked locally) vs floor", f"{hook['app_ms']:.2f} ms",
                      f"{hook['floor_ms']:.2f} ms", f"{hook['ratio']:.2f}", f"<= {hook['goal_ratio']}"))
         rows.append(("  of which the bare provider POST", f"{hook['raw_post_ms']:.2f} ms", "", "", ""))
+    for name in ("load", "load_throttled"):  # `make bench ARGS="--load --throttle 100"` (bench/load.py)
+        if name not in results:
+            continue
+        ld = results[name]
+        what = (f"load, 1 write in {ld['throttle_one_in']} throttled once" if name == "load_throttled"
+                else "load")
+        rows.append((f"{what}: {ld['clients']} clients, verifications a second", f"{ld['per_second']:.1f}",
+                     f"{ld['floor_per_second']:.1f}", f"{ld['ratio']:.2f}",
+                     f"{ld['errors']} errors, counters {'exact' if ld['counters_exact'] else 'NOT exact'}"))
+        rows.append(("  start / check p99", f"{ld['start_p99_ms']:,.0f} / {ld['check_p99_ms']:,.0f} ms",
+                     f"{ld['floor_start_p99_ms']:,.0f} / {ld['floor_check_p99_ms']:,.0f} ms", "",
+                     f"{ld['throttled_writes']} writes throttled" if name == "load_throttled" else ""))
     if "package" in results:
         pk = results["package"]
         rows.append(("Lambda package (make package)", f"{pk['bytes']:,} B", f"{pk['limit_bytes']:,} B",
@@ -142,7 +163,33 @@ def report(results: dict[str, Any]) -> str:
             rows.append((f"  per 1,000 by {name}", f"${usd:.2f}",
                          "" if twilio is None else f"Twilio ${twilio:.2f}{more}", over and f"1/{over}",
                          ("unverified" if channel["unverified"] else "sourced") + ": bench/channels.py"))
-    header = ("figure", "ours", "floor", "ratio", "goal")
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
+    return rows
+
+
+def report(results: dict[str, Any]) -> str:
+    """The table `make bench` prints."""
+    table = rows(results)
+    widths = [max(len(str(r[i])) for r in table + [HEADER]) for i in range(5)]
     line = lambda r: "  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+    return "\n".join([line(HEADER), line(["-" * w for w in widths]), *map(line, table)])
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The same table in Markdown, as docs/benchmarks.md shows it
+    (`python -m bench.report [results.json]`)."""
+    def cell(value: str) -> str:
+        text = str(value).replace("|", "\\|")
+        return "↳ " + text.strip() if text.startswith("  ") else text.strip()
+
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows(results)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results.json")
+    print(markdown(json.loads(path.read_text())))

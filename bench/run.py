@@ -326,18 +326,11 @@ class UnitCounter:
         }
 
 
-ROUND_TRIP_SECONDS = 0.03
-
-
-def _network_latency(**_: Any) -> None:
-    time.sleep(ROUND_TRIP_SECONDS)
-
-
 def calls_per_operation(db: Dynalite, repeats: int = 7) -> dict[str, Any]:
     """Calls and units per operation, and how many of the calls ran one after another
     ("sequential round trips": the longest chain of calls each starting after the previous
     one ended, from the calls' start and end times; the median over ``repeats`` numbers).
-    Each call waits ROUND_TRIP_SECONDS before it is sent, as on a network: against dynalite on
+    Each call waits floor.ROUND_TRIP_SECONDS before it is sent, as on a network: against dynalite on
     127.0.0.1 a call takes about a millisecond, less than a loaded machine takes to start a
     wave's second thread, which then ran after the first had ended and counted as one more."""
     table = db.table("bench-units")
@@ -345,7 +338,7 @@ def calls_per_operation(db: Dynalite, repeats: int = 7) -> dict[str, Any]:
     service = wiring.get_service()
     counter = UnitCounter(service._store._client)
     timed = floor.capture(service._store._client)
-    service._store._client.meta.events.register("before-send.dynamodb", _network_latency)
+    service._store._client.meta.events.register("before-send.dynamodb", floor.network_latency)
     clock = service._clock
     result: dict[str, Any] = {}
     chains: dict[str, list[int]] = {}
@@ -368,7 +361,7 @@ def calls_per_operation(db: Dynalite, repeats: int = 7) -> dict[str, Any]:
         call(app, "POST", "/v1/verifications/check", {"to": phone, "code": code})
         take("check_right")
     service._clock = clock
-    service._store._client.meta.events.unregister("before-send.dynamodb", _network_latency)
+    service._store._client.meta.events.unregister("before-send.dynamodb", floor.network_latency)
     for op, runs in chains.items():
         result[op]["sequential_round_trips"] = statistics.median(runs)
         result[op]["sequential_round_trips_runs"] = runs
