@@ -210,7 +210,8 @@ def get_receipts() -> Any:
 
 def _minute_keys(config: Any, signer: Any) -> Any:
     """OTP_RECEIPT_SIGNING=minute_key: the stage's minute keys (chalicelib/factors/minute_keys.py),
-    certified by the receipt key and wrapped by the TOTP key; the DynamoDB client is made on first use."""
+    certified by the receipt key and wrapped by the TOTP key; built with the signer (the first
+    receipt or JWKS request of a container), never at import."""
     import boto3
 
     from chalicelib import budget
