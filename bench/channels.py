@@ -14,14 +14,12 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import threading
 import time
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from bench import floor
-from bench.harness import Dynalite, build_app, call, numbers, send_against_floor
+from bench.harness import Dynalite, FakeProvider, build_app, call, numbers, send_against_floor
 from chalicelib import wiring
 
 WARMUP = 10
@@ -150,41 +148,13 @@ CHANNEL_LINES: dict[str, Line] = {
 }
 
 
-class FakeCloudApi:
-    """POST /{version}/{phone-number-id}/messages answers Meta's success body (keep-alive)."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(META_SUCCESS)))
-                self.end_headers()
-                self.wfile.write(META_SUCCESS)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def whatsapp_start(db: Dynalite, runs: int) -> dict[str, Any]:
     import requests
 
     from chalicelib.channels.channel_messages import cloud_api_message
     from chalicelib.channels.messages import MessageComposer
 
-    fake = FakeCloudApi()
+    fake = FakeProvider(META_SUCCESS)  # POST /{version}/{phone-number-id}/messages: Meta's success body
     table = db.table("bench-whatsapp")
     try:
         app = build_app(db.endpoint, table, OTP_WHATSAPP_PROVIDER="meta",

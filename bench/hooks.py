@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 if __name__ == "__main__":  # python bench/hooks.py: the project on the path, as bench/run.py puts it
@@ -23,41 +21,13 @@ if __name__ == "__main__":  # python bench/hooks.py: the project on the path, as
 
 from bench import floor  # noqa: E402
 from bench.events import Context, api_event  # noqa: E402
-from bench.harness import Dynalite, build_app, numbers, send_against_floor  # noqa: E402
+from bench.harness import Dynalite, FakeProvider, build_app, numbers, send_against_floor  # noqa: E402
 from chalicelib import wiring  # noqa: E402
 
 WARMUP = 10
 KEY = bytes(range(32))
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
 PATH = "/v1/hooks/supabase/send-sms"
-
-
-class FakeReceiver:
-    """The webhook provider's receiver: any POST answers 200 ``{}`` (keep-alive)."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _signed_event(phone: str, code: str, n: int) -> dict[str, Any]:
@@ -80,7 +50,7 @@ def supabase_send(db: Dynalite, runs: int) -> dict[str, Any]:
 
     from chalicelib.channels.providers.webhook import sign
 
-    receiver = FakeReceiver()
+    receiver = FakeProvider(b"{}", "/sms")  # the webhook provider's receiver: 200 {}
     table = db.table("bench-hooks")
     try:
         app = build_app(db.endpoint, table, SMS_PROVIDER="webhook", WEBHOOK_URL=receiver.url,
